@@ -1,0 +1,40 @@
+/* api.c - route registration and bearer authentication. */
+#include "api/internal.h"
+
+#include "util/err.h"
+#include "util/log.h"
+
+#include <string.h>
+#include <strings.h>
+
+int sp_api_register(sp_router *r, sp_api *api)
+{
+    int rc = sp_api__register_wellknown(r, api);
+    if (rc == 0)
+        rc = sp_api__register_users(r, api);
+    return rc;
+}
+
+int sp_api__authenticate(sp_http_req *req, sp_api *api, sp_identity *id)
+{
+    const char *h = sp_http_header(req, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
+        sp_http_add_header(req, "WWW-Authenticate", "Bearer realm=\"spaceport\"");
+        sp_http_reply_error(req, 401, "unauthenticated", "a bearer token is required");
+        return SP_ERR_UNAUTHORIZED;
+    }
+    const char *token = h + 7;
+    while (*token == ' ')
+        token++;
+    int rc = sp_auth_verify(api->auth, token, id);
+    if (rc == SP_ERR_UNAVAILABLE) {
+        sp_http_reply_error(req, 503, "unavailable", "the identity provider cannot be reached");
+        return rc;
+    }
+    if (rc < 0) {
+        sp_http_add_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        sp_http_reply_error(req, 401, "unauthenticated", "the access token is not valid");
+        return SP_ERR_UNAUTHORIZED;
+    }
+    return 0;
+}

@@ -1,0 +1,28 @@
+/*
+ * api.h - the REST API: every route of the contract, registered on a
+ * router. Handlers are thin: parse, authorize, one store call, reply.
+ */
+#ifndef SP_API_H
+#define SP_API_H
+
+#include "auth/auth.h"
+#include "config.h"
+#include "events/bus.h"
+#include "http/http.h"
+#include "store/store.h"
+
+/* What the handlers need; all borrowed, owned by main. */
+typedef struct sp_api {
+    const sp_config *cfg;
+    sp_store *store;
+    sp_bus *bus;
+    sp_auth *auth;
+    sp_http_server *server; /* set once the server runs; for /metrics */
+    int64_t started_ms;     /* wall clock at start, for /metrics */
+} sp_api;
+
+/* Adds every route to r; api must outlive r. Returns 0 or a negative
+ * sp_err when the table is full. */
+int sp_api_register(sp_router *r, sp_api *api);
+
+#endif

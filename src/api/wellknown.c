@@ -1,0 +1,72 @@
+/*
+ * wellknown.c - operations routes: /healthz, /readyz, /metrics.
+ */
+#include "api/internal.h"
+
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/time.h"
+
+#include <string.h>
+
+static void healthz(sp_http_req *req, void *ctx)
+{
+    (void)ctx;
+    sp_http_add_header(req, "Cache-Control", "no-store");
+    sp_http_reply_json(req, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* 200 only when every part the service needs answers; otherwise 503 naming
+ * the first part that does not. */
+static void readyz(sp_http_req *req, void *ctx)
+{
+    sp_api *api = ctx;
+    sp_http_add_header(req, "Cache-Control", "no-store");
+    if (sp_store_ping(api->store) < 0) {
+        sp_http_reply_error(req, 503, "unavailable", "database not answering");
+        return;
+    }
+    if (!sp_bus_connected(api->bus)) {
+        sp_http_reply_error(req, 503, "unavailable", "%s", sp_bus_status(api->bus));
+        return;
+    }
+    char why[600];
+    if (sp_auth_ready(api->auth, why, sizeof why) < 0) {
+        sp_http_reply_error(req, 503, "unavailable", "%s", why);
+        return;
+    }
+    sp_http_reply_json(req, 200, json_pack("{s:s}", "status", "ready"));
+}
+
+static void metrics(sp_http_req *req, void *ctx)
+{
+    sp_api *api = ctx;
+    sp_buf out = {0};
+    int rc = sp_buf_printf(&out,
+                           "# HELP spaceport_bus_connected 1 when connected to NATS with the "
+                           "stream ready.\n# TYPE spaceport_bus_connected gauge\n"
+                           "spaceport_bus_connected %d\n"
+                           "# HELP spaceport_start_time_seconds Start time of the process.\n"
+                           "# TYPE spaceport_start_time_seconds gauge\n"
+                           "spaceport_start_time_seconds %.3f\n",
+                           sp_bus_connected(api->bus) ? 1 : 0, (double)api->started_ms / 1000.0);
+    if (rc == 0 && api->server)
+        rc = sp_http_metrics(api->server, &out);
+    if (rc == 0)
+        rc = sp_auth_metrics(api->auth, &out);
+    if (rc < 0)
+        sp_http_reply_error(req, 500, "generalException", "out of memory");
+    else
+        sp_http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
+    sp_buf_free(&out);
+}
+
+int sp_api__register_wellknown(sp_router *r, sp_api *api)
+{
+    int rc = sp_router_add(r, "GET", "/healthz", healthz, api);
+    if (rc == 0)
+        rc = sp_router_add(r, "GET", "/readyz", readyz, api);
+    if (rc == 0)
+        rc = sp_router_add(r, "GET", "/metrics", metrics, api);
+    return rc;
+}

@@ -1,0 +1,72 @@
+/*
+ * auth.h - bearer tokens to identities.
+ *
+ * For each trusted issuer the module runs OIDC discovery, keeps the issuer's
+ * JWKS (refreshed periodically and on an unknown kid, rate-limited), and
+ * verifies JWS access tokens against it with the checks of RFC 8725 and
+ * RFC 9068. Opaque tokens are sent to the userinfo endpoint. Verified
+ * tokens are cached by hash until they expire. The module knows no SQL:
+ * provisioning users from identities is the store's job.
+ */
+#ifndef SP_AUTH_H
+#define SP_AUTH_H
+
+#include "config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Lengths of identity fields; longer claims are refused, not truncated. */
+#define SP_AUTH_ISSUER_MAX 512
+#define SP_AUTH_SUB_MAX 256
+#define SP_AUTH_NAME_MAX 256
+#define SP_AUTH_EMAIL_MAX 320
+
+/* Role bits, from SPACEPORT_ROLES_CLAIM. */
+#define SP_ROLE_ADMIN 1u       /* "spaceport-admin" */
+#define SP_ROLE_SPACE_ADMIN 2u /* "spaceport-spaceadmin" */
+
+/* Who a verified token speaks for. Plain data; copy freely. */
+typedef struct sp_identity {
+    char issuer[SP_AUTH_ISSUER_MAX]; /* exactly as configured */
+    char sub[SP_AUTH_SUB_MAX];
+    char username[SP_AUTH_NAME_MAX];     /* SPACEPORT_USER_CLAIM, falls back to sub */
+    char display_name[SP_AUTH_NAME_MAX]; /* "name", falls back to username */
+    char email[SP_AUTH_EMAIL_MAX];       /* "" unless present and not email_verified=false */
+    unsigned roles;                      /* SP_ROLE_* bits */
+    int64_t expires_at_ms;               /* token exp (or cache expiry for opaque tokens) */
+} sp_identity;
+
+typedef struct sp_auth sp_auth;
+
+/*
+ * Creates the verifier for cfg's issuers (cfg borrowed for the call; what is
+ * needed is copied) and starts fetching discovery and keys in the
+ * background. An issuer that is down does not fail this call. Returns 0 and
+ * a new handle, or SP_ERR_NOMEM.
+ */
+int sp_auth_create(const sp_config *cfg, sp_auth **out);
+
+/*
+ * Verifies token (the text after "Bearer "). Returns 0 and fills *id, or
+ * SP_ERR_UNAUTHORIZED (the reason is logged, never returned to clients),
+ * or SP_ERR_UNAVAILABLE when no issuer could be asked about an opaque token.
+ * Thread-safe.
+ */
+int sp_auth_verify(sp_auth *auth, const char *token, sp_identity *id);
+
+/*
+ * Returns 0 when every issuer's keys are loaded; otherwise
+ * SP_ERR_UNAVAILABLE with "issuer <url> unreachable" in why (whylen bytes).
+ */
+int sp_auth_ready(sp_auth *auth, char *why, size_t whylen);
+
+/* Appends Prometheus metrics (verifications by result, cache hits, JWKS
+ * fetches by issuer). */
+struct sp_buf;
+int sp_auth_metrics(sp_auth *auth, struct sp_buf *out);
+
+/* Stops background work and frees everything. */
+void sp_auth_destroy(sp_auth *auth);
+
+#endif

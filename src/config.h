@@ -1,0 +1,85 @@
+/*
+ * config.h - typed configuration, read from the environment and flags once at
+ * start-up and validated as a whole.
+ *
+ * Every SPACEPORT_* variable of the contract is parsed here, even where the
+ * feature that reads it is elsewhere, so that a typo stops start-up with one
+ * line naming the variable instead of surfacing later as odd behaviour.
+ * A flag --name-of-variable (SPACEPORT_ stripped, lower case, '-' for '_')
+ * overrides the variable: --http-addr 127.0.0.1:9300 or --http-addr=....
+ */
+#ifndef SP_CONFIG_H
+#define SP_CONFIG_H
+
+#include "util/log.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest accepted value of one variable; configuration is short text. */
+#define SP_CONFIG_VALUE_MAX 4096
+/* Most entries in one comma list (issuers, instances, NATS URLs). */
+#define SP_CONFIG_LIST_MAX 32
+
+/* A comma-separated list, owned by the config. */
+typedef struct sp_config_list {
+    char *items[SP_CONFIG_LIST_MAX];
+    size_t count;
+} sp_config_list;
+
+/* One e-mail domain mapped to the issuer that serves it (WebFinger). */
+typedef struct sp_config_domain_issuer {
+    char *domain;
+    char *issuer;
+} sp_config_domain_issuer;
+
+typedef struct sp_config {
+    char *http_host; /* "127.0.0.1", "::1", "0.0.0.0" */
+    int http_port;
+    char *public_url; /* no trailing slash */
+    char *dav_url;    /* no trailing slash */
+    char *data_dir;
+
+    sp_config_list nats_urls; /* empty: run the embedded nats-server */
+    char *nats_creds, *nats_user, *nats_password;
+    char *nats_tls_ca, *nats_tls_cert, *nats_tls_key;
+
+    sp_config_list oidc_issuers; /* at least one */
+    char *oidc_audience;         /* NULL: aud not checked */
+    char *user_claim;
+    char *roles_claim;
+
+    sp_config_list trusted_instances; /* base URLs, no trailing slash */
+    int64_t events_retention_ms;
+    char *http_tls_cert, *http_tls_key;
+    int64_t sse_keepalive_ms;
+    int64_t sse_coalesce_ms;
+    sp_config_domain_issuer domain_issuers[SP_CONFIG_LIST_MAX];
+    size_t domain_issuer_count;
+    enum sp_log_level log_level;
+} sp_config;
+
+/* Function that reads a variable; getenv in production, a table in tests. */
+typedef const char *(*sp_config_getenv)(const char *name, void *ctx);
+
+/*
+ * Loads the configuration from env (and flags argv[0..argc), which override
+ * it). On success fills *cfg (free with sp_config_free) and returns 0. On
+ * failure returns SP_ERR_INVALID (or SP_ERR_NOMEM) and writes one line such
+ * as "SPACEPORT_HTTP_ADDR: port must be 1-65535" into err (errlen bytes);
+ * *cfg is left empty. Unknown flags are errors too.
+ */
+int sp_config_load(sp_config *cfg, sp_config_getenv env, void *env_ctx, int argc, char **argv,
+                   unsigned flags, char *err, size_t errlen);
+
+/* flags of sp_config_load: `spaceport migrate` needs no identity provider. */
+#define SP_CONFIG_ISSUERS_OPTIONAL 1u
+
+/* Releases everything the config owns. Safe on a zeroed config. */
+void sp_config_free(sp_config *cfg);
+
+/* Returns non-zero when host (without port or brackets) is a loopback name:
+ * localhost, 127.0.0.0/8 or ::1. */
+int sp_config_is_loopback_host(const char *host);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * http.h - the HTTP server: libmicrohttpd underneath, handlers on top.
+ *
+ * A handler receives an sp_http_req, reads what it needs through the
+ * accessors below, and answers exactly once with one of the sp_http_reply_*
+ * functions. A handler that does not answer gets a 500. This layer knows
+ * nothing of spaces, users or events.
+ */
+#ifndef SP_HTTP_H
+#define SP_HTTP_H
+
+#include "http/router.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sp_buf;
+
+/* Largest request body accepted (413 beyond); the contract's bodies are a
+ * few hundred bytes, and 1 MiB leaves room for batch invitations. */
+#define SP_HTTP_BODY_MAX (1024 * 1024)
+/* Extra response headers one handler may add. */
+#define SP_HTTP_MAX_HEADERS 8
+
+typedef struct sp_http_req sp_http_req;
+typedef struct sp_http_server sp_http_server;
+
+typedef struct sp_http_options {
+    const char *host;          /* numeric address to bind, e.g. "127.0.0.1", "::" */
+    int port;
+    unsigned threads;          /* worker pool size; 0 = number of cores, at most 4 */
+    const char *tls_cert_pem;  /* PEM text (not a file name), or NULL for plain HTTP */
+    const char *tls_key_pem;
+    int64_t connection_timeout_s; /* idle connections are closed after this */
+} sp_http_options;
+
+/* --- reading the request (all returned strings are borrowed, valid until
+ *     the handler returns) --- */
+const char *sp_http_method(const sp_http_req *req);
+/* Percent-decoded path without the query. */
+const char *sp_http_path(const sp_http_req *req);
+/* Placeholder from the route pattern ("id" for {id}), or NULL. */
+const char *sp_http_param(const sp_http_req *req, const char *name);
+/* Query argument, percent-decoded, or NULL. */
+const char *sp_http_query(const sp_http_req *req, const char *name);
+/* Request header (case-insensitive name), or NULL. */
+const char *sp_http_header(const sp_http_req *req, const char *name);
+/* Request body (NUL-terminated; may contain NULs within len) and its length. */
+const char *sp_http_body(const sp_http_req *req, size_t *len);
+/* Client address as text ("127.0.0.1"); "" when unknown. */
+const char *sp_http_client_ip(sp_http_req *req);
+
+/* One pointer of per-request state for the layer above (the caller's
+ * identity, for instance). Borrowed; the setter owns what it sets. */
+void *sp_http_user_data(const sp_http_req *req);
+void sp_http_set_user_data(sp_http_req *req, void *data);
+
+/* --- answering --- */
+
+/* Adds a header to the coming reply. name and value are copied. Returns 0,
+ * SP_ERR_TOO_LARGE past SP_HTTP_MAX_HEADERS, or SP_ERR_NOMEM. */
+int sp_http_add_header(sp_http_req *req, const char *name, const char *value);
+
+/* Replies with body (copied) and content type. Returns 0 or SP_ERR_NOMEM
+ * (the request then ends with a 500 if possible). */
+int sp_http_reply(sp_http_req *req, unsigned status, const char *content_type, const void *body,
+                  size_t len);
+/* Replies with JSON; steals value (may be NULL for an empty body, e.g. 204). */
+int sp_http_reply_json(sp_http_req *req, unsigned status, json_t *value);
+/* Replies {"error":{"code":code,"message":...}} with the given status. */
+int sp_http_reply_error(sp_http_req *req, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* --- the server --- */
+
+/*
+ * Starts listening and serving routes from router (borrowed; must outlive
+ * the server). Returns 0 and a new server in *out, or SP_ERR_IO when the
+ * address cannot be bound (logged with the reason).
+ */
+int sp_http_start(const sp_http_options *opt, const sp_router *router, sp_http_server **out);
+
+/* Stops accepting new connections; requests in flight go on. */
+void sp_http_quiesce(sp_http_server *srv);
+
+/* Waits up to timeout_ms for requests in flight to finish, then stops the
+ * server and frees it. */
+void sp_http_stop(sp_http_server *srv, int64_t timeout_ms);
+
+/* Appends the server's metrics in Prometheus text format: requests by
+ * route and status, latency histogram by route, requests in flight. */
+int sp_http_metrics(sp_http_server *srv, struct sp_buf *out);
+
+#endif

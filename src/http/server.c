@@ -1,0 +1,474 @@
+/*
+ * server.c - libmicrohttpd daemon, request bodies, dispatch, replies and
+ * request metrics.
+ *
+ * Follows PITFALLS.md: responses are queued on the second call of the
+ * access handler (or later), never the first, except the 413 for an
+ * announced oversized body; the daemon runs an epoll thread pool.
+ */
+#include "http/http.h"
+
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/time.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Upper bound on worker threads: measured best with 2-4 on small hosts. */
+#define SP_HTTP_MAX_THREADS 4
+/* Status codes are counted in a dense table indexed by code - 100. */
+#define SP_HTTP_STATUS_SLOTS 500
+
+/* Latency histogram bucket bounds in microseconds (Prometheus le=...). */
+static const int64_t bucket_us[] = {250,   500,    1000,   2500,   5000,   10000,  25000,
+                                    50000, 100000, 250000, 500000, 1000000, 5000000};
+#define SP_HTTP_BUCKETS (sizeof bucket_us / sizeof bucket_us[0])
+
+typedef struct route_stats {
+    atomic_uint_fast64_t status[SP_HTTP_STATUS_SLOTS];
+    atomic_uint_fast64_t buckets[SP_HTTP_BUCKETS + 1]; /* last is +Inf */
+    atomic_uint_fast64_t sum_us;
+    atomic_uint_fast64_t count;
+} route_stats;
+
+struct sp_http_server {
+    struct MHD_Daemon *daemon;
+    const sp_router *router;
+    MHD_socket listen_fd; /* set by quiesce; closed after stop */
+    atomic_int in_flight;
+    route_stats *stats; /* [0] unmatched, [1 + i] route i */
+    size_t stats_count;
+};
+
+struct sp_http_req {
+    sp_http_server *srv;
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    sp_buf body;
+    int too_large;
+    int replied;
+    unsigned status;
+    sp_route_match match;
+    int64_t start_ns;
+    void *user;
+    char ip[INET6_ADDRSTRLEN];
+    size_t header_count;
+    struct {
+        char *name, *value;
+    } headers[SP_HTTP_MAX_HEADERS];
+};
+
+/* ---- accessors ---- */
+
+const char *sp_http_method(const sp_http_req *req)
+{
+    return req->method;
+}
+
+const char *sp_http_path(const sp_http_req *req)
+{
+    return req->path;
+}
+
+const char *sp_http_param(const sp_http_req *req, const char *name)
+{
+    return sp_route_match_param(&req->match, name);
+}
+
+const char *sp_http_query(const sp_http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *sp_http_header(const sp_http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *sp_http_body(const sp_http_req *req, size_t *len)
+{
+    if (len)
+        *len = req->body.len;
+    return req->body.data ? req->body.data : "";
+}
+
+const char *sp_http_client_ip(sp_http_req *req)
+{
+    if (req->ip[0])
+        return req->ip;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!ci || !ci->client_addr)
+        return "";
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, req->ip, sizeof req->ip);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->ip,
+                  sizeof req->ip);
+    return req->ip;
+}
+
+void *sp_http_user_data(const sp_http_req *req)
+{
+    return req->user;
+}
+
+void sp_http_set_user_data(sp_http_req *req, void *data)
+{
+    req->user = data;
+}
+
+/* ---- replies ---- */
+
+int sp_http_add_header(sp_http_req *req, const char *name, const char *value)
+{
+    if (req->header_count == SP_HTTP_MAX_HEADERS)
+        return SP_ERR_TOO_LARGE;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return SP_ERR_NOMEM;
+    }
+    req->headers[req->header_count].name = n;
+    req->headers[req->header_count].value = v;
+    req->header_count++;
+    return 0;
+}
+
+int sp_http_reply(sp_http_req *req, unsigned status, const char *content_type, const void *body,
+                  size_t len)
+{
+    if (req->replied) {
+        sp_error("http", "%s %s: handler replied twice", req->method, req->path);
+        return SP_ERR_CONFLICT;
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return SP_ERR_NOMEM;
+    if (content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    for (size_t i = 0; i < req->header_count; i++)
+        MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
+    enum MHD_Result ok = MHD_queue_response(req->conn, status, resp);
+    MHD_destroy_response(resp);
+    if (ok != MHD_YES)
+        return SP_ERR_IO;
+    req->replied = 1;
+    req->status = status;
+    return 0;
+}
+
+int sp_http_reply_json(sp_http_req *req, unsigned status, json_t *value)
+{
+    if (!value)
+        return sp_http_reply(req, status, NULL, "", 0);
+    char *text = json_dumps(value, JSON_COMPACT);
+    json_decref(value);
+    if (!text)
+        return SP_ERR_NOMEM;
+    int rc = sp_http_reply(req, status, "application/json", text, strlen(text));
+    free(text);
+    return rc;
+}
+
+int sp_http_reply_error(sp_http_req *req, unsigned status, const char *code, const char *fmt, ...)
+{
+    sp_buf msg = {0}, body = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = sp_buf_vprintf(&msg, fmt, ap);
+    va_end(ap);
+    rc |= sp_buf_puts(&body, "{\"error\":{\"code\":\"");
+    rc |= sp_buf_json_escape(&body, code);
+    rc |= sp_buf_puts(&body, "\",\"message\":\"");
+    rc |= sp_buf_json_escape(&body, msg.data ? msg.data : "");
+    rc |= sp_buf_puts(&body, "\"}}");
+    if (rc == 0)
+        rc = sp_http_reply(req, status, "application/json", body.data, body.len);
+    sp_buf_free(&msg);
+    sp_buf_free(&body);
+    return rc;
+}
+
+/* ---- dispatch ---- */
+
+static void dispatch(sp_http_req *req)
+{
+    const sp_router *router = req->srv->router;
+    int rc = sp_router_match(router, req->method, req->path, &req->match);
+    if (rc == SP_ERR_NOT_FOUND) {
+        sp_http_reply_error(req, 404, "itemNotFound", "no route for %s", req->path);
+        return;
+    }
+    if (rc == SP_ERR_CONFLICT) {
+        sp_http_add_header(req, "Allow", req->match.allow);
+        sp_http_reply_error(req, 405, "methodNotAllowed", "%s is not allowed here; allowed: %s",
+                            req->method, req->match.allow);
+        return;
+    }
+    if (rc < 0) {
+        sp_http_reply_error(req, 500, "generalException", "out of memory");
+        return;
+    }
+    req->match.handler(req, req->match.ctx);
+    if (!req->replied) {
+        sp_error("http", "%s %s: handler gave no reply", req->method, req->path);
+        sp_http_reply_error(req, 500, "generalException", "internal error");
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    sp_http_server *srv = cls;
+    sp_http_req *req = *con_cls;
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        if (!req)
+            return MHD_NO;
+        req->srv = srv;
+        req->conn = conn;
+        req->method = method;
+        req->path = url;
+        req->start_ns = sp_time_mono_ns();
+        req->match.route = -1;
+        atomic_fetch_add(&srv->in_flight, 1);
+        *con_cls = req;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > SP_HTTP_BODY_MAX) {
+            /* Refuse before reading a byte of it; MHD closes afterwards. */
+            req->too_large = 1;
+            sp_http_reply_error(req, 413, "requestTooLarge", "request body exceeds %d bytes",
+                                SP_HTTP_BODY_MAX);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (!req->too_large && req->body.len + *upload_data_size > SP_HTTP_BODY_MAX) {
+            req->too_large = 1;
+            sp_buf_free(&req->body);
+        }
+        if (!req->too_large && sp_buf_append(&req->body, upload_data, *upload_data_size) < 0)
+            req->too_large = 1; /* out of memory: answered below as 413/500 */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->replied)
+        return MHD_YES;
+    if (req->too_large)
+        sp_http_reply_error(req, 413, "requestTooLarge", "request body exceeds %d bytes",
+                            SP_HTTP_BODY_MAX);
+    else
+        dispatch(req);
+    return MHD_YES;
+}
+
+static void record(sp_http_server *srv, int route, unsigned status, int64_t ns)
+{
+    route_stats *s = &srv->stats[route + 1];
+    if (status >= 100 && status < 100 + SP_HTTP_STATUS_SLOTS)
+        atomic_fetch_add_explicit(&s->status[status - 100], 1, memory_order_relaxed);
+    int64_t us = ns / 1000;
+    size_t b = 0;
+    while (b < SP_HTTP_BUCKETS && us > bucket_us[b])
+        b++;
+    atomic_fetch_add_explicit(&s->buckets[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->sum_us, (uint_fast64_t)us, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    sp_http_server *srv = cls;
+    sp_http_req *req = *con_cls;
+    if (!req)
+        return;
+    record(srv, req->match.route, req->replied ? req->status : 499,
+           sp_time_mono_ns() - req->start_ns);
+    sp_route_match_free(&req->match);
+    sp_buf_free(&req->body);
+    for (size_t i = 0; i < req->header_count; i++) {
+        free(req->headers[i].name);
+        free(req->headers[i].value);
+    }
+    free(req);
+    *con_cls = NULL;
+    atomic_fetch_sub(&srv->in_flight, 1);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    sp_buf b = {0};
+    if (sp_buf_vprintf(&b, fmt, ap) == 0) {
+        while (b.len && b.data[b.len - 1] == '\n')
+            b.data[--b.len] = '\0';
+        sp_warn("http", "%s", b.data);
+    }
+    sp_buf_free(&b);
+}
+
+int sp_http_start(const sp_http_options *opt, const sp_router *router, sp_http_server **out)
+{
+    sp_http_server *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return SP_ERR_NOMEM;
+    srv->router = router;
+    srv->listen_fd = MHD_INVALID_SOCKET;
+    srv->stats_count = sp_router_count(router) + 1;
+    srv->stats = calloc(srv->stats_count, sizeof *srv->stats);
+    if (!srv->stats) {
+        free(srv);
+        return SP_ERR_NOMEM;
+    }
+
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+    hints.ai_socktype = SOCK_STREAM;
+    char port[8];
+    snprintf(port, sizeof port, "%d", opt->port);
+    int gai = getaddrinfo(strcmp(opt->host, "localhost") == 0 ? "127.0.0.1" : opt->host, port,
+                          &hints, &ai);
+    if (gai != 0) {
+        sp_error("http", "cannot use listen address %s: %s", opt->host, gai_strerror(gai));
+        free(srv->stats);
+        free(srv);
+        return SP_ERR_IO;
+    }
+
+    unsigned threads = opt->threads;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n < 1 ? 1 : (unsigned)n;
+    }
+    if (threads > SP_HTTP_MAX_THREADS)
+        threads = SP_HTTP_MAX_THREADS;
+
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    if (ai->ai_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (opt->tls_cert_pem)
+        flags |= MHD_USE_TLS;
+
+    struct MHD_OptionItem tls_opts[] = {
+        {opt->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0,
+         (void *)opt->tls_cert_pem},
+        {opt->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0,
+         (void *)opt->tls_key_pem},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    srv->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)opt->connection_timeout_s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (!srv->daemon) {
+        sp_error("http", "cannot listen on %s port %d (address in use or not permitted)",
+                 opt->host, opt->port);
+        free(srv->stats);
+        free(srv);
+        return SP_ERR_IO;
+    }
+    *out = srv;
+    return 0;
+}
+
+void sp_http_quiesce(sp_http_server *srv)
+{
+    if (srv && srv->listen_fd == MHD_INVALID_SOCKET)
+        srv->listen_fd = MHD_quiesce_daemon(srv->daemon);
+}
+
+void sp_http_stop(sp_http_server *srv, int64_t timeout_ms)
+{
+    if (!srv)
+        return;
+    sp_http_quiesce(srv);
+    int64_t deadline = sp_time_mono_ms() + timeout_ms;
+    while (atomic_load(&srv->in_flight) > 0 && sp_time_mono_ms() < deadline)
+        usleep(10 * 1000);
+    if (atomic_load(&srv->in_flight) > 0)
+        sp_warn("http", "stopping with %d requests still in flight",
+                atomic_load(&srv->in_flight));
+    MHD_stop_daemon(srv->daemon);
+    if (srv->listen_fd != MHD_INVALID_SOCKET)
+        close(srv->listen_fd);
+    free(srv->stats);
+    free(srv);
+}
+
+int sp_http_metrics(sp_http_server *srv, sp_buf *out)
+{
+    int rc = sp_buf_puts(out, "# HELP spaceport_http_requests_total HTTP requests by route and "
+                              "status code.\n# TYPE spaceport_http_requests_total counter\n");
+    for (size_t r = 0; r < srv->stats_count; r++) {
+        const char *method = r ? sp_router_method(srv->router, (int)r - 1) : "";
+        const char *pattern = r ? sp_router_pattern(srv->router, (int)r - 1) : "unmatched";
+        for (int s = 0; s < SP_HTTP_STATUS_SLOTS; s++) {
+            uint_fast64_t n = atomic_load_explicit(&srv->stats[r].status[s], memory_order_relaxed);
+            if (n)
+                rc |= sp_buf_printf(out,
+                                    "spaceport_http_requests_total{method=\"%s\",route=\"%s\","
+                                    "code=\"%d\"} %llu\n",
+                                    method, pattern, s + 100, (unsigned long long)n);
+        }
+    }
+    rc |= sp_buf_puts(out, "# HELP spaceport_http_request_duration_seconds Time from request "
+                           "to reply.\n# TYPE spaceport_http_request_duration_seconds "
+                           "histogram\n");
+    for (size_t r = 0; r < srv->stats_count; r++) {
+        route_stats *s = &srv->stats[r];
+        uint_fast64_t count = atomic_load_explicit(&s->count, memory_order_relaxed);
+        if (!count)
+            continue;
+        const char *method = r ? sp_router_method(srv->router, (int)r - 1) : "";
+        const char *pattern = r ? sp_router_pattern(srv->router, (int)r - 1) : "unmatched";
+        uint_fast64_t cumulative = 0;
+        for (size_t b = 0; b <= SP_HTTP_BUCKETS; b++) {
+            cumulative += atomic_load_explicit(&s->buckets[b], memory_order_relaxed);
+            char le[32];
+            if (b < SP_HTTP_BUCKETS)
+                snprintf(le, sizeof le, "%g", (double)bucket_us[b] / 1e6);
+            else
+                strcpy(le, "+Inf");
+            rc |= sp_buf_printf(out,
+                                "spaceport_http_request_duration_seconds_bucket{method=\"%s\","
+                                "route=\"%s\",le=\"%s\"} %llu\n",
+                                method, pattern, le, (unsigned long long)cumulative);
+        }
+        rc |= sp_buf_printf(out,
+                            "spaceport_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"}"
+                            " %.6f\nspaceport_http_request_duration_seconds_count{method=\"%s\","
+                            "route=\"%s\"} %llu\n",
+                            method, pattern,
+                            (double)atomic_load_explicit(&s->sum_us, memory_order_relaxed) / 1e6,
+                            method, pattern, (unsigned long long)count);
+    }
+    rc |= sp_buf_printf(out,
+                        "# HELP spaceport_http_requests_in_flight Requests being handled.\n"
+                        "# TYPE spaceport_http_requests_in_flight gauge\n"
+                        "spaceport_http_requests_in_flight %d\n",
+                        atomic_load(&srv->in_flight));
+    return rc ? SP_ERR_NOMEM : 0;
+}

@@ -1,0 +1,290 @@
+/*
+ * main.c - wiring: configuration, store, bus, auth, HTTP; signals; orderly
+ * shutdown.
+ *
+ *   spaceport serve [--flag value...]   run the service
+ *   spaceport migrate                   apply schema migrations and exit
+ *   spaceport version                   print the version
+ *   spaceport --help                    usage and configuration
+ */
+#include "api/api.h"
+#include "auth/auth.h"
+#include "config.h"
+#include "events/bus.h"
+#include "http/http.h"
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/time.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <nats/nats.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+/* Exit codes: 0 clean, 1 runtime failure, 2 bad usage or configuration. */
+#define EXIT_RUNTIME 1
+#define EXIT_CONFIG 2
+/* Requests in flight get this long to finish on SIGTERM. */
+#define SP_DRAIN_TIMEOUT_MS 10000
+/* Idle keep-alive connections are closed after this many seconds. */
+#define SP_HTTP_IDLE_TIMEOUT_S 60
+/* A PEM file larger than this is not a certificate or key. */
+#define SP_PEM_MAX (1024 * 1024)
+
+static const char usage[] =
+    "usage: spaceport <command> [--flag value ...]\n"
+    "\n"
+    "commands:\n"
+    "  serve      run the registry (HTTP API, event relay, change notifications)\n"
+    "  migrate    apply database schema migrations and exit\n"
+    "  version    print the version and exit\n"
+    "  --help     print this help\n"
+    "\n"
+    "Configuration comes from environment variables; a flag named after the\n"
+    "variable overrides it (SPACEPORT_HTTP_ADDR -> --http-addr):\n"
+    "  SPACEPORT_HTTP_ADDR          listen address (127.0.0.1:9200)\n"
+    "  SPACEPORT_PUBLIC_URL         external base URL (http://<HTTP_ADDR>)\n"
+    "  SPACEPORT_DAV_URL            base of storage WebDAV (PUBLIC_URL)\n"
+    "  SPACEPORT_DATA_DIR           database and embedded bus store (./data)\n"
+    "  SPACEPORT_NATS_URL           external NATS servers; unset: embedded nats-server\n"
+    "  SPACEPORT_NATS_CREDS, _USER, _PASSWORD, _TLS_CA, _TLS_CERT, _TLS_KEY\n"
+    "  SPACEPORT_OIDC_ISSUERS       trusted issuer URLs (required for serve)\n"
+    "  SPACEPORT_OIDC_AUDIENCE      required token audience (unset: not checked)\n"
+    "  SPACEPORT_USER_CLAIM         user name claim (preferred_username)\n"
+    "  SPACEPORT_ROLES_CLAIM        roles claim (roles)\n"
+    "  SPACEPORT_TRUSTED_INSTANCES  base URLs of federated instances\n"
+    "  SPACEPORT_EVENTS_RETENTION   event log retention (7d)\n"
+    "  SPACEPORT_HTTP_TLS_CERT, _KEY  serve HTTPS with these PEM files\n"
+    "  SPACEPORT_SSE_KEEPALIVE      change stream keep-alive interval (15s)\n"
+    "  SPACEPORT_SSE_COALESCE       item change coalescing window (1s)\n"
+    "  SPACEPORT_DOMAIN_ISSUERS     domain=issuer pairs for WebFinger\n"
+    "  SPACEPORT_LOG_LEVEL          debug, info, warn, error (info)\n";
+
+static const char *env_get(const char *name, void *ctx)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+/* mkdir -p with mode 0700 for the parts it creates. */
+static int make_dirs(const char *path)
+{
+    char buf[4096];
+    if (strlen(path) >= sizeof buf)
+        return SP_ERR_INVALID;
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+            return SP_ERR_IO;
+        *p = '/';
+    }
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+        return SP_ERR_IO;
+    return 0;
+}
+
+static int load_config(sp_config *cfg, int argc, char **argv, unsigned flags)
+{
+    char err[700];
+    if (sp_config_load(cfg, env_get, NULL, argc, argv, flags, err, sizeof err) < 0) {
+        fprintf(stderr, "spaceport: %s\n", err);
+        return -1;
+    }
+    sp_log_set_level(cfg->log_level);
+    return 0;
+}
+
+static int open_store(const sp_config *cfg, sp_store **out)
+{
+    if (make_dirs(cfg->data_dir) < 0) {
+        sp_error("main", "cannot create data directory %s: %s", cfg->data_dir, strerror(errno));
+        return SP_ERR_IO;
+    }
+    sp_buf path = {0};
+    if (sp_buf_printf(&path, "%s/spaceport.db", cfg->data_dir) < 0)
+        return SP_ERR_NOMEM;
+    int rc = sp_store_open(path.data, out);
+    sp_buf_free(&path);
+    if (rc < 0)
+        return rc;
+    int applied = 0;
+    rc = sp_store_migrate(*out, &applied);
+    if (rc < 0) {
+        sp_store_close(*out);
+        *out = NULL;
+        return rc;
+    }
+    sp_info("store", "schema at version %d (%d migrations applied now)",
+            sp_store_binary_version(), applied);
+    return 0;
+}
+
+static int cmd_migrate(int argc, char **argv)
+{
+    sp_config cfg;
+    if (load_config(&cfg, argc, argv, SP_CONFIG_ISSUERS_OPTIONAL) < 0)
+        return EXIT_CONFIG;
+    sp_store *store = NULL;
+    int rc = open_store(&cfg, &store);
+    sp_store_close(store);
+    sp_config_free(&cfg);
+    return rc < 0 ? EXIT_RUNTIME : 0;
+}
+
+/* Reads a whole PEM file into a new string. */
+static char *read_pem(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    sp_buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (b.len + n > SP_PEM_MAX || sp_buf_append(&b, chunk, n) < 0) {
+            sp_buf_free(&b);
+            fclose(f);
+            return NULL;
+        }
+    }
+    fclose(f);
+    return sp_buf_steal(&b);
+}
+
+/* Many SSE clients need many descriptors: raise the soft limit to the hard
+ * one. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int cmd_serve(int argc, char **argv)
+{
+    int64_t start_ms = sp_time_mono_ms();
+    sp_config cfg;
+    if (load_config(&cfg, argc, argv, 0) < 0)
+        return EXIT_CONFIG;
+
+    /* Signals are taken by sigwait in this thread only; every thread
+     * started from here on inherits the mask. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    raise_nofile();
+    json_object_seed(0);
+
+    int exit_code = EXIT_RUNTIME;
+    char *tls_cert = NULL, *tls_key = NULL;
+    sp_store *store = NULL;
+    sp_bus *bus = NULL;
+    sp_auth *auth = NULL;
+    sp_router *router = NULL;
+    sp_http_server *server = NULL;
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        goto fail_curl;
+    if (nats_Open(-1) != NATS_OK)
+        goto fail_nats;
+    if (open_store(&cfg, &store) < 0)
+        goto fail_store;
+    if (sp_bus_open(&cfg, &bus) < 0)
+        goto fail_bus;
+    if (sp_auth_create(&cfg, &auth) < 0)
+        goto fail_auth;
+
+    sp_api api = {.cfg = &cfg, .store = store, .bus = bus, .auth = auth,
+                  .started_ms = sp_time_now_ms()};
+    router = sp_router_new();
+    if (!router || sp_api_register(router, &api) < 0)
+        goto fail_router;
+
+    if (cfg.http_tls_cert) {
+        tls_cert = read_pem(cfg.http_tls_cert);
+        tls_key = read_pem(cfg.http_tls_key);
+        if (!tls_cert || !tls_key) {
+            sp_error("main", "cannot read SPACEPORT_HTTP_TLS_CERT or SPACEPORT_HTTP_TLS_KEY");
+            goto fail_router;
+        }
+    }
+    sp_http_options hopt = {.host = cfg.http_host,
+                            .port = cfg.http_port,
+                            .tls_cert_pem = tls_cert,
+                            .tls_key_pem = tls_key,
+                            .connection_timeout_s = SP_HTTP_IDLE_TIMEOUT_S};
+    if (sp_http_start(&hopt, router, &server) < 0)
+        goto fail_router;
+    api.server = server;
+    sp_info("main", "spaceport %s serving %s on %s:%d (started in %lld ms)", SP_VERSION,
+            cfg.public_url, cfg.http_host, cfg.http_port,
+            (long long)(sp_time_mono_ms() - start_ms));
+
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0)
+        ;
+    sp_info("main", "%s received; draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    sp_http_quiesce(server);
+    sp_http_stop(server, SP_DRAIN_TIMEOUT_MS);
+    server = NULL;
+    exit_code = 0;
+
+fail_router:
+    sp_http_stop(server, 0);
+    sp_router_free(router);
+    sp_auth_destroy(auth);
+fail_auth:
+    sp_bus_close(bus);
+fail_bus:
+    sp_store_close(store);
+fail_store:
+    nats_Close();
+fail_nats:
+    curl_global_cleanup();
+fail_curl:
+    free(tls_cert);
+    free(tls_key);
+    sp_config_free(&cfg);
+    if (exit_code == 0)
+        sp_info("main", "stopped");
+    return exit_code;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return EXIT_CONFIG;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(argc - 2, argv + 2);
+    if (strcmp(cmd, "version") == 0) {
+        printf("spaceport %s\n", SP_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    fprintf(stderr, "spaceport: unknown command '%s'\n\n%s", cmd, usage);
+    return EXIT_CONFIG;
+}

@@ -1,0 +1,62 @@
+/*
+ * internal.h - what the table-family files of the store share. Not for use
+ * outside src/store/.
+ */
+#ifndef SP_STORE_INTERNAL_H
+#define SP_STORE_INTERNAL_H
+
+#include "store/store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+/* Prepared statements cached per connection; the store's SQL is a fixed set
+ * of string constants, so a small open-addressed table keyed by the
+ * constant's address is enough. Must be a power of two. */
+#define SP_STMT_CACHE_SIZE 128
+
+typedef struct sp_conn {
+    sqlite3 *db;
+    struct {
+        const char *sql;
+        sqlite3_stmt *stmt;
+    } cache[SP_STMT_CACHE_SIZE];
+    struct sp_conn *next; /* in the store's list of reader connections */
+} sp_conn;
+
+struct sp_store {
+    char *path;
+    sp_conn writer;            /* used only with write_lock held */
+    pthread_mutex_t write_lock;
+    pthread_key_t reader_key;  /* per-thread reader sp_conn */
+    pthread_mutex_t readers_lock;
+    sp_conn *readers;          /* every reader, for closing */
+};
+
+/* The calling thread's reader connection, opened on first use. Returns NULL
+ * when it cannot be opened. Borrowed; valid until the thread exits or the
+ * store closes. */
+sp_conn *sp_store__reader(sp_store *st);
+
+/* Returns a reset prepared statement for sql (a string constant) on conn,
+ * or NULL on error (logged). Borrowed; reset it after use with
+ * sp_store__done. */
+sqlite3_stmt *sp_store__stmt(sp_conn *conn, const char *sql);
+/* Resets a statement and clears its bindings. */
+void sp_store__done(sqlite3_stmt *stmt);
+
+/* Takes the writer and starts an IMMEDIATE transaction. On success the
+ * caller holds the write lock until sp_store__commit or sp_store__rollback.
+ * Returns the writer connection, or NULL (lock not held) on failure. */
+sp_conn *sp_store__begin(sp_store *st);
+/* Commits and releases the writer. Returns 0, SP_ERR_FULL or SP_ERR_DB
+ * (rolled back then). */
+int sp_store__commit(sp_store *st);
+/* Rolls back and releases the writer. */
+void sp_store__rollback(sp_store *st);
+
+/* Maps an SQLite result code to an sp_err code, logging unexpected ones
+ * with what (a short description of the statement). */
+int sp_store__err(sp_conn *conn, int rc, const char *what);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * store.h - the registry's SQLite database.
+ *
+ * One file, DATA_DIR/spaceport.db, in WAL mode. Each thread that reads gets
+ * its own connection (opened on first use, NOMUTEX, with cached prepared
+ * statements); writes go through one writer connection under a process-wide
+ * lock, so the hot path never waits in SQLite's busy handler.
+ *
+ * The store knows no HTTP and no NATS. Table families live in their own
+ * files (users.c, drives.c, ...) behind this one handle.
+ */
+#ifndef SP_STORE_H
+#define SP_STORE_H
+
+#include <stdint.h>
+
+typedef struct sp_store sp_store;
+
+/*
+ * Opens (creating if missing) the database at path and its writer
+ * connection. Does not migrate. Returns 0 and a new handle in *out, or
+ * SP_ERR_DB / SP_ERR_IO / SP_ERR_NOMEM.
+ */
+int sp_store_open(const char *path, sp_store **out);
+
+/*
+ * Applies the embedded migrations that have not run yet, each in its own
+ * transaction, recording them in schema_version. *applied (may be NULL)
+ * receives how many ran; 0 means the database was current. Returns
+ * SP_ERR_NEWER_SCHEMA when the database has a version this binary does not
+ * know, and changes nothing then.
+ */
+int sp_store_migrate(sp_store *st, int *applied);
+
+/* Highest migration recorded in the database (0 for a new file), or a
+ * negative sp_err. */
+int sp_store_schema_version(sp_store *st);
+/* Highest migration this binary carries. */
+int sp_store_binary_version(void);
+
+/* Checks that the database answers a query on the calling thread's reader
+ * connection. Returns 0 or SP_ERR_DB. */
+int sp_store_ping(sp_store *st);
+
+/* Closes every connection. Threads must have stopped using the store. */
+void sp_store_close(sp_store *st);
+
+#endif

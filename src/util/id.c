@@ -1,0 +1,39 @@
+/* id.c - random identifiers from getrandom(2). */
+#include "id.h"
+
+#include "err.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/random.h>
+
+int sp_id_random(void *buf, size_t n)
+{
+    uint8_t *p = buf;
+    while (n > 0) {
+        ssize_t got = getrandom(p, n, 0);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            return SP_ERR_IO;
+        }
+        p += got;
+        n -= (size_t)got;
+    }
+    return 0;
+}
+
+int sp_id_uuid(char out[SP_ID_LEN])
+{
+    uint8_t b[16];
+    if (sp_id_random(b, sizeof b) < 0)
+        return SP_ERR_IO;
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    snprintf(out, SP_ID_LEN,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
+             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+             b[15]);
+    return 0;
+}

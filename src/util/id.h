@@ -1,0 +1,21 @@
+/*
+ * id.h - random identifiers.
+ *
+ * Ids that clients see (users, drives, shares, events) are random v4 UUIDs
+ * from the kernel's CSPRNG: opaque and unguessable.
+ */
+#ifndef SP_UTIL_ID_H
+#define SP_UTIL_ID_H
+
+#include <stddef.h>
+
+/* 36 characters plus NUL. */
+#define SP_ID_LEN 37
+
+/* Writes a random v4 UUID. Returns 0 or SP_ERR_IO when the kernel gave no
+ * randomness (never silently weaker). */
+int sp_id_uuid(char out[SP_ID_LEN]);
+/* Fills buf with n random bytes. Returns 0 or SP_ERR_IO. */
+int sp_id_random(void *buf, size_t n);
+
+#endif
