@@ -116,7 +116,7 @@ static int start_embedded(const char *data_dir, pid_t *pid_out, int *port_out)
         int port = free_port();
         if (port < 0)
             break;
-        char port_s[8];
+        char port_s[16];
         snprintf(port_s, sizeof port_s, "%d", port);
         /* A pipe with close-on-exec tells us whether exec succeeded. */
         int pfd[2];

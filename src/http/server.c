@@ -344,7 +344,7 @@ int sp_http_start(const sp_http_options *opt, const sp_router *router, sp_http_s
     struct addrinfo hints = {0}, *ai = NULL;
     hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
     hints.ai_socktype = SOCK_STREAM;
-    char port[8];
+    char port[16];
     snprintf(port, sizeof port, "%d", opt->port);
     int gai = getaddrinfo(strcmp(opt->host, "localhost") == 0 ? "127.0.0.1" : opt->host, port,
                           &hints, &ai);

@@ -1,0 +1,282 @@
+"""Integration test harness: real nats-server, real spaceport, TAP output.
+
+Every integration test is a script that starts what it needs through this
+module and reports with TAP, one line per check:
+
+    from harness import TAP, Nats, Spaceport
+    t = TAP()
+    with Nats() as nats, Spaceport(nats_url=nats.url) as sp:
+        status, headers, body = sp.request('GET', '/healthz')
+        t.ok(status == 200, 'healthz answers 200')
+    t.done()
+
+Everything listens on random loopback ports and keeps its files in a
+temporary directory that is removed at the end. Set SPACEPORT_WRAPPER (for
+example "valgrind --error-exitcode=99 --leak-check=full") to run the
+program under a wrapper.
+"""
+import http.client
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+BIN = os.environ.get('SPACEPORT_BIN', os.path.join(
+    os.path.dirname(__file__), '..', '..', 'build', 'spaceport'))
+SOURCE_ROOT = os.environ.get('SPACEPORT_SOURCE_ROOT', os.path.join(
+    os.path.dirname(__file__), '..', '..'))
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0):
+    """Waits until something accepts connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(('127.0.0.1', port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+def wait_until(predicate, timeout=10.0, interval=0.05):
+    """Polls predicate until it returns a true value or timeout passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+class TAP:
+    """Minimal TAP producer; failures print diagnostics as comments."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        if cond:
+            print('ok %d - %s' % (self.n, name), flush=True)
+        else:
+            self.failed += 1
+            print('not ok %d - %s' % (self.n, name), flush=True)
+            if diag is not None:
+                for line in str(diag).splitlines()[:40]:
+                    print('#   ' + line, flush=True)
+        return bool(cond)
+
+    def eq(self, got, want, name):
+        return self.ok(got == want, name, 'got:  %r\nwant: %r' % (got, want))
+
+    def diag(self, text):
+        for line in str(text).splitlines():
+            print('# ' + line, flush=True)
+
+    def done(self):
+        print('1..%d' % self.n, flush=True)
+        sys.exit(1 if self.failed else 0)
+
+    def run(self, fn):
+        """Runs fn(self); an exception becomes one failed check."""
+        try:
+            fn(self)
+        except Exception:  # noqa: BLE001 - reported as a failed check
+            self.ok(False, 'test body raised', traceback.format_exc())
+        self.done()
+
+
+class Nats:
+    """A real nats-server with JetStream on a random loopback port."""
+
+    def __init__(self, port=None, store=None, extra_args=()):
+        self.port = port or free_port()
+        self.monitor_port = free_port()
+        self._own_store = store is None
+        self.store = store or tempfile.mkdtemp(prefix='sp-nats-')
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.url = 'nats://127.0.0.1:%d' % self.port
+
+    def start(self):
+        self.log = open(os.path.join(self.store, 'server.log'), 'ab')
+        self.proc = subprocess.Popen(
+            ['nats-server', '-a', '127.0.0.1', '-p', str(self.port), '-js', '-sd', self.store,
+             '-m', str(self.monitor_port)] + self.extra_args,
+            stdout=self.log, stderr=subprocess.STDOUT)
+        if not wait_port(self.port):
+            raise RuntimeError('nats-server did not start on port %d' % self.port)
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if getattr(self, 'log', None):
+            self.log.close()
+            self.log = None
+
+    def jsz(self):
+        """The monitor's /jsz?streams=1 as JSON."""
+        conn = http.client.HTTPConnection('127.0.0.1', self.monitor_port, timeout=5)
+        conn.request('GET', '/jsz?streams=1')
+        return json.loads(conn.getresponse().read())
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        if self._own_store:
+            shutil.rmtree(self.store, ignore_errors=True)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-case names
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __iter__(self):  # status, headers, body = response
+        return iter((self.status, self.headers, self.body))
+
+
+class Spaceport:
+    """The real program, `spaceport serve`, on a random loopback port."""
+
+    def __init__(self, nats_url=None, env=None, data_dir=None, issuers='http://127.0.0.1:1',
+                 args=(), wrapper=None):
+        self.port = free_port()
+        self._own_data = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix='sp-data-')
+        self.env = {
+            'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
+            'SPACEPORT_HTTP_ADDR': '127.0.0.1:%d' % self.port,
+            'SPACEPORT_DATA_DIR': self.data_dir,
+            'SPACEPORT_OIDC_ISSUERS': issuers,
+            'SPACEPORT_LOG_LEVEL': 'debug',
+        }
+        for key in ('ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS'):
+            if key in os.environ:
+                self.env[key] = os.environ[key]
+        if nats_url:
+            self.env['SPACEPORT_NATS_URL'] = nats_url
+        self.env.update(env or {})
+        self.args = list(args)
+        if wrapper is None:
+            wrapper = shlex.split(os.environ.get('SPACEPORT_WRAPPER', ''))
+        self.wrapper = wrapper
+        self.proc = None
+        self.url = 'http://127.0.0.1:%d' % self.port
+        self.stderr_path = os.path.join(self.data_dir, 'stderr.log')
+
+    def start(self, wait_ready=True, timeout=30.0):
+        self._err = open(self.stderr_path, 'ab')
+        self.proc = subprocess.Popen(self.wrapper + [BIN, 'serve'] + self.args, env=self.env,
+                                     stdout=self._err, stderr=self._err)
+        if not wait_port(self.port, timeout):
+            raise RuntimeError('spaceport did not listen on %d:\n%s' %
+                               (self.port, self.stderr_text()[-4000:]))
+        if wait_ready and not wait_until(lambda: self.request('GET', '/readyz').status == 200,
+                                         timeout):
+            raise RuntimeError('spaceport not ready:\n' + self.stderr_text()[-4000:])
+        return self
+
+    def request(self, method, path, body=None, headers=None, timeout=10.0):
+        """One request on a new connection; returns a Response (status 0 when
+        the connection failed)."""
+        hdrs = dict(headers or {})
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+            hdrs.setdefault('Content-Type', 'application/json')
+        if isinstance(body, str):
+            body = body.encode()
+        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=body, headers=hdrs)
+            r = conn.getresponse()
+            data = r.read()
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        except OSError as e:
+            return Response(0, {}, str(e).encode())
+        finally:
+            conn.close()
+
+    def get(self, path, token=None, headers=None):
+        hdrs = dict(headers or {})
+        if token:
+            hdrs['Authorization'] = 'Bearer ' + token
+        return self.request('GET', path, headers=hdrs)
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout=30.0):
+        """Waits for exit; returns the exit code (None on timeout)."""
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, sig=signal.SIGTERM, timeout=30.0):
+        """Stops the program; returns its exit code."""
+        if not self.proc:
+            return None
+        code = self.proc.poll()
+        if code is None:
+            self.proc.send_signal(sig)
+            code = self.wait(timeout)
+            if code is None:
+                self.proc.kill()
+                code = self.proc.wait()
+        self.proc = None
+        self._err.close()
+        return code
+
+    def stderr_text(self):
+        try:
+            with open(self.stderr_path, 'rb') as f:
+                return f.read().decode(errors='replace')
+        except OSError:
+            return ''
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        if self._own_data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def run_spaceport(args, env=None, timeout=30.0):
+    """Runs the program to completion (e.g. a bad configuration, migrate);
+    returns (exit code, stdout, stderr)."""
+    full_env = {'PATH': os.environ.get('PATH', '/usr/bin:/bin')}
+    full_env.update(env or {})
+    p = subprocess.run([BIN] + list(args), env=full_env, capture_output=True, timeout=timeout)
+    return p.returncode, p.stdout.decode(errors='replace'), p.stderr.decode(errors='replace')
