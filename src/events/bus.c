@@ -409,7 +409,8 @@ void sp_bus_close(sp_bus *bus)
         pthread_join(bus->keeper, NULL);
     }
     if (bus->conn) {
-        natsConnection_FlushTimeout(bus->conn, 1000);
+        if (natsConnection_Status(bus->conn) == NATS_CONN_STATUS_CONNECTED)
+            natsConnection_FlushTimeout(bus->conn, 1000);
         natsConnection_Close(bus->conn);
     }
     jsCtx_Destroy(bus->js);
