@@ -38,3 +38,31 @@ int sp_api__authenticate(sp_http_req *req, sp_api *api, sp_identity *id)
     }
     return 0;
 }
+
+void sp_api__store_error(sp_http_req *req, int err)
+{
+    if (err == SP_ERR_FULL)
+        sp_http_reply_error(req, 507, "insufficientStorage", "the registry's storage is full");
+    else
+        sp_http_reply_error(req, 500, "generalException", "internal error");
+}
+
+int sp_api__caller(sp_http_req *req, sp_api *api, sp_user *user)
+{
+    sp_identity id;
+    int rc = sp_api__authenticate(req, api, &id);
+    if (rc < 0)
+        return rc;
+    sp_user_claims claims = {.issuer = id.issuer,
+                             .sub = id.sub,
+                             .username = id.username,
+                             .display_name = id.display_name,
+                             .email = id.email,
+                             .roles = id.roles};
+    rc = sp_store_user_provision(api->store, &claims, user, NULL);
+    if (rc < 0) {
+        sp_api__store_error(req, rc);
+        return rc;
+    }
+    return 0;
+}

@@ -8,13 +8,13 @@
 static void get_me(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
-    sp_identity id;
-    if (sp_api__authenticate(req, api, &id) < 0)
+    sp_user u;
+    if (sp_api__caller(req, api, &u) < 0)
         return;
     sp_http_reply_json(req, 200,
-                       json_pack("{s:s, s:s, s:s*, s:s}", "id", id.sub, "displayName",
-                                 id.display_name, "mail", id.email[0] ? id.email : NULL,
-                                 "onPremisesSamAccountName", id.username));
+                       json_pack("{s:s, s:s, s:s*, s:s}", "id", u.id, "displayName",
+                                 u.display_name, "mail", u.email[0] ? u.email : NULL,
+                                 "onPremisesSamAccountName", u.username));
 }
 
 int sp_api__register_users(sp_router *r, sp_api *api)

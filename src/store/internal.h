@@ -7,8 +7,11 @@
 
 #include "store/store.h"
 
+#include <jansson.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
 
 /* Prepared statements cached per connection; the store's SQL is a fixed set
  * of string constants, so a small open-addressed table keyed by the
@@ -58,5 +61,17 @@ void sp_store__rollback(sp_store *st);
 /* Maps an SQLite result code to an sp_err code, logging unexpected ones
  * with what (a short description of the statement). */
 int sp_store__err(sp_conn *conn, int rc, const char *what);
+
+/*
+ * Writes an event row of type about subject (a drive id) with data (a JSON
+ * object, borrowed) and its recipients (user seqs), inside the caller's
+ * write transaction. *seq_out (may be NULL) receives the event's sequence
+ * number. Returns 0 or a negative sp_err; the caller rolls back then.
+ */
+int sp_store__event_add(sp_conn *w, const char *type, const char *subject, json_t *data,
+                        const int64_t *recipients, size_t recipient_count, int64_t *seq_out);
+
+/* Copies a text column into dst (dstlen bytes, truncating); "" for NULL. */
+void sp_store__copy_text(sqlite3_stmt *s, int col, char *dst, size_t dstlen);
 
 #endif

@@ -1,0 +1,241 @@
+/*
+ * users.c - provisioning users on first sight and keeping their claims
+ * current.
+ */
+#include "store/users.h"
+
+#include "store/events.h"
+#include "store/internal.h"
+
+#include "util/err.h"
+#include "util/id.h"
+#include "util/log.h"
+#include "util/time.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Manager, the unified role of a personal drive's owner. */
+#define SP_ROLE_ID_MANAGER "312c0871-5ef7-4b3a-85b6-0e4074c64049"
+
+static const char SQL_USER_BY_SUB[] =
+    "SELECT seq, id, issuer, username, display_name, coalesce(email, ''), roles"
+    " FROM users WHERE issuer = ? AND sub = ?";
+static const char SQL_USER_BY_ID[] =
+    "SELECT seq, id, issuer, username, display_name, coalesce(email, ''), roles"
+    " FROM users WHERE id = ?";
+static const char SQL_USER_INSERT[] =
+    "INSERT INTO users (id, issuer, sub, username, display_name, email, roles, created_at,"
+    " updated_at) VALUES (?, ?, ?, ?, ?, nullif(?, ''), ?, ?, ?)";
+static const char SQL_USER_UPDATE[] =
+    "UPDATE users SET username = ?, display_name = ?, email = nullif(?, ''), roles = ?,"
+    " updated_at = ? WHERE seq = ?";
+static const char SQL_DRIVE_INSERT_PERSONAL[] =
+    "INSERT INTO drives (id, drive_type, alias, name, owner_seq, etag, mtime, created_at)"
+    " VALUES (?, 'personal', ?, ?, ?, ?, ?, ?)";
+static const char SQL_MEMBER_INSERT[] =
+    "INSERT INTO members (user_seq, drive_seq, id, role, created_at) VALUES (?, ?, ?, ?, ?)";
+
+void sp_store__copy_text(sqlite3_stmt *s, int col, char *dst, size_t dstlen)
+{
+    const unsigned char *t = sqlite3_column_text(s, col);
+    snprintf(dst, dstlen, "%s", t ? (const char *)t : "");
+}
+
+static void read_user(sqlite3_stmt *s, sp_user *u)
+{
+    u->seq = sqlite3_column_int64(s, 0);
+    sp_store__copy_text(s, 1, u->id, sizeof u->id);
+    sp_store__copy_text(s, 2, u->issuer, sizeof u->issuer);
+    sp_store__copy_text(s, 3, u->username, sizeof u->username);
+    sp_store__copy_text(s, 4, u->display_name, sizeof u->display_name);
+    sp_store__copy_text(s, 5, u->email, sizeof u->email);
+    u->roles = (unsigned)sqlite3_column_int(s, 6);
+}
+
+/* Looks up (issuer, sub) on conn. Returns 1 found, 0 not found, <0 error. */
+static int find_by_sub(sp_conn *c, const char *issuer, const char *sub, sp_user *out)
+{
+    sqlite3_stmt *s = sp_store__stmt(c, SQL_USER_BY_SUB);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, issuer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, sub, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    int found = rc == SQLITE_ROW;
+    if (found)
+        read_user(s, out);
+    sp_store__done(s);
+    if (!found && rc != SQLITE_DONE)
+        return sp_store__err(c, rc, "find user");
+    return found;
+}
+
+static int claims_match(const sp_user *u, const sp_user_claims *c)
+{
+    const char *email = c->email ? c->email : "";
+    return strcmp(u->username, c->username) == 0 && strcmp(u->display_name, c->display_name) == 0 &&
+           strcmp(u->email, email) == 0 && u->roles == c->roles;
+}
+
+static int step_done(sp_conn *w, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s);
+    sp_store__done(s);
+    return rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, what);
+}
+
+/* Inserts the user, its personal drive, its Manager membership and the
+ * space.created event. */
+static int create_user(sp_conn *w, const sp_user_claims *c, sp_user *out)
+{
+    int64_t now = sp_time_now_ms();
+    char user_id[SP_ID_LEN], drive_id[SP_ID_LEN], perm_id[SP_ID_LEN], etag[SP_ID_LEN];
+    if (sp_id_uuid(user_id) < 0 || sp_id_uuid(drive_id) < 0 || sp_id_uuid(perm_id) < 0 ||
+        sp_id_uuid(etag) < 0)
+        return SP_ERR_IO;
+    const char *email = c->email ? c->email : "";
+
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_USER_INSERT);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, c->issuer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, c->sub, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, c->username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, c->display_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, email, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 7, (int)c->roles);
+    sqlite3_bind_int64(s, 8, now);
+    sqlite3_bind_int64(s, 9, now);
+    int rc = step_done(w, s, "insert user");
+    if (rc < 0)
+        return rc;
+    int64_t user_seq = sqlite3_last_insert_rowid(w->db);
+
+    char alias[SP_USER_NAME_MAX + 16];
+    snprintf(alias, sizeof alias, "personal/%s", c->username);
+    s = sp_store__stmt(w, SQL_DRIVE_INSERT_PERSONAL);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, drive_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, alias, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, c->display_name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, user_seq);
+    sqlite3_bind_text(s, 5, etag, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 6, now);
+    sqlite3_bind_int64(s, 7, now);
+    rc = step_done(w, s, "insert personal drive");
+    if (rc < 0)
+        return rc;
+    int64_t drive_seq = sqlite3_last_insert_rowid(w->db);
+
+    s = sp_store__stmt(w, SQL_MEMBER_INSERT);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, user_seq);
+    sqlite3_bind_int64(s, 2, drive_seq);
+    sqlite3_bind_text(s, 3, perm_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, SP_ROLE_ID_MANAGER, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, now);
+    rc = step_done(w, s, "insert personal membership");
+    if (rc < 0)
+        return rc;
+
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s}", "executant", user_id, "driveId", drive_id,
+                             "driveName", c->display_name, "driveType", "personal");
+    if (!data)
+        return SP_ERR_NOMEM;
+    rc = sp_store__event_add(w, SP_EVENT_SPACE_CREATED, drive_id, data, &user_seq, 1, NULL);
+    json_decref(data);
+    if (rc < 0)
+        return rc;
+
+    memset(out, 0, sizeof *out);
+    out->seq = user_seq;
+    snprintf(out->id, sizeof out->id, "%s", user_id);
+    snprintf(out->issuer, sizeof out->issuer, "%s", c->issuer);
+    snprintf(out->username, sizeof out->username, "%s", c->username);
+    snprintf(out->display_name, sizeof out->display_name, "%s", c->display_name);
+    snprintf(out->email, sizeof out->email, "%s", email);
+    out->roles = c->roles;
+    return 0;
+}
+
+static int update_user(sp_conn *w, const sp_user_claims *c, sp_user *u)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_USER_UPDATE);
+    if (!s)
+        return SP_ERR_DB;
+    const char *email = c->email ? c->email : "";
+    sqlite3_bind_text(s, 1, c->username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, c->display_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, email, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, (int)c->roles);
+    sqlite3_bind_int64(s, 5, sp_time_now_ms());
+    sqlite3_bind_int64(s, 6, u->seq);
+    int rc = step_done(w, s, "update user");
+    if (rc < 0)
+        return rc;
+    snprintf(u->username, sizeof u->username, "%s", c->username);
+    snprintf(u->display_name, sizeof u->display_name, "%s", c->display_name);
+    snprintf(u->email, sizeof u->email, "%s", email);
+    u->roles = c->roles;
+    return 0;
+}
+
+int sp_store_user_provision(sp_store *st, const sp_user_claims *claims, sp_user *out,
+                            int *created)
+{
+    if (created)
+        *created = 0;
+    /* The common case: known user, same claims; one read, no write. */
+    sp_conn *r = sp_store__reader(st);
+    if (!r)
+        return SP_ERR_DB;
+    int found = find_by_sub(r, claims->issuer, claims->sub, out);
+    if (found < 0)
+        return found;
+    if (found && claims_match(out, claims))
+        return 0;
+
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    /* Look again under the writer: another request may have created it. */
+    found = find_by_sub(w, claims->issuer, claims->sub, out);
+    int rc = found < 0 ? found : 0;
+    if (rc == 0 && !found) {
+        rc = create_user(w, claims, out);
+        if (rc == 0 && created)
+            *created = 1;
+    } else if (rc == 0 && !claims_match(out, claims)) {
+        rc = update_user(w, claims, out);
+    }
+    if (rc < 0) {
+        sp_store__rollback(st);
+        return rc;
+    }
+    rc = sp_store__commit(st);
+    if (rc == 0 && created && *created)
+        sp_info("store", "new user %s (%s) from %s", out->id, out->username, out->issuer);
+    return rc;
+}
+
+int sp_store_user_get(sp_store *st, const char *id, sp_user *out)
+{
+    sp_conn *r = sp_store__reader(st);
+    if (!r)
+        return SP_ERR_DB;
+    sqlite3_stmt *s = sp_store__stmt(r, SQL_USER_BY_ID);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        read_user(s, out);
+    sp_store__done(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(r, rc, "get user");
+}
