@@ -40,8 +40,10 @@ CREATE TABLE drives (
     created_at   INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX drives_personal ON drives (owner_seq) WHERE drive_type = 'personal';
-CREATE INDEX drives_type_name ON drives (drive_type, name COLLATE NOCASE, seq);
-CREATE INDEX drives_mtime ON drives (mtime, seq);
+-- Keyset paging orders by (lower(name), id) or (mtime, id); admins list all.
+CREATE INDEX drives_name ON drives (lower(name), id);
+CREATE INDEX drives_type_name ON drives (drive_type, lower(name), id);
+CREATE INDEX drives_mtime ON drives (mtime, id);
 
 -- Space members (the personal drive's owner is its Manager).
 CREATE TABLE members (

@@ -12,6 +12,10 @@ int sp_api_register(sp_router *r, sp_api *api)
     int rc = sp_api__register_wellknown(r, api);
     if (rc == 0)
         rc = sp_api__register_users(r, api);
+    if (rc == 0)
+        rc = sp_api__register_drives(r, api);
+    if (rc == 0)
+        rc = sp_api__register_members(r, api);
     return rc;
 }
 
@@ -65,4 +69,77 @@ int sp_api__caller(sp_http_req *req, sp_api *api, sp_user *user)
         return rc;
     }
     return 0;
+}
+
+int sp_api__is_admin(const sp_user *u)
+{
+    return (u->roles & SP_USER_ROLE_ADMIN) != 0;
+}
+
+/* Returns the nesting depth of v, stopping early past limit; sets *too_big
+ * when an array or object has more than SP_API_ARRAY_MAX members. */
+static int depth(json_t *v, int limit, int *too_big)
+{
+    if (limit < 0)
+        return 1;
+    int max = 0;
+    if (json_is_array(v)) {
+        if (json_array_size(v) > SP_API_ARRAY_MAX)
+            *too_big = 1;
+        size_t i;
+        json_t *item;
+        json_array_foreach(v, i, item)
+        {
+            int d = depth(item, limit - 1, too_big);
+            if (d > max)
+                max = d;
+        }
+        return max + 1;
+    }
+    if (json_is_object(v)) {
+        if (json_object_size(v) > SP_API_ARRAY_MAX)
+            *too_big = 1;
+        const char *key;
+        json_t *item;
+        json_object_foreach(v, key, item)
+        {
+            int d = depth(item, limit - 1, too_big);
+            if (d > max)
+                max = d;
+        }
+        return max + 1;
+    }
+    return 0;
+}
+
+json_t *sp_api__json_body(sp_http_req *req)
+{
+    size_t len;
+    const char *body = sp_http_body(req, &len);
+    if (len == 0) {
+        sp_http_reply_error(req, 400, "invalidRequest", "a JSON object body is required");
+        return NULL;
+    }
+    json_error_t e;
+    json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
+    if (!v) {
+        sp_http_reply_error(req, 400, "invalidRequest", "malformed JSON at line %d column %d: %s",
+                            e.line, e.column, e.text);
+        return NULL;
+    }
+    int too_big = 0;
+    if (!json_is_object(v)) {
+        sp_http_reply_error(req, 400, "invalidRequest", "the body must be a JSON object");
+    } else if (depth(v, SP_API_JSON_DEPTH_MAX, &too_big) > SP_API_JSON_DEPTH_MAX) {
+        sp_http_reply_error(req, 400, "invalidRequest", "the body is nested deeper than %d levels",
+                            SP_API_JSON_DEPTH_MAX);
+    } else if (too_big) {
+        sp_http_reply_error(req, 400, "invalidRequest",
+                            "an array or object in the body has more than %d members",
+                            SP_API_ARRAY_MAX);
+    } else {
+        return v;
+    }
+    json_decref(v);
+    return NULL;
 }

@@ -6,6 +6,7 @@
 #define SP_API_INTERNAL_H
 
 #include "api/api.h"
+#include "store/drives.h"
 #include "store/users.h"
 
 /* Each route family registers its routes. */
@@ -26,6 +27,34 @@ int sp_api__authenticate(sp_http_req *req, sp_api *api, sp_identity *id);
  * sp_err; the handler just returns.
  */
 int sp_api__caller(sp_http_req *req, sp_api *api, sp_user *user);
+
+/* Route families. */
+int sp_api__register_drives(sp_router *r, sp_api *api);
+int sp_api__register_members(sp_router *r, sp_api *api);
+
+/* Nesting deeper than this in a request body is refused: the contract's
+ * bodies are three levels deep. */
+#define SP_API_JSON_DEPTH_MAX 16
+/* Members in one array of a request body (recipients, roles). */
+#define SP_API_ARRAY_MAX 100
+
+/*
+ * Parses the request body as a JSON object (duplicate keys rejected, depth
+ * and array sizes limited). Returns a new reference, or NULL after replying
+ * 400 with what is wrong.
+ */
+json_t *sp_api__json_body(sp_http_req *req);
+
+/* Renders a drive as libre-graph JSON (new reference). beta selects the
+ * v1beta1 permission form (grantedToV2, role ids). */
+json_t *sp_api__drive_json(sp_api *api, const sp_drive *d, int beta);
+
+/* Replies 200 with the drive id as the caller sees it (or 404). */
+void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const char *id,
+                         unsigned status, int beta);
+
+/* Non-zero when the user has the admin role. */
+int sp_api__is_admin(const sp_user *u);
 
 /* Replies for a store error: 507 when full, 500 otherwise, JSON form. */
 void sp_api__store_error(sp_http_req *req, int err);

@@ -71,6 +71,10 @@ int sp_store__err(sp_conn *conn, int rc, const char *what);
 int sp_store__event_add(sp_conn *w, const char *type, const char *subject, json_t *data,
                         const int64_t *recipients, size_t recipient_count, int64_t *seq_out);
 
+/* Collects the users an event about drive_seq concerns (its members) into
+ * a new array *out (free it) of *count user seqs. */
+int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count);
+
 /* Copies a text column into dst (dstlen bytes, truncating); "" for NULL. */
 void sp_store__copy_text(sqlite3_stmt *s, int col, char *dst, size_t dstlen);
 

@@ -1,0 +1,436 @@
+/*
+ * drives.c - project and personal drives: listing with keyset paging,
+ * lookup, creation and the lifecycle (update, disable, restore, purge).
+ */
+#include "store/drives.h"
+
+#include "store/events.h"
+#include "store/internal.h"
+
+#include "util/err.h"
+#include "util/id.h"
+#include "util/log.h"
+#include "util/time.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MANAGER_ROLE "312c0871-5ef7-4b3a-85b6-0e4074c64049"
+
+/* Columns 0..13 of every drive query, in sp_drive order; 14 is the
+ * caller's role and 15 the name sort key. */
+#define DRIVE_COLS                                                                                \
+    "d.seq, d.id, d.drive_type, d.alias, d.name, d.description, o.id, o.display_name,"            \
+    " coalesce(d.quota_total, -1), d.quota_used, d.etag, d.mtime, coalesce(d.disabled_at, 0)"
+
+/* Drives the user is a member of; disabled ones only for Managers (?4 = 1
+ * shows them to everyone: admins). */
+#define FROM_MEMBER                                                                               \
+    " FROM members m JOIN drives d ON d.seq = m.drive_seq"                                        \
+    " LEFT JOIN users o ON o.seq = d.owner_seq"                                                   \
+    " WHERE m.user_seq = ?1 AND (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3)"  \
+    " AND (d.disabled_at IS NULL OR m.role = '" MANAGER_ROLE "' OR ?4)"
+#define SELECT_MEMBER "SELECT " DRIVE_COLS ", m.role, lower(d.name)" FROM_MEMBER
+
+#define FROM_ALL                                                                                  \
+    " FROM drives d LEFT JOIN users o ON o.seq = d.owner_seq"                                     \
+    " WHERE (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3) AND ?4 = ?4"
+#define SELECT_ALL                                                                                \
+    "SELECT " DRIVE_COLS ", (SELECT mm.role FROM members mm WHERE mm.user_seq = ?1"               \
+    " AND mm.drive_seq = d.seq), lower(d.name)" FROM_ALL
+
+#define AFTER_NAME_ASC " AND (lower(d.name), d.id) > (?5, ?6)"
+#define AFTER_NAME_DESC " AND (lower(d.name), d.id) < (?5, ?6)"
+#define AFTER_MTIME_ASC " AND (d.mtime, d.id) > (?5, ?6)"
+#define AFTER_MTIME_DESC " AND (d.mtime, d.id) < (?5, ?6)"
+#define ORDER_NAME_ASC " ORDER BY lower(d.name), d.id LIMIT ?7"
+#define ORDER_NAME_DESC " ORDER BY lower(d.name) DESC, d.id DESC LIMIT ?7"
+#define ORDER_MTIME_ASC " ORDER BY d.mtime, d.id LIMIT ?7"
+#define ORDER_MTIME_DESC " ORDER BY d.mtime DESC, d.id DESC LIMIT ?7"
+
+/* [all][order][with cursor]: separate statements so that a cursor is an
+ * index range seek, never a scan from the start. */
+static const char *const SQL_LIST[2][4][2] = {
+    {
+        {SELECT_MEMBER ORDER_NAME_ASC, SELECT_MEMBER AFTER_NAME_ASC ORDER_NAME_ASC},
+        {SELECT_MEMBER ORDER_NAME_DESC, SELECT_MEMBER AFTER_NAME_DESC ORDER_NAME_DESC},
+        {SELECT_MEMBER ORDER_MTIME_ASC, SELECT_MEMBER AFTER_MTIME_ASC ORDER_MTIME_ASC},
+        {SELECT_MEMBER ORDER_MTIME_DESC, SELECT_MEMBER AFTER_MTIME_DESC ORDER_MTIME_DESC},
+    },
+    {
+        {SELECT_ALL ORDER_NAME_ASC, SELECT_ALL AFTER_NAME_ASC ORDER_NAME_ASC},
+        {SELECT_ALL ORDER_NAME_DESC, SELECT_ALL AFTER_NAME_DESC ORDER_NAME_DESC},
+        {SELECT_ALL ORDER_MTIME_ASC, SELECT_ALL AFTER_MTIME_ASC ORDER_MTIME_ASC},
+        {SELECT_ALL ORDER_MTIME_DESC, SELECT_ALL AFTER_MTIME_DESC ORDER_MTIME_DESC},
+    },
+};
+
+static const char SQL_GET[] =
+    "SELECT " DRIVE_COLS ", m.role FROM drives d LEFT JOIN users o ON o.seq = d.owner_seq"
+    " LEFT JOIN members m ON m.drive_seq = d.seq AND m.user_seq = ?1 WHERE d.id = ?2";
+
+static const char *col_text(sqlite3_stmt *s, int col)
+{
+    return (const char *)sqlite3_column_text(s, col);
+}
+
+static void read_drive(sqlite3_stmt *s, sp_drive *d)
+{
+    memset(d, 0, sizeof *d);
+    d->seq = sqlite3_column_int64(s, 0);
+    d->id = col_text(s, 1);
+    d->type = col_text(s, 2);
+    d->alias = col_text(s, 3);
+    d->name = col_text(s, 4);
+    d->description = col_text(s, 5);
+    d->owner_id = col_text(s, 6);
+    d->owner_name = col_text(s, 7);
+    d->quota_total = sqlite3_column_int64(s, 8);
+    d->quota_used = sqlite3_column_int64(s, 9);
+    d->etag = col_text(s, 10);
+    d->mtime_ms = sqlite3_column_int64(s, 11);
+    d->disabled_at_ms = sqlite3_column_int64(s, 12);
+    d->role = col_text(s, 13);
+}
+
+int sp_store_drives_list(sp_store *st, const sp_user *user, int all, const sp_drive_query *q,
+                         sp_drive_fn fn, void *ctx, int *more, sp_drive_cursor *next)
+{
+    if (more)
+        *more = 0;
+    sp_conn *c = sp_store__reader(st);
+    if (!c)
+        return SP_ERR_DB;
+    int order = (int)q->order;
+    if (order < 0 || order > 3)
+        return SP_ERR_INVALID;
+    sqlite3_stmt *s = sp_store__stmt(c, SQL_LIST[all ? 1 : 0][order][q->after.set ? 1 : 0]);
+    if (!s)
+        return SP_ERR_DB;
+    int mtime_order = q->order == SP_DRIVE_ORDER_MTIME_ASC || q->order == SP_DRIVE_ORDER_MTIME_DESC;
+    sqlite3_bind_int64(s, 1, user->seq);
+    if (q->type)
+        sqlite3_bind_text(s, 2, q->type, -1, SQLITE_STATIC);
+    if (q->id)
+        sqlite3_bind_text(s, 3, q->id, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 4, all ? 1 : 0);
+    if (q->after.set) {
+        if (mtime_order)
+            sqlite3_bind_int64(s, 5, strtoll(q->after.key, NULL, 10));
+        else
+            sqlite3_bind_text(s, 5, q->after.key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 6, q->after.id, -1, SQLITE_STATIC);
+    }
+    int top = q->top < 1 ? 1 : q->top > SP_DRIVE_TOP_MAX ? SP_DRIVE_TOP_MAX : q->top;
+    sqlite3_bind_int(s, 7, top + 1); /* one more tells whether a next page exists */
+
+    int rc, sent = 0, err = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (sent == top) {
+            if (more)
+                *more = 1;
+            break;
+        }
+        sp_drive d;
+        read_drive(s, &d);
+        d.role = col_text(s, 14);
+        if (next) {
+            next->set = 1;
+            if (mtime_order)
+                snprintf(next->key, sizeof next->key, "%lld", (long long)d.mtime_ms);
+            else
+                snprintf(next->key, sizeof next->key, "%s", col_text(s, 15));
+            snprintf(next->id, sizeof next->id, "%s", d.id);
+        }
+        err = fn(&d, ctx);
+        sent++;
+        if (err < 0)
+            break;
+    }
+    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = sp_store__err(c, rc, "list drives");
+    sp_store__done(s);
+    return err;
+}
+
+int sp_store_drive_get(sp_store *st, const sp_user *user, int as_admin, const char *id,
+                       sp_drive_fn fn, void *ctx)
+{
+    sp_conn *c = sp_store__reader(st);
+    if (!c)
+        return SP_ERR_DB;
+    sqlite3_stmt *s = sp_store__stmt(c, SQL_GET);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, user->seq);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s), err;
+    if (rc == SQLITE_ROW) {
+        sp_drive d;
+        read_drive(s, &d);
+        int manager = d.role && strcmp(d.role, MANAGER_ROLE) == 0;
+        if (!as_admin && (!d.role || (d.disabled_at_ms && !manager)))
+            err = SP_ERR_NOT_FOUND;
+        else
+            err = fn(&d, ctx);
+    } else {
+        err = rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, rc, "get drive");
+    }
+    sp_store__done(s);
+    return err;
+}
+
+/* ---- writes ---- */
+
+static const char SQL_DRIVE_INSERT[] =
+    "INSERT INTO drives (id, drive_type, alias, name, description, owner_seq, quota_total, etag,"
+    " mtime, created_at) VALUES (?, 'project', ?, ?, ?, ?, nullif(?, -1), ?, ?, ?)";
+static const char SQL_MEMBER_INSERT[] =
+    "INSERT INTO members (user_seq, drive_seq, id, role, created_at) VALUES (?, ?, ?, ?, ?)";
+static const char SQL_DRIVE_STATE[] =
+    "SELECT seq, name, coalesce(disabled_at, 0), drive_type FROM drives WHERE id = ?";
+static const char SQL_RECIPIENTS[] = "SELECT user_seq FROM members WHERE drive_seq = ?";
+
+int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_RECIPIENTS);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, drive_seq);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *p = realloc(*out, cap * sizeof *p);
+            if (!p) {
+                sp_store__done(s);
+                free(*out);
+                *out = NULL;
+                return SP_ERR_NOMEM;
+            }
+            *out = p;
+        }
+        (*out)[(*count)++] = sqlite3_column_int64(s, 0);
+    }
+    sp_store__done(s);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        return sp_store__err(w, rc, "drive recipients");
+    }
+    return 0;
+}
+
+/* "Team Alpha: Q3 report" -> "team-alpha-q3-report" (ASCII letters and
+ * digits kept, runs of anything else one dash). */
+static void slugify(const char *name, char *out, size_t outlen)
+{
+    size_t n = 0;
+    int dash = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p && n + 2 < outlen; p++) {
+        if (isalnum(*p)) {
+            if (dash && n > 0)
+                out[n++] = '-';
+            out[n++] = (char)tolower(*p);
+            dash = 0;
+        } else {
+            dash = 1;
+        }
+    }
+    out[n] = '\0';
+    if (n == 0)
+        snprintf(out, outlen, "space");
+}
+
+int sp_store_drive_create(sp_store *st, const sp_user *creator, const char *name,
+                          const char *description, int64_t quota_total,
+                          char id_out[SP_USER_ID_LEN])
+{
+    char drive_id[SP_ID_LEN], perm_id[SP_ID_LEN], etag[SP_ID_LEN];
+    if (sp_id_uuid(drive_id) < 0 || sp_id_uuid(perm_id) < 0 || sp_id_uuid(etag) < 0)
+        return SP_ERR_IO;
+    char alias[600] = "project/";
+    slugify(name, alias + 8, sizeof alias - 8);
+    int64_t now = sp_time_now_ms();
+
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    int rc = SP_ERR_DB;
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_DRIVE_INSERT);
+    if (!s)
+        goto fail;
+    sqlite3_bind_text(s, 1, drive_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, alias, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, description ? description : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, creator->seq);
+    sqlite3_bind_int64(s, 6, quota_total);
+    sqlite3_bind_text(s, 7, etag, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 8, now);
+    sqlite3_bind_int64(s, 9, now);
+    int step = sqlite3_step(s);
+    sp_store__done(s);
+    if (step != SQLITE_DONE) {
+        rc = sp_store__err(w, step, "insert project drive");
+        goto fail;
+    }
+    int64_t drive_seq = sqlite3_last_insert_rowid(w->db);
+
+    s = sp_store__stmt(w, SQL_MEMBER_INSERT);
+    if (!s)
+        goto fail;
+    sqlite3_bind_int64(s, 1, creator->seq);
+    sqlite3_bind_int64(s, 2, drive_seq);
+    sqlite3_bind_text(s, 3, perm_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, MANAGER_ROLE, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, now);
+    step = sqlite3_step(s);
+    sp_store__done(s);
+    if (step != SQLITE_DONE) {
+        rc = sp_store__err(w, step, "insert creator membership");
+        goto fail;
+    }
+
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s}", "executant", creator->id, "driveId",
+                             drive_id, "driveName", name, "driveType", "project");
+    rc = data ? sp_store__event_add(w, SP_EVENT_SPACE_CREATED, drive_id, data, &creator->seq, 1,
+                                    NULL)
+              : SP_ERR_NOMEM;
+    json_decref(data);
+    if (rc < 0)
+        goto fail;
+    rc = sp_store__commit(st);
+    if (rc == 0)
+        snprintf(id_out, SP_USER_ID_LEN, "%s", drive_id);
+    return rc;
+
+fail:
+    sp_store__rollback(st);
+    return rc;
+}
+
+static const char SQL_UPDATE_NAME[] = "UPDATE drives SET name = ? WHERE seq = ?";
+static const char SQL_UPDATE_DESCRIPTION[] = "UPDATE drives SET description = ? WHERE seq = ?";
+static const char SQL_UPDATE_QUOTA[] =
+    "UPDATE drives SET quota_total = nullif(?, -1) WHERE seq = ?";
+static const char SQL_DISABLE[] = "UPDATE drives SET disabled_at = ? WHERE seq = ?";
+static const char SQL_RESTORE[] = "UPDATE drives SET disabled_at = NULL WHERE seq = ?";
+static const char SQL_PURGE[] = "DELETE FROM drives WHERE seq = ?";
+
+static int exec_text_seq(sp_conn *w, const char *sql, const char *text, int64_t seq)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, seq);
+    int rc = sqlite3_step(s);
+    sp_store__done(s);
+    return rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, sql);
+}
+
+static int exec_int_seq(sp_conn *w, const char *sql, int64_t v, int64_t seq, int one_arg)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    if (!s)
+        return SP_ERR_DB;
+    if (one_arg) {
+        sqlite3_bind_int64(s, 1, seq);
+    } else {
+        sqlite3_bind_int64(s, 1, v);
+        sqlite3_bind_int64(s, 2, seq);
+    }
+    int rc = sqlite3_step(s);
+    sp_store__done(s);
+    return rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, sql);
+}
+
+int sp_store_drive_change(sp_store *st, const sp_user *actor, const char *id, sp_drive_step step,
+                          const sp_drive_patch *patch)
+{
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    int64_t *recipients = NULL;
+    size_t recipient_count = 0;
+    json_t *data = NULL;
+    int rc = SP_ERR_DB;
+
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_DRIVE_STATE);
+    if (!s)
+        goto fail;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int step_rc = sqlite3_step(s);
+    if (step_rc != SQLITE_ROW) {
+        sp_store__done(s);
+        rc = step_rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step_rc, "drive state");
+        goto fail;
+    }
+    int64_t seq = sqlite3_column_int64(s, 0);
+    char old_name[1024];
+    sp_store__copy_text(s, 1, old_name, sizeof old_name);
+    int disabled = sqlite3_column_int64(s, 2) != 0;
+    char type[16];
+    sp_store__copy_text(s, 3, type, sizeof type);
+    sp_store__done(s);
+
+    /* Recipients are read before a purge removes the members. */
+    rc = sp_store__drive_recipients(w, seq, &recipients, &recipient_count);
+    if (rc < 0)
+        goto fail;
+    data = json_pack("{s:s, s:s, s:s, s:s}", "executant", actor->id, "driveId", id, "driveName",
+                     patch && patch->name ? patch->name : old_name, "driveType", type);
+    if (!data) {
+        rc = SP_ERR_NOMEM;
+        goto fail;
+    }
+    const char *type_name = NULL;
+    switch (step) {
+    case SP_DRIVE_UPDATE:
+        type_name = SP_EVENT_SPACE_UPDATED;
+        rc = 0;
+        if (patch->name && (rc = exec_text_seq(w, SQL_UPDATE_NAME, patch->name, seq)) == 0)
+            json_object_set_new(data, "oldName", json_string(old_name));
+        if (rc == 0 && patch->description) {
+            rc = exec_text_seq(w, SQL_UPDATE_DESCRIPTION, patch->description, seq);
+            json_object_set_new(data, "description", json_string(patch->description));
+        }
+        if (rc == 0 && patch->set_quota) {
+            rc = exec_int_seq(w, SQL_UPDATE_QUOTA, patch->quota_total, seq, 0);
+            json_object_set_new(data, "quotaTotal", json_integer(patch->quota_total));
+        }
+        break;
+    case SP_DRIVE_DISABLE:
+        type_name = SP_EVENT_SPACE_DISABLED;
+        rc = disabled ? SP_ERR_CONFLICT : exec_int_seq(w, SQL_DISABLE, sp_time_now_ms(), seq, 0);
+        break;
+    case SP_DRIVE_RESTORE:
+        type_name = SP_EVENT_SPACE_RESTORED;
+        rc = !disabled ? SP_ERR_CONFLICT : exec_int_seq(w, SQL_RESTORE, 0, seq, 1);
+        break;
+    case SP_DRIVE_PURGE:
+        type_name = SP_EVENT_SPACE_DELETED;
+        rc = !disabled ? SP_ERR_CONFLICT : exec_int_seq(w, SQL_PURGE, 0, seq, 1);
+        break;
+    }
+    if (rc < 0)
+        goto fail;
+    rc = sp_store__event_add(w, type_name, id, data, recipients, recipient_count, NULL);
+    if (rc < 0)
+        goto fail;
+    json_decref(data);
+    free(recipients);
+    return sp_store__commit(st);
+
+fail:
+    sp_store__rollback(st);
+    json_decref(data);
+    free(recipients);
+    return rc;
+}

@@ -1,0 +1,266 @@
+/*
+ * members.c - space members: who may reach a drive and with which role.
+ */
+#include "store/drives.h"
+
+#include "store/events.h"
+#include "store/internal.h"
+
+#include "util/err.h"
+#include "util/id.h"
+#include "util/time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MANAGER_ROLE "312c0871-5ef7-4b3a-85b6-0e4074c64049"
+
+static const char SQL_MEMBERS[] =
+    "SELECT m.id, m.role, u.id, u.display_name, coalesce(m.expires_at, 0)"
+    " FROM members m JOIN users u ON u.seq = m.user_seq WHERE m.drive_seq = ?"
+    " ORDER BY m.role = '" MANAGER_ROLE "' DESC, m.created_at, m.id";
+
+int sp_store_members_list(sp_store *st, int64_t drive_seq, sp_member_fn fn, void *ctx)
+{
+    sp_conn *c = sp_store__reader(st);
+    if (!c)
+        return SP_ERR_DB;
+    sqlite3_stmt *s = sp_store__stmt(c, SQL_MEMBERS);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, drive_seq);
+    int rc, err = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        sp_member m = {
+            .id = (const char *)sqlite3_column_text(s, 0),
+            .role = (const char *)sqlite3_column_text(s, 1),
+            .user_id = (const char *)sqlite3_column_text(s, 2),
+            .user_name = (const char *)sqlite3_column_text(s, 3),
+            .expires_at_ms = sqlite3_column_int64(s, 4),
+        };
+        err = fn(&m, ctx);
+        if (err < 0)
+            break;
+    }
+    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = sp_store__err(c, rc, "list members");
+    sp_store__done(s);
+    return err;
+}
+
+static const char SQL_DRIVE_BY_ID[] = "SELECT seq, name FROM drives WHERE id = ?";
+static const char SQL_USER_SEQ[] = "SELECT seq, display_name FROM users WHERE id = ?";
+static const char SQL_MEMBER_ADD[] =
+    "INSERT INTO members (user_seq, drive_seq, id, role, expires_at, created_at)"
+    " VALUES (?, ?, ?, ?, nullif(?, 0), ?)";
+static const char SQL_MEMBER_BY_PERM[] =
+    "SELECT m.user_seq, m.role, u.id FROM members m JOIN users u ON u.seq = m.user_seq"
+    " WHERE m.id = ? AND m.drive_seq = ?";
+static const char SQL_MANAGER_COUNT[] =
+    "SELECT count(*) FROM members WHERE drive_seq = ? AND role = '" MANAGER_ROLE "'";
+static const char SQL_MEMBER_ROLE[] = "UPDATE members SET role = ? WHERE id = ?";
+static const char SQL_MEMBER_EXPIRY[] =
+    "UPDATE members SET expires_at = nullif(?, 0) WHERE id = ?";
+static const char SQL_MEMBER_DELETE[] = "DELETE FROM members WHERE id = ?";
+
+/* Finds a row by one text key; copies the seq and a text column. Returns
+ * 0, SP_ERR_NOT_FOUND or an error. */
+static int lookup(sp_conn *w, const char *sql, const char *key, int64_t *seq, char *text,
+                  size_t textlen)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(s, 0);
+        sp_store__copy_text(s, 1, text, textlen);
+    }
+    sp_store__done(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, rc, sql);
+}
+
+/* Writes a member event with the drive's current members (plus extra, the
+ * grantee of a removal) as recipients. */
+static int member_event(sp_conn *w, const char *type, const sp_user *actor, const char *drive_id,
+                        int64_t drive_seq, const char *drive_name, const char *grantee_id,
+                        int64_t extra, const char *role)
+{
+    int64_t *recipients = NULL;
+    size_t count = 0;
+    int rc = sp_store__drive_recipients(w, drive_seq, &recipients, &count);
+    if (rc < 0)
+        return rc;
+    if (extra) {
+        int64_t *p = realloc(recipients, (count + 1) * sizeof *p);
+        if (!p) {
+            free(recipients);
+            return SP_ERR_NOMEM;
+        }
+        recipients = p;
+        recipients[count++] = extra;
+    }
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s*}", "executant", actor->id, "driveId",
+                             drive_id, "driveName", drive_name, "grantee", grantee_id, "role",
+                             role);
+    rc = data ? sp_store__event_add(w, type, drive_id, data, recipients, count, NULL)
+              : SP_ERR_NOMEM;
+    json_decref(data);
+    free(recipients);
+    return rc;
+}
+
+int sp_store_member_add(sp_store *st, const sp_user *actor, const char *drive_id,
+                        const char *grantee_id, const char *role, int64_t expires_at_ms,
+                        char perm_out[SP_USER_ID_LEN])
+{
+    char perm_id[SP_ID_LEN];
+    if (sp_id_uuid(perm_id) < 0)
+        return SP_ERR_IO;
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    int64_t drive_seq, user_seq;
+    char drive_name[1024], user_name[256];
+    int rc = lookup(w, SQL_DRIVE_BY_ID, drive_id, &drive_seq, drive_name, sizeof drive_name);
+    if (rc == 0)
+        rc = lookup(w, SQL_USER_SEQ, grantee_id, &user_seq, user_name, sizeof user_name);
+    if (rc < 0)
+        goto fail;
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_MEMBER_ADD);
+    if (!s) {
+        rc = SP_ERR_DB;
+        goto fail;
+    }
+    sqlite3_bind_int64(s, 1, user_seq);
+    sqlite3_bind_int64(s, 2, drive_seq);
+    sqlite3_bind_text(s, 3, perm_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, role, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, expires_at_ms);
+    sqlite3_bind_int64(s, 6, sp_time_now_ms());
+    int step = sqlite3_step(s);
+    sp_store__done(s);
+    if (step != SQLITE_DONE) {
+        rc = sp_store__err(w, step, "add member"); /* CONFLICT when already a member */
+        goto fail;
+    }
+    rc = member_event(w, SP_EVENT_MEMBER_ADDED, actor, drive_id, drive_seq, drive_name, grantee_id,
+                      0, role);
+    if (rc < 0)
+        goto fail;
+    rc = sp_store__commit(st);
+    if (rc == 0)
+        snprintf(perm_out, SP_USER_ID_LEN, "%s", perm_id);
+    return rc;
+fail:
+    sp_store__rollback(st);
+    return rc;
+}
+
+int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive_id,
+                           const char *perm_id, int remove, const char *role, int set_expiry,
+                           int64_t expires_at_ms)
+{
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    int64_t drive_seq;
+    char drive_name[1024];
+    int rc = lookup(w, SQL_DRIVE_BY_ID, drive_id, &drive_seq, drive_name, sizeof drive_name);
+    if (rc < 0)
+        goto fail;
+
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_MEMBER_BY_PERM);
+    if (!s) {
+        rc = SP_ERR_DB;
+        goto fail;
+    }
+    sqlite3_bind_text(s, 1, perm_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, drive_seq);
+    int step = sqlite3_step(s);
+    if (step != SQLITE_ROW) {
+        sp_store__done(s);
+        rc = step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "find member");
+        goto fail;
+    }
+    int64_t user_seq = sqlite3_column_int64(s, 0);
+    char old_role[64], grantee_id[SP_ID_LEN];
+    sp_store__copy_text(s, 1, old_role, sizeof old_role);
+    sp_store__copy_text(s, 2, grantee_id, sizeof grantee_id);
+    sp_store__done(s);
+    if (!remove && !role)
+        role = old_role;
+
+    /* A space keeps at least one Manager: no demotion or removal of the
+     * last one. */
+    int losing_manager = strcmp(old_role, MANAGER_ROLE) == 0 &&
+                         (remove || strcmp(role, MANAGER_ROLE) != 0);
+    if (losing_manager) {
+        s = sp_store__stmt(w, SQL_MANAGER_COUNT);
+        if (!s) {
+            rc = SP_ERR_DB;
+            goto fail;
+        }
+        sqlite3_bind_int64(s, 1, drive_seq);
+        int64_t managers = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+        sp_store__done(s);
+        if (managers <= 1) {
+            rc = SP_ERR_DENIED;
+            goto fail;
+        }
+    }
+
+    if (remove) {
+        s = sp_store__stmt(w, SQL_MEMBER_DELETE);
+        if (!s) {
+            rc = SP_ERR_DB;
+            goto fail;
+        }
+        sqlite3_bind_text(s, 1, perm_id, -1, SQLITE_STATIC);
+        step = sqlite3_step(s);
+        sp_store__done(s);
+        if (step != SQLITE_DONE) {
+            rc = sp_store__err(w, step, "remove member");
+            goto fail;
+        }
+        rc = member_event(w, SP_EVENT_MEMBER_REMOVED, actor, drive_id, drive_seq, drive_name,
+                          grantee_id, user_seq, old_role);
+    } else {
+        s = sp_store__stmt(w, SQL_MEMBER_ROLE);
+        if (!s) {
+            rc = SP_ERR_DB;
+            goto fail;
+        }
+        sqlite3_bind_text(s, 1, role, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, perm_id, -1, SQLITE_STATIC);
+        step = sqlite3_step(s);
+        sp_store__done(s);
+        if (step == SQLITE_DONE && set_expiry) {
+            s = sp_store__stmt(w, SQL_MEMBER_EXPIRY);
+            if (!s) {
+                rc = SP_ERR_DB;
+                goto fail;
+            }
+            sqlite3_bind_int64(s, 1, expires_at_ms);
+            sqlite3_bind_text(s, 2, perm_id, -1, SQLITE_STATIC);
+            step = sqlite3_step(s);
+            sp_store__done(s);
+        }
+        if (step != SQLITE_DONE) {
+            rc = sp_store__err(w, step, "update member");
+            goto fail;
+        }
+        rc = member_event(w, SP_EVENT_MEMBER_UPDATED, actor, drive_id, drive_seq, drive_name,
+                          grantee_id, 0, role);
+    }
+    if (rc < 0)
+        goto fail;
+    return sp_store__commit(st);
+fail:
+    sp_store__rollback(st);
+    return rc;
+}
