@@ -16,6 +16,8 @@ int sp_api_register(sp_router *r, sp_api *api)
         rc = sp_api__register_drives(r, api);
     if (rc == 0)
         rc = sp_api__register_members(r, api);
+    if (rc == 0)
+        rc = sp_api__register_sharing(r, api);
     return rc;
 }
 

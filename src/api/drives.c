@@ -8,6 +8,8 @@
 #include "api/query.h"
 #include "api/roles.h"
 
+#include "store/shares.h"
+
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -64,8 +66,57 @@ static int add_permission(const sp_member *m, void *arg)
     return p && json_array_append_new(pc->list, p) == 0 ? 0 : SP_ERR_NOMEM;
 }
 
+/* "Team Alpha: Q3" -> "team-alpha-q3", for mountpoint aliases. */
+static void slug(const char *name, char *out, size_t outlen)
+{
+    size_t n = 0;
+    int dash = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p && n + 2 < outlen; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z')) {
+            if (dash && n > 0)
+                out[n++] = '-';
+            out[n++] = (char)(*p | 0x20);
+            dash = 0;
+        } else {
+            dash = 1;
+        }
+    }
+    out[n] = '\0';
+}
+
+/* A share received, as the grantee's mountpoint drive: root.remoteItem
+ * names the shared drive and item. */
+static json_t *mountpoint_json(sp_api *api, const sp_drive *d)
+{
+    char mtime[SP_TIME_RFC3339_LEN], alias[300] = "mountpoint/";
+    sp_time_format_rfc3339(d->mtime_ms, mtime);
+    slug(d->name, alias + 11, sizeof alias - 11);
+    sp_buf dav = {0}, web = {0}, etag = {0};
+    json_t *out = NULL;
+    /* The storage's WebDAV resolves a resource id below /dav/spaces/. */
+    if (sp_buf_printf(&dav, "%s/dav/spaces/%s", api->cfg->dav_url, d->item_id) < 0 ||
+        sp_buf_printf(&web, "%s/f/%s", api->cfg->public_url, d->item_id) < 0 ||
+        sp_buf_printf(&etag, "\"%s\"", d->etag) < 0)
+        goto done;
+    json_t *remote = json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:[s]}]}", "id", d->item_id,
+                               "driveId", d->shared_drive_id, "name", d->name, "webDavUrl",
+                               dav.data, "permissions", "id", d->share_id, "roles", d->role);
+    out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:{s:s, s:s}}, s:{s:s, s:s, s:s, s:o}, s:s}",
+                    "id", d->id, "driveType", "mountpoint", "driveAlias", alias, "name", d->name,
+                    "lastModifiedDateTime", mtime, "owner", "user", "id", d->owner_id,
+                    "displayName", d->owner_name, "root", "id", d->id, "eTag", etag.data,
+                    "webDavUrl", dav.data, "remoteItem", remote, "webUrl", web.data);
+done:
+    sp_buf_free(&dav);
+    sp_buf_free(&web);
+    sp_buf_free(&etag);
+    return out;
+}
+
 json_t *sp_api__drive_json(sp_api *api, const sp_drive *d, int beta)
 {
+    if (strcmp(d->type, "mountpoint") == 0)
+        return mountpoint_json(api, d);
     char mtime[SP_TIME_RFC3339_LEN];
     sp_time_format_rfc3339(d->mtime_ms, mtime);
     sp_buf dav = {0}, web = {0}, etag = {0};
@@ -132,6 +183,8 @@ void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const 
 {
     one_drive o = {.api = api, .beta = beta};
     int rc = sp_store_drive_get(api->store, u, sp_api__is_admin(u), id, capture_drive, &o);
+    if (rc == SP_ERR_NOT_FOUND)
+        rc = sp_store_mountpoint_get(api->store, u, id, capture_drive, &o);
     if (rc == SP_ERR_NOT_FOUND) {
         sp_http_reply_error(req, 404, "itemNotFound", "no drive %s", id);
         return;
@@ -208,6 +261,31 @@ static void reply_with_etag(sp_http_req *req, json_t *doc)
     free(text);
 }
 
+static int count_share(const sp_share *sh, void *arg)
+{
+    (void)sh;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* The virtual "Shares" drive (oCIS's share jail), listed to users who
+ * received a share: clients show shares received under it. */
+static int add_shares_drive(sp_api *api, const sp_user *u, json_t *value)
+{
+    int n = 0;
+    int rc = sp_store_shares_received(api->store, u, count_share, &n);
+    if (rc < 0 || n == 0)
+        return rc < 0 ? rc : 0;
+    sp_buf dav = {0};
+    if (sp_buf_printf(&dav, "%s/dav/spaces/%s", api->cfg->dav_url, SP_SHARES_DRIVE_ID) < 0)
+        return SP_ERR_NOMEM;
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "id", SP_SHARES_DRIVE_ID,
+                          "driveType", "virtual", "driveAlias", "virtual/shares", "name", "Shares",
+                          "root", "id", SP_SHARES_DRIVE_ID, "webDavUrl", dav.data);
+    sp_buf_free(&dav);
+    return d && json_array_append_new(value, d) == 0 ? 0 : SP_ERR_NOMEM;
+}
+
 static void list_drives(sp_http_req *req, sp_api *api, int all, int beta)
 {
     sp_user u;
@@ -231,9 +309,11 @@ static void list_drives(sp_http_req *req, sp_api *api, int all, int beta)
     int more = 0;
     sp_drive_cursor next = {0};
     int rc = value ? 0 : SP_ERR_NOMEM;
-    /* Mountpoint and virtual drives are not project/personal rows. */
-    int store_types = !q.type || strcmp(q.type, "personal") == 0 || strcmp(q.type, "project") == 0;
-    if (rc == 0 && store_types)
+    int list_store = !q.type || strcmp(q.type, "virtual") != 0;
+    if (rc == 0 && !all && !q.after.set && (!q.type || strcmp(q.type, "virtual") == 0) &&
+        (!q.id || strcmp(q.id, SP_SHARES_DRIVE_ID) == 0))
+        rc = add_shares_drive(api, &u, value);
+    if (rc == 0 && list_store && (!q.id || strcmp(q.id, SP_SHARES_DRIVE_ID) != 0))
         rc = sp_store_drives_list(api->store, &u, all, &q, add_drive, &lc, &more, &next);
     if (rc < 0) {
         json_decref(value);

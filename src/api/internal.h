@@ -28,9 +28,14 @@ int sp_api__authenticate(sp_http_req *req, sp_api *api, sp_identity *id);
  */
 int sp_api__caller(sp_http_req *req, sp_api *api, sp_user *user);
 
+/* oCIS's share jail: the virtual drive that holds shares received. */
+#define SP_SHARES_DRIVE_ID                                                                        \
+    "a0ca6a90-a365-4782-871e-d44447bbc668$a0ca6a90-a365-4782-871e-d44447bbc668"
+
 /* Route families. */
 int sp_api__register_drives(sp_router *r, sp_api *api);
 int sp_api__register_members(sp_router *r, sp_api *api);
+int sp_api__register_sharing(sp_router *r, sp_api *api);
 
 /* Nesting deeper than this in a request body is refused: the contract's
  * bodies are three levels deep. */

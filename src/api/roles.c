@@ -18,7 +18,7 @@ static const sp_role roles[] = {
     {SP_ROLE_EDITOR, "Can edit", "editor", "View, download, upload, edit, add and delete.",
      SP_CAN_READ | SP_CAN_WRITE | SP_CAN_SHARE, SP_ROLE_ON_ITEM, 3},
     {SP_ROLE_SPACE_EDITOR, "Can edit", "editor", "View, download, upload, edit, add and delete.",
-     SP_CAN_READ | SP_CAN_WRITE, SP_ROLE_ON_DRIVE, 3},
+     SP_CAN_READ | SP_CAN_WRITE | SP_CAN_SHARE, SP_ROLE_ON_DRIVE, 3},
     {SP_ROLE_MANAGER, "Can manage", "manager",
      "View, download, upload, edit, add, delete and manage members.",
      SP_CAN_READ | SP_CAN_WRITE | SP_CAN_SHARE | SP_CAN_MANAGE, SP_ROLE_ON_DRIVE, 4},

@@ -19,34 +19,53 @@
 
 #define MANAGER_ROLE "312c0871-5ef7-4b3a-85b6-0e4074c64049"
 
-/* Columns 0..13 of every drive query, in sp_drive order; 14 is the
- * caller's role and 15 the name sort key. */
+/* Columns 0..13 of every drive query, in sp_drive order; then 14 the
+ * caller's role, 15 the name sort key, 16-18 the mountpoint fields. */
 #define DRIVE_COLS                                                                                \
-    "d.seq, d.id, d.drive_type, d.alias, d.name, d.description, o.id, o.display_name,"            \
-    " coalesce(d.quota_total, -1), d.quota_used, d.etag, d.mtime, coalesce(d.disabled_at, 0)"
+    "d.seq AS seq, d.id AS id, d.drive_type AS drive_type, d.alias AS alias, d.name AS name,"     \
+    " d.description AS description, o.id AS owner_id, o.display_name AS owner_name,"              \
+    " coalesce(d.quota_total, -1) AS quota_total, d.quota_used AS quota_used, d.etag AS etag,"    \
+    " d.mtime AS mtime, coalesce(d.disabled_at, 0) AS disabled_at"
 
-/* Drives the user is a member of; disabled ones only for Managers (?4 = 1
- * shows them to everyone: admins). */
-#define FROM_MEMBER                                                                               \
+/* What a user reaches: drives they are a member of (disabled ones only as
+ * Manager; ?4 = 1 shows them to everyone: admins) and a mountpoint per
+ * share received. The outer query filters, orders and pages both. */
+#define MEMBER_ARM                                                                                \
+    "SELECT " DRIVE_COLS ", m.role AS role, lower(d.name) AS k, NULL AS share_id,"                \
+    " NULL AS item_id, NULL AS shared_drive_id"                                                   \
     " FROM members m JOIN drives d ON d.seq = m.drive_seq"                                        \
     " LEFT JOIN users o ON o.seq = d.owner_seq"                                                   \
-    " WHERE m.user_seq = ?1 AND (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3)"  \
-    " AND (d.disabled_at IS NULL OR m.role = '" MANAGER_ROLE "' OR ?4)"
-#define SELECT_MEMBER "SELECT " DRIVE_COLS ", m.role, lower(d.name)" FROM_MEMBER
+    " WHERE m.user_seq = ?1 AND (d.disabled_at IS NULL OR m.role = '" MANAGER_ROLE "' OR ?4)"
+#define SHARE_ARM                                                                                 \
+    "SELECT s.seq, s.mount_id, 'mountpoint', NULL, s.item_name, '', o.id, o.display_name, -1, 0," \
+    " d.etag, d.mtime, 0, s.role, lower(s.item_name), s.id, s.item_id, d.id"                      \
+    " FROM shares s JOIN drives d ON d.seq = s.drive_seq JOIN users o ON o.seq = s.creator_seq"   \
+    " WHERE s.grantee_seq = ?1 AND d.disabled_at IS NULL"                                         \
+    " AND (s.expires_at IS NULL OR s.expires_at > ?8)"
+#define SELECT_MEMBER                                                                             \
+    "SELECT * FROM (" MEMBER_ARM " UNION ALL " SHARE_ARM ") AS d"                                 \
+    " WHERE (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3)"
 
-#define FROM_ALL                                                                                  \
-    " FROM drives d LEFT JOIN users o ON o.seq = d.owner_seq"                                     \
-    " WHERE (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3) AND ?4 = ?4"
 #define SELECT_ALL                                                                                \
     "SELECT " DRIVE_COLS ", (SELECT mm.role FROM members mm WHERE mm.user_seq = ?1"               \
-    " AND mm.drive_seq = d.seq), lower(d.name)" FROM_ALL
+    " AND mm.drive_seq = d.seq), lower(d.name) AS k, NULL, NULL, NULL"                            \
+    " FROM drives d LEFT JOIN users o ON o.seq = d.owner_seq"                                     \
+    " WHERE (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3) AND ?4 = ?4"          \
+    " AND ?8 = ?8"
 
-#define AFTER_NAME_ASC " AND (lower(d.name), d.id) > (?5, ?6)"
-#define AFTER_NAME_DESC " AND (lower(d.name), d.id) < (?5, ?6)"
-#define AFTER_MTIME_ASC " AND (d.mtime, d.id) > (?5, ?6)"
-#define AFTER_MTIME_DESC " AND (d.mtime, d.id) < (?5, ?6)"
-#define ORDER_NAME_ASC " ORDER BY lower(d.name), d.id LIMIT ?7"
-#define ORDER_NAME_DESC " ORDER BY lower(d.name) DESC, d.id DESC LIMIT ?7"
+/* Written as a range on the leading key plus a tie-break, not as a row
+ * value comparison: SQLite 3.40 seeks an expression index only so. The
+ * member listing names its sort key k; the admin listing has the index. */
+#define AFTER_NAME_ASC " AND k >= ?5 AND (k > ?5 OR d.id > ?6)"
+#define AFTER_NAME_DESC " AND k <= ?5 AND (k < ?5 OR d.id < ?6)"
+#define AFTER_MTIME_ASC " AND d.mtime >= ?5 AND (d.mtime > ?5 OR d.id > ?6)"
+#define AFTER_MTIME_DESC " AND d.mtime <= ?5 AND (d.mtime < ?5 OR d.id < ?6)"
+#define ALL_AFTER_NAME_ASC " AND lower(d.name) >= ?5 AND (lower(d.name) > ?5 OR d.id > ?6)"
+#define ALL_AFTER_NAME_DESC " AND lower(d.name) <= ?5 AND (lower(d.name) < ?5 OR d.id < ?6)"
+#define ORDER_NAME_ASC " ORDER BY k, d.id LIMIT ?7"
+#define ORDER_NAME_DESC " ORDER BY k DESC, d.id DESC LIMIT ?7"
+#define ALL_ORDER_NAME_ASC " ORDER BY lower(d.name), d.id LIMIT ?7"
+#define ALL_ORDER_NAME_DESC " ORDER BY lower(d.name) DESC, d.id DESC LIMIT ?7"
 #define ORDER_MTIME_ASC " ORDER BY d.mtime, d.id LIMIT ?7"
 #define ORDER_MTIME_DESC " ORDER BY d.mtime DESC, d.id DESC LIMIT ?7"
 
@@ -60,8 +79,8 @@ static const char *const SQL_LIST[2][4][2] = {
         {SELECT_MEMBER ORDER_MTIME_DESC, SELECT_MEMBER AFTER_MTIME_DESC ORDER_MTIME_DESC},
     },
     {
-        {SELECT_ALL ORDER_NAME_ASC, SELECT_ALL AFTER_NAME_ASC ORDER_NAME_ASC},
-        {SELECT_ALL ORDER_NAME_DESC, SELECT_ALL AFTER_NAME_DESC ORDER_NAME_DESC},
+        {SELECT_ALL ALL_ORDER_NAME_ASC, SELECT_ALL ALL_AFTER_NAME_ASC ALL_ORDER_NAME_ASC},
+        {SELECT_ALL ALL_ORDER_NAME_DESC, SELECT_ALL ALL_AFTER_NAME_DESC ALL_ORDER_NAME_DESC},
         {SELECT_ALL ORDER_MTIME_ASC, SELECT_ALL AFTER_MTIME_ASC ORDER_MTIME_ASC},
         {SELECT_ALL ORDER_MTIME_DESC, SELECT_ALL AFTER_MTIME_DESC ORDER_MTIME_DESC},
     },
@@ -125,6 +144,7 @@ int sp_store_drives_list(sp_store *st, const sp_user *user, int all, const sp_dr
     }
     int top = q->top < 1 ? 1 : q->top > SP_DRIVE_TOP_MAX ? SP_DRIVE_TOP_MAX : q->top;
     sqlite3_bind_int(s, 7, top + 1); /* one more tells whether a next page exists */
+    sqlite3_bind_int64(s, 8, sp_time_now_ms());
 
     int rc, sent = 0, err = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -135,13 +155,16 @@ int sp_store_drives_list(sp_store *st, const sp_user *user, int all, const sp_dr
         }
         sp_drive d;
         read_drive(s, &d);
-        d.role = col_text(s, 14);
+        d.role = col_text(s, 13);
+        d.share_id = col_text(s, 15);
+        d.item_id = col_text(s, 16);
+        d.shared_drive_id = col_text(s, 17);
         if (next) {
             next->set = 1;
             if (mtime_order)
                 snprintf(next->key, sizeof next->key, "%lld", (long long)d.mtime_ms);
             else
-                snprintf(next->key, sizeof next->key, "%s", col_text(s, 15));
+                snprintf(next->key, sizeof next->key, "%s", col_text(s, 14));
             snprintf(next->id, sizeof next->id, "%s", d.id);
         }
         err = fn(&d, ctx);
@@ -177,6 +200,40 @@ int sp_store_drive_get(sp_store *st, const sp_user *user, int as_admin, const ch
             err = fn(&d, ctx);
     } else {
         err = rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, rc, "get drive");
+    }
+    sp_store__done(s);
+    return err;
+}
+
+static const char SQL_MOUNTPOINT[] =
+    "SELECT s.seq, s.mount_id, 'mountpoint', NULL, s.item_name, '', o.id, o.display_name, -1, 0,"
+    " d.etag, d.mtime, 0, s.role, NULL, s.id, s.item_id, d.id"
+    " FROM shares s JOIN drives d ON d.seq = s.drive_seq JOIN users o ON o.seq = s.creator_seq"
+    " WHERE s.mount_id = ?2 AND s.grantee_seq = ?1 AND d.disabled_at IS NULL"
+    " AND (s.expires_at IS NULL OR s.expires_at > ?3)";
+
+int sp_store_mountpoint_get(sp_store *st, const sp_user *user, const char *id, sp_drive_fn fn,
+                            void *ctx)
+{
+    sp_conn *c = sp_store__reader(st);
+    if (!c)
+        return SP_ERR_DB;
+    sqlite3_stmt *s = sp_store__stmt(c, SQL_MOUNTPOINT);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, user->seq);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, sp_time_now_ms());
+    int rc = sqlite3_step(s), err;
+    if (rc == SQLITE_ROW) {
+        sp_drive d;
+        read_drive(s, &d);
+        d.share_id = col_text(s, 15);
+        d.item_id = col_text(s, 16);
+        d.shared_drive_id = col_text(s, 17);
+        err = fn(&d, ctx);
+    } else {
+        err = rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, rc, "get mountpoint");
     }
     sp_store__done(s);
     return err;

@@ -31,6 +31,10 @@ typedef struct sp_drive {
     int64_t mtime_ms;
     int64_t disabled_at_ms; /* 0 = enabled */
     const char *role;       /* the caller's role id on it, NULL when none */
+    /* Mountpoints (shares received) only: */
+    const char *share_id;       /* the permission that grants it */
+    const char *item_id;        /* the shared item (the drive id for a root) */
+    const char *shared_drive_id; /* the drive that holds the item */
 } sp_drive;
 
 /* Receives one drive; returns 0 to go on, negative to stop (that value is
@@ -64,7 +68,8 @@ typedef struct sp_drive_query {
 #define SP_DRIVE_TOP_MAX 1000
 
 /*
- * Lists the drives user may reach (member of), in q's order, at most q->top
+ * Lists the drives user may reach (member of, and one mountpoint per
+ * unexpired share received on an enabled drive), in q's order, at most q->top
  * of them, calling fn for each. When all is non-zero lists every drive
  * (admins). *more (may be NULL) is set when another page follows; then
  * *next holds the cursor of the last row sent. Disabled drives are listed
@@ -80,6 +85,11 @@ int sp_store_drives_list(sp_store *st, const sp_user *user, int all, const sp_dr
  */
 int sp_store_drive_get(sp_store *st, const sp_user *user, int as_admin, const char *id,
                        sp_drive_fn fn, void *ctx);
+
+/* Finds the mountpoint id (a share user received) and calls fn once.
+ * Returns 0 or SP_ERR_NOT_FOUND. */
+int sp_store_mountpoint_get(sp_store *st, const sp_user *user, const char *id, sp_drive_fn fn,
+                            void *ctx);
 
 /*
  * Creates a project drive named name (description may be NULL; quota_total

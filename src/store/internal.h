@@ -75,6 +75,12 @@ int sp_store__event_add(sp_conn *w, const char *type, const char *subject, json_
  * a new array *out (free it) of *count user seqs. */
 int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count);
 
+/* Gives the pending e-mail shares for email (lower case) to the user,
+ * writing a share.updated event for each. Inside the caller's write
+ * transaction. */
+int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_id,
+                                 const char *email);
+
 /* Copies a text column into dst (dstlen bytes, truncating); "" for NULL. */
 void sp_store__copy_text(sqlite3_stmt *s, int col, char *dst, size_t dstlen);
 

@@ -150,6 +150,9 @@ static int create_user(sp_conn *w, const sp_user_claims *c, sp_user *out)
     json_decref(data);
     if (rc < 0)
         return rc;
+    rc = sp_store__shares_match_email(w, user_seq, user_id, email);
+    if (rc < 0)
+        return rc;
 
     memset(out, 0, sizeof *out);
     out->seq = user_seq;
@@ -175,6 +178,8 @@ static int update_user(sp_conn *w, const sp_user_claims *c, sp_user *u)
     sqlite3_bind_int64(s, 5, sp_time_now_ms());
     sqlite3_bind_int64(s, 6, u->seq);
     int rc = step_done(w, s, "update user");
+    if (rc == 0 && strcmp(u->email, email) != 0)
+        rc = sp_store__shares_match_email(w, u->seq, u->id, email);
     if (rc < 0)
         return rc;
     snprintf(u->username, sizeof u->username, "%s", c->username);
@@ -238,4 +243,48 @@ int sp_store_user_get(sp_store *st, const char *id, sp_user *out)
     if (rc == SQLITE_ROW)
         return 0;
     return rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(r, rc, "get user");
+}
+
+static const char SQL_SEARCH[] =
+    "SELECT id, display_name, coalesce(email, ''), username FROM users"
+    " WHERE username LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\'"
+    " OR display_name LIKE ?2 ESCAPE '\\'"
+    " ORDER BY display_name COLLATE NOCASE, id LIMIT ?3";
+
+int sp_store_users_search(sp_store *st, const char *term, sp_user_fn fn, void *ctx)
+{
+    /* LIKE patterns with the wildcards of the term escaped. */
+    char prefix[SP_USER_NAME_MAX * 2 + 4], contains[SP_USER_NAME_MAX * 2 + 8];
+    size_t n = 0;
+    for (const char *p = term; *p && n + 4 < SP_USER_NAME_MAX * 2; p++) {
+        if (*p == '%' || *p == '_' || *p == '\\')
+            prefix[n++] = '\\';
+        prefix[n++] = *p;
+    }
+    prefix[n] = '\0';
+    snprintf(contains, sizeof contains, "%%%s%%", prefix);
+    prefix[n++] = '%';
+    prefix[n] = '\0';
+
+    sp_conn *r = sp_store__reader(st);
+    if (!r)
+        return SP_ERR_DB;
+    sqlite3_stmt *s = sp_store__stmt(r, SQL_SEARCH);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, prefix, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, contains, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 3, SP_USER_SEARCH_MAX);
+    int rc, err = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        err = fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+                 (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3),
+                 ctx);
+        if (err < 0)
+            break;
+    }
+    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = sp_store__err(r, rc, "search users");
+    sp_store__done(s);
+    return err;
 }

@@ -52,4 +52,18 @@ int sp_store_user_provision(sp_store *st, const sp_user_claims *claims, sp_user 
 /* Looks a user up by its public id. Returns 0 or SP_ERR_NOT_FOUND. */
 int sp_store_user_get(sp_store *st, const char *id, sp_user *out);
 
+/* Most users one search returns. */
+#define SP_USER_SEARCH_MAX 50
+
+/* Receives one user of a search; strings borrowed during the call. */
+typedef int (*sp_user_fn)(const char *id, const char *display_name, const char *email,
+                          const char *username, void *ctx);
+
+/*
+ * Finds up to SP_USER_SEARCH_MAX users whose user name or e-mail starts
+ * with term, or whose display name contains it (case-insensitive),
+ * ordered by display name. Returns 0 or a negative sp_err.
+ */
+int sp_store_users_search(sp_store *st, const char *term, sp_user_fn fn, void *ctx);
+
 #endif

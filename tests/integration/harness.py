@@ -280,3 +280,100 @@ def run_spaceport(args, env=None, timeout=30.0):
     full_env.update(env or {})
     p = subprocess.run([BIN] + list(args), env=full_env, capture_output=True, timeout=timeout)
     return p.returncode, p.stdout.decode(errors='replace'), p.stderr.decode(errors='replace')
+
+
+class Issuer:
+    """A minimal OpenID provider for integration tests: discovery and a JWKS
+    with one RSA key on a random loopback port, and tokens minted on demand.
+    (The token corpus has its own, more adversarial issuer.)"""
+
+    def __init__(self, audience=None):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        import jwt  # python3-jwt
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self._jwt = jwt
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = 'test-key-1'
+        self.audience = audience
+        self.port = free_port()
+        self.url = 'http://127.0.0.1:%d' % self.port
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        public.update({'kid': self.kid, 'use': 'sig', 'alg': 'RS256'})
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                if self.path == '/.well-known/openid-configuration':
+                    doc = {'issuer': issuer.url, 'jwks_uri': issuer.url + '/jwks',
+                           'userinfo_endpoint': issuer.url + '/userinfo',
+                           'authorization_endpoint': issuer.url + '/auth',
+                           'token_endpoint': issuer.url + '/token'}
+                elif self.path == '/jwks':
+                    doc = {'keys': [public]}
+                else:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                body = json.dumps(doc).encode()
+                self.send_response(200)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def token(self, sub, username=None, name=None, email=None, roles=(), lifetime=3600,
+              **claims):
+        """A signed RS256 access token for sub."""
+        now = int(time.time())
+        body = {'iss': self.url, 'sub': sub, 'iat': now, 'exp': now + lifetime,
+                'preferred_username': username or sub, 'name': name or (username or sub).title(),
+                'roles': list(roles)}
+        if email:
+            body['email'] = email
+            body['email_verified'] = True
+        if self.audience:
+            body['aud'] = self.audience
+        body.update(claims)
+        return self._jwt.encode(body, self.key, algorithm='RS256', headers={'kid': self.kid})
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Client:
+    """A user's view of a running Spaceport: requests with its token."""
+
+    def __init__(self, sp, token):
+        self.sp = sp
+        self.token = token
+
+    def call(self, method, path, body=None, headers=None):
+        hdrs = {'Authorization': 'Bearer ' + self.token}
+        hdrs.update(headers or {})
+        return self.sp.request(method, path, body=body, headers=hdrs)
+
+    def get(self, path, headers=None):
+        return self.call('GET', path, headers=headers)
+
+    def me(self):
+        return self.get('/graph/v1.0/me').json()

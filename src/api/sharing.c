@@ -1,0 +1,469 @@
+/*
+ * sharing.c - libre-graph sharing: invite on an item, the item's
+ * permissions, changing and removing a share, shared with me, shared by
+ * me.
+ *
+ * Who may share: a member of the drive whose role has the share right
+ * (Manager and SpaceEditor; resharing by grantees is off, as in oCIS), and
+ * never a role that allows more than their own. A Manager changes or
+ * removes any share of the drive; a SpaceEditor only the shares they made.
+ */
+#include "api/internal.h"
+
+#include "api/roles.h"
+#include "store/shares.h"
+
+#include "util/err.h"
+#include "util/time.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Longest item id accepted; oCIS resource ids are about 120 bytes. */
+#define SP_ITEM_ID_MAX 512
+/* Longest e-mail address (RFC 5321 path limit). */
+#define SP_EMAIL_MAX 254
+
+typedef struct drive_auth {
+    char role[64];
+    char name[1024];
+    int disabled;
+} drive_auth;
+
+static int capture(const sp_drive *d, void *arg)
+{
+    drive_auth *a = arg;
+    snprintf(a->role, sizeof a->role, "%s", d->role ? d->role : "");
+    snprintf(a->name, sizeof a->name, "%s", d->name);
+    a->disabled = d->disabled_at_ms != 0;
+    return 0;
+}
+
+/* Authenticates and finds the drive of the route as a member sees it (404
+ * otherwise, admins included: sharing is the members' business). */
+static int prepare(sp_http_req *req, sp_api *api, sp_user *u, drive_auth *a)
+{
+    if (sp_api__caller(req, api, u) < 0)
+        return SP_ERR_UNAUTHORIZED;
+    const char *drive_id = sp_http_param(req, "driveId");
+    const char *item_id = sp_http_param(req, "itemId");
+    memset(a, 0, sizeof *a);
+    int rc = sp_store_drive_get(api->store, u, 0, drive_id, capture, a);
+    if (rc == 0 && a->disabled)
+        rc = SP_ERR_NOT_FOUND;
+    if (rc == SP_ERR_NOT_FOUND || strlen(item_id) > SP_ITEM_ID_MAX) {
+        sp_http_reply_error(req, 404, "itemNotFound", "no drive %s", drive_id);
+        return SP_ERR_NOT_FOUND;
+    }
+    if (rc < 0) {
+        sp_api__store_error(req, rc);
+        return rc;
+    }
+    return 0;
+}
+
+static json_t *user_json(const char *id, const char *name)
+{
+    return json_pack("{s:{s:s, s:s}}", "user", "id", id, "displayName", name ? name : "");
+}
+
+/* A share as a libre-graph permission (new reference). */
+static json_t *permission_json(const sp_share *s)
+{
+    char created[SP_TIME_RFC3339_LEN];
+    sp_time_format_rfc3339(s->created_at_ms, created);
+    json_t *p = json_pack("{s:s, s:[s], s:s, s:{s:o}}", "id", s->id, "roles", s->role,
+                          "createdDateTime", created, "invitation", "invitedBy",
+                          user_json(s->creator_id, s->creator_name));
+    if (!p)
+        return NULL;
+    if (s->grantee_id)
+        json_object_set_new(p, "grantedToV2", user_json(s->grantee_id, s->grantee_name));
+    else
+        json_object_set_new(json_object_get(p, "invitation"), "email",
+                            json_string(s->grantee_email));
+    if (s->expires_at_ms) {
+        char when[SP_TIME_RFC3339_LEN];
+        sp_time_format_rfc3339(s->expires_at_ms, when);
+        json_object_set_new(p, "expirationDateTime", json_string(when));
+    }
+    return p;
+}
+
+static int append_permission(const sp_share *s, void *arg)
+{
+    json_t *p = permission_json(s);
+    return p && json_array_append_new(arg, p) == 0 ? 0 : SP_ERR_NOMEM;
+}
+
+/* Lower-cases an address and checks its shape: one '@', something on each
+ * side, a dot in the domain, no blanks or controls. */
+static int normalize_email(const char *in, char *out, size_t outlen)
+{
+    size_t n = strlen(in);
+    if (n == 0 || n > SP_EMAIL_MAX || n >= outlen)
+        return SP_ERR_INVALID;
+    const char *at = strchr(in, '@');
+    if (!at || at == in || strchr(at + 1, '@') || !strchr(at + 1, '.') || !at[1] ||
+        in[n - 1] == '.')
+        return SP_ERR_INVALID;
+    for (size_t i = 0; i <= n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c && (c <= ' ' || c == 0x7f || c == '<' || c == '>' || c == ','))
+            return SP_ERR_INVALID;
+        out[i] = (char)tolower(c);
+    }
+    return 0;
+}
+
+static void invite(sp_http_req *req, void *ctx)
+{
+    sp_api *api = ctx;
+    sp_user u;
+    drive_auth a;
+    if (prepare(req, api, &u, &a) < 0)
+        return;
+    const char *drive_id = sp_http_param(req, "driveId");
+    const char *item_id = sp_http_param(req, "itemId");
+    if (!sp_role_can(a.role, SP_CAN_SHARE)) {
+        sp_http_reply_error(req, 403, "accessDenied", "your role on this drive cannot share");
+        return;
+    }
+    json_t *body = sp_api__json_body(req);
+    if (!body)
+        return;
+    json_t *value = json_array();
+    json_t *roles = json_object_get(body, "roles");
+    const sp_role *role = NULL;
+    if (json_is_array(roles) && json_array_size(roles) == 1)
+        role = sp_role_find(json_string_value(json_array_get(roles, 0)));
+    if (!role || !(role->applies & SP_ROLE_ON_ITEM)) {
+        sp_http_reply_error(req, 400, "invalidRequest",
+                            "roles must hold one sharing role id: Viewer " SP_ROLE_VIEWER
+                            ", Editor " SP_ROLE_EDITOR ", FileEditor " SP_ROLE_FILE_EDITOR
+                            ", EditorLite " SP_ROLE_EDITOR_LITE);
+        goto done;
+    }
+    if (!sp_role_within(role->id, a.role)) {
+        sp_http_reply_error(req, 403, "accessDenied", "you cannot grant more than you have");
+        goto done;
+    }
+    int64_t expiry = 0;
+    json_t *e = json_object_get(body, "expirationDateTime");
+    if (e && !json_is_null(e)) {
+        if (!json_is_string(e) || sp_time_parse_rfc3339(json_string_value(e), &expiry) < 0 ||
+            expiry <= sp_time_now_ms()) {
+            sp_http_reply_error(req, 400, "invalidRequest",
+                                "expirationDateTime must be an RFC 3339 date-time in the future");
+            goto done;
+        }
+    }
+    /* The item's name is not the registry's to know; a client may name it
+     * (libre.graph extension), the root is named after the drive. */
+    const char *item_name = json_string_value(json_object_get(body, "@libre.graph.item.name"));
+    if (!item_name || !*item_name || strlen(item_name) > 1024)
+        item_name = strcmp(item_id, drive_id) == 0 ? a.name : item_id;
+
+    json_t *recipients = json_object_get(body, "recipients");
+    if (!json_is_array(recipients) || json_array_size(recipients) == 0) {
+        sp_http_reply_error(req, 400, "invalidRequest",
+                            "recipients must be a non-empty array of {\"objectId\"} or "
+                            "{\"email\"}");
+        goto done;
+    }
+    size_t i;
+    json_t *rcpt;
+    json_array_foreach(recipients, i, rcpt)
+    {
+        sp_share_grantee g = {0};
+        char email[SP_EMAIL_MAX + 1];
+        const char *object_id = json_string_value(json_object_get(rcpt, "objectId"));
+        const char *addr = json_string_value(json_object_get(rcpt, "email"));
+        if (object_id && !addr) {
+            g.user_id = object_id;
+        } else if (addr && !object_id && normalize_email(addr, email, sizeof email) == 0) {
+            g.email = email;
+        } else {
+            sp_http_reply_error(req, 400, "invalidRequest",
+                                "recipient %zu needs either an objectId or a valid email", i);
+            goto done;
+        }
+        if (g.user_id && strcmp(g.user_id, u.id) == 0) {
+            sp_http_reply_error(req, 400, "invalidRequest", "you cannot share with yourself");
+            goto done;
+        }
+        char share_id[SP_USER_ID_LEN];
+        int rc = sp_store_share_create(api->store, &u, drive_id, item_id, item_name, &g,
+                                       role->id, expiry, share_id);
+        if (rc == SP_ERR_NOT_FOUND) {
+            sp_http_reply_error(req, 400, "invalidRequest", "no user %s", object_id);
+            goto done;
+        }
+        if (rc == SP_ERR_INVALID) {
+            sp_http_reply_error(req, 400, "invalidRequest", "you cannot share with yourself");
+            goto done;
+        }
+        if (rc == SP_ERR_CONFLICT) {
+            sp_http_reply_error(req, 409, "nameAlreadyExists",
+                                "the item is already shared with %s", object_id ? object_id : email);
+            goto done;
+        }
+        if (rc < 0) {
+            sp_api__store_error(req, rc);
+            goto done;
+        }
+        rc = sp_store_share_get(api->store, share_id, append_permission, value);
+        if (rc < 0) {
+            sp_api__store_error(req, rc);
+            goto done;
+        }
+    }
+    sp_http_reply_json(req, 200, json_pack("{s:O}", "value", value));
+done:
+    json_decref(value);
+    json_decref(body);
+}
+
+/* Item roles the caller could grant, for allowedValues. */
+static json_t *grantable_roles(const char *own_role)
+{
+    json_t *all = sp_roles_json(SP_ROLE_ON_ITEM), *out = json_array();
+    size_t i;
+    json_t *r;
+    json_array_foreach(all, i, r)
+    {
+        if (sp_role_can(own_role, SP_CAN_SHARE) &&
+            sp_role_within(json_string_value(json_object_get(r, "id")), own_role))
+            json_array_append(out, r);
+    }
+    json_decref(all);
+    return out;
+}
+
+static void list_permissions(sp_http_req *req, void *ctx)
+{
+    sp_api *api = ctx;
+    sp_user u;
+    drive_auth a;
+    if (prepare(req, api, &u, &a) < 0)
+        return;
+    json_t *value = json_array();
+    int rc = sp_store_shares_of_item(api->store, sp_http_param(req, "driveId"),
+                                     sp_http_param(req, "itemId"), append_permission, value);
+    if (rc < 0) {
+        json_decref(value);
+        sp_api__store_error(req, rc);
+        return;
+    }
+    sp_http_reply_json(req, 200,
+                       json_pack("{s:o, s:o}", "@libre.graph.permissions.roles.allowedValues",
+                                 grantable_roles(a.role), "value", value));
+}
+
+typedef struct share_of {
+    char drive_id[SP_USER_ID_LEN];
+    char item_id[SP_ITEM_ID_MAX + 1];
+    char creator_id[SP_USER_ID_LEN];
+    json_t *json;
+} share_of;
+
+static int capture_share(const sp_share *s, void *arg)
+{
+    share_of *so = arg;
+    snprintf(so->drive_id, sizeof so->drive_id, "%s", s->drive_id);
+    snprintf(so->item_id, sizeof so->item_id, "%s", s->item_id);
+    snprintf(so->creator_id, sizeof so->creator_id, "%s", s->creator_id);
+    json_decref(so->json);
+    so->json = permission_json(s);
+    return so->json ? 0 : SP_ERR_NOMEM;
+}
+
+static void change_share(sp_http_req *req, sp_api *api, int remove)
+{
+    sp_user u;
+    drive_auth a;
+    if (prepare(req, api, &u, &a) < 0)
+        return;
+    const char *perm_id = sp_http_param(req, "permId");
+    share_of so = {0};
+    json_t *body = NULL;
+    int rc = sp_store_share_get(api->store, perm_id, capture_share, &so);
+    if (rc == 0 && (strcmp(so.drive_id, sp_http_param(req, "driveId")) != 0 ||
+                    strcmp(so.item_id, sp_http_param(req, "itemId")) != 0))
+        rc = SP_ERR_NOT_FOUND;
+    if (rc == SP_ERR_NOT_FOUND) {
+        sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", perm_id);
+        goto done;
+    }
+    if (rc < 0) {
+        sp_api__store_error(req, rc);
+        goto done;
+    }
+    int own = strcmp(so.creator_id, u.id) == 0 && sp_role_can(a.role, SP_CAN_SHARE);
+    if (!own && !sp_role_can(a.role, SP_CAN_MANAGE)) {
+        sp_http_reply_error(req, 403, "accessDenied",
+                            "only the Manager or the one who shared can change a share");
+        goto done;
+    }
+    const char *role = NULL;
+    int set_expiry = 0;
+    int64_t expiry = 0;
+    if (!remove) {
+        body = sp_api__json_body(req);
+        if (!body)
+            goto done;
+        json_t *roles = json_object_get(body, "roles");
+        if (roles) {
+            const sp_role *r = NULL;
+            if (json_is_array(roles) && json_array_size(roles) == 1)
+                r = sp_role_find(json_string_value(json_array_get(roles, 0)));
+            if (!r || !(r->applies & SP_ROLE_ON_ITEM)) {
+                sp_http_reply_error(req, 400, "invalidRequest",
+                                    "roles must hold one sharing role id");
+                goto done;
+            }
+            if (!sp_role_within(r->id, a.role)) {
+                sp_http_reply_error(req, 403, "accessDenied",
+                                    "you cannot grant more than you have");
+                goto done;
+            }
+            role = r->id;
+        }
+        json_t *e = json_object_get(body, "expirationDateTime");
+        if (e) {
+            set_expiry = 1;
+            if (!json_is_null(e) &&
+                (!json_is_string(e) || sp_time_parse_rfc3339(json_string_value(e), &expiry) < 0 ||
+                 expiry <= sp_time_now_ms())) {
+                sp_http_reply_error(req, 400, "invalidRequest",
+                                    "expirationDateTime must be an RFC 3339 date-time in the "
+                                    "future, or null");
+                goto done;
+            }
+        }
+        if (!role && !set_expiry) {
+            sp_http_reply_error(req, 400, "invalidRequest",
+                                "nothing to change: send roles or expirationDateTime");
+            goto done;
+        }
+    }
+    rc = sp_store_share_change(api->store, &u, perm_id, remove, role, set_expiry, expiry);
+    if (rc == SP_ERR_NOT_FOUND) {
+        sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", perm_id);
+    } else if (rc < 0) {
+        sp_api__store_error(req, rc);
+    } else if (remove) {
+        sp_http_reply_json(req, 204, NULL);
+    } else {
+        rc = sp_store_share_get(api->store, perm_id, capture_share, &so);
+        if (rc < 0) {
+            sp_api__store_error(req, rc);
+        } else {
+            sp_http_reply_json(req, 200, so.json);
+            so.json = NULL;
+        }
+    }
+done:
+    json_decref(so.json);
+    json_decref(body);
+}
+
+static void patch_share(sp_http_req *req, void *ctx)
+{
+    change_share(req, ctx, 0);
+}
+
+static void delete_share(sp_http_req *req, void *ctx)
+{
+    change_share(req, ctx, 1);
+}
+
+/* A share received as a libre-graph driveItem of sharedWithMe. */
+static int append_received(const sp_share *s, void *arg)
+{
+    char created[SP_TIME_RFC3339_LEN];
+    sp_time_format_rfc3339(s->created_at_ms, created);
+    json_t *item = json_pack(
+        "{s:s, s:s, s:b, s:b, s:{s:s, s:s, s:s, s:[o], s:{s:o, s:s}}}", "id", s->mount_id, "name",
+        s->item_name, "@client.synchronize", 1, "@UI.Hidden", 0, "remoteItem", "id", s->item_id,
+        "driveId", s->drive_id, "name", s->item_name, "permissions", permission_json(s), "shared",
+        "sharedBy", user_json(s->creator_id, s->creator_name), "sharedDateTime", created);
+    return item && json_array_append_new(arg, item) == 0 ? 0 : SP_ERR_NOMEM;
+}
+
+static void shared_with_me(sp_http_req *req, void *ctx)
+{
+    sp_api *api = ctx;
+    sp_user u;
+    if (sp_api__caller(req, api, &u) < 0)
+        return;
+    json_t *value = json_array();
+    int rc = sp_store_shares_received(api->store, &u, append_received, value);
+    if (rc < 0) {
+        json_decref(value);
+        sp_api__store_error(req, rc);
+        return;
+    }
+    sp_http_reply_json(req, 200, json_pack("{s:o}", "value", value));
+}
+
+/* Shares made by the caller, one driveItem per item with its permissions
+ * (the store lists them ordered by item). */
+static int append_created(const sp_share *s, void *arg)
+{
+    json_t *value = arg;
+    json_t *last = json_array_get(value, json_array_size(value) - 1);
+    if (!last || strcmp(json_string_value(json_object_get(last, "id")), s->item_id) != 0 ||
+        strcmp(json_string_value(json_object_get(json_object_get(last, "parentReference"),
+                                                 "driveId")),
+               s->drive_id) != 0) {
+        last = json_pack("{s:s, s:s, s:{s:s}, s:[]}", "id", s->item_id, "name", s->item_name,
+                         "parentReference", "driveId", s->drive_id, "permissions");
+        if (!last || json_array_append_new(value, last) < 0)
+            return SP_ERR_NOMEM;
+    }
+    json_t *p = permission_json(s);
+    return p && json_array_append_new(json_object_get(last, "permissions"), p) == 0
+               ? 0
+               : SP_ERR_NOMEM;
+}
+
+static void shared_by_me(sp_http_req *req, void *ctx)
+{
+    sp_api *api = ctx;
+    sp_user u;
+    if (sp_api__caller(req, api, &u) < 0)
+        return;
+    json_t *value = json_array();
+    int rc = sp_store_shares_created(api->store, &u, append_created, value);
+    if (rc < 0) {
+        json_decref(value);
+        sp_api__store_error(req, rc);
+        return;
+    }
+    sp_http_reply_json(req, 200, json_pack("{s:o}", "value", value));
+}
+
+int sp_api__register_sharing(sp_router *r, sp_api *api)
+{
+    static const struct {
+        const char *method, *pattern;
+        sp_http_handler handler;
+    } routes[] = {
+        {"POST", "/graph/v1beta1/drives/{driveId}/items/{itemId}/invite", invite},
+        {"GET", "/graph/v1beta1/drives/{driveId}/items/{itemId}/permissions", list_permissions},
+        {"PATCH", "/graph/v1beta1/drives/{driveId}/items/{itemId}/permissions/{permId}",
+         patch_share},
+        {"DELETE", "/graph/v1beta1/drives/{driveId}/items/{itemId}/permissions/{permId}",
+         delete_share},
+        {"GET", "/graph/v1beta1/me/drive/sharedWithMe", shared_with_me},
+        {"GET", "/graph/v1beta1/me/drive/sharedByMe", shared_by_me},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        int rc = sp_router_add(r, routes[i].method, routes[i].pattern, routes[i].handler, api);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,83 @@
+/*
+ * shares.h - shares of items with users (or e-mail addresses not yet
+ * matched to a user). A share received is the grantee's mountpoint drive.
+ */
+#ifndef SP_STORE_SHARES_H
+#define SP_STORE_SHARES_H
+
+#include "store/store.h"
+#include "store/users.h"
+
+#include <stdint.h>
+
+/* A share as handlers see it; strings borrowed during the callback. */
+typedef struct sp_share {
+    const char *id;       /* permission id */
+    const char *mount_id; /* the grantee's mountpoint drive id */
+    const char *drive_id;
+    const char *drive_name;
+    const char *drive_etag;
+    int64_t drive_mtime_ms;
+    const char *item_id; /* the drive id for its root */
+    const char *item_name;
+    const char *grantee_id; /* NULL while only an e-mail address */
+    const char *grantee_name;
+    const char *grantee_email; /* set while pending */
+    const char *role;
+    int64_t expires_at_ms; /* 0 = none */
+    const char *creator_id;
+    const char *creator_name;
+    int64_t created_at_ms;
+} sp_share;
+
+typedef int (*sp_share_fn)(const sp_share *s, void *ctx);
+
+/* Whom a new share is for: exactly one of the two. */
+typedef struct sp_share_grantee {
+    const char *user_id; /* a known user */
+    const char *email;   /* lower-cased address; matched now or at first sight */
+} sp_share_grantee;
+
+/*
+ * Shares item_id (named item_name) of drive_id with grantee, writing the
+ * share and its spaceport.share.created event (recipients: grantee and
+ * actor) in one transaction. Returns 0 and the new permission id;
+ * SP_ERR_NOT_FOUND (no such drive or grantee user), SP_ERR_INVALID
+ * (sharing with oneself), SP_ERR_CONFLICT (the item is already shared with
+ * that grantee).
+ */
+int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_id,
+                          const char *item_id, const char *item_name,
+                          const sp_share_grantee *grantee, const char *role,
+                          int64_t expires_at_ms, char share_id_out[SP_USER_ID_LEN]);
+
+/* Calls fn for the share with id (also expired ones, so they can be
+ * deleted). Returns 0 or SP_ERR_NOT_FOUND. */
+int sp_store_share_get(sp_store *st, const char *id, sp_share_fn fn, void *ctx);
+
+/* Lists the unexpired shares of item_id in drive_id. */
+int sp_store_shares_of_item(sp_store *st, const char *drive_id, const char *item_id,
+                            sp_share_fn fn, void *ctx);
+
+/* Lists the unexpired shares user received, on enabled drives. */
+int sp_store_shares_received(sp_store *st, const sp_user *user, sp_share_fn fn, void *ctx);
+
+/* Lists the unexpired shares user created. */
+int sp_store_shares_created(sp_store *st, const sp_user *user, sp_share_fn fn, void *ctx);
+
+/*
+ * Removes (remove non-zero) or changes role (NULL keeps it) and, with
+ * set_expiry, the expiry (0 = none) of share id; writes share.deleted or
+ * share.updated. Returns 0 or SP_ERR_NOT_FOUND.
+ */
+int sp_store_share_change(sp_store *st, const sp_user *actor, const char *id, int remove,
+                          const char *role, int set_expiry, int64_t expires_at_ms);
+
+/*
+ * Marks shares whose expiry passed by now as expired, writing one
+ * spaceport.share.expired event each. *count (may be NULL) receives how
+ * many. Returns 0 or a negative sp_err.
+ */
+int sp_store_shares_expire(sp_store *st, int64_t now_ms, int *count);
+
+#endif
