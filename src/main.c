@@ -11,7 +11,10 @@
 #include "auth/auth.h"
 #include "config.h"
 #include "events/bus.h"
+#include "events/relay.h"
+#include "events/sweeper.h"
 #include "http/http.h"
+#include "store/events.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -36,6 +39,8 @@
 #define SP_DRAIN_TIMEOUT_MS 10000
 /* Idle keep-alive connections are closed after this many seconds. */
 #define SP_HTTP_IDLE_TIMEOUT_S 60
+/* On shutdown the relay gets this long to put the rest on the bus. */
+#define SP_RELAY_FLUSH_MS 5000
 /* A PEM file larger than this is not a certificate or key. */
 #define SP_PEM_MAX (1024 * 1024)
 
@@ -196,6 +201,8 @@ static int cmd_serve(int argc, char **argv)
     sp_store *store = NULL;
     sp_bus *bus = NULL;
     sp_auth *auth = NULL;
+    sp_relay *relay = NULL;
+    sp_sweeper *sweeper = NULL;
     sp_router *router = NULL;
     sp_http_server *server = NULL;
 
@@ -209,8 +216,13 @@ static int cmd_serve(int argc, char **argv)
         goto fail_bus;
     if (sp_auth_create(&cfg, &auth) < 0)
         goto fail_auth;
+    if (sp_relay_start(store, bus, cfg.public_url, &relay) < 0 ||
+        sp_store_on_commit(store, sp_relay_wake, relay) < 0)
+        goto fail_relay;
+    if (sp_sweeper_start(store, cfg.events_retention_ms, &sweeper) < 0)
+        goto fail_sweeper;
 
-    sp_api api = {.cfg = &cfg, .store = store, .bus = bus, .auth = auth,
+    sp_api api = {.cfg = &cfg, .store = store, .bus = bus, .auth = auth, .relay = relay,
                   .started_ms = sp_time_now_ms()};
     router = sp_router_new();
     if (!router || sp_api_register(router, &api) < 0)
@@ -248,6 +260,10 @@ static int cmd_serve(int argc, char **argv)
 fail_router:
     sp_http_stop(server, 0);
     sp_router_free(router);
+    sp_sweeper_stop(sweeper);
+fail_sweeper:
+    sp_relay_stop(relay, SP_RELAY_FLUSH_MS);
+fail_relay:
     sp_auth_destroy(auth);
 fail_auth:
     sp_bus_close(bus);

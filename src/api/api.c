@@ -18,6 +18,8 @@ int sp_api_register(sp_router *r, sp_api *api)
         rc = sp_api__register_members(r, api);
     if (rc == 0)
         rc = sp_api__register_sharing(r, api);
+    if (rc == 0)
+        rc = sp_api__register_events(r, api);
     return rc;
 }
 

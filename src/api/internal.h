@@ -36,6 +36,7 @@ int sp_api__caller(sp_http_req *req, sp_api *api, sp_user *user);
 int sp_api__register_drives(sp_router *r, sp_api *api);
 int sp_api__register_members(sp_router *r, sp_api *api);
 int sp_api__register_sharing(sp_router *r, sp_api *api);
+int sp_api__register_events(sp_router *r, sp_api *api);
 
 /* Nesting deeper than this in a request body is refused: the contract's
  * bodies are three levels deep. */

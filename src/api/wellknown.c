@@ -54,6 +54,8 @@ static void metrics(sp_http_req *req, void *ctx)
         rc = sp_http_metrics(api->server, &out);
     if (rc == 0)
         rc = sp_auth_metrics(api->auth, &out);
+    if (rc == 0 && api->relay)
+        rc = sp_relay_metrics(api->relay, &out);
     if (rc < 0)
         sp_http_reply_error(req, 500, "generalException", "out of memory");
     else

@@ -11,6 +11,7 @@
 #include "util/id.h"
 #include "util/time.h"
 
+#include <stddef.h>
 #include <string.h>
 
 static const char SQL_EVENT_INSERT[] =
@@ -43,6 +44,10 @@ int sp_store__event_add(sp_conn *w, const char *type, const char *subject, json_
     if (rc != SQLITE_DONE)
         return sp_store__err(w, rc, "insert event");
     int64_t seq = sqlite3_last_insert_rowid(w->db);
+    /* The writer connection lives inside the store: tell the commit that
+     * listeners are to be woken. */
+    sp_store *st = (sp_store *)((char *)w - offsetof(sp_store, writer));
+    st->events_written = 1;
     s = sp_store__stmt(w, SQL_RECIPIENT_INSERT);
     if (!s)
         return SP_ERR_DB;
@@ -60,4 +65,203 @@ int sp_store__event_add(sp_conn *w, const char *type, const char *subject, json_
     if (seq_out)
         *seq_out = seq;
     return 0;
+}
+
+int sp_store_on_commit(sp_store *st, sp_store_commit_fn fn, void *ctx)
+{
+    if (st->listener_count == SP_STORE_COMMIT_LISTENERS)
+        return SP_ERR_TOO_LARGE;
+    st->listeners[st->listener_count].fn = fn;
+    st->listeners[st->listener_count].ctx = ctx;
+    st->listener_count++;
+    return 0;
+}
+
+#define EVENT_COLS "e.seq, e.id, e.type, e.subject, e.time, e.data"
+
+static const char SQL_UNPUBLISHED[] = "SELECT " EVENT_COLS " FROM events e"
+                                      " WHERE e.published = 0 AND e.seq > ? ORDER BY e.seq LIMIT ?";
+static const char SQL_MARK[] = "UPDATE events SET published = 1 WHERE seq = ?";
+static const char SQL_BACKLOG[] =
+    "SELECT count(*), coalesce(min(time), 0) FROM events WHERE published = 0";
+static const char SQL_EVENT_GET[] =
+    "SELECT " EVENT_COLS ", EXISTS (SELECT 1 FROM event_recipients r WHERE r.event_seq = e.seq"
+    " AND r.user_seq = ?) FROM events e WHERE e.id = ?";
+static const char SQL_FOR_USER[] =
+    "SELECT " EVENT_COLS " FROM event_recipients r JOIN events e ON e.seq = r.event_seq"
+    " WHERE r.user_seq = ? AND r.event_seq > ? ORDER BY r.event_seq LIMIT ?";
+static const char SQL_RANGE[] = "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM events";
+static const char SQL_PRUNE[] =
+    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ? AND published = 1"
+    " ORDER BY seq LIMIT ?)";
+static const char SQL_PRUNE_INBOUND[] =
+    "DELETE FROM inbound_events WHERE id IN (SELECT id FROM inbound_events"
+    " WHERE received_at < ? LIMIT ?)";
+
+/* Rows deleted by one prune call: short enough not to stall writers. */
+#define SP_PRUNE_BATCH 2000
+
+static void read_event(sqlite3_stmt *s, sp_event *e)
+{
+    e->seq = sqlite3_column_int64(s, 0);
+    e->id = (const char *)sqlite3_column_text(s, 1);
+    e->type = (const char *)sqlite3_column_text(s, 2);
+    e->subject = (const char *)sqlite3_column_text(s, 3);
+    e->time_ms = sqlite3_column_int64(s, 4);
+    e->data = (const char *)sqlite3_column_text(s, 5);
+}
+
+/* Steps a prepared event query, calling fn per row. */
+static int each_event(sp_conn *c, sqlite3_stmt *s, sp_event_fn fn, void *ctx)
+{
+    int rc, err = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        sp_event e;
+        read_event(s, &e);
+        err = fn(&e, ctx);
+        if (err < 0)
+            break;
+    }
+    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = sp_store__err(c, rc, "read events");
+    sp_store__done(s);
+    return err;
+}
+
+int sp_store_events_unpublished(sp_store *st, int64_t after_seq, int limit, sp_event_fn fn,
+                                void *ctx)
+{
+    sp_conn *c = sp_store__reader(st);
+    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_UNPUBLISHED) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, after_seq);
+    sqlite3_bind_int(s, 2, limit);
+    return each_event(c, s, fn, ctx);
+}
+
+int sp_store_events_mark_published(sp_store *st, const int64_t *seqs, size_t count)
+{
+    if (count == 0)
+        return 0;
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_MARK);
+    if (!s) {
+        sp_store__rollback(st);
+        return SP_ERR_DB;
+    }
+    for (size_t i = 0; i < count; i++) {
+        sqlite3_bind_int64(s, 1, seqs[i]);
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc != SQLITE_DONE) {
+            sp_store__done(s);
+            sp_store__rollback(st);
+            return sp_store__err(w, rc, "mark published");
+        }
+    }
+    sp_store__done(s);
+    return sp_store__commit(st);
+}
+
+int sp_store_events_backlog(sp_store *st, int64_t *count, int64_t *oldest_ms)
+{
+    sp_conn *c = sp_store__reader(st);
+    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_BACKLOG) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *count = sqlite3_column_int64(s, 0);
+        *oldest_ms = sqlite3_column_int64(s, 1);
+    }
+    sp_store__done(s);
+    return rc == SQLITE_ROW ? 0 : sp_store__err(c, rc, "event backlog");
+}
+
+int sp_store_event_get(sp_store *st, const char *id, int64_t user_seq, int as_admin,
+                       sp_event_fn fn, void *ctx)
+{
+    sp_conn *c = sp_store__reader(st);
+    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_EVENT_GET) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, user_seq);
+    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s), err;
+    if (rc == SQLITE_ROW && (as_admin || sqlite3_column_int(s, 6))) {
+        sp_event e;
+        read_event(s, &e);
+        err = fn(&e, ctx);
+    } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+        err = SP_ERR_NOT_FOUND;
+    } else {
+        err = sp_store__err(c, rc, "get event");
+    }
+    sp_store__done(s);
+    return err;
+}
+
+int sp_store_events_for_user(sp_store *st, int64_t user_seq, int64_t after, int limit,
+                             sp_event_fn fn, void *ctx)
+{
+    sp_conn *c = sp_store__reader(st);
+    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_FOR_USER) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, user_seq);
+    sqlite3_bind_int64(s, 2, after);
+    sqlite3_bind_int(s, 3, limit);
+    return each_event(c, s, fn, ctx);
+}
+
+int sp_store_events_range(sp_store *st, int64_t *oldest, int64_t *newest)
+{
+    sp_conn *c = sp_store__reader(st);
+    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_RANGE) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *oldest = sqlite3_column_int64(s, 0);
+        *newest = sqlite3_column_int64(s, 1);
+    }
+    sp_store__done(s);
+    return rc == SQLITE_ROW ? 0 : sp_store__err(c, rc, "event range");
+}
+
+int sp_store_events_prune(sp_store *st, int64_t before_ms, int *deleted)
+{
+    if (deleted)
+        *deleted = 0;
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_PRUNE);
+    sqlite3_stmt *s2 = sp_store__stmt(w, SQL_PRUNE_INBOUND);
+    if (!s || !s2) {
+        sp_store__rollback(st);
+        return SP_ERR_DB;
+    }
+    sqlite3_bind_int64(s, 1, before_ms);
+    sqlite3_bind_int(s, 2, SP_PRUNE_BATCH);
+    int rc = sqlite3_step(s);
+    int n = sqlite3_changes(w->db);
+    sp_store__done(s);
+    if (rc == SQLITE_DONE) {
+        sqlite3_bind_int64(s2, 1, before_ms);
+        sqlite3_bind_int(s2, 2, SP_PRUNE_BATCH);
+        rc = sqlite3_step(s2);
+        sp_store__done(s2);
+    }
+    if (rc != SQLITE_DONE) {
+        sp_store__rollback(st);
+        return sp_store__err(w, rc, "prune events");
+    }
+    rc = sp_store__commit(st);
+    if (rc == 0 && deleted)
+        *deleted = n;
+    return rc;
 }

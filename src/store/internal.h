@@ -5,6 +5,7 @@
 #ifndef SP_STORE_INTERNAL_H
 #define SP_STORE_INTERNAL_H
 
+#include "store/events.h"
 #include "store/store.h"
 
 #include <jansson.h>
@@ -34,6 +35,12 @@ struct sp_store {
     pthread_key_t reader_key;  /* per-thread reader sp_conn */
     pthread_mutex_t readers_lock;
     sp_conn *readers;          /* every reader, for closing */
+    int events_written;        /* set by sp_store__event_add; read at commit */
+    struct {
+        void (*fn)(void *ctx);
+        void *ctx;
+    } listeners[SP_STORE_COMMIT_LISTENERS];
+    int listener_count;
 };
 
 /* The calling thread's reader connection, opened on first use. Returns NULL

@@ -213,20 +213,25 @@ sp_conn *sp_store__begin(sp_store *st)
 int sp_store__commit(sp_store *st)
 {
     int rc = sqlite3_exec(st->writer.db, "COMMIT", NULL, NULL, NULL);
-    int err = 0;
+    int err = 0, notify = st->events_written;
+    st->events_written = 0;
     if (rc != SQLITE_OK) {
         err = sp_store__err(&st->writer, rc, "commit");
         if (err == 0 || err == SP_ERR_CONFLICT)
             err = SP_ERR_DB;
         if (!sqlite3_get_autocommit(st->writer.db))
             sqlite3_exec(st->writer.db, "ROLLBACK", NULL, NULL, NULL);
+        notify = 0;
     }
     pthread_mutex_unlock(&st->write_lock);
+    for (int i = 0; notify && i < st->listener_count; i++)
+        st->listeners[i].fn(st->listeners[i].ctx);
     return err;
 }
 
 void sp_store__rollback(sp_store *st)
 {
+    st->events_written = 0;
     if (!sqlite3_get_autocommit(st->writer.db))
         sqlite3_exec(st->writer.db, "ROLLBACK", NULL, NULL, NULL);
     pthread_mutex_unlock(&st->write_lock);
