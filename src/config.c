@@ -129,7 +129,8 @@ static int parse_http_addr(sp_config *cfg, const char *v, char *why, size_t whyl
     }
     const char *host = v;
     size_t hl = (size_t)(colon - v);
-    if (v[0] == '[') {
+    int v6 = v[0] == '[';
+    if (v6) {
         if (colon[-1] != ']' || hl < 3) {
             say(why, whylen, "'%s' must be [ipv6]:port", v);
             return SP_ERR_INVALID;
@@ -137,9 +138,21 @@ static int parse_http_addr(sp_config *cfg, const char *v, char *why, size_t whyl
         host++;
         hl -= 2;
     }
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    if (!colon[1] || *end || port < 1 || port > 65535) {
+    /* An address or a host name: nothing that could not be bound or would
+     * make the derived public URL malformed. */
+    for (size_t i = 0; i < hl; i++) {
+        char c = host[i];
+        int ok = isalnum((unsigned char)c) || c == '.' || c == '-' || (v6 && c == ':');
+        if (!ok) {
+            say(why, whylen, "'%s' has a malformed host", v);
+            return SP_ERR_INVALID;
+        }
+    }
+    long port = 0;
+    const char *p = colon + 1;
+    size_t digits = strspn(p, "0123456789");
+    if (digits == 0 || digits > 5 || p[digits] != '\0' || (port = strtol(p, NULL, 10)) < 1 ||
+        port > 65535) {
         say(why, whylen, "'%s': port must be 1-65535", v);
         return SP_ERR_INVALID;
     }

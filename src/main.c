@@ -11,6 +11,7 @@
 #include "auth/auth.h"
 #include "config.h"
 #include "events/bus.h"
+#include "events/hub.h"
 #include "events/relay.h"
 #include "events/sweeper.h"
 #include "http/http.h"
@@ -41,6 +42,11 @@
 #define SP_HTTP_IDLE_TIMEOUT_S 60
 /* On shutdown the relay gets this long to put the rest on the bus. */
 #define SP_RELAY_FLUSH_MS 5000
+/* Open connections in all: change streams are long-lived, one per device
+ * or tab; 20,000 covers the 10,000-client target with room to spare. */
+#define SP_HTTP_CONNECTION_LIMIT 20000
+/* Change streams get this long to end on shutdown. */
+#define SP_STREAMS_CLOSE_MS 2000
 /* A PEM file larger than this is not a certificate or key. */
 #define SP_PEM_MAX (1024 * 1024)
 
@@ -203,6 +209,7 @@ static int cmd_serve(int argc, char **argv)
     sp_auth *auth = NULL;
     sp_relay *relay = NULL;
     sp_sweeper *sweeper = NULL;
+    sp_hub *hub = NULL;
     sp_router *router = NULL;
     sp_http_server *server = NULL;
 
@@ -221,9 +228,11 @@ static int cmd_serve(int argc, char **argv)
         goto fail_relay;
     if (sp_sweeper_start(store, cfg.events_retention_ms, &sweeper) < 0)
         goto fail_sweeper;
+    if (sp_hub_start(store, &hub) < 0 || sp_store_on_commit(store, sp_hub_notify, hub) < 0)
+        goto fail_hub;
 
     sp_api api = {.cfg = &cfg, .store = store, .bus = bus, .auth = auth, .relay = relay,
-                  .started_ms = sp_time_now_ms()};
+                  .hub = hub, .started_ms = sp_time_now_ms()};
     router = sp_router_new();
     if (!router || sp_api_register(router, &api) < 0)
         goto fail_router;
@@ -240,7 +249,8 @@ static int cmd_serve(int argc, char **argv)
                             .port = cfg.http_port,
                             .tls_cert_pem = tls_cert,
                             .tls_key_pem = tls_key,
-                            .connection_timeout_s = SP_HTTP_IDLE_TIMEOUT_S};
+                            .connection_timeout_s = SP_HTTP_IDLE_TIMEOUT_S,
+                            .connection_limit = SP_HTTP_CONNECTION_LIMIT};
     if (sp_http_start(&hopt, router, &server) < 0)
         goto fail_router;
     api.server = server;
@@ -253,13 +263,17 @@ static int cmd_serve(int argc, char **argv)
         ;
     sp_info("main", "%s received; draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     sp_http_quiesce(server);
+    sp_hub_close(hub, SP_STREAMS_CLOSE_MS);
     sp_http_stop(server, SP_DRAIN_TIMEOUT_MS);
     server = NULL;
     exit_code = 0;
 
 fail_router:
+    sp_hub_close(hub, SP_STREAMS_CLOSE_MS);
     sp_http_stop(server, 0);
     sp_router_free(router);
+    sp_hub_free(hub);
+fail_hub:
     sp_sweeper_stop(sweeper);
 fail_sweeper:
     sp_relay_stop(relay, SP_RELAY_FLUSH_MS);

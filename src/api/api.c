@@ -20,20 +20,32 @@ int sp_api_register(sp_router *r, sp_api *api)
         rc = sp_api__register_sharing(r, api);
     if (rc == 0)
         rc = sp_api__register_events(r, api);
+    if (rc == 0)
+        rc = sp_api__register_changes(r, api);
     return rc;
 }
 
 int sp_api__authenticate(sp_http_req *req, sp_api *api, sp_identity *id)
 {
+    return sp_api__authenticate_ex(req, api, 0, id);
+}
+
+int sp_api__authenticate_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identity *id)
+{
     const char *h = sp_http_header(req, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0 || !h[7]) {
+    const char *token = NULL;
+    if (h && strncasecmp(h, "Bearer ", 7) == 0 && h[7]) {
+        token = h + 7;
+        while (*token == ' ')
+            token++;
+    } else if (!h && allow_query) {
+        token = sp_http_query(req, "access_token");
+    }
+    if (!token || !*token) {
         sp_http_add_header(req, "WWW-Authenticate", "Bearer realm=\"spaceport\"");
         sp_http_reply_error(req, 401, "unauthenticated", "a bearer token is required");
         return SP_ERR_UNAUTHORIZED;
     }
-    const char *token = h + 7;
-    while (*token == ' ')
-        token++;
     int rc = sp_auth_verify(api->auth, token, id);
     if (rc == SP_ERR_UNAVAILABLE) {
         sp_http_reply_error(req, 503, "unavailable", "the identity provider cannot be reached");
@@ -58,9 +70,17 @@ void sp_api__store_error(sp_http_req *req, int err)
 int sp_api__caller(sp_http_req *req, sp_api *api, sp_user *user)
 {
     sp_identity id;
-    int rc = sp_api__authenticate(req, api, &id);
+    return sp_api__caller_ex(req, api, 0, &id, user);
+}
+
+int sp_api__caller_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identity *idp,
+                      sp_user *user)
+{
+    sp_identity id;
+    int rc = sp_api__authenticate_ex(req, api, allow_query, &id);
     if (rc < 0)
         return rc;
+    *idp = id;
     sp_user_claims claims = {.issuer = id.issuer,
                              .sub = id.sub,
                              .username = id.username,

@@ -19,6 +19,8 @@ int sp_api__register_users(sp_router *r, sp_api *api);
  * and returns a negative sp_err; the handler just returns.
  */
 int sp_api__authenticate(sp_http_req *req, sp_api *api, sp_identity *id);
+/* The same, accepting ?access_token= when allow_query is set. */
+int sp_api__authenticate_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identity *id);
 
 /*
  * Authenticates the request and returns its user, provisioned on first
@@ -27,6 +29,12 @@ int sp_api__authenticate(sp_http_req *req, sp_api *api, sp_identity *id);
  * sp_err; the handler just returns.
  */
 int sp_api__caller(sp_http_req *req, sp_api *api, sp_user *user);
+
+/* As sp_api__caller, also returning the identity (token expiry); with
+ * allow_query the token may come as the access_token query parameter
+ * (browsers' EventSource cannot set headers). */
+int sp_api__caller_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identity *id,
+                      sp_user *user);
 
 /* oCIS's share jail: the virtual drive that holds shares received. */
 #define SP_SHARES_DRIVE_ID                                                                        \
@@ -37,6 +45,7 @@ int sp_api__register_drives(sp_router *r, sp_api *api);
 int sp_api__register_members(sp_router *r, sp_api *api);
 int sp_api__register_sharing(sp_router *r, sp_api *api);
 int sp_api__register_events(sp_router *r, sp_api *api);
+int sp_api__register_changes(sp_router *r, sp_api *api);
 
 /* Nesting deeper than this in a request body is refused: the contract's
  * bodies are three levels deep. */

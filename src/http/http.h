@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct sp_buf;
 
@@ -33,6 +34,7 @@ typedef struct sp_http_options {
     const char *tls_cert_pem;  /* PEM text (not a file name), or NULL for plain HTTP */
     const char *tls_key_pem;
     int64_t connection_timeout_s; /* idle connections are closed after this */
+    unsigned connection_limit;    /* open connections in all; 0 = libmicrohttpd's default */
 } sp_http_options;
 
 /* --- reading the request (all returned strings are borrowed, valid until
@@ -71,6 +73,32 @@ int sp_http_reply_json(sp_http_req *req, unsigned status, json_t *value);
 /* Replies {"error":{"code":code,"message":...}} with the given status. */
 int sp_http_reply_error(sp_http_req *req, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* --- streams (Server-Sent Events) --- */
+
+typedef struct sp_http_stream sp_http_stream;
+
+/* Produces the next part of a stream into buf (max bytes). Returns the
+ * bytes written; 0 when there is nothing to send now (the connection then
+ * sleeps, costing no thread, until sp_http_stream_wake); -1 to end the
+ * reply. Runs on an HTTP worker thread. */
+typedef ssize_t (*sp_http_stream_fn)(void *ctx, char *buf, size_t max);
+/* Called once when the connection is gone, on an HTTP worker thread;
+ * releases ctx. Once it returns nobody may wake the stream again. */
+typedef void (*sp_http_stream_free_fn)(void *ctx);
+
+/*
+ * Answers 200 with a body produced by fn over time (the headers added with
+ * sp_http_add_header go along). ctx is stolen: free_fn releases it, also
+ * when this call fails. *out receives the handle to wake the stream with.
+ * Returns 0 or SP_ERR_NOMEM.
+ */
+int sp_http_reply_stream(sp_http_req *req, const char *content_type, sp_http_stream_fn fn,
+                         sp_http_stream_free_fn free_fn, void *ctx, sp_http_stream **out);
+
+/* Makes fn run again soon for this stream. Thread-safe; the caller must
+ * guarantee the stream is not being freed (see sp_http_stream_free_fn). */
+void sp_http_stream_wake(sp_http_stream *s);
 
 /* --- the server --- */
 

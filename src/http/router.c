@@ -119,6 +119,22 @@ static int method_matches(const char *route_method, const char *method)
            (strcmp(method, "HEAD") == 0 && strcmp(route_method, "GET") == 0);
 }
 
+/* Whether a ", "-separated list already names method (whole names only:
+ * PATCH is not in PROPPATCH). */
+static int allow_has(const char *list, const char *method)
+{
+    size_t n = strlen(method);
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == n && strncmp(p, method, n) == 0)
+            return 1;
+        p += len;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    return 0;
+}
+
 int sp_router_match(const sp_router *r, const char *method, const char *path, sp_route_match *m)
 {
     memset(m, 0, sizeof *m);
@@ -136,7 +152,7 @@ int sp_router_match(const sp_router *r, const char *method, const char *path, sp
             continue;
         if (!method_matches(rt->method, method)) {
             /* Remember the methods that would have matched, for Allow. */
-            if (!strstr(m->allow, rt->method) &&
+            if (!allow_has(m->allow, rt->method) &&
                 strlen(m->allow) + strlen(rt->method) + 2 < sizeof m->allow) {
                 if (m->allow[0])
                     strcat(m->allow, ", ");

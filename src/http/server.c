@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -203,6 +204,102 @@ int sp_http_reply_error(sp_http_req *req, unsigned status, const char *code, con
     return rc;
 }
 
+/* ---- streams ---- */
+
+struct sp_http_stream {
+    struct MHD_Connection *conn;
+    pthread_mutex_t lock;
+    int suspended;    /* the connection sleeps; only wake resumes it */
+    int wake_pending; /* woken while producing: produce again */
+    sp_http_stream_fn fn;
+    sp_http_stream_free_fn free_fn;
+    void *ctx;
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    sp_http_stream *s = cls;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        s->wake_pending = 0;
+        pthread_mutex_unlock(&s->lock);
+        ssize_t n = s->fn(s->ctx, buf, max);
+        if (n > 0)
+            return n;
+        if (n < 0)
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        pthread_mutex_lock(&s->lock);
+        if (s->wake_pending) {
+            /* Woken while producing: there may be something now. */
+            pthread_mutex_unlock(&s->lock);
+            continue;
+        }
+        /* Nothing to send: sleep without a thread until woken; returning
+         * 0 without suspending would spin. */
+        s->suspended = 1;
+        MHD_suspend_connection(s->conn);
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+    }
+}
+
+static void stream_free(void *cls)
+{
+    sp_http_stream *s = cls;
+    s->free_fn(s->ctx);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+void sp_http_stream_wake(sp_http_stream *s)
+{
+    pthread_mutex_lock(&s->lock);
+    if (s->suspended) {
+        s->suspended = 0;
+        MHD_resume_connection(s->conn);
+    } else {
+        s->wake_pending = 1;
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Bytes a stream produces at a time: several events, one write. */
+#define SP_HTTP_STREAM_BLOCK 8192
+
+int sp_http_reply_stream(sp_http_req *req, const char *content_type, sp_http_stream_fn fn,
+                         sp_http_stream_free_fn free_fn, void *ctx, sp_http_stream **out)
+{
+    sp_http_stream *s = calloc(1, sizeof *s);
+    if (!s) {
+        free_fn(ctx);
+        return SP_ERR_NOMEM;
+    }
+    s->conn = req->conn;
+    s->fn = fn;
+    s->free_fn = free_fn;
+    s->ctx = ctx;
+    pthread_mutex_init(&s->lock, NULL);
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, SP_HTTP_STREAM_BLOCK, stream_read, s, stream_free);
+    if (!resp) {
+        stream_free(s);
+        return SP_ERR_NOMEM;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    for (size_t i = 0; i < req->header_count; i++)
+        MHD_add_response_header(resp, req->headers[i].name, req->headers[i].value);
+    enum MHD_Result ok = MHD_queue_response(req->conn, 200, resp);
+    MHD_destroy_response(resp); /* freed with the connection; stream_free then runs */
+    if (ok != MHD_YES)
+        return SP_ERR_IO; /* already freed through stream_free */
+    *out = s;
+    req->replied = 1;
+    req->status = 200;
+    return 0;
+}
+
 /* ---- dispatch ---- */
 
 static void dispatch(sp_http_req *req)
@@ -381,7 +478,9 @@ int sp_http_start(const sp_http_options *opt, const sp_router *router, sp_http_s
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)opt->connection_timeout_s, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        (unsigned)opt->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        opt->connection_limit ? opt->connection_limit : 1000u, MHD_OPTION_ARRAY, tls_opts,
+        MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
         sp_error("http", "cannot listen on %s port %d (address in use or not permitted)",

@@ -35,7 +35,8 @@
     " NULL AS item_id, NULL AS shared_drive_id"                                                   \
     " FROM members m JOIN drives d ON d.seq = m.drive_seq"                                        \
     " LEFT JOIN users o ON o.seq = d.owner_seq"                                                   \
-    " WHERE m.user_seq = ?1 AND (d.disabled_at IS NULL OR m.role = '" MANAGER_ROLE "' OR ?4)"
+    " WHERE m.user_seq = ?1 AND (d.disabled_at IS NULL OR m.role = '" MANAGER_ROLE "' OR ?4)"   \
+    " AND (m.expires_at IS NULL OR m.expires_at > ?8)"
 #define SHARE_ARM                                                                                 \
     "SELECT s.seq, s.mount_id, 'mountpoint', NULL, s.item_name, '', o.id, o.display_name, -1, 0," \
     " d.etag, d.mtime, 0, s.role, lower(s.item_name), s.id, s.item_id, d.id"                      \
@@ -88,7 +89,8 @@ static const char *const SQL_LIST[2][4][2] = {
 
 static const char SQL_GET[] =
     "SELECT " DRIVE_COLS ", m.role FROM drives d LEFT JOIN users o ON o.seq = d.owner_seq"
-    " LEFT JOIN members m ON m.drive_seq = d.seq AND m.user_seq = ?1 WHERE d.id = ?2";
+    " LEFT JOIN members m ON m.drive_seq = d.seq AND m.user_seq = ?1"
+    " AND (m.expires_at IS NULL OR m.expires_at > ?3) WHERE d.id = ?2";
 
 static const char *col_text(sqlite3_stmt *s, int col)
 {
@@ -189,6 +191,7 @@ int sp_store_drive_get(sp_store *st, const sp_user *user, int as_admin, const ch
         return SP_ERR_DB;
     sqlite3_bind_int64(s, 1, user->seq);
     sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, sp_time_now_ms());
     int rc = sqlite3_step(s), err;
     if (rc == SQLITE_ROW) {
         sp_drive d;

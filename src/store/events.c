@@ -265,3 +265,28 @@ int sp_store_events_prune(sp_store *st, int64_t before_ms, int *deleted)
         *deleted = n;
     return rc;
 }
+
+static const char SQL_RECIPIENTS_AFTER[] =
+    "SELECT user_seq, event_seq FROM event_recipients WHERE event_seq > ?"
+    " ORDER BY event_seq LIMIT ?";
+
+int sp_store_event_recipients_after(sp_store *st, int64_t after_seq, int limit,
+                                    sp_recipient_fn fn, void *ctx)
+{
+    sp_conn *c = sp_store__reader(st);
+    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_RECIPIENTS_AFTER) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, after_seq);
+    sqlite3_bind_int(s, 2, limit);
+    int rc, err = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        err = fn(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), ctx);
+        if (err < 0)
+            break;
+    }
+    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        err = sp_store__err(c, rc, "event recipients");
+    sp_store__done(s);
+    return err;
+}

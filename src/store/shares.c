@@ -127,15 +127,17 @@ static const char SQL_INSERT[] =
     " role, expires_at, creator_seq, created_at, updated_at)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, nullif(?, 0), ?, ?, ?)";
 
-/* Event data naming the share; new reference. */
-static json_t *share_data(const char *executant, const char *drive_id, const char *drive_name,
-                          const char *item_id, const char *item_name, const char *share_id,
-                          const char *grantee, const char *role, int64_t expires_at_ms)
+/* Event data naming the share (schema/events/share.json); new reference.
+ * grantee is a user id, or an e-mail address when is_email. */
+static json_t *share_data(const char *executant, const char *sharer, const char *drive_id,
+                          const char *drive_name, const char *item_id, const char *item_name,
+                          const char *share_id, const char *grantee, int is_email,
+                          const char *role, int64_t expires_at_ms)
 {
-    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "executant", executant,
-                          "driveId", drive_id, "driveName", drive_name, "itemId", item_id,
-                          "itemName", item_name, "shareId", share_id, "grantee", grantee, "role",
-                          role);
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[s]}", "shareId", share_id,
+                          "executant", executant, "sharer", sharer, "driveId", drive_id,
+                          "driveName", drive_name, "itemId", item_id, "resourceName", item_name,
+                          is_email ? "granteeEmail" : "granteeUserId", grantee, "roles", role);
     if (d && expires_at_ms) {
         char when[SP_TIME_RFC3339_LEN];
         sp_time_format_rfc3339(expires_at_ms, when);
@@ -228,8 +230,9 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
         rc = sp_store__err(w, step, "insert share"); /* CONFLICT: already shared */
         goto fail;
     }
-    data = share_data(actor->id, drive_id, drive_name, item_id, item_name, share_id,
-                      grantee_seq ? grantee_id : grantee->email, role, expires_at_ms);
+    data = share_data(actor->id, actor->id, drive_id, drive_name, item_id, item_name, share_id,
+                      grantee_seq ? grantee_id : grantee->email, !grantee_seq, role,
+                      expires_at_ms);
     int64_t recipients[2] = {actor->seq, grantee_seq};
     rc = data ? sp_store__event_add(w, SP_EVENT_SHARE_CREATED, drive_id, data, recipients,
                                     grantee_seq ? 2 : 1, NULL)
@@ -249,9 +252,9 @@ fail:
 
 static const char SQL_FOR_CHANGE[] =
     "SELECT s.seq, d.id, d.name, s.item_id, s.item_name, s.role, coalesce(s.expires_at, 0),"
-    " s.grantee_seq, coalesce(g.id, s.grantee_email), s.creator_seq"
+    " s.grantee_seq, coalesce(g.id, s.grantee_email), s.creator_seq, c.id"
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq LEFT JOIN users g ON g.seq ="
-    " s.grantee_seq WHERE s.id = ?";
+    " s.grantee_seq JOIN users c ON c.seq = s.creator_seq WHERE s.id = ?";
 static const char SQL_DELETE[] = "DELETE FROM shares WHERE seq = ?";
 static const char SQL_UPDATE[] = "UPDATE shares SET role = ?, expires_at = nullif(?, 0),"
                                  " expired = 0, updated_at = ? WHERE seq = ?";
@@ -286,6 +289,8 @@ int sp_store_share_change(sp_store *st, const sp_user *actor, const char *id, in
     int64_t grantee_seq = sqlite3_column_int64(q, 7);
     sp_store__copy_text(q, 8, grantee, sizeof grantee);
     int64_t creator_seq = sqlite3_column_int64(q, 9);
+    char creator_id[SP_ID_LEN];
+    sp_store__copy_text(q, 10, creator_id, sizeof creator_id);
     sp_store__done(q);
 
     const char *new_role = role ? role : old_role;
@@ -307,8 +312,8 @@ int sp_store_share_change(sp_store *st, const sp_user *actor, const char *id, in
         rc = sp_store__err(w, step, remove ? "delete share" : "update share");
         goto fail;
     }
-    data = share_data(actor->id, drive_id, drive_name, item_id, item_name, id, grantee, new_role,
-                      new_expiry);
+    data = share_data(actor->id, creator_id, drive_id, drive_name, item_id, item_name, id, grantee,
+                      !grantee_seq, new_role, new_expiry);
     int64_t recipients[3] = {actor->seq, creator_seq, grantee_seq};
     rc = data ? sp_store__event_add(w, remove ? SP_EVENT_SHARE_DELETED : SP_EVENT_SHARE_UPDATED,
                                     drive_id, data, recipients, grantee_seq ? 3 : 2, NULL)
@@ -399,8 +404,9 @@ int sp_store_shares_expire(sp_store *st, int64_t now_ms, int *count)
             break;
         }
         /* The executant of an expiry is the share's creator: nobody acted. */
-        json_t *data = share_data(d->creator_id, d->drive_id, d->drive_name, d->item_id,
-                                  d->item_name, d->id, d->grantee, d->role, d->expires_at);
+        json_t *data = share_data(d->creator_id, d->creator_id, d->drive_id, d->drive_name,
+                                  d->item_id, d->item_name, d->id, d->grantee, !d->grantee_seq,
+                                  d->role, d->expires_at);
         int64_t recipients[2] = {d->creator_seq, d->grantee_seq};
         rc = data ? sp_store__event_add(w, SP_EVENT_SHARE_EXPIRED, d->drive_id, data, recipients,
                                         d->grantee_seq ? 2 : 1, NULL)
@@ -422,8 +428,9 @@ int sp_store_shares_expire(sp_store *st, int64_t now_ms, int *count)
 
 static const char SQL_PENDING[] =
     "SELECT s.seq, s.id, d.id, d.name, s.item_id, s.item_name, s.role,"
-    " coalesce(s.expires_at, 0), s.creator_seq FROM shares s JOIN drives d ON d.seq ="
-    " s.drive_seq WHERE s.grantee_seq IS NULL AND s.grantee_email = ? LIMIT 1";
+    " coalesce(s.expires_at, 0), s.creator_seq, c.id FROM shares s JOIN drives d ON d.seq ="
+    " s.drive_seq JOIN users c ON c.seq = s.creator_seq"
+    " WHERE s.grantee_seq IS NULL AND s.grantee_email = ? LIMIT 1";
 static const char SQL_CLAIM[] =
     "UPDATE shares SET grantee_seq = ?, grantee_email = NULL, updated_at = ? WHERE seq = ?";
 
@@ -456,6 +463,8 @@ int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_
         sp_store__copy_text(q, 6, role, sizeof role);
         int64_t expires = sqlite3_column_int64(q, 7);
         int64_t creator_seq = sqlite3_column_int64(q, 8);
+        char creator_id[SP_ID_LEN];
+        sp_store__copy_text(q, 9, creator_id, sizeof creator_id);
         sp_store__done(q);
 
         sqlite3_bind_int64(claim, 1, user_seq);
@@ -465,8 +474,8 @@ int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_
         sp_store__done(claim);
         if (step != SQLITE_DONE)
             return sp_store__err(w, step, "claim e-mail share");
-        json_t *data = share_data(user_id, drive_id, drive_name, item_id, item_name, share_id,
-                                  user_id, role, expires);
+        json_t *data = share_data(user_id, creator_id, drive_id, drive_name, item_id, item_name,
+                                  share_id, user_id, 0, role, expires);
         if (!data)
             return SP_ERR_NOMEM;
         json_object_set_new(data, "matchedEmail", json_string(email));

@@ -113,6 +113,11 @@ int sp_time_parse_rfc3339(const char *s, int64_t *ms_out)
     }
     if (*p)
         return SP_ERR_INVALID;
+    /* timegm would roll 30 February into March: check the month's length. */
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    if (day > days[mon - 1] + (mon == 2 && leap))
+        return SP_ERR_INVALID;
     struct tm tm = {0};
     tm.tm_year = year - 1900;
     tm.tm_mon = mon - 1;

@@ -74,7 +74,8 @@ int sp_url_parse(const char *s, sp_url *out, const char **why)
         size_t hl = (size_t)(host_end - host);
         if (hl == 0 || hl >= SP_URL_HOST_MAX)
             FAIL("has a malformed IPv6 literal");
-        memcpy(out->host, host, hl);
+        for (size_t i = 0; i < hl; i++)
+            out->host[i] = (char)tolower((unsigned char)host[i]);
         struct in6_addr a6;
         if (inet_pton(AF_INET6, out->host, &a6) != 1)
             FAIL("has a malformed IPv6 literal");

@@ -316,6 +316,13 @@ class Issuer:
                            'token_endpoint': issuer.url + '/token'}
                 elif self.path == '/jwks':
                     doc = {'keys': [public]}
+                elif self.path == '/userinfo':
+                    # No opaque tokens are issued here: every one is refused.
+                    self.send_response(401)
+                    self.send_header('WWW-Authenticate', 'Bearer error="invalid_token"')
+                    self.send_header('Content-Length', '0')
+                    self.end_headers()
+                    return
                 else:
                     self.send_response(404)
                     self.end_headers()

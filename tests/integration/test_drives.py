@@ -82,7 +82,7 @@ def check_create(t, sp, bob, carol, bob_id):
     t.eq(r.status, 403, 'creating a project drive without a role is 403')
     before = last_seq(sp)
     r = bob.call('POST', '/graph/v1.0/drives',
-                 {'name': 'Team Alpha: Q3 report', 'description': 'numbers',
+                 {'name': 'Team Alpha, Q3 report', 'description': 'numbers',
                   'quota': {'total': 5000}})
     t.eq(r.status, 201, 'a space admin creates a project drive: 201')
     d = r.json()
@@ -240,7 +240,7 @@ def check_role_matrix(t, sp, bob, users, project):
             if p['grantedToV2']['user']['id'] in (uid, other_id):
                 bob.call('DELETE', '/graph/v1beta1/drives/%s/root/permissions/%s' %
                          (project, p['id']))
-    bob.call('PATCH', '/graph/v1.0/drives/' + project, {'name': 'Team Alpha: Q3 report'})
+    bob.call('PATCH', '/graph/v1.0/drives/' + project, {'name': 'Team Alpha, Q3 report'})
 
 
 def check_bola(t, sp, dave, bob, project, alice_personal):

@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import time
 
-from harness import TAP, Nats, Spaceport, run_spaceport, wait_until
+from harness import TAP, Issuer, Nats, Spaceport, run_spaceport, wait_until
 
 
 def error_body_ok(resp, status, code=None):
@@ -209,8 +209,8 @@ def nats_children(pid):
         return []
 
 
-def check_embedded(t):
-    sp = Spaceport()  # no SPACEPORT_NATS_URL: the embedded default
+def check_embedded(t, idp):
+    sp = Spaceport(issuers=idp.url)  # no SPACEPORT_NATS_URL: the embedded default
     with sp:
         t.eq(sp.request('GET', '/readyz').status, 200, 'embedded bus: readyz 200')
         kids = nats_children(sp.proc.pid)
@@ -226,8 +226,8 @@ def check_embedded(t):
         t.ok('"stopped"' in sp.stderr_text(), 'shutdown is logged')
 
 
-def check_sigint(t, nats):
-    sp = Spaceport(nats_url=nats.url)
+def check_sigint(t, nats, idp):
+    sp = Spaceport(nats_url=nats.url, issuers=idp.url)
     with sp:
         code = sp.stop(signal.SIGINT)
         t.eq(code, 0, 'SIGINT exits 0')
@@ -236,16 +236,16 @@ def check_sigint(t, nats):
 def main(t):
     check_config_errors(t)
     check_migrate(t)
-    with Nats() as nats:
-        sp = Spaceport(nats_url=nats.url)
+    with Nats() as nats, Issuer() as idp:
+        sp = Spaceport(nats_url=nats.url, issuers=idp.url)
         with sp:
             check_routes(t, sp)
             check_bus_outage(t, nats, sp)
             code = sp.stop(signal.SIGTERM)
             t.eq(code, 0, 'SIGTERM with an external bus exits 0')
             check_logs(t, sp)
-        check_sigint(t, nats)
-    check_embedded(t)
+        check_sigint(t, nats, idp)
+        check_embedded(t, idp)
 
 
 if __name__ == '__main__':

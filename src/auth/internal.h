@@ -1,0 +1,290 @@
+/*
+ * internal.h - the pieces of the auth module, shared between its files and
+ * exposed to the unit suite and the benchmark driver. Not for other modules:
+ * they use auth.h only.
+ *
+ *   fetch.c  libcurl GET under the outbound URL policy
+ *   jwks.c   discovery documents and JWK sets → key sets
+ *   jwt.c    pre-parse, key choice, signature, claims → identity
+ *   cache.c  verified tokens by SHA-256, bounded, thread-safe
+ *   auth.c   the handle: issuers, background refresh, opaque tokens, metrics
+ *
+ * Every function here returns 0 or a negative sp_err code; "why" outputs are
+ * static strings meant for logs, never for clients.
+ */
+#ifndef SP_AUTH_INTERNAL_H
+#define SP_AUTH_INTERNAL_H
+
+#include "auth/auth.h"
+
+#include <cjose/jwk.h>
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sp_buf;
+
+/* --- limits (each with the reason for its value) --- */
+
+/* Largest bearer token accepted. Real access tokens are 1-2 KiB; 8 KiB bounds
+ * the work an unauthenticated client can make us do before any crypto. */
+#define SP_AUTH_TOKEN_MAX 8192
+/* Clock skew tolerated on exp, nbf and iat (RFC 9068 leaves it to us; one
+ * minute covers NTP-synchronised hosts with room to spare). */
+#define SP_AUTH_LEEWAY_S 60
+/* Longest kid we look up; issuers use UUIDs or thumbprints (< 100 chars). */
+#define SP_AUTH_KID_MAX 256
+/* RSA keys below 2048 bits are breakable (NIST SP 800-131A): not used. */
+#define SP_AUTH_RSA_MIN_BITS 2048
+/* RSA keys above 8192 bits make each verification cost milliseconds; no
+ * issuer publishes them, so a JWKS that does is not trusted with them. */
+#define SP_AUTH_RSA_MAX_BITS 8192
+/* Keys kept per issuer; providers publish 1-4 (current, next, previous). */
+#define SP_AUTH_JWKS_KEYS_MAX 32
+/* Signature checks one token may cost when it names no kid and several keys
+ * fit its alg: bounds the work of a kid-less token. */
+#define SP_AUTH_CANDIDATES_MAX 4
+/* Largest document fetched from an issuer (discovery, JWKS, userinfo): real
+ * ones are a few KiB; 1 MiB keeps a hostile answer from eating memory. */
+#define SP_AUTH_FETCH_MAX (1024 * 1024)
+/* Whole-transfer timeout of one fetch: a slow issuer must not hold the
+ * refresh thread (or a request waiting for userinfo) for long. */
+#define SP_AUTH_FETCH_TIMEOUT_MS 5000
+/* Same-origin redirects followed (e.g. /jwks → /jwks/); more is a loop. */
+#define SP_AUTH_FETCH_REDIRECTS_MAX 3
+/* Entries in the verified-token cache: at ~1.7 KiB each, 4096 entries bound
+ * it near 7 MiB, enough for every active session of a large instance. */
+#define SP_AUTH_CACHE_ENTRIES 4096
+/* Longest time a verified JWT stays cached even when its exp is later: one
+ * key refresh period, so a key withdrawn from the JWKS stops counting soon. */
+#define SP_AUTH_CACHE_TTL_MAX_MS (10 * 60 * 1000)
+/* How long a userinfo answer (yes or no) for an opaque token is reused. */
+#define SP_AUTH_USERINFO_TTL_MS (60 * 1000)
+/* Period of the background key refresh (providers rotate keys with days of
+ * overlap; ten minutes picks up a new key well before it is used alone). */
+#define SP_AUTH_REFRESH_MS (10 * 60 * 1000)
+/* Least time between two refetches triggered by unknown kids, per issuer:
+ * a flood of random kids costs the issuer at most one request per 30 s. */
+#define SP_AUTH_KID_REFETCH_MS (30 * 1000)
+/* Retry delays while an issuer cannot be reached: start fast (it may be
+ * starting alongside us), back off to the kid refetch interval. */
+#define SP_AUTH_RETRY_MIN_MS 1000
+#define SP_AUTH_RETRY_MAX_MS SP_AUTH_KID_REFETCH_MS
+/* How long a request whose kid is unknown waits for the refetch it caused:
+ * discovery plus JWKS, each bounded by the fetch timeout. */
+#define SP_AUTH_REFETCH_WAIT_MS (2 * SP_AUTH_FETCH_TIMEOUT_MS + 500)
+
+/* --- algorithms --- */
+
+/* The asymmetric allow-list. Anything else (none, HS*, RS1, EdDSA) is
+ * refused before a key is looked at. */
+enum sp_auth_alg {
+    SP_ALG_RS256,
+    SP_ALG_RS384,
+    SP_ALG_RS512,
+    SP_ALG_PS256,
+    SP_ALG_PS384,
+    SP_ALG_PS512,
+    SP_ALG_ES256,
+    SP_ALG_ES384,
+    SP_ALG_ES512,
+    SP_ALG_COUNT
+};
+
+/* Returns the sp_auth_alg for an exact (case-sensitive) JWS alg name, or -1
+ * when name is not in the allow-list. */
+int sp_auth__alg_parse(const char *name);
+/* Returns the static JWS name of alg. */
+const char *sp_auth__alg_name(int alg);
+/* Returns the raw (r||s) signature length in bytes an ES alg requires, or 0
+ * for RSA algorithms. */
+size_t sp_auth__alg_es_sig_len(int alg);
+
+/* --- keys (jwks.c) --- */
+
+/* One usable verification key of an issuer. */
+typedef struct sp_auth_key {
+    cjose_jwk_t *jwk;       /* owned by the key set */
+    cjose_jwk_kty_t kty;    /* CJOSE_JWK_KTY_RSA or _EC */
+    cjose_jwk_ec_curve crv; /* EC only */
+    size_t bits;            /* RSA modulus bits; EC curve bits */
+    int alg;                /* sp_auth_alg from the JWK's "alg", or -1 */
+    int has_kid;
+    char kid[SP_AUTH_KID_MAX];
+} sp_auth_key;
+
+/*
+ * The keys of one issuer at one moment. Immutable once built; shared by
+ * reference count so that a refresh can swap sets while verifications still
+ * use the old one. cjose's own retain/release is not atomic, so the JWKs are
+ * never retained individually: only the set's count moves.
+ */
+typedef struct sp_auth_keyset {
+    atomic_int refs;
+    size_t count;
+    size_t dropped; /* keys of the JWKS that were not usable */
+    sp_auth_key keys[];
+} sp_auth_keyset;
+
+/*
+ * Parses a JWK Set (text of len bytes) into a new key set with refs = 1.
+ * Drops oct and OKP keys, keys with use other than "sig", key_ops without
+ * "verify", an alg outside the allow-list, RSA below SP_AUTH_RSA_MIN_BITS
+ * or above SP_AUTH_RSA_MAX_BITS, curves other than P-256/384/521, and keys
+ * cjose cannot import. Returns 0, SP_ERR_INVALID (why set) when the text is
+ * not a JWK Set, or SP_ERR_NOMEM.
+ */
+int sp_auth__keyset_parse(const char *text, size_t len, sp_auth_keyset **out, const char **why);
+/* Adds a reference (the caller must already hold one, or hold the lock that
+ * protects the pointer it read). */
+void sp_auth__keyset_retain(sp_auth_keyset *ks);
+/* Drops a reference; the last one frees the set and its JWKs. NULL is ok. */
+void sp_auth__keyset_release(sp_auth_keyset *ks);
+
+/*
+ * Parses an OpenID discovery document. Its "issuer" must equal issuer
+ * exactly. *jwks_uri (required) and *userinfo (NULL when absent or not
+ * allowed by the URL policy) are new strings. Returns 0, SP_ERR_INVALID
+ * (why set) or SP_ERR_NOMEM.
+ */
+int sp_auth__discovery_parse(const char *text, size_t len, const char *issuer, char **jwks_uri,
+                             char **userinfo, const char **why);
+
+/* Returns non-zero when key may verify a signature made with alg: RSA for
+ * RS and PS (size within limits), EC on the curve the ES alg names, and the
+ * key's own "alg" (when it has one) equal to alg. */
+int sp_auth__key_fits(const sp_auth_key *key, int alg);
+
+/* --- tokens (jwt.c) --- */
+
+enum sp_auth_token_kind {
+    SP_TOKEN_INVALID = 0, /* refused without asking anyone */
+    SP_TOKEN_JWS,         /* contains a dot: must be a compact JWS */
+    SP_TOKEN_OPAQUE,      /* no dot, RFC 6750 b64token characters */
+};
+
+/* Classifies a token (NUL-terminated). Tokens longer than SP_AUTH_TOKEN_MAX,
+ * empty ones, and opaque-looking ones with characters outside RFC 6750's
+ * b64token are SP_TOKEN_INVALID. Anything with a dot is SP_TOKEN_JWS and is
+ * judged by sp_auth__jwt_preparse alone: a malformed JWT is never sent to a
+ * userinfo endpoint. */
+enum sp_auth_token_kind sp_auth__token_kind(const char *token);
+
+/* What the pre-parser learned from a JWS header. */
+typedef struct sp_jwt_header {
+    int alg; /* sp_auth_alg */
+    int has_kid;
+    char kid[SP_AUTH_KID_MAX];
+} sp_jwt_header;
+
+/*
+ * Checks a compact JWS before any crypto: at most SP_AUTH_TOKEN_MAX bytes,
+ * exactly two dots, three non-empty parts of canonical base64url (only
+ * A-Z a-z 0-9 - _), a header that is a JSON object without duplicate
+ * members, alg in the allow-list, typ absent or JWT / at+jwt /
+ * application/at+jwt, kid (if any) a string, no crit, enc, zip or b64, and a
+ * signature of the length the alg implies. jku, x5u, jwk and x5c are ignored.
+ * Fills *hdr. Returns 0 or SP_ERR_UNAUTHORIZED with why set.
+ */
+int sp_auth__jwt_preparse(const char *token, sp_jwt_header *hdr, const char **why);
+
+/*
+ * Verifies the signature of token with key (borrowed; the caller checked
+ * sp_auth__key_fits) using one new cjose_jws for this call, and only when it
+ * holds parses the payload (duplicate members rejected) into *claims (new
+ * reference, a JSON object). Returns 0, SP_ERR_UNAUTHORIZED (why set) or
+ * SP_ERR_NOMEM.
+ */
+int sp_auth__jws_verify(const char *token, const sp_auth_key *key, json_t **claims,
+                        const char **why);
+
+/*
+ * Checks the claims of a verified token (borrowed): iss equal to issuer,
+ * exp present and numeric and not past now_s + leeway, nbf and iat (when
+ * present) numeric and not after now_s + leeway, sub a non-empty string,
+ * and aud (string or array) containing audience when audience is not NULL.
+ * Returns 0 or SP_ERR_UNAUTHORIZED with why set.
+ */
+int sp_auth__claims_check(const json_t *claims, const char *issuer, const char *audience,
+                          double now_s, const char **why);
+
+/*
+ * Fills *id from claims (borrowed; a verified JWT payload or a userinfo
+ * answer): issuer copied, sub, username from user_claim (falls back to
+ * sub), display name from "name" (falls back to username), email unless
+ * email_verified is false, roles from roles_claim (array or space-separated
+ * string; a dotted name such as "realm_access.roles" is also looked up as a
+ * path). Values longer than the identity fields are refused, not truncated.
+ * expires_at_ms is left 0 for the caller. Returns 0 or SP_ERR_UNAUTHORIZED.
+ */
+int sp_auth__identity_from_claims(const json_t *claims, const char *issuer, const char *user_claim,
+                                  const char *roles_claim, sp_identity *id, const char **why);
+
+/* --- cache (cache.c) --- */
+
+/* SHA-256 of a token: the cache key. */
+#define SP_AUTH_HASH_LEN 32
+
+typedef struct sp_auth_cache sp_auth_cache;
+
+/* Creates a cache of at most capacity entries (rounded down to a multiple of
+ * its associativity, at least one set). Returns 0 and a new cache, or
+ * SP_ERR_NOMEM. */
+int sp_auth__cache_create(size_t capacity, sp_auth_cache **out);
+/* Frees the cache. NULL is ok. */
+void sp_auth__cache_destroy(sp_auth_cache *c);
+/* Hashes token into hash. */
+void sp_auth__hash_token(const char *token, size_t len, uint8_t hash[SP_AUTH_HASH_LEN]);
+/*
+ * Looks hash up. Returns 1 and copies the identity into *id (when not NULL)
+ * for a live positive entry, -1 for a live negative entry ("this token was
+ * refused"), 0 when absent or expired (now_ms is the wall clock). Thread-safe.
+ */
+int sp_auth__cache_get(sp_auth_cache *c, const uint8_t hash[SP_AUTH_HASH_LEN], int64_t now_ms,
+                       sp_identity *id);
+/*
+ * Stores a positive (id not NULL, copied) or negative (id NULL) entry until
+ * expires_ms, evicting an expired entry, or else the least recently used one,
+ * of the same set. Thread-safe.
+ */
+void sp_auth__cache_put(sp_auth_cache *c, const uint8_t hash[SP_AUTH_HASH_LEN],
+                        const sp_identity *id, int64_t expires_ms, int64_t now_ms);
+/* Returns the number of live entries (for tests and metrics). */
+size_t sp_auth__cache_count(sp_auth_cache *c, int64_t now_ms);
+
+/* --- outbound requests (fetch.c) --- */
+
+/* Returns non-zero when url may be fetched: an absolute https URL, or http
+ * to a loopback host (localhost, 127.0.0.0/8, ::1). */
+int sp_auth__url_allowed(const char *url);
+
+/*
+ * GETs url (checked with sp_auth__url_allowed) with a SP_AUTH_FETCH_TIMEOUT_MS
+ * timeout, a SP_AUTH_FETCH_MAX body cap, and redirects followed only within
+ * the same origin. bearer, when not NULL, is sent as "Authorization: Bearer".
+ * cancel, when not NULL, aborts the transfer as soon as it becomes non-zero.
+ * On return 0, *status holds the final HTTP status and body the answer
+ * (appended). Returns SP_ERR_INVALID (policy), SP_ERR_TOO_LARGE,
+ * SP_ERR_UNAVAILABLE (network, timeout, cancelled) or SP_ERR_NOMEM, with why
+ * set.
+ */
+int sp_auth__fetch(const char *url, const char *bearer, const atomic_int *cancel, long *status,
+                   struct sp_buf *body, const char **why);
+
+/* --- the handle (auth.c) --- */
+
+/* Flags of sp_auth__create_static. */
+#define SP_AUTH_NO_CACHE 1u /* every verification does the full work */
+
+/*
+ * For tests and benchmarks: a verifier whose issuers (cfg's, in order) use
+ * the given JWK Set texts (jwks[i] for issuer i; NULL = unreachable) instead
+ * of fetched ones, with no background thread and no userinfo endpoint.
+ * Returns 0 and a new handle, SP_ERR_INVALID (a JWKS did not parse) or
+ * SP_ERR_NOMEM.
+ */
+int sp_auth__create_static(const sp_config *cfg, const char *const *jwks, size_t n, unsigned flags,
+                           sp_auth **out);
+
+#endif
