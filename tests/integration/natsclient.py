@@ -5,7 +5,6 @@ Speaks the text protocol over a plain socket; one reader thread. Enough to
 watch what Spaceport publishes and to inspect the stream, without a client
 library that Debian does not package.
 """
-import base64
 import json
 import queue
 import socket
@@ -127,18 +126,32 @@ class NatsClient:
     def stream_info(self, stream='SPACEPORT'):
         return self.request('$JS.API.STREAM.INFO.' + stream).json()
 
-    def stream_messages(self, stream='SPACEPORT'):
-        """Every message in the stream, as (seq, subject, headers, data)."""
-        info = self.stream_info(stream)
-        state = info.get('state', {})
+    def stream_messages(self, stream='SPACEPORT', timeout=30):
+        """Every message in the stream, as (seq, subject, headers, data),
+        delivered by an ephemeral push consumer (one round trip, not one
+        request per message)."""
+        total = self.stream_info(stream).get('state', {}).get('messages', 0)
+        inbox = '_INBOX.dump.%d' % time.time_ns()
+        q = self.subscribe(inbox)
+        r = self.request('$JS.API.CONSUMER.CREATE.' + stream, {
+            'stream_name': stream,
+            'config': {'deliver_subject': inbox, 'deliver_policy': 'all', 'ack_policy': 'none',
+                       'replay_policy': 'instant', 'inactive_threshold': 10_000_000_000}}).json()
+        if 'error' in r:
+            raise RuntimeError('consumer: %r' % r['error'])
         out = []
-        for seq in range(state.get('first_seq', 1), state.get('last_seq', 0) + 1):
-            r = self.request('$JS.API.STREAM.MSG.GET.' + stream, {'seq': seq}).json()
-            m = r.get('message')
-            if not m:
-                continue
-            hdrs = _parse_headers(base64.b64decode(m['hdrs'])) if m.get('hdrs') else {}
-            out.append((seq, m['subject'], hdrs, base64.b64decode(m.get('data', ''))))
+        deadline = time.time() + timeout
+        while len(out) < total and time.time() < deadline:
+            try:
+                m = q.get(timeout=max(0.1, deadline - time.time()))
+            except queue.Empty:
+                break
+            if not m.reply:
+                continue  # flow control or heartbeats carry no reply subject
+            # $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>
+            parts = m.reply.split('.')
+            seq = int(parts[5]) if len(parts) >= 9 else len(out) + 1
+            out.append((seq, m.subject, m.headers, m.data))
         return out
 
     def close(self):
