@@ -11,6 +11,7 @@
 #include "auth/auth.h"
 #include "config.h"
 #include "events/bus.h"
+#include "events/consumer.h"
 #include "events/hub.h"
 #include "events/relay.h"
 #include "events/sweeper.h"
@@ -210,6 +211,7 @@ static int cmd_serve(int argc, char **argv)
     sp_relay *relay = NULL;
     sp_sweeper *sweeper = NULL;
     sp_hub *hub = NULL;
+    sp_consumer *consumer = NULL;
     sp_router *router = NULL;
     sp_http_server *server = NULL;
 
@@ -230,9 +232,11 @@ static int cmd_serve(int argc, char **argv)
         goto fail_sweeper;
     if (sp_hub_start(store, &hub) < 0 || sp_store_on_commit(store, sp_hub_notify, hub) < 0)
         goto fail_hub;
+    if (sp_consumer_start(store, bus, &consumer) < 0)
+        goto fail_consumer;
 
     sp_api api = {.cfg = &cfg, .store = store, .bus = bus, .auth = auth, .relay = relay,
-                  .hub = hub, .started_ms = sp_time_now_ms()};
+                  .hub = hub, .consumer = consumer, .started_ms = sp_time_now_ms()};
     router = sp_router_new();
     if (!router || sp_api_register(router, &api) < 0)
         goto fail_router;
@@ -272,6 +276,8 @@ fail_router:
     sp_hub_close(hub, SP_STREAMS_CLOSE_MS);
     sp_http_stop(server, 0);
     sp_router_free(router);
+    sp_consumer_stop(consumer);
+fail_consumer:
     sp_hub_free(hub);
 fail_hub:
     sp_sweeper_stop(sweeper);

@@ -8,6 +8,7 @@
 #include "auth/auth.h"
 #include "config.h"
 #include "events/bus.h"
+#include "events/consumer.h"
 #include "events/hub.h"
 #include "events/relay.h"
 #include "http/http.h"
@@ -21,6 +22,7 @@ typedef struct sp_api {
     sp_auth *auth;
     sp_relay *relay;        /* for /metrics; may be NULL */
     sp_hub *hub;            /* change streams; may be NULL */
+    sp_consumer *consumer;  /* for /metrics; may be NULL */
     sp_http_server *server; /* set once the server runs; for /metrics */
     int64_t started_ms;     /* wall clock at start, for /metrics */
 } sp_api;

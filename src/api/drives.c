@@ -66,6 +66,16 @@ static int add_permission(const sp_member *m, void *arg)
     return p && json_array_append_new(pc->list, p) == 0 ? 0 : SP_ERR_NOMEM;
 }
 
+/* Writes an eTag as an HTTP entity tag: quoted once, whether or not the
+ * storage provider sent it quoted. */
+static int quote_etag(sp_buf *b, const char *etag)
+{
+    size_t n = strlen(etag);
+    if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"')
+        return sp_buf_puts(b, etag);
+    return sp_buf_printf(b, "\"%s\"", etag);
+}
+
 /* "Team Alpha: Q3" -> "team-alpha-q3", for mountpoint aliases. */
 static void slug(const char *name, char *out, size_t outlen)
 {
@@ -96,7 +106,7 @@ static json_t *mountpoint_json(sp_api *api, const sp_drive *d)
     /* The storage's WebDAV resolves a resource id below /dav/spaces/. */
     if (sp_buf_printf(&dav, "%s/dav/spaces/%s", api->cfg->dav_url, d->item_id) < 0 ||
         sp_buf_printf(&web, "%s/f/%s", api->cfg->public_url, d->item_id) < 0 ||
-        sp_buf_printf(&etag, "\"%s\"", d->etag) < 0)
+        quote_etag(&etag, d->etag) < 0)
         goto done;
     json_t *remote = json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:[s]}]}", "id", d->item_id,
                                "driveId", d->shared_drive_id, "name", d->name, "webDavUrl",
@@ -124,7 +134,7 @@ json_t *sp_api__drive_json(sp_api *api, const sp_drive *d, int beta)
     json_t *out = NULL;
     if (sp_buf_printf(&dav, "%s/dav/spaces/%s", api->cfg->dav_url, d->id) < 0 ||
         sp_buf_printf(&web, "%s/f/%s", api->cfg->public_url, d->id) < 0 ||
-        sp_buf_printf(&etag, "\"%s\"", d->etag) < 0 || !perms)
+        quote_etag(&etag, d->etag) < 0 || !perms)
         goto done;
     perm_ctx pc = {perms, beta};
     if (sp_store_members_list(api->store, d->seq, add_permission, &pc) < 0)

@@ -56,6 +56,14 @@ static void metrics(sp_http_req *req, void *ctx)
         rc = sp_auth_metrics(api->auth, &out);
     if (rc == 0 && api->relay)
         rc = sp_relay_metrics(api->relay, &out);
+    if (rc == 0 && api->consumer)
+        rc = sp_consumer_metrics(api->consumer, &out);
+    if (rc == 0 && api->hub)
+        rc = sp_buf_printf(&out,
+                           "# HELP spaceport_change_streams Open change notification streams.\n"
+                           "# TYPE spaceport_change_streams gauge\n"
+                           "spaceport_change_streams %lld\n",
+                           (long long)sp_hub_count(api->hub));
     if (rc < 0)
         sp_http_reply_error(req, 500, "generalException", "out of memory");
     else

@@ -255,6 +255,11 @@ class Spaceport:
                 code = self.proc.wait()
         self.proc = None
         self._err.close()
+        if code not in (0, None) and sig != signal.SIGKILL:
+            # Show why, before the data directory (and its log) goes.
+            for line in self.stderr_text()[-6000:].splitlines():
+                if '"level":"debug"' not in line:
+                    print('# spaceport: ' + line, flush=True)
         return code
 
     def stderr_text(self):

@@ -1,0 +1,150 @@
+/*
+ * changes.c - applying storage providers' change events, exactly once per
+ * event id.
+ */
+#include "store/changes.h"
+
+#include "store/events.h"
+#include "store/internal.h"
+
+#include "util/err.h"
+#include "util/time.h"
+
+#include <stdlib.h>
+
+static const char SQL_SEEN[] = "INSERT OR IGNORE INTO inbound_events (id, received_at) VALUES (?, ?)";
+static const char SQL_DRIVE[] = "SELECT seq FROM drives WHERE id = ?";
+static const char SQL_APPLY[] =
+    "UPDATE drives SET etag = ?, mtime = ?, quota_used = CASE WHEN ? THEN ? ELSE quota_used END"
+    " WHERE seq = ?";
+/* Everyone who reaches the drive: members, and grantees of its unexpired
+ * shares (their mountpoints show the change). */
+static const char SQL_AUDIENCE[] =
+    "SELECT user_seq FROM members WHERE drive_seq = ?1"
+    " UNION SELECT grantee_seq FROM shares WHERE drive_seq = ?1 AND grantee_seq IS NOT NULL"
+    " AND (expires_at IS NULL OR expires_at > ?2)";
+
+/* Reads the audience into a new array (free it). */
+static int audience(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_AUDIENCE);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, drive_seq);
+    sqlite3_bind_int64(s, 2, sp_time_now_ms());
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *p = realloc(*out, cap * sizeof *p);
+            if (!p) {
+                sp_store__done(s);
+                free(*out);
+                *out = NULL;
+                return SP_ERR_NOMEM;
+            }
+            *out = p;
+        }
+        (*out)[(*count)++] = sqlite3_column_int64(s, 0);
+    }
+    sp_store__done(s);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        return sp_store__err(w, rc, "change audience");
+    }
+    return 0;
+}
+
+int sp_store_storage_change(sp_store *st, const sp_storage_change *c, int *duplicate)
+{
+    if (duplicate)
+        *duplicate = 0;
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    int rc = SP_ERR_DB;
+    int64_t *recipients = NULL;
+    size_t count = 0;
+    json_t *data = NULL;
+
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_SEEN);
+    if (!s)
+        goto fail;
+    sqlite3_bind_text(s, 1, c->event_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, sp_time_now_ms());
+    int step = sqlite3_step(s);
+    sp_store__done(s);
+    if (step != SQLITE_DONE) {
+        rc = sp_store__err(w, step, "record inbound event");
+        goto fail;
+    }
+    if (sqlite3_changes(w->db) == 0) {
+        /* Seen before: a redelivery. Nothing changes twice. */
+        sp_store__rollback(st);
+        if (duplicate)
+            *duplicate = 1;
+        return 0;
+    }
+
+    s = sp_store__stmt(w, SQL_DRIVE);
+    if (!s)
+        goto fail;
+    sqlite3_bind_text(s, 1, c->drive_id, -1, SQLITE_STATIC);
+    step = sqlite3_step(s);
+    int64_t drive_seq = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sp_store__done(s);
+    if (!drive_seq) {
+        rc = step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "change drive");
+        goto fail;
+    }
+
+    s = sp_store__stmt(w, SQL_APPLY);
+    if (!s)
+        goto fail;
+    sqlite3_bind_text(s, 1, c->etag, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, c->mtime_ms);
+    sqlite3_bind_int(s, 3, c->has_quota_used);
+    sqlite3_bind_int64(s, 4, c->quota_used);
+    sqlite3_bind_int64(s, 5, drive_seq);
+    step = sqlite3_step(s);
+    sp_store__done(s);
+    if (step != SQLITE_DONE) {
+        rc = sp_store__err(w, step, "apply change");
+        goto fail;
+    }
+
+    rc = audience(w, drive_seq, &recipients, &count);
+    if (rc < 0)
+        goto fail;
+    char when[SP_TIME_RFC3339_LEN];
+    sp_time_format_rfc3339(c->mtime_ms, when);
+    data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "driveId", c->drive_id, "eTag", c->etag,
+                     "lastModifiedDateTime", when, "change", c->change, "sourceEventId",
+                     c->event_id);
+    if (!data) {
+        rc = SP_ERR_NOMEM;
+        goto fail;
+    }
+    if (c->item_id)
+        json_object_set_new(data, "itemId", json_string(c->item_id));
+    if (c->executant)
+        json_object_set_new(data, "executant", json_string(c->executant));
+    if (c->has_quota_used)
+        json_object_set_new(data, "quotaUsed", json_integer(c->quota_used));
+    rc = sp_store__event_add(w, SP_EVENT_ITEM_CHANGED, c->drive_id, data, recipients, count, NULL);
+    if (rc < 0)
+        goto fail;
+    json_decref(data);
+    free(recipients);
+    return sp_store__commit(st);
+
+fail:
+    json_decref(data);
+    free(recipients);
+    sp_store__rollback(st);
+    return rc;
+}

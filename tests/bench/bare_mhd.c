@@ -1,0 +1,86 @@
+/*
+ * bare_mhd.c - the ceiling for tests/bench/auth.sh: a libmicrohttpd
+ * responder that does nothing but answer every request with a fixed JSON
+ * body the size of a /graph/v1.0/me answer, set up the way the real server
+ * is (epoll thread pool, response queued on the second call of the access
+ * handler so keep-alive holds).
+ *
+ *   bare_mhd <port> <threads>     serves 127.0.0.1:<port> until SIGTERM/SIGINT
+ */
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Shape and size of a /graph/v1.0/me answer. */
+static const char body[] = "{\"id\":\"27e9c9a5-f925-4e0d-aae0-e8dffeb6adb4\",\"displayName\":"
+                           "\"Bench User\",\"mail\":\"bench@idp.bench.test\","
+                           "\"onPremisesSamAccountName\":\"bench\"}";
+
+/* Marker stored in *con_cls after the first call. */
+static int seen;
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
+{
+    (void)cls;
+    (void)url;
+    (void)method;
+    (void)version;
+    (void)upload_data;
+    if (!*con_cls) {
+        /* First call: queuing now would cost keep-alive in 0.9.75. */
+        *con_cls = &seen;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(sizeof body - 1, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", "application/json");
+    enum MHD_Result ret = MHD_queue_response(conn, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: bare_mhd <port> <threads>\n");
+        return 2;
+    }
+    unsigned port = (unsigned)atoi(argv[1]);
+    unsigned threads = (unsigned)atoi(argv[2]);
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    struct sockaddr_in addr;
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((uint16_t)port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, on_request,
+        NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_CONNECTION_TIMEOUT, 60u, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "bare_mhd: cannot listen on 127.0.0.1:%u\n", port);
+        return 1;
+    }
+    int sig = 0;
+    while (sigwait(&sigs, &sig) != 0)
+        ;
+    MHD_stop_daemon(d);
+    return 0;
+}
