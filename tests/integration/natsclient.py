@@ -83,12 +83,17 @@ class NatsClient:
                         q.put(Msg(subject, reply, headers, payload[hlen:]))
         except OSError:
             pass
+        self.closed = True
 
     def flush(self, timeout=5):
         q = queue.Queue()
         self.subs['pong'] = q
         self._send(b'PING\r\n')
-        q.get(timeout=timeout)
+        try:
+            q.get(timeout=timeout)
+        except queue.Empty:
+            raise RuntimeError('no PONG from the server (connection %s)' %
+                               ('closed' if self.closed else 'open')) from None
 
     def subscribe(self, subject):
         """Returns a queue.Queue receiving Msg objects."""
