@@ -39,8 +39,10 @@
 #define EXIT_CONFIG 2
 /* Requests in flight get this long to finish on SIGTERM. */
 #define SP_DRAIN_TIMEOUT_MS 10000
-/* Idle keep-alive connections are closed after this many seconds. */
-#define SP_HTTP_IDLE_TIMEOUT_S 60
+/* A connection silent this long is closed: idle keep-alives, and clients
+ * that stall mid-request (slowloris). Change streams sleep suspended, which
+ * does not count, and send keep-alives more often than this. */
+#define SP_HTTP_IDLE_TIMEOUT_S 30
 /* On shutdown the relay gets this long to put the rest on the bus. */
 #define SP_RELAY_FLUSH_MS 5000
 /* Open connections in all: change streams are long-lived, one per device

@@ -21,6 +21,12 @@ struct sp_buf;
 /* Largest request body accepted (413 beyond); the contract's bodies are a
  * few hundred bytes, and 1 MiB leaves room for batch invitations. */
 #define SP_HTTP_BODY_MAX (1024 * 1024)
+/* Longest request target (path and query) we route: the contract's URLs
+ * are short; anything longer is 414 before routing. */
+#define SP_HTTP_URI_MAX 8192
+/* Total bytes of request header names and values: 431 beyond. Bearer
+ * tokens (8 KiB at most, see auth) fit with room to spare. */
+#define SP_HTTP_HEADERS_MAX 16384
 /* Extra response headers one handler may add. */
 #define SP_HTTP_MAX_HEADERS 8
 

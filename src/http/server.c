@@ -23,6 +23,13 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Connections from one address: a NAT'd office of devices, each with a
+ * change stream and a request or two, stays well below it. Beyond it
+ * libmicrohttpd closes the new connection. */
+#define SP_HTTP_PER_IP_LIMIT 4096
+/* Memory pool of one connection: request line, headers and the reply
+ * header must fit (SP_HTTP_URI_MAX + SP_HTTP_HEADERS_MAX plus slack). */
+#define SP_HTTP_CONNECTION_MEMORY (40 * 1024)
 /* Upper bound on worker threads: measured best with 2-4 on small hosts. */
 #define SP_HTTP_MAX_THREADS 4
 /* Status codes are counted in a dense table indexed by code - 100. */
@@ -327,6 +334,33 @@ static void dispatch(sp_http_req *req)
     }
 }
 
+typedef struct size_count {
+    size_t bytes;
+} size_count;
+
+static enum MHD_Result count_value(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    size_count *c = cls;
+    c->bytes += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF, "=" and "&" */
+    return MHD_YES;
+}
+
+/* Checks the request line and headers against our limits before any
+ * routing. Returns 0, or the status to refuse with. */
+static unsigned check_limits(sp_http_req *req)
+{
+    size_count uri = {strlen(req->path)}, headers = {0};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, count_value, &uri);
+    if (uri.bytes > SP_HTTP_URI_MAX)
+        return 414;
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, count_value, &headers);
+    if (headers.bytes > SP_HTTP_HEADERS_MAX)
+        return 431;
+    return 0;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -348,7 +382,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         atomic_fetch_add(&srv->in_flight, 1);
         *con_cls = req;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > SP_HTTP_BODY_MAX) {
+        unsigned refuse = check_limits(req);
+        if (refuse == 414) {
+            req->too_large = 1;
+            sp_http_reply_error(req, 414, "uriTooLong", "the request target exceeds %d bytes",
+                                SP_HTTP_URI_MAX);
+        } else if (refuse == 431) {
+            req->too_large = 1;
+            sp_http_reply_error(req, 431, "requestHeaderFieldsTooLarge",
+                                "the request headers exceed %d bytes", SP_HTTP_HEADERS_MAX);
+        } else if (cl && strtoull(cl, NULL, 10) > SP_HTTP_BODY_MAX) {
             /* Refuse before reading a byte of it; MHD closes afterwards. */
             req->too_large = 1;
             sp_http_reply_error(req, 413, "requestTooLarge", "request body exceeds %d bytes",
@@ -479,8 +522,9 @@ int sp_http_start(const sp_http_options *opt, const sp_router *router, sp_http_s
         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)opt->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        opt->connection_limit ? opt->connection_limit : 1000u, MHD_OPTION_ARRAY, tls_opts,
-        MHD_OPTION_END);
+        opt->connection_limit ? opt->connection_limit : 1000u, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)SP_HTTP_PER_IP_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)SP_HTTP_CONNECTION_MEMORY, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
         sp_error("http", "cannot listen on %s port %d (address in use or not permitted)",

@@ -77,6 +77,14 @@ def check_routes(t, sp):
     t.ok(out.startswith(b'HTTP/1.1 413') and b'"requestTooLarge"' in out,
          'chunked oversized body is 413', out[:300])
 
+    out = raw_request(sp.port, b'GET /healthz?' + b'a' * 9000 + b' HTTP/1.1\r\nHost: x\r\n\r\n')
+    t.ok(out.startswith(b'HTTP/1.1 414') and b'"uriTooLong"' in out,
+         'a request target over 8 KiB is 414 in the JSON form', out[:200])
+    out = raw_request(sp.port, b'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ' + b'a' * 17000 +
+                      b'\r\n\r\n')
+    t.ok(out.startswith(b'HTTP/1.1 431') and b'"requestHeaderFieldsTooLarge"' in out,
+         'request headers over 16 KiB are 431 in the JSON form', out[:200])
+
     r = sp.request('GET', '/graph/v1.0/me')
     t.ok(error_body_ok(r, 401), 'graph route without a token is 401 JSON', r.body)
     t.eq(r.headers.get('www-authenticate'), 'Bearer realm="spaceport"',
@@ -115,6 +123,21 @@ def check_bus_outage(t, nats, sp):
     streams = [s['name'] for a in nats.jsz().get('account_details', [])
                for s in a.get('stream_detail', [])]
     t.ok('SPACEPORT' in streams, 'stream SPACEPORT exists on the bus', streams)
+
+
+def check_slowloris(t, sp):
+    """A client that stalls in the middle of its headers is dropped."""
+    s = socket.create_connection(('127.0.0.1', sp.port), timeout=45)
+    s.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ')
+    t0 = time.monotonic()
+    try:
+        data = s.recv(100)
+    except OSError:
+        data = b''
+    took = time.monotonic() - t0
+    s.close()
+    t.ok(data == b'' and took < 40, 'a stalled request is dropped after %.0f s' % took)
+    t.eq(sp.request('GET', '/healthz').status, 200, 'others are served meanwhile')
 
 
 def check_logs(t, sp):
@@ -241,6 +264,7 @@ def main(t):
         with sp:
             check_routes(t, sp)
             check_bus_outage(t, nats, sp)
+            check_slowloris(t, sp)
             code = sp.stop(signal.SIGTERM)
             t.eq(code, 0, 'SIGTERM with an external bus exits 0')
             check_logs(t, sp)
