@@ -4,6 +4,7 @@
 #include "util/err.h"
 #include "util/log.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -136,34 +137,41 @@ static int depth(json_t *v, int limit, int *too_big)
     return 0;
 }
 
-json_t *sp_api__json_body(sp_http_req *req)
+json_t *sp_api__json_parse(const char *body, size_t len, char *why, size_t whylen)
 {
-    size_t len;
-    const char *body = sp_http_body(req, &len);
     if (len == 0) {
-        sp_http_reply_error(req, 400, "invalidRequest", "a JSON object body is required");
+        snprintf(why, whylen, "a JSON object body is required");
         return NULL;
     }
     json_error_t e;
     json_t *v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
     if (!v) {
-        sp_http_reply_error(req, 400, "invalidRequest", "malformed JSON at line %d column %d: %s",
-                            e.line, e.column, e.text);
+        snprintf(why, whylen, "malformed JSON at line %d column %d: %s", e.line, e.column,
+                 e.text);
         return NULL;
     }
     int too_big = 0;
     if (!json_is_object(v)) {
-        sp_http_reply_error(req, 400, "invalidRequest", "the body must be a JSON object");
+        snprintf(why, whylen, "the body must be a JSON object");
     } else if (depth(v, SP_API_JSON_DEPTH_MAX, &too_big) > SP_API_JSON_DEPTH_MAX) {
-        sp_http_reply_error(req, 400, "invalidRequest", "the body is nested deeper than %d levels",
-                            SP_API_JSON_DEPTH_MAX);
+        snprintf(why, whylen, "the body is nested deeper than %d levels", SP_API_JSON_DEPTH_MAX);
     } else if (too_big) {
-        sp_http_reply_error(req, 400, "invalidRequest",
-                            "an array or object in the body has more than %d members",
-                            SP_API_ARRAY_MAX);
+        snprintf(why, whylen, "an array or object in the body has more than %d members",
+                 SP_API_ARRAY_MAX);
     } else {
         return v;
     }
     json_decref(v);
     return NULL;
+}
+
+json_t *sp_api__json_body(sp_http_req *req)
+{
+    size_t len;
+    const char *body = sp_http_body(req, &len);
+    char why[300];
+    json_t *v = sp_api__json_parse(body, len, why, sizeof why);
+    if (!v)
+        sp_http_reply_error(req, 400, "invalidRequest", "%s", why);
+    return v;
 }

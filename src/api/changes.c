@@ -11,6 +11,8 @@
  */
 #include "api/internal.h"
 
+#include "api/query.h"
+
 #include "events/hub.h"
 #include "store/events.h"
 
@@ -239,21 +241,6 @@ static void change_free(void *arg)
     free(cs);
 }
 
-/* Parses Last-Event-ID: a non-negative decimal sequence number. */
-static int parse_last_id(const char *s, int64_t *out)
-{
-    if (!s || !*s || strlen(s) > 19)
-        return SP_ERR_INVALID;
-    int64_t v = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return SP_ERR_INVALID;
-        v = v * 10 + (*p - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 static void changes(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
@@ -284,7 +271,7 @@ static void changes(sp_http_req *req, void *ctx)
         last = sp_http_query(req, "lastEventId");
     if (last) {
         int64_t v;
-        if (parse_last_id(last, &v) < 0) {
+        if (sp_query_parse_event_id(last, &v) < 0) {
             free(cs);
             sp_http_reply_error(req, 400, "invalidRequest",
                                 "Last-Event-ID must be an event id from this stream");

@@ -59,6 +59,9 @@ int sp_api__register_changes(sp_router *r, sp_api *api);
  * 400 with what is wrong.
  */
 json_t *sp_api__json_body(sp_http_req *req);
+/* The same checks on a buffer: a new reference, or NULL with the reason in
+ * why (whylen bytes). */
+json_t *sp_api__json_parse(const char *body, size_t len, char *why, size_t whylen);
 
 /* Renders a drive as libre-graph JSON (new reference). beta selects the
  * v1beta1 permission form (grantedToV2, role ids). */

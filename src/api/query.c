@@ -192,3 +192,18 @@ int sp_query_parse_drives(const char *filter, const char *orderby, const char *t
     }
     return 0;
 }
+
+int sp_query_parse_event_id(const char *s, int64_t *out)
+{
+    /* 18 digits cannot overflow int64_t; sequence numbers never get close. */
+    if (!s || !*s || strlen(s) > 18)
+        return SP_ERR_INVALID;
+    int64_t v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return SP_ERR_INVALID;
+        v = v * 10 + (*p - '0');
+    }
+    *out = v;
+    return 0;
+}

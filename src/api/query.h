@@ -33,4 +33,8 @@ int sp_query_parse_drives(const char *filter, const char *orderby, const char *t
 int sp_query_cursor_encode(sp_drive_order order, const sp_drive_cursor *next, char *out,
                            size_t outlen);
 
+/* Parses a Last-Event-ID: a decimal event sequence number of at most 18
+ * digits. Returns 0 or SP_ERR_INVALID. */
+int sp_query_parse_event_id(const char *s, int64_t *out);
+
 #endif

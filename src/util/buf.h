@@ -22,7 +22,7 @@ int sp_buf_append(sp_buf *b, const void *data, size_t len);
 int sp_buf_puts(sp_buf *b, const char *s);
 /* Appends printf-formatted text. */
 int sp_buf_printf(sp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int sp_buf_vprintf(sp_buf *b, const char *fmt, va_list ap);
+int sp_buf_vprintf(sp_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Appends s as the inside of a JSON string (quotes not included). */
 int sp_buf_json_escape(sp_buf *b, const char *s);
 /* Empties the buffer but keeps its memory. */

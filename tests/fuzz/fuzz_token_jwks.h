@@ -1,0 +1,4 @@
+/* Public test keys of the token fuzz target (generated once; the private
+ * halves signed the seed tokens in corpus/token and were then discarded). */
+static const char FUZZ_JWKS[] =
+    "{\"keys\": [{\"kty\": \"RSA\", \"key_ops\": [\"verify\"], \"n\": \"uypeEv81m5BhGrfAobPVXRHQwwPdcWm9cX3S3liN2ejW-J-n0B5CMiqD6PABgc72DOpF7I2h1_usR7atfsSVTURSlRRNkNmKMHDBhRsBUbbDeAAT-Lqb8xHARDC4_bFQTak08NxbsRo-IUSwny-RNy04PQv3LB8nuc-Y5JlcUj_gWzOpohyXjT_vSs2zOBaMaMn5rWFNu8TYH6-Im_zyb2hC4QqIyitjvcQ217iN4wWa0ymwmT9Ldqm8Ijm1GCe04T43JopOsiclXv6AeI0AxsrKCEO1iN_2JiMUCC3iXGal4_S5k-zBpR_3DReTfw7yn5PoPTA16fOMF2E3Q0iPFw\", \"e\": \"AQAB\", \"kid\": \"fuzz-rsa\", \"use\": \"sig\", \"alg\": \"RS256\"}, {\"kty\": \"EC\", \"crv\": \"P-256\", \"x\": \"OL7ymu69fP5zLWRPFFb1SWdweCXm5ZLPFE6SSb9Y9gg\", \"y\": \"LfZJecuhDMktFBv6QdbheqSG9xTD6iLR34qZ2CoAXiY\", \"kid\": \"fuzz-ec\", \"use\": \"sig\", \"alg\": \"ES256\"}]}";
