@@ -292,7 +292,11 @@ fail_auth:
 fail_bus:
     sp_store_close(store);
 fail_store:
-    nats_Close();
+    /* With TLS in use, the NATS library's cleanup releases OpenSSL state
+     * that OpenSSL's own exit handler then frees again (a crash at exit
+     * with OpenSSL 3). The process is ending: leave that memory to it. */
+    if (!cfg.nats_tls_ca && !cfg.nats_tls_cert)
+        nats_Close();
 fail_nats:
     curl_global_cleanup();
 fail_curl:

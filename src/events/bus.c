@@ -279,8 +279,10 @@ static void on_reconnected(natsConnection *nc, void *closure)
     wake_keeper(bus);
 }
 
-static int build_options(sp_bus *bus, const sp_config *cfg, const char *embedded_url)
+static int build_options(sp_bus *bus, const sp_config *cfg, const char *embedded_url, int retry)
 {
+    natsOptions_Destroy(bus->opts);
+    bus->opts = NULL;
     natsStatus s = natsOptions_Create(&bus->opts);
     if (s != NATS_OK)
         return SP_ERR_NOMEM;
@@ -297,7 +299,7 @@ static int build_options(sp_bus *bus, const sp_config *cfg, const char *embedded
         s = natsOptions_SetMaxReconnect(bus->opts, -1); /* forever */
     if (s == NATS_OK)
         s = natsOptions_SetReconnectWait(bus->opts, SP_BUS_RECONNECT_WAIT_MS);
-    if (s == NATS_OK)
+    if (s == NATS_OK && retry)
         s = natsOptions_SetRetryOnFailedConnect(bus->opts, true, on_reconnected, bus);
     if (s == NATS_OK)
         s = natsOptions_SetDisconnectedCB(bus->opts, on_disconnected, bus);
@@ -337,12 +339,26 @@ int sp_bus_open(const sp_config *cfg, sp_bus **out)
             goto fail;
         snprintf(url, sizeof url, "nats://127.0.0.1:%d", bus->embedded_port);
     }
-    rc = build_options(bus, cfg, url[0] ? url : NULL);
+    /* A first attempt without retries tells why it fails (refused, TLS
+     * handshake, authorization); then the connection is retried in the
+     * background while the service runs and /readyz says the bus is down. */
+    rc = build_options(bus, cfg, url[0] ? url : NULL, 0);
     if (rc < 0)
         goto fail;
     natsStatus s = natsConnection_Connect(&bus->conn, bus->opts);
+    if (s != NATS_OK) {
+        const char *text = nats_GetLastError(NULL);
+        sp_warn("bus", "cannot connect to NATS: %s (%s); retrying in the background",
+                natsStatus_GetText(s), text && *text ? text : "no detail");
+        natsConnection_Destroy(bus->conn);
+        bus->conn = NULL;
+        rc = build_options(bus, cfg, url[0] ? url : NULL, 1);
+        if (rc < 0)
+            goto fail;
+        s = natsConnection_Connect(&bus->conn, bus->opts);
+    }
     if (s == NATS_NOT_YET_CONNECTED) {
-        sp_warn("bus", "NATS not reachable yet; retrying in the background");
+        /* retrying in the background */
     } else if (s != NATS_OK) {
         sp_error("bus", "cannot connect to NATS: %s", natsStatus_GetText(s));
         rc = SP_ERR_UNAVAILABLE;
