@@ -34,29 +34,7 @@ static int audience(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count)
         return SP_ERR_DB;
     sqlite3_bind_int64(s, 1, drive_seq);
     sqlite3_bind_int64(s, 2, sp_time_now_ms());
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (*count == cap) {
-            cap = cap ? cap * 2 : 16;
-            int64_t *p = realloc(*out, cap * sizeof *p);
-            if (!p) {
-                sp_store__done(s);
-                free(*out);
-                *out = NULL;
-                return SP_ERR_NOMEM;
-            }
-            *out = p;
-        }
-        (*out)[(*count)++] = sqlite3_column_int64(s, 0);
-    }
-    sp_store__done(s);
-    if (rc != SQLITE_DONE) {
-        free(*out);
-        *out = NULL;
-        return sp_store__err(w, rc, "change audience");
-    }
-    return 0;
+    return sp_store__collect_seqs(w, s, out, count, "change audience");
 }
 
 int sp_store_storage_change(sp_store *st, const sp_storage_change *c, int *duplicate)

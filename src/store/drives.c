@@ -261,29 +261,7 @@ int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, siz
     if (!s)
         return SP_ERR_DB;
     sqlite3_bind_int64(s, 1, drive_seq);
-    size_t cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        if (*count == cap) {
-            cap = cap ? cap * 2 : 16;
-            int64_t *p = realloc(*out, cap * sizeof *p);
-            if (!p) {
-                sp_store__done(s);
-                free(*out);
-                *out = NULL;
-                return SP_ERR_NOMEM;
-            }
-            *out = p;
-        }
-        (*out)[(*count)++] = sqlite3_column_int64(s, 0);
-    }
-    sp_store__done(s);
-    if (rc != SQLITE_DONE) {
-        free(*out);
-        *out = NULL;
-        return sp_store__err(w, rc, "drive recipients");
-    }
-    return 0;
+    return sp_store__collect_seqs(w, s, out, count, "drive recipients");
 }
 
 /* "Team Alpha: Q3 report" -> "team-alpha-q3-report" (ASCII letters and

@@ -78,6 +78,11 @@ int sp_store__err(sp_conn *conn, int rc, const char *what);
 int sp_store__event_add(sp_conn *w, const char *type, const char *subject, json_t *data,
                         const int64_t *recipients, size_t recipient_count, int64_t *seq_out);
 
+/* Steps s (prepared and bound) and collects its first column into a new
+ * array *out (free it) of *count values; resets s. */
+int sp_store__collect_seqs(sp_conn *c, sqlite3_stmt *s, int64_t **out, size_t *count,
+                           const char *what);
+
 /* Collects the users an event about drive_seq concerns (its members) into
  * a new array *out (free it) of *count user seqs. */
 int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count);

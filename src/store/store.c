@@ -122,6 +122,35 @@ void sp_store__done(sqlite3_stmt *stmt)
     }
 }
 
+int sp_store__collect_seqs(sp_conn *c, sqlite3_stmt *s, int64_t **out, size_t *count,
+                           const char *what)
+{
+    *out = NULL;
+    *count = 0;
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *p = realloc(*out, cap * sizeof *p);
+            if (!p) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            *out = p;
+        }
+        (*out)[(*count)++] = sqlite3_column_int64(s, 0);
+    }
+    sp_store__done(s);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+        return rc == SQLITE_NOMEM ? SP_ERR_NOMEM : sp_store__err(c, rc, what);
+    }
+    return 0;
+}
+
 static void reader_destroy(void *arg);
 
 int sp_store_open(const char *path, sp_store **out)
