@@ -29,6 +29,8 @@
 #define SP_BUS_STOP_TIMEOUT_MS 5000
 /* Pause between reconnect attempts to an external server. */
 #define SP_BUS_RECONNECT_WAIT_MS 500
+/* How long close waits for the library's closed callback. */
+#define SP_BUS_CLOSE_WAIT_S 5
 /* Timeout of one JetStream API call (stream info/add/update). */
 #define SP_BUS_API_TIMEOUT_MS 5000
 
@@ -45,6 +47,7 @@ struct sp_bus {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     int reconnected;      /* guarded by lock */
+    int closed;           /* the library's last callback ran; guarded by lock */
 };
 
 /* Finds a free loopback TCP port by binding port 0. The port is released
@@ -279,6 +282,18 @@ static void on_reconnected(natsConnection *nc, void *closure)
     wake_keeper(bus);
 }
 
+/* The library's last callback on a connection: after it, no callback
+ * touches the bus, which may then be freed. */
+static void on_closed(natsConnection *nc, void *closure)
+{
+    (void)nc;
+    sp_bus *bus = closure;
+    pthread_mutex_lock(&bus->lock);
+    bus->closed = 1;
+    pthread_cond_broadcast(&bus->wake);
+    pthread_mutex_unlock(&bus->lock);
+}
+
 static int build_options(sp_bus *bus, const sp_config *cfg, const char *embedded_url, int retry)
 {
     natsOptions_Destroy(bus->opts);
@@ -305,6 +320,8 @@ static int build_options(sp_bus *bus, const sp_config *cfg, const char *embedded
         s = natsOptions_SetDisconnectedCB(bus->opts, on_disconnected, bus);
     if (s == NATS_OK)
         s = natsOptions_SetReconnectedCB(bus->opts, on_reconnected, bus);
+    if (s == NATS_OK)
+        s = natsOptions_SetClosedCB(bus->opts, on_closed, bus);
     if (s == NATS_OK && cfg->nats_user)
         s = natsOptions_SetUserInfo(bus->opts, cfg->nats_user, cfg->nats_password);
     if (s == NATS_OK && cfg->nats_creds)
@@ -352,6 +369,7 @@ int sp_bus_open(const sp_config *cfg, sp_bus **out)
                 natsStatus_GetText(s), text && *text ? text : "no detail");
         natsConnection_Destroy(bus->conn);
         bus->conn = NULL;
+        bus->closed = 0;
         rc = build_options(bus, cfg, url[0] ? url : NULL, 1);
         if (rc < 0)
             goto fail;
@@ -428,6 +446,20 @@ void sp_bus_close(sp_bus *bus)
         if (natsConnection_Status(bus->conn) == NATS_CONN_STATUS_CONNECTED)
             natsConnection_FlushTimeout(bus->conn, 1000);
         natsConnection_Close(bus->conn);
+        /* Callbacks run on the library's thread and may still be queued
+         * (a disconnect during close): wait for the closed callback, the
+         * last one, before the bus they point to is freed. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += SP_BUS_CLOSE_WAIT_S;
+        pthread_mutex_lock(&bus->lock);
+        while (!bus->closed) {
+            if (pthread_cond_timedwait(&bus->wake, &bus->lock, &ts) == ETIMEDOUT) {
+                sp_warn("bus", "NATS connection did not report closing in time");
+                break;
+            }
+        }
+        pthread_mutex_unlock(&bus->lock);
     }
     jsCtx_Destroy(bus->js);
     natsConnection_Destroy(bus->conn);
