@@ -315,6 +315,14 @@ static int parse_issuers(sp_config *cfg, const char *v, char *why, size_t whylen
     return 0;
 }
 
+static int parse_opaque_issuers(sp_config *cfg, const char *v, char *why, size_t whylen)
+{
+    cfg->opaque_issuers_set = 1;
+    if (strcmp(v, "none") == 0)
+        return 0;
+    return split_list(&cfg->opaque_issuers, v, why, whylen);
+}
+
 static int parse_trusted(sp_config *cfg, const char *v, char *why, size_t whylen)
 {
     int rc = split_list(&cfg->trusted_instances, v, why, whylen);
@@ -420,6 +428,7 @@ static const setting settings[] = {
     {"SPACEPORT_NATS_TLS_KEY", NULL, parse_nats_tls_key},
     {"SPACEPORT_OIDC_ISSUERS", NULL, parse_issuers},
     {"SPACEPORT_OIDC_AUDIENCE", NULL, parse_audience},
+    {"SPACEPORT_OIDC_OPAQUE_ISSUERS", NULL, parse_opaque_issuers},
     {"SPACEPORT_USER_CLAIM", "preferred_username", parse_user_claim},
     {"SPACEPORT_ROLES_CLAIM", "roles", parse_roles_claim},
     {"SPACEPORT_TRUSTED_INSTANCES", NULL, parse_trusted},
@@ -561,6 +570,18 @@ int sp_config_load(sp_config *cfg, sp_config_getenv env, void *env_ctx, int argc
         rc = SP_ERR_INVALID;
         goto fail;
     }
+    for (size_t i = 0; i < cfg->opaque_issuers.count; i++) {
+        int known = 0;
+        for (size_t j = 0; j < cfg->oidc_issuers.count; j++)
+            known |= strcmp(cfg->opaque_issuers.items[i], cfg->oidc_issuers.items[j]) == 0;
+        if (!known) {
+            snprintf(err, errlen,
+                     "SPACEPORT_OIDC_OPAQUE_ISSUERS: '%s' is not in SPACEPORT_OIDC_ISSUERS",
+                     cfg->opaque_issuers.items[i]);
+            rc = SP_ERR_INVALID;
+            goto fail;
+        }
+    }
     for (size_t i = 0; i < cfg->domain_issuer_count; i++) {
         int known = 0;
         for (size_t j = 0; j < cfg->oidc_issuers.count; j++)
@@ -614,6 +635,7 @@ void sp_config_free(sp_config *cfg)
     free(cfg->nats_tls_cert);
     free(cfg->nats_tls_key);
     free_list(&cfg->oidc_issuers);
+    free_list(&cfg->opaque_issuers);
     free(cfg->oidc_audience);
     free(cfg->user_claim);
     free(cfg->roles_claim);

@@ -46,6 +46,10 @@ typedef struct sp_config {
 
     sp_config_list oidc_issuers; /* at least one */
     char *oidc_audience;         /* NULL: aud not checked */
+    /* Issuers whose userinfo endpoint may be asked about opaque tokens:
+     * all when not set; none when set to "none". */
+    sp_config_list opaque_issuers;
+    int opaque_issuers_set;
     char *user_claim;
     char *roles_claim;
 

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "events/bus.h"
 #include "events/consumer.h"
+#include "events/federation.h"
 #include "events/hub.h"
 #include "events/relay.h"
 #include "events/sweeper.h"
@@ -72,6 +73,7 @@ static const char usage[] =
     "  SPACEPORT_NATS_CREDS, _USER, _PASSWORD, _TLS_CA, _TLS_CERT, _TLS_KEY\n"
     "  SPACEPORT_OIDC_ISSUERS       trusted issuer URLs (required for serve)\n"
     "  SPACEPORT_OIDC_AUDIENCE      required token audience (unset: not checked)\n"
+    "  SPACEPORT_OIDC_OPAQUE_ISSUERS  issuers asked about opaque tokens (all; or none)\n"
     "  SPACEPORT_USER_CLAIM         user name claim (preferred_username)\n"
     "  SPACEPORT_ROLES_CLAIM        roles claim (roles)\n"
     "  SPACEPORT_TRUSTED_INSTANCES  base URLs of federated instances\n"
@@ -214,6 +216,7 @@ static int cmd_serve(int argc, char **argv)
     sp_sweeper *sweeper = NULL;
     sp_hub *hub = NULL;
     sp_consumer *consumer = NULL;
+    sp_federation *federation = NULL;
     sp_router *router = NULL;
     sp_http_server *server = NULL;
 
@@ -236,9 +239,13 @@ static int cmd_serve(int argc, char **argv)
         goto fail_hub;
     if (sp_consumer_start(store, bus, &consumer) < 0)
         goto fail_consumer;
+    if (sp_federation_start(store, &cfg, &federation) < 0 ||
+        (federation && sp_store_on_commit(store, sp_federation_wake, federation) < 0))
+        goto fail_federation;
 
     sp_api api = {.cfg = &cfg, .store = store, .bus = bus, .auth = auth, .relay = relay,
-                  .hub = hub, .consumer = consumer, .started_ms = sp_time_now_ms()};
+                  .hub = hub, .consumer = consumer, .federation = federation,
+                  .started_ms = sp_time_now_ms()};
     router = sp_router_new();
     if (!router || sp_api_register(router, &api) < 0)
         goto fail_router;
@@ -278,6 +285,8 @@ fail_router:
     sp_hub_close(hub, SP_STREAMS_CLOSE_MS);
     sp_http_stop(server, 0);
     sp_router_free(router);
+fail_federation:
+    sp_federation_stop(federation);
     sp_consumer_stop(consumer);
 fail_consumer:
     sp_hub_free(hub);

@@ -23,6 +23,14 @@ int sp_api_register(sp_router *r, sp_api *api)
         rc = sp_api__register_events(r, api);
     if (rc == 0)
         rc = sp_api__register_changes(r, api);
+    if (rc == 0)
+        rc = sp_api__register_webfinger(r, api);
+    if (rc == 0)
+        rc = sp_api__register_remote(r, api);
+    if (rc == 0)
+        rc = sp_api__register_ocm(r, api);
+    if (rc == 0)
+        rc = sp_api__register_web(r, api);
     return rc;
 }
 

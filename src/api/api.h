@@ -9,10 +9,13 @@
 #include "config.h"
 #include "events/bus.h"
 #include "events/consumer.h"
+#include "events/federation.h"
 #include "events/hub.h"
 #include "events/relay.h"
 #include "http/http.h"
 #include "store/store.h"
+
+#include <stdatomic.h>
 
 /* What the handlers need; all borrowed, owned by main. */
 typedef struct sp_api {
@@ -20,11 +23,13 @@ typedef struct sp_api {
     sp_store *store;
     sp_bus *bus;
     sp_auth *auth;
-    sp_relay *relay;        /* for /metrics; may be NULL */
-    sp_hub *hub;            /* change streams; may be NULL */
-    sp_consumer *consumer;  /* for /metrics; may be NULL */
-    sp_http_server *server; /* set once the server runs; for /metrics */
-    int64_t started_ms;     /* wall clock at start, for /metrics */
+    sp_relay *relay;           /* for /metrics; may be NULL */
+    sp_hub *hub;               /* change streams; may be NULL */
+    sp_consumer *consumer;     /* for /metrics; may be NULL */
+    sp_federation *federation; /* for /metrics; NULL without trusted instances */
+    sp_http_server *server;    /* set once the server runs; for /metrics */
+    int64_t started_ms;        /* wall clock at start, for /metrics */
+    atomic_int remote_lookups; /* lookups at other instances in flight (remote.c) */
 } sp_api;
 
 /* Adds every route to r; api must outlive r. Returns 0 or a negative

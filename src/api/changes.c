@@ -69,6 +69,7 @@ static const char *sse_name(const char *type)
         {"spaceport.item.changed", "item-changed"},
         {"spaceport.remote.registered", "remote-registered"},
         {"spaceport.remote.removed", "remote-removed"},
+        {"spaceport.remote.changed", "item-changed"},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcmp(names[i].type, type) == 0)
@@ -142,14 +143,15 @@ static int produce_events(change_stream *cs, int64_t now)
                                       collect, b);
     int written = 0, item_changes = 0;
     for (int i = 0; rc == 0 && i < b->count; i++) {
-        int is_item = strcmp(b->e[i].type, SP_EVENT_ITEM_CHANGED) == 0;
+        int is_item = strcmp(b->e[i].type, SP_EVENT_ITEM_CHANGED) == 0 ||
+                      strcmp(b->e[i].type, SP_EVENT_REMOTE_CHANGED) == 0;
         if (is_item && cs->api->cfg->sse_coalesce_ms > 0) {
             /* Superseded by a later change of the same drive within the
              * window: that one carries the newer eTag. Changes further
              * apart (a replay of a day's events) all go out. */
             int superseded = 0;
             for (int j = i + 1; j < b->count && !superseded; j++)
-                superseded = strcmp(b->e[j].type, SP_EVENT_ITEM_CHANGED) == 0 &&
+                superseded = strcmp(b->e[j].type, b->e[i].type) == 0 &&
                              strcmp(b->e[j].subject, b->e[i].subject) == 0 &&
                              b->e[j].time_ms - b->e[i].time_ms < cs->api->cfg->sse_coalesce_ms;
             if (superseded)

@@ -8,6 +8,7 @@
 #include "api/query.h"
 #include "api/roles.h"
 
+#include "store/remotes.h"
 #include "store/shares.h"
 
 #include "util/buf.h"
@@ -125,6 +126,8 @@ done:
 
 json_t *sp_api__drive_json(sp_api *api, const sp_drive *d, int beta)
 {
+    if (d->remote_web_dav_url)
+        return sp_api__remote_json(api, d);
     if (strcmp(d->type, "mountpoint") == 0)
         return mountpoint_json(api, d);
     char mtime[SP_TIME_RFC3339_LEN];
@@ -195,6 +198,8 @@ void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const 
     int rc = sp_store_drive_get(api->store, u, sp_api__is_admin(u), id, capture_drive, &o);
     if (rc == SP_ERR_NOT_FOUND)
         rc = sp_store_mountpoint_get(api->store, u, id, capture_drive, &o);
+    if (rc == SP_ERR_NOT_FOUND)
+        rc = sp_store_remote_get(api->store, u, id, capture_drive, &o);
     if (rc == SP_ERR_NOT_FOUND) {
         sp_http_reply_error(req, 404, "itemNotFound", "no drive %s", id);
         return;
@@ -625,6 +630,8 @@ static void delete_drive(sp_http_req *req, void *ctx)
     if (sp_api__caller(req, api, &u) < 0)
         return;
     const char *id = sp_http_param(req, "id");
+    if (sp_api__remote_delete(req, api, &u, id))
+        return; /* it was a remote space of the caller: removed */
     one_drive o;
     if (load_for_change(req, api, &u, id, &o) < 0)
         return;

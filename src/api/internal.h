@@ -46,6 +46,10 @@ int sp_api__register_members(sp_router *r, sp_api *api);
 int sp_api__register_sharing(sp_router *r, sp_api *api);
 int sp_api__register_events(sp_router *r, sp_api *api);
 int sp_api__register_changes(sp_router *r, sp_api *api);
+int sp_api__register_webfinger(sp_router *r, sp_api *api);
+int sp_api__register_remote(sp_router *r, sp_api *api);
+int sp_api__register_ocm(sp_router *r, sp_api *api);
+int sp_api__register_web(sp_router *r, sp_api *api);
 
 /* Nesting deeper than this in a request body is refused: the contract's
  * bodies are three levels deep. */
@@ -66,6 +70,16 @@ json_t *sp_api__json_parse(const char *body, size_t len, char *why, size_t whyle
 /* Renders a drive as libre-graph JSON (new reference). beta selects the
  * v1beta1 permission form (grantedToV2, role ids). */
 json_t *sp_api__drive_json(sp_api *api, const sp_drive *d, int beta);
+
+/* Renders a remote space (d->remote_web_dav_url set) as a mountpoint
+ * Drive whose root.remoteItem names the drive at the hosting instance
+ * (new reference; remote.c). */
+json_t *sp_api__remote_json(sp_api *api, const sp_drive *d);
+
+/* DELETE of a drive id that may be one of u's remote spaces: removes it
+ * and replies 204 (or an error) and returns 1; returns 0 without replying
+ * when id is not a remote space of u. */
+int sp_api__remote_delete(sp_http_req *req, sp_api *api, const sp_user *u, const char *id);
 
 /* Replies 200 with the drive id as the caller sees it (or 404). */
 void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const char *id,

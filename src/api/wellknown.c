@@ -58,6 +58,8 @@ static void metrics(sp_http_req *req, void *ctx)
         rc = sp_relay_metrics(api->relay, &out);
     if (rc == 0 && api->consumer)
         rc = sp_consumer_metrics(api->consumer, &out);
+    if (rc == 0 && api->federation)
+        rc = sp_federation_metrics(api->federation, &out);
     if (rc == 0 && api->hub)
         rc = sp_buf_printf(&out,
                            "# HELP spaceport_change_streams Open change notification streams.\n"

@@ -38,6 +38,7 @@ typedef struct sp_issuer {
     /* Guarded by auth->lock: */
     char *jwks_uri;           /* from discovery, NULL until it answered */
     char *userinfo;           /* from discovery, NULL when it has none */
+    int opaque;               /* may be asked about opaque tokens; immutable */
     sp_auth_keyset *keys;     /* NULL until the first JWKS arrived */
     int64_t next_fetch_mono;  /* when the refresh thread fetches next */
     int64_t kid_refetch_mono; /* last refetch for an unknown kid, 0 = never */
@@ -62,7 +63,8 @@ struct sp_auth {
     pthread_cond_t fetched; /* workers wait here for a refetch (monotonic) */
     pthread_t thread;
     int thread_started;
-    atomic_int stop; /* also cancels a fetch in flight */
+    atomic_int stop;     /* also cancels a fetch in flight */
+    int refetch_waiters; /* workers blocked in refetch_for_unknown_kid */
 
     atomic_ulong accepted, rejected, unavailable, cache_hits, userinfo_calls;
 };
@@ -91,6 +93,11 @@ static int copy_config(sp_auth *a, const sp_config *cfg)
             return SP_ERR_NOMEM;
         snprintf(is->error, sizeof is->error, "not fetched yet");
         is->retry_ms = SP_AUTH_RETRY_MIN_MS;
+        /* Opaque tokens reveal nothing of their issuer: only the issuers
+         * the operator names see them (all, by default). */
+        is->opaque = !cfg->opaque_issuers_set;
+        for (size_t j = 0; j < cfg->opaque_issuers.count; j++)
+            is->opaque |= strcmp(cfg->opaque_issuers.items[j], is->url) == 0;
         a->n_issuers++;
     }
     return 0;
@@ -233,6 +240,13 @@ static void refresh_issuer(sp_auth *a, size_t i)
     pthread_mutex_unlock(&a->lock);
     int rc = fetch_issuer(a, is->url, &jwks_uri, &userinfo, &keys, error, sizeof error);
     pthread_mutex_lock(&a->lock);
+    if (atomic_load(&a->stop)) {
+        /* Shutting down: the fetch was cancelled or is not needed. */
+        free(jwks_uri);
+        free(userinfo);
+        sp_auth__keyset_release(keys);
+        return;
+    }
 
     int64_t now = sp_time_mono_ms();
     sp_auth_keyset *old = NULL;
@@ -441,8 +455,14 @@ static int refetch_for_unknown_kid(sp_auth *a, const char *kid)
         sp_debug("auth", "unknown kid %s: refetch budget spent, not asking the issuers", kid);
         return 0;
     }
-    sp_info("auth", "unknown kid %s: refetching keys", kid);
     pthread_cond_broadcast(&a->wake);
+    if (a->refetch_waiters >= SP_AUTH_REFETCH_WAITERS_MAX) {
+        pthread_mutex_unlock(&a->lock);
+        sp_debug("auth", "unknown kid %s: a refetch is under way; not waiting for it", kid);
+        return 0;
+    }
+    a->refetch_waiters++;
+    sp_info("auth", "unknown kid %s: refetching keys", kid);
     struct timespec ts;
     abs_mono(now + SP_AUTH_REFETCH_WAIT_MS, &ts);
     for (;;) {
@@ -454,6 +474,7 @@ static int refetch_for_unknown_kid(sp_auth *a, const char *kid)
         if (pthread_cond_timedwait(&a->fetched, &a->lock, &ts) == ETIMEDOUT)
             break;
     }
+    a->refetch_waiters--;
     pthread_mutex_unlock(&a->lock);
     return 1;
 }
@@ -521,10 +542,10 @@ static int verify_jws(sp_auth *a, const char *token, sp_identity *id)
     if (rc == 0)
         rc = sp_auth__identity_from_claims(claims, url, a->user_claim, a->roles_claim, id, &why);
     if (rc == 0) {
-        double exp = json_number_value(json_object_get(claims, "exp"));
-        double cap = (double)(now_ms + SP_AUTH_CACHE_TTL_MAX_MS);
-        double exp_ms = exp * 1000.0;
-        id->expires_at_ms = exp_ms > cap ? (int64_t)cap : (int64_t)exp_ms;
+        /* exp is finite (checked) and within leeway of now or later; a
+         * value beyond any real date is clamped rather than overflowing. */
+        double exp_ms = json_number_value(json_object_get(claims, "exp")) * 1000.0;
+        id->expires_at_ms = exp_ms > 9e15 ? (int64_t)9e15 : (int64_t)exp_ms;
     }
 done:
     json_decref(claims);
@@ -545,9 +566,17 @@ static int verify_opaque(sp_auth *a, const char *token, sp_identity *id)
 {
     char *endpoints[SP_CONFIG_LIST_MAX] = {0};
     int rc = SP_ERR_NOMEM;
+    int allowed = 0;
+    for (size_t i = 0; i < a->n_issuers; i++)
+        allowed += a->issuers[i].opaque;
+    if (!allowed) {
+        sp_info("auth", "opaque token refused: no issuer may be asked about opaque tokens");
+        return SP_ERR_UNAUTHORIZED;
+    }
     pthread_mutex_lock(&a->lock);
     for (size_t i = 0; i < a->n_issuers; i++) {
-        if (a->issuers[i].userinfo && !(endpoints[i] = strdup(a->issuers[i].userinfo))) {
+        if (a->issuers[i].opaque && a->issuers[i].userinfo &&
+            !(endpoints[i] = strdup(a->issuers[i].userinfo))) {
             pthread_mutex_unlock(&a->lock);
             goto done;
         }
@@ -637,8 +666,13 @@ int sp_auth_verify(sp_auth *a, const char *token, sp_identity *id)
     int rc = kind == SP_TOKEN_JWS ? verify_jws(a, token, id) : verify_opaque(a, token, id);
     if (rc == 0) {
         atomic_fetch_add(&a->accepted, 1);
-        if (a->cache)
-            sp_auth__cache_put(a->cache, hash, id, id->expires_at_ms, now_ms);
+        if (a->cache) {
+            /* Until exp, but not past one key refresh period. */
+            int64_t until = id->expires_at_ms;
+            if (until > now_ms + SP_AUTH_CACHE_TTL_MAX_MS)
+                until = now_ms + SP_AUTH_CACHE_TTL_MAX_MS;
+            sp_auth__cache_put(a->cache, hash, id, until, now_ms);
+        }
         return 0;
     }
     if (rc == SP_ERR_UNAVAILABLE || rc == SP_ERR_NOMEM) {

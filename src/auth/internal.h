@@ -74,6 +74,10 @@ struct sp_buf;
 /* How long a request whose kid is unknown waits for the refetch it caused:
  * discovery plus JWKS, each bounded by the fetch timeout. */
 #define SP_AUTH_REFETCH_WAIT_MS (2 * SP_AUTH_FETCH_TIMEOUT_MS + 500)
+/* Workers that may block on such a refetch at one time; others are refused
+ * at once. The HTTP pool has 2-4 threads: a kid flood during a slow refetch
+ * must not stall all of them. */
+#define SP_AUTH_REFETCH_WAITERS_MAX 1
 
 /* --- algorithms --- */
 

@@ -19,8 +19,9 @@
 
 #define MANAGER_ROLE "312c0871-5ef7-4b3a-85b6-0e4074c64049"
 
-/* Columns 0..13 of every drive query, in sp_drive order; then 14 the
- * caller's role, 15 the name sort key, 16-18 the mountpoint fields. */
+/* Columns 0..13 of every drive query, in sp_drive order (13 the caller's
+ * role); then 14 the name sort key, 15-17 the mountpoint fields, 18-19 the
+ * remote space fields. */
 #define DRIVE_COLS                                                                                \
     "d.seq AS seq, d.id AS id, d.drive_type AS drive_type, d.alias AS alias, d.name AS name,"     \
     " d.description AS description, o.id AS owner_id, o.display_name AS owner_name,"              \
@@ -28,28 +29,36 @@
     " d.mtime AS mtime, coalesce(d.disabled_at, 0) AS disabled_at"
 
 /* What a user reaches: drives they are a member of (disabled ones only as
- * Manager; ?4 = 1 shows them to everyone: admins) and a mountpoint per
- * share received. The outer query filters, orders and pages both. */
+ * Manager; ?4 = 1 shows them to everyone: admins), a mountpoint per share
+ * received, and the remote spaces they registered (store/remotes.c). The
+ * outer query filters, orders and pages all three; every arm yields a
+ * unique id (UUIDs) and a non-NULL sort key and mtime, so the keyset
+ * cursor (key, id) orders the union totally. */
 #define MEMBER_ARM                                                                                \
     "SELECT " DRIVE_COLS ", m.role AS role, lower(d.name) AS k, NULL AS share_id,"                \
-    " NULL AS item_id, NULL AS shared_drive_id"                                                   \
+    " NULL AS item_id, NULL AS shared_drive_id, NULL AS remote_url, NULL AS remote_instance"      \
     " FROM members m JOIN drives d ON d.seq = m.drive_seq"                                        \
     " LEFT JOIN users o ON o.seq = d.owner_seq"                                                   \
     " WHERE m.user_seq = ?1 AND (d.disabled_at IS NULL OR m.role = '" MANAGER_ROLE "' OR ?4)"   \
     " AND (m.expires_at IS NULL OR m.expires_at > ?8)"
 #define SHARE_ARM                                                                                 \
     "SELECT s.seq, s.mount_id, 'mountpoint', NULL, s.item_name, '', o.id, o.display_name, -1, 0," \
-    " d.etag, d.mtime, 0, s.role, lower(s.item_name), s.id, s.item_id, d.id"                      \
+    " d.etag, d.mtime, 0, s.role, lower(s.item_name), s.id, s.item_id, d.id, NULL, NULL"          \
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq JOIN users o ON o.seq = s.creator_seq"   \
     " WHERE s.grantee_seq = ?1 AND d.disabled_at IS NULL"                                         \
     " AND (s.expires_at IS NULL OR s.expires_at > ?8)"
+#define REMOTE_ARM                                                                                \
+    "SELECT r.seq, r.id, 'mountpoint', NULL, r.name, '', NULL, NULL, -1, 0,"                      \
+    " coalesce(r.etag, ''), coalesce(r.mtime, r.created_at), 0, NULL, lower(r.name), NULL,"       \
+    " r.remote_drive_id, r.remote_drive_id, r.web_dav_url, r.instance"                            \
+    " FROM remotes r WHERE r.owner_seq = ?1"
 #define SELECT_MEMBER                                                                             \
-    "SELECT * FROM (" MEMBER_ARM " UNION ALL " SHARE_ARM ") AS d"                                 \
+    "SELECT * FROM (" MEMBER_ARM " UNION ALL " SHARE_ARM " UNION ALL " REMOTE_ARM ") AS d"        \
     " WHERE (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3)"
 
 #define SELECT_ALL                                                                                \
     "SELECT " DRIVE_COLS ", (SELECT mm.role FROM members mm WHERE mm.user_seq = ?1"               \
-    " AND mm.drive_seq = d.seq), lower(d.name) AS k, NULL, NULL, NULL"                            \
+    " AND mm.drive_seq = d.seq), lower(d.name) AS k, NULL, NULL, NULL, NULL, NULL"                \
     " FROM drives d LEFT JOIN users o ON o.seq = d.owner_seq"                                     \
     " WHERE (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3) AND ?4 = ?4"          \
     " AND ?8 = ?8"
@@ -161,6 +170,8 @@ int sp_store_drives_list(sp_store *st, const sp_user *user, int all, const sp_dr
         d.share_id = col_text(s, 15);
         d.item_id = col_text(s, 16);
         d.shared_drive_id = col_text(s, 17);
+        d.remote_web_dav_url = col_text(s, 18);
+        d.remote_instance = col_text(s, 19);
         if (next) {
             next->set = 1;
             if (mtime_order)

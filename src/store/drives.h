@@ -35,6 +35,10 @@ typedef struct sp_drive {
     const char *share_id;       /* the permission that grants it */
     const char *item_id;        /* the shared item (the drive id for a root) */
     const char *shared_drive_id; /* the drive that holds the item */
+    /* Remote spaces (hosted by another instance; store/remotes.h) only,
+     * with shared_drive_id and item_id the drive's id there: */
+    const char *remote_web_dav_url;
+    const char *remote_instance; /* base URL of the hosting instance */
 } sp_drive;
 
 /* Receives one drive; returns 0 to go on, negative to stop (that value is
@@ -68,8 +72,9 @@ typedef struct sp_drive_query {
 #define SP_DRIVE_TOP_MAX 1000
 
 /*
- * Lists the drives user may reach (member of, and one mountpoint per
- * unexpired share received on an enabled drive), in q's order, at most q->top
+ * Lists the drives user may reach (member of, one mountpoint per unexpired
+ * share received on an enabled drive, and the remote spaces user
+ * registered), in q's order, at most q->top
  * of them, calling fn for each. When all is non-zero lists every drive
  * (admins). *more (may be NULL) is set when another page follows; then
  * *next holds the cursor of the last row sent. Disabled drives are listed

@@ -25,6 +25,7 @@
 #define SP_EVENT_SHARE_EXPIRED "spaceport.share.expired"
 #define SP_EVENT_REMOTE_REGISTERED "spaceport.remote.registered"
 #define SP_EVENT_REMOTE_REMOVED "spaceport.remote.removed"
+#define SP_EVENT_REMOTE_CHANGED "spaceport.remote.changed"
 #define SP_EVENT_ITEM_CHANGED "spaceport.item.changed"
 
 /* One row of the log; strings borrowed during the callback. */

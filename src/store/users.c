@@ -245,6 +245,46 @@ int sp_store_user_get(sp_store *st, const char *id, sp_user *out)
     return rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(r, rc, "get user");
 }
 
+static const char SQL_USER_BY_EMAIL[] =
+    "SELECT seq, id, issuer, username, display_name, coalesce(email, ''), roles"
+    " FROM users WHERE email = ? ORDER BY seq LIMIT 1";
+static const char SQL_USER_BY_USERNAME[] =
+    "SELECT seq, id, issuer, username, display_name, coalesce(email, ''), roles"
+    " FROM users WHERE username = ? COLLATE NOCASE ORDER BY seq LIMIT 2";
+
+/* Runs a user lookup by one text key; with unique set, a second row is
+ * SP_ERR_CONFLICT. */
+static int user_by_key(sp_store *st, const char *sql, const char *key, int unique, sp_user *out)
+{
+    sp_conn *r = sp_store__reader(st);
+    sqlite3_stmt *s = r ? sp_store__stmt(r, sql) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        read_user(s, out);
+        if (unique && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+            sp_store__done(s);
+            return SP_ERR_CONFLICT;
+        }
+        sp_store__done(s);
+        return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sp_store__err(r, rc, "user by key");
+    }
+    sp_store__done(s);
+    return rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(r, rc, "user by key");
+}
+
+int sp_store_user_by_email(sp_store *st, const char *email, sp_user *out)
+{
+    return user_by_key(st, SQL_USER_BY_EMAIL, email, 0, out);
+}
+
+int sp_store_user_by_username(sp_store *st, const char *username, sp_user *out)
+{
+    return user_by_key(st, SQL_USER_BY_USERNAME, username, 1, out);
+}
+
 static const char SQL_SEARCH[] =
     "SELECT id, display_name, coalesce(email, ''), username FROM users"
     " WHERE username LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\'"

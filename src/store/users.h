@@ -52,6 +52,20 @@ int sp_store_user_provision(sp_store *st, const sp_user_claims *claims, sp_user 
 /* Looks a user up by its public id. Returns 0 or SP_ERR_NOT_FOUND. */
 int sp_store_user_get(sp_store *st, const char *id, sp_user *out);
 
+/*
+ * Finds the user whose verified e-mail address is email (lower case); with
+ * several (one per issuer), the one seen first. Returns 0,
+ * SP_ERR_NOT_FOUND or another negative sp_err.
+ */
+int sp_store_user_by_email(sp_store *st, const char *email, sp_user *out);
+
+/*
+ * Finds the user named username (SPACEPORT_USER_CLAIM, compared without
+ * regard to ASCII case). Returns 0, SP_ERR_NOT_FOUND, SP_ERR_CONFLICT when
+ * users of several issuers have that name, or another negative sp_err.
+ */
+int sp_store_user_by_username(sp_store *st, const char *username, sp_user *out);
+
 /* Most users one search returns. */
 #define SP_USER_SEARCH_MAX 50
 

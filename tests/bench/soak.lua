@@ -24,7 +24,7 @@ end
 function request()
   n = n + 1
   local headers = {["Authorization"] = "Bearer " .. token}
-  if n % 10 == 0 then
+  if n % (tonumber(os.getenv("SOAK_SHARE_EVERY") or "10")) == 0 then
     headers["Content-Type"] = "application/json"
     local item = string.format("soak-%d-%d-%d", id, os.time(), n)
     return wrk.format("POST", "/graph/v1beta1/drives/" .. drive .. "/items/" .. item .. "/invite",

@@ -115,6 +115,9 @@ class TestIssuer:
         self.extra_jwks = []    # raw JWK members appended to the JWKS as they are
         self.opaque = {}        # opaque token -> userinfo claims
         self.discovery_issuer = None  # override of discovery's "issuer"
+        self.jwks_path = '/jwks'      # what discovery names as jwks_uri (a path here)
+        self.redirects = {}           # path -> Location answered with 302
+        self.jwks_padding = 0         # bytes of junk added to the JWKS document
         self.jwks_fetches = 0
         self.discovery_fetches = 0
         self.userinfo_fetches = 0
@@ -170,12 +173,19 @@ class TestIssuer:
 
             def do_GET(self):
                 path = self.path.split('?')[0]
-                if path == '/.well-known/openid-configuration':
+                if path in issuer.redirects:
+                    with issuer.lock:
+                        issuer.other_requests.append(path)
+                    self.send_response(302)
+                    self.send_header('Location', issuer.redirects[path])
+                    self.send_header('Content-Length', '0')
+                    self.end_headers()
+                elif path == '/.well-known/openid-configuration':
                     with issuer.lock:
                         issuer.discovery_fetches += 1
                     self.reply(200, {
                         'issuer': issuer.discovery_issuer or issuer.url,
-                        'jwks_uri': issuer.url + '/jwks',
+                        'jwks_uri': issuer.url + issuer.jwks_path,
                         'userinfo_endpoint': issuer.url + '/userinfo',
                         'authorization_endpoint': issuer.url + '/auth',
                         'token_endpoint': issuer.url + '/token',
@@ -184,7 +194,10 @@ class TestIssuer:
                 elif path == '/jwks':
                     with issuer.lock:
                         issuer.jwks_fetches += 1
-                    self.reply(200, issuer.jwks())
+                    doc = issuer.jwks()
+                    if issuer.jwks_padding:
+                        doc['padding'] = 'x' * issuer.jwks_padding
+                    self.reply(200, doc)
                 elif path == '/userinfo':
                     with issuer.lock:
                         issuer.userinfo_fetches += 1

@@ -54,7 +54,8 @@ class Stream:
                     field, _, value = line.partition(':')
                     value = value[1:] if value.startswith(' ') else value
                     cur[field] = cur.get(field, '') + ('\n' if field in cur else '') + value
-        except (OSError, ValueError, http.client.HTTPException):
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):
+            # AttributeError: http.client, when close() races the read
             pass
         self.closed.set()
 

@@ -13,6 +13,7 @@
 import json
 import os
 import re
+import threading
 import time
 import uuid
 
@@ -269,9 +270,12 @@ def run_issuer_down(t, nats):
     sp = Spaceport(nats_url=nats.url, issuers=iss.url)
     try:
         sp.start(wait_ready=False)
-        r = sp.request('GET', '/readyz')
-        t.ok(r.status == 503 and ('issuer %s unreachable' % iss.url) in r.body.decode(),
-             'issuer down at start: /readyz 503 names it', r.body)
+        # /readyz reports the bus first while its stream is being set up.
+        named = 'issuer %s unreachable' % iss.url
+        r = wait_until(lambda: (lambda r: r if named in r.body.decode() else None)(
+            sp.request('GET', '/readyz')), timeout=15)
+        t.ok(r and r.status == 503, 'issuer down at start: /readyz 503 names it',
+             r and r.body)
         t.eq(sp.get(ME, token=iss.mint(key='k1')).status, 401,
              'issuer down: its tokens are refused')
         t.eq(sp.request('GET', '/healthz').status, 200, 'issuer down: the service is up')
@@ -302,13 +306,94 @@ def run_wrong_discovery(t, nats):
             sp.__exit__(None, None, None)
 
 
+def run_fetch_policy(t, nats):
+    """Redirects are followed only within the issuer's origin; a JWKS over
+    the 1 MiB fetch limit is refused."""
+    with TestIssuer(keys=[('k1', 'RSA')]) as same, TestIssuer(keys=[('k1', 'RSA')]) as cross, \
+            TestIssuer(keys=[('k1', 'RSA')]) as other, TestIssuer(keys=[('k1', 'RSA')]) as big:
+        same.jwks_path = '/old-jwks'
+        same.redirects['/old-jwks'] = same.url + '/jwks'
+        cross.jwks_path = '/old-jwks'
+        cross.redirects['/old-jwks'] = other.url + '/jwks'
+        big.jwks_padding = 1024 * 1024
+        sp = Spaceport(nats_url=nats.url, issuers='%s,%s,%s' % (same.url, cross.url, big.url))
+        try:
+            sp.start(wait_ready=False)
+            wait_until(lambda: same.jwks_fetches and cross.other_requests and big.jwks_fetches)
+            time.sleep(0.3)
+            t.eq(sp.get(ME, token=same.mint(key='k1')).status, 200,
+                 'same-origin redirect to the JWKS is followed')
+            t.ok(cross.jwks_fetches == 0 and other.jwks_fetches == 0 and
+                 sp.get(ME, token=cross.mint(key='k1')).status == 401,
+                 'redirect to another origin is not followed')
+            t.eq(sp.get(ME, token=big.mint(key='k1')).status, 401,
+                 'JWKS larger than 1 MiB is refused')
+            r = wait_until(lambda: (lambda r: r if cross.url in r.body.decode() else None)(
+                sp.request('GET', '/readyz')), timeout=15)
+            t.ok(r and r.status == 503, '/readyz names an issuer whose keys are missing',
+                 r and r.body)
+            stopped_cleanly(t, sp, 'fetch policy')
+        finally:
+            sp.__exit__(None, None, None)
+
+
+def run_concurrent(t, nats):
+    """Many distinct tokens at once from several threads: every one a cache
+    miss, verified concurrently against the shared key set."""
+    with TestIssuer(keys=[('k1', 'RSA'), ('k2', 'EC')]) as iss, \
+            Spaceport(nats_url=nats.url, issuers=iss.url) as sp:
+        tokens = [iss.mint(key='k1' if i % 2 else 'k2', claims={'sub': 'user-%d' % (i % 10)})
+                  for i in range(200)]
+        statuses = []
+        lock = threading.Lock()
+
+        def worker(chunk):
+            for tok in chunk:
+                status = sp.get(ME, token=tok).status
+                with lock:
+                    statuses.append(status)
+
+        threads = [threading.Thread(target=worker, args=(tokens[i::8],)) for i in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        t.ok(len(statuses) == 200 and set(statuses) == {200},
+             '200 distinct tokens from 8 threads all accepted',
+             sorted(set(statuses)))
+        stopped_cleanly(t, sp, 'concurrent')
+
+
+def run_opaque_issuers(t, nats):
+    """SPACEPORT_OIDC_OPAQUE_ISSUERS: only the named issuers' userinfo
+    endpoints see opaque tokens."""
+    with TestIssuer(keys=[('k1', 'RSA')]) as a, TestIssuer(keys=[('k2', 'RSA')]) as b:
+        a.add_opaque('opaque-for-a', sub='oa')
+        b.add_opaque('opaque-for-b', sub='ob')
+        with Spaceport(nats_url=nats.url, issuers='%s,%s' % (a.url, b.url),
+                       env={'SPACEPORT_OIDC_OPAQUE_ISSUERS': a.url}) as sp:
+            t.eq(sp.get(ME, token='opaque-for-a').status, 200,
+                 'opaque issuers: a token of the named issuer is checked at its userinfo')
+            t.eq(sp.get(ME, token='opaque-for-b').status, 401,
+                 'opaque issuers: the other issuer is never asked')
+            t.eq(b.userinfo_fetches, 0,
+                 'opaque issuers: the other issuer saw no userinfo request')
+        with Spaceport(nats_url=nats.url, issuers=a.url,
+                       env={'SPACEPORT_OIDC_OPAQUE_ISSUERS': 'none'}) as sp:
+            t.eq(sp.get(ME, token='opaque-for-a').status, 401,
+                 'opaque issuers: "none" turns opaque tokens off')
+
+
 def main(t):
     with Nats() as nats:
+        run_opaque_issuers(t, nats)
         run_corpus(t, nats)
         run_rotation(t, nats)
         run_kid_flood(t, nats)
         run_issuer_down(t, nats)
         run_wrong_discovery(t, nats)
+        run_fetch_policy(t, nats)
+        run_concurrent(t, nats)
 
 
 if __name__ == '__main__':

@@ -714,8 +714,9 @@ START_TEST(verifier_end_to_end)
     ck_assert_int_eq(sp_auth_verify(auth, tok, &id), 0);
     ck_assert_str_eq(id.issuer, ISS_A);
     ck_assert_str_eq(id.username, "al");
-    ck_assert_int_gt(id.expires_at_ms, sp_time_now_ms());
-    ck_assert_int_le(id.expires_at_ms, sp_time_now_ms() + SP_AUTH_CACHE_TTL_MAX_MS);
+    /* expires_at_ms is the token's exp (claims_for: now + 600 s). */
+    ck_assert_int_gt(id.expires_at_ms, sp_time_now_ms() + 590 * 1000);
+    ck_assert_int_le(id.expires_at_ms, sp_time_now_ms() + 600 * 1000);
     ck_assert_int_eq(sp_auth_verify(auth, tok, &id), 0); /* cached */
 
     /* No kid: every fitting key of both issuers is a candidate. */

@@ -1,0 +1,316 @@
+/*
+ * remote.c - remote (federated) spaces: POST /graph/v1.0/me/drives with
+ * driveType "mountpoint" registers a space hosted by a trusted instance;
+ * the space then lists, reads and deletes like any other drive.
+ *
+ * The webDavUrl a user sends is the only input that makes this instance
+ * open a connection somewhere, so it is judged before anything else and
+ * without touching the network (util/instance.h): only a URL under an
+ * entry of SPACEPORT_TRUSTED_INSTANCES passes. Then the hosting instance
+ * is asked for the drive with the caller's own token (it trusts the
+ * caller's identity provider, or it answers 401), under a short timeout, a
+ * size cap and no redirects.
+ */
+#include "api/internal.h"
+
+#include "store/remotes.h"
+
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/fetch.h"
+#include "util/instance.h"
+#include "util/log.h"
+#include "util/time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Whole time one lookup at the hosting instance may take: the caller is
+ * waiting, and a healthy instance answers in milliseconds. */
+#define SP_REMOTE_FETCH_TIMEOUT_MS 5000L
+/* Largest answer read from the hosting instance: a Drive is a few KiB. */
+#define SP_REMOTE_FETCH_MAX (1024 * 1024)
+/* Lookups in flight at once. Each holds an HTTP worker (2-4 of them) for
+ * up to the timeout: a slow instance may occupy one, never the pool. */
+#define SP_REMOTE_LOOKUPS_MAX 1
+/* Longest name of a remote space, in characters, as for drives. */
+#define SP_REMOTE_NAME_CHARS 255
+
+/* What the hosting instance said about the drive. */
+typedef struct remote_info {
+    char name[SP_REMOTE_NAME_CHARS * 4 + 1];
+    char etag[256];
+    int64_t mtime_ms;
+} remote_info;
+
+/* Non-zero when name is 1-255 characters without control characters. */
+static int name_ok(const char *name)
+{
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return 0;
+        chars += (*p & 0xc0) != 0x80;
+    }
+    return chars > 0 && chars <= SP_REMOTE_NAME_CHARS;
+}
+
+/* The bearer token of the request (already verified by the caller). */
+static const char *bearer_of(sp_http_req *req)
+{
+    const char *h = sp_http_header(req, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return NULL;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return h;
+}
+
+/* Reads the Drive the hosting instance answered into *info. Returns 0 or
+ * SP_ERR_INVALID with *why set. */
+static int parse_remote_drive(const sp_buf *body, const char *drive_id, remote_info *info,
+                              const char **why)
+{
+    json_error_t e;
+    json_t *d = json_loadb(body->data ? body->data : "", body->len, JSON_REJECT_DUPLICATES, &e);
+    int rc = SP_ERR_INVALID;
+    if (!json_is_object(d)) {
+        *why = "answered with something that is not a Drive";
+        goto done;
+    }
+    json_t *id = json_object_get(d, "id");
+    if (id && (!json_is_string(id) || strcmp(json_string_value(id), drive_id) != 0)) {
+        *why = "answered with another drive";
+        goto done;
+    }
+    const char *name = json_string_value(json_object_get(d, "name"));
+    snprintf(info->name, sizeof info->name, "%s", name && name_ok(name) ? name : drive_id);
+    const char *etag = json_string_value(json_object_get(json_object_get(d, "root"), "eTag"));
+    if (etag && strlen(etag) < sizeof info->etag)
+        snprintf(info->etag, sizeof info->etag, "%s", etag);
+    const char *mtime = json_string_value(json_object_get(d, "lastModifiedDateTime"));
+    if (!mtime || sp_time_parse_rfc3339(mtime, &info->mtime_ms) < 0)
+        info->mtime_ms = 0;
+    rc = 0;
+done:
+    json_decref(d);
+    return rc;
+}
+
+/*
+ * Asks instance for drive (its id as in the URL, seg) with the caller's
+ * token. Returns 0 with *info filled; otherwise it has replied (400 when
+ * the remote says the drive is not there for this caller, 502 when it
+ * cannot be asked or answers nonsense) and returns a negative sp_err.
+ */
+static int remote_lookup(sp_http_req *req, sp_api *api, const char *instance,
+                         const sp_instance_dav *m, remote_info *info)
+{
+    memset(info, 0, sizeof *info);
+    if (atomic_fetch_add(&api->remote_lookups, 1) >= SP_REMOTE_LOOKUPS_MAX) {
+        atomic_fetch_sub(&api->remote_lookups, 1);
+        sp_http_add_header(req, "Retry-After", "1");
+        sp_http_reply_error(req, 503, "serviceNotAvailable",
+                            "another remote space is being looked up; try again");
+        return SP_ERR_UNAVAILABLE;
+    }
+    sp_buf url = {0}, body = {0};
+    long status = 0;
+    const char *why = NULL;
+    int rc = sp_buf_printf(&url, "%s/graph/v1.0/drives/%s", instance, m->drive_seg);
+    if (rc == 0) {
+        sp_fetch_req fr = {.bearer = bearer_of(req),
+                           .timeout_ms = SP_REMOTE_FETCH_TIMEOUT_MS,
+                           .max_body = SP_REMOTE_FETCH_MAX,
+                           .redirects_max = 0};
+        rc = sp_fetch(url.data, &fr, &status, &body, &why);
+    }
+    atomic_fetch_sub(&api->remote_lookups, 1);
+    if (rc == SP_ERR_NOMEM) {
+        sp_http_reply_error(req, 500, "generalException", "out of memory");
+    } else if (rc < 0) {
+        sp_warn("remote", "looking up %s failed: %s", url.data, why ? why : sp_err_str(rc));
+        sp_http_reply_error(req, 502, "badGateway", "the instance %s cannot be asked: %s", instance,
+                            why ? why : sp_err_str(rc));
+    } else if (status == 404) {
+        sp_http_reply_error(req, 400, "invalidRequest",
+                            "the instance %s has no drive %s that you can reach", instance,
+                            m->drive_id);
+        rc = SP_ERR_NOT_FOUND;
+    } else if (status == 401 || status == 403) {
+        sp_http_reply_error(req, 400, "invalidRequest",
+                            "the instance %s does not accept your token for drive %s (does it "
+                            "trust your identity provider?)",
+                            instance, m->drive_id);
+        rc = SP_ERR_DENIED;
+    } else if (status != 200) {
+        sp_http_reply_error(req, 502, "badGateway", "the instance %s answered %ld%s", instance,
+                            status,
+                            status >= 300 && status < 400 ? " (redirects are not followed)" : "");
+        rc = SP_ERR_UNAVAILABLE;
+    } else if (parse_remote_drive(&body, m->drive_id, info, &why) < 0) {
+        sp_http_reply_error(req, 502, "badGateway", "the instance %s %s", instance, why);
+        rc = SP_ERR_UNAVAILABLE;
+    }
+    sp_buf_free(&url);
+    sp_buf_free(&body);
+    return rc;
+}
+
+/* Reads the registration body: driveType "mountpoint", an optional name and
+ * root.remoteItem.webDavUrl. Returns 0 or replies 400. Strings point into
+ * body. */
+static int read_registration(sp_http_req *req, json_t *body, const char **name, const char **url)
+{
+    const char *type = json_string_value(json_object_get(body, "driveType"));
+    if (!type || strcmp(type, "mountpoint") != 0) {
+        sp_http_reply_error(req, 400, "invalidRequest",
+                            "driveType must be \"mountpoint\" (a remote space)");
+        return SP_ERR_INVALID;
+    }
+    json_t *n = json_object_get(body, "name");
+    if (n && (!json_is_string(n) || !name_ok(json_string_value(n)))) {
+        sp_http_reply_error(req, 400, "invalidRequest",
+                            "name must be a string of 1 to 255 characters without control "
+                            "characters");
+        return SP_ERR_INVALID;
+    }
+    *name = n ? json_string_value(n) : NULL;
+    json_t *u =
+        json_object_get(json_object_get(json_object_get(body, "root"), "remoteItem"), "webDavUrl");
+    if (!json_is_string(u)) {
+        sp_http_reply_error(req, 400, "invalidRequest",
+                            "root.remoteItem.webDavUrl (a string) is required");
+        return SP_ERR_INVALID;
+    }
+    *url = json_string_value(u);
+    return 0;
+}
+
+static void register_remote(sp_http_req *req, void *ctx)
+{
+    sp_api *api = ctx;
+    sp_user u;
+    if (sp_api__caller(req, api, &u) < 0)
+        return;
+    json_t *body = sp_api__json_body(req);
+    if (!body)
+        return;
+    const char *name = NULL, *url = NULL, *why = NULL;
+    if (read_registration(req, body, &name, &url) < 0)
+        goto done;
+    sp_instance_dav m;
+    const sp_config_list *trusted = &api->cfg->trusted_instances;
+    if (sp_instance_match_dav((const char *const *)trusted->items, trusted->count, url, &m, &why) <
+        0) {
+        sp_http_reply_error(req, 400, "invalidRequest", "root.remoteItem.webDavUrl %s", why);
+        goto done;
+    }
+    const char *instance = trusted->items[m.index];
+    remote_info info;
+    if (remote_lookup(req, api, instance, &m, &info) < 0)
+        goto done;
+    sp_remote_new r = {.instance = instance,
+                       .web_dav_url = url,
+                       .remote_drive_id = m.drive_id,
+                       .name = name ? name : info.name,
+                       .etag = info.etag[0] ? info.etag : NULL,
+                       .mtime_ms = info.mtime_ms,
+                       .executant = u.id};
+    char id[SP_USER_ID_LEN];
+    int rc = sp_store_remote_create(api->store, &u, &r, id, NULL);
+    if (rc == SP_ERR_CONFLICT) {
+        sp_http_reply_error(req, 409, "nameAlreadyExists", "you registered this webDavUrl already");
+        goto done;
+    }
+    if (rc < 0) {
+        sp_api__store_error(req, rc);
+        goto done;
+    }
+    sp_buf loc = {0};
+    if (sp_buf_printf(&loc, "%s/graph/v1.0/drives/%s", api->cfg->public_url, id) == 0)
+        sp_http_add_header(req, "Location", loc.data);
+    sp_buf_free(&loc);
+    sp_api__reply_drive(req, api, &u, id, 201, 0);
+done:
+    json_decref(body);
+}
+
+/* "Team Alpha: Q3" -> "team-alpha-q3", for the drive alias. */
+static void slug(const char *name, char *out, size_t outlen)
+{
+    size_t n = 0;
+    int dash = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p && n + 2 < outlen; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z')) {
+            if (dash && n > 0)
+                out[n++] = '-';
+            out[n++] = (char)(*p | 0x20);
+            dash = 0;
+        } else {
+            dash = 1;
+        }
+    }
+    out[n] = '\0';
+}
+
+json_t *sp_api__remote_json(sp_api *api, const sp_drive *d)
+{
+    (void)api;
+    char mtime[SP_TIME_RFC3339_LEN], alias[300] = "mountpoint/";
+    sp_time_format_rfc3339(d->mtime_ms, mtime);
+    slug(d->name, alias + 11, sizeof alias - 11);
+    /* An HTTP entity tag: quoted once, whether or not the instance sent
+     * it quoted; empty until one is known. */
+    sp_buf etag = {0};
+    const char *e = d->etag ? d->etag : "";
+    size_t n = strlen(e);
+    int quoted = n >= 2 && e[0] == '"' && e[n - 1] == '"';
+    int rc = n == 0 || quoted ? sp_buf_puts(&etag, e) : sp_buf_printf(&etag, "\"%s\"", e);
+    json_t *out = NULL;
+    if (rc == 0) {
+        json_t *remote =
+            json_pack("{s:s, s:s, s:s, s:s}", "id", d->shared_drive_id, "driveId",
+                      d->shared_drive_id, "name", d->name, "webDavUrl", d->remote_web_dav_url);
+        out =
+            json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s, s:s, s:o}}", "id", d->id, "driveType",
+                      "mountpoint", "driveAlias", alias, "name", d->name, "lastModifiedDateTime",
+                      mtime, "root", "id", d->id, "eTag", etag.data ? etag.data : "", "webDavUrl",
+                      d->remote_web_dav_url, "remoteItem", remote);
+    }
+    sp_buf_free(&etag);
+    return out;
+}
+
+static int found(const sp_drive *d, void *ctx)
+{
+    (void)d;
+    (void)ctx;
+    return 0;
+}
+
+int sp_api__remote_delete(sp_http_req *req, sp_api *api, const sp_user *u, const char *id)
+{
+    /* Most drive ids are not remote spaces: a read says so without taking
+     * the writer. */
+    int rc = sp_store_remote_get(api->store, u, id, found, NULL);
+    if (rc == SP_ERR_NOT_FOUND)
+        return 0;
+    if (rc == 0)
+        rc = sp_store_remote_remove(api->store, u, id);
+    if (rc == SP_ERR_NOT_FOUND)
+        return 0;
+    if (rc < 0)
+        sp_api__store_error(req, rc);
+    else
+        sp_http_reply_json(req, 204, NULL);
+    return 1;
+}
+
+int sp_api__register_remote(sp_router *r, sp_api *api)
+{
+    return sp_router_add(r, "POST", "/graph/v1.0/me/drives", register_remote, api);
+}

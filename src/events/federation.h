@@ -1,0 +1,41 @@
+/*
+ * federation.h - the outbound Open Cloud Mesh queue: announces shares made
+ * here with users of other (trusted) instances, and tells those instances
+ * when a shared drive changes or a share is revoked.
+ *
+ * One thread, woken on commit like the relay: it turns new events into
+ * deliveries (store/ocm.h, driven by the event log), then sends what is
+ * due, one request at a time, each with a short timeout, retrying with
+ * back-off. A share to marie@paris.test goes to the trusted instance whose
+ * WebFinger knows paris.test and that accepts the share (POST /ocm/shares);
+ * changes and revocations follow as POST /ocm/notifications
+ * (RESOURCE_CHANGED with the new eTag, SHARE_UNSHARED) with the share's
+ * secret. A request never waits for any of this.
+ */
+#ifndef SP_EVENTS_FEDERATION_H
+#define SP_EVENTS_FEDERATION_H
+
+#include "config.h"
+#include "store/store.h"
+
+struct sp_buf;
+typedef struct sp_federation sp_federation;
+
+/*
+ * Starts the thread. cfg is borrowed and must outlive the handle. With no
+ * trusted instances there is nobody to tell: returns 0 and *out = NULL.
+ * Returns 0 and a new handle, or SP_ERR_NOMEM / SP_ERR_INVALID.
+ */
+int sp_federation_start(sp_store *st, const sp_config *cfg, sp_federation **out);
+
+/* The commit listener: events were written. Safe from any thread. */
+void sp_federation_wake(void *federation);
+
+/* Stops the thread (a request in flight is cancelled; what is queued is
+ * sent after the next start) and frees the handle. NULL is fine. */
+void sp_federation_stop(sp_federation *f);
+
+/* Appends Prometheus metrics: deliveries by outcome, queue length. */
+int sp_federation_metrics(sp_federation *f, struct sp_buf *out);
+
+#endif

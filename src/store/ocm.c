@@ -1,0 +1,637 @@
+/*
+ * ocm.c - sent shares and the outbound delivery queue (see ocm.h).
+ *
+ * Deriving reads on the thread's reader connection first and takes the
+ * writer only when an event concerns another instance, so the queue costs
+ * the write path nothing while nobody shares abroad.
+ */
+#include "store/ocm.h"
+
+#include "store/events.h"
+#include "store/internal.h"
+
+#include "util/err.h"
+#include "util/id.h"
+#include "util/log.h"
+#include "util/time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Random bytes of a shared secret: 256 bits, hex-encoded. */
+#define SECRET_BYTES 32
+
+static const char SQL_CURSOR[] = "SELECT event_seq FROM ocm_cursor WHERE id = 1";
+static const char SQL_SET_CURSOR[] = "UPDATE ocm_cursor SET event_seq = ? WHERE id = 1";
+static const char SQL_MAX_EVENT[] = "SELECT coalesce(max(seq), 0) FROM events";
+static const char SQL_EVENTS[] =
+    "SELECT seq, type, subject, data FROM events WHERE seq > ?1 AND seq <= ?2 AND type IN"
+    " ('" SP_EVENT_SHARE_CREATED "', '" SP_EVENT_SHARE_DELETED "', '" SP_EVENT_SHARE_EXPIRED
+    "', '" SP_EVENT_SPACE_DELETED "', '" SP_EVENT_ITEM_CHANGED "') ORDER BY seq LIMIT ?3";
+static const char SQL_SENT_BY_SHARE[] =
+    "SELECT seq FROM ocm_sent WHERE share_id = ? AND state IN ('pending', 'shared')";
+static const char SQL_SENT_BY_DRIVE[] =
+    "SELECT seq FROM ocm_sent WHERE drive_id = ? AND state IN ('pending', 'shared')";
+
+/* What one relevant event asks for. */
+enum derived_kind { D_SHARE, D_UNSHARE_SHARE, D_UNSHARE_DRIVE, D_CHANGED };
+
+typedef struct derived {
+    enum derived_kind kind;
+    json_t *data;   /* D_SHARE: the share.created data */
+    char key[256];  /* the share id (D_UNSHARE_SHARE) or drive id (others) */
+    char etag[256]; /* D_CHANGED */
+} derived;
+
+typedef struct derive_batch {
+    derived *items;
+    size_t count, cap;
+    int shares; /* D_SHARE items so far */
+} derive_batch;
+
+static void batch_free(derive_batch *b)
+{
+    for (size_t i = 0; i < b->count; i++)
+        json_decref(b->items[i].data);
+    free(b->items);
+}
+
+static derived *batch_add(derive_batch *b)
+{
+    if (b->count == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 8;
+        derived *p = realloc(b->items, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        b->items = p;
+        b->cap = cap;
+    }
+    derived *d = &b->items[b->count++];
+    memset(d, 0, sizeof *d);
+    return d;
+}
+
+/* Collects the seq column of a query keyed by one text into a new array. */
+static int collect_seqs(sp_conn *c, const char *sql, const char *key, int64_t **out, size_t *count)
+{
+    *out = NULL;
+    *count = 0;
+    sqlite3_stmt *s = sp_store__stmt(c, sql);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 4;
+            int64_t *p = realloc(*out, cap * sizeof *p);
+            if (!p) {
+                sp_store__done(s);
+                free(*out);
+                *out = NULL;
+                return SP_ERR_NOMEM;
+            }
+            *out = p;
+        }
+        (*out)[(*count)++] = sqlite3_column_int64(s, 0);
+    }
+    sp_store__done(s);
+    if (rc != SQLITE_DONE) {
+        free(*out);
+        *out = NULL;
+        *count = 0;
+        return sp_store__err(c, rc, "sent shares");
+    }
+    return 0;
+}
+
+/* Non-zero when the domain of email is served here. */
+static int local_address(const char *email, const char *const *local, size_t n)
+{
+    const char *at = strrchr(email, '@');
+    if (!at)
+        return 1;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(at + 1, local[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static const char SQL_USER_EMAIL[] = "SELECT coalesce(email, '') FROM users WHERE id = ?";
+
+/* The verified e-mail address of user id ("" when none). */
+static int user_email(sp_conn *c, const char *id, char *out, size_t outlen)
+{
+    sqlite3_stmt *s = sp_store__stmt(c, SQL_USER_EMAIL);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        sp_store__copy_text(s, 0, out, outlen);
+    sp_store__done(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sp_store__err(c, rc, "user email");
+}
+
+/* 1 when a sent share (pending or shared) has key, 0 when not, <0 error. */
+static int any_sent(sp_conn *c, const char *sql, const char *key)
+{
+    int64_t *seqs = NULL;
+    size_t n = 0;
+    int rc = collect_seqs(c, sql, key, &seqs, &n);
+    free(seqs);
+    return rc < 0 ? rc : n > 0;
+}
+
+/*
+ * Looks at one event on the reader and adds what it may ask for to b.
+ * Changes and revocations count only for drives and shares sent abroad:
+ * those already recorded, or any while this batch holds a new share (it
+ * is recorded before them, in order, in the write phase).
+ */
+static int judge_event(sp_conn *r, const char *type, const char *subject, const char *text,
+                       const char *const *local, size_t local_count, derive_batch *b)
+{
+    json_error_t e;
+    json_t *data = json_loads(text, 0, &e);
+    if (!data)
+        return 0; /* the log holds what we wrote; never stop the queue on one row */
+    int rc = 0;
+    enum derived_kind kind;
+    const char *key = subject;
+    if (strcmp(type, SP_EVENT_SHARE_CREATED) == 0) {
+        /* Shared with an address (or a user known here, such as a guest
+         * from another instance's identity provider) of a domain this
+         * instance does not serve: its home registry may be elsewhere. */
+        char email[SP_OCM_TEXT_MAX] = "";
+        const char *pending = json_string_value(json_object_get(data, "granteeEmail"));
+        const char *user = json_string_value(json_object_get(data, "granteeUserId"));
+        if (pending)
+            snprintf(email, sizeof email, "%s", pending);
+        else if (user && (rc = user_email(r, user, email, sizeof email)) < 0)
+            goto done;
+        if (!email[0] || local_address(email, local, local_count))
+            goto done;
+        if (!json_object_get(data, "granteeEmail"))
+            json_object_set_new(data, "granteeEmail", json_string(email));
+        kind = D_SHARE;
+    } else if (strcmp(type, SP_EVENT_SHARE_DELETED) == 0 ||
+               strcmp(type, SP_EVENT_SHARE_EXPIRED) == 0) {
+        kind = D_UNSHARE_SHARE;
+        key = json_string_value(json_object_get(data, "shareId"));
+    } else {
+        kind = strcmp(type, SP_EVENT_ITEM_CHANGED) == 0 ? D_CHANGED : D_UNSHARE_DRIVE;
+    }
+    if (!key || strlen(key) >= sizeof b->items[0].key)
+        goto done;
+    if (kind != D_SHARE && !b->shares) {
+        rc = any_sent(r, kind == D_UNSHARE_SHARE ? SQL_SENT_BY_SHARE : SQL_SENT_BY_DRIVE, key);
+        if (rc <= 0)
+            goto done;
+        rc = 0;
+    }
+    derived *d = batch_add(b);
+    if (!d) {
+        rc = SP_ERR_NOMEM;
+        goto done;
+    }
+    d->kind = kind;
+    snprintf(d->key, sizeof d->key, "%s", key);
+    if (kind == D_SHARE) {
+        d->data = json_incref(data);
+        b->shares++;
+    } else if (kind == D_CHANGED) {
+        const char *etag = json_string_value(json_object_get(data, "eTag"));
+        snprintf(d->etag, sizeof d->etag, "%s", etag ? etag : "");
+    }
+done:
+    json_decref(data);
+    return rc;
+}
+
+/* ---- the write phase ---- */
+
+static const char SQL_SENT_INSERT[] =
+    "INSERT OR IGNORE INTO ocm_sent (share_id, drive_id, item_id, grantee, name, sharer,"
+    " sharer_name, role, secret, created_at, updated_at)"
+    " SELECT ?1, ?2, ?3, ?4, ?5, u.username, u.display_name, ?6, ?7, ?8, ?8 FROM users u"
+    " WHERE u.id = ?9";
+static const char SQL_OUTBOX_INSERT[] =
+    "INSERT INTO ocm_outbox (sent_seq, kind, etag, next_at, created_at) VALUES (?, ?, ?, ?, ?)";
+static const char SQL_SENT_STATE[] = "SELECT state FROM ocm_sent WHERE seq = ?";
+static const char SQL_UNTRIED_SHARE[] =
+    "SELECT 1 FROM ocm_outbox WHERE sent_seq = ? AND kind = 'share' AND attempts = 0";
+static const char SQL_LAST_KIND[] =
+    "SELECT seq, kind FROM ocm_outbox WHERE sent_seq = ? ORDER BY seq DESC LIMIT 1";
+static const char SQL_DROP_ALL[] = "DELETE FROM ocm_outbox WHERE sent_seq = ?";
+static const char SQL_DROP_CHANGED[] =
+    "DELETE FROM ocm_outbox WHERE sent_seq = ? AND kind = 'changed'";
+static const char SQL_SET_STATE[] =
+    "UPDATE ocm_sent SET state = ?, instance = coalesce(?, instance), updated_at = ?"
+    " WHERE seq = ?";
+static const char SQL_SET_ETAG[] = "UPDATE ocm_outbox SET etag = ? WHERE seq = ?";
+
+static int step_done(sp_conn *w, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s);
+    sp_store__done(s);
+    return rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, what);
+}
+
+static int enqueue(sp_conn *w, int64_t sent_seq, const char *kind, const char *etag)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_OUTBOX_INSERT);
+    if (!s)
+        return SP_ERR_DB;
+    int64_t now = sp_time_now_ms();
+    sqlite3_bind_int64(s, 1, sent_seq);
+    sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
+    if (etag)
+        sqlite3_bind_text(s, 3, etag, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 4, now);
+    sqlite3_bind_int64(s, 5, now);
+    return step_done(w, s, "enqueue delivery");
+}
+
+static int exec_seq(sp_conn *w, const char *sql, int64_t seq, const char *what)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, seq);
+    return step_done(w, s, what);
+}
+
+static int set_state(sp_conn *w, int64_t sent_seq, const char *state, const char *instance)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_SET_STATE);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
+    if (instance)
+        sqlite3_bind_text(s, 2, instance, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, sp_time_now_ms());
+    sqlite3_bind_int64(s, 4, sent_seq);
+    return step_done(w, s, "sent share state");
+}
+
+/* 1 when a one-int-parameter query has a row, 0 when not, <0 error. */
+static int exists(sp_conn *w, const char *sql, int64_t seq)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, seq);
+    int rc = sqlite3_step(s);
+    sp_store__done(s);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, "ocm lookup");
+}
+
+/* The last queued delivery of a sent share: its seq and kind ("" when
+ * none). */
+static int last_queued(sp_conn *w, int64_t sent_seq, int64_t *seq, char kind[16])
+{
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_LAST_KIND);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, sent_seq);
+    int rc = sqlite3_step(s);
+    *seq = 0;
+    kind[0] = '\0';
+    if (rc == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(s, 0);
+        sp_store__copy_text(s, 1, kind, 16);
+    }
+    sp_store__done(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, "last delivery");
+}
+
+static int derive_share(sp_conn *w, json_t *data)
+{
+    const char *share_id = json_string_value(json_object_get(data, "shareId"));
+    const char *drive_id = json_string_value(json_object_get(data, "driveId"));
+    const char *item_id = json_string_value(json_object_get(data, "itemId"));
+    const char *email = json_string_value(json_object_get(data, "granteeEmail"));
+    const char *sharer = json_string_value(json_object_get(data, "sharer"));
+    const char *name = json_string_value(json_object_get(data, "resourceName"));
+    const char *role = json_string_value(json_array_get(json_object_get(data, "roles"), 0));
+    if (!name || !*name)
+        name = json_string_value(json_object_get(data, "driveName"));
+    if (!share_id || !drive_id || !item_id || !email || !sharer || !name || !role)
+        return 0;
+    unsigned char raw[SECRET_BYTES];
+    char secret[SECRET_BYTES * 2 + 1];
+    if (sp_id_random(raw, sizeof raw) < 0)
+        return SP_ERR_IO;
+    for (int i = 0; i < SECRET_BYTES; i++)
+        snprintf(secret + 2 * i, 3, "%02x", raw[i]);
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_SENT_INSERT);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, share_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, drive_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, item_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, email, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, role, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, secret, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(s, 8, sp_time_now_ms());
+    sqlite3_bind_text(s, 9, sharer, -1, SQLITE_STATIC);
+    int rc = step_done(w, s, "insert sent share");
+    if (rc < 0 || sqlite3_changes(w->db) == 0)
+        return rc; /* seen before (a re-read after a crash) */
+    return enqueue(w, sqlite3_last_insert_rowid(w->db), "share", NULL);
+}
+
+static int derive_unshare(sp_conn *w, int64_t sent_seq)
+{
+    char state[16] = "";
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_SENT_STATE);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, sent_seq);
+    if (sqlite3_step(s) == SQLITE_ROW)
+        sp_store__copy_text(s, 0, state, sizeof state);
+    sp_store__done(s);
+    if (strcmp(state, "pending") != 0 && strcmp(state, "shared") != 0)
+        return 0;
+    /* Never offered anywhere yet: nobody needs to hear of it. */
+    int untried = strcmp(state, "pending") == 0 ? exists(w, SQL_UNTRIED_SHARE, sent_seq) : 0;
+    if (untried < 0)
+        return untried;
+    if (untried) {
+        int rc = exec_seq(w, SQL_DROP_ALL, sent_seq, "drop deliveries");
+        return rc < 0 ? rc : set_state(w, sent_seq, "unshared", NULL);
+    }
+    int64_t last;
+    char kind[16];
+    int rc = last_queued(w, sent_seq, &last, kind);
+    if (rc < 0 || strcmp(kind, "unshared") == 0)
+        return rc;
+    /* Changes not sent yet do not matter any more. */
+    rc = exec_seq(w, SQL_DROP_CHANGED, sent_seq, "drop changes");
+    return rc < 0 ? rc : enqueue(w, sent_seq, "unshared", NULL);
+}
+
+static int derive_changed(sp_conn *w, int64_t sent_seq, const char *etag)
+{
+    int64_t last;
+    char kind[16];
+    int rc = last_queued(w, sent_seq, &last, kind);
+    if (rc < 0 || strcmp(kind, "unshared") == 0)
+        return rc;
+    if (strcmp(kind, "changed") == 0) {
+        /* One pending change per share: the newest eTag is what counts,
+         * and an outage leaves one delivery, not one per change. */
+        sqlite3_stmt *s = sp_store__stmt(w, SQL_SET_ETAG);
+        if (!s)
+            return SP_ERR_DB;
+        sqlite3_bind_text(s, 1, etag, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, last);
+        return step_done(w, s, "coalesce change");
+    }
+    return enqueue(w, sent_seq, "changed", etag);
+}
+
+static int save_cursor(sp_conn *w, int64_t seq)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_SET_CURSOR);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, seq);
+    return step_done(w, s, "save ocm cursor");
+}
+
+/* Reads one int64 of a parameterless query on c. */
+static int read_int(sp_conn *c, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *s = sp_store__stmt(c, sql);
+    if (!s)
+        return SP_ERR_DB;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    sp_store__done(s);
+    return rc == SQLITE_ROW ? 0 : sp_store__err(c, rc, sql);
+}
+
+int sp_store_ocm_derive(sp_store *st, const char *const *local_domains, size_t local_count,
+                        int save_all, sp_ocm_cursor *cursor, int *more)
+{
+    *more = 0;
+    sp_conn *r = sp_store__reader(st);
+    if (!r)
+        return SP_ERR_DB;
+    if (!cursor->loaded) {
+        int rc = read_int(r, SQL_CURSOR, &cursor->seq);
+        if (rc < 0)
+            return rc;
+        cursor->saved = cursor->seq;
+        cursor->loaded = 1;
+    }
+    int64_t max = 0;
+    int rc = read_int(r, SQL_MAX_EVENT, &max);
+    if (rc < 0)
+        return rc;
+    derive_batch b = {0};
+    int64_t next = max; /* past every event up to max, unless the batch fills */
+    sqlite3_stmt *s = sp_store__stmt(r, SQL_EVENTS);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, cursor->seq);
+    sqlite3_bind_int64(s, 2, max);
+    sqlite3_bind_int(s, 3, SP_OCM_DERIVE_BATCH);
+    int step, rows = 0;
+    /* Judge after reading: the lookups use the same reader connection. */
+    typedef struct ev {
+        int64_t seq;
+        char *type, *subject, *data;
+    } ev;
+    ev *evs = calloc(SP_OCM_DERIVE_BATCH, sizeof *evs);
+    if (!evs) {
+        sp_store__done(s);
+        return SP_ERR_NOMEM;
+    }
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        ev *e = &evs[rows++];
+        e->seq = sqlite3_column_int64(s, 0);
+        e->type = strdup((const char *)sqlite3_column_text(s, 1));
+        e->subject = strdup((const char *)sqlite3_column_text(s, 2));
+        e->data = strdup((const char *)sqlite3_column_text(s, 3));
+        if (!e->type || !e->subject || !e->data) {
+            step = SQLITE_NOMEM;
+            break;
+        }
+    }
+    sp_store__done(s);
+    if (step != SQLITE_DONE) {
+        rc = step == SQLITE_NOMEM ? SP_ERR_NOMEM : sp_store__err(r, step, "ocm events");
+        goto done;
+    }
+    if (rows == SP_OCM_DERIVE_BATCH) {
+        next = evs[rows - 1].seq;
+        *more = 1;
+    }
+    for (int i = 0; rc == 0 && i < rows; i++)
+        rc = judge_event(r, evs[i].type, evs[i].subject, evs[i].data, local_domains, local_count,
+                         &b);
+    if (rc < 0)
+        goto done;
+
+    if (b.count == 0 && !(save_all && next != cursor->saved) &&
+        next - cursor->saved < SP_OCM_CURSOR_LAG) {
+        cursor->seq = next; /* nothing abroad: no write */
+        goto done;
+    }
+    sp_conn *w = sp_store__begin(st);
+    if (!w) {
+        rc = SP_ERR_DB;
+        goto done;
+    }
+    for (size_t i = 0; rc == 0 && i < b.count; i++) {
+        derived *d = &b.items[i];
+        if (d->kind == D_SHARE) {
+            rc = derive_share(w, d->data);
+            continue;
+        }
+        int64_t *sent = NULL;
+        size_t n = 0;
+        rc = collect_seqs(w, d->kind == D_UNSHARE_SHARE ? SQL_SENT_BY_SHARE : SQL_SENT_BY_DRIVE,
+                          d->key, &sent, &n);
+        for (size_t j = 0; rc == 0 && j < n; j++)
+            rc = d->kind == D_CHANGED ? derive_changed(w, sent[j], d->etag)
+                                      : derive_unshare(w, sent[j]);
+        free(sent);
+    }
+    if (rc == 0)
+        rc = save_cursor(w, next);
+    if (rc < 0) {
+        sp_store__rollback(st);
+        goto done;
+    }
+    rc = sp_store__commit(st);
+    if (rc == 0) {
+        cursor->seq = next;
+        cursor->saved = next;
+    }
+done:
+    for (int i = 0; i < rows; i++) {
+        free(evs[i].type);
+        free(evs[i].subject);
+        free(evs[i].data);
+    }
+    free(evs);
+    batch_free(&b);
+    return rc;
+}
+
+/* ---- deliveries ---- */
+
+static const char SQL_DUE[] =
+    "SELECT o.seq, o.sent_seq, o.attempts, o.kind, coalesce(o.etag, ''), s.share_id, s.drive_id,"
+    " s.item_id, s.grantee, coalesce(s.instance, ''), s.secret, s.name, s.sharer, s.sharer_name,"
+    " s.role, s.created_at FROM ocm_outbox o JOIN ocm_sent s ON s.seq = o.sent_seq"
+    " WHERE o.next_at <= ?1 AND o.seq = (SELECT min(p.seq) FROM ocm_outbox p"
+    " WHERE p.sent_seq = o.sent_seq) ORDER BY o.seq LIMIT ?2";
+static const char SQL_DELETE[] = "DELETE FROM ocm_outbox WHERE seq = ?";
+static const char SQL_RETRY[] =
+    "UPDATE ocm_outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE seq = ?";
+static const char SQL_PENDING[] =
+    "SELECT (SELECT min(o.next_at) FROM ocm_outbox o WHERE o.seq = (SELECT min(p.seq)"
+    " FROM ocm_outbox p WHERE p.sent_seq = o.sent_seq)), (SELECT count(*) FROM ocm_outbox)";
+
+int sp_store_ocm_due(sp_store *st, int64_t now_ms, sp_ocm_delivery *out, int max, int *count)
+{
+    *count = 0;
+    sp_conn *r = sp_store__reader(st);
+    sqlite3_stmt *s = r ? sp_store__stmt(r, SQL_DUE) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, now_ms);
+    sqlite3_bind_int(s, 2, max);
+    int rc;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        sp_ocm_delivery *d = &out[(*count)++];
+        d->seq = sqlite3_column_int64(s, 0);
+        d->sent_seq = sqlite3_column_int64(s, 1);
+        d->attempts = sqlite3_column_int(s, 2);
+        sp_store__copy_text(s, 3, d->kind, sizeof d->kind);
+        sp_store__copy_text(s, 4, d->etag, sizeof d->etag);
+        sp_store__copy_text(s, 5, d->share_id, sizeof d->share_id);
+        sp_store__copy_text(s, 6, d->drive_id, sizeof d->drive_id);
+        sp_store__copy_text(s, 7, d->item_id, sizeof d->item_id);
+        sp_store__copy_text(s, 8, d->grantee, sizeof d->grantee);
+        sp_store__copy_text(s, 9, d->instance, sizeof d->instance);
+        sp_store__copy_text(s, 10, d->secret, sizeof d->secret);
+        sp_store__copy_text(s, 11, d->name, sizeof d->name);
+        sp_store__copy_text(s, 12, d->sharer, sizeof d->sharer);
+        sp_store__copy_text(s, 13, d->sharer_name, sizeof d->sharer_name);
+        sp_store__copy_text(s, 14, d->role, sizeof d->role);
+        d->created_at_ms = sqlite3_column_int64(s, 15);
+    }
+    sp_store__done(s);
+    return rc == SQLITE_DONE ? 0 : sp_store__err(r, rc, "due deliveries");
+}
+
+int sp_store_ocm_finish(sp_store *st, const sp_ocm_delivery *d, sp_ocm_outcome outcome,
+                        const char *instance)
+{
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    int rc;
+    if (outcome == SP_OCM_DELIVERED) {
+        rc = exec_seq(w, SQL_DELETE, d->seq, "delivered");
+        if (rc == 0 && strcmp(d->kind, "share") == 0)
+            rc = set_state(w, d->sent_seq, "shared", instance);
+        else if (rc == 0 && strcmp(d->kind, "unshared") == 0)
+            rc = set_state(w, d->sent_seq, "unshared", NULL);
+    } else {
+        rc = exec_seq(w, SQL_DROP_ALL, d->sent_seq, "drop deliveries");
+        if (rc == 0)
+            rc = set_state(w, d->sent_seq, outcome == SP_OCM_LOCAL ? "local" : "refused", NULL);
+    }
+    if (rc < 0) {
+        sp_store__rollback(st);
+        return rc;
+    }
+    return sp_store__commit(st);
+}
+
+int sp_store_ocm_retry(sp_store *st, int64_t seq, int64_t next_at_ms, const char *error)
+{
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_RETRY);
+    int rc = SP_ERR_DB;
+    if (s) {
+        sqlite3_bind_int64(s, 1, next_at_ms);
+        sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, seq);
+        rc = step_done(w, s, "retry delivery");
+    }
+    if (rc < 0) {
+        sp_store__rollback(st);
+        return rc;
+    }
+    return sp_store__commit(st);
+}
+
+int sp_store_ocm_pending(sp_store *st, int64_t *next_due_ms, int64_t *count)
+{
+    sp_conn *r = sp_store__reader(st);
+    sqlite3_stmt *s = r ? sp_store__stmt(r, SQL_PENDING) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        *next_due_ms = sqlite3_column_int64(s, 0); /* NULL reads as 0: none */
+        *count = sqlite3_column_int64(s, 1);
+    }
+    sp_store__done(s);
+    return rc == SQLITE_ROW ? 0 : sp_store__err(r, rc, "pending deliveries");
+}

@@ -1,0 +1,368 @@
+/*
+ * remotes.c - remote (federated) spaces: registration by URL or over OCM,
+ * lookup, removal, and the OCM notifications that change them.
+ */
+#include "store/remotes.h"
+
+#include "store/events.h"
+#include "store/internal.h"
+
+#include "util/err.h"
+#include "util/id.h"
+#include "util/time.h"
+
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Hex SHA-256 of a shared secret, as stored. */
+#define SECRET_HASH_LEN (SHA256_DIGEST_LENGTH * 2 + 1)
+
+static void hash_secret(const char *secret, char out[SECRET_HASH_LEN])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char d[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)secret, strlen(secret), d);
+    for (int i = 0; i < SHA256_DIGEST_LENGTH; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[SECRET_HASH_LEN - 1] = '\0';
+}
+
+/* The fields every remote event names (schema/events/remote.json). */
+typedef struct remote_row {
+    int64_t seq, owner_seq;
+    char id[SP_ID_LEN];
+    char owner_id[SP_ID_LEN];
+    char name[1024];
+    char remote_drive_id[300];
+    char web_dav_url[2100];
+    char instance[2100];
+    char ocm_share_id[300];
+    char etag[300];
+} remote_row;
+
+/* Event data for row (new reference); executant may be NULL. */
+static json_t *remote_data(const remote_row *r, const char *executant)
+{
+    json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "driveId", r->id, "driveName", r->name,
+                          "driveType", "mountpoint", "remoteDriveId", r->remote_drive_id,
+                          "webDavUrl", r->web_dav_url, "instance", r->instance);
+    if (d && executant)
+        json_object_set_new(d, "executant", json_string(executant));
+    if (d && r->ocm_share_id[0])
+        json_object_set_new(d, "ocmShareId", json_string(r->ocm_share_id));
+    return d;
+}
+
+/* Writes an event about row for its owner. */
+static int remote_event(sp_conn *w, const char *type, const remote_row *r, json_t *data)
+{
+    if (!data)
+        return SP_ERR_NOMEM;
+    int rc = sp_store__event_add(w, type, r->id, data, &r->owner_seq, 1, NULL);
+    json_decref(data);
+    return rc;
+}
+
+static const char SQL_BY_OCM[] = "SELECT seq, id, owner_seq, coalesce(ocm_secret, '') FROM remotes"
+                                 " WHERE instance = ? AND ocm_share_id = ?";
+static const char SQL_BY_URL[] =
+    "SELECT seq, id FROM remotes WHERE owner_seq = ? AND web_dav_url = ?";
+static const char SQL_ATTACH[] =
+    "UPDATE remotes SET ocm_share_id = ?, ocm_secret = ? WHERE seq = ?";
+static const char SQL_INSERT[] =
+    "INSERT INTO remotes (id, owner_seq, instance, web_dav_url, remote_drive_id, name, etag,"
+    " mtime, ocm_share_id, ocm_secret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, nullif(?, 0), ?,"
+    " ?, ?)";
+
+/* For an OCM announcement: finds what is there already. Returns 1 when
+ * the announcement is settled (id_out set), 0 to insert, <0 error. */
+static int ocm_existing(sp_conn *w, const sp_user *owner, const sp_remote_new *r,
+                        const char *secret_hash, char id_out[SP_USER_ID_LEN])
+{
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_BY_OCM);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, r->instance, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, r->ocm_share_id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        int same = sqlite3_column_int64(s, 2) == owner->seq &&
+                   strcmp((const char *)sqlite3_column_text(s, 3), secret_hash) == 0;
+        sp_store__copy_text(s, 1, id_out, SP_USER_ID_LEN);
+        sp_store__done(s);
+        return same ? 1 : SP_ERR_CONFLICT;
+    }
+    sp_store__done(s);
+    if (step != SQLITE_DONE)
+        return sp_store__err(w, step, "remote by share");
+
+    s = sp_store__stmt(w, SQL_BY_URL);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, owner->seq);
+    sqlite3_bind_text(s, 2, r->web_dav_url, -1, SQLITE_STATIC);
+    step = sqlite3_step(s);
+    if (step != SQLITE_ROW) {
+        sp_store__done(s);
+        return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "remote by url");
+    }
+    int64_t seq = sqlite3_column_int64(s, 0);
+    sp_store__copy_text(s, 1, id_out, SP_USER_ID_LEN);
+    sp_store__done(s);
+    /* The user registered this space by URL (or an earlier share of the
+     * same folder was never revoked): it now belongs to this share. */
+    s = sp_store__stmt(w, SQL_ATTACH);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, r->ocm_share_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, secret_hash, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, seq);
+    step = sqlite3_step(s);
+    sp_store__done(s);
+    return step == SQLITE_DONE ? 1 : sp_store__err(w, step, "attach share to remote");
+}
+
+int sp_store_remote_create(sp_store *st, const sp_user *owner, const sp_remote_new *r,
+                           char id_out[SP_USER_ID_LEN], int *existed)
+{
+    if (existed)
+        *existed = 0;
+    remote_row row = {.owner_seq = owner->seq};
+    if (sp_id_uuid(row.id) < 0)
+        return SP_ERR_IO;
+    char secret_hash[SECRET_HASH_LEN] = "";
+    if (r->ocm_share_id)
+        hash_secret(r->ocm_secret ? r->ocm_secret : "", secret_hash);
+
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    int rc = 0;
+    if (r->ocm_share_id) {
+        rc = ocm_existing(w, owner, r, secret_hash, id_out);
+        if (rc < 0)
+            goto fail;
+        if (rc == 1) {
+            if (existed)
+                *existed = 1;
+            return sp_store__commit(st);
+        }
+    }
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_INSERT);
+    if (!s) {
+        rc = SP_ERR_DB;
+        goto fail;
+    }
+    sqlite3_bind_text(s, 1, row.id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, owner->seq);
+    sqlite3_bind_text(s, 3, r->instance, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, r->web_dav_url, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, r->remote_drive_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, r->name, -1, SQLITE_STATIC);
+    if (r->etag)
+        sqlite3_bind_text(s, 7, r->etag, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 8, r->mtime_ms);
+    if (r->ocm_share_id) {
+        sqlite3_bind_text(s, 9, r->ocm_share_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 10, secret_hash, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(s, 11, sp_time_now_ms());
+    int step = sqlite3_step(s);
+    sp_store__done(s);
+    if (step != SQLITE_DONE) {
+        rc = sp_store__err(w, step, "insert remote"); /* CONFLICT: registered already */
+        goto fail;
+    }
+    snprintf(row.name, sizeof row.name, "%s", r->name);
+    snprintf(row.remote_drive_id, sizeof row.remote_drive_id, "%s", r->remote_drive_id);
+    snprintf(row.web_dav_url, sizeof row.web_dav_url, "%s", r->web_dav_url);
+    snprintf(row.instance, sizeof row.instance, "%s", r->instance);
+    snprintf(row.ocm_share_id, sizeof row.ocm_share_id, "%s",
+             r->ocm_share_id ? r->ocm_share_id : "");
+    json_t *data = remote_data(&row, r->executant);
+    if (data)
+        json_object_set_new(data, "origin", json_string(r->ocm_share_id ? "ocm" : "url"));
+    rc = remote_event(w, SP_EVENT_REMOTE_REGISTERED, &row, data);
+    if (rc < 0)
+        goto fail;
+    rc = sp_store__commit(st);
+    if (rc == 0)
+        snprintf(id_out, SP_USER_ID_LEN, "%s", row.id);
+    return rc;
+
+fail:
+    sp_store__rollback(st);
+    return rc;
+}
+
+/* Columns of a remote row, in read_row order. */
+#define ROW_COLS                                                                                   \
+    "r.seq, r.id, r.owner_seq, u.id, r.name, r.remote_drive_id, r.web_dav_url, r.instance,"        \
+    " coalesce(r.ocm_share_id, ''), coalesce(r.etag, ''), coalesce(r.mtime, r.created_at)"
+
+static const char SQL_GET[] = "SELECT " ROW_COLS " FROM remotes r JOIN users u ON u.seq ="
+                              " r.owner_seq WHERE r.id = ? AND r.owner_seq = ?";
+static const char SQL_BY_SECRET[] = "SELECT " ROW_COLS " FROM remotes r JOIN users u ON u.seq ="
+                                    " r.owner_seq WHERE r.ocm_share_id = ? AND r.ocm_secret = ?"
+                                    " LIMIT 1";
+static const char SQL_DELETE[] = "DELETE FROM remotes WHERE seq = ?";
+static const char SQL_SET_ETAG[] = "UPDATE remotes SET etag = ?, mtime = ? WHERE seq = ?";
+
+static void read_row(sqlite3_stmt *s, remote_row *r, int64_t *mtime)
+{
+    r->seq = sqlite3_column_int64(s, 0);
+    sp_store__copy_text(s, 1, r->id, sizeof r->id);
+    r->owner_seq = sqlite3_column_int64(s, 2);
+    sp_store__copy_text(s, 3, r->owner_id, sizeof r->owner_id);
+    sp_store__copy_text(s, 4, r->name, sizeof r->name);
+    sp_store__copy_text(s, 5, r->remote_drive_id, sizeof r->remote_drive_id);
+    sp_store__copy_text(s, 6, r->web_dav_url, sizeof r->web_dav_url);
+    sp_store__copy_text(s, 7, r->instance, sizeof r->instance);
+    sp_store__copy_text(s, 8, r->ocm_share_id, sizeof r->ocm_share_id);
+    sp_store__copy_text(s, 9, r->etag, sizeof r->etag);
+    *mtime = sqlite3_column_int64(s, 10);
+}
+
+/* Runs a one-row lookup (?1, ?2 bound as text, or ?2 as int when key2 is
+ * NULL) on conn. Returns 0 with *row filled, SP_ERR_NOT_FOUND, or error. */
+static int find_row(sp_conn *c, const char *sql, const char *key1, const char *key2,
+                    int64_t key2_int, remote_row *row, int64_t *mtime)
+{
+    sqlite3_stmt *s = sp_store__stmt(c, sql);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, key1, -1, SQLITE_STATIC);
+    if (key2)
+        sqlite3_bind_text(s, 2, key2, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(s, 2, key2_int);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        read_row(s, row, mtime);
+    sp_store__done(s);
+    if (step == SQLITE_ROW)
+        return 0;
+    return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, step, "find remote");
+}
+
+int sp_store_remote_get(sp_store *st, const sp_user *owner, const char *id, sp_drive_fn fn,
+                        void *ctx)
+{
+    sp_conn *c = sp_store__reader(st);
+    if (!c)
+        return SP_ERR_DB;
+    remote_row row;
+    int64_t mtime = 0;
+    int rc = find_row(c, SQL_GET, id, NULL, owner->seq, &row, &mtime);
+    if (rc < 0)
+        return rc;
+    sp_drive d = {.seq = row.seq,
+                  .id = row.id,
+                  .type = "mountpoint",
+                  .name = row.name,
+                  .description = "",
+                  .quota_total = -1,
+                  .etag = row.etag,
+                  .mtime_ms = mtime,
+                  .shared_drive_id = row.remote_drive_id,
+                  .item_id = row.remote_drive_id,
+                  .remote_web_dav_url = row.web_dav_url,
+                  .remote_instance = row.instance};
+    return fn(&d, ctx);
+}
+
+/* Deletes row and writes remote.removed with reason. */
+static int remove_row(sp_conn *w, const remote_row *row, const char *executant, const char *reason)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_DELETE);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, row->seq);
+    int step = sqlite3_step(s);
+    sp_store__done(s);
+    if (step != SQLITE_DONE)
+        return sp_store__err(w, step, "delete remote");
+    json_t *data = remote_data(row, executant);
+    if (data)
+        json_object_set_new(data, "reason", json_string(reason));
+    return remote_event(w, SP_EVENT_REMOTE_REMOVED, row, data);
+}
+
+int sp_store_remote_remove(sp_store *st, const sp_user *owner, const char *id)
+{
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    remote_row row;
+    int64_t mtime = 0;
+    int rc = find_row(w, SQL_GET, id, NULL, owner->seq, &row, &mtime);
+    if (rc == 0)
+        rc = remove_row(w, &row, owner->id, "deleted");
+    if (rc < 0) {
+        sp_store__rollback(st);
+        return rc;
+    }
+    return sp_store__commit(st);
+}
+
+int sp_store_remote_ocm_notify(sp_store *st, const char *share_id, const char *secret,
+                               sp_remote_ocm_note note, const char *etag, int64_t mtime_ms,
+                               int *applied)
+{
+    if (applied)
+        *applied = 0;
+    char secret_hash[SECRET_HASH_LEN];
+    hash_secret(secret, secret_hash);
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    remote_row row;
+    int64_t old_mtime = 0;
+    int rc = find_row(w, SQL_BY_SECRET, share_id, secret_hash, 0, &row, &old_mtime);
+    if (rc < 0)
+        goto fail;
+    if (note == SP_REMOTE_OCM_UNSHARED) {
+        rc = remove_row(w, &row, NULL, "unshared");
+        if (rc < 0)
+            goto fail;
+    } else {
+        if (!etag || strcmp(etag, row.etag) == 0) {
+            sp_store__rollback(st); /* a redelivery: nothing changes */
+            return 0;
+        }
+        int64_t mtime = mtime_ms ? mtime_ms : sp_time_now_ms();
+        sqlite3_stmt *s = sp_store__stmt(w, SQL_SET_ETAG);
+        if (!s) {
+            rc = SP_ERR_DB;
+            goto fail;
+        }
+        sqlite3_bind_text(s, 1, etag, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, mtime);
+        sqlite3_bind_int64(s, 3, row.seq);
+        int step = sqlite3_step(s);
+        sp_store__done(s);
+        if (step != SQLITE_DONE) {
+            rc = sp_store__err(w, step, "remote etag");
+            goto fail;
+        }
+        char when[SP_TIME_RFC3339_LEN];
+        sp_time_format_rfc3339(mtime, when);
+        json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "driveId", row.id,
+                                 "remoteDriveId", row.remote_drive_id, "instance", row.instance,
+                                 "eTag", etag, "lastModifiedDateTime", when, "change", "updated");
+        rc = remote_event(w, SP_EVENT_REMOTE_CHANGED, &row, data);
+        if (rc < 0)
+            goto fail;
+    }
+    rc = sp_store__commit(st);
+    if (rc == 0 && applied)
+        *applied = 1;
+    return rc;
+
+fail:
+    sp_store__rollback(st);
+    return rc;
+}

@@ -1,0 +1,82 @@
+/*
+ * remotes.h - spaces hosted by other (trusted) instances, registered in a
+ * user's registry here: by the user (a webDavUrl) or by the hosting
+ * instance announcing a share over Open Cloud Mesh.
+ *
+ * A remote space is one of its owner's mountpoint drives. Every change
+ * writes its event (spaceport.remote.registered, .removed, .changed; the
+ * owner is the recipient) in the same transaction. The OCM shared secret
+ * is kept only as its SHA-256, so the database never holds a credential
+ * another instance could replay.
+ */
+#ifndef SP_STORE_REMOTES_H
+#define SP_STORE_REMOTES_H
+
+#include "store/drives.h"
+#include "store/store.h"
+#include "store/users.h"
+
+#include <stdint.h>
+
+/* What a new remote space is. Strings are borrowed. */
+typedef struct sp_remote_new {
+    const char *instance;        /* base URL of the hosting instance */
+    const char *web_dav_url;     /* where clients reach it */
+    const char *remote_drive_id; /* the drive's id at the hosting instance */
+    const char *name;
+    const char *etag;         /* the root's eTag when known, else NULL */
+    int64_t mtime_ms;         /* when known, else 0 */
+    const char *executant;    /* who registered it (user id or OCM address) */
+    const char *ocm_share_id; /* OCM providerId; NULL when registered by URL */
+    const char *ocm_secret;   /* the share's shared secret (OCM only) */
+} sp_remote_new;
+
+/*
+ * Registers r for owner, with its spaceport.remote.registered event, and
+ * writes the new space's id to id_out.
+ *
+ * Registered by URL (no ocm_share_id): SP_ERR_CONFLICT when owner has that
+ * webDavUrl already.
+ * Announced over OCM: idempotent, since the sender retries. The same
+ * (instance, share id) with the same owner and secret again is success
+ * with *existed = 1 and no new event; a space owner registered by URL
+ * before takes the share's id and secret (*existed = 1). The share id of
+ * the instance held by another owner or secret is SP_ERR_CONFLICT.
+ * *existed may be NULL. Returns 0 or a negative sp_err.
+ */
+int sp_store_remote_create(sp_store *st, const sp_user *owner, const sp_remote_new *r,
+                           char id_out[SP_USER_ID_LEN], int *existed);
+
+/*
+ * Finds the remote space id of owner and calls fn once with it as a
+ * mountpoint drive (remote_web_dav_url and remote_instance set,
+ * shared_drive_id the remote drive id). Returns 0, SP_ERR_NOT_FOUND or
+ * another negative sp_err.
+ */
+int sp_store_remote_get(sp_store *st, const sp_user *owner, const char *id, sp_drive_fn fn,
+                        void *ctx);
+
+/* Removes owner's remote space id, writing spaceport.remote.removed.
+ * Returns 0, SP_ERR_NOT_FOUND or another negative sp_err. */
+int sp_store_remote_remove(sp_store *st, const sp_user *owner, const char *id);
+
+/* What an OCM notification does to the remote space it names. */
+typedef enum sp_remote_ocm_note {
+    SP_REMOTE_OCM_UNSHARED, /* the share was revoked: remove the space */
+    SP_REMOTE_OCM_CHANGED,  /* the resource changed: new eTag */
+} sp_remote_ocm_note;
+
+/*
+ * Applies an OCM notification to the remote space announced with share_id
+ * whose shared secret is secret. UNSHARED removes it (remote.removed);
+ * CHANGED stores etag (and mtime_ms when non-zero) and writes
+ * spaceport.remote.changed, unless etag equals the stored one (a
+ * redelivery: *applied = 0, nothing written). *applied may be NULL.
+ * Returns 0, SP_ERR_NOT_FOUND (no such share, or the secret does not
+ * match) or another negative sp_err.
+ */
+int sp_store_remote_ocm_notify(sp_store *st, const char *share_id, const char *secret,
+                               sp_remote_ocm_note note, const char *etag, int64_t mtime_ms,
+                               int *applied);
+
+#endif

@@ -1,0 +1,242 @@
+/*
+ * fetch.c - libcurl requests under the outbound policy of fetch.h.
+ *
+ * Each call uses its own easy handle, so calls are independent and
+ * thread-safe. Redirects are never followed by libcurl itself: a 3xx comes
+ * back here, where its target is checked (same origin, allowed URL) before
+ * another request is made.
+ */
+#include "util/fetch.h"
+
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/url.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Connection setup gets a share of the whole timeout: a peer that does not
+ * accept within 3 s is down. */
+#define FETCH_CONNECT_TIMEOUT_MS 3000L
+
+typedef struct fetch_sink {
+    sp_buf *body;
+    size_t start; /* body->len before this transfer */
+    size_t max;
+    int too_large;
+    int nomem;
+} fetch_sink;
+
+int sp_fetch_url_allowed(const char *url)
+{
+    sp_url u;
+    const char *why = NULL;
+    if (!url || sp_url_parse(url, &u, &why) < 0)
+        return 0;
+    if (strcmp(u.scheme, "https") == 0)
+        return 1;
+    return strcmp(u.scheme, "http") == 0 && sp_url_host_is_loopback(u.host);
+}
+
+/* Returns non-zero when a and b are the same origin. */
+static int same_origin(const char *a, const char *b)
+{
+    sp_url ua, ub;
+    const char *why = NULL;
+    if (sp_url_parse(a, &ua, &why) < 0 || sp_url_parse(b, &ub, &why) < 0)
+        return 0;
+    return strcmp(ua.scheme, ub.scheme) == 0 && strcmp(ua.host, ub.host) == 0 && ua.port == ub.port;
+}
+
+static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ctx)
+{
+    fetch_sink *s = ctx;
+    size_t n = size * nmemb;
+    if (s->body->len - s->start + n > s->max) {
+        s->too_large = 1;
+        return 0; /* aborts the transfer */
+    }
+    if (sp_buf_append(s->body, ptr, n) < 0) {
+        s->nomem = 1;
+        return 0;
+    }
+    return n;
+}
+
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    const atomic_int *cancel = ctx;
+    return cancel && atomic_load(cancel) ? 1 : 0;
+}
+
+/* Appends a header line to *list. Returns 0 or SP_ERR_NOMEM. */
+static int add_header(struct curl_slist **list, const char *line)
+{
+    struct curl_slist *tmp = curl_slist_append(*list, line);
+    if (!tmp)
+        return SP_ERR_NOMEM;
+    *list = tmp;
+    return 0;
+}
+
+/* One request to url without following redirects. On 0, *status is set
+ * and, for a redirect, *location is a new string (else NULL). */
+static int fetch_once(const char *url, const sp_fetch_req *req, int post, long *status,
+                      char **location, sp_buf *body, const char **why)
+{
+    int rc = SP_ERR_NOMEM;
+    struct curl_slist *headers = NULL;
+    sp_buf line = {0};
+    fetch_sink sink = {.body = body, .start = body->len, .max = req->max_body};
+    *location = NULL;
+
+    CURL *h = curl_easy_init();
+    if (!h) {
+        *why = "cannot create a transfer";
+        goto fail_init;
+    }
+    if (add_header(&headers, "Accept: application/json") < 0)
+        goto done;
+    /* No "Expect: 100-continue" round trip for our small bodies. */
+    if (post && add_header(&headers, "Expect:") < 0)
+        goto done;
+    if (post && req->content_type) {
+        if (sp_buf_printf(&line, "Content-Type: %s", req->content_type) < 0 ||
+            add_header(&headers, line.data) < 0)
+            goto done;
+        sp_buf_reset(&line);
+    }
+    if (req->bearer) {
+        if (strlen(req->bearer) > SP_FETCH_BEARER_MAX) {
+            *why = "bearer token too long";
+            rc = SP_ERR_INVALID;
+            goto done;
+        }
+        if (sp_buf_printf(&line, "Authorization: Bearer %s", req->bearer) < 0 ||
+            add_header(&headers, line.data) < 0)
+            goto done;
+    }
+
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    if (post) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L);
+        curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    } else {
+        curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+    }
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+                     req->timeout_ms < FETCH_CONNECT_TIMEOUT_MS ? req->timeout_ms
+                                                                : FETCH_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_body);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "spaceport/" SP_VERSION);
+    if (req->cancel) {
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *)req->cancel);
+    }
+
+    CURLcode cc = curl_easy_perform(h);
+    if (sink.nomem) {
+        *why = "out of memory reading the answer";
+        rc = SP_ERR_NOMEM;
+        goto done;
+    }
+    if (sink.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
+        *why = "answer larger than the fetch limit";
+        rc = SP_ERR_TOO_LARGE;
+        goto done;
+    }
+    if (cc != CURLE_OK) {
+        *why = cc == CURLE_OPERATION_TIMEDOUT    ? "timed out"
+               : cc == CURLE_ABORTED_BY_CALLBACK ? "cancelled"
+               : cc == CURLE_COULDNT_CONNECT     ? "connection refused"
+                                                 : "transfer failed";
+        rc = SP_ERR_UNAVAILABLE;
+        goto done;
+    }
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+    if (*status >= 300 && *status < 400) {
+        char *loc = NULL;
+        curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
+        if (loc) {
+            *location = strdup(loc);
+            if (!*location) {
+                rc = SP_ERR_NOMEM;
+                goto done;
+            }
+        }
+    }
+    rc = 0;
+
+done:
+    curl_easy_cleanup(h);
+    if (rc == SP_ERR_NOMEM && !*why)
+        *why = "out of memory";
+    curl_slist_free_all(headers);
+    if (line.data)
+        memset(line.data, 0, line.cap); /* it may hold the token */
+    sp_buf_free(&line);
+fail_init:
+    return rc;
+}
+
+int sp_fetch(const char *url, const sp_fetch_req *req, long *status, sp_buf *body, const char **why)
+{
+    *why = NULL;
+    if (!sp_fetch_url_allowed(url)) {
+        *why = "URL not allowed (https, or http to loopback only)";
+        return SP_ERR_INVALID;
+    }
+    int post = req->method && strcmp(req->method, "POST") == 0;
+    if (!post && req->method && strcmp(req->method, "GET") != 0) {
+        *why = "method not supported";
+        return SP_ERR_INVALID;
+    }
+    char *current = strdup(url);
+    if (!current)
+        return SP_ERR_NOMEM;
+    int rc = 0;
+    for (int hop = 0;; hop++) {
+        char *location = NULL;
+        size_t before = body->len;
+        rc = fetch_once(current, req, post, status, &location, body, why);
+        if (rc < 0 || !location)
+            break;
+        if (post || req->redirects_max <= 0) {
+            free(location); /* the 3xx is the answer */
+            break;
+        }
+        /* A redirect: drop its body, check where it leads. */
+        body->len = before;
+        if (body->data)
+            body->data[before] = '\0';
+        if (hop >= req->redirects_max) {
+            *why = "too many redirects";
+            rc = SP_ERR_UNAVAILABLE;
+        } else if (!same_origin(current, location) || !sp_fetch_url_allowed(location)) {
+            *why = "redirect to another origin";
+            rc = SP_ERR_INVALID;
+        }
+        free(current);
+        current = location;
+        if (rc < 0)
+            break;
+    }
+    free(current);
+    return rc;
+}

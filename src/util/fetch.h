@@ -1,0 +1,54 @@
+/*
+ * fetch.h - the one outbound HTTP client: a libcurl request under a strict
+ * policy.
+ *
+ * Every connection Spaceport opens to another service (identity providers,
+ * trusted instances) goes through here, so the policy lives in one place:
+ * https only (plain http only to loopback hosts), a whole-transfer
+ * timeout, a cap on the answer's size, and redirects followed by hand,
+ * only for GET and only within the same origin (or not at all). Calls are independent and
+ * thread-safe; curl_global_init is done in main.
+ */
+#ifndef SP_UTIL_FETCH_H
+#define SP_UTIL_FETCH_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+struct sp_buf;
+
+/* Longest bearer token sent along (the verifier accepts 8 KiB; a little
+ * room beyond it costs nothing). */
+#define SP_FETCH_BEARER_MAX 16384
+
+/* One request. Zero-initialise and set what is needed. */
+typedef struct sp_fetch_req {
+    const char *method;       /* "GET" (also when NULL) or "POST" */
+    const char *bearer;       /* sent as "Authorization: Bearer ..."; NULL: none */
+    const char *content_type; /* of body; NULL when there is no body */
+    const char *body;         /* request body (POST), body_len bytes */
+    size_t body_len;
+    const atomic_int *cancel; /* aborts the transfer once non-zero; may be NULL */
+    long timeout_ms;          /* whole transfer, > 0 */
+    size_t max_body;          /* largest answer accepted, > 0 */
+    int redirects_max;        /* same-origin GET redirects followed; 0: a 3xx is the answer */
+} sp_fetch_req;
+
+/* Returns non-zero when url may be fetched: an absolute https URL, or http
+ * to a loopback host (localhost, 127.0.0.0/8, ::1); never user-info or a
+ * fragment (sp_url_parse). */
+int sp_fetch_url_allowed(const char *url);
+
+/*
+ * Sends req to url (checked with sp_fetch_url_allowed before anything is
+ * opened). On return 0, *status holds the final HTTP status and the answer
+ * is appended to body (a 3xx that is not followed is returned as such).
+ * Returns SP_ERR_INVALID (policy: URL or redirect target not allowed),
+ * SP_ERR_TOO_LARGE (answer over max_body), SP_ERR_UNAVAILABLE (network,
+ * timeout, cancelled, too many redirects) or SP_ERR_NOMEM, with *why set
+ * to a static reason meant for logs.
+ */
+int sp_fetch(const char *url, const sp_fetch_req *req, long *status, struct sp_buf *body,
+             const char **why);
+
+#endif

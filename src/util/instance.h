@@ -1,0 +1,64 @@
+/*
+ * instance.h - matching URLs and OCM addresses against the trusted
+ * instances (SPACEPORT_TRUSTED_INSTANCES).
+ *
+ * This is the gate in front of every connection to another instance: a
+ * URL a user or a peer hands us is compared with the configured base URLs
+ * after normalisation (scheme and host lower case, default port dropped),
+ * and only an exact match of scheme, host and port, followed by the base
+ * path and /dav/spaces/<driveId>, passes. Nothing here opens a connection
+ * or resolves a name, so a refusal is certain to have cost no traffic.
+ */
+#ifndef SP_UTIL_INSTANCE_H
+#define SP_UTIL_INSTANCE_H
+
+#include <stddef.h>
+
+/* Longest remote drive id (decoded). oCIS ids ("storage$space!opaque")
+ * are about 110 characters; 255 leaves room without inviting abuse. */
+#define SP_INSTANCE_DRIVE_ID_MAX 256
+/* Longest "host[:port]" authority (a host name is at most 253 bytes). */
+#define SP_INSTANCE_AUTHORITY_MAX 272
+
+/* A webDavUrl that matched a trusted instance. */
+typedef struct sp_instance_dav {
+    size_t index;                                 /* which trusted instance */
+    char drive_id[SP_INSTANCE_DRIVE_ID_MAX];      /* the /dav/spaces/<id> segment, decoded */
+    char drive_seg[SP_INSTANCE_DRIVE_ID_MAX * 3]; /* the same segment as in the URL */
+} sp_instance_dav;
+
+/*
+ * Checks that url is a WebDAV URL of a space hosted by one of the trusted
+ * instances (base URLs, borrowed): https (or http to a loopback host), no
+ * user-info, fragment or query, the same scheme, host and port as a
+ * trusted base URL, whose path continues with /dav/spaces/<driveId>
+ * optionally followed by a relative path without empty, "." or ".."
+ * segments (also percent-encoded), encoded slashes or NULs. Returns 0 and
+ * fills *out, or SP_ERR_INVALID with *why (static text) set.
+ */
+int sp_instance_match_dav(const char *const *instances, size_t count, const char *url,
+                          sp_instance_dav *out, const char **why);
+
+/*
+ * Writes the authority of base_url as OCM addresses name it: the host
+ * (IPv6 in brackets), with ":port" only when it is not the scheme's
+ * default ("cloud.zurich.test", "127.0.0.1:9200"). Returns 0, or
+ * SP_ERR_INVALID when base_url does not parse or out is too small.
+ */
+int sp_instance_authority(const char *base_url, char *out, size_t outlen);
+
+/*
+ * Finds the trusted instance whose authority is the host part of an OCM
+ * address "user@host[:port]" (the part after the last '@'; compared after
+ * normalisation, so a default port may be written or not). Returns 0 and
+ * the instance's index in *index; SP_ERR_INVALID when address is not
+ * user@host; SP_ERR_NOT_FOUND when no trusted instance has that host.
+ */
+int sp_instance_by_address(const char *const *instances, size_t count, const char *address,
+                           size_t *index);
+
+/* Returns non-zero when the host part of address (as above) is the
+ * authority of base_url. */
+int sp_instance_address_is(const char *base_url, const char *address);
+
+#endif

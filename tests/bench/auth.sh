@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# tests/bench/auth.sh - what authentication costs, against ceilings measured
+# in the same run on the same machine.
+#
+# 1. Token verification on a cache miss (verify_bench: one thread, full
+#    path - pre-parse, key choice, cjose verify, claims) against
+#    `openssl speed -seconds 3 rsa2048` verify/s (one thread, the bare RSA
+#    public-key operation). Goal: ratio >= 0.8.
+# 2. Authenticated GET /graph/v1.0/me through the real program (token cached
+#    after the first request, user row read from SQLite) against bare_mhd, a
+#    libmicrohttpd responder with the same thread pool that does nothing
+#    else, both driven by wrk with 64 connections. Goal: ratio >= 0.5.
+#
+# Needs the project built (ninja -C build), nats-server, wrk, openssl and
+# Debian's /usr/bin/python3 (for the test issuer that serves the JWKS).
+# Environment: BUILD (build dir), DURATION (wrk seconds, default 10),
+# WRK_THREADS (default 2), CONNECTIONS (default 64).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=${BUILD:-$root/build}
+duration=${DURATION:-10}
+wrk_threads=${WRK_THREADS:-2}
+connections=${CONNECTIONS:-64}
+bin=$build/spaceport
+verify_bench=$build/tests/bench/verify_bench
+bare_mhd=$build/tests/bench/bare_mhd
+for f in "$bin" "$verify_bench" "$bare_mhd"; do
+  [[ -x $f ]] || { echo "auth.sh: $f missing; run ninja -C $build" >&2; exit 2; }
+done
+for tool in wrk openssl nats-server curl; do
+  command -v "$tool" >/dev/null || { echo "auth.sh: $tool not found" >&2; exit 2; }
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { for _ in $(seq 1 400); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; return 1; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+# Requests/sec of a wrk run; fails when any answer was not 2xx.
+wrk_rps() {
+  local out
+  out=$(wrk -t"$wrk_threads" -c"$connections" -d"${duration}s" "$@")
+  if grep -q 'Non-2xx' <<<"$out"; then
+    echo "auth.sh: wrk saw errors:" >&2
+    echo "$out" >&2
+    return 1
+  fi
+  awk '/Requests\/sec/ {print $2}' <<<"$out"
+}
+
+echo "== token verification, one thread =="
+openssl_verify=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $NF}')
+read -r _ miss < <("$verify_bench" 3 | grep '^miss_per_s')
+printf 'openssl speed rsa2048 verify/s:  %8.0f\n' "$openssl_verify"
+printf 'spaceport verify/s (cache miss): %8.0f\n' "$miss"
+echo "ratio: $(ratio "$miss" "$openssl_verify") (goal >= 0.8)"
+
+echo "== authenticated GET /graph/v1.0/me, wrk -c$connections -t$wrk_threads -d${duration}s =="
+# The test issuer (discovery + JWKS) and a token for one user.
+/usr/bin/python3 - "$root/tests/integration" >"$work/issuer.out" 2>"$work/issuer.err" <<'EOF' &
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from issuer import TestIssuer
+iss = TestIssuer(keys=[('bench', 'RSA')]).start()
+print(iss.url)
+print(iss.mint(key='bench', claims={'sub': 'bench-user', 'preferred_username': 'bench',
+                                        'name': 'Bench User', 'exp': int(time.time()) + 3600}))
+sys.stdout.flush()
+while True:
+    time.sleep(3600)
+EOF
+pids+=($!)
+for _ in $(seq 1 200); do [[ $(wc -l <"$work/issuer.out") -ge 2 ]] && break; sleep 0.05; done
+issuer_url=$(sed -n 1p "$work/issuer.out")
+token=$(sed -n 2p "$work/issuer.out")
+[[ -n $token ]] || { echo "auth.sh: test issuer did not start" >&2; cat "$work/issuer.err" >&2; exit 1; }
+
+nats_port=$(port)
+nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$work/nats" >/dev/null 2>&1 &
+pids+=($!)
+http_port=$(port)
+SPACEPORT_OIDC_ISSUERS=$issuer_url SPACEPORT_NATS_URL=nats://127.0.0.1:$nats_port \
+SPACEPORT_HTTP_ADDR=127.0.0.1:$http_port SPACEPORT_DATA_DIR=$work/data SPACEPORT_LOG_LEVEL=warn \
+  "$bin" serve 2>"$work/spaceport.err" &
+pids+=($!)
+if ! wait_http "http://127.0.0.1:$http_port/readyz"; then
+  echo "auth.sh: spaceport not ready" >&2
+  tail -5 "$work/spaceport.err" >&2
+  exit 1
+fi
+me=$(curl -fs -H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/graph/v1.0/me")
+echo "warm-up /me: $me"
+sp_rps=$(wrk_rps -H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/graph/v1.0/me")
+
+# The same pool size the server picks: one thread per core, at most 4.
+threads=$(nproc)
+((threads > 4)) && threads=4
+bare_port=$(port)
+"$bare_mhd" "$bare_port" "$threads" &
+pids+=($!)
+wait_http "http://127.0.0.1:$bare_port/" || { echo "auth.sh: bare_mhd did not start" >&2; exit 1; }
+bare_rps=$(wrk_rps "http://127.0.0.1:$bare_port/graph/v1.0/me")
+
+printf 'bare libmicrohttpd (%d threads) req/s: %9.0f\n' "$threads" "$bare_rps"
+printf 'spaceport /graph/v1.0/me req/s:        %9.0f\n' "$sp_rps"
+echo "ratio: $(ratio "$sp_rps" "$bare_rps") (goal >= 0.5)"

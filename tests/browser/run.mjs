@@ -1,0 +1,649 @@
+#!/usr/bin/env node
+// tests/browser/run.mjs - the web page in a real browser against the real
+// programs: Debian's /usr/bin/chromium (headless) driven by playwright-core,
+// a real nats-server, the demo identity provider (examples/idp) and
+// `spaceport serve`, all on random loopback ports.
+//
+// einstein signs in through the provider's login page, sees his personal
+// space, creates a project space and shares it with marie as Editor; marie
+// signs in in a second browser context and sees it as a mountpoint; a
+// storage change event published on the bus (examples/storage-change)
+// reaches both pages' live feeds and the list within 2 s, without a reload.
+//
+// Prints TAP (`ok N - ...`, `not ok N - ...`, `1..N`); the first failing
+// step ends the run (later steps depend on it) and the exit code is 1.
+// Screenshots of every step go to tests/out/browser/ (or
+// $SPACEPORT_BROWSER_OUT).
+//
+// Environment: SPACEPORT_BIN (default build/spaceport), SPACEPORT_SOURCE_ROOT,
+// CHROMIUM (default /usr/bin/chromium), SPACEPORT_BROWSER_OUT.
+
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(process.env.SPACEPORT_SOURCE_ROOT || path.join(HERE, '..', '..'));
+const BIN = path.resolve(process.env.SPACEPORT_BIN || path.join(ROOT, 'build', 'spaceport'));
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const OUT = path.resolve(process.env.SPACEPORT_BROWSER_OUT || path.join(ROOT, 'tests', 'out', 'browser'));
+const IDP_DIR = path.join(ROOT, 'examples', 'idp');
+
+const AUDIENCE = 'spaceport';
+const EDITOR = 'fb6c3e19-e378-47e5-b277-9732f9de6e21';
+const PROJECT = 'Relativity';
+// The live feed must show a storage change within this time.
+const LIVE_MS = 2000;
+// The access tokens live this long, so that the page refreshes silently
+// during the run (at half the lifetime at the latest).
+const TOKEN_TTL_S = 20;
+const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-quic',
+];
+const DESKTOP = { width: 1280, height: 860 };
+const PHONE = { width: 390, height: 844 };
+const START_TIMEOUT_MS = 30000;
+const STEP_TIMEOUT_MS = 15000;
+const GIB = 1024 ** 3;
+
+// --- TAP --------------------------------------------------------------------
+
+let count = 0;
+let failed = 0;
+
+function ok(name) {
+  count++;
+  console.log(`ok ${count} - ${name}`);
+}
+
+function notOk(name, diag) {
+  count++;
+  failed++;
+  console.log(`not ok ${count} - ${name}`);
+  for (const line of String(diag ?? '').split('\n').slice(0, 100)) console.log(`#   ${line}`);
+}
+
+function diag(text) {
+  for (const line of String(text).split('\n')) console.log(`# ${line}`);
+}
+
+class Check extends Error {}
+
+function assert(cond, message) {
+  if (!cond) throw new Check(message);
+}
+
+// --- processes --------------------------------------------------------------
+
+const children = new Set();
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function start(name, cmd, args, { env, cwd, log }) {
+  const out = fs.openSync(log, 'a');
+  const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  child.name = name;
+  child.log = log;
+  child.exited = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      children.delete(child);
+      resolve(code ?? (signal ? `signal ${signal}` : null));
+    });
+  });
+  child.on('error', () => {});
+  children.add(child);
+  return child;
+}
+
+async function stop(child, timeoutMs = 15000) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode;
+  child.kill('SIGTERM');
+  let timer;
+  const late = new Promise((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), timeoutMs);
+  });
+  const code = await Promise.race([child.exited, late]);
+  clearTimeout(timer);
+  if (code === 'timeout') {
+    child.kill('SIGKILL');
+    return child.exited;
+  }
+  return code;
+}
+
+function killAll() {
+  for (const child of children) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}
+
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    killAll();
+    process.exit(1);
+  });
+}
+
+function tail(file, n = 25) {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+async function waitFor(what, fn, timeoutMs, child) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`${child.name} exited (${child.exitCode ?? child.signalCode}):\n${tail(child.log)}`);
+    }
+    try {
+      if (await fn()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`${what} did not answer within ${timeoutMs} ms${child ? `:\n${tail(child.log)}` : ''}`);
+    }
+    await sleep(50);
+  }
+}
+
+function baseEnv() {
+  const env = { PATH: process.env.PATH || '/usr/bin:/bin', HOME: process.env.HOME || os.tmpdir() };
+  for (const key of ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS']) {
+    if (process.env[key]) env[key] = process.env[key];
+  }
+  return env;
+}
+
+/** `npm ci` in examples/idp when node_modules is missing or older than the lock. */
+function ensureIdpPackages() {
+  const lock = path.join(IDP_DIR, 'package-lock.json');
+  const marker = path.join(IDP_DIR, 'node_modules', '.package-lock.json');
+  if (fs.existsSync(marker) && fs.statSync(marker).mtimeMs >= fs.statSync(lock).mtimeMs) return;
+  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: IDP_DIR, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`npm ci in examples/idp failed:\n${r.stderr}`);
+}
+
+class Stack {
+  async start() {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-browser-'));
+    const [natsPort, idpPort, spPort] = [await freePort(), await freePort(), await freePort()];
+    this.natsUrl = `nats://127.0.0.1:${natsPort}`;
+    this.issuer = `http://127.0.0.1:${idpPort}`;
+    this.url = `http://127.0.0.1:${spPort}`;
+
+    fs.mkdirSync(path.join(this.dir, 'nats'));
+    this.nats = start('nats-server', 'nats-server',
+      ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', path.join(this.dir, 'nats')],
+      { env: baseEnv(), log: path.join(this.dir, 'nats.log') });
+
+    ensureIdpPackages();
+    this.idpPort = idpPort;
+    this.startIdp();
+    await waitFor('nats-server', () => new Promise((resolve) => {
+      const s = net.connect(natsPort, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    }), START_TIMEOUT_MS, this.nats);
+    await this.idpReady();
+
+    this.sp = start('spaceport', BIN, ['serve'], {
+      log: path.join(this.dir, 'spaceport.log'),
+      env: {
+        ...baseEnv(),
+        SPACEPORT_HTTP_ADDR: `127.0.0.1:${spPort}`,
+        SPACEPORT_DATA_DIR: path.join(this.dir, 'data'),
+        SPACEPORT_NATS_URL: this.natsUrl,
+        SPACEPORT_OIDC_ISSUERS: this.issuer,
+        SPACEPORT_OIDC_AUDIENCE: AUDIENCE,
+        SPACEPORT_LOG_LEVEL: 'info',
+      },
+    });
+    await waitFor('spaceport /readyz', async () => (await fetch(`${this.url}/readyz`)).ok,
+      START_TIMEOUT_MS, this.sp);
+    return this;
+  }
+
+  /** The identity provider; it keeps its key in the data directory but
+   * sessions, grants and refresh tokens only in memory. */
+  startIdp() {
+    this.idp = start('identity provider', process.execPath, [path.join(IDP_DIR, 'server.mjs')], {
+      cwd: IDP_DIR,
+      log: path.join(this.dir, 'idp.log'),
+      env: {
+        ...baseEnv(),
+        IDP_PORT: String(this.idpPort),
+        IDP_ISSUER: this.issuer,
+        IDP_DATA_DIR: path.join(this.dir, 'idp'),
+        IDP_AUDIENCE: AUDIENCE,
+        IDP_REDIRECT_URIS: `${this.url}/`,
+        IDP_ACCESS_TOKEN_TTL: String(TOKEN_TTL_S),
+      },
+    });
+  }
+
+  idpReady() {
+    return waitFor('the identity provider', async () =>
+      (await fetch(`${this.issuer}/.well-known/openid-configuration`)).ok, START_TIMEOUT_MS, this.idp);
+  }
+
+  /** Restarts the provider: every session and refresh token is gone. */
+  async restartIdp() {
+    await stop(this.idp);
+    this.startIdp();
+    await this.idpReady();
+  }
+
+  async stop() {
+    const code = await stop(this.sp, 30000);
+    await stop(this.idp);
+    await stop(this.nats);
+    return code;
+  }
+
+  cleanup() {
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+// --- the browser ------------------------------------------------------------
+
+const problems = []; // uncaught page errors and CSP violations
+
+function watch(page, who) {
+  page.on('pageerror', (err) => problems.push(`${who}: uncaught ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text())) {
+      problems.push(`${who}: ${msg.text()}`);
+    }
+  });
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
+}
+
+async function signIn(page, stack, user, shotPrefix) {
+  await page.goto(`${stack.url}/`);
+  await page.locator('#sign-in').waitFor({ state: 'visible' });
+  if (shotPrefix) await shot(page, `${shotPrefix}-welcome`);
+  await page.locator('#sign-in').click();
+  await page.waitForURL(`${stack.issuer}/**`);
+  await page.locator('#username').fill(user);
+  await page.locator('#password').fill(user);
+  if (shotPrefix) await shot(page, `${shotPrefix}-idp-login`);
+  await page.locator('#submit').click();
+  await page.waitForURL(`${stack.url}/`);
+  await page.locator('#view-app').waitFor({ state: 'visible' });
+  await page.locator('#drives .drive').first().waitFor({ state: 'visible' });
+  await page.locator('#feed-status[data-state="live"]').waitFor();
+}
+
+function card(page, type, name) {
+  return page.locator(`#drives .drive[data-type="${type}"]`).filter({
+    has: page.locator('.drive-name', { hasText: name }),
+  });
+}
+
+async function publishChange(stack, driveId, used) {
+  const script = path.join(ROOT, 'examples', 'storage-change');
+  const r = spawnSync('/usr/bin/python3', [script, driveId, '--nats', stack.natsUrl, '--used', String(used)],
+    { encoding: 'utf8', timeout: 10000 });
+  if (r.status !== 0) throw new Error(`examples/storage-change failed (${r.status}): ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+// --- the steps --------------------------------------------------------------
+
+async function main() {
+  fs.mkdirSync(OUT, { recursive: true });
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (err) {
+    notOk('playwright-core is installed', `${err.message}\nrun: (cd tests/browser && npm ci)`);
+    return;
+  }
+  if (!fs.existsSync(CHROMIUM)) {
+    notOk(`${CHROMIUM} exists`, 'install the Debian package chromium (tests/run does)');
+    return;
+  }
+
+  const stack = new Stack();
+  let browser;
+  const ctx = {};
+  const steps = [];
+  const step = (name, fn) => steps.push({ name, fn });
+
+  step('the stack starts: nats-server, the identity provider and spaceport on loopback', async () => {
+    const t0 = Date.now();
+    await stack.start();
+    diag(`started in ${Date.now() - t0} ms; spaceport ${stack.url}, issuer ${stack.issuer}`);
+  });
+
+  step('GET / serves the page: text/html, no-cache, ETag (304 on match), CSP', async () => {
+    const r = await fetch(`${stack.url}/`);
+    assert(r.status === 200, `status ${r.status}`);
+    assert(r.headers.get('content-type') === 'text/html; charset=utf-8', `content-type ${r.headers.get('content-type')}`);
+    assert(r.headers.get('cache-control') === 'no-cache', `cache-control ${r.headers.get('cache-control')}`);
+    const etag = r.headers.get('etag');
+    assert(/^"[0-9a-f]{20}"$/.test(etag || ''), `etag ${etag}`);
+    const csp = r.headers.get('content-security-policy') || '';
+    for (const part of ["default-src 'self'", `connect-src 'self' ${stack.issuer}`, "img-src 'self' data:",
+      "style-src 'self'", "script-src 'self'", "frame-ancestors 'none'"]) {
+      assert(csp.includes(part), `CSP lacks ${part}: ${csp}`);
+    }
+    assert((await r.text()).includes('<script type="module" src="web/app.js">'), 'the page loads web/app.js');
+    const again = await fetch(`${stack.url}/`, { headers: { 'If-None-Match': etag } });
+    assert(again.status === 304, `If-None-Match: status ${again.status}`);
+    const types = { 'app.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8', 'icon.svg': 'image/svg+xml' };
+    for (const [file, type] of Object.entries(types)) {
+      const f = await fetch(`${stack.url}/web/${file}`);
+      assert(f.status === 200 && f.headers.get('content-type') === type, `${file}: ${f.status} ${f.headers.get('content-type')}`);
+    }
+    const missing = await fetch(`${stack.url}/web/missing.js`);
+    assert(missing.status === 404 && (await missing.json()).error?.code, `missing file: ${missing.status}`);
+  });
+
+  step('GET /config.json names the issuer, the client and the audience', async () => {
+    const r = await fetch(`${stack.url}/config.json`);
+    const body = await r.json();
+    assert(r.status === 200 && r.headers.get('cache-control') === 'no-cache' && r.headers.get('etag'),
+      `status ${r.status}, headers ${JSON.stringify([...r.headers])}`);
+    assert(body.issuer === stack.issuer && body.clientId === 'spaceport-web' && body.audience === AUDIENCE,
+      JSON.stringify(body));
+  });
+
+  step('chromium starts headless', async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    diag(`chromium ${browser.version()}`);
+    ctx.einstein = await browser.newContext({ viewport: DESKTOP });
+    ctx.einstein.setDefaultTimeout(STEP_TIMEOUT_MS);
+    ctx.e = await ctx.einstein.newPage();
+    watch(ctx.e, 'einstein');
+    // Every token request of the page, to see the silent refresh.
+    ctx.refreshes = 0;
+    ctx.e.on('request', (req) => {
+      if (req.url().startsWith(`${stack.issuer}/token`) && /grant_type=refresh_token/.test(req.postData() || '')) {
+        ctx.refreshes++;
+      }
+    });
+  });
+
+  step('einstein signs in through the identity provider\'s login page', async () => {
+    await signIn(ctx.e, stack, 'einstein', '01-einstein');
+    assert(await ctx.e.locator('#account-name').textContent() === 'Albert Einstein', 'the header names him');
+    assert(await ctx.e.locator('#account-role').isVisible(), 'his role is shown');
+  });
+
+  step('einstein sees his personal space with its quota and WebDAV URL', async () => {
+    const personal = card(ctx.e, 'personal', 'Albert Einstein');
+    await personal.waitFor();
+    const dav = await personal.locator('.dav-url').inputValue();
+    assert(dav.startsWith(`${stack.url}/dav/spaces/`), `WebDAV URL ${dav}`);
+    assert(await personal.locator('.quota-text').isVisible(), 'the quota is shown');
+    await shot(ctx.e, '02-einstein-spaces');
+  });
+
+  step(`einstein creates the project space "${PROJECT}" with a 1 GiB quota`, async () => {
+    await ctx.e.locator('#create-panel').waitFor({ state: 'visible' });
+    await ctx.e.getByLabel('Name', { exact: true }).fill(PROJECT);
+    await ctx.e.getByLabel(/Quota in GiB/).fill('1');
+    await ctx.e.getByRole('button', { name: 'Create space' }).click();
+    const project = card(ctx.e, 'project', PROJECT);
+    await project.waitFor();
+    ctx.projectId = await project.getAttribute('data-drive-id');
+    const quota = await project.locator('.quota-text').textContent();
+    assert(/of 1\.0 GiB used/.test(quota), `quota text: ${quota}`);
+    await shot(ctx.e, '03-project-created');
+  });
+
+  step('marie signs in in a second browser context and sees her personal space', async () => {
+    ctx.marie = await browser.newContext({ viewport: DESKTOP });
+    ctx.marie.setDefaultTimeout(STEP_TIMEOUT_MS);
+    ctx.m = await ctx.marie.newPage();
+    watch(ctx.m, 'marie');
+    await signIn(ctx.m, stack, 'marie');
+    await card(ctx.m, 'personal', 'Marie Curie').waitFor();
+    assert(await ctx.m.locator('#account-role').textContent() === 'Space administrator', 'marie\'s role');
+    assert(await card(ctx.m, 'mountpoint', PROJECT).count() === 0, 'nothing is shared with her yet');
+    await ctx.m.evaluate(() => {
+      window.noReloadMarker = 'still here';
+    });
+  });
+
+  step('einstein shares the project with marie (found by searching "mar") as Editor', async () => {
+    const e = ctx.e;
+    await card(e, 'project', PROJECT).getByRole('button', { name: `Share ${PROJECT}` }).click();
+    const dialog = e.locator('#share-dialog');
+    await dialog.waitFor({ state: 'visible' });
+    await e.getByLabel('Person').fill('mar');
+    const marie = dialog.locator('.result', { hasText: 'Marie Curie' });
+    await marie.waitFor();
+    await marie.click();
+    await e.getByLabel('Role').selectOption(EDITOR);
+    await dialog.getByRole('button', { name: 'Share', exact: true }).click();
+    const perm = dialog.locator('.permission', { hasText: 'Marie Curie' });
+    await perm.waitFor();
+    const text = await perm.textContent();
+    assert(/Can edit/.test(text), `permission: ${text}`);
+    await shot(e, '04-share-dialog');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+  });
+
+  step('marie\'s page shows the share as a mountpoint, live, without a reload', async () => {
+    const mount = card(ctx.m, 'mountpoint', PROJECT);
+    await mount.waitFor();
+    const meta = await mount.locator('.drive-meta').textContent();
+    assert(/Shared by Albert Einstein/.test(meta) && /Can edit/.test(meta), `meta: ${meta}`);
+    const feed = await ctx.m.locator('#feed [data-type="share-created"]').first().textContent();
+    assert(feed.includes(`“${PROJECT}” was shared with you`), `feed: ${feed}`);
+    assert(await ctx.m.evaluate(() => window.noReloadMarker) === 'still here', 'the page was not reloaded');
+    await shot(ctx.m, '05-marie-mountpoint');
+  });
+
+  step('an invitation by email to someone not known yet is listed as pending', async () => {
+    const e = ctx.e;
+    await card(e, 'project', PROJECT).getByRole('button', { name: `Share ${PROJECT}` }).click();
+    const dialog = e.locator('#share-dialog');
+    await e.getByLabel('Person').fill('newton@example.org');
+    await dialog.getByRole('button', { name: 'Invite newton@example.org by email' }).click();
+    await dialog.getByRole('button', { name: 'Share', exact: true }).click();
+    const perm = dialog.locator('.permission', { hasText: 'newton@example.org' });
+    await perm.waitFor();
+    const text = await perm.textContent();
+    assert(/invited, not signed in yet/.test(text) && /Can view/.test(text), `permission: ${text}`);
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+  });
+
+  step(`a storage change reaches both live feeds and the list within ${LIVE_MS} ms, without a reload`, async () => {
+    const used = Math.round(0.8 * GIB);
+    for (const p of [ctx.e, ctx.m]) {
+      await p.locator('#feed-status[data-state="live"]').waitFor();
+      await p.evaluate(() => {
+        window.noReloadMarker = 'still here';
+      });
+    }
+    const before = await ctx.e.locator('#feed [data-type="item-changed"]').count();
+    const t0 = Date.now();
+    await publishChange(stack, ctx.projectId, used);
+    const project = card(ctx.e, 'project', PROJECT);
+    await Promise.all([
+      ctx.e.waitForFunction((n) => document.querySelectorAll('#feed [data-type="item-changed"]').length > n,
+        before, { timeout: LIVE_MS }),
+      ctx.m.locator('#feed [data-type="item-changed"]', { hasText: PROJECT }).first().waitFor({ timeout: LIVE_MS }),
+      project.locator('.quota[data-state="nearing"]').waitFor({ timeout: LIVE_MS }),
+    ]);
+    const elapsed = Date.now() - t0;
+    diag(`publish to both feeds and the list updated: ${elapsed} ms`);
+    assert(elapsed <= LIVE_MS, `took ${elapsed} ms`);
+    const quota = await project.locator('.quota-text').textContent();
+    assert(/819 MiB of 1\.0 GiB used \(80 %\)/.test(quota) && /Nearly full/.test(quota), `quota: ${quota}`);
+    const feedText = await ctx.e.locator('#feed [data-type="item-changed"]').first().textContent();
+    assert(feedText.includes(`Files changed in “${PROJECT}”`), `feed: ${feedText}`);
+    for (const p of [ctx.e, ctx.m]) {
+      assert(await p.evaluate(() => window.noReloadMarker) === 'still here', 'the page was not reloaded');
+    }
+    await shot(ctx.e, '06-live-update');
+    await shot(ctx.m, '07-marie-live-update');
+  });
+
+  step('registering a remote space shows the API\'s answer in words', async () => {
+    const e = ctx.e;
+    await e.getByRole('textbox', { name: 'WebDAV URL' }).fill('https://cloud.zurich.test/dav/spaces/4f1d/some/folder');
+    await e.getByRole('button', { name: 'Register' }).click();
+    const error = e.locator('#remote-error');
+    const registered = card(e, 'mountpoint', 'folder');
+    await Promise.race([error.waitFor({ state: 'visible' }), registered.waitFor()]);
+    if (await error.isVisible()) {
+      const text = await error.textContent();
+      assert(text.length > 20 && !/undefined|\[object/.test(text), `error text: ${text}`);
+      diag(`the API answered: ${text}`);
+    } else {
+      diag('the remote space was registered');
+    }
+    await shot(e, '08-remote-space');
+  });
+
+  step('at phone width the page fits the screen', async () => {
+    await ctx.e.setViewportSize(PHONE);
+    await sleep(200);
+    const width = await ctx.e.evaluate(() => document.documentElement.scrollWidth);
+    assert(width <= PHONE.width, `the page is ${width} px wide`);
+    const button = await card(ctx.e, 'project', PROJECT).getByRole('button', { name: /Copy/ }).boundingBox();
+    assert(button && button.x + button.width <= PHONE.width, `copy button at ${JSON.stringify(button)}`);
+    await shot(ctx.e, '09-phone');
+    await ctx.e.setViewportSize(DESKTOP);
+  });
+
+  step('the page refreshes its token silently before it expires and keeps working', async () => {
+    // TOKEN_TTL_S gives a refresh at half the lifetime at the latest.
+    const deadline = Date.now() + TOKEN_TTL_S * 1000;
+    while (ctx.refreshes === 0 && Date.now() < deadline) await sleep(250);
+    assert(ctx.refreshes > 0, 'no refresh request was seen');
+    await ctx.e.locator('#feed-status[data-state="live"]').waitFor();
+    await ctx.e.locator('#reload').click();
+    await card(ctx.e, 'project', PROJECT).waitFor();
+    assert(!(await ctx.e.locator('#banner').isVisible()), 'no session-expired banner');
+    diag(`refresh requests so far: ${ctx.refreshes}`);
+  });
+
+  step('einstein removes marie\'s access; her page drops the mountpoint live', async () => {
+    const e = ctx.e;
+    await card(e, 'project', PROJECT).getByRole('button', { name: `Share ${PROJECT}` }).click();
+    const dialog = e.locator('#share-dialog');
+    const perm = dialog.locator('.permission', { hasText: 'Marie Curie' });
+    await perm.waitFor();
+    await perm.getByRole('button', { name: 'Remove access for Marie Curie' }).click();
+    await perm.waitFor({ state: 'detached' });
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    await ctx.m.locator('#feed [data-type="share-removed"]').first().waitFor();
+    await card(ctx.m, 'mountpoint', PROJECT).waitFor({ state: 'detached' });
+    await shot(ctx.m, '10-marie-share-removed');
+  });
+
+  step('when the provider has forgotten the session, the page says so and signs in again', async () => {
+    const e = ctx.e;
+    await stack.restartIdp();
+    // The next silent refresh (at half the token's lifetime at the latest)
+    // finds its refresh token unknown.
+    const banner = e.locator('#banner');
+    await banner.waitFor({ state: 'visible', timeout: TOKEN_TTL_S * 1000 });
+    const text = await banner.textContent();
+    assert(/session has expired/i.test(text), `banner: ${text}`);
+    assert(await e.locator('#feed-status').getAttribute('data-state') === 'stopped', 'the feed stopped');
+    await shot(e, '11-session-expired');
+    await e.getByRole('button', { name: 'Sign in again' }).click();
+    await e.waitForURL(`${stack.issuer}/**`);
+    await e.locator('#username').fill('einstein');
+    await e.locator('#password').fill('einstein');
+    await e.locator('#submit').click();
+    await e.waitForURL(`${stack.url}/`);
+    await card(e, 'project', PROJECT).waitFor();
+    await e.locator('#feed-status[data-state="live"]').waitFor();
+    assert(!(await banner.isVisible()), 'the banner is gone');
+  });
+
+  step('a reload signs in again through the provider\'s session, without the form', async () => {
+    const e = ctx.e;
+    await e.reload();
+    await e.waitForURL(`${stack.url}/`);
+    await card(e, 'project', PROJECT).waitFor();
+    await e.locator('#feed-status[data-state="live"]').waitFor();
+  });
+
+  step('no uncaught errors and no Content-Security-Policy violations in the pages', async () => {
+    assert(problems.length === 0, problems.join('\n'));
+  });
+
+  step('spaceport stops cleanly (exit code 0)', async () => {
+    await browser.close();
+    browser = null;
+    const code = await stack.stop();
+    if (code !== 0) {
+      // A sanitizer's report, without the JSON log lines around it.
+      const report = fs.readFileSync(path.join(stack.dir, 'spaceport.log'), 'utf8').split('\n')
+        .filter((line) => !line.startsWith('{"time"')).slice(-80).join('\n');
+      throw new Check(`exit code ${code}:\n${report}`);
+    }
+  });
+
+  try {
+    for (const { name, fn } of steps) {
+      const t0 = Date.now();
+      try {
+        await fn();
+        ok(`${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+      } catch (err) {
+        notOk(name, err instanceof Check ? err.message : err.stack || err);
+        for (const [who, page] of [['einstein', ctx.e], ['marie', ctx.m]]) {
+          if (page && !page.isClosed()) {
+            await page.screenshot({ path: path.join(OUT, `failure-${who}.png`), fullPage: true }).catch(() => {});
+            diag(`${who}'s page at the failure: ${page.url()} (screenshot failure-${who}.png)`);
+          }
+        }
+        for (const child of [stack.sp, stack.idp]) {
+          if (child) diag(`${child.name} log:\n${tail(child.log, 15)}`);
+        }
+        break;
+      }
+    }
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    await stack.stop().catch(() => {});
+    stack.cleanup();
+  }
+}
+
+await main().catch((err) => notOk('the test runner', err.stack || err));
+console.log(`1..${count}`);
+process.exitCode = failed || count === 0 ? 1 : 0;
