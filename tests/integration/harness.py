@@ -199,11 +199,14 @@ class Spaceport:
         self.proc = subprocess.Popen(self.wrapper + [BIN, 'serve'] + self.args, env=self.env,
                                      stdout=self._err, stderr=self._err)
         if not wait_port(self.port, timeout):
+            self.stop(signal.SIGKILL)
             raise RuntimeError('spaceport did not listen on %d:\n%s' %
                                (self.port, self.stderr_text()[-4000:]))
         if wait_ready and not wait_until(lambda: self.request('GET', '/readyz').status == 200,
                                          timeout):
-            raise RuntimeError('spaceport not ready:\n' + self.stderr_text()[-4000:])
+            text = self.stderr_text()[-4000:]
+            self.stop(signal.SIGKILL)  # a failed start leaves nothing running
+            raise RuntimeError('spaceport not ready:\n' + text)
         return self
 
     def request(self, method, path, body=None, headers=None, timeout=10.0):
