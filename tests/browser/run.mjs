@@ -48,6 +48,8 @@ const CHROMIUM_ARGS = [
 const DESKTOP = { width: 1280, height: 860 };
 const PHONE = { width: 390, height: 844 };
 const START_TIMEOUT_MS = 30000;
+// The provider answers within about a second; after this it is stuck.
+const IDP_STALL_MS = 15000;
 const STEP_TIMEOUT_MS = 15000;
 const GIB = 1024 ** 3;
 
@@ -234,7 +236,13 @@ class Stack {
   /** The identity provider; it keeps its key in the data directory but
    * sessions, grants and refresh tokens only in memory. */
   startIdp() {
-    this.idp = start('identity provider', process.execPath, [path.join(IDP_DIR, 'server.mjs')], {
+    // SIGUSR2 makes node write a diagnostic report (its JavaScript and
+    // native stacks): what a provider that does not answer is doing.
+    this.reports = path.join(this.dir, 'idp-reports');
+    fs.mkdirSync(this.reports, { recursive: true });
+    const args = ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${this.reports}`,
+      path.join(IDP_DIR, 'server.mjs')];
+    this.idp = start('identity provider', process.execPath, args, {
       cwd: IDP_DIR,
       log: path.join(this.dir, 'idp.log'),
       env: {
@@ -249,9 +257,60 @@ class Stack {
     });
   }
 
-  idpReady() {
-    return waitFor('the identity provider', async () =>
-      (await fetch(`${this.issuer}/.well-known/openid-configuration`)).ok, START_TIMEOUT_MS, this.idp);
+  /**
+   * Waits for the provider's discovery document. A provider that has not
+   * answered after IDP_STALL_MS is reported (its stacks and thread states,
+   * as diagnostics) and started once more: it normally answers within a
+   * second, and a rare start-up stall of Node must not pass for a failure
+   * of the page.
+   */
+  async idpReady() {
+    const ready = async () => (await fetch(`${this.issuer}/.well-known/openid-configuration`)).ok;
+    try {
+      await waitFor('the identity provider', ready, IDP_STALL_MS, this.idp);
+      return;
+    } catch (err) {
+      if (this.idp.exitCode !== null || this.idp.signalCode !== null) throw err;
+      diag(`the identity provider did not answer within ${IDP_STALL_MS} ms; what it was doing:`);
+      diag(await this.idpDiagnostics());
+    }
+    await stop(this.idp);
+    this.startIdp();
+    await waitFor('the identity provider (second start)', ready, START_TIMEOUT_MS, this.idp);
+  }
+
+  /** Thread states of the provider and the top of its stacks, as text. */
+  async idpDiagnostics() {
+    const pid = this.idp.pid;
+    const lines = [];
+    try {
+      for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const wchan = fs.readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'utf8');
+        const [, comm, state] = stat.match(/\((.*)\) (\S)/) || [];
+        lines.push(`thread ${tid} ${comm} state ${state} wchan ${wchan || '-'}`);
+      }
+    } catch (e) {
+      lines.push(`no /proc view: ${e.message}`);
+    }
+    this.idp.kill('SIGUSR2');
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline) {
+      const files = fs.existsSync(this.reports) ? fs.readdirSync(this.reports) : [];
+      if (files.length) {
+        try {
+          const report = JSON.parse(fs.readFileSync(path.join(this.reports, files[0]), 'utf8'));
+          lines.push('javascript stack:', ...(report.javascriptStack?.stack || []).slice(0, 15));
+          lines.push('native stack:', ...(report.nativeStack || []).slice(0, 15).map((f) => f.symbol));
+          break;
+        } catch {
+          // still being written
+        }
+      }
+      await sleep(100);
+    }
+    lines.push(`log:\n${tail(this.idp.log, 10)}`);
+    return lines.join('\n');
   }
 
   /** Restarts the provider: every session and refresh token is gone. */
