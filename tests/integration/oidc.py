@@ -102,7 +102,20 @@ class Idp:
         self.log_path = os.path.join(self.data_dir, 'idp.log')
         self.startup_seconds = None
 
-    def start(self, timeout=30.0):
+    def start(self, timeout=15.0, attempts=2):
+        """Starts the provider. Under load node has been seen to stall
+        before it listens; such a start is reported and tried once more."""
+        for attempt in range(attempts):
+            try:
+                return self._start_once(timeout)
+            except TimeoutError as e:
+                if attempt + 1 == attempts:
+                    raise RuntimeError(str(e)) from None
+                print('# the identity provider did not answer in %.0f s; starting it again'
+                      % timeout, flush=True)
+        return self
+
+    def _start_once(self, timeout):
         ensure_node_modules()
         self._log = open(self.log_path, 'ab')
         started = time.monotonic()
@@ -122,8 +135,8 @@ class Idp:
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError('the identity provider did not answer:\n'
+                self.stop(signal.SIGKILL)
+                raise TimeoutError('the identity provider did not answer:\n'
                                    + self.log_text()[-4000:])
             time.sleep(0.05)
         self.startup_seconds = time.monotonic() - started
