@@ -1,10 +1,12 @@
 /* envelope.c - CloudEvents 1.0 envelopes around event log rows. */
 #include "events/envelope.h"
 
+#include "util/buf.h"
 #include "util/time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 json_t *sp_envelope_json(const sp_event *e, const char *source)
 {
@@ -25,10 +27,32 @@ json_t *sp_envelope_json(const sp_event *e, const char *source)
 
 char *sp_envelope_text(const sp_event *e, const char *source)
 {
-    json_t *j = sp_envelope_json(e, source);
-    if (!j)
+    /* The relay's hot path: the stored data is a JSON object this program
+     * wrote itself, so it is spliced in as text instead of being parsed
+     * and serialized again (half of the relay's time otherwise). */
+    size_t len = strlen(e->data);
+    if (len < 2 || e->data[0] != '{' || e->data[len - 1] != '}')
         return NULL;
-    char *text = json_dumps(j, JSON_COMPACT);
-    json_decref(j);
-    return text;
+    char when[SP_TIME_RFC3339_LEN];
+    sp_time_format_rfc3339(e->time_ms, when);
+    sp_buf b = {0};
+    int rc = sp_buf_puts(&b, "{\"specversion\":\"1.0\",\"id\":\"");
+    rc |= sp_buf_json_escape(&b, e->id);
+    rc |= sp_buf_puts(&b, "\",\"source\":\"");
+    rc |= sp_buf_json_escape(&b, source);
+    rc |= sp_buf_puts(&b, "\",\"type\":\"");
+    rc |= sp_buf_json_escape(&b, e->type);
+    rc |= sp_buf_puts(&b, "\",\"subject\":\"");
+    rc |= sp_buf_json_escape(&b, e->subject);
+    rc |= sp_buf_printf(&b,
+                        "\",\"time\":\"%s\",\"datacontenttype\":\"application/json\","
+                        "\"sequence\":\"%lld\",\"data\":",
+                        when, (long long)e->seq);
+    rc |= sp_buf_append(&b, e->data, len);
+    rc |= sp_buf_puts(&b, "}");
+    if (rc) {
+        sp_buf_free(&b);
+        return NULL;
+    }
+    return sp_buf_steal(&b);
 }

@@ -13,7 +13,9 @@
  * is not a JSON object. */
 json_t *sp_envelope_json(const sp_event *e, const char *source);
 
-/* The same, serialized compactly. Returns a new string (free it) or NULL. */
+/* The same, serialized compactly, with the stored data spliced in as it
+ * is (it must be a JSON object's text). Returns a new string (free it) or
+ * NULL. */
 char *sp_envelope_text(const sp_event *e, const char *source);
 
 /* Content type of the structured mode. */

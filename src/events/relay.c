@@ -59,6 +59,7 @@ struct sp_relay {
     pthread_mutex_t round_lock;
     pending batch[SP_RELAY_BATCH];
     size_t batch_count;
+    size_t ack_hint; /* where the next acknowledgement is expected */
 
     atomic_uint_fast64_t published, duplicates, failures;
     atomic_uint_fast64_t lag_buckets[SP_RELAY_LAG_BUCKETS + 1];
@@ -108,9 +109,14 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
         sp_warn("relay", "publish of event %s failed: %s (JetStream error %d)", id ? id : "?",
                 natsStatus_GetText(pae->Err), (int)pae->ErrCode);
     pthread_mutex_lock(&r->round_lock);
-    for (size_t i = 0; id && i < r->batch_count; i++) {
+    /* Acknowledgements come in publish order: look where the next one is
+     * expected first, search only when that misses. */
+    size_t n = r->batch_count, hint = r->ack_hint < n ? r->ack_hint : 0;
+    for (size_t k = 0; id && k < n; k++) {
+        size_t i = (hint + k) % n;
         if (strcmp(r->batch[i].id, id) == 0) {
             r->batch[i].state = state;
+            r->ack_hint = i + 1;
             break;
         }
     }
@@ -184,6 +190,7 @@ static int run_round(sp_relay *r)
 {
     pthread_mutex_lock(&r->round_lock);
     r->batch_count = 0;
+    r->ack_hint = 0;
     pthread_mutex_unlock(&r->round_lock);
     round rd = {r, 0};
     int rc = sp_store_events_unpublished(r->store, 0, SP_RELAY_BATCH, publish_one, &rd);
