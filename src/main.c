@@ -8,6 +8,7 @@
  *   spaceport --help                    usage and configuration
  */
 #include "api/api.h"
+#include "api/listcache.h"
 #include "auth/auth.h"
 #include "config.h"
 #include "events/bus.h"
@@ -218,6 +219,7 @@ static int cmd_serve(int argc, char **argv)
     sp_consumer *consumer = NULL;
     sp_federation *federation = NULL;
     sp_router *router = NULL;
+    sp_listcache *listcache = NULL;
     sp_http_server *server = NULL;
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -246,6 +248,8 @@ static int cmd_serve(int argc, char **argv)
     sp_api api = {.cfg = &cfg, .store = store, .bus = bus, .auth = auth, .relay = relay,
                   .hub = hub, .consumer = consumer, .federation = federation,
                   .started_ms = sp_time_now_ms()};
+    listcache = sp_listcache_new();
+    api.listcache = listcache; /* without it every listing is rendered */
     router = sp_router_new();
     if (!router || sp_api_register(router, &api) < 0)
         goto fail_router;
@@ -285,6 +289,7 @@ fail_router:
     sp_hub_close(hub, SP_STREAMS_CLOSE_MS);
     sp_http_stop(server, 0);
     sp_router_free(router);
+    sp_listcache_free(listcache);
 fail_federation:
     sp_federation_stop(federation);
     sp_consumer_stop(consumer);

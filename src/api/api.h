@@ -25,6 +25,7 @@ typedef struct sp_api {
     sp_auth *auth;
     sp_relay *relay;           /* for /metrics; may be NULL */
     sp_hub *hub;               /* change streams; may be NULL */
+    struct sp_listcache *listcache; /* rendered listings; may be NULL */
     sp_consumer *consumer;     /* for /metrics; may be NULL */
     sp_federation *federation; /* for /metrics; NULL without trusted instances */
     sp_http_server *server;    /* set once the server runs; for /metrics */

@@ -5,6 +5,7 @@
  */
 #include "api/internal.h"
 
+#include "api/listcache.h"
 #include "api/query.h"
 #include "api/roles.h"
 
@@ -253,19 +254,10 @@ static uint64_t fingerprint(const char *s, size_t n)
     return h;
 }
 
-/* Replies with a JSON document carrying a weak ETag of its bytes, or 304
- * when the client's If-None-Match already has it. Steals doc. */
-static void reply_with_etag(sp_http_req *req, json_t *doc)
+/* Replies with a rendered listing and its ETag, or 304 when the client's
+ * If-None-Match already has it. */
+static void reply_listing(sp_http_req *req, const char *text, size_t len, const char *etag)
 {
-    char *text = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-    if (!text) {
-        sp_http_reply_error(req, 500, "generalException", "out of memory");
-        return;
-    }
-    size_t len = strlen(text);
-    char etag[40];
-    snprintf(etag, sizeof etag, "W/\"%016llx\"", (unsigned long long)fingerprint(text, len));
     sp_http_add_header(req, "ETag", etag);
     sp_http_add_header(req, "Cache-Control", "private, no-cache");
     const char *inm = sp_http_header(req, "If-None-Match");
@@ -273,7 +265,6 @@ static void reply_with_etag(sp_http_req *req, json_t *doc)
         sp_http_reply(req, 304, NULL, "", 0);
     else
         sp_http_reply(req, 200, "application/json", text, len);
-    free(text);
 }
 
 static int count_share(const sp_share *sh, void *arg)
@@ -319,6 +310,27 @@ static void list_drives(sp_http_req *req, sp_api *api, int all, int beta)
         sp_http_reply_error(req, 400, "invalidRequest", "%s", why);
         return;
     }
+    /* A listing rendered since the last change is served as it is: the
+     * version is read before rendering, so a change made meanwhile makes
+     * the stored copy stale at once. */
+    uint64_t version = sp_store_data_version(api->store);
+    int64_t now = sp_time_now_ms();
+    sp_buf key = {0};
+    const char *opt[4] = {sp_http_query(req, "$filter"), sp_http_query(req, "$orderby"),
+                          sp_http_query(req, "$top"), sp_http_query(req, "$skiptoken")};
+    sp_buf_printf(&key, "%lld|%d|%d|%s|%s|%s|%s|%s", (long long)u.seq, all, beta,
+                  sp_http_path(req), opt[0] ? opt[0] : "", opt[1] ? opt[1] : "",
+                  opt[2] ? opt[2] : "", opt[3] ? opt[3] : "");
+    char *cached = NULL;
+    size_t cached_len = 0;
+    char etag[SP_LISTCACHE_ETAG_LEN];
+    if (key.data && api->listcache &&
+        sp_listcache_get(api->listcache, key.data, version, now, &cached, &cached_len, etag)) {
+        reply_listing(req, cached, cached_len, etag);
+        free(cached);
+        sp_buf_free(&key);
+        return;
+    }
     json_t *value = json_array();
     list_ctx lc = {api, value, beta};
     int more = 0;
@@ -332,6 +344,7 @@ static void list_drives(sp_http_req *req, sp_api *api, int all, int beta)
         rc = sp_store_drives_list(api->store, &u, all, &q, add_drive, &lc, &more, &next);
     if (rc < 0) {
         json_decref(value);
+        sp_buf_free(&key);
         sp_api__store_error(req, rc);
         return;
     }
@@ -353,11 +366,20 @@ static void list_drives(sp_http_req *req, sp_api *api, int all, int beta)
             json_object_set_new(doc, "@odata.nextLink", json_string(link.data));
         sp_buf_free(&link);
     }
-    if (!doc) {
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!text) {
+        sp_buf_free(&key);
         sp_http_reply_error(req, 500, "generalException", "out of memory");
         return;
     }
-    reply_with_etag(req, doc);
+    size_t len = strlen(text);
+    snprintf(etag, sizeof etag, "W/\"%016llx\"", (unsigned long long)fingerprint(text, len));
+    if (key.data && api->listcache)
+        sp_listcache_put(api->listcache, key.data, version, now, text, len, etag);
+    reply_listing(req, text, len, etag);
+    free(text);
+    sp_buf_free(&key);
 }
 
 static void list_me_v1(sp_http_req *req, void *ctx)

@@ -147,6 +147,7 @@ int sp_store_events_mark_published(sp_store *st, const int64_t *seqs, size_t cou
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
+    st->invisible = 1; /* publication state is not part of any listing */
     sqlite3_stmt *s = sp_store__stmt(w, SQL_MARK);
     if (!s) {
         sp_store__rollback(st);
@@ -239,6 +240,7 @@ int sp_store_events_prune(sp_store *st, int64_t before_ms, int *deleted)
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
+    st->invisible = 1;
     sqlite3_stmt *s = sp_store__stmt(w, SQL_PRUNE);
     sqlite3_stmt *s2 = sp_store__stmt(w, SQL_PRUNE_INBOUND);
     if (!s || !s2) {

@@ -36,6 +36,8 @@ struct sp_store {
     pthread_mutex_t readers_lock;
     sp_conn *readers;          /* every reader, for closing */
     int events_written;        /* set by sp_store__event_add; read at commit */
+    int invisible;             /* the transaction changes nothing a reader lists */
+    _Atomic uint64_t version;  /* bumped by every commit that changes what readers see */
     struct {
         void (*fn)(void *ctx);
         void *ctx;

@@ -9,6 +9,7 @@
 #include "util/log.h"
 #include "util/time.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,8 +243,9 @@ sp_conn *sp_store__begin(sp_store *st)
 int sp_store__commit(sp_store *st)
 {
     int rc = sqlite3_exec(st->writer.db, "COMMIT", NULL, NULL, NULL);
-    int err = 0, notify = st->events_written;
+    int err = 0, notify = st->events_written, visible = !st->invisible;
     st->events_written = 0;
+    st->invisible = 0;
     if (rc != SQLITE_OK) {
         err = sp_store__err(&st->writer, rc, "commit");
         if (err == 0 || err == SP_ERR_CONFLICT)
@@ -251,6 +253,8 @@ int sp_store__commit(sp_store *st)
         if (!sqlite3_get_autocommit(st->writer.db))
             sqlite3_exec(st->writer.db, "ROLLBACK", NULL, NULL, NULL);
         notify = 0;
+    } else if (visible) {
+        atomic_fetch_add(&st->version, 1);
     }
     pthread_mutex_unlock(&st->write_lock);
     for (int i = 0; notify && i < st->listener_count; i++)
@@ -261,6 +265,7 @@ int sp_store__commit(sp_store *st)
 void sp_store__rollback(sp_store *st)
 {
     st->events_written = 0;
+    st->invisible = 0;
     if (!sqlite3_get_autocommit(st->writer.db))
         sqlite3_exec(st->writer.db, "ROLLBACK", NULL, NULL, NULL);
     pthread_mutex_unlock(&st->write_lock);
@@ -400,4 +405,9 @@ void sp_store_close(sp_store *st)
     pthread_mutex_destroy(&st->write_lock);
     free(st->path);
     free(st);
+}
+
+uint64_t sp_store_data_version(sp_store *st)
+{
+    return atomic_load(&st->version);
 }

@@ -42,6 +42,11 @@ int sp_store_binary_version(void);
  * connection. Returns 0 or SP_ERR_DB. */
 int sp_store_ping(sp_store *st);
 
+/* A number that changes whenever a commit changed what readers can list
+ * (not for bookkeeping such as marking events published). Equal numbers
+ * mean equal data, for caches of rendered listings. */
+uint64_t sp_store_data_version(sp_store *st);
+
 /* Closes every connection. Threads must have stopped using the store. */
 void sp_store_close(sp_store *st);
 
