@@ -144,10 +144,13 @@ int sp_store_events_mark_published(sp_store *st, const int64_t *seqs, size_t cou
 {
     if (count == 0)
         return 0;
-    sp_conn *w = sp_store__begin(st);
+    sp_conn *w = sp_store__begin_relaxed(st);
     if (!w)
         return SP_ERR_DB;
-    st->invisible = 1; /* publication state is not part of any listing */
+    /* Publication state is not part of any listing, and a mark lost to a
+     * power failure only means the event is published again, which the
+     * stream drops as a duplicate. */
+    st->invisible = 1;
     sqlite3_stmt *s = sp_store__stmt(w, SQL_MARK);
     if (!s) {
         sp_store__rollback(st);

@@ -37,6 +37,7 @@ struct sp_store {
     sp_conn *readers;          /* every reader, for closing */
     int events_written;        /* set by sp_store__event_add; read at commit */
     int invisible;             /* the transaction changes nothing a reader lists */
+    int relaxed;               /* the transaction commits without a sync */
     _Atomic uint64_t version;  /* bumped by every commit that changes what readers see */
     struct {
         void (*fn)(void *ctx);
@@ -61,6 +62,9 @@ void sp_store__done(sqlite3_stmt *stmt);
  * caller holds the write lock until sp_store__commit or sp_store__rollback.
  * Returns the writer connection, or NULL (lock not held) on failure. */
 sp_conn *sp_store__begin(sp_store *st);
+/* As sp_store__begin, for a transaction whose loss in a power failure is
+ * harmless (it is redone): it commits without waiting for the disk. */
+sp_conn *sp_store__begin_relaxed(sp_store *st);
 /* Commits and releases the writer. Returns 0, SP_ERR_FULL or SP_ERR_DB
  * (rolled back then). */
 int sp_store__commit(sp_store *st);

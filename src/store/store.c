@@ -228,6 +228,34 @@ sp_conn *sp_store__reader(sp_store *st)
     return &r->conn;
 }
 
+sp_conn *sp_store__begin_relaxed(sp_store *st)
+{
+    pthread_mutex_lock(&st->write_lock);
+    /* Not synced on its own: the next durable commit (or the WAL
+     * checkpoint) carries it to disk. Only for writes whose loss is
+     * harmless, such as marking events published. */
+    sqlite3_exec(st->writer.db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    st->relaxed = 1;
+    int rc = sqlite3_exec(st->writer.db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        sp_store__err(&st->writer, rc, "begin");
+        sqlite3_exec(st->writer.db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+        st->relaxed = 0;
+        pthread_mutex_unlock(&st->write_lock);
+        return NULL;
+    }
+    return &st->writer;
+}
+
+/* Back to durable commits after a relaxed transaction (lock held). */
+static void end_relaxed(sp_store *st)
+{
+    if (st->relaxed) {
+        sqlite3_exec(st->writer.db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+        st->relaxed = 0;
+    }
+}
+
 sp_conn *sp_store__begin(sp_store *st)
 {
     pthread_mutex_lock(&st->write_lock);
@@ -256,6 +284,7 @@ int sp_store__commit(sp_store *st)
     } else if (visible) {
         atomic_fetch_add(&st->version, 1);
     }
+    end_relaxed(st);
     pthread_mutex_unlock(&st->write_lock);
     for (int i = 0; notify && i < st->listener_count; i++)
         st->listeners[i].fn(st->listeners[i].ctx);
@@ -268,6 +297,7 @@ void sp_store__rollback(sp_store *st)
     st->invisible = 0;
     if (!sqlite3_get_autocommit(st->writer.db))
         sqlite3_exec(st->writer.db, "ROLLBACK", NULL, NULL, NULL);
+    end_relaxed(st);
     pthread_mutex_unlock(&st->write_lock);
 }
 
