@@ -267,11 +267,13 @@ static void reply_listing(sp_http_req *req, const char *text, size_t len, const 
         sp_http_reply(req, 200, "application/json", text, len);
 }
 
-static int count_share(const sp_share *sh, void *arg)
+/* Stops the listing at the first share: only whether there is one
+ * matters. */
+static int found_share(const sp_share *sh, void *arg)
 {
     (void)sh;
-    (*(int *)arg)++;
-    return 0;
+    *(int *)arg = 1;
+    return SP_ERR_CONFLICT;
 }
 
 /* The virtual "Shares" drive (oCIS's share jail), listed to users who
@@ -279,9 +281,11 @@ static int count_share(const sp_share *sh, void *arg)
 static int add_shares_drive(sp_api *api, const sp_user *u, json_t *value)
 {
     int n = 0;
-    int rc = sp_store_shares_received(api->store, u, count_share, &n);
-    if (rc < 0 || n == 0)
-        return rc < 0 ? rc : 0;
+    int rc = sp_store_shares_received(api->store, u, found_share, &n);
+    if (rc < 0 && !(rc == SP_ERR_CONFLICT && n))
+        return rc;
+    if (n == 0)
+        return 0;
     sp_buf dav = {0};
     if (sp_buf_printf(&dav, "%s/dav/spaces/%s", api->cfg->dav_url, SP_SHARES_DRIVE_ID) < 0)
         return SP_ERR_NOMEM;

@@ -25,16 +25,20 @@
     " LEFT JOIN users g ON g.seq = s.grantee_seq JOIN users c ON c.seq = s.creator_seq"
 #define UNEXPIRED " (s.expires_at IS NULL OR s.expires_at > ?2)"
 
+/* sharedWithMe and sharedByMe answer at most SP_SHARES_LIST_MAX shares
+ * (the LIMIT below): a reply stays bounded whatever one user shared. */
+_Static_assert(SP_SHARES_LIST_MAX == 1000, "keep the LIMIT of the share lists in step");
+
 static const char SQL_GET[] = "SELECT " SHARE_COLS SHARE_FROM " WHERE s.id = ?1";
 static const char SQL_OF_ITEM[] = "SELECT " SHARE_COLS SHARE_FROM
                                   " WHERE d.id = ?1 AND s.item_id = ?3 AND" UNEXPIRED
                                   " ORDER BY s.created_at, s.id";
 static const char SQL_RECEIVED[] = "SELECT " SHARE_COLS SHARE_FROM
                                    " WHERE s.grantee_seq = ?1 AND d.disabled_at IS NULL AND"
-                                   UNEXPIRED " ORDER BY s.created_at, s.id";
+                                   UNEXPIRED " ORDER BY s.created_at, s.id LIMIT 1000";
 static const char SQL_CREATED[] = "SELECT " SHARE_COLS SHARE_FROM
                                   " WHERE s.creator_seq = ?1 AND" UNEXPIRED
-                                  " ORDER BY s.item_id, s.created_at, s.id";
+                                  " ORDER BY s.item_id, s.created_at, s.id LIMIT 1000";
 
 static void read_share(sqlite3_stmt *q, sp_share *s)
 {

@@ -59,10 +59,15 @@ int sp_store_share_get(sp_store *st, const char *id, sp_share_fn fn, void *ctx);
 int sp_store_shares_of_item(sp_store *st, const char *drive_id, const char *item_id,
                             sp_share_fn fn, void *ctx);
 
-/* Lists the unexpired shares user received, on enabled drives. */
+/* Most shares the two lists below return: the replies of sharedWithMe
+ * and sharedByMe stay bounded (the oldest first, by item for sharedByMe). */
+#define SP_SHARES_LIST_MAX 1000
+
+/* Lists the unexpired shares user received, on enabled drives (at most
+ * SP_SHARES_LIST_MAX). */
 int sp_store_shares_received(sp_store *st, const sp_user *user, sp_share_fn fn, void *ctx);
 
-/* Lists the unexpired shares user created. */
+/* Lists the unexpired shares user created (at most SP_SHARES_LIST_MAX). */
 int sp_store_shares_created(sp_store *st, const sp_user *user, sp_share_fn fn, void *ctx);
 
 /*
