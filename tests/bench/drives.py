@@ -7,7 +7,8 @@ bare libmicrohttpd responder measured in the same run.
    of 20 drives. spaceport serves it; wrk -t2 -c64 --latency asks for the
    user's drive list with one token (verified once, then cached).
    Figures: req/s, latency percentiles, RSS of spaceport during the run
-   (highest VmRSS sampled from /proc every 0.2 s, and VmHWM).
+   (highest VmRSS sampled from /proc every 0.2 s, and VmHWM), and CPU time
+   per request (utime + stime from /proc, less sensitive to other load).
 2. bare_mhd_body: the same thread pool and keep-alive handling, answering
    every request with the very body spaceport returned, same wrk settings.
    Ratio spaceport/bare (goal >= 0.33); p99 (goal < 5 ms).
@@ -80,6 +81,7 @@ def wrk(url, duration, headers=()):
                          timeout=duration + 60).stdout
     r = {'raw': out}
     r['rps'] = float(re.search(r'Requests/sec:\s+([\d.]+)', out).group(1))
+    r['requests'] = int(re.search(r'(\d+) requests in', out).group(1))
     r['avg'] = to_ms(re.search(r'Latency\s+(\S+)', out).group(1))
     for p in ('50', '75', '90', '99'):
         r['p' + p] = to_ms(re.search(r'^\s+%s%%\s+(\S+)' % p, out, re.M).group(1))
@@ -87,6 +89,21 @@ def wrk(url, duration, headers=()):
     r['non2xx'] = int(m.group(1)) if m else 0
     m = re.search(r'Socket errors:.*', out)
     r['errors'] = m.group(0) if m else ''
+    return r
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of pid so far (all threads)."""
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def wrk_cpu(pid, url, duration, headers=()):
+    """wrk, plus the CPU time pid spent per request meanwhile (us)."""
+    before = cpu_seconds(pid)
+    r = wrk(url, duration, headers)
+    r['cpu_us'] = (cpu_seconds(pid) - before) * 1e6 / max(1, r['requests'])
     return r
 
 
@@ -143,7 +160,7 @@ def measure_spaceport(nats, idp, data_dir, label):
                                                        len(resp.body)), flush=True)
         wrk(sp.url + PATH, WARMUP, [auth])
         with RssSampler(sp.proc.pid) as rss:
-            r = wrk(sp.url + PATH, DURATION, [auth])
+            r = wrk_cpu(sp.proc.pid, sp.url + PATH, DURATION, [auth])
         if r['non2xx'] or r['errors']:
             print('%s: wrk reported non-2xx %d, %s' % (label, r['non2xx'], r['errors']))
         return r, resp.body, rss
@@ -162,15 +179,16 @@ def measure_bare(body):
             if not wait_port(port):
                 raise RuntimeError('bare_mhd_body did not start')
             wrk('http://127.0.0.1:%d%s' % (port, PATH), WARMUP)
-            return wrk('http://127.0.0.1:%d%s' % (port, PATH), DURATION), threads
+            return wrk_cpu(proc.pid, 'http://127.0.0.1:%d%s' % (port, PATH), DURATION), threads
         finally:
             proc.terminate()
             proc.wait()
 
 
 def line(label, r):
-    print('  %-34s %9.0f req/s   avg %6.2f ms  p50 %6.2f  p90 %6.2f  p99 %6.2f ms' % (
-        label, r['rps'], r['avg'], r['p50'], r['p90'], r['p99']))
+    print('  %-32s %7.0f req/s  avg %6.2f ms  p50 %6.2f  p90 %6.2f  p99 %6.2f ms  '
+          'CPU %4.0f us/req' % (label, r['rps'], r['avg'], r['p50'], r['p90'], r['p99'],
+                                r['cpu_us']))
 
 
 def main():
@@ -206,7 +224,9 @@ def main():
         q = big_r[key] / small_r[key]
         print('latency ratio 1M/1k, %s: %.2f (goal <= 1.5) %s' % (
             key, q, 'ok' if q <= 1.5 else 'MISSED'))
-    print('req/s ratio 1M/1k: %.2f' % (big_r['rps'] / small_r['rps']))
+    print('req/s ratio 1M/1k: %.2f; CPU per request ratio 1M/1k: %.2f' % (
+        big_r['rps'] / small_r['rps'], big_r['cpu_us'] / small_r['cpu_us']))
+    print('CPU per request ratio spaceport/bare: %.1f' % (big_r['cpu_us'] / bare_r['cpu_us']))
     print('spaceport RSS during the 1M run: VmRSS max %.1f MiB, VmHWM %.1f MiB' % (
         rss.max_rss / 1024, rss.hwm / 1024))
 

@@ -157,6 +157,13 @@ def subscribe(nc, subject):
     return rec
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of pid so far (all threads)."""
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
 def count_fdatasync(pid, seconds):
     """Starts perf counting fsync/fdatasync of pid for seconds; returns a
     function giving the counts (None without perf)."""
@@ -247,7 +254,9 @@ def run(work, nats, idp, sp, res):
     wrk(sp, 2, dict(env, BENCH_PREFIX='warm'))
     wait_until(lambda: metrics(sp).get('spaceport_events_backlog', 1) == 0, 60)
     fsyncs = count_fdatasync(sp.proc.pid, DURATION)
+    cpu = cpu_seconds(sp.proc.pid)
     r = wrk(sp, DURATION, dict(env, BENCH_PREFIX='http'))
+    r['cpu_us'] = (cpu_seconds(sp.proc.pid) - cpu) * 1e6 / max(1, r['requests'])
     res['http'] = r
     res['fsyncs'] = fsyncs()
     print('http: %.0f shares/s, p50 %.2f ms, p99 %.2f ms' % (r['rps'], r['p50'], r['p99']),
@@ -263,6 +272,7 @@ def run(work, nats, idp, sp, res):
     m = metrics(sp)
     backlog, published = m['spaceport_events_backlog'], m['spaceport_events_published_total']
     nats.start()
+    cpu = cpu_seconds(sp.proc.pid)
     t_before = time.monotonic()
     t_first = t_end = None
     deadline = t_before + 300
@@ -280,6 +290,7 @@ def run(work, nats, idp, sp, res):
     if t_end is None:
         raise RuntimeError('the outbox did not drain')
     res['backlog'] = int(backlog)
+    res['relay_cpu_us'] = (cpu_seconds(sp.proc.pid) - cpu) * 1e6 / max(1, backlog)
     res['drain_s'] = t_end - t_first
     res['relay_eps'] = backlog / (t_end - t_first)
     print('relay: %d events drained in %.3f s: %.0f events/s' % (
@@ -329,7 +340,8 @@ def report(res, busy):
                                    ', other tests were running' if busy else ''))
     http = res['http']
     print('shares over HTTP (wrk -t2 -c64 -d%ds, invite.lua): %.0f shares/s, p50 %.2f ms, '
-          'p99 %.2f ms' % (DURATION, http['rps'], http['p50'], http['p99']))
+          'p99 %.2f ms, spaceport CPU %.0f us/share' % (
+              DURATION, http['rps'], http['p50'], http['p99'], http['cpu_us']))
     print('raw SQLite, 2 inserts/tx, WAL + synchronous=FULL, 1 writer: %.0f tx/s' % res['raw_tx'])
     q = http['rps'] / res['raw_tx']
     print('ratio shares/raw tx: %.2f (goal >= 0.5) %s' % (q, 'ok' if q >= 0.5 else 'MISSED'))
@@ -346,8 +358,10 @@ def report(res, busy):
         n = sum(res['outage_fsyncs'].values())
         print('  fsync+fdatasync calls then: %d, %.2f per share' % (
             n, n / max(1, o['requests'])))
-    print('relay: %d events (CloudEvent %d bytes) in %.3f s: %.0f events/s' % (
-        res['backlog'], res['ce_bytes'], res['drain_s'], res['relay_eps']))
+    print('relay: %d events (CloudEvent %d bytes) in %.3f s: %.0f events/s, '
+          'spaceport CPU %.0f us/event (including the wait for reconnection)' % (
+              res['backlog'], res['ce_bytes'], res['drain_s'], res['relay_eps'],
+              res['relay_cpu_us']))
     print('raw async JetStream publishes, same count and size: %.0f msgs/s '
           '(with at most 512 in flight, as the relay: %.0f msgs/s)' % (
               res['raw_js'], res['raw_js_512']))
