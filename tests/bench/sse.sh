@@ -14,11 +14,14 @@
 #      users' drives, and checks that each reaches exactly the STREAMS
 #      streams of its drive's owner, once, in id order; latency publish ->
 #      receipt p50/p99/max.
+# Then the baseline: the same streams held by sse_bare (bare libmicrohttpd
+# with spaceport's connection memory, stream block and thread count).
 # Prints the figures; exit code 0 when every delivery arrived exactly once
 # and in order. Everything listens on loopback and is stopped at the end.
 #
 # Environment: BUILD (default build), USERS (1000), STREAMS (10), SOURCES
-# (4), RATE (1000), DURATION (20), IDLE (30), SETTLE (5), KEEPALIVE (15s),
+# (4), RATE (1000), DURATION (20), IDLE (30), SETTLE (5), DRAIN (15: seconds
+# without a receipt before giving up on stragglers), KEEPALIVE (15s),
 # PER_SECOND (1: latency by second of publishing), PERF (1: perf record
 # spaceport's threads while publishing; report in $PERF_OUT), WAIT_QUIET
 # (seconds to wait for a running `meson test` to end first, default 0).
@@ -27,6 +30,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${BUILD:-$root/build}
 bin=${SPACEPORT_BIN:-$build/spaceport}
 clients=$build/tests/bench/sse_clients
+bare=$build/tests/bench/sse_bare
 users=${USERS:-1000}
 streams=${STREAMS:-10}
 sources=${SOURCES:-4}
@@ -34,20 +38,21 @@ rate=${RATE:-1000}
 duration=${DURATION:-20}
 idle=${IDLE:-30}
 settle=${SETTLE:-5}
+drain=${DRAIN:-15}
 keepalive=${KEEPALIVE:-15s}
 per_second=${PER_SECOND:-0}
 perf_out=${PERF_OUT:-/tmp/sse-bench.perf.data}
 
-[[ -x $bin && -x $clients ]] || { echo "sse.sh: build first (ninja -C $build)" >&2; exit 2; }
+[[ -x $bin && -x $clients && -x $bare ]] || { echo "sse.sh: build first (ninja -C $build)" >&2; exit 2; }
 command -v nats-server >/dev/null || { echo "sse.sh: nats-server not found" >&2; exit 2; }
 
 work=$(mktemp -d /tmp/sse-bench.XXXXXX)
-nats_pid='' issuer_pid='' sp_pid=''
+nats_pid='' issuer_pid='' sp_pid='' client_pid='' bare_pid=''
 cleanup() {
-  for p in $sp_pid $issuer_pid $nats_pid; do
+  for p in $client_pid $bare_pid $sp_pid $issuer_pid $nats_pid; do
     kill -TERM "$p" 2>/dev/null || true
   done
-  for p in $sp_pid $issuer_pid $nats_pid; do
+  for p in $client_pid $bare_pid $sp_pid $issuer_pid $nats_pid; do
     for _ in $(seq 1 200); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null || true
   done
@@ -107,14 +112,18 @@ sleep 2
 
 args=(--port "$http_port" --users "$work/users" --nats-port "$nats_port" --server-pid "$sp_pid"
       --nats-pid "$nats_pid" --streams "$streams" --sources "$sources" --rate "$rate"
-      --duration "$duration" --idle "$idle" --settle "$settle")
+      --duration "$duration" --idle "$idle" --settle "$settle" --drain "$drain")
 [[ $per_second == 1 ]] && args+=(--per-second)
 if [[ ${PERF:-0} == 1 ]] && command -v perf >/dev/null; then
   # Recorded while publishing only; ends by itself after DURATION seconds.
   args+=(--on-publish "exec perf record -F 999 -g -p $sp_pid -o $perf_out -- sleep $duration >$work/perf.log 2>&1")
 fi
 rc=0
-"$clients" "${args[@]}" || rc=$?
+# In the background so that a signal to this script interrupts the wait.
+"$clients" "${args[@]}" &
+client_pid=$!
+wait "$client_pid" || rc=$?
+client_pid=''
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo "spaceport log lines at warn or above: $(grep -c . "$work/spaceport.log" || true)"
@@ -125,4 +134,21 @@ for _ in $(seq 1 300); do kill -0 "$sp_pid" 2>/dev/null || break; sleep 0.1; don
 wait "$sp_pid" 2>/dev/null && echo "spaceport stopped in $((($(date +%s%N) - t) / 1000000)) ms, exit 0" ||
   echo "spaceport stop: exit $?"
 sp_pid=''
+
+# Baseline: the same number of streams held by bare libmicrohttpd with
+# spaceport's server settings (connection memory, stream block, threads).
+define() { awk -v n="$1" '$1 == "#define" && $2 == n {$1 = $2 = ""; gsub(/[()]/, ""); print}' "$root/src/http/server.c"; }
+memory=$(($(define SP_HTTP_CONNECTION_MEMORY)))
+block=$(($(define SP_HTTP_STREAM_BLOCK)))
+threads=$(nproc); ((threads > $(define SP_HTTP_MAX_THREADS))) && threads=$(define SP_HTTP_MAX_THREADS)
+bare_port=$(port)
+"$bare" "$bare_port" "$memory" "$block" "$threads" &
+bare_pid=$!
+wait_tcp "$bare_port" || { echo "sse.sh: sse_bare did not start" >&2; exit 2; }
+echo "baseline: bare libmicrohttpd, connection memory $memory, stream block $block, $threads threads"
+"$clients" --port "$bare_port" --users "$work/users" --server-pid "$bare_pid" --streams "$streams" \
+  --sources "$sources" --settle "$settle" --idle 5 --rate 0 2>&1 |
+  grep -E "streams open:|RSS|CPU idle with|result" | sed 's/^/baseline /; s/ with keep-alives/ (it sends none)/' || true
+kill -TERM "$bare_pid"; wait "$bare_pid" 2>/dev/null || true
+bare_pid=''
 exit "$rc"

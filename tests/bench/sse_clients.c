@@ -31,6 +31,8 @@
  * --on-publish CMD runs CMD (/bin/sh -c, in the background) when
  * publishing starts, e.g. a profiler.
  *
+ * --rate 0 stops after step 2 (streams only; no bus needed).
+ *
  * Prints "key: value" lines. Exit code 0 when every delivery arrived
  * exactly once and in order, 1 otherwise, 2 on a setup error.
  */
@@ -824,7 +826,7 @@ static void run_for(int64_t ns)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: sse_clients --port P --users FILE --nats-port P --server-pid PID "
+    fprintf(stderr, "usage: sse_clients --port P --users FILE [--nats-port P] --server-pid PID "
                     "[--streams N] [--sources N] [--window N] [--settle S] [--idle S] "
                     "[--rate R] [--duration S] [--drain S] [--nats-pid PID] [--per-second] "
                     "[--on-publish CMD]\n");
@@ -894,8 +896,9 @@ static void parse_args(int argc, char **argv)
             usage();
         }
     }
-    if (!opt.port || !opt.users_file || !opt.nats_port || !opt.server_pid || opt.streams < 1 ||
-        opt.sources < 1 || opt.sources > 250 || opt.window < 1 || opt.rate < 1 || opt.duration < 1)
+    if (!opt.port || !opt.users_file || (opt.rate > 0 && !opt.nats_port) || !opt.server_pid ||
+        opt.streams < 1 || opt.sources < 1 || opt.sources > 250 || opt.window < 1 || opt.rate < 0 ||
+        opt.duration < 1 || opt.idle < 1)
         usage();
 }
 
@@ -983,6 +986,14 @@ int main(int argc, char **argv)
            sysconf(_SC_NPROCESSORS_ONLN));
     printf("streams still open after idle: %d (closed early: %d)\n", opened, closed_early);
     printf("server RSS after idle: %ld KiB\n", rss_kib(opt.server_pid, "VmRSS"));
+    if (opt.rate == 0) {
+        /* Streams only (a baseline server has no bus). */
+        int held = opened == nconns && closed_early == 0;
+        for (int i = 0; i < nconns; i++)
+            conn_close(&conns[i], 0);
+        printf("result: %s\n", held ? "every stream held" : "FAILED");
+        return held ? 0 : 1;
+    }
 
     /* 3. Storage change events. */
     int64_t total = (int64_t)opt.rate * opt.duration;
