@@ -17,6 +17,7 @@
 #include "util/instance.h"
 #include "util/log.h"
 #include "util/time.h"
+#include "util/wake.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -60,9 +61,7 @@ struct sp_federation {
     sp_ocm_delivery batch[SP_FED_BATCH];
 
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    int woken;
+    sp_wake bell; /* rung on commit and on stop */
     atomic_int stopping; /* also cancels a request in flight */
 
     atomic_uint_fast64_t delivered, retried, kept_local, refused;
@@ -73,30 +72,12 @@ typedef enum outcome { OUT_DELIVERED, OUT_LOCAL, OUT_REFUSED, OUT_RETRY } outcom
 
 void sp_federation_wake(void *arg)
 {
-    sp_federation *f = arg;
-    pthread_mutex_lock(&f->lock);
-    f->woken = 1;
-    pthread_cond_signal(&f->wake);
-    pthread_mutex_unlock(&f->lock);
+    sp_wake_ring(&((sp_federation *)arg)->bell);
 }
 
 static void wait_for(sp_federation *f, int64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&f->lock);
-    while (!f->woken && !atomic_load(&f->stopping)) {
-        if (pthread_cond_timedwait(&f->wake, &f->lock, &ts) != 0)
-            break;
-    }
-    f->woken = 0;
-    pthread_mutex_unlock(&f->lock);
+    sp_wake_wait(&f->bell, ms, &f->stopping);
 }
 
 /* Appends s percent-encoded, keeping unreserved characters and those in
@@ -355,11 +336,9 @@ int sp_federation_start(sp_store *st, const sp_config *cfg, sp_federation **out)
     }
     for (size_t i = 0; i < cfg->domain_issuer_count && i < SP_CONFIG_LIST_MAX; i++)
         f->local[f->local_count++] = cfg->domain_issuers[i].domain;
-    pthread_mutex_init(&f->lock, NULL);
-    pthread_cond_init(&f->wake, NULL);
+    sp_wake_init(&f->bell);
     if (pthread_create(&f->thread, NULL, run, f) != 0) {
-        pthread_cond_destroy(&f->wake);
-        pthread_mutex_destroy(&f->lock);
+            sp_wake_destroy(&f->bell);
         free(f);
         return SP_ERR_NOMEM;
     }
@@ -374,8 +353,7 @@ void sp_federation_stop(sp_federation *f)
     atomic_store(&f->stopping, 1);
     sp_federation_wake(f);
     pthread_join(f->thread, NULL);
-    pthread_cond_destroy(&f->wake);
-    pthread_mutex_destroy(&f->lock);
+    sp_wake_destroy(&f->bell);
     free(f);
 }
 

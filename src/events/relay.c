@@ -16,6 +16,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/time.h"
+#include "util/wake.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -49,9 +50,7 @@ struct sp_relay {
     char *source;
     jsCtx *js; /* own context: it carries our ack handler */
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    int woken;
+    sp_wake bell; /* rung on commit and on stop */
     atomic_int stopping;
     int64_t drain_deadline_ms; /* set by stop: keep going until then */
 
@@ -68,30 +67,12 @@ struct sp_relay {
 
 void sp_relay_wake(void *arg)
 {
-    sp_relay *r = arg;
-    pthread_mutex_lock(&r->lock);
-    r->woken = 1;
-    pthread_cond_signal(&r->wake);
-    pthread_mutex_unlock(&r->lock);
+    sp_wake_ring(&((sp_relay *)arg)->bell);
 }
 
 static void wait_for(sp_relay *r, int64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
-    pthread_mutex_lock(&r->lock);
-    while (!r->woken && !atomic_load(&r->stopping)) {
-        if (pthread_cond_timedwait(&r->wake, &r->lock, &ts) != 0)
-            break;
-    }
-    r->woken = 0;
-    pthread_mutex_unlock(&r->lock);
+    sp_wake_wait(&r->bell, ms, &r->stopping);
 }
 
 /* Called by the NATS library for each published message, with the
@@ -271,9 +252,8 @@ int sp_relay_start(sp_store *st, sp_bus *bus, const char *source, sp_relay **out
     r->store = st;
     r->bus = bus;
     r->source = strdup(source);
-    pthread_mutex_init(&r->lock, NULL);
+    sp_wake_init(&r->bell);
     pthread_mutex_init(&r->round_lock, NULL);
-    pthread_cond_init(&r->wake, NULL);
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.PublishAsync.AckHandler = on_ack;
@@ -303,9 +283,8 @@ void sp_relay_stop(sp_relay *r, int64_t timeout_ms)
         sp_warn("relay", "%lld events not yet on the bus; they are sent at the next start",
                 (long long)left);
     jsCtx_Destroy(r->js);
-    pthread_cond_destroy(&r->wake);
     pthread_mutex_destroy(&r->round_lock);
-    pthread_mutex_destroy(&r->lock);
+    sp_wake_destroy(&r->bell);
     free(r->source);
     free(r);
 }
