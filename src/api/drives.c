@@ -13,6 +13,7 @@
 #include "store/shares.h"
 
 #include "util/buf.h"
+#include "util/slug.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -78,31 +79,13 @@ static int quote_etag(sp_buf *b, const char *etag)
     return sp_buf_printf(b, "\"%s\"", etag);
 }
 
-/* "Team Alpha: Q3" -> "team-alpha-q3", for mountpoint aliases. */
-static void slug(const char *name, char *out, size_t outlen)
-{
-    size_t n = 0;
-    int dash = 0;
-    for (const unsigned char *p = (const unsigned char *)name; *p && n + 2 < outlen; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z')) {
-            if (dash && n > 0)
-                out[n++] = '-';
-            out[n++] = (char)(*p | 0x20);
-            dash = 0;
-        } else {
-            dash = 1;
-        }
-    }
-    out[n] = '\0';
-}
-
 /* A share received, as the grantee's mountpoint drive: root.remoteItem
  * names the shared drive and item. */
 static json_t *mountpoint_json(sp_api *api, const sp_drive *d)
 {
     char mtime[SP_TIME_RFC3339_LEN], alias[300] = "mountpoint/";
     sp_time_format_rfc3339(d->mtime_ms, mtime);
-    slug(d->name, alias + 11, sizeof alias - 11);
+    sp_slug(d->name, alias + 11, sizeof alias - 11);
     sp_buf dav = {0}, web = {0}, etag = {0};
     json_t *out = NULL;
     /* The storage's WebDAV resolves a resource id below /dav/spaces/. */

@@ -17,6 +17,7 @@
 
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/slug.h"
 #include "util/fetch.h"
 #include "util/instance.h"
 #include "util/log.h"
@@ -239,30 +240,12 @@ done:
     json_decref(body);
 }
 
-/* "Team Alpha: Q3" -> "team-alpha-q3", for the drive alias. */
-static void slug(const char *name, char *out, size_t outlen)
-{
-    size_t n = 0;
-    int dash = 0;
-    for (const unsigned char *p = (const unsigned char *)name; *p && n + 2 < outlen; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || (*p >= 'A' && *p <= 'Z')) {
-            if (dash && n > 0)
-                out[n++] = '-';
-            out[n++] = (char)(*p | 0x20);
-            dash = 0;
-        } else {
-            dash = 1;
-        }
-    }
-    out[n] = '\0';
-}
-
 json_t *sp_api__remote_json(sp_api *api, const sp_drive *d)
 {
     (void)api;
     char mtime[SP_TIME_RFC3339_LEN], alias[300] = "mountpoint/";
     sp_time_format_rfc3339(d->mtime_ms, mtime);
-    slug(d->name, alias + 11, sizeof alias - 11);
+    sp_slug(d->name, alias + 11, sizeof alias - 11);
     /* An HTTP entity tag: quoted once, whether or not the instance sent
      * it quoted; empty until one is known. */
     sp_buf etag = {0};

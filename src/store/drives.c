@@ -8,6 +8,7 @@
 #include "store/internal.h"
 
 #include "util/err.h"
+#include "util/slug.h"
 #include "util/id.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -275,27 +276,6 @@ int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, siz
     return sp_store__collect_seqs(w, s, out, count, "drive recipients");
 }
 
-/* "Team Alpha: Q3 report" -> "team-alpha-q3-report" (ASCII letters and
- * digits kept, runs of anything else one dash). */
-static void slugify(const char *name, char *out, size_t outlen)
-{
-    size_t n = 0;
-    int dash = 0;
-    for (const unsigned char *p = (const unsigned char *)name; *p && n + 2 < outlen; p++) {
-        if (isalnum(*p)) {
-            if (dash && n > 0)
-                out[n++] = '-';
-            out[n++] = (char)tolower(*p);
-            dash = 0;
-        } else {
-            dash = 1;
-        }
-    }
-    out[n] = '\0';
-    if (n == 0)
-        snprintf(out, outlen, "space");
-}
-
 int sp_store_drive_create(sp_store *st, const sp_user *creator, const char *name,
                           const char *description, int64_t quota_total,
                           char id_out[SP_USER_ID_LEN])
@@ -304,7 +284,9 @@ int sp_store_drive_create(sp_store *st, const sp_user *creator, const char *name
     if (sp_id_uuid(drive_id) < 0 || sp_id_uuid(perm_id) < 0 || sp_id_uuid(etag) < 0)
         return SP_ERR_IO;
     char alias[600] = "project/";
-    slugify(name, alias + 8, sizeof alias - 8);
+    sp_slug(name, alias + 8, sizeof alias - 8);
+    if (!alias[8]) /* a name of punctuation only */
+        snprintf(alias + 8, sizeof alias - 8, "space");
     int64_t now = sp_time_now_ms();
 
     sp_conn *w = sp_store__begin(st);
