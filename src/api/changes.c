@@ -37,12 +37,13 @@ typedef struct change_stream {
     sp_api *api;
     sp_hub_sub *sub;
     _Atomic(sp_http_stream *) stream; /* set once the reply is queued */
+    atomic_int pending;               /* the hub saw events for the user */
     int64_t user_seq;
     int64_t cursor;           /* last event seq delivered */
     int64_t token_expires_ms; /* the stream ends then */
     int64_t next_keepalive_ms;
-    int64_t hold_until_ms;    /* coalescing window after an item change */
-    int resync;               /* the client's Last-Event-ID is past retention */
+    int64_t hold_until_ms; /* coalescing window after an item change */
+    int resync;            /* the client's Last-Event-ID is past retention */
     int started, ended;
     sp_buf out;
     size_t out_off;
@@ -133,7 +134,7 @@ static void batch_free(batch *b)
 
 /* Reads the user's next events and writes them, merging item changes of
  * one drive into the latest (it carries the newest eTag). Returns the
- * number written, or a negative sp_err. */
+ * number of events read, or a negative sp_err. */
 static int produce_events(change_stream *cs, int64_t now)
 {
     batch *b = calloc(1, sizeof *b);
@@ -141,7 +142,7 @@ static int produce_events(change_stream *cs, int64_t now)
         return SP_ERR_NOMEM;
     int rc = sp_store_events_for_user(cs->api->store, cs->user_seq, cs->cursor, SP_CHANGES_BATCH,
                                       collect, b);
-    int written = 0, item_changes = 0;
+    int item_changes = 0;
     for (int i = 0; rc == 0 && i < b->count; i++) {
         int is_item = strcmp(b->e[i].type, SP_EVENT_ITEM_CHANGED) == 0 ||
                       strcmp(b->e[i].type, SP_EVENT_REMOTE_CHANGED) == 0;
@@ -160,16 +161,16 @@ static int produce_events(change_stream *cs, int64_t now)
         sp_event e = {b->e[i].seq,     b->e[i].id,      b->e[i].type,
                       b->e[i].subject, b->e[i].time_ms, b->e[i].data};
         rc = frame(&cs->out, &e);
-        written++;
         item_changes += is_item;
     }
     if (rc == 0 && b->count > 0)
         cs->cursor = b->e[b->count - 1].seq;
     if (item_changes && cs->api->cfg->sse_coalesce_ms > 0)
         cs->hold_until_ms = now + cs->api->cfg->sse_coalesce_ms;
+    int read = b->count;
     batch_free(b);
     free(b);
-    return rc < 0 ? rc : written;
+    return rc < 0 ? rc : read;
 }
 
 static ssize_t copy_out(change_stream *cs, char *buf, size_t max)
@@ -198,17 +199,23 @@ static ssize_t change_read(void *arg, char *buf, size_t max)
         cs->started = 1;
         sp_buf_printf(&cs->out, "retry: %d\n\n", SP_CHANGES_RETRY_MS);
         if (cs->resync)
-            sp_buf_printf(&cs->out, "id: %lld\nevent: resync\ndata: {\"reason\":\"the events "
-                                    "since your Last-Event-ID are past retention; list your "
-                                    "drives again\"}\n\n",
+            sp_buf_printf(&cs->out,
+                          "id: %lld\nevent: resync\ndata: {\"reason\":\"the events "
+                          "since your Last-Event-ID are past retention; list your "
+                          "drives again\"}\n\n",
                           (long long)cs->cursor);
     }
     if (now >= cs->token_expires_ms) {
         sp_buf_puts(&cs->out, "event: token-expired\ndata: {}\n\n");
         cs->ended = 1;
-    } else if (now >= cs->hold_until_ms) {
-        if (produce_events(cs, now) < 0)
+    } else if (now >= cs->hold_until_ms && atomic_exchange(&cs->pending, 0)) {
+        /* The log is read only when the hub saw events for this user:
+         * keep-alives and other timers cost no query. */
+        int n = produce_events(cs, now);
+        if (n < 0)
             cs->ended = 1;
+        else if (n == SP_CHANGES_BATCH)
+            atomic_store(&cs->pending, 1); /* a full batch: read on */
     }
     if (cs->out.len == 0 && now >= cs->next_keepalive_ms)
         sp_buf_puts(&cs->out, ": keep-alive\n\n");
@@ -227,9 +234,11 @@ static ssize_t change_read(void *arg, char *buf, size_t max)
     return cs->ended ? -1 : 0;
 }
 
-static void change_wake(void *arg)
+static void change_wake(void *arg, int events)
 {
     change_stream *cs = arg;
+    if (events)
+        atomic_store(&cs->pending, 1);
     sp_http_stream *s = atomic_load(&cs->stream);
     if (s)
         sp_http_stream_wake(s);
@@ -268,6 +277,7 @@ static void changes(sp_http_req *req, void *ctx)
     cs->user_seq = u.seq;
     cs->token_expires_ms = id.expires_at_ms;
     cs->cursor = newest;
+    atomic_init(&cs->pending, 1); /* replay, or events since `newest` */
     const char *last = sp_http_header(req, "Last-Event-ID");
     if (!last)
         last = sp_http_query(req, "lastEventId");
@@ -289,8 +299,8 @@ static void changes(sp_http_req *req, void *ctx)
     int rc = sp_hub_subscribe(api->hub, u.seq, SP_CHANGES_PER_USER, change_wake, cs, &cs->sub);
     if (rc == SP_ERR_TOO_LARGE) {
         free(cs);
-        sp_http_reply_error(req, 429, "tooManyRequests",
-                            "at most %d change streams per user", SP_CHANGES_PER_USER);
+        sp_http_reply_error(req, 429, "tooManyRequests", "at most %d change streams per user",
+                            SP_CHANGES_PER_USER);
         return;
     }
     if (rc < 0) {

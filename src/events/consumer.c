@@ -16,8 +16,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* Messages fetched per pull, and how long a pull waits for them. */
-#define SP_CONSUMER_BATCH 64
+/* Messages fetched per pull (applied in one transaction), and how long a
+ * pull waits for the first. */
+#define SP_CONSUMER_BATCH    64
 #define SP_CONSUMER_FETCH_MS 500
 /* The server redelivers an unacknowledged message after this long. */
 #define SP_CONSUMER_ACK_WAIT_S 30
@@ -35,34 +36,66 @@ struct sp_consumer {
     atomic_uint_fast64_t applied, duplicates, malformed, unknown, retried;
 };
 
-static void handle(sp_consumer *c, natsMsg *msg)
+/* Applies a fetched batch in one transaction (one sync), then settles
+ * each message: ack once committed, term when it can never apply, nak
+ * with a delay when the database failed (offered again later). */
+static void handle(sp_consumer *c, natsMsg **msgs, int n)
 {
-    sp_inbound in;
-    const char *why = NULL;
-    if (sp_inbound_parse(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &in, &why) <
-        0) {
-        sp_warn("consumer", "malformed storage change dropped: %s", why);
-        atomic_fetch_add(&c->malformed, 1);
-        natsMsg_Term(msg, NULL);
-        return;
+    sp_inbound in[SP_CONSUMER_BATCH];
+    sp_storage_change changes[SP_CONSUMER_BATCH];
+    int outcome[SP_CONSUMER_BATCH];
+    natsMsg *parsed[SP_CONSUMER_BATCH];
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        const char *why = NULL;
+        if (sp_inbound_parse(natsMsg_GetData(msgs[i]), (size_t)natsMsg_GetDataLength(msgs[i]),
+                             &in[count], &why) < 0) {
+            sp_warn("consumer", "malformed storage change dropped: %s", why);
+            atomic_fetch_add(&c->malformed, 1);
+            natsMsg_Term(msgs[i], NULL);
+            continue;
+        }
+        changes[count] = in[count].change;
+        parsed[count++] = msgs[i];
     }
-    int duplicate = 0;
-    int rc = sp_store_storage_change(c->store, &in.change, &duplicate);
-    if (rc == SP_ERR_NOT_FOUND) {
-        sp_info("consumer", "storage change %s for unknown drive %s dropped", in.change.event_id,
-                in.change.drive_id);
-        atomic_fetch_add(&c->unknown, 1);
-        natsMsg_Term(msg, NULL);
-    } else if (rc < 0) {
-        sp_warn("consumer", "storage change %s not applied (%s); retrying later",
-                in.change.event_id, sp_err_str(rc));
-        atomic_fetch_add(&c->retried, 1);
-        natsMsg_NakWithDelay(msg, SP_CONSUMER_RETRY_NS, NULL);
-    } else {
-        atomic_fetch_add(duplicate ? &c->duplicates : &c->applied, 1);
-        natsMsg_Ack(msg, NULL);
+    int rc = count ? sp_store_storage_changes(c->store, changes, (size_t)count, outcome) : 0;
+    for (int i = 0; i < count; i++) {
+        if (rc < 0) {
+            sp_warn("consumer", "storage change %s not applied (%s); retrying later",
+                    changes[i].event_id, sp_err_str(rc));
+            atomic_fetch_add(&c->retried, 1);
+            natsMsg_NakWithDelay(parsed[i], SP_CONSUMER_RETRY_NS, NULL);
+        } else if (outcome[i] == SP_CHANGE_UNKNOWN_DRIVE) {
+            sp_info("consumer", "storage change %s for unknown drive %s dropped",
+                    changes[i].event_id, changes[i].drive_id);
+            atomic_fetch_add(&c->unknown, 1);
+            natsMsg_Term(parsed[i], NULL);
+        } else {
+            atomic_fetch_add(outcome[i] == SP_CHANGE_DUPLICATE ? &c->duplicates : &c->applied, 1);
+            natsMsg_Ack(parsed[i], NULL);
+        }
+        sp_inbound_free(&in[i]);
     }
-    sp_inbound_free(&in);
+}
+
+/* Fetches what is waiting (up to a batch) without waiting; when nothing
+ * is, waits up to SP_CONSUMER_FETCH_MS for the first message, so that a
+ * lone change is applied at once and a burst in batches. */
+static natsStatus fetch(sp_consumer *c, natsMsgList *list)
+{
+    jsFetchRequest req;
+    jsFetchRequest_Init(&req);
+    req.Batch = SP_CONSUMER_BATCH;
+    req.NoWait = true;
+    req.Expires = (int64_t)SP_CONSUMER_FETCH_MS * 1000000LL;
+    natsStatus s = natsSubscription_FetchRequest(list, c->sub, &req);
+    if (s != NATS_NOT_FOUND && !(s == NATS_OK && list->Count == 0))
+        return s;
+    natsMsgList_Destroy(list);
+    jsFetchRequest_Init(&req);
+    req.Batch = 1;
+    req.Expires = (int64_t)SP_CONSUMER_FETCH_MS * 1000000LL;
+    return natsSubscription_FetchRequest(list, c->sub, &req);
 }
 
 static int subscribe(sp_consumer *c)
@@ -75,11 +108,11 @@ static int subscribe(sp_consumer *c)
     so.Config.AckWait = (int64_t)SP_CONSUMER_ACK_WAIT_S * 1000000000LL;
     so.Config.DeliverPolicy = js_DeliverAll;
     jsErrCode jerr = 0;
-    natsStatus s = js_PullSubscribe(&c->sub, c->js, SP_CONSUMER_SUBJECT, SP_CONSUMER_DURABLE,
-                                    NULL, &so, &jerr);
+    natsStatus s = js_PullSubscribe(&c->sub, c->js, SP_CONSUMER_SUBJECT, SP_CONSUMER_DURABLE, NULL,
+                                    &so, &jerr);
     if (s != NATS_OK) {
-        sp_warn("consumer", "cannot subscribe to %s: %s (JetStream error %d)",
-                SP_CONSUMER_SUBJECT, natsStatus_GetText(s), (int)jerr);
+        sp_warn("consumer", "cannot subscribe to %s: %s (JetStream error %d)", SP_CONSUMER_SUBJECT,
+                natsStatus_GetText(s), (int)jerr);
         c->sub = NULL;
         return SP_ERR_UNAVAILABLE;
     }
@@ -98,14 +131,11 @@ static void *consumer_main(void *arg)
             }
         }
         natsMsgList list = {0};
-        jsErrCode jerr = 0;
-        natsStatus s =
-            natsSubscription_Fetch(&list, c->sub, SP_CONSUMER_BATCH, SP_CONSUMER_FETCH_MS, &jerr);
+        natsStatus s = fetch(c, &list);
         if (s == NATS_OK) {
-            for (int i = 0; i < list.Count; i++)
-                handle(c, list.Msgs[i]);
+            handle(c, list.Msgs, list.Count);
             natsMsgList_Destroy(&list);
-        } else if (s == NATS_TIMEOUT) {
+        } else if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) {
             continue; /* nothing to do */
         } else {
             natsMsgList_Destroy(&list);

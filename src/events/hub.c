@@ -16,8 +16,9 @@
 /* Buckets of the user index; a power of two. 64k buckets keep chains
  * short at 10,000+ streams for a few KiB of pointers... 512 KiB. */
 #define SP_HUB_BUCKETS 65536
-/* Timer resolution: how often due subscriptions are looked for. */
-#define SP_HUB_TICK_MS 20
+/* The longest the hub sleeps without looking at the clock; timers are
+ * otherwise kept in a heap and the thread sleeps until the earliest. */
+#define SP_HUB_IDLE_MS 1000
 /* Recipient rows read per wake-up round. */
 #define SP_HUB_BATCH 4096
 
@@ -25,9 +26,10 @@ struct sp_hub_sub {
     int64_t user_seq;
     sp_hub_wake_fn wake;
     void *ctx;
-    int64_t due_ms;
+    int64_t due_ms;          /* 0: no timer */
+    size_t heap_at;          /* index in the timer heap, when due_ms */
     sp_hub_sub *bucket_next; /* chain in the user index */
-    sp_hub_sub *prev, *next; /* list of all, for timers and closing */
+    sp_hub_sub *prev, *next; /* list of all, for closing */
 };
 
 struct sp_hub {
@@ -42,6 +44,8 @@ struct sp_hub {
     sp_hub_sub *buckets[SP_HUB_BUCKETS];
     sp_hub_sub *all;
     int64_t count;
+    sp_hub_sub **heap; /* timers: a binary min-heap on due_ms */
+    size_t heap_len, heap_cap;
 };
 
 static size_t bucket_of(int64_t user_seq)
@@ -50,24 +54,110 @@ static size_t bucket_of(int64_t user_seq)
     return (size_t)(h >> 48) & (SP_HUB_BUCKETS - 1);
 }
 
+/* ---- the timer heap (hub lock held) ---- */
+
+static void heap_put(sp_hub *hub, size_t i, sp_hub_sub *s)
+{
+    hub->heap[i] = s;
+    s->heap_at = i;
+}
+
+static void heap_up(sp_hub *hub, size_t i)
+{
+    sp_hub_sub *s = hub->heap[i];
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (hub->heap[parent]->due_ms <= s->due_ms)
+            break;
+        heap_put(hub, i, hub->heap[parent]);
+        i = parent;
+    }
+    heap_put(hub, i, s);
+}
+
+static void heap_down(sp_hub *hub, size_t i)
+{
+    sp_hub_sub *s = hub->heap[i];
+    for (;;) {
+        size_t child = 2 * i + 1;
+        if (child >= hub->heap_len)
+            break;
+        if (child + 1 < hub->heap_len && hub->heap[child + 1]->due_ms < hub->heap[child]->due_ms)
+            child++;
+        if (hub->heap[child]->due_ms >= s->due_ms)
+            break;
+        heap_put(hub, i, hub->heap[child]);
+        i = child;
+    }
+    heap_put(hub, i, s);
+}
+
+static void heap_remove(sp_hub *hub, sp_hub_sub *s)
+{
+    size_t i = s->heap_at;
+    s->due_ms = 0;
+    sp_hub_sub *last = hub->heap[--hub->heap_len];
+    if (last == s)
+        return;
+    heap_put(hub, i, last);
+    heap_up(hub, i);
+    heap_down(hub, last->heap_at);
+}
+
+/* Sets a timer; the heap has room (sp_hub_subscribe reserved it). */
+static void heap_set(sp_hub *hub, sp_hub_sub *s, int64_t due_ms)
+{
+    if (s->due_ms) {
+        if (!due_ms) {
+            heap_remove(hub, s);
+            return;
+        }
+        s->due_ms = due_ms;
+        heap_up(hub, s->heap_at);
+        heap_down(hub, s->heap_at);
+    } else if (due_ms) {
+        s->due_ms = due_ms;
+        heap_put(hub, hub->heap_len++, s);
+        heap_up(hub, s->heap_at);
+    }
+}
+
+/* The users of one round of committed events, read without the lock. */
 typedef struct wake_round {
-    sp_hub *hub;
-    int64_t last_user, last_event;
+    int64_t *users;
+    size_t len, cap;
+    int64_t last_event, last_user; /* the keyset: last pair read */
 } wake_round;
 
-/* Called per (user, event) with the hub lock held. */
-static int wake_user(int64_t user_seq, int64_t event_seq, void *arg)
+static int collect_user(int64_t user_seq, int64_t event_seq, void *arg)
 {
     wake_round *w = arg;
     w->last_event = event_seq;
-    if (user_seq == w->last_user)
-        return 0; /* consecutive rows of one user: woken already */
     w->last_user = user_seq;
-    for (sp_hub_sub *s = w->hub->buckets[bucket_of(user_seq)]; s; s = s->bucket_next) {
-        if (s->user_seq == user_seq)
-            s->wake(s->ctx);
+    if (w->len > 0 && w->users[w->len - 1] == user_seq)
+        return 0; /* consecutive rows of one user */
+    if (w->len == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 256;
+        int64_t *users = realloc(w->users, cap * sizeof *users);
+        if (!users)
+            return SP_ERR_NOMEM;
+        w->users = users;
+        w->cap = cap;
     }
+    w->users[w->len++] = user_seq;
     return 0;
+}
+
+/* Wakes the subscriptions of the users (hub lock held). */
+static void wake_users(sp_hub *hub, const wake_round *w)
+{
+    for (size_t i = 0; i < w->len; i++) {
+        int64_t user_seq = w->users[i];
+        for (sp_hub_sub *s = hub->buckets[bucket_of(user_seq)]; s; s = s->bucket_next) {
+            if (s->user_seq == user_seq)
+                s->wake(s->ctx, 1);
+        }
+    }
 }
 
 static void *hub_main(void *arg)
@@ -77,34 +167,45 @@ static void *hub_main(void *arg)
     while (!atomic_load(&hub->closing)) {
         if (hub->notified) {
             hub->notified = 0;
-            /* Recipients are read under the lock so that no subscription
-             * is freed while it is being woken; the query is an index
+            /* Recipients are read without the lock (streams set their
+             * timers meanwhile) and woken with it, so that no subscription
+             * is freed while it is being woken. The query is an index
              * range read of the rows since the last round. */
+            wake_round w = {0};
+            int64_t after = hub->last_seq, after_user = INT64_MAX;
+            pthread_mutex_unlock(&hub->lock);
             for (;;) {
-                wake_round w = {hub, -1, hub->last_seq};
-                int rc = sp_store_event_recipients_after(hub->store, hub->last_seq, SP_HUB_BATCH,
-                                                         wake_user, &w);
-                if (rc < 0 || w.last_event == hub->last_seq)
+                w.len = 0;
+                int rc = sp_store_event_recipients_after(hub->store, after, after_user,
+                                                         SP_HUB_BATCH, collect_user, &w);
+                if (w.len > 0) {
+                    pthread_mutex_lock(&hub->lock);
+                    wake_users(hub, &w);
+                    pthread_mutex_unlock(&hub->lock);
+                }
+                if (rc < 0 || w.len == 0)
                     break;
-                hub->last_seq = w.last_event;
+                after = w.last_event;
+                after_user = w.last_user;
             }
+            free(w.users);
+            pthread_mutex_lock(&hub->lock);
+            /* Read to the end: every recipient of `after` was seen. */
+            hub->last_seq = after;
         }
         int64_t now = sp_time_now_ms();
-        for (sp_hub_sub *s = hub->all; s; s = s->next) {
-            if (s->due_ms && s->due_ms <= now) {
-                s->due_ms = 0;
-                s->wake(s->ctx);
-            }
+        while (hub->heap_len > 0 && hub->heap[0]->due_ms <= now) {
+            sp_hub_sub *s = hub->heap[0];
+            heap_remove(hub, s);
+            s->wake(s->ctx, 0);
         }
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += SP_HUB_TICK_MS * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        if (!hub->notified)
-            pthread_cond_timedwait(&hub->cond, &hub->lock, &ts);
+        if (hub->notified)
+            continue;
+        int64_t until = now + SP_HUB_IDLE_MS;
+        if (hub->heap_len > 0 && hub->heap[0]->due_ms < until)
+            until = hub->heap[0]->due_ms;
+        struct timespec ts = {(time_t)(until / 1000), (long)(until % 1000) * 1000000L};
+        pthread_cond_timedwait(&hub->cond, &hub->lock, &ts);
     }
     pthread_mutex_unlock(&hub->lock);
     return NULL;
@@ -163,6 +264,17 @@ int sp_hub_subscribe(sp_hub *hub, int64_t user_seq, int max, sp_hub_wake_fn wake
         free(sub);
         return SP_ERR_TOO_LARGE;
     }
+    if (hub->heap_cap <= (size_t)hub->count) {
+        size_t cap = hub->heap_cap ? hub->heap_cap * 2 : 1024;
+        sp_hub_sub **heap = realloc(hub->heap, cap * sizeof *heap);
+        if (!heap) {
+            pthread_mutex_unlock(&hub->lock);
+            free(sub);
+            return SP_ERR_NOMEM;
+        }
+        hub->heap = heap;
+        hub->heap_cap = cap;
+    }
     sub->bucket_next = hub->buckets[b];
     hub->buckets[b] = sub;
     sub->next = hub->all;
@@ -186,6 +298,8 @@ void sp_hub_unsubscribe(sp_hub *hub, sp_hub_sub *sub)
             break;
         }
     }
+    if (sub->due_ms)
+        heap_remove(hub, sub);
     if (sub->prev)
         sub->prev->next = sub->next;
     else
@@ -201,7 +315,10 @@ void sp_hub_unsubscribe(sp_hub *hub, sp_hub_sub *sub)
 void sp_hub_set_timer(sp_hub *hub, sp_hub_sub *sub, int64_t due_ms)
 {
     pthread_mutex_lock(&hub->lock);
-    sub->due_ms = due_ms;
+    heap_set(hub, sub, due_ms);
+    /* Earlier than the hub planned to wake: tell it. */
+    if (sub->due_ms && sub->heap_at == 0)
+        pthread_cond_signal(&hub->cond);
     pthread_mutex_unlock(&hub->lock);
 }
 
@@ -233,7 +350,7 @@ void sp_hub_close(sp_hub *hub, int64_t timeout_ms)
     int64_t deadline = sp_time_mono_ms() + timeout_ms;
     pthread_mutex_lock(&hub->lock);
     for (sp_hub_sub *s = hub->all; s; s = s->next)
-        s->wake(s->ctx);
+        s->wake(s->ctx, 0);
     while (hub->count > 0 && sp_time_mono_ms() < deadline) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -244,7 +361,7 @@ void sp_hub_close(sp_hub *hub, int64_t timeout_ms)
         }
         pthread_cond_timedwait(&hub->cond, &hub->lock, &ts);
         for (sp_hub_sub *s = hub->all; s; s = s->next)
-            s->wake(s->ctx);
+            s->wake(s->ctx, 0);
     }
     if (hub->count > 0)
         sp_warn("hub", "%lld change streams still open at shutdown", (long long)hub->count);
@@ -259,5 +376,6 @@ void sp_hub_free(sp_hub *hub)
         sp_hub_close(hub, 0);
     pthread_cond_destroy(&hub->cond);
     pthread_mutex_destroy(&hub->lock);
+    free(hub->heap);
     free(hub);
 }

@@ -18,9 +18,10 @@
 typedef struct sp_hub sp_hub;
 typedef struct sp_hub_sub sp_hub_sub;
 
-/* Wakes one subscriber; called under the hub's lock, so it must be quick
- * and must not call back into the hub. */
-typedef void (*sp_hub_wake_fn)(void *ctx);
+/* Wakes one subscriber: events is 1 when events for its user were
+ * committed, 0 for its timer or the hub closing. Called under the hub's
+ * lock, so it must be quick and must not call back into the hub. */
+typedef void (*sp_hub_wake_fn)(void *ctx, int events);
 
 /* Starts the hub thread. Returns 0 or SP_ERR_NOMEM. */
 int sp_hub_start(sp_store *st, sp_hub **out);
@@ -39,7 +40,8 @@ int sp_hub_subscribe(sp_hub *hub, int64_t user_seq, int max, sp_hub_wake_fn wake
 /* Removes a subscription; after it returns, wake is never called for it. */
 void sp_hub_unsubscribe(sp_hub *hub, sp_hub_sub *sub);
 
-/* Sets when the subscription's timer fires (wall clock ms; 0 = never). */
+/* Sets when the subscription's timer fires (wall clock ms; 0 = never);
+ * a timer fires once. */
 void sp_hub_set_timer(sp_hub *hub, sp_hub_sub *sub, int64_t due_ms);
 
 /* Non-zero once the hub is shutting down: streams should end. */

@@ -271,8 +271,9 @@ void sp_http_stream_wake(sp_http_stream *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* Bytes a stream produces at a time: several events, one write. */
-#define SP_HTTP_STREAM_BLOCK 8192
+/* Bytes a stream produces at a time: a few events per write. Small,
+ * because every held stream's connection keeps a block this size. */
+#define SP_HTTP_STREAM_BLOCK 2048
 
 int sp_http_reply_stream(sp_http_req *req, const char *content_type, sp_http_stream_fn fn,
                          sp_http_stream_free_fn free_fn, void *ctx, sp_http_stream **out)

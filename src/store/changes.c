@@ -12,7 +12,8 @@
 
 #include <stdlib.h>
 
-static const char SQL_SEEN[] = "INSERT OR IGNORE INTO inbound_events (id, received_at) VALUES (?, ?)";
+static const char SQL_SEEN[] =
+    "INSERT OR IGNORE INTO inbound_events (id, received_at) VALUES (?, ?)";
 static const char SQL_DRIVE[] = "SELECT seq FROM drives WHERE id = ?";
 static const char SQL_APPLY[] =
     "UPDATE drives SET etag = ?, mtime = ?, quota_used = CASE WHEN ? THEN ? ELSE quota_used END"
@@ -37,52 +38,40 @@ static int audience(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count)
     return sp_store__collect_seqs(w, s, out, count, "change audience");
 }
 
-int sp_store_storage_change(sp_store *st, const sp_storage_change *c, int *duplicate)
+/* Applies one change in the open transaction: 1 when event_id was applied
+ * before (nothing changes), 0 when applied, or a negative sp_err. */
+static int apply(sp_conn *w, const sp_storage_change *c)
 {
-    if (duplicate)
-        *duplicate = 0;
-    sp_conn *w = sp_store__begin(st);
-    if (!w)
-        return SP_ERR_DB;
-    int rc = SP_ERR_DB;
     int64_t *recipients = NULL;
     size_t count = 0;
     json_t *data = NULL;
+    int rc = SP_ERR_DB;
 
     sqlite3_stmt *s = sp_store__stmt(w, SQL_SEEN);
     if (!s)
-        goto fail;
+        return SP_ERR_DB;
     sqlite3_bind_text(s, 1, c->event_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, sp_time_now_ms());
     int step = sqlite3_step(s);
     sp_store__done(s);
-    if (step != SQLITE_DONE) {
-        rc = sp_store__err(w, step, "record inbound event");
-        goto fail;
-    }
-    if (sqlite3_changes(w->db) == 0) {
-        /* Seen before: a redelivery. Nothing changes twice. */
-        sp_store__rollback(st);
-        if (duplicate)
-            *duplicate = 1;
-        return 0;
-    }
+    if (step != SQLITE_DONE)
+        return sp_store__err(w, step, "record inbound event");
+    if (sqlite3_changes(w->db) == 0)
+        return 1; /* seen before: a redelivery */
 
     s = sp_store__stmt(w, SQL_DRIVE);
     if (!s)
-        goto fail;
+        return SP_ERR_DB;
     sqlite3_bind_text(s, 1, c->drive_id, -1, SQLITE_STATIC);
     step = sqlite3_step(s);
     int64_t drive_seq = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
     sp_store__done(s);
-    if (!drive_seq) {
-        rc = step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "change drive");
-        goto fail;
-    }
+    if (!drive_seq)
+        return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "change drive");
 
     s = sp_store__stmt(w, SQL_APPLY);
     if (!s)
-        goto fail;
+        return SP_ERR_DB;
     sqlite3_bind_text(s, 1, c->etag, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, c->mtime_ms);
     sqlite3_bind_int(s, 3, c->has_quota_used);
@@ -90,22 +79,20 @@ int sp_store_storage_change(sp_store *st, const sp_storage_change *c, int *dupli
     sqlite3_bind_int64(s, 5, drive_seq);
     step = sqlite3_step(s);
     sp_store__done(s);
-    if (step != SQLITE_DONE) {
-        rc = sp_store__err(w, step, "apply change");
-        goto fail;
-    }
+    if (step != SQLITE_DONE)
+        return sp_store__err(w, step, "apply change");
 
     rc = audience(w, drive_seq, &recipients, &count);
     if (rc < 0)
-        goto fail;
+        return rc;
     char when[SP_TIME_RFC3339_LEN];
     sp_time_format_rfc3339(c->mtime_ms, when);
-    data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "driveId", c->drive_id, "eTag", c->etag,
-                     "lastModifiedDateTime", when, "change", c->change, "sourceEventId",
-                     c->event_id);
+    data =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "driveId", c->drive_id, "eTag", c->etag,
+                  "lastModifiedDateTime", when, "change", c->change, "sourceEventId", c->event_id);
     if (!data) {
-        rc = SP_ERR_NOMEM;
-        goto fail;
+        free(recipients);
+        return SP_ERR_NOMEM;
     }
     if (c->item_id)
         json_object_set_new(data, "itemId", json_string(c->item_id));
@@ -114,15 +101,40 @@ int sp_store_storage_change(sp_store *st, const sp_storage_change *c, int *dupli
     if (c->has_quota_used)
         json_object_set_new(data, "quotaUsed", json_integer(c->quota_used));
     rc = sp_store__event_add(w, SP_EVENT_ITEM_CHANGED, c->drive_id, data, recipients, count, NULL);
-    if (rc < 0)
-        goto fail;
     json_decref(data);
     free(recipients);
-    return sp_store__commit(st);
+    return rc < 0 ? rc : 0;
+}
 
-fail:
-    json_decref(data);
-    free(recipients);
-    sp_store__rollback(st);
-    return rc;
+static int exec(sp_conn *w, const char *sql)
+{
+    int rc = sqlite3_exec(w->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : sp_store__err(w, rc, sql);
+}
+
+int sp_store_storage_changes(sp_store *st, const sp_storage_change *changes, size_t n, int *outcome)
+{
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    for (size_t i = 0; i < n; i++) {
+        /* A savepoint per change: an unknown drive undoes only its own. */
+        int rc = exec(w, "SAVEPOINT change");
+        if (rc == 0)
+            rc = apply(w, &changes[i]);
+        if (rc == SP_ERR_NOT_FOUND)
+            rc = exec(w, "ROLLBACK TO change") < 0 ? SP_ERR_DB : SP_ERR_NOT_FOUND;
+        if (rc < 0 && rc != SP_ERR_NOT_FOUND) {
+            sp_store__rollback(st);
+            return rc;
+        }
+        if (exec(w, "RELEASE change") < 0) {
+            sp_store__rollback(st);
+            return SP_ERR_DB;
+        }
+        outcome[i] = rc == 1   ? SP_CHANGE_DUPLICATE
+                     : rc == 0 ? SP_CHANGE_APPLIED
+                               : SP_CHANGE_UNKNOWN_DRIVE;
+    }
+    return sp_store__commit(st);
 }

@@ -6,29 +6,39 @@
 
 #include "store/store.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* One change reported by a storage provider (schema/events/storage-changed.json). */
 typedef struct sp_storage_change {
     const char *event_id; /* the provider's CloudEvent id: applied at most once */
     const char *drive_id;
-    const char *item_id;   /* NULL when the change is about the drive itself */
-    const char *etag;      /* the drive root's new eTag */
-    int64_t mtime_ms;      /* lastModifiedDateTime */
+    const char *item_id; /* NULL when the change is about the drive itself */
+    const char *etag;    /* the drive root's new eTag */
+    int64_t mtime_ms;    /* lastModifiedDateTime */
     int has_quota_used;
     int64_t quota_used;    /* bytes, when reported */
     const char *change;    /* created | updated | deleted | moved */
     const char *executant; /* who changed it, when known */
 } sp_storage_change;
 
+/* What became of one change. */
+enum {
+    SP_CHANGE_APPLIED,
+    SP_CHANGE_DUPLICATE,     /* its event_id was applied before: nothing changed */
+    SP_CHANGE_UNKNOWN_DRIVE, /* no such drive: nothing changed */
+};
+
 /*
- * Applies a change: the drive's eTag, mtime and used quota, and a
- * spaceport.item.changed event for its members and the grantees of its
- * shares, in one transaction with the record that event_id was applied.
- * *duplicate (may be NULL) is set when event_id was applied before (then
- * nothing changes). Returns 0, SP_ERR_NOT_FOUND (no such drive), or
- * another negative sp_err (retry later).
+ * Applies n changes in one transaction (one sync for all). Each change
+ * sets its drive's eTag, mtime and used quota and writes a
+ * spaceport.item.changed event for the drive's members and the grantees
+ * of its shares, together with the record that its event_id was applied.
+ * outcome[i] says what became of changes[i]. Returns 0 when the
+ * transaction committed, or a negative sp_err when none of it did (retry
+ * them all later).
  */
-int sp_store_storage_change(sp_store *st, const sp_storage_change *c, int *duplicate);
+int sp_store_storage_changes(sp_store *st, const sp_storage_change *changes, size_t n,
+                             int *outcome);
 
 #endif

@@ -185,8 +185,8 @@ int sp_store_events_backlog(sp_store *st, int64_t *count, int64_t *oldest_ms)
     return rc == SQLITE_ROW ? 0 : sp_store__err(c, rc, "event backlog");
 }
 
-int sp_store_event_get(sp_store *st, const char *id, int64_t user_seq, int as_admin,
-                       sp_event_fn fn, void *ctx)
+int sp_store_event_get(sp_store *st, const char *id, int64_t user_seq, int as_admin, sp_event_fn fn,
+                       void *ctx)
 {
     sp_conn *c = sp_store__reader(st);
     sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_EVENT_GET) : NULL;
@@ -272,10 +272,10 @@ int sp_store_events_prune(sp_store *st, int64_t before_ms, int *deleted)
 }
 
 static const char SQL_RECIPIENTS_AFTER[] =
-    "SELECT user_seq, event_seq FROM event_recipients WHERE event_seq > ?"
-    " ORDER BY event_seq LIMIT ?";
+    "SELECT user_seq, event_seq FROM event_recipients WHERE (event_seq, user_seq) > (?, ?)"
+    " ORDER BY event_seq, user_seq LIMIT ?";
 
-int sp_store_event_recipients_after(sp_store *st, int64_t after_seq, int limit,
+int sp_store_event_recipients_after(sp_store *st, int64_t after_seq, int64_t after_user, int limit,
                                     sp_recipient_fn fn, void *ctx)
 {
     sp_conn *c = sp_store__reader(st);
@@ -283,7 +283,8 @@ int sp_store_event_recipients_after(sp_store *st, int64_t after_seq, int limit,
     if (!s)
         return SP_ERR_DB;
     sqlite3_bind_int64(s, 1, after_seq);
-    sqlite3_bind_int(s, 2, limit);
+    sqlite3_bind_int64(s, 2, after_user);
+    sqlite3_bind_int(s, 3, limit);
     int rc, err = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         err = fn(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), ctx);

@@ -80,10 +80,11 @@ int sp_store_events_for_user(sp_store *st, int64_t user_seq, int64_t after, int 
 /* Receives one (user, event) pair of event_recipients. */
 typedef int (*sp_recipient_fn)(int64_t user_seq, int64_t event_seq, void *ctx);
 
-/* Calls fn for the recipients of events with seq > after_seq, in event
- * order, for at most limit pairs. */
-int sp_store_event_recipients_after(sp_store *st, int64_t after_seq, int limit,
-                                    sp_recipient_fn fn, void *ctx);
+/* Calls fn for at most limit (user, event) pairs after (after_seq,
+ * after_user), in event then user order: a keyset, so that an event with
+ * more recipients than limit is read over several calls. */
+int sp_store_event_recipients_after(sp_store *st, int64_t after_seq, int64_t after_user,
+                                    int limit, sp_recipient_fn fn, void *ctx);
 
 /* Oldest and newest event seq still in the log (0, 0 when empty). */
 int sp_store_events_range(sp_store *st, int64_t *oldest, int64_t *newest);

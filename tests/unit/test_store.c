@@ -1,11 +1,13 @@
 /*
  * test_store.c - unit tests of src/store/store.c and schema/001_init.sql:
  * opening, migrations (fresh, repeated, newer database, failing), WAL,
- * per-thread reader connections, and the constraints the schema promises.
+ * per-thread reader connections, the constraints the schema promises, and
+ * storage changes applied in batches.
  *
  * Each test gets its own temporary directory. The database file is also
  * opened directly with sqlite3 to look at what the store wrote.
  */
+#include "store/changes.h"
 #include "store/internal.h"
 #include "store/migrations.h"
 #include "store/store.h"
@@ -667,6 +669,75 @@ START_TEST(event_seq_never_reused)
 }
 END_TEST
 
+/* A batch of storage changes in one transaction: each applied once, an
+ * unknown drive undoing only itself, a repeated event id (even within the
+ * batch) changing nothing twice. */
+START_TEST(storage_changes_batch)
+{
+    sp_conn *w;
+    sp_store *st = seeded_store(&w);
+    ck_assert_int_eq(sp_store__commit(st), 0);
+    sp_storage_change ch[] = {
+        {.event_id = "in-a",
+         .drive_id = "d-2",
+         .etag = "e-a",
+         .mtime_ms = 1000,
+         .change = "updated"},
+        {.event_id = "in-b",
+         .drive_id = "no-such",
+         .etag = "e-b",
+         .mtime_ms = 1,
+         .change = "updated"},
+        {.event_id = "in-a", .drive_id = "d-2", .etag = "e-a2", .mtime_ms = 1, .change = "updated"},
+        {.event_id = "in-c",
+         .drive_id = "d-2",
+         .etag = "e-c",
+         .mtime_ms = 2000,
+         .has_quota_used = 1,
+         .quota_used = 77,
+         .change = "created",
+         .item_id = "i-1"},
+        {.event_id = "in-d",
+         .drive_id = "d-1",
+         .etag = "e-d",
+         .mtime_ms = 3000,
+         .change = "deleted"},
+    };
+    int outcome[COUNT(ch)];
+    ck_assert_int_eq(sp_store_storage_changes(st, ch, COUNT(ch), outcome), 0);
+    ck_assert_int_eq(outcome[0], SP_CHANGE_APPLIED);
+    ck_assert_int_eq(outcome[1], SP_CHANGE_UNKNOWN_DRIVE);
+    ck_assert_int_eq(outcome[2], SP_CHANGE_DUPLICATE);
+    ck_assert_int_eq(outcome[3], SP_CHANGE_APPLIED);
+    ck_assert_int_eq(outcome[4], SP_CHANGE_APPLIED);
+
+    sqlite3 *db = raw_open();
+    ck_assert_int_eq(
+        raw_int(db, "SELECT count(*) FROM events WHERE type = 'spaceport.item.changed'"), 3);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM inbound_events"), 3);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM inbound_events WHERE id = 'in-b'"), 0);
+    char etag[32];
+    raw_text(db, "SELECT etag FROM drives WHERE id = 'd-2'", etag, sizeof etag);
+    ck_assert_str_eq(etag, "e-c");
+    ck_assert_int_eq(raw_int(db, "SELECT quota_used FROM drives WHERE id = 'd-2'"), 77);
+    /* d-2's members (1, 2) and its share's grantee (2), each once. */
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM event_recipients r JOIN events e"
+                                 " ON e.seq = r.event_seq WHERE e.data LIKE '%in-c%'"),
+                     2);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM event_recipients r JOIN events e"
+                                 " ON e.seq = r.event_seq WHERE e.data LIKE '%in-d%'"),
+                     1);
+
+    /* Redelivered in a later batch: nothing changes. */
+    ck_assert_int_eq(sp_store_storage_changes(st, ch, 1, outcome), 0);
+    ck_assert_int_eq(outcome[0], SP_CHANGE_DUPLICATE);
+    ck_assert_int_eq(
+        raw_int(db, "SELECT count(*) FROM events WHERE type = 'spaceport.item.changed'"), 3);
+    sqlite3_close(db);
+    sp_store_close(st);
+}
+END_TEST
+
 START_TEST(error_mapping)
 {
     ck_assert_int_eq(sp_store__err(NULL, SQLITE_OK, "t"), 0);
@@ -711,6 +782,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, delete_user_with_drive_is_refused);
     tcase_add_test(tc, delete_event_cascades_recipients);
     tcase_add_test(tc, event_seq_never_reused);
+    tcase_add_test(tc, storage_changes_batch);
     tcase_add_test(tc, error_mapping);
     suite_add_tcase(s, tc);
     return s;
