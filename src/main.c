@@ -38,7 +38,7 @@
 
 /* Exit codes: 0 clean, 1 runtime failure, 2 bad usage or configuration. */
 #define EXIT_RUNTIME 1
-#define EXIT_CONFIG 2
+#define EXIT_CONFIG  2
 /* Requests in flight get this long to finish on SIGTERM. */
 #define SP_DRAIN_TIMEOUT_MS 10000
 /* A connection silent this long is closed: idle keep-alives, and clients
@@ -48,8 +48,12 @@
 /* On shutdown the relay gets this long to put the rest on the bus. */
 #define SP_RELAY_FLUSH_MS 5000
 /* Open connections in all: change streams are long-lived, one per device
- * or tab; 20,000 covers the 10,000-client target with room to spare. */
+ * or tab; 20,000 covers the 10,000-client target with room to spare. It
+ * is lowered to fit the open-file limit, less SP_FD_RESERVE. */
 #define SP_HTTP_CONNECTION_LIMIT 20000
+/* Descriptors kept for everything but connections: database connections
+ * (three files per thread), the bus, outbound fetches, the 503 overflow. */
+#define SP_FD_RESERVE 256
 /* Change streams get this long to end on shutdown. */
 #define SP_STREAMS_CLOSE_MS 2000
 /* A PEM file larger than this is not a certificate or key. */
@@ -142,8 +146,8 @@ static int open_store(const sp_config *cfg, sp_store **out)
         *out = NULL;
         return rc;
     }
-    sp_info("store", "schema at version %d (%d migrations applied now)",
-            sp_store_binary_version(), applied);
+    sp_info("store", "schema at version %d (%d migrations applied now)", sp_store_binary_version(),
+            applied);
     return 0;
 }
 
@@ -181,13 +185,28 @@ static char *read_pem(const char *path)
 
 /* Many SSE clients need many descriptors: raise the soft limit to the hard
  * one. */
-static void raise_nofile(void)
+/* Raises the open-file limit to the hard limit; returns how many
+ * connections fit under it. */
+static unsigned raise_nofile(void)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return SP_HTTP_CONNECTION_LIMIT;
+    if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
     }
+    if (rl.rlim_cur >= (rlim_t)SP_HTTP_CONNECTION_LIMIT + SP_FD_RESERVE)
+        return SP_HTTP_CONNECTION_LIMIT;
+    unsigned fit =
+        rl.rlim_cur > 2 * SP_FD_RESERVE ? (unsigned)(rl.rlim_cur - SP_FD_RESERVE) : SP_FD_RESERVE;
+    /* Below the 10,000-stream design point it is worth a warning. */
+    sp_log(fit < SP_HTTP_CONNECTION_LIMIT / 2 ? SP_LOG_WARN : SP_LOG_INFO, "main",
+           "open-file limit %llu: serving at most %u connections (`ulimit -n %d` for %d)",
+           (unsigned long long)rl.rlim_cur, fit, SP_HTTP_CONNECTION_LIMIT + SP_FD_RESERVE,
+           SP_HTTP_CONNECTION_LIMIT);
+    return fit;
 }
 
 static int cmd_serve(int argc, char **argv)
@@ -205,7 +224,7 @@ static int cmd_serve(int argc, char **argv)
     sigaddset(&sigs, SIGINT);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    raise_nofile();
+    unsigned connection_limit = raise_nofile();
     json_object_seed(0);
 
     int exit_code = EXIT_RUNTIME;
@@ -245,8 +264,14 @@ static int cmd_serve(int argc, char **argv)
         (federation && sp_store_on_commit(store, sp_federation_wake, federation) < 0))
         goto fail_federation;
 
-    sp_api api = {.cfg = &cfg, .store = store, .bus = bus, .auth = auth, .relay = relay,
-                  .hub = hub, .consumer = consumer, .federation = federation,
+    sp_api api = {.cfg = &cfg,
+                  .store = store,
+                  .bus = bus,
+                  .auth = auth,
+                  .relay = relay,
+                  .hub = hub,
+                  .consumer = consumer,
+                  .federation = federation,
                   .started_ms = sp_time_now_ms()};
     listcache = sp_listcache_new();
     api.listcache = listcache; /* without it every listing is rendered */
@@ -267,7 +292,7 @@ static int cmd_serve(int argc, char **argv)
                             .tls_cert_pem = tls_cert,
                             .tls_key_pem = tls_key,
                             .connection_timeout_s = SP_HTTP_IDLE_TIMEOUT_S,
-                            .connection_limit = SP_HTTP_CONNECTION_LIMIT};
+                            .connection_limit = connection_limit};
     if (sp_http_start(&hopt, router, &server) < 0)
         goto fail_router;
     api.server = server;

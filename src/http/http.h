@@ -34,13 +34,14 @@ typedef struct sp_http_req sp_http_req;
 typedef struct sp_http_server sp_http_server;
 
 typedef struct sp_http_options {
-    const char *host;          /* numeric address to bind, e.g. "127.0.0.1", "::" */
+    const char *host; /* numeric address to bind, e.g. "127.0.0.1", "::" */
     int port;
-    unsigned threads;          /* worker pool size; 0 = number of cores, at most 4 */
-    const char *tls_cert_pem;  /* PEM text (not a file name), or NULL for plain HTTP */
+    unsigned threads;         /* worker pool size; 0 = number of cores, at most 4 */
+    const char *tls_cert_pem; /* PEM text (not a file name), or NULL for plain HTTP */
     const char *tls_key_pem;
     int64_t connection_timeout_s; /* idle connections are closed after this */
-    unsigned connection_limit;    /* open connections in all; 0 = libmicrohttpd's default */
+    unsigned connection_limit;    /* open connections served in all (more are answered 503
+                                     and closed); 0 = 1,000 */
 } sp_http_options;
 
 /* --- reading the request (all returned strings are borrowed, valid until

@@ -30,13 +30,16 @@
 /* Memory pool of one connection: request line, headers and the reply
  * header must fit (SP_HTTP_URI_MAX + SP_HTTP_HEADERS_MAX plus slack). */
 #define SP_HTTP_CONNECTION_MEMORY (40 * 1024)
+/* Connections libmicrohttpd accepts beyond the limit, only to answer them
+ * 503 and close: a client is told why instead of waiting in the backlog. */
+#define SP_HTTP_OVERFLOW 64
 /* Upper bound on worker threads: measured best with 2-4 on small hosts. */
 #define SP_HTTP_MAX_THREADS 4
 /* Status codes are counted in a dense table indexed by code - 100. */
 #define SP_HTTP_STATUS_SLOTS 500
 
 /* Latency histogram bucket bounds in microseconds (Prometheus le=...). */
-static const int64_t bucket_us[] = {250,   500,    1000,   2500,   5000,   10000,  25000,
+static const int64_t bucket_us[] = {250,   500,    1000,   2500,   5000,    10000,  25000,
                                     50000, 100000, 250000, 500000, 1000000, 5000000};
 #define SP_HTTP_BUCKETS (sizeof bucket_us / sizeof bucket_us[0])
 
@@ -52,6 +55,9 @@ struct sp_http_server {
     const sp_router *router;
     MHD_socket listen_fd; /* set by quiesce; closed after stop */
     atomic_int in_flight;
+    atomic_int connections;       /* open now */
+    atomic_uint_fast64_t refused; /* answered 503 for being over the limit */
+    unsigned connection_limit;
     route_stats *stats; /* [0] unmatched, [1 + i] route i */
     size_t stats_count;
 };
@@ -121,8 +127,7 @@ const char *sp_http_client_ip(sp_http_req *req)
     if (sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, req->ip, sizeof req->ip);
     else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->ip,
-                  sizeof req->ip);
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->ip, sizeof req->ip);
     return req->ip;
 }
 
@@ -363,9 +368,8 @@ static unsigned check_limits(sp_http_req *req)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     sp_http_server *srv = cls;
@@ -384,7 +388,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = req;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         unsigned refuse = check_limits(req);
-        if (refuse == 414) {
+        if ((unsigned)atomic_load(&srv->connections) > srv->connection_limit) {
+            req->too_large = 1;
+            atomic_fetch_add(&srv->refused, 1);
+            sp_http_add_header(req, "Connection", "close");
+            sp_http_add_header(req, "Retry-After", "5");
+            sp_http_reply_error(req, 503, "serviceUnavailable",
+                                "too many connections (%u); try again later",
+                                srv->connection_limit);
+        } else if (refuse == 414) {
             req->too_large = 1;
             sp_http_reply_error(req, 414, "uriTooLong", "the request target exceeds %d bytes",
                                 SP_HTTP_URI_MAX);
@@ -470,12 +482,22 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     sp_buf_free(&b);
 }
 
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    (void)conn;
+    (void)socket_ctx;
+    sp_http_server *srv = cls;
+    atomic_fetch_add(&srv->connections, code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+}
+
 int sp_http_start(const sp_http_options *opt, const sp_router *router, sp_http_server **out)
 {
     sp_http_server *srv = calloc(1, sizeof *srv);
     if (!srv)
         return SP_ERR_NOMEM;
     srv->router = router;
+    srv->connection_limit = opt->connection_limit ? opt->connection_limit : 1000u;
     srv->listen_fd = MHD_INVALID_SOCKET;
     srv->stats_count = sp_router_count(router) + 1;
     srv->stats = calloc(srv->stats_count, sizeof *srv->stats);
@@ -506,8 +528,8 @@ int sp_http_start(const sp_http_options *opt, const sp_router *router, sp_http_s
     if (threads > SP_HTTP_MAX_THREADS)
         threads = SP_HTTP_MAX_THREADS;
 
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (opt->tls_cert_pem)
@@ -523,15 +545,16 @@ int sp_http_start(const sp_http_options *opt, const sp_router *router, sp_http_s
     srv->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)opt->connection_timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        opt->connection_limit ? opt->connection_limit : 1000u, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)SP_HTTP_PER_IP_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)SP_HTTP_CONNECTION_MEMORY, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opt->connection_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT, srv->connection_limit + SP_HTTP_OVERFLOW,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)SP_HTTP_PER_IP_LIMIT,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)SP_HTTP_CONNECTION_MEMORY, MHD_OPTION_ARRAY,
+        tls_opts, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!srv->daemon) {
-        sp_error("http", "cannot listen on %s port %d (address in use or not permitted)",
-                 opt->host, opt->port);
+        sp_error("http", "cannot listen on %s port %d (address in use or not permitted)", opt->host,
+                 opt->port);
         free(srv->stats);
         free(srv);
         return SP_ERR_IO;
@@ -555,8 +578,7 @@ void sp_http_stop(sp_http_server *srv, int64_t timeout_ms)
     while (atomic_load(&srv->in_flight) > 0 && sp_time_mono_ms() < deadline)
         usleep(10 * 1000);
     if (atomic_load(&srv->in_flight) > 0)
-        sp_warn("http", "stopping with %d requests still in flight",
-                atomic_load(&srv->in_flight));
+        sp_warn("http", "stopping with %d requests still in flight", atomic_load(&srv->in_flight));
     MHD_stop_daemon(srv->daemon);
     if (srv->listen_fd != MHD_INVALID_SOCKET)
         close(srv->listen_fd);
@@ -603,18 +625,30 @@ int sp_http_metrics(sp_http_server *srv, sp_buf *out)
                                 "route=\"%s\",le=\"%s\"} %llu\n",
                                 method, pattern, le, (unsigned long long)cumulative);
         }
-        rc |= sp_buf_printf(out,
-                            "spaceport_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"}"
-                            " %.6f\nspaceport_http_request_duration_seconds_count{method=\"%s\","
-                            "route=\"%s\"} %llu\n",
-                            method, pattern,
-                            (double)atomic_load_explicit(&s->sum_us, memory_order_relaxed) / 1e6,
-                            method, pattern, (unsigned long long)count);
+        rc |= sp_buf_printf(
+            out,
+            "spaceport_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"}"
+            " %.6f\nspaceport_http_request_duration_seconds_count{method=\"%s\","
+            "route=\"%s\"} %llu\n",
+            method, pattern, (double)atomic_load_explicit(&s->sum_us, memory_order_relaxed) / 1e6,
+            method, pattern, (unsigned long long)count);
     }
-    rc |= sp_buf_printf(out,
-                        "# HELP spaceport_http_requests_in_flight Requests being handled.\n"
-                        "# TYPE spaceport_http_requests_in_flight gauge\n"
-                        "spaceport_http_requests_in_flight %d\n",
-                        atomic_load(&srv->in_flight));
+    rc |= sp_buf_printf(
+        out,
+        "# HELP spaceport_http_requests_in_flight Requests being handled.\n"
+        "# TYPE spaceport_http_requests_in_flight gauge\n"
+        "spaceport_http_requests_in_flight %d\n"
+        "# HELP spaceport_http_connections Open HTTP connections (change streams included).\n"
+        "# TYPE spaceport_http_connections gauge\n"
+        "spaceport_http_connections %d\n"
+        "# HELP spaceport_http_connection_limit Open connections served at most.\n"
+        "# TYPE spaceport_http_connection_limit gauge\n"
+        "spaceport_http_connection_limit %u\n"
+        "# HELP spaceport_http_connections_refused_total Requests answered 503 because the "
+        "connection limit was reached.\n"
+        "# TYPE spaceport_http_connections_refused_total counter\n"
+        "spaceport_http_connections_refused_total %llu\n",
+        atomic_load(&srv->in_flight), atomic_load(&srv->connections), srv->connection_limit,
+        (unsigned long long)atomic_load(&srv->refused));
     return rc ? SP_ERR_NOMEM : 0;
 }

@@ -140,6 +140,110 @@ def check_slowloris(t, sp):
     t.eq(sp.request('GET', '/healthz').status, 200, 'others are served meanwhile')
 
 
+def open_with_request(port, source):
+    """A connection from source with one GET /healthz on it; returns the
+    socket and the status code (0 when closed unanswered)."""
+    c = socket.socket()
+    c.settimeout(10)
+    c.bind((source, 0))
+    c.connect(('127.0.0.1', port))
+    c.sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+    data = b''
+    try:
+        while b'\r\n\r\n' not in data:
+            chunk = c.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    status = int(data.split()[1]) if data.startswith(b'HTTP/1.1 ') else 0
+    return c, status, data
+
+
+def check_connection_limits(t, nats, idp):
+    """At most 4,096 connections from one address (beyond: closed), and at
+    most the connection limit in all (beyond: 503 and closed); the limit
+    fits the open-file limit."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    held = []
+    try:
+        with Spaceport(nats_url=nats.url, issuers=idp.url) as sp:
+            first_refused = None
+            for i in range(4200):
+                c, status, _ = open_with_request(sp.port, '127.0.0.1')
+                held.append(c)
+                if status != 200:
+                    first_refused = i
+                    break
+            t.ok(first_refused is not None and 4000 <= first_refused <= 4096,
+                 'one address holds at most 4,096 connections; the next is closed unanswered '
+                 '(refused at %s)' % first_refused)
+            _, status, _ = open_with_request(sp.port, '127.0.0.1')
+            t.eq(status, 0, 'and the next one too')
+            c, status, _ = open_with_request(sp.port, '127.0.0.2')
+            held.append(c)
+            t.eq(status, 200, 'another address is served meanwhile')
+            for c in held:
+                c.close()
+            held = []
+            t.ok(wait_until(lambda: sp.request('GET', '/healthz').status == 200, 10),
+                 'the address is served again once its connections close')
+
+        # The total: the open-file limit lowers it (1,280 descriptors less
+        # the reserve of 256 = 1,024 connections).
+        sp = Spaceport(nats_url=nats.url, issuers=idp.url,
+                       wrapper=['prlimit', '--nofile=1280:1280'])
+        with sp:
+            statuses = []
+            for i in range(1024):
+                c, status, _ = open_with_request(sp.port, '127.0.0.%d' % (1 + i % 4))
+                held.append(c)
+                statuses.append(status)
+            t.eq(statuses.count(200), 1024, 'with 1,280 descriptors, 1,024 connections are served')
+            refused = [open_with_request(sp.port, '127.0.0.5') for _ in range(5)]
+            bodies = [r[2] for r in refused]
+            t.ok(all(r[1] == 503 for r in refused),
+                 'connections beyond the limit are answered 503', [b[:200] for b in bodies])
+            t.ok(all(b'connection: close' in b.lower() and b'too many connections' in b
+                     for b in bodies), 'with Connection: close and the reason', bodies[:1])
+            closed = 0
+            for c, _, _ in refused:
+                try:
+                    closed += c.recv(100) == b''
+                except OSError:
+                    closed += 1
+                c.close()
+            t.eq(closed, 5, 'and then closed')
+            for c in held[:16]:
+                c.close()
+            held = held[16:]
+            t.ok(wait_until(lambda: sp.request('GET', '/healthz').status == 200, 10),
+                 'a connection is served again once others close')
+            for c in held:
+                c.close()
+            held = []
+            wait_until(lambda: metric_value(sp, 'spaceport_http_connections') < 10, 10)
+            t.ok(metric_value(sp, 'spaceport_http_connections_refused_total') >= 5 and
+                 metric_value(sp, 'spaceport_http_connection_limit') == 1024,
+                 '/metrics shows the limit and the refusals')
+            t.ok('serving at most 1024 connections' in sp.stderr_text(),
+                 'the lowered limit is logged at start')
+    finally:
+        for c in held:
+            c.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def metric_value(sp, name):
+    for line in sp.request('GET', '/metrics').body.decode().splitlines():
+        if line.startswith(name + ' '):
+            return float(line.split()[1])
+    return -1
+
+
 def check_logs(t, sp):
     lines = [l for l in sp.stderr_text().splitlines() if l.strip()]
     bad = []
@@ -270,6 +374,7 @@ def main(t):
             check_logs(t, sp)
         check_sigint(t, nats, idp)
         check_embedded(t, idp)
+        check_connection_limits(t, nats, idp)
 
 
 if __name__ == '__main__':
