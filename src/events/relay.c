@@ -1,11 +1,12 @@
 /*
  * relay.c - event log to JetStream, at-least-once.
  *
- * The loop: take up to SP_RELAY_BATCH unpublished rows, publish them
- * asynchronously (pipelined), wait for every acknowledgement, mark the
- * acknowledged prefix published in one transaction. Marking only the
- * prefix up to the first failure keeps the order of first delivery; what
- * follows a failure is sent again and de-duplicated by the stream.
+ * A window of up to SP_RELAY_WINDOW events is on the wire at a time: the
+ * relay reads the next rows while earlier ones await their
+ * acknowledgements, and records the acknowledged prefix of the log as
+ * published (one cursor row). When a publish fails, everything after it
+ * is sent again from the cursor after a back-off, so the order of first
+ * delivery is kept and the stream drops what it already has.
  */
 #include "events/relay.h"
 
@@ -23,12 +24,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Rows per round: large enough to pipeline, small enough that one
- * transaction marks them quickly. */
-#define SP_RELAY_BATCH 512
+/* Events on the wire at most: enough to keep the bus busy while the
+ * next rows are read. A power of two (ring indices). */
+#define SP_RELAY_WINDOW 2048
+/* Rows read at a time, once the window has this much room. */
+#define SP_RELAY_READ 512
 /* How long one publish may wait for its acknowledgement. */
 #define SP_RELAY_ACK_WAIT_MS 5000
-/* Back-off after a failed round, doubling up to the maximum. */
+/* Back-off after a failure, doubling up to the maximum. */
 #define SP_RELAY_BACKOFF_MIN_MS 100
 #define SP_RELAY_BACKOFF_MAX_MS 5000
 /* Idle poll: the relay is woken on commit, this only bounds a missed wake. */
@@ -50,15 +53,17 @@ struct sp_relay {
     char *source;
     jsCtx *js; /* own context: it carries our ack handler */
     pthread_t thread;
-    sp_wake bell; /* rung on commit and on stop */
+    sp_wake bell; /* rung on commit, on the acknowledgement the relay waits for, on stop */
     atomic_int stopping;
     int64_t drain_deadline_ms; /* set by stop: keep going until then */
 
-    /* The round in flight, filled by the thread and the ack handler. */
-    pthread_mutex_t round_lock;
-    pending batch[SP_RELAY_BATCH];
-    size_t batch_count;
-    size_t ack_hint; /* where the next acknowledgement is expected */
+    /* The window: ring[head..tail) are on the wire, oldest first. Filled
+     * by the thread, acknowledged by the NATS library's thread. */
+    pthread_mutex_t window_lock;
+    pending ring[SP_RELAY_WINDOW];
+    uint64_t head, tail, ack_hint;
+    int64_t last_read; /* seq of the newest row put in the window */
+    int failed;        /* a publish in the window failed */
 
     atomic_uint_fast64_t published, duplicates, failures;
     atomic_uint_fast64_t lag_buckets[SP_RELAY_LAG_BUCKETS + 1];
@@ -89,48 +94,47 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     if (pae)
         sp_warn("relay", "publish of event %s failed: %s (JetStream error %d)", id ? id : "?",
                 natsStatus_GetText(pae->Err), (int)pae->ErrCode);
-    pthread_mutex_lock(&r->round_lock);
+    int ring = 0;
+    pthread_mutex_lock(&r->window_lock);
     /* Acknowledgements come in publish order: look where the next one is
-     * expected first, search only when that misses. */
-    size_t n = r->batch_count, hint = r->ack_hint < n ? r->ack_hint : 0;
-    for (size_t k = 0; id && k < n; k++) {
-        size_t i = (hint + k) % n;
-        if (strcmp(r->batch[i].id, id) == 0) {
-            r->batch[i].state = state;
+     * expected first, search the window only when that misses. */
+    uint64_t n = r->tail - r->head;
+    uint64_t from = r->ack_hint >= r->head && r->ack_hint < r->tail ? r->ack_hint : r->head;
+    for (uint64_t k = 0; id && k < n; k++) {
+        uint64_t i = r->head + (from - r->head + k) % n;
+        pending *p = &r->ring[i % SP_RELAY_WINDOW];
+        if (p->state == 0 && strcmp(p->id, id) == 0) {
+            p->state = state;
             r->ack_hint = i + 1;
+            /* The relay waits for the oldest only (and for failures). */
+            ring = i == r->head || state < 0;
             break;
         }
     }
-    pthread_mutex_unlock(&r->round_lock);
+    pthread_mutex_unlock(&r->window_lock);
     natsMsg_Destroy(msg);
+    if (ring)
+        sp_wake_ring(&r->bell);
 }
 
-typedef struct round {
-    sp_relay *r;
-    int failed;
-} round;
-
-/* Publishes one row asynchronously. */
+/* Publishes one row asynchronously into the window. */
 static int publish_one(const sp_event *e, void *arg)
 {
-    round *rd = arg;
-    sp_relay *r = rd->r;
-    if (rd->failed)
-        return 0;
+    sp_relay *r = arg;
     char *text = sp_envelope_text(e, r->source);
     if (!text) {
-        sp_error("relay", "event %lld has unreadable data; it will be retried",
-                 (long long)e->seq);
-        rd->failed = 1;
-        return 0;
+        sp_error("relay", "event %lld has unreadable data; it will be retried", (long long)e->seq);
+        return SP_ERR_INVALID;
     }
-    pthread_mutex_lock(&r->round_lock);
-    pending *p = &r->batch[r->batch_count++];
+    pthread_mutex_lock(&r->window_lock);
+    pending *p = &r->ring[r->tail % SP_RELAY_WINDOW];
     p->seq = e->seq;
     p->time_ms = e->time_ms;
     p->state = 0;
     snprintf(p->id, sizeof p->id, "%s", e->id);
-    pthread_mutex_unlock(&r->round_lock);
+    r->tail++;
+    r->last_read = e->seq;
+    pthread_mutex_unlock(&r->window_lock);
 
     natsMsg *msg = NULL;
     natsStatus s = natsMsg_Create(&msg, e->type, NULL, text, (int)strlen(text));
@@ -146,10 +150,11 @@ static int publish_one(const sp_event *e, void *arg)
         s = js_PublishMsgAsync(r->js, &msg, &po);
     natsMsg_Destroy(msg); /* no-op when the library took it */
     if (s != NATS_OK) {
-        pthread_mutex_lock(&r->round_lock);
+        pthread_mutex_lock(&r->window_lock);
         p->state = -1;
-        pthread_mutex_unlock(&r->round_lock);
-        rd->failed = 1;
+        r->failed = 1;
+        pthread_mutex_unlock(&r->window_lock);
+        return SP_ERR_UNAVAILABLE;
     }
     return 0;
 }
@@ -165,52 +170,42 @@ static void record_lag(sp_relay *r, int64_t lag_ms)
     atomic_fetch_add_explicit(&r->lag_sum_ms, (uint_fast64_t)lag_ms, memory_order_relaxed);
 }
 
-/* One round. Returns the number of rows published, 0 when idle, or a
- * negative value after a failure. */
-static int run_round(sp_relay *r)
+/* Takes the acknowledged prefix off the window and records it published.
+ * Returns how many, or a negative sp_err when a publish failed (the
+ * window is then emptied and read again from the cursor). */
+static int settle(sp_relay *r)
 {
-    pthread_mutex_lock(&r->round_lock);
-    r->batch_count = 0;
-    r->ack_hint = 0;
-    pthread_mutex_unlock(&r->round_lock);
-    round rd = {r, 0};
-    int rc = sp_store_events_unpublished(r->store, 0, SP_RELAY_BATCH, publish_one, &rd);
-    if (rc < 0)
-        return rc;
-    if (r->batch_count == 0)
-        return 0;
+    int64_t now = sp_time_now_ms(), through = 0;
+    int n = 0, failed;
+    pthread_mutex_lock(&r->window_lock);
+    for (; r->head < r->tail && r->ring[r->head % SP_RELAY_WINDOW].state == 1; r->head++, n++) {
+        through = r->ring[r->head % SP_RELAY_WINDOW].seq;
+        record_lag(r, now - r->ring[r->head % SP_RELAY_WINDOW].time_ms);
+    }
+    failed = r->failed || (r->head < r->tail && r->ring[r->head % SP_RELAY_WINDOW].state < 0);
+    pthread_mutex_unlock(&r->window_lock);
+    if (n) {
+        int rc = sp_store_events_mark_published(r->store, through);
+        if (rc < 0)
+            failed = 1; /* sent again later; the stream drops duplicates */
+        else
+            atomic_fetch_add(&r->published, (uint_fast64_t)n);
+    }
+    if (!failed)
+        return n;
+    /* Let what is on the wire finish (acknowledged or timed out), then
+     * start over from the cursor. */
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = SP_RELAY_ACK_WAIT_MS + 1000;
-    natsStatus s = js_PublishAsyncComplete(r->js, &po);
-    if (s != NATS_OK)
-        rd.failed = 1;
-
-    /* The acknowledged prefix is marked; everything after the first gap is
-     * sent again next round. */
-    int64_t seqs[SP_RELAY_BATCH];
-    size_t n = 0;
-    int64_t now = sp_time_now_ms();
-    pthread_mutex_lock(&r->round_lock);
-    for (; n < r->batch_count && r->batch[n].state == 1; n++) {
-        seqs[n] = r->batch[n].seq;
-        record_lag(r, now - r->batch[n].time_ms);
-    }
-    if (n < r->batch_count)
-        rd.failed = 1;
-    r->batch_count = 0;
-    pthread_mutex_unlock(&r->round_lock);
-    if (n) {
-        rc = sp_store_events_mark_published(r->store, seqs, n);
-        if (rc < 0)
-            return rc; /* republished later; the stream drops duplicates */
-        atomic_fetch_add(&r->published, n);
-    }
-    if (rd.failed) {
-        atomic_fetch_add(&r->failures, 1);
-        return -1;
-    }
-    return (int)n;
+    js_PublishAsyncComplete(r->js, &po);
+    pthread_mutex_lock(&r->window_lock);
+    r->head = r->tail = r->ack_hint = 0;
+    r->last_read = 0;
+    r->failed = 0;
+    pthread_mutex_unlock(&r->window_lock);
+    atomic_fetch_add(&r->failures, 1);
+    return SP_ERR_UNAVAILABLE;
 }
 
 static void *relay_main(void *arg)
@@ -218,15 +213,25 @@ static void *relay_main(void *arg)
     sp_relay *r = arg;
     int64_t backoff = SP_RELAY_BACKOFF_MIN_MS;
     for (;;) {
-        if (atomic_load(&r->stopping) && sp_time_mono_ms() >= r->drain_deadline_ms)
+        pthread_mutex_lock(&r->window_lock);
+        uint64_t on_wire = r->tail - r->head;
+        int64_t after = r->last_read;
+        pthread_mutex_unlock(&r->window_lock);
+        if (atomic_load(&r->stopping) &&
+            (sp_time_mono_ms() >= r->drain_deadline_ms || !sp_bus_connected(r->bus)))
             break;
-        if (!sp_bus_connected(r->bus)) {
-            if (atomic_load(&r->stopping))
-                break;
-            wait_for(r, 200);
-            continue;
+        int read = 0;
+        if (sp_bus_connected(r->bus) && SP_RELAY_WINDOW - on_wire >= SP_RELAY_READ) {
+            uint64_t before = on_wire;
+            int rc = sp_store_events_unpublished(r->store, after, SP_RELAY_READ, publish_one, r);
+            pthread_mutex_lock(&r->window_lock);
+            read = (int)(r->tail - r->head - before);
+            on_wire = r->tail - r->head;
+            if (rc < 0 && rc != SP_ERR_UNAVAILABLE)
+                r->failed = 1; /* unreadable row or database: back off */
+            pthread_mutex_unlock(&r->window_lock);
         }
-        int n = run_round(r);
+        int n = settle(r);
         if (n < 0) {
             if (atomic_load(&r->stopping))
                 break;
@@ -234,11 +239,21 @@ static void *relay_main(void *arg)
             backoff = backoff * 2 > SP_RELAY_BACKOFF_MAX_MS ? SP_RELAY_BACKOFF_MAX_MS : backoff * 2;
             continue;
         }
-        backoff = SP_RELAY_BACKOFF_MIN_MS;
-        if (n == 0) {
-            if (atomic_load(&r->stopping))
+        if (n > 0)
+            backoff = SP_RELAY_BACKOFF_MIN_MS;
+        if (read == 0 && n == 0) {
+            if (on_wire == 0 && atomic_load(&r->stopping))
                 break; /* drained */
-            wait_for(r, SP_RELAY_IDLE_MS);
+            if (on_wire) {
+                /* Waiting for the oldest acknowledgement: on_ack rings.
+                 * Not cut short by stopping, which only sets how long. */
+                int64_t ms = SP_RELAY_ACK_WAIT_MS;
+                if (atomic_load(&r->stopping))
+                    ms = r->drain_deadline_ms - sp_time_mono_ms();
+                sp_wake_wait(&r->bell, ms > 0 ? ms : 1, NULL);
+            } else {
+                wait_for(r, sp_bus_connected(r->bus) ? SP_RELAY_IDLE_MS : 200);
+            }
         }
     }
     return NULL;
@@ -253,12 +268,12 @@ int sp_relay_start(sp_store *st, sp_bus *bus, const char *source, sp_relay **out
     r->bus = bus;
     r->source = strdup(source);
     sp_wake_init(&r->bell);
-    pthread_mutex_init(&r->round_lock, NULL);
+    pthread_mutex_init(&r->window_lock, NULL);
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.PublishAsync.AckHandler = on_ack;
     jo.PublishAsync.AckHandlerClosure = r;
-    jo.PublishAsync.MaxPending = SP_RELAY_BATCH;
+    jo.PublishAsync.MaxPending = SP_RELAY_WINDOW;
     if (!r->source || natsConnection_JetStream(&r->js, sp_bus_connection(bus), &jo) != NATS_OK ||
         pthread_create(&r->thread, NULL, relay_main, r) != 0) {
         jsCtx_Destroy(r->js);
@@ -283,7 +298,7 @@ void sp_relay_stop(sp_relay *r, int64_t timeout_ms)
         sp_warn("relay", "%lld events not yet on the bus; they are sent at the next start",
                 (long long)left);
     jsCtx_Destroy(r->js);
-    pthread_mutex_destroy(&r->round_lock);
+    pthread_mutex_destroy(&r->window_lock);
     sp_wake_destroy(&r->bell);
     free(r->source);
     free(r);
@@ -326,10 +341,10 @@ int sp_relay_metrics(sp_relay *r, sp_buf *out)
             rc |= sp_buf_printf(out, "spaceport_relay_lag_seconds_bucket{le=\"+Inf\"} %llu\n",
                                 (unsigned long long)cumulative);
     }
-    rc |= sp_buf_printf(out,
-                        "spaceport_relay_lag_seconds_sum %.3f\nspaceport_relay_lag_seconds_count "
-                        "%llu\n",
-                        (double)atomic_load(&r->lag_sum_ms) / 1000.0,
-                        (unsigned long long)cumulative);
+    rc |=
+        sp_buf_printf(out,
+                      "spaceport_relay_lag_seconds_sum %.3f\nspaceport_relay_lag_seconds_count "
+                      "%llu\n",
+                      (double)atomic_load(&r->lag_sum_ms) / 1000.0, (unsigned long long)cumulative);
     return rc ? SP_ERR_NOMEM : 0;
 }

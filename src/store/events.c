@@ -79,11 +79,18 @@ int sp_store_on_commit(sp_store *st, sp_store_commit_fn fn, void *ctx)
 
 #define EVENT_COLS "e.seq, e.id, e.type, e.subject, e.time, e.data"
 
-static const char SQL_UNPUBLISHED[] = "SELECT " EVENT_COLS " FROM events e"
-                                      " WHERE e.published = 0 AND e.seq > ? ORDER BY e.seq LIMIT ?";
-static const char SQL_MARK[] = "UPDATE events SET published = 1 WHERE seq = ?";
+/* Published: seq <= relay_cursor.published_seq (schema/003_relay_cursor.sql). */
+static const char SQL_UNPUBLISHED[] =
+    "SELECT " EVENT_COLS " FROM events e WHERE e.seq > max(?, (SELECT published_seq FROM"
+    " relay_cursor)) ORDER BY e.seq LIMIT ?";
+static const char SQL_MARK[] =
+    "UPDATE relay_cursor SET published_seq = ?1 WHERE published_seq < ?1";
+/* Sequence numbers are not reused and unpublished events are never
+ * deleted, so the backlog is the distance from the cursor to the newest. */
 static const char SQL_BACKLOG[] =
-    "SELECT count(*), coalesce(min(time), 0) FROM events WHERE published = 0";
+    "SELECT max(0, (SELECT coalesce(max(seq), 0) FROM events) - published_seq),"
+    " coalesce((SELECT time FROM events WHERE seq > published_seq ORDER BY seq LIMIT 1), 0)"
+    " FROM relay_cursor";
 static const char SQL_EVENT_GET[] =
     "SELECT " EVENT_COLS ", EXISTS (SELECT 1 FROM event_recipients r WHERE r.event_seq = e.seq"
     " AND r.user_seq = ?) FROM events e WHERE e.id = ?";
@@ -92,8 +99,8 @@ static const char SQL_FOR_USER[] =
     " WHERE r.user_seq = ? AND r.event_seq > ? ORDER BY r.event_seq LIMIT ?";
 static const char SQL_RANGE[] = "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM events";
 static const char SQL_PRUNE[] =
-    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ? AND published = 1"
-    " ORDER BY seq LIMIT ?)";
+    "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ? AND seq <="
+    " (SELECT published_seq FROM relay_cursor) ORDER BY seq LIMIT ?)";
 static const char SQL_PRUNE_INBOUND[] =
     "DELETE FROM inbound_events WHERE id IN (SELECT id FROM inbound_events"
     " WHERE received_at < ? LIMIT ?)";
@@ -140,33 +147,27 @@ int sp_store_events_unpublished(sp_store *st, int64_t after_seq, int limit, sp_e
     return each_event(c, s, fn, ctx);
 }
 
-int sp_store_events_mark_published(sp_store *st, const int64_t *seqs, size_t count)
+int sp_store_events_mark_published(sp_store *st, int64_t through_seq)
 {
-    if (count == 0)
-        return 0;
     sp_conn *w = sp_store__begin_relaxed(st);
     if (!w)
         return SP_ERR_DB;
     /* Publication state is not part of any listing, and a mark lost to a
-     * power failure only means the event is published again, which the
-     * stream drops as a duplicate. */
+     * power failure only means the events are published again, which the
+     * stream drops as duplicates. */
     st->invisible = 1;
     sqlite3_stmt *s = sp_store__stmt(w, SQL_MARK);
     if (!s) {
         sp_store__rollback(st);
         return SP_ERR_DB;
     }
-    for (size_t i = 0; i < count; i++) {
-        sqlite3_bind_int64(s, 1, seqs[i]);
-        int rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE) {
-            sp_store__done(s);
-            sp_store__rollback(st);
-            return sp_store__err(w, rc, "mark published");
-        }
-    }
+    sqlite3_bind_int64(s, 1, through_seq);
+    int rc = sqlite3_step(s);
     sp_store__done(s);
+    if (rc != SQLITE_DONE) {
+        sp_store__rollback(st);
+        return sp_store__err(w, rc, "mark published");
+    }
     return sp_store__commit(st);
 }
 

@@ -11,22 +11,22 @@
 #include <stdint.h>
 
 /* Event types, the subjects they are published on. */
-#define SP_EVENT_SPACE_CREATED "spaceport.space.created"
-#define SP_EVENT_SPACE_UPDATED "spaceport.space.updated"
-#define SP_EVENT_SPACE_DISABLED "spaceport.space.disabled"
-#define SP_EVENT_SPACE_RESTORED "spaceport.space.restored"
-#define SP_EVENT_SPACE_DELETED "spaceport.space.deleted"
-#define SP_EVENT_MEMBER_ADDED "spaceport.space.member.added"
-#define SP_EVENT_MEMBER_REMOVED "spaceport.space.member.removed"
-#define SP_EVENT_MEMBER_UPDATED "spaceport.space.member.updated"
-#define SP_EVENT_SHARE_CREATED "spaceport.share.created"
-#define SP_EVENT_SHARE_UPDATED "spaceport.share.updated"
-#define SP_EVENT_SHARE_DELETED "spaceport.share.deleted"
-#define SP_EVENT_SHARE_EXPIRED "spaceport.share.expired"
+#define SP_EVENT_SPACE_CREATED     "spaceport.space.created"
+#define SP_EVENT_SPACE_UPDATED     "spaceport.space.updated"
+#define SP_EVENT_SPACE_DISABLED    "spaceport.space.disabled"
+#define SP_EVENT_SPACE_RESTORED    "spaceport.space.restored"
+#define SP_EVENT_SPACE_DELETED     "spaceport.space.deleted"
+#define SP_EVENT_MEMBER_ADDED      "spaceport.space.member.added"
+#define SP_EVENT_MEMBER_REMOVED    "spaceport.space.member.removed"
+#define SP_EVENT_MEMBER_UPDATED    "spaceport.space.member.updated"
+#define SP_EVENT_SHARE_CREATED     "spaceport.share.created"
+#define SP_EVENT_SHARE_UPDATED     "spaceport.share.updated"
+#define SP_EVENT_SHARE_DELETED     "spaceport.share.deleted"
+#define SP_EVENT_SHARE_EXPIRED     "spaceport.share.expired"
 #define SP_EVENT_REMOTE_REGISTERED "spaceport.remote.registered"
-#define SP_EVENT_REMOTE_REMOVED "spaceport.remote.removed"
-#define SP_EVENT_REMOTE_CHANGED "spaceport.remote.changed"
-#define SP_EVENT_ITEM_CHANGED "spaceport.item.changed"
+#define SP_EVENT_REMOTE_REMOVED    "spaceport.remote.removed"
+#define SP_EVENT_REMOTE_CHANGED    "spaceport.remote.changed"
+#define SP_EVENT_ITEM_CHANGED      "spaceport.item.changed"
 
 /* One row of the log; strings borrowed during the callback. */
 typedef struct sp_event {
@@ -56,8 +56,9 @@ int sp_store_on_commit(sp_store *st, sp_store_commit_fn fn, void *ctx);
 int sp_store_events_unpublished(sp_store *st, int64_t after_seq, int limit, sp_event_fn fn,
                                 void *ctx);
 
-/* Marks events published (acknowledged by the bus), in one transaction. */
-int sp_store_events_mark_published(sp_store *st, const int64_t *seqs, size_t count);
+/* Marks every event up to through_seq published (acknowledged by the
+ * bus): publication is a prefix of the log. Never moves back. */
+int sp_store_events_mark_published(sp_store *st, int64_t through_seq);
 
 /* Number of events not yet published, and the oldest one's time (0 when
  * none). */
@@ -67,8 +68,8 @@ int sp_store_events_backlog(sp_store *st, int64_t *count, int64_t *oldest_ms);
  * Calls fn with event id if user_seq is among its recipients or as_admin.
  * Returns 0 or SP_ERR_NOT_FOUND.
  */
-int sp_store_event_get(sp_store *st, const char *id, int64_t user_seq, int as_admin,
-                       sp_event_fn fn, void *ctx);
+int sp_store_event_get(sp_store *st, const char *id, int64_t user_seq, int as_admin, sp_event_fn fn,
+                       void *ctx);
 
 /*
  * Calls fn for up to limit events concerning user_seq with seq > after,
@@ -83,8 +84,8 @@ typedef int (*sp_recipient_fn)(int64_t user_seq, int64_t event_seq, void *ctx);
 /* Calls fn for at most limit (user, event) pairs after (after_seq,
  * after_user), in event then user order: a keyset, so that an event with
  * more recipients than limit is read over several calls. */
-int sp_store_event_recipients_after(sp_store *st, int64_t after_seq, int64_t after_user,
-                                    int limit, sp_recipient_fn fn, void *ctx);
+int sp_store_event_recipients_after(sp_store *st, int64_t after_seq, int64_t after_user, int limit,
+                                    sp_recipient_fn fn, void *ctx);
 
 /* Oldest and newest event seq still in the log (0, 0 when empty). */
 int sp_store_events_range(sp_store *st, int64_t *oldest, int64_t *newest);

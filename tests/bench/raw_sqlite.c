@@ -34,9 +34,7 @@ static const char SCHEMA[] =
     "CREATE UNIQUE INDEX shares_item_user ON shares (drive_seq, item_id, grantee_seq)"
     " WHERE grantee_seq IS NOT NULL;"
     "CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,"
-    " type TEXT NOT NULL, subject TEXT NOT NULL, time INTEGER NOT NULL, data TEXT NOT NULL,"
-    " published INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX events_unpublished ON events (seq) WHERE published = 0;"
+    " type TEXT NOT NULL, subject TEXT NOT NULL, time INTEGER NOT NULL, data TEXT NOT NULL);"
     "CREATE INDEX events_time ON events (time);"
     "INSERT INTO users VALUES (1, 'u1'), (2, 'u2');"
     "INSERT INTO drives VALUES (1, 'd1');";

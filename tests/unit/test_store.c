@@ -8,6 +8,7 @@
  * opened directly with sqlite3 to look at what the store wrote.
  */
 #include "store/changes.h"
+#include "store/events.h"
 #include "store/internal.h"
 #include "store/migrations.h"
 #include "store/store.h"
@@ -305,7 +306,7 @@ END_TEST
 
 static const char *const expected_tables[] = {
     "schema_version", "users",  "drives",           "members",        "shares",
-    "remotes",        "events", "event_recipients", "inbound_events",
+    "remotes",        "events", "event_recipients", "inbound_events", "relay_cursor",
 };
 
 START_TEST(expected_tables_exist)
@@ -663,7 +664,7 @@ START_TEST(event_seq_never_reused)
                                      " VALUES ('ev-3', 't', 'd-2', 0, '{}')"),
                      SQLITE_OK);
     ck_assert_int_eq(sqlite3_last_insert_rowid(w->db), 3); /* not 2 again */
-    ck_assert_int_eq(raw_int(w->db, "SELECT published FROM events WHERE id = 'ev-3'"), 0);
+    ck_assert_int_eq(raw_int(w->db, "SELECT published_seq FROM relay_cursor"), 0);
     sp_store__rollback(st);
     sp_store_close(st);
 }
@@ -738,6 +739,74 @@ START_TEST(storage_changes_batch)
 }
 END_TEST
 
+static int count_event(const sp_event *e, void *arg)
+{
+    int64_t *last = arg;
+    *last = e->seq;
+    return 0;
+}
+
+/* A database of version 2 whose events carry published flags becomes a
+ * relay cursor at the first unpublished event; the cursor then only moves
+ * forward, and retention deletes only what is published. */
+START_TEST(relay_cursor)
+{
+    sqlite3 *db = raw_open();
+    ck_assert_int_eq(raw_exec(db, "CREATE TABLE schema_version (version INTEGER PRIMARY KEY,"
+                                  " name TEXT NOT NULL, applied_at INTEGER NOT NULL)"),
+                     SQLITE_OK);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(raw_exec(db, sp_migrations[i].sql), SQLITE_OK);
+        char sql[128];
+        snprintf(sql, sizeof sql, "INSERT INTO schema_version VALUES (%d, '%s', 0)",
+                 sp_migrations[i].version, sp_migrations[i].name);
+        ck_assert_int_eq(raw_exec(db, sql), SQLITE_OK);
+    }
+    ck_assert_int_eq(raw_exec(db,
+                              "INSERT INTO events (seq, id, type, subject, time, data,"
+                              " published) VALUES (1, 'a', 't', 'd', 10, '{}', 1),"
+                              " (2, 'b', 't', 'd', 20, '{}', 1), (3, 'c', 't', 'd', 30, '{}', 0),"
+                              " (4, 'd', 't', 'd', 40, '{}', 0)"),
+                     SQLITE_OK);
+    sqlite3_close(db);
+
+    sp_store *st = NULL;
+    ck_assert_int_eq(sp_store_open(db_path, &st), 0);
+    int applied = 0;
+    ck_assert_int_eq(sp_store_migrate(st, &applied), 0);
+    ck_assert_int_eq(applied, sp_migration_count - 2);
+    int64_t backlog = -1, oldest = -1, last = 0;
+    ck_assert_int_eq(sp_store_events_backlog(st, &backlog, &oldest), 0);
+    ck_assert_int_eq(backlog, 2);
+    ck_assert_int_eq(oldest, 30);
+    ck_assert_int_eq(sp_store_events_unpublished(st, 0, 10, count_event, &last), 0);
+    ck_assert_int_eq(last, 4);
+
+    ck_assert_int_eq(sp_store_events_mark_published(st, 3), 0);
+    ck_assert_int_eq(sp_store_events_mark_published(st, 2), 0); /* never back */
+    ck_assert_int_eq(sp_store_events_backlog(st, &backlog, &oldest), 0);
+    ck_assert_int_eq(backlog, 1);
+    ck_assert_int_eq(oldest, 40);
+    last = 0;
+    ck_assert_int_eq(sp_store_events_unpublished(st, 0, 10, count_event, &last), 0);
+    ck_assert_int_eq(last, 4);
+
+    int deleted = 0;
+    ck_assert_int_eq(sp_store_events_prune(st, 1000, &deleted), 0);
+    ck_assert_int_eq(deleted, 3);
+    int64_t lo = 0, hi = 0;
+    ck_assert_int_eq(sp_store_events_range(st, &lo, &hi), 0);
+    ck_assert_int_eq(lo, 4);
+    ck_assert_int_eq(hi, 4);
+    ck_assert_int_eq(sp_store_events_mark_published(st, 4), 0);
+    ck_assert_int_eq(sp_store_events_prune(st, 1000, &deleted), 0);
+    ck_assert_int_eq(sp_store_events_backlog(st, &backlog, &oldest), 0);
+    ck_assert_int_eq(backlog, 0);
+    ck_assert_int_eq(oldest, 0);
+    sp_store_close(st);
+}
+END_TEST
+
 START_TEST(error_mapping)
 {
     ck_assert_int_eq(sp_store__err(NULL, SQLITE_OK, "t"), 0);
@@ -783,6 +852,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, delete_event_cascades_recipients);
     tcase_add_test(tc, event_seq_never_reused);
     tcase_add_test(tc, storage_changes_batch);
+    tcase_add_test(tc, relay_cursor);
     tcase_add_test(tc, error_mapping);
     suite_add_tcase(s, tc);
     return s;
