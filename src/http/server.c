@@ -33,8 +33,12 @@
 /* Connections libmicrohttpd accepts beyond the limit, only to answer them
  * 503 and close: a client is told why instead of waiting in the backlog. */
 #define SP_HTTP_OVERFLOW 64
-/* Upper bound on worker threads: measured best with 2-4 on small hosts. */
-#define SP_HTTP_MAX_THREADS 4
+/* Worker threads per core, and at most: a request that writes waits for
+ * its group commit (store/txn.c) on its thread, so more threads than cores
+ * make larger groups (shares/s on 2 cores: 2 threads 1,930, 16 threads
+ * 3,115, 32 threads 3,291). Idle threads cost a stack and nothing else. */
+#define SP_HTTP_THREADS_PER_CORE 16
+#define SP_HTTP_MAX_THREADS      64
 /* Status codes are counted in a dense table indexed by code - 100. */
 #define SP_HTTP_STATUS_SLOTS 500
 
@@ -393,7 +397,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             atomic_fetch_add(&srv->refused, 1);
             sp_http_add_header(req, "Connection", "close");
             sp_http_add_header(req, "Retry-After", "5");
-            sp_http_reply_error(req, 503, "serviceUnavailable",
+            sp_http_reply_error(req, 503, "unavailable",
                                 "too many connections (%u); try again later",
                                 srv->connection_limit);
         } else if (refuse == 414) {
@@ -523,7 +527,7 @@ int sp_http_start(const sp_http_options *opt, const sp_router *router, sp_http_s
     unsigned threads = opt->threads;
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n < 1 ? 1 : (unsigned)n;
+        threads = n < 1 ? SP_HTTP_THREADS_PER_CORE : (unsigned)n * SP_HTTP_THREADS_PER_CORE;
     }
     if (threads > SP_HTTP_MAX_THREADS)
         threads = SP_HTTP_MAX_THREADS;

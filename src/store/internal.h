@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,8 @@
  * of string constants, so a small open-addressed table keyed by the
  * constant's address is enough. Must be a power of two. */
 #define SP_STMT_CACHE_SIZE 128
+/* Results of the last groups committed, for their members to read. */
+#define SP_STORE_GROUP_RESULTS 64
 
 typedef struct sp_conn {
     sqlite3 *db;
@@ -30,15 +33,20 @@ typedef struct sp_conn {
 
 struct sp_store {
     char *path;
-    sp_conn writer;            /* used only with write_lock held */
+    sp_conn writer; /* used only with write_lock held */
     pthread_mutex_t write_lock;
-    pthread_key_t reader_key;  /* per-thread reader sp_conn */
+    pthread_key_t reader_key; /* per-thread reader sp_conn */
     pthread_mutex_t readers_lock;
-    sp_conn *readers;          /* every reader, for closing */
-    int events_written;        /* set by sp_store__event_add; read at commit */
-    int invisible;             /* the transaction changes nothing a reader lists */
-    int relaxed;               /* the transaction commits without a sync */
-    _Atomic uint64_t version;  /* bumped by every commit that changes what readers see */
+    sp_conn *readers;   /* every reader, for closing */
+    int events_written; /* set by sp_store__event_add; read at commit */
+    int invisible;      /* the transaction changes nothing a reader lists */
+    /* Group commit (txn.c), under write_lock. */
+    atomic_int writers_waiting; /* threads about to take write_lock to write */
+    pthread_cond_t group_cond;  /* a group finished */
+    int group_open, group_relaxed, group_members, group_events, group_visible;
+    uint64_t group_id, group_done_id;
+    int group_results[SP_STORE_GROUP_RESULTS]; /* by group_id modulo */
+    _Atomic uint64_t version; /* bumped by every commit that changes what readers see */
     struct {
         void (*fn)(void *ctx);
         void *ctx;
@@ -58,17 +66,19 @@ sqlite3_stmt *sp_store__stmt(sp_conn *conn, const char *sql);
 /* Resets a statement and clears its bindings. */
 void sp_store__done(sqlite3_stmt *stmt);
 
-/* Takes the writer and starts an IMMEDIATE transaction. On success the
- * caller holds the write lock until sp_store__commit or sp_store__rollback.
- * Returns the writer connection, or NULL (lock not held) on failure. */
+/* Takes the writer and starts the caller's writes (a savepoint in the open
+ * group transaction, txn.c). On success the caller holds the write lock
+ * until sp_store__commit or sp_store__rollback. Returns the writer
+ * connection, or NULL (lock not held) on failure. */
 sp_conn *sp_store__begin(sp_store *st);
-/* As sp_store__begin, for a transaction whose loss in a power failure is
- * harmless (it is redone): it commits without waiting for the disk. */
+/* As sp_store__begin, for writes whose loss in a power failure is harmless
+ * (they are redone): alone, they commit without waiting for the disk. */
 sp_conn *sp_store__begin_relaxed(sp_store *st);
-/* Commits and releases the writer. Returns 0, SP_ERR_FULL or SP_ERR_DB
- * (rolled back then). */
+/* Releases the writer and returns once the caller's writes are committed
+ * with their group: 0, or SP_ERR_FULL or SP_ERR_DB (none of the group's
+ * writes committed then). */
 int sp_store__commit(sp_store *st);
-/* Rolls back and releases the writer. */
+/* Undoes the caller's writes (only theirs) and releases the writer. */
 void sp_store__rollback(sp_store *st);
 
 /* Maps an SQLite result code to an sp_err code, logging unexpected ones

@@ -1,6 +1,6 @@
 /*
- * store.c - opening the database, per-thread connections, the writer lock
- * and migrations.
+ * store.c - opening the database, per-thread connections and migrations
+ * (write transactions: txn.c).
  */
 #include "store/internal.h"
 #include "store/migrations.h"
@@ -45,8 +45,8 @@ int sp_store__err(sp_conn *conn, int rc, const char *what)
     case SQLITE_CONSTRAINT:
         return SP_ERR_CONFLICT;
     default:
-        sp_error("store", "%s: %s", what, conn && conn->db ? sqlite3_errmsg(conn->db)
-                                                            : sqlite3_errstr(rc));
+        sp_error("store", "%s: %s", what,
+                 conn && conn->db ? sqlite3_errmsg(conn->db) : sqlite3_errstr(rc));
         return SP_ERR_DB;
     }
 }
@@ -170,6 +170,7 @@ int sp_store_open(const char *path, sp_store **out)
     if (pthread_key_create(&st->reader_key, reader_destroy) != 0)
         goto fail_key;
     pthread_mutex_init(&st->write_lock, NULL);
+    pthread_cond_init(&st->group_cond, NULL);
     pthread_mutex_init(&st->readers_lock, NULL);
     *out = st;
     return 0;
@@ -228,79 +229,6 @@ sp_conn *sp_store__reader(sp_store *st)
     return &r->conn;
 }
 
-sp_conn *sp_store__begin_relaxed(sp_store *st)
-{
-    pthread_mutex_lock(&st->write_lock);
-    /* Not synced on its own: the next durable commit (or the WAL
-     * checkpoint) carries it to disk. Only for writes whose loss is
-     * harmless, such as marking events published. */
-    sqlite3_exec(st->writer.db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-    st->relaxed = 1;
-    int rc = sqlite3_exec(st->writer.db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        sp_store__err(&st->writer, rc, "begin");
-        sqlite3_exec(st->writer.db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
-        st->relaxed = 0;
-        pthread_mutex_unlock(&st->write_lock);
-        return NULL;
-    }
-    return &st->writer;
-}
-
-/* Back to durable commits after a relaxed transaction (lock held). */
-static void end_relaxed(sp_store *st)
-{
-    if (st->relaxed) {
-        sqlite3_exec(st->writer.db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
-        st->relaxed = 0;
-    }
-}
-
-sp_conn *sp_store__begin(sp_store *st)
-{
-    pthread_mutex_lock(&st->write_lock);
-    int rc = sqlite3_exec(st->writer.db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        sp_store__err(&st->writer, rc, "begin");
-        pthread_mutex_unlock(&st->write_lock);
-        return NULL;
-    }
-    return &st->writer;
-}
-
-int sp_store__commit(sp_store *st)
-{
-    int rc = sqlite3_exec(st->writer.db, "COMMIT", NULL, NULL, NULL);
-    int err = 0, notify = st->events_written, visible = !st->invisible;
-    st->events_written = 0;
-    st->invisible = 0;
-    if (rc != SQLITE_OK) {
-        err = sp_store__err(&st->writer, rc, "commit");
-        if (err == 0 || err == SP_ERR_CONFLICT)
-            err = SP_ERR_DB;
-        if (!sqlite3_get_autocommit(st->writer.db))
-            sqlite3_exec(st->writer.db, "ROLLBACK", NULL, NULL, NULL);
-        notify = 0;
-    } else if (visible) {
-        atomic_fetch_add(&st->version, 1);
-    }
-    end_relaxed(st);
-    pthread_mutex_unlock(&st->write_lock);
-    for (int i = 0; notify && i < st->listener_count; i++)
-        st->listeners[i].fn(st->listeners[i].ctx);
-    return err;
-}
-
-void sp_store__rollback(sp_store *st)
-{
-    st->events_written = 0;
-    st->invisible = 0;
-    if (!sqlite3_get_autocommit(st->writer.db))
-        sqlite3_exec(st->writer.db, "ROLLBACK", NULL, NULL, NULL);
-    end_relaxed(st);
-    pthread_mutex_unlock(&st->write_lock);
-}
-
 static const char SQL_VERSION_TABLE[] =
     "CREATE TABLE IF NOT EXISTS schema_version ("
     " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
@@ -308,8 +236,7 @@ static const char SQL_VERSION_TABLE[] =
 static int read_version(sqlite3 *db)
 {
     sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(db,
-                                "SELECT coalesce(max(version), 0) FROM schema_version", -1, &s,
+    int rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &s,
                                 NULL);
     if (rc != SQLITE_OK) {
         /* No table yet: a new database. */
@@ -433,6 +360,7 @@ void sp_store_close(sp_store *st)
     conn_close(&st->writer);
     pthread_mutex_destroy(&st->readers_lock);
     pthread_mutex_destroy(&st->write_lock);
+    pthread_cond_destroy(&st->group_cond);
     free(st->path);
     free(st);
 }

@@ -140,7 +140,8 @@ sp_pid=''
 define() { awk -v n="$1" '$1 == "#define" && $2 == n {$1 = $2 = ""; gsub(/[()]/, ""); print}' "$root/src/http/server.c"; }
 memory=$(($(define SP_HTTP_CONNECTION_MEMORY)))
 block=$(($(define SP_HTTP_STREAM_BLOCK)))
-threads=$(nproc); ((threads > $(define SP_HTTP_MAX_THREADS))) && threads=$(define SP_HTTP_MAX_THREADS)
+threads=$(($(nproc) * $(define SP_HTTP_THREADS_PER_CORE)))
+((threads > $(define SP_HTTP_MAX_THREADS))) && threads=$(define SP_HTTP_MAX_THREADS)
 bare_port=$(port)
 "$bare" "$bare_port" "$memory" "$block" "$threads" &
 bare_pid=$!

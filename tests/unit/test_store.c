@@ -739,6 +739,113 @@ START_TEST(storage_changes_batch)
 }
 END_TEST
 
+/* ---- group commit ------------------------------------------------------ */
+
+#define GROUP_THREADS 8
+#define GROUP_WRITES  100
+
+typedef struct group_arg {
+    sp_store *st;
+    int id;
+    int failures;
+} group_arg;
+
+/* Writes GROUP_WRITES rows, rolling every fifth back. */
+static void *group_writer(void *p)
+{
+    group_arg *a = p;
+    for (int i = 0; i < GROUP_WRITES; i++) {
+        sp_conn *w = sp_store__begin(a->st);
+        if (!w) {
+            a->failures++;
+            continue;
+        }
+        char sql[96];
+        snprintf(sql, sizeof sql, "INSERT INTO t (thread, n) VALUES (%d, %d)", a->id, i);
+        if (raw_exec(w->db, sql) != SQLITE_OK) {
+            a->failures++;
+            sp_store__rollback(a->st);
+        } else if (i % 5 == 4) {
+            sp_store__rollback(a->st);
+        } else if (sp_store__commit(a->st) != 0) {
+            a->failures++;
+        }
+    }
+    return NULL;
+}
+
+/* Concurrent writers: every committed write is there, no rolled-back one
+ * is, whatever groups they were committed in. */
+START_TEST(group_commit_concurrent)
+{
+    sp_store *st = open_migrated();
+    sp_conn *w = sp_store__begin(st);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(raw_exec(w->db, "CREATE TABLE t (thread INTEGER, n INTEGER)"), SQLITE_OK);
+    ck_assert_int_eq(sp_store__commit(st), 0);
+    uint64_t groups_before = st->group_id;
+    pthread_t th[GROUP_THREADS];
+    group_arg args[GROUP_THREADS];
+    for (int i = 0; i < GROUP_THREADS; i++) {
+        args[i] = (group_arg){st, i, 0};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, group_writer, &args[i]), 0);
+    }
+    for (int i = 0; i < GROUP_THREADS; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(args[i].failures, 0);
+    }
+    sqlite3 *db = raw_open();
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM t"), GROUP_THREADS * GROUP_WRITES * 4 / 5);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM t WHERE n % 5 = 4"), 0);
+    sqlite3_close(db);
+    /* Never more transactions than writes. */
+    ck_assert_uint_le(st->group_id - groups_before, GROUP_THREADS * GROUP_WRITES);
+    sp_store_close(st);
+}
+END_TEST
+
+typedef struct joiner_arg {
+    sp_store *st;
+    int rc;
+} joiner_arg;
+
+static void *joiner(void *p)
+{
+    joiner_arg *a = p;
+    sp_conn *w = sp_store__begin(a->st);
+    a->rc = w && raw_exec(w->db, "INSERT INTO t VALUES (2)") == SQLITE_OK ? sp_store__commit(a->st)
+                                                                          : SP_ERR_DB;
+    return NULL;
+}
+
+/* A writer that commits while another waits to write leaves the commit to
+ * it: two writes, one transaction; both see it committed. */
+START_TEST(group_commit_joins)
+{
+    sp_store *st = open_migrated();
+    sp_conn *w = sp_store__begin(st);
+    ck_assert_int_eq(raw_exec(w->db, "CREATE TABLE t (x INTEGER)"), SQLITE_OK);
+    ck_assert_int_eq(sp_store__commit(st), 0);
+    uint64_t before = st->group_id;
+
+    w = sp_store__begin(st);
+    ck_assert_int_eq(raw_exec(w->db, "INSERT INTO t VALUES (1)"), SQLITE_OK);
+    joiner_arg a = {st, -100};
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, joiner, &a), 0);
+    while (atomic_load(&st->writers_waiting) == 0)
+        usleep(1000); /* the joiner waits for the write lock */
+    ck_assert_int_eq(sp_store__commit(st), 0);
+    pthread_join(th, NULL);
+    ck_assert_int_eq(a.rc, 0);
+    ck_assert_int_eq(st->group_id - before, 1);
+    sqlite3 *db = raw_open();
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM t"), 2);
+    sqlite3_close(db);
+    sp_store_close(st);
+}
+END_TEST
+
 static int count_event(const sp_event *e, void *arg)
 {
     int64_t *last = arg;
@@ -842,6 +949,13 @@ static Suite *store_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, ping_from_threads);
     tcase_add_test(tc, readers_see_committed_writes);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("group commit");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, group_commit_concurrent);
+    tcase_add_test(tc, group_commit_joins);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("schema");

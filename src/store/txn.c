@@ -1,0 +1,186 @@
+/*
+ * txn.c - write transactions, committed in groups.
+ *
+ * Every write goes through the one writer connection. A sync per request
+ * would bound writes by the disk, so concurrent requests share one: each
+ * request's writes are a SAVEPOINT inside a transaction that stays open
+ * while other writers are waiting to join it. The last writer of a group
+ * (no one else waiting, or the group full) commits it, with one sync, and
+ * wakes the others. sp_store__commit still returns only once the writes
+ * are durable, with the group's result: when the group fails (disk full),
+ * every request in it fails and none of them was acknowledged.
+ *
+ * A relaxed transaction (bookkeeping whose loss is harmless) that finds no
+ * group open commits on its own without a sync; one that finds a group
+ * open joins it.
+ */
+#include "store/internal.h"
+
+#include "util/err.h"
+#include "util/log.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+/* Requests in one group at most: bounds how long the first one waits. */
+#define SP_STORE_GROUP_MAX 64
+
+static int run(sp_store *st, const char *sql)
+{
+    int rc = sqlite3_exec(st->writer.db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : sp_store__err(&st->writer, rc, sql);
+}
+
+/* Records the open group's result, wakes its members and closes it
+ * (write lock held). */
+static void group_done(sp_store *st, int rc)
+{
+    if (st->group_relaxed)
+        sqlite3_exec(st->writer.db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+    st->group_results[st->group_id % SP_STORE_GROUP_RESULTS] = rc;
+    st->group_done_id = st->group_id;
+    st->group_open = 0;
+    st->group_members = 0;
+    st->group_relaxed = 0;
+    pthread_cond_broadcast(&st->group_cond);
+}
+
+/* Commits the open group (write lock held, released on return), then
+ * tells the commit listeners when it wrote events. */
+static int group_commit(sp_store *st)
+{
+    int notify = st->group_events, visible = st->group_visible;
+    int rc = run(st, "COMMIT");
+    if (rc < 0) {
+        if (rc != SP_ERR_FULL)
+            rc = SP_ERR_DB;
+        if (!sqlite3_get_autocommit(st->writer.db))
+            sqlite3_exec(st->writer.db, "ROLLBACK", NULL, NULL, NULL);
+        notify = 0;
+    } else if (visible) {
+        atomic_fetch_add(&st->version, 1);
+    }
+    group_done(st, rc);
+    pthread_mutex_unlock(&st->write_lock);
+    for (int i = 0; notify && i < st->listener_count; i++)
+        st->listeners[i].fn(st->listeners[i].ctx);
+    return rc;
+}
+
+/* After a member left the group (committed or rolled back): commits the
+ * group now when no one else is about to join, else waits for the member
+ * that does to commit it. Write lock held; released on return. Returns
+ * the group's result for a member that stays (joined = 1). */
+static int group_settle(sp_store *st, int joined)
+{
+    if (!st->group_open) { /* lost: its members were told */
+        pthread_mutex_unlock(&st->write_lock);
+        return SP_ERR_DB;
+    }
+    if (st->group_members == 0) {
+        /* Nothing to keep: a lone member rolled back. */
+        if (!sqlite3_get_autocommit(st->writer.db))
+            sqlite3_exec(st->writer.db, "ROLLBACK", NULL, NULL, NULL);
+        group_done(st, 0);
+        pthread_mutex_unlock(&st->write_lock);
+        return 0;
+    }
+    if (st->group_relaxed || atomic_load(&st->writers_waiting) == 0 ||
+        st->group_members >= SP_STORE_GROUP_MAX)
+        return group_commit(st);
+    if (!joined) {
+        pthread_mutex_unlock(&st->write_lock);
+        return 0;
+    }
+    uint64_t mine = st->group_id;
+    while (st->group_done_id < mine)
+        pthread_cond_wait(&st->group_cond, &st->write_lock);
+    int rc = st->group_results[mine % SP_STORE_GROUP_RESULTS];
+    pthread_mutex_unlock(&st->write_lock);
+    return rc;
+}
+
+/* The open group lost its transaction (SQLite rolls back by itself on
+ * some errors, such as a full disk): its members all fail. */
+static void group_lost(sp_store *st)
+{
+    sp_warn("store", "a group of %d writes was rolled back", st->group_members);
+    group_done(st, SP_ERR_DB);
+}
+
+static sp_conn *begin(sp_store *st, int relaxed)
+{
+    atomic_fetch_add(&st->writers_waiting, 1);
+    pthread_mutex_lock(&st->write_lock);
+    atomic_fetch_sub(&st->writers_waiting, 1);
+    if (!st->group_open) {
+        if (relaxed)
+            sqlite3_exec(st->writer.db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+        if (run(st, "BEGIN IMMEDIATE") < 0) {
+            if (relaxed)
+                sqlite3_exec(st->writer.db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+            sp_warn("store", "cannot begin a write transaction");
+            pthread_mutex_unlock(&st->write_lock);
+            return NULL;
+        }
+        st->group_open = 1;
+        st->group_id++;
+        st->group_relaxed = relaxed;
+        st->group_events = 0;
+        st->group_visible = 0;
+    }
+    if (run(st, "SAVEPOINT member") < 0) {
+        if (sqlite3_get_autocommit(st->writer.db))
+            group_lost(st);
+        group_settle(st, 0);
+        return NULL;
+    }
+    st->events_written = 0;
+    st->invisible = 0;
+    return &st->writer;
+}
+
+sp_conn *sp_store__begin(sp_store *st)
+{
+    return begin(st, 0);
+}
+
+sp_conn *sp_store__begin_relaxed(sp_store *st)
+{
+    return begin(st, 1);
+}
+
+int sp_store__commit(sp_store *st)
+{
+    if (sqlite3_get_autocommit(st->writer.db)) {
+        /* The transaction is gone (rolled back by SQLite on an error the
+         * caller did not see as fatal): this member and its group fail. */
+        group_lost(st);
+        group_settle(st, 0);
+        return SP_ERR_DB;
+    }
+    int rc = run(st, "RELEASE member");
+    if (rc < 0) {
+        sqlite3_exec(st->writer.db, "ROLLBACK TO member", NULL, NULL, NULL);
+        sqlite3_exec(st->writer.db, "RELEASE member", NULL, NULL, NULL);
+        if (sqlite3_get_autocommit(st->writer.db))
+            group_lost(st);
+        group_settle(st, 0);
+        return rc == SP_ERR_FULL ? rc : SP_ERR_DB;
+    }
+    st->group_events |= st->events_written;
+    st->group_visible |= !st->invisible;
+    st->group_members++;
+    return group_settle(st, 1);
+}
+
+void sp_store__rollback(sp_store *st)
+{
+    if (sqlite3_get_autocommit(st->writer.db)) {
+        group_lost(st);
+    } else {
+        sqlite3_exec(st->writer.db, "ROLLBACK TO member", NULL, NULL, NULL);
+        sqlite3_exec(st->writer.db, "RELEASE member", NULL, NULL, NULL);
+    }
+    group_settle(st, 0);
+}
