@@ -42,6 +42,7 @@ struct sp_store {
     int invisible;      /* the transaction changes nothing a reader lists */
     /* Group commit (txn.c), under write_lock. */
     atomic_int writers_waiting; /* threads about to take write_lock to write */
+    pthread_mutex_t group_lock; /* guards group_done_id and group_results */
     pthread_cond_t group_cond;  /* a group finished */
     int group_open, group_relaxed, group_members, group_events, group_visible;
     uint64_t group_id, group_done_id;

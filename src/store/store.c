@@ -170,6 +170,7 @@ int sp_store_open(const char *path, sp_store **out)
     if (pthread_key_create(&st->reader_key, reader_destroy) != 0)
         goto fail_key;
     pthread_mutex_init(&st->write_lock, NULL);
+    pthread_mutex_init(&st->group_lock, NULL);
     pthread_cond_init(&st->group_cond, NULL);
     pthread_mutex_init(&st->readers_lock, NULL);
     *out = st;
@@ -361,6 +362,7 @@ void sp_store_close(sp_store *st)
     pthread_mutex_destroy(&st->readers_lock);
     pthread_mutex_destroy(&st->write_lock);
     pthread_cond_destroy(&st->group_cond);
+    pthread_mutex_destroy(&st->group_lock);
     free(st->path);
     free(st);
 }

@@ -37,12 +37,16 @@ static void group_done(sp_store *st, int rc)
 {
     if (st->group_relaxed)
         sqlite3_exec(st->writer.db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
-    st->group_results[st->group_id % SP_STORE_GROUP_RESULTS] = rc;
-    st->group_done_id = st->group_id;
     st->group_open = 0;
     st->group_members = 0;
     st->group_relaxed = 0;
+    /* Members wait on their own lock, so that waking them does not make
+     * them queue for the writer behind the next group's writers. */
+    pthread_mutex_lock(&st->group_lock);
+    st->group_results[st->group_id % SP_STORE_GROUP_RESULTS] = rc;
+    st->group_done_id = st->group_id;
     pthread_cond_broadcast(&st->group_cond);
+    pthread_mutex_unlock(&st->group_lock);
 }
 
 /* Commits the open group (write lock held, released on return), then
@@ -93,10 +97,12 @@ static int group_settle(sp_store *st, int joined)
         return 0;
     }
     uint64_t mine = st->group_id;
-    while (st->group_done_id < mine)
-        pthread_cond_wait(&st->group_cond, &st->write_lock);
-    int rc = st->group_results[mine % SP_STORE_GROUP_RESULTS];
     pthread_mutex_unlock(&st->write_lock);
+    pthread_mutex_lock(&st->group_lock);
+    while (st->group_done_id < mine)
+        pthread_cond_wait(&st->group_cond, &st->group_lock);
+    int rc = st->group_results[mine % SP_STORE_GROUP_RESULTS];
+    pthread_mutex_unlock(&st->group_lock);
     return rc;
 }
 
