@@ -34,11 +34,21 @@ SOURCE_ROOT = os.environ.get('SPACEPORT_SOURCE_ROOT', os.path.join(
     os.path.dirname(__file__), '..', '..'))
 
 
+_ports_given = set()
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that was free a moment ago, and not handed
+    out before by this process (the kernel may offer the same port to two
+    calls in a row, e.g. nats-server's client and monitor ports)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(('127.0.0.1', 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError('no fresh port')
 
 
 def wait_port(port, timeout=10.0):
