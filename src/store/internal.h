@@ -19,8 +19,8 @@
  * of string constants, so a small open-addressed table keyed by the
  * constant's address is enough. Must be a power of two. */
 #define SP_STMT_CACHE_SIZE 128
-/* Results of the last groups committed, for their members to read. */
-#define SP_STORE_GROUP_RESULTS 64
+
+typedef struct sp_group_waiter sp_group_waiter;
 
 typedef struct sp_conn {
     sqlite3 *db;
@@ -42,11 +42,11 @@ struct sp_store {
     int invisible;      /* the transaction changes nothing a reader lists */
     /* Group commit (txn.c), under write_lock. */
     atomic_int writers_waiting; /* threads about to take write_lock to write */
-    pthread_mutex_t group_lock; /* guards group_done_id and group_results */
-    pthread_cond_t group_cond;  /* a group finished */
     int group_open, group_relaxed, group_members, group_events, group_visible;
-    uint64_t group_id, group_done_id;
-    int group_results[SP_STORE_GROUP_RESULTS]; /* by group_id modulo */
+    uint64_t group_count;           /* transactions begun (for tests) */
+    sp_group_waiter *group_waiters; /* writers waiting for the open group */
+    pthread_mutex_t group_lock;     /* guards the waiters' results */
+    pthread_cond_t group_cond;      /* a group ended */
     _Atomic uint64_t version; /* bumped by every commit that changes what readers see */
     struct {
         void (*fn)(void *ctx);

@@ -8,7 +8,9 @@
  * (no one else waiting, or the group full) commits it, with one sync, and
  * wakes the others. sp_store__commit still returns only once the writes
  * are durable, with the group's result: when the group fails (disk full),
- * every request in it fails and none of them was acknowledged.
+ * every request in it fails and none of them was acknowledged. A writer
+ * that rolls back also waits for its group: what it read may have been
+ * other members' writes, which are only true once committed.
  *
  * A relaxed transaction (bookkeeping whose loss is harmless) that finds no
  * group open commits on its own without a sync; one that finds a group
@@ -25,14 +27,20 @@
 /* Requests in one group at most: bounds how long the first one waits. */
 #define SP_STORE_GROUP_MAX 64
 
+/* A writer waiting for its group to end; on its own stack. */
+struct sp_group_waiter {
+    sp_group_waiter *next;
+    int done, rc;
+};
+
 static int run(sp_store *st, const char *sql)
 {
     int rc = sqlite3_exec(st->writer.db, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? 0 : sp_store__err(&st->writer, rc, sql);
 }
 
-/* Records the open group's result, wakes its members and closes it
- * (write lock held). */
+/* Records the open group's result, wakes the writers waiting for it and
+ * closes it (write lock held). */
 static void group_done(sp_store *st, int rc)
 {
     if (st->group_relaxed)
@@ -40,13 +48,25 @@ static void group_done(sp_store *st, int rc)
     st->group_open = 0;
     st->group_members = 0;
     st->group_relaxed = 0;
-    /* Members wait on their own lock, so that waking them does not make
-     * them queue for the writer behind the next group's writers. */
+    /* Waiters sleep on a lock of their own, so that waking them does not
+     * make them queue for the writer behind the next group's writers. */
     pthread_mutex_lock(&st->group_lock);
-    st->group_results[st->group_id % SP_STORE_GROUP_RESULTS] = rc;
-    st->group_done_id = st->group_id;
+    for (sp_group_waiter *w = st->group_waiters; w; w = w->next) {
+        w->rc = rc;
+        w->done = 1;
+    }
+    st->group_waiters = NULL;
     pthread_cond_broadcast(&st->group_cond);
     pthread_mutex_unlock(&st->group_lock);
+}
+
+/* The open group lost its transaction (SQLite rolls back by itself on
+ * some errors, such as a full disk): every writer in it fails. */
+static void group_lost(sp_store *st)
+{
+    int full = (sqlite3_extended_errcode(st->writer.db) & 0xff) == SQLITE_FULL;
+    sp_warn("store", "a group of %d writes was rolled back", st->group_members);
+    group_done(st, full ? SP_ERR_FULL : SP_ERR_DB);
 }
 
 /* Commits the open group (write lock held, released on return), then
@@ -71,18 +91,18 @@ static int group_commit(sp_store *st)
     return rc;
 }
 
-/* After a member left the group (committed or rolled back): commits the
- * group now when no one else is about to join, else waits for the member
- * that does to commit it. Write lock held; released on return. Returns
- * the group's result for a member that stays (joined = 1). */
-static int group_settle(sp_store *st, int joined)
+/* After a writer left its savepoint (released or rolled back): commits
+ * the group now when no one else is about to join, else waits for the
+ * writer that does. Write lock held; released on return. Returns the
+ * group's result. */
+static int group_settle(sp_store *st)
 {
-    if (!st->group_open) { /* lost: its members were told */
+    if (!st->group_open) { /* lost: its writers were told */
         pthread_mutex_unlock(&st->write_lock);
         return SP_ERR_DB;
     }
     if (st->group_members == 0) {
-        /* Nothing to keep: a lone member rolled back. */
+        /* Nothing to keep: a lone writer rolled back. */
         if (!sqlite3_get_autocommit(st->writer.db))
             sqlite3_exec(st->writer.db, "ROLLBACK", NULL, NULL, NULL);
         group_done(st, 0);
@@ -92,26 +112,14 @@ static int group_settle(sp_store *st, int joined)
     if (st->group_relaxed || atomic_load(&st->writers_waiting) == 0 ||
         st->group_members >= SP_STORE_GROUP_MAX)
         return group_commit(st);
-    if (!joined) {
-        pthread_mutex_unlock(&st->write_lock);
-        return 0;
-    }
-    uint64_t mine = st->group_id;
+    sp_group_waiter me = {st->group_waiters, 0, 0};
+    st->group_waiters = &me; /* under the write lock, as group_done reads it */
     pthread_mutex_unlock(&st->write_lock);
     pthread_mutex_lock(&st->group_lock);
-    while (st->group_done_id < mine)
+    while (!me.done)
         pthread_cond_wait(&st->group_cond, &st->group_lock);
-    int rc = st->group_results[mine % SP_STORE_GROUP_RESULTS];
     pthread_mutex_unlock(&st->group_lock);
-    return rc;
-}
-
-/* The open group lost its transaction (SQLite rolls back by itself on
- * some errors, such as a full disk): its members all fail. */
-static void group_lost(sp_store *st)
-{
-    sp_warn("store", "a group of %d writes was rolled back", st->group_members);
-    group_done(st, SP_ERR_DB);
+    return me.rc;
 }
 
 static sp_conn *begin(sp_store *st, int relaxed)
@@ -119,6 +127,8 @@ static sp_conn *begin(sp_store *st, int relaxed)
     atomic_fetch_add(&st->writers_waiting, 1);
     pthread_mutex_lock(&st->write_lock);
     atomic_fetch_sub(&st->writers_waiting, 1);
+    if (st->group_open && sqlite3_get_autocommit(st->writer.db))
+        group_lost(st); /* its transaction is gone: do not write outside one */
     if (!st->group_open) {
         if (relaxed)
             sqlite3_exec(st->writer.db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
@@ -130,15 +140,15 @@ static sp_conn *begin(sp_store *st, int relaxed)
             return NULL;
         }
         st->group_open = 1;
-        st->group_id++;
         st->group_relaxed = relaxed;
         st->group_events = 0;
         st->group_visible = 0;
+        st->group_count++;
     }
     if (run(st, "SAVEPOINT member") < 0) {
         if (sqlite3_get_autocommit(st->writer.db))
             group_lost(st);
-        group_settle(st, 0);
+        group_settle(st);
         return NULL;
     }
     st->events_written = 0;
@@ -156,37 +166,34 @@ sp_conn *sp_store__begin_relaxed(sp_store *st)
     return begin(st, 1);
 }
 
-int sp_store__commit(sp_store *st)
+/* Undoes the caller's savepoint; the group is lost when SQLite rolled
+ * back the whole transaction on an error. */
+static void undo(sp_store *st)
 {
-    if (sqlite3_get_autocommit(st->writer.db)) {
-        /* The transaction is gone (rolled back by SQLite on an error the
-         * caller did not see as fatal): this member and its group fail. */
-        group_lost(st);
-        group_settle(st, 0);
-        return SP_ERR_DB;
-    }
-    int rc = run(st, "RELEASE member");
-    if (rc < 0) {
+    if (!sqlite3_get_autocommit(st->writer.db)) {
         sqlite3_exec(st->writer.db, "ROLLBACK TO member", NULL, NULL, NULL);
         sqlite3_exec(st->writer.db, "RELEASE member", NULL, NULL, NULL);
-        if (sqlite3_get_autocommit(st->writer.db))
-            group_lost(st);
-        group_settle(st, 0);
+    }
+    if (sqlite3_get_autocommit(st->writer.db) && st->group_open)
+        group_lost(st);
+}
+
+int sp_store__commit(sp_store *st)
+{
+    int rc = sqlite3_get_autocommit(st->writer.db) ? SP_ERR_DB : run(st, "RELEASE member");
+    if (rc < 0) {
+        undo(st);
+        group_settle(st);
         return rc == SP_ERR_FULL ? rc : SP_ERR_DB;
     }
     st->group_events |= st->events_written;
     st->group_visible |= !st->invisible;
     st->group_members++;
-    return group_settle(st, 1);
+    return group_settle(st);
 }
 
 void sp_store__rollback(sp_store *st)
 {
-    if (sqlite3_get_autocommit(st->writer.db)) {
-        group_lost(st);
-    } else {
-        sqlite3_exec(st->writer.db, "ROLLBACK TO member", NULL, NULL, NULL);
-        sqlite3_exec(st->writer.db, "RELEASE member", NULL, NULL, NULL);
-    }
-    group_settle(st, 0);
+    undo(st);
+    group_settle(st);
 }

@@ -783,7 +783,7 @@ START_TEST(group_commit_concurrent)
     ck_assert_ptr_nonnull(w);
     ck_assert_int_eq(raw_exec(w->db, "CREATE TABLE t (thread INTEGER, n INTEGER)"), SQLITE_OK);
     ck_assert_int_eq(sp_store__commit(st), 0);
-    uint64_t groups_before = st->group_id;
+    uint64_t groups_before = st->group_count;
     pthread_t th[GROUP_THREADS];
     group_arg args[GROUP_THREADS];
     for (int i = 0; i < GROUP_THREADS; i++) {
@@ -799,7 +799,7 @@ START_TEST(group_commit_concurrent)
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM t WHERE n % 5 = 4"), 0);
     sqlite3_close(db);
     /* Never more transactions than writes. */
-    ck_assert_uint_le(st->group_id - groups_before, GROUP_THREADS * GROUP_WRITES);
+    ck_assert_uint_le(st->group_count - groups_before, GROUP_THREADS * GROUP_WRITES);
     sp_store_close(st);
 }
 END_TEST
@@ -826,7 +826,7 @@ START_TEST(group_commit_joins)
     sp_conn *w = sp_store__begin(st);
     ck_assert_int_eq(raw_exec(w->db, "CREATE TABLE t (x INTEGER)"), SQLITE_OK);
     ck_assert_int_eq(sp_store__commit(st), 0);
-    uint64_t before = st->group_id;
+    uint64_t before = st->group_count;
 
     w = sp_store__begin(st);
     ck_assert_int_eq(raw_exec(w->db, "INSERT INTO t VALUES (1)"), SQLITE_OK);
@@ -838,7 +838,7 @@ START_TEST(group_commit_joins)
     ck_assert_int_eq(sp_store__commit(st), 0);
     pthread_join(th, NULL);
     ck_assert_int_eq(a.rc, 0);
-    ck_assert_int_eq(st->group_id - before, 1);
+    ck_assert_int_eq(st->group_count - before, 1);
     sqlite3 *db = raw_open();
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM t"), 2);
     sqlite3_close(db);
