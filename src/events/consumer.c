@@ -59,8 +59,15 @@ static void handle(sp_consumer *c, natsMsg **msgs, int n)
         parsed[count++] = msgs[i];
     }
     int rc = count ? sp_store_storage_changes(c->store, changes, (size_t)count, outcome) : 0;
+    int failed[SP_CONSUMER_BATCH] = {0};
     for (int i = 0; i < count; i++) {
-        if (rc < 0) {
+        /* A failed batch is applied again one change at a time, so that
+         * one change the database refuses does not hold back the rest. */
+        failed[i] = rc < 0 && (count == 1 ||
+                               sp_store_storage_changes(c->store, &changes[i], 1, &outcome[i]) < 0);
+    }
+    for (int i = 0; i < count; i++) {
+        if (failed[i]) {
             sp_warn("consumer", "storage change %s not applied (%s); retrying later",
                     changes[i].event_id, sp_err_str(rc));
             atomic_fetch_add(&c->retried, 1);

@@ -40,7 +40,7 @@ struct sp_hub {
     int notified;
     atomic_int closing;
     int stopped;
-    int64_t last_seq; /* recipients up to here have been woken */
+    int64_t last_seq, last_user; /* recipients up to this pair have been woken */
     sp_hub_sub *buckets[SP_HUB_BUCKETS];
     sp_hub_sub *all;
     int64_t count;
@@ -172,26 +172,36 @@ static void *hub_main(void *arg)
              * is freed while it is being woken. The query is an index
              * range read of the rows since the last round. */
             wake_round w = {0};
-            int64_t after = hub->last_seq, after_user = INT64_MAX;
+            int64_t after = hub->last_seq, after_user = hub->last_user;
+            int rc = 0;
             pthread_mutex_unlock(&hub->lock);
             for (;;) {
                 w.len = 0;
-                int rc = sp_store_event_recipients_after(hub->store, after, after_user,
-                                                         SP_HUB_BATCH, collect_user, &w);
+                rc = sp_store_event_recipients_after(hub->store, after, after_user, SP_HUB_BATCH,
+                                                     collect_user, &w);
                 if (w.len > 0) {
                     pthread_mutex_lock(&hub->lock);
                     wake_users(hub, &w);
                     pthread_mutex_unlock(&hub->lock);
+                    after = w.last_event;
+                    after_user = w.last_user;
                 }
                 if (rc < 0 || w.len == 0)
                     break;
-                after = w.last_event;
-                after_user = w.last_user;
             }
             free(w.users);
             pthread_mutex_lock(&hub->lock);
-            /* Read to the end: every recipient of `after` was seen. */
+            /* The keyset, so that a round cut short (database error) goes
+             * on where it stopped; tried again shortly. */
             hub->last_seq = after;
+            hub->last_user = after_user;
+            if (rc < 0) {
+                hub->notified = 1;
+                struct timespec ts;
+                clock_gettime(CLOCK_REALTIME, &ts);
+                ts.tv_sec += 1;
+                pthread_cond_timedwait(&hub->cond, &hub->lock, &ts);
+            }
         }
         int64_t now = sp_time_now_ms();
         while (hub->heap_len > 0 && hub->heap[0]->due_ms <= now) {
@@ -219,6 +229,7 @@ int sp_hub_start(sp_store *st, sp_hub **out)
     hub->store = st;
     int64_t oldest = 0;
     sp_store_events_range(st, &oldest, &hub->last_seq);
+    hub->last_user = INT64_MAX; /* every recipient of last_seq is past */
     pthread_mutex_init(&hub->lock, NULL);
     pthread_cond_init(&hub->cond, NULL);
     if (pthread_create(&hub->thread, NULL, hub_main, hub) != 0) {

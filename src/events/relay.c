@@ -4,9 +4,10 @@
  * A window of up to SP_RELAY_WINDOW events is on the wire at a time: the
  * relay reads the next rows while earlier ones await their
  * acknowledgements, and records the acknowledged prefix of the log as
- * published (one cursor row). When a publish fails, everything after it
- * is sent again from the cursor after a back-off, so the order of first
- * delivery is kept and the stream drops what it already has.
+ * published (one cursor row). Events reach the stream in log order; when
+ * a publish fails, it and everything after it are sent again from the
+ * cursor after a back-off (the stream drops what it already has), so a
+ * failed event may land after later ones that had succeeded.
  */
 #include "events/relay.h"
 
@@ -65,6 +66,8 @@ struct sp_relay {
     int64_t last_read; /* seq of the newest row put in the window */
     int failed;        /* a publish in the window failed */
 
+    atomic_int in_ack; /* on_ack calls running, for stop */
+    int sent;          /* anything was handed to the library */
     atomic_uint_fast64_t published, duplicates, failures;
     atomic_uint_fast64_t lag_buckets[SP_RELAY_LAG_BUCKETS + 1];
     atomic_uint_fast64_t lag_sum_ms;
@@ -86,6 +89,7 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 {
     (void)js;
     sp_relay *r = closure;
+    atomic_fetch_add(&r->in_ack, 1);
     const char *id = NULL;
     natsMsgHeader_Get(msg, "Nats-Msg-Id", &id);
     int state = pa ? 1 : -1;
@@ -115,6 +119,18 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
     natsMsg_Destroy(msg);
     if (ring)
         sp_wake_ring(&r->bell);
+    atomic_fetch_sub(&r->in_ack, 1);
+}
+
+/* Takes the publishes still awaiting an acknowledgement away from the
+ * library, so that none of them calls on_ack later. */
+static void drop_pending(sp_relay *r)
+{
+    natsMsgList left = {0};
+    /* The library's list exists only after a first publish (3.4.1 reads
+     * it without looking). */
+    if (r->sent && js_PublishAsyncGetPendingList(&left, r->js) == NATS_OK)
+        natsMsgList_Destroy(&left);
 }
 
 /* Publishes one row asynchronously into the window. */
@@ -148,6 +164,8 @@ static int publish_one(const sp_event *e, void *arg)
     po.MaxWait = SP_RELAY_ACK_WAIT_MS;
     if (s == NATS_OK)
         s = js_PublishMsgAsync(r->js, &msg, &po);
+    if (s == NATS_OK)
+        r->sent = 1;
     natsMsg_Destroy(msg); /* no-op when the library took it */
     if (s != NATS_OK) {
         pthread_mutex_lock(&r->window_lock);
@@ -198,7 +216,8 @@ static int settle(sp_relay *r)
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = SP_RELAY_ACK_WAIT_MS + 1000;
-    js_PublishAsyncComplete(r->js, &po);
+    if (js_PublishAsyncComplete(r->js, &po) != NATS_OK)
+        drop_pending(r); /* a late answer must not match the copies sent next */
     pthread_mutex_lock(&r->window_lock);
     r->head = r->tail = r->ack_hint = 0;
     r->last_read = 0;
@@ -293,6 +312,9 @@ void sp_relay_stop(sp_relay *r, int64_t timeout_ms)
     atomic_store(&r->stopping, 1);
     sp_relay_wake(r);
     pthread_join(r->thread, NULL);
+    drop_pending(r);
+    while (atomic_load(&r->in_ack) > 0)
+        sp_wake_wait(&r->bell, 1, NULL);
     int64_t left = 0, oldest = 0;
     if (sp_store_events_backlog(r->store, &left, &oldest) == 0 && left > 0)
         sp_warn("relay", "%lld events not yet on the bus; they are sent at the next start",
