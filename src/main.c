@@ -49,11 +49,12 @@
 #define SP_RELAY_FLUSH_MS 5000
 /* Open connections in all: change streams are long-lived, one per device
  * or tab; 20,000 covers the 10,000-client target with room to spare. It
- * is lowered to fit the open-file limit, less SP_FD_RESERVE. */
+ * is lowered to fit the open-file limit, less what the rest needs. */
 #define SP_HTTP_CONNECTION_LIMIT 20000
-/* Descriptors kept for everything but connections: database connections
- * (three files per thread), the bus, outbound fetches, the 503 overflow. */
-#define SP_FD_RESERVE 256
+/* Descriptors kept for everything but the HTTP server's own (its workers
+ * and connections): the database writer and the other threads' readers,
+ * the bus, outbound fetches, logs. */
+#define SP_FD_RESERVE 128
 /* Change streams get this long to end on shutdown. */
 #define SP_STREAMS_CLOSE_MS 2000
 /* A PEM file larger than this is not a certificate or key. */
@@ -189,6 +190,7 @@ static char *read_pem(const char *path)
  * connections fit under it. */
 static unsigned raise_nofile(void)
 {
+    unsigned reserve = SP_FD_RESERVE + sp_http_descriptors(0);
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return SP_HTTP_CONNECTION_LIMIT;
@@ -197,14 +199,14 @@ static unsigned raise_nofile(void)
         if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
             getrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (rl.rlim_cur >= (rlim_t)SP_HTTP_CONNECTION_LIMIT + SP_FD_RESERVE)
+    if (rl.rlim_cur >= (rlim_t)SP_HTTP_CONNECTION_LIMIT + reserve)
         return SP_HTTP_CONNECTION_LIMIT;
-    unsigned fit =
-        rl.rlim_cur > 2 * SP_FD_RESERVE ? (unsigned)(rl.rlim_cur - SP_FD_RESERVE) : SP_FD_RESERVE;
+    unsigned fit = rl.rlim_cur > 2 * (rlim_t)reserve ? (unsigned)(rl.rlim_cur - reserve)
+                                                     : (unsigned)(rl.rlim_cur / 2);
     /* Below the 10,000-stream design point it is worth a warning. */
     sp_log(fit < SP_HTTP_CONNECTION_LIMIT / 2 ? SP_LOG_WARN : SP_LOG_INFO, "main",
-           "open-file limit %llu: serving at most %u connections (`ulimit -n %d` for %d)",
-           (unsigned long long)rl.rlim_cur, fit, SP_HTTP_CONNECTION_LIMIT + SP_FD_RESERVE,
+           "open-file limit %llu: serving at most %u connections (`ulimit -n %u` for %d)",
+           (unsigned long long)rl.rlim_cur, fit, SP_HTTP_CONNECTION_LIMIT + reserve,
            SP_HTTP_CONNECTION_LIMIT);
     return fit;
 }

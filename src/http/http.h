@@ -116,6 +116,10 @@ void sp_http_stream_wake(sp_http_stream *s);
  */
 int sp_http_start(const sp_http_options *opt, const sp_router *router, sp_http_server **out);
 
+/* Descriptors a server with that many threads (0: the default) uses
+ * besides its connections, for sizing the connection limit. */
+unsigned sp_http_descriptors(unsigned threads);
+
 /* Stops accepting new connections; requests in flight go on. */
 void sp_http_quiesce(sp_http_server *srv);
 

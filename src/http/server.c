@@ -392,7 +392,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *con_cls = req;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         unsigned refuse = check_limits(req);
-        if ((unsigned)atomic_load(&srv->connections) > srv->connection_limit) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (ci && ci->socket_context == srv) { /* over the limit (on_connection) */
             req->too_large = 1;
             atomic_fetch_add(&srv->refused, 1);
             sp_http_add_header(req, "Connection", "close");
@@ -486,13 +488,37 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     sp_buf_free(&b);
 }
 
+/* The worker pool for a requested size (0: SP_HTTP_THREADS_PER_CORE). */
+static unsigned pool_size(unsigned requested)
+{
+    unsigned threads = requested;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n < 1 ? SP_HTTP_THREADS_PER_CORE : (unsigned)n * SP_HTTP_THREADS_PER_CORE;
+    }
+    return threads > SP_HTTP_MAX_THREADS ? SP_HTTP_MAX_THREADS : threads;
+}
+
+unsigned sp_http_descriptors(unsigned threads)
+{
+    /* A worker: its epoll and wake-up descriptors, and its SQLite reader
+     * (database, WAL and shared-memory files). */
+    return pool_size(threads) * 5 + SP_HTTP_OVERFLOW;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode code)
 {
     (void)conn;
-    (void)socket_ctx;
     sp_http_server *srv = cls;
-    atomic_fetch_add(&srv->connections, code == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+    if (code != MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_sub(&srv->connections, 1);
+        return;
+    }
+    /* Decided once per connection: the ones beyond the limit are refused,
+     * not whichever connection happens to send a request next. */
+    if ((unsigned)atomic_fetch_add(&srv->connections, 1) >= srv->connection_limit)
+        *socket_ctx = srv;
 }
 
 int sp_http_start(const sp_http_options *opt, const sp_router *router, sp_http_server **out)
@@ -524,13 +550,7 @@ int sp_http_start(const sp_http_options *opt, const sp_router *router, sp_http_s
         return SP_ERR_IO;
     }
 
-    unsigned threads = opt->threads;
-    if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n < 1 ? SP_HTTP_THREADS_PER_CORE : (unsigned)n * SP_HTTP_THREADS_PER_CORE;
-    }
-    if (threads > SP_HTTP_MAX_THREADS)
-        threads = SP_HTTP_MAX_THREADS;
+    unsigned threads = pool_size(opt->threads);
 
     unsigned flags =
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;

@@ -193,22 +193,30 @@ def check_connection_limits(t, nats, idp):
                  'the address is served again once its connections close')
 
         # The total: the open-file limit lowers it (1,280 descriptors less
-        # the reserve of 256 = 1,024 connections).
+        # what the workers and the rest of the service need).
         sp = Spaceport(nats_url=nats.url, issuers=idp.url,
                        wrapper=['prlimit', '--nofile=1280:1280'])
         with sp:
+            limit = int(metric_value(sp, 'spaceport_http_connection_limit'))
+            t.ok(256 <= limit < 1280, 'with 1,280 descriptors the limit is lowered (to %d)' % limit)
+            t.ok('serving at most %d connections' % limit in sp.stderr_text(),
+                 'and the lowered limit is logged at start')
             statuses = []
-            for i in range(1024):
+            for i in range(limit):
                 c, status, _ = open_with_request(sp.port, '127.0.0.%d' % (1 + i % 4))
                 held.append(c)
                 statuses.append(status)
-            t.eq(statuses.count(200), 1024, 'with 1,280 descriptors, 1,024 connections are served')
+            t.eq(statuses.count(200), limit, 'that many connections are served')
             refused = [open_with_request(sp.port, '127.0.0.5') for _ in range(5)]
             bodies = [r[2] for r in refused]
             t.ok(all(r[1] == 503 for r in refused),
                  'connections beyond the limit are answered 503', [b[:200] for b in bodies])
             t.ok(all(b'connection: close' in b.lower() and b'too many connections' in b
                      for b in bodies), 'with Connection: close and the reason', bodies[:1])
+            held[0].sendall(b'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')
+            again = held[0].recv(4096)
+            t.ok(again.startswith(b'HTTP/1.1 200'),
+                 'a connection within the limit is still served meanwhile', again[:100])
             closed = 0
             for c, _, _ in refused:
                 try:
@@ -226,11 +234,8 @@ def check_connection_limits(t, nats, idp):
                 c.close()
             held = []
             wait_until(lambda: metric_value(sp, 'spaceport_http_connections') < 10, 10)
-            t.ok(metric_value(sp, 'spaceport_http_connections_refused_total') >= 5 and
-                 metric_value(sp, 'spaceport_http_connection_limit') == 1024,
-                 '/metrics shows the limit and the refusals')
-            t.ok('serving at most 1024 connections' in sp.stderr_text(),
-                 'the lowered limit is logged at start')
+            t.ok(metric_value(sp, 'spaceport_http_connections_refused_total') >= 5,
+                 '/metrics counts the refusals')
     finally:
         for c in held:
             c.close()
