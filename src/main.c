@@ -297,7 +297,6 @@ static int cmd_serve(int argc, char **argv)
                             .connection_limit = connection_limit};
     if (sp_http_start(&hopt, router, &server) < 0)
         goto fail_router;
-    api.server = server;
     sp_info("main", "spaceport %s serving %s on %s:%d (started in %lld ms)", SP_VERSION,
             cfg.public_url, cfg.http_host, cfg.http_port,
             (long long)(sp_time_mono_ms() - start_ms));

@@ -23,14 +23,13 @@ typedef struct sp_api {
     sp_store *store;
     sp_bus *bus;
     sp_auth *auth;
-    sp_relay *relay;           /* for /metrics; may be NULL */
-    sp_hub *hub;               /* change streams; may be NULL */
+    sp_relay *relay;                /* for /metrics; may be NULL */
+    sp_hub *hub;                    /* change streams; may be NULL */
     struct sp_listcache *listcache; /* rendered listings; may be NULL */
-    sp_consumer *consumer;     /* for /metrics; may be NULL */
-    sp_federation *federation; /* for /metrics; NULL without trusted instances */
-    sp_http_server *server;    /* set once the server runs; for /metrics */
-    int64_t started_ms;        /* wall clock at start, for /metrics */
-    atomic_int remote_lookups; /* lookups at other instances in flight (remote.c) */
+    sp_consumer *consumer;          /* for /metrics; may be NULL */
+    sp_federation *federation;      /* for /metrics; NULL without trusted instances */
+    int64_t started_ms;             /* wall clock at start, for /metrics */
+    atomic_int remote_lookups;      /* lookups at other instances in flight (remote.c) */
 } sp_api;
 
 /* Adds every route to r; api must outlive r. Returns 0 or a negative

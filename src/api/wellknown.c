@@ -50,8 +50,8 @@ static void metrics(sp_http_req *req, void *ctx)
                            "# TYPE spaceport_start_time_seconds gauge\n"
                            "spaceport_start_time_seconds %.3f\n",
                            sp_bus_connected(api->bus) ? 1 : 0, (double)api->started_ms / 1000.0);
-    if (rc == 0 && api->server)
-        rc = sp_http_metrics(api->server, &out);
+    if (rc == 0)
+        rc = sp_http_metrics(sp_http_server_of(req), &out);
     if (rc == 0)
         rc = sp_auth_metrics(api->auth, &out);
     if (rc == 0 && api->relay)

@@ -130,5 +130,7 @@ void sp_http_stop(sp_http_server *srv, int64_t timeout_ms);
 /* Appends the server's metrics in Prometheus text format: requests by
  * route and status, latency histogram by route, requests in flight. */
 int sp_http_metrics(sp_http_server *srv, struct sp_buf *out);
+/* The server a request came to (for its metrics). */
+sp_http_server *sp_http_server_of(const sp_http_req *req);
 
 #endif

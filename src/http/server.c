@@ -610,6 +610,11 @@ void sp_http_stop(sp_http_server *srv, int64_t timeout_ms)
     free(srv);
 }
 
+sp_http_server *sp_http_server_of(const sp_http_req *req)
+{
+    return req->srv;
+}
+
 int sp_http_metrics(sp_http_server *srv, sp_buf *out)
 {
     int rc = sp_buf_puts(out, "# HELP spaceport_http_requests_total HTTP requests by route and "
