@@ -19,7 +19,7 @@ baselines measured in the same run.
    Nats-Msg-Id and Content-Type headers) into a file-backed stream on the
    same nats-server -> msgs/s; ratio 3/4 (goal >= 0.5).
 5. Lag: shares paced at LAG_RATE/s (default 5,000) for DURATION seconds
-   while a subscriber on spaceport.> compares each CloudEvent's `time`
+   while a subscriber on spaceport.> (lag_sub.c) compares each CloudEvent's `time`
    (taken in the share's transaction) with its arrival; and the p99 of
    spaceport_relay_lag_seconds (commit to acknowledgement) over the same
    interval, with LAG_CONNECTIONS (default 256) connections. Goal: p99 <
@@ -31,11 +31,11 @@ Environment: BUILD (build dir), DURATION (seconds per wrk run, default 10),
 OUTAGE (seconds of shares with the bus down, default 10), LAG_RATE,
 LAG_CONNECTIONS.
 """
-import calendar
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -57,6 +57,7 @@ LAG_RATE = int(os.environ.get('LAG_RATE', '5000'))
 LAG_CONNECTIONS = int(os.environ.get('LAG_CONNECTIONS', '256'))
 RAW_SQLITE = os.path.join(BUILD, 'tests', 'bench', 'raw_sqlite')
 RAW_JS = os.path.join(BUILD, 'tests', 'bench', 'raw_js')
+LAG_SUB = os.path.join(BUILD, 'tests', 'bench', 'lag_sub')
 LUA = os.path.join(ROOT, 'tests', 'bench', 'invite.lua')
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 UNITS = {'us': 1e-3, 'ms': 1.0, 's': 1e3}
@@ -105,11 +106,6 @@ def histogram_quantile(before, after, q):
     return None, total
 
 
-def percentile(values, q):
-    v = sorted(values)
-    return v[min(len(v) - 1, int(q * len(v)))] if v else float('nan')
-
-
 def wrk(sp, duration, env, rate=0, connections=64):
     e = dict(os.environ)
     e.update(env)
@@ -134,25 +130,14 @@ def wrk(sp, duration, env, rate=0, connections=64):
 
 
 class Recorder:
-    """Stands in for natsclient's subscription queue: stamps each message
-    on arrival (in the reader thread) and keeps it for later parsing."""
+    """Stands in for natsclient's subscription queue: keeps each message
+    with its arrival time (the lag run uses lag_sub instead)."""
 
     def __init__(self):
         self.items = []
 
     def put(self, msg):
         self.items.append((time.time(), msg.data))
-
-    def lags_ms(self, prefix):
-        out = []
-        for arrived, data in self.items:
-            ce = json.loads(data)
-            if not ce['data'].get('itemId', '').startswith(prefix):
-                continue
-            t = calendar.timegm(time.strptime(ce['time'][:19], '%Y-%m-%dT%H:%M:%S'))
-            t += float('0' + ce['time'][19:-1])  # milliseconds
-            out.append((arrived - t) * 1000)
-        return out
 
 
 def subscribe(nc, subject):
@@ -318,23 +303,26 @@ def run(work, nats, idp, sp, res):
     for i, rate in enumerate(rates):
         wait_until(lambda: metrics(sp).get('spaceport_events_backlog', 1) == 0, 60)
         prefix = 'lag%d' % i
-        with NatsClient(nats.url) as nc:
-            rec = subscribe(nc, 'spaceport.>')
-            before = metrics(sp)
-            r = wrk(sp, DURATION, dict(env, BENCH_PREFIX=prefix), rate=rate,
-                    connections=LAG_CONNECTIONS)
-            wait_until(lambda: metrics(sp).get('spaceport_events_backlog', 1) == 0, 60)
-            time.sleep(0.2)
-            after = metrics(sp)
-        lags = rec.lags_ms(prefix)
+        sub = subprocess.Popen([LAG_SUB, nats.url, 'spaceport.>', prefix],
+                               stdout=subprocess.PIPE, text=True)
+        sub.stdout.readline()  # ready
+        before = metrics(sp)
+        r = wrk(sp, DURATION, dict(env, BENCH_PREFIX=prefix), rate=rate,
+                connections=LAG_CONNECTIONS)
+        wait_until(lambda: metrics(sp).get('spaceport_events_backlog', 1) == 0, 60)
+        time.sleep(0.2)
+        after = metrics(sp)
+        sub.send_signal(signal.SIGINT)
+        got = kv_output(sub.communicate(timeout=30)[0])
         hq, hn = histogram_quantile(before, after, 0.99)
-        entry = {'target': rate, 'achieved': r['rps'], 'http_p99': r['p99'], 'events': len(lags),
-                 'p50': percentile(lags, 0.5), 'p99': percentile(lags, 0.99),
-                 'max': max(lags) if lags else float('nan'), 'hist_p99_le': hq, 'hist_n': hn}
+        entry = {'target': rate, 'achieved': r['rps'], 'http_p99': r['p99'],
+                 'events': int(got.get('events', 0)), 'p50': got.get('p50_ms', float('nan')),
+                 'p99': got.get('p99_ms', float('nan')), 'max': got.get('max_ms', float('nan')),
+                 'hist_p99_le': hq, 'hist_n': hn}
         res['lag'].append(entry)
         print('lag at %d/s requested: %.0f shares/s achieved, %d events, lag p50 %.1f ms, '
               'p99 %.1f ms, max %.1f ms; histogram p99 <= %s s' % (
-                  rate, r['rps'], len(lags), entry['p50'], entry['p99'], entry['max'], hq),
+                  rate, r['rps'], entry['events'], entry['p50'], entry['p99'], entry['max'], hq),
               flush=True)
         if i == 0 and r['rps'] < 0.95 * rate:
             rates.append(int(0.8 * res['http']['rps']))
