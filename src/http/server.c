@@ -35,9 +35,10 @@
 #define SP_HTTP_OVERFLOW 64
 /* Worker threads per core, and at most: a request that writes waits for
  * its group commit (store/txn.c) on its thread, so more threads than cores
- * make larger groups (shares/s on 2 cores: 2 threads 1,930, 16 threads
- * 3,115, 32 threads 3,291). Idle threads cost a stack and nothing else. */
-#define SP_HTTP_THREADS_PER_CORE 16
+ * make larger groups (shares/s on 2 cores, loaded: 2 threads 1,930,
+ * 16 threads 3,115, 32 threads 3,291). More threads cost read latency
+ * (scheduling) and a SQLite reader each. */
+#define SP_HTTP_THREADS_PER_CORE 8
 #define SP_HTTP_MAX_THREADS      64
 /* Status codes are counted in a dense table indexed by code - 100. */
 #define SP_HTTP_STATUS_SLOTS 500
