@@ -5,6 +5,7 @@
 
 #include "store/events.h"
 
+#include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -124,37 +125,32 @@ static void heap_set(sp_hub *hub, sp_hub_sub *s, int64_t due_ms)
 
 /* The users of one round of committed events, read without the lock. */
 typedef struct wake_round {
-    int64_t *users;
-    size_t len, cap;
+    sp_buf users;                  /* int64_t user seqs */
+    size_t rows;                   /* pairs read this round */
     int64_t last_event, last_user; /* the keyset: last pair read */
 } wake_round;
 
 static int collect_user(int64_t user_seq, int64_t event_seq, void *arg)
 {
     wake_round *w = arg;
+    size_t n = w->users.len / sizeof user_seq;
+    /* Consecutive rows of one user are woken once. */
+    if ((n == 0 || ((const int64_t *)w->users.data)[n - 1] != user_seq) &&
+        sp_buf_append(&w->users, &user_seq, sizeof user_seq) < 0)
+        return SP_ERR_NOMEM; /* the keyset stays before this pair */
+    w->rows++;
     w->last_event = event_seq;
     w->last_user = user_seq;
-    if (w->len > 0 && w->users[w->len - 1] == user_seq)
-        return 0; /* consecutive rows of one user */
-    if (w->len == w->cap) {
-        size_t cap = w->cap ? w->cap * 2 : 256;
-        int64_t *users = realloc(w->users, cap * sizeof *users);
-        if (!users)
-            return SP_ERR_NOMEM;
-        w->users = users;
-        w->cap = cap;
-    }
-    w->users[w->len++] = user_seq;
     return 0;
 }
 
 /* Wakes the subscriptions of the users (hub lock held). */
 static void wake_users(sp_hub *hub, const wake_round *w)
 {
-    for (size_t i = 0; i < w->len; i++) {
-        int64_t user_seq = w->users[i];
-        for (sp_hub_sub *s = hub->buckets[bucket_of(user_seq)]; s; s = s->bucket_next) {
-            if (s->user_seq == user_seq)
+    const int64_t *users = (const int64_t *)w->users.data;
+    for (size_t i = 0; i < w->users.len / sizeof *users; i++) {
+        for (sp_hub_sub *s = hub->buckets[bucket_of(users[i])]; s; s = s->bucket_next) {
+            if (s->user_seq == users[i])
                 s->wake(s->ctx, 1);
         }
     }
@@ -176,20 +172,21 @@ static void *hub_main(void *arg)
             int rc = 0;
             pthread_mutex_unlock(&hub->lock);
             for (;;) {
-                w.len = 0;
+                w.rows = 0;
+                sp_buf_reset(&w.users);
                 rc = sp_store_event_recipients_after(hub->store, after, after_user, SP_HUB_BATCH,
                                                      collect_user, &w);
-                if (w.len > 0) {
+                if (w.rows > 0) {
                     pthread_mutex_lock(&hub->lock);
                     wake_users(hub, &w);
                     pthread_mutex_unlock(&hub->lock);
                     after = w.last_event;
                     after_user = w.last_user;
                 }
-                if (rc < 0 || w.len == 0)
+                if (rc < 0 || w.rows == 0)
                     break;
             }
-            free(w.users);
+            sp_buf_free(&w.users);
             pthread_mutex_lock(&hub->lock);
             /* The keyset, so that a round cut short (database error) goes
              * on where it stopped; tried again shortly. */

@@ -106,12 +106,6 @@ static int apply(sp_conn *w, const sp_storage_change *c)
     return rc < 0 ? rc : 0;
 }
 
-static int exec(sp_conn *w, const char *sql)
-{
-    int rc = sqlite3_exec(w->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : sp_store__err(w, rc, sql);
-}
-
 int sp_store_storage_changes(sp_store *st, const sp_storage_change *changes, size_t n, int *outcome)
 {
     sp_conn *w = sp_store__begin(st);
@@ -119,16 +113,16 @@ int sp_store_storage_changes(sp_store *st, const sp_storage_change *changes, siz
         return SP_ERR_DB;
     for (size_t i = 0; i < n; i++) {
         /* A savepoint per change: an unknown drive undoes only its own. */
-        int rc = exec(w, "SAVEPOINT change");
+        int rc = sp_store__exec(w, "SAVEPOINT change");
         if (rc == 0)
             rc = apply(w, &changes[i]);
         if (rc == SP_ERR_NOT_FOUND)
-            rc = exec(w, "ROLLBACK TO change") < 0 ? SP_ERR_DB : SP_ERR_NOT_FOUND;
+            rc = sp_store__exec(w, "ROLLBACK TO change") < 0 ? SP_ERR_DB : SP_ERR_NOT_FOUND;
         if (rc < 0 && rc != SP_ERR_NOT_FOUND) {
             sp_store__rollback(st);
             return rc;
         }
-        if (exec(w, "RELEASE change") < 0) {
+        if (sp_store__exec(w, "RELEASE change") < 0) {
             sp_store__rollback(st);
             return SP_ERR_DB;
         }

@@ -47,7 +47,7 @@ struct sp_store {
     sp_group_waiter *group_waiters; /* writers waiting for the open group */
     pthread_mutex_t group_lock;     /* guards the waiters' results */
     pthread_cond_t group_cond;      /* a group ended */
-    _Atomic uint64_t version; /* bumped by every commit that changes what readers see */
+    _Atomic uint64_t version;       /* bumped by every commit that changes what readers see */
     struct {
         void (*fn)(void *ctx);
         void *ctx;
@@ -85,6 +85,9 @@ void sp_store__rollback(sp_store *st);
 /* Maps an SQLite result code to an sp_err code, logging unexpected ones
  * with what (a short description of the statement). */
 int sp_store__err(sp_conn *conn, int rc, const char *what);
+/* Runs SQL without results (BEGIN, SAVEPOINT, ...) on conn; returns 0 or
+ * the sp_err of its failure. */
+int sp_store__exec(sp_conn *conn, const char *sql);
 
 /*
  * Writes an event row of type about subject (a drive id) with data (a JSON

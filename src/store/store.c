@@ -51,6 +51,12 @@ int sp_store__err(sp_conn *conn, int rc, const char *what)
     }
 }
 
+int sp_store__exec(sp_conn *conn, const char *sql)
+{
+    int rc = sqlite3_exec(conn->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : sp_store__err(conn, rc, sql);
+}
+
 static int conn_open(const char *path, sp_conn *c, int writer)
 {
     memset(c, 0, sizeof *c);

@@ -33,12 +33,6 @@ struct sp_group_waiter {
     int done, rc;
 };
 
-static int run(sp_store *st, const char *sql)
-{
-    int rc = sqlite3_exec(st->writer.db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : sp_store__err(&st->writer, rc, sql);
-}
-
 /* Records the open group's result, wakes the writers waiting for it and
  * closes it (write lock held). */
 static void group_done(sp_store *st, int rc)
@@ -74,7 +68,7 @@ static void group_lost(sp_store *st)
 static int group_commit(sp_store *st)
 {
     int notify = st->group_events, visible = st->group_visible;
-    int rc = run(st, "COMMIT");
+    int rc = sp_store__exec(&st->writer, "COMMIT");
     if (rc < 0) {
         if (rc != SP_ERR_FULL)
             rc = SP_ERR_DB;
@@ -132,7 +126,7 @@ static sp_conn *begin(sp_store *st, int relaxed)
     if (!st->group_open) {
         if (relaxed)
             sqlite3_exec(st->writer.db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-        if (run(st, "BEGIN IMMEDIATE") < 0) {
+        if (sp_store__exec(&st->writer, "BEGIN IMMEDIATE") < 0) {
             if (relaxed)
                 sqlite3_exec(st->writer.db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
             sp_warn("store", "cannot begin a write transaction");
@@ -145,7 +139,7 @@ static sp_conn *begin(sp_store *st, int relaxed)
         st->group_visible = 0;
         st->group_count++;
     }
-    if (run(st, "SAVEPOINT member") < 0) {
+    if (sp_store__exec(&st->writer, "SAVEPOINT member") < 0) {
         if (sqlite3_get_autocommit(st->writer.db))
             group_lost(st);
         group_settle(st);
@@ -180,7 +174,8 @@ static void undo(sp_store *st)
 
 int sp_store__commit(sp_store *st)
 {
-    int rc = sqlite3_get_autocommit(st->writer.db) ? SP_ERR_DB : run(st, "RELEASE member");
+    int rc = sqlite3_get_autocommit(st->writer.db) ? SP_ERR_DB
+                                                   : sp_store__exec(&st->writer, "RELEASE member");
     if (rc < 0) {
         undo(st);
         group_settle(st);
