@@ -7,7 +7,6 @@ and storage change events arrive at 50/s. Afterwards: requests, 5xx count,
 RSS at start (after warm-up) and end, events written vs events in the
 stream (and duplicates). Loopback only; everything started is stopped.
 """
-import json
 import os
 import re
 import subprocess
@@ -32,13 +31,6 @@ def rss_kib(pid):
         if line.startswith('VmRSS:'):
             return int(line.split()[1])
     return 0
-
-
-def metric(sp, name):
-    for line in sp.request('GET', '/metrics').body.decode().splitlines():
-        if line.startswith(name + ' '):
-            return float(line.split()[1])
-    return None
 
 
 def main():
@@ -113,7 +105,7 @@ def main():
             for w in workers:
                 w.join(10)
             rss_end = rss_kib(sp.proc.pid)
-            drained = wait_until(lambda: metric(sp, 'spaceport_events_backlog') == 0, 120)
+            drained = wait_until(lambda: sp.metric('spaceport_events_backlog') == 0, 120)
             print('outbox drained: %s' % bool(drained))
             written = int(subprocess.run(
                 ['sqlite3', os.path.join(sp.data_dir, 'spaceport.db'),

@@ -219,6 +219,13 @@ class Spaceport:
             raise RuntimeError('spaceport not ready:\n' + text)
         return self
 
+    def metric(self, name):
+        """The value of an unlabelled sample in /metrics, or None."""
+        for line in self.request('GET', '/metrics').body.decode().splitlines():
+            if line.startswith(name + ' '):
+                return float(line.split()[1])
+        return None
+
     def request(self, method, path, body=None, headers=None, timeout=10.0):
         """One request on a new connection; returns a Response (status 0 when
         the connection failed)."""

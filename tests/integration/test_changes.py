@@ -36,13 +36,6 @@ def publish(nc, event, msg_id=None):
     nc.flush()
 
 
-def metric(sp, name):
-    for line in sp.request('GET', '/metrics').body.decode().splitlines():
-        if line.startswith(name + ' '):
-            return float(line.split()[1])
-    return None
-
-
 def main(t):
     schema = json.load(open(os.path.join(SOURCE_ROOT, 'schema/events/storage-changed.json')))
     item_schema = json.load(open(os.path.join(SOURCE_ROOT, 'schema/events/item.json')))
@@ -103,11 +96,11 @@ def main(t):
                  'the drive now has the reported eTag and quota used', d['quota'])
 
             # --- the same CloudEvent twice (new Nats-Msg-Id): applied once
-            before = metric(sp, 'spaceport_storage_changes_total{outcome="duplicate"}')
+            before = sp.metric('spaceport_storage_changes_total{outcome="duplicate"}')
             publish(nc, ev, msg_id=str(uuid.uuid4()))
-            wait_until(lambda: metric(sp, 'spaceport_storage_changes_total{outcome="duplicate"}')
+            wait_until(lambda: sp.metric('spaceport_storage_changes_total{outcome="duplicate"}')
                        == before + 1, 5)
-            t.eq(metric(sp, 'spaceport_storage_changes_total{outcome="duplicate"}'), before + 1,
+            t.eq(sp.metric('spaceport_storage_changes_total{outcome="duplicate"}'), before + 1,
                  'a redelivered CloudEvent id is recognised')
             t.eq(s_ann.next(1.5), None, 'and changes nothing twice: no second notification')
 
@@ -116,11 +109,11 @@ def main(t):
                          'data': {'driveId': project}})
             nc.publish('spaceport.storage.changed', b'{not json', headers={'Nats-Msg-Id': 'bad-2'})
             publish(nc, change_event('no-such-drive', 'e'))
-            wait_until(lambda: metric(sp, 'spaceport_storage_changes_total{outcome="unknown_drive"}')
+            wait_until(lambda: sp.metric('spaceport_storage_changes_total{outcome="unknown_drive"}')
                        == 1, 5)
-            t.eq(metric(sp, 'spaceport_storage_changes_total{outcome="malformed"}'), 2,
+            t.eq(sp.metric('spaceport_storage_changes_total{outcome="malformed"}'), 2,
                  'malformed events are counted')
-            t.eq(metric(sp, 'spaceport_storage_changes_total{outcome="unknown_drive"}'), 1,
+            t.eq(sp.metric('spaceport_storage_changes_total{outcome="unknown_drive"}'), 1,
                  'changes to unknown drives are counted')
             t.eq(sp.request('GET', '/healthz').status, 200, 'and the service is fine')
 
@@ -217,7 +210,7 @@ def main(t):
                 s.close()
             t.ok(wait_until(lambda: Stream(sp.port, tok['dan']).status == 200, 5),
                  'closed streams free their places')
-            n = metric(sp, 'spaceport_change_streams')
+            n = sp.metric('spaceport_change_streams')
             t.ok(n is not None, 'metrics count open streams (%s)' % n)
             for s in (s_ann, s_ben, s2):
                 s.close()

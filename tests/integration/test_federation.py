@@ -541,13 +541,6 @@ def remote_for(client, url):
     return found[0] if len(found) == 1 else None
 
 
-def metric(sp, name):
-    for line in sp.request('GET', '/metrics').body.decode().splitlines():
-        if line.startswith(name + ' '):
-            return float(line.split()[1])
-    return None
-
-
 def sent_state(zurich, share_id):
     con = sqlite3.connect(os.path.join(zurich.data_dir, 'spaceport.db'))
     row = con.execute('SELECT state, instance FROM ocm_sent WHERE share_id = ?',
@@ -629,7 +622,7 @@ def check_outgoing(t, s, zurich, paris, nz, ein_z, marie_p, marie_tok, pierre_p)
     t.ok(r.status == 200 and time.monotonic() - t0 < 1.0,
          'with Paris down the share at Zurich still succeeds at once: 200')
     optics_share = r.json()['value'][0]['id'] if r.status == 200 else ''
-    t.ok(wait_until(lambda: (metric(zurich, 'spaceport_ocm_queue') or 0) >= 1, 5),
+    t.ok(wait_until(lambda: (zurich.metric('spaceport_ocm_queue') or 0) >= 1, 5),
          'the announcement waits in Zurich\'s outbound queue')
     time.sleep(2)
     paris.start()
@@ -666,7 +659,7 @@ def check_outgoing(t, s, zurich, paris, nz, ein_z, marie_p, marie_tok, pierre_p)
             break
     else:
         t.ok(True, 'every remote event at Paris matches its schema')
-    t.ok((metric(zurich, 'spaceport_ocm_deliveries_total{outcome="delivered"}') or 0) >= 100,
+    t.ok((zurich.metric('spaceport_ocm_deliveries_total{outcome="delivered"}') or 0) >= 100,
          'zurich counts its deliveries in /metrics')
 
 

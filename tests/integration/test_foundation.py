@@ -197,7 +197,7 @@ def check_connection_limits(t, nats, idp):
         sp = Spaceport(nats_url=nats.url, issuers=idp.url,
                        wrapper=['prlimit', '--nofile=1280:1280'])
         with sp:
-            limit = int(metric_value(sp, 'spaceport_http_connection_limit'))
+            limit = int(sp.metric('spaceport_http_connection_limit') or -1)
             t.ok(256 <= limit < 1280, 'with 1,280 descriptors the limit is lowered (to %d)' % limit)
             t.ok('serving at most %d connections' % limit in sp.stderr_text(),
                  'and the lowered limit is logged at start')
@@ -233,20 +233,13 @@ def check_connection_limits(t, nats, idp):
             for c in held:
                 c.close()
             held = []
-            wait_until(lambda: metric_value(sp, 'spaceport_http_connections') < 10, 10)
-            t.ok(metric_value(sp, 'spaceport_http_connections_refused_total') >= 5,
+            wait_until(lambda: (sp.metric('spaceport_http_connections') or 0) < 10, 10)
+            t.ok((sp.metric('spaceport_http_connections_refused_total') or 0) >= 5,
                  '/metrics counts the refusals')
     finally:
         for c in held:
             c.close()
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-
-
-def metric_value(sp, name):
-    for line in sp.request('GET', '/metrics').body.decode().splitlines():
-        if line.startswith(name + ' '):
-            return float(line.split()[1])
-    return -1
 
 
 def check_logs(t, sp):
