@@ -117,6 +117,102 @@ static int normalize_email(const char *in, char *out, size_t outlen)
     return 0;
 }
 
+/* One recipient of an invitation, and what the store made of it. */
+typedef struct invitee {
+    sp_share_grantee grantee;
+    char email[SP_EMAIL_MAX + 1];
+    sp_share_made made;
+} invitee;
+
+/* An invitation on its way through the store's writer thread: lives from
+ * the handler until the resumed request is answered. */
+typedef struct invitation {
+    sp_http_req *req;
+    json_t *body; /* holds the recipients' object ids */
+    sp_user user;
+    char drive_id[128];
+    char item_id[SP_ITEM_ID_MAX + 1];
+    char item_name[1025];
+    const sp_role *role;
+    int64_t expiry;
+    int rc;      /* how it ended */
+    int refused; /* rc is the store's answer for recipient failed */
+    size_t failed;
+    size_t count;
+    invitee to[];
+} invitation;
+
+/* On the writer thread: one share per recipient, in order, up to the
+ * first the store refuses (those before it stay, as they would with one
+ * request each). */
+static int invite_run(sp_store *st, void *ctx)
+{
+    invitation *inv = ctx;
+    for (size_t i = 0; i < inv->count; i++) {
+        int rc = sp_store_share_create(st, &inv->user, inv->drive_id, inv->item_id, inv->item_name,
+                                       &inv->to[i].grantee, inv->role->id, inv->expiry,
+                                       &inv->to[i].made);
+        if (rc < 0) {
+            inv->refused = 1;
+            inv->failed = i;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void invite_done(void *ctx, int rc)
+{
+    invitation *inv = ctx;
+    inv->rc = rc;
+    sp_http_resume(inv->req);
+}
+
+/* Answers the resumed invitation: the new permissions once durable. */
+static void invite_answer(sp_http_req *req, void *ctx)
+{
+    invitation *inv = ctx;
+    if (inv->rc < 0 && inv->refused) {
+        const invitee *t = &inv->to[inv->failed];
+        const char *who = t->grantee.user_id ? t->grantee.user_id : t->email;
+        if (inv->rc == SP_ERR_NOT_FOUND)
+            sp_http_reply_error(req, 400, "invalidRequest", "no user %s", who);
+        else if (inv->rc == SP_ERR_INVALID)
+            sp_http_reply_error(req, 400, "invalidRequest", "you cannot share with yourself");
+        else if (inv->rc == SP_ERR_CONFLICT)
+            sp_http_reply_error(req, 409, "nameAlreadyExists", "the item is already shared with %s",
+                                who);
+        else
+            sp_api__store_error(req, inv->rc);
+    } else if (inv->rc < 0) {
+        sp_api__store_error(req, inv->rc);
+    } else {
+        json_t *value = json_array();
+        for (size_t i = 0; value && i < inv->count; i++) {
+            const invitee *t = &inv->to[i];
+            sp_share s = {.id = t->made.id,
+                          .grantee_id = t->made.grantee_id[0] ? t->made.grantee_id : NULL,
+                          .grantee_name = t->made.grantee_name,
+                          .grantee_email = t->grantee.email,
+                          .role = inv->role->id,
+                          .expires_at_ms = inv->expiry,
+                          .creator_id = inv->user.id,
+                          .creator_name = inv->user.display_name,
+                          .created_at_ms = t->made.created_at_ms};
+            if (append_permission(&s, value) < 0) {
+                json_decref(value);
+                value = NULL;
+            }
+        }
+        if (value)
+            sp_http_reply_json(req, 200, json_pack("{s:o}", "value", value));
+        else
+            sp_api__store_error(req, SP_ERR_NOMEM);
+    }
+    json_decref(inv->body);
+    free(inv);
+}
+
 static void invite(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
@@ -133,7 +229,7 @@ static void invite(sp_http_req *req, void *ctx)
     json_t *body = sp_api__json_body(req);
     if (!body)
         return;
-    json_t *value = json_array();
+    invitation *inv = NULL;
     json_t *roles = json_object_get(body, "roles");
     const sp_role *role = NULL;
     if (json_is_array(roles) && json_array_size(roles) == 1)
@@ -143,11 +239,11 @@ static void invite(sp_http_req *req, void *ctx)
                             "roles must hold one sharing role id: Viewer " SP_ROLE_VIEWER
                             ", Editor " SP_ROLE_EDITOR ", FileEditor " SP_ROLE_FILE_EDITOR
                             ", EditorLite " SP_ROLE_EDITOR_LITE);
-        goto done;
+        goto fail;
     }
     if (!sp_role_within(role->id, a.role)) {
         sp_http_reply_error(req, 403, "accessDenied", "you cannot grant more than you have");
-        goto done;
+        goto fail;
     }
     int64_t expiry = 0;
     json_t *e = json_object_get(body, "expirationDateTime");
@@ -156,72 +252,68 @@ static void invite(sp_http_req *req, void *ctx)
             expiry <= sp_time_now_ms()) {
             sp_http_reply_error(req, 400, "invalidRequest",
                                 "expirationDateTime must be an RFC 3339 date-time in the future");
-            goto done;
+            goto fail;
         }
     }
-    /* The item's name is not the registry's to know; a client may name it
-     * (libre.graph extension), the root is named after the drive. */
-    const char *item_name = json_string_value(json_object_get(body, "@libre.graph.item.name"));
-    if (!item_name || !*item_name || strlen(item_name) > 1024)
-        item_name = strcmp(item_id, drive_id) == 0 ? a.name : item_id;
-
     json_t *recipients = json_object_get(body, "recipients");
     if (!json_is_array(recipients) || json_array_size(recipients) == 0) {
         sp_http_reply_error(req, 400, "invalidRequest",
                             "recipients must be a non-empty array of {\"objectId\"} or "
                             "{\"email\"}");
-        goto done;
+        goto fail;
     }
+    size_t count = json_array_size(recipients);
+    if (strlen(drive_id) >= sizeof inv->drive_id) { /* not one of ours: they are UUIDs */
+        sp_http_reply_error(req, 404, "itemNotFound", "no drive %s", drive_id);
+        goto fail;
+    }
+    inv = calloc(1, sizeof *inv + count * sizeof inv->to[0]);
+    if (!inv) {
+        sp_api__store_error(req, SP_ERR_NOMEM);
+        goto fail;
+    }
+    /* The item's name is not the registry's to know; a client may name it
+     * (libre.graph extension), the root is named after the drive. */
+    const char *item_name = json_string_value(json_object_get(body, "@libre.graph.item.name"));
+    if (!item_name || !*item_name || strlen(item_name) >= sizeof inv->item_name)
+        item_name = strcmp(item_id, drive_id) == 0 ? a.name : item_id;
+    snprintf(inv->item_name, sizeof inv->item_name, "%s", item_name);
+    snprintf(inv->drive_id, sizeof inv->drive_id, "%s", drive_id);
+    snprintf(inv->item_id, sizeof inv->item_id, "%s", item_id);
     size_t i;
     json_t *rcpt;
     json_array_foreach(recipients, i, rcpt)
     {
-        sp_share_grantee g = {0};
-        char email[SP_EMAIL_MAX + 1];
+        invitee *t = &inv->to[i];
         const char *object_id = json_string_value(json_object_get(rcpt, "objectId"));
         const char *addr = json_string_value(json_object_get(rcpt, "email"));
         if (object_id && !addr) {
-            g.user_id = object_id;
-        } else if (addr && !object_id && normalize_email(addr, email, sizeof email) == 0) {
-            g.email = email;
+            t->grantee.user_id = object_id;
+        } else if (addr && !object_id && normalize_email(addr, t->email, sizeof t->email) == 0) {
+            t->grantee.email = t->email;
         } else {
             sp_http_reply_error(req, 400, "invalidRequest",
                                 "recipient %zu needs either an objectId or a valid email", i);
-            goto done;
+            goto fail;
         }
-        if (g.user_id && strcmp(g.user_id, u.id) == 0) {
+        if (t->grantee.user_id && strcmp(t->grantee.user_id, u.id) == 0) {
             sp_http_reply_error(req, 400, "invalidRequest", "you cannot share with yourself");
-            goto done;
-        }
-        char share_id[SP_USER_ID_LEN];
-        int rc = sp_store_share_create(api->store, &u, drive_id, item_id, item_name, &g,
-                                       role->id, expiry, share_id);
-        if (rc == SP_ERR_NOT_FOUND) {
-            sp_http_reply_error(req, 400, "invalidRequest", "no user %s", object_id);
-            goto done;
-        }
-        if (rc == SP_ERR_INVALID) {
-            sp_http_reply_error(req, 400, "invalidRequest", "you cannot share with yourself");
-            goto done;
-        }
-        if (rc == SP_ERR_CONFLICT) {
-            sp_http_reply_error(req, 409, "nameAlreadyExists",
-                                "the item is already shared with %s", object_id ? object_id : email);
-            goto done;
-        }
-        if (rc < 0) {
-            sp_api__store_error(req, rc);
-            goto done;
-        }
-        rc = sp_store_share_get(api->store, share_id, append_permission, value);
-        if (rc < 0) {
-            sp_api__store_error(req, rc);
-            goto done;
+            goto fail;
         }
     }
-    sp_http_reply_json(req, 200, json_pack("{s:O}", "value", value));
-done:
-    json_decref(value);
+    inv->req = req;
+    inv->body = body;
+    inv->user = u;
+    inv->role = role;
+    inv->expiry = expiry;
+    inv->count = count;
+    /* The reply waits for the shares to be durable, without a thread. */
+    sp_http_suspend(req, invite_answer, inv);
+    if (sp_store_submit(api->store, invite_run, invite_done, inv) < 0)
+        invite_done(inv, SP_ERR_NOMEM);
+    return;
+fail:
+    free(inv);
     json_decref(body);
 }
 

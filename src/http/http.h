@@ -81,6 +81,22 @@ int sp_http_reply_json(sp_http_req *req, unsigned status, json_t *value);
 int sp_http_reply_error(sp_http_req *req, unsigned status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* --- answering later --- */
+
+/* Answers a resumed request (with sp_http_reply_*), on an HTTP worker
+ * thread; req is valid as in a handler. */
+typedef void (*sp_http_resume_fn)(sp_http_req *req, void *ctx);
+
+/*
+ * Ends the handler without an answer: the connection waits, costing no
+ * thread, until sp_http_resume; then fn(req, ctx) answers it. Call it
+ * before handing req to whoever resumes it.
+ */
+void sp_http_suspend(sp_http_req *req, sp_http_resume_fn fn, void *ctx);
+/* Wakes a suspended request, from any thread, exactly once per
+ * sp_http_suspend. */
+void sp_http_resume(sp_http_req *req);
+
 /* --- streams (Server-Sent Events) --- */
 
 typedef struct sp_http_stream sp_http_stream;

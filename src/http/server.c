@@ -75,6 +75,8 @@ struct sp_http_req {
     sp_buf body;
     int too_large;
     int replied;
+    sp_http_resume_fn resume; /* suspended: answers once resumed */
+    void *resume_ctx;
     unsigned status;
     sp_route_match match;
     int64_t start_ns;
@@ -221,6 +223,20 @@ int sp_http_reply_error(sp_http_req *req, unsigned status, const char *code, con
     return rc;
 }
 
+/* ---- answering later ---- */
+
+void sp_http_suspend(sp_http_req *req, sp_http_resume_fn fn, void *ctx)
+{
+    req->resume = fn;
+    req->resume_ctx = ctx;
+    MHD_suspend_connection(req->conn);
+}
+
+void sp_http_resume(sp_http_req *req)
+{
+    MHD_resume_connection(req->conn);
+}
+
 /* ---- streams ---- */
 
 struct sp_http_stream {
@@ -339,7 +355,7 @@ static void dispatch(sp_http_req *req)
         return;
     }
     req->match.handler(req, req->match.ctx);
-    if (!req->replied) {
+    if (!req->replied && !req->resume) {
         sp_error("http", "%s %s: handler gave no reply", req->method, req->path);
         sp_http_reply_error(req, 500, "generalException", "internal error");
     }
@@ -431,6 +447,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (req->replied)
         return MHD_YES;
+    if (req->resume) { /* resumed: answer now */
+        sp_http_resume_fn fn = req->resume;
+        req->resume = NULL;
+        fn(req, req->resume_ctx);
+        if (!req->replied) {
+            sp_error("http", "%s %s: resumed without a reply", req->method, req->path);
+            sp_http_reply_error(req, 500, "generalException", "internal error");
+        }
+        return MHD_YES;
+    }
     if (req->too_large)
         sp_http_reply_error(req, 413, "requestTooLarge", "request body exceeds %d bytes",
                             SP_HTTP_BODY_MAX);

@@ -23,7 +23,7 @@ int sp_store__event_add(sp_conn *w, const char *type, const char *subject, json_
                         const int64_t *recipients, size_t recipient_count, int64_t *seq_out)
 {
     char id[SP_ID_LEN];
-    if (sp_id_uuid(id) < 0)
+    if (sp_id_uuid7(id) < 0)
         return SP_ERR_IO;
     char *text = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
     if (!text)

@@ -21,6 +21,7 @@
 #define SP_STMT_CACHE_SIZE 128
 
 typedef struct sp_group_waiter sp_group_waiter;
+typedef struct sp_store_job sp_store_job;
 
 typedef struct sp_conn {
     sqlite3 *db;
@@ -47,7 +48,13 @@ struct sp_store {
     sp_group_waiter *group_waiters; /* writers waiting for the open group */
     pthread_mutex_t group_lock;     /* guards the waiters' results */
     pthread_cond_t group_cond;      /* a group ended */
-    _Atomic uint64_t version;       /* bumped by every commit that changes what readers see */
+    /* Jobs for the writer thread (txn.c), under jobs_lock. */
+    pthread_mutex_t jobs_lock;
+    pthread_cond_t jobs_cond;        /* a job came, or stop */
+    sp_store_job *jobs, **jobs_tail; /* queued, oldest first */
+    int writer_started, jobs_stop;
+    pthread_t writer_thread;
+    _Atomic uint64_t version; /* bumped by every commit that changes what readers see */
     struct {
         void (*fn)(void *ctx);
         void *ctx;
@@ -81,6 +88,8 @@ sp_conn *sp_store__begin_relaxed(sp_store *st);
 int sp_store__commit(sp_store *st);
 /* Undoes the caller's writes (only theirs) and releases the writer. */
 void sp_store__rollback(sp_store *st);
+/* Runs the jobs still queued and stops the writer thread (sp_store_close). */
+void sp_store__jobs_stop(sp_store *st);
 
 /* Maps an SQLite result code to an sp_err code, logging unexpected ones
  * with what (a short description of the statement). */

@@ -123,9 +123,9 @@ int sp_store_shares_created(sp_store *st, const sp_user *user, sp_share_fn fn, v
 /* ---- writes ---- */
 
 static const char SQL_DRIVE[] = "SELECT seq, name FROM drives WHERE id = ?";
-static const char SQL_USER_BY_ID[] = "SELECT seq FROM users WHERE id = ?";
-static const char SQL_USER_BY_EMAIL[] = "SELECT seq, id FROM users WHERE email = ? ORDER BY seq"
-                                        " LIMIT 1";
+static const char SQL_USER_BY_ID[] = "SELECT seq, id, display_name FROM users WHERE id = ?";
+static const char SQL_USER_BY_EMAIL[] = "SELECT seq, id, display_name FROM users WHERE email = ?"
+                                        " ORDER BY seq LIMIT 1";
 static const char SQL_INSERT[] =
     "INSERT INTO shares (id, mount_id, drive_seq, item_id, item_name, grantee_seq, grantee_email,"
     " role, expires_at, creator_seq, created_at, updated_at)"
@@ -153,10 +153,10 @@ static json_t *share_data(const char *executant, const char *sharer, const char 
 int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_id,
                           const char *item_id, const char *item_name,
                           const sp_share_grantee *grantee, const char *role,
-                          int64_t expires_at_ms, char share_id_out[SP_USER_ID_LEN])
+                          int64_t expires_at_ms, sp_share_made *made)
 {
     char share_id[SP_ID_LEN], mount_id[SP_ID_LEN];
-    if (sp_id_uuid(share_id) < 0 || sp_id_uuid(mount_id) < 0)
+    if (sp_id_uuid7(share_id) < 0 || sp_id_uuid7(mount_id) < 0)
         return SP_ERR_IO;
     sp_conn *w = sp_store__begin(st);
     if (!w)
@@ -180,30 +180,22 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
     /* Resolve the grantee: a user id, or an e-mail address that may
      * already belong to a user. */
     int64_t grantee_seq = 0;
-    char grantee_id[SP_ID_LEN] = "";
-    if (grantee->user_id) {
-        q = sp_store__stmt(w, SQL_USER_BY_ID);
-        if (!q)
-            goto fail;
-        sqlite3_bind_text(q, 1, grantee->user_id, -1, SQLITE_STATIC);
-        step = sqlite3_step(q);
-        grantee_seq = step == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
-        sp_store__done(q);
-        if (!grantee_seq) {
-            rc = SP_ERR_NOT_FOUND;
-            goto fail;
-        }
-        snprintf(grantee_id, sizeof grantee_id, "%s", grantee->user_id);
-    } else {
-        q = sp_store__stmt(w, SQL_USER_BY_EMAIL);
-        if (!q)
-            goto fail;
-        sqlite3_bind_text(q, 1, grantee->email, -1, SQLITE_STATIC);
-        if (sqlite3_step(q) == SQLITE_ROW) {
-            grantee_seq = sqlite3_column_int64(q, 0);
-            sp_store__copy_text(q, 1, grantee_id, sizeof grantee_id);
-        }
-        sp_store__done(q);
+    const char *grantee_id = made->grantee_id;
+    made->grantee_id[0] = made->grantee_name[0] = '\0';
+    q = sp_store__stmt(w, grantee->user_id ? SQL_USER_BY_ID : SQL_USER_BY_EMAIL);
+    if (!q)
+        goto fail;
+    sqlite3_bind_text(q, 1, grantee->user_id ? grantee->user_id : grantee->email, -1,
+                      SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        grantee_seq = sqlite3_column_int64(q, 0);
+        sp_store__copy_text(q, 1, made->grantee_id, sizeof made->grantee_id);
+        sp_store__copy_text(q, 2, made->grantee_name, sizeof made->grantee_name);
+    }
+    sp_store__done(q);
+    if (grantee->user_id && !grantee_seq) {
+        rc = SP_ERR_NOT_FOUND;
+        goto fail;
     }
     if (grantee_seq == actor->seq) {
         rc = SP_ERR_INVALID;
@@ -245,8 +237,10 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
         goto fail;
     json_decref(data);
     rc = sp_store__commit(st);
-    if (rc == 0)
-        snprintf(share_id_out, SP_USER_ID_LEN, "%s", share_id);
+    if (rc == 0) {
+        snprintf(made->id, sizeof made->id, "%s", share_id);
+        made->created_at_ms = now;
+    }
     return rc;
 fail:
     json_decref(data);

@@ -38,18 +38,26 @@ typedef struct sp_share_grantee {
     const char *email;   /* lower-cased address; matched now or at first sight */
 } sp_share_grantee;
 
+/* What a new share got from the store: with the request, enough to
+ * describe it without reading it back. */
+typedef struct sp_share_made {
+    char id[SP_USER_ID_LEN];         /* permission id */
+    char grantee_id[SP_USER_ID_LEN]; /* "" while only an e-mail address */
+    char grantee_name[SP_USER_NAME_MAX];
+    int64_t created_at_ms;
+} sp_share_made;
+
 /*
  * Shares item_id (named item_name) of drive_id with grantee, writing the
  * share and its spaceport.share.created event (recipients: grantee and
- * actor) in one transaction. Returns 0 and the new permission id;
- * SP_ERR_NOT_FOUND (no such drive or grantee user), SP_ERR_INVALID
- * (sharing with oneself), SP_ERR_CONFLICT (the item is already shared with
- * that grantee).
+ * actor) in one transaction. Returns 0 and fills *made; SP_ERR_NOT_FOUND
+ * (no such drive or grantee user), SP_ERR_INVALID (sharing with oneself),
+ * SP_ERR_CONFLICT (the item is already shared with that grantee).
  */
 int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_id,
                           const char *item_id, const char *item_name,
                           const sp_share_grantee *grantee, const char *role,
-                          int64_t expires_at_ms, char share_id_out[SP_USER_ID_LEN]);
+                          int64_t expires_at_ms, sp_share_made *made);
 
 /* Calls fn for the share with id (also expired ones, so they can be
  * deleted). Returns 0 or SP_ERR_NOT_FOUND. */

@@ -53,8 +53,14 @@ int sp_store__err(sp_conn *conn, int rc, const char *what)
 
 int sp_store__exec(sp_conn *conn, const char *sql)
 {
-    int rc = sqlite3_exec(conn->db, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : sp_store__err(conn, rc, sql);
+    /* Through the statement cache: these run several times per request
+     * (SAVEPOINT, RELEASE, COMMIT), and parsing them each time showed. */
+    sqlite3_stmt *q = sp_store__stmt(conn, sql);
+    if (!q)
+        return SP_ERR_DB;
+    int rc = sqlite3_step(q);
+    sp_store__done(q);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sp_store__err(conn, rc, sql);
 }
 
 static int conn_open(const char *path, sp_conn *c, int writer)
@@ -183,6 +189,9 @@ int sp_store_open(const char *path, sp_store **out)
     pthread_mutex_init(&st->group_lock, NULL);
     pthread_cond_init(&st->group_cond, NULL);
     pthread_mutex_init(&st->readers_lock, NULL);
+    pthread_mutex_init(&st->jobs_lock, NULL);
+    pthread_cond_init(&st->jobs_cond, NULL);
+    st->jobs_tail = &st->jobs;
     *out = st;
     return 0;
 
@@ -356,6 +365,7 @@ void sp_store_close(sp_store *st)
 {
     if (!st)
         return;
+    sp_store__jobs_stop(st);
     pthread_key_delete(st->reader_key);
     pthread_mutex_lock(&st->readers_lock);
     sp_conn *c = st->readers;
@@ -373,6 +383,8 @@ void sp_store_close(sp_store *st)
     pthread_mutex_destroy(&st->write_lock);
     pthread_cond_destroy(&st->group_cond);
     pthread_mutex_destroy(&st->group_lock);
+    pthread_cond_destroy(&st->jobs_cond);
+    pthread_mutex_destroy(&st->jobs_lock);
     free(st->path);
     free(st);
 }

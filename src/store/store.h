@@ -47,7 +47,28 @@ int sp_store_ping(sp_store *st);
  * mean equal data, for caches of rendered listings. */
 uint64_t sp_store_data_version(sp_store *st);
 
-/* Closes every connection. Threads must have stopped using the store. */
+/* ---- writes without a waiting thread ---- */
+
+/* Makes a job's writes: calls of the store's write functions only (each
+ * one's result is then 0 once its writes joined the group, not once they
+ * are durable). Runs on the store's writer thread. Returns 0 or a negative
+ * sp_err. */
+typedef int (*sp_store_job_fn)(sp_store *st, void *ctx);
+/* Tells a job how it ended, on the writer thread: 0 once its writes are
+ * durable, else run's error, or the error that lost a group it wrote in
+ * (its writes in that group were not committed). */
+typedef void (*sp_store_done_fn)(void *ctx, int rc);
+
+/*
+ * Queues a job: the writer thread runs the queued jobs one after another
+ * inside one group transaction, commits it, then calls done(ctx, rc) for
+ * each. The caller's thread does not wait. Returns 0, or SP_ERR_NOMEM
+ * (nothing queued; done will not be called).
+ */
+int sp_store_submit(sp_store *st, sp_store_job_fn run, sp_store_done_fn done, void *ctx);
+
+/* Runs the queued jobs, then closes every connection. Other threads must
+ * have stopped using the store. */
 void sp_store_close(sp_store *st);
 
 #endif

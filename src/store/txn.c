@@ -15,23 +15,45 @@
  * A relaxed transaction (bookkeeping whose loss is harmless) that finds no
  * group open commits on its own without a sync; one that finds a group
  * open joins it.
+ *
+ * Jobs (sp_store_submit) need no waiting thread: the store's writer
+ * thread runs all the queued jobs' writes as members of one group, then
+ * commits (or waits for the writer that does) and tells each job how it
+ * ended. A request that writes this way costs its HTTP thread nothing
+ * while the group is on its way to the disk, so a group holds as many
+ * requests as arrived meanwhile, not as many as there are threads.
  */
 #include "store/internal.h"
 
 #include "util/err.h"
 #include "util/log.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
 /* Requests in one group at most: bounds how long the first one waits. */
 #define SP_STORE_GROUP_MAX 64
 
-/* A writer waiting for its group to end; on its own stack. */
+/* A writer waiting for its group to end; on its own stack, or in a job. */
 struct sp_group_waiter {
     sp_group_waiter *next;
     int done, rc;
 };
+
+/* A queued job (sp_store_submit). */
+struct sp_store_job {
+    sp_store_job *next;
+    sp_store_job_fn run;
+    sp_store_done_fn done;
+    void *ctx;
+    int rc;                /* run's result */
+    sp_group_waiter group; /* the result of the group run's writes joined */
+};
+
+/* The store whose jobs the calling thread (its writer thread) is running:
+ * begin and commit then neither take nor release the write lock. */
+static _Thread_local sp_store *batch_of;
 
 /* Records the open group's result, wakes the writers waiting for it and
  * closes it (write lock held). */
@@ -116,33 +138,52 @@ static int group_settle(sp_store *st)
     return me.rc;
 }
 
-static sp_conn *begin(sp_store *st, int relaxed)
+static void lock_writer(sp_store *st)
 {
     atomic_fetch_add(&st->writers_waiting, 1);
     pthread_mutex_lock(&st->write_lock);
     atomic_fetch_sub(&st->writers_waiting, 1);
+}
+
+/* Makes sure a group transaction is open (write lock held). Returns 0 or
+ * SP_ERR_DB. */
+static int open_group(sp_store *st, int relaxed)
+{
     if (st->group_open && sqlite3_get_autocommit(st->writer.db))
         group_lost(st); /* its transaction is gone: do not write outside one */
-    if (!st->group_open) {
+    if (st->group_open)
+        return 0;
+    if (relaxed)
+        sqlite3_exec(st->writer.db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
+    if (sp_store__exec(&st->writer, "BEGIN IMMEDIATE") < 0) {
         if (relaxed)
-            sqlite3_exec(st->writer.db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-        if (sp_store__exec(&st->writer, "BEGIN IMMEDIATE") < 0) {
-            if (relaxed)
-                sqlite3_exec(st->writer.db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
-            sp_warn("store", "cannot begin a write transaction");
+            sqlite3_exec(st->writer.db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+        sp_warn("store", "cannot begin a write transaction");
+        return SP_ERR_DB;
+    }
+    st->group_open = 1;
+    st->group_relaxed = relaxed;
+    st->group_events = 0;
+    st->group_visible = 0;
+    st->group_count++;
+    return 0;
+}
+
+static sp_conn *begin(sp_store *st, int relaxed)
+{
+    int batch = batch_of == st;
+    if (!batch)
+        lock_writer(st);
+    if (open_group(st, relaxed && !batch) < 0) {
+        if (!batch)
             pthread_mutex_unlock(&st->write_lock);
-            return NULL;
-        }
-        st->group_open = 1;
-        st->group_relaxed = relaxed;
-        st->group_events = 0;
-        st->group_visible = 0;
-        st->group_count++;
+        return NULL;
     }
     if (sp_store__exec(&st->writer, "SAVEPOINT member") < 0) {
         if (sqlite3_get_autocommit(st->writer.db))
             group_lost(st);
-        group_settle(st);
+        if (!batch)
+            group_settle(st);
         return NULL;
     }
     st->events_written = 0;
@@ -176,19 +217,119 @@ int sp_store__commit(sp_store *st)
 {
     int rc = sqlite3_get_autocommit(st->writer.db) ? SP_ERR_DB
                                                    : sp_store__exec(&st->writer, "RELEASE member");
+    int batch = batch_of == st;
     if (rc < 0) {
         undo(st);
-        group_settle(st);
+        if (!batch)
+            group_settle(st);
         return rc == SP_ERR_FULL ? rc : SP_ERR_DB;
     }
     st->group_events |= st->events_written;
     st->group_visible |= !st->invisible;
     st->group_members++;
-    return group_settle(st);
+    return batch ? 0 : group_settle(st); /* a job learns its group's result later */
 }
 
 void sp_store__rollback(sp_store *st)
 {
     undo(st);
-    group_settle(st);
+    if (batch_of != st)
+        group_settle(st);
+}
+
+/* ---- jobs: writes without a waiting thread ---- */
+
+/* Runs a list of jobs as members of the open group (or new ones, should a
+ * group be lost on the way), then settles, and tells each job its result. */
+static void run_jobs(sp_store *st, sp_store_job *jobs)
+{
+    lock_writer(st);
+    batch_of = st;
+    for (sp_store_job *j = jobs; j; j = j->next) {
+        if (open_group(st, 0) < 0) {
+            j->rc = SP_ERR_DB;
+            j->group.done = 1;
+            continue;
+        }
+        /* Told with the group's other waiters, whichever thread ends it. */
+        j->group.next = st->group_waiters;
+        st->group_waiters = &j->group;
+        j->rc = j->run(st, j->ctx);
+    }
+    batch_of = NULL;
+    if (st->group_open)
+        group_settle(st); /* commits, or waits for the writer that does */
+    else
+        pthread_mutex_unlock(&st->write_lock);
+    /* Every job's group has ended now: the last one just did, and earlier
+     * ones only end by being lost, which tells their waiters at once. */
+    while (jobs) {
+        sp_store_job *next = jobs->next;
+        jobs->done(jobs->ctx, jobs->rc < 0 ? jobs->rc : jobs->group.rc);
+        free(jobs);
+        jobs = next;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    sp_store *st = arg;
+    pthread_mutex_lock(&st->jobs_lock);
+    for (;;) {
+        while (!st->jobs && !st->jobs_stop)
+            pthread_cond_wait(&st->jobs_cond, &st->jobs_lock);
+        if (!st->jobs)
+            break; /* stopping, and every job has run */
+        /* The oldest SP_STORE_GROUP_MAX jobs, in the order they came. */
+        sp_store_job *batch = st->jobs, **cut = &st->jobs;
+        for (int n = 0; *cut && n < SP_STORE_GROUP_MAX; n++)
+            cut = &(*cut)->next;
+        st->jobs = *cut;
+        if (!st->jobs)
+            st->jobs_tail = &st->jobs;
+        *cut = NULL;
+        pthread_mutex_unlock(&st->jobs_lock);
+        run_jobs(st, batch);
+        pthread_mutex_lock(&st->jobs_lock);
+    }
+    pthread_mutex_unlock(&st->jobs_lock);
+    return NULL;
+}
+
+int sp_store_submit(sp_store *st, sp_store_job_fn run, sp_store_done_fn done, void *ctx)
+{
+    sp_store_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return SP_ERR_NOMEM;
+    j->run = run;
+    j->done = done;
+    j->ctx = ctx;
+    pthread_mutex_lock(&st->jobs_lock);
+    if (!st->writer_started) {
+        if (pthread_create(&st->writer_thread, NULL, writer_main, st) != 0) {
+            pthread_mutex_unlock(&st->jobs_lock);
+            free(j);
+            return SP_ERR_NOMEM;
+        }
+        pthread_setname_np(st->writer_thread, "store-writer");
+        st->writer_started = 1;
+    }
+    int idle = st->jobs == NULL;
+    *st->jobs_tail = j;
+    st->jobs_tail = &j->next;
+    if (idle)
+        pthread_cond_signal(&st->jobs_cond);
+    pthread_mutex_unlock(&st->jobs_lock);
+    return 0;
+}
+
+void sp_store__jobs_stop(sp_store *st)
+{
+    pthread_mutex_lock(&st->jobs_lock);
+    int started = st->writer_started;
+    st->jobs_stop = 1;
+    pthread_cond_signal(&st->jobs_cond);
+    pthread_mutex_unlock(&st->jobs_lock);
+    if (started)
+        pthread_join(st->writer_thread, NULL);
 }

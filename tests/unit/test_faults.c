@@ -245,10 +245,10 @@ START_TEST(share_under_allocation_failure)
         char item[32];
         snprintf(item, sizeof item, "item-%ld", n);
         sp_share_grantee g = {b.id, NULL};
-        char share_id[SP_USER_ID_LEN];
+        sp_share_made made;
         arm(n);
         int rc = sp_store_share_create(st, &a, drive, item, item, &g,
-                                       "b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5", 0, share_id);
+                                       "b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5", 0, &made);
         long used = alloc_count;
         arm(0);
         errors += rc < 0;
