@@ -84,7 +84,9 @@ int sp_http_reply_error(sp_http_req *req, unsigned status, const char *code, con
 /* --- answering later --- */
 
 /* Answers a resumed request (with sp_http_reply_*), on an HTTP worker
- * thread; req is valid as in a handler. */
+ * thread; req is valid as in a handler. Also called when the client left
+ * meanwhile (the replies then fail with SP_ERR_IO), so that ctx is always
+ * released. */
 typedef void (*sp_http_resume_fn)(sp_http_req *req, void *ctx);
 
 /*

@@ -60,6 +60,7 @@ struct sp_http_server {
     const sp_router *router;
     MHD_socket listen_fd; /* set by quiesce; closed after stop */
     atomic_int in_flight;
+    atomic_int closing; /* stopping: new requests are refused, none is suspended */
     atomic_int connections;       /* open now */
     atomic_uint_fast64_t refused; /* answered 503 for being over the limit */
     unsigned connection_limit;
@@ -77,6 +78,7 @@ struct sp_http_req {
     int replied;
     sp_http_resume_fn resume; /* suspended: answers once resumed */
     void *resume_ctx;
+    int gone; /* the connection closed: replies go nowhere */
     unsigned status;
     sp_route_match match;
     int64_t start_ns;
@@ -173,6 +175,8 @@ int sp_http_reply(sp_http_req *req, unsigned status, const char *content_type, c
         sp_error("http", "%s %s: handler replied twice", req->method, req->path);
         return SP_ERR_CONFLICT;
     }
+    if (req->gone)
+        return SP_ERR_IO;
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp)
@@ -304,6 +308,10 @@ void sp_http_stream_wake(sp_http_stream *s)
 int sp_http_reply_stream(sp_http_req *req, const char *content_type, sp_http_stream_fn fn,
                          sp_http_stream_free_fn free_fn, void *ctx, sp_http_stream **out)
 {
+    if (req->gone) {
+        free_fn(ctx);
+        return SP_ERR_IO;
+    }
     sp_http_stream *s = calloc(1, sizeof *s);
     if (!s) {
         free_fn(ctx);
@@ -457,11 +465,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
-    if (req->too_large)
+    if (req->too_large) {
         sp_http_reply_error(req, 413, "requestTooLarge", "request body exceeds %d bytes",
                             SP_HTTP_BODY_MAX);
-    else
+    } else if (atomic_load(&srv->closing)) {
+        /* A request on a kept-alive connection after the drain began: the
+         * drain waits only for requests counted before, so none may
+         * start (or be suspended) now. */
+        sp_http_add_header(req, "Connection", "close");
+        sp_http_reply_error(req, 503, "unavailable", "the server is shutting down");
+    } else {
         dispatch(req);
+    }
     return MHD_YES;
 }
 
@@ -488,6 +503,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     sp_http_req *req = *con_cls;
     if (!req)
         return;
+    if (req->resume) {
+        /* Resumed, but the client had left: its answer has nowhere to
+         * go, yet what the request holds must still be let go. */
+        sp_http_resume_fn fn = req->resume;
+        req->resume = NULL;
+        req->gone = 1;
+        fn(req, req->resume_ctx);
+    }
     record(srv, req->match.route, req->replied ? req->status : 499,
            sp_time_mono_ns() - req->start_ns);
     sp_route_match_free(&req->match);
@@ -625,6 +648,7 @@ void sp_http_stop(sp_http_server *srv, int64_t timeout_ms)
     if (!srv)
         return;
     sp_http_quiesce(srv);
+    atomic_store(&srv->closing, 1);
     int64_t deadline = sp_time_mono_ms() + timeout_ms;
     while (atomic_load(&srv->in_flight) > 0 && sp_time_mono_ms() < deadline)
         usleep(10 * 1000);

@@ -2,7 +2,8 @@
 """Sharing and events end to end: invite, permissions, mountpoints, shared
 with/by me, e-mail shares matched at first sight, expiry, event history, and
 the outbox relay to a real JetStream: CloudEvents on the wire, a bus outage
-with 1,000 shares, and kill -9 in the middle of a burst."""
+with 1,000 shares, kill -9 and SIGTERM in the middle of a burst, clients
+hanging up on their invitations."""
 import json
 import os
 import signal
@@ -280,17 +281,18 @@ def check_bus_outage(t, sp, nats, c, ids, project, schemas):
     t.ok(not bad, 'every event in the stream matches the schemas (%d events)' % len(msgs), bad[:5])
 
 
-def check_kill9(t, sp_args, nats, idp, c, ids, project):
-    sp = sp_args
+def burst(sp, c, ids, project, prefix, seconds, sig):
+    """Shares from 4 connections until sig stops the service after seconds;
+    returns {item: share id} of the shares answered 200."""
     results = {}
     stop = threading.Event()
 
-    def burst(worker):
+    def worker(n):
         import http.client
         conn = http.client.HTTPConnection('127.0.0.1', sp.port, timeout=10)
         i = 0
         while not stop.is_set():
-            item = 'burst-%d-%05d' % (worker, i)
+            item = '%s-%d-%05d' % (prefix, n, i)
             i += 1
             try:
                 conn.request('POST', '/graph/v1beta1/drives/%s/items/%s/invite' % (project, item),
@@ -305,15 +307,21 @@ def check_kill9(t, sp_args, nats, idp, c, ids, project):
             except (OSError, http.client.HTTPException):
                 return
 
-    threads = [threading.Thread(target=burst, args=(w,)) for w in range(4)]
+    threads = [threading.Thread(target=worker, args=(w,)) for w in range(4)]
     for th in threads:
         th.start()
-    time.sleep(1.5)
-    sp.proc.send_signal(signal.SIGKILL)
-    sp.proc.wait()
+    time.sleep(seconds)
+    sp.proc.send_signal(sig)
+    code = sp.proc.wait()
     stop.set()
     for th in threads:
         th.join()
+    return results, code
+
+
+def check_kill9(t, sp_args, nats, idp, c, ids, project):
+    sp = sp_args
+    results, _ = burst(sp, c, ids, project, 'burst', 1.5, signal.SIGKILL)
     t.ok(len(results) > 20, 'kill -9 in a burst: %d shares had been acknowledged' % len(results))
     sp.proc = None
     sp._err.close()
@@ -338,6 +346,38 @@ def check_kill9(t, sp_args, nats, idp, c, ids, project):
     rows = db_rows(sp, "SELECT count(*) FROM events WHERE type='spaceport.share.created'"
                        " AND data LIKE '%burst-%'")[0][0]
     t.eq(rows, len(present), 'and exactly one event row per share in the log')
+
+
+def check_stop_and_hangups(t, sp, c, ids, project):
+    """Requests wait for their group commit without a thread: a client that
+    hangs up meanwhile costs nothing, and SIGTERM answers every request in
+    flight before the process exits."""
+    import socket
+    body = json.dumps({'recipients': [{'objectId': ids['carol']}], 'roles': [VIEWER]}).encode()
+    for i in range(50):
+        s = socket.create_connection(('127.0.0.1', sp.port))
+        s.sendall(('POST /graph/v1beta1/drives/%s/items/hangup-%02d/invite HTTP/1.1\r\n'
+                   'Host: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n'
+                   'Content-Length: %d\r\n\r\n' % (project, i, c['bob'].token, len(body))
+                   ).encode() + body)
+        s.close()
+    r = share(c['bob'], project, 'after-hangups', {'objectId': ids['carol']})
+    t.eq(r.status, 200, 'after 50 clients hung up on their invitations, the next one is answered')
+    time.sleep(0.5)
+    shares = db_rows(sp, "SELECT count(*) FROM shares WHERE item_id LIKE 'hangup-%'")[0][0]
+    events = db_rows(sp, "SELECT count(*) FROM events WHERE type='spaceport.share.created'"
+                         " AND data LIKE '%hangup-%'")[0][0]
+    t.eq(events, shares, 'each share whose client hung up has its one event (%d shares)' % shares)
+
+    results, code = burst(sp, c, ids, project, 'term', 1.0, signal.SIGTERM)
+    if not t.eq(code, 0, 'SIGTERM in a burst of %d invitations: the service exits 0' % len(results)):
+        t.diag(sp.stderr_text()[-3000:])
+    sp.proc = None
+    sp._err.close()
+    sp.start()
+    present = {row[0] for row in db_rows(sp, "SELECT id FROM shares WHERE item_id LIKE 'term-%'")}
+    missing = [i for i, sid in results.items() if sid not in present]
+    t.ok(results and not missing, 'every share acknowledged before SIGTERM exists', missing[:5])
 
 
 def main(t):
@@ -372,6 +412,7 @@ def main(t):
             check_email_and_expiry(t, sp, idp, c, ids, project)
             check_bus_outage(t, sp, nats, c, ids, project, schemas)
             check_kill9(t, sp, nats, idp, c, ids, project)
+            check_stop_and_hangups(t, sp, c, ids, project)
 
 
 if __name__ == '__main__':

@@ -1,8 +1,9 @@
 /*
  * test_store.c - unit tests of src/store/store.c and schema/001_init.sql:
  * opening, migrations (fresh, repeated, newer database, failing), WAL,
- * per-thread reader connections, the constraints the schema promises, and
- * storage changes applied in batches.
+ * per-thread reader connections, the constraints the schema promises,
+ * group commit, jobs on the writer thread, and storage changes applied in
+ * batches.
  *
  * Each test gets its own temporary directory. The database file is also
  * opened directly with sqlite3 to look at what the store wrote.
@@ -18,6 +19,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -748,6 +750,7 @@ typedef struct group_arg {
     sp_store *st;
     int id;
     int failures;
+    const char *table; /* "t" when NULL */
 } group_arg;
 
 /* Writes GROUP_WRITES rows, rolling every fifth back. */
@@ -761,7 +764,8 @@ static void *group_writer(void *p)
             continue;
         }
         char sql[96];
-        snprintf(sql, sizeof sql, "INSERT INTO t (thread, n) VALUES (%d, %d)", a->id, i);
+        snprintf(sql, sizeof sql, "INSERT INTO %s (thread, n) VALUES (%d, %d)",
+                 a->table ? a->table : "t", a->id, i);
         if (raw_exec(w->db, sql) != SQLITE_OK) {
             a->failures++;
             sp_store__rollback(a->st);
@@ -787,7 +791,7 @@ START_TEST(group_commit_concurrent)
     pthread_t th[GROUP_THREADS];
     group_arg args[GROUP_THREADS];
     for (int i = 0; i < GROUP_THREADS; i++) {
-        args[i] = (group_arg){st, i, 0};
+        args[i] = (group_arg){st, i, 0, NULL};
         ck_assert_int_eq(pthread_create(&th[i], NULL, group_writer, &args[i]), 0);
     }
     for (int i = 0; i < GROUP_THREADS; i++) {
@@ -843,6 +847,192 @@ START_TEST(group_commit_joins)
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM t"), 2);
     sqlite3_close(db);
     sp_store_close(st);
+}
+END_TEST
+
+/* ---- jobs: writes on the writer thread ------------------------------- */
+
+#define JOBS 300
+
+typedef struct job_log {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    sqlite3 *db; /* a connection of the test's own: sees only what is committed */
+    int done, order[JOBS], rc[JOBS], visible[JOBS];
+    sem_t entered, gate; /* the gate job says it runs, then waits */
+} job_log;
+
+typedef struct job_arg {
+    job_log *log;
+    int n;
+    int mode; /* 0 insert, 1 insert and roll back, 2 insert and lose the group, 3 gate */
+} job_arg;
+
+static int job_run(sp_store *st, void *ctx)
+{
+    job_arg *a = ctx;
+    if (a->mode == 3) {
+        sem_post(&a->log->entered);
+        sem_wait(&a->log->gate);
+        return 0;
+    }
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    char sql[96];
+    snprintf(sql, sizeof sql, "INSERT INTO t (n) VALUES (%d)", a->n);
+    if (raw_exec(w->db, sql) != SQLITE_OK || a->mode == 1) {
+        sp_store__rollback(st);
+        return SP_ERR_CONFLICT;
+    }
+    if (a->mode == 2)
+        raw_exec(w->db, "ROLLBACK"); /* the group's transaction is gone */
+    return sp_store__commit(st);
+}
+
+static void job_done(void *ctx, int rc)
+{
+    job_arg *a = ctx;
+    job_log *l = a->log;
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM t WHERE n = %d", a->n);
+    int visible = a->mode == 3 ? 0 : (int)raw_int(l->db, sql);
+    pthread_mutex_lock(&l->lock);
+    l->order[l->done++] = a->n;
+    l->rc[a->n] = rc;
+    l->visible[a->n] = visible;
+    pthread_cond_signal(&l->cond);
+    pthread_mutex_unlock(&l->lock);
+}
+
+static void job_log_init(job_log *l)
+{
+    memset(l, 0, sizeof *l);
+    pthread_mutex_init(&l->lock, NULL);
+    pthread_cond_init(&l->cond, NULL);
+    sem_init(&l->entered, 0, 0);
+    sem_init(&l->gate, 0, 0);
+    l->db = raw_open();
+}
+
+static void job_log_wait(job_log *l, int n)
+{
+    pthread_mutex_lock(&l->lock);
+    while (l->done < n)
+        pthread_cond_wait(&l->cond, &l->lock);
+    pthread_mutex_unlock(&l->lock);
+}
+
+static void job_log_free(job_log *l)
+{
+    sqlite3_close(l->db);
+    sem_destroy(&l->gate);
+    sem_destroy(&l->entered);
+    pthread_cond_destroy(&l->cond);
+    pthread_mutex_destroy(&l->lock);
+}
+
+static sp_store *open_with_table(void)
+{
+    sp_store *st = open_migrated();
+    sp_conn *w = sp_store__begin(st);
+    ck_assert_ptr_nonnull(w);
+    ck_assert_int_eq(raw_exec(w->db, "CREATE TABLE t (n INTEGER)"), SQLITE_OK);
+    ck_assert_int_eq(sp_store__commit(st), 0);
+    return st;
+}
+
+/* Jobs from one thread, with writer threads writing alongside: each job
+ * is told in the order it came, only once its row is committed (a
+ * connection of the test's own sees it then), a job that rolls back is
+ * told its error and leaves nothing, and jobs share transactions. */
+START_TEST(jobs_commit_in_order)
+{
+    sp_store *st = open_with_table();
+    job_log l;
+    job_log_init(&l);
+    pthread_t th[4];
+    group_arg args[4];
+    ck_assert_int_eq(raw_exec(l.db, "CREATE TABLE IF NOT EXISTS t2 (thread INTEGER, n INTEGER)"),
+                     SQLITE_OK);
+    uint64_t before = st->group_count;
+    static job_arg jobs[JOBS];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (group_arg){st, i, 0, "t2"};
+        ck_assert_int_eq(pthread_create(&th[i], NULL, group_writer, &args[i]), 0);
+    }
+    for (int i = 0; i < JOBS; i++) {
+        jobs[i] = (job_arg){&l, i, i % 7 == 3};
+        ck_assert_int_eq(sp_store_submit(st, job_run, job_done, &jobs[i]), 0);
+    }
+    job_log_wait(&l, JOBS);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(th[i], NULL);
+        ck_assert_int_eq(args[i].failures, 0);
+    }
+    for (int i = 0; i < JOBS; i++) {
+        ck_assert_int_eq(l.order[i], i);
+        ck_assert_int_eq(l.rc[i], i % 7 == 3 ? SP_ERR_CONFLICT : 0);
+        ck_assert_int_eq(l.visible[i], i % 7 == 3 ? 0 : 1);
+    }
+    ck_assert_int_eq(raw_int(l.db, "SELECT count(*) FROM t"), JOBS - (JOBS + 3) / 7);
+    ck_assert_int_eq(raw_int(l.db, "SELECT count(*) FROM t2"), 4 * GROUP_WRITES * 4 / 5);
+    /* Fewer transactions than writes: jobs were grouped. */
+    ck_assert_uint_lt(st->group_count - before, JOBS + 4 * GROUP_WRITES);
+    job_log_free(&l);
+    sp_store_close(st);
+}
+END_TEST
+
+/* A group lost on the way (its transaction rolled back under it): the
+ * jobs written in it are told it failed and none of their rows exist; a
+ * job after it starts a new group and commits. */
+START_TEST(jobs_lost_group)
+{
+    sp_store *st = open_with_table();
+    job_log l;
+    job_log_init(&l);
+    static job_arg jobs[4];
+    jobs[0] = (job_arg){&l, 0, 3}; /* holds the writer thread while 1-3 queue */
+    jobs[1] = (job_arg){&l, 1, 0};
+    jobs[2] = (job_arg){&l, 2, 2};
+    jobs[3] = (job_arg){&l, 3, 0};
+    ck_assert_int_eq(sp_store_submit(st, job_run, job_done, &jobs[0]), 0);
+    sem_wait(&l.entered);
+    for (int i = 1; i < 4; i++)
+        ck_assert_int_eq(sp_store_submit(st, job_run, job_done, &jobs[i]), 0);
+    sem_post(&l.gate);
+    job_log_wait(&l, 4);
+    ck_assert_int_eq(l.rc[0], 0); /* alone in its group */
+    ck_assert_int_eq(l.rc[1], SP_ERR_DB);
+    ck_assert_int_eq(l.rc[2], SP_ERR_DB);
+    ck_assert_int_eq(l.rc[3], 0);
+    ck_assert_int_eq(l.visible[1] + l.visible[2], 0);
+    ck_assert_int_eq(l.visible[3], 1);
+    ck_assert_int_eq(raw_int(l.db, "SELECT count(*) FROM t"), 1);
+    job_log_free(&l);
+    sp_store_close(st);
+}
+END_TEST
+
+/* Closing the store runs what is queued first: every job is told, and
+ * every row is there when the file is opened again. */
+START_TEST(jobs_run_before_close)
+{
+    sp_store *st = open_with_table();
+    job_log l;
+    job_log_init(&l);
+    static job_arg jobs[JOBS];
+    for (int i = 0; i < JOBS; i++) {
+        jobs[i] = (job_arg){&l, i, 0};
+        ck_assert_int_eq(sp_store_submit(st, job_run, job_done, &jobs[i]), 0);
+    }
+    sp_store_close(st);
+    ck_assert_int_eq(l.done, JOBS);
+    for (int i = 0; i < JOBS; i++)
+        ck_assert_int_eq(l.rc[i], 0);
+    ck_assert_int_eq(raw_int(l.db, "SELECT count(*) FROM t"), JOBS);
+    job_log_free(&l);
 }
 END_TEST
 
@@ -956,6 +1146,9 @@ static Suite *store_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, group_commit_concurrent);
     tcase_add_test(tc, group_commit_joins);
+    tcase_add_test(tc, jobs_commit_in_order);
+    tcase_add_test(tc, jobs_lost_group);
+    tcase_add_test(tc, jobs_run_before_close);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("schema");

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -657,7 +658,7 @@ END_TEST
 
 /* ---- ids -------------------------------------------------------------- */
 
-static void check_uuid_format(const char *id)
+static void check_uuid_format(const char *id, char version)
 {
     ck_assert_uint_eq(strlen(id), SP_ID_LEN - 1);
     for (int i = 0; i < SP_ID_LEN - 1; i++) {
@@ -668,7 +669,7 @@ static void check_uuid_format(const char *id)
                           "'%s': not lower-case hex at %d", id, i);
         }
     }
-    ck_assert_msg(id[14] == '4', "'%s': version nibble is not 4", id);
+    ck_assert_msg(id[14] == version, "'%s': version nibble is not %c", id, version);
     ck_assert_msg(strchr("89ab", id[19]) != NULL, "'%s': variant is not RFC 4122", id);
 }
 
@@ -683,8 +684,37 @@ START_TEST(id_uuid_format_and_uniqueness)
     static char ids[N][SP_ID_LEN];
     for (int i = 0; i < N; i++) {
         ck_assert_int_eq(sp_id_uuid(ids[i]), 0);
-        check_uuid_format(ids[i]);
+        check_uuid_format(ids[i], '4');
     }
+    qsort(ids, N, SP_ID_LEN, cmp_str);
+    for (int i = 1; i < N; i++)
+        ck_assert_msg(strcmp(ids[i - 1], ids[i]) != 0, "duplicate id %s", ids[i]);
+}
+END_TEST
+
+/* v7: the first 48 bits are the time in milliseconds, so ids made later
+ * sort later (a millisecond apart); within a millisecond they differ. */
+START_TEST(id_uuid7_time_ordered)
+{
+    enum { N = 1000 };
+    static char ids[N][SP_ID_LEN];
+    int64_t before = sp_time_now_ms();
+    for (int i = 0; i < N; i++) {
+        ck_assert_int_eq(sp_id_uuid7(ids[i]), 0);
+        check_uuid_format(ids[i], '7');
+    }
+    int64_t after = sp_time_now_ms();
+    char hex[13];
+    memcpy(hex, ids[0], 8);
+    memcpy(hex + 8, ids[0] + 9, 4);
+    hex[12] = '\0';
+    int64_t ms = (int64_t)strtoll(hex, NULL, 16);
+    ck_assert_int_ge(ms, before);
+    ck_assert_int_le(ms, after);
+    char later[SP_ID_LEN];
+    usleep(2000);
+    ck_assert_int_eq(sp_id_uuid7(later), 0);
+    ck_assert_msg(strcmp(ids[N - 1], later) < 0, "%s is not after %s", later, ids[N - 1]);
     qsort(ids, N, SP_ID_LEN, cmp_str);
     for (int i = 1; i < N; i++)
         ck_assert_msg(strcmp(ids[i - 1], ids[i]) != 0, "duplicate id %s", ids[i]);
@@ -747,6 +777,7 @@ static Suite *util_suite(void)
 
     tc = tcase_create("id");
     tcase_add_test(tc, id_uuid_format_and_uniqueness);
+    tcase_add_test(tc, id_uuid7_time_ordered);
     tcase_add_test(tc, id_random_fills);
     suite_add_tcase(s, tc);
     return s;
