@@ -36,7 +36,7 @@ typedef struct sp_http_server sp_http_server;
 typedef struct sp_http_options {
     const char *host; /* numeric address to bind, e.g. "127.0.0.1", "::" */
     int port;
-    unsigned threads;         /* worker pool size; 0 = 8 per core, at most 64 */
+    unsigned threads;         /* worker pool size; 0 = 4 per core, at most 64 */
     const char *tls_cert_pem; /* PEM text (not a file name), or NULL for plain HTTP */
     const char *tls_key_pem;
     int64_t connection_timeout_s; /* idle connections are closed after this */
