@@ -53,6 +53,8 @@ static void metrics(sp_http_req *req, void *ctx)
     if (rc == 0)
         rc = sp_http_metrics(sp_http_server_of(req), &out);
     if (rc == 0)
+        rc = sp_store_metrics(api->store, &out);
+    if (rc == 0)
         rc = sp_auth_metrics(api->auth, &out);
     if (rc == 0 && api->relay)
         rc = sp_relay_metrics(api->relay, &out);

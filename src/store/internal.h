@@ -53,6 +53,8 @@ struct sp_store {
     pthread_cond_t jobs_cond;        /* a job came, or stop */
     sp_store_job *jobs, **jobs_tail; /* queued, oldest first */
     int writer_started, jobs_stop;
+    long jobs_queued;
+    _Atomic uint64_t commits, writes; /* groups committed, and their members */
     pthread_t writer_thread;
     _Atomic uint64_t version; /* bumped by every commit that changes what readers see */
     struct {

@@ -67,6 +67,11 @@ typedef void (*sp_store_done_fn)(void *ctx, int rc);
  */
 int sp_store_submit(sp_store *st, sp_store_job_fn run, sp_store_done_fn done, void *ctx);
 
+struct sp_buf;
+/* Appends the store's metrics in Prometheus text format: commits, writes
+ * committed, jobs queued. Returns 0 or SP_ERR_NOMEM. */
+int sp_store_metrics(sp_store *st, struct sp_buf *out);
+
 /* Runs the queued jobs, then closes every connection. Other threads must
  * have stopped using the store. */
 void sp_store_close(sp_store *st);

@@ -25,6 +25,7 @@
  */
 #include "store/internal.h"
 
+#include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -97,8 +98,11 @@ static int group_commit(sp_store *st)
         if (!sqlite3_get_autocommit(st->writer.db))
             sqlite3_exec(st->writer.db, "ROLLBACK", NULL, NULL, NULL);
         notify = 0;
-    } else if (visible) {
-        atomic_fetch_add(&st->version, 1);
+    } else {
+        if (visible)
+            atomic_fetch_add(&st->version, 1);
+        atomic_fetch_add_explicit(&st->commits, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->writes, (uint64_t)st->group_members, memory_order_relaxed);
     }
     group_done(st, rc);
     pthread_mutex_unlock(&st->write_lock);
@@ -282,12 +286,14 @@ static void *writer_main(void *arg)
             break; /* stopping, and every job has run */
         /* The oldest SP_STORE_GROUP_MAX jobs, in the order they came. */
         sp_store_job *batch = st->jobs, **cut = &st->jobs;
-        for (int n = 0; *cut && n < SP_STORE_GROUP_MAX; n++)
+        int n = 0;
+        for (; *cut && n < SP_STORE_GROUP_MAX; n++)
             cut = &(*cut)->next;
         st->jobs = *cut;
         if (!st->jobs)
             st->jobs_tail = &st->jobs;
         *cut = NULL;
+        st->jobs_queued -= n;
         pthread_mutex_unlock(&st->jobs_lock);
         run_jobs(st, batch);
         pthread_mutex_lock(&st->jobs_lock);
@@ -317,6 +323,7 @@ int sp_store_submit(sp_store *st, sp_store_job_fn run, sp_store_done_fn done, vo
     int idle = st->jobs == NULL;
     *st->jobs_tail = j;
     st->jobs_tail = &j->next;
+    st->jobs_queued++;
     if (idle)
         pthread_cond_signal(&st->jobs_cond);
     pthread_mutex_unlock(&st->jobs_lock);
@@ -332,4 +339,25 @@ void sp_store__jobs_stop(sp_store *st)
     pthread_mutex_unlock(&st->jobs_lock);
     if (started)
         pthread_join(st->writer_thread, NULL);
+}
+
+int sp_store_metrics(sp_store *st, sp_buf *out)
+{
+    pthread_mutex_lock(&st->jobs_lock);
+    long long queued = st->jobs_queued;
+    pthread_mutex_unlock(&st->jobs_lock);
+    return sp_buf_printf(
+        out,
+        "# HELP spaceport_store_commits_total Write transactions committed (groups).\n"
+        "# TYPE spaceport_store_commits_total counter\n"
+        "spaceport_store_commits_total %llu\n"
+        "# HELP spaceport_store_writes_total Writes committed (requests' savepoints); divided "
+        "by commits, the mean group size.\n"
+        "# TYPE spaceport_store_writes_total counter\n"
+        "spaceport_store_writes_total %llu\n"
+        "# HELP spaceport_store_jobs_queued Writes waiting for the writer thread.\n"
+        "# TYPE spaceport_store_jobs_queued gauge\n"
+        "spaceport_store_jobs_queued %lld\n",
+        (unsigned long long)atomic_load(&st->commits), (unsigned long long)atomic_load(&st->writes),
+        queued);
 }

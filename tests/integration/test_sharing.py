@@ -245,6 +245,8 @@ def check_bus_outage(t, sp, nats, c, ids, project, schemas):
     with NatsClient(nats.url) as nc:
         before = nc.stream_info()['state']['messages']
     nats.stop()
+    commits, writes = sp.metric('spaceport_store_commits_total'), sp.metric(
+        'spaceport_store_writes_total')
     t0 = time.time()
     statuses = []
     import http.client
@@ -263,6 +265,12 @@ def check_bus_outage(t, sp, nats, c, ids, project, schemas):
     t.ok(statuses.count(200) == 1000, '1,000 shares while the bus is down: all 200 (%.1f s)' % took,
          {s: statuses.count(s) for s in set(statuses)})
     t.ok(backlog(sp) >= 1000, 'metrics show the outbox growing while the bus is down')
+    commits = sp.metric('spaceport_store_commits_total') - commits
+    writes = sp.metric('spaceport_store_writes_total') - writes
+    t.ok(writes >= 1000 and 0 < commits <= writes,
+         'metrics count the writes committed and their groups (%d writes, %d commits)' % (
+             writes, commits))
+    t.eq(sp.metric('spaceport_store_jobs_queued'), 0, 'no write is queued once all are answered')
     nats.start()
     drained = wait_until(lambda: backlog(sp) == 0, 30)
     t.ok(drained, 'the outbox drains after the bus returns')
