@@ -36,6 +36,22 @@ int sp_api__caller(sp_http_req *req, sp_api *api, sp_user *user);
 int sp_api__caller_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identity *id,
                       sp_user *user);
 
+/* Answers a request whose writes were made later (sp_api__write_later):
+ * rc is 0 once they are durable, else the job's error or the commit's.
+ * Runs on an HTTP worker thread; also when the client has left (replies
+ * then go nowhere), so it always releases ctx. */
+typedef void (*sp_api_answer_fn)(sp_http_req *req, void *ctx, int rc);
+
+/*
+ * Makes a request's writes without holding its thread: suspends the
+ * request, runs run(store, ctx) on the store's writer thread (in a group
+ * with the other writes queued meanwhile), and once they are durable, or
+ * failed, resumes the request with answer(req, ctx, rc). The handler
+ * returns right after this call.
+ */
+void sp_api__write_later(sp_http_req *req, sp_api *api, sp_store_job_fn run,
+                         sp_api_answer_fn answer, void *ctx);
+
 /* oCIS's share jail: the virtual drive that holds shares received. */
 #define SP_SHARES_DRIVE_ID                                                                        \
     "a0ca6a90-a365-4782-871e-d44447bbc668$a0ca6a90-a365-4782-871e-d44447bbc668"

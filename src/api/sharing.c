@@ -127,7 +127,6 @@ typedef struct invitee {
 /* An invitation on its way through the store's writer thread: lives from
  * the handler until the resumed request is answered. */
 typedef struct invitation {
-    sp_http_req *req;
     json_t *body; /* holds the recipients' object ids */
     sp_user user;
     char drive_id[128];
@@ -135,8 +134,7 @@ typedef struct invitation {
     char item_name[1025];
     const sp_role *role;
     int64_t expiry;
-    int rc;      /* how it ended */
-    int refused; /* rc is the store's answer for recipient failed */
+    int refused; /* the store refused recipient failed (the job's error) */
     size_t failed;
     size_t count;
     invitee to[];
@@ -161,31 +159,24 @@ static int invite_run(sp_store *st, void *ctx)
     return 0;
 }
 
-static void invite_done(void *ctx, int rc)
-{
-    invitation *inv = ctx;
-    inv->rc = rc;
-    sp_http_resume(inv->req);
-}
-
 /* Answers the resumed invitation: the new permissions once durable. */
-static void invite_answer(sp_http_req *req, void *ctx)
+static void invite_answer(sp_http_req *req, void *ctx, int rc)
 {
     invitation *inv = ctx;
-    if (inv->rc < 0 && inv->refused) {
+    if (rc < 0 && inv->refused) {
         const invitee *t = &inv->to[inv->failed];
         const char *who = t->grantee.user_id ? t->grantee.user_id : t->email;
-        if (inv->rc == SP_ERR_NOT_FOUND)
+        if (rc == SP_ERR_NOT_FOUND)
             sp_http_reply_error(req, 400, "invalidRequest", "no user %s", who);
-        else if (inv->rc == SP_ERR_INVALID)
+        else if (rc == SP_ERR_INVALID)
             sp_http_reply_error(req, 400, "invalidRequest", "you cannot share with yourself");
-        else if (inv->rc == SP_ERR_CONFLICT)
+        else if (rc == SP_ERR_CONFLICT)
             sp_http_reply_error(req, 409, "nameAlreadyExists", "the item is already shared with %s",
                                 who);
         else
-            sp_api__store_error(req, inv->rc);
-    } else if (inv->rc < 0) {
-        sp_api__store_error(req, inv->rc);
+            sp_api__store_error(req, rc);
+    } else if (rc < 0) {
+        sp_api__store_error(req, rc);
     } else {
         json_t *value = json_array();
         for (size_t i = 0; value && i < inv->count; i++) {
@@ -301,16 +292,13 @@ static void invite(sp_http_req *req, void *ctx)
             goto fail;
         }
     }
-    inv->req = req;
     inv->body = body;
     inv->user = u;
     inv->role = role;
     inv->expiry = expiry;
     inv->count = count;
     /* The reply waits for the shares to be durable, without a thread. */
-    sp_http_suspend(req, invite_answer, inv);
-    if (sp_store_submit(api->store, invite_run, invite_done, inv) < 0)
-        invite_done(inv, SP_ERR_NOMEM);
+    sp_api__write_later(req, api, invite_run, invite_answer, inv);
     return;
 fail:
     free(inv);
@@ -369,6 +357,42 @@ static int capture_share(const sp_share *s, void *arg)
     json_decref(so->json);
     so->json = permission_json(s);
     return so->json ? 0 : SP_ERR_NOMEM;
+}
+
+/* A change or removal of a share on its way through the writer thread. */
+typedef struct share_change {
+    sp_api *api;
+    sp_user user;
+    char perm_id[SP_USER_ID_LEN];
+    int remove, set_expiry;
+    const char *role; /* a role id constant; NULL keeps the role */
+    int64_t expiry;
+} share_change;
+
+static int change_run(sp_store *st, void *ctx)
+{
+    share_change *c = ctx;
+    return sp_store_share_change(st, &c->user, c->perm_id, c->remove, c->role, c->set_expiry,
+                                 c->expiry);
+}
+
+/* 204 for a removal; the permission as it is now for a change. */
+static void change_answer(sp_http_req *req, void *ctx, int rc)
+{
+    share_change *c = ctx;
+    share_of so = {0};
+    if (rc == SP_ERR_NOT_FOUND)
+        sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", c->perm_id);
+    else if (rc < 0)
+        sp_api__store_error(req, rc);
+    else if (c->remove)
+        sp_http_reply_json(req, 204, NULL);
+    else if ((rc = sp_store_share_get(c->api->store, c->perm_id, capture_share, &so)) < 0)
+        sp_api__store_error(req, rc);
+    else
+        sp_http_reply_json(req, 200, json_incref(so.json));
+    json_decref(so.json);
+    free(c);
 }
 
 static void change_share(sp_http_req *req, sp_api *api, int remove)
@@ -440,22 +464,19 @@ static void change_share(sp_http_req *req, sp_api *api, int remove)
             goto done;
         }
     }
-    rc = sp_store_share_change(api->store, &u, perm_id, remove, role, set_expiry, expiry);
-    if (rc == SP_ERR_NOT_FOUND) {
-        sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", perm_id);
-    } else if (rc < 0) {
-        sp_api__store_error(req, rc);
-    } else if (remove) {
-        sp_http_reply_json(req, 204, NULL);
-    } else {
-        rc = sp_store_share_get(api->store, perm_id, capture_share, &so);
-        if (rc < 0) {
-            sp_api__store_error(req, rc);
-        } else {
-            sp_http_reply_json(req, 200, so.json);
-            so.json = NULL;
-        }
+    share_change *c = strlen(perm_id) < SP_USER_ID_LEN ? malloc(sizeof *c) : NULL;
+    if (!c) {
+        sp_api__store_error(req, SP_ERR_NOMEM);
+        goto done;
     }
+    *c = (share_change){.api = api,
+                        .user = u,
+                        .remove = remove,
+                        .set_expiry = set_expiry,
+                        .role = role,
+                        .expiry = expiry};
+    snprintf(c->perm_id, sizeof c->perm_id, "%s", perm_id);
+    sp_api__write_later(req, api, change_run, change_answer, c);
 done:
     json_decref(so.json);
     json_decref(body);
