@@ -10,6 +10,7 @@
 #include "util/time.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct drive_auth {
@@ -112,6 +113,65 @@ static int add_perm(const sp_member *m, void *arg)
     return p && json_array_append_new(pf->list, p) == 0 ? 0 : SP_ERR_NOMEM;
 }
 
+/* A member invitation on its way through the store's writer thread. */
+typedef struct enrolment {
+    sp_api *api;
+    json_t *body; /* holds the recipients' object ids */
+    sp_user user;
+    char drive_id[128];
+    int64_t drive_seq;
+    const char *role; /* a role id constant */
+    int64_t expiry;
+    int refused; /* the store refused recipient failed (the job's error) */
+    size_t failed, count;
+    struct {
+        const char *user_id;
+        char perm[SP_USER_ID_LEN];
+    } to[];
+} enrolment;
+
+/* On the writer thread: one member per recipient, up to the first the
+ * store refuses (those before it stay, as with one request each). */
+static int invite_run(sp_store *st, void *ctx)
+{
+    enrolment *e = ctx;
+    for (size_t i = 0; i < e->count; i++) {
+        int rc = sp_store_member_add(st, &e->user, e->drive_id, e->to[i].user_id, e->role,
+                                     e->expiry, e->to[i].perm);
+        if (rc < 0) {
+            e->refused = 1;
+            e->failed = i;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* The new members' permissions, once durable. */
+static void invite_answer(sp_http_req *req, void *ctx, int rc)
+{
+    enrolment *e = ctx;
+    const char *who = e->refused ? e->to[e->failed].user_id : "";
+    json_t *value = json_array();
+    if (rc == SP_ERR_NOT_FOUND && e->refused)
+        sp_http_reply_error(req, 400, "invalidRequest", "no user %s", who);
+    else if (rc == SP_ERR_CONFLICT && e->refused)
+        sp_http_reply_error(req, 409, "nameAlreadyExists", "%s is already a member", who);
+    else if (rc < 0)
+        sp_api__store_error(req, rc);
+    for (size_t i = 0; rc == 0 && i < e->count; i++) {
+        perm_find pf = {e->to[i].perm, value};
+        rc = sp_store_members_list(e->api->store, e->drive_seq, add_perm, &pf);
+        if (rc < 0)
+            sp_api__store_error(req, rc);
+    }
+    if (rc == 0)
+        sp_http_reply_json(req, 200, json_pack("{s:O}", "value", value));
+    json_decref(value);
+    json_decref(e->body);
+    free(e);
+}
+
 static void invite(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
@@ -128,51 +188,46 @@ static void invite(sp_http_req *req, void *ctx)
     json_t *body = sp_api__json_body(req);
     if (!body)
         return;
-    json_t *value = json_array();
+    enrolment *e = NULL;
     const char *role;
     int set_expiry;
     int64_t expiry;
     json_t *recipients = json_object_get(body, "recipients");
     if (read_role(req, body, &role) < 0 || read_expiry(req, body, &set_expiry, &expiry) < 0)
-        goto done;
+        goto fail;
     if (!json_is_array(recipients) || json_array_size(recipients) == 0) {
         sp_http_reply_error(req, 400, "invalidRequest",
                             "recipients must be a non-empty array of {\"objectId\": user id}");
-        goto done;
+        goto fail;
+    }
+    size_t count = json_array_size(recipients);
+    e = calloc(1, sizeof *e + count * sizeof e->to[0]);
+    if (!e || strlen(drive_id) >= sizeof e->drive_id) { /* ours are UUIDs: it was found */
+        sp_api__store_error(req, SP_ERR_NOMEM);
+        goto fail;
     }
     size_t i;
     json_t *rcpt;
     json_array_foreach(recipients, i, rcpt)
     {
-        const char *grantee = json_string_value(json_object_get(rcpt, "objectId"));
-        if (!grantee) {
+        e->to[i].user_id = json_string_value(json_object_get(rcpt, "objectId"));
+        if (!e->to[i].user_id) {
             sp_http_reply_error(req, 400, "invalidRequest", "recipient %zu has no objectId", i);
-            goto done;
-        }
-        char perm[SP_USER_ID_LEN];
-        int rc = sp_store_member_add(api->store, &u, drive_id, grantee, role, expiry, perm);
-        if (rc == SP_ERR_NOT_FOUND) {
-            sp_http_reply_error(req, 400, "invalidRequest", "no user %s", grantee);
-            goto done;
-        }
-        if (rc == SP_ERR_CONFLICT) {
-            sp_http_reply_error(req, 409, "nameAlreadyExists", "%s is already a member", grantee);
-            goto done;
-        }
-        if (rc < 0) {
-            sp_api__store_error(req, rc);
-            goto done;
-        }
-        perm_find pf = {perm, value};
-        rc = sp_store_members_list(api->store, a.seq, add_perm, &pf);
-        if (rc < 0) {
-            sp_api__store_error(req, rc);
-            goto done;
+            goto fail;
         }
     }
-    sp_http_reply_json(req, 200, json_pack("{s:O}", "value", value));
-done:
-    json_decref(value);
+    e->api = api;
+    e->body = body;
+    e->user = u;
+    snprintf(e->drive_id, sizeof e->drive_id, "%s", drive_id);
+    e->drive_seq = a.seq;
+    e->role = role;
+    e->expiry = expiry;
+    e->count = count;
+    sp_api__write_later(req, api, invite_run, invite_answer, e);
+    return;
+fail:
+    free(e);
     json_decref(body);
 }
 
@@ -207,6 +262,51 @@ static int find_member(const sp_member *m, void *arg)
     if (strcmp(m->id, mo->perm_id) == 0)
         snprintf(mo->user_id, sizeof mo->user_id, "%s", m->user_id);
     return 0;
+}
+
+/* A change or removal of a member on its way through the writer thread. */
+typedef struct membership_change {
+    sp_api *api;
+    sp_user user;
+    char drive_id[128];
+    char perm_id[SP_USER_ID_LEN];
+    int64_t drive_seq;
+    int remove, set_expiry;
+    const char *role; /* a role id constant; NULL keeps the role */
+    int64_t expiry;
+} membership_change;
+
+static int change_run(sp_store *st, void *ctx)
+{
+    membership_change *c = ctx;
+    return sp_store_member_change(st, &c->user, c->drive_id, c->perm_id, c->remove, c->role,
+                                  c->set_expiry, c->expiry);
+}
+
+/* 204 for a removal; the permission as it is now for a change. */
+static void change_answer(sp_http_req *req, void *ctx, int rc)
+{
+    membership_change *c = ctx;
+    if (rc == SP_ERR_NOT_FOUND) {
+        sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", c->perm_id);
+    } else if (rc == SP_ERR_DENIED) {
+        sp_http_reply_error(req, 409, "conflict",
+                            "a space keeps at least one Manager; add another Manager first");
+    } else if (rc < 0) {
+        sp_api__store_error(req, rc);
+    } else if (c->remove) {
+        sp_http_reply_json(req, 204, NULL);
+    } else {
+        json_t *value = json_array();
+        perm_find pf = {c->perm_id, value};
+        rc = sp_store_members_list(c->api->store, c->drive_seq, add_perm, &pf);
+        if (rc < 0 || json_array_size(value) != 1)
+            sp_api__store_error(req, rc < 0 ? rc : SP_ERR_DB);
+        else
+            sp_http_reply_json(req, 200, json_incref(json_array_get(value, 0)));
+        json_decref(value);
+    }
+    free(c);
 }
 
 /* PATCH changes role and/or expiry; DELETE removes. A member may always
@@ -251,27 +351,22 @@ static void change_permission(sp_http_req *req, sp_api *api, int remove)
             goto done;
         }
     }
-    int rc = sp_store_member_change(api->store, &u, drive_id, perm_id, remove, role, set_expiry,
-                                    expiry);
-    if (rc == SP_ERR_NOT_FOUND) {
+    membership_change *c = malloc(sizeof *c);
+    if (!c || strlen(drive_id) >= sizeof c->drive_id || strlen(perm_id) >= sizeof c->perm_id) {
+        free(c);
         sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", perm_id);
-    } else if (rc == SP_ERR_DENIED) {
-        sp_http_reply_error(req, 409, "conflict",
-                            "a space keeps at least one Manager; add another Manager first");
-    } else if (rc < 0) {
-        sp_api__store_error(req, rc);
-    } else if (remove) {
-        sp_http_reply_json(req, 204, NULL);
-    } else {
-        json_t *value = json_array();
-        perm_find pf = {perm_id, value};
-        rc = sp_store_members_list(api->store, a.seq, add_perm, &pf);
-        if (rc < 0 || json_array_size(value) != 1)
-            sp_api__store_error(req, rc < 0 ? rc : SP_ERR_DB);
-        else
-            sp_http_reply_json(req, 200, json_incref(json_array_get(value, 0)));
-        json_decref(value);
+        goto done;
     }
+    *c = (membership_change){.api = api,
+                             .user = u,
+                             .drive_seq = a.seq,
+                             .remove = remove,
+                             .role = role,
+                             .set_expiry = set_expiry,
+                             .expiry = expiry};
+    snprintf(c->drive_id, sizeof c->drive_id, "%s", drive_id);
+    snprintf(c->perm_id, sizeof c->perm_id, "%s", perm_id);
+    sp_api__write_later(req, api, change_run, change_answer, c);
 done:
     json_decref(body);
 }
