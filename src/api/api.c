@@ -116,8 +116,9 @@ void sp_api__write_later(sp_http_req *req, sp_api *api, sp_store_job_fn run,
     *l = (later){req, run, answer, ctx, 0};
     /* Suspended first: the writer thread may resume it at once. */
     sp_http_suspend(req, later_answer, l);
-    if (sp_store_submit(api->store, later_run, later_done, l) < 0)
-        later_done(l, SP_ERR_NOMEM);
+    int rc = sp_store_submit(api->store, later_run, later_done, l);
+    if (rc < 0)
+        later_done(l, rc);
 }
 
 int sp_api__caller(sp_http_req *req, sp_api *api, sp_user *user)

@@ -351,10 +351,14 @@ static void change_permission(sp_http_req *req, sp_api *api, int remove)
             goto done;
         }
     }
-    membership_change *c = malloc(sizeof *c);
-    if (!c || strlen(drive_id) >= sizeof c->drive_id || strlen(perm_id) >= sizeof c->perm_id) {
-        free(c);
+    membership_change *c = NULL;
+    if (strlen(drive_id) >= sizeof c->drive_id || strlen(perm_id) >= sizeof c->perm_id) {
         sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", perm_id);
+        goto done;
+    }
+    c = malloc(sizeof *c);
+    if (!c) {
+        sp_api__store_error(req, SP_ERR_NOMEM);
         goto done;
     }
     *c = (membership_change){.api = api,

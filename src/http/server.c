@@ -63,6 +63,7 @@ struct sp_http_server {
     MHD_socket listen_fd; /* set by quiesce; closed after stop */
     atomic_int in_flight;
     atomic_int closing;           /* stopping: new requests are refused, none is suspended */
+    atomic_int suspended;         /* requests waiting for sp_http_resume */
     atomic_int connections;       /* open now */
     atomic_uint_fast64_t refused; /* answered 503 for being over the limit */
     unsigned connection_limit;
@@ -235,12 +236,18 @@ void sp_http_suspend(sp_http_req *req, sp_http_resume_fn fn, void *ctx)
 {
     req->resume = fn;
     req->resume_ctx = ctx;
+    atomic_fetch_add(&req->srv->suspended, 1);
     MHD_suspend_connection(req->conn);
 }
 
 void sp_http_resume(sp_http_req *req)
 {
+    /* Counted down after: the daemon stops only when no connection is
+     * suspended. req may be gone once resumed; the server is not (its stop
+     * waits for this count). */
+    sp_http_server *srv = req->srv;
     MHD_resume_connection(req->conn);
+    atomic_fetch_sub(&srv->suspended, 1);
 }
 
 /* ---- streams ---- */
@@ -437,6 +444,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             req->too_large = 1;
             sp_http_reply_error(req, 431, "requestHeaderFieldsTooLarge",
                                 "the request headers exceed %d bytes", SP_HTTP_HEADERS_MAX);
+        } else if (atomic_load(&srv->closing)) {
+            /* A request on a kept-alive connection after the drain began:
+             * the drain waits only for requests counted before, so none
+             * may start (or be suspended) now. */
+            req->too_large = 1;
+            sp_http_add_header(req, "Connection", "close");
+            sp_http_reply_error(req, 503, "unavailable", "the server is shutting down");
         } else if (cl && strtoull(cl, NULL, 10) > SP_HTTP_BODY_MAX) {
             /* Refuse before reading a byte of it; MHD closes afterwards. */
             req->too_large = 1;
@@ -467,18 +481,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         return MHD_YES;
     }
-    if (req->too_large) {
+    if (req->too_large)
         sp_http_reply_error(req, 413, "requestTooLarge", "request body exceeds %d bytes",
                             SP_HTTP_BODY_MAX);
-    } else if (atomic_load(&srv->closing)) {
-        /* A request on a kept-alive connection after the drain began: the
-         * drain waits only for requests counted before, so none may
-         * start (or be suspended) now. */
-        sp_http_add_header(req, "Connection", "close");
-        sp_http_reply_error(req, 503, "unavailable", "the server is shutting down");
-    } else {
+    else
         dispatch(req);
-    }
     return MHD_YES;
 }
 
@@ -656,6 +663,17 @@ void sp_http_stop(sp_http_server *srv, int64_t timeout_ms)
         usleep(10 * 1000);
     if (atomic_load(&srv->in_flight) > 0)
         sp_warn("http", "stopping with %d requests still in flight", atomic_load(&srv->in_flight));
+    /* A suspended request is resumed once its writes are durable or
+     * failed, which the store always tells; the daemon must not stop
+     * before (it cannot free a suspended connection, and the resume would
+     * reach freed memory). */
+    for (int64_t next = sp_time_mono_ms(); atomic_load(&srv->suspended) > 0; usleep(10 * 1000)) {
+        if (sp_time_mono_ms() >= next) {
+            sp_warn("http", "waiting for %d requests whose writes are not done yet",
+                    atomic_load(&srv->suspended));
+            next = sp_time_mono_ms() + 5000;
+        }
+    }
     MHD_stop_daemon(srv->daemon);
     if (srv->listen_fd != MHD_INVALID_SOCKET)
         close(srv->listen_fd);

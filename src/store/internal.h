@@ -90,7 +90,8 @@ sp_conn *sp_store__begin_relaxed(sp_store *st);
 int sp_store__commit(sp_store *st);
 /* Undoes the caller's writes (only theirs) and releases the writer. */
 void sp_store__rollback(sp_store *st);
-/* Runs the jobs still queued and stops the writer thread (sp_store_close). */
+/* Runs the jobs still queued and stops the writer thread; later jobs are
+ * refused (sp_store_close; calling it again does nothing more). */
 void sp_store__jobs_stop(sp_store *st);
 
 /* Maps an SQLite result code to an sp_err code, logging unexpected ones

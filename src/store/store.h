@@ -62,8 +62,9 @@ typedef void (*sp_store_done_fn)(void *ctx, int rc);
 /*
  * Queues a job: the writer thread runs the queued jobs one after another
  * inside one group transaction, commits it, then calls done(ctx, rc) for
- * each. The caller's thread does not wait. Returns 0, or SP_ERR_NOMEM
- * (nothing queued; done will not be called).
+ * each. The caller's thread does not wait. Returns 0, or SP_ERR_NOMEM, or
+ * SP_ERR_DB once the store is closing (nothing queued; done will not be
+ * called).
  */
 int sp_store_submit(sp_store *st, sp_store_job_fn run, sp_store_done_fn done, void *ctx);
 

@@ -249,8 +249,12 @@ static void run_jobs(sp_store *st, sp_store_job *jobs)
 {
     lock_writer(st);
     batch_of = st;
+    int cannot_begin = 0;
     for (sp_store_job *j = jobs; j; j = j->next) {
-        if (open_group(st, 0) < 0) {
+        /* A transaction that cannot begin (another process holds the
+         * database past the busy timeout) fails the rest of the batch at
+         * once, not after one more timeout per job. */
+        if (cannot_begin || (cannot_begin = open_group(st, 0) < 0)) {
             j->rc = SP_ERR_DB;
             j->group.done = 1;
             continue;
@@ -311,6 +315,11 @@ int sp_store_submit(sp_store *st, sp_store_job_fn run, sp_store_done_fn done, vo
     j->done = done;
     j->ctx = ctx;
     pthread_mutex_lock(&st->jobs_lock);
+    if (st->jobs_stop) { /* closing: no one would run it */
+        pthread_mutex_unlock(&st->jobs_lock);
+        free(j);
+        return SP_ERR_DB;
+    }
     if (!st->writer_started) {
         if (pthread_create(&st->writer_thread, NULL, writer_main, st) != 0) {
             pthread_mutex_unlock(&st->jobs_lock);
@@ -334,6 +343,7 @@ void sp_store__jobs_stop(sp_store *st)
 {
     pthread_mutex_lock(&st->jobs_lock);
     int started = st->writer_started;
+    st->writer_started = 0; /* joined once; submit refuses from now on */
     st->jobs_stop = 1;
     pthread_cond_signal(&st->jobs_cond);
     pthread_mutex_unlock(&st->jobs_lock);

@@ -1016,7 +1016,8 @@ START_TEST(jobs_lost_group)
 END_TEST
 
 /* Closing the store runs what is queued first: every job is told, and
- * every row is there when the file is opened again. */
+ * every row is there when the file is opened again; a job submitted
+ * while closing is refused (it would never be told). */
 START_TEST(jobs_run_before_close)
 {
     sp_store *st = open_with_table();
@@ -1027,8 +1028,11 @@ START_TEST(jobs_run_before_close)
         jobs[i] = (job_arg){&l, i, 0};
         ck_assert_int_eq(sp_store_submit(st, job_run, job_done, &jobs[i]), 0);
     }
-    sp_store_close(st);
+    sp_store__jobs_stop(st); /* what close does first */
     ck_assert_int_eq(l.done, JOBS);
+    job_arg late = {&l, JOBS, 0};
+    ck_assert_int_eq(sp_store_submit(st, job_run, job_done, &late), SP_ERR_DB);
+    sp_store_close(st);
     for (int i = 0; i < JOBS; i++)
         ck_assert_int_eq(l.rc[i], 0);
     ck_assert_int_eq(raw_int(l.db, "SELECT count(*) FROM t"), JOBS);
