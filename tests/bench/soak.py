@@ -94,7 +94,7 @@ def main():
             rss_start = rss_kib(sp.proc.pid)
             samples = [rss_start]
             wrk = subprocess.Popen(
-                ['wrk', '-t2', '-c64', '-d%ds' % seconds, '--timeout', '10s',
+                ['wrk', '-t2', '-c64', '-d%ds' % seconds, '--timeout', '10s', '--latency',
                  '-s', os.path.join(HERE, 'soak.lua'), sp.url, '--', tokens[0], drive, ids[1]],
                 stdout=subprocess.PIPE, text=True)
             while wrk.poll() is None:
