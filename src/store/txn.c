@@ -18,8 +18,8 @@
  *
  * Jobs (sp_store_submit) need no waiting thread: the store's writer
  * thread runs all the queued jobs' writes as members of one group, then
- * commits (or waits for the writer that does) and tells each job how it
- * ended. A request that writes this way costs its HTTP thread nothing
+ * commits it at once (writers waiting meanwhile start the next group) and
+ * tells each job how it ended. A request that writes this way costs its HTTP thread nothing
  * while the group is on its way to the disk, so a group holds as many
  * requests as arrived meanwhile, not as many as there are threads.
  */
@@ -265,8 +265,14 @@ static void run_jobs(sp_store *st, sp_store_job *jobs)
         j->rc = j->run(st, j->ctx);
     }
     batch_of = NULL;
-    if (st->group_open)
-        group_settle(st); /* commits, or waits for the writer that does */
+    /* Commits now, even with other writers waiting: leaving the commit to
+     * one of them would make every job here wait until that thread is
+     * scheduled again, which on busy cores can take a hundred milliseconds
+     * and more. They start the next group instead. */
+    if (st->group_open && st->group_members > 0)
+        group_commit(st);
+    else if (st->group_open)
+        group_settle(st); /* nothing written: rolls back */
     else
         pthread_mutex_unlock(&st->write_lock);
     /* Every job's group has ended now: the last one just did, and earlier
