@@ -118,7 +118,7 @@ typedef struct enrolment {
     sp_api *api;
     json_t *body; /* holds the recipients' object ids */
     sp_user user;
-    char drive_id[128];
+    const char *drive_id; /* the route's, valid while suspended */
     int64_t drive_seq;
     const char *role; /* a role id constant */
     int64_t expiry;
@@ -202,7 +202,7 @@ static void invite(sp_http_req *req, void *ctx)
     }
     size_t count = json_array_size(recipients);
     e = calloc(1, sizeof *e + count * sizeof e->to[0]);
-    if (!e || strlen(drive_id) >= sizeof e->drive_id) { /* ours are UUIDs: it was found */
+    if (!e) {
         sp_api__store_error(req, SP_ERR_NOMEM);
         goto fail;
     }
@@ -219,7 +219,7 @@ static void invite(sp_http_req *req, void *ctx)
     e->api = api;
     e->body = body;
     e->user = u;
-    snprintf(e->drive_id, sizeof e->drive_id, "%s", drive_id);
+    e->drive_id = drive_id;
     e->drive_seq = a.seq;
     e->role = role;
     e->expiry = expiry;
@@ -268,8 +268,7 @@ static int find_member(const sp_member *m, void *arg)
 typedef struct membership_change {
     sp_api *api;
     sp_user user;
-    char drive_id[128];
-    char perm_id[SP_USER_ID_LEN];
+    const char *drive_id, *perm_id; /* the route's, valid while suspended */
     int64_t drive_seq;
     int remove, set_expiry;
     const char *role; /* a role id constant; NULL keeps the role */
@@ -351,25 +350,20 @@ static void change_permission(sp_http_req *req, sp_api *api, int remove)
             goto done;
         }
     }
-    membership_change *c = NULL;
-    if (strlen(drive_id) >= sizeof c->drive_id || strlen(perm_id) >= sizeof c->perm_id) {
-        sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", perm_id);
-        goto done;
-    }
-    c = malloc(sizeof *c);
+    membership_change *c = malloc(sizeof *c);
     if (!c) {
         sp_api__store_error(req, SP_ERR_NOMEM);
         goto done;
     }
     *c = (membership_change){.api = api,
                              .user = u,
+                             .drive_id = drive_id,
+                             .perm_id = perm_id,
                              .drive_seq = a.seq,
                              .remove = remove,
                              .role = role,
                              .set_expiry = set_expiry,
                              .expiry = expiry};
-    snprintf(c->drive_id, sizeof c->drive_id, "%s", drive_id);
-    snprintf(c->perm_id, sizeof c->perm_id, "%s", perm_id);
     sp_api__write_later(req, api, change_run, change_answer, c);
 done:
     json_decref(body);

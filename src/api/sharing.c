@@ -129,8 +129,7 @@ typedef struct invitee {
 typedef struct invitation {
     json_t *body; /* holds the recipients' object ids */
     sp_user user;
-    char drive_id[128];
-    char item_id[SP_ITEM_ID_MAX + 1];
+    const char *drive_id, *item_id; /* the route's, valid while suspended */
     char item_name[1025];
     const sp_role *role;
     int64_t expiry;
@@ -254,10 +253,6 @@ static void invite(sp_http_req *req, void *ctx)
         goto fail;
     }
     size_t count = json_array_size(recipients);
-    if (strlen(drive_id) >= sizeof inv->drive_id) { /* not one of ours: they are UUIDs */
-        sp_http_reply_error(req, 404, "itemNotFound", "no drive %s", drive_id);
-        goto fail;
-    }
     inv = calloc(1, sizeof *inv + count * sizeof inv->to[0]);
     if (!inv) {
         sp_api__store_error(req, SP_ERR_NOMEM);
@@ -269,8 +264,8 @@ static void invite(sp_http_req *req, void *ctx)
     if (!item_name || !*item_name || strlen(item_name) >= sizeof inv->item_name)
         item_name = strcmp(item_id, drive_id) == 0 ? a.name : item_id;
     snprintf(inv->item_name, sizeof inv->item_name, "%s", item_name);
-    snprintf(inv->drive_id, sizeof inv->drive_id, "%s", drive_id);
-    snprintf(inv->item_id, sizeof inv->item_id, "%s", item_id);
+    inv->drive_id = drive_id;
+    inv->item_id = item_id;
     size_t i;
     json_t *rcpt;
     json_array_foreach(recipients, i, rcpt)
@@ -363,7 +358,7 @@ static int capture_share(const sp_share *s, void *arg)
 typedef struct share_change {
     sp_api *api;
     sp_user user;
-    char perm_id[SP_USER_ID_LEN];
+    const char *perm_id; /* the route's, valid while suspended */
     int remove, set_expiry;
     const char *role; /* a role id constant; NULL keeps the role */
     int64_t expiry;
@@ -464,18 +459,18 @@ static void change_share(sp_http_req *req, sp_api *api, int remove)
             goto done;
         }
     }
-    share_change *c = strlen(perm_id) < SP_USER_ID_LEN ? malloc(sizeof *c) : NULL;
+    share_change *c = malloc(sizeof *c);
     if (!c) {
         sp_api__store_error(req, SP_ERR_NOMEM);
         goto done;
     }
     *c = (share_change){.api = api,
                         .user = u,
+                        .perm_id = perm_id,
                         .remove = remove,
                         .set_expiry = set_expiry,
                         .role = role,
                         .expiry = expiry};
-    snprintf(c->perm_id, sizeof c->perm_id, "%s", perm_id);
     sp_api__write_later(req, api, change_run, change_answer, c);
 done:
     json_decref(so.json);

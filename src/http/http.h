@@ -92,7 +92,9 @@ typedef void (*sp_http_resume_fn)(sp_http_req *req, void *ctx);
 /*
  * Ends the handler without an answer: the connection waits, costing no
  * thread, until sp_http_resume; then fn(req, ctx) answers it. Call it
- * before handing req to whoever resumes it.
+ * before handing req to whoever resumes it. Until fn returns, the path,
+ * the route's parameters and the body stay valid, and may be read from
+ * any thread (nothing else touches them while the request waits).
  */
 void sp_http_suspend(sp_http_req *req, sp_http_resume_fn fn, void *ctx);
 /* Wakes a suspended request, from any thread, exactly once per

@@ -33,9 +33,9 @@
 /* Connections libmicrohttpd accepts beyond the limit, only to answer them
  * 503 and close: a client is told why instead of waiting in the backlog. */
 #define SP_HTTP_OVERFLOW 64
-/* Worker threads per core, and at most. Invitations wait for their group
- * commit suspended, without a thread (store jobs); other writes still wait
- * on their thread, so a few threads per core keep their groups large.
+/* Worker threads per core, and at most. Sharing requests wait for their
+ * group commit suspended, without a thread (store jobs); other writes still
+ * wait on their thread, so a few threads per core keep their groups large.
  * More threads cost read latency (scheduling) and a SQLite reader each.
  * Measured on 2 cores, 5,000 invitations/s paced: commit-to-subscriber p99
  * 7-12 ms with 2 per core, 10-14 ms with 4, 12-75 ms with 8; as fast as

@@ -19,9 +19,10 @@
  * Jobs (sp_store_submit) need no waiting thread: the store's writer
  * thread runs all the queued jobs' writes as members of one group, then
  * commits it at once (writers waiting meanwhile start the next group) and
- * tells each job how it ended. A request that writes this way costs its HTTP thread nothing
- * while the group is on its way to the disk, so a group holds as many
- * requests as arrived meanwhile, not as many as there are threads.
+ * tells each job how it ended. A request that writes this way costs its
+ * HTTP thread nothing while the group is on its way to the disk, so a
+ * group holds as many requests as arrived meanwhile, not as many as there
+ * are threads.
  */
 #include "store/internal.h"
 
@@ -244,7 +245,7 @@ void sp_store__rollback(sp_store *st)
 /* ---- jobs: writes without a waiting thread ---- */
 
 /* Runs a list of jobs as members of the open group (or new ones, should a
- * group be lost on the way), then settles, and tells each job its result. */
+ * group be lost on the way), commits, and tells each job its result. */
 static void run_jobs(sp_store *st, sp_store_job *jobs)
 {
     lock_writer(st);
