@@ -41,6 +41,7 @@ struct sp_bus {
     natsConnection *conn;
     jsCtx *js;
     atomic_int stream_ok; /* stream verified on the current connection */
+    atomic_uint_fast64_t generation; /* connections whose stream was verified */
     atomic_int closing;
     pthread_t keeper;     /* ensures the stream after each (re)connect */
     int keeper_started;
@@ -240,6 +241,7 @@ static void *keeper_main(void *arg)
             int ok = ensure_stream(bus) == 0;
             pthread_mutex_lock(&bus->lock);
             if (ok) {
+                atomic_fetch_add(&bus->generation, 1);
                 atomic_store(&bus->stream_ok, 1);
                 sp_info("bus", "stream %s ready", SP_BUS_STREAM);
             }
@@ -416,6 +418,11 @@ const char *sp_bus_status(sp_bus *bus)
     if (!atomic_load(&bus->stream_ok))
         return "bus stream not ready";
     return "ok";
+}
+
+uint64_t sp_bus_generation(sp_bus *bus)
+{
+    return (uint64_t)atomic_load(&bus->generation);
 }
 
 natsConnection *sp_bus_connection(sp_bus *bus)

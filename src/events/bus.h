@@ -37,6 +37,11 @@ int sp_bus_connected(sp_bus *bus);
 /* Why the bus is not ready, for /readyz (static text). */
 const char *sp_bus_status(sp_bus *bus);
 
+/* Counts the connections on which the stream was verified: it changes on
+ * every (re)connect, so that a reader of the stream knows to look again at
+ * what it holds (a server that came back may have lost data). */
+uint64_t sp_bus_generation(sp_bus *bus);
+
 /* The connection and JetStream context, borrowed, for the relay and the
  * consumer. NULL until connected at least once. */
 natsConnection *sp_bus_connection(sp_bus *bus);

@@ -2,6 +2,7 @@
 #include "events/envelope.h"
 
 #include "util/buf.h"
+#include "util/err.h"
 #include "util/time.h"
 
 #include <stdio.h>
@@ -55,4 +56,27 @@ char *sp_envelope_text(const sp_event *e, const char *source)
         return NULL;
     }
     return sp_buf_steal(&b);
+}
+
+int sp_envelope_ours(const char *text, size_t len, const char *source, int64_t *seq)
+{
+    json_t *ev = text ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    const char *from = json_string_value(json_object_get(ev, "source"));
+    const char *digits = json_string_value(json_object_get(ev, "sequence"));
+    int rc = SP_ERR_INVALID;
+    if (from && digits && strcmp(from, source) == 0 && *digits) {
+        int64_t n = 0;
+        const char *p = digits;
+        for (; *p >= '0' && *p <= '9'; p++) {
+            if (n > (INT64_MAX - (*p - '0')) / 10)
+                break;
+            n = n * 10 + (*p - '0');
+        }
+        if (*p == '\0' && n > 0) {
+            *seq = n;
+            rc = 0;
+        }
+    }
+    json_decref(ev);
+    return rc;
 }

@@ -18,6 +18,12 @@ json_t *sp_envelope_json(const sp_event *e, const char *source);
  * NULL. */
 char *sp_envelope_text(const sp_event *e, const char *source);
 
+/* Reads back a CloudEvent this program published (JSON text of len bytes,
+ * borrowed): 0 and its log sequence number in *seq when its source is
+ * source and its `sequence` is a decimal number; SP_ERR_INVALID for
+ * anything else (another publisher's message, damaged text). */
+int sp_envelope_ours(const char *text, size_t len, const char *source, int64_t *seq);
+
 /* Content type of the structured mode. */
 #define SP_CLOUDEVENTS_JSON "application/cloudevents+json"
 

@@ -8,10 +8,18 @@
  * a publish fails, it and everything after it are sent again from the
  * cursor after a back-off (the stream drops what it already has), so a
  * failed event may land after later ones that had succeeded.
+ *
+ * An acknowledgement is not a promise that the stream keeps the message
+ * (nats-server syncs to disk about every two minutes). Whenever the bus
+ * (re)connects, the relay reads what the end of the stream holds
+ * (reconcile.h), moves its cursor back to where the stream is known to be
+ * whole, and publishes again, in log order, each event the stream lacks;
+ * the events it still holds are skipped, not sent twice.
  */
 #include "events/relay.h"
 
 #include "events/envelope.h"
+#include "events/reconcile.h"
 #include "store/events.h"
 
 #include "util/buf.h"
@@ -66,9 +74,15 @@ struct sp_relay {
     int64_t last_read; /* seq of the newest row put in the window */
     int failed;        /* a publish in the window failed */
 
+    /* What the stream held at the last (re)connect; relay thread only. */
+    sp_held held;
+    uint64_t reconciled; /* bus generation the held set was read on */
+    int64_t resend_through; /* the cursor before it: events sent again up to it */
+
     atomic_int in_ack; /* on_ack calls running, for stop */
     int sent;          /* anything was handed to the library */
     atomic_uint_fast64_t published, duplicates, failures;
+    atomic_uint_fast64_t reconciliations, republished;
     atomic_uint_fast64_t lag_buckets[SP_RELAY_LAG_BUCKETS + 1];
     atomic_uint_fast64_t lag_sum_ms;
 };
@@ -137,6 +151,18 @@ static void drop_pending(sp_relay *r)
 static int publish_one(const sp_event *e, void *arg)
 {
     sp_relay *r = arg;
+    if (e->seq <= r->held.top && sp_held_has(&r->held, e->seq)) {
+        /* The stream has it: acknowledged without sending it twice. */
+        pthread_mutex_lock(&r->window_lock);
+        pending *p = &r->ring[r->tail % SP_RELAY_WINDOW];
+        *p = (pending){.seq = e->seq, .state = 1}; /* no time: not in the lag figures */
+        r->tail++;
+        r->last_read = e->seq;
+        pthread_mutex_unlock(&r->window_lock);
+        return 0;
+    }
+    if (e->seq <= r->resend_through)
+        atomic_fetch_add(&r->republished, 1);
     char *text = sp_envelope_text(e, r->source);
     if (!text) {
         sp_error("relay", "event %lld has unreadable data; it will be retried", (long long)e->seq);
@@ -191,14 +217,18 @@ static void record_lag(sp_relay *r, int64_t lag_ms)
 /* Takes the acknowledged prefix off the window and records it published.
  * Returns how many, or a negative sp_err when a publish failed (the
  * window is then emptied and read again from the cursor). */
+static void restart_window(sp_relay *r);
+
 static int settle(sp_relay *r)
 {
     int64_t now = sp_time_now_ms(), through = 0;
     int n = 0, failed;
     pthread_mutex_lock(&r->window_lock);
     for (; r->head < r->tail && r->ring[r->head % SP_RELAY_WINDOW].state == 1; r->head++, n++) {
-        through = r->ring[r->head % SP_RELAY_WINDOW].seq;
-        record_lag(r, now - r->ring[r->head % SP_RELAY_WINDOW].time_ms);
+        const pending *p = &r->ring[r->head % SP_RELAY_WINDOW];
+        through = p->seq;
+        if (p->time_ms)
+            record_lag(r, now - p->time_ms);
     }
     failed = r->failed || (r->head < r->tail && r->ring[r->head % SP_RELAY_WINDOW].state < 0);
     pthread_mutex_unlock(&r->window_lock);
@@ -211,8 +241,15 @@ static int settle(sp_relay *r)
     }
     if (!failed)
         return n;
-    /* Let what is on the wire finish (acknowledged or timed out), then
-     * start over from the cursor. */
+    restart_window(r);
+    atomic_fetch_add(&r->failures, 1);
+    return SP_ERR_UNAVAILABLE;
+}
+
+/* Lets what is on the wire finish (acknowledged or timed out) and empties
+ * the window, so that the next read starts over from the cursor. */
+static void restart_window(sp_relay *r)
+{
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = SP_RELAY_ACK_WAIT_MS + 1000;
@@ -223,8 +260,41 @@ static int settle(sp_relay *r)
     r->last_read = 0;
     r->failed = 0;
     pthread_mutex_unlock(&r->window_lock);
-    atomic_fetch_add(&r->failures, 1);
-    return SP_ERR_UNAVAILABLE;
+}
+
+/* Reads what the stream holds after a (re)connect and sets the cursor
+ * where the stream is known to be whole. Returns 0 or a negative sp_err
+ * (tried again after a back-off; nothing is published before). */
+static int reconcile(sp_relay *r)
+{
+    uint64_t generation = sp_bus_generation(r->bus); /* a reconnect from here on reads again */
+    restart_window(r);
+    int64_t cursor = 0;
+    int rc = sp_store_events_published(r->store, &cursor);
+    if (rc < 0)
+        return rc;
+    sp_held held;
+    int64_t started = sp_time_mono_ms();
+    if ((rc = sp_held_read(r->js, SP_BUS_STREAM, r->source, cursor, SP_RELAY_WINDOW, &held)) < 0)
+        return rc;
+    if (held.floor != cursor && (rc = sp_store_events_set_published(r->store, held.floor)) < 0) {
+        sp_held_free(&held);
+        return rc;
+    }
+    sp_held_free(&r->held);
+    r->held = held;
+    r->resend_through = cursor;
+    r->reconciled = generation;
+    atomic_fetch_add(&r->reconciliations, 1);
+    if (held.top < cursor)
+        sp_warn("relay",
+                "stream %s lacks events acknowledged before: it holds the log through %lld, the "
+                "relay had published through %lld; publishing the missing ones again",
+                SP_BUS_STREAM, (long long)held.top, (long long)cursor);
+    sp_info("relay", "stream %s checked: %zu messages read in %lld ms, log whole through %lld",
+            SP_BUS_STREAM, held.scanned, (long long)(sp_time_mono_ms() - started),
+            (long long)held.floor);
+    return 0;
 }
 
 static void *relay_main(void *arg)
@@ -239,6 +309,16 @@ static void *relay_main(void *arg)
         if (atomic_load(&r->stopping) &&
             (sp_time_mono_ms() >= r->drain_deadline_ms || !sp_bus_connected(r->bus)))
             break;
+        if (sp_bus_connected(r->bus) && sp_bus_generation(r->bus) != r->reconciled) {
+            if (reconcile(r) < 0) {
+                if (atomic_load(&r->stopping))
+                    break;
+                wait_for(r, backoff);
+                backoff = backoff * 2 > SP_RELAY_BACKOFF_MAX_MS ? SP_RELAY_BACKOFF_MAX_MS
+                                                                : backoff * 2;
+            }
+            continue;
+        }
         int read = 0;
         if (sp_bus_connected(r->bus) && SP_RELAY_WINDOW - on_wire >= SP_RELAY_READ) {
             uint64_t before = on_wire;
@@ -319,6 +399,7 @@ void sp_relay_stop(sp_relay *r, int64_t timeout_ms)
     if (sp_store_events_backlog(r->store, &left, &oldest) == 0 && left > 0)
         sp_warn("relay", "%lld events not yet on the bus; they are sent at the next start",
                 (long long)left);
+    sp_held_free(&r->held);
     jsCtx_Destroy(r->js);
     pthread_mutex_destroy(&r->window_lock);
     sp_wake_destroy(&r->bell);
@@ -341,6 +422,14 @@ int sp_relay_metrics(sp_relay *r, sp_buf *out)
         "# HELP spaceport_relay_failures_total Relay rounds that did not complete.\n"
         "# TYPE spaceport_relay_failures_total counter\n"
         "spaceport_relay_failures_total %llu\n"
+        "# HELP spaceport_relay_reconciliations_total Times the relay checked what the stream "
+        "holds (each bus connection).\n"
+        "# TYPE spaceport_relay_reconciliations_total counter\n"
+        "spaceport_relay_reconciliations_total %llu\n"
+        "# HELP spaceport_events_republished_total Events published again because the stream "
+        "had lost them after acknowledging.\n"
+        "# TYPE spaceport_events_republished_total counter\n"
+        "spaceport_events_republished_total %llu\n"
         "# HELP spaceport_events_backlog Events in the log not yet on the bus.\n"
         "# TYPE spaceport_events_backlog gauge\n"
         "spaceport_events_backlog %lld\n"
@@ -351,7 +440,9 @@ int sp_relay_metrics(sp_relay *r, sp_buf *out)
         "# TYPE spaceport_relay_lag_seconds histogram\n",
         (unsigned long long)atomic_load(&r->published),
         (unsigned long long)atomic_load(&r->duplicates),
-        (unsigned long long)atomic_load(&r->failures), (long long)backlog,
+        (unsigned long long)atomic_load(&r->failures),
+        (unsigned long long)atomic_load(&r->reconciliations),
+        (unsigned long long)atomic_load(&r->republished), (long long)backlog,
         oldest ? (double)(sp_time_now_ms() - oldest) / 1000.0 : 0.0);
     uint_fast64_t cumulative = 0;
     for (size_t b = 0; b <= SP_RELAY_LAG_BUCKETS; b++) {

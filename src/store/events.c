@@ -85,6 +85,8 @@ static const char SQL_UNPUBLISHED[] =
     " relay_cursor)) ORDER BY e.seq LIMIT ?";
 static const char SQL_MARK[] =
     "UPDATE relay_cursor SET published_seq = ?1 WHERE published_seq < ?1";
+static const char SQL_SET_CURSOR[] = "UPDATE relay_cursor SET published_seq = ?1";
+static const char SQL_CURSOR[] = "SELECT published_seq FROM relay_cursor";
 /* Sequence numbers are not reused and unpublished events are never
  * deleted, so the backlog is the distance from the cursor to the newest. */
 static const char SQL_BACKLOG[] =
@@ -147,28 +149,54 @@ int sp_store_events_unpublished(sp_store *st, int64_t after_seq, int limit, sp_e
     return each_event(c, s, fn, ctx);
 }
 
-int sp_store_events_mark_published(sp_store *st, int64_t through_seq)
+/* Runs one cursor update (sql binds the sequence number as ?1). */
+static int cursor_update(sp_store *st, const char *sql, int64_t seq)
 {
     sp_conn *w = sp_store__begin_relaxed(st);
     if (!w)
         return SP_ERR_DB;
-    /* Publication state is not part of any listing, and a mark lost to a
-     * power failure only means the events are published again, which the
-     * stream drops as duplicates. */
+    /* Publication state is not part of any listing, and a cursor lost to
+     * a power failure is reconciled with the stream at the next start. */
     st->invisible = 1;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_MARK);
+    sqlite3_stmt *s = sp_store__stmt(w, sql);
     if (!s) {
         sp_store__rollback(st);
         return SP_ERR_DB;
     }
-    sqlite3_bind_int64(s, 1, through_seq);
+    sqlite3_bind_int64(s, 1, seq);
     int rc = sqlite3_step(s);
     sp_store__done(s);
     if (rc != SQLITE_DONE) {
         sp_store__rollback(st);
-        return sp_store__err(w, rc, "mark published");
+        return sp_store__err(w, rc, "relay cursor");
     }
     return sp_store__commit(st);
+}
+
+int sp_store_events_mark_published(sp_store *st, int64_t through_seq)
+{
+    return cursor_update(st, SQL_MARK, through_seq);
+}
+
+int sp_store_events_set_published(sp_store *st, int64_t seq)
+{
+    return cursor_update(st, SQL_SET_CURSOR, seq < 0 ? 0 : seq);
+}
+
+int sp_store_events_published(sp_store *st, int64_t *seq)
+{
+    sp_conn *c = sp_store__reader(st);
+    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_CURSOR) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    int rc = sqlite3_step(s);
+    int err = 0;
+    if (rc == SQLITE_ROW)
+        *seq = sqlite3_column_int64(s, 0);
+    else
+        err = sp_store__err(c, rc, "read relay cursor");
+    sp_store__done(s);
+    return err;
 }
 
 int sp_store_events_backlog(sp_store *st, int64_t *count, int64_t *oldest_ms)

@@ -60,6 +60,13 @@ int sp_store_events_unpublished(sp_store *st, int64_t after_seq, int limit, sp_e
  * bus): publication is a prefix of the log. Never moves back. */
 int sp_store_events_mark_published(sp_store *st, int64_t through_seq);
 
+/* Sets the published cursor to seq, backwards too: the relay found that
+ * the stream lacks events the cursor says it has. */
+int sp_store_events_set_published(sp_store *st, int64_t seq);
+
+/* The published cursor: every event up to *seq is on the bus. */
+int sp_store_events_published(sp_store *st, int64_t *seq);
+
 /* Number of events not yet published, and the oldest one's time (0 when
  * none). */
 int sp_store_events_backlog(sp_store *st, int64_t *count, int64_t *oldest_ms);

@@ -1,0 +1,155 @@
+/* reconcile.c - what the stream really holds of the event log. */
+#include "events/reconcile.h"
+
+#include "events/envelope.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Stream messages read at most in one reconciliation: a window of our
+ * events with other publishers' messages between them, bounded so that a
+ * stream full of foreign traffic cannot hold the relay for long (each read
+ * is one request to the server, ~0.1 ms here). */
+#define SP_HELD_MAX_READS 32768
+
+/* The JetStream error for a sequence that was deleted from the stream. */
+#define SP_JS_NO_MESSAGE 10037
+
+static int cmp_seq(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Appends seq; returns 0 or SP_ERR_NOMEM. */
+static int push(sp_held *h, size_t *cap, int64_t seq)
+{
+    if (h->n == *cap) {
+        size_t want = *cap ? *cap * 2 : 256;
+        int64_t *grown = realloc(h->seqs, want * sizeof *grown);
+        if (!grown)
+            return SP_ERR_NOMEM;
+        h->seqs = grown;
+        *cap = want;
+    }
+    h->seqs[h->n++] = seq;
+    return 0;
+}
+
+/* Sorts, drops what is at or below the floor and duplicates (an event sent
+ * again after a failure may be in the stream twice, outside the
+ * de-duplication window). */
+static void settle_set(sp_held *h)
+{
+    qsort(h->seqs, h->n, sizeof *h->seqs, cmp_seq);
+    size_t k = 0;
+    for (size_t i = 0; i < h->n; i++)
+        if (h->seqs[i] > h->floor && (k == 0 || h->seqs[k - 1] != h->seqs[i]))
+            h->seqs[k++] = h->seqs[i];
+    h->n = k;
+    h->top = k ? h->seqs[k - 1] : h->floor;
+}
+
+int sp_held_read(jsCtx *js, const char *stream, const char *source, int64_t cursor,
+                 int64_t window, sp_held *out)
+{
+    memset(out, 0, sizeof *out);
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    if (js_GetStreamInfo(&si, js, stream, NULL, &jerr) != NATS_OK) {
+        sp_warn("relay", "cannot read stream %s: JetStream error %d", stream, (int)jerr);
+        return SP_ERR_UNAVAILABLE;
+    }
+    uint64_t first = si->State.FirstSeq, last = si->State.LastSeq, msgs = si->State.Msgs;
+    jsStreamInfo_Destroy(si);
+
+    sp_held h = {0};
+    if (msgs == 0) {
+        /* Never held anything: all of the log is missing. Emptied by its
+         * limits or a purge: the operator removed it, do not bring it back. */
+        h.floor = h.top = last == 0 ? 0 : cursor;
+        *out = h;
+        return 0;
+    }
+
+    size_t cap = 0;
+    int64_t top = 0, lowest = 0, stop_at = 0;
+    int stopped = 0, rc = 0;
+    for (uint64_t seq = last; seq >= first && seq > 0; seq--) {
+        if (h.scanned == SP_HELD_MAX_READS)
+            break;
+        h.scanned++;
+        natsMsg *msg = NULL;
+        jerr = 0;
+        natsStatus s = js_GetMsg(&msg, js, stream, seq, NULL, &jerr);
+        if (s != NATS_OK) {
+            if (jerr == SP_JS_NO_MESSAGE)
+                continue; /* deleted from the middle of the stream */
+            sp_warn("relay", "cannot read message %llu of stream %s: %s (JetStream error %d)",
+                    (unsigned long long)seq, stream, natsStatus_GetText(s), (int)jerr);
+            rc = SP_ERR_UNAVAILABLE;
+            break;
+        }
+        int64_t ev = 0;
+        int ours = sp_envelope_ours(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
+                                    source, &ev) == 0;
+        natsMsg_Destroy(msg);
+        if (!ours)
+            continue;
+        if ((rc = push(&h, &cap, ev)) < 0)
+            break;
+        if (ev > top) {
+            top = ev;
+            /* Far enough below both the newest event held and the cursor
+             * that no event further back can be missing. */
+            stop_at = (top < cursor ? top : cursor) - window;
+        }
+        if (lowest == 0 || ev < lowest)
+            lowest = ev;
+        if (ev <= stop_at) {
+            h.floor = ev;
+            stopped = 1;
+            break;
+        }
+    }
+    if (rc < 0) {
+        sp_held_free(&h);
+        return rc;
+    }
+    if (!stopped) {
+        if (h.scanned == SP_HELD_MAX_READS || first > 1)
+            /* Read as far as allowed, or the stream's front was removed by
+             * its limits: what is below the oldest event seen is taken as
+             * held (none seen: trust the cursor). */
+            h.floor = lowest ? lowest : cursor;
+        else
+            h.floor = 0; /* the whole stream was read */
+    }
+    settle_set(&h);
+    *out = h;
+    return 0;
+}
+
+int sp_held_has(const sp_held *h, int64_t seq)
+{
+    if (seq <= h->floor)
+        return 1;
+    size_t lo = 0, hi = h->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (h->seqs[mid] < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < h->n && h->seqs[lo] == seq;
+}
+
+void sp_held_free(sp_held *h)
+{
+    free(h->seqs);
+    h->seqs = NULL;
+    h->n = 0;
+}
