@@ -52,6 +52,106 @@ static void settle_set(sp_held *h)
     h->top = k ? h->seqs[k - 1] : h->floor;
 }
 
+int sp_held_scan(const sp_stream_view *v, const char *source, int64_t cursor, int64_t window,
+                 sp_held *out)
+{
+    memset(out, 0, sizeof *out);
+    sp_held h = {0};
+    if (v->msgs == 0) {
+        /* Never held anything: all of the log is missing. Emptied by its
+         * limits or a purge: the operator removed it, do not bring it back. */
+        h.floor = h.top = v->last == 0 ? 0 : cursor;
+        *out = h;
+        return 0;
+    }
+
+    /* The relay sends each window in log order and starts over from its
+     * cursor after a failure, so an event e of the stream was sent when
+     * every event up to e - window was acknowledged, that is already in the
+     * stream before it. Hence: find an event e at least a window below the
+     * newest; every event up to e - window is held (the floor). Then read
+     * on until an event at or below the floor, so that the events above
+     * it are known one by one (in log order that is one more window). */
+    size_t cap = 0;
+    int64_t top = 0, lowest = 0;
+    int floor_known = 0, stopped = 0, rc = 0;
+    for (uint64_t seq = v->last; seq >= v->first && seq > 0; seq--) {
+        if (h.scanned == SP_HELD_MAX_READS)
+            break;
+        h.scanned++;
+        char *text = NULL;
+        size_t len = 0;
+        rc = v->read(v->ctx, seq, &text, &len);
+        if (rc == SP_ERR_NOT_FOUND) {
+            rc = 0;
+            continue; /* deleted from the middle of the stream */
+        }
+        if (rc < 0)
+            break;
+        int64_t ev = 0;
+        int ours = sp_envelope_ours(text, len, source, &ev) == 0;
+        free(text);
+        if (!ours)
+            continue;
+        if ((rc = push(&h, &cap, ev)) < 0)
+            break;
+        top = ev > top ? ev : top;
+        lowest = lowest == 0 || ev < lowest ? ev : lowest;
+        if (floor_known && ev <= h.floor) {
+            stopped = 1;
+            break;
+        }
+        if (!floor_known && ev <= top - window) {
+            h.floor = ev - window > 0 ? ev - window : 0;
+            floor_known = 1;
+        }
+    }
+    if (rc < 0) {
+        sp_held_free(&h);
+        return rc;
+    }
+    if (!stopped) {
+        if (v->first <= 1 && h.scanned < SP_HELD_MAX_READS)
+            h.floor = 0; /* the whole stream was read */
+        else
+            /* Read as far as allowed, or the stream's front was removed by
+             * its limits: what is below the oldest event seen is taken as
+             * held (none seen: trust the cursor). */
+            h.floor = lowest ? lowest : cursor;
+    }
+    settle_set(&h);
+    *out = h;
+    return 0;
+}
+
+typedef struct js_stream {
+    jsCtx *js;
+    const char *name;
+} js_stream;
+
+static int js_read(void *ctx, uint64_t seq, char **text, size_t *len)
+{
+    js_stream *st = ctx;
+    natsMsg *msg = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetMsg(&msg, st->js, st->name, seq, NULL, &jerr);
+    if (s != NATS_OK) {
+        if (jerr == SP_JS_NO_MESSAGE)
+            return SP_ERR_NOT_FOUND;
+        sp_warn("relay", "cannot read message %llu of stream %s: %s (JetStream error %d)",
+                (unsigned long long)seq, st->name, natsStatus_GetText(s), (int)jerr);
+        return SP_ERR_UNAVAILABLE;
+    }
+    *len = (size_t)natsMsg_GetDataLength(msg);
+    *text = malloc(*len + 1);
+    if (*text) {
+        memcpy(*text, natsMsg_GetData(msg), *len);
+        (*text)[*len] = '\0';
+    }
+    natsMsg_Destroy(msg);
+    return *text ? 0 : SP_ERR_NOMEM;
+}
+
 int sp_held_read(jsCtx *js, const char *stream, const char *source, int64_t cursor,
                  int64_t window, sp_held *out)
 {
@@ -62,74 +162,11 @@ int sp_held_read(jsCtx *js, const char *stream, const char *source, int64_t curs
         sp_warn("relay", "cannot read stream %s: JetStream error %d", stream, (int)jerr);
         return SP_ERR_UNAVAILABLE;
     }
-    uint64_t first = si->State.FirstSeq, last = si->State.LastSeq, msgs = si->State.Msgs;
+    js_stream st = {js, stream};
+    sp_stream_view v = {si->State.FirstSeq, si->State.LastSeq, si->State.Msgs, js_read, &st};
     jsStreamInfo_Destroy(si);
-
-    sp_held h = {0};
-    if (msgs == 0) {
-        /* Never held anything: all of the log is missing. Emptied by its
-         * limits or a purge: the operator removed it, do not bring it back. */
-        h.floor = h.top = last == 0 ? 0 : cursor;
-        *out = h;
-        return 0;
-    }
-
-    size_t cap = 0;
-    int64_t top = 0, lowest = 0, stop_at = 0;
-    int stopped = 0, rc = 0;
-    for (uint64_t seq = last; seq >= first && seq > 0; seq--) {
-        if (h.scanned == SP_HELD_MAX_READS)
-            break;
-        h.scanned++;
-        natsMsg *msg = NULL;
-        jerr = 0;
-        natsStatus s = js_GetMsg(&msg, js, stream, seq, NULL, &jerr);
-        if (s != NATS_OK) {
-            if (jerr == SP_JS_NO_MESSAGE)
-                continue; /* deleted from the middle of the stream */
-            sp_warn("relay", "cannot read message %llu of stream %s: %s (JetStream error %d)",
-                    (unsigned long long)seq, stream, natsStatus_GetText(s), (int)jerr);
-            rc = SP_ERR_UNAVAILABLE;
-            break;
-        }
-        int64_t ev = 0;
-        int ours = sp_envelope_ours(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg),
-                                    source, &ev) == 0;
-        natsMsg_Destroy(msg);
-        if (!ours)
-            continue;
-        if ((rc = push(&h, &cap, ev)) < 0)
-            break;
-        if (ev > top) {
-            top = ev;
-            /* Far enough below both the newest event held and the cursor
-             * that no event further back can be missing. */
-            stop_at = (top < cursor ? top : cursor) - window;
-        }
-        if (lowest == 0 || ev < lowest)
-            lowest = ev;
-        if (ev <= stop_at) {
-            h.floor = ev;
-            stopped = 1;
-            break;
-        }
-    }
-    if (rc < 0) {
-        sp_held_free(&h);
-        return rc;
-    }
-    if (!stopped) {
-        if (h.scanned == SP_HELD_MAX_READS || first > 1)
-            /* Read as far as allowed, or the stream's front was removed by
-             * its limits: what is below the oldest event seen is taken as
-             * held (none seen: trust the cursor). */
-            h.floor = lowest ? lowest : cursor;
-        else
-            h.floor = 0; /* the whole stream was read */
-    }
-    settle_set(&h);
-    *out = h;
-    return 0;
+    int rc = sp_held_scan(&v, source, cursor, window, out);
+    return rc == SP_ERR_NOMEM ? rc : rc < 0 ? SP_ERR_UNAVAILABLE : 0;
 }
 
 int sp_held_has(const sp_held *h, int64_t seq)

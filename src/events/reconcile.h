@@ -12,10 +12,11 @@
  * Our messages carry the log's sequence number in the CloudEvents
  * `sequence` extension and our source. Reading walks the stream back from
  * its last message, skipping other publishers' messages (storage
- * providers publish on the same subjects), until it has seen our events
- * far enough below both the newest one it found and the relay's cursor:
- * after a failed publish the relay sends a window of events again, so the
- * stream's order may differ from the log's by up to a window.
+ * providers publish on the same subjects), until it knows the events held
+ * one by one down to a floor below which all are held: after a failed
+ * publish the relay sends a window of events again, so the stream's order
+ * may differ from the log's by up to a window, and the floor is two
+ * windows below the newest event held.
  */
 #ifndef SP_EVENTS_RECONCILE_H
 #define SP_EVENTS_RECONCILE_H
@@ -43,10 +44,27 @@ typedef struct sp_held {
  * A stream that never held a message (new, or its store lost) holds
  * nothing: floor 0, so the whole retained log is published again. A
  * stream whose messages were all removed by its limits or a purge is not
- * asked to hold them again: floor = cursor.
+ * asked to hold them again: floor = cursor. When the walk reaches the
+ * stream's first message and that is message 1, floor is 0; when the
+ * front was removed by the stream's limits, what lies below the oldest
+ * event seen is taken as held.
  */
 int sp_held_read(jsCtx *js, const char *stream, const char *source, int64_t cursor,
                  int64_t window, sp_held *out);
+
+/* The stream as sp_held_scan sees it. read gives the text of message seq
+ * (a new string in *text, its length in *len), SP_ERR_NOT_FOUND for a
+ * message deleted from the stream, or another negative sp_err. */
+typedef struct sp_stream_view {
+    uint64_t first, last, msgs; /* the stream's state */
+    int (*read)(void *ctx, uint64_t seq, char **text, size_t *len);
+    void *ctx;
+} sp_stream_view;
+
+/* sp_held_read's walk over any stream view (the unit tests give one made
+ * of strings). Same contract; returns the read function's error. */
+int sp_held_scan(const sp_stream_view *v, const char *source, int64_t cursor, int64_t window,
+                 sp_held *out);
 
 /* 1 when seq is held: at or below the floor, or found in the stream. */
 int sp_held_has(const sp_held *h, int64_t seq);
