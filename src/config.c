@@ -404,6 +404,19 @@ static int parse_domain_issuers(sp_config *cfg, const char *v, char *why, size_t
     return rc;
 }
 
+/* JetStream keeps at most 5 replicas of a stream. */
+#define SP_NATS_REPLICAS_MAX 5
+
+static int parse_nats_replicas(sp_config *cfg, const char *v, char *why, size_t whylen)
+{
+    if (v[0] < '1' || v[0] > '0' + SP_NATS_REPLICAS_MAX || v[1] != '\0') {
+        say(why, whylen, "'%s' must be 1 to %d", v, SP_NATS_REPLICAS_MAX);
+        return SP_ERR_INVALID;
+    }
+    cfg->nats_replicas = v[0] - '0';
+    return 0;
+}
+
 static int parse_log_level(sp_config *cfg, const char *v, char *why, size_t whylen)
 {
     if (sp_log_level_parse(v, &cfg->log_level) < 0) {
@@ -426,6 +439,7 @@ static const setting settings[] = {
     {"SPACEPORT_NATS_TLS_CA", NULL, parse_nats_tls_ca},
     {"SPACEPORT_NATS_TLS_CERT", NULL, parse_nats_tls_cert},
     {"SPACEPORT_NATS_TLS_KEY", NULL, parse_nats_tls_key},
+    {"SPACEPORT_NATS_REPLICAS", "1", parse_nats_replicas},
     {"SPACEPORT_OIDC_ISSUERS", NULL, parse_issuers},
     {"SPACEPORT_OIDC_AUDIENCE", NULL, parse_audience},
     {"SPACEPORT_OIDC_OPAQUE_ISSUERS", NULL, parse_opaque_issuers},
@@ -567,6 +581,12 @@ int sp_config_load(sp_config *cfg, sp_config_getenv env, void *env_ctx, int argc
         (cfg->nats_creds || cfg->nats_user || cfg->nats_tls_ca || cfg->nats_tls_cert)) {
         snprintf(err, errlen,
                  "SPACEPORT_NATS_URL: bus credentials and TLS need an external SPACEPORT_NATS_URL");
+        rc = SP_ERR_INVALID;
+        goto fail;
+    }
+    if (cfg->nats_urls.count == 0 && cfg->nats_replicas > 1) {
+        snprintf(err, errlen, "SPACEPORT_NATS_REPLICAS: the embedded nats-server is one server; "
+                              "replicas need an external cluster in SPACEPORT_NATS_URL");
         rc = SP_ERR_INVALID;
         goto fail;
     }

@@ -43,6 +43,7 @@ typedef struct sp_config {
     sp_config_list nats_urls; /* empty: run the embedded nats-server */
     char *nats_creds, *nats_user, *nats_password;
     char *nats_tls_ca, *nats_tls_cert, *nats_tls_key;
+    int nats_replicas; /* copies of the stream the cluster keeps */
 
     sp_config_list oidc_issuers; /* at least one */
     char *oidc_audience;         /* NULL: aud not checked */

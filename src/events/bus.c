@@ -37,6 +37,7 @@
 struct sp_bus {
     pid_t child;          /* embedded nats-server, or 0 */
     int embedded_port;
+    int replicas; /* of the stream */
     natsOptions *opts;
     natsConnection *conn;
     jsCtx *js;
@@ -211,6 +212,7 @@ static int ensure_stream(sp_bus *bus)
     sc.Subjects = subjects;
     sc.SubjectsLen = 1;
     sc.Storage = js_FileStorage;
+    sc.Replicas = bus->replicas;
     sc.Duplicates = (int64_t)SP_BUS_DUPLICATE_WINDOW_S * 1000000000LL;
 
     jsStreamInfo *si = NULL;
@@ -350,6 +352,7 @@ int sp_bus_open(const sp_config *cfg, sp_bus **out)
         return SP_ERR_NOMEM;
     pthread_mutex_init(&bus->lock, NULL);
     pthread_cond_init(&bus->wake, NULL);
+    bus->replicas = cfg->nats_replicas > 0 ? cfg->nats_replicas : 1;
     int rc;
     char url[64] = "";
     if (cfg->nats_urls.count == 0) {

@@ -10,9 +10,12 @@ back and the bus starts. Within 10 s the stream must hold exactly the N+M
 events of the log, each once, in log order.
   A. external nats-server, Spaceport running throughout (it reconnects);
   B. external nats-server, Spaceport restarted while the bus is down;
-  C. the embedded nats-server (Spaceport restarted with its data directory).
+  C. the embedded nats-server (Spaceport restarted with its data directory);
+  D. an external cluster of three nats-servers, the stream with three
+     replicas (SPACEPORT_NATS_REPLICAS=3), every server's store put back.
 """
 import os
+import queue
 import re
 import shutil
 import signal
@@ -20,7 +23,7 @@ import sqlite3
 import tempfile
 import time
 
-from harness import TAP, Client, Issuer, Nats, Spaceport, wait_until
+from harness import TAP, Client, Issuer, Nats, Spaceport, free_port, wait_until
 from natsclient import NatsClient
 
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
@@ -48,7 +51,7 @@ def stream_ids(url):
         with NatsClient(url) as nc:
             return [h.get('Nats-Msg-Id') for _, subj, h, _ in nc.stream_messages(timeout=10)
                     if subj != OTHER]
-    except (OSError, RuntimeError):
+    except (OSError, RuntimeError, queue.Empty):
         return None
 
 
@@ -97,8 +100,9 @@ def published(sp):
     return sp.metric('spaceport_events_backlog') == 0
 
 
-def check_whole(t, label, sp, url, n_before):
-    """The stream holds exactly the log, each event once, in log order."""
+def check_whole(t, label, sp, url, n_before, since):
+    """The stream holds exactly the log, each event once, in log order,
+    within WHOLE_WITHIN_S of since (when the bus was started again)."""
     want = log_ids(sp)
     got = []
 
@@ -106,9 +110,8 @@ def check_whole(t, label, sp, url, n_before):
         got[:] = stream_ids(url) or []
         return got == want
 
-    t0 = time.time()
-    ok = wait_until(whole, WHOLE_WITHIN_S, interval=0.2)
-    took = time.time() - t0
+    ok = wait_until(whole, max(0.1, since + WHOLE_WITHIN_S - time.time()), interval=0.2)
+    took = time.time() - since
     t.ok(ok, '%s: within %.0f s the stream holds exactly the %d events of the log, each once, '
          'in log order (N=%d, M=%d, %.1f s)' % (label, WHOLE_WITHIN_S, len(want), n_before,
                                                  len(want) - n_before, took),
@@ -142,11 +145,11 @@ def variant_reconnect(t, idp):
             nats.stop()
             restore_store(old, nats.store)
             shutil.rmtree(old, ignore_errors=True)
+            back = time.time()
             nats.start()
-            t.eq(len(stream_ids(nats.url) or []), n, 'A: the restored stream lost the M events')
-            check_whole(t, 'A (reconnect)', sp, nats.url, n)
+            check_whole(t, 'A (reconnect)', sp, nats.url, n, back)
             t.eq(sp.metric('spaceport_events_republished_total') - republished,
-                 len(log_ids(sp)) - n, 'A: metrics count the events published again')
+                 len(log_ids(sp)) - n, 'A: exactly the M lost events were published again')
             t.ok('lacks events acknowledged before' in sp.stderr_text(),
                  'A: the loss is logged')
 
@@ -173,10 +176,13 @@ def variant_restart(t, idp):
             shutil.rmtree(old, ignore_errors=True)
             sp.start(wait_ready=False)
             time.sleep(0.5)
+            back = time.time()
             nats.start()
             t.ok(wait_until(lambda: sp.request('GET', '/readyz').status == 200, 10),
                  'B: Spaceport is ready once the bus is back')
-            check_whole(t, 'B (restart while the bus is down)', sp, nats.url, n)
+            check_whole(t, 'B (restart while the bus is down)', sp, nats.url, n, back)
+            t.eq(sp.metric('spaceport_events_republished_total'), len(log_ids(sp)) - n,
+                 'B: exactly the M lost events were published again')
 
 
 def embedded_url(sp):
@@ -205,12 +211,86 @@ def variant_embedded(t, idp):
              'C: the stream holds N+M events')
         t.eq(sp.stop(signal.SIGTERM), 0, 'C: stopped again')
         restore_store(old, store)
+        back = time.time()
         sp.start()
-        check_whole(t, 'C (embedded nats-server)', sp, embedded_url(sp), n)
+        check_whole(t, 'C (embedded nats-server)', sp, embedded_url(sp), n, back)
+        t.eq(sp.metric('spaceport_events_republished_total'), len(log_ids(sp)) - n,
+             'C: exactly the M lost events were published again')
         sp.stop(signal.SIGTERM)
     finally:
         shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(data, ignore_errors=True)
+
+
+def start_cluster(servers):
+    for s in servers:
+        s.start()
+
+
+def stop_cluster(servers):
+    for s in servers:
+        s.stop()
+
+
+def cluster_ready(url):
+    """The stream answers (the cluster has elected its leaders)."""
+    try:
+        with NatsClient(url) as nc:
+            return 'error' not in nc.stream_info()
+    except (OSError, RuntimeError, ValueError, queue.Empty):
+        return False
+
+
+def variant_cluster(t, idp):
+    route_ports = [free_port() for _ in range(3)]
+    routes = ','.join('nats://127.0.0.1:%d' % p for p in route_ports)
+    servers = [Nats(extra_args=['--server_name', 'n%d' % i, '--cluster_name', 'spaceport',
+                                '--cluster', 'nats://127.0.0.1:%d' % route_ports[i],
+                                '--routes', routes]) for i in range(3)]
+    olds = [tempfile.mkdtemp(prefix='sp-nats-old-') for _ in servers]
+    url = ','.join(s.url for s in servers)
+    try:
+        start_cluster(servers)
+        sp = Spaceport(nats_url=url, issuers=idp.url, env={'SPACEPORT_NATS_REPLICAS': '3'})
+        with sp:
+            t.ok(wait_until(lambda: cluster_ready(servers[0].url), 30),
+                 'D: the cluster serves the stream')
+            with NatsClient(servers[1].url) as nc:
+                replicas = nc.stream_info()['config'].get('num_replicas')
+            t.eq(replicas, 3, 'D: the stream has three replicas')
+            w = World(sp, idp)
+            w.setup()
+            t.eq(w.share(N_SHARES), N_SHARES, 'D: %d shares before the copy' % N_SHARES)
+            t.ok(wait_until(lambda: published(sp), 10), 'D: the first N events are published')
+            n = len(log_ids(sp))
+            stop_cluster(servers)
+            for s, old in zip(servers, olds):
+                copy_store(s.store, old)
+            start_cluster(servers)
+            t.ok(wait_until(lambda: published(sp) and cluster_ready(servers[0].url), 30),
+                 'D: the cluster is back')
+            t.eq(w.share(M_SHARES), M_SHARES, 'D: %d shares after the copy' % M_SHARES)
+            t.ok(wait_until(lambda: published(sp) and len(stream_ids(servers[0].url) or []) ==
+                            len(log_ids(sp)), 20), 'D: the stream holds N+M events')
+            stop_cluster(servers)
+            for s, old in zip(servers, olds):
+                restore_store(old, s.store)
+            republished = sp.metric('spaceport_events_republished_total')
+            started = time.time()
+            start_cluster(servers)
+            t.ok(wait_until(lambda: cluster_ready(servers[0].url), 60),
+                 'D: the cluster serves the stream again (%.1f s after its start)' % (
+                     time.time() - started))
+            back = time.time()  # a cluster's reconnect is once it serves the stream
+            check_whole(t, 'D (cluster of three)', sp, servers[2].url, n, back)
+            t.eq(sp.metric('spaceport_events_republished_total') - republished,
+                 len(log_ids(sp)) - n, 'D: exactly the M lost events were published again')
+    finally:
+        stop_cluster(servers)
+        for s in servers:
+            shutil.rmtree(s.store, ignore_errors=True)
+        for old in olds:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def main(t):
@@ -218,6 +298,7 @@ def main(t):
         variant_reconnect(t, idp)
         variant_restart(t, idp)
         variant_embedded(t, idp)
+        variant_cluster(t, idp)
 
 
 if __name__ == '__main__':

@@ -28,7 +28,8 @@ static const char *const contract_vars[] = {
     "SPACEPORT_HTTP_ADDR",         "SPACEPORT_PUBLIC_URL",       "SPACEPORT_DAV_URL",
     "SPACEPORT_DATA_DIR",          "SPACEPORT_NATS_URL",         "SPACEPORT_NATS_CREDS",
     "SPACEPORT_NATS_USER",         "SPACEPORT_NATS_PASSWORD",    "SPACEPORT_NATS_TLS_CA",
-    "SPACEPORT_NATS_TLS_CERT",     "SPACEPORT_NATS_TLS_KEY",     "SPACEPORT_OIDC_ISSUERS",
+    "SPACEPORT_NATS_TLS_CERT",     "SPACEPORT_NATS_TLS_KEY",     "SPACEPORT_NATS_REPLICAS",
+    "SPACEPORT_OIDC_ISSUERS",
     "SPACEPORT_OIDC_AUDIENCE",     "SPACEPORT_USER_CLAIM",       "SPACEPORT_ROLES_CLAIM",
     "SPACEPORT_TRUSTED_INSTANCES", "SPACEPORT_EVENTS_RETENTION", "SPACEPORT_HTTP_TLS_CERT",
     "SPACEPORT_HTTP_TLS_KEY",      "SPACEPORT_SSE_KEEPALIVE",    "SPACEPORT_SSE_COALESCE",
@@ -203,6 +204,8 @@ static void field_text(const sp_config *c, const char *var, char *out, size_t n)
         snprintf(out, n, "%s", str_or_null(c->nats_tls_cert));
     else if (strcmp(v, "NATS_TLS_KEY") == 0)
         snprintf(out, n, "%s", str_or_null(c->nats_tls_key));
+    else if (strcmp(v, "NATS_REPLICAS") == 0)
+        snprintf(out, n, "%d", c->nats_replicas);
     else if (strcmp(v, "OIDC_ISSUERS") == 0)
         list_text(&c->oidc_issuers, out, n);
     else if (strcmp(v, "OIDC_AUDIENCE") == 0)
@@ -450,6 +453,16 @@ static const cfg_case cases[] = {
     {V1("SSE_KEEPALIVE", "301s"), 0, "between", NULL},
     {V1("SSE_KEEPALIVE", "15"), 0, "not a duration", NULL},
     {V1("SSE_KEEPALIVE", "1.5s"), 0, "not a duration", NULL},
+
+    /* NATS_REPLICAS: 1 .. 5, more than one only with an external cluster */
+    {V1("NATS_REPLICAS", ""), 1, "1", NULL},
+    {V2("NATS_REPLICAS", "3", "NATS_URL", "nats://a.example,nats://b.example"), 1, "3", NULL},
+    {V2("NATS_REPLICAS", "5", "NATS_URL", "nats://a.example"), 1, "5", NULL},
+    {V1("NATS_REPLICAS", "3"), 0, "embedded nats-server is one server", NULL},
+    {V1("NATS_REPLICAS", "0"), 0, "must be 1 to 5", NULL},
+    {V1("NATS_REPLICAS", "6"), 0, "must be 1 to 5", NULL},
+    {V1("NATS_REPLICAS", "three"), 0, "must be 1 to 5", NULL},
+    {V1("NATS_REPLICAS", "33"), 0, "must be 1 to 5", NULL},
 
     /* SSE_COALESCE: 0 .. 1 min */
     {V1("SSE_COALESCE", ""), 1, "1000", NULL},
