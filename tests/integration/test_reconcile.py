@@ -86,6 +86,8 @@ class World:
         self.project = r.json()['id']
 
     def share(self, count):
+        if self.project is None:
+            self.setup()
         ok = 0
         for _ in range(count):
             self.n += 1
@@ -120,177 +122,169 @@ def check_whole(t, label, sp, url, n_before, since):
     return ok
 
 
+class ExternalBus:
+    """nats-servers the test runs: one, or a cluster."""
+
+    def __init__(self, servers):
+        self.servers = servers
+        self.stores = [x.store for x in servers]
+        self.nats_url = ','.join(x.url for x in servers)
+
+    def url(self):
+        return self.servers[-1].url
+
+    def start(self):
+        for x in self.servers:
+            x.start()
+
+    def stop(self):
+        for x in self.servers:
+            x.stop()
+
+    def serving(self):
+        """The stream answers (a cluster has elected its leaders)."""
+        try:
+            with NatsClient(self.servers[0].url) as nc:
+                return 'error' not in nc.stream_info()
+        except (OSError, RuntimeError, ValueError, queue.Empty):
+            return False
+
+
+class EmbeddedBus:
+    """The nats-server Spaceport starts itself: it stops and starts with it."""
+
+    def __init__(self, sp):
+        self.sp = sp
+        self.stores = [os.path.join(sp.data_dir, 'nats')]
+
+    def url(self):
+        ports = re.findall(r'embedded nats-server pid \d+ on 127\.0\.0\.1:(\d+)',
+                           self.sp.stderr_text())
+        return 'nats://127.0.0.1:%s' % ports[-1] if ports else None
+
+    def start(self):
+        self.sp.start()
+
+    def stop(self):
+        self.sp.stop(signal.SIGTERM)
+
+    def serving(self):
+        return True
+
+
+def lose_m_events(t, tag, sp, w, bus, others=False):
+    """N events reach the stream, its store is copied, M more reach it, and
+    the bus stops. Returns N and the copies to put back."""
+    t.eq(w.share(N_SHARES // 2), N_SHARES // 2, '%s: shares before the copy' % tag)
+    if others:
+        with NatsClient(bus.url()) as nc:
+            for i in range(5):  # another publisher's messages in between
+                nc.request(OTHER, b'{"from":"elsewhere","n":%d}' % i)
+    w.share(N_SHARES - N_SHARES // 2)
+    t.ok(wait_until(lambda: published(sp), 10), '%s: the first N events are published' % tag)
+    n = len(log_ids(sp))
+    t.eq(len(stream_ids(bus.url()) or []), n, '%s: the stream holds the N=%d events' % (tag, n))
+    bus.stop()
+    olds = [tempfile.mkdtemp(prefix='sp-nats-old-') for _ in bus.stores]
+    for store, old in zip(bus.stores, olds):
+        copy_store(store, old)
+    bus.start()
+    t.ok(wait_until(bus.serving, 60), '%s: the bus is back' % tag)
+    t.eq(w.share(M_SHARES), M_SHARES, '%s: %d shares after the copy' % (tag, M_SHARES))
+    t.ok(wait_until(lambda: published(sp) and len(stream_ids(bus.url()) or []) ==
+                    len(log_ids(sp)), 20), '%s: the stream holds N+M events' % tag)
+    bus.stop()
+    return n, olds
+
+
+def put_back(bus, olds):
+    for store, old in zip(bus.stores, olds):
+        restore_store(old, store)
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def check_repaired(t, tag, sp, bus, n, back, republished_before=0):
+    check_whole(t, tag, sp, bus.url(), n, back)
+    t.eq(sp.metric('spaceport_events_republished_total') - republished_before,
+         len(log_ids(sp)) - n, '%s: exactly the M lost events were published again' % tag)
+
+
 def variant_reconnect(t, idp):
     with Nats() as nats:
-        sp = Spaceport(nats_url=nats.url, issuers=idp.url)
-        with sp:
+        bus = ExternalBus([nats])
+        with Spaceport(nats_url=bus.nats_url, issuers=idp.url) as sp:
             w = World(sp, idp)
-            w.setup()
-            t.eq(w.share(N_SHARES // 2), N_SHARES // 2, 'A: %d shares before the copy' % N_SHARES)
-            with NatsClient(nats.url) as nc:
-                for i in range(5):  # another publisher's messages in between
-                    nc.request(OTHER, b'{"from":"elsewhere","n":%d}' % i)
-            w.share(N_SHARES - N_SHARES // 2)
-            t.ok(wait_until(lambda: published(sp), 10), 'A: the first N events are published')
-            n = len(log_ids(sp))
-            t.eq(len(stream_ids(nats.url) or []), n, 'A: the stream holds the N=%d events' % n)
-            nats.stop()
-            old = tempfile.mkdtemp(prefix='sp-nats-old-')
-            copy_store(nats.store, old)
-            nats.start()
-            t.eq(w.share(M_SHARES), M_SHARES, 'A: %d shares after the copy' % M_SHARES)
-            t.ok(wait_until(lambda: published(sp) and len(stream_ids(nats.url) or []) ==
-                            len(log_ids(sp)), 10), 'A: the stream holds N+M events')
+            n, olds = lose_m_events(t, 'A', sp, w, bus, others=True)
             republished = sp.metric('spaceport_events_republished_total')
-            nats.stop()
-            restore_store(old, nats.store)
-            shutil.rmtree(old, ignore_errors=True)
+            put_back(bus, olds)
             back = time.time()
-            nats.start()
-            check_whole(t, 'A (reconnect)', sp, nats.url, n, back)
-            t.eq(sp.metric('spaceport_events_republished_total') - republished,
-                 len(log_ids(sp)) - n, 'A: exactly the M lost events were published again')
-            t.ok('lacks events acknowledged before' in sp.stderr_text(),
-                 'A: the loss is logged')
+            bus.start()
+            check_repaired(t, 'A (reconnect)', sp, bus, n, back, republished)
+            t.ok('lacks events acknowledged before' in sp.stderr_text(), 'A: the loss is logged')
 
 
 def variant_restart(t, idp):
     with Nats() as nats:
-        sp = Spaceport(nats_url=nats.url, issuers=idp.url)
-        with sp:
+        bus = ExternalBus([nats])
+        with Spaceport(nats_url=bus.nats_url, issuers=idp.url) as sp:
             w = World(sp, idp)
-            w.setup()
-            t.eq(w.share(N_SHARES), N_SHARES, 'B: %d shares before the copy' % N_SHARES)
-            t.ok(wait_until(lambda: published(sp), 10), 'B: the first N events are published')
-            n = len(log_ids(sp))
-            nats.stop()
-            old = tempfile.mkdtemp(prefix='sp-nats-old-')
-            copy_store(nats.store, old)
-            nats.start()
-            t.eq(w.share(M_SHARES), M_SHARES, 'B: %d shares after the copy' % M_SHARES)
-            t.ok(wait_until(lambda: published(sp) and len(stream_ids(nats.url) or []) ==
-                            len(log_ids(sp)), 10), 'B: the stream holds N+M events')
-            nats.stop()
+            n, olds = lose_m_events(t, 'B', sp, w, bus)
             t.eq(sp.stop(signal.SIGTERM), 0, 'B: Spaceport stops while the bus is down')
-            restore_store(old, nats.store)
-            shutil.rmtree(old, ignore_errors=True)
+            put_back(bus, olds)
             sp.start(wait_ready=False)
             time.sleep(0.5)
             back = time.time()
-            nats.start()
+            bus.start()
             t.ok(wait_until(lambda: sp.request('GET', '/readyz').status == 200, 10),
                  'B: Spaceport is ready once the bus is back')
-            check_whole(t, 'B (restart while the bus is down)', sp, nats.url, n, back)
-            t.eq(sp.metric('spaceport_events_republished_total'), len(log_ids(sp)) - n,
-                 'B: exactly the M lost events were published again')
-
-
-def embedded_url(sp):
-    ports = re.findall(r'embedded nats-server pid \d+ on 127\.0\.0\.1:(\d+)', sp.stderr_text())
-    return 'nats://127.0.0.1:%s' % ports[-1] if ports else None
+            check_repaired(t, 'B (restart while the bus is down)', sp, bus, n, back)
 
 
 def variant_embedded(t, idp):
     data = tempfile.mkdtemp(prefix='sp-data-')
-    store = os.path.join(data, 'nats')
-    old = tempfile.mkdtemp(prefix='sp-nats-old-')
     try:
         sp = Spaceport(issuers=idp.url, data_dir=data, env={'SPACEPORT_LOG_LEVEL': 'info'})
-        sp.start()
-        w = World(sp, idp)
-        w.setup()
-        t.eq(w.share(N_SHARES), N_SHARES, 'C: %d shares before the copy' % N_SHARES)
-        t.ok(wait_until(lambda: published(sp), 10), 'C: the first N events are published')
-        n = len(log_ids(sp))
-        t.eq(sp.stop(signal.SIGTERM), 0, 'C: Spaceport and its nats-server stop')
-        copy_store(store, old)
-        sp.start()
-        t.eq(w.share(M_SHARES), M_SHARES, 'C: %d shares after the copy' % M_SHARES)
-        t.ok(wait_until(lambda: published(sp), 10), 'C: the N+M events are published')
-        t.eq(len(stream_ids(embedded_url(sp)) or []), len(log_ids(sp)),
-             'C: the stream holds N+M events')
-        t.eq(sp.stop(signal.SIGTERM), 0, 'C: stopped again')
-        restore_store(old, store)
+        bus = EmbeddedBus(sp)
+        bus.start()
+        n, olds = lose_m_events(t, 'C', sp, World(sp, idp), bus)
+        put_back(bus, olds)
         back = time.time()
-        sp.start()
-        check_whole(t, 'C (embedded nats-server)', sp, embedded_url(sp), n, back)
-        t.eq(sp.metric('spaceport_events_republished_total'), len(log_ids(sp)) - n,
-             'C: exactly the M lost events were published again')
+        bus.start()
+        check_repaired(t, 'C (embedded nats-server)', sp, bus, n, back)
         sp.stop(signal.SIGTERM)
     finally:
-        shutil.rmtree(old, ignore_errors=True)
         shutil.rmtree(data, ignore_errors=True)
-
-
-def start_cluster(servers):
-    for s in servers:
-        s.start()
-
-
-def stop_cluster(servers):
-    for s in servers:
-        s.stop()
-
-
-def cluster_ready(url):
-    """The stream answers (the cluster has elected its leaders)."""
-    try:
-        with NatsClient(url) as nc:
-            return 'error' not in nc.stream_info()
-    except (OSError, RuntimeError, ValueError, queue.Empty):
-        return False
 
 
 def variant_cluster(t, idp):
     route_ports = [free_port() for _ in range(3)]
     routes = ','.join('nats://127.0.0.1:%d' % p for p in route_ports)
-    servers = [Nats(extra_args=['--server_name', 'n%d' % i, '--cluster_name', 'spaceport',
-                                '--cluster', 'nats://127.0.0.1:%d' % route_ports[i],
-                                '--routes', routes]) for i in range(3)]
-    olds = [tempfile.mkdtemp(prefix='sp-nats-old-') for _ in servers]
-    url = ','.join(s.url for s in servers)
+    bus = ExternalBus([Nats(extra_args=['--server_name', 'n%d' % i, '--cluster_name', 'spaceport',
+                                        '--cluster', 'nats://127.0.0.1:%d' % route_ports[i],
+                                        '--routes', routes]) for i in range(3)])
     try:
-        start_cluster(servers)
-        sp = Spaceport(nats_url=url, issuers=idp.url, env={'SPACEPORT_NATS_REPLICAS': '3'})
+        bus.start()
+        sp = Spaceport(nats_url=bus.nats_url, issuers=idp.url,
+                       env={'SPACEPORT_NATS_REPLICAS': '3'})
         with sp:
-            t.ok(wait_until(lambda: cluster_ready(servers[0].url), 30),
-                 'D: the cluster serves the stream')
-            with NatsClient(servers[1].url) as nc:
+            t.ok(wait_until(bus.serving, 30), 'D: the cluster serves the stream')
+            with NatsClient(bus.url()) as nc:
                 replicas = nc.stream_info()['config'].get('num_replicas')
             t.eq(replicas, 3, 'D: the stream has three replicas')
-            w = World(sp, idp)
-            w.setup()
-            t.eq(w.share(N_SHARES), N_SHARES, 'D: %d shares before the copy' % N_SHARES)
-            t.ok(wait_until(lambda: published(sp), 10), 'D: the first N events are published')
-            n = len(log_ids(sp))
-            stop_cluster(servers)
-            for s, old in zip(servers, olds):
-                copy_store(s.store, old)
-            start_cluster(servers)
-            t.ok(wait_until(lambda: published(sp) and cluster_ready(servers[0].url), 30),
-                 'D: the cluster is back')
-            t.eq(w.share(M_SHARES), M_SHARES, 'D: %d shares after the copy' % M_SHARES)
-            t.ok(wait_until(lambda: published(sp) and len(stream_ids(servers[0].url) or []) ==
-                            len(log_ids(sp)), 20), 'D: the stream holds N+M events')
-            stop_cluster(servers)
-            for s, old in zip(servers, olds):
-                restore_store(old, s.store)
+            n, olds = lose_m_events(t, 'D', sp, World(sp, idp), bus)
+            put_back(bus, olds)
             republished = sp.metric('spaceport_events_republished_total')
             started = time.time()
-            start_cluster(servers)
-            t.ok(wait_until(lambda: cluster_ready(servers[0].url), 60),
+            bus.start()
+            t.ok(wait_until(bus.serving, 60),
                  'D: the cluster serves the stream again (%.1f s after its start)' % (
                      time.time() - started))
             back = time.time()  # a cluster's reconnect is once it serves the stream
-            check_whole(t, 'D (cluster of three)', sp, servers[2].url, n, back)
-            t.eq(sp.metric('spaceport_events_republished_total') - republished,
-                 len(log_ids(sp)) - n, 'D: exactly the M lost events were published again')
+            check_repaired(t, 'D (cluster of three)', sp, bus, n, back, republished)
     finally:
-        stop_cluster(servers)
-        for s in servers:
-            shutil.rmtree(s.store, ignore_errors=True)
-        for old in olds:
-            shutil.rmtree(old, ignore_errors=True)
+        bus.stop()
+        for store in bus.stores:
+            shutil.rmtree(store, ignore_errors=True)
 
 
 def main(t):
