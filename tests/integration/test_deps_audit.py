@@ -2,8 +2,9 @@
 """tests/deps-audit against the package list (tests/packages) and against
 copies of it with one package taken out: a Python module's package
 (python3-requests), a program's (wrk) and a meson dependency's
-(libjansson-dev) must each be named, with what needs it. A module that is
-not installed at all fails too, and the repository's own modules do not.
+(libjansson-dev) must each be named, with what needs it; a virtual package
+stands for its provider. A module that is not installed at all fails too,
+and the repository's own modules do not.
 
 Expects what tests/run installs to be installed."""
 import os
@@ -22,8 +23,9 @@ def audit(*args):
     return p.returncode, (p.stdout + p.stderr).splitlines()
 
 
-def without(package, work):
-    """A copy of tests/packages without package (comments kept); its path."""
+def without(package, work, instead=None):
+    """A copy of tests/packages without package, or with instead in its
+    place (comments kept); its path."""
     lines = []
     removed = False
     with open(PACKAGES, encoding='utf-8') as f:
@@ -32,7 +34,7 @@ def without(package, work):
             names = code.split()
             if package in names:
                 removed = True
-                names.remove(package)
+                names[names.index(package):names.index(package) + 1] = [instead] if instead else []
                 line = ' '.join(names) + (' ' + sep + comment if sep else '\n')
             lines.append(line)
     if not removed:
@@ -64,6 +66,11 @@ def body(t):
                      'module requests, imported by tests/integration/oidc.py')
         missing_case(t, work, 'wrk', 'program wrk, started by ')
         missing_case(t, work, 'libjansson-dev', 'meson dependency jansson, in meson.build')
+
+        # A virtual package in the list stands for its installed provider.
+        rc, out = audit(without('libcurl4-openssl-dev', work, instead='libcurl-dev'))
+        t.ok(rc == 0, 'the virtual libcurl-dev in place of libcurl4-openssl-dev passes',
+             '\n'.join(out))
 
         # A tree of its own: one module that exists nowhere, one of the
         # tree itself (skipped), one of the standard library.
