@@ -96,6 +96,11 @@ static void handle(sp_consumer *c, natsMsg **msgs, int n)
     for (int i = 0; i < n; i++) {
         const char *why = NULL;
         int rc = parse(msgs[i], &in[count], &why);
+        if (rc == SP_ERR_INVALID) {
+            /* jansson 2.14 reports some allocation failures while parsing
+             * as syntax errors; a malformed event is malformed twice. */
+            rc = parse(msgs[i], &in[count], &why);
+        }
         if (rc == SP_ERR_NOMEM) {
             sp_warn("consumer", "storage change not parsed (%s); retrying later", why);
             atomic_fetch_add(&c->retried, 1);

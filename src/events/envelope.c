@@ -62,6 +62,7 @@ char *sp_envelope_text(const sp_event *e, const char *source)
 int sp_envelope_sequence(const char *data, size_t len, int64_t *seq)
 {
     json_error_t jerr;
+    memset(&jerr, 0, sizeof jerr); /* json_loadb leaves the code unset on some failures */
     json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j)
         return json_error_code(&jerr) == json_error_out_of_memory ? SP_ERR_NOMEM : SP_ERR_INVALID;

@@ -220,7 +220,10 @@ static int attribute_name(const char *s, char out[SP_INBOUND_ATTR_NAME_MAX + 1])
     return n ? 0 : SP_ERR_INVALID;
 }
 
-/* The reason for a failed json_loadb: out of memory, or the text. */
+/* The reason for a failed json_loadb: out of memory, or the text.
+ * jansson 2.14 reports only some of its allocation failures as such;
+ * others come back as syntax errors (the consumer parses a malformed
+ * event a second time to tell). */
 static int load_failed(const json_error_t *jerr, const char *reason, const char **why)
 {
     if (json_error_code(jerr) == json_error_out_of_memory) {
@@ -306,6 +309,7 @@ int sp_inbound_parse(const char *data, size_t len, sp_inbound *in, const char **
         return SP_ERR_INVALID;
     }
     json_error_t jerr;
+    memset(&jerr, 0, sizeof jerr); /* json_loadb leaves the code unset on some failures */
     in->json = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     int rc = in->json ? check_event(in, why) : load_failed(&jerr, "not a JSON object", why);
     if (rc < 0)
@@ -372,6 +376,7 @@ static int parse_binary(const sp_inbound_header *h, size_t n, const char *ctype,
     if (ct && !media_type_is(json_string_value(ct), DATA_JSON))
         BAD("datacontenttype must be application/json");
     json_error_t jerr;
+    memset(&jerr, 0, sizeof jerr); /* json_loadb leaves the code unset on some failures */
     json_t *d = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!d)
         return load_failed(&jerr, "data must be an object (JSON text in the payload)", why);
