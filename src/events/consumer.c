@@ -11,6 +11,7 @@
 #include "util/log.h"
 #include "util/time.h"
 
+#include <nats/nats.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -36,9 +37,55 @@ struct sp_consumer {
     atomic_uint_fast64_t applied, duplicates, malformed, unknown, retried;
 };
 
+/*
+ * Collects the headers of m for the parser: every value of every key, up
+ * to SP_INBOUND_HEADERS_MAX + 1 (the parser refuses more than the limit,
+ * so one too many is enough for it to tell). The strings stay m's.
+ * Returns the count, or SP_ERR_NOMEM, or SP_ERR_INVALID when the library
+ * cannot read the header block.
+ */
+static int collect_headers(natsMsg *m, sp_inbound_header out[SP_INBOUND_HEADERS_MAX + 1])
+{
+    const char **keys = NULL;
+    int nkeys = 0, n = 0;
+    natsStatus s = natsMsgHeader_Keys(m, &keys, &nkeys);
+    if (s == NATS_NOT_FOUND)
+        return 0; /* no headers */
+    if (s != NATS_OK)
+        return s == NATS_NO_MEMORY ? SP_ERR_NOMEM : SP_ERR_INVALID;
+    for (int k = 0; k < nkeys && n <= SP_INBOUND_HEADERS_MAX; k++) {
+        const char **values = NULL;
+        int nvalues = 0;
+        s = natsMsgHeader_Values(m, keys[k], &values, &nvalues);
+        if (s != NATS_OK) {
+            n = s == NATS_NO_MEMORY ? SP_ERR_NOMEM : SP_ERR_INVALID;
+            break;
+        }
+        for (int v = 0; v < nvalues && n <= SP_INBOUND_HEADERS_MAX; v++)
+            out[n++] = (sp_inbound_header){keys[k], values[v]};
+        free((void *)values);
+    }
+    free((void *)keys);
+    return n;
+}
+
+/* Parses one message (either content mode). Returns as sp_inbound_parse. */
+static int parse(natsMsg *m, sp_inbound *in, const char **why)
+{
+    sp_inbound_header headers[SP_INBOUND_HEADERS_MAX + 1];
+    int n = collect_headers(m, headers);
+    if (n < 0) {
+        *why = n == SP_ERR_NOMEM ? "out of memory" : "unreadable headers";
+        return n;
+    }
+    return sp_inbound_parse_msg(headers, (size_t)n, natsMsg_GetData(m),
+                                (size_t)natsMsg_GetDataLength(m), in, why);
+}
+
 /* Applies a fetched batch in one transaction (one sync), then settles
  * each message: ack once committed, term when it can never apply, nak
- * with a delay when the database failed (offered again later). */
+ * with a delay when the database failed or memory ran out (offered again
+ * later). */
 static void handle(sp_consumer *c, natsMsg **msgs, int n)
 {
     sp_inbound in[SP_CONSUMER_BATCH];
@@ -48,8 +95,19 @@ static void handle(sp_consumer *c, natsMsg **msgs, int n)
     int count = 0;
     for (int i = 0; i < n; i++) {
         const char *why = NULL;
-        if (sp_inbound_parse(natsMsg_GetData(msgs[i]), (size_t)natsMsg_GetDataLength(msgs[i]),
-                             &in[count], &why) < 0) {
+        int rc = parse(msgs[i], &in[count], &why);
+        if (rc == SP_ERR_INVALID) {
+            /* jansson 2.14 reports some allocation failures while parsing
+             * as syntax errors; a malformed event is malformed twice. */
+            rc = parse(msgs[i], &in[count], &why);
+        }
+        if (rc == SP_ERR_NOMEM) {
+            sp_warn("consumer", "storage change not parsed (%s); retrying later", why);
+            atomic_fetch_add(&c->retried, 1);
+            natsMsg_NakWithDelay(msgs[i], SP_CONSUMER_RETRY_NS, NULL);
+            continue;
+        }
+        if (rc < 0) {
             sp_warn("consumer", "malformed storage change dropped: %s", why);
             atomic_fetch_add(&c->malformed, 1);
             natsMsg_Term(msgs[i], NULL);

@@ -1,7 +1,8 @@
 /*
  * consumer.h - applies storage providers' change events from JetStream.
  *
- * A durable pull consumer (explicit ack) on spaceport.storage.changed:
+ * A durable pull consumer (explicit ack) on spaceport.storage.changed,
+ * reading CloudEvents in structured or binary mode (events/inbound.h):
  * each change is applied to its drive with an item-changed event in one
  * transaction, then acknowledged. A redelivered event changes nothing
  * twice (its id is remembered). Malformed events and unknown drives are

@@ -16,14 +16,15 @@ json_t *sp_envelope_json(const sp_event *e, const char *source)
         json_decref(data);
         return NULL;
     }
-    char when[SP_TIME_RFC3339_LEN], seq[24];
+    char when[SP_TIME_RFC3339_LEN], seq[SP_ENVELOPE_SEQUENCE_DIGITS + 8];
     sp_time_format_rfc3339(e->time_ms, when);
     /* The CloudEvents sequence extension: a string that orders events of
-     * one source; ours is the log's sequence number. */
-    snprintf(seq, sizeof seq, "%lld", (long long)e->seq);
+     * one source; ours is the log's sequence number, zero-padded (see
+     * SP_ENVELOPE_SEQUENCE_DIGITS) so that string order is event order. */
+    snprintf(seq, sizeof seq, "%0*lld", SP_ENVELOPE_SEQUENCE_DIGITS, (long long)e->seq);
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "specversion", "1.0", "id",
-                     e->id, "source", source, "type", e->type, "subject", e->subject, "time",
-                     when, "datacontenttype", "application/json", "sequence", seq, "data", data);
+                     e->id, "source", source, "type", e->type, "subject", e->subject, "time", when,
+                     "datacontenttype", "application/json", "sequence", seq, "data", data);
 }
 
 char *sp_envelope_text(const sp_event *e, const char *source)
@@ -47,8 +48,8 @@ char *sp_envelope_text(const sp_event *e, const char *source)
     rc |= sp_buf_json_escape(&b, e->subject);
     rc |= sp_buf_printf(&b,
                         "\",\"time\":\"%s\",\"datacontenttype\":\"application/json\","
-                        "\"sequence\":\"%lld\",\"data\":",
-                        when, (long long)e->seq);
+                        "\"sequence\":\"%0*lld\",\"data\":",
+                        when, SP_ENVELOPE_SEQUENCE_DIGITS, (long long)e->seq);
     rc |= sp_buf_append(&b, e->data, len);
     rc |= sp_buf_puts(&b, "}");
     if (rc) {
@@ -58,25 +59,37 @@ char *sp_envelope_text(const sp_event *e, const char *source)
     return sp_buf_steal(&b);
 }
 
-int sp_envelope_ours(const char *text, size_t len, const char *source, int64_t *seq)
+int sp_envelope_sequence(const char *data, size_t len, const char *source, int64_t *seq)
 {
-    json_t *ev = text ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
-    const char *from = json_string_value(json_object_get(ev, "source"));
-    const char *digits = json_string_value(json_object_get(ev, "sequence"));
+    json_error_t jerr;
+    memset(&jerr, 0, sizeof jerr); /* json_loadb leaves the code unset on some failures */
+    json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j)
+        return json_error_code(&jerr) == json_error_out_of_memory ? SP_ERR_NOMEM : SP_ERR_INVALID;
     int rc = SP_ERR_INVALID;
-    if (from && digits && strcmp(from, source) == 0 && *digits) {
-        int64_t n = 0;
-        const char *p = digits;
-        for (; *p >= '0' && *p <= '9'; p++) {
-            if (n > (INT64_MAX - (*p - '0')) / 10)
-                break;
-            n = n * 10 + (*p - '0');
-        }
-        if (*p == '\0' && n > 0) {
-            *seq = n;
-            rc = 0;
-        }
+    const char *from = json_string_value(json_object_get(j, "source"));
+    if (source && (!from || strcmp(from, source) != 0))
+        goto done;
+    json_t *v = json_object_get(j, "sequence"); /* NULL unless j is an object */
+    const char *s = json_string_value(v);
+    if (!s)
+        goto done;
+    size_t n = json_string_length(v);
+    if (n == 0)
+        goto done;
+    int64_t value = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* An embedded NUL, a sign or a space is not a digit. */
+        if (s[i] < '0' || s[i] > '9')
+            goto done;
+        int digit = s[i] - '0';
+        if (value > (INT64_MAX - digit) / 10)
+            goto done;
+        value = value * 10 + digit;
     }
-    json_decref(ev);
+    *seq = value;
+    rc = 0;
+done:
+    json_decref(j);
     return rc;
 }

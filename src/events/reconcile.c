@@ -89,7 +89,7 @@ int sp_held_scan(const sp_stream_view *v, const char *source, int64_t cursor, in
         if (rc < 0)
             break;
         int64_t ev = 0;
-        int ours = sp_envelope_ours(text, len, source, &ev) == 0;
+        int ours = sp_envelope_sequence(text, len, source, &ev) == 0;
         free(text);
         if (!ours)
             continue;

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Change notifications end to end: storage change events from a real
-JetStream applied once, Server-Sent Events to the right users only,
+JetStream (CloudEvents in binary and structured mode) applied once, Server-Sent Events to the right users only,
 Last-Event-ID replay, coalescing, token expiry, member removal, limits."""
 import json
 import os
@@ -33,6 +33,21 @@ def publish(nc, event, msg_id=None):
     nc.publish('spaceport.storage.changed', event,
                headers={'Nats-Msg-Id': msg_id or event['id'],
                         'Content-Type': 'application/cloudevents+json'})
+    nc.flush()
+
+
+def publish_binary(nc, event_id, data, extra=None, drop=()):
+    """Publishes a storage change in binary content mode (CloudEvents NATS
+    binding): attributes in ce- headers, Content-Type is the
+    datacontenttype, the payload is the data."""
+    headers = {'Nats-Msg-Id': event_id, 'ce-specversion': '1.0', 'Ce-Id': event_id,
+               'ce-source': 'urn:test:storage%20binary', 'ce-type': 'spaceport.storage.changed',
+               'ce-time': data['lastModifiedDateTime'], 'ce-subject': data['driveId'],
+               'Content-Type': 'application/json'}
+    headers.update(extra or {})
+    for name in drop:
+        del headers[name]
+    nc.publish('spaceport.storage.changed', data, headers=headers)
     nc.flush()
 
 
@@ -116,6 +131,52 @@ def main(t):
             t.eq(sp.metric('spaceport_storage_changes_total{outcome="unknown_drive"}'), 1,
                  'changes to unknown drives are counted')
             t.eq(sp.request('GET', '/healthz').status, 200, 'and the service is fine')
+
+            # --- both content modes: binary (ce- headers) and structured
+            time.sleep(1.2)  # past the coalescing window of the last notification
+            applied = sp.metric('spaceport_storage_changes_total{outcome="applied"}')
+            bin_id = str(uuid.uuid4())
+            publish_binary(nc, bin_id, change_event(project, 'etag-bin', used=8192)['data'])
+            got = s_ann.next(5)
+            t.ok(got and got.get('event') == 'item-changed' and got['json']['eTag'] == 'etag-bin',
+                 'a binary-mode change (ce- headers, JSON payload) reaches the Manager', got)
+            t.ok(s_ben.next(5) is not None, 'and the member')
+            d = c['ann'].get('/graph/v1.0/drives/' + project).json()
+            t.ok(d['quota']['used'] == 8192 and d['root']['eTag'] == '"etag-bin"',
+                 'the binary-mode change is applied to the drive', [d['quota'], d['root']])
+            time.sleep(1.2)
+            publish(nc, change_event(project, 'etag-structured', used=16384))
+            got = s_ann.next(5)
+            t.ok(got and got.get('event') == 'item-changed' and
+                 got['json']['eTag'] == 'etag-structured',
+                 'a structured-mode change (application/cloudevents+json) reaches the Manager',
+                 got)
+            t.ok(s_ben.next(5) is not None, 'and the member')
+            d = c['ann'].get('/graph/v1.0/drives/' + project).json()
+            t.ok(d['quota']['used'] == 16384 and d['root']['eTag'] == '"etag-structured"',
+                 'the structured-mode change is applied to the drive', [d['quota'], d['root']])
+            t.eq(sp.metric('spaceport_storage_changes_total{outcome="applied"}'), applied + 2,
+                 'both are counted as applied')
+            dup = sp.metric('spaceport_storage_changes_total{outcome="duplicate"}')
+            again = change_event(project, 'etag-bin', used=8192, event_id=bin_id)
+            publish(nc, again, msg_id=str(uuid.uuid4()))
+            t.ok(wait_until(lambda: sp.metric('spaceport_storage_changes_total{outcome="duplicate"}')
+                            == dup + 1, 5),
+                 'the binary event\'s id sent again in structured mode is a duplicate')
+            bad = sp.metric('spaceport_storage_changes_total{outcome="malformed"}')
+            publish_binary(nc, str(uuid.uuid4()), change_event(project, 'no-source')['data'],
+                           drop=('ce-source',))
+            publish_binary(nc, str(uuid.uuid4()), change_event(project, 'bad-utf8')['data'],
+                           extra={'ce-source': 'urn:%C0%A0'})
+            publish_binary(nc, str(uuid.uuid4()), change_event(project, 'as-text')['data'],
+                           extra={'Content-Type': 'text/plain'})
+            t.ok(wait_until(lambda: sp.metric('spaceport_storage_changes_total{outcome="malformed"}')
+                            == bad + 3, 5),
+                 'binary-mode events without ce-source, with an overlong UTF-8 value or with '
+                 'data that is not JSON are malformed')
+            t.eq(s_ann.next(1.5), None, 'and notify nobody')
+            d = c['ann'].get('/graph/v1.0/drives/' + project).json()
+            t.eq(d['root']['eTag'], '"etag-structured"', 'nor change the drive')
 
             # --- a share reaches the grantee's stream
             r = c['ann'].call('POST', '/graph/v1beta1/drives/%s/items/%s/invite' % (project, project),

@@ -284,6 +284,9 @@ def check_bus_outage(t, sp, nats, c, ids, project, schemas):
     t.eq(len(msgs), before + 1000, 'and nothing else was added')
     seqs = [int(e['sequence']) for e in outage]
     t.ok(seqs == sorted(seqs), 'they were published in log order')
+    texts = [e['sequence'] for e in outage]
+    t.ok(all(len(s) == 19 for s in texts) and texts == sorted(texts),
+         'their sequence attributes are 19 digits, in log order as strings too', texts[:3])
     bad = [validate(schemas, json.loads(d)) for _, _, _, d in msgs]
     bad = [b for b in bad if b]
     t.ok(not bad, 'every event in the stream matches the schemas (%d events)' % len(msgs), bad[:5])

@@ -13,6 +13,7 @@
 #include "auth/internal.h"
 #include "config.h"
 #include "events/envelope.h"
+#include "events/inbound.h"
 #include "store/events.h"
 #include "store/shares.h"
 #include "store/store.h"
@@ -293,6 +294,68 @@ START_TEST(envelope_under_allocation_failure)
 }
 END_TEST
 
+/* A valid change in binary or structured mode must parse or fail with a
+ * reason, and the parser's own allocations (the event built from the
+ * headers) fail as SP_ERR_NOMEM, which the consumer offers again later.
+ * jansson 2.14 reports some allocation failures inside json_loadb as
+ * syntax errors (SP_ERR_INVALID here; the consumer parses a malformed
+ * event twice to tell). */
+static void inbound_loop(const sp_inbound_header *h, size_t n, const char *payload,
+                         const char *what, long min_nomem)
+{
+    install_allocators();
+    long at, errors = 0, nomem = 0;
+    for (at = 1; at <= MAX_FAIL_AT; at++) {
+        sp_inbound in;
+        const char *why = NULL;
+        arm(at);
+        int rc = sp_inbound_parse_msg(h, n, payload, strlen(payload), &in, &why);
+        long used = alloc_count;
+        arm(0);
+        ck_assert_msg(rc == 0 || rc == SP_ERR_NOMEM || rc == SP_ERR_INVALID,
+                      "%s, allocation %ld failed: rc %d (%s)", what, at, rc, why ? why : "");
+        nomem += rc == SP_ERR_NOMEM;
+        if (rc == 0) {
+            ck_assert_str_eq(in.change.event_id, "e1");
+            sp_inbound_free(&in);
+        } else {
+            ck_assert_ptr_nonnull(why);
+            errors++;
+        }
+        if (used < at)
+            break;
+    }
+    ck_assert_int_gt(errors, 3);
+    ck_assert_int_ge(nomem, min_nomem);
+    fprintf(stderr, "inbound %s: %ld allocation points failed, %ld as out of memory\n", what,
+            errors, nomem);
+}
+
+START_TEST(inbound_under_allocation_failure)
+{
+    const sp_inbound_header binary[] = {
+        {"Nats-Msg-Id", "e1"},
+        {"ce-specversion", "1.0"},
+        {"ce-id", "e1"},
+        {"ce-source", "urn:%C3%A9xample"},
+        {"ce-type", "spaceport.storage.changed"},
+        {"ce-time", "2026-11-24T08:00:00Z"},
+        {"Content-Type", "application/json"},
+    };
+    inbound_loop(binary, sizeof binary / sizeof binary[0],
+                 "{\"driveId\":\"d1\",\"itemId\":\"i1\",\"eTag\":\"x\",\"quotaUsed\":5,"
+                 "\"lastModifiedDateTime\":\"2026-11-24T08:00:00Z\",\"change\":\"updated\"}",
+                 "binary", 5);
+    const sp_inbound_header structured[] = {{"Content-Type", "application/cloudevents+json"}};
+    inbound_loop(structured, 1,
+                 "{\"specversion\":\"1.0\",\"id\":\"e1\",\"source\":\"urn:x\","
+                 "\"type\":\"spaceport.storage.changed\",\"data\":{\"driveId\":\"d1\","
+                 "\"eTag\":\"x\",\"lastModifiedDateTime\":\"2026-11-24T08:00:00Z\","
+                 "\"change\":\"updated\"}}",
+                 "structured", 0);
+}
+END_TEST
+
 static const char *fake_env(const char *name, void *ctx)
 {
     (void)ctx;
@@ -352,6 +415,7 @@ static Suite *faults_suite(void)
     tcase_add_test(tc, provision_under_allocation_failure);
     tcase_add_test(tc, share_under_allocation_failure);
     tcase_add_test(tc, envelope_under_allocation_failure);
+    tcase_add_test(tc, inbound_under_allocation_failure);
     tcase_add_test(tc, verify_under_allocation_failure);
     suite_add_tcase(s, tc);
     return s;
