@@ -227,6 +227,7 @@ def main(t):
                 check_demoted(t, sp, hold, c, ids, project)
                 check_share_removed(t, sp, hold, c, ids, project)
                 check_disabled(t, sp, hold, c, ids, project)
+                t.eq(sp.stop(), 0, 'the program exits 0 on SIGTERM (under ASan: no leak)')
     finally:
         shutil.rmtree(hold_dir, ignore_errors=True)
 
