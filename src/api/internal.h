@@ -72,9 +72,9 @@ typedef void (*sp_api_answer_fn)(sp_http_req *req, sp_api_write *w, int rc);
  */
 struct sp_api_write {
     sp_api *api;
-    sp_user user;     /* the caller */
-    sp_authz authz;   /* the handler's check, decided again inside the write */
-    json_t *body;     /* the body, whose strings the context borrows; owned */
+    sp_user user;   /* the caller */
+    sp_authz authz; /* the handler's check, decided again inside the write */
+    json_t *body;   /* the body, whose strings the context borrows; owned */
     sp_api_write_fn run;
     sp_api_answer_fn answer;
     /* ---- set by sp_api__write_later and the writer thread ---- */

@@ -92,8 +92,8 @@ int sp_authz_decide(sp_authz *a)
 {
     unsigned can = a->role ? a->role->can : 0;
     int admin = (a->actor->roles & SP_USER_ROLE_ADMIN) != 0;
-    int sharing = a->act == SP_AUTHZ_SEE_ITEM || a->act == SP_AUTHZ_SHARE ||
-                  a->act == SP_AUTHZ_CHANGE_SHARE;
+    int sharing =
+        a->act == SP_AUTHZ_SEE_ITEM || a->act == SP_AUTHZ_SHARE || a->act == SP_AUTHZ_CHANGE_SHARE;
     a->why = NULL;
     a->target_missing = 0;
     if (!a->drive_seq)

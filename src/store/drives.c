@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* Columns 0..13 of every drive query, in sp_drive order (13 the caller's
  * role); then 14 the name sort key, 15-17 the mountpoint fields, 18-19 the
  * remote space fields. */
@@ -40,7 +39,8 @@
     " NULL AS item_id, NULL AS shared_drive_id, NULL AS remote_url, NULL AS remote_instance"      \
     " FROM members m JOIN drives d ON d.seq = m.drive_seq"                                        \
     " LEFT JOIN users o ON o.seq = d.owner_seq"                                                   \
-    " WHERE m.user_seq = ?1 AND (d.disabled_at IS NULL OR m.role = '" SP_ROLE_MANAGER "' OR ?4)"   \
+    " WHERE m.user_seq = ?1"                                                                      \
+    " AND (d.disabled_at IS NULL OR m.role = '" SP_ROLE_MANAGER "' OR ?4)"                        \
     " AND (m.expires_at IS NULL OR m.expires_at > ?8)"
 #define SHARE_ARM                                                                                 \
     "SELECT s.seq, s.mount_id, 'mountpoint', NULL, s.item_name, '', o.id, o.display_name, -1, 0," \

@@ -54,7 +54,8 @@ struct sp_store {
     sp_store_job *jobs, **jobs_tail; /* queued, oldest first */
     int writer_started, jobs_stop;
     long jobs_queued;
-    char *hold_path; /* sp_store_hold_jobs; set before the writer thread starts */
+    /* sp_store_hold_jobs's file; set before the writer thread starts. */
+    char *hold_path;
     _Atomic uint64_t commits, writes; /* groups committed, and their members */
     pthread_t writer_thread;
     _Atomic uint64_t version; /* bumped by every commit that changes what readers see */

@@ -196,8 +196,8 @@ int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive
 
     /* A space keeps at least one Manager: no demotion or removal of the
      * last one. */
-    int losing_manager = strcmp(old_role, SP_ROLE_MANAGER) == 0 &&
-                         (remove || strcmp(role, SP_ROLE_MANAGER) != 0);
+    int losing_manager =
+        strcmp(old_role, SP_ROLE_MANAGER) == 0 && (remove || strcmp(role, SP_ROLE_MANAGER) != 0);
     if (losing_manager) {
         s = sp_store__stmt(w, SQL_MANAGER_COUNT);
         if (!s) {

@@ -248,8 +248,7 @@ START_TEST(share_under_allocation_failure)
         sp_share_grantee g = {b.id, NULL};
         sp_share_made made;
         arm(n);
-        int rc = sp_store_share_create(st, &a, drive, item, item, &g,
-                                       SP_ROLE_VIEWER, 0, &made);
+        int rc = sp_store_share_create(st, &a, drive, item, item, &g, SP_ROLE_VIEWER, 0, &made);
         long used = alloc_count;
         arm(0);
         errors += rc < 0;

@@ -33,7 +33,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define ISSUER "https://idp.example.test"
+#define ISSUER   "https://idp.example.test"
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- fixtures: one directory per test case, one store per test ---- */
@@ -188,8 +188,8 @@ static int job_run(sp_store *s, void *ctx)
                                      &g, j->authz.grant_role, 0, &j->made);
     case CHANGE_SHARE:
     case REMOVE_SHARE:
-        return sp_store_share_change(s, j->authz.actor, j->authz.target_id,
-                                     j->kind == REMOVE_SHARE, j->authz.grant_role, 0, 0);
+        return sp_store_share_change(s, j->authz.actor, j->authz.target_id, j->kind == REMOVE_SHARE,
+                                     j->authz.grant_role, 0, 0);
     case ADD_MEMBER:
         return sp_store_member_add(s, j->authz.actor, j->authz.drive_id, j->grantee_id,
                                    SP_ROLE_SPACE_VIEWER, 0, perm);
@@ -295,8 +295,8 @@ START_TEST(test_rules)
                       .target_id = cases[i].target,
                       .grant_role = cases[i].grant};
         int rc = sp_store_authorize(st, &a);
-        ck_assert_msg(rc == cases[i].want, "case %zu: got %d, want %d (%s)", i, rc,
-                      cases[i].want, a.why ? a.why : "");
+        ck_assert_msg(rc == cases[i].want, "case %zu: got %d, want %d (%s)", i, rc, cases[i].want,
+                      a.why ? a.why : "");
         ck_assert_msg(rc == 0 || a.why, "case %zu: a refusal says why", i);
     }
     /* A role that would grant more than the sharer's own. */
