@@ -283,7 +283,7 @@ static int run_job(sp_store *st, sp_store_job *j)
     if (!sqlite3_get_autocommit(st->writer.db)) {
         if (refused)
             sqlite3_exec(st->writer.db, "ROLLBACK TO job", NULL, NULL, NULL);
-        sqlite3_exec(st->writer.db, "RELEASE job", NULL, NULL, NULL);
+        sp_store__exec(&st->writer, "RELEASE job"); /* cached: it runs for every job */
     }
     return rc;
 }
