@@ -152,6 +152,30 @@ static int open_store(const sp_config *cfg, sp_store **out)
     return 0;
 }
 
+/*
+ * Test hook, deliberately not configuration (no flag, not in --help, not
+ * in the contract): SPACEPORT_TEST_HOLD_WRITER=/absolute/path makes the
+ * store's writer thread leave queued writes waiting while that file
+ * exists (sp_store_hold_jobs), so that an integration test can change the
+ * data between a handler's check and its write's
+ * (tests/integration/test_authz.py). An operator cannot trip it by
+ * accident: it takes the variable and the file, and start-up warns
+ * whenever the variable is set.
+ */
+static int hold_jobs_for_tests(sp_store *store)
+{
+    const char *path = getenv("SPACEPORT_TEST_HOLD_WRITER");
+    if (!path || !*path)
+        return 0;
+    if (path[0] != '/') {
+        sp_error("main", "SPACEPORT_TEST_HOLD_WRITER: must be an absolute path");
+        return SP_ERR_INVALID;
+    }
+    sp_warn("main", "test hook SPACEPORT_TEST_HOLD_WRITER: queued writes wait while %s exists",
+            path);
+    return sp_store_hold_jobs(store, path);
+}
+
 static int cmd_migrate(int argc, char **argv)
 {
     sp_config cfg;
@@ -249,7 +273,7 @@ static int cmd_serve(int argc, char **argv)
         goto fail_nats;
     if (open_store(&cfg, &store) < 0)
         goto fail_store;
-    if (sp_bus_open(&cfg, &bus) < 0)
+    if (hold_jobs_for_tests(store) < 0 || sp_bus_open(&cfg, &bus) < 0)
         goto fail_bus;
     if (sp_auth_create(&cfg, &auth) < 0)
         goto fail_auth;

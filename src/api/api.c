@@ -76,51 +76,6 @@ void sp_api__store_error(sp_http_req *req, int err)
         sp_http_reply_error(req, 500, "generalException", "internal error");
 }
 
-/* A write on its way through the store's writer thread. */
-typedef struct later {
-    sp_http_req *req;
-    sp_store_job_fn run;
-    sp_api_answer_fn answer;
-    void *ctx;
-    int rc;
-} later;
-
-static int later_run(sp_store *st, void *arg)
-{
-    later *l = arg;
-    return l->run(st, l->ctx);
-}
-
-static void later_done(void *arg, int rc)
-{
-    later *l = arg;
-    l->rc = rc;
-    sp_http_resume(l->req);
-}
-
-static void later_answer(sp_http_req *req, void *arg)
-{
-    later *l = arg;
-    l->answer(req, l->ctx, l->rc);
-    free(l);
-}
-
-void sp_api__write_later(sp_http_req *req, sp_api *api, sp_store_job_fn run,
-                         sp_api_answer_fn answer, void *ctx)
-{
-    later *l = malloc(sizeof *l);
-    if (!l) {
-        answer(req, ctx, SP_ERR_NOMEM);
-        return;
-    }
-    *l = (later){req, run, answer, ctx, 0};
-    /* Suspended first: the writer thread may resume it at once. */
-    sp_http_suspend(req, later_answer, l);
-    int rc = sp_store_submit(api->store, later_run, later_done, l);
-    if (rc < 0)
-        later_done(l, rc);
-}
-
 int sp_api__caller(sp_http_req *req, sp_api *api, sp_user *user)
 {
     sp_identity id;

@@ -6,6 +6,7 @@
 #define SP_API_INTERNAL_H
 
 #include "api/api.h"
+#include "store/authz.h"
 #include "store/drives.h"
 #include "store/users.h"
 
@@ -36,21 +37,64 @@ int sp_api__caller(sp_http_req *req, sp_api *api, sp_user *user);
 int sp_api__caller_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identity *id,
                       sp_user *user);
 
-/* Answers a request whose writes were made later (sp_api__write_later):
- * rc is 0 once they are durable, else the job's error or the commit's.
- * Runs on an HTTP worker thread; also when the client has left (replies
- * then go nowhere), so it always releases ctx. */
-typedef void (*sp_api_answer_fn)(sp_http_req *req, void *ctx, int rc);
+/* ---- who may: the handler's check (write.c) ---- */
 
 /*
- * Makes a request's writes without holding its thread: suspends the
- * request, runs run(store, ctx) on the store's writer thread (in a group
- * with the other writes queued meanwhile), and once they are durable, or
- * failed, resumes the request with answer(req, ctx, rc). The handler
+ * Authenticates the request into *u and decides a (its question filled
+ * in by the caller; its actor is set to u) on the thread's reader. Returns
+ * 0, or has replied (401/503, 404, 403, 500) and returns a negative
+ * sp_err; the handler just returns.
+ */
+int sp_api__authorize(sp_http_req *req, sp_api *api, sp_user *u, sp_authz *a);
+
+/* Replies for a's refusal rc: 404 naming the drive or the permission,
+ * 403 with a->why, or a store error for anything else. */
+void sp_api__refuse(sp_http_req *req, const sp_authz *a, int rc);
+
+/* ---- writes made later, on the store's writer thread (write.c) ---- */
+
+typedef struct sp_api_write sp_api_write;
+
+/* Makes the request's writes, on the writer thread: calls of the store's
+ * write functions only. Returns 0 or the first error. */
+typedef int (*sp_api_write_fn)(sp_store *st, sp_api_write *w);
+/* Answers the request once its writes are durable (rc 0) or failed (run's
+ * error or the commit's). Runs on an HTTP worker thread, also when the
+ * client has left (replies then go nowhere). Releases nothing: w is freed
+ * after it returns. */
+typedef void (*sp_api_answer_fn)(sp_http_req *req, sp_api_write *w, int rc);
+
+/*
+ * A request whose writes wait for the writer thread. The request's own
+ * context embeds it as its first member and is one allocation; the
+ * handler fills the fields above the line, typically with a compound
+ * literal, and hands it to sp_api__write_later.
+ */
+struct sp_api_write {
+    sp_api *api;
+    sp_user user;   /* the caller */
+    sp_authz authz; /* the handler's check, decided again inside the write */
+    json_t *body;   /* the body, whose strings the context borrows; owned */
+    sp_api_write_fn run;
+    sp_api_answer_fn answer;
+    /* ---- set by sp_api__write_later and the writer thread ---- */
+    sp_http_req *req;
+    int rc;  /* how the writes ended */
+    int ran; /* run was called: the check held again */
+};
+
+/*
+ * Makes w's writes without holding the request's thread: suspends the
+ * request and queues w on the store's writer thread, which decides
+ * w->authz again (its actor now w->user) inside the job's savepoint and
+ * only then runs w->run, in a group with the other writes queued
+ * meanwhile. Once they are durable, or failed, the request resumes and is
+ * answered: with w->answer, or as the handler would have refused when the
+ * check no longer holds (nothing was written then). Steals w (the whole
+ * context, freed with free() after the answer) and w->body. The handler
  * returns right after this call.
  */
-void sp_api__write_later(sp_http_req *req, sp_api *api, sp_store_job_fn run,
-                         sp_api_answer_fn answer, void *ctx);
+void sp_api__write_later(sp_http_req *req, sp_api_write *w);
 
 /* oCIS's share jail: the virtual drive that holds shares received. */
 #define SP_SHARES_DRIVE_ID                                                                        \

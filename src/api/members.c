@@ -1,6 +1,9 @@
 /*
  * members.c - space members through libre-graph's root permissions:
  * invite, list, change role or expiry, remove.
+ *
+ * Who may: a Manager of the space or an admin; a member may also leave.
+ * The rules are store/authz.h's: decided here, and again in the write.
  */
 #include "api/internal.h"
 
@@ -13,45 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct drive_auth {
-    int64_t seq;
-    char type[16];
-    char role[64];
-    int disabled;
-} drive_auth;
-
-static int capture(const sp_drive *d, void *arg)
+/* Authenticates and decides act on the route's drive (and permission,
+ * when the route has one). Returns 0 or has replied. */
+static int prepare(sp_http_req *req, sp_api *api, sp_authz_act act, sp_user *u, sp_authz *a)
 {
-    drive_auth *a = arg;
-    a->seq = d->seq;
-    snprintf(a->type, sizeof a->type, "%s", d->type);
-    snprintf(a->role, sizeof a->role, "%s", d->role ? d->role : "");
-    a->disabled = d->disabled_at_ms != 0;
-    return 0;
-}
-
-/* Authenticates, finds the drive (404 when not visible) and, when manage
- * is set, requires the Manager role (or admin). Returns 0 or has replied. */
-static int prepare(sp_http_req *req, sp_api *api, sp_user *u, drive_auth *a, int manage)
-{
-    if (sp_api__caller(req, api, u) < 0)
-        return SP_ERR_UNAUTHORIZED;
-    const char *id = sp_http_param(req, "id");
-    memset(a, 0, sizeof *a);
-    int rc = sp_store_drive_get(api->store, u, sp_api__is_admin(u), id, capture, a);
-    if (rc == SP_ERR_NOT_FOUND) {
-        sp_http_reply_error(req, 404, "itemNotFound", "no drive %s", id);
-        return rc;
-    }
-    if (rc < 0) {
-        sp_api__store_error(req, rc);
-        return rc;
-    }
-    if (manage && !sp_api__is_admin(u) && !sp_role_can(a->role, SP_CAN_MANAGE)) {
-        sp_http_reply_error(req, 403, "accessDenied", "managing members needs the Manager role");
-        return SP_ERR_DENIED;
-    }
-    return 0;
+    *a = (sp_authz){.act = act,
+                    .drive_id = sp_http_param(req, "id"),
+                    .target_id = sp_http_param(req, "permId")};
+    return sp_api__authorize(req, api, u, a);
 }
 
 /* Reads "expirationDateTime" (absent: *set = 0; null: none). Returns 0 or
@@ -113,13 +85,10 @@ static int add_perm(const sp_member *m, void *arg)
     return p && json_array_append_new(pf->list, p) == 0 ? 0 : SP_ERR_NOMEM;
 }
 
-/* A member invitation on its way through the store's writer thread. */
+/* A member invitation on its way through the store's writer thread; the
+ * drive is w.authz's, the recipients' object ids are in w.body. */
 typedef struct enrolment {
-    sp_api *api;
-    json_t *body; /* holds the recipients' object ids */
-    sp_user user;
-    const char *drive_id; /* the route's, valid while suspended */
-    int64_t drive_seq;
+    sp_api_write w;
     const char *role; /* a role id constant */
     int64_t expiry;
     int refused; /* the store refused recipient failed (the job's error) */
@@ -132,11 +101,11 @@ typedef struct enrolment {
 
 /* On the writer thread: one member per recipient, up to the first the
  * store refuses (those before it stay, as with one request each). */
-static int invite_run(sp_store *st, void *ctx)
+static int invite_run(sp_store *st, sp_api_write *w)
 {
-    enrolment *e = ctx;
+    enrolment *e = (enrolment *)w;
     for (size_t i = 0; i < e->count; i++) {
-        int rc = sp_store_member_add(st, &e->user, e->drive_id, e->to[i].user_id, e->role,
+        int rc = sp_store_member_add(st, &w->user, w->authz.drive_id, e->to[i].user_id, e->role,
                                      e->expiry, e->to[i].perm);
         if (rc < 0) {
             e->refused = 1;
@@ -148,9 +117,9 @@ static int invite_run(sp_store *st, void *ctx)
 }
 
 /* The new members' permissions, once durable. */
-static void invite_answer(sp_http_req *req, void *ctx, int rc)
+static void invite_answer(sp_http_req *req, sp_api_write *w, int rc)
 {
-    enrolment *e = ctx;
+    enrolment *e = (enrolment *)w;
     const char *who = e->refused ? e->to[e->failed].user_id : "";
     json_t *value = json_array();
     if (rc == SP_ERR_NOT_FOUND && e->refused)
@@ -161,26 +130,23 @@ static void invite_answer(sp_http_req *req, void *ctx, int rc)
         sp_api__store_error(req, rc);
     for (size_t i = 0; rc == 0 && i < e->count; i++) {
         perm_find pf = {e->to[i].perm, value};
-        rc = sp_store_members_list(e->api->store, e->drive_seq, add_perm, &pf);
+        rc = sp_store_members_list(w->api->store, w->authz.drive_seq, add_perm, &pf);
         if (rc < 0)
             sp_api__store_error(req, rc);
     }
     if (rc == 0)
         sp_http_reply_json(req, 200, json_pack("{s:O}", "value", value));
     json_decref(value);
-    json_decref(e->body);
-    free(e);
 }
 
 static void invite(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
     sp_user u;
-    drive_auth a;
-    if (prepare(req, api, &u, &a, 1) < 0)
+    sp_authz a;
+    if (prepare(req, api, SP_AUTHZ_MANAGE_MEMBERS, &u, &a) < 0)
         return;
-    const char *drive_id = sp_http_param(req, "id");
-    if (strcmp(a.type, "project") != 0) {
+    if (strcmp(a.drive_type, "project") != 0) {
         sp_http_reply_error(req, 400, "invalidRequest",
                             "members can be added to project spaces only");
         return;
@@ -216,15 +182,16 @@ static void invite(sp_http_req *req, void *ctx)
             goto fail;
         }
     }
-    e->api = api;
-    e->body = body;
-    e->user = u;
-    e->drive_id = drive_id;
-    e->drive_seq = a.seq;
+    e->w = (sp_api_write){.api = api,
+                          .user = u,
+                          .authz = a,
+                          .body = body,
+                          .run = invite_run,
+                          .answer = invite_answer};
     e->role = role;
     e->expiry = expiry;
     e->count = count;
-    sp_api__write_later(req, api, invite_run, invite_answer, e);
+    sp_api__write_later(req, &e->w);
     return;
 fail:
     free(e);
@@ -235,12 +202,12 @@ static void list_permissions(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
     sp_user u;
-    drive_auth a;
-    if (prepare(req, api, &u, &a, 0) < 0)
+    sp_authz a;
+    if (prepare(req, api, SP_AUTHZ_SEE_MEMBERS, &u, &a) < 0)
         return;
     json_t *value = json_array();
     perm_find pf = {NULL, value};
-    int rc = sp_store_members_list(api->store, a.seq, add_perm, &pf);
+    int rc = sp_store_members_list(api->store, a.drive_seq, add_perm, &pf);
     if (rc < 0) {
         json_decref(value);
         sp_api__store_error(req, rc);
@@ -251,43 +218,28 @@ static void list_permissions(sp_http_req *req, void *ctx)
                                  sp_roles_json(SP_ROLE_ON_DRIVE), "value", value));
 }
 
-typedef struct member_of {
-    const char *perm_id;
-    char user_id[SP_USER_ID_LEN];
-} member_of;
-
-static int find_member(const sp_member *m, void *arg)
-{
-    member_of *mo = arg;
-    if (strcmp(m->id, mo->perm_id) == 0)
-        snprintf(mo->user_id, sizeof mo->user_id, "%s", m->user_id);
-    return 0;
-}
-
-/* A change or removal of a member on its way through the writer thread. */
+/* A change or removal of a member on its way through the writer thread;
+ * the membership is w.authz.target_id. */
 typedef struct membership_change {
-    sp_api *api;
-    sp_user user;
-    const char *drive_id, *perm_id; /* the route's, valid while suspended */
-    int64_t drive_seq;
+    sp_api_write w;
     int remove, set_expiry;
     const char *role; /* a role id constant; NULL keeps the role */
     int64_t expiry;
 } membership_change;
 
-static int change_run(sp_store *st, void *ctx)
+static int change_run(sp_store *st, sp_api_write *w)
 {
-    membership_change *c = ctx;
-    return sp_store_member_change(st, &c->user, c->drive_id, c->perm_id, c->remove, c->role,
-                                  c->set_expiry, c->expiry);
+    membership_change *c = (membership_change *)w;
+    return sp_store_member_change(st, &w->user, w->authz.drive_id, w->authz.target_id, c->remove,
+                                  c->role, c->set_expiry, c->expiry);
 }
 
 /* 204 for a removal; the permission as it is now for a change. */
-static void change_answer(sp_http_req *req, void *ctx, int rc)
+static void change_answer(sp_http_req *req, sp_api_write *w, int rc)
 {
-    membership_change *c = ctx;
+    membership_change *c = (membership_change *)w;
     if (rc == SP_ERR_NOT_FOUND) {
-        sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", c->perm_id);
+        sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", w->authz.target_id);
     } else if (rc == SP_ERR_DENIED) {
         sp_http_reply_error(req, 409, "conflict",
                             "a space keeps at least one Manager; add another Manager first");
@@ -297,15 +249,14 @@ static void change_answer(sp_http_req *req, void *ctx, int rc)
         sp_http_reply_json(req, 204, NULL);
     } else {
         json_t *value = json_array();
-        perm_find pf = {c->perm_id, value};
-        rc = sp_store_members_list(c->api->store, c->drive_seq, add_perm, &pf);
+        perm_find pf = {w->authz.target_id, value};
+        rc = sp_store_members_list(w->api->store, w->authz.drive_seq, add_perm, &pf);
         if (rc < 0 || json_array_size(value) != 1)
             sp_api__store_error(req, rc < 0 ? rc : SP_ERR_DB);
         else
             sp_http_reply_json(req, 200, json_incref(json_array_get(value, 0)));
         json_decref(value);
     }
-    free(c);
 }
 
 /* PATCH changes role and/or expiry; DELETE removes. A member may always
@@ -313,12 +264,9 @@ static void change_answer(sp_http_req *req, void *ctx, int rc)
 static void change_permission(sp_http_req *req, sp_api *api, int remove)
 {
     sp_user u;
-    drive_auth a;
-    if (prepare(req, api, &u, &a, 0) < 0)
+    sp_authz a;
+    if (prepare(req, api, remove ? SP_AUTHZ_REMOVE_MEMBER : SP_AUTHZ_MANAGE_MEMBERS, &u, &a) < 0)
         return;
-    const char *drive_id = sp_http_param(req, "id");
-    const char *perm_id = sp_http_param(req, "permId");
-    int manage = sp_api__is_admin(&u) || sp_role_can(a.role, SP_CAN_MANAGE);
     json_t *body = NULL;
     const char *role = NULL;
     int set_expiry = 0;
@@ -328,44 +276,33 @@ static void change_permission(sp_http_req *req, sp_api *api, int remove)
         if (!body)
             return;
         if (json_object_get(body, "roles") && read_role(req, body, &role) < 0)
-            goto done;
+            goto fail;
         if (read_expiry(req, body, &set_expiry, &expiry) < 0)
-            goto done;
+            goto fail;
         if (!role && !set_expiry) {
             sp_http_reply_error(req, 400, "invalidRequest",
                                 "nothing to change: send roles or expirationDateTime");
-            goto done;
-        }
-    }
-    if (!manage) {
-        member_of mo = {perm_id, ""};
-        int rc = sp_store_members_list(api->store, a.seq, find_member, &mo);
-        if (rc < 0) {
-            sp_api__store_error(req, rc);
-            goto done;
-        }
-        if (!remove || strcmp(mo.user_id, u.id) != 0) {
-            sp_http_reply_error(req, 403, "accessDenied",
-                                "managing members needs the Manager role");
-            goto done;
+            goto fail;
         }
     }
     membership_change *c = malloc(sizeof *c);
     if (!c) {
         sp_api__store_error(req, SP_ERR_NOMEM);
-        goto done;
+        goto fail;
     }
-    *c = (membership_change){.api = api,
-                             .user = u,
-                             .drive_id = drive_id,
-                             .perm_id = perm_id,
-                             .drive_seq = a.seq,
+    *c = (membership_change){.w = {.api = api,
+                                   .user = u,
+                                   .authz = a,
+                                   .body = body,
+                                   .run = change_run,
+                                   .answer = change_answer},
                              .remove = remove,
                              .role = role,
                              .set_expiry = set_expiry,
                              .expiry = expiry};
-    sp_api__write_later(req, api, change_run, change_answer, c);
-done:
+    sp_api__write_later(req, &c->w);
+    return;
+fail:
     json_decref(body);
 }
 

@@ -7,6 +7,7 @@
  * (Manager and SpaceEditor; resharing by grantees is off, as in oCIS), and
  * never a role that allows more than their own. A Manager changes or
  * removes any share of the drive; a SpaceEditor only the shares they made.
+ * The rules are store/authz.h's: decided here, and again in the write.
  */
 #include "api/internal.h"
 
@@ -25,42 +26,45 @@
 /* Longest e-mail address (RFC 5321 path limit). */
 #define SP_EMAIL_MAX 254
 
-typedef struct drive_auth {
-    char role[64];
-    char name[1024];
-    int disabled;
-} drive_auth;
-
-static int capture(const sp_drive *d, void *arg)
+/* Authenticates and decides act on the route's drive and item (and
+ * permission, when the route has one). Returns 0 or has replied. */
+static int prepare(sp_http_req *req, sp_api *api, sp_authz_act act, sp_user *u, sp_authz *a)
 {
-    drive_auth *a = arg;
-    snprintf(a->role, sizeof a->role, "%s", d->role ? d->role : "");
-    snprintf(a->name, sizeof a->name, "%s", d->name);
-    a->disabled = d->disabled_at_ms != 0;
-    return 0;
-}
-
-/* Authenticates and finds the drive of the route as a member sees it (404
- * otherwise, admins included: sharing is the members' business). */
-static int prepare(sp_http_req *req, sp_api *api, sp_user *u, drive_auth *a)
-{
-    if (sp_api__caller(req, api, u) < 0)
-        return SP_ERR_UNAUTHORIZED;
-    const char *drive_id = sp_http_param(req, "driveId");
-    const char *item_id = sp_http_param(req, "itemId");
-    memset(a, 0, sizeof *a);
-    int rc = sp_store_drive_get(api->store, u, 0, drive_id, capture, a);
-    if (rc == 0 && a->disabled)
-        rc = SP_ERR_NOT_FOUND;
-    if (rc == SP_ERR_NOT_FOUND || strlen(item_id) > SP_ITEM_ID_MAX) {
-        sp_http_reply_error(req, 404, "itemNotFound", "no drive %s", drive_id);
+    *a = (sp_authz){.act = act,
+                    .drive_id = sp_http_param(req, "driveId"),
+                    .item_id = sp_http_param(req, "itemId"),
+                    .target_id = sp_http_param(req, "permId")};
+    if (strlen(a->item_id) > SP_ITEM_ID_MAX) {
+        sp_http_reply_error(req, 404, "itemNotFound", "no drive %s", a->drive_id);
         return SP_ERR_NOT_FOUND;
     }
-    if (rc < 0) {
-        sp_api__store_error(req, rc);
-        return rc;
+    return sp_api__authorize(req, api, u, a);
+}
+
+/* The request's sharing role: one in "roles" that applies to items.
+ * Returns NULL after replying 400 with hint. */
+static const sp_role *read_role(sp_http_req *req, json_t *body, const char *hint)
+{
+    json_t *roles = json_object_get(body, "roles");
+    const sp_role *r = NULL;
+    if (json_is_array(roles) && json_array_size(roles) == 1)
+        r = sp_role_find(json_string_value(json_array_get(roles, 0)));
+    if (!r || !(r->applies & SP_ROLE_ON_ITEM)) {
+        sp_http_reply_error(req, 400, "invalidRequest", "%s", hint);
+        return NULL;
     }
-    return 0;
+    return r;
+}
+
+/* Decides a again now that the body names the role it grants. Returns 0
+ * or has replied 403. */
+static int may_grant(sp_http_req *req, sp_authz *a, const sp_role *role)
+{
+    a->grant_role = role->id;
+    int rc = sp_authz_decide(a);
+    if (rc < 0)
+        sp_api__refuse(req, a, rc);
+    return rc;
 }
 
 static json_t *user_json(const char *id, const char *name)
@@ -125,12 +129,11 @@ typedef struct invitee {
 } invitee;
 
 /* An invitation on its way through the store's writer thread: lives from
- * the handler until the resumed request is answered. */
+ * the handler until the resumed request is answered. The route's drive
+ * and item are w.authz's; the recipients' object ids are in w.body. */
 typedef struct invitation {
-    json_t *body; /* holds the recipients' object ids */
-    sp_user user;
-    const char *drive_id, *item_id; /* the route's, valid while suspended */
-    char item_name[1025];
+    sp_api_write w;
+    char item_name[SP_AUTHZ_DRIVE_NAME_MAX + 1];
     const sp_role *role;
     int64_t expiry;
     int refused; /* the store refused recipient failed (the job's error) */
@@ -142,13 +145,13 @@ typedef struct invitation {
 /* On the writer thread: one share per recipient, in order, up to the
  * first the store refuses (those before it stay, as they would with one
  * request each). */
-static int invite_run(sp_store *st, void *ctx)
+static int invite_run(sp_store *st, sp_api_write *w)
 {
-    invitation *inv = ctx;
+    invitation *inv = (invitation *)w;
     for (size_t i = 0; i < inv->count; i++) {
-        int rc = sp_store_share_create(st, &inv->user, inv->drive_id, inv->item_id, inv->item_name,
-                                       &inv->to[i].grantee, inv->role->id, inv->expiry,
-                                       &inv->to[i].made);
+        int rc = sp_store_share_create(st, &w->user, w->authz.drive_id, w->authz.item_id,
+                                       inv->item_name, &inv->to[i].grantee, inv->role->id,
+                                       inv->expiry, &inv->to[i].made);
         if (rc < 0) {
             inv->refused = 1;
             inv->failed = i;
@@ -159,9 +162,9 @@ static int invite_run(sp_store *st, void *ctx)
 }
 
 /* Answers the resumed invitation: the new permissions once durable. */
-static void invite_answer(sp_http_req *req, void *ctx, int rc)
+static void invite_answer(sp_http_req *req, sp_api_write *w, int rc)
 {
-    invitation *inv = ctx;
+    invitation *inv = (invitation *)w;
     if (rc < 0 && inv->refused) {
         const invitee *t = &inv->to[inv->failed];
         const char *who = t->grantee.user_id ? t->grantee.user_id : t->email;
@@ -174,67 +177,52 @@ static void invite_answer(sp_http_req *req, void *ctx, int rc)
                                 who);
         else
             sp_api__store_error(req, rc);
-    } else if (rc < 0) {
-        sp_api__store_error(req, rc);
-    } else {
-        json_t *value = json_array();
-        for (size_t i = 0; value && i < inv->count; i++) {
-            const invitee *t = &inv->to[i];
-            sp_share s = {.id = t->made.id,
-                          .grantee_id = t->made.grantee_id[0] ? t->made.grantee_id : NULL,
-                          .grantee_name = t->made.grantee_name,
-                          .grantee_email = t->grantee.email,
-                          .role = inv->role->id,
-                          .expires_at_ms = inv->expiry,
-                          .creator_id = inv->user.id,
-                          .creator_name = inv->user.display_name,
-                          .created_at_ms = t->made.created_at_ms};
-            if (append_permission(&s, value) < 0) {
-                json_decref(value);
-                value = NULL;
-            }
-        }
-        if (value)
-            sp_http_reply_json(req, 200, json_pack("{s:o}", "value", value));
-        else
-            sp_api__store_error(req, SP_ERR_NOMEM);
+        return;
     }
-    json_decref(inv->body);
-    free(inv);
+    if (rc < 0) {
+        sp_api__store_error(req, rc);
+        return;
+    }
+    json_t *value = json_array();
+    for (size_t i = 0; value && i < inv->count; i++) {
+        const invitee *t = &inv->to[i];
+        sp_share s = {.id = t->made.id,
+                      .grantee_id = t->made.grantee_id[0] ? t->made.grantee_id : NULL,
+                      .grantee_name = t->made.grantee_name,
+                      .grantee_email = t->grantee.email,
+                      .role = inv->role->id,
+                      .expires_at_ms = inv->expiry,
+                      .creator_id = w->user.id,
+                      .creator_name = w->user.display_name,
+                      .created_at_ms = t->made.created_at_ms};
+        if (append_permission(&s, value) < 0) {
+            json_decref(value);
+            value = NULL;
+        }
+    }
+    if (value)
+        sp_http_reply_json(req, 200, json_pack("{s:o}", "value", value));
+    else
+        sp_api__store_error(req, SP_ERR_NOMEM);
 }
 
 static void invite(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
     sp_user u;
-    drive_auth a;
-    if (prepare(req, api, &u, &a) < 0)
+    sp_authz a;
+    if (prepare(req, api, SP_AUTHZ_SHARE, &u, &a) < 0)
         return;
-    const char *drive_id = sp_http_param(req, "driveId");
-    const char *item_id = sp_http_param(req, "itemId");
-    if (!sp_role_can(a.role, SP_CAN_SHARE)) {
-        sp_http_reply_error(req, 403, "accessDenied", "your role on this drive cannot share");
-        return;
-    }
     json_t *body = sp_api__json_body(req);
     if (!body)
         return;
     invitation *inv = NULL;
-    json_t *roles = json_object_get(body, "roles");
-    const sp_role *role = NULL;
-    if (json_is_array(roles) && json_array_size(roles) == 1)
-        role = sp_role_find(json_string_value(json_array_get(roles, 0)));
-    if (!role || !(role->applies & SP_ROLE_ON_ITEM)) {
-        sp_http_reply_error(req, 400, "invalidRequest",
-                            "roles must hold one sharing role id: Viewer " SP_ROLE_VIEWER
-                            ", Editor " SP_ROLE_EDITOR ", FileEditor " SP_ROLE_FILE_EDITOR
-                            ", EditorLite " SP_ROLE_EDITOR_LITE);
+    const sp_role *role = read_role(req, body,
+                                    "roles must hold one sharing role id: Viewer " SP_ROLE_VIEWER
+                                    ", Editor " SP_ROLE_EDITOR ", FileEditor " SP_ROLE_FILE_EDITOR
+                                    ", EditorLite " SP_ROLE_EDITOR_LITE);
+    if (!role || may_grant(req, &a, role) < 0)
         goto fail;
-    }
-    if (!sp_role_within(role->id, a.role)) {
-        sp_http_reply_error(req, 403, "accessDenied", "you cannot grant more than you have");
-        goto fail;
-    }
     int64_t expiry = 0;
     json_t *e = json_object_get(body, "expirationDateTime");
     if (e && !json_is_null(e)) {
@@ -262,10 +250,8 @@ static void invite(sp_http_req *req, void *ctx)
      * (libre.graph extension), the root is named after the drive. */
     const char *item_name = json_string_value(json_object_get(body, "@libre.graph.item.name"));
     if (!item_name || !*item_name || strlen(item_name) >= sizeof inv->item_name)
-        item_name = strcmp(item_id, drive_id) == 0 ? a.name : item_id;
+        item_name = strcmp(a.item_id, a.drive_id) == 0 ? a.drive_name : a.item_id;
     snprintf(inv->item_name, sizeof inv->item_name, "%s", item_name);
-    inv->drive_id = drive_id;
-    inv->item_id = item_id;
     size_t i;
     json_t *rcpt;
     json_array_foreach(recipients, i, rcpt)
@@ -287,13 +273,17 @@ static void invite(sp_http_req *req, void *ctx)
             goto fail;
         }
     }
-    inv->body = body;
-    inv->user = u;
+    inv->w = (sp_api_write){.api = api,
+                            .user = u,
+                            .authz = a,
+                            .body = body,
+                            .run = invite_run,
+                            .answer = invite_answer};
     inv->role = role;
     inv->expiry = expiry;
     inv->count = count;
     /* The reply waits for the shares to be durable, without a thread. */
-    sp_api__write_later(req, api, invite_run, invite_answer, inv);
+    sp_api__write_later(req, &inv->w);
     return;
 fail:
     free(inv);
@@ -301,15 +291,16 @@ fail:
 }
 
 /* Item roles the caller could grant, for allowedValues. */
-static json_t *grantable_roles(const char *own_role)
+static json_t *grantable_roles(const sp_role *own)
 {
+    const char *own_id = own ? own->id : NULL;
     json_t *all = sp_roles_json(SP_ROLE_ON_ITEM), *out = json_array();
     size_t i;
     json_t *r;
     json_array_foreach(all, i, r)
     {
-        if (sp_role_can(own_role, SP_CAN_SHARE) &&
-            sp_role_within(json_string_value(json_object_get(r, "id")), own_role))
+        if (sp_role_can(own_id, SP_CAN_SHARE) &&
+            sp_role_within(json_string_value(json_object_get(r, "id")), own_id))
             json_array_append(out, r);
     }
     json_decref(all);
@@ -320,12 +311,11 @@ static void list_permissions(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
     sp_user u;
-    drive_auth a;
-    if (prepare(req, api, &u, &a) < 0)
+    sp_authz a;
+    if (prepare(req, api, SP_AUTHZ_SEE_ITEM, &u, &a) < 0)
         return;
     json_t *value = json_array();
-    int rc = sp_store_shares_of_item(api->store, sp_http_param(req, "driveId"),
-                                     sp_http_param(req, "itemId"), append_permission, value);
+    int rc = sp_store_shares_of_item(api->store, a.drive_id, a.item_id, append_permission, value);
     if (rc < 0) {
         json_decref(value);
         sp_api__store_error(req, rc);
@@ -336,109 +326,67 @@ static void list_permissions(sp_http_req *req, void *ctx)
                                  grantable_roles(a.role), "value", value));
 }
 
-typedef struct share_of {
-    char drive_id[SP_USER_ID_LEN];
-    char item_id[SP_ITEM_ID_MAX + 1];
-    char creator_id[SP_USER_ID_LEN];
-    json_t *json;
-} share_of;
-
+/* Keeps the permission form of a share (new reference in *arg). */
 static int capture_share(const sp_share *s, void *arg)
 {
-    share_of *so = arg;
-    snprintf(so->drive_id, sizeof so->drive_id, "%s", s->drive_id);
-    snprintf(so->item_id, sizeof so->item_id, "%s", s->item_id);
-    snprintf(so->creator_id, sizeof so->creator_id, "%s", s->creator_id);
-    json_decref(so->json);
-    so->json = permission_json(s);
-    return so->json ? 0 : SP_ERR_NOMEM;
+    json_t **json = arg;
+    json_decref(*json);
+    *json = permission_json(s);
+    return *json ? 0 : SP_ERR_NOMEM;
 }
 
-/* A change or removal of a share on its way through the writer thread. */
+/* A change or removal of a share on its way through the writer thread;
+ * the share is w.authz.target_id. */
 typedef struct share_change {
-    sp_api *api;
-    sp_user user;
-    const char *perm_id; /* the route's, valid while suspended */
+    sp_api_write w;
     int remove, set_expiry;
     const char *role; /* a role id constant; NULL keeps the role */
     int64_t expiry;
 } share_change;
 
-static int change_run(sp_store *st, void *ctx)
+static int change_run(sp_store *st, sp_api_write *w)
 {
-    share_change *c = ctx;
-    return sp_store_share_change(st, &c->user, c->perm_id, c->remove, c->role, c->set_expiry,
-                                 c->expiry);
+    share_change *c = (share_change *)w;
+    return sp_store_share_change(st, &w->user, w->authz.target_id, c->remove, c->role,
+                                 c->set_expiry, c->expiry);
 }
 
 /* 204 for a removal; the permission as it is now for a change. */
-static void change_answer(sp_http_req *req, void *ctx, int rc)
+static void change_answer(sp_http_req *req, sp_api_write *w, int rc)
 {
-    share_change *c = ctx;
-    share_of so = {0};
+    share_change *c = (share_change *)w;
+    json_t *json = NULL;
     if (rc == SP_ERR_NOT_FOUND)
-        sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", c->perm_id);
+        sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", w->authz.target_id);
     else if (rc < 0)
         sp_api__store_error(req, rc);
     else if (c->remove)
         sp_http_reply_json(req, 204, NULL);
-    else if ((rc = sp_store_share_get(c->api->store, c->perm_id, capture_share, &so)) < 0)
+    else if ((rc = sp_store_share_get(w->api->store, w->authz.target_id, capture_share, &json)) < 0)
         sp_api__store_error(req, rc);
     else
-        sp_http_reply_json(req, 200, json_incref(so.json));
-    json_decref(so.json);
-    free(c);
+        sp_http_reply_json(req, 200, json_incref(json));
+    json_decref(json);
 }
 
 static void change_share(sp_http_req *req, sp_api *api, int remove)
 {
     sp_user u;
-    drive_auth a;
-    if (prepare(req, api, &u, &a) < 0)
+    sp_authz a;
+    if (prepare(req, api, SP_AUTHZ_CHANGE_SHARE, &u, &a) < 0)
         return;
-    const char *perm_id = sp_http_param(req, "permId");
-    share_of so = {0};
     json_t *body = NULL;
-    int rc = sp_store_share_get(api->store, perm_id, capture_share, &so);
-    if (rc == 0 && (strcmp(so.drive_id, sp_http_param(req, "driveId")) != 0 ||
-                    strcmp(so.item_id, sp_http_param(req, "itemId")) != 0))
-        rc = SP_ERR_NOT_FOUND;
-    if (rc == SP_ERR_NOT_FOUND) {
-        sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", perm_id);
-        goto done;
-    }
-    if (rc < 0) {
-        sp_api__store_error(req, rc);
-        goto done;
-    }
-    int own = strcmp(so.creator_id, u.id) == 0 && sp_role_can(a.role, SP_CAN_SHARE);
-    if (!own && !sp_role_can(a.role, SP_CAN_MANAGE)) {
-        sp_http_reply_error(req, 403, "accessDenied",
-                            "only the Manager or the one who shared can change a share");
-        goto done;
-    }
     const char *role = NULL;
     int set_expiry = 0;
     int64_t expiry = 0;
     if (!remove) {
         body = sp_api__json_body(req);
         if (!body)
-            goto done;
-        json_t *roles = json_object_get(body, "roles");
-        if (roles) {
-            const sp_role *r = NULL;
-            if (json_is_array(roles) && json_array_size(roles) == 1)
-                r = sp_role_find(json_string_value(json_array_get(roles, 0)));
-            if (!r || !(r->applies & SP_ROLE_ON_ITEM)) {
-                sp_http_reply_error(req, 400, "invalidRequest",
-                                    "roles must hold one sharing role id");
-                goto done;
-            }
-            if (!sp_role_within(r->id, a.role)) {
-                sp_http_reply_error(req, 403, "accessDenied",
-                                    "you cannot grant more than you have");
-                goto done;
-            }
+            return;
+        if (json_object_get(body, "roles")) {
+            const sp_role *r = read_role(req, body, "roles must hold one sharing role id");
+            if (!r || may_grant(req, &a, r) < 0)
+                goto fail;
             role = r->id;
         }
         json_t *e = json_object_get(body, "expirationDateTime");
@@ -450,30 +398,33 @@ static void change_share(sp_http_req *req, sp_api *api, int remove)
                 sp_http_reply_error(req, 400, "invalidRequest",
                                     "expirationDateTime must be an RFC 3339 date-time in the "
                                     "future, or null");
-                goto done;
+                goto fail;
             }
         }
         if (!role && !set_expiry) {
             sp_http_reply_error(req, 400, "invalidRequest",
                                 "nothing to change: send roles or expirationDateTime");
-            goto done;
+            goto fail;
         }
     }
     share_change *c = malloc(sizeof *c);
     if (!c) {
         sp_api__store_error(req, SP_ERR_NOMEM);
-        goto done;
+        goto fail;
     }
-    *c = (share_change){.api = api,
-                        .user = u,
-                        .perm_id = perm_id,
+    *c = (share_change){.w = {.api = api,
+                              .user = u,
+                              .authz = a,
+                              .body = body,
+                              .run = change_run,
+                              .answer = change_answer},
                         .remove = remove,
                         .set_expiry = set_expiry,
                         .role = role,
                         .expiry = expiry};
-    sp_api__write_later(req, api, change_run, change_answer, c);
-done:
-    json_decref(so.json);
+    sp_api__write_later(req, &c->w);
+    return;
+fail:
     json_decref(body);
 }
 

@@ -10,6 +10,7 @@
 #include "events/federation.h"
 
 #include "store/ocm.h"
+#include "store/roles.h"
 
 #include "util/buf.h"
 #include "util/err.h"
@@ -46,10 +47,6 @@
 #define SP_FED_IDLE_MS 1000
 /* Wait after a database error before trying again. */
 #define SP_FED_ERROR_WAIT_MS 1000
-
-/* Roles that only read (oCIS ids): Viewer and SpaceViewer. */
-#define ROLE_VIEWER       "b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5"
-#define ROLE_SPACE_VIEWER "a8d5fe5e-96e3-418d-825b-534dbdf22b99"
 
 struct sp_federation {
     sp_store *store;
@@ -118,7 +115,8 @@ static char *share_body(sp_federation *f, const sp_ocm_delivery *d)
 {
     char *text = NULL;
     sp_buf address = {0}, uri = {0};
-    int read_only = strcmp(d->role, ROLE_VIEWER) == 0 || strcmp(d->role, ROLE_SPACE_VIEWER) == 0;
+    /* Viewer and SpaceViewer only read; an unknown role grants nothing more. */
+    int read_only = !sp_role_can(d->role, SP_CAN_WRITE);
     if (sp_buf_printf(&address, "%s@%s", d->sharer, f->authority) < 0 ||
         sp_buf_printf(&uri, "%s/dav/spaces/", f->cfg->dav_url) < 0 ||
         put_encoded(&uri, d->item_id, "!$&'()*+,;=:@") < 0)

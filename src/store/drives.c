@@ -6,6 +6,7 @@
 
 #include "store/events.h"
 #include "store/internal.h"
+#include "store/roles.h"
 
 #include "util/err.h"
 #include "util/slug.h"
@@ -17,8 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MANAGER_ROLE "312c0871-5ef7-4b3a-85b6-0e4074c64049"
 
 /* Columns 0..13 of every drive query, in sp_drive order (13 the caller's
  * role); then 14 the name sort key, 15-17 the mountpoint fields, 18-19 the
@@ -40,7 +39,8 @@
     " NULL AS item_id, NULL AS shared_drive_id, NULL AS remote_url, NULL AS remote_instance"      \
     " FROM members m JOIN drives d ON d.seq = m.drive_seq"                                        \
     " LEFT JOIN users o ON o.seq = d.owner_seq"                                                   \
-    " WHERE m.user_seq = ?1 AND (d.disabled_at IS NULL OR m.role = '" MANAGER_ROLE "' OR ?4)"   \
+    " WHERE m.user_seq = ?1"                                                                      \
+    " AND (d.disabled_at IS NULL OR m.role = '" SP_ROLE_MANAGER "' OR ?4)"                        \
     " AND (m.expires_at IS NULL OR m.expires_at > ?8)"
 #define SHARE_ARM                                                                                 \
     "SELECT s.seq, s.mount_id, 'mountpoint', NULL, s.item_name, '', o.id, o.display_name, -1, 0," \
@@ -208,7 +208,7 @@ int sp_store_drive_get(sp_store *st, const sp_user *user, int as_admin, const ch
     if (rc == SQLITE_ROW) {
         sp_drive d;
         read_drive(s, &d);
-        int manager = d.role && strcmp(d.role, MANAGER_ROLE) == 0;
+        int manager = d.role && strcmp(d.role, SP_ROLE_MANAGER) == 0;
         if (!as_admin && (!d.role || (d.disabled_at_ms && !manager)))
             err = SP_ERR_NOT_FOUND;
         else
@@ -319,7 +319,7 @@ int sp_store_drive_create(sp_store *st, const sp_user *creator, const char *name
     sqlite3_bind_int64(s, 1, creator->seq);
     sqlite3_bind_int64(s, 2, drive_seq);
     sqlite3_bind_text(s, 3, perm_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, MANAGER_ROLE, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, SP_ROLE_MANAGER, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, now);
     step = sqlite3_step(s);
     sp_store__done(s);

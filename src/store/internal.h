@@ -54,6 +54,8 @@ struct sp_store {
     sp_store_job *jobs, **jobs_tail; /* queued, oldest first */
     int writer_started, jobs_stop;
     long jobs_queued;
+    /* sp_store_hold_jobs's file; set before the writer thread starts. */
+    char *hold_path;
     _Atomic uint64_t commits, writes; /* groups committed, and their members */
     pthread_t writer_thread;
     _Atomic uint64_t version; /* bumped by every commit that changes what readers see */
@@ -75,6 +77,11 @@ sp_conn *sp_store__reader(sp_store *st);
 sqlite3_stmt *sp_store__stmt(sp_conn *conn, const char *sql);
 /* Resets a statement and clears its bindings. */
 void sp_store__done(sqlite3_stmt *stmt);
+
+/* The connection the calling thread reads on: the writer's while this
+ * thread runs the store's jobs (so that a job reads what its writes
+ * change), else the thread's reader. NULL when it cannot be opened. */
+sp_conn *sp_store__conn(sp_store *st);
 
 /* Takes the writer and starts the caller's writes (a savepoint in the open
  * group transaction, txn.c). On success the caller holds the write lock

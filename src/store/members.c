@@ -5,6 +5,7 @@
 
 #include "store/events.h"
 #include "store/internal.h"
+#include "store/roles.h"
 
 #include "util/err.h"
 #include "util/id.h"
@@ -14,12 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MANAGER_ROLE "312c0871-5ef7-4b3a-85b6-0e4074c64049"
-
 static const char SQL_MEMBERS[] =
     "SELECT m.id, m.role, u.id, u.display_name, coalesce(m.expires_at, 0)"
     " FROM members m JOIN users u ON u.seq = m.user_seq WHERE m.drive_seq = ?"
-    " ORDER BY m.role = '" MANAGER_ROLE "' DESC, m.created_at, m.id";
+    " ORDER BY m.role = '" SP_ROLE_MANAGER "' DESC, m.created_at, m.id";
 
 int sp_store_members_list(sp_store *st, int64_t drive_seq, sp_member_fn fn, void *ctx)
 {
@@ -58,7 +57,7 @@ static const char SQL_MEMBER_BY_PERM[] =
     "SELECT m.user_seq, m.role, u.id FROM members m JOIN users u ON u.seq = m.user_seq"
     " WHERE m.id = ? AND m.drive_seq = ?";
 static const char SQL_MANAGER_COUNT[] =
-    "SELECT count(*) FROM members WHERE drive_seq = ? AND role = '" MANAGER_ROLE "'";
+    "SELECT count(*) FROM members WHERE drive_seq = ? AND role = '" SP_ROLE_MANAGER "'";
 static const char SQL_MEMBER_ROLE[] = "UPDATE members SET role = ? WHERE id = ?";
 static const char SQL_MEMBER_EXPIRY[] =
     "UPDATE members SET expires_at = nullif(?, 0) WHERE id = ?";
@@ -197,8 +196,8 @@ int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive
 
     /* A space keeps at least one Manager: no demotion or removal of the
      * last one. */
-    int losing_manager = strcmp(old_role, MANAGER_ROLE) == 0 &&
-                         (remove || strcmp(role, MANAGER_ROLE) != 0);
+    int losing_manager =
+        strcmp(old_role, SP_ROLE_MANAGER) == 0 && (remove || strcmp(role, SP_ROLE_MANAGER) != 0);
     if (losing_manager) {
         s = sp_store__stmt(w, SQL_MANAGER_COUNT);
         if (!s) {

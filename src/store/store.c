@@ -385,6 +385,7 @@ void sp_store_close(sp_store *st)
     pthread_mutex_destroy(&st->group_lock);
     pthread_cond_destroy(&st->jobs_cond);
     pthread_mutex_destroy(&st->jobs_lock);
+    free(st->hold_path);
     free(st->path);
     free(st);
 }

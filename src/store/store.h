@@ -49,6 +49,8 @@ uint64_t sp_store_data_version(sp_store *st);
 
 /* ---- writes without a waiting thread ---- */
 
+struct sp_authz;
+
 /* Makes a job's writes: calls of the store's write functions only (each
  * one's result is then 0 once its writes joined the group, not once they
  * are durable). Runs on the store's writer thread. Returns 0 or a negative
@@ -65,8 +67,25 @@ typedef void (*sp_store_done_fn)(void *ctx, int rc);
  * each. The caller's thread does not wait. Returns 0, or SP_ERR_NOMEM, or
  * SP_ERR_DB once the store is closing (nothing queued; done will not be
  * called).
+ *
+ * check (may be NULL; borrowed until done) is the authorization the
+ * job's writes depend on (store/authz.h). The writer thread decides it
+ * again, on the writer connection inside a savepoint of the job's own
+ * that its writes then join; when it now refuses, run is not called and
+ * done gets its SP_ERR_NOT_FOUND or SP_ERR_DENIED (check->why says why),
+ * with nothing written. Its fields are written on the writer thread.
  */
-int sp_store_submit(sp_store *st, sp_store_job_fn run, sp_store_done_fn done, void *ctx);
+int sp_store_submit(sp_store *st, struct sp_authz *check, sp_store_job_fn run,
+                    sp_store_done_fn done, void *ctx);
+
+/*
+ * Test hook, never configuration: while a file exists at path (copied),
+ * the writer thread leaves queued jobs waiting (writes that do not go
+ * through jobs still run), so that a test can change the data between a
+ * handler's check and its job's. Call before the first job; path NULL
+ * turns it off. Returns 0 or SP_ERR_NOMEM.
+ */
+int sp_store_hold_jobs(sp_store *st, const char *path);
 
 struct sp_buf;
 /* Appends the store's metrics in Prometheus text format: commits, writes

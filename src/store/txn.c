@@ -24,6 +24,7 @@
  * group holds as many requests as arrived meanwhile, not as many as there
  * are threads.
  */
+#include "store/authz.h"
 #include "store/internal.h"
 
 #include "util/buf.h"
@@ -33,9 +34,15 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* Requests in one group at most: bounds how long the first one waits. */
 #define SP_STORE_GROUP_MAX 64
+/* How often a held writer thread (sp_store_hold_jobs) looks at its file:
+ * a test's release is seen within this. */
+#define SP_STORE_HOLD_POLL_MS 10
 
 /* A writer waiting for its group to end; on its own stack, or in a job. */
 struct sp_group_waiter {
@@ -46,6 +53,7 @@ struct sp_group_waiter {
 /* A queued job (sp_store_submit). */
 struct sp_store_job {
     sp_store_job *next;
+    sp_authz *check; /* decided again before run; NULL: none */
     sp_store_job_fn run;
     sp_store_done_fn done;
     void *ctx;
@@ -196,6 +204,11 @@ static sp_conn *begin(sp_store *st, int relaxed)
     return &st->writer;
 }
 
+sp_conn *sp_store__conn(sp_store *st)
+{
+    return batch_of == st ? &st->writer : sp_store__reader(st);
+}
+
 sp_conn *sp_store__begin(sp_store *st)
 {
     return begin(st, 0);
@@ -244,6 +257,37 @@ void sp_store__rollback(sp_store *st)
 
 /* ---- jobs: writes without a waiting thread ---- */
 
+/*
+ * Runs one job. A job with a check runs in a savepoint of its own: the
+ * check reads the writer connection there, inside the group transaction
+ * the writes then join, so no other writer can change what it decided on
+ * before they are made. A refused job rolls back to it, leaving nothing.
+ * Writes made before a later one failed stay, as they would have with
+ * one request each.
+ */
+static int run_job(sp_store *st, sp_store_job *j)
+{
+    if (!j->check)
+        return j->run(st, j->ctx);
+    int rc = sp_store__exec(&st->writer, "SAVEPOINT job");
+    if (rc < 0) {
+        if (sqlite3_get_autocommit(st->writer.db))
+            group_lost(st);
+        return rc == SP_ERR_FULL ? rc : SP_ERR_DB;
+    }
+    rc = sp_store_authorize(st, j->check);
+    int refused = rc < 0;
+    if (!refused)
+        rc = j->run(st, j->ctx);
+    /* Gone when a write lost the group: then there is nothing to end. */
+    if (!sqlite3_get_autocommit(st->writer.db)) {
+        if (refused)
+            sqlite3_exec(st->writer.db, "ROLLBACK TO job", NULL, NULL, NULL);
+        sp_store__exec(&st->writer, "RELEASE job"); /* cached: it runs for every job */
+    }
+    return rc;
+}
+
 /* Runs a list of jobs as members of the open group (or new ones, should a
  * group be lost on the way), commits, and tells each job its result. */
 static void run_jobs(sp_store *st, sp_store_job *jobs)
@@ -263,7 +307,7 @@ static void run_jobs(sp_store *st, sp_store_job *jobs)
         /* Told with the group's other waiters, whichever thread ends it. */
         j->group.next = st->group_waiters;
         st->group_waiters = &j->group;
-        j->rc = j->run(st, j->ctx);
+        j->rc = run_job(st, j);
     }
     batch_of = NULL;
     /* Commits now, even with other writers waiting: leaving the commit to
@@ -286,6 +330,18 @@ static void run_jobs(sp_store *st, sp_store_job *jobs)
     }
 }
 
+/* The test hook of sp_store_hold_jobs: waits while its file exists,
+ * unless the store is closing (jobs_lock held; released while asleep). */
+static void hold(sp_store *st)
+{
+    const struct timespec poll = {0, SP_STORE_HOLD_POLL_MS * 1000000L};
+    while (st->hold_path && !st->jobs_stop && access(st->hold_path, F_OK) == 0) {
+        pthread_mutex_unlock(&st->jobs_lock);
+        nanosleep(&poll, NULL);
+        pthread_mutex_lock(&st->jobs_lock);
+    }
+}
+
 static void *writer_main(void *arg)
 {
     sp_store *st = arg;
@@ -295,6 +351,7 @@ static void *writer_main(void *arg)
             pthread_cond_wait(&st->jobs_cond, &st->jobs_lock);
         if (!st->jobs)
             break; /* stopping, and every job has run */
+        hold(st);
         /* The oldest SP_STORE_GROUP_MAX jobs, in the order they came. */
         sp_store_job *batch = st->jobs, **cut = &st->jobs;
         int n = 0;
@@ -313,11 +370,13 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-int sp_store_submit(sp_store *st, sp_store_job_fn run, sp_store_done_fn done, void *ctx)
+int sp_store_submit(sp_store *st, sp_authz *check, sp_store_job_fn run, sp_store_done_fn done,
+                    void *ctx)
 {
     sp_store_job *j = calloc(1, sizeof *j);
     if (!j)
         return SP_ERR_NOMEM;
+    j->check = check;
     j->run = run;
     j->done = done;
     j->ctx = ctx;
@@ -343,6 +402,16 @@ int sp_store_submit(sp_store *st, sp_store_job_fn run, sp_store_done_fn done, vo
     if (idle)
         pthread_cond_signal(&st->jobs_cond);
     pthread_mutex_unlock(&st->jobs_lock);
+    return 0;
+}
+
+int sp_store_hold_jobs(sp_store *st, const char *path)
+{
+    char *copy = NULL;
+    if (path && !(copy = strdup(path)))
+        return SP_ERR_NOMEM;
+    free(st->hold_path);
+    st->hold_path = copy;
     return 0;
 }
 

@@ -6,6 +6,7 @@
 
 #include "store/events.h"
 #include "store/internal.h"
+#include "store/roles.h"
 
 #include "util/err.h"
 #include "util/id.h"
@@ -14,9 +15,6 @@
 
 #include <stdio.h>
 #include <string.h>
-
-/* Manager, the unified role of a personal drive's owner. */
-#define SP_ROLE_ID_MANAGER "312c0871-5ef7-4b3a-85b6-0e4074c64049"
 
 static const char SQL_USER_BY_SUB[] =
     "SELECT seq, id, issuer, username, display_name, coalesce(email, ''), roles"
@@ -136,7 +134,7 @@ static int create_user(sp_conn *w, const sp_user_claims *c, sp_user *out)
     sqlite3_bind_int64(s, 1, user_seq);
     sqlite3_bind_int64(s, 2, drive_seq);
     sqlite3_bind_text(s, 3, perm_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, SP_ROLE_ID_MANAGER, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, SP_ROLE_MANAGER, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, now);
     rc = step_done(w, s, "insert personal membership");
     if (rc < 0)

@@ -15,6 +15,7 @@
 #include "events/envelope.h"
 #include "events/inbound.h"
 #include "store/events.h"
+#include "store/roles.h"
 #include "store/shares.h"
 #include "store/store.h"
 #include "store/users.h"
@@ -248,8 +249,7 @@ START_TEST(share_under_allocation_failure)
         sp_share_grantee g = {b.id, NULL};
         sp_share_made made;
         arm(n);
-        int rc = sp_store_share_create(st, &a, drive, item, item, &g,
-                                       "b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5", 0, &made);
+        int rc = sp_store_share_create(st, &a, drive, item, item, &g, SP_ROLE_VIEWER, 0, &made);
         long used = alloc_count;
         arm(0);
         errors += rc < 0;

@@ -963,7 +963,7 @@ START_TEST(jobs_commit_in_order)
     }
     for (int i = 0; i < JOBS; i++) {
         jobs[i] = (job_arg){&l, i, i % 7 == 3};
-        ck_assert_int_eq(sp_store_submit(st, job_run, job_done, &jobs[i]), 0);
+        ck_assert_int_eq(sp_store_submit(st, NULL, job_run, job_done, &jobs[i]), 0);
     }
     job_log_wait(&l, JOBS);
     for (int i = 0; i < 4; i++) {
@@ -997,10 +997,10 @@ START_TEST(jobs_lost_group)
     jobs[1] = (job_arg){&l, 1, 0};
     jobs[2] = (job_arg){&l, 2, 2};
     jobs[3] = (job_arg){&l, 3, 0};
-    ck_assert_int_eq(sp_store_submit(st, job_run, job_done, &jobs[0]), 0);
+    ck_assert_int_eq(sp_store_submit(st, NULL, job_run, job_done, &jobs[0]), 0);
     sem_wait(&l.entered);
     for (int i = 1; i < 4; i++)
-        ck_assert_int_eq(sp_store_submit(st, job_run, job_done, &jobs[i]), 0);
+        ck_assert_int_eq(sp_store_submit(st, NULL, job_run, job_done, &jobs[i]), 0);
     sem_post(&l.gate);
     job_log_wait(&l, 4);
     ck_assert_int_eq(l.rc[0], 0); /* alone in its group */
@@ -1026,12 +1026,12 @@ START_TEST(jobs_run_before_close)
     static job_arg jobs[JOBS];
     for (int i = 0; i < JOBS; i++) {
         jobs[i] = (job_arg){&l, i, 0};
-        ck_assert_int_eq(sp_store_submit(st, job_run, job_done, &jobs[i]), 0);
+        ck_assert_int_eq(sp_store_submit(st, NULL, job_run, job_done, &jobs[i]), 0);
     }
     sp_store__jobs_stop(st); /* what close does first */
     ck_assert_int_eq(l.done, JOBS);
     job_arg late = {&l, JOBS, 0};
-    ck_assert_int_eq(sp_store_submit(st, job_run, job_done, &late), SP_ERR_DB);
+    ck_assert_int_eq(sp_store_submit(st, NULL, job_run, job_done, &late), SP_ERR_DB);
     sp_store_close(st);
     for (int i = 0; i < JOBS; i++)
         ck_assert_int_eq(l.rc[i], 0);

@@ -8,7 +8,7 @@
  * columns, updated_at) is read with a second SQLite connection on the same
  * file, as an operator would.
  */
-#include "api/roles.h"
+#include "store/roles.h"
 #include "store/drives.h"
 #include "store/events.h"
 #include "store/store.h"

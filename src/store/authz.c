@@ -1,0 +1,139 @@
+/*
+ * authz.c - reading what an authorization depends on, and deciding it.
+ */
+#include "store/authz.h"
+
+#include "store/internal.h"
+
+#include "util/err.h"
+#include "util/time.h"
+
+#include <string.h>
+
+/* The drive and the actor's unexpired membership of it. */
+static const char SQL_STANDING[] =
+    "SELECT d.seq, d.drive_type, d.name, d.disabled_at IS NOT NULL, m.role FROM drives d"
+    " LEFT JOIN members m ON m.drive_seq = d.seq AND m.user_seq = ?1"
+    " AND (m.expires_at IS NULL OR m.expires_at > ?3) WHERE d.id = ?2";
+/* A share of the drive's item, and whether the actor made it. */
+static const char SQL_SHARE[] = "SELECT s.creator_seq = ?1 FROM shares s"
+                                " WHERE s.id = ?2 AND s.drive_seq = ?3 AND s.item_id = ?4";
+/* A membership of the drive, and whether it is the actor's. */
+static const char SQL_MEMBER[] =
+    "SELECT user_seq = ?1 FROM members WHERE id = ?2 AND drive_seq = ?3";
+
+/* Reads the drive's row and the actor's role into a. */
+static int read_standing(sp_conn *c, sp_authz *a)
+{
+    sqlite3_stmt *s = sp_store__stmt(c, SQL_STANDING);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, a->actor->seq);
+    sqlite3_bind_text(s, 2, a->drive_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, sp_time_now_ms());
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        a->drive_seq = sqlite3_column_int64(s, 0);
+        sp_store__copy_text(s, 1, a->drive_type, sizeof a->drive_type);
+        sp_store__copy_text(s, 2, a->drive_name, sizeof a->drive_name);
+        a->drive_disabled = sqlite3_column_int(s, 3);
+        a->role = sp_role_find((const char *)sqlite3_column_text(s, 4));
+    }
+    sp_store__done(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sp_store__err(c, rc, "authorize: drive");
+}
+
+/* Reads whether the share or membership the question is about is there,
+ * and the actor's. */
+static int read_target(sp_conn *c, sp_authz *a)
+{
+    int share = a->act == SP_AUTHZ_CHANGE_SHARE;
+    sqlite3_stmt *s = sp_store__stmt(c, share ? SQL_SHARE : SQL_MEMBER);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, a->actor->seq);
+    sqlite3_bind_text(s, 2, a->target_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, a->drive_seq);
+    if (share)
+        sqlite3_bind_text(s, 4, a->item_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        a->target_found = 1;
+        a->target_own = sqlite3_column_int(s, 0);
+    }
+    sp_store__done(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sp_store__err(c, rc, "authorize: target");
+}
+
+int sp_store_authorize(sp_store *st, sp_authz *a)
+{
+    a->drive_seq = 0;
+    a->drive_type[0] = a->drive_name[0] = '\0';
+    a->drive_disabled = 0;
+    a->role = NULL;
+    a->target_found = a->target_own = 0;
+    sp_conn *c = sp_store__conn(st);
+    if (!c)
+        return SP_ERR_DB;
+    int rc = read_standing(c, a);
+    if (rc == 0 && a->drive_seq && a->target_id &&
+        (a->act == SP_AUTHZ_CHANGE_SHARE || a->act == SP_AUTHZ_REMOVE_MEMBER))
+        rc = read_target(c, a);
+    return rc < 0 ? rc : sp_authz_decide(a);
+}
+
+static int refuse(sp_authz *a, int rc, const char *why)
+{
+    a->why = why;
+    return rc;
+}
+
+int sp_authz_decide(sp_authz *a)
+{
+    unsigned can = a->role ? a->role->can : 0;
+    int admin = (a->actor->roles & SP_USER_ROLE_ADMIN) != 0;
+    int sharing =
+        a->act == SP_AUTHZ_SEE_ITEM || a->act == SP_AUTHZ_SHARE || a->act == SP_AUTHZ_CHANGE_SHARE;
+    a->why = NULL;
+    a->target_missing = 0;
+    if (!a->drive_seq)
+        return refuse(a, SP_ERR_NOT_FOUND, "no such drive");
+    if (sharing ? !a->role || a->drive_disabled
+                : !admin && (!a->role || (a->drive_disabled && !(can & SP_CAN_MANAGE))))
+        return refuse(a, SP_ERR_NOT_FOUND, "the drive is not reachable");
+    /* Granting: never a role that allows more than the actor's own. */
+    int beyond = a->grant_role && !sp_role_within(a->grant_role, a->role ? a->role->id : NULL);
+    switch (a->act) {
+    case SP_AUTHZ_SEE_ITEM:
+    case SP_AUTHZ_SEE_MEMBERS:
+        return 0;
+    case SP_AUTHZ_SHARE:
+        if (!(can & SP_CAN_SHARE))
+            return refuse(a, SP_ERR_DENIED, "your role on this drive cannot share");
+        if (beyond)
+            return refuse(a, SP_ERR_DENIED, "you cannot grant more than you have");
+        return 0;
+    case SP_AUTHZ_CHANGE_SHARE:
+        if (!a->target_found) {
+            a->target_missing = 1;
+            return refuse(a, SP_ERR_NOT_FOUND, "no such permission");
+        }
+        if (!(a->target_own && (can & SP_CAN_SHARE)) && !(can & SP_CAN_MANAGE))
+            return refuse(a, SP_ERR_DENIED,
+                          "only the Manager or the one who shared can change a share");
+        if (beyond)
+            return refuse(a, SP_ERR_DENIED, "you cannot grant more than you have");
+        return 0;
+    case SP_AUTHZ_MANAGE_MEMBERS:
+        if (!admin && !(can & SP_CAN_MANAGE))
+            return refuse(a, SP_ERR_DENIED, "managing members needs the Manager role");
+        return 0;
+    case SP_AUTHZ_REMOVE_MEMBER:
+        /* Leaving a space needs no role; a missing permission is the
+         * store's 404 for a Manager, a refusal for anyone else. */
+        if (!admin && !(can & SP_CAN_MANAGE) && !(a->target_found && a->target_own))
+            return refuse(a, SP_ERR_DENIED, "managing members needs the Manager role");
+        return 0;
+    }
+    return refuse(a, SP_ERR_DENIED, "unknown request");
+}

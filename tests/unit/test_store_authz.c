@@ -1,0 +1,564 @@
+/*
+ * test_store_authz.c - src/store/authz.c and the check a write job makes
+ * again (sp_store_submit): the rules as a table of cases, and jobs whose
+ * handler's check held but whose world changed before the writer ran
+ * them (the actor removed, demoted or expired, the drive disabled, the
+ * share removed). Such a job must not run: no row, no event, and its
+ * done hears SP_ERR_NOT_FOUND or SP_ERR_DENIED as the handler would now.
+ *
+ * Each test runs on a fresh database in its own temporary directory;
+ * what was written is read with a second SQLite connection on the file.
+ */
+#include "store/authz.h"
+#include "store/drives.h"
+#include "store/events.h"
+#include "store/internal.h"
+#include "store/roles.h"
+#include "store/shares.h"
+#include "store/store.h"
+#include "store/users.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/time.h"
+
+#include <check.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <limits.h>
+#include <semaphore.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define ISSUER   "https://idp.example.test"
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- fixtures: one directory per test case, one store per test ---- */
+
+static char root_dir[PATH_MAX];
+static char test_dir[PATH_MAX];
+static char db_path[PATH_MAX];
+static sp_store *st;
+static sqlite3 *raw;
+/* alice created the project (Manager); bob is a Manager, erin a
+ * SpaceEditor, vic a SpaceViewer; carol is no member. */
+static sp_user alice, bob, carol, erin, vic;
+static char project[SP_USER_ID_LEN];
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void root_setup(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(root_dir, sizeof root_dir, "%s/sp-store-authz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(root_dir));
+}
+
+static void root_teardown(void)
+{
+    nftw(root_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void make_user(sp_user *u, const char *name)
+{
+    sp_user_claims c = {.issuer = ISSUER, .sub = name, .username = name, .display_name = name};
+    ck_assert_int_eq(sp_store_user_provision(st, &c, u, NULL), 0);
+}
+
+static void add_member(const sp_user *u, const char *role)
+{
+    char perm[SP_USER_ID_LEN];
+    ck_assert_int_eq(sp_store_member_add(st, &alice, project, u->id, role, 0, perm), 0);
+}
+
+static void setup(void)
+{
+    int n = snprintf(test_dir, sizeof test_dir, "%s/t-XXXXXX", root_dir);
+    ck_assert(n > 0 && (size_t)n < sizeof test_dir);
+    ck_assert_ptr_nonnull(mkdtemp(test_dir));
+    n = snprintf(db_path, sizeof db_path, "%s/spaceport.db", test_dir);
+    ck_assert(n > 0 && (size_t)n < sizeof db_path);
+    ck_assert_int_eq(sp_store_open(db_path, &st), 0);
+    ck_assert_int_eq(sp_store_migrate(st, NULL), 0);
+    ck_assert_int_eq(sqlite3_open_v2(db_path, &raw, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    sqlite3_busy_timeout(raw, 5000);
+    make_user(&alice, "alice");
+    make_user(&bob, "bob");
+    make_user(&carol, "carol");
+    make_user(&erin, "erin");
+    make_user(&vic, "vic");
+    ck_assert_int_eq(sp_store_drive_create(st, &alice, "Project", NULL, -1, project), 0);
+    add_member(&bob, SP_ROLE_MANAGER);
+    add_member(&erin, SP_ROLE_SPACE_EDITOR);
+    add_member(&vic, SP_ROLE_SPACE_VIEWER);
+}
+
+static void teardown(void)
+{
+    sqlite3_close(raw);
+    sp_store_close(st);
+    st = NULL;
+    nftw(test_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- the raw connection ---- */
+
+/* The integer sql returns, with ?1 bound to p1 (may be NULL). */
+static int64_t raw_int(const char *sql, const char *p1)
+{
+    sqlite3_stmt *s = NULL;
+    ck_assert_msg(sqlite3_prepare_v2(raw, sql, -1, &s, NULL) == SQLITE_OK, "%s: %s", sql,
+                  sqlite3_errmsg(raw));
+    if (p1)
+        sqlite3_bind_text(s, 1, p1, -1, SQLITE_TRANSIENT);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+static void raw_exec(const char *sql, const char *p1)
+{
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(raw, sql, -1, &s, NULL), SQLITE_OK);
+    if (p1)
+        sqlite3_bind_text(s, 1, p1, -1, SQLITE_TRANSIENT);
+    ck_assert_msg(sqlite3_step(s) == SQLITE_DONE, "%s: %s", sql, sqlite3_errmsg(raw));
+    sqlite3_finalize(s);
+}
+
+static int64_t events(void)
+{
+    return raw_int("SELECT count(*) FROM events", NULL);
+}
+
+static int64_t shares(void)
+{
+    return raw_int("SELECT count(*) FROM shares", NULL);
+}
+
+static void perm_of(const sp_user *u, char out[SP_USER_ID_LEN])
+{
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(raw,
+                                        "SELECT m.id FROM members m JOIN drives d ON d.seq ="
+                                        " m.drive_seq WHERE d.id = ?1 AND m.user_seq = ?2",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    sqlite3_bind_text(s, 1, project, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, u->seq);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    snprintf(out, SP_USER_ID_LEN, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+}
+
+/* ---- jobs as the API queues them ---- */
+
+/* What a job does once its check held again. */
+typedef enum job_kind { SHARE, CHANGE_SHARE, REMOVE_SHARE, ADD_MEMBER } job_kind;
+
+typedef struct job {
+    sp_authz authz; /* the handler's question */
+    job_kind kind;
+    const char *item_id;
+    const char *grantee_id;
+    int ran, rc;
+    sem_t done;
+    sp_share_made made;
+} job;
+
+static int job_run(sp_store *s, void *ctx)
+{
+    job *j = ctx;
+    j->ran = 1;
+    sp_share_grantee g = {j->grantee_id, NULL};
+    char perm[SP_USER_ID_LEN];
+    switch (j->kind) {
+    case SHARE:
+        return sp_store_share_create(s, j->authz.actor, j->authz.drive_id, j->item_id, j->item_id,
+                                     &g, j->authz.grant_role, 0, &j->made);
+    case CHANGE_SHARE:
+    case REMOVE_SHARE:
+        return sp_store_share_change(s, j->authz.actor, j->authz.target_id, j->kind == REMOVE_SHARE,
+                                     j->authz.grant_role, 0, 0);
+    case ADD_MEMBER:
+        return sp_store_member_add(s, j->authz.actor, j->authz.drive_id, j->grantee_id,
+                                   SP_ROLE_SPACE_VIEWER, 0, perm);
+    }
+    return SP_ERR_INVALID;
+}
+
+static void job_done(void *ctx, int rc)
+{
+    job *j = ctx;
+    j->rc = rc;
+    sem_post(&j->done);
+}
+
+/* A job as the handler leaves it: its question asked on the reader, and
+ * answered yes. */
+static void job_checked(job *j, job_kind kind, sp_authz_act act, const sp_user *actor,
+                        const char *item_id, const char *target_id, const char *grant_role,
+                        const char *grantee_id)
+{
+    memset(j, 0, sizeof *j);
+    j->authz = (sp_authz){.act = act,
+                          .actor = actor,
+                          .drive_id = project,
+                          .item_id = item_id,
+                          .target_id = target_id,
+                          .grant_role = grant_role};
+    j->kind = kind;
+    j->item_id = item_id;
+    j->grantee_id = grantee_id;
+    sem_init(&j->done, 0, 0);
+    ck_assert_int_eq(sp_store_authorize(st, &j->authz), 0);
+}
+
+/* Queues j and waits until the writer thread is done with it; returns
+ * what done heard. */
+static int job_submit(job *j)
+{
+    ck_assert_int_eq(sp_store_submit(st, &j->authz, job_run, job_done, j), 0);
+    sem_wait(&j->done);
+    sem_destroy(&j->done);
+    return j->rc;
+}
+
+/* A share of item by erin with carol, made directly; its id in out. */
+static void erin_shares(const char *item, char out[SP_USER_ID_LEN])
+{
+    sp_share_grantee g = {carol.id, NULL};
+    sp_share_made made;
+    ck_assert_int_eq(
+        sp_store_share_create(st, &erin, project, item, item, &g, SP_ROLE_VIEWER, 0, &made), 0);
+    snprintf(out, SP_USER_ID_LEN, "%s", made.id);
+}
+
+/* ---- the rules ---- */
+
+/* Who may do what, read from the database: one row per question. */
+START_TEST(test_rules)
+{
+    char erin_share[SP_USER_ID_LEN], vic_perm[SP_USER_ID_LEN], erin_perm[SP_USER_ID_LEN];
+    erin_shares("item", erin_share);
+    perm_of(&vic, vic_perm);
+    perm_of(&erin, erin_perm);
+    sp_user admin = carol;
+    admin.roles = SP_USER_ROLE_ADMIN;
+    const struct {
+        sp_authz_act act;
+        const sp_user *actor;
+        const char *item, *target, *grant;
+        int want;
+    } cases[] = {
+        {SP_AUTHZ_SEE_ITEM, &vic, "item", NULL, NULL, 0},
+        {SP_AUTHZ_SEE_ITEM, &carol, "item", NULL, NULL, SP_ERR_NOT_FOUND},
+        {SP_AUTHZ_SEE_ITEM, &admin, "item", NULL, NULL, SP_ERR_NOT_FOUND}, /* members only */
+        {SP_AUTHZ_SHARE, &alice, "item", NULL, SP_ROLE_EDITOR, 0},
+        {SP_AUTHZ_SHARE, &erin, "item", NULL, SP_ROLE_EDITOR, 0},
+        {SP_AUTHZ_SHARE, &erin, "item", NULL, NULL, 0},
+        {SP_AUTHZ_SHARE, &vic, "item", NULL, NULL, SP_ERR_DENIED},
+        {SP_AUTHZ_SHARE, &vic, "item", NULL, SP_ROLE_VIEWER, SP_ERR_DENIED},
+        {SP_AUTHZ_SHARE, &carol, "item", NULL, SP_ROLE_VIEWER, SP_ERR_NOT_FOUND},
+        {SP_AUTHZ_CHANGE_SHARE, &erin, "item", erin_share, SP_ROLE_EDITOR, 0},
+        {SP_AUTHZ_CHANGE_SHARE, &bob, "item", erin_share, NULL, 0},
+        {SP_AUTHZ_CHANGE_SHARE, &vic, "item", erin_share, NULL, SP_ERR_DENIED},
+        {SP_AUTHZ_CHANGE_SHARE, &bob, "other", erin_share, NULL, SP_ERR_NOT_FOUND},
+        {SP_AUTHZ_CHANGE_SHARE, &bob, "item", "no-such-share", NULL, SP_ERR_NOT_FOUND},
+        {SP_AUTHZ_SEE_MEMBERS, &vic, NULL, NULL, NULL, 0},
+        {SP_AUTHZ_SEE_MEMBERS, &admin, NULL, NULL, NULL, 0},
+        {SP_AUTHZ_SEE_MEMBERS, &carol, NULL, NULL, NULL, SP_ERR_NOT_FOUND},
+        {SP_AUTHZ_MANAGE_MEMBERS, &bob, NULL, NULL, NULL, 0},
+        {SP_AUTHZ_MANAGE_MEMBERS, &admin, NULL, NULL, NULL, 0},
+        {SP_AUTHZ_MANAGE_MEMBERS, &erin, NULL, NULL, NULL, SP_ERR_DENIED},
+        {SP_AUTHZ_REMOVE_MEMBER, &vic, NULL, vic_perm, NULL, 0}, /* leaving */
+        {SP_AUTHZ_REMOVE_MEMBER, &vic, NULL, erin_perm, NULL, SP_ERR_DENIED},
+        {SP_AUTHZ_REMOVE_MEMBER, &vic, NULL, "no-such-perm", NULL, SP_ERR_DENIED},
+        {SP_AUTHZ_REMOVE_MEMBER, &bob, NULL, erin_perm, NULL, 0},
+        {SP_AUTHZ_REMOVE_MEMBER, &bob, NULL, "no-such-perm", NULL, 0}, /* the store's 404 */
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        sp_authz a = {.act = cases[i].act,
+                      .actor = cases[i].actor,
+                      .drive_id = project,
+                      .item_id = cases[i].item,
+                      .target_id = cases[i].target,
+                      .grant_role = cases[i].grant};
+        int rc = sp_store_authorize(st, &a);
+        ck_assert_msg(rc == cases[i].want, "case %zu: got %d, want %d (%s)", i, rc, cases[i].want,
+                      a.why ? a.why : "");
+        ck_assert_msg(rc == 0 || a.why, "case %zu: a refusal says why", i);
+    }
+    /* A role that would grant more than the sharer's own. */
+    raw_exec("UPDATE members SET role = '" SP_ROLE_SPACE_VIEWER "' WHERE id = ?1", erin_perm);
+    raw_exec("UPDATE members SET role = '" SP_ROLE_SPACE_EDITOR "' WHERE id = ?1", vic_perm);
+    sp_authz a = {.act = SP_AUTHZ_SHARE, .actor = &vic, .drive_id = project, .item_id = "item"};
+    ck_assert_int_eq(sp_store_authorize(st, &a), 0);
+    ck_assert_str_eq(a.role->id, SP_ROLE_SPACE_EDITOR);
+    a.grant_role = SP_ROLE_EDITOR;
+    ck_assert_int_eq(sp_authz_decide(&a), 0);
+    a.grant_role = SP_ROLE_MANAGER; /* a space role allows more than an editor's */
+    ck_assert_int_eq(sp_authz_decide(&a), SP_ERR_DENIED);
+    ck_assert_str_eq(a.why, "you cannot grant more than you have");
+    /* Who can no longer share cannot change their own share either. */
+    a = (sp_authz){.act = SP_AUTHZ_CHANGE_SHARE,
+                   .actor = &erin,
+                   .drive_id = project,
+                   .item_id = "item",
+                   .target_id = erin_share};
+    ck_assert_int_eq(sp_store_authorize(st, &a), SP_ERR_DENIED);
+    ck_assert_int_eq(a.target_found, 1);
+    ck_assert_int_eq(a.target_own, 1);
+}
+END_TEST
+
+/* A disabled drive: no sharing at all; members reach it only as its
+ * Manager or as admins. */
+START_TEST(test_rules_disabled_drive)
+{
+    ck_assert_int_eq(sp_store_drive_change(st, &alice, project, SP_DRIVE_DISABLE, NULL), 0);
+    sp_user admin = carol;
+    admin.roles = SP_USER_ROLE_ADMIN;
+    sp_authz a = {.act = SP_AUTHZ_SHARE, .actor = &bob, .drive_id = project, .item_id = "i"};
+    ck_assert_int_eq(sp_store_authorize(st, &a), SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(a.drive_disabled, 1);
+    a.act = SP_AUTHZ_MANAGE_MEMBERS;
+    ck_assert_int_eq(sp_authz_decide(&a), 0);
+    a.actor = &admin;
+    ck_assert_int_eq(sp_store_authorize(st, &a), 0);
+    a.actor = &erin;
+    a.act = SP_AUTHZ_SEE_MEMBERS;
+    ck_assert_int_eq(sp_store_authorize(st, &a), SP_ERR_NOT_FOUND);
+    a.drive_id = "no-such-drive";
+    a.actor = &admin;
+    ck_assert_int_eq(sp_store_authorize(st, &a), SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(a.drive_seq, 0);
+}
+END_TEST
+
+/* ---- jobs whose world changed after the handler's check ---- */
+
+/* The check still holds: the job runs and writes its share and event. */
+START_TEST(test_job_check_holds)
+{
+    job j;
+    job_checked(&j, SHARE, SP_AUTHZ_SHARE, &bob, "report", NULL, SP_ROLE_VIEWER, carol.id);
+    int64_t before = events();
+    ck_assert_int_eq(job_submit(&j), 0);
+    ck_assert_int_eq(j.ran, 1);
+    ck_assert_int_eq(shares(), 1);
+    ck_assert_int_eq(events(), before + 1);
+}
+END_TEST
+
+/* The Manager is removed before the writer runs their invitation: 404
+ * (the drive is no longer theirs to see), no share, no event. */
+START_TEST(test_job_actor_removed)
+{
+    job j;
+    job_checked(&j, SHARE, SP_AUTHZ_SHARE, &bob, "report", NULL, SP_ROLE_VIEWER, carol.id);
+    char perm[SP_USER_ID_LEN];
+    perm_of(&bob, perm);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0), 0);
+    int64_t before = events();
+    ck_assert_int_eq(job_submit(&j), SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(j.ran, 0);
+    ck_assert_int_eq(j.authz.target_missing, 0);
+    ck_assert_int_eq(shares(), 0);
+    ck_assert_int_eq(events(), before);
+}
+END_TEST
+
+/* The membership expired meanwhile: the same. */
+START_TEST(test_job_membership_expired)
+{
+    job j;
+    job_checked(&j, SHARE, SP_AUTHZ_SHARE, &erin, "report", NULL, SP_ROLE_VIEWER, carol.id);
+    char perm[SP_USER_ID_LEN];
+    perm_of(&erin, perm);
+    raw_exec("UPDATE members SET expires_at = 1 WHERE id = ?1", perm);
+    int64_t before = events();
+    ck_assert_int_eq(job_submit(&j), SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(j.ran, 0);
+    ck_assert_int_eq(shares(), 0);
+    ck_assert_int_eq(events(), before);
+}
+END_TEST
+
+/* Demoted to SpaceViewer meanwhile: 403, nothing written. */
+START_TEST(test_job_actor_demoted)
+{
+    job j;
+    job_checked(&j, SHARE, SP_AUTHZ_SHARE, &bob, "report", NULL, SP_ROLE_EDITOR, carol.id);
+    char perm[SP_USER_ID_LEN];
+    perm_of(&bob, perm);
+    ck_assert_int_eq(
+        sp_store_member_change(st, &alice, project, perm, 0, SP_ROLE_SPACE_VIEWER, 0, 0), 0);
+    int64_t before = events();
+    ck_assert_int_eq(job_submit(&j), SP_ERR_DENIED);
+    ck_assert_int_eq(j.ran, 0);
+    ck_assert_str_eq(j.authz.why, "your role on this drive cannot share");
+    ck_assert_int_eq(shares(), 0);
+    ck_assert_int_eq(events(), before);
+}
+END_TEST
+
+/* The drive is disabled meanwhile: 404, nothing written. */
+START_TEST(test_job_drive_disabled)
+{
+    job j;
+    job_checked(&j, SHARE, SP_AUTHZ_SHARE, &alice, "report", NULL, SP_ROLE_VIEWER, carol.id);
+    ck_assert_int_eq(sp_store_drive_change(st, &alice, project, SP_DRIVE_DISABLE, NULL), 0);
+    int64_t before = events();
+    ck_assert_int_eq(job_submit(&j), SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(j.ran, 0);
+    ck_assert_int_eq(shares(), 0);
+    ck_assert_int_eq(events(), before);
+}
+END_TEST
+
+/* The share is removed before its creator's change, or removal, of it
+ * runs: 404 about the permission, and no share event. */
+START_TEST(test_job_share_removed)
+{
+    char id[SP_USER_ID_LEN];
+    erin_shares("item", id);
+    job change, removal;
+    job_checked(&change, CHANGE_SHARE, SP_AUTHZ_CHANGE_SHARE, &erin, "item", id, SP_ROLE_VIEWER,
+                NULL);
+    job_checked(&removal, REMOVE_SHARE, SP_AUTHZ_CHANGE_SHARE, &erin, "item", id, NULL, NULL);
+    ck_assert_int_eq(sp_store_share_change(st, &bob, id, 1, NULL, 0, 0), 0);
+    int64_t before = events();
+    ck_assert_int_eq(job_submit(&change), SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(job_submit(&removal), SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(change.ran + removal.ran, 0);
+    ck_assert_int_eq(change.authz.target_missing, 1);
+    ck_assert_int_eq(removal.authz.target_missing, 1);
+    ck_assert_int_eq(events(), before);
+}
+END_TEST
+
+/* A share of one item cannot be changed through another: the check reads
+ * the share's drive and item, not only its id. */
+START_TEST(test_job_share_moved_item)
+{
+    char id[SP_USER_ID_LEN];
+    erin_shares("item", id);
+    job change;
+    job_checked(&change, CHANGE_SHARE, SP_AUTHZ_CHANGE_SHARE, &erin, "item", id, SP_ROLE_VIEWER,
+                NULL);
+    raw_exec("UPDATE shares SET item_id = 'elsewhere' WHERE id = ?1", id);
+    int64_t before = events();
+    ck_assert_int_eq(job_submit(&change), SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(change.ran, 0);
+    ck_assert_int_eq(events(), before);
+}
+END_TEST
+
+/* A Manager removed before their member invitation runs: no member, no
+ * event. */
+START_TEST(test_job_member_invitation_refused)
+{
+    job j;
+    job_checked(&j, ADD_MEMBER, SP_AUTHZ_MANAGE_MEMBERS, &bob, NULL, NULL, NULL, carol.id);
+    char perm[SP_USER_ID_LEN];
+    perm_of(&bob, perm);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0), 0);
+    int64_t before = events();
+    int64_t members = raw_int("SELECT count(*) FROM members", NULL);
+    ck_assert_int_eq(job_submit(&j), SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(j.ran, 0);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM members", NULL), members);
+    ck_assert_int_eq(events(), before);
+}
+END_TEST
+
+/* A refused job and a good one in one group (held back by the test hook
+ * until both are queued): the good one commits, the refused one leaves
+ * nothing. */
+START_TEST(test_job_refused_beside_another)
+{
+    char hold[PATH_MAX];
+    int n = snprintf(hold, sizeof hold, "%s/hold", test_dir);
+    ck_assert(n > 0 && (size_t)n < sizeof hold);
+    ck_assert_int_eq(sp_store_hold_jobs(st, hold), 0);
+    FILE *f = fopen(hold, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    job refused, good;
+    job_checked(&refused, SHARE, SP_AUTHZ_SHARE, &bob, "a", NULL, SP_ROLE_VIEWER, carol.id);
+    job_checked(&good, SHARE, SP_AUTHZ_SHARE, &erin, "b", NULL, SP_ROLE_VIEWER, carol.id);
+    char perm[SP_USER_ID_LEN];
+    perm_of(&bob, perm);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0), 0);
+    int64_t before = events();
+    ck_assert_int_eq(sp_store_submit(st, &refused.authz, job_run, job_done, &refused), 0);
+    ck_assert_int_eq(sp_store_submit(st, &good.authz, job_run, job_done, &good), 0);
+    uint64_t commits = atomic_load(&st->commits);
+    ck_assert_int_eq(remove(hold), 0);
+    sem_wait(&refused.done);
+    sem_wait(&good.done);
+    sem_destroy(&refused.done);
+    sem_destroy(&good.done);
+    ck_assert_int_eq(refused.rc, SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(good.rc, 0);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares WHERE item_id = 'a'", NULL), 0);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares WHERE item_id = 'b'", NULL), 1);
+    ck_assert_int_eq(events(), before + 1);
+    ck_assert_uint_eq(atomic_load(&st->commits), commits + 1); /* one group */
+}
+END_TEST
+
+/* ---- the suite ---- */
+
+static TCase *tcase(const char *name)
+{
+    TCase *tc = tcase_create(name);
+    tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    return tc;
+}
+
+static Suite *store_authz_suite(void)
+{
+    Suite *s = suite_create("store_authz");
+
+    TCase *tc = tcase("rules");
+    tcase_add_test(tc, test_rules);
+    tcase_add_test(tc, test_rules_disabled_drive);
+    suite_add_tcase(s, tc);
+
+    tc = tcase("jobs");
+    tcase_add_test(tc, test_job_check_holds);
+    tcase_add_test(tc, test_job_actor_removed);
+    tcase_add_test(tc, test_job_membership_expired);
+    tcase_add_test(tc, test_job_actor_demoted);
+    tcase_add_test(tc, test_job_drive_disabled);
+    tcase_add_test(tc, test_job_share_removed);
+    tcase_add_test(tc, test_job_share_moved_item);
+    tcase_add_test(tc, test_job_member_invitation_refused);
+    tcase_add_test(tc, test_job_refused_beside_another);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    sp_log_set_level(SP_LOG_WARN);
+    json_object_seed(0);
+    SRunner *sr = srunner_create(store_authz_suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
