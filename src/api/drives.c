@@ -559,10 +559,22 @@ static int load_for_change(sp_http_req *req, sp_api *api, const sp_user *u, cons
     return rc;
 }
 
+/* Whether u may do act to drive id (store/authz.h); answers when not. */
+static int may(sp_http_req *req, sp_api *api, const sp_user *u, const char *id, sp_authz_act act)
+{
+    sp_authz a = {.act = act, .actor = u, .drive_id = id};
+    int rc = sp_store_authorize(api->store, &a);
+    if (rc < 0)
+        sp_api__refuse(req, &a, rc);
+    return rc;
+}
+
 static void reply_change_error(sp_http_req *req, int rc, const char *conflict)
 {
     if (rc == SP_ERR_NOT_FOUND)
         sp_http_reply_error(req, 404, "itemNotFound", "no such drive");
+    else if (rc == SP_ERR_DENIED)
+        sp_http_reply_error(req, 403, "accessDenied", "your role on the drive changed meanwhile");
     else if (rc == SP_ERR_CONFLICT)
         sp_http_reply_error(req, 409, "conflict", "%s", conflict);
     else
@@ -579,14 +591,10 @@ static void patch_drive(sp_http_req *req, void *ctx)
     one_drive o;
     if (load_for_change(req, api, &u, id, &o) < 0)
         return;
-    int admin = sp_api__is_admin(&u);
-    int manage = admin || sp_role_can(o.role, SP_CAN_MANAGE);
 
     if (header_true(req, "Restore")) {
-        if (!manage) {
-            sp_http_reply_error(req, 403, "accessDenied", "restoring needs the Manager role");
+        if (may(req, api, &u, id, SP_AUTHZ_MANAGE_DRIVE) < 0)
             return;
-        }
         int rc = sp_store_drive_change(api->store, &u, id, SP_DRIVE_RESTORE, NULL);
         if (rc < 0)
             reply_change_error(req, rc, "the drive is not disabled");
@@ -610,19 +618,8 @@ static void patch_drive(sp_http_req *req, void *ctx)
         sp_http_reply_error(req, 409, "conflict", "the drive is disabled; restore it first");
         goto done;
     }
-    if ((p.name || p.description) && !manage) {
-        sp_http_reply_error(req, 403, "accessDenied", "renaming needs the Manager role");
+    if (may(req, api, &u, id, sp_drive_step_act(SP_DRIVE_UPDATE, &p)) < 0)
         goto done;
-    }
-    /* Quota is the admins' business, and space admins' on the project
-     * spaces they manage, as in oCIS. */
-    if (p.set_quota && !admin &&
-        !((u.roles & SP_USER_ROLE_SPACE_ADMIN) && manage && strcmp(o.type, "project") == 0)) {
-        sp_http_reply_error(req, 403, "accessDenied",
-                            "setting a quota needs the admin role, or the space admin role "
-                            "on a project space one manages");
-        goto done;
-    }
     int rc = sp_store_drive_change(api->store, &u, id, SP_DRIVE_UPDATE, &p);
     if (rc < 0)
         reply_change_error(req, rc, "the drive changed meanwhile");
@@ -644,13 +641,9 @@ static void delete_drive(sp_http_req *req, void *ctx)
     one_drive o;
     if (load_for_change(req, api, &u, id, &o) < 0)
         return;
-    int admin = sp_api__is_admin(&u);
-    int manage = admin || sp_role_can(o.role, SP_CAN_MANAGE);
     if (header_true(req, "Purge")) {
-        if (!manage) {
-            sp_http_reply_error(req, 403, "accessDenied", "purging needs the Manager role");
+        if (may(req, api, &u, id, SP_AUTHZ_MANAGE_DRIVE) < 0)
             return;
-        }
         if (!o.disabled) {
             sp_http_reply_error(req, 400, "invalidRequest",
                                 "only a disabled drive can be purged; disable it first");
@@ -663,15 +656,8 @@ static void delete_drive(sp_http_req *req, void *ctx)
             sp_http_reply_json(req, 204, NULL);
         return;
     }
-    /* A personal drive belongs to its user's account: only admins disable
-     * it. */
-    if (!manage || (strcmp(o.type, "personal") == 0 && !admin)) {
-        sp_http_reply_error(req, 403, "accessDenied",
-                            strcmp(o.type, "personal") == 0
-                                ? "only an admin can disable a personal drive"
-                                : "disabling needs the Manager role");
+    if (may(req, api, &u, id, SP_AUTHZ_DISABLE_DRIVE) < 0)
         return;
-    }
     if (o.disabled) {
         sp_http_reply_json(req, 204, NULL); /* already disabled: nothing to do */
         return;

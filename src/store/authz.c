@@ -67,14 +67,17 @@ static int read_target(sp_conn *c, sp_authz *a)
 
 int sp_store_authorize(sp_store *st, sp_authz *a)
 {
+    sp_conn *c = sp_store__conn(st);
+    return c ? sp_store__authorize(c, a) : SP_ERR_DB;
+}
+
+int sp_store__authorize(sp_conn *c, sp_authz *a)
+{
     a->drive_seq = 0;
     a->drive_type[0] = a->drive_name[0] = '\0';
     a->drive_disabled = 0;
     a->role = NULL;
     a->target_found = a->target_own = 0;
-    sp_conn *c = sp_store__conn(st);
-    if (!c)
-        return SP_ERR_DB;
     int rc = read_standing(c, a);
     if (rc == 0 && a->drive_seq && a->target_id &&
         (a->act == SP_AUTHZ_CHANGE_SHARE || a->act == SP_AUTHZ_REMOVE_MEMBER))
@@ -133,6 +136,27 @@ int sp_authz_decide(sp_authz *a)
          * store's 404 for a Manager, a refusal for anyone else. */
         if (!admin && !(can & SP_CAN_MANAGE) && !(a->target_found && a->target_own))
             return refuse(a, SP_ERR_DENIED, "managing members needs the Manager role");
+        return 0;
+    case SP_AUTHZ_MANAGE_DRIVE:
+        if (!admin && !(can & SP_CAN_MANAGE))
+            return refuse(a, SP_ERR_DENIED, "changing the drive needs the Manager role");
+        return 0;
+    case SP_AUTHZ_SET_QUOTA:
+        /* Quota is the admins' business, and space admins' on the project
+         * spaces they manage, as in oCIS. */
+        if (!admin && !((a->actor->roles & SP_USER_ROLE_SPACE_ADMIN) && (can & SP_CAN_MANAGE) &&
+                        strcmp(a->drive_type, "project") == 0))
+            return refuse(a, SP_ERR_DENIED,
+                          "setting a quota needs the admin role, or the space admin role on a "
+                          "project space one manages");
+        return 0;
+    case SP_AUTHZ_DISABLE_DRIVE:
+        /* A personal drive belongs to its user's account: only admins
+         * disable it. */
+        if (!admin && strcmp(a->drive_type, "personal") == 0)
+            return refuse(a, SP_ERR_DENIED, "only an admin can disable a personal drive");
+        if (!admin && !(can & SP_CAN_MANAGE))
+            return refuse(a, SP_ERR_DENIED, "disabling needs the Manager role");
         return 0;
     }
     return refuse(a, SP_ERR_DENIED, "unknown request");

@@ -24,8 +24,8 @@
 
 /* What an actor asks to do. A membership counts until it expires. The
  * sharing acts need one on an enabled drive (admins too: sharing is the
- * members' business); the member acts need one or the admin role, and
- * reach a disabled drive only as its Manager or an admin. Anything else
+ * members' business); the member and drive acts need one or the admin
+ * role, and reach a disabled drive only as its Manager or an admin. Anything else
  * finds no drive (404) rather than a refusal (403). */
 typedef enum sp_authz_act {
     SP_AUTHZ_SEE_ITEM,       /* list an item's permissions */
@@ -35,6 +35,9 @@ typedef enum sp_authz_act {
     SP_AUTHZ_SEE_MEMBERS,    /* list the members */
     SP_AUTHZ_MANAGE_MEMBERS, /* add members, change one: a Manager or an admin */
     SP_AUTHZ_REMOVE_MEMBER,  /* remove membership target_id: also the member themself */
+    SP_AUTHZ_MANAGE_DRIVE,   /* rename, describe, restore, purge: a Manager or an admin */
+    SP_AUTHZ_SET_QUOTA,      /* an admin, or a space admin managing a project drive (oCIS) */
+    SP_AUTHZ_DISABLE_DRIVE,  /* a Manager or an admin; a personal drive: an admin only */
 } sp_authz_act;
 
 /* A question, what the last reading found, and the answer. The caller

@@ -4,6 +4,8 @@
  */
 #include "store/drives.h"
 
+#include "store/authz.h"
+
 #include "store/events.h"
 #include "store/internal.h"
 #include "store/roles.h"
@@ -382,6 +384,15 @@ static int exec_int_seq(sp_conn *w, const char *sql, int64_t v, int64_t seq, int
     return rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, sql);
 }
 
+sp_authz_act sp_drive_step_act(sp_drive_step step, const sp_drive_patch *patch)
+{
+    if (step == SP_DRIVE_DISABLE)
+        return SP_AUTHZ_DISABLE_DRIVE;
+    if (step == SP_DRIVE_UPDATE && patch && patch->set_quota)
+        return SP_AUTHZ_SET_QUOTA;
+    return SP_AUTHZ_MANAGE_DRIVE;
+}
+
 int sp_store_drive_change(sp_store *st, const sp_user *actor, const char *id, sp_drive_step step,
                           const sp_drive_patch *patch)
 {
@@ -391,7 +402,13 @@ int sp_store_drive_change(sp_store *st, const sp_user *actor, const char *id, sp
     int64_t *recipients = NULL;
     size_t recipient_count = 0;
     json_t *data = NULL;
-    int rc = SP_ERR_DB;
+    /* Asked again here, where the write happens: the actor may have lost
+     * the Manager role since the handler asked. */
+    sp_authz a = {.act = sp_drive_step_act(step, patch), .actor = actor, .drive_id = id};
+    int rc = sp_store__authorize(w, &a);
+    if (rc < 0)
+        goto fail;
+    rc = SP_ERR_DB;
 
     sqlite3_stmt *s = sp_store__stmt(w, SQL_DRIVE_STATE);
     if (!s)
@@ -425,7 +442,7 @@ int sp_store_drive_change(sp_store *st, const sp_user *actor, const char *id, sp
     switch (step) {
     case SP_DRIVE_UPDATE:
         type_name = SP_EVENT_SPACE_UPDATED;
-        rc = 0;
+        rc = disabled ? SP_ERR_CONFLICT : 0; /* disabled since the handler looked */
         if (patch->name && (rc = exec_text_seq(w, SQL_UPDATE_NAME, patch->name, seq)) == 0)
             json_object_set_new(data, "oldName", json_string(old_name));
         if (rc == 0 && patch->description) {

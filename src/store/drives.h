@@ -8,6 +8,7 @@
 #ifndef SP_STORE_DRIVES_H
 #define SP_STORE_DRIVES_H
 
+#include "store/authz.h"
 #include "store/store.h"
 #include "store/users.h"
 
@@ -121,11 +122,16 @@ typedef enum sp_drive_step {
     SP_DRIVE_PURGE,   /* space.deleted, rows removed; must be disabled */
 } sp_drive_step;
 
+/* What step (with patch, for an update) asks of the actor's role. */
+sp_authz_act sp_drive_step_act(sp_drive_step step, const sp_drive_patch *patch);
+
 /*
  * Applies step to drive id on behalf of actor, writing its event with the
- * drive's members as recipients. Authorization is the caller's job.
- * Returns 0, SP_ERR_NOT_FOUND, SP_ERR_CONFLICT (wrong state for the step)
- * or another negative sp_err.
+ * drive's members as recipients. The actor's right to it
+ * (sp_drive_step_act) is decided inside the transaction, so a role lost
+ * since the handler's check writes nothing. Returns 0, SP_ERR_NOT_FOUND,
+ * SP_ERR_DENIED, SP_ERR_CONFLICT (wrong state for the step, or an update
+ * of a drive disabled meanwhile) or another negative sp_err.
  */
 int sp_store_drive_change(sp_store *st, const sp_user *actor, const char *id, sp_drive_step step,
                           const sp_drive_patch *patch);

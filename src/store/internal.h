@@ -133,6 +133,11 @@ int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_
                                  const char *email);
 
 /* Copies a text column into dst (dstlen bytes, truncating); "" for NULL. */
+/* sp_store_authorize on connection c: a write asks again inside its own
+ * transaction (store/authz.h). */
+struct sp_authz;
+int sp_store__authorize(sp_conn *c, struct sp_authz *a);
+
 void sp_store__copy_text(sqlite3_stmt *s, int col, char *dst, size_t dstlen);
 
 #endif

@@ -255,6 +255,8 @@ START_TEST(test_rules)
     perm_of(&erin, erin_perm);
     sp_user admin = carol;
     admin.roles = SP_USER_ROLE_ADMIN;
+    sp_user space_admin = bob;
+    space_admin.roles = SP_USER_ROLE_SPACE_ADMIN;
     const struct {
         sp_authz_act act;
         const sp_user *actor;
@@ -286,6 +288,15 @@ START_TEST(test_rules)
         {SP_AUTHZ_REMOVE_MEMBER, &vic, NULL, "no-such-perm", NULL, SP_ERR_DENIED},
         {SP_AUTHZ_REMOVE_MEMBER, &bob, NULL, erin_perm, NULL, 0},
         {SP_AUTHZ_REMOVE_MEMBER, &bob, NULL, "no-such-perm", NULL, 0}, /* the store's 404 */
+        {SP_AUTHZ_MANAGE_DRIVE, &bob, NULL, NULL, NULL, 0},
+        {SP_AUTHZ_MANAGE_DRIVE, &admin, NULL, NULL, NULL, 0},
+        {SP_AUTHZ_MANAGE_DRIVE, &erin, NULL, NULL, NULL, SP_ERR_DENIED},
+        {SP_AUTHZ_MANAGE_DRIVE, &carol, NULL, NULL, NULL, SP_ERR_NOT_FOUND},
+        {SP_AUTHZ_DISABLE_DRIVE, &bob, NULL, NULL, NULL, 0},
+        {SP_AUTHZ_DISABLE_DRIVE, &vic, NULL, NULL, NULL, SP_ERR_DENIED},
+        {SP_AUTHZ_SET_QUOTA, &bob, NULL, NULL, NULL, SP_ERR_DENIED}, /* Manager, no space admin */
+        {SP_AUTHZ_SET_QUOTA, &space_admin, NULL, NULL, NULL, 0},
+        {SP_AUTHZ_SET_QUOTA, &admin, NULL, NULL, NULL, 0},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         sp_authz a = {.act = cases[i].act,
@@ -375,6 +386,38 @@ START_TEST(test_job_actor_removed)
     ck_assert_int_eq(j.ran, 0);
     ck_assert_int_eq(j.authz.target_missing, 0);
     ck_assert_int_eq(shares(), 0);
+    ck_assert_int_eq(events(), before);
+}
+END_TEST
+
+/* A drive change asks again inside its transaction: a Manager removed
+ * after the handler's check renames nothing, a demoted one disables
+ * nothing. */
+START_TEST(test_drive_change_actor_removed)
+{
+    sp_authz a = {.act = SP_AUTHZ_MANAGE_DRIVE, .actor = &bob, .drive_id = project};
+    ck_assert_int_eq(sp_store_authorize(st, &a), 0); /* the handler's check */
+    char perm[SP_USER_ID_LEN];
+    perm_of(&bob, perm);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0), 0);
+    int64_t before = events();
+    sp_drive_patch p = {.name = "Taken"};
+    ck_assert_int_eq(sp_store_drive_change(st, &bob, project, SP_DRIVE_UPDATE, &p),
+                     SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM drives WHERE name = ?1", "Taken"), 0);
+    ck_assert_int_eq(events(), before);
+
+    perm_of(&erin, perm);
+    raw_exec("UPDATE members SET role = '" SP_ROLE_MANAGER "' WHERE id = ?1", perm);
+    a.actor = &erin;
+    a.act = SP_AUTHZ_DISABLE_DRIVE;
+    ck_assert_int_eq(sp_store_authorize(st, &a), 0);
+    raw_exec("UPDATE members SET role = '" SP_ROLE_SPACE_VIEWER "' WHERE id = ?1", perm);
+    ck_assert_int_eq(sp_store_drive_change(st, &erin, project, SP_DRIVE_DISABLE, NULL),
+                     SP_ERR_DENIED);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM drives WHERE id = ?1 AND disabled_at IS NOT NULL",
+                             project),
+                     0);
     ck_assert_int_eq(events(), before);
 }
 END_TEST
@@ -548,6 +591,7 @@ static Suite *store_authz_suite(void)
     tcase_add_test(tc, test_job_share_moved_item);
     tcase_add_test(tc, test_job_member_invitation_refused);
     tcase_add_test(tc, test_job_refused_beside_another);
+    tcase_add_test(tc, test_drive_change_actor_removed);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1084,6 +1084,17 @@ START_TEST(test_change_update)
 
     sp_drive_patch p = {
         .name = "New Name", .description = "what it holds", .set_quota = 1, .quota_total = 5000};
+    /* Decided inside the write: an Editor may not, and nothing is written. */
+    ck_assert_int_eq(sp_store_drive_change(st, &bob, id, SP_DRIVE_UPDATE, &p), SP_ERR_DENIED);
+    ck_assert_int_eq(sp_store_drive_change(st, &bob, id, SP_DRIVE_DISABLE, NULL), SP_ERR_DENIED);
+    ck_assert_int_eq(sp_store_drive_change(st, &carol, id, SP_DRIVE_UPDATE, &p),
+                     SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(event_count(), events);
+    /* The quota needs more than the Manager role. */
+    ck_assert_int_eq(sp_store_drive_change(st, &alice, id, SP_DRIVE_UPDATE, &p), SP_ERR_DENIED);
+    ck_assert_int_eq(event_count(), events);
+    bob.roles = SP_USER_ROLE_ADMIN;
+    alice.roles = SP_USER_ROLE_SPACE_ADMIN;
     ck_assert_int_eq(sp_store_drive_change(st, &bob, id, SP_DRIVE_UPDATE, &p), 0);
     ck_assert_int_eq(event_count(), events + 1);
     ck_assert_int_eq(events_of(SP_EVENT_SPACE_UPDATED, id), 1);
