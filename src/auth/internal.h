@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct sp_buf;
 
@@ -234,8 +235,23 @@ typedef struct sp_js_object {
  * (including "duplicate member") stands.
  */
 int sp_auth__js_object(const char *text, size_t len, sp_js_object *obj);
-/* Returns the member called name (borrowed), or NULL. */
-const sp_js_val *sp_auth__js_get(const sp_js_object *obj, const char *name);
+/* Returns the member called name (borrowed), or NULL. Inline: the names
+ * asked for are literals, so their length is known when compiling, and the
+ * first character rules out most members before any memcmp. */
+static inline const sp_js_val *sp_auth__js_get(const sp_js_object *obj, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < obj->count; i++) {
+        const sp_js_member *m = &obj->m[i];
+        if (m->name_len == n && n && m->name[0] == name[0] && memcmp(m->name, name, n) == 0)
+            return &m->v;
+    }
+    if (n == 0)
+        for (size_t i = 0; i < obj->count; i++)
+            if (obj->m[i].name_len == 0)
+                return &obj->m[i].v;
+    return NULL;
+}
 /* Steps through the elements of an ARRAY value: start with *pos = 0; each
  * call returns 1 and fills *elem, or 0 at the end (or for a non-array). */
 int sp_auth__js_next(const sp_js_val *array, size_t *pos, sp_js_val *elem);

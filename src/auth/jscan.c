@@ -20,6 +20,7 @@
  */
 #include "auth/internal.h"
 
+#include <stdint.h>
 #include <string.h>
 
 /* Digits of an integer read here: 15 fit a double exactly (jansson keeps
@@ -37,24 +38,34 @@ static void skip_ws(scan *s)
         s->p++;
 }
 
+/* 1 for the bytes a plain string holds as they are: 0x20-0x7e but '"' and
+ * '\\'. One lookup per character. */
+static const uint8_t plain_char[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 0x10 */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 0x50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* 0x70 */
+    /* 0x80-0xff: 0 */
+};
+
 /* Reads a string at s->p ('"'); its content (between the quotes) goes to
  * *str and *n. Returns 1, or 0 when not plain. */
 static int scan_string(scan *s, const char **str, size_t *n)
 {
     const char *start = ++s->p;
-    while (s->p < s->end) {
-        unsigned char c = (unsigned char)*s->p;
-        if (c == '"') {
-            *str = start;
-            *n = (size_t)(s->p - start);
-            s->p++;
-            return 1;
-        }
-        if (c < 0x20 || c > 0x7e || c == '\\')
-            return 0;
-        s->p++;
-    }
-    return 0;
+    const char *p = start;
+    while (p < s->end && plain_char[(unsigned char)*p])
+        p++;
+    if (p >= s->end || *p != '"')
+        return 0;
+    *str = start;
+    *n = (size_t)(p - start);
+    s->p = p + 1;
+    return 1;
 }
 
 /* Reads an integer at s->p. Returns 1 with *v set, or 0 when not plain. */
@@ -114,7 +125,9 @@ static int scan_object(scan *s, int depth, sp_js_object *rec)
         if (!scan_string(s, &m->name, &m->name_len))
             return 0;
         for (size_t i = 0; i < o->count; i++)
-            if (o->m[i].name_len == m->name_len && memcmp(o->m[i].name, m->name, m->name_len) == 0)
+            if (o->m[i].name_len == m->name_len &&
+                (m->name_len == 0 || (o->m[i].name[0] == m->name[0] &&
+                                      memcmp(o->m[i].name, m->name, m->name_len) == 0)))
                 return 0;
         skip_ws(s);
         if (s->p >= s->end || *s->p != ':')
@@ -217,15 +230,6 @@ int sp_auth__js_object(const char *text, size_t len, sp_js_object *obj)
         return 0;
     skip_ws(&s);
     return s.p == s.end;
-}
-
-const sp_js_val *sp_auth__js_get(const sp_js_object *obj, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i < obj->count; i++)
-        if (obj->m[i].name_len == n && memcmp(obj->m[i].name, name, n) == 0)
-            return &obj->m[i].v;
-    return NULL;
 }
 
 int sp_auth__js_next(const sp_js_val *array, size_t *pos, sp_js_val *elem)
