@@ -3,9 +3,12 @@
 # in the same run on the same machine.
 #
 # 1. Token verification on a cache miss (verify_bench: one thread, full
-#    path - pre-parse, key choice, cjose verify, claims) against
-#    `openssl speed -seconds 3 rsa2048` verify/s (one thread, the bare RSA
-#    public-key operation). Goal: ratio >= 0.8.
+#    path - pre-parse, key choice, SHA-256 and RSA verify with OpenSSL EVP,
+#    payload, claims, identity) against `openssl speed -seconds 3 rsa2048`
+#    verify/s (one thread, the bare RSA public-key operation). Both divide
+#    by CPU time (openssl speed by default, verify_bench by its thread's), so
+#    other work on a shared machine does not bias the ratio; verify_bench's
+#    wall-clock rate is printed too. Goal: ratio >= 0.9.
 # 2. Authenticated GET /graph/v1.0/me through the real program (token cached
 #    after the first request, user row read from SQLite) against bare_mhd, a
 #    libmicrohttpd responder with the same thread pool that does nothing
@@ -57,10 +60,12 @@ wrk_rps() {
 
 echo "== token verification, one thread =="
 openssl_verify=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $NF}')
-read -r _ miss < <("$verify_bench" 3 | grep '^miss_per_s')
+bench_out=$("$verify_bench" 3)
+miss=$(awk '$1 == "miss_per_s" {print $2}' <<<"$bench_out")
+miss_wall=$(awk '$1 == "miss_per_s_wall" {print $2}' <<<"$bench_out")
 printf 'openssl speed rsa2048 verify/s:  %8.0f\n' "$openssl_verify"
-printf 'spaceport verify/s (cache miss): %8.0f\n' "$miss"
-echo "ratio: $(ratio "$miss" "$openssl_verify") (goal >= 0.8)"
+printf 'spaceport verify/s (cache miss): %8.0f (wall clock: %.0f)\n' "$miss" "$miss_wall"
+echo "ratio: $(ratio "$miss" "$openssl_verify") (goal >= 0.9)"
 
 echo "== authenticated GET /graph/v1.0/me, wrk -c$connections -t$wrk_threads -d${duration}s =="
 # The test issuer (discovery + JWKS) and a token for one user.
