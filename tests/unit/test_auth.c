@@ -31,6 +31,8 @@
 #define TOK_MAX (3 * SP_AUTH_TOKEN_MAX)
 
 static cjose_jwk_t *rsa_a, *rsa_b, *ec_a, *rsa_small;
+/* The same kinds of key made by OpenSSL, to sign in ways cjose cannot. */
+static EVP_PKEY *evp_rsa, *evp_ec, *evp_rsa_small;
 static char *jwks_a, *jwks_b;
 
 /* Public JWK JSON of key with kid added, as a new jansson object. */
@@ -71,6 +73,10 @@ static void keys_setup(void)
     ck_assert(rsa_a && rsa_b && rsa_small && ec_a);
     jwks_a = make_jwks(rsa_a, "a1", ec_a, "a-ec");
     jwks_b = make_jwks(rsa_b, "b1", NULL, NULL);
+    evp_rsa = EVP_RSA_gen(2048);
+    evp_ec = EVP_EC_gen("P-256");
+    evp_rsa_small = EVP_RSA_gen(1024);
+    ck_assert(evp_rsa && evp_ec && evp_rsa_small);
 }
 
 static void keys_teardown(void)
@@ -81,6 +87,9 @@ static void keys_teardown(void)
     cjose_jwk_release(ec_a);
     free(jwks_a);
     free(jwks_b);
+    EVP_PKEY_free(evp_rsa);
+    EVP_PKEY_free(evp_ec);
+    EVP_PKEY_free(evp_rsa_small);
 }
 
 /* Signs payload (JSON text) with key under a header made of header_json.
@@ -639,9 +648,7 @@ static void r_is_order(uint8_t *sig, size_t *len)
 
 START_TEST(openssl_signatures)
 {
-    EVP_PKEY *rsa = EVP_RSA_gen(2048);
-    EVP_PKEY *ec = EVP_EC_gen("P-256");
-    ck_assert(rsa && ec);
+    EVP_PKEY *rsa = evp_rsa, *ec = evp_ec;
     char *jr = jwks_of_pkey(rsa, "r"), *je = jwks_of_pkey(ec, "e");
     sp_auth_keyset *kr = keyset_of(jr), *ke = keyset_of(je);
     ck_assert_uint_eq(kr->count, 1);
@@ -708,8 +715,6 @@ START_TEST(openssl_signatures)
     sp_auth__keyset_release(ke);
     free(jr);
     free(je);
-    EVP_PKEY_free(rsa);
-    EVP_PKEY_free(ec);
 }
 END_TEST
 
@@ -717,7 +722,7 @@ START_TEST(openssl_key_import)
 {
     /* A 1024-bit RSA key, an EC point off the curve, and an RSA JWK whose
      * modulus does not decode are dropped; the good key stays. */
-    EVP_PKEY *small = EVP_RSA_gen(1024), *ec = EVP_EC_gen("P-256");
+    EVP_PKEY *small = evp_rsa_small, *ec = evp_ec;
     char *js = jwks_of_pkey(small, "small"), *je = jwks_of_pkey(ec, "e");
     sp_auth_keyset *ks = keyset_of(js);
     ck_assert_uint_eq(ks->count, 0);
@@ -744,8 +749,6 @@ START_TEST(openssl_key_import)
     json_decref(root);
     free(js);
     free(je);
-    EVP_PKEY_free(small);
-    EVP_PKEY_free(ec);
 }
 END_TEST
 
@@ -889,8 +892,10 @@ static int readers_agree(const char *text, const sp_claims_want *want)
     sp_claims fast, slow;
     int plain = sp_auth__claims_scan(text, strlen(text), want, &fast);
     json_t *doc = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
-    if (!plain)
+    if (!plain) {
+        json_decref(doc);
         return 0;
+    }
     ck_assert_msg(doc && json_is_object(doc), "jscan took what jansson refuses: %s", text);
     sp_auth__claims_from_json(doc, want, &slow);
     const sp_claim_str *f[] = {&fast.iss, &fast.sub, &fast.user, &fast.name, &fast.email};
