@@ -310,8 +310,9 @@ int sp_auth__jws_verify(const char *token, const sp_jwt_header *hdr, const sp_au
 
 /* --- claims (claims.c) --- */
 
-/* Room for a decoded payload: the token's size bounds it. */
-#define SP_AUTH_PAYLOAD_MAX (SP_AUTH_TOKEN_MAX * 3 / 4 + 1)
+/* Room for a decoded payload: the token's size bounds it (and the decoder
+ * may write up to 4 bytes past what it decodes). */
+#define SP_AUTH_PAYLOAD_MAX (SP_AUTH_TOKEN_MAX * 3 / 4 + 4)
 
 /* A string claim (borrowed): s NULL when absent or not a string. A string
  * read by jansson may contain a NUL within its n bytes. */
