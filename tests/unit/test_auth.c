@@ -518,6 +518,33 @@ START_TEST(jws_verify_signatures)
     ck_assert_mem_eq(c.sub.s, "alice", 5);
     sp_auth__claims_clear(&c);
 
+    /* ES384 and ES512 (P-521: 66-byte halves, 521 bits for both cjose and
+     * OpenSSL). */
+    static const struct {
+        cjose_jwk_ec_curve crv;
+        const char *header;
+    } curves[] = {{CJOSE_JWK_EC_P_384, "{\"alg\":\"ES384\"}"},
+                  {CJOSE_JWK_EC_P_521, "{\"alg\":\"ES512\"}"}};
+    for (size_t i = 0; i < sizeof curves / sizeof curves[0]; i++) {
+        cjose_err err;
+        cjose_jwk_t *k = cjose_jwk_create_EC_random(curves[i].crv, &err);
+        ck_assert_ptr_nonnull(k);
+        char *jwks = make_jwks(k, "ec", NULL, NULL);
+        sp_auth_keyset *ks = keyset_of(jwks);
+        ck_assert_uint_eq(ks->count, 1);
+        claims_for(ISS_A, "\"aud\":\"sp\"", claims, sizeof claims);
+        sign(k, curves[i].header, claims, tok);
+        ck_assert_int_eq(verify_with(tok, &ks->keys[0], &c, text), 0);
+        ck_assert(c.aud_has);
+        sp_auth__claims_clear(&c);
+        dot = strrchr(tok, '.');
+        dot[3] = dot[3] == 'A' ? 'B' : 'A';
+        ck_assert_int_eq(verify_with(tok, &ks->keys[0], &c, text), SP_ERR_UNAUTHORIZED);
+        sp_auth__keyset_release(ks);
+        free(jwks);
+        cjose_jwk_release(k);
+    }
+
     sp_auth__keyset_release(a);
     sp_auth__keyset_release(b);
 }
