@@ -105,12 +105,11 @@ static int scan_literal(scan *s, const char *word, size_t n)
 
 static int scan_value(scan *s, int depth, sp_js_val *v);
 
-/* Reads an object at s->p ('{'). When rec is not NULL, its members are
- * recorded there. Returns 1, or 0 when not plain. */
-static int scan_object(scan *s, int depth, sp_js_object *rec)
+/* Reads an object at s->p ('{'), recording its members in *o (nested
+ * objects too: the names are needed to refuse duplicates). Returns 1, or 0
+ * when not plain. */
+static int scan_object(scan *s, int depth, sp_js_object *o)
 {
-    sp_js_object local;
-    sp_js_object *o = rec ? rec : &local;
     o->count = 0;
     s->p++;
     skip_ws(s);
@@ -149,6 +148,14 @@ static int scan_object(scan *s, int depth, sp_js_object *rec)
         s->p++;
         skip_ws(s);
     }
+}
+
+/* Reads an object inside another value: its members are only needed while
+ * it is read (for duplicates), and are looked up later from its span. */
+static int scan_nested_object(scan *s, int depth)
+{
+    sp_js_object members;
+    return scan_object(s, depth, &members);
 }
 
 /* Reads an array at s->p ('['). Returns 1, or 0 when not plain. */
@@ -192,7 +199,7 @@ static int scan_value(scan *s, int depth, sp_js_val *v)
         return scan_string(s, &v->s, &v->n);
     case '{':
         v->type = SP_JS_OBJECT;
-        ok = scan_object(s, depth, NULL);
+        ok = scan_nested_object(s, depth);
         break;
     case '[':
         v->type = SP_JS_ARRAY;
