@@ -513,7 +513,7 @@ static int verify_jws(sp_auth *a, const char *token, sp_identity *id)
         }
     }
     int rc = SP_ERR_UNAUTHORIZED;
-    json_t *claims = NULL;
+    sp_claims claims = {0};
     if (n == 0) {
         /* Also when an issuer is down: its tokens are refused until its
          * keys arrive (the log and /readyz say which issuer is missing). */
@@ -526,7 +526,7 @@ static int verify_jws(sp_auth *a, const char *token, sp_identity *id)
     }
     size_t issuer = 0;
     for (size_t c = 0; c < n; c++) {
-        rc = sp_auth__jws_verify(token, cand[c].key, &claims, &why);
+        rc = sp_auth__jws_verify(token, &hdr, cand[c].key, &why);
         if (rc == 0) {
             issuer = cand[c].issuer;
             break;
@@ -536,19 +536,25 @@ static int verify_jws(sp_auth *a, const char *token, sp_identity *id)
     }
     if (rc < 0)
         goto done;
+    /* The signature holds: now, and only now, the payload is read. */
+    char text[SP_AUTH_PAYLOAD_MAX];
+    sp_claims_want want = {a->audience, a->user_claim, a->roles_claim};
+    rc = sp_auth__jws_claims(token, &hdr, &want, text, &claims, &why);
+    if (rc < 0)
+        goto done;
     const char *url = a->issuers[issuer].url;
     int64_t now_ms = sp_time_now_ms();
-    rc = sp_auth__claims_check(claims, url, a->audience, (double)now_ms / 1000.0, &why);
+    rc = sp_auth__claims_accept(&claims, url, a->audience, (double)now_ms / 1000.0, &why);
     if (rc == 0)
-        rc = sp_auth__identity_from_claims(claims, url, a->user_claim, a->roles_claim, id, &why);
+        rc = sp_auth__claims_identity(&claims, url, id, &why);
     if (rc == 0) {
         /* exp is finite (checked) and within leeway of now or later; a
          * value beyond any real date is clamped rather than overflowing. */
-        double exp_ms = json_number_value(json_object_get(claims, "exp")) * 1000.0;
+        double exp_ms = claims.exp * 1000.0;
         id->expires_at_ms = exp_ms > 9e15 ? (int64_t)9e15 : (int64_t)exp_ms;
     }
 done:
-    json_decref(claims);
+    sp_auth__claims_clear(&claims);
     release_keys(a, sets);
     if (rc < 0)
         sp_info("auth", "token refused (alg %s, kid %s): %s", sp_auth__alg_name(hdr.alg),

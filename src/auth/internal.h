@@ -5,7 +5,10 @@
  *
  *   fetch.c  libcurl GET under the outbound URL policy
  *   jwks.c   discovery documents and JWK sets → key sets
- *   jwt.c    pre-parse, key choice, signature, claims → identity
+ *   verify.c signatures with OpenSSL on keys imported once per JWKS
+ *   jwt.c    pre-parse, signature, payload of a compact JWS
+ *   jscan.c  plain JSON (headers, payloads) read without allocating
+ *   claims.c claims read from a payload or userinfo → rules → identity
  *   cache.c  verified tokens by SHA-256, bounded, thread-safe
  *   auth.c   the handle: issuers, background refresh, opaque tokens, metrics
  *
@@ -22,6 +25,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct sp_buf;
 
@@ -107,9 +111,13 @@ size_t sp_auth__alg_es_sig_len(int alg);
 
 /* --- keys (jwks.c) --- */
 
+/* A key ready for OpenSSL (verify.c); opaque. */
+typedef struct sp_auth_verifier sp_auth_verifier;
+
 /* One usable verification key of an issuer. */
 typedef struct sp_auth_key {
     cjose_jwk_t *jwk;       /* owned by the key set */
+    sp_auth_verifier *ver;  /* owned by the key set */
     cjose_jwk_kty_t kty;    /* CJOSE_JWK_KTY_RSA or _EC */
     cjose_jwk_ec_curve crv; /* EC only */
     size_t bits;            /* RSA modulus bits; EC curve bits */
@@ -122,7 +130,9 @@ typedef struct sp_auth_key {
  * The keys of one issuer at one moment. Immutable once built; shared by
  * reference count so that a refresh can swap sets while verifications still
  * use the old one. cjose's own retain/release is not atomic, so the JWKs are
- * never retained individually: only the set's count moves.
+ * never retained individually: only the set's count moves. Each key's
+ * verifier has its own lock for its pool of prepared contexts; the rest of
+ * a key never changes.
  */
 typedef struct sp_auth_keyset {
     atomic_int refs;
@@ -136,14 +146,16 @@ typedef struct sp_auth_keyset {
  * Drops oct and OKP keys, keys with use other than "sig", key_ops without
  * "verify", an alg outside the allow-list, RSA below SP_AUTH_RSA_MIN_BITS
  * or above SP_AUTH_RSA_MAX_BITS, curves other than P-256/384/521, and keys
- * cjose cannot import. Returns 0, SP_ERR_INVALID (why set) when the text is
- * not a JWK Set, or SP_ERR_NOMEM.
+ * cjose or OpenSSL cannot import. Every key kept has its verifier. Returns
+ * 0, SP_ERR_INVALID (why set) when the text is not a JWK Set, or
+ * SP_ERR_NOMEM.
  */
 int sp_auth__keyset_parse(const char *text, size_t len, sp_auth_keyset **out, const char **why);
 /* Adds a reference (the caller must already hold one, or hold the lock that
  * protects the pointer it read). */
 void sp_auth__keyset_retain(sp_auth_keyset *ks);
-/* Drops a reference; the last one frees the set and its JWKs. NULL is ok. */
+/* Drops a reference; the last one frees the set, its JWKs and verifiers
+ * (with their EVP_PKEYs). NULL is ok. */
 void sp_auth__keyset_release(sp_auth_keyset *ks);
 
 /*
@@ -154,6 +166,98 @@ void sp_auth__keyset_release(sp_auth_keyset *ks);
  */
 int sp_auth__discovery_parse(const char *text, size_t len, const char *issuer, char **jwks_uri,
                              char **userinfo, const char **why);
+
+/* --- signatures (verify.c) --- */
+
+/*
+ * Imports the public key of jwk (borrowed JSON; RSA n/e or EC x/y) for
+ * key (kty, crv and bits already read by cjose, and checked) into a new
+ * verifier. Returns 0, SP_ERR_INVALID (why set) when OpenSSL cannot import
+ * it or sees another size than cjose, or SP_ERR_NOMEM.
+ */
+int sp_auth__verifier_new(const json_t *jwk, const sp_auth_key *key, sp_auth_verifier **out,
+                          const char **why);
+/* Frees v, its prepared contexts and its EVP_PKEY. NULL is ok. */
+void sp_auth__verifier_free(sp_auth_verifier *v);
+/*
+ * Verifies sig (sig_len bytes as in the JWS: RSA as long as the modulus,
+ * ES raw r||s) over input (input_len bytes, "header.payload") with v's key
+ * under alg (which the caller checked fits the key). Thread-safe.
+ * Returns 0, SP_ERR_UNAUTHORIZED (why set) or SP_ERR_NOMEM.
+ */
+int sp_auth__sig_verify(sp_auth_verifier *v, int alg, const char *input, size_t input_len,
+                        const uint8_t *sig, size_t sig_len, const char **why);
+
+/* --- plain JSON (jscan.c) --- */
+
+/* Nesting read by jscan: a JWT has claims one or two levels deep
+ * (realm_access.roles); deeper documents go to jansson. */
+#define SP_JS_DEPTH_MAX 8
+/* Members per object read by jscan; larger objects go to jansson. Real
+ * payloads have 10-30 claims. */
+#define SP_JS_MEMBERS_MAX 48
+
+enum sp_js_type {
+    SP_JS_STRING = 1,
+    SP_JS_NUMBER,
+    SP_JS_TRUE,
+    SP_JS_FALSE,
+    SP_JS_NULL,
+    SP_JS_ARRAY,
+    SP_JS_OBJECT
+};
+
+/* A value in the text (borrowed). STRING: s/n are the characters between
+ * the quotes (no escapes in plain JSON). NUMBER: num. Others: s/n span the
+ * value in the text. */
+typedef struct sp_js_val {
+    const char *s;
+    size_t n;
+    double num;
+    int type;
+} sp_js_val;
+
+typedef struct sp_js_member {
+    const char *name; /* not NUL-terminated */
+    size_t name_len;
+    sp_js_val v;
+} sp_js_member;
+
+typedef struct sp_js_object {
+    size_t count;
+    sp_js_member m[SP_JS_MEMBERS_MAX];
+} sp_js_object;
+
+/*
+ * Reads text (len bytes) as one plain JSON object (see jscan.c for the
+ * subset), recording its members in *obj (pointing into text). Returns 1,
+ * or 0 when the text is not plain: the caller asks jansson, whose verdict
+ * (including "duplicate member") stands.
+ */
+int sp_auth__js_object(const char *text, size_t len, sp_js_object *obj);
+/* Returns the member called name (borrowed), or NULL. Inline: the names
+ * asked for are literals, so their length is known when compiling, and the
+ * first character rules out most members before any memcmp. */
+static inline const sp_js_val *sp_auth__js_get(const sp_js_object *obj, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < obj->count; i++) {
+        const sp_js_member *m = &obj->m[i];
+        if (m->name_len == n && n && m->name[0] == name[0] && memcmp(m->name, name, n) == 0)
+            return &m->v;
+    }
+    if (n == 0)
+        for (size_t i = 0; i < obj->count; i++)
+            if (obj->m[i].name_len == 0)
+                return &obj->m[i].v;
+    return NULL;
+}
+/* Steps through the elements of an ARRAY value: start with *pos = 0; each
+ * call returns 1 and fills *elem, or 0 at the end (or for a non-array). */
+int sp_auth__js_next(const sp_js_val *array, size_t *pos, sp_js_val *elem);
+/* Reads the members of an OBJECT value into *obj. Returns 1, or 0 for
+ * another type. */
+int sp_auth__js_members(const sp_js_val *v, sp_js_object *obj);
 
 /* Returns non-zero when key may verify a signature made with alg: RSA for
  * RS and PS (size within limits), EC on the curve the ES alg names, and the
@@ -175,11 +279,14 @@ enum sp_auth_token_kind {
  * userinfo endpoint. */
 enum sp_auth_token_kind sp_auth__token_kind(const char *token);
 
-/* What the pre-parser learned from a JWS header. */
+/* What the pre-parser learned from a JWS: the header, and where the parts
+ * are (offsets into the token, lengths in characters). */
 typedef struct sp_jwt_header {
     int alg; /* sp_auth_alg */
     int has_kid;
     char kid[SP_AUTH_KID_MAX];
+    size_t payload_off, payload_len;
+    size_t sig_off, sig_len;
 } sp_jwt_header;
 
 /*
@@ -194,33 +301,95 @@ typedef struct sp_jwt_header {
 int sp_auth__jwt_preparse(const char *token, sp_jwt_header *hdr, const char **why);
 
 /*
- * Verifies the signature of token with key (borrowed; the caller checked
- * sp_auth__key_fits) using one new cjose_jws for this call, and only when it
- * holds parses the payload (duplicate members rejected) into *claims (new
- * reference, a JSON object). Returns 0, SP_ERR_UNAUTHORIZED (why set) or
- * SP_ERR_NOMEM.
+ * Verifies the signature of token (pre-parsed into hdr) with key (borrowed;
+ * the caller checked sp_auth__key_fits). Returns 0, SP_ERR_UNAUTHORIZED (why
+ * set) or SP_ERR_NOMEM.
  */
-int sp_auth__jws_verify(const char *token, const sp_auth_key *key, json_t **claims,
+int sp_auth__jws_verify(const char *token, const sp_jwt_header *hdr, const sp_auth_key *key,
                         const char **why);
 
+/* --- claims (claims.c) --- */
+
+/* Room for a decoded payload: the token's size bounds it (and the decoder
+ * may write up to 4 bytes past what it decodes). */
+#define SP_AUTH_PAYLOAD_MAX (SP_AUTH_TOKEN_MAX * 3 / 4 + 4)
+
+/* A string claim (borrowed): s NULL when absent or not a string. A string
+ * read by jansson may contain a NUL within its n bytes. */
+typedef struct sp_claim_str {
+    const char *s;
+    size_t n;
+} sp_claim_str;
+
+/* What the claims are read for: the configured audience (NULL: not
+ * checked) and claim names (NULL: preferred_username, roles). */
+typedef struct sp_claims_want {
+    const char *audience;
+    const char *user_claim;
+    const char *roles_claim;
+} sp_claims_want;
+
+/* The claims the rules look at, from either reader. */
+typedef struct sp_claims {
+    sp_claim_str iss, sub, user, name, email;
+    int exp_kind, nbf_kind, iat_kind; /* 1 a finite number, 0 absent, -1 other */
+    double exp, nbf, iat;
+    int aud_has;          /* aud contains the audience (1 when none asked) */
+    int email_unverified; /* email_verified is false or "false" */
+    unsigned roles;       /* SP_ROLE_* from the roles claim */
+    json_t *doc;          /* the jansson tree the strings point into, or NULL */
+} sp_claims;
+
 /*
- * Checks the claims of a verified token (borrowed): iss equal to issuer,
- * exp present and numeric and not past now_s + leeway, nbf and iat (when
- * present) numeric and not after now_s + leeway, sub a non-empty string,
- * and aud (string or array) containing audience when audience is not NULL.
+ * Decodes the payload of token (pre-parsed into hdr; call only after its
+ * signature held) into text (SP_AUTH_PAYLOAD_MAX bytes) and reads it into
+ * *c (see sp_auth__claims_parse); c points into text until cleared.
+ */
+int sp_auth__jws_claims(const char *token, const sp_jwt_header *hdr, const sp_claims_want *want,
+                        char *text, sp_claims *c, const char **why);
+/*
+ * Reads text (len bytes) into *c: with jscan when plain, else with jansson
+ * (duplicate members rejected). The strings of *c point into text or into
+ * c->doc. Returns 0 (release with sp_auth__claims_clear) or
+ * SP_ERR_UNAUTHORIZED when the text is not a JSON object.
+ */
+int sp_auth__claims_parse(const char *text, size_t len, const sp_claims_want *want, sp_claims *c,
+                          const char **why);
+/* As sp_auth__claims_parse with jscan alone: returns 1 when the text was
+ * plain and *c is filled, 0 otherwise (for tests of the two readers). */
+int sp_auth__claims_scan(const char *text, size_t len, const sp_claims_want *want, sp_claims *c);
+/* Fills *c from a jansson object (borrowed; must outlive c). */
+void sp_auth__claims_from_json(const json_t *claims, const sp_claims_want *want, sp_claims *c);
+/* Releases what sp_auth__claims_parse kept. */
+void sp_auth__claims_clear(sp_claims *c);
+
+/*
+ * The rules: iss equal to issuer, exp present and numeric and not past
+ * now_s + leeway, nbf and iat (when present) numeric and not after now_s +
+ * leeway, sub a non-empty string, and aud (string or array) containing the
+ * audience when audience is not NULL (c read with the same audience).
  * Returns 0 or SP_ERR_UNAUTHORIZED with why set.
  */
+int sp_auth__claims_accept(const sp_claims *c, const char *issuer, const char *audience,
+                           double now_s, const char **why);
+/*
+ * Fills *id from c: issuer copied, sub, username from the user claim
+ * (falls back to sub), display name from "name" (falls back to username),
+ * email unless email_verified is false, roles. Values longer than the
+ * identity fields are refused, not truncated. expires_at_ms is left 0 for
+ * the caller. Returns 0 or SP_ERR_UNAUTHORIZED.
+ */
+int sp_auth__claims_identity(const sp_claims *c, const char *issuer, sp_identity *id,
+                             const char **why);
+
+/* sp_auth__claims_accept on a jansson object (borrowed). */
 int sp_auth__claims_check(const json_t *claims, const char *issuer, const char *audience,
                           double now_s, const char **why);
 
 /*
- * Fills *id from claims (borrowed; a verified JWT payload or a userinfo
- * answer): issuer copied, sub, username from user_claim (falls back to
- * sub), display name from "name" (falls back to username), email unless
- * email_verified is false, roles from roles_claim (array or space-separated
- * string; a dotted name such as "realm_access.roles" is also looked up as a
- * path). Values longer than the identity fields are refused, not truncated.
- * expires_at_ms is left 0 for the caller. Returns 0 or SP_ERR_UNAUTHORIZED.
+ * sp_auth__claims_identity on a jansson object (borrowed; a userinfo
+ * answer): user_claim and roles_claim as in sp_claims_want (a dotted name
+ * such as "realm_access.roles" is also looked up as a path).
  */
 int sp_auth__identity_from_claims(const json_t *claims, const char *issuer, const char *user_claim,
                                   const char *roles_claim, sp_identity *id, const char **why);

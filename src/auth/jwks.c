@@ -6,7 +6,8 @@
  * after cjose_jwk_import_json: only asymmetric signature keys of a size and
  * curve we accept survive. What survives is described in sp_auth_key so that
  * the verifier can match kty, curve and size against a token's alg without
- * asking cjose again.
+ * asking cjose again, and is imported once more, into OpenSSL, for the
+ * signature checks themselves (verify.c): once per fetch, not per token.
  */
 #include "auth/internal.h"
 
@@ -70,7 +71,8 @@ static int ops_allow_verify(const json_t *jwk)
 
 /*
  * Fills *key from one JWK object (borrowed). Returns 0 when the key is
- * usable (key->jwk new), or SP_ERR_INVALID with why when it is dropped.
+ * usable (key->jwk and key->ver new), SP_ERR_INVALID with why when it is
+ * dropped, or SP_ERR_NOMEM.
  */
 static int key_from_json(json_t *jwk, sp_auth_key *key, const char **why)
 {
@@ -147,6 +149,12 @@ static int key_from_json(json_t *jwk, sp_auth_key *key, const char **why)
         *why = "alg does not fit the key";
         goto fail;
     }
+    int rc = sp_auth__verifier_new(jwk, key, &key->ver, why);
+    if (rc < 0) {
+        cjose_jwk_release(key->jwk);
+        key->jwk = NULL;
+        return rc;
+    }
     return 0;
 
 fail:
@@ -184,7 +192,14 @@ int sp_auth__keyset_parse(const char *text, size_t len, sp_auth_keyset **out, co
     for (size_t i = 0; i < cap; i++) {
         const char *kwhy = NULL;
         sp_auth_key *key = &ks->keys[ks->count];
-        if (key_from_json(json_array_get(keys, i), key, &kwhy) < 0) {
+        int krc = key_from_json(json_array_get(keys, i), key, &kwhy);
+        if (krc == SP_ERR_NOMEM) {
+            sp_auth__keyset_release(ks);
+            rc = SP_ERR_NOMEM;
+            *why = "out of memory";
+            goto done;
+        }
+        if (krc < 0) {
             sp_debug("auth", "JWKS key %zu skipped: %s", i, kwhy);
             ks->dropped++;
             continue;
@@ -207,8 +222,10 @@ void sp_auth__keyset_release(sp_auth_keyset *ks)
 {
     if (!ks || atomic_fetch_sub_explicit(&ks->refs, 1, memory_order_acq_rel) != 1)
         return;
-    for (size_t i = 0; i < ks->count; i++)
+    for (size_t i = 0; i < ks->count; i++) {
+        sp_auth__verifier_free(ks->keys[i].ver);
         cjose_jwk_release(ks->keys[i].jwk);
+    }
     free(ks);
 }
 

@@ -3,9 +3,15 @@
 # in the same run on the same machine.
 #
 # 1. Token verification on a cache miss (verify_bench: one thread, full
-#    path - pre-parse, key choice, cjose verify, claims) against
-#    `openssl speed -seconds 3 rsa2048` verify/s (one thread, the bare RSA
-#    public-key operation). Goal: ratio >= 0.8.
+#    path - pre-parse, key choice, SHA-256 and RSA verify with OpenSSL EVP,
+#    payload, claims, identity) against `openssl speed -seconds 3 rsa2048`
+#    verify/s (one thread, the bare RSA public-key operation). Both divide
+#    by CPU time (openssl speed by default, verify_bench by its thread's), so
+#    other work on a shared machine does not bias the ratio; verify_bench's
+#    wall-clock rate is printed too. The two alternate for VERIFY_ROUNDS
+#    rounds (default 3) of 3 s each and the best rate of each side counts:
+#    on shared cores a single pair of runs varies by 10 % either way as the
+#    neighbours' load changes. Goal: ratio >= 0.9.
 # 2. Authenticated GET /graph/v1.0/me through the real program (token cached
 #    after the first request, user row read from SQLite) against bare_mhd, a
 #    libmicrohttpd responder with the same thread pool that does nothing
@@ -14,13 +20,14 @@
 # Needs the project built (ninja -C build), nats-server, wrk, openssl and
 # Debian's /usr/bin/python3 (for the test issuer that serves the JWKS).
 # Environment: BUILD (build dir), DURATION (wrk seconds, default 10),
-# WRK_THREADS (default 2), CONNECTIONS (default 64).
+# WRK_THREADS (default 2), CONNECTIONS (default 64), VERIFY_ROUNDS (default 3).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 build=${BUILD:-$root/build}
 duration=${DURATION:-10}
 wrk_threads=${WRK_THREADS:-2}
 connections=${CONNECTIONS:-64}
+verify_rounds=${VERIFY_ROUNDS:-3}
 bin=$build/spaceport
 verify_bench=$build/tests/bench/verify_bench
 bare_mhd=$build/tests/bench/bare_mhd
@@ -56,11 +63,22 @@ wrk_rps() {
 }
 
 echo "== token verification, one thread =="
-openssl_verify=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $NF}')
-read -r _ miss < <("$verify_bench" 3 | grep '^miss_per_s')
-printf 'openssl speed rsa2048 verify/s:  %8.0f\n' "$openssl_verify"
-printf 'spaceport verify/s (cache miss): %8.0f\n' "$miss"
-echo "ratio: $(ratio "$miss" "$openssl_verify") (goal >= 0.8)"
+max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
+openssl_verify=0 miss=0 miss_wall=0
+for round in $(seq 1 "$verify_rounds"); do
+  o=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ {print $NF}')
+  bench_out=$("$verify_bench" 3)
+  m=$(awk '$1 == "miss_per_s" {print $2}' <<<"$bench_out")
+  w=$(awk '$1 == "miss_per_s_wall" {print $2}' <<<"$bench_out")
+  printf 'round %d: openssl %8.0f  spaceport %8.0f (wall clock %.0f)  ratio %s\n' \
+    "$round" "$o" "$m" "$w" "$(ratio "$m" "$o")"
+  openssl_verify=$(max "$openssl_verify" "$o")
+  if [[ $(max "$miss" "$m") != "$miss" ]]; then miss=$m miss_wall=$w; fi
+done
+printf 'openssl speed rsa2048 verify/s:  %8.0f (best of %d)\n' "$openssl_verify" "$verify_rounds"
+printf 'spaceport verify/s (cache miss): %8.0f (best of %d; wall clock: %.0f)\n' "$miss" \
+  "$verify_rounds" "$miss_wall"
+echo "ratio: $(ratio "$miss" "$openssl_verify") (goal >= 0.9)"
 
 echo "== authenticated GET /graph/v1.0/me, wrk -c$connections -t$wrk_threads -d${duration}s =="
 # The test issuer (discovery + JWKS) and a token for one user.

@@ -26,6 +26,8 @@
 
 #include <check.h>
 #include <cjose/cjose.h>
+#include <cjose/header.h>
+#include <cjose/jws.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -364,29 +366,28 @@ static const char *fake_env(const char *name, void *ctx)
     return NULL;
 }
 
-START_TEST(verify_under_allocation_failure)
+/* Signs payload with key under an ES256 header (kid "faults-ec"). New
+ * string. */
+static char *es256_token(cjose_jwk_t *key, const char *payload)
 {
-    /* A token signed by the fuzz target's RSA key, valid until 2100. */
-    FILE *f = fopen(SP_SOURCE_ROOT "/tests/fuzz/corpus/token/seed-0", "r");
-    ck_assert_ptr_nonnull(f);
-    char token[4096] = "";
-    ck_assert_ptr_nonnull(fgets(token, sizeof token, f));
-    fclose(f);
-    install_allocators();
-    /* cjose 0.6.2.1 itself does not survive its own allocator failing
-     * (cjose_jws_import copies into an unchecked allocation), so its
-     * allocations are left alone here; jansson's, which parse the header
-     * and the claims, are failed one by one. */
-    cjose_set_alloc_funcs(malloc, realloc, free);
-    json_set_alloc_funcs(j_malloc, free); /* after cjose's, which also sets jansson's */
-    sp_config cfg;
-    char err[256];
-    ck_assert_int_eq(sp_config_load(&cfg, fake_env, NULL, 0, NULL, 0, err, sizeof err), 0);
-    const char *sets[1] = {FUZZ_JWKS};
-    sp_auth *auth = NULL;
-    ck_assert_int_eq(sp_auth__create_static(&cfg, sets, 1, SP_AUTH_NO_CACHE, &auth), 0);
+    cjose_err err;
+    json_t *h = json_pack("{s:s,s:s}", "alg", "ES256", "kid", "faults-ec");
+    cjose_jws_t *jws =
+        cjose_jws_sign(key, (cjose_header_t *)h, (const uint8_t *)payload, strlen(payload), &err);
+    json_decref(h);
+    ck_assert_ptr_nonnull(jws);
+    const char *ser = NULL;
+    ck_assert(cjose_jws_export(jws, &ser, &err));
+    char *token = strdup(ser);
+    cjose_jws_release(jws);
+    return token;
+}
+
+/* Fails the allocations of verifying token one by one. Returns how many
+ * failed verifications that caused. */
+static long verify_fail_loop(sp_auth *auth, const char *token)
+{
     sp_identity id;
-    ck_assert_int_eq(sp_auth_verify(auth, token, &id), 0); /* valid without faults */
     long n, errors = 0;
     for (n = 1; n <= MAX_FAIL_AT; n++) {
         arm(n);
@@ -399,11 +400,70 @@ START_TEST(verify_under_allocation_failure)
         if (used < n)
             break;
     }
+    ck_assert_int_eq(sp_auth_verify(auth, token, &id), 0); /* and still valid after */
+    return errors;
+}
+
+START_TEST(verify_under_allocation_failure)
+{
+    /* A token signed by the fuzz target's RSA key, valid until 2100: its
+     * header and payload are plain JSON, read without jansson. */
+    FILE *f = fopen(SP_SOURCE_ROOT "/tests/fuzz/corpus/token/seed-0", "r");
+    ck_assert_ptr_nonnull(f);
+    char token[4096] = "";
+    ck_assert_ptr_nonnull(fgets(token, sizeof token, f));
+    fclose(f);
+    /* And one whose payload is not plain (an escape): jansson reads it. An
+     * EC key, which is quick to make, signs it; its JWKS is a second
+     * issuer-less set appended to the fuzz keys. */
+    cjose_err err;
+    cjose_jwk_t *ec = cjose_jwk_create_EC_random(CJOSE_JWK_EC_P_256, &err);
+    ck_assert_ptr_nonnull(ec);
+    char *pub = cjose_jwk_to_json(ec, false, &err);
+    json_t *jwks = json_loads(FUZZ_JWKS, 0, NULL);
+    json_t *jwk = json_loads(pub, 0, NULL);
+    ck_assert(jwks && jwk);
+    json_object_set_new(jwk, "kid", json_string("faults-ec"));
+    json_array_append_new(json_object_get(jwks, "keys"), jwk);
+    char *jwks_text = json_dumps(jwks, JSON_COMPACT);
+    json_decref(jwks);
+    free(pub);
+    char *escaped = es256_token(ec, "{\"iss\":\"http://127.0.0.1:18999\",\"sub\":\"fu\\u007az\","
+                                    "\"exp\":4102444800,\"name\":\"F\\u00fczz\"}");
+    cjose_jwk_release(ec);
+
+    install_allocators();
+    /* cjose only imports the keys, once, before the loops (its 0.6.2.1
+     * does not survive its own allocator failing in cjose_jws_import, which
+     * the verifier no longer calls): its allocations are left alone.
+     * jansson's, which parse a payload that is not plain, are failed one
+     * by one. */
+    cjose_set_alloc_funcs(malloc, realloc, free);
+    json_set_alloc_funcs(j_malloc, free); /* after cjose's, which also sets jansson's */
+    sp_config cfg;
+    char cfgerr[256];
+    ck_assert_int_eq(sp_config_load(&cfg, fake_env, NULL, 0, NULL, 0, cfgerr, sizeof cfgerr), 0);
+    const char *sets[1] = {jwks_text};
+    sp_auth *auth = NULL;
+    ck_assert_int_eq(sp_auth__create_static(&cfg, sets, 1, SP_AUTH_NO_CACHE, &auth), 0);
+    sp_identity id;
+    ck_assert_int_eq(sp_auth_verify(auth, token, &id), 0); /* valid without faults */
+    ck_assert_int_eq(sp_auth_verify(auth, escaped, &id), 0);
+    ck_assert_str_eq(id.sub, "fuzz");
+
+    /* The plain token costs no allocation of jansson's (or cjose's). */
+    arm(0);
+    ck_assert_int_eq(sp_auth_verify(auth, token, &id), 0);
+    ck_assert_int_eq(alloc_count, 0);
+    ck_assert_int_eq(verify_fail_loop(auth, token), 0);
+
+    long errors = verify_fail_loop(auth, escaped);
     ck_assert_int_gt(errors, 5);
     fprintf(stderr, "verify: %ld allocation points failed\n", errors);
-    ck_assert_int_eq(sp_auth_verify(auth, token, &id), 0); /* and still valid after */
     sp_auth_destroy(auth);
     sp_config_free(&cfg);
+    free(escaped);
+    free(jwks_text);
 }
 END_TEST
 
