@@ -1,6 +1,7 @@
 /* reconcile.c - what the stream really holds of the event log. */
 #include "events/reconcile.h"
 
+#include "events/bus.h"
 #include "events/envelope.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -14,8 +15,11 @@
  * is one request to the server, ~0.1 ms here). */
 #define SP_HELD_MAX_READS 32768
 
-/* The JetStream error for a sequence that was deleted from the stream. */
-#define SP_JS_NO_MESSAGE 10037
+/* Stream messages read at a time (a chunk): two windows of our events
+ * and the messages between them are usually one chunk. */
+#define SP_HELD_CHUNK 4608
+/* How long one message of a chunk may take to arrive. */
+#define SP_HELD_WAIT_MS 5000
 
 static int cmp_seq(const void *a, const void *b)
 {
@@ -79,7 +83,7 @@ int sp_held_scan(const sp_stream_view *v, const char *source, int64_t cursor, in
         if (h.scanned == SP_HELD_MAX_READS)
             break;
         h.scanned++;
-        char *text = NULL;
+        const char *text = NULL;
         size_t len = 0;
         rc = v->read(v->ctx, seq, &text, &len);
         if (rc == SP_ERR_NOT_FOUND) {
@@ -90,7 +94,6 @@ int sp_held_scan(const sp_stream_view *v, const char *source, int64_t cursor, in
             break;
         int64_t ev = 0;
         int ours = sp_envelope_sequence(text, len, source, &ev) == 0;
-        free(text);
         if (!ours)
             continue;
         if ((rc = push(&h, &cap, ev)) < 0)
@@ -124,32 +127,121 @@ int sp_held_scan(const sp_stream_view *v, const char *source, int64_t cursor, in
     return 0;
 }
 
+/* The stream read in chunks: an ordered consumer delivers a chunk of
+ * messages at the server's pace, where one request per message costs
+ * ~0.2 ms here (JSON and base64 around each). The walk goes backwards, so
+ * each chunk ends where the previous one began. */
 typedef struct js_stream {
     jsCtx *js;
     const char *name;
+    uint64_t first;          /* the stream's first message */
+    uint64_t lo, hi;         /* the chunk held: messages lo..hi, when texts */
+    char **texts;            /* [seq - lo]: a copy of the data, NULL when deleted */
+    size_t *lens;
 } js_stream;
 
-static int js_read(void *ctx, uint64_t seq, char **text, size_t *len)
+static void chunk_free(js_stream *st)
+{
+    for (uint64_t i = 0; st->texts && i <= st->hi - st->lo; i++)
+        free(st->texts[i]);
+    free(st->texts);
+    free(st->lens);
+    st->texts = NULL;
+    st->lens = NULL;
+}
+
+/* Reads messages lo..hi into the chunk. Returns 0 or a negative sp_err. */
+static int chunk_fetch(js_stream *st, uint64_t lo, uint64_t hi)
+{
+    chunk_free(st);
+    size_t n = (size_t)(hi - lo + 1);
+    st->texts = calloc(n, sizeof *st->texts);
+    st->lens = calloc(n, sizeof *st->lens);
+    if (!st->texts || !st->lens) {
+        st->lo = st->hi = 0;
+        chunk_free(st);
+        return SP_ERR_NOMEM;
+    }
+    st->lo = lo;
+    st->hi = hi;
+
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = st->name;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartSequence;
+    so.Config.OptStartSeq = lo;
+    natsSubscription *sub = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_SubscribeSync(&sub, st->js, SP_BUS_SUBJECTS, NULL, &so, &jerr);
+    int rc = 0;
+    while (s == NATS_OK && rc == 0) {
+        natsMsg *m = NULL;
+        jsMsgMetaData *meta = NULL;
+        s = natsSubscription_NextMsg(&m, sub, SP_HELD_WAIT_MS);
+        if (s == NATS_TIMEOUT) {
+            /* Nothing more to deliver: the rest of the chunk was deleted
+             * (or the server stalled; then its events count as missing
+             * and are sent again: twice at worst, never lost). */
+            s = NATS_OK;
+            break;
+        }
+        if (s == NATS_OK)
+            s = natsMsg_GetMetaData(&meta, m);
+        if (s != NATS_OK) {
+            natsMsg_Destroy(m);
+            break;
+        }
+        uint64_t seq = meta->Sequence.Stream;
+        int last = seq >= hi || meta->NumPending == 0;
+        jsMsgMetaData_Destroy(meta);
+        if (seq >= lo && seq <= hi) {
+            size_t len = (size_t)natsMsg_GetDataLength(m);
+            char *text = malloc(len + 1);
+            if (text) {
+                memcpy(text, natsMsg_GetData(m), len);
+                text[len] = '\0';
+                st->texts[seq - lo] = text;
+                st->lens[seq - lo] = len;
+            } else {
+                rc = SP_ERR_NOMEM;
+            }
+        }
+        natsMsg_Destroy(m);
+        if (last)
+            break;
+    }
+    if (sub) {
+        natsSubscription_Unsubscribe(sub);
+        natsSubscription_Destroy(sub);
+    }
+    if (s != NATS_OK && rc == 0) {
+        sp_warn("relay", "cannot read messages %llu-%llu of stream %s: %s (JetStream error %d)",
+                (unsigned long long)lo, (unsigned long long)hi, st->name, natsStatus_GetText(s),
+                (int)jerr);
+        rc = SP_ERR_UNAVAILABLE;
+    }
+    if (rc < 0) {
+        chunk_free(st);
+        st->lo = st->hi = 0;
+    }
+    return rc;
+}
+
+static int js_read(void *ctx, uint64_t seq, const char **text, size_t *len)
 {
     js_stream *st = ctx;
-    natsMsg *msg = NULL;
-    jsErrCode jerr = 0;
-    natsStatus s = js_GetMsg(&msg, st->js, st->name, seq, NULL, &jerr);
-    if (s != NATS_OK) {
-        if (jerr == SP_JS_NO_MESSAGE)
-            return SP_ERR_NOT_FOUND;
-        sp_warn("relay", "cannot read message %llu of stream %s: %s (JetStream error %d)",
-                (unsigned long long)seq, st->name, natsStatus_GetText(s), (int)jerr);
-        return SP_ERR_UNAVAILABLE;
+    if (!st->texts || seq < st->lo || seq > st->hi) {
+        uint64_t lo = seq >= st->first + SP_HELD_CHUNK ? seq - SP_HELD_CHUNK + 1 : st->first;
+        int rc = chunk_fetch(st, lo, seq);
+        if (rc < 0)
+            return rc;
     }
-    *len = (size_t)natsMsg_GetDataLength(msg);
-    *text = malloc(*len + 1);
-    if (*text) {
-        memcpy(*text, natsMsg_GetData(msg), *len);
-        (*text)[*len] = '\0';
-    }
-    natsMsg_Destroy(msg);
-    return *text ? 0 : SP_ERR_NOMEM;
+    if (!st->texts[seq - st->lo])
+        return SP_ERR_NOT_FOUND; /* deleted from the middle of the stream */
+    *text = st->texts[seq - st->lo];
+    *len = st->lens[seq - st->lo];
+    return 0;
 }
 
 int sp_held_read(jsCtx *js, const char *stream, const char *source, int64_t cursor,
@@ -162,10 +254,11 @@ int sp_held_read(jsCtx *js, const char *stream, const char *source, int64_t curs
         sp_warn("relay", "cannot read stream %s: JetStream error %d", stream, (int)jerr);
         return SP_ERR_UNAVAILABLE;
     }
-    js_stream st = {js, stream};
+    js_stream st = {.js = js, .name = stream, .first = si->State.FirstSeq};
     sp_stream_view v = {si->State.FirstSeq, si->State.LastSeq, si->State.Msgs, js_read, &st};
     jsStreamInfo_Destroy(si);
     int rc = sp_held_scan(&v, source, cursor, window, out);
+    chunk_free(&st);
     return rc == SP_ERR_NOMEM ? rc : rc < 0 ? SP_ERR_UNAVAILABLE : 0;
 }
 

@@ -53,11 +53,12 @@ int sp_held_read(jsCtx *js, const char *stream, const char *source, int64_t curs
                  int64_t window, sp_held *out);
 
 /* The stream as sp_held_scan sees it. read gives the text of message seq
- * (a new string in *text, its length in *len), SP_ERR_NOT_FOUND for a
- * message deleted from the stream, or another negative sp_err. */
+ * (borrowed in *text until the next read, its length in *len),
+ * SP_ERR_NOT_FOUND for a message deleted from the stream, or another
+ * negative sp_err. sp_held_scan reads from the last message backwards. */
 typedef struct sp_stream_view {
     uint64_t first, last, msgs; /* the stream's state */
-    int (*read)(void *ctx, uint64_t seq, char **text, size_t *len);
+    int (*read)(void *ctx, uint64_t seq, const char **text, size_t *len);
     void *ctx;
 } sp_stream_view;
 

@@ -35,7 +35,7 @@ static char *ours(int64_t seq)
     return s;
 }
 
-static int fake_read(void *ctx, uint64_t seq, char **text, size_t *len)
+static int fake_read(void *ctx, uint64_t seq, const char **text, size_t *len)
 {
     fake_stream *f = ctx;
     f->reads++;
@@ -43,7 +43,7 @@ static int fake_read(void *ctx, uint64_t seq, char **text, size_t *len)
         return SP_ERR_UNAVAILABLE;
     if (seq > MAX_MSGS || !f->msgs[seq])
         return SP_ERR_NOT_FOUND;
-    *text = strdup(f->msgs[seq]);
+    *text = f->msgs[seq];
     *len = strlen(*text);
     return 0;
 }
