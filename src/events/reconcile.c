@@ -47,7 +47,8 @@ static int push(sp_held *h, size_t *cap, int64_t seq)
  * de-duplication window). */
 static void settle_set(sp_held *h)
 {
-    qsort(h->seqs, h->n, sizeof *h->seqs, cmp_seq);
+    if (h->n)
+        qsort(h->seqs, h->n, sizeof *h->seqs, cmp_seq);
     size_t k = 0;
     for (size_t i = 0; i < h->n; i++)
         if (h->seqs[i] > h->floor && (k == 0 || h->seqs[k - 1] != h->seqs[i]))

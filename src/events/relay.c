@@ -78,6 +78,7 @@ struct sp_relay {
     sp_held held;
     uint64_t reconciled; /* bus generation the held set was read on */
     int64_t resend_through; /* the cursor before it: events sent again up to it */
+    int64_t resend_counted; /* the newest of those counted in republished */
 
     atomic_int in_ack; /* on_ack calls running, for stop */
     int sent;          /* anything was handed to the library */
@@ -161,8 +162,11 @@ static int publish_one(const sp_event *e, void *arg)
         pthread_mutex_unlock(&r->window_lock);
         return 0;
     }
-    if (e->seq <= r->resend_through)
+    if (e->seq <= r->resend_through && e->seq > r->resend_counted) {
+        /* Counted once, however often a failed publish sends it again. */
+        r->resend_counted = e->seq;
         atomic_fetch_add(&r->republished, 1);
+    }
     char *text = sp_envelope_text(e, r->source);
     if (!text) {
         sp_error("relay", "event %lld has unreadable data; it will be retried", (long long)e->seq);
@@ -284,6 +288,7 @@ static int reconcile(sp_relay *r)
     sp_held_free(&r->held);
     r->held = held;
     r->resend_through = cursor;
+    r->resend_counted = held.floor;
     r->reconciled = generation;
     atomic_fetch_add(&r->reconciliations, 1);
     if (held.top < cursor)

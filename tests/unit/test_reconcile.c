@@ -152,6 +152,29 @@ START_TEST(others_and_deleted_skipped)
 }
 END_TEST
 
+START_TEST(only_others)
+{
+    /* None of ours: a stream read to its first message holds none of the
+     * log; one whose front was removed leaves the cursor trusted. */
+    fake_stream f = {0};
+    add_other(&f, "{\"source\":\"https://storage.example\",\"sequence\":\"1\"}");
+    add_other(&f, "{}");
+    sp_stream_view v = view_of(&f);
+    sp_held h;
+    ck_assert_int_eq(sp_held_scan(&v, SOURCE, 9, 4, &h), 0);
+    ck_assert_int_eq(h.floor, 0);
+    ck_assert_int_eq(h.n, 0);
+    ck_assert(!sp_held_has(&h, 1));
+    sp_held_free(&h);
+    f.msgs[1] = NULL;
+    f.first = 2;
+    v = view_of(&f);
+    ck_assert_int_eq(sp_held_scan(&v, SOURCE, 9, 4, &h), 0);
+    ck_assert_int_eq(h.floor, 9);
+    sp_held_free(&h);
+}
+END_TEST
+
 START_TEST(front_removed_by_limits)
 {
     /* Messages 1..4 removed by the stream's limits; 5..8 hold events 5..8. */
@@ -225,6 +248,7 @@ static Suite *reconcile_suite(void)
     tcase_add_test(tc, lost_tail_found);
     tcase_add_test(tc, holes_within_window);
     tcase_add_test(tc, others_and_deleted_skipped);
+    tcase_add_test(tc, only_others);
     tcase_add_test(tc, front_removed_by_limits);
     tcase_add_test(tc, empty_streams);
     tcase_add_test(tc, read_failure);
