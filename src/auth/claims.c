@@ -108,6 +108,21 @@ static int aud_of_json(const json_t *aud, const char *want)
     return 0;
 }
 
+/* Copies the next part of a dotted claim name at *p into part (size
+ * SP_AUTH_NAME_MAX) and moves *p past it and its dot. Returns 1 when more
+ * parts follow, 0 for the last one, -1 for an empty or too long part. */
+static int next_part(const char **p, char part[SP_AUTH_NAME_MAX])
+{
+    const char *end = strchr(*p, '.');
+    size_t n = end ? (size_t)(end - *p) : strlen(*p);
+    if (n == 0 || n >= SP_AUTH_NAME_MAX)
+        return -1;
+    memcpy(part, *p, n);
+    part[n] = '\0';
+    *p = end ? end + 1 : *p + n;
+    return end != NULL;
+}
+
 /* Returns the claim called name, or, when absent and name has dots, the
  * value at that path of nested objects ("realm_access.roles"). Borrowed. */
 static const json_t *lookup_json(const json_t *claims, const char *name)
@@ -119,16 +134,12 @@ static const json_t *lookup_json(const json_t *claims, const char *name)
     const json_t *cur = claims;
     const char *p = name;
     while (cur && json_is_object(cur)) {
-        const char *end = strchr(p, '.');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n == 0 || n >= sizeof part)
+        int more = next_part(&p, part);
+        if (more < 0)
             return NULL;
-        memcpy(part, p, n);
-        part[n] = '\0';
         cur = json_object_get(cur, part);
-        if (!end)
+        if (!more)
             return cur;
-        p = end + 1;
     }
     return NULL;
 }
@@ -220,19 +231,15 @@ static const sp_js_val *lookup_js(const sp_js_object *claims, const char *name,
     const sp_js_object *cur = claims;
     const char *p = name;
     for (;;) {
-        const char *end = strchr(p, '.');
-        size_t n = end ? (size_t)(end - p) : strlen(p);
-        if (n == 0 || n >= sizeof part)
+        int more = next_part(&p, part);
+        if (more < 0)
             return NULL;
-        memcpy(part, p, n);
-        part[n] = '\0';
         v = sp_auth__js_get(cur, part);
-        if (!end || !v)
+        if (!more || !v)
             return v;
         if (!sp_auth__js_members(v, scratch))
             return NULL;
         cur = scratch;
-        p = end + 1;
     }
 }
 

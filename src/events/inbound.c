@@ -10,6 +10,7 @@
 #include "events/inbound.h"
 
 #include "util/err.h"
+#include "util/url.h"
 #include "util/time.h"
 
 #include <stdint.h>
@@ -119,17 +120,6 @@ static int utf8_text(const unsigned char *s, size_t n)
     return 1;
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * Decodes a binary-mode header value as the binding says: optional
  * whitespace around it is dropped, a double-quoted string is unescaped
@@ -184,8 +174,8 @@ static int decode_value(const char *raw, json_t **out, const char **why)
             buf[k++] = buf[i];
             continue;
         }
-        int hi = i + 2 < m ? hex_value(buf[i + 1]) : -1;
-        int lo = i + 2 < m ? hex_value(buf[i + 2]) : -1;
+        int hi = i + 2 < m ? sp_url_hex(buf[i + 1]) : -1;
+        int lo = i + 2 < m ? sp_url_hex(buf[i + 2]) : -1;
         if (hi < 0 || lo < 0) {
             *why = "a % in a ce- header value must start two hex digits";
             goto done;

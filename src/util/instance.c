@@ -21,17 +21,6 @@ static int scheme_default_port(const char *scheme)
     return strcmp(scheme, "https") == 0 ? 443 : strcmp(scheme, "http") == 0 ? 80 : 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A raw path character of RFC 3986 (pchar, or '/'): unreserved, sub-delims,
  * ':', '@' and '%' (escapes are checked when decoding). */
 static int path_char(char c)
@@ -51,7 +40,7 @@ static int decode_segment(const char *s, size_t n, char *out, size_t outlen)
         if (c == '%') {
             if (i + 2 >= n)
                 return -1;
-            int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
+            int h = sp_url_hex(s[i + 1]), l = sp_url_hex(s[i + 2]);
             if (h < 0 || l < 0)
                 return -1;
             c = (unsigned char)(h * 16 + l);

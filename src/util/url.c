@@ -146,3 +146,14 @@ int sp_url_parse(const char *s, sp_url *out, const char **why)
     }
     return 0;
 }
+
+int sp_url_hex(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

@@ -34,4 +34,8 @@ int sp_url_parse(const char *s, sp_url *out, const char **why);
 /* Returns non-zero for localhost, 127.0.0.0/8 and ::1. */
 int sp_url_host_is_loopback(const char *host);
 
+/* The value of the hexadecimal digit c (either case), or -1: for
+ * percent-decoding. */
+int sp_url_hex(char c);
+
 #endif
