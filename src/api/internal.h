@@ -51,6 +51,18 @@ int sp_api__authorize(sp_http_req *req, sp_api *api, sp_user *u, sp_authz *a);
  * 403 with a->why, or a store error for anything else. */
 void sp_api__refuse(sp_http_req *req, const sp_authz *a, int rc);
 
+/* ---- what a sharing or member request's body asks (write.c) ---- */
+
+/* The single role of "roles", which must be one of those that apply to
+ * applies (SP_ROLE_ON_DRIVE, SP_ROLE_ON_ITEM). Returns it (static), or NULL
+ * after replying 400 with hint. */
+const sp_role *sp_api__read_role(sp_http_req *req, json_t *body, unsigned applies,
+                                 const char *hint);
+
+/* Reads "expirationDateTime": absent (*set 0), null (*set 1, *ms 0: none)
+ * or an RFC 3339 date-time in the future. Returns 0 or replies 400. */
+int sp_api__read_expiry(sp_http_req *req, json_t *body, int *set, int64_t *ms);
+
 /* ---- writes made later, on the store's writer thread (write.c) ---- */
 
 typedef struct sp_api_write sp_api_write;

@@ -26,41 +26,15 @@ static int prepare(sp_http_req *req, sp_api *api, sp_authz_act act, sp_user *u, 
     return sp_api__authorize(req, api, u, a);
 }
 
-/* Reads "expirationDateTime" (absent: *set = 0; null: none). Returns 0 or
- * replies 400. */
-static int read_expiry(sp_http_req *req, json_t *body, int *set, int64_t *ms)
-{
-    json_t *e = json_object_get(body, "expirationDateTime");
-    *set = e != NULL;
-    *ms = 0;
-    if (!e || json_is_null(e))
-        return 0;
-    if (!json_is_string(e) || sp_time_parse_rfc3339(json_string_value(e), ms) < 0) {
-        sp_http_reply_error(req, 400, "invalidRequest",
-                            "expirationDateTime must be an RFC 3339 date-time");
-        return SP_ERR_INVALID;
-    }
-    if (*ms <= sp_time_now_ms()) {
-        sp_http_reply_error(req, 400, "invalidRequest", "expirationDateTime is in the past");
-        return SP_ERR_INVALID;
-    }
-    return 0;
-}
-
 /* Reads the single role of "roles"; it must be a space role. */
 static int read_role(sp_http_req *req, json_t *body, const char **role)
 {
-    json_t *roles = json_object_get(body, "roles");
-    const sp_role *r = NULL;
-    if (json_is_array(roles) && json_array_size(roles) == 1)
-        r = sp_role_find(json_string_value(json_array_get(roles, 0)));
-    if (!r || !(r->applies & SP_ROLE_ON_DRIVE)) {
-        sp_http_reply_error(req, 400, "invalidRequest",
-                            "roles must hold one space role id: Manager " SP_ROLE_MANAGER
-                            ", SpaceEditor " SP_ROLE_SPACE_EDITOR
-                            ", SpaceViewer " SP_ROLE_SPACE_VIEWER);
+    const sp_role *r = sp_api__read_role(req, body, SP_ROLE_ON_DRIVE,
+                                         "roles must hold one space role id: Manager " SP_ROLE_MANAGER
+                                         ", SpaceEditor " SP_ROLE_SPACE_EDITOR
+                                         ", SpaceViewer " SP_ROLE_SPACE_VIEWER);
+    if (!r)
         return SP_ERR_INVALID;
-    }
     *role = r->id;
     return 0;
 }
@@ -159,7 +133,7 @@ static void invite(sp_http_req *req, void *ctx)
     int set_expiry;
     int64_t expiry;
     json_t *recipients = json_object_get(body, "recipients");
-    if (read_role(req, body, &role) < 0 || read_expiry(req, body, &set_expiry, &expiry) < 0)
+    if (read_role(req, body, &role) < 0 || sp_api__read_expiry(req, body, &set_expiry, &expiry) < 0)
         goto fail;
     if (!json_is_array(recipients) || json_array_size(recipients) == 0) {
         sp_http_reply_error(req, 400, "invalidRequest",
@@ -277,7 +251,7 @@ static void change_permission(sp_http_req *req, sp_api *api, int remove)
             return;
         if (json_object_get(body, "roles") && read_role(req, body, &role) < 0)
             goto fail;
-        if (read_expiry(req, body, &set_expiry, &expiry) < 0)
+        if (sp_api__read_expiry(req, body, &set_expiry, &expiry) < 0)
             goto fail;
         if (!role && !set_expiry) {
             sp_http_reply_error(req, 400, "invalidRequest",

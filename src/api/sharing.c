@@ -45,15 +45,7 @@ static int prepare(sp_http_req *req, sp_api *api, sp_authz_act act, sp_user *u, 
  * Returns NULL after replying 400 with hint. */
 static const sp_role *read_role(sp_http_req *req, json_t *body, const char *hint)
 {
-    json_t *roles = json_object_get(body, "roles");
-    const sp_role *r = NULL;
-    if (json_is_array(roles) && json_array_size(roles) == 1)
-        r = sp_role_find(json_string_value(json_array_get(roles, 0)));
-    if (!r || !(r->applies & SP_ROLE_ON_ITEM)) {
-        sp_http_reply_error(req, 400, "invalidRequest", "%s", hint);
-        return NULL;
-    }
-    return r;
+    return sp_api__read_role(req, body, SP_ROLE_ON_ITEM, hint);
 }
 
 /* Decides a again now that the body names the role it grants. Returns 0
@@ -223,16 +215,10 @@ static void invite(sp_http_req *req, void *ctx)
                                     ", EditorLite " SP_ROLE_EDITOR_LITE);
     if (!role || may_grant(req, &a, role) < 0)
         goto fail;
-    int64_t expiry = 0;
-    json_t *e = json_object_get(body, "expirationDateTime");
-    if (e && !json_is_null(e)) {
-        if (!json_is_string(e) || sp_time_parse_rfc3339(json_string_value(e), &expiry) < 0 ||
-            expiry <= sp_time_now_ms()) {
-            sp_http_reply_error(req, 400, "invalidRequest",
-                                "expirationDateTime must be an RFC 3339 date-time in the future");
-            goto fail;
-        }
-    }
+    int set_expiry;
+    int64_t expiry;
+    if (sp_api__read_expiry(req, body, &set_expiry, &expiry) < 0)
+        goto fail;
     json_t *recipients = json_object_get(body, "recipients");
     if (!json_is_array(recipients) || json_array_size(recipients) == 0) {
         sp_http_reply_error(req, 400, "invalidRequest",
@@ -389,18 +375,8 @@ static void change_share(sp_http_req *req, sp_api *api, int remove)
                 goto fail;
             role = r->id;
         }
-        json_t *e = json_object_get(body, "expirationDateTime");
-        if (e) {
-            set_expiry = 1;
-            if (!json_is_null(e) &&
-                (!json_is_string(e) || sp_time_parse_rfc3339(json_string_value(e), &expiry) < 0 ||
-                 expiry <= sp_time_now_ms())) {
-                sp_http_reply_error(req, 400, "invalidRequest",
-                                    "expirationDateTime must be an RFC 3339 date-time in the "
-                                    "future, or null");
-                goto fail;
-            }
-        }
+        if (sp_api__read_expiry(req, body, &set_expiry, &expiry) < 0)
+            goto fail;
         if (!role && !set_expiry) {
             sp_http_reply_error(req, 400, "invalidRequest",
                                 "nothing to change: send roles or expirationDateTime");

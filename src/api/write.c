@@ -12,6 +12,7 @@
 #include "api/internal.h"
 
 #include "util/err.h"
+#include "util/time.h"
 
 #include <stdlib.h>
 
@@ -36,6 +37,39 @@ void sp_api__refuse(sp_http_req *req, const sp_authz *a, int rc)
         sp_http_reply_error(req, 403, "accessDenied", "%s", a->why ? a->why : "not allowed");
     else
         sp_api__store_error(req, rc);
+}
+
+const sp_role *sp_api__read_role(sp_http_req *req, json_t *body, unsigned applies,
+                                 const char *hint)
+{
+    json_t *roles = json_object_get(body, "roles");
+    const sp_role *r = NULL;
+    if (json_is_array(roles) && json_array_size(roles) == 1)
+        r = sp_role_find(json_string_value(json_array_get(roles, 0)));
+    if (!r || !(r->applies & applies)) {
+        sp_http_reply_error(req, 400, "invalidRequest", "%s", hint);
+        return NULL;
+    }
+    return r;
+}
+
+int sp_api__read_expiry(sp_http_req *req, json_t *body, int *set, int64_t *ms)
+{
+    json_t *e = json_object_get(body, "expirationDateTime");
+    *set = e != NULL;
+    *ms = 0;
+    if (!e || json_is_null(e))
+        return 0;
+    if (!json_is_string(e) || sp_time_parse_rfc3339(json_string_value(e), ms) < 0) {
+        sp_http_reply_error(req, 400, "invalidRequest",
+                            "expirationDateTime must be an RFC 3339 date-time, or null");
+        return SP_ERR_INVALID;
+    }
+    if (*ms <= sp_time_now_ms()) {
+        sp_http_reply_error(req, 400, "invalidRequest", "expirationDateTime is in the past");
+        return SP_ERR_INVALID;
+    }
+    return 0;
 }
 
 /* On the writer thread, once the store decided w->authz again and it

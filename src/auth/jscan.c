@@ -105,6 +105,25 @@ static int scan_literal(scan *s, const char *word, size_t n)
 
 static int scan_value(scan *s, int depth, sp_js_val *v);
 
+/* After a member or an element: the closing bracket close (1, consumed),
+ * a comma (-1: another item follows, s->p at it), or anything else (0:
+ * not plain). */
+static int after_item(scan *s, char close)
+{
+    skip_ws(s);
+    if (s->p >= s->end)
+        return 0;
+    if (*s->p == close) {
+        s->p++;
+        return 1;
+    }
+    if (*s->p != ',')
+        return 0;
+    s->p++;
+    skip_ws(s);
+    return -1;
+}
+
 /* Reads an object at s->p ('{'), recording its members in *o (nested
  * objects too: the names are needed to refuse duplicates). Returns 1, or 0
  * when not plain. */
@@ -136,17 +155,9 @@ static int scan_object(scan *s, int depth, sp_js_object *o)
         if (!scan_value(s, depth + 1, &m->v))
             return 0;
         o->count++;
-        skip_ws(s);
-        if (s->p >= s->end)
-            return 0;
-        if (*s->p == '}') {
-            s->p++;
-            return 1;
-        }
-        if (*s->p != ',')
-            return 0;
-        s->p++;
-        skip_ws(s);
+        int next = after_item(s, '}');
+        if (next >= 0)
+            return next;
     }
 }
 
@@ -171,17 +182,9 @@ static int scan_array(scan *s, int depth)
         sp_js_val v;
         if (!scan_value(s, depth + 1, &v))
             return 0;
-        skip_ws(s);
-        if (s->p >= s->end)
-            return 0;
-        if (*s->p == ']') {
-            s->p++;
-            return 1;
-        }
-        if (*s->p != ',')
-            return 0;
-        s->p++;
-        skip_ws(s);
+        int next = after_item(s, ']');
+        if (next >= 0)
+            return next;
     }
 }
 
