@@ -550,8 +550,7 @@ static int prevails(const share_row *a, const share_row *b)
  * user already holds: held keeps its id (the user's mountpoint stays)
  * and takes p's role and expiry when p prevails; p goes, its share.deleted
  * naming held. */
-static int merge_pending(sp_conn *w, share_row *held, share_row *p, const char *user_id,
-                         const char *email)
+static int merge_pending(sp_conn *w, share_row *held, share_row *p, const char *user_id)
 {
     int rc = exec_seq(w, SQL_DELETE, p->seq, "merge e-mail share");
     if (rc == 0)
@@ -562,7 +561,7 @@ static int merge_pending(sp_conn *w, share_row *held, share_row *p, const char *
     rc = set_grant(w, held, p->role, p->expires_at);
     return rc < 0 ? rc
                   : row_event(w, held, SP_EVENT_SHARE_UPDATED, user_id, 0,
-                              json_pack("{s:s}", "matchedEmail", email));
+                              json_pack("{s:s}", "matchedEmail", p->grantee));
 }
 
 int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_id,
@@ -598,7 +597,7 @@ int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_
         else if (rc > 0) {
             /* The user holds this item already (shared by id, or an
              * address they had before): the claim merges, never fails. */
-            rc = merge_pending(w, &held, &p, user_id, email);
+            rc = merge_pending(w, &held, &p, user_id);
             if (rc < 0)
                 return rc;
             continue;
@@ -618,10 +617,10 @@ int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_
         sp_store__done(claim);
         if (step != SQLITE_DONE)
             return sp_store__err(w, step, "claim e-mail share");
+        json_t *matched = json_pack("{s:s}", "matchedEmail", p.grantee); /* as stored */
         p.grantee_seq = user_seq;
         snprintf(p.grantee, sizeof p.grantee, "%s", user_id);
-        rc = row_event(w, &p, SP_EVENT_SHARE_UPDATED, user_id, 0,
-                       json_pack("{s:s}", "matchedEmail", email));
+        rc = row_event(w, &p, SP_EVENT_SHARE_UPDATED, user_id, 0, matched);
         if (rc < 0)
             return rc;
     }
