@@ -1,4 +1,4 @@
--- 004_address_case.sql - e-mail addresses compared in lower case.
+-- 005_address_case.sql - e-mail addresses compared in lower case.
 --
 -- Addresses are stored and looked up in lower case; rows written before
 -- that rule are brought in line, so Bob@Example.org meets the shares sent
