@@ -136,10 +136,14 @@ typedef struct due_member {
     "SELECT m.user_seq, m.drive_seq, m.expires_at, m.expired, m.role, u.id, d.id, d.name,"        \
     " coalesce(o.id, u.id) FROM members m JOIN users u ON u.seq = m.user_seq"                     \
     " JOIN drives d ON d.seq = m.drive_seq LEFT JOIN users o ON o.seq = d.owner_seq"
-/* Expired, event not yet written (the members_expiry index); a bounded
- * batch so that one sweep never holds the writer long. */
+/* Memberships expired per sweep at most, so that one sweep never holds
+ * the writer long (the next sweep takes the rest). */
+#define SP_MEMBERS_EXPIRE_BATCH 256
+#define SP_STR(x) #x
+#define SP_XSTR(x) SP_STR(x)
+/* Expired, event not yet written (the members_expiry index). */
 static const char SQL_DUE[] = DUE_COLS " WHERE m.expires_at IS NOT NULL AND m.expires_at <= ?1"
-                                       " AND m.expired = 0 LIMIT ?2";
+                                       " AND m.expired = 0 LIMIT " SP_XSTR(SP_MEMBERS_EXPIRE_BATCH);
 /* One user's expired membership of one drive, event written or not. */
 static const char SQL_DUE_ONE[] = DUE_COLS " WHERE m.user_seq = ?1 AND m.drive_seq = ?2"
                                            " AND m.expires_at <= ?3";
@@ -150,8 +154,6 @@ static const char SQL_EXPIRED_DELETE[] = "DELETE FROM members WHERE user_seq = ?
 static const char SQL_EXPIRY_RECIPIENTS[] =
     "SELECT user_seq FROM members WHERE drive_seq = ?1 AND role = '" SP_ROLE_MANAGER "'"
     " AND (expires_at IS NULL OR expires_at > ?2) UNION SELECT ?3";
-/* Memberships expired per sweep at most. */
-#define SP_MEMBERS_EXPIRE_BATCH 256
 
 static void read_due(sqlite3_stmt *s, due_member *d)
 {
@@ -236,19 +238,9 @@ int sp_store_members_expire(sp_store *st, int64_t now_ms, int *count)
 {
     if (count)
         *count = 0;
-    /* Most of the time nothing is due: ask the reader first, so the sweep
-     * takes the writer only when there is work. */
-    sp_conn *r = sp_store__reader(st);
-    sqlite3_stmt *s = r ? sp_store__stmt(r, SQL_DUE) : NULL;
-    if (!s)
-        return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, now_ms);
-    sqlite3_bind_int(s, 2, 1);
-    int due = sqlite3_step(s) == SQLITE_ROW;
-    sp_store__done(s);
-    if (!due)
-        return 0;
-
+    int due = sp_store__any_row(st, SQL_DUE, now_ms);
+    if (due <= 0)
+        return due;
     due_member *list = calloc(SP_MEMBERS_EXPIRE_BATCH, sizeof *list);
     if (!list)
         return SP_ERR_NOMEM;
@@ -258,28 +250,23 @@ int sp_store_members_expire(sp_store *st, int64_t now_ms, int *count)
         return SP_ERR_DB;
     }
     int rc = 0, n = 0, step = SQLITE_DONE;
-    s = sp_store__stmt(w, SQL_DUE);
-    if (!s) {
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_DUE);
+    if (s) {
+        sqlite3_bind_int64(s, 1, now_ms);
+        /* Collected first: the marks would change the rows under the
+         * query. */
+        while (n < SP_MEMBERS_EXPIRE_BATCH && (step = sqlite3_step(s)) == SQLITE_ROW)
+            read_due(s, &list[n++]);
+        if (n < SP_MEMBERS_EXPIRE_BATCH && step != SQLITE_DONE)
+            rc = sp_store__err(w, step, "due members");
+        sp_store__done(s);
+    } else {
         rc = SP_ERR_DB;
-        goto done;
     }
-    sqlite3_bind_int64(s, 1, now_ms);
-    sqlite3_bind_int(s, 2, SP_MEMBERS_EXPIRE_BATCH);
-    /* Collected first: the marks would change the rows under the query. */
-    while (n < SP_MEMBERS_EXPIRE_BATCH && (step = sqlite3_step(s)) == SQLITE_ROW)
-        read_due(s, &list[n++]);
-    if (n < SP_MEMBERS_EXPIRE_BATCH && step != SQLITE_DONE)
-        rc = sp_store__err(w, step, "due members");
-    sp_store__done(s);
     for (int i = 0; rc == 0 && i < n; i++)
         rc = expire_one(w, &list[i], now_ms);
-done:
     free(list);
-    if (rc < 0) {
-        sp_store__rollback(st);
-        return rc;
-    }
-    rc = sp_store__commit(st);
+    rc = sp_store__finish(st, rc);
     if (rc == 0 && count)
         *count = n;
     return rc;

@@ -149,19 +149,24 @@ static int64_t shares(void)
     return raw_int("SELECT count(*) FROM shares", NULL);
 }
 
-static void perm_of(const sp_user *u, char out[SP_USER_ID_LEN])
+/* Copies the id sql returns about u (?1 the project, ?2 u's seq) to out. */
+static void id_about(const char *sql, const sp_user *u, char out[SP_USER_ID_LEN])
 {
     sqlite3_stmt *s = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(raw,
-                                        "SELECT m.id FROM members m JOIN drives d ON d.seq ="
-                                        " m.drive_seq WHERE d.id = ?1 AND m.user_seq = ?2",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(raw, sql, -1, &s, NULL), SQLITE_OK);
     sqlite3_bind_text(s, 1, project, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, u->seq);
     ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
     snprintf(out, SP_USER_ID_LEN, "%s", (const char *)sqlite3_column_text(s, 0));
     sqlite3_finalize(s);
+}
+
+/* u's permission id on the project. */
+static void perm_of(const sp_user *u, char out[SP_USER_ID_LEN])
+{
+    id_about("SELECT m.id FROM members m JOIN drives d ON d.seq = m.drive_seq"
+             " WHERE d.id = ?1 AND m.user_seq = ?2",
+             u, out);
 }
 
 /* ---- jobs as the API queues them ---- */
@@ -750,16 +755,9 @@ END_TEST
 START_TEST(test_personal_drive_admin_only)
 {
     char personal[SP_USER_ID_LEN];
-    sqlite3_stmt *s = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(raw,
-                                        "SELECT id FROM drives WHERE drive_type = 'personal'"
-                                        " AND owner_seq = ?1",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
-    sqlite3_bind_int64(s, 1, bob.seq);
-    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-    snprintf(personal, sizeof personal, "%s", (const char *)sqlite3_column_text(s, 0));
-    sqlite3_finalize(s);
+    id_about("SELECT id FROM drives WHERE ?1 IS NOT NULL AND drive_type = 'personal'"
+             " AND owner_seq = ?2",
+             &bob, personal);
     sp_user admin = carol;
     admin.roles = SP_USER_ROLE_ADMIN;
     ck_assert_int_eq(sp_drive_step_act(SP_DRIVE_PURGE, NULL), SP_AUTHZ_DISABLE_DRIVE);
