@@ -93,7 +93,7 @@ def check_stream(t, sp, nc, c, ids, tok):
     r = bob.call('POST', '/graph/v1.0/drives', {'name': 'Lighthouse'})
     project = r.json()['id']
     t.eq(invite(bob, project, ids['carol'], SPACE_VIEWER).status, 200, 'Carol joins for good')
-    expiry = soon(2)
+    expiry = soon(4)
     r = invite(bob, project, ids['dave'], SPACE_VIEWER, expiry)
     t.eq(r.status, 200, 'Dave joins until %s' % expiry)
     s_carol = Stream(sp.port, tok['carol'])
@@ -103,7 +103,7 @@ def check_stream(t, sp, nc, c, ids, tok):
     s_dave.collect(0.5)
     t.eq(dave.get('/graph/v1.0/drives/' + project).status, 200, 'Dave reaches the space')
 
-    wait_until(lambda: dave.get('/graph/v1.0/drives/' + project).status == 404, 6)
+    wait_until(lambda: dave.get('/graph/v1.0/drives/' + project).status == 404, 8)
     t.eq(dave.get('/graph/v1.0/drives/' + project).status, 404,
          'once the expiry passed, the space is 404 for Dave')
     t.ok(project not in [d['id'] for d in dave.get('/graph/v1.0/me/drives').json()['value']],
@@ -167,10 +167,10 @@ def check_last_manager(t, sp, c, ids):
     bob, erin = c['bob'], c['erin']
     r = bob.call('POST', '/graph/v1.0/drives', {'name': 'Orphanage'})
     project = r.json()['id']
-    t.eq(invite(bob, project, ids['erin'], MANAGER, soon(2)).status, 200,
+    t.eq(invite(bob, project, ids['erin'], MANAGER, soon(4)).status, 200,
          'Erin becomes Manager until soon')
     bob_perm = perm_of(bob, project, ids['bob'])
-    wait_until(lambda: erin.get('/graph/v1.0/drives/' + project).status == 404, 6)
+    wait_until(lambda: erin.get('/graph/v1.0/drives/' + project).status == 404, 8)
     t.eq(erin.get('/graph/v1.0/drives/' + project).status, 404, "Erin's Manager role expired")
     r = bob.call('PATCH', '/graph/v1beta1/drives/%s/root/permissions/%s' % (project, bob_perm),
                  {'roles': [SPACE_VIEWER]})
