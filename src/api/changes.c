@@ -61,6 +61,7 @@ static const char *sse_name(const char *type)
         {"spaceport.share.expired", "share-removed"},
         {"spaceport.space.member.added", "space-member-added"},
         {"spaceport.space.member.removed", "space-member-removed"},
+        {"spaceport.space.member.expired", "space-member-removed"},
         {"spaceport.space.member.updated", "space-updated"},
         {"spaceport.space.created", "space-created"},
         {"spaceport.space.updated", "space-updated"},

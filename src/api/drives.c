@@ -593,7 +593,7 @@ static void patch_drive(sp_http_req *req, void *ctx)
         return;
 
     if (header_true(req, "Restore")) {
-        if (may(req, api, &u, id, SP_AUTHZ_MANAGE_DRIVE) < 0)
+        if (may(req, api, &u, id, sp_drive_step_act(SP_DRIVE_RESTORE, NULL)) < 0)
             return;
         int rc = sp_store_drive_change(api->store, &u, id, SP_DRIVE_RESTORE, NULL);
         if (rc < 0)
@@ -642,7 +642,7 @@ static void delete_drive(sp_http_req *req, void *ctx)
     if (load_for_change(req, api, &u, id, &o) < 0)
         return;
     if (header_true(req, "Purge")) {
-        if (may(req, api, &u, id, SP_AUTHZ_MANAGE_DRIVE) < 0)
+        if (may(req, api, &u, id, sp_drive_step_act(SP_DRIVE_PURGE, NULL)) < 0)
             return;
         if (!o.disabled) {
             sp_http_reply_error(req, 400, "invalidRequest",
@@ -656,7 +656,7 @@ static void delete_drive(sp_http_req *req, void *ctx)
             sp_http_reply_json(req, 204, NULL);
         return;
     }
-    if (may(req, api, &u, id, SP_AUTHZ_DISABLE_DRIVE) < 0)
+    if (may(req, api, &u, id, sp_drive_step_act(SP_DRIVE_DISABLE, NULL)) < 0)
         return;
     if (o.disabled) {
         sp_http_reply_json(req, 204, NULL); /* already disabled: nothing to do */

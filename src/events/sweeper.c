@@ -1,6 +1,7 @@
-/* sweeper.c - share expiry and event log retention. */
+/* sweeper.c - share and membership expiry, and event log retention. */
 #include "events/sweeper.h"
 
+#include "store/drives.h"
 #include "store/events.h"
 #include "store/shares.h"
 
@@ -11,8 +12,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-/* Expiry is checked this often: an expired share lingers at most this
- * long in event terms (listings filter by time at once). */
+/* Expiry is checked this often: an expired share or membership lingers
+ * at most this long in event terms (every read filters by time at once). */
 #define SP_SWEEP_EXPIRY_MS 1000
 /* Retention is enforced this often. */
 #define SP_SWEEP_PRUNE_MS 60000
@@ -36,6 +37,8 @@ static void *sweeper_main(void *arg)
         int expired = 0;
         if (sp_store_shares_expire(s->store, sp_time_now_ms(), &expired) == 0 && expired)
             sp_info("sweeper", "%d shares expired", expired);
+        if (sp_store_members_expire(s->store, sp_time_now_ms(), &expired) == 0 && expired)
+            sp_info("sweeper", "%d memberships expired", expired);
         if (sp_time_mono_ms() >= next_prune) {
             int deleted = 0;
             int64_t before = sp_time_now_ms() - s->retention_ms;

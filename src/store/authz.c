@@ -18,9 +18,11 @@ static const char SQL_STANDING[] =
 /* A share of the drive's item, and whether the actor made it. */
 static const char SQL_SHARE[] = "SELECT s.creator_seq = ?1 FROM shares s"
                                 " WHERE s.id = ?2 AND s.drive_seq = ?3 AND s.item_id = ?4";
-/* A membership of the drive, and whether it is the actor's. */
+/* An unexpired membership of the drive, and whether it is the actor's:
+ * an expired one is gone for everyone. */
 static const char SQL_MEMBER[] =
-    "SELECT user_seq = ?1 FROM members WHERE id = ?2 AND drive_seq = ?3";
+    "SELECT user_seq = ?1 FROM members WHERE id = ?2 AND drive_seq = ?3"
+    " AND (expires_at IS NULL OR expires_at > ?4)";
 
 /* Reads the drive's row and the actor's role into a. */
 static int read_standing(sp_conn *c, sp_authz *a)
@@ -56,6 +58,8 @@ static int read_target(sp_conn *c, sp_authz *a)
     sqlite3_bind_int64(s, 3, a->drive_seq);
     if (share)
         sqlite3_bind_text(s, 4, a->item_id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(s, 4, sp_time_now_ms());
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         a->target_found = 1;
@@ -152,11 +156,14 @@ int sp_authz_decide(sp_authz *a)
         return 0;
     case SP_AUTHZ_DISABLE_DRIVE:
         /* A personal drive belongs to its user's account: only admins
-         * disable it. */
+         * disable, restore or purge it (oCIS). Its owner is its Manager,
+         * and would otherwise undo an admin's disabling or purge it. */
         if (!admin && strcmp(a->drive_type, "personal") == 0)
-            return refuse(a, SP_ERR_DENIED, "only an admin can disable a personal drive");
+            return refuse(a, SP_ERR_DENIED,
+                          "only an admin can disable, restore or delete a personal drive");
         if (!admin && !(can & SP_CAN_MANAGE))
-            return refuse(a, SP_ERR_DENIED, "disabling needs the Manager role");
+            return refuse(a, SP_ERR_DENIED,
+                          "disabling, restoring or deleting needs the Manager role");
         return 0;
     }
     return refuse(a, SP_ERR_DENIED, "unknown request");

@@ -35,9 +35,10 @@ typedef enum sp_authz_act {
     SP_AUTHZ_SEE_MEMBERS,    /* list the members */
     SP_AUTHZ_MANAGE_MEMBERS, /* add members, change one: a Manager or an admin */
     SP_AUTHZ_REMOVE_MEMBER,  /* remove membership target_id: also the member themself */
-    SP_AUTHZ_MANAGE_DRIVE,   /* rename, describe, restore, purge: a Manager or an admin */
+    SP_AUTHZ_MANAGE_DRIVE,   /* rename, describe: a Manager or an admin */
     SP_AUTHZ_SET_QUOTA,      /* an admin, or a space admin managing a project drive (oCIS) */
-    SP_AUTHZ_DISABLE_DRIVE,  /* a Manager or an admin; a personal drive: an admin only */
+    SP_AUTHZ_DISABLE_DRIVE,  /* disable, restore, purge: a Manager or an admin; a personal
+                              * drive: an admin only */
 } sp_authz_act;
 
 /* A question, what the last reading found, and the answer. The caller
@@ -57,7 +58,8 @@ typedef struct sp_authz {
     char drive_name[SP_AUTHZ_DRIVE_NAME_MAX];
     int drive_disabled;
     const sp_role *role; /* the actor's unexpired role on the drive, NULL: none */
-    int target_found;    /* CHANGE_SHARE: on drive_id and item_id; REMOVE_MEMBER: of drive_id */
+    int target_found;    /* CHANGE_SHARE: on drive_id and item_id; REMOVE_MEMBER: of drive_id,
+                          * unexpired */
     int target_own;      /* the actor created that share, or holds that membership */
 
     /* The answer of the last decision: why it refused (static text), and

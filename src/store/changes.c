@@ -18,10 +18,11 @@ static const char SQL_DRIVE[] = "SELECT seq FROM drives WHERE id = ?";
 static const char SQL_APPLY[] =
     "UPDATE drives SET etag = ?, mtime = ?, quota_used = CASE WHEN ? THEN ? ELSE quota_used END"
     " WHERE seq = ?";
-/* Everyone who reaches the drive: members, and grantees of its unexpired
- * shares (their mountpoints show the change). */
+/* Everyone who reaches the drive: unexpired members, and grantees of its
+ * unexpired shares (their mountpoints show the change). */
 static const char SQL_AUDIENCE[] =
     "SELECT user_seq FROM members WHERE drive_seq = ?1"
+    " AND (expires_at IS NULL OR expires_at > ?2)"
     " UNION SELECT grantee_seq FROM shares WHERE drive_seq = ?1 AND grantee_seq IS NOT NULL"
     " AND (expires_at IS NULL OR expires_at > ?2)";
 

@@ -61,10 +61,10 @@
 
 #define SELECT_ALL                                                                                \
     "SELECT " DRIVE_COLS ", (SELECT mm.role FROM members mm WHERE mm.user_seq = ?1"               \
-    " AND mm.drive_seq = d.seq), lower(d.name) AS k, NULL, NULL, NULL, NULL, NULL"                \
+    " AND mm.drive_seq = d.seq AND (mm.expires_at IS NULL OR mm.expires_at > ?8)),"               \
+    " lower(d.name) AS k, NULL, NULL, NULL, NULL, NULL"                                           \
     " FROM drives d LEFT JOIN users o ON o.seq = d.owner_seq"                                     \
-    " WHERE (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3) AND ?4 = ?4"          \
-    " AND ?8 = ?8"
+    " WHERE (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3) AND ?4 = ?4"
 
 /* Written as a range on the leading key plus a tie-break, not as a row
  * value comparison: SQLite 3.40 seeks an expression index only so. The
@@ -265,7 +265,9 @@ static const char SQL_MEMBER_INSERT[] =
     "INSERT INTO members (user_seq, drive_seq, id, role, created_at) VALUES (?, ?, ?, ?, ?)";
 static const char SQL_DRIVE_STATE[] =
     "SELECT seq, name, coalesce(disabled_at, 0), drive_type FROM drives WHERE id = ?";
-static const char SQL_RECIPIENTS[] = "SELECT user_seq FROM members WHERE drive_seq = ?";
+/* An expired member hears nothing more of the drive. */
+static const char SQL_RECIPIENTS[] = "SELECT user_seq FROM members WHERE drive_seq = ?1"
+                                     " AND (expires_at IS NULL OR expires_at > ?2)";
 
 int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count)
 {
@@ -275,6 +277,7 @@ int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, siz
     if (!s)
         return SP_ERR_DB;
     sqlite3_bind_int64(s, 1, drive_seq);
+    sqlite3_bind_int64(s, 2, sp_time_now_ms());
     return sp_store__collect_seqs(w, s, out, count, "drive recipients");
 }
 
@@ -386,7 +389,7 @@ static int exec_int_seq(sp_conn *w, const char *sql, int64_t v, int64_t seq, int
 
 sp_authz_act sp_drive_step_act(sp_drive_step step, const sp_drive_patch *patch)
 {
-    if (step == SP_DRIVE_DISABLE)
+    if (step != SP_DRIVE_UPDATE)
         return SP_AUTHZ_DISABLE_DRIVE;
     if (step == SP_DRIVE_UPDATE && patch && patch->set_quota)
         return SP_AUTHZ_SET_QUOTA;

@@ -147,27 +147,38 @@ typedef struct sp_member {
 
 typedef int (*sp_member_fn)(const sp_member *m, void *ctx);
 
-/* Lists the members of drive seq, Managers first. */
+/* Lists the unexpired members of drive seq, Managers first. */
 int sp_store_members_list(sp_store *st, int64_t drive_seq, sp_member_fn fn, void *ctx);
 
 /*
  * Adds grantee (a user id) to drive id with role, writing member.added.
- * Returns 0 and the permission id in perm_out; SP_ERR_NOT_FOUND when the
- * grantee does not exist; SP_ERR_CONFLICT when already a member.
+ * An expired membership of the grantee is replaced (its member.expired
+ * event written first, when the sweeper has not yet). Returns 0 and the
+ * permission id in perm_out; SP_ERR_NOT_FOUND when the grantee does not
+ * exist; SP_ERR_CONFLICT when already an unexpired member.
  */
 int sp_store_member_add(sp_store *st, const sp_user *actor, const char *drive_id,
                         const char *grantee_id, const char *role, int64_t expires_at_ms,
                         char perm_out[SP_USER_ID_LEN]);
 
 /*
- * Removes (remove non-zero) or changes the membership perm_id of drive id:
- * role (NULL keeps it) and, with set_expiry, the expiration (0 = none).
- * Demoting or removing the last Manager is SP_ERR_DENIED. Writes
- * member.removed or member.updated. Returns 0, SP_ERR_NOT_FOUND,
- * SP_ERR_DENIED or another negative sp_err.
+ * Removes (remove non-zero) or changes the unexpired membership perm_id
+ * of drive id: role (NULL keeps it) and, with set_expiry, the expiration
+ * (0 = none). Demoting or removing the last unexpired Manager is
+ * SP_ERR_DENIED. Writes member.removed or member.updated. Returns 0,
+ * SP_ERR_NOT_FOUND (also for an expired membership), SP_ERR_DENIED or
+ * another negative sp_err.
  */
 int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive_id,
                            const char *perm_id, int remove, const char *role, int set_expiry,
                            int64_t expires_at_ms);
+
+/*
+ * Marks memberships whose expiry passed by now_ms as expired, writing one
+ * spaceport.space.member.expired event each, to the member and the
+ * drive's unexpired Managers. *count (may be NULL) receives how many.
+ * Returns 0 or a negative sp_err.
+ */
+int sp_store_members_expire(sp_store *st, int64_t now_ms, int *count);
 
 #endif

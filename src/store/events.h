@@ -19,6 +19,7 @@
 #define SP_EVENT_MEMBER_ADDED      "spaceport.space.member.added"
 #define SP_EVENT_MEMBER_REMOVED    "spaceport.space.member.removed"
 #define SP_EVENT_MEMBER_UPDATED    "spaceport.space.member.updated"
+#define SP_EVENT_MEMBER_EXPIRED    "spaceport.space.member.expired"
 #define SP_EVENT_SHARE_CREATED     "spaceport.share.created"
 #define SP_EVENT_SHARE_UPDATED     "spaceport.share.updated"
 #define SP_EVENT_SHARE_DELETED     "spaceport.share.deleted"

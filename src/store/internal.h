@@ -77,6 +77,10 @@ sp_conn *sp_store__reader(sp_store *st);
 sqlite3_stmt *sp_store__stmt(sp_conn *conn, const char *sql);
 /* Resets a statement and clears its bindings. */
 void sp_store__done(sqlite3_stmt *stmt);
+/* Whether sql (a string constant, one integer parameter bound to p1)
+ * yields a row on the calling thread's reader: 1, 0, or SP_ERR_DB. A
+ * periodic sweep asks so before it takes the writer for nothing. */
+int sp_store__any_row(sp_store *st, const char *sql, int64_t p1);
 
 /* The connection the calling thread reads on: the writer's while this
  * thread runs the store's jobs (so that a job reads what its writes
@@ -97,6 +101,9 @@ sp_conn *sp_store__begin_relaxed(sp_store *st);
 int sp_store__commit(sp_store *st);
 /* Undoes the caller's writes (only theirs) and releases the writer. */
 void sp_store__rollback(sp_store *st);
+/* Ends the caller's writes as rc says: commits when rc is not negative
+ * (returning the commit's result), else rolls back and returns rc. */
+int sp_store__finish(sp_store *st, int rc);
 /* Runs the jobs still queued and stops the writer thread; later jobs are
  * refused (sp_store_close; calling it again does nothing more). */
 void sp_store__jobs_stop(sp_store *st);

@@ -15,9 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A membership counts until its expiry passes, whether or not the sweeper
+ * has written its member.expired event yet: every query about members
+ * compares expires_at with the time. */
 static const char SQL_MEMBERS[] =
     "SELECT m.id, m.role, u.id, u.display_name, coalesce(m.expires_at, 0)"
-    " FROM members m JOIN users u ON u.seq = m.user_seq WHERE m.drive_seq = ?"
+    " FROM members m JOIN users u ON u.seq = m.user_seq WHERE m.drive_seq = ?1"
+    " AND (m.expires_at IS NULL OR m.expires_at > ?2)"
     " ORDER BY m.role = '" SP_ROLE_MANAGER "' DESC, m.created_at, m.id";
 
 int sp_store_members_list(sp_store *st, int64_t drive_seq, sp_member_fn fn, void *ctx)
@@ -29,6 +33,7 @@ int sp_store_members_list(sp_store *st, int64_t drive_seq, sp_member_fn fn, void
     if (!s)
         return SP_ERR_DB;
     sqlite3_bind_int64(s, 1, drive_seq);
+    sqlite3_bind_int64(s, 2, sp_time_now_ms());
     int rc, err = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         sp_member m = {
@@ -55,12 +60,16 @@ static const char SQL_MEMBER_ADD[] =
     " VALUES (?, ?, ?, ?, nullif(?, 0), ?)";
 static const char SQL_MEMBER_BY_PERM[] =
     "SELECT m.user_seq, m.role, u.id FROM members m JOIN users u ON u.seq = m.user_seq"
-    " WHERE m.id = ? AND m.drive_seq = ?";
+    " WHERE m.id = ?1 AND m.drive_seq = ?2 AND (m.expires_at IS NULL OR m.expires_at > ?3)";
+/* An expired Manager manages nothing: only unexpired ones keep a space
+ * managed. */
 static const char SQL_MANAGER_COUNT[] =
-    "SELECT count(*) FROM members WHERE drive_seq = ? AND role = '" SP_ROLE_MANAGER "'";
+    "SELECT count(*) FROM members WHERE drive_seq = ?1 AND role = '" SP_ROLE_MANAGER "'"
+    " AND (expires_at IS NULL OR expires_at > ?2)";
 static const char SQL_MEMBER_ROLE[] = "UPDATE members SET role = ? WHERE id = ?";
+/* A new expiry is a new one to announce when it passes. */
 static const char SQL_MEMBER_EXPIRY[] =
-    "UPDATE members SET expires_at = nullif(?, 0) WHERE id = ?";
+    "UPDATE members SET expires_at = nullif(?, 0), expired = 0 WHERE id = ?";
 static const char SQL_MEMBER_DELETE[] = "DELETE FROM members WHERE id = ?";
 
 /* Finds a row by one text key; copies the seq and a text column. Returns
@@ -113,6 +122,156 @@ static int member_event(sp_conn *w, const char *type, const sp_user *actor, cons
     return rc;
 }
 
+/* ---- expiry ---- */
+
+/* An expired membership, as its member.expired event names it. */
+typedef struct due_member {
+    int64_t user_seq, drive_seq, expires_at;
+    int expired; /* its event is written */
+    char role[64], user_id[SP_ID_LEN], drive_id[SP_ID_LEN], executant[SP_ID_LEN],
+        drive_name[SP_AUTHZ_DRIVE_NAME_MAX];
+} due_member;
+
+#define DUE_COLS                                                                                  \
+    "SELECT m.user_seq, m.drive_seq, m.expires_at, m.expired, m.role, u.id, d.id, d.name,"        \
+    " coalesce(o.id, u.id) FROM members m JOIN users u ON u.seq = m.user_seq"                     \
+    " JOIN drives d ON d.seq = m.drive_seq LEFT JOIN users o ON o.seq = d.owner_seq"
+/* Memberships expired per sweep at most, so that one sweep never holds
+ * the writer long (the next sweep takes the rest). */
+#define SP_MEMBERS_EXPIRE_BATCH 256
+#define SP_STR(x) #x
+#define SP_XSTR(x) SP_STR(x)
+/* Expired, event not yet written (the members_expiry index). */
+static const char SQL_DUE[] = DUE_COLS " WHERE m.expires_at IS NOT NULL AND m.expires_at <= ?1"
+                                       " AND m.expired = 0 LIMIT " SP_XSTR(SP_MEMBERS_EXPIRE_BATCH);
+/* One user's expired membership of one drive, event written or not. */
+static const char SQL_DUE_ONE[] = DUE_COLS " WHERE m.user_seq = ?1 AND m.drive_seq = ?2"
+                                           " AND m.expires_at <= ?3";
+static const char SQL_MARK_EXPIRED[] =
+    "UPDATE members SET expired = 1 WHERE user_seq = ? AND drive_seq = ?";
+static const char SQL_EXPIRED_DELETE[] = "DELETE FROM members WHERE user_seq = ? AND drive_seq = ?";
+/* Who hears of an expiry: the member and the unexpired Managers. */
+static const char SQL_EXPIRY_RECIPIENTS[] =
+    "SELECT user_seq FROM members WHERE drive_seq = ?1 AND role = '" SP_ROLE_MANAGER "'"
+    " AND (expires_at IS NULL OR expires_at > ?2) UNION SELECT ?3";
+
+static void read_due(sqlite3_stmt *s, due_member *d)
+{
+    d->user_seq = sqlite3_column_int64(s, 0);
+    d->drive_seq = sqlite3_column_int64(s, 1);
+    d->expires_at = sqlite3_column_int64(s, 2);
+    d->expired = sqlite3_column_int(s, 3);
+    sp_store__copy_text(s, 4, d->role, sizeof d->role);
+    sp_store__copy_text(s, 5, d->user_id, sizeof d->user_id);
+    sp_store__copy_text(s, 6, d->drive_id, sizeof d->drive_id);
+    sp_store__copy_text(s, 7, d->drive_name, sizeof d->drive_name);
+    sp_store__copy_text(s, 8, d->executant, sizeof d->executant);
+}
+
+/* Runs a statement bound to one membership's key. */
+static int exec_member_key(sp_conn *w, const char *sql, const due_member *d)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, d->user_seq);
+    sqlite3_bind_int64(s, 2, d->drive_seq);
+    int step = sqlite3_step(s);
+    sp_store__done(s);
+    return step == SQLITE_DONE ? 0 : sp_store__err(w, step, sql);
+}
+
+/* Marks d expired and writes its one member.expired event. The executant
+ * is the drive's owner (its creator, for a project): nobody acted. */
+static int expire_one(sp_conn *w, const due_member *d, int64_t now_ms)
+{
+    int rc = exec_member_key(w, SQL_MARK_EXPIRED, d);
+    if (rc < 0)
+        return rc;
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_EXPIRY_RECIPIENTS);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, d->drive_seq);
+    sqlite3_bind_int64(s, 2, now_ms);
+    sqlite3_bind_int64(s, 3, d->user_seq);
+    int64_t *recipients = NULL;
+    size_t count = 0;
+    rc = sp_store__collect_seqs(w, s, &recipients, &count, "expiry recipients");
+    if (rc < 0)
+        return rc;
+    char when[SP_TIME_RFC3339_LEN];
+    sp_time_format_rfc3339(d->expires_at, when);
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "executant", d->executant,
+                             "driveId", d->drive_id, "driveName", d->drive_name, "grantee",
+                             d->user_id, "role", d->role, "expirationDateTime", when);
+    rc = data ? sp_store__event_add(w, SP_EVENT_MEMBER_EXPIRED, d->drive_id, data, recipients,
+                                    count, NULL)
+              : SP_ERR_NOMEM;
+    json_decref(data);
+    free(recipients);
+    return rc;
+}
+
+/* Makes room for a new membership of user_seq in drive_seq: an expired
+ * one goes, after its expiry event (unless the sweeper wrote it). An
+ * unexpired one stays, and the insertion that follows conflicts. */
+static int replace_expired(sp_conn *w, int64_t user_seq, int64_t drive_seq, int64_t now_ms)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_DUE_ONE);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, user_seq);
+    sqlite3_bind_int64(s, 2, drive_seq);
+    sqlite3_bind_int64(s, 3, now_ms);
+    due_member d;
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        read_due(s, &d);
+    sp_store__done(s);
+    if (step != SQLITE_ROW)
+        return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "expired member");
+    int rc = d.expired ? 0 : expire_one(w, &d, now_ms);
+    return rc < 0 ? rc : exec_member_key(w, SQL_EXPIRED_DELETE, &d);
+}
+
+int sp_store_members_expire(sp_store *st, int64_t now_ms, int *count)
+{
+    if (count)
+        *count = 0;
+    int due = sp_store__any_row(st, SQL_DUE, now_ms);
+    if (due <= 0)
+        return due;
+    due_member *list = calloc(SP_MEMBERS_EXPIRE_BATCH, sizeof *list);
+    if (!list)
+        return SP_ERR_NOMEM;
+    sp_conn *w = sp_store__begin(st);
+    if (!w) {
+        free(list);
+        return SP_ERR_DB;
+    }
+    int rc = 0, n = 0, step = SQLITE_DONE;
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_DUE);
+    if (s) {
+        sqlite3_bind_int64(s, 1, now_ms);
+        /* Collected first: the marks would change the rows under the
+         * query. */
+        while (n < SP_MEMBERS_EXPIRE_BATCH && (step = sqlite3_step(s)) == SQLITE_ROW)
+            read_due(s, &list[n++]);
+        if (n < SP_MEMBERS_EXPIRE_BATCH && step != SQLITE_DONE)
+            rc = sp_store__err(w, step, "due members");
+        sp_store__done(s);
+    } else {
+        rc = SP_ERR_DB;
+    }
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = expire_one(w, &list[i], now_ms);
+    free(list);
+    rc = sp_store__finish(st, rc);
+    if (rc == 0 && count)
+        *count = n;
+    return rc;
+}
+
 int sp_store_member_add(sp_store *st, const sp_user *actor, const char *drive_id,
                         const char *grantee_id, const char *role, int64_t expires_at_ms,
                         char perm_out[SP_USER_ID_LEN])
@@ -128,6 +287,8 @@ int sp_store_member_add(sp_store *st, const sp_user *actor, const char *drive_id
     int rc = lookup(w, SQL_DRIVE_BY_ID, drive_id, &drive_seq, drive_name, sizeof drive_name);
     if (rc == 0)
         rc = lookup(w, SQL_USER_SEQ, grantee_id, &user_seq, user_name, sizeof user_name);
+    if (rc == 0)
+        rc = replace_expired(w, user_seq, drive_seq, sp_time_now_ms());
     if (rc < 0)
         goto fail;
     sqlite3_stmt *s = sp_store__stmt(w, SQL_MEMBER_ADD);
@@ -180,6 +341,7 @@ int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive
     }
     sqlite3_bind_text(s, 1, perm_id, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, drive_seq);
+    sqlite3_bind_int64(s, 3, sp_time_now_ms());
     int step = sqlite3_step(s);
     if (step != SQLITE_ROW) {
         sp_store__done(s);
@@ -194,8 +356,8 @@ int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive
     if (!remove && !role)
         role = old_role;
 
-    /* A space keeps at least one Manager: no demotion or removal of the
-     * last one. */
+    /* A space keeps at least one unexpired Manager: no demotion or
+     * removal of the last one. */
     int losing_manager =
         strcmp(old_role, SP_ROLE_MANAGER) == 0 && (remove || strcmp(role, SP_ROLE_MANAGER) != 0);
     if (losing_manager) {
@@ -205,6 +367,7 @@ int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive
             goto fail;
         }
         sqlite3_bind_int64(s, 1, drive_seq);
+        sqlite3_bind_int64(s, 2, sp_time_now_ms());
         int64_t managers = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
         sp_store__done(s);
         if (managers <= 1) {

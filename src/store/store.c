@@ -249,6 +249,20 @@ sp_conn *sp_store__reader(sp_store *st)
     return &r->conn;
 }
 
+int sp_store__any_row(sp_store *st, const char *sql, int64_t p1)
+{
+    sp_conn *r = sp_store__reader(st);
+    sqlite3_stmt *s = r ? sp_store__stmt(r, sql) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, p1);
+    int rc = sqlite3_step(s);
+    sp_store__done(s);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        return rc == SQLITE_ROW;
+    return sp_store__err(r, rc, sql);
+}
+
 static const char SQL_VERSION_TABLE[] =
     "CREATE TABLE IF NOT EXISTS schema_version ("
     " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)";

@@ -255,6 +255,14 @@ void sp_store__rollback(sp_store *st)
         group_settle(st);
 }
 
+int sp_store__finish(sp_store *st, int rc)
+{
+    if (rc >= 0)
+        return sp_store__commit(st);
+    sp_store__rollback(st);
+    return rc;
+}
+
 /* ---- jobs: writes without a waiting thread ---- */
 
 /*

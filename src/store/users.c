@@ -17,9 +17,12 @@
 #include <string.h>
 #include <strings.h>
 
+/* With whether the user has a personal drive (the drives_personal index):
+ * an admin may have purged it, and the next request makes a new one. */
 static const char SQL_USER_BY_SUB[] =
-    "SELECT seq, id, issuer, username, display_name, coalesce(email, ''), roles"
-    " FROM users WHERE issuer = ? AND sub = ?";
+    "SELECT seq, id, issuer, username, display_name, coalesce(email, ''), roles,"
+    " EXISTS (SELECT 1 FROM drives d WHERE d.owner_seq = users.seq"
+    " AND d.drive_type = 'personal') FROM users WHERE issuer = ? AND sub = ?";
 static const char SQL_USER_BY_ID[] =
     "SELECT seq, id, issuer, username, display_name, coalesce(email, ''), roles"
     " FROM users WHERE id = ?";
@@ -52,8 +55,10 @@ static void read_user(sqlite3_stmt *s, sp_user *u)
     u->roles = (unsigned)sqlite3_column_int(s, 6);
 }
 
-/* Looks up (issuer, sub) on conn. Returns 1 found, 0 not found, <0 error. */
-static int find_by_sub(sp_conn *c, const char *issuer, const char *sub, sp_user *out)
+/* Looks up (issuer, sub) on conn; *has_drive tells whether the user has a
+ * personal drive. Returns 1 found, 0 not found, <0 error. */
+static int find_by_sub(sp_conn *c, const char *issuer, const char *sub, sp_user *out,
+                       int *has_drive)
 {
     sqlite3_stmt *s = sp_store__stmt(c, SQL_USER_BY_SUB);
     if (!s)
@@ -62,8 +67,10 @@ static int find_by_sub(sp_conn *c, const char *issuer, const char *sub, sp_user 
     sqlite3_bind_text(s, 2, sub, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s);
     int found = rc == SQLITE_ROW;
-    if (found)
+    if (found) {
         read_user(s, out);
+        *has_drive = sqlite3_column_int(s, 7);
+    }
     sp_store__done(s);
     if (!found && rc != SQLITE_DONE)
         return sp_store__err(c, rc, "find user");
@@ -84,37 +91,19 @@ static int step_done(sp_conn *w, sqlite3_stmt *s, const char *what)
     return rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, what);
 }
 
-/* Inserts the user, its personal drive, its Manager membership and the
- * space.created event. */
-static int create_user(sp_conn *w, const sp_user_claims *c, sp_user *out)
+/* Inserts the personal drive of user (seq, id), named after the claims,
+ * its Manager membership and the space.created event: at first sight, and
+ * on the first request after an admin purged the drive. */
+static int create_personal_drive(sp_conn *w, int64_t user_seq, const char *user_id,
+                                 const sp_user_claims *c)
 {
     int64_t now = sp_time_now_ms();
-    char user_id[SP_ID_LEN], drive_id[SP_ID_LEN], perm_id[SP_ID_LEN], etag[SP_ID_LEN];
-    if (sp_id_uuid(user_id) < 0 || sp_id_uuid(drive_id) < 0 || sp_id_uuid(perm_id) < 0 ||
-        sp_id_uuid(etag) < 0)
+    char drive_id[SP_ID_LEN], perm_id[SP_ID_LEN], etag[SP_ID_LEN];
+    if (sp_id_uuid(drive_id) < 0 || sp_id_uuid(perm_id) < 0 || sp_id_uuid(etag) < 0)
         return SP_ERR_IO;
-    const char *email = c->email ? c->email : "";
-
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_USER_INSERT);
-    if (!s)
-        return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, user_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, c->issuer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, c->sub, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, c->username, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, c->display_name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, email, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 7, (int)c->roles);
-    sqlite3_bind_int64(s, 8, now);
-    sqlite3_bind_int64(s, 9, now);
-    int rc = step_done(w, s, "insert user");
-    if (rc < 0)
-        return rc;
-    int64_t user_seq = sqlite3_last_insert_rowid(w->db);
-
     char alias[SP_USER_NAME_MAX + 16];
     snprintf(alias, sizeof alias, "personal/%s", c->username);
-    s = sp_store__stmt(w, SQL_DRIVE_INSERT_PERSONAL);
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_DRIVE_INSERT_PERSONAL);
     if (!s)
         return SP_ERR_DB;
     sqlite3_bind_text(s, 1, drive_id, -1, SQLITE_STATIC);
@@ -124,7 +113,7 @@ static int create_user(sp_conn *w, const sp_user_claims *c, sp_user *out)
     sqlite3_bind_text(s, 5, etag, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, now);
     sqlite3_bind_int64(s, 7, now);
-    rc = step_done(w, s, "insert personal drive");
+    int rc = step_done(w, s, "insert personal drive");
     if (rc < 0)
         return rc;
     int64_t drive_seq = sqlite3_last_insert_rowid(w->db);
@@ -147,6 +136,35 @@ static int create_user(sp_conn *w, const sp_user_claims *c, sp_user *out)
         return SP_ERR_NOMEM;
     rc = sp_store__event_add(w, SP_EVENT_SPACE_CREATED, drive_id, data, &user_seq, 1, NULL);
     json_decref(data);
+    return rc;
+}
+
+/* Inserts the user and its personal drive (create_personal_drive). */
+static int create_user(sp_conn *w, const sp_user_claims *c, sp_user *out)
+{
+    int64_t now = sp_time_now_ms();
+    char user_id[SP_ID_LEN];
+    if (sp_id_uuid(user_id) < 0)
+        return SP_ERR_IO;
+    const char *email = c->email ? c->email : "";
+
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_USER_INSERT);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, user_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, c->issuer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, c->sub, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, c->username, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, c->display_name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 6, email, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 7, (int)c->roles);
+    sqlite3_bind_int64(s, 8, now);
+    sqlite3_bind_int64(s, 9, now);
+    int rc = step_done(w, s, "insert user");
+    if (rc < 0)
+        return rc;
+    int64_t user_seq = sqlite3_last_insert_rowid(w->db);
+    rc = create_personal_drive(w, user_seq, user_id, c);
     if (rc < 0)
         return rc;
     rc = sp_store__shares_match_email(w, user_seq, user_id, email);
@@ -193,21 +211,23 @@ int sp_store_user_provision(sp_store *st, const sp_user_claims *claims, sp_user 
 {
     if (created)
         *created = 0;
-    /* The common case: known user, same claims; one read, no write. */
+    /* The common case: known user with a personal drive, same claims; one
+     * read, no write. */
     sp_conn *r = sp_store__reader(st);
     if (!r)
         return SP_ERR_DB;
-    int found = find_by_sub(r, claims->issuer, claims->sub, out);
+    int has_drive = 0;
+    int found = find_by_sub(r, claims->issuer, claims->sub, out, &has_drive);
     if (found < 0)
         return found;
-    if (found && claims_match(out, claims))
+    if (found && has_drive && claims_match(out, claims))
         return 0;
 
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
     /* Look again under the writer: another request may have created it. */
-    found = find_by_sub(w, claims->issuer, claims->sub, out);
+    found = find_by_sub(w, claims->issuer, claims->sub, out, &has_drive);
     int rc = found < 0 ? found : 0;
     if (rc == 0 && !found) {
         rc = create_user(w, claims, out);
@@ -215,6 +235,11 @@ int sp_store_user_provision(sp_store *st, const sp_user_claims *claims, sp_user 
             *created = 1;
     } else if (rc == 0 && !claims_match(out, claims)) {
         rc = update_user(w, claims, out);
+    }
+    if (rc == 0 && found && !has_drive) {
+        rc = create_personal_drive(w, out->seq, out->id, claims);
+        if (rc == 0)
+            sp_info("store", "new personal drive for %s: the last one was purged", out->id);
     }
     if (rc < 0) {
         sp_store__rollback(st);

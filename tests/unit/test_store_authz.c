@@ -5,11 +5,14 @@
  * them (the actor removed, demoted or expired, the drive disabled, the
  * share removed). Such a job must not run: no row, no event, and its
  * done hears SP_ERR_NOT_FOUND or SP_ERR_DENIED as the handler would now.
+ * And expired memberships, which count nowhere, and personal drives,
+ * which only admins disable, restore or purge.
  *
  * Each test runs on a fresh database in its own temporary directory;
  * what was written is read with a second SQLite connection on the file.
  */
 #include "store/authz.h"
+#include "store/changes.h"
 #include "store/drives.h"
 #include "store/events.h"
 #include "store/internal.h"
@@ -146,19 +149,24 @@ static int64_t shares(void)
     return raw_int("SELECT count(*) FROM shares", NULL);
 }
 
-static void perm_of(const sp_user *u, char out[SP_USER_ID_LEN])
+/* Copies the id sql returns about u (?1 the project, ?2 u's seq) to out. */
+static void id_about(const char *sql, const sp_user *u, char out[SP_USER_ID_LEN])
 {
     sqlite3_stmt *s = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(raw,
-                                        "SELECT m.id FROM members m JOIN drives d ON d.seq ="
-                                        " m.drive_seq WHERE d.id = ?1 AND m.user_seq = ?2",
-                                        -1, &s, NULL),
-                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(raw, sql, -1, &s, NULL), SQLITE_OK);
     sqlite3_bind_text(s, 1, project, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, u->seq);
     ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
     snprintf(out, SP_USER_ID_LEN, "%s", (const char *)sqlite3_column_text(s, 0));
     sqlite3_finalize(s);
+}
+
+/* u's permission id on the project. */
+static void perm_of(const sp_user *u, char out[SP_USER_ID_LEN])
+{
+    id_about("SELECT m.id FROM members m JOIN drives d ON d.seq = m.drive_seq"
+             " WHERE d.id = ?1 AND m.user_seq = ?2",
+             u, out);
 }
 
 /* ---- jobs as the API queues them ---- */
@@ -564,6 +572,217 @@ END_TEST
 
 /* ---- the suite ---- */
 
+/* ---- expired memberships ---- */
+
+/* Makes u's membership of the project one that expired long ago (the
+ * sweeper has not seen it). */
+static void expire(const sp_user *u)
+{
+    char perm[SP_USER_ID_LEN];
+    perm_of(u, perm);
+    raw_exec("UPDATE members SET expires_at = 1 WHERE id = ?1", perm);
+}
+
+static int count_member(const sp_member *m, void *ctx)
+{
+    (void)m;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* 1 when user u is a recipient of the newest event of type, else 0. */
+static int64_t hears_newest(const char *type, const sp_user *u)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM event_recipients WHERE user_seq = %lld AND event_seq ="
+             " (SELECT max(seq) FROM events WHERE type = ?1)",
+             (long long)u->seq);
+    return raw_int(sql, type);
+}
+
+/* Vic's membership expired: he is not listed, hears of no rename, no
+ * item change and no later member event, and his permission is not there
+ * to change. */
+START_TEST(test_expired_member_counts_nowhere)
+{
+    expire(&vic);
+    int64_t drive_seq = raw_int("SELECT seq FROM drives WHERE id = ?1", project);
+    int listed = 0;
+    ck_assert_int_eq(sp_store_members_list(st, drive_seq, count_member, &listed), 0);
+    ck_assert_int_eq(listed, 3); /* alice, bob, erin */
+
+    sp_drive_patch p = {.name = "Renamed"};
+    ck_assert_int_eq(sp_store_drive_change(st, &alice, project, SP_DRIVE_UPDATE, &p), 0);
+    ck_assert_int_eq(hears_newest(SP_EVENT_SPACE_UPDATED, &erin), 1);
+    ck_assert_int_eq(hears_newest(SP_EVENT_SPACE_UPDATED, &vic), 0);
+
+    sp_storage_change c = {.event_id = "ev-1", .drive_id = project, .etag = "e1",
+                           .mtime_ms = 1, .change = "updated"};
+    int outcome = -1;
+    ck_assert_int_eq(sp_store_storage_changes(st, &c, 1, &outcome), 0);
+    ck_assert_int_eq(outcome, SP_CHANGE_APPLIED);
+    ck_assert_int_eq(hears_newest(SP_EVENT_ITEM_CHANGED, &erin), 1);
+    ck_assert_int_eq(hears_newest(SP_EVENT_ITEM_CHANGED, &vic), 0);
+
+    char perm[SP_USER_ID_LEN];
+    ck_assert_int_eq(sp_store_member_add(st, &alice, project, carol.id, SP_ROLE_SPACE_VIEWER, 0,
+                                         perm),
+                     0);
+    ck_assert_int_eq(hears_newest(SP_EVENT_MEMBER_ADDED, &vic), 0);
+
+    perm_of(&vic, perm);
+    int64_t before = events();
+    ck_assert_int_eq(sp_store_member_change(st, &bob, project, perm, 0, SP_ROLE_SPACE_EDITOR, 0, 0),
+                     SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(sp_store_member_change(st, &bob, project, perm, 1, NULL, 0, 0),
+                     SP_ERR_NOT_FOUND);
+    sp_authz a = {.act = SP_AUTHZ_REMOVE_MEMBER, .actor = &vic, .drive_id = project,
+                  .target_id = perm};
+    ck_assert_int_eq(sp_store_authorize(st, &a), SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(events(), before);
+}
+END_TEST
+
+/* Managers alice (unexpired) and bob (expired): alice is the last one,
+ * and may neither step down nor leave; with bob unexpired she may. */
+START_TEST(test_expired_manager_not_counted)
+{
+    expire(&bob);
+    char perm[SP_USER_ID_LEN];
+    perm_of(&alice, perm);
+    int64_t before = events();
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 0, SP_ROLE_SPACE_VIEWER, 0,
+                                            0),
+                     SP_ERR_DENIED);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0),
+                     SP_ERR_DENIED);
+    ck_assert_int_eq(events(), before);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE id = ?1 AND role = '"
+                             SP_ROLE_MANAGER "'", perm),
+                     1);
+    raw_exec("UPDATE members SET expires_at = NULL", NULL);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 0, SP_ROLE_SPACE_VIEWER, 0,
+                                            0),
+                     0);
+}
+END_TEST
+
+/* The sweeper writes one member.expired per expired membership, to the
+ * member and the unexpired Managers, and none again on the next sweep. */
+START_TEST(test_members_expire_once)
+{
+    expire(&vic);
+    expire(&bob);
+    int n = -1;
+    ck_assert_int_eq(sp_store_members_expire(st, sp_time_now_ms(), &n), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM events WHERE type = ?1", SP_EVENT_MEMBER_EXPIRED),
+                     2);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE expired = 1", NULL), 2);
+    const char *vic_event = "(SELECT seq FROM events WHERE type = '" SP_EVENT_MEMBER_EXPIRED "'"
+                            " AND json_extract(data, '$.grantee') = ?1)";
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT group_concat(u.id) FROM (SELECT u.id FROM event_recipients r JOIN users u"
+             " ON u.seq = r.user_seq WHERE r.event_seq = %s ORDER BY u.id) u",
+             vic_event);
+    sqlite3_stmt *s = NULL;
+    ck_assert_int_eq(sqlite3_prepare_v2(raw, sql, -1, &s, NULL), SQLITE_OK);
+    sqlite3_bind_text(s, 1, vic.id, -1, SQLITE_STATIC);
+    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    char want[2 * SP_USER_ID_LEN + 2];
+    int alice_first = strcmp(alice.id, vic.id) < 0;
+    snprintf(want, sizeof want, "%s,%s", alice_first ? alice.id : vic.id,
+             alice_first ? vic.id : alice.id);
+    ck_assert_str_eq((const char *)sqlite3_column_text(s, 0), want); /* not bob: expired */
+    sqlite3_finalize(s);
+    snprintf(sql, sizeof sql,
+             "SELECT json_extract(data, '$.role') = '" SP_ROLE_SPACE_VIEWER "'"
+             " AND json_extract(data, '$.executant') = ?1"
+             " AND json_extract(data, '$.expirationDateTime') = '1970-01-01T00:00:00.001Z'"
+             " FROM events WHERE seq = (SELECT seq FROM events WHERE type = '"
+             SP_EVENT_MEMBER_EXPIRED "' AND json_extract(data, '$.grantee') = '%s')",
+             vic.id);
+    ck_assert_int_eq(raw_int(sql, alice.id), 1);
+
+    int64_t before = events();
+    ck_assert_int_eq(sp_store_members_expire(st, sp_time_now_ms(), &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(events(), before);
+}
+END_TEST
+
+/* Inviting an expired member again replaces the membership: the old one's
+ * expiry event is written once (by the invitation when the sweeper has not
+ * yet), the new membership counts. An unexpired one still conflicts. */
+START_TEST(test_member_readd_replaces_expired)
+{
+    char old[SP_USER_ID_LEN], perm[SP_USER_ID_LEN];
+    perm_of(&vic, old);
+    expire(&vic);
+    ck_assert_int_eq(
+        sp_store_member_add(st, &alice, project, vic.id, SP_ROLE_SPACE_EDITOR, 0, perm), 0);
+    ck_assert_str_ne(perm, old);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM events WHERE type = ?1", SP_EVENT_MEMBER_EXPIRED),
+                     1);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE id = ?1 AND expires_at IS NULL"
+                             " AND expired = 0 AND role = '" SP_ROLE_SPACE_EDITOR "'",
+                             perm),
+                     1);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE id = ?1", old), 0);
+    sp_authz a = {.act = SP_AUTHZ_SHARE, .actor = &vic, .drive_id = project, .item_id = "i"};
+    ck_assert_int_eq(sp_store_authorize(st, &a), 0);
+
+    expire(&erin);
+    int n = -1;
+    ck_assert_int_eq(sp_store_members_expire(st, sp_time_now_ms(), &n), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_int_eq(
+        sp_store_member_add(st, &alice, project, erin.id, SP_ROLE_SPACE_VIEWER, 0, perm), 0);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM events WHERE type = ?1", SP_EVENT_MEMBER_EXPIRED),
+                     2);
+    ck_assert_int_eq(sp_store_members_expire(st, sp_time_now_ms(), &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(
+        sp_store_member_add(st, &alice, project, erin.id, SP_ROLE_SPACE_VIEWER, 0, perm),
+        SP_ERR_CONFLICT);
+}
+END_TEST
+
+/* A personal drive's lifecycle is the admins': its owner, its Manager,
+ * may neither disable, restore nor purge it. */
+START_TEST(test_personal_drive_admin_only)
+{
+    char personal[SP_USER_ID_LEN];
+    id_about("SELECT id FROM drives WHERE ?1 IS NOT NULL AND drive_type = 'personal'"
+             " AND owner_seq = ?2",
+             &bob, personal);
+    sp_user admin = carol;
+    admin.roles = SP_USER_ROLE_ADMIN;
+    ck_assert_int_eq(sp_drive_step_act(SP_DRIVE_PURGE, NULL), SP_AUTHZ_DISABLE_DRIVE);
+    ck_assert_int_eq(sp_drive_step_act(SP_DRIVE_RESTORE, NULL), SP_AUTHZ_DISABLE_DRIVE);
+    sp_authz a = {.act = SP_AUTHZ_DISABLE_DRIVE, .actor = &bob, .drive_id = personal};
+    ck_assert_int_eq(sp_store_authorize(st, &a), SP_ERR_DENIED);
+    ck_assert_str_eq(a.role->id, SP_ROLE_MANAGER);
+    a.actor = &admin;
+    ck_assert_int_eq(sp_store_authorize(st, &a), 0);
+    a.actor = &alice; /* a Manager of a project is no admin of bob's drive */
+    ck_assert_int_eq(sp_store_authorize(st, &a), SP_ERR_NOT_FOUND);
+
+    ck_assert_int_eq(sp_store_drive_change(st, &admin, personal, SP_DRIVE_DISABLE, NULL), 0);
+    int64_t before = events();
+    ck_assert_int_eq(sp_store_drive_change(st, &bob, personal, SP_DRIVE_RESTORE, NULL),
+                     SP_ERR_DENIED);
+    ck_assert_int_eq(sp_store_drive_change(st, &bob, personal, SP_DRIVE_PURGE, NULL),
+                     SP_ERR_DENIED);
+    ck_assert_int_eq(events(), before);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM drives WHERE id = ?1", personal), 1);
+    ck_assert_int_eq(sp_store_drive_change(st, &admin, personal, SP_DRIVE_PURGE, NULL), 0);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM drives WHERE id = ?1", personal), 0);
+}
+END_TEST
+
 static TCase *tcase(const char *name)
 {
     TCase *tc = tcase_create(name);
@@ -592,6 +811,14 @@ static Suite *store_authz_suite(void)
     tcase_add_test(tc, test_job_member_invitation_refused);
     tcase_add_test(tc, test_job_refused_beside_another);
     tcase_add_test(tc, test_drive_change_actor_removed);
+    suite_add_tcase(s, tc);
+
+    tc = tcase("expiry");
+    tcase_add_test(tc, test_expired_member_counts_nowhere);
+    tcase_add_test(tc, test_expired_manager_not_counted);
+    tcase_add_test(tc, test_members_expire_once);
+    tcase_add_test(tc, test_member_readd_replaces_expired);
+    tcase_add_test(tc, test_personal_drive_admin_only);
     suite_add_tcase(s, tc);
     return s;
 }

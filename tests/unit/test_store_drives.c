@@ -571,6 +571,49 @@ START_TEST(test_provision_again_writes_nothing)
 }
 END_TEST
 
+/* An admin purged Bob's personal drive: his next sight makes a new one,
+ * with its space.created event, once; the sight after that is one read
+ * again. */
+START_TEST(test_provision_after_purge)
+{
+    sp_user_claims c = claims_for(ISSUER, "sub-bob", "bob", "Bob", NULL, 0);
+    sp_user bob, admin;
+    ck_assert_int_eq(sp_store_user_provision(st, &c, &bob, NULL), 0);
+    sp_user_claims ac = claims_for(ISSUER, "sub-root", "root", "Root", NULL, SP_USER_ROLE_ADMIN);
+    ck_assert_int_eq(sp_store_user_provision(st, &ac, &admin, NULL), 0);
+    char old[SP_USER_ID_LEN], now[SP_USER_ID_LEN];
+    personal_drive_id(&bob, old);
+    ck_assert_int_eq(sp_store_drive_change(st, &bob, old, SP_DRIVE_DISABLE, NULL), SP_ERR_DENIED);
+    ck_assert_int_eq(sp_store_drive_change(st, &admin, old, SP_DRIVE_DISABLE, NULL), 0);
+    ck_assert_int_eq(sp_store_drive_change(st, &bob, old, SP_DRIVE_RESTORE, NULL), SP_ERR_DENIED);
+    ck_assert_int_eq(sp_store_drive_change(st, &bob, old, SP_DRIVE_PURGE, NULL), SP_ERR_DENIED);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM drives WHERE id = ?1", old, NULL, NULL), 1);
+    ck_assert_int_eq(sp_store_drive_change(st, &admin, old, SP_DRIVE_PURGE, NULL), 0);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM drives WHERE id = ?1", old, NULL, NULL), 0);
+
+    int created = -1;
+    sp_user again;
+    ck_assert_int_eq(sp_store_user_provision(st, &c, &again, &created), 0);
+    ck_assert_int_eq(created, 0); /* the same user, a new drive */
+    ck_assert_int_eq(again.seq, bob.seq);
+    personal_drive_id(&bob, now);
+    ck_assert_str_ne(now, old);
+    ck_assert_int_eq(events_of(SP_EVENT_SPACE_CREATED, now), 1);
+    const char *who[] = {bob.id};
+    assert_recipients(SP_EVENT_SPACE_CREATED, now, who, 1);
+    drive_row d;
+    ck_assert_int_eq(get_drive(&bob, 0, now, &d), 0);
+    ck_assert_str_eq(d.role, SP_ROLE_MANAGER);
+    ck_assert_str_eq(d.alias, "personal/bob");
+
+    int64_t events = event_count();
+    int64_t version = raw_int("PRAGMA data_version", NULL, NULL, NULL);
+    ck_assert_int_eq(sp_store_user_provision(st, &c, &again, &created), 0);
+    ck_assert_int_eq(raw_int("PRAGMA data_version", NULL, NULL, NULL), version);
+    ck_assert_int_eq(event_count(), events);
+}
+END_TEST
+
 START_TEST(test_provision_updates_changed_claims)
 {
     sp_user_claims c = claims_for(ISSUER, "sub-alice", "alice", "Alice", "alice@example.test", 0);
@@ -1559,6 +1602,7 @@ static Suite *store_drives_suite(void)
     TCase *tc = tcase("users");
     tcase_add_test(tc, test_provision_first_sight);
     tcase_add_test(tc, test_provision_again_writes_nothing);
+    tcase_add_test(tc, test_provision_after_purge);
     tcase_add_test(tc, test_provision_updates_changed_claims);
     tcase_add_test(tc, test_provision_same_sub_two_issuers);
     tcase_add_test(tc, test_provision_empty_email_is_null);
