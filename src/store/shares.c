@@ -484,24 +484,15 @@ int sp_store_shares_expire(sp_store *st, int64_t now_ms, int *count)
 {
     if (count)
         *count = 0;
-    /* Most of the time nothing is due: ask the reader first, so the sweep
+    /* Most of the time nothing is due: the reader says so, and the sweep
      * takes the writer only when there is work. */
-    sp_conn *r = sp_store__reader(st);
-    if (!r)
-        return SP_ERR_DB;
-    sqlite3_stmt *q = sp_store__stmt(r, SQL_DUE);
-    if (!q)
-        return SP_ERR_DB;
-    sqlite3_bind_int64(q, 1, now_ms);
-    int due = sqlite3_step(q) == SQLITE_ROW;
-    sp_store__done(q);
-    if (!due)
-        return 0;
-
+    int due = sp_store__any_row(st, SQL_DUE, now_ms);
+    if (due <= 0)
+        return due;
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
-    q = sp_store__stmt(w, SQL_DUE);
+    sqlite3_stmt *q = sp_store__stmt(w, SQL_DUE);
     int64_t *seqs = NULL;
     size_t n = 0;
     int rc = SP_ERR_DB;
@@ -517,11 +508,7 @@ int sp_store_shares_expire(sp_store *st, int64_t now_ms, int *count)
         rc = rc > 0 ? write_expiry(w, &row) : rc;
     }
     free(seqs);
-    if (rc < 0) {
-        sp_store__rollback(st);
-        return rc;
-    }
-    rc = sp_store__commit(st);
+    rc = sp_store__finish(st, rc);
     if (rc == 0 && count)
         *count = (int)n;
     return rc;
