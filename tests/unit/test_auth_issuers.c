@@ -52,9 +52,14 @@ static int verify_signed(sp_auth *auth, cjose_jwk_t *key, const char *header, co
     return sp_auth_verify(auth, tok, id);
 }
 
-/* B's users, whatever A publishes: B's own key by kid and without one. */
-static void b_users_pass(sp_auth *auth, const char *what)
+/* B's users, when A (listed first) publishes the JWKS a_jwks (freed
+ * here): B's own key must verify B's tokens, by kid and without one. */
+static void b_users_pass(char *a_jwks, const char *what)
 {
+    sp_config cfg = two_issuers();
+    const char *sets[2] = {a_jwks, jwks_b};
+    sp_auth *auth = NULL;
+    ck_assert_int_eq(sp_auth__create_static(&cfg, sets, 2, SP_AUTH_NO_CACHE, &auth), 0);
     sp_identity id;
     ck_assert_msg(verify_signed(auth, rsa_b, "{\"alg\":\"RS256\",\"kid\":\"b1\"}", ISS_B, NULL,
                                 &id) == 0,
@@ -63,21 +68,16 @@ static void b_users_pass(sp_auth *auth, const char *what)
     ck_assert_msg(verify_signed(auth, rsa_b, "{\"alg\":\"RS256\"}", ISS_B, NULL, &id) == 0,
                   "%s: B's kid-less token refused", what);
     ck_assert_str_eq(id.issuer, ISS_B);
+    sp_auth_destroy(auth);
+    free(a_jwks);
 }
 
-/* A, listed first, publishes B's public key under B's kid: B's users must
- * not be locked out (a verifier that tried every issuer's keys found A's
- * copy first, took the token for A's and refused it for its iss). */
+/* A publishes B's public key under B's kid: B's users must not be locked
+ * out (a verifier that tried every issuer's keys found A's copy first, took
+ * the token for A's and refused it for its iss). */
 START_TEST(issuer_publishing_anothers_key)
 {
-    sp_config cfg = two_issuers();
-    char *shadow = make_jwks(rsa_a, "a1", rsa_b, "b1");
-    const char *sets[2] = {shadow, jwks_b};
-    sp_auth *auth = NULL;
-    ck_assert_int_eq(sp_auth__create_static(&cfg, sets, 2, SP_AUTH_NO_CACHE, &auth), 0);
-    b_users_pass(auth, "A publishes B's key as b1");
-    sp_auth_destroy(auth);
-    free(shadow);
+    b_users_pass(make_jwks(rsa_a, "a1", rsa_b, "b1"), "A publishes B's key as b1");
 }
 END_TEST
 
@@ -86,16 +86,9 @@ END_TEST
  * junk filled every place and B's real key was never tried. */
 START_TEST(issuer_publishing_junk_under_anothers_kid)
 {
-    sp_config cfg = two_issuers();
     cjose_jwk_t *junk[8] = {rsa_a, rsa_a, rsa_a, rsa_a, rsa_a, rsa_a, rsa_a, rsa_a};
     const char *kids[8] = {"b1", "b1", "b1", "b1", NULL, NULL, NULL, NULL};
-    char *flood = jwks_of(junk, kids, 8);
-    const char *sets[2] = {flood, jwks_b};
-    sp_auth *auth = NULL;
-    ck_assert_int_eq(sp_auth__create_static(&cfg, sets, 2, SP_AUTH_NO_CACHE, &auth), 0);
-    b_users_pass(auth, "A publishes junk as b1");
-    sp_auth_destroy(auth);
-    free(flood);
+    b_users_pass(jwks_of(junk, kids, 8), "A publishes junk as b1");
 }
 END_TEST
 
