@@ -75,7 +75,7 @@ static int verified_of(int present, int is_true, const sp_claim_str *v)
 {
     if (!present)
         return 0;
-    if (is_true || (v->s && str_len(v) == 4 && strncasecmp(v->s, "true", 4) == 0))
+    if (is_true || (v->s && v->n == 4 && str_len(v) == 4 && strncasecmp(v->s, "true", 4) == 0))
         return 1;
     return -1;
 }

@@ -9,8 +9,9 @@
  *    (claims.c), once. Before the signature holds only its iss is looked
  *    at, to name the one trusted issuer whose keys may verify the token:
  *    keys chosen by kid across all issuers would let one issuer's JWKS
- *    shadow another's (auth.c). Reading it first costs nothing extra, as
- *    every token that gets this far is read anyway.
+ *    shadow another's (auth.c). A valid token is read once either way; a
+ *    forged one now costs the reading of its payload too, bounded by the
+ *    8 KiB token limit and small beside the signature check it may get.
  * 3. The caller picks that issuer's keys that fit the alg
  *    (sp_auth__key_fits).
  * 4. sp_auth__jws_verify: the signature over header.payload, with OpenSSL
