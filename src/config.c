@@ -323,6 +323,13 @@ static int parse_opaque_issuers(sp_config *cfg, const char *v, char *why, size_t
     return split_list(&cfg->opaque_issuers, v, why, whylen);
 }
 
+static int parse_email_verified_issuers(sp_config *cfg, const char *v, char *why, size_t whylen)
+{
+    if (strcmp(v, "none") == 0)
+        return 0;
+    return split_list(&cfg->email_verified_issuers, v, why, whylen);
+}
+
 static int parse_trusted(sp_config *cfg, const char *v, char *why, size_t whylen)
 {
     int rc = split_list(&cfg->trusted_instances, v, why, whylen);
@@ -443,6 +450,7 @@ static const setting settings[] = {
     {"SPACEPORT_OIDC_ISSUERS", NULL, parse_issuers},
     {"SPACEPORT_OIDC_AUDIENCE", NULL, parse_audience},
     {"SPACEPORT_OIDC_OPAQUE_ISSUERS", NULL, parse_opaque_issuers},
+    {"SPACEPORT_OIDC_EMAIL_VERIFIED_ISSUERS", NULL, parse_email_verified_issuers},
     {"SPACEPORT_USER_CLAIM", "preferred_username", parse_user_claim},
     {"SPACEPORT_ROLES_CLAIM", "roles", parse_roles_claim},
     {"SPACEPORT_TRUSTED_INSTANCES", NULL, parse_trusted},
@@ -484,6 +492,32 @@ static const char *flag_value(const char *var, int argc, char **argv)
             found = argv[++i];
     }
     return found;
+}
+
+/* Returns non-zero when url is one of the trusted issuers, exactly as
+ * written there (it is compared with tokens' iss the same way). */
+static int issuer_known(const sp_config *cfg, const char *url)
+{
+    for (size_t j = 0; j < cfg->oidc_issuers.count; j++)
+        if (strcmp(url, cfg->oidc_issuers.items[j]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Returns 0 when every item of list (the value of variable var) is a
+ * trusted issuer; otherwise SP_ERR_INVALID with err naming the first
+ * stranger. */
+static int check_issuers_known(const sp_config *cfg, const sp_config_list *list, const char *var,
+                               char *err, size_t errlen)
+{
+    for (size_t i = 0; i < list->count; i++) {
+        if (!issuer_known(cfg, list->items[i])) {
+            snprintf(err, errlen, "%s: '%s' is not in SPACEPORT_OIDC_ISSUERS", var,
+                     list->items[i]);
+            return SP_ERR_INVALID;
+        }
+    }
+    return 0;
 }
 
 static int check_flags(int argc, char **argv, char *err, size_t errlen)
@@ -590,23 +624,13 @@ int sp_config_load(sp_config *cfg, sp_config_getenv env, void *env_ctx, int argc
         rc = SP_ERR_INVALID;
         goto fail;
     }
-    for (size_t i = 0; i < cfg->opaque_issuers.count; i++) {
-        int known = 0;
-        for (size_t j = 0; j < cfg->oidc_issuers.count; j++)
-            known |= strcmp(cfg->opaque_issuers.items[i], cfg->oidc_issuers.items[j]) == 0;
-        if (!known) {
-            snprintf(err, errlen,
-                     "SPACEPORT_OIDC_OPAQUE_ISSUERS: '%s' is not in SPACEPORT_OIDC_ISSUERS",
-                     cfg->opaque_issuers.items[i]);
-            rc = SP_ERR_INVALID;
-            goto fail;
-        }
-    }
+    if ((rc = check_issuers_known(cfg, &cfg->opaque_issuers, "SPACEPORT_OIDC_OPAQUE_ISSUERS",
+                                  err, errlen)) < 0 ||
+        (rc = check_issuers_known(cfg, &cfg->email_verified_issuers,
+                                  "SPACEPORT_OIDC_EMAIL_VERIFIED_ISSUERS", err, errlen)) < 0)
+        goto fail;
     for (size_t i = 0; i < cfg->domain_issuer_count; i++) {
-        int known = 0;
-        for (size_t j = 0; j < cfg->oidc_issuers.count; j++)
-            known |= strcmp(cfg->domain_issuers[i].issuer, cfg->oidc_issuers.items[j]) == 0;
-        if (!known) {
+        if (!issuer_known(cfg, cfg->domain_issuers[i].issuer)) {
             snprintf(err, errlen, "SPACEPORT_DOMAIN_ISSUERS: '%s' is not in SPACEPORT_OIDC_ISSUERS",
                      cfg->domain_issuers[i].issuer);
             rc = SP_ERR_INVALID;
@@ -656,6 +680,7 @@ void sp_config_free(sp_config *cfg)
     free(cfg->nats_tls_key);
     free_list(&cfg->oidc_issuers);
     free_list(&cfg->opaque_issuers);
+    free_list(&cfg->email_verified_issuers);
     free(cfg->oidc_audience);
     free(cfg->user_claim);
     free(cfg->roles_claim);

@@ -47,10 +47,15 @@ typedef struct sp_config {
 
     sp_config_list oidc_issuers; /* at least one */
     char *oidc_audience;         /* NULL: aud not checked */
-    /* Issuers whose userinfo endpoint may be asked about opaque tokens:
-     * all when not set; none when set to "none". */
+    /* Issuers whose userinfo endpoint may be asked about opaque tokens.
+     * When not set: the only issuer when exactly one is trusted, none when
+     * several are (an opaque token does not say whose it is, and sending it
+     * to every issuer would show each one the others' tokens). "none": none. */
     sp_config_list opaque_issuers;
     int opaque_issuers_set;
+    /* Issuers trusted to have verified every address they put in "email",
+     * even without an email_verified claim. Default: none. */
+    sp_config_list email_verified_issuers;
     char *user_claim;
     char *roles_claim;
 

@@ -12,9 +12,14 @@
  * once. Key sets are swapped under auth->lock and shared by reference count
  * (sp_auth_keyset), never by cjose's non-atomic retain/release.
  *
- * Which issuer signed a token is not read from the token before its
- * signature holds: candidate keys come from every issuer, and the issuer
- * whose key verified the signature must then equal iss exactly.
+ * Keys per issuer. A token's iss, read before its signature is checked,
+ * names the one trusted issuer whose keys may verify it; a token naming no
+ * trusted issuer is refused before any key is tried. Trying every issuer's
+ * keys instead would let one issuer decide about another's users: keys it
+ * publishes under their kid (their issuer's own public key, or junk) would
+ * be tried first and could crowd out the real one. Nothing else of the
+ * payload is used before the signature holds, and iss is checked again
+ * with the other claims after it.
  */
 #include "auth/internal.h"
 
@@ -39,6 +44,7 @@ typedef struct sp_issuer {
     char *jwks_uri;           /* from discovery, NULL until it answered */
     char *userinfo;           /* from discovery, NULL when it has none */
     int opaque;               /* may be asked about opaque tokens; immutable */
+    int email_trusted;        /* verifies every address it sends; immutable */
     sp_auth_keyset *keys;     /* NULL until the first JWKS arrived */
     int64_t next_fetch_mono;  /* when the refresh thread fetches next */
     int64_t kid_refetch_mono; /* last refetch for an unknown kid, 0 = never */
@@ -79,6 +85,15 @@ static void abs_mono(int64_t mono_ms, struct timespec *ts)
 
 /* --- create / destroy --- */
 
+/* Returns non-zero when list holds url exactly. */
+static int listed(const sp_config_list *list, const char *url)
+{
+    for (size_t j = 0; j < list->count; j++)
+        if (strcmp(list->items[j], url) == 0)
+            return 1;
+    return 0;
+}
+
 static int copy_config(sp_auth *a, const sp_config *cfg)
 {
     if (cfg->oidc_audience && !(a->audience = strdup(cfg->oidc_audience)))
@@ -94,10 +109,12 @@ static int copy_config(sp_auth *a, const sp_config *cfg)
         snprintf(is->error, sizeof is->error, "not fetched yet");
         is->retry_ms = SP_AUTH_RETRY_MIN_MS;
         /* Opaque tokens reveal nothing of their issuer: only the issuers
-         * the operator names see them (all, by default). */
-        is->opaque = !cfg->opaque_issuers_set;
-        for (size_t j = 0; j < cfg->opaque_issuers.count; j++)
-            is->opaque |= strcmp(cfg->opaque_issuers.items[j], is->url) == 0;
+         * the operator names see them. Unnamed, the only issuer does; of
+         * several, none, since sending a token to each would show every
+         * issuer the tokens meant for the others. */
+        is->opaque = cfg->opaque_issuers_set ? listed(&cfg->opaque_issuers, is->url)
+                                             : cfg->oidc_issuers.count == 1;
+        is->email_trusted = listed(&cfg->email_verified_issuers, is->url);
         a->n_issuers++;
     }
     return 0;
@@ -371,123 +388,93 @@ int sp_auth__create_static(const sp_config *cfg, const char *const *jwks, size_t
 
 /* --- verification --- */
 
-/* A candidate key and the issuer it belongs to. */
-typedef struct candidate {
-    const sp_auth_key *key;
-    size_t issuer;
-} candidate;
-
-/* Takes a reference on every issuer's current key set (sets[i] NULL when
- * none). */
-static void snapshot_keys(sp_auth *a, sp_auth_keyset **sets)
+/* Returns issuer i's current key set with a reference taken, or NULL when
+ * none has arrived yet. */
+static sp_auth_keyset *issuer_keys(sp_auth *a, size_t i)
 {
     pthread_mutex_lock(&a->lock);
-    for (size_t i = 0; i < a->n_issuers; i++) {
-        sets[i] = a->issuers[i].keys;
-        if (sets[i])
-            sp_auth__keyset_retain(sets[i]);
-    }
+    sp_auth_keyset *ks = a->issuers[i].keys;
+    if (ks)
+        sp_auth__keyset_retain(ks);
     pthread_mutex_unlock(&a->lock);
-}
-
-static void release_keys(sp_auth *a, sp_auth_keyset **sets)
-{
-    for (size_t i = 0; i < a->n_issuers; i++) {
-        sp_auth__keyset_release(sets[i]);
-        sets[i] = NULL;
-    }
+    return ks;
 }
 
 /*
- * Collects keys for hdr into cand (at most SP_AUTH_CANDIDATES_MAX). Sets
- * *kid_known when the token's kid names some key of some issuer.
+ * Collects the keys of ks (one issuer's set, NULL is ok) that may verify a
+ * token with header hdr into cand (at most SP_AUTH_CANDIDATES_MAX): the
+ * keys with the token's kid, or, for a kid-less token, every key; either
+ * way only those fitting its alg. Sets *kid_known when the kid names a key
+ * of ks.
  */
-static size_t find_candidates(sp_auth *a, sp_auth_keyset **sets, const sp_jwt_header *hdr,
-                              candidate *cand, int *kid_known)
+static size_t find_candidates(const sp_auth_keyset *ks, const sp_jwt_header *hdr,
+                              const sp_auth_key **cand, int *kid_known)
 {
     size_t n = 0;
     *kid_known = 0;
-    for (size_t i = 0; i < a->n_issuers; i++) {
-        if (!sets[i])
-            continue;
-        for (size_t k = 0; k < sets[i]->count; k++) {
-            const sp_auth_key *key = &sets[i]->keys[k];
-            if (hdr->has_kid) {
-                if (!key->has_kid || strcmp(key->kid, hdr->kid) != 0)
-                    continue;
-                *kid_known = 1;
-            }
-            if (!sp_auth__key_fits(key, hdr->alg) || n == SP_AUTH_CANDIDATES_MAX)
+    for (size_t k = 0; ks && k < ks->count; k++) {
+        const sp_auth_key *key = &ks->keys[k];
+        if (hdr->has_kid) {
+            if (!key->has_kid || strcmp(key->kid, hdr->kid) != 0)
                 continue;
-            cand[n].key = key;
-            cand[n].issuer = i;
-            n++;
+            *kid_known = 1;
         }
+        if (sp_auth__key_fits(key, hdr->alg) && n < SP_AUTH_CANDIDATES_MAX)
+            cand[n++] = key;
     }
     return n;
 }
 
 /*
- * Asks the refresh thread to refetch every issuer whose kid-refetch budget
- * allows it, and waits (bounded) for those fetches. Returns non-zero when a
- * refetch happened, so that looking again is worth it.
+ * Asks the refresh thread to refetch issuer i, when its kid-refetch budget
+ * allows it, and waits (bounded) for that fetch. Other issuers are never
+ * asked: a kid one issuer does not know is no business of the others.
+ * Returns non-zero when a refetch happened, so that looking again is worth
+ * it.
  */
-static int refetch_for_unknown_kid(sp_auth *a, const char *kid)
+static int refetch_for_unknown_kid(sp_auth *a, size_t i, const char *kid)
 {
-    uint64_t target[SP_CONFIG_LIST_MAX] = {0}; /* 0: not waiting for issuer i */
-    int any = 0;
+    sp_issuer *is = &a->issuers[i];
+    uint64_t target;
     pthread_mutex_lock(&a->lock);
     int64_t now = sp_time_mono_ms();
-    for (size_t i = 0; i < a->n_issuers; i++) {
-        sp_issuer *is = &a->issuers[i];
-        if (is->want > is->done) {
-            target[i] = is->want; /* asked for already: share that fetch */
-            any = 1;
-        } else if (a->thread_started && (is->kid_refetch_mono == 0 ||
-                                         now - is->kid_refetch_mono >= SP_AUTH_KID_REFETCH_MS)) {
-            is->kid_refetch_mono = now;
-            target[i] = ++is->want;
-            any = 1;
-        }
-    }
-    if (!any) {
+    if (is->want > is->done) {
+        target = is->want; /* asked for already: share that fetch */
+    } else if (a->thread_started && (is->kid_refetch_mono == 0 ||
+                                     now - is->kid_refetch_mono >= SP_AUTH_KID_REFETCH_MS)) {
+        is->kid_refetch_mono = now;
+        target = ++is->want;
+    } else {
         pthread_mutex_unlock(&a->lock);
-        sp_debug("auth", "unknown kid %s: refetch budget spent, not asking the issuers", kid);
+        sp_debug("auth", "unknown kid %s of %s: refetch budget spent, not asking", kid, is->url);
         return 0;
     }
     pthread_cond_broadcast(&a->wake);
     if (a->refetch_waiters >= SP_AUTH_REFETCH_WAITERS_MAX) {
         pthread_mutex_unlock(&a->lock);
-        sp_debug("auth", "unknown kid %s: a refetch is under way; not waiting for it", kid);
+        sp_debug("auth", "unknown kid %s of %s: a refetch is under way; not waiting for it", kid,
+                 is->url);
         return 0;
     }
     a->refetch_waiters++;
-    sp_info("auth", "unknown kid %s: refetching keys", kid);
+    sp_info("auth", "unknown kid %s of %s: refetching its keys", kid, is->url);
     struct timespec ts;
     abs_mono(now + SP_AUTH_REFETCH_WAIT_MS, &ts);
-    for (;;) {
-        int pending = 0;
-        for (size_t i = 0; i < a->n_issuers; i++)
-            pending |= a->issuers[i].done < target[i];
-        if (!pending || atomic_load(&a->stop))
-            break;
+    while (is->done < target && !atomic_load(&a->stop))
         if (pthread_cond_timedwait(&a->fetched, &a->lock, &ts) == ETIMEDOUT)
             break;
-    }
     a->refetch_waiters--;
     pthread_mutex_unlock(&a->lock);
     return 1;
 }
 
-/* Returns the number of issuers whose keys are loaded. */
-static size_t issuers_loaded(sp_auth *a)
+/* Returns the index of the trusted issuer iss names exactly, or -1. */
+static long issuer_named(const sp_auth *a, const sp_claim_str *iss)
 {
-    size_t n = 0;
-    pthread_mutex_lock(&a->lock);
     for (size_t i = 0; i < a->n_issuers; i++)
-        n += a->issuers[i].keys != NULL;
-    pthread_mutex_unlock(&a->lock);
-    return n;
+        if (sp_auth__claim_is(iss, a->issuers[i].url))
+            return (long)i;
+    return -1;
 }
 
 /* Verifies a JWS-shaped token. Returns 0 with *id filled, SP_ERR_UNAUTHORIZED
@@ -500,53 +487,55 @@ static int verify_jws(sp_auth *a, const char *token, sp_identity *id)
         sp_info("auth", "token refused: %s", why);
         return SP_ERR_UNAUTHORIZED;
     }
-    sp_auth_keyset *sets[SP_CONFIG_LIST_MAX] = {0};
-    candidate cand[SP_AUTH_CANDIDATES_MAX];
-    int kid_known = 0;
-    snapshot_keys(a, sets);
-    size_t n = find_candidates(a, sets, &hdr, cand, &kid_known);
-    if (hdr.has_kid && !kid_known) {
-        release_keys(a, sets);
-        if (refetch_for_unknown_kid(a, hdr.kid)) {
-            snapshot_keys(a, sets);
-            n = find_candidates(a, sets, &hdr, cand, &kid_known);
-        }
-    }
-    int rc = SP_ERR_UNAUTHORIZED;
-    sp_claims claims = {0};
-    if (n == 0) {
-        /* Also when an issuer is down: its tokens are refused until its
-         * keys arrive (the log and /readyz say which issuer is missing). */
-        if (issuers_loaded(a) < a->n_issuers)
-            why = hdr.has_kid && !kid_known ? "unknown kid (some issuer's keys are not loaded)"
-                                            : "no key fits (some issuer's keys are not loaded)";
-        else
-            why = hdr.has_kid && !kid_known ? "unknown kid" : "no key fits the token's alg";
-        goto done;
-    }
-    size_t issuer = 0;
-    for (size_t c = 0; c < n; c++) {
-        rc = sp_auth__jws_verify(token, &hdr, cand[c].key, &why);
-        if (rc == 0) {
-            issuer = cand[c].issuer;
-            break;
-        }
-        if (rc == SP_ERR_NOMEM)
-            goto done;
-    }
-    if (rc < 0)
-        goto done;
-    /* The signature holds: now, and only now, the payload is read. */
+    /* The payload is decoded and read once, here: its iss chooses the keys.
+     * The other claims wait until the signature holds. */
     char text[SP_AUTH_PAYLOAD_MAX];
     sp_claims_want want = {a->audience, a->user_claim, a->roles_claim};
-    rc = sp_auth__jws_claims(token, &hdr, &want, text, &claims, &why);
+    sp_claims claims = {0};
+    sp_auth_keyset *keys = NULL;
+    int rc = sp_auth__jws_claims(token, &hdr, &want, text, &claims, &why);
     if (rc < 0)
         goto done;
-    const char *url = a->issuers[issuer].url;
+    rc = SP_ERR_UNAUTHORIZED;
+    long issuer = issuer_named(a, &claims.iss);
+    if (issuer < 0) {
+        why = "iss missing or not a trusted issuer";
+        goto done;
+    }
+    const sp_auth_key *cand[SP_AUTH_CANDIDATES_MAX];
+    int kid_known = 0;
+    keys = issuer_keys(a, (size_t)issuer);
+    size_t n = find_candidates(keys, &hdr, cand, &kid_known);
+    if (hdr.has_kid && !kid_known) {
+        sp_auth__keyset_release(keys);
+        keys = NULL;
+        if (refetch_for_unknown_kid(a, (size_t)issuer, hdr.kid)) {
+            keys = issuer_keys(a, (size_t)issuer);
+            n = find_candidates(keys, &hdr, cand, &kid_known);
+        }
+    }
+    if (n == 0) {
+        /* Also when the issuer is down: its tokens are refused until its
+         * keys arrive (the log and /readyz say so). */
+        if (!keys)
+            why = "the issuer's keys are not loaded";
+        else
+            why = hdr.has_kid && !kid_known ? "unknown kid" : "no key of the issuer fits the alg";
+        goto done;
+    }
+    for (size_t c = 0; c < n; c++) {
+        rc = sp_auth__jws_verify(token, &hdr, cand[c], &why);
+        if (rc == 0 || rc == SP_ERR_NOMEM)
+            break;
+    }
+    if (rc < 0)
+        goto done;
+    /* The signature holds: now, and only now, the claims count. */
+    const sp_issuer *is = &a->issuers[issuer];
     int64_t now_ms = sp_time_now_ms();
-    rc = sp_auth__claims_accept(&claims, url, a->audience, (double)now_ms / 1000.0, &why);
+    rc = sp_auth__claims_accept(&claims, is->url, a->audience, (double)now_ms / 1000.0, &why);
     if (rc == 0)
-        rc = sp_auth__claims_identity(&claims, url, id, &why);
+        rc = sp_auth__claims_identity(&claims, is->url, is->email_trusted, id, &why);
     if (rc == 0) {
         /* exp is finite (checked) and within leeway of now or later; a
          * value beyond any real date is clamped rather than overflowing. */
@@ -555,7 +544,7 @@ static int verify_jws(sp_auth *a, const char *token, sp_identity *id)
     }
 done:
     sp_auth__claims_clear(&claims);
-    release_keys(a, sets);
+    sp_auth__keyset_release(keys);
     if (rc < 0)
         sp_info("auth", "token refused (alg %s, kid %s): %s", sp_auth__alg_name(hdr.alg),
                 hdr.has_kid ? hdr.kid : "-", why ? why : sp_err_str(rc));
@@ -576,7 +565,8 @@ static int verify_opaque(sp_auth *a, const char *token, sp_identity *id)
     for (size_t i = 0; i < a->n_issuers; i++)
         allowed += a->issuers[i].opaque;
     if (!allowed) {
-        sp_info("auth", "opaque token refused: no issuer may be asked about opaque tokens");
+        sp_info("auth", "opaque token refused: no issuer may be asked about opaque tokens "
+                        "(SPACEPORT_OIDC_OPAQUE_ISSUERS)");
         return SP_ERR_UNAUTHORIZED;
     }
     pthread_mutex_lock(&a->lock);
@@ -624,8 +614,8 @@ static int verify_opaque(sp_auth *a, const char *token, sp_identity *id)
             refused = 1;
             continue;
         }
-        r = sp_auth__identity_from_claims(claims, a->issuers[i].url, a->user_claim, a->roles_claim,
-                                          id, &why);
+        r = sp_auth__identity_from_claims(claims, a->issuers[i].url, a->issuers[i].email_trusted,
+                                          a->user_claim, a->roles_claim, id, &why);
         json_decref(claims);
         if (r < 0) {
             sp_info("auth", "userinfo of %s unusable: %s", a->issuers[i].url, why);

@@ -32,7 +32,7 @@ typedef struct sp_identity {
     char sub[SP_AUTH_SUB_MAX];
     char username[SP_AUTH_NAME_MAX];     /* SPACEPORT_USER_CLAIM, falls back to sub */
     char display_name[SP_AUTH_NAME_MAX]; /* "name", falls back to username */
-    char email[SP_AUTH_EMAIL_MAX];       /* "" unless present and not email_verified=false */
+    char email[SP_AUTH_EMAIL_MAX];       /* lower case; "" unless verified (see claims.c) */
     unsigned roles;                      /* SP_ROLE_* bits */
     int64_t expires_at_ms;               /* token exp (or cache expiry for opaque tokens) */
 } sp_identity;

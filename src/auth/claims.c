@@ -62,11 +62,22 @@ static unsigned roles_of_string(const char *s, size_t n)
     return roles;
 }
 
-/* Returns non-zero when a string says "false" (any case): some providers
- * send email_verified as a string. */
-static int says_false(const sp_claim_str *v)
+int sp_auth__claim_is(const sp_claim_str *v, const char *want)
 {
-    return v->s && str_len(v) == 5 && strncasecmp(v->s, "false", 5) == 0;
+    return str_is(v, want);
+}
+
+/* Reads email_verified from whether it is present, whether it is JSON
+ * true, and its text when it is a string: 1 for true or "true" (any case;
+ * some providers send a string), 0 when absent, -1 for anything else
+ * (false, "false", null, numbers): only an explicit yes verifies. */
+static int verified_of(int present, int is_true, const sp_claim_str *v)
+{
+    if (!present)
+        return 0;
+    if (is_true || (v->s && v->n == 4 && str_len(v) == 4 && strncasecmp(v->s, "true", 4) == 0))
+        return 1;
+    return -1;
 }
 
 /* --- from a jansson tree --- */
@@ -174,7 +185,7 @@ void sp_auth__claims_from_json(const json_t *claims, const sp_claims_want *want,
     const json_t *verified = json_object_get(claims, "email_verified");
     sp_claim_str vs;
     str_of_json(verified, &vs);
-    c->email_unverified = json_is_false(verified) || says_false(&vs);
+    c->email_verified = verified_of(verified != NULL, json_is_true(verified), &vs);
     c->roles = roles_of_json(lookup_json(claims, want->roles_claim ? want->roles_claim : "roles"));
     c->aud_has = want->audience ? aud_of_json(json_object_get(claims, "aud"), want->audience) : 1;
     c->exp_kind = date_of_json(claims, "exp", &c->exp);
@@ -271,7 +282,8 @@ static void claims_from_js(const sp_js_object *o, const sp_claims_want *want, sp
     const sp_js_val *verified = sp_auth__js_get(o, "email_verified");
     sp_claim_str vs;
     str_of_js(verified, &vs);
-    c->email_unverified = (verified && verified->type == SP_JS_FALSE) || says_false(&vs);
+    c->email_verified =
+        verified_of(verified != NULL, verified && verified->type == SP_JS_TRUE, &vs);
     c->roles = roles_of_js(lookup_js(o, want->roles_claim ? want->roles_claim : "roles", scratch));
     c->aud_has = want->audience ? aud_of_js(sp_auth__js_get(o, "aud"), want->audience) : 1;
     c->exp_kind = date_of_js(o, "exp", &c->exp);
@@ -365,8 +377,8 @@ static int copy_claim(const sp_claim_str *v, char *dst, size_t cap)
     return 1;
 }
 
-int sp_auth__claims_identity(const sp_claims *c, const char *issuer, sp_identity *id,
-                             const char **why)
+int sp_auth__claims_identity(const sp_claims *c, const char *issuer, int email_trusted,
+                             sp_identity *id, const char **why)
 {
     memset(id, 0, sizeof *id);
     if (strlen(issuer) >= sizeof id->issuer) {
@@ -397,9 +409,22 @@ int sp_auth__claims_identity(const sp_claims *c, const char *issuer, sp_identity
     }
     if (r == 0)
         strcpy(id->display_name, id->username);
-    if (!c->email_unverified && copy_claim(&c->email, id->email, sizeof id->email) < 0) {
-        *why = "email claim too long";
-        return SP_ERR_UNAUTHORIZED;
+    /* Shares sent to an address go to whoever holds it: an address the
+     * issuer has not vouched for would let anyone who can put it in a
+     * token collect them. Vouching is email_verified true, or no claim at
+     * all from an issuer the operator trusts to verify every address. */
+    if (c->email_verified > 0 || (email_trusted && c->email_verified == 0)) {
+        r = copy_claim(&c->email, id->email, sizeof id->email);
+        if (r < 0) {
+            *why = "email claim too long";
+            return SP_ERR_UNAUTHORIZED;
+        }
+        /* Stored and compared in lower case: Bob@Example.org and
+         * bob@example.org are one mailbox to every provider we know (the
+         * local part is case-sensitive only in theory, RFC 5321 2.4). */
+        for (char *p = id->email; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
     }
     id->roles = c->roles;
     return 0;
@@ -414,11 +439,12 @@ int sp_auth__claims_check(const json_t *claims, const char *issuer, const char *
     return sp_auth__claims_accept(&c, issuer, audience, now_s, why);
 }
 
-int sp_auth__identity_from_claims(const json_t *claims, const char *issuer, const char *user_claim,
-                                  const char *roles_claim, sp_identity *id, const char **why)
+int sp_auth__identity_from_claims(const json_t *claims, const char *issuer, int email_trusted,
+                                  const char *user_claim, const char *roles_claim,
+                                  sp_identity *id, const char **why)
 {
     sp_claims c;
     sp_claims_want want = {.user_claim = user_claim, .roles_claim = roles_claim};
     sp_auth__claims_from_json(claims, &want, &c);
-    return sp_auth__claims_identity(&c, issuer, id, why);
+    return sp_auth__claims_identity(&c, issuer, email_trusted, id, why);
 }

@@ -334,16 +334,18 @@ typedef struct sp_claims {
     sp_claim_str iss, sub, user, name, email;
     int exp_kind, nbf_kind, iat_kind; /* 1 a finite number, 0 absent, -1 other */
     double exp, nbf, iat;
-    int aud_has;          /* aud contains the audience (1 when none asked) */
-    int email_unverified; /* email_verified is false or "false" */
+    int aud_has;        /* aud contains the audience (1 when none asked) */
+    int email_verified; /* 1 true or "true", 0 absent, -1 anything else */
     unsigned roles;       /* SP_ROLE_* from the roles claim */
     json_t *doc;          /* the jansson tree the strings point into, or NULL */
 } sp_claims;
 
 /*
- * Decodes the payload of token (pre-parsed into hdr; call only after its
- * signature held) into text (SP_AUTH_PAYLOAD_MAX bytes) and reads it into
- * *c (see sp_auth__claims_parse); c points into text until cleared.
+ * Decodes the payload of token (pre-parsed into hdr) into text
+ * (SP_AUTH_PAYLOAD_MAX bytes) and reads it into *c (see
+ * sp_auth__claims_parse); c points into text until cleared. Before the
+ * signature holds, only c->iss may be looked at, and only to choose the
+ * issuer whose keys are tried.
  */
 int sp_auth__jws_claims(const char *token, const sp_jwt_header *hdr, const sp_claims_want *want,
                         char *text, sp_claims *c, const char **why);
@@ -362,6 +364,9 @@ int sp_auth__claims_scan(const char *text, size_t len, const sp_claims_want *wan
 void sp_auth__claims_from_json(const json_t *claims, const sp_claims_want *want, sp_claims *c);
 /* Releases what sp_auth__claims_parse kept. */
 void sp_auth__claims_clear(sp_claims *c);
+/* Returns non-zero when v is a string exactly equal to want (a string
+ * with a NUL inside never is). */
+int sp_auth__claim_is(const sp_claim_str *v, const char *want);
 
 /*
  * The rules: iss equal to issuer, exp present and numeric and not past
@@ -375,12 +380,14 @@ int sp_auth__claims_accept(const sp_claims *c, const char *issuer, const char *a
 /*
  * Fills *id from c: issuer copied, sub, username from the user claim
  * (falls back to sub), display name from "name" (falls back to username),
- * email unless email_verified is false, roles. Values longer than the
- * identity fields are refused, not truncated. expires_at_ms is left 0 for
- * the caller. Returns 0 or SP_ERR_UNAUTHORIZED.
+ * email in ASCII lower case when verified (email_verified true, or absent
+ * when email_trusted: the issuer is in SPACEPORT_OIDC_EMAIL_VERIFIED_ISSUERS;
+ * otherwise ""), roles. Values longer than the identity fields are
+ * refused, not truncated. expires_at_ms is left 0 for the caller. Returns 0
+ * or SP_ERR_UNAUTHORIZED.
  */
-int sp_auth__claims_identity(const sp_claims *c, const char *issuer, sp_identity *id,
-                             const char **why);
+int sp_auth__claims_identity(const sp_claims *c, const char *issuer, int email_trusted,
+                             sp_identity *id, const char **why);
 
 /* sp_auth__claims_accept on a jansson object (borrowed). */
 int sp_auth__claims_check(const json_t *claims, const char *issuer, const char *audience,
@@ -391,8 +398,9 @@ int sp_auth__claims_check(const json_t *claims, const char *issuer, const char *
  * answer): user_claim and roles_claim as in sp_claims_want (a dotted name
  * such as "realm_access.roles" is also looked up as a path).
  */
-int sp_auth__identity_from_claims(const json_t *claims, const char *issuer, const char *user_claim,
-                                  const char *roles_claim, sp_identity *id, const char **why);
+int sp_auth__identity_from_claims(const json_t *claims, const char *issuer, int email_trusted,
+                                  const char *user_claim, const char *roles_claim,
+                                  sp_identity *id, const char **why);
 
 /* --- cache (cache.c) --- */
 

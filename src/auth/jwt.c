@@ -5,11 +5,18 @@
  *    header. Everything a lenient decoder would accept (padding, '+', '/',
  *    non-canonical last characters) is refused here, and the alg must be in
  *    the allow-list before any key is looked at.
- * 2. The caller picks keys that fit the alg (sp_auth__key_fits).
- * 3. sp_auth__jws_verify: the signature over header.payload, with OpenSSL
- *    on the key's prepared contexts (verify.c).
- * 4. sp_auth__jws_claims: only after the signature holds, the payload is
- *    decoded and read into an sp_claims (claims.c), whose rules follow.
+ * 2. sp_auth__jws_claims: the payload is decoded and read into an sp_claims
+ *    (claims.c), once. Before the signature holds only its iss is looked
+ *    at, to name the one trusted issuer whose keys may verify the token:
+ *    keys chosen by kid across all issuers would let one issuer's JWKS
+ *    shadow another's (auth.c). A valid token is read once either way; a
+ *    forged one now costs the reading of its payload too, bounded by the
+ *    8 KiB token limit and small beside the signature check it may get.
+ * 3. The caller picks that issuer's keys that fit the alg
+ *    (sp_auth__key_fits).
+ * 4. sp_auth__jws_verify: the signature over header.payload, with OpenSSL
+ *    on the key's prepared contexts (verify.c). Only when it holds do the
+ *    rules of claims.c judge the rest of the claims.
  *
  * Headers and payloads are read with jscan.c when plain (no allocation) and
  * with jansson otherwise; both refuse duplicate members.

@@ -62,7 +62,7 @@ static void readers_agree(const char *text, size_t len)
         !same_str(&fast.email, &slow.email) || fast.exp_kind != slow.exp_kind ||
         fast.nbf_kind != slow.nbf_kind || fast.iat_kind != slow.iat_kind ||
         (fast.exp_kind > 0 && fast.exp != slow.exp) || fast.aud_has != slow.aud_has ||
-        fast.email_unverified != slow.email_unverified || fast.roles != slow.roles)
+        fast.email_verified != slow.email_verified || fast.roles != slow.roles)
         abort();
     json_decref(doc);
 }

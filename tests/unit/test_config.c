@@ -34,6 +34,7 @@ static const char *const contract_vars[] = {
     "SPACEPORT_TRUSTED_INSTANCES", "SPACEPORT_EVENTS_RETENTION", "SPACEPORT_HTTP_TLS_CERT",
     "SPACEPORT_HTTP_TLS_KEY",      "SPACEPORT_SSE_KEEPALIVE",    "SPACEPORT_SSE_COALESCE",
     "SPACEPORT_DOMAIN_ISSUERS",    "SPACEPORT_LOG_LEVEL",
+    "SPACEPORT_OIDC_OPAQUE_ISSUERS", "SPACEPORT_OIDC_EMAIL_VERIFIED_ISSUERS",
 };
 
 #define ISSUER "https://idp.example.com"
@@ -208,6 +209,10 @@ static void field_text(const sp_config *c, const char *var, char *out, size_t n)
         snprintf(out, n, "%d", c->nats_replicas);
     else if (strcmp(v, "OIDC_ISSUERS") == 0)
         list_text(&c->oidc_issuers, out, n);
+    else if (strcmp(v, "OIDC_OPAQUE_ISSUERS") == 0)
+        list_text(&c->opaque_issuers, out, n);
+    else if (strcmp(v, "OIDC_EMAIL_VERIFIED_ISSUERS") == 0)
+        list_text(&c->email_verified_issuers, out, n);
     else if (strcmp(v, "OIDC_AUDIENCE") == 0)
         snprintf(out, n, "%s", str_or_null(c->oidc_audience));
     else if (strcmp(v, "USER_CLAIM") == 0)
@@ -493,6 +498,25 @@ static const cfg_case cases[] = {
     {V1("DOMAIN_ISSUERS", "a.test=" ISSUER ",,b.test=" ISSUER), 0, "empty entry", NULL},
     {V1("DOMAIN_ISSUERS", "a.test=" ISSUER ","), 0, "empty entry", NULL},
 
+    /* OIDC_OPAQUE_ISSUERS, OIDC_EMAIL_VERIFIED_ISSUERS: trusted issuers,
+     * exactly as listed in OIDC_ISSUERS (a stranger would be trusted with
+     * tokens or addresses no one vouched for), or "none" */
+    {V1("OIDC_OPAQUE_ISSUERS", ISSUER), 1, ISSUER, NULL},
+    {V1("OIDC_OPAQUE_ISSUERS", "none"), 1, "", NULL},
+    {V1("OIDC_OPAQUE_ISSUERS", "https://other.example.com"), 0, "not in SPACEPORT_OIDC_ISSUERS",
+     NULL},
+    {V1("OIDC_OPAQUE_ISSUERS", ISSUER "/"), 0, "not in SPACEPORT_OIDC_ISSUERS", NULL},
+    {V1("OIDC_EMAIL_VERIFIED_ISSUERS", ISSUER), 1, ISSUER, NULL},
+    {V1("OIDC_EMAIL_VERIFIED_ISSUERS", "none"), 1, "", NULL},
+    {V2("OIDC_EMAIL_VERIFIED_ISSUERS", "http://localhost:8080", "OIDC_ISSUERS",
+        ISSUER ",http://localhost:8080"),
+     1, "http://localhost:8080", NULL},
+    {V1("OIDC_EMAIL_VERIFIED_ISSUERS", "https://other.example.com"), 0,
+     "not in SPACEPORT_OIDC_ISSUERS", NULL},
+    {V1("OIDC_EMAIL_VERIFIED_ISSUERS", "HTTPS://IDP.EXAMPLE.COM"), 0,
+     "not in SPACEPORT_OIDC_ISSUERS", NULL},
+    {V1("OIDC_EMAIL_VERIFIED_ISSUERS", ISSUER ","), 0, "empty entry", NULL},
+
     /* LOG_LEVEL */
     {V1("LOG_LEVEL", "debug"), 1, "debug", NULL},
     {V1("LOG_LEVEL", "info"), 1, "info", NULL},
@@ -624,6 +648,9 @@ START_TEST(defaults)
     ck_assert_int_eq(cfg.sse_coalesce_ms, 1000);
     ck_assert_uint_eq(cfg.domain_issuer_count, 0);
     ck_assert_int_eq(cfg.log_level, SP_LOG_INFO);
+    /* Not set: the verifier decides by the number of issuers. */
+    ck_assert_int_eq(cfg.opaque_issuers_set, 0);
+    ck_assert_uint_eq(cfg.email_verified_issuers.count, 0);
     sp_config_free(&cfg);
 }
 END_TEST

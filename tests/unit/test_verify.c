@@ -405,7 +405,7 @@ static int readers_agree(const char *text, const sp_claims_want *want)
     if (fast.exp_kind > 0)
         ck_assert_double_eq(fast.exp, slow.exp);
     ck_assert_int_eq(fast.aud_has, slow.aud_has);
-    ck_assert_int_eq(fast.email_unverified, slow.email_unverified);
+    ck_assert_int_eq(fast.email_verified, slow.email_verified);
     ck_assert_uint_eq(fast.roles, slow.roles);
     json_decref(doc);
     return 1;
@@ -422,6 +422,10 @@ START_TEST(plain_json_reader)
         {"{\"sub\":\"s\",\"exp\":-5,\"nbf\":0,\"iat\":\"x\",\"aud\":[\"a\",\"sp\"]}", 1},
         {"{\"sub\":\"s\",\"aud\":\"sp\",\"email\":\"e@x\",\"email_verified\":\"FALSE\"}", 1},
         {"{\"sub\":\"s\",\"email_verified\":false,\"roles\":\"spaceport-admin x\"}", 1},
+        {"{\"sub\":\"s\",\"email\":\"e@x\",\"email_verified\":true}", 1},
+        {"{\"sub\":\"s\",\"email_verified\":\"True\"}", 1},
+        {"{\"sub\":\"s\",\"email_verified\":null}", 1},
+        {"{\"sub\":\"s\",\"email_verified\":1}", 1},
         {"{\"sub\":\"s\",\"u\":{\"v\":\"dave\"},\"r\":{\"a\":{\"b\":[\"spaceport-admin\"]}}}", 1},
         {"{\"sub\":\"s\",\"u.v\":\"direct\",\"u\":{\"v\":\"nested\"}}", 1},
         {"{\"sub\":\"s\",\"aud\":{\"sp\":1},\"roles\":[1,null,true,[],{}]}", 1},
