@@ -101,16 +101,13 @@ static int find_recipient(sp_http_req *req, sp_api *api, const char *share_with,
         *strrchr(key, '@') = '\0';
         rc = sp_store_user_by_username(api->store, key, u);
     } else {
-        for (char *c = key; *c; c++)
-            *c = (char)(*c >= 'A' && *c <= 'Z' ? *c | 0x20 : *c);
-        rc = sp_store_user_by_email(api->store, key, u);
+        rc = sp_store_user_by_email(api->store, key, u); /* compared in lower case */
     }
     if (rc == SP_ERR_NOT_FOUND)
         sp_http_reply_error(req, 400, "invalidRequest", "shareWith: no user %s here", share_with);
     else if (rc == SP_ERR_CONFLICT)
         sp_http_reply_error(req, 400, "invalidRequest",
-                            "shareWith: %s names users of several identity providers; share "
-                            "with their e-mail address",
+                            "shareWith: %s names users of several identity providers here",
                             share_with);
     else if (rc < 0)
         sp_api__store_error(req, rc);

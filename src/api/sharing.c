@@ -164,6 +164,11 @@ static void invite_answer(sp_http_req *req, sp_api_write *w, int rc)
             sp_http_reply_error(req, 400, "invalidRequest", "no user %s", who);
         else if (rc == SP_ERR_INVALID)
             sp_http_reply_error(req, 400, "invalidRequest", "you cannot share with yourself");
+        else if (rc == SP_ERR_CONFLICT && t->made.ambiguous)
+            sp_http_reply_error(req, 409, "conflict",
+                                "%s is the verified address of users of several identity "
+                                "providers; share with one of them by objectId",
+                                who);
         else if (rc == SP_ERR_CONFLICT)
             sp_http_reply_error(req, 409, "nameAlreadyExists", "the item is already shared with %s",
                                 who);

@@ -133,9 +133,11 @@ int sp_store__collect_seqs(sp_conn *c, sqlite3_stmt *s, int64_t **out, size_t *c
  * a new array *out (free it) of *count user seqs. */
 int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count);
 
-/* Gives the pending e-mail shares for email (lower case) to the user,
- * writing a share.updated event for each. Inside the caller's write
- * transaction. */
+/* Gives the pending e-mail shares for email (any case) to the user,
+ * writing a share.updated event for each. A pending share of an item the
+ * user holds already merges with that grant (share.deleted "mergedInto"),
+ * so claiming never fails; expired ones are dropped. Inside the caller's
+ * write transaction. */
 int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_id,
                                  const char *email);
 

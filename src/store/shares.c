@@ -1,11 +1,21 @@
 /*
  * shares.c - shares of items, their events, expiry, and matching e-mail
  * shares to users when they are first seen.
+ *
+ * Who an address is: the users whose identity provider verified it
+ * (auth keeps only verified addresses, in lower case). A share to an
+ * address goes to its one user, waits for the first user who verifies it
+ * and is theirs for good once claimed, and is refused while several users
+ * (of several providers) verified it: nobody is picked silently. An
+ * expired share counts nowhere: once its expiry event is written it only
+ * stays for sharedByMe's history, and giving the same access again
+ * replaces it.
  */
 #include "store/shares.h"
 
 #include "store/events.h"
 #include "store/internal.h"
+#include "store/roles.h"
 
 #include "util/err.h"
 #include "util/id.h"
@@ -122,14 +132,55 @@ int sp_store_shares_created(sp_store *st, const sp_user *user, sp_share_fn fn, v
 
 /* ---- writes ---- */
 
-static const char SQL_DRIVE[] = "SELECT seq, name FROM drives WHERE id = ?";
-static const char SQL_USER_BY_ID[] = "SELECT seq, id, display_name FROM users WHERE id = ?";
-static const char SQL_USER_BY_EMAIL[] = "SELECT seq, id, display_name FROM users WHERE email = ?"
-                                        " ORDER BY seq LIMIT 1";
-static const char SQL_INSERT[] =
-    "INSERT INTO shares (id, mount_id, drive_seq, item_id, item_name, grantee_seq, grantee_email,"
-    " role, expires_at, creator_seq, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, nullif(?, 0), ?, ?, ?)";
+/* One share row as the writes need it: enough for its event. */
+typedef struct share_row {
+    int64_t seq, drive_seq, grantee_seq, creator_seq, expires_at; /* expires_at 0 = none */
+    int expired;                                                 /* its expiry event is written */
+    char id[SP_ID_LEN], drive_id[SP_ID_LEN], creator_id[SP_ID_LEN], drive_name[1024],
+        item_id[1024], item_name[1024], role[64], grantee[400]; /* user id or e-mail address */
+} share_row;
+
+#define ROW_SELECT                                                                                \
+    "SELECT s.seq, s.drive_seq, s.id, d.id, d.name, s.item_id, s.item_name, s.role,"              \
+    " coalesce(s.expires_at, 0), s.expired, s.grantee_seq, coalesce(g.id, s.grantee_email),"      \
+    " s.creator_seq, c.id FROM shares s JOIN drives d ON d.seq = s.drive_seq"                     \
+    " LEFT JOIN users g ON g.seq = s.grantee_seq JOIN users c ON c.seq = s.creator_seq"
+static const char SQL_ROW_BY_ID[] = ROW_SELECT " WHERE s.id = ?";
+static const char SQL_ROW_BY_SEQ[] = ROW_SELECT " WHERE s.seq = ?";
+
+/* Reads the share with id (text) or seq into *r on the writer. Returns 1,
+ * 0 when there is none, or a negative sp_err. */
+static int load_row(sp_conn *w, const char *id, int64_t seq, share_row *r)
+{
+    sqlite3_stmt *q = sp_store__stmt(w, id ? SQL_ROW_BY_ID : SQL_ROW_BY_SEQ);
+    if (!q)
+        return SP_ERR_DB;
+    if (id)
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(q, 1, seq);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        r->seq = sqlite3_column_int64(q, 0);
+        r->drive_seq = sqlite3_column_int64(q, 1);
+        sp_store__copy_text(q, 2, r->id, sizeof r->id);
+        sp_store__copy_text(q, 3, r->drive_id, sizeof r->drive_id);
+        sp_store__copy_text(q, 4, r->drive_name, sizeof r->drive_name);
+        sp_store__copy_text(q, 5, r->item_id, sizeof r->item_id);
+        sp_store__copy_text(q, 6, r->item_name, sizeof r->item_name);
+        sp_store__copy_text(q, 7, r->role, sizeof r->role);
+        r->expires_at = sqlite3_column_int64(q, 8);
+        r->expired = sqlite3_column_int(q, 9);
+        r->grantee_seq = sqlite3_column_int64(q, 10);
+        sp_store__copy_text(q, 11, r->grantee, sizeof r->grantee);
+        r->creator_seq = sqlite3_column_int64(q, 12);
+        sp_store__copy_text(q, 13, r->creator_id, sizeof r->creator_id);
+    }
+    sp_store__done(q);
+    if (step == SQLITE_ROW)
+        return 1;
+    return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "read share");
+}
 
 /* Event data naming the share (schema/events/share.json); new reference.
  * grantee is a user id, or an e-mail address when is_email. */
@@ -150,6 +201,144 @@ static json_t *share_data(const char *executant, const char *sharer, const char 
     return d;
 }
 
+/* Writes event type about r as it is now, acted on by executant (a user
+ * id; the sharer when NULL), for the share's grantee, its creator and
+ * actor_seq (0: nobody more). extra (may be NULL, stolen) adds members to
+ * the data. */
+static int row_event(sp_conn *w, const share_row *r, const char *type, const char *executant,
+                     int64_t actor_seq, json_t *extra)
+{
+    json_t *data = share_data(executant ? executant : r->creator_id, r->creator_id, r->drive_id,
+                              r->drive_name, r->item_id, r->item_name, r->id, r->grantee,
+                              !r->grantee_seq, r->role, r->expires_at);
+    if (data && extra)
+        json_object_update(data, extra);
+    json_decref(extra);
+    if (!data)
+        return SP_ERR_NOMEM;
+    int64_t recipients[3];
+    size_t n = 0;
+    recipients[n++] = r->creator_seq;
+    if (r->grantee_seq)
+        recipients[n++] = r->grantee_seq;
+    if (actor_seq)
+        recipients[n++] = actor_seq;
+    int rc = sp_store__event_add(w, type, r->drive_id, data, recipients, n, NULL);
+    json_decref(data);
+    return rc;
+}
+
+static const char SQL_MARK_EXPIRED[] = "UPDATE shares SET expired = 1 WHERE seq = ?";
+static const char SQL_DELETE[] = "DELETE FROM shares WHERE seq = ?";
+
+/* Runs a one-row statement on seq. */
+static int exec_seq(sp_conn *w, const char *sql, int64_t seq, const char *what)
+{
+    sqlite3_stmt *q = sp_store__stmt(w, sql);
+    if (!q)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(q, 1, seq);
+    int step = sqlite3_step(q);
+    sp_store__done(q);
+    return step == SQLITE_DONE ? 0 : sp_store__err(w, step, what);
+}
+
+/* Writes the share.expired event of r, once: a share whose expiry is
+ * written already is left alone. The executant of an expiry is the
+ * share's creator: nobody acted. */
+static int write_expiry(sp_conn *w, share_row *r)
+{
+    if (r->expired)
+        return 0;
+    int rc = exec_seq(w, SQL_MARK_EXPIRED, r->seq, "mark share expired");
+    if (rc == 0)
+        rc = row_event(w, r, SP_EVENT_SHARE_EXPIRED, NULL, 0, NULL);
+    if (rc == 0)
+        r->expired = 1;
+    return rc;
+}
+
+/* Removes a share that expired by now_ms, after writing its expiry if
+ * the sweeper has not yet: an expired share counts nowhere, not even in
+ * the uniqueness of (item, grantee), so the same access can be given
+ * again. */
+static int retire_expired(sp_conn *w, share_row *r)
+{
+    int rc = write_expiry(w, r);
+    return rc < 0 ? rc : exec_seq(w, SQL_DELETE, r->seq, "remove expired share");
+}
+
+static int is_expired(const share_row *r, int64_t now_ms)
+{
+    return r->expires_at && r->expires_at <= now_ms;
+}
+
+/* The share of item_id in drive_seq held by grantee_seq (or, with
+ * grantee_seq 0, pending for email): what the unique indexes allow once. */
+static const char SQL_SAME_GRANT[] =
+    "SELECT seq FROM shares WHERE drive_seq = ?1 AND item_id = ?2 AND"
+    " ((?3 > 0 AND grantee_seq = ?3) OR (?3 = 0 AND grantee_seq IS NULL AND grantee_email = ?4))";
+
+/* Finds the grant of the same item to the same grantee into *r. Returns
+ * 1, 0 or a negative sp_err. */
+static int same_grant(sp_conn *w, int64_t drive_seq, const char *item_id, int64_t grantee_seq,
+                      const char *email, share_row *r)
+{
+    sqlite3_stmt *q = sp_store__stmt(w, SQL_SAME_GRANT);
+    if (!q)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(q, 1, drive_seq);
+    sqlite3_bind_text(q, 2, item_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, grantee_seq);
+    if (email)
+        sqlite3_bind_text(q, 4, email, -1, SQLITE_STATIC);
+    int step = sqlite3_step(q);
+    int64_t seq = step == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    sp_store__done(q);
+    if (step != SQLITE_ROW)
+        return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "same grant");
+    return load_row(w, NULL, seq, r);
+}
+
+static const char SQL_DRIVE[] = "SELECT seq, name FROM drives WHERE id = ?";
+static const char SQL_USER_BY_ID[] = "SELECT seq, id, display_name FROM users WHERE id = ?";
+/* Two rows are enough to know an address is not one user's. */
+static const char SQL_USER_BY_EMAIL[] =
+    "SELECT seq, id, display_name FROM users WHERE email = lower(?) ORDER BY seq LIMIT 2";
+static const char SQL_INSERT[] =
+    "INSERT INTO shares (id, mount_id, drive_seq, item_id, item_name, grantee_seq, grantee_email,"
+    " role, expires_at, creator_seq, created_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, lower(?), ?, nullif(?, 0), ?, ?, ?)";
+
+/* Resolves grantee on the writer into *seq (0 for an address nobody has
+ * yet) and made's id and name. Returns 0, SP_ERR_NOT_FOUND (no such user
+ * id) or SP_ERR_CONFLICT with made->ambiguous (an address that users of
+ * several identity providers verified: no one of them is picked). */
+static int resolve_grantee(sp_conn *w, const sp_share_grantee *grantee, int64_t *seq,
+                           sp_share_made *made)
+{
+    *seq = 0;
+    sqlite3_stmt *q = sp_store__stmt(w, grantee->user_id ? SQL_USER_BY_ID : SQL_USER_BY_EMAIL);
+    if (!q)
+        return SP_ERR_DB;
+    sqlite3_bind_text(q, 1, grantee->user_id ? grantee->user_id : grantee->email, -1,
+                      SQLITE_STATIC);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        *seq = sqlite3_column_int64(q, 0);
+        sp_store__copy_text(q, 1, made->grantee_id, sizeof made->grantee_id);
+        sp_store__copy_text(q, 2, made->grantee_name, sizeof made->grantee_name);
+        step = sqlite3_step(q);
+        made->ambiguous = step == SQLITE_ROW;
+    }
+    sp_store__done(q);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return sp_store__err(w, step, "share grantee");
+    if (made->ambiguous)
+        return SP_ERR_CONFLICT;
+    return grantee->user_id && !*seq ? SP_ERR_NOT_FOUND : 0;
+}
+
 int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_id,
                           const char *item_id, const char *item_name,
                           const sp_share_grantee *grantee, const char *role,
@@ -158,61 +347,52 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
     char share_id[SP_ID_LEN], mount_id[SP_ID_LEN];
     if (sp_id_uuid7(share_id) < 0 || sp_id_uuid7(mount_id) < 0)
         return SP_ERR_IO;
+    made->grantee_id[0] = made->grantee_name[0] = '\0';
+    made->ambiguous = 0;
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
     int rc = SP_ERR_DB;
-    json_t *data = NULL;
     sqlite3_stmt *q = sp_store__stmt(w, SQL_DRIVE);
     if (!q)
         goto fail;
     sqlite3_bind_text(q, 1, drive_id, -1, SQLITE_STATIC);
     int step = sqlite3_step(q);
-    int64_t drive_seq = sqlite3_column_int64(q, 0);
-    char drive_name[1024];
-    sp_store__copy_text(q, 1, drive_name, sizeof drive_name);
+    share_row r = {.drive_seq = sqlite3_column_int64(q, 0), .creator_seq = actor->seq};
+    sp_store__copy_text(q, 1, r.drive_name, sizeof r.drive_name);
     sp_store__done(q);
     if (step != SQLITE_ROW) {
         rc = step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "share drive");
         goto fail;
     }
-
-    /* Resolve the grantee: a user id, or an e-mail address that may
-     * already belong to a user. */
-    int64_t grantee_seq = 0;
-    const char *grantee_id = made->grantee_id;
-    made->grantee_id[0] = made->grantee_name[0] = '\0';
-    q = sp_store__stmt(w, grantee->user_id ? SQL_USER_BY_ID : SQL_USER_BY_EMAIL);
-    if (!q)
+    if ((rc = resolve_grantee(w, grantee, &r.grantee_seq, made)) < 0)
         goto fail;
-    sqlite3_bind_text(q, 1, grantee->user_id ? grantee->user_id : grantee->email, -1,
-                      SQLITE_STATIC);
-    if (sqlite3_step(q) == SQLITE_ROW) {
-        grantee_seq = sqlite3_column_int64(q, 0);
-        sp_store__copy_text(q, 1, made->grantee_id, sizeof made->grantee_id);
-        sp_store__copy_text(q, 2, made->grantee_name, sizeof made->grantee_name);
-    }
-    sp_store__done(q);
-    if (grantee->user_id && !grantee_seq) {
-        rc = SP_ERR_NOT_FOUND;
-        goto fail;
-    }
-    if (grantee_seq == actor->seq) {
+    if (r.grantee_seq == actor->seq) {
         rc = SP_ERR_INVALID;
         goto fail;
     }
 
     int64_t now = sp_time_now_ms();
+    share_row old;
+    const char *email = r.grantee_seq ? NULL : grantee->email;
+    rc = same_grant(w, r.drive_seq, item_id, r.grantee_seq, email, &old);
+    if (rc > 0)
+        rc = is_expired(&old, now) ? retire_expired(w, &old) : SP_ERR_CONFLICT;
+    if (rc < 0)
+        goto fail; /* CONFLICT: the item is shared with that grantee already */
+
     q = sp_store__stmt(w, SQL_INSERT);
-    if (!q)
+    if (!q) {
+        rc = SP_ERR_DB;
         goto fail;
+    }
     sqlite3_bind_text(q, 1, share_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, mount_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 3, drive_seq);
+    sqlite3_bind_int64(q, 3, r.drive_seq);
     sqlite3_bind_text(q, 4, item_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 5, item_name, -1, SQLITE_STATIC);
-    if (grantee_seq)
-        sqlite3_bind_int64(q, 6, grantee_seq);
+    if (r.grantee_seq)
+        sqlite3_bind_int64(q, 6, r.grantee_seq);
     else
         sqlite3_bind_text(q, 7, grantee->email, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 8, role, -1, SQLITE_STATIC);
@@ -223,19 +403,19 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
     step = sqlite3_step(q);
     sp_store__done(q);
     if (step != SQLITE_DONE) {
-        rc = sp_store__err(w, step, "insert share"); /* CONFLICT: already shared */
+        rc = sp_store__err(w, step, "insert share");
         goto fail;
     }
-    data = share_data(actor->id, actor->id, drive_id, drive_name, item_id, item_name, share_id,
-                      grantee_seq ? grantee_id : grantee->email, !grantee_seq, role,
-                      expires_at_ms);
-    int64_t recipients[2] = {actor->seq, grantee_seq};
-    rc = data ? sp_store__event_add(w, SP_EVENT_SHARE_CREATED, drive_id, data, recipients,
-                                    grantee_seq ? 2 : 1, NULL)
-              : SP_ERR_NOMEM;
-    if (rc < 0)
+    snprintf(r.id, sizeof r.id, "%s", share_id);
+    snprintf(r.drive_id, sizeof r.drive_id, "%s", drive_id);
+    snprintf(r.creator_id, sizeof r.creator_id, "%s", actor->id);
+    snprintf(r.item_id, sizeof r.item_id, "%s", item_id);
+    snprintf(r.item_name, sizeof r.item_name, "%s", item_name);
+    snprintf(r.role, sizeof r.role, "%s", role);
+    snprintf(r.grantee, sizeof r.grantee, "%s", r.grantee_seq ? made->grantee_id : grantee->email);
+    r.expires_at = expires_at_ms;
+    if ((rc = row_event(w, &r, SP_EVENT_SHARE_CREATED, actor->id, 0, NULL)) < 0)
         goto fail;
-    json_decref(data);
     rc = sp_store__commit(st);
     if (rc == 0) {
         snprintf(made->id, sizeof made->id, "%s", share_id);
@@ -243,19 +423,32 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
     }
     return rc;
 fail:
-    json_decref(data);
     sp_store__rollback(st);
     return rc;
 }
 
-static const char SQL_FOR_CHANGE[] =
-    "SELECT s.seq, d.id, d.name, s.item_id, s.item_name, s.role, coalesce(s.expires_at, 0),"
-    " s.grantee_seq, coalesce(g.id, s.grantee_email), s.creator_seq, c.id"
-    " FROM shares s JOIN drives d ON d.seq = s.drive_seq LEFT JOIN users g ON g.seq ="
-    " s.grantee_seq JOIN users c ON c.seq = s.creator_seq WHERE s.id = ?";
-static const char SQL_DELETE[] = "DELETE FROM shares WHERE seq = ?";
 static const char SQL_UPDATE[] = "UPDATE shares SET role = ?, expires_at = nullif(?, 0),"
                                  " expired = 0, updated_at = ? WHERE seq = ?";
+
+/* Sets r's role and expiry, in the row and in *r. */
+static int set_grant(sp_conn *w, share_row *r, const char *role, int64_t expires_at_ms)
+{
+    sqlite3_stmt *q = sp_store__stmt(w, SQL_UPDATE);
+    if (!q)
+        return SP_ERR_DB;
+    sqlite3_bind_text(q, 1, role, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, 2, expires_at_ms);
+    sqlite3_bind_int64(q, 3, sp_time_now_ms());
+    sqlite3_bind_int64(q, 4, r->seq);
+    int step = sqlite3_step(q);
+    sp_store__done(q);
+    if (step != SQLITE_DONE)
+        return sp_store__err(w, step, "update share");
+    snprintf(r->role, sizeof r->role, "%s", role);
+    r->expires_at = expires_at_ms;
+    r->expired = 0;
+    return 0;
+}
 
 int sp_store_share_change(sp_store *st, const sp_user *actor, const char *id, int remove,
                           const char *role, int set_expiry, int64_t expires_at_ms)
@@ -263,224 +456,158 @@ int sp_store_share_change(sp_store *st, const sp_user *actor, const char *id, in
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
-    int rc = SP_ERR_DB;
-    json_t *data = NULL;
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_FOR_CHANGE);
-    if (!q)
-        goto fail;
-    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(q);
-    if (step != SQLITE_ROW) {
-        sp_store__done(q);
-        rc = step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "find share");
-        goto fail;
+    share_row r;
+    int rc = load_row(w, id, 0, &r);
+    if (rc == 0)
+        rc = SP_ERR_NOT_FOUND;
+    if (rc > 0 && remove)
+        rc = exec_seq(w, SQL_DELETE, r.seq, "delete share");
+    else if (rc > 0)
+        rc = set_grant(w, &r, role ? role : r.role, set_expiry ? expires_at_ms : r.expires_at);
+    if (rc == 0)
+        rc = row_event(w, &r, remove ? SP_EVENT_SHARE_DELETED : SP_EVENT_SHARE_UPDATED, actor->id,
+                       actor->seq, NULL);
+    if (rc < 0) {
+        sp_store__rollback(st);
+        return rc;
     }
-    int64_t seq = sqlite3_column_int64(q, 0);
-    char drive_id[SP_ID_LEN], drive_name[1024], item_id[1024], item_name[1024], old_role[64],
-        grantee[400];
-    sp_store__copy_text(q, 1, drive_id, sizeof drive_id);
-    sp_store__copy_text(q, 2, drive_name, sizeof drive_name);
-    sp_store__copy_text(q, 3, item_id, sizeof item_id);
-    sp_store__copy_text(q, 4, item_name, sizeof item_name);
-    sp_store__copy_text(q, 5, old_role, sizeof old_role);
-    int64_t old_expiry = sqlite3_column_int64(q, 6);
-    int64_t grantee_seq = sqlite3_column_int64(q, 7);
-    sp_store__copy_text(q, 8, grantee, sizeof grantee);
-    int64_t creator_seq = sqlite3_column_int64(q, 9);
-    char creator_id[SP_ID_LEN];
-    sp_store__copy_text(q, 10, creator_id, sizeof creator_id);
-    sp_store__done(q);
-
-    const char *new_role = role ? role : old_role;
-    int64_t new_expiry = set_expiry ? expires_at_ms : old_expiry;
-    q = sp_store__stmt(w, remove ? SQL_DELETE : SQL_UPDATE);
-    if (!q)
-        goto fail;
-    if (remove) {
-        sqlite3_bind_int64(q, 1, seq);
-    } else {
-        sqlite3_bind_text(q, 1, new_role, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 2, new_expiry);
-        sqlite3_bind_int64(q, 3, sp_time_now_ms());
-        sqlite3_bind_int64(q, 4, seq);
-    }
-    step = sqlite3_step(q);
-    sp_store__done(q);
-    if (step != SQLITE_DONE) {
-        rc = sp_store__err(w, step, remove ? "delete share" : "update share");
-        goto fail;
-    }
-    data = share_data(actor->id, creator_id, drive_id, drive_name, item_id, item_name, id, grantee,
-                      !grantee_seq, new_role, new_expiry);
-    int64_t recipients[3] = {actor->seq, creator_seq, grantee_seq};
-    rc = data ? sp_store__event_add(w, remove ? SP_EVENT_SHARE_DELETED : SP_EVENT_SHARE_UPDATED,
-                                    drive_id, data, recipients, grantee_seq ? 3 : 2, NULL)
-              : SP_ERR_NOMEM;
-    if (rc < 0)
-        goto fail;
-    json_decref(data);
     return sp_store__commit(st);
-fail:
-    json_decref(data);
-    sp_store__rollback(st);
-    return rc;
 }
 
-static const char SQL_DUE[] =
-    "SELECT s.seq, s.id, d.id, d.name, s.item_id, s.item_name, s.role, s.expires_at,"
-    " s.grantee_seq, coalesce(g.id, s.grantee_email), s.creator_seq, c.id"
-    " FROM shares s JOIN drives d ON d.seq = s.drive_seq LEFT JOIN users g ON g.seq ="
-    " s.grantee_seq JOIN users c ON c.seq = s.creator_seq"
-    " WHERE s.expires_at IS NOT NULL AND s.expires_at <= ? AND s.expired = 0 LIMIT 256";
-static const char SQL_MARK_EXPIRED[] = "UPDATE shares SET expired = 1 WHERE seq = ?";
+/* Shares due for their expiry event, a bounded batch per transaction. */
+#define SP_SHARES_EXPIRE_BATCH 256
+static const char SQL_DUE[] = "SELECT seq FROM shares WHERE expires_at IS NOT NULL AND"
+                              " expires_at <= ? AND expired = 0 LIMIT 256";
+_Static_assert(SP_SHARES_EXPIRE_BATCH == 256, "keep the LIMIT of SQL_DUE in step");
 
 int sp_store_shares_expire(sp_store *st, int64_t now_ms, int *count)
 {
     if (count)
         *count = 0;
-    /* Most of the time nothing is due: ask the reader first, so the sweep
+    /* Most of the time nothing is due: the reader says so, and the sweep
      * takes the writer only when there is work. */
-    sp_conn *r = sp_store__reader(st);
-    if (!r)
-        return SP_ERR_DB;
-    sqlite3_stmt *q = sp_store__stmt(r, SQL_DUE);
-    if (!q)
-        return SP_ERR_DB;
-    sqlite3_bind_int64(q, 1, now_ms);
-    int due = sqlite3_step(q) == SQLITE_ROW;
-    sp_store__done(q);
-    if (!due)
-        return 0;
-
+    int due = sp_store__any_row(st, SQL_DUE, now_ms);
+    if (due <= 0)
+        return due;
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
-    int rc = 0, n = 0;
-    q = sp_store__stmt(w, SQL_DUE);
-    sqlite3_stmt *mark = sp_store__stmt(w, SQL_MARK_EXPIRED);
-    if (!q || !mark) {
-        sp_store__rollback(st);
-        return SP_ERR_DB;
+    sqlite3_stmt *q = sp_store__stmt(w, SQL_DUE);
+    int64_t *seqs = NULL;
+    size_t n = 0;
+    int rc = SP_ERR_DB;
+    if (q) {
+        sqlite3_bind_int64(q, 1, now_ms);
+        /* Collected first: the marks would otherwise change the rows under
+         * the running query. */
+        rc = sp_store__collect_seqs(w, q, &seqs, &n, "shares due");
     }
-    sqlite3_bind_int64(q, 1, now_ms);
-    /* Collect first: the marks would otherwise change the rows under the
-     * running query. */
-    typedef struct due_share {
-        int64_t seq, grantee_seq, creator_seq, expires_at;
-        char id[SP_ID_LEN], drive_id[SP_ID_LEN], creator_id[SP_ID_LEN], drive_name[256],
-            item_id[256], item_name[256], role[64], grantee[320];
-    } due_share;
-    due_share *list = calloc(256, sizeof *list);
-    if (!list) {
-        sp_store__done(q);
-        sp_store__rollback(st);
-        return SP_ERR_NOMEM;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        share_row row;
+        rc = load_row(w, NULL, seqs[i], &row);
+        rc = rc > 0 ? write_expiry(w, &row) : rc;
     }
-    while (n < 256 && sqlite3_step(q) == SQLITE_ROW) {
-        due_share *d = &list[n++];
-        d->seq = sqlite3_column_int64(q, 0);
-        sp_store__copy_text(q, 1, d->id, sizeof d->id);
-        sp_store__copy_text(q, 2, d->drive_id, sizeof d->drive_id);
-        sp_store__copy_text(q, 3, d->drive_name, sizeof d->drive_name);
-        sp_store__copy_text(q, 4, d->item_id, sizeof d->item_id);
-        sp_store__copy_text(q, 5, d->item_name, sizeof d->item_name);
-        sp_store__copy_text(q, 6, d->role, sizeof d->role);
-        d->expires_at = sqlite3_column_int64(q, 7);
-        d->grantee_seq = sqlite3_column_int64(q, 8);
-        sp_store__copy_text(q, 9, d->grantee, sizeof d->grantee);
-        d->creator_seq = sqlite3_column_int64(q, 10);
-        sp_store__copy_text(q, 11, d->creator_id, sizeof d->creator_id);
-    }
-    sp_store__done(q);
-    for (int i = 0; rc == 0 && i < n; i++) {
-        due_share *d = &list[i];
-        sqlite3_bind_int64(mark, 1, d->seq);
-        int step = sqlite3_step(mark);
-        sp_store__done(mark);
-        if (step != SQLITE_DONE) {
-            rc = sp_store__err(w, step, "mark share expired");
-            break;
-        }
-        /* The executant of an expiry is the share's creator: nobody acted. */
-        json_t *data = share_data(d->creator_id, d->creator_id, d->drive_id, d->drive_name,
-                                  d->item_id, d->item_name, d->id, d->grantee, !d->grantee_seq,
-                                  d->role, d->expires_at);
-        int64_t recipients[2] = {d->creator_seq, d->grantee_seq};
-        rc = data ? sp_store__event_add(w, SP_EVENT_SHARE_EXPIRED, d->drive_id, data, recipients,
-                                        d->grantee_seq ? 2 : 1, NULL)
-                  : SP_ERR_NOMEM;
-        json_decref(data);
-    }
-    free(list);
-    if (rc < 0) {
-        sp_store__rollback(st);
-        return rc;
-    }
-    rc = sp_store__commit(st);
+    free(seqs);
+    rc = sp_store__finish(st, rc);
     if (rc == 0 && count)
-        *count = n;
+        *count = (int)n;
     return rc;
 }
 
 /* ---- e-mail shares meet their user ---- */
 
 static const char SQL_PENDING[] =
-    "SELECT s.seq, s.id, d.id, d.name, s.item_id, s.item_name, s.role,"
-    " coalesce(s.expires_at, 0), s.creator_seq, c.id FROM shares s JOIN drives d ON d.seq ="
-    " s.drive_seq JOIN users c ON c.seq = s.creator_seq"
-    " WHERE s.grantee_seq IS NULL AND s.grantee_email = ? LIMIT 1";
+    "SELECT seq FROM shares WHERE grantee_seq IS NULL AND grantee_email = lower(?) LIMIT 1";
 static const char SQL_CLAIM[] =
     "UPDATE shares SET grantee_seq = ?, grantee_email = NULL, updated_at = ? WHERE seq = ?";
+
+/* Non-zero when grant a is to be kept over grant b: it allows more, or
+ * as much for longer. A merge never gives more than one sharer gave. */
+static int prevails(const share_row *a, const share_row *b)
+{
+    int a_in_b = sp_role_within(a->role, b->role), b_in_a = sp_role_within(b->role, a->role);
+    if (b_in_a && !a_in_b)
+        return 1;
+    if (a_in_b && b_in_a)
+        return !a->expires_at || (b->expires_at && a->expires_at > b->expires_at);
+    return 0;
+}
+
+/* Merges the pending share p into held, the grant of the same item the
+ * user already holds: held keeps its id (the user's mountpoint stays)
+ * and takes p's role and expiry when p prevails; p goes, its share.deleted
+ * naming held. */
+static int merge_pending(sp_conn *w, share_row *held, share_row *p, const char *user_id)
+{
+    int rc = exec_seq(w, SQL_DELETE, p->seq, "merge e-mail share");
+    if (rc == 0)
+        rc = row_event(w, p, SP_EVENT_SHARE_DELETED, user_id, held->grantee_seq,
+                       json_pack("{s:s}", "mergedInto", held->id));
+    if (rc < 0 || !prevails(p, held))
+        return rc;
+    rc = set_grant(w, held, p->role, p->expires_at);
+    return rc < 0 ? rc
+                  : row_event(w, held, SP_EVENT_SHARE_UPDATED, user_id, 0,
+                              json_pack("{s:s}", "matchedEmail", p->grantee));
+}
 
 int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_id,
                                  const char *email)
 {
     if (!email || !*email)
         return 0;
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_PENDING);
-    sqlite3_stmt *claim = sp_store__stmt(w, SQL_CLAIM);
-    if (!q || !claim)
-        return SP_ERR_DB;
+    int64_t now = sp_time_now_ms();
     /* One pending share at a time: each claim changes the rows the query
      * selects, so the query is not kept running across updates. */
     for (;;) {
+        sqlite3_stmt *q = sp_store__stmt(w, SQL_PENDING);
+        if (!q)
+            return SP_ERR_DB;
         sqlite3_bind_text(q, 1, email, -1, SQLITE_STATIC);
         int step = sqlite3_step(q);
-        if (step != SQLITE_ROW) {
-            sp_store__done(q);
-            return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "pending shares");
-        }
-        int64_t seq = sqlite3_column_int64(q, 0);
-        char share_id[SP_ID_LEN], drive_id[SP_ID_LEN], drive_name[1024], item_id[1024],
-            item_name[1024], role[64];
-        sp_store__copy_text(q, 1, share_id, sizeof share_id);
-        sp_store__copy_text(q, 2, drive_id, sizeof drive_id);
-        sp_store__copy_text(q, 3, drive_name, sizeof drive_name);
-        sp_store__copy_text(q, 4, item_id, sizeof item_id);
-        sp_store__copy_text(q, 5, item_name, sizeof item_name);
-        sp_store__copy_text(q, 6, role, sizeof role);
-        int64_t expires = sqlite3_column_int64(q, 7);
-        int64_t creator_seq = sqlite3_column_int64(q, 8);
-        char creator_id[SP_ID_LEN];
-        sp_store__copy_text(q, 9, creator_id, sizeof creator_id);
+        int64_t seq = step == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
         sp_store__done(q);
-
+        if (step != SQLITE_ROW)
+            return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "pending shares");
+        share_row p, held;
+        int rc = load_row(w, NULL, seq, &p);
+        if (rc > 0 && is_expired(&p, now)) {
+            rc = retire_expired(w, &p); /* gives nothing; counts nowhere */
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        if (rc > 0)
+            rc = same_grant(w, p.drive_seq, p.item_id, user_seq, NULL, &held);
+        if (rc > 0 && is_expired(&held, now))
+            rc = retire_expired(w, &held);
+        else if (rc > 0) {
+            /* The user holds this item already (shared by id, or an
+             * address they had before): the claim merges, never fails. */
+            rc = merge_pending(w, &held, &p, user_id);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        if (rc < 0)
+            return rc;
+        /* Claimed by the first user whose verified address it is, for
+         * good: the share is theirs from now on, whoever signs in later
+         * with the same address. */
+        sqlite3_stmt *claim = sp_store__stmt(w, SQL_CLAIM);
+        if (!claim)
+            return SP_ERR_DB;
         sqlite3_bind_int64(claim, 1, user_seq);
         sqlite3_bind_int64(claim, 2, sp_time_now_ms());
-        sqlite3_bind_int64(claim, 3, seq);
+        sqlite3_bind_int64(claim, 3, p.seq);
         step = sqlite3_step(claim);
         sp_store__done(claim);
         if (step != SQLITE_DONE)
             return sp_store__err(w, step, "claim e-mail share");
-        json_t *data = share_data(user_id, creator_id, drive_id, drive_name, item_id, item_name,
-                                  share_id, user_id, 0, role, expires);
-        if (!data)
-            return SP_ERR_NOMEM;
-        json_object_set_new(data, "matchedEmail", json_string(email));
-        int64_t recipients[2] = {user_seq, creator_seq};
-        int rc = sp_store__event_add(w, SP_EVENT_SHARE_UPDATED, drive_id, data, recipients, 2,
-                                     NULL);
-        json_decref(data);
+        json_t *matched = json_pack("{s:s}", "matchedEmail", p.grantee); /* as stored */
+        p.grantee_seq = user_seq;
+        snprintf(p.grantee, sizeof p.grantee, "%s", user_id);
+        rc = row_event(w, &p, SP_EVENT_SHARE_UPDATED, user_id, 0, matched);
         if (rc < 0)
             return rc;
     }

@@ -45,14 +45,20 @@ typedef struct sp_share_made {
     char grantee_id[SP_USER_ID_LEN]; /* "" while only an e-mail address */
     char grantee_name[SP_USER_NAME_MAX];
     int64_t created_at_ms;
+    int ambiguous; /* with SP_ERR_CONFLICT: several users verified the address */
 } sp_share_made;
 
 /*
  * Shares item_id (named item_name) of drive_id with grantee, writing the
  * share and its spaceport.share.created event (recipients: grantee and
- * actor) in one transaction. Returns 0 and fills *made; SP_ERR_NOT_FOUND
- * (no such drive or grantee user), SP_ERR_INVALID (sharing with oneself),
- * SP_ERR_CONFLICT (the item is already shared with that grantee).
+ * actor) in one transaction. An address (compared in lower case) goes to
+ * the one user who verified it, or waits for them. An expired share of the
+ * item with the same grantee is replaced (its expiry event written first
+ * if it was not). Returns 0 and fills *made; SP_ERR_NOT_FOUND (no such
+ * drive or grantee user), SP_ERR_INVALID (sharing with oneself),
+ * SP_ERR_CONFLICT (the item is already shared with that grantee, or with
+ * made->ambiguous: users of several identity providers verified the
+ * address).
  */
 int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_id,
                           const char *item_id, const char *item_name,

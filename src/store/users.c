@@ -15,6 +15,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* With whether the user has a personal drive (the drives_personal index):
  * an admin may have purged it, and the next request makes a new one. */
@@ -27,9 +28,9 @@ static const char SQL_USER_BY_ID[] =
     " FROM users WHERE id = ?";
 static const char SQL_USER_INSERT[] =
     "INSERT INTO users (id, issuer, sub, username, display_name, email, roles, created_at,"
-    " updated_at) VALUES (?, ?, ?, ?, ?, nullif(?, ''), ?, ?, ?)";
+    " updated_at) VALUES (?, ?, ?, ?, ?, nullif(lower(?), ''), ?, ?, ?)";
 static const char SQL_USER_UPDATE[] =
-    "UPDATE users SET username = ?, display_name = ?, email = nullif(?, ''), roles = ?,"
+    "UPDATE users SET username = ?, display_name = ?, email = nullif(lower(?), ''), roles = ?,"
     " updated_at = ? WHERE seq = ?";
 static const char SQL_DRIVE_INSERT_PERSONAL[] =
     "INSERT INTO drives (id, drive_type, alias, name, owner_seq, etag, mtime, created_at)"
@@ -80,7 +81,7 @@ static int claims_match(const sp_user *u, const sp_user_claims *c)
 {
     const char *email = c->email ? c->email : "";
     return strcmp(u->username, c->username) == 0 && strcmp(u->display_name, c->display_name) == 0 &&
-           strcmp(u->email, email) == 0 && u->roles == c->roles;
+           strcasecmp(u->email, email) == 0 && u->roles == c->roles;
 }
 
 static int step_done(sp_conn *w, sqlite3_stmt *s, const char *what)
@@ -194,7 +195,7 @@ static int update_user(sp_conn *w, const sp_user_claims *c, sp_user *u)
     sqlite3_bind_int64(s, 5, sp_time_now_ms());
     sqlite3_bind_int64(s, 6, u->seq);
     int rc = step_done(w, s, "update user");
-    if (rc == 0 && strcmp(u->email, email) != 0)
+    if (rc == 0 && strcasecmp(u->email, email) != 0)
         rc = sp_store__shares_match_email(w, u->seq, u->id, email);
     if (rc < 0)
         return rc;
@@ -270,7 +271,7 @@ int sp_store_user_get(sp_store *st, const char *id, sp_user *out)
 
 static const char SQL_USER_BY_EMAIL[] =
     "SELECT seq, id, issuer, username, display_name, coalesce(email, ''), roles"
-    " FROM users WHERE email = ? ORDER BY seq LIMIT 1";
+    " FROM users WHERE email = lower(?) ORDER BY seq LIMIT 2";
 static const char SQL_USER_BY_USERNAME[] =
     "SELECT seq, id, issuer, username, display_name, coalesce(email, ''), roles"
     " FROM users WHERE username = ? COLLATE NOCASE ORDER BY seq LIMIT 2";
@@ -300,7 +301,7 @@ static int user_by_key(sp_store *st, const char *sql, const char *key, int uniqu
 
 int sp_store_user_by_email(sp_store *st, const char *email, sp_user *out)
 {
-    return user_by_key(st, SQL_USER_BY_EMAIL, email, 0, out);
+    return user_by_key(st, SQL_USER_BY_EMAIL, email, 1, out);
 }
 
 int sp_store_user_by_username(sp_store *st, const char *username, sp_user *out)

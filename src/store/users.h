@@ -53,9 +53,10 @@ int sp_store_user_provision(sp_store *st, const sp_user_claims *claims, sp_user 
 int sp_store_user_get(sp_store *st, const char *id, sp_user *out);
 
 /*
- * Finds the user whose verified e-mail address is email (lower case); with
- * several (one per issuer), the one seen first. Returns 0,
- * SP_ERR_NOT_FOUND or another negative sp_err.
+ * Finds the user whose verified e-mail address is email (any case).
+ * Returns 0, SP_ERR_NOT_FOUND, SP_ERR_CONFLICT when users of several
+ * identity providers verified it (none is picked), or another negative
+ * sp_err.
  */
 int sp_store_user_by_email(sp_store *st, const char *email, sp_user *out);
 

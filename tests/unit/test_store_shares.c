@@ -1,0 +1,244 @@
+/*
+ * test_store_shares.c - who a share is for (src/store/shares.c): an
+ * address goes to its one verified owner or waits for them, is refused
+ * while several users verified it, is claimed for good; a claim that meets
+ * a grant of the same item merges with it instead of failing the user's
+ * every request; an expired share counts nowhere, not even in uniqueness,
+ * and its expiry is written once.
+ */
+#include "store/roles.h"
+#include "store/shares.h"
+#include "store_fixture.h"
+
+#include "store/drives.h"
+#include "util/err.h"
+#include "util/log.h"
+#include "util/time.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static sp_user alice;
+static char project[SP_USER_ID_LEN];
+
+static void root_setup(void)
+{
+    fixture_root_setup_named("sp-store-shares");
+}
+
+static void setup(void)
+{
+    fixture_open();
+    fixture_user(&alice, "alice", NULL);
+    ck_assert_int_eq(sp_store_drive_create(st, &alice, "Project", NULL, -1, project), 0);
+}
+
+/* Shares item of the project with a user id or an address; returns the
+ * store's answer and fills *made. */
+static int give(const char *item, const char *user_id, const char *email, const char *role,
+                int64_t expires_at_ms, sp_share_made *made)
+{
+    char item_id[128];
+    snprintf(item_id, sizeof item_id, "%s!%s", project, item);
+    sp_share_grantee g = {.user_id = user_id, .email = email};
+    return sp_store_share_create(st, &alice, project, item_id, item, &g, role, expires_at_ms,
+                                 made);
+}
+
+/* The role of the grant the user with id holds on item, "" for none. */
+static const char *held_role(const char *user_id, const char *item)
+{
+    static char role[64];
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce((SELECT CASE s.role WHEN '" SP_ROLE_VIEWER "' THEN 1 WHEN '"
+             SP_ROLE_EDITOR "' THEN 2 END FROM shares s JOIN users u ON u.seq = s.grantee_seq"
+             " WHERE u.id = ?1 AND s.item_id LIKE '%%!%s'), 0)",
+             item);
+    int64_t r = raw_int(sql, user_id);
+    snprintf(role, sizeof role, "%s", r == 1 ? "viewer" : r == 2 ? "editor" : "");
+    return role;
+}
+
+static int64_t events_of(const char *type)
+{
+    return raw_int("SELECT count(*) FROM events WHERE type = ?1", type);
+}
+
+/* Time passes: every share's expiry is now behind it. */
+static void expire_all(void)
+{
+    raw_exec("UPDATE shares SET expires_at = 1 WHERE expires_at IS NOT NULL", NULL);
+}
+
+START_TEST(address_goes_to_its_one_owner)
+{
+    sp_user bob;
+    fixture_user(&bob, "bob", "bob@example.org");
+    sp_share_made made;
+    ck_assert_int_eq(give("a", NULL, "BOB@Example.ORG", SP_ROLE_VIEWER, 0, &made), 0);
+    ck_assert_str_eq(made.grantee_id, bob.id);
+    ck_assert_str_eq(held_role(bob.id, "a"), "viewer");
+}
+END_TEST
+
+START_TEST(address_two_users_verified_is_refused)
+{
+    sp_user one, two;
+    fixture_user(&one, "one", "same@example.org");
+    fixture_user(&two, "two", "Same@Example.org");
+    int64_t before = events_of("spaceport.share.created");
+    sp_share_made made;
+    ck_assert_int_eq(give("a", NULL, "same@example.org", SP_ROLE_VIEWER, 0, &made),
+                     SP_ERR_CONFLICT);
+    ck_assert_int_eq(made.ambiguous, 1);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares", NULL), 0);
+    ck_assert_int_eq(events_of("spaceport.share.created"), before);
+    /* An item shared twice with one user is a conflict of another kind. */
+    ck_assert_int_eq(give("b", one.id, NULL, SP_ROLE_VIEWER, 0, &made), 0);
+    ck_assert_int_eq(give("b", one.id, NULL, SP_ROLE_VIEWER, 0, &made), SP_ERR_CONFLICT);
+    ck_assert_int_eq(made.ambiguous, 0);
+    sp_user found;
+    ck_assert_int_eq(sp_store_user_by_email(st, "SAME@example.org", &found), SP_ERR_CONFLICT);
+}
+END_TEST
+
+START_TEST(claimed_share_never_moves)
+{
+    sp_share_made made;
+    ck_assert_int_eq(give("a", NULL, "late@example.org", SP_ROLE_VIEWER, 0, &made), 0);
+    ck_assert_str_eq(made.grantee_id, "");
+    sp_user first, second;
+    fixture_user(&first, "first", "Late@Example.org");
+    fixture_user(&second, "second", "late@example.org");
+    ck_assert_str_eq(held_role(first.id, "a"), "viewer");
+    ck_assert_str_eq(held_role(second.id, "a"), "");
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM events WHERE type = 'spaceport.share.updated'"
+                             " AND json_extract(data, '$.matchedEmail') = 'late@example.org'",
+                             NULL),
+                     1);
+}
+END_TEST
+
+/* Carol holds the item by id with held; a share with pending waits for her
+ * new address; her claims change to it. */
+static void carol_merge(const char *held, int64_t held_exp, const char *pending,
+                        int64_t pending_exp, const char *want_role, int64_t want_exp)
+{
+    sp_user carol;
+    fixture_user(&carol, "carol", "carol@example.org");
+    sp_share_made made;
+    ck_assert_int_eq(give("x1", carol.id, NULL, held, held_exp, &made), 0);
+    char kept[SP_USER_ID_LEN];
+    snprintf(kept, sizeof kept, "%s", made.id);
+    ck_assert_int_eq(give("x1", NULL, "carol.new@example.org", pending, pending_exp, &made), 0);
+    sp_user_claims c = {.issuer = FIXTURE_ISSUER,
+                        .sub = "carol",
+                        .username = "carol",
+                        .display_name = "carol",
+                        .email = "carol.new@example.org"};
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(sp_store_user_provision(st, &c, &carol, NULL), 0);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares", NULL), 1);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares WHERE id = ?1", kept), 1);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares WHERE role = ?1", want_role), 1);
+    ck_assert_int_eq(raw_int("SELECT coalesce(expires_at, 0) FROM shares", NULL), want_exp);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM events WHERE type = 'spaceport.share.deleted'"
+                             " AND json_extract(data, '$.mergedInto') = ?1",
+                             kept),
+                     1);
+}
+
+START_TEST(claim_merges_broader_pending)
+{
+    carol_merge(SP_ROLE_VIEWER, 0, SP_ROLE_EDITOR, 0, SP_ROLE_EDITOR, 0);
+}
+END_TEST
+
+START_TEST(claim_merges_narrower_pending)
+{
+    carol_merge(SP_ROLE_EDITOR, 0, SP_ROLE_VIEWER, 0, SP_ROLE_EDITOR, 0);
+}
+END_TEST
+
+START_TEST(claim_merges_longer_pending)
+{
+    int64_t soon = sp_time_now_ms() + 3600 * 1000, later = soon + 3600 * 1000;
+    carol_merge(SP_ROLE_VIEWER, soon, SP_ROLE_VIEWER, later, SP_ROLE_VIEWER, later);
+}
+END_TEST
+
+START_TEST(claim_keeps_unlimited_grant)
+{
+    int64_t soon = sp_time_now_ms() + 3600 * 1000;
+    carol_merge(SP_ROLE_VIEWER, 0, SP_ROLE_VIEWER, soon, SP_ROLE_VIEWER, 0);
+}
+END_TEST
+
+START_TEST(expired_share_is_replaced)
+{
+    sp_user dave;
+    fixture_user(&dave, "dave", NULL);
+    sp_share_made made;
+    ck_assert_int_eq(give("a", dave.id, NULL, SP_ROLE_VIEWER, sp_time_now_ms() + 60000, &made),
+                     0);
+    ck_assert_int_eq(give("a", dave.id, NULL, SP_ROLE_VIEWER, 0, &made), SP_ERR_CONFLICT);
+    expire_all();
+    /* Not swept yet: the replacement writes the expiry first, once. */
+    ck_assert_int_eq(give("a", dave.id, NULL, SP_ROLE_EDITOR, 0, &made), 0);
+    ck_assert_int_eq(events_of("spaceport.share.expired"), 1);
+    int swept = -1;
+    ck_assert_int_eq(sp_store_shares_expire(st, sp_time_now_ms(), &swept), 0);
+    ck_assert_int_eq(swept, 0);
+    ck_assert_int_eq(events_of("spaceport.share.expired"), 1);
+    ck_assert_str_eq(held_role(dave.id, "a"), "editor");
+}
+END_TEST
+
+START_TEST(expired_pending_gives_nothing)
+{
+    sp_share_made made;
+    ck_assert_int_eq(
+        give("a", NULL, "gone@example.org", SP_ROLE_VIEWER, sp_time_now_ms() + 60000, &made), 0);
+    int swept = 0;
+    expire_all();
+    ck_assert_int_eq(sp_store_shares_expire(st, sp_time_now_ms(), &swept), 0);
+    ck_assert_int_eq(swept, 1);
+    sp_user gone;
+    fixture_user(&gone, "gone", "gone@example.org");
+    ck_assert_str_eq(held_role(gone.id, "a"), "");
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares", NULL), 0);
+    ck_assert_int_eq(events_of("spaceport.share.expired"), 1);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("store_shares");
+    TCase *tc = tcase_create("who");
+    tcase_add_unchecked_fixture(tc, root_setup, fixture_root_teardown);
+    tcase_add_checked_fixture(tc, setup, fixture_close);
+    tcase_add_test(tc, address_goes_to_its_one_owner);
+    tcase_add_test(tc, address_two_users_verified_is_refused);
+    tcase_add_test(tc, claimed_share_never_moves);
+    tcase_add_test(tc, claim_merges_broader_pending);
+    tcase_add_test(tc, claim_merges_narrower_pending);
+    tcase_add_test(tc, claim_merges_longer_pending);
+    tcase_add_test(tc, claim_keeps_unlimited_grant);
+    tcase_add_test(tc, expired_share_is_replaced);
+    tcase_add_test(tc, expired_pending_gives_nothing);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    sp_log_set_level(SP_LOG_WARN);
+    SRunner *sr = srunner_create(suite());
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
