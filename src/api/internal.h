@@ -9,6 +9,7 @@
 #include "store/authz.h"
 #include "store/drives.h"
 #include "store/users.h"
+#include "util/buf.h"
 
 /* Each route family registers its routes. */
 int sp_api__register_wellknown(sp_router *r, sp_api *api);
@@ -138,6 +139,12 @@ json_t *sp_api__json_body(sp_http_req *req);
 /* The same checks on a buffer: a new reference, or NULL with the reason in
  * why (whylen bytes). */
 json_t *sp_api__json_parse(const char *body, size_t len, char *why, size_t whylen);
+
+/* Appends base, path and id percent-encoded as a path segment to b: every
+ * id that goes into a URL (webDavUrl, webUrl, Location) goes this way, so
+ * an id cannot add a segment, a query or a fragment. Returns 0 or
+ * SP_ERR_NOMEM. */
+int sp_api__id_url(sp_buf *b, const char *base, const char *path, const char *id);
 
 /* Renders a drive as libre-graph JSON (new reference). beta selects the
  * v1beta1 permission form (grantedToV2, role ids). */

@@ -33,9 +33,20 @@
 #define SP_REMOTE_FETCH_TIMEOUT_MS 5000L
 /* Largest answer read from the hosting instance: a Drive is a few KiB. */
 #define SP_REMOTE_FETCH_MAX (1024 * 1024)
-/* Lookups in flight at once. Each holds an HTTP worker (2-4 of them) for
- * up to the timeout: a slow instance may occupy one, never the pool. */
-#define SP_REMOTE_LOOKUPS_MAX 1
+/* Lookups in flight at one instance. A lookup holds an HTTP worker for as
+ * long as the instance takes (up to the timeout); a healthy instance
+ * answers in milliseconds, so one at a time costs its users little, and a
+ * slow or stuck instance holds one worker, delaying only registrations of
+ * its own spaces (they are told 503 and Retry-After meanwhile). */
+#define SP_REMOTE_LOOKUPS_PER_INSTANCE 1
+/* Lookups in flight at all instances together, at most this share of the
+ * HTTP workers (sp_http_workers: 4 per core, so 4 of 8 on 2 cores): with
+ * up to 32 trusted instances all slow at once, the other half of the pool
+ * still serves every other request. */
+#define SP_REMOTE_LOOKUPS_SHARE_DIVISOR 2
+/* ... but never fewer than this, so that one slow instance cannot make the
+ * only slot busy for the others on a small machine (4 workers: 2 slots). */
+#define SP_REMOTE_LOOKUPS_MIN 2
 /* Longest name of a remote space, in characters, as for drives. */
 #define SP_REMOTE_NAME_CHARS 255
 
@@ -101,6 +112,42 @@ done:
     return rc;
 }
 
+/* Takes a lookup slot at trusted instance index: one of its own, and one
+ * of all. Returns 0, or replies 503 with Retry-After (naming which bound
+ * was reached) and returns SP_ERR_UNAVAILABLE. */
+static int lookup_begin(sp_http_req *req, sp_api *api, const char *instance, size_t index)
+{
+    unsigned total_max = sp_http_workers(0) / SP_REMOTE_LOOKUPS_SHARE_DIVISOR;
+    if (total_max < SP_REMOTE_LOOKUPS_MIN)
+        total_max = SP_REMOTE_LOOKUPS_MIN;
+    atomic_int *mine = &api->remote_lookups_at[index];
+    if (atomic_fetch_add(mine, 1) >= SP_REMOTE_LOOKUPS_PER_INSTANCE) {
+        atomic_fetch_sub(mine, 1);
+        sp_http_add_header(req, "Retry-After", "1");
+        sp_http_reply_error(req, 503, "serviceNotAvailable",
+                            "another space is being looked up at the instance %s; try again",
+                            instance);
+        return SP_ERR_UNAVAILABLE;
+    }
+    if ((unsigned)atomic_fetch_add(&api->remote_lookups, 1) >= total_max) {
+        atomic_fetch_sub(&api->remote_lookups, 1);
+        atomic_fetch_sub(mine, 1);
+        sp_http_add_header(req, "Retry-After", "1");
+        sp_http_reply_error(req, 503, "serviceNotAvailable",
+                            "too many remote spaces are being looked up at other instances; try "
+                            "again");
+        return SP_ERR_UNAVAILABLE;
+    }
+    return 0;
+}
+
+/* Gives back the slots lookup_begin took. */
+static void lookup_end(sp_api *api, size_t index)
+{
+    atomic_fetch_sub(&api->remote_lookups, 1);
+    atomic_fetch_sub(&api->remote_lookups_at[index], 1);
+}
+
 /*
  * Asks instance for drive (its id as in the URL, seg) with the caller's
  * token. Returns 0 with *info filled; otherwise it has replied (400 when
@@ -111,13 +158,8 @@ static int remote_lookup(sp_http_req *req, sp_api *api, const char *instance,
                          const sp_instance_dav *m, remote_info *info)
 {
     memset(info, 0, sizeof *info);
-    if (atomic_fetch_add(&api->remote_lookups, 1) >= SP_REMOTE_LOOKUPS_MAX) {
-        atomic_fetch_sub(&api->remote_lookups, 1);
-        sp_http_add_header(req, "Retry-After", "1");
-        sp_http_reply_error(req, 503, "serviceNotAvailable",
-                            "another remote space is being looked up; try again");
+    if (lookup_begin(req, api, instance, m->index) < 0)
         return SP_ERR_UNAVAILABLE;
-    }
     sp_buf url = {0}, body = {0};
     long status = 0;
     const char *why = NULL;
@@ -129,7 +171,7 @@ static int remote_lookup(sp_http_req *req, sp_api *api, const char *instance,
                            .redirects_max = 0};
         rc = sp_fetch(url.data, &fr, &status, &body, &why);
     }
-    atomic_fetch_sub(&api->remote_lookups, 1);
+    lookup_end(api, m->index);
     if (rc == SP_ERR_NOMEM) {
         sp_http_reply_error(req, 500, "generalException", "out of memory");
     } else if (rc < 0) {
@@ -232,7 +274,7 @@ static void register_remote(sp_http_req *req, void *ctx)
         goto done;
     }
     sp_buf loc = {0};
-    if (sp_buf_printf(&loc, "%s/graph/v1.0/drives/%s", api->cfg->public_url, id) == 0)
+    if (sp_api__id_url(&loc, api->cfg->public_url, "/graph/v1.0/drives/", id) == 0)
         sp_http_add_header(req, "Location", loc.data);
     sp_buf_free(&loc);
     sp_api__reply_drive(req, api, &u, id, 201, 0);
