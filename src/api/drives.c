@@ -203,6 +203,15 @@ void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const 
     sp_http_reply_json(req, status, o.json);
 }
 
+void sp_api__reply_created(sp_http_req *req, sp_api *api, const sp_user *u, const char *id)
+{
+    sp_buf loc = {0};
+    if (sp_api__id_url(&loc, api->cfg->public_url, "/graph/v1.0/drives/", id) == 0)
+        sp_http_add_header(req, "Location", loc.data);
+    sp_buf_free(&loc);
+    sp_api__reply_drive(req, api, u, id, 201, 0);
+}
+
 /* ---- listing ---- */
 
 typedef struct list_ctx {
@@ -529,11 +538,7 @@ static void create_drive(sp_http_req *req, void *ctx)
         sp_api__store_error(req, rc);
         goto done;
     }
-    sp_buf loc = {0};
-    if (sp_api__id_url(&loc, api->cfg->public_url, "/graph/v1.0/drives/", id) == 0)
-        sp_http_add_header(req, "Location", loc.data);
-    sp_buf_free(&loc);
-    sp_api__reply_drive(req, api, &u, id, 201, 0);
+    sp_api__reply_created(req, api, &u, id);
 done:
     json_decref(body);
 }

@@ -163,6 +163,9 @@ int sp_api__remote_delete(sp_http_req *req, sp_api *api, const sp_user *u, const
 /* Replies 200 with the drive id as the caller sees it (or 404). */
 void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const char *id,
                          unsigned status, int beta);
+/* Replies 201 with the new drive id as the caller sees it, and its URL in
+ * Location. */
+void sp_api__reply_created(sp_http_req *req, sp_api *api, const sp_user *u, const char *id);
 
 /* Non-zero when the user has the admin role. */
 int sp_api__is_admin(const sp_user *u);

@@ -274,11 +274,7 @@ static void lookup_answer(sp_http_req *req, void *arg)
         sp_api__store_error(req, rc);
         goto done;
     }
-    sp_buf loc = {0};
-    if (sp_api__id_url(&loc, api->cfg->public_url, "/graph/v1.0/drives/", id) == 0)
-        sp_http_add_header(req, "Location", loc.data);
-    sp_buf_free(&loc);
-    sp_api__reply_drive(req, api, &l->user, id, 201, 0);
+    sp_api__reply_created(req, api, &l->user, id);
 done:
     lookup_free(l);
 }
@@ -372,8 +368,8 @@ static void register_remote(sp_http_req *req, void *ctx)
         free(token);
         goto fail;
     }
-    *l = (lookup){.api = api, .user = u, .body = body, .name = name, .url = url, .m = m,
-                  .bearer = token};
+    *l = (lookup){
+        .api = api, .user = u, .body = body, .name = name, .url = url, .m = m, .bearer = token};
     lookup_start(req, l);
     return;
 fail:

@@ -22,9 +22,8 @@ import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from harness import TAP, Client, Issuer, Nats, Spaceport, free_port, wait_until
+from harness import TAP, Client, FakeServer, Issuer, Nats, Spaceport, wait_until
 
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 DAV = 'https://dav.example.test'
@@ -171,50 +170,27 @@ def check_valid_ids(t, sp, alice, bob, bob_id, project):
              '... and its permissions list the share', r.body[:200])
 
 
-class FakeInstance:
+class FakeInstance(FakeServer):
     """A trusted instance that answers GET /graph/v1.0/drives/<id> with a
     valid Drive after delay seconds; records when each lookup began."""
 
     def __init__(self, delay):
-        self.port = free_port()
-        self.url = 'http://127.0.0.1:%d' % self.port
         self.started = []
-        fake = self
+        self.delay = delay
+        super().__init__(self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                fake.started.append(time.monotonic())
-                prefix = '/graph/v1.0/drives/'
-                if not self.path.startswith(prefix):
-                    self.send_response(404)
-                    self.send_header('Content-Length', '0')
-                    self.end_headers()
-                    return
-                drive = urllib.parse.unquote(self.path[len(prefix):])
-                time.sleep(delay)
-                body = json.dumps({'id': drive, 'name': 'Remote ' + drive[:8],
-                                   'driveType': 'project',
-                                   'lastModifiedDateTime': '2026-01-02T03:04:05Z',
-                                   'root': {'id': drive, 'eTag': '"e-%s"' % drive[:8]}}).encode()
-                try:
-                    self.send_response(200)
-                    self.send_header('Content-Type', 'application/json')
-                    self.send_header('Content-Length', str(len(body)))
-                    self.end_headers()
-                    self.wfile.write(body)
-                except OSError:
-                    pass
-
-        self.server = ThreadingHTTPServer(('127.0.0.1', self.port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def _answer(self, path):
+        self.started.append(time.monotonic())
+        prefix = '/graph/v1.0/drives/'
+        if not path.startswith(prefix):
+            return 404, b'', {}
+        drive = urllib.parse.unquote(path[len(prefix):])
+        time.sleep(self.delay)
+        return 200, json.dumps({'id': drive, 'name': 'Remote ' + drive[:8],
+                                'driveType': 'project',
+                                'lastModifiedDateTime': '2026-01-02T03:04:05Z',
+                                'root': {'id': drive, 'eTag': '"e-%s"' % drive[:8]}}).encode(), {
+            'Content-Type': 'application/json'}
 
 
 def register(client, instance):
