@@ -42,9 +42,11 @@ int sp_api__caller_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identit
 
 /*
  * Authenticates the request into *u and decides a (its question filled
- * in by the caller; its actor is set to u) on the thread's reader. Returns
- * 0, or has replied (401/503, 404, 403, 500) and returns a negative
- * sp_err; the handler just returns.
+ * in by the caller; its actor is set to u) on the thread's reader. An
+ * a->item_id must be an item of a->drive_id (util/itemid.h), checked
+ * before anything is read. Returns 0, or has replied (401/503, 400 for
+ * the item id, 404, 403, 500) and returns a negative sp_err; the handler
+ * just returns.
  */
 int sp_api__authorize(sp_http_req *req, sp_api *api, sp_user *u, sp_authz *a);
 

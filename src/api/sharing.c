@@ -15,7 +15,6 @@
 #include "store/shares.h"
 
 #include "util/err.h"
-#include "util/itemid.h"
 #include "util/time.h"
 
 #include <ctype.h>
@@ -25,22 +24,15 @@
 /* Longest e-mail address (RFC 5321 path limit). */
 #define SP_EMAIL_MAX 254
 
-/* Checks that the route's item belongs to its drive (util/itemid.h), then
- * authenticates and decides act on the drive and item (and permission,
- * when the route has one). The check comes first and reads nothing but
- * the path: an id that could point elsewhere is refused the same way on
- * every drive. Returns 0 or has replied (400 for the item id). */
+/* Authenticates, checks that the route's item belongs to its drive, and
+ * decides act on the drive and item (and permission, when the route has
+ * one). Returns 0 or has replied. */
 static int prepare(sp_http_req *req, sp_api *api, sp_authz_act act, sp_user *u, sp_authz *a)
 {
     *a = (sp_authz){.act = act,
                     .drive_id = sp_http_param(req, "driveId"),
                     .item_id = sp_http_param(req, "itemId"),
                     .target_id = sp_http_param(req, "permId")};
-    const char *why = NULL;
-    if (sp_itemid_check(a->drive_id, a->item_id, &why) < 0) {
-        sp_http_reply_error(req, 400, "invalidRequest", "itemId %s", why);
-        return SP_ERR_INVALID;
-    }
     return sp_api__authorize(req, api, u, a);
 }
 

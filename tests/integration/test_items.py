@@ -120,9 +120,13 @@ def check_hostile_ids(t, sp, alice, bob, bob_id, project, other):
         t.eq(got, [400, 400, 400], '%s .../items/{hostile}%s: 400 each' % (method, suffix))
 
     # A stranger gets the same 400 on a drive they cannot see: the check
-    # reads nothing but the path, so it tells nothing about the drive.
+    # reads nothing but the path, so it tells nothing about the drive. And
+    # the token comes first: without one, 401.
     r = invite(bob, project, q(other + '!x'), bob_id)
     t.eq(r.status, 400, 'a hostile id on a drive the caller cannot see is 400 as well')
+    r = sp.request('POST', item_path(project, q(other + '!x')) + '/invite',
+                   {'recipients': [{'objectId': bob_id}], 'roles': [VIEWER]})
+    t.eq(r.status, 401, 'a hostile id without a token is 401: nothing is judged before it')
 
 
 def mountpoint(client, item_id):
