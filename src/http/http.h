@@ -136,11 +136,6 @@ void sp_http_stream_wake(sp_http_stream *s);
  */
 int sp_http_start(const sp_http_options *opt, const sp_router *router, sp_http_server **out);
 
-/* Worker threads of a server started with that many threads (0: the
- * default, SP_HTTP_THREADS_PER_CORE per core, at most 64). A handler that
- * blocks holds one of them. */
-unsigned sp_http_workers(unsigned threads);
-
 /* Descriptors a server with that many threads (0: the default) uses
  * besides its connections, for sizing the connection limit. */
 unsigned sp_http_descriptors(unsigned threads);

@@ -548,7 +548,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 /* The worker pool for a requested size (0: SP_HTTP_THREADS_PER_CORE). */
-unsigned sp_http_workers(unsigned requested)
+static unsigned pool_size(unsigned requested)
 {
     unsigned threads = requested;
     if (threads == 0) {
@@ -562,7 +562,7 @@ unsigned sp_http_descriptors(unsigned threads)
 {
     /* A worker: its epoll and wake-up descriptors, and its SQLite reader
      * (database, WAL and shared-memory files). */
-    return sp_http_workers(threads) * 5 + SP_HTTP_OVERFLOW;
+    return pool_size(threads) * 5 + SP_HTTP_OVERFLOW;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
@@ -609,7 +609,7 @@ int sp_http_start(const sp_http_options *opt, const sp_router *router, sp_http_s
         return SP_ERR_IO;
     }
 
-    unsigned threads = sp_http_workers(opt->threads);
+    unsigned threads = pool_size(opt->threads);
 
     unsigned flags =
         MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
