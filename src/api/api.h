@@ -29,7 +29,10 @@ typedef struct sp_api {
     sp_consumer *consumer;          /* for /metrics; may be NULL */
     sp_federation *federation;      /* for /metrics; NULL without trusted instances */
     int64_t started_ms;             /* wall clock at start, for /metrics */
-    atomic_int remote_lookups;      /* lookups at other instances in flight (remote.c) */
+    /* Lookups at other instances in flight (remote.c): in all, and at each
+     * trusted instance (by its index in cfg->trusted_instances). */
+    atomic_int remote_lookups;
+    atomic_int remote_lookups_at[SP_CONFIG_LIST_MAX];
 } sp_api;
 
 /* Adds every route to r; api must outlive r. Returns 0 or a negative

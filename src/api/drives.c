@@ -17,6 +17,7 @@
 #include "util/err.h"
 #include "util/log.h"
 #include "util/time.h"
+#include "util/url.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -79,6 +80,12 @@ static int quote_etag(sp_buf *b, const char *etag)
     return sp_buf_printf(b, "\"%s\"", etag);
 }
 
+int sp_api__id_url(sp_buf *b, const char *base, const char *path, const char *id)
+{
+    int rc = sp_buf_printf(b, "%s%s", base, path);
+    return rc == 0 ? sp_url_encode(b, id, SP_URL_SEGMENT_KEEP) : rc;
+}
+
 /* A share received, as the grantee's mountpoint drive: root.remoteItem
  * names the shared drive and item. */
 static json_t *mountpoint_json(sp_api *api, const sp_drive *d)
@@ -89,8 +96,8 @@ static json_t *mountpoint_json(sp_api *api, const sp_drive *d)
     sp_buf dav = {0}, web = {0}, etag = {0};
     json_t *out = NULL;
     /* The storage's WebDAV resolves a resource id below /dav/spaces/. */
-    if (sp_buf_printf(&dav, "%s/dav/spaces/%s", api->cfg->dav_url, d->item_id) < 0 ||
-        sp_buf_printf(&web, "%s/f/%s", api->cfg->public_url, d->item_id) < 0 ||
+    if (sp_api__id_url(&dav, api->cfg->dav_url, "/dav/spaces/", d->item_id) < 0 ||
+        sp_api__id_url(&web, api->cfg->public_url, "/f/", d->item_id) < 0 ||
         quote_etag(&etag, d->etag) < 0)
         goto done;
     json_t *remote = json_pack("{s:s, s:s, s:s, s:s, s:[{s:s, s:[s]}]}", "id", d->item_id,
@@ -119,8 +126,8 @@ json_t *sp_api__drive_json(sp_api *api, const sp_drive *d, int beta)
     sp_buf dav = {0}, web = {0}, etag = {0};
     json_t *perms = json_array();
     json_t *out = NULL;
-    if (sp_buf_printf(&dav, "%s/dav/spaces/%s", api->cfg->dav_url, d->id) < 0 ||
-        sp_buf_printf(&web, "%s/f/%s", api->cfg->public_url, d->id) < 0 ||
+    if (sp_api__id_url(&dav, api->cfg->dav_url, "/dav/spaces/", d->id) < 0 ||
+        sp_api__id_url(&web, api->cfg->public_url, "/f/", d->id) < 0 ||
         quote_etag(&etag, d->etag) < 0 || !perms)
         goto done;
     perm_ctx pc = {perms, beta};
@@ -196,6 +203,15 @@ void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const 
     sp_http_reply_json(req, status, o.json);
 }
 
+void sp_api__reply_created(sp_http_req *req, sp_api *api, const sp_user *u, const char *id)
+{
+    sp_buf loc = {0};
+    if (sp_api__id_url(&loc, api->cfg->public_url, "/graph/v1.0/drives/", id) == 0)
+        sp_http_add_header(req, "Location", loc.data);
+    sp_buf_free(&loc);
+    sp_api__reply_drive(req, api, u, id, 201, 0);
+}
+
 /* ---- listing ---- */
 
 typedef struct list_ctx {
@@ -214,16 +230,8 @@ static int add_drive(const sp_drive *d, void *arg)
 /* Appends name=value to a query string, percent-encoding value. */
 static int append_param(sp_buf *b, const char *name, const char *value)
 {
-    static const char hex[] = "0123456789ABCDEF";
     int rc = sp_buf_printf(b, "%c%s=", strchr(b->data ? b->data : "", '?') ? '&' : '?', name);
-    for (const unsigned char *p = (const unsigned char *)value; rc == 0 && *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '_' || *p == '.' || *p == '~')
-            rc = sp_buf_append(b, p, 1);
-        else
-            rc = sp_buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-    }
-    return rc;
+    return rc == 0 ? sp_url_encode(b, value, "") : rc;
 }
 
 /* FNV-1a, 64 bits: a cheap fingerprint of a response for its ETag. */
@@ -270,7 +278,7 @@ static int add_shares_drive(sp_api *api, const sp_user *u, json_t *value)
     if (n == 0)
         return 0;
     sp_buf dav = {0};
-    if (sp_buf_printf(&dav, "%s/dav/spaces/%s", api->cfg->dav_url, SP_SHARES_DRIVE_ID) < 0)
+    if (sp_api__id_url(&dav, api->cfg->dav_url, "/dav/spaces/", SP_SHARES_DRIVE_ID) < 0)
         return SP_ERR_NOMEM;
     json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "id", SP_SHARES_DRIVE_ID,
                           "driveType", "virtual", "driveAlias", "virtual/shares", "name", "Shares",
@@ -530,11 +538,7 @@ static void create_drive(sp_http_req *req, void *ctx)
         sp_api__store_error(req, rc);
         goto done;
     }
-    sp_buf loc = {0};
-    if (sp_buf_printf(&loc, "%s/graph/v1.0/drives/%s", api->cfg->public_url, id) == 0)
-        sp_http_add_header(req, "Location", loc.data);
-    sp_buf_free(&loc);
-    sp_api__reply_drive(req, api, &u, id, 201, 0);
+    sp_api__reply_created(req, api, &u, id);
 done:
     json_decref(body);
 }

@@ -9,6 +9,7 @@
 #include "store/authz.h"
 #include "store/drives.h"
 #include "store/users.h"
+#include "util/buf.h"
 
 /* Each route family registers its routes. */
 int sp_api__register_wellknown(sp_router *r, sp_api *api);
@@ -41,9 +42,11 @@ int sp_api__caller_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identit
 
 /*
  * Authenticates the request into *u and decides a (its question filled
- * in by the caller; its actor is set to u) on the thread's reader. Returns
- * 0, or has replied (401/503, 404, 403, 500) and returns a negative
- * sp_err; the handler just returns.
+ * in by the caller; its actor is set to u) on the thread's reader. An
+ * a->item_id must be an item of a->drive_id (util/itemid.h), checked
+ * before anything is read. Returns 0, or has replied (401/503, 400 for
+ * the item id, 404, 403, 500) and returns a negative sp_err; the handler
+ * just returns.
  */
 int sp_api__authorize(sp_http_req *req, sp_api *api, sp_user *u, sp_authz *a);
 
@@ -139,6 +142,12 @@ json_t *sp_api__json_body(sp_http_req *req);
  * why (whylen bytes). */
 json_t *sp_api__json_parse(const char *body, size_t len, char *why, size_t whylen);
 
+/* Appends base, path and id percent-encoded as a path segment to b: every
+ * id that goes into a URL (webDavUrl, webUrl, Location) goes this way, so
+ * an id cannot add a segment, a query or a fragment. Returns 0 or
+ * SP_ERR_NOMEM. */
+int sp_api__id_url(sp_buf *b, const char *base, const char *path, const char *id);
+
 /* Renders a drive as libre-graph JSON (new reference). beta selects the
  * v1beta1 permission form (grantedToV2, role ids). */
 json_t *sp_api__drive_json(sp_api *api, const sp_drive *d, int beta);
@@ -156,6 +165,9 @@ int sp_api__remote_delete(sp_http_req *req, sp_api *api, const sp_user *u, const
 /* Replies 200 with the drive id as the caller sees it (or 404). */
 void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const char *id,
                          unsigned status, int beta);
+/* Replies 201 with the new drive id as the caller sees it, and its URL in
+ * Location. */
+void sp_api__reply_created(sp_http_req *req, sp_api *api, const sp_user *u, const char *id);
 
 /* Non-zero when the user has the admin role. */
 int sp_api__is_admin(const sp_user *u);

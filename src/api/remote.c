@@ -10,6 +10,11 @@
  * is asked for the drive with the caller's own token (it trusts the
  * caller's identity provider, or it answers 401), under a short timeout, a
  * size cap and no redirects.
+ *
+ * The lookup runs on a thread of its own while the request waits
+ * suspended, and lookups are bounded per trusted instance: a slow instance
+ * keeps neither an HTTP worker nor the registrations of other instances
+ * waiting, only its own.
  */
 #include "api/internal.h"
 
@@ -23,6 +28,7 @@
 #include "util/log.h"
 #include "util/time.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +39,19 @@
 #define SP_REMOTE_FETCH_TIMEOUT_MS 5000L
 /* Largest answer read from the hosting instance: a Drive is a few KiB. */
 #define SP_REMOTE_FETCH_MAX (1024 * 1024)
-/* Lookups in flight at once. Each holds an HTTP worker (2-4 of them) for
- * up to the timeout: a slow instance may occupy one, never the pool. */
-#define SP_REMOTE_LOOKUPS_MAX 1
+/* Lookups in flight at one instance. A lookup holds no HTTP worker (the
+ * request waits suspended while a thread of its own asks), but a thread
+ * and a connection for as long as the instance takes, up to the timeout.
+ * Registrations are rare and a healthy instance answers in milliseconds,
+ * so two at a time cost its users little; a slow or stuck instance holds
+ * two threads and delays only registrations of its own spaces (told 503
+ * and Retry-After meanwhile). */
+#define SP_REMOTE_LOOKUPS_PER_INSTANCE 2
+/* Lookups in flight at all instances together: bounds the threads and
+ * connections that slow instances (up to SP_CONFIG_LIST_MAX of them) can
+ * make this process hold, well above what people registering spaces
+ * need at once. */
+#define SP_REMOTE_LOOKUPS_MAX 16
 /* Longest name of a remote space, in characters, as for drives. */
 #define SP_REMOTE_NAME_CHARS 255
 
@@ -101,64 +117,166 @@ done:
     return rc;
 }
 
-/*
- * Asks instance for drive (its id as in the URL, seg) with the caller's
- * token. Returns 0 with *info filled; otherwise it has replied (400 when
- * the remote says the drive is not there for this caller, 502 when it
- * cannot be asked or answers nonsense) and returns a negative sp_err.
- */
-static int remote_lookup(sp_http_req *req, sp_api *api, const char *instance,
-                         const sp_instance_dav *m, remote_info *info)
+/* Takes a lookup slot at trusted instance index: one of its own, and one
+ * of all. Returns 0, or replies 503 with Retry-After (naming which bound
+ * was reached) and returns SP_ERR_UNAVAILABLE. */
+static int lookup_begin(sp_http_req *req, sp_api *api, const char *instance, size_t index)
 {
-    memset(info, 0, sizeof *info);
-    if (atomic_fetch_add(&api->remote_lookups, 1) >= SP_REMOTE_LOOKUPS_MAX) {
+    atomic_int *mine = &api->remote_lookups_at[index];
+    int own_full = atomic_fetch_add(mine, 1) >= SP_REMOTE_LOOKUPS_PER_INSTANCE;
+    int all_full = !own_full && atomic_fetch_add(&api->remote_lookups, 1) >= SP_REMOTE_LOOKUPS_MAX;
+    if (!own_full && !all_full)
+        return 0;
+    if (all_full)
         atomic_fetch_sub(&api->remote_lookups, 1);
-        sp_http_add_header(req, "Retry-After", "1");
+    atomic_fetch_sub(mine, 1);
+    sp_http_add_header(req, "Retry-After", "1");
+    if (own_full)
         sp_http_reply_error(req, 503, "serviceNotAvailable",
-                            "another remote space is being looked up; try again");
-        return SP_ERR_UNAVAILABLE;
-    }
-    sp_buf url = {0}, body = {0};
-    long status = 0;
-    const char *why = NULL;
-    int rc = sp_buf_printf(&url, "%s/graph/v1.0/drives/%s", instance, m->drive_seg);
-    if (rc == 0) {
-        sp_fetch_req fr = {.bearer = bearer_of(req),
+                            "other spaces are being looked up at the instance %s; try again",
+                            instance);
+    else
+        sp_http_reply_error(req, 503, "serviceNotAvailable",
+                            "too many remote spaces are being looked up at other instances; "
+                            "try again");
+    return SP_ERR_UNAVAILABLE;
+}
+
+/* Gives back the slots lookup_begin took. */
+static void lookup_end(sp_api *api, size_t index)
+{
+    atomic_fetch_sub(&api->remote_lookups, 1);
+    atomic_fetch_sub(&api->remote_lookups_at[index], 1);
+}
+
+/* A registration whose lookup runs on a thread of its own while the
+ * request waits suspended: lives from the handler until the resumed
+ * request is answered. */
+typedef struct lookup {
+    sp_api *api;
+    sp_http_req *req;
+    sp_user user;
+    json_t *body; /* the request body, owned; name and url borrow from it */
+    const char *name, *url;
+    sp_instance_dav m;
+    char *bearer; /* the caller's token, copied: headers end with the handler */
+    /* ---- the outcome, written by the lookup thread before it resumes ---- */
+    int rc;
+    long status;
+    const char *why; /* static */
+    sp_buf answer;
+} lookup;
+
+static void lookup_free(lookup *l)
+{
+    json_decref(l->body);
+    free(l->bearer);
+    sp_buf_free(&l->answer);
+    free(l);
+}
+
+/* On its own thread: asks the hosting instance, then wakes the request.
+ * Touches nothing of l after the resume (the answer frees it). */
+static void *lookup_run(void *arg)
+{
+    lookup *l = arg;
+    const char *instance = l->api->cfg->trusted_instances.items[l->m.index];
+    sp_buf url = {0};
+    l->rc = sp_buf_printf(&url, "%s/graph/v1.0/drives/%s", instance, l->m.drive_seg);
+    if (l->rc == 0) {
+        sp_fetch_req fr = {.bearer = l->bearer,
                            .timeout_ms = SP_REMOTE_FETCH_TIMEOUT_MS,
                            .max_body = SP_REMOTE_FETCH_MAX,
                            .redirects_max = 0};
-        rc = sp_fetch(url.data, &fr, &status, &body, &why);
+        l->rc = sp_fetch(url.data, &fr, &l->status, &l->answer, &l->why);
     }
-    atomic_fetch_sub(&api->remote_lookups, 1);
-    if (rc == SP_ERR_NOMEM) {
+    if (l->rc < 0 && l->rc != SP_ERR_NOMEM)
+        sp_warn("remote", "looking up %s failed: %s", url.data ? url.data : instance,
+                l->why ? l->why : sp_err_str(l->rc));
+    sp_buf_free(&url);
+    lookup_end(l->api, l->m.index);
+    sp_http_resume(l->req);
+    return NULL;
+}
+
+/*
+ * Reads what the hosting instance answered into *info. Returns 0, or has
+ * replied (400 when the remote says the drive is not there for this
+ * caller, 502 when it could not be asked or answered nonsense) and
+ * returns a negative sp_err.
+ */
+static int lookup_outcome(sp_http_req *req, const lookup *l, const char *instance,
+                          remote_info *info)
+{
+    const sp_instance_dav *m = &l->m;
+    const char *why = l->why;
+    long status = l->status;
+    memset(info, 0, sizeof *info);
+    if (l->rc == SP_ERR_NOMEM) {
         sp_http_reply_error(req, 500, "generalException", "out of memory");
-    } else if (rc < 0) {
-        sp_warn("remote", "looking up %s failed: %s", url.data, why ? why : sp_err_str(rc));
+        return SP_ERR_NOMEM;
+    }
+    if (l->rc < 0) {
         sp_http_reply_error(req, 502, "badGateway", "the instance %s cannot be asked: %s", instance,
-                            why ? why : sp_err_str(rc));
-    } else if (status == 404) {
+                            why ? why : sp_err_str(l->rc));
+        return l->rc;
+    }
+    if (status == 404) {
         sp_http_reply_error(req, 400, "invalidRequest",
                             "the instance %s has no drive %s that you can reach", instance,
                             m->drive_id);
-        rc = SP_ERR_NOT_FOUND;
-    } else if (status == 401 || status == 403) {
+        return SP_ERR_NOT_FOUND;
+    }
+    if (status == 401 || status == 403) {
         sp_http_reply_error(req, 400, "invalidRequest",
                             "the instance %s does not accept your token for drive %s (does it "
                             "trust your identity provider?)",
                             instance, m->drive_id);
-        rc = SP_ERR_DENIED;
-    } else if (status != 200) {
+        return SP_ERR_DENIED;
+    }
+    if (status != 200) {
         sp_http_reply_error(req, 502, "badGateway", "the instance %s answered %ld%s", instance,
                             status,
                             status >= 300 && status < 400 ? " (redirects are not followed)" : "");
-        rc = SP_ERR_UNAVAILABLE;
-    } else if (parse_remote_drive(&body, m->drive_id, info, &why) < 0) {
-        sp_http_reply_error(req, 502, "badGateway", "the instance %s %s", instance, why);
-        rc = SP_ERR_UNAVAILABLE;
+        return SP_ERR_UNAVAILABLE;
     }
-    sp_buf_free(&url);
-    sp_buf_free(&body);
-    return rc;
+    if (parse_remote_drive(&l->answer, m->drive_id, info, &why) < 0) {
+        sp_http_reply_error(req, 502, "badGateway", "the instance %s %s", instance, why);
+        return SP_ERR_UNAVAILABLE;
+    }
+    return 0;
+}
+
+/* On an HTTP worker, once the lookup is done: registers the space and
+ * answers 201, or answers why not; then frees l. */
+static void lookup_answer(sp_http_req *req, void *arg)
+{
+    lookup *l = arg;
+    sp_api *api = l->api;
+    const char *instance = api->cfg->trusted_instances.items[l->m.index];
+    remote_info info;
+    if (lookup_outcome(req, l, instance, &info) < 0)
+        goto done;
+    sp_remote_new r = {.instance = instance,
+                       .web_dav_url = l->url,
+                       .remote_drive_id = l->m.drive_id,
+                       .name = l->name ? l->name : info.name,
+                       .etag = info.etag[0] ? info.etag : NULL,
+                       .mtime_ms = info.mtime_ms,
+                       .executant = l->user.id};
+    char id[SP_USER_ID_LEN];
+    int rc = sp_store_remote_create(api->store, &l->user, &r, id, NULL);
+    if (rc == SP_ERR_CONFLICT) {
+        sp_http_reply_error(req, 409, "nameAlreadyExists", "you registered this webDavUrl already");
+        goto done;
+    }
+    if (rc < 0) {
+        sp_api__store_error(req, rc);
+        goto done;
+    }
+    sp_api__reply_created(req, api, &l->user, id);
+done:
+    lookup_free(l);
 }
 
 /* Reads the registration body: driveType "mountpoint", an optional name and
@@ -191,6 +309,32 @@ static int read_registration(sp_http_req *req, json_t *body, const char **name, 
     return 0;
 }
 
+/*
+ * Starts the lookup of the registration's space at its instance without
+ * holding the request's thread: suspends the request and asks on a thread
+ * of its own (detached; the HTTP server's stop waits for the resume, and
+ * the lookup ends within its timeout). Steals l. */
+static void lookup_start(sp_http_req *req, lookup *l)
+{
+    l->req = req;
+    sp_http_suspend(req, lookup_answer, l);
+    pthread_attr_t attr;
+    pthread_t thread;
+    int started = pthread_attr_init(&attr) == 0;
+    if (started) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        started = pthread_create(&thread, &attr, lookup_run, l) == 0;
+        pthread_attr_destroy(&attr);
+    }
+    if (!started) {
+        /* Answered as a lookup that could not be made. */
+        l->rc = SP_ERR_UNAVAILABLE;
+        l->why = "no thread to ask it with";
+        lookup_end(l->api, l->m.index);
+        sp_http_resume(req);
+    }
+}
+
 static void register_remote(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
@@ -202,41 +346,33 @@ static void register_remote(sp_http_req *req, void *ctx)
         return;
     const char *name = NULL, *url = NULL, *why = NULL;
     if (read_registration(req, body, &name, &url) < 0)
-        goto done;
+        goto fail;
     sp_instance_dav m;
     const sp_config_list *trusted = &api->cfg->trusted_instances;
     if (sp_instance_match_dav((const char *const *)trusted->items, trusted->count, url, &m, &why) <
         0) {
         sp_http_reply_error(req, 400, "invalidRequest", "root.remoteItem.webDavUrl %s", why);
-        goto done;
+        goto fail;
     }
-    const char *instance = trusted->items[m.index];
-    remote_info info;
-    if (remote_lookup(req, api, instance, &m, &info) < 0)
-        goto done;
-    sp_remote_new r = {.instance = instance,
-                       .web_dav_url = url,
-                       .remote_drive_id = m.drive_id,
-                       .name = name ? name : info.name,
-                       .etag = info.etag[0] ? info.etag : NULL,
-                       .mtime_ms = info.mtime_ms,
-                       .executant = u.id};
-    char id[SP_USER_ID_LEN];
-    int rc = sp_store_remote_create(api->store, &u, &r, id, NULL);
-    if (rc == SP_ERR_CONFLICT) {
-        sp_http_reply_error(req, 409, "nameAlreadyExists", "you registered this webDavUrl already");
-        goto done;
+    const char *bearer = bearer_of(req);
+    lookup *l = calloc(1, sizeof *l);
+    char *token = bearer ? strdup(bearer) : NULL;
+    if (!l || (bearer && !token)) {
+        free(l);
+        free(token);
+        sp_http_reply_error(req, 500, "generalException", "out of memory");
+        goto fail;
     }
-    if (rc < 0) {
-        sp_api__store_error(req, rc);
-        goto done;
+    if (lookup_begin(req, api, trusted->items[m.index], m.index) < 0) {
+        free(l);
+        free(token);
+        goto fail;
     }
-    sp_buf loc = {0};
-    if (sp_buf_printf(&loc, "%s/graph/v1.0/drives/%s", api->cfg->public_url, id) == 0)
-        sp_http_add_header(req, "Location", loc.data);
-    sp_buf_free(&loc);
-    sp_api__reply_drive(req, api, &u, id, 201, 0);
-done:
+    *l = (lookup){
+        .api = api, .user = u, .body = body, .name = name, .url = url, .m = m, .bearer = token};
+    lookup_start(req, l);
+    return;
+fail:
     json_decref(body);
 }
 

@@ -12,6 +12,7 @@
 #include "api/internal.h"
 
 #include "util/err.h"
+#include "util/itemid.h"
 #include "util/time.h"
 
 #include <stdlib.h>
@@ -20,6 +21,13 @@ int sp_api__authorize(sp_http_req *req, sp_api *api, sp_user *u, sp_authz *a)
 {
     if (sp_api__caller(req, api, u) < 0)
         return SP_ERR_UNAUTHORIZED;
+    /* Before anything is read: an id that could point elsewhere is refused
+     * the same way on every drive, so the answer tells nothing of it. */
+    const char *why = NULL;
+    if (a->item_id && sp_itemid_check(a->drive_id, a->item_id, &why) < 0) {
+        sp_http_reply_error(req, 400, "invalidRequest", "itemId %s", why);
+        return SP_ERR_INVALID;
+    }
     a->actor = u;
     int rc = sp_store_authorize(api->store, a);
     if (rc < 0)

@@ -18,6 +18,7 @@
 #include "util/instance.h"
 #include "util/log.h"
 #include "util/time.h"
+#include "util/url.h"
 #include "util/wake.h"
 
 #include <jansson.h>
@@ -77,22 +78,6 @@ static void wait_for(sp_federation *f, int64_t ms)
     sp_wake_wait(&f->bell, ms, &f->stopping);
 }
 
-/* Appends s percent-encoded, keeping unreserved characters and those in
- * keep. */
-static int put_encoded(sp_buf *b, const char *s, const char *keep)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    int rc = 0;
-    for (const unsigned char *p = (const unsigned char *)s; rc == 0 && *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            strchr("-._~", *p) || (*p > 0x20 && *p < 0x7f && strchr(keep, *p)))
-            rc = sp_buf_append(b, p, 1);
-        else
-            rc = sp_buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-    }
-    return rc;
-}
-
 /* One request to another instance; *status and the answer on 0. */
 static int call(sp_federation *f, const char *url, const char *body, long *status, const char **why)
 {
@@ -119,7 +104,7 @@ static char *share_body(sp_federation *f, const sp_ocm_delivery *d)
     int read_only = !sp_role_can(d->role, SP_CAN_WRITE);
     if (sp_buf_printf(&address, "%s@%s", d->sharer, f->authority) < 0 ||
         sp_buf_printf(&uri, "%s/dav/spaces/", f->cfg->dav_url) < 0 ||
-        put_encoded(&uri, d->item_id, "!$&'()*+,;=:@") < 0)
+        sp_url_encode(&uri, d->item_id, SP_URL_SEGMENT_KEEP) < 0)
         goto done;
     json_t *perms = read_only ? json_pack("[s]", "read") : json_pack("[s, s]", "read", "write");
     json_t *doc = json_pack(
@@ -164,7 +149,7 @@ static outcome announce(sp_federation *f, const sp_ocm_delivery *d, const char *
         const char *why = NULL;
         int rc = sp_buf_printf(&url, "%s/.well-known/webfinger?resource=acct%%3A", inst);
         if (rc == 0)
-            rc = put_encoded(&url, d->grantee, "");
+            rc = sp_url_encode(&url, d->grantee, "");
         if (rc == 0)
             rc = call(f, url.data, NULL, &status, &why);
         sp_buf_free(&url);

@@ -157,3 +157,17 @@ int sp_url_hex(char c)
         return c - 'A' + 10;
     return -1;
 }
+
+int sp_url_encode(sp_buf *b, const char *s, const char *keep)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    int rc = 0;
+    for (const unsigned char *p = (const unsigned char *)s; rc == 0 && *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~", *p) || (*p > 0x20 && *p < 0x7f && strchr(keep, *p)))
+            rc = sp_buf_append(b, p, 1);
+        else
+            rc = sp_buf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+    }
+    return rc;
+}

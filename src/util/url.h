@@ -9,6 +9,8 @@
 #ifndef SP_UTIL_URL_H
 #define SP_UTIL_URL_H
 
+#include "util/buf.h"
+
 /* Host names are at most 253 characters (RFC 1035) plus brackets for IPv6. */
 #define SP_URL_HOST_MAX 256
 /* Longest path and query we accept in a configured or registered URL. */
@@ -33,6 +35,19 @@ int sp_url_parse(const char *s, sp_url *out, const char **why);
 
 /* Returns non-zero for localhost, 127.0.0.0/8 and ::1. */
 int sp_url_host_is_loopback(const char *host);
+
+/* What a path segment may hold unencoded besides the unreserved
+ * characters (RFC 3986 pchar: sub-delims, ':' and '@'): ids such as
+ * "storage$space!node" stay readable. */
+#define SP_URL_SEGMENT_KEEP "!$&'()*+,;=:@"
+
+/*
+ * Appends s to b percent-encoded: unreserved characters (ALPHA DIGIT - . _
+ * ~) and the printable ASCII characters in keep stay, every other byte
+ * becomes %XX (upper-case hex). keep "" encodes a query value;
+ * SP_URL_SEGMENT_KEEP a path segment. Returns 0 or SP_ERR_NOMEM.
+ */
+int sp_url_encode(sp_buf *b, const char *s, const char *keep);
 
 /* The value of the hexadecimal digit c (either case), or -1: for
  * percent-decoding. */

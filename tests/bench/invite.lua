@@ -1,6 +1,7 @@
 -- tests/bench/invite.lua - wrk script for tests/bench/sharing.py: every
 -- request is a new share (POST .../items/{itemId}/invite) with an item id
--- unique per thread and request.
+-- of the drive ("<driveId>!<prefix>-<thread>-<n>", oCIS's form) unique per
+-- thread and request.
 --
 -- Environment: BENCH_TOKEN (sharer's bearer token), BENCH_DRIVE (drive id),
 -- BENCH_GRANTEE (recipient objectId), BENCH_PREFIX (item id prefix, unique
@@ -29,8 +30,8 @@ end
 local counter = 0
 function request()
    counter = counter + 1
-   return wrk.format(nil, "/graph/v1beta1/drives/" .. drive .. "/items/" .. prefix .. "-" ..
-                     tostring(tid) .. "-" .. counter .. "/invite")
+   return wrk.format(nil, "/graph/v1beta1/drives/" .. drive .. "/items/" .. drive .. "!" ..
+                     prefix .. "-" .. tostring(tid) .. "-" .. counter .. "/invite")
 end
 
 if rate > 0 then

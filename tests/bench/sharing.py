@@ -214,7 +214,8 @@ def run(work, nats, idp, sp, res):
     # One share first: checks the route and gives the CloudEvent's size.
     with NatsClient(nats.url) as nc:
         rec = subscribe(nc, 'spaceport.>')
-        r = sp.request('POST', '/graph/v1beta1/drives/%s/items/sample-1-1/invite' % drive,
+        r = sp.request('POST', '/graph/v1beta1/drives/%s/items/%s!sample-1-1/invite' % (
+                           drive, drive),
                        {'recipients': [{'objectId': bob_id}], 'roles': [VIEWER]},
                        {'Authorization': 'Bearer ' + alice})
         if r.status != 200:
@@ -303,7 +304,8 @@ def run(work, nats, idp, sp, res):
     for i, rate in enumerate(rates):
         wait_until(lambda: metrics(sp).get('spaceport_events_backlog', 1) == 0, 60)
         prefix = 'lag%d' % i
-        sub = subprocess.Popen([LAG_SUB, nats.url, 'spaceport.>', prefix],
+        # Item ids are "<drive>!<prefix>-..." (tests/bench/invite.lua).
+        sub = subprocess.Popen([LAG_SUB, nats.url, 'spaceport.>', drive + '!' + prefix],
                                stdout=subprocess.PIPE, text=True)
         sub.stdout.readline()  # ready
         before = metrics(sp)

@@ -26,7 +26,8 @@ function request()
   local headers = {["Authorization"] = "Bearer " .. token}
   if n % (tonumber(os.getenv("SOAK_SHARE_EVERY") or "10")) == 0 then
     headers["Content-Type"] = "application/json"
-    local item = string.format("soak-%d-%d-%d", id, os.time(), n)
+    -- An item of the drive: oCIS's "<driveId>!<opaque>" form.
+    local item = string.format("%s!soak-%d-%d-%d", drive, id, os.time(), n)
     return wrk.format("POST", "/graph/v1beta1/drives/" .. drive .. "/items/" .. item .. "/invite",
                       headers, share_body)
   end

@@ -298,6 +298,47 @@ class Spaceport:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
+class FakeServer:
+    """A tiny HTTP server on a random loopback port, for the other side of a
+    test (another instance that misbehaves or is slow). answer(path) decides
+    every GET: it returns (status, body bytes, {header: value}), or None to
+    close the connection unanswered; it may sleep first."""
+
+    def __init__(self, answer):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.port = free_port()
+        self.url = 'http://127.0.0.1:%d' % self.port
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                reply = answer(self.path)
+                if reply is None:
+                    return
+                status, body, headers = reply
+                try:
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header('Content-Length', str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the client gave up (a timeout or a size cap)
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def run_spaceport(args, env=None, timeout=30.0):
     """Runs the program to completion (e.g. a bad configuration, migrate);
     returns (exit code, stdout, stderr)."""

@@ -73,8 +73,14 @@ def db_count(sp, sql, args=()):
     return db_all(sp, sql, args)[0]
 
 
+def item_path(drive, item):
+    """The path of item (the opaque part of an oCIS resource id) of drive."""
+    return '/graph/v1beta1/drives/%s/items/%s' % (
+        drive, urllib.parse.quote(drive + '!' + item, safe=''))
+
+
 def invite_path(drive, item):
-    return '/graph/v1beta1/drives/%s/items/%s/invite' % (drive, urllib.parse.quote(item, safe=''))
+    return item_path(drive, item) + '/invite'
 
 
 def share_body(user_id, role=VIEWER):
@@ -116,8 +122,8 @@ def check_removed_manager(t, sp, hold, c, ids, project):
                           share_body(ids['carol'])) for i in range(4)]
         enrol = h.call(bob, 'POST', root_path(project), {
             'recipients': [{'objectId': ids['frank']}], 'roles': [SPACE_VIEWER]})
-        change = h.call(bob, 'PATCH', '/graph/v1beta1/drives/%s/items/kept/permissions/%s' % (
-            project, kept), {'roles': [EDITOR]})
+        change = h.call(bob, 'PATCH', item_path(project, 'kept') + '/permissions/' + kept,
+                        {'roles': [EDITOR]})
         waiting = invites + [enrol, change]
         t.ok(all(b['queued'] and 'r' not in b for b in waiting),
              "bob's 4 invitations, 1 member invitation and 1 share change passed their "
@@ -127,7 +133,7 @@ def check_removed_manager(t, sp, hold, c, ids, project):
     got = [(b['r'].status, error_code(b['r'])) for b in waiting]
     t.eq(got, [(404, 'itemNotFound')] * len(waiting),
          'every request of the removed Manager is answered 404, as its handler would now')
-    t.eq(db_count(sp, "SELECT count(*) FROM shares WHERE item_id LIKE 'queued-%'"), 0,
+    t.eq(db_count(sp, "SELECT count(*) FROM shares WHERE item_id LIKE '%!queued-%'"), 0,
          'no share exists for the refused invitations')
     t.eq(db_count(sp, "SELECT count(*) FROM shares WHERE id = ? AND role = ?", (kept, VIEWER)), 1,
          'the share bob made before keeps its role')
@@ -154,7 +160,7 @@ def check_demoted(t, sp, hold, c, ids, project):
     t.eq(demotion['r'].status, 200, 'the demotion is answered 200')
     t.eq((inv['r'].status, error_code(inv['r'])), (403, 'accessDenied'),
          'the invitation of the demoted Manager is answered 403, as its handler would now')
-    t.eq(db_count(sp, "SELECT count(*) FROM shares WHERE item_id = 'demoted'"), 0,
+    t.eq(db_count(sp, "SELECT count(*) FROM shares WHERE item_id LIKE '%!demoted'"), 0,
          'and no share was written')
     t.eq(db_count(sp, "SELECT count(*) FROM events WHERE type = 'spaceport.share.created'"
                       " AND data LIKE '%demoted%'"), 0, 'nor its event')
@@ -167,7 +173,7 @@ def check_share_removed(t, sp, hold, c, ids, project):
     r = erin.call('POST', invite_path(project, 'doomed'), share_body(ids['carol']))
     t.eq(r.status, 200, 'erin, a SpaceEditor, shares an item')
     perm = r.json()['value'][0]['id']
-    path = '/graph/v1beta1/drives/%s/items/doomed/permissions/%s' % (project, perm)
+    path = item_path(project, 'doomed') + '/permissions/' + perm
     before = db_count(sp, 'SELECT max(seq) FROM events')
     with Held(sp, hold) as h:
         removal = h.call(alice, 'DELETE', path)
@@ -195,7 +201,7 @@ def check_disabled(t, sp, hold, c, ids, project):
         t.eq(r.status, 204, 'meanwhile alice disables the drive')
     t.eq([(b['r'].status, error_code(b['r'])) for b in invites], [(404, 'itemNotFound')] * 3,
          'the invitations on the disabled drive are answered 404')
-    t.eq(db_count(sp, "SELECT count(*) FROM shares WHERE item_id LIKE 'disabled-%'"), 0,
+    t.eq(db_count(sp, "SELECT count(*) FROM shares WHERE item_id LIKE '%!disabled-%'"), 0,
          'and none was written')
     t.eq(db_count(sp, "SELECT count(*) FROM events WHERE data LIKE '%disabled-%'"), 0,
          'nor any event for them')

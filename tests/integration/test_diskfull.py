@@ -16,7 +16,8 @@ TMPFS_SIZE = '6m'
 
 
 def share(conn, token, drive, item, grantee):
-    conn.request('POST', '/graph/v1beta1/drives/%s/items/%s/invite' % (drive, item),
+    """Shares item (the opaque part of its id) of drive with grantee."""
+    conn.request('POST', '/graph/v1beta1/drives/%s/items/%s!%s/invite' % (drive, drive, item),
                  body=json.dumps({'recipients': [{'objectId': grantee}], 'roles': [VIEWER]}),
                  headers={'Authorization': 'Bearer ' + token, 'Content-Type': 'application/json'})
     r = conn.getresponse()

@@ -23,7 +23,8 @@ import uuid
 
 import jsonschema
 
-from harness import SOURCE_ROOT, TAP, Client, Issuer, Nats, Spaceport, free_port, wait_until
+from harness import (SOURCE_ROOT, TAP, Client, FakeServer, Issuer, Nats, Spaceport, free_port,
+                     wait_until)
 from natsclient import NatsClient
 from sse import Stream
 
@@ -72,52 +73,26 @@ class Canary:
             s.close()
 
 
-class FakeInstance:
+class FakeInstance(FakeServer):
     """A trusted 'instance' that misbehaves: redirects to the canary, hangs,
     or answers too much. Counts requests."""
 
     def __init__(self, canary_url):
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        self.port = free_port()
-        self.url = 'http://127.0.0.1:%d' % self.port
         self.requests = []
-        fake = self
+        self.canary_url = canary_url
+        super().__init__(self._answer)
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                fake.requests.append(self.path)
-                if '/redirect' in self.path:
-                    self.send_response(302)
-                    self.send_header('Location', canary_url + '/graph/v1.0/drives/x')
-                    self.send_header('Content-Length', '0')
-                    self.end_headers()
-                elif '/hang' in self.path:
-                    time.sleep(8)
-                elif '/huge' in self.path:
-                    body = b'{"name":"' + b'x' * (2 * 1024 * 1024) + b'"}'
-                    self.send_response(200)
-                    self.send_header('Content-Type', 'application/json')
-                    self.send_header('Content-Length', str(len(body)))
-                    self.end_headers()
-                    try:
-                        self.wfile.write(body)
-                    except OSError:
-                        pass
-                else:
-                    self.send_response(404)
-                    self.send_header('Content-Length', '0')
-                    self.end_headers()
-
-        self.server = ThreadingHTTPServer(('127.0.0.1', self.port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def _answer(self, path):
+        self.requests.append(path)
+        if '/redirect' in path:
+            return 302, b'', {'Location': self.canary_url + '/graph/v1.0/drives/x'}
+        if '/hang' in path:
+            time.sleep(8)
+            return None
+        if '/huge' in path:
+            return 200, b'{"name":"' + b'x' * (2 * 1024 * 1024) + b'"}', {
+                'Content-Type': 'application/json'}
+        return 404, b'', {}
 
 
 def schemas():

@@ -91,8 +91,8 @@ class World:
         ok = 0
         for _ in range(count):
             self.n += 1
-            r = self.bob.call('POST', '/graph/v1beta1/drives/%s/items/item-%04d/invite' % (
-                self.project, self.n), {'recipients': [{'objectId': self.carol_id}],
+            r = self.bob.call('POST', '/graph/v1beta1/drives/%s/items/%s!item-%04d/invite' % (
+                self.project, self.project, self.n), {'recipients': [{'objectId': self.carol_id}],
                                         'roles': [VIEWER]})
             ok += r.status == 200
         return ok

@@ -151,21 +151,21 @@ def check_basics(t, sp, nats, schemas, c, ids, project):
          {VIEWER, EDITOR}, 'item permissions list shares and the roles one may grant', r.body[:300])
 
     # Rules
-    t.eq(share(dave, project, 'item-1', {'objectId': ids['carol']}).status, 403,
+    t.eq(share(dave, project, project + '!item-1', {'objectId': ids['carol']}).status, 403,
          'a SpaceViewer cannot share')
-    t.eq(share(bob, project, 'item-1', {'objectId': ids['bob']}).status, 400,
+    t.eq(share(bob, project, project + '!item-1', {'objectId': ids['bob']}).status, 400,
          'sharing with oneself is 400')
-    t.eq(share(bob, project, 'item-1', {'email': 'Bob@Example.org'}).status, 400,
+    t.eq(share(bob, project, project + '!item-1', {'email': 'Bob@Example.org'}).status, 400,
          'sharing with one\'s own e-mail is 400')
-    t.eq(share(bob, project, 'item-1', {'objectId': 'no-such-user'}).status, 400,
+    t.eq(share(bob, project, project + '!item-1', {'objectId': 'no-such-user'}).status, 400,
          'an unknown recipient id is 400')
     t.eq(share(bob, project, project, {'objectId': ids['carol']}).status, 409,
          'the same item with the same grantee again is 409')
-    t.eq(share(bob, project, 'item-1', {'objectId': ids['carol']}, MANAGER).status, 400,
+    t.eq(share(bob, project, project + '!item-1', {'objectId': ids['carol']}, MANAGER).status, 400,
          'a space role on an item share is 400')
-    t.eq(share(bob, project, 'item-1', {'email': 'not an address'}).status, 400,
+    t.eq(share(bob, project, project + '!item-1', {'email': 'not an address'}).status, 400,
          'a malformed e-mail is 400')
-    t.eq(share(c['frank0'], project, 'item-1', {'objectId': ids['carol']}).status, 404,
+    t.eq(share(c['frank0'], project, project + '!item-1', {'objectId': ids['carol']}).status, 404,
          'a stranger sharing an item of a drive not visible to them gets 404')
     item = project + '!report-odt'  # oCIS-style resource id: storage$space!opaque
     r = share(erin, project, item, {'objectId': ids['dave']}, EDITOR,
@@ -189,7 +189,7 @@ def check_basics(t, sp, nats, schemas, c, ids, project):
         project, project, perm['id']), {'roles': [EDITOR]})
     t.ok(r.status == 200 and r.json()['roles'] == [EDITOR], 'a Manager changes any share')
     r = bob.call('PATCH', '/graph/v1beta1/drives/%s/items/%s/permissions/%s' % (
-        project, 'other-item', perm['id']), {'roles': [EDITOR]})
+        project, project + '!other-item', perm['id']), {'roles': [EDITOR]})
     t.eq(r.status, 404, 'a permission addressed under the wrong item is 404')
     r = bob.call('DELETE', item_path + erin_perm)
     t.eq(r.status, 204, 'a Manager removes a share')
@@ -207,7 +207,7 @@ def check_basics(t, sp, nats, schemas, c, ids, project):
 
 def check_email_and_expiry(t, sp, idp, c, ids, project):
     bob = c['bob']
-    r = share(bob, project, 'plans', {'email': 'Frank@Example.org'}, VIEWER)
+    r = share(bob, project, project + '!plans', {'email': 'Frank@Example.org'}, VIEWER)
     t.ok(r.status == 200 and r.json()['value'][0]['invitation'].get('email') ==
          'frank@example.org' and 'grantedToV2' not in r.json()['value'][0],
          'a share to an unknown e-mail is pending, named by the address', r.body[:300])
@@ -215,14 +215,14 @@ def check_email_and_expiry(t, sp, idp, c, ids, project):
     t.eq(frank.get('/graph/v1.0/me').status, 200, 'the e-mail owner logs in for the first time')
     mounts = [d for d in frank.get('/graph/v1.0/me/drives').json()['value']
               if d['driveType'] == 'mountpoint']
-    t.ok(len(mounts) == 1 and mounts[0]['root']['remoteItem']['id'] == 'plans',
+    t.ok(len(mounts) == 1 and mounts[0]['root']['remoteItem']['id'] == project + '!plans',
          'the pending share is theirs at first sight', mounts)
     matched = db_rows(sp, "SELECT data FROM events WHERE type = 'spaceport.share.updated'"
                           " AND data LIKE '%matchedEmail%'")
     t.eq(len(matched), 1, 'the match wrote one share.updated event')
 
     expires = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() + 3))
-    r = share(bob, project, 'short-lived', {'objectId': ids['dave']}, VIEWER,
+    r = share(bob, project, project + '!short-lived', {'objectId': ids['dave']}, VIEWER,
               expirationDateTime=expires)
     t.eq(r.status, 200, 'a share with an expiry')
     dave = c['dave']
@@ -234,7 +234,7 @@ def check_email_and_expiry(t, sp, idp, c, ids, project):
     time.sleep(2)
     n = db_rows(sp, "SELECT count(*) FROM events WHERE type = 'spaceport.share.expired'")[0][0]
     t.eq(n, 1, 'its expiry wrote spaceport.share.expired exactly once')
-    t.eq(share(bob, project, 'past', {'objectId': ids['dave']}, VIEWER,
+    t.eq(share(bob, project, project + '!past', {'objectId': ids['dave']}, VIEWER,
                expirationDateTime='2001-01-01T00:00:00Z').status, 400,
          'an expiry in the past is 400')
 
@@ -252,7 +252,8 @@ def check_bus_outage(t, sp, nats, c, ids, project, schemas):
     import http.client
     conn = http.client.HTTPConnection('127.0.0.1', sp.port, timeout=30)
     for i in range(1000):
-        conn.request('POST', '/graph/v1beta1/drives/%s/items/outage-%04d/invite' % (project, i),
+        conn.request('POST', '/graph/v1beta1/drives/%s/items/%s!outage-%04d/invite' % (
+                         project, project, i),
                      body=json.dumps({'recipients': [{'objectId': ids['carol']}],
                                       'roles': [VIEWER]}),
                      headers={'Authorization': 'Bearer ' + bob.token,
@@ -279,7 +280,7 @@ def check_bus_outage(t, sp, nats, c, ids, project, schemas):
     ids_seen = [h.get('Nats-Msg-Id') for _, _, h, _ in msgs]
     t.eq(len(ids_seen), len(set(ids_seen)), 'no event is twice in the stream')
     outage = [json.loads(d) for _, subj, _, d in msgs if subj == 'spaceport.share.created']
-    outage = [e for e in outage if e['data']['itemId'].startswith('outage-')]
+    outage = [e for e in outage if e['data']['itemId'].startswith(project + '!outage-')]
     t.eq(len(outage), 1000, 'the stream holds exactly the 1,000 share events')
     t.eq(len(msgs), before + 1000, 'and nothing else was added')
     seqs = [int(e['sequence']) for e in outage]
@@ -303,7 +304,7 @@ def burst(sp, c, ids, project, prefix, seconds, sig):
         conn = http.client.HTTPConnection('127.0.0.1', sp.port, timeout=10)
         i = 0
         while not stop.is_set():
-            item = '%s-%d-%05d' % (prefix, n, i)
+            item = '%s!%s-%d-%05d' % (project, prefix, n, i)
             i += 1
             try:
                 conn.request('POST', '/graph/v1beta1/drives/%s/items/%s/invite' % (project, item),
@@ -339,7 +340,8 @@ def check_kill9(t, sp_args, nats, idp, c, ids, project):
     sp.start()
     drained = wait_until(lambda: backlog(sp) == 0, 30)
     t.ok(drained, 'after restart the outbox drains')
-    present = {row[0] for row in db_rows(sp, "SELECT id FROM shares WHERE item_id LIKE 'burst-%'")}
+    present = {row[0] for row in db_rows(
+        sp, "SELECT id FROM shares WHERE item_id LIKE '%!burst-%'")}
     missing = [i for i, sid in results.items() if sid not in present]
     t.ok(not missing, 'every acknowledged share exists after kill -9', missing[:5])
     with NatsClient(nats.url) as nc:
@@ -367,15 +369,15 @@ def check_stop_and_hangups(t, sp, c, ids, project):
     body = json.dumps({'recipients': [{'objectId': ids['carol']}], 'roles': [VIEWER]}).encode()
     for i in range(50):
         s = socket.create_connection(('127.0.0.1', sp.port))
-        s.sendall(('POST /graph/v1beta1/drives/%s/items/hangup-%02d/invite HTTP/1.1\r\n'
+        s.sendall(('POST /graph/v1beta1/drives/%s/items/%s!hangup-%02d/invite HTTP/1.1\r\n'
                    'Host: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n'
-                   'Content-Length: %d\r\n\r\n' % (project, i, c['bob'].token, len(body))
+                   'Content-Length: %d\r\n\r\n' % (project, project, i, c['bob'].token, len(body))
                    ).encode() + body)
         s.close()
-    r = share(c['bob'], project, 'after-hangups', {'objectId': ids['carol']})
+    r = share(c['bob'], project, project + '!after-hangups', {'objectId': ids['carol']})
     t.eq(r.status, 200, 'after 50 clients hung up on their invitations, the next one is answered')
     time.sleep(0.5)
-    shares = db_rows(sp, "SELECT count(*) FROM shares WHERE item_id LIKE 'hangup-%'")[0][0]
+    shares = db_rows(sp, "SELECT count(*) FROM shares WHERE item_id LIKE '%!hangup-%'")[0][0]
     events = db_rows(sp, "SELECT count(*) FROM events WHERE type='spaceport.share.created'"
                          " AND data LIKE '%hangup-%'")[0][0]
     t.eq(events, shares, 'each share whose client hung up has its one event (%d shares)' % shares)
@@ -386,7 +388,8 @@ def check_stop_and_hangups(t, sp, c, ids, project):
     sp.proc = None
     sp._err.close()
     sp.start()
-    present = {row[0] for row in db_rows(sp, "SELECT id FROM shares WHERE item_id LIKE 'term-%'")}
+    present = {row[0] for row in db_rows(
+        sp, "SELECT id FROM shares WHERE item_id LIKE '%!term-%'")}
     missing = [i for i, sid in results.items() if sid not in present]
     t.ok(results and not missing, 'every share acknowledged before SIGTERM exists', missing[:5])
 
