@@ -16,7 +16,8 @@ sp_store *st;
 sqlite3 *raw;
 
 static char root_dir[PATH_MAX];
-static char test_dir[PATH_MAX];
+char test_dir[PATH_MAX];
+char db_path[PATH_MAX];
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -35,19 +36,22 @@ void fixture_root_setup_named(const char *prefix)
 
 void fixture_root_teardown(void)
 {
-    nftw(root_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (root_dir[0])
+        nftw(root_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    root_dir[0] = '\0';
 }
 
 void fixture_open(void)
 {
-    char db_path[PATH_MAX];
     int n = snprintf(test_dir, sizeof test_dir, "%s/t-XXXXXX", root_dir);
     ck_assert(n > 0 && (size_t)n < sizeof test_dir);
     ck_assert_ptr_nonnull(mkdtemp(test_dir));
     n = snprintf(db_path, sizeof db_path, "%s/spaceport.db", test_dir);
     ck_assert(n > 0 && (size_t)n < sizeof db_path);
     ck_assert_int_eq(sp_store_open(db_path, &st), 0);
-    ck_assert_int_eq(sp_store_migrate(st, NULL), 0);
+    int applied = -1;
+    ck_assert_int_eq(sp_store_migrate(st, &applied), 0);
+    ck_assert_int_gt(applied, 0);
     ck_assert_int_eq(sqlite3_open_v2(db_path, &raw, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
     sqlite3_busy_timeout(raw, 5000);
 }
@@ -58,7 +62,9 @@ void fixture_close(void)
     raw = NULL;
     sp_store_close(st);
     st = NULL;
-    nftw(test_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (test_dir[0])
+        nftw(test_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    test_dir[0] = '\0';
 }
 
 void fixture_user(sp_user *u, const char *name, const char *email)
@@ -71,25 +77,47 @@ void fixture_user(sp_user *u, const char *name, const char *email)
     ck_assert_int_eq(sp_store_user_provision(st, &c, u, NULL), 0);
 }
 
-int64_t raw_int(const char *sql, const char *p1)
+/* Prepares sql on raw, binding up to three text parameters (?1..?3;
+ * NULL leaves one unbound). The caller finalizes it. */
+static sqlite3_stmt *raw_prepare(const char *sql, const char *p1, const char *p2, const char *p3)
 {
     sqlite3_stmt *s = NULL;
-    ck_assert_msg(sqlite3_prepare_v2(raw, sql, -1, &s, NULL) == SQLITE_OK, "%s: %s", sql,
-                  sqlite3_errmsg(raw));
-    if (p1)
-        sqlite3_bind_text(s, 1, p1, -1, SQLITE_TRANSIENT);
-    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
+    int rc = sqlite3_prepare_v2(raw, sql, -1, &s, NULL);
+    ck_assert_msg(rc == SQLITE_OK, "prepare %s: %s", sql, sqlite3_errmsg(raw));
+    const char *p[3] = {p1, p2, p3};
+    for (int i = 0; i < 3; i++) {
+        if (p[i])
+            sqlite3_bind_text(s, i + 1, p[i], -1, SQLITE_TRANSIENT);
+    }
+    return s;
+}
+
+int64_t raw_int(const char *sql, const char *p1, const char *p2, const char *p3)
+{
+    sqlite3_stmt *s = raw_prepare(sql, p1, p2, p3);
+    int rc = sqlite3_step(s);
+    ck_assert_msg(rc == SQLITE_ROW, "%s: no row (%d)", sql, rc);
     int64_t v = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
     return v;
 }
 
-void raw_exec(const char *sql, const char *p1)
+int raw_text(char *out, size_t len, const char *sql, const char *p1, const char *p2,
+             const char *p3)
 {
-    sqlite3_stmt *s = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(raw, sql, -1, &s, NULL), SQLITE_OK);
-    if (p1)
-        sqlite3_bind_text(s, 1, p1, -1, SQLITE_TRANSIENT);
-    ck_assert_msg(sqlite3_step(s) == SQLITE_DONE, "%s: %s", sql, sqlite3_errmsg(raw));
+    sqlite3_stmt *s = raw_prepare(sql, p1, p2, p3);
+    int rc = sqlite3_step(s);
+    ck_assert_msg(rc == SQLITE_ROW, "%s: no row (%d)", sql, rc);
+    const unsigned char *t = sqlite3_column_text(s, 0);
+    snprintf(out, len, "%s", t ? (const char *)t : "");
+    sqlite3_finalize(s);
+    return t != NULL;
+}
+
+void raw_exec(const char *sql, const char *p1, const char *p2, const char *p3)
+{
+    sqlite3_stmt *s = raw_prepare(sql, p1, p2, p3);
+    int rc = sqlite3_step(s);
+    ck_assert_msg(rc == SQLITE_DONE, "%s: %s", sql, sqlite3_errmsg(raw));
     sqlite3_finalize(s);
 }

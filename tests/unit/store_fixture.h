@@ -10,12 +10,15 @@
 #include "store/users.h"
 
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define FIXTURE_ISSUER "https://idp.example.test"
 
 extern sp_store *st; /* the store under test, fresh for each test */
 extern sqlite3 *raw; /* a second connection on its file */
+extern char db_path[];  /* that file */
+extern char test_dir[]; /* the directory it is in, removed after the test */
 
 /* Unchecked fixture (once per test case): the case's directory under
  * $TMPDIR, named after prefix; and its removal. */
@@ -29,9 +32,13 @@ void fixture_close(void);
  * may be NULL). */
 void fixture_user(sp_user *u, const char *name, const char *email);
 
-/* The integer sql answers on raw, with ?1 bound to p1 (may be NULL). */
-int64_t raw_int(const char *sql, const char *p1);
-/* Runs sql on raw, with ?1 bound to p1 (may be NULL). */
-void raw_exec(const char *sql, const char *p1);
+/* On raw, with up to three text parameters ?1..?3 (NULL leaves one
+ * unbound): the integer in the one row sql returns; the text in it copied
+ * into out ("" for NULL; returns 1 when not NULL); a statement without
+ * rows. Each fails the test when sql does not do so. */
+int64_t raw_int(const char *sql, const char *p1, const char *p2, const char *p3);
+int raw_text(char *out, size_t len, const char *sql, const char *p1, const char *p2,
+             const char *p3);
+void raw_exec(const char *sql, const char *p1, const char *p2, const char *p3);
 
 #endif

@@ -20,12 +20,12 @@
 #include "store/shares.h"
 #include "store/store.h"
 #include "store/users.h"
+#include "store_fixture.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/time.h"
 
 #include <check.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <limits.h>
 #include <semaphore.h>
@@ -34,47 +34,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#define ISSUER   "https://idp.example.test"
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- fixtures: one directory per test case, one store per test ---- */
 
-static char root_dir[PATH_MAX];
-static char test_dir[PATH_MAX];
-static char db_path[PATH_MAX];
-static sp_store *st;
-static sqlite3 *raw;
 /* alice created the project (Manager); bob is a Manager, erin a
  * SpaceEditor, vic a SpaceViewer; carol is no member. */
 static sp_user alice, bob, carol, erin, vic;
 static char project[SP_USER_ID_LEN];
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void root_setup(void)
-{
-    const char *tmp = getenv("TMPDIR");
-    snprintf(root_dir, sizeof root_dir, "%s/sp-store-authz-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(root_dir));
-}
-
-static void root_teardown(void)
-{
-    nftw(root_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 static void make_user(sp_user *u, const char *name)
 {
-    sp_user_claims c = {.issuer = ISSUER, .sub = name, .username = name, .display_name = name};
-    ck_assert_int_eq(sp_store_user_provision(st, &c, u, NULL), 0);
+    fixture_user(u, name, NULL);
 }
 
 static void add_member(const sp_user *u, const char *role)
@@ -83,17 +55,14 @@ static void add_member(const sp_user *u, const char *role)
     ck_assert_int_eq(sp_store_member_add(st, &alice, project, u->id, role, 0, perm), 0);
 }
 
+static void root_setup(void)
+{
+    fixture_root_setup_named("sp-store-authz");
+}
+
 static void setup(void)
 {
-    int n = snprintf(test_dir, sizeof test_dir, "%s/t-XXXXXX", root_dir);
-    ck_assert(n > 0 && (size_t)n < sizeof test_dir);
-    ck_assert_ptr_nonnull(mkdtemp(test_dir));
-    n = snprintf(db_path, sizeof db_path, "%s/spaceport.db", test_dir);
-    ck_assert(n > 0 && (size_t)n < sizeof db_path);
-    ck_assert_int_eq(sp_store_open(db_path, &st), 0);
-    ck_assert_int_eq(sp_store_migrate(st, NULL), 0);
-    ck_assert_int_eq(sqlite3_open_v2(db_path, &raw, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(raw, 5000);
+    fixture_open();
     make_user(&alice, "alice");
     make_user(&bob, "bob");
     make_user(&carol, "carol");
@@ -105,48 +74,18 @@ static void setup(void)
     add_member(&vic, SP_ROLE_SPACE_VIEWER);
 }
 
-static void teardown(void)
-{
-    sqlite3_close(raw);
-    sp_store_close(st);
-    st = NULL;
-    nftw(test_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* ---- the raw connection ---- */
 
-/* The integer sql returns, with ?1 bound to p1 (may be NULL). */
-static int64_t raw_int(const char *sql, const char *p1)
-{
-    sqlite3_stmt *s = NULL;
-    ck_assert_msg(sqlite3_prepare_v2(raw, sql, -1, &s, NULL) == SQLITE_OK, "%s: %s", sql,
-                  sqlite3_errmsg(raw));
-    if (p1)
-        sqlite3_bind_text(s, 1, p1, -1, SQLITE_TRANSIENT);
-    ck_assert_int_eq(sqlite3_step(s), SQLITE_ROW);
-    int64_t v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return v;
-}
-
-static void raw_exec(const char *sql, const char *p1)
-{
-    sqlite3_stmt *s = NULL;
-    ck_assert_int_eq(sqlite3_prepare_v2(raw, sql, -1, &s, NULL), SQLITE_OK);
-    if (p1)
-        sqlite3_bind_text(s, 1, p1, -1, SQLITE_TRANSIENT);
-    ck_assert_msg(sqlite3_step(s) == SQLITE_DONE, "%s: %s", sql, sqlite3_errmsg(raw));
-    sqlite3_finalize(s);
-}
 
 static int64_t events(void)
 {
-    return raw_int("SELECT count(*) FROM events", NULL);
+    return raw_int("SELECT count(*) FROM events", NULL, NULL, NULL);
 }
 
 static int64_t shares(void)
 {
-    return raw_int("SELECT count(*) FROM shares", NULL);
+    return raw_int("SELECT count(*) FROM shares", NULL, NULL, NULL);
 }
 
 /* Copies the id sql returns about u (?1 the project, ?2 u's seq) to out. */
@@ -319,8 +258,8 @@ START_TEST(test_rules)
         ck_assert_msg(rc == 0 || a.why, "case %zu: a refusal says why", i);
     }
     /* A role that would grant more than the sharer's own. */
-    raw_exec("UPDATE members SET role = '" SP_ROLE_SPACE_VIEWER "' WHERE id = ?1", erin_perm);
-    raw_exec("UPDATE members SET role = '" SP_ROLE_SPACE_EDITOR "' WHERE id = ?1", vic_perm);
+    raw_exec("UPDATE members SET role = '" SP_ROLE_SPACE_VIEWER "' WHERE id = ?1", erin_perm, NULL, NULL);
+    raw_exec("UPDATE members SET role = '" SP_ROLE_SPACE_EDITOR "' WHERE id = ?1", vic_perm, NULL, NULL);
     sp_authz a = {.act = SP_AUTHZ_SHARE, .actor = &vic, .drive_id = project, .item_id = "item"};
     ck_assert_int_eq(sp_store_authorize(st, &a), 0);
     ck_assert_str_eq(a.role->id, SP_ROLE_SPACE_EDITOR);
@@ -412,19 +351,19 @@ START_TEST(test_drive_change_actor_removed)
     sp_drive_patch p = {.name = "Taken"};
     ck_assert_int_eq(sp_store_drive_change(st, &bob, project, SP_DRIVE_UPDATE, &p),
                      SP_ERR_NOT_FOUND);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM drives WHERE name = ?1", "Taken"), 0);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM drives WHERE name = ?1", "Taken", NULL, NULL), 0);
     ck_assert_int_eq(events(), before);
 
     perm_of(&erin, perm);
-    raw_exec("UPDATE members SET role = '" SP_ROLE_MANAGER "' WHERE id = ?1", perm);
+    raw_exec("UPDATE members SET role = '" SP_ROLE_MANAGER "' WHERE id = ?1", perm, NULL, NULL);
     a.actor = &erin;
     a.act = SP_AUTHZ_DISABLE_DRIVE;
     ck_assert_int_eq(sp_store_authorize(st, &a), 0);
-    raw_exec("UPDATE members SET role = '" SP_ROLE_SPACE_VIEWER "' WHERE id = ?1", perm);
+    raw_exec("UPDATE members SET role = '" SP_ROLE_SPACE_VIEWER "' WHERE id = ?1", perm, NULL, NULL);
     ck_assert_int_eq(sp_store_drive_change(st, &erin, project, SP_DRIVE_DISABLE, NULL),
                      SP_ERR_DENIED);
     ck_assert_int_eq(raw_int("SELECT count(*) FROM drives WHERE id = ?1 AND disabled_at IS NOT NULL",
-                             project),
+                             project, NULL, NULL),
                      0);
     ck_assert_int_eq(events(), before);
 }
@@ -437,7 +376,7 @@ START_TEST(test_job_membership_expired)
     job_checked(&j, SHARE, SP_AUTHZ_SHARE, &erin, "report", NULL, SP_ROLE_VIEWER, carol.id);
     char perm[SP_USER_ID_LEN];
     perm_of(&erin, perm);
-    raw_exec("UPDATE members SET expires_at = 1 WHERE id = ?1", perm);
+    raw_exec("UPDATE members SET expires_at = 1 WHERE id = ?1", perm, NULL, NULL);
     int64_t before = events();
     ck_assert_int_eq(job_submit(&j), SP_ERR_NOT_FOUND);
     ck_assert_int_eq(j.ran, 0);
@@ -508,7 +447,7 @@ START_TEST(test_job_share_moved_item)
     job change;
     job_checked(&change, CHANGE_SHARE, SP_AUTHZ_CHANGE_SHARE, &erin, "item", id, SP_ROLE_VIEWER,
                 NULL);
-    raw_exec("UPDATE shares SET item_id = 'elsewhere' WHERE id = ?1", id);
+    raw_exec("UPDATE shares SET item_id = 'elsewhere' WHERE id = ?1", id, NULL, NULL);
     int64_t before = events();
     ck_assert_int_eq(job_submit(&change), SP_ERR_NOT_FOUND);
     ck_assert_int_eq(change.ran, 0);
@@ -526,10 +465,10 @@ START_TEST(test_job_member_invitation_refused)
     perm_of(&bob, perm);
     ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0), 0);
     int64_t before = events();
-    int64_t members = raw_int("SELECT count(*) FROM members", NULL);
+    int64_t members = raw_int("SELECT count(*) FROM members", NULL, NULL, NULL);
     ck_assert_int_eq(job_submit(&j), SP_ERR_NOT_FOUND);
     ck_assert_int_eq(j.ran, 0);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM members", NULL), members);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM members", NULL, NULL, NULL), members);
     ck_assert_int_eq(events(), before);
 }
 END_TEST
@@ -563,8 +502,8 @@ START_TEST(test_job_refused_beside_another)
     sem_destroy(&good.done);
     ck_assert_int_eq(refused.rc, SP_ERR_NOT_FOUND);
     ck_assert_int_eq(good.rc, 0);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares WHERE item_id = 'a'", NULL), 0);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares WHERE item_id = 'b'", NULL), 1);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares WHERE item_id = 'a'", NULL, NULL, NULL), 0);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares WHERE item_id = 'b'", NULL, NULL, NULL), 1);
     ck_assert_int_eq(events(), before + 1);
     ck_assert_uint_eq(atomic_load(&st->commits), commits + 1); /* one group */
 }
@@ -580,7 +519,7 @@ static void expire(const sp_user *u)
 {
     char perm[SP_USER_ID_LEN];
     perm_of(u, perm);
-    raw_exec("UPDATE members SET expires_at = 1 WHERE id = ?1", perm);
+    raw_exec("UPDATE members SET expires_at = 1 WHERE id = ?1", perm, NULL, NULL);
 }
 
 static int count_member(const sp_member *m, void *ctx)
@@ -598,7 +537,7 @@ static int64_t hears_newest(const char *type, const sp_user *u)
              "SELECT count(*) FROM event_recipients WHERE user_seq = %lld AND event_seq ="
              " (SELECT max(seq) FROM events WHERE type = ?1)",
              (long long)u->seq);
-    return raw_int(sql, type);
+    return raw_int(sql, type, NULL, NULL);
 }
 
 /* Vic's membership expired: he is not listed, hears of no rename, no
@@ -607,7 +546,7 @@ static int64_t hears_newest(const char *type, const sp_user *u)
 START_TEST(test_expired_member_counts_nowhere)
 {
     expire(&vic);
-    int64_t drive_seq = raw_int("SELECT seq FROM drives WHERE id = ?1", project);
+    int64_t drive_seq = raw_int("SELECT seq FROM drives WHERE id = ?1", project, NULL, NULL);
     int listed = 0;
     ck_assert_int_eq(sp_store_members_list(st, drive_seq, count_member, &listed), 0);
     ck_assert_int_eq(listed, 3); /* alice, bob, erin */
@@ -659,9 +598,9 @@ START_TEST(test_expired_manager_not_counted)
                      SP_ERR_DENIED);
     ck_assert_int_eq(events(), before);
     ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE id = ?1 AND role = '"
-                             SP_ROLE_MANAGER "'", perm),
+                             SP_ROLE_MANAGER "'", perm, NULL, NULL),
                      1);
-    raw_exec("UPDATE members SET expires_at = NULL", NULL);
+    raw_exec("UPDATE members SET expires_at = NULL", NULL, NULL, NULL);
     ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 0, SP_ROLE_SPACE_VIEWER, 0,
                                             0),
                      0);
@@ -677,9 +616,9 @@ START_TEST(test_members_expire_once)
     int n = -1;
     ck_assert_int_eq(sp_store_members_expire(st, sp_time_now_ms(), &n), 0);
     ck_assert_int_eq(n, 2);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM events WHERE type = ?1", SP_EVENT_MEMBER_EXPIRED),
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM events WHERE type = ?1", SP_EVENT_MEMBER_EXPIRED, NULL, NULL),
                      2);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE expired = 1", NULL), 2);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE expired = 1", NULL, NULL, NULL), 2);
     const char *vic_event = "(SELECT seq FROM events WHERE type = '" SP_EVENT_MEMBER_EXPIRED "'"
                             " AND json_extract(data, '$.grantee') = ?1)";
     char sql[512];
@@ -704,7 +643,7 @@ START_TEST(test_members_expire_once)
              " FROM events WHERE seq = (SELECT seq FROM events WHERE type = '"
              SP_EVENT_MEMBER_EXPIRED "' AND json_extract(data, '$.grantee') = '%s')",
              vic.id);
-    ck_assert_int_eq(raw_int(sql, alice.id), 1);
+    ck_assert_int_eq(raw_int(sql, alice.id, NULL, NULL), 1);
 
     int64_t before = events();
     ck_assert_int_eq(sp_store_members_expire(st, sp_time_now_ms(), &n), 0);
@@ -724,13 +663,13 @@ START_TEST(test_member_readd_replaces_expired)
     ck_assert_int_eq(
         sp_store_member_add(st, &alice, project, vic.id, SP_ROLE_SPACE_EDITOR, 0, perm), 0);
     ck_assert_str_ne(perm, old);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM events WHERE type = ?1", SP_EVENT_MEMBER_EXPIRED),
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM events WHERE type = ?1", SP_EVENT_MEMBER_EXPIRED, NULL, NULL),
                      1);
     ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE id = ?1 AND expires_at IS NULL"
                              " AND expired = 0 AND role = '" SP_ROLE_SPACE_EDITOR "'",
-                             perm),
+                             perm, NULL, NULL),
                      1);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE id = ?1", old), 0);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE id = ?1", old, NULL, NULL), 0);
     sp_authz a = {.act = SP_AUTHZ_SHARE, .actor = &vic, .drive_id = project, .item_id = "i"};
     ck_assert_int_eq(sp_store_authorize(st, &a), 0);
 
@@ -740,7 +679,7 @@ START_TEST(test_member_readd_replaces_expired)
     ck_assert_int_eq(n, 1);
     ck_assert_int_eq(
         sp_store_member_add(st, &alice, project, erin.id, SP_ROLE_SPACE_VIEWER, 0, perm), 0);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM events WHERE type = ?1", SP_EVENT_MEMBER_EXPIRED),
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM events WHERE type = ?1", SP_EVENT_MEMBER_EXPIRED, NULL, NULL),
                      2);
     ck_assert_int_eq(sp_store_members_expire(st, sp_time_now_ms(), &n), 0);
     ck_assert_int_eq(n, 0);
@@ -777,17 +716,17 @@ START_TEST(test_personal_drive_admin_only)
     ck_assert_int_eq(sp_store_drive_change(st, &bob, personal, SP_DRIVE_PURGE, NULL),
                      SP_ERR_DENIED);
     ck_assert_int_eq(events(), before);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM drives WHERE id = ?1", personal), 1);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM drives WHERE id = ?1", personal, NULL, NULL), 1);
     ck_assert_int_eq(sp_store_drive_change(st, &admin, personal, SP_DRIVE_PURGE, NULL), 0);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM drives WHERE id = ?1", personal), 0);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM drives WHERE id = ?1", personal, NULL, NULL), 0);
 }
 END_TEST
 
 static TCase *tcase(const char *name)
 {
     TCase *tc = tcase_create(name);
-    tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_unchecked_fixture(tc, root_setup, fixture_root_teardown);
+    tcase_add_checked_fixture(tc, setup, fixture_close);
     return tc;
 }
 

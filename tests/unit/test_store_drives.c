@@ -13,12 +13,12 @@
 #include "store/events.h"
 #include "store/store.h"
 #include "store/users.h"
+#include "store_fixture.h"
 #include "util/err.h"
 #include "util/log.h"
 
 #include <check.h>
 #include <ctype.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,117 +40,12 @@
 #define RACE_THREADS 4
 #define RACE_ROUNDS  8
 
-/* ---- fixtures ---- */
-
-/* One root directory per test case (made and removed by the parent
- * process, so a forked test that dies still leaves nothing behind) and one
- * directory, store and raw connection per test. */
-static char root_dir[PATH_MAX];
-static char test_dir[PATH_MAX];
-static char db_path[PATH_MAX];
-static sp_store *st;
-static sqlite3 *raw;
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_tree(const char *path)
-{
-    if (path[0])
-        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+/* ---- fixtures (store_fixture.c: one directory per test case, one
+ * directory, store and raw connection per test) ---- */
 
 static void root_setup(void)
 {
-    const char *tmp = getenv("TMPDIR");
-    snprintf(root_dir, sizeof root_dir, "%s/sp-store-drives-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(root_dir));
-}
-
-static void root_teardown(void)
-{
-    rm_tree(root_dir);
-    root_dir[0] = '\0';
-}
-
-static void setup(void)
-{
-    int n = snprintf(test_dir, sizeof test_dir, "%s/t-XXXXXX", root_dir);
-    ck_assert(n > 0 && (size_t)n < sizeof test_dir);
-    ck_assert_ptr_nonnull(mkdtemp(test_dir));
-    n = snprintf(db_path, sizeof db_path, "%s/spaceport.db", test_dir);
-    ck_assert(n > 0 && (size_t)n < sizeof db_path);
-    ck_assert_int_eq(sp_store_open(db_path, &st), 0);
-    int applied = -1;
-    ck_assert_int_eq(sp_store_migrate(st, &applied), 0);
-    ck_assert_int_gt(applied, 0);
-    ck_assert_int_eq(sqlite3_open_v2(db_path, &raw, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-    sqlite3_busy_timeout(raw, 5000);
-}
-
-static void teardown(void)
-{
-    sqlite3_close(raw);
-    raw = NULL;
-    sp_store_close(st);
-    st = NULL;
-    rm_tree(test_dir);
-    test_dir[0] = '\0';
-}
-
-/* ---- the raw connection ---- */
-
-/* Prepares sql on the raw connection, binding up to three text parameters
- * (?1..?3; NULL leaves one unbound). The caller finalizes it. */
-static sqlite3_stmt *raw_prepare(const char *sql, const char *p1, const char *p2, const char *p3)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(raw, sql, -1, &s, NULL);
-    ck_assert_msg(rc == SQLITE_OK, "prepare %s: %s", sql, sqlite3_errmsg(raw));
-    const char *p[3] = {p1, p2, p3};
-    for (int i = 0; i < 3; i++) {
-        if (p[i])
-            sqlite3_bind_text(s, i + 1, p[i], -1, SQLITE_TRANSIENT);
-    }
-    return s;
-}
-
-/* The integer in the one row sql returns. */
-static int64_t raw_int(const char *sql, const char *p1, const char *p2, const char *p3)
-{
-    sqlite3_stmt *s = raw_prepare(sql, p1, p2, p3);
-    int rc = sqlite3_step(s);
-    ck_assert_msg(rc == SQLITE_ROW, "%s: no row (%d)", sql, rc);
-    int64_t v = sqlite3_column_int64(s, 0);
-    sqlite3_finalize(s);
-    return v;
-}
-
-/* Copies the text in the one row sql returns into out ("" for NULL).
- * Returns 1 when the value was not NULL. */
-static int raw_text(char *out, size_t len, const char *sql, const char *p1, const char *p2,
-                    const char *p3)
-{
-    sqlite3_stmt *s = raw_prepare(sql, p1, p2, p3);
-    int rc = sqlite3_step(s);
-    ck_assert_msg(rc == SQLITE_ROW, "%s: no row (%d)", sql, rc);
-    const unsigned char *t = sqlite3_column_text(s, 0);
-    snprintf(out, len, "%s", t ? (const char *)t : "");
-    sqlite3_finalize(s);
-    return t != NULL;
-}
-
-static void raw_exec(const char *sql, const char *p1, const char *p2, const char *p3)
-{
-    sqlite3_stmt *s = raw_prepare(sql, p1, p2, p3);
-    int rc = sqlite3_step(s);
-    ck_assert_msg(rc == SQLITE_DONE, "%s: %s", sql, sqlite3_errmsg(raw));
-    sqlite3_finalize(s);
+    fixture_root_setup_named("sp-store-drives");
 }
 
 static int64_t event_count(void)
@@ -1590,8 +1484,8 @@ END_TEST
 static TCase *tcase(const char *name)
 {
     TCase *tc = tcase_create(name);
-    tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_unchecked_fixture(tc, root_setup, fixture_root_teardown);
+    tcase_add_checked_fixture(tc, fixture_open, fixture_close);
     return tc;
 }
 

@@ -57,20 +57,20 @@ static const char *held_role(const char *user_id, const char *item)
              SP_ROLE_EDITOR "' THEN 2 END FROM shares s JOIN users u ON u.seq = s.grantee_seq"
              " WHERE u.id = ?1 AND s.item_id LIKE '%%!%s'), 0)",
              item);
-    int64_t r = raw_int(sql, user_id);
+    int64_t r = raw_int(sql, user_id, NULL, NULL);
     snprintf(role, sizeof role, "%s", r == 1 ? "viewer" : r == 2 ? "editor" : "");
     return role;
 }
 
 static int64_t events_of(const char *type)
 {
-    return raw_int("SELECT count(*) FROM events WHERE type = ?1", type);
+    return raw_int("SELECT count(*) FROM events WHERE type = ?1", type, NULL, NULL);
 }
 
 /* Time passes: every share's expiry is now behind it. */
 static void expire_all(void)
 {
-    raw_exec("UPDATE shares SET expires_at = 1 WHERE expires_at IS NOT NULL", NULL);
+    raw_exec("UPDATE shares SET expires_at = 1 WHERE expires_at IS NOT NULL", NULL, NULL, NULL);
 }
 
 START_TEST(address_goes_to_its_one_owner)
@@ -94,7 +94,7 @@ START_TEST(address_two_users_verified_is_refused)
     ck_assert_int_eq(give("a", NULL, "same@example.org", SP_ROLE_VIEWER, 0, &made),
                      SP_ERR_CONFLICT);
     ck_assert_int_eq(made.ambiguous, 1);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares", NULL), 0);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares", NULL, NULL, NULL), 0);
     ck_assert_int_eq(events_of("spaceport.share.created"), before);
     /* An item shared twice with one user is a conflict of another kind. */
     ck_assert_int_eq(give("b", one.id, NULL, SP_ROLE_VIEWER, 0, &made), 0);
@@ -117,7 +117,7 @@ START_TEST(claimed_share_never_moves)
     ck_assert_str_eq(held_role(second.id, "a"), "");
     ck_assert_int_eq(raw_int("SELECT count(*) FROM events WHERE type = 'spaceport.share.updated'"
                              " AND json_extract(data, '$.matchedEmail') = 'late@example.org'",
-                             NULL),
+                             NULL, NULL, NULL),
                      1);
 }
 END_TEST
@@ -141,13 +141,13 @@ static void carol_merge(const char *held, int64_t held_exp, const char *pending,
                         .email = "carol.new@example.org"};
     for (int i = 0; i < 2; i++)
         ck_assert_int_eq(sp_store_user_provision(st, &c, &carol, NULL), 0);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares", NULL), 1);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares WHERE id = ?1", kept), 1);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares WHERE role = ?1", want_role), 1);
-    ck_assert_int_eq(raw_int("SELECT coalesce(expires_at, 0) FROM shares", NULL), want_exp);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares", NULL, NULL, NULL), 1);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares WHERE id = ?1", kept, NULL, NULL), 1);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares WHERE role = ?1", want_role, NULL, NULL), 1);
+    ck_assert_int_eq(raw_int("SELECT coalesce(expires_at, 0) FROM shares", NULL, NULL, NULL), want_exp);
     ck_assert_int_eq(raw_int("SELECT count(*) FROM events WHERE type = 'spaceport.share.deleted'"
                              " AND json_extract(data, '$.mergedInto') = ?1",
-                             kept),
+                             kept, NULL, NULL),
                      1);
 }
 
@@ -209,7 +209,7 @@ START_TEST(expired_pending_gives_nothing)
     sp_user gone;
     fixture_user(&gone, "gone", "gone@example.org");
     ck_assert_str_eq(held_role(gone.id, "a"), "");
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares", NULL), 0);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares", NULL, NULL, NULL), 0);
     ck_assert_int_eq(events_of("spaceport.share.expired"), 1);
 }
 END_TEST
