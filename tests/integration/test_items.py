@@ -210,11 +210,20 @@ def all_drive_pages(client, top):
     return seen
 
 
-def check_legacy_shares(t, sp, alice, bob, bob_id, carol, project, other):
+MANAGER = '312c0871-5ef7-4b3a-85b6-0e4074c64049'
+SPACE_VIEWER = 'a8d5fe5e-96e3-418d-825b-534dbdf22b99'
+
+
+def check_legacy_shares(t, sp, alice, bob, bob_id, c, project, other):
     """Shares stored before the item id rule, naming another drive's item
     or no item at all: kept, never served to the grantee, removable by
-    their sharer, and by nobody else."""
+    their sharer or a Manager, and by nobody else."""
     alice_id = alice.me()['id']
+    carol, dave, erin = c['carol'], c['dave'], c['erin']
+    for who, role in ((dave, SPACE_VIEWER), (erin, MANAGER)):
+        r = alice.call('POST', '/graph/v1beta1/drives/%s/root/invite' % project,
+                       {'recipients': [{'objectId': who.me()['id']}], 'roles': [role]})
+        t.ok(r.status == 200, 'a member joins the project', r.body[:200])
     carol.me()
     hostile = [('a made-up id', 'item-1'), ("another drive's id", other),
                ("another drive's item <otherDriveId>!x", other + '!x')]
@@ -278,6 +287,8 @@ def check_legacy_shares(t, sp, alice, bob, bob_id, carol, project, other):
             r = client.call('DELETE', path(item, share))
             t.eq(r.status, 400, '%s removing the share on %s: 400, as for any such id'
                  % (who, label))
+        r = dave.call('DELETE', path(item, share))
+        t.eq(r.status, 403, 'a SpaceViewer of the drive removing it: 403')
         r = alice.call('PATCH', path(item, share), {'roles': [VIEWER]})
         t.eq(r.status, 400, 'changing it rather than removing it: 400')
         r = alice.call('DELETE', path(item, ok_share))
@@ -288,8 +299,10 @@ def check_legacy_shares(t, sp, alice, bob, bob_id, carol, project, other):
     for (label, item), (share, _) in zip(hostile, legacy):
         before = db_count(sp, "SELECT count(*) FROM events WHERE type = 'spaceport.share.deleted'"
                           " AND json_extract(data, '$.shareId') = ?", (share,))
-        r = alice.call('DELETE', path(item, share))
-        t.eq(r.status, 204, 'the sharer removes the stored share on %s: 204' % label)
+        # The last one by another Manager, who did not share it.
+        by, client = ('the sharer', alice) if item != hostile[-1][1] else ('a Manager', erin)
+        r = client.call('DELETE', path(item, share))
+        t.eq(r.status, 204, '%s removes the stored share on %s: 204' % (by, label))
         t.ok(db_count(sp, 'SELECT count(*) FROM shares WHERE id = ?', (share,)) == 0 and
              db_count(sp, "SELECT count(*) FROM events WHERE type = 'spaceport.share.deleted'"
                       " AND json_extract(data, '$.shareId') = ? AND"
@@ -425,8 +438,9 @@ def main(t):
                 other = alice.call('POST', '/graph/v1.0/drives', {'name': 'Other'}).json()['id']
                 check_hostile_ids(t, sp, alice, bob, bob_id, project, other)
                 check_valid_ids(t, sp, alice, bob, bob_id, project)
-                carol = Client(sp, idp.token('carol-sub', 'carol', 'Carol'))
-                check_legacy_shares(t, sp, alice, bob, bob_id, carol, project, other)
+                users = {n: Client(sp, idp.token(n + '-sub', n, n.title()))
+                         for n in ('carol', 'dave', 'erin')}
+                check_legacy_shares(t, sp, alice, bob, bob_id, users, project, other)
                 check_slow_instance(t, sp, bob, slow, fast, others)
                 t.eq(sp.stop(), 0, 'spaceport exits 0')
     finally:
