@@ -132,41 +132,32 @@ int sp_store_shares_created(sp_store *st, const sp_user *user, sp_share_fn fn, v
     return each(st, SQL_CREATED, NULL, user->seq, NULL, fn, ctx, NULL);
 }
 
-/* Unexpired shares that are not served (SP_SHARE_SERVED), oldest first. */
-static const char SQL_NOT_SERVED[] =
-    "SELECT s.id, d.id, s.item_id FROM shares s JOIN drives d ON d.seq = s.drive_seq"
-    " WHERE (s.expires_at IS NULL OR s.expires_at > ?1) AND NOT " SP_SHARE_SERVED
-    " ORDER BY s.seq";
+/* Unexpired shares that are not served (SP_SHARE_SERVED), oldest first;
+ * ?1 = 0 takes them all. */
+static const char SQL_NOT_SERVED[] = "SELECT " SHARE_COLS SHARE_FROM " WHERE s.seq > ?1 AND"
+                                     UNEXPIRED " AND NOT " SP_SHARE_SERVED " ORDER BY s.seq";
+
+static int log_not_served(const sp_share *s, void *arg)
+{
+    int *n = arg;
+    if ((*n)++ < SP_SHARES_NOT_SERVED_LOG_MAX)
+        sp_warn("store",
+                "share %s of drive %s names item %.300s, which is not an item of that drive:"
+                " not served to its grantee; its sharer or a Manager can remove it",
+                s->id, s->drive_id, s->item_id);
+    return 0;
+}
 
 int sp_store_shares_log_not_served(sp_store *st, int *count)
 {
-    if (count)
-        *count = 0;
-    sp_conn *c = sp_store__reader(st);
-    if (!c)
-        return SP_ERR_DB;
-    sqlite3_stmt *q = sp_store__stmt(c, SQL_NOT_SERVED);
-    if (!q)
-        return SP_ERR_DB;
-    sqlite3_bind_int64(q, 1, sp_time_now_ms());
-    int rc, n = 0;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (n++ < SP_SHARES_NOT_SERVED_LOG_MAX)
-            sp_warn("store",
-                    "share %s of drive %s names item %.300s, which is not an item of that drive:"
-                    " not served to its grantee; its sharer or a Manager can remove it",
-                    (const char *)sqlite3_column_text(q, 0),
-                    (const char *)sqlite3_column_text(q, 1),
-                    (const char *)sqlite3_column_text(q, 2));
-    }
+    int n = 0;
+    int rc = each(st, SQL_NOT_SERVED, NULL, 0, NULL, log_not_served, &n, NULL);
     if (n > SP_SHARES_NOT_SERVED_LOG_MAX)
         sp_warn("store", "%d more shares name items outside their drive and are not served",
                 n - SP_SHARES_NOT_SERVED_LOG_MAX);
-    int err = rc == SQLITE_DONE ? 0 : sp_store__err(c, rc, "shares not served");
-    sp_store__done(q);
     if (count)
         *count = n;
-    return err;
+    return rc;
 }
 
 /* ---- writes ---- */
