@@ -15,9 +15,11 @@ static const char SQL_STANDING[] =
     "SELECT d.seq, d.drive_type, d.name, d.disabled_at IS NOT NULL, m.role FROM drives d"
     " LEFT JOIN members m ON m.drive_seq = d.seq AND m.user_seq = ?1"
     " AND (m.expires_at IS NULL OR m.expires_at > ?3) WHERE d.id = ?2";
-/* A share of the drive's item, and whether the actor made it. */
+/* An unexpired share of the drive's item, and whether the actor made it:
+ * an expired one is gone for everyone, its sharer included. */
 static const char SQL_SHARE[] = "SELECT s.creator_seq = ?1 FROM shares s"
-                                " WHERE s.id = ?2 AND s.drive_seq = ?3 AND s.item_id = ?4";
+                                " WHERE s.id = ?2 AND s.drive_seq = ?3 AND s.item_id = ?4"
+                                " AND (s.expires_at IS NULL OR s.expires_at > ?5)";
 /* An unexpired membership of the drive, and whether it is the actor's:
  * an expired one is gone for everyone. */
 static const char SQL_MEMBER[] =
@@ -58,8 +60,7 @@ static int read_target(sp_conn *c, sp_authz *a)
     sqlite3_bind_int64(s, 3, a->drive_seq);
     if (share)
         sqlite3_bind_text(s, 4, a->item_id, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_int64(s, 4, sp_time_now_ms());
+    sqlite3_bind_int64(s, share ? 5 : 4, sp_time_now_ms());
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         a->target_found = 1;

@@ -488,8 +488,8 @@ int sp_store_share_change(sp_store *st, const sp_user *actor, const char *id, in
         return SP_ERR_DB;
     share_row r;
     int rc = load_row(w, id, 0, &r);
-    if (rc == 0)
-        rc = SP_ERR_NOT_FOUND;
+    if (rc == 0 || (rc > 0 && is_expired(&r, sp_time_now_ms())))
+        rc = SP_ERR_NOT_FOUND; /* an expired share is gone: neither changed nor revived */
     if (rc > 0 && remove)
         rc = exec_seq(w, SQL_DELETE, r.seq, "delete share");
     else if (rc > 0)
@@ -551,34 +551,34 @@ static const char SQL_PENDING[] =
 static const char SQL_CLAIM[] =
     "UPDATE shares SET grantee_seq = ?, grantee_email = NULL, updated_at = ? WHERE seq = ?";
 
-/* Non-zero when grant a is to be kept over grant b: it allows more, or
- * as much for longer. A merge never gives more than one sharer gave. */
-static int prevails(const share_row *a, const share_row *b)
+/* Non-zero when grant a lasts at least as long as grant b (0: for good). */
+static int outlasts(const share_row *a, const share_row *b)
 {
-    int a_in_b = sp_role_within(a->role, b->role), b_in_a = sp_role_within(b->role, a->role);
-    if (b_in_a && !a_in_b)
-        return 1;
-    if (a_in_b && b_in_a)
-        return !a->expires_at || (b->expires_at && a->expires_at > b->expires_at);
-    return 0;
+    return !a->expires_at || (b->expires_at && a->expires_at >= b->expires_at);
 }
 
-/* Merges the pending share p into held, the grant of the same item the
- * user already holds: held keeps its id (the user's mountpoint stays)
- * and takes p's role and expiry when p prevails; p goes, its share.deleted
- * naming held. */
-static int merge_pending(sp_conn *w, share_row *held, share_row *p, const char *user_id)
+/* Non-zero when the pending share p is to replace held, the grant of the
+ * same item its user holds: p gives all that held gives, for at least as
+ * long, and more of one or the other. Otherwise held stays as it is. Either
+ * way the grant in force is one sharer's grant, unchanged: the merge never
+ * gives more, or for longer, than one of them gave, and its sharer can
+ * still revoke it. */
+static int replaces(const share_row *p, const share_row *held)
 {
-    int rc = exec_seq(w, SQL_DELETE, p->seq, "merge e-mail share");
-    if (rc == 0)
-        rc = row_event(w, p, SP_EVENT_SHARE_DELETED, user_id, held->grantee_seq,
-                       json_pack("{s:s}", "mergedInto", held->id));
-    if (rc < 0 || !prevails(p, held))
-        return rc;
-    rc = set_grant(w, held, p->role, p->expires_at);
+    if (!sp_role_within(held->role, p->role) || !outlasts(p, held))
+        return 0;
+    return !sp_role_within(p->role, held->role) || !outlasts(held, p);
+}
+
+/* Removes gone, merged into the grant into, with a share.deleted naming it
+ * (for gone's sharer and grantee, and user_seq, whose claim merged them). */
+static int drop_merged(sp_conn *w, const share_row *gone, const share_row *into,
+                       const char *user_id, int64_t user_seq)
+{
+    int rc = exec_seq(w, SQL_DELETE, gone->seq, "merge e-mail share");
     return rc < 0 ? rc
-                  : row_event(w, held, SP_EVENT_SHARE_UPDATED, user_id, 0,
-                              json_pack("{s:s}", "matchedEmail", p->grantee));
+                  : row_event(w, gone, SP_EVENT_SHARE_DELETED, user_id, user_seq,
+                              json_pack("{s:s}", "mergedInto", into->id));
 }
 
 int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_id,
@@ -609,15 +609,16 @@ int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_
         }
         if (rc > 0)
             rc = same_grant(w, p.drive_seq, p.item_id, user_seq, NULL, &held);
-        if (rc > 0 && is_expired(&held, now))
+        /* The user may hold this item already (shared by id, or to an
+         * address they had before): the claim merges, never fails. */
+        if (rc > 0 && is_expired(&held, now)) {
             rc = retire_expired(w, &held);
-        else if (rc > 0) {
-            /* The user holds this item already (shared by id, or an
-             * address they had before): the claim merges, never fails. */
-            rc = merge_pending(w, &held, &p, user_id);
-            if (rc < 0)
+        } else if (rc > 0 && !replaces(&p, &held)) {
+            if ((rc = drop_merged(w, &p, &held, user_id, user_seq)) < 0)
                 return rc;
             continue;
+        } else if (rc > 0) {
+            rc = drop_merged(w, &held, &p, user_id, user_seq); /* then p is claimed */
         }
         if (rc < 0)
             return rc;

@@ -65,8 +65,8 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
                           const sp_share_grantee *grantee, const char *role,
                           int64_t expires_at_ms, sp_share_made *made);
 
-/* Calls fn for the share with id (also expired ones, so they can be
- * deleted). Returns 0 or SP_ERR_NOT_FOUND. */
+/* Calls fn for the share with id (also an expired one: its row stays for
+ * history). Returns 0 or SP_ERR_NOT_FOUND. */
 int sp_store_share_get(sp_store *st, const char *id, sp_share_fn fn, void *ctx);
 
 /* Lists the unexpired shares of item_id in drive_id. */
@@ -100,7 +100,8 @@ int sp_store_shares_log_not_served(sp_store *st, int *count);
 /*
  * Removes (remove non-zero) or changes role (NULL keeps it) and, with
  * set_expiry, the expiry (0 = none) of share id; writes share.deleted or
- * share.updated. Returns 0 or SP_ERR_NOT_FOUND.
+ * share.updated. Returns 0 or SP_ERR_NOT_FOUND (no such share, or it has
+ * expired: an expired share is neither changed nor revived).
  */
 int sp_store_share_change(sp_store *st, const sp_user *actor, const char *id, int remove,
                           const char *role, int set_expiry, int64_t expires_at_ms);

@@ -16,6 +16,7 @@ the real program with two trusted identity providers:
 - An expired share does not block giving the same access again, and its
   expiry is written once."""
 import time
+import urllib.parse
 
 from harness import TAP, Client, Issuer, Nats, Spaceport, wait_until
 from test_sharing import EDITOR, VIEWER, db_rows, share
@@ -121,9 +122,17 @@ def check_expired_again(t, sp, idp1, alice, project):
     dave_id = dave.me()['id']
     item = project + '!brief'
     soon = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() + 2))
-    t.eq(share(alice, project, item, {'objectId': dave_id}, VIEWER,
-               expirationDateTime=soon).status, 200, 'a share that expires in two seconds')
+    r = share(alice, project, item, {'objectId': dave_id}, VIEWER, expirationDateTime=soon)
+    t.eq(r.status, 200, 'a share that expires in two seconds')
+    perm = '/graph/v1beta1/drives/%s/items/%s/permissions/%s' % (
+        project, urllib.parse.quote(item, safe=''), r.json()['value'][0]['id'])
     wait_until(lambda: received(dave) == [], 6)
+    later = time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(time.time() + 3600))
+    t.eq(alice.call('PATCH', perm, {'expirationDateTime': later}).status, 404,
+         'an expired share cannot be revived by a new expiry (404)')
+    t.eq(alice.call('PATCH', perm, {'roles': [EDITOR]}).status, 404,
+         'nor changed (404)')
+    t.eq(received(dave), [], 'Dave still holds nothing')
     r = share(alice, project, item, {'objectId': dave_id}, EDITOR)
     t.eq(r.status, 200, 'once expired, the same access can be given again (no 409)')
     t.eq(received(dave), [(item, EDITOR)], 'and Dave holds the new grant')

@@ -12,6 +12,7 @@
 #include "store_fixture.h"
 
 #include "store/drives.h"
+#include "store/migrations.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "util/time.h"
@@ -124,17 +125,19 @@ START_TEST(claimed_share_never_moves)
 END_TEST
 
 /* Carol holds the item by id with held; a share with pending waits for her
- * new address; her claims change to it. */
+ * new address; her claims change to it. The grant in force afterwards is
+ * the pending one when pending_wins, else the one she held, unchanged. */
 static void carol_merge(const char *held, int64_t held_exp, const char *pending,
-                        int64_t pending_exp, const char *want_role, int64_t want_exp)
+                        int64_t pending_exp, int pending_wins)
 {
     sp_user carol;
     fixture_user(&carol, "carol", "carol@example.org");
     sp_share_made made;
+    char ids[2][SP_USER_ID_LEN];
     ck_assert_int_eq(give("x1", carol.id, NULL, held, held_exp, &made), 0);
-    char kept[SP_USER_ID_LEN];
-    snprintf(kept, sizeof kept, "%s", made.id);
+    snprintf(ids[0], sizeof ids[0], "%s", made.id);
     ck_assert_int_eq(give("x1", NULL, "carol.new@example.org", pending, pending_exp, &made), 0);
+    snprintf(ids[1], sizeof ids[1], "%s", made.id);
     sp_user_claims c = {.issuer = FIXTURE_ISSUER,
                         .sub = "carol",
                         .username = "carol",
@@ -142,39 +145,90 @@ static void carol_merge(const char *held, int64_t held_exp, const char *pending,
                         .email = "carol.new@example.org"};
     for (int i = 0; i < 2; i++)
         ck_assert_int_eq(sp_store_user_provision(st, &c, &carol, NULL), 0);
+    const char *kept = ids[pending_wins], *role = pending_wins ? pending : held;
+    char exp[32];
+    snprintf(exp, sizeof exp, "%lld", (long long)(pending_wins ? pending_exp : held_exp));
     ck_assert_int_eq(raw_int("SELECT count(*) FROM shares", NULL, NULL, NULL), 1);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares WHERE id = ?1", kept, NULL, NULL), 1);
-    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares WHERE role = ?1", want_role, NULL, NULL), 1);
-    ck_assert_int_eq(raw_int("SELECT coalesce(expires_at, 0) FROM shares", NULL, NULL, NULL), want_exp);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares s JOIN users u ON u.seq ="
+                             " s.grantee_seq WHERE s.id = ?1 AND u.id = ?2 AND s.role = ?3",
+                             kept, carol.id, role),
+                     1);
+    ck_assert_int_eq(raw_int("SELECT coalesce(expires_at, 0) = CAST(?1 AS INTEGER) FROM shares",
+                             exp, NULL, NULL),
+                     1);
     ck_assert_int_eq(raw_int("SELECT count(*) FROM events WHERE type = 'spaceport.share.deleted'"
+                             " AND json_extract(data, '$.shareId') = ?2"
                              " AND json_extract(data, '$.mergedInto') = ?1",
-                             kept, NULL, NULL),
+                             kept, ids[!pending_wins], NULL),
                      1);
 }
 
 START_TEST(claim_merges_broader_pending)
 {
-    carol_merge(SP_ROLE_VIEWER, 0, SP_ROLE_EDITOR, 0, SP_ROLE_EDITOR, 0);
+    carol_merge(SP_ROLE_VIEWER, 0, SP_ROLE_EDITOR, 0, 1);
 }
 END_TEST
 
 START_TEST(claim_merges_narrower_pending)
 {
-    carol_merge(SP_ROLE_EDITOR, 0, SP_ROLE_VIEWER, 0, SP_ROLE_EDITOR, 0);
+    carol_merge(SP_ROLE_EDITOR, 0, SP_ROLE_VIEWER, 0, 0);
 }
 END_TEST
 
 START_TEST(claim_merges_longer_pending)
 {
     int64_t soon = sp_time_now_ms() + 3600 * 1000, later = soon + 3600 * 1000;
-    carol_merge(SP_ROLE_VIEWER, soon, SP_ROLE_VIEWER, later, SP_ROLE_VIEWER, later);
+    carol_merge(SP_ROLE_VIEWER, soon, SP_ROLE_VIEWER, later, 1);
 }
 END_TEST
 
 START_TEST(claim_keeps_unlimited_grant)
 {
     int64_t soon = sp_time_now_ms() + 3600 * 1000;
-    carol_merge(SP_ROLE_VIEWER, 0, SP_ROLE_VIEWER, soon, SP_ROLE_VIEWER, 0);
+    carol_merge(SP_ROLE_VIEWER, 0, SP_ROLE_VIEWER, soon, 0);
+}
+END_TEST
+
+/* Editor for an hour does not replace Viewer for good: the merge would
+ * otherwise end the access one sharer gave for good. */
+START_TEST(claim_keeps_grant_that_lasts)
+{
+    int64_t soon = sp_time_now_ms() + 3600 * 1000;
+    carol_merge(SP_ROLE_VIEWER, 0, SP_ROLE_EDITOR, soon, 0);
+}
+END_TEST
+
+START_TEST(claim_of_the_same_grant_keeps_held)
+{
+    carol_merge(SP_ROLE_EDITOR, 0, SP_ROLE_EDITOR, 0, 0);
+}
+END_TEST
+
+/* An expired share is gone for its sharer too: neither changed (which
+ * would tell its grantee of a share they no longer have and write its
+ * expiry again) nor revived by a new expiry. */
+START_TEST(expired_share_cannot_change)
+{
+    sp_user dave;
+    fixture_user(&dave, "dave", NULL);
+    sp_share_made made;
+    ck_assert_int_eq(give("a", dave.id, NULL, SP_ROLE_VIEWER, sp_time_now_ms() + 60000, &made),
+                     0);
+    expire_all();
+    int swept = 0;
+    ck_assert_int_eq(sp_store_shares_expire(st, sp_time_now_ms(), &swept), 0);
+    ck_assert_int_eq(swept, 1);
+    int64_t events_before = raw_int("SELECT count(*) FROM events", NULL, NULL, NULL);
+    ck_assert_int_eq(sp_store_share_change(st, &alice, made.id, 0, SP_ROLE_EDITOR, 0, 0),
+                     SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(
+        sp_store_share_change(st, &alice, made.id, 0, NULL, 1, sp_time_now_ms() + 60000),
+        SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM events", NULL, NULL, NULL), events_before);
+    ck_assert_int_eq(sp_store_shares_expire(st, sp_time_now_ms(), &swept), 0);
+    ck_assert_int_eq(events_of("spaceport.share.expired"), 1);
+    ck_assert_str_eq(held_role(dave.id, "a"), "viewer");
+    ck_assert_int_eq(raw_int("SELECT expired FROM shares", NULL, NULL, NULL), 1);
 }
 END_TEST
 
@@ -288,6 +342,41 @@ START_TEST(stored_outside_drive_not_served)
 }
 END_TEST
 
+/* The upgrade to verified addresses: an address stored under the old rule
+ * (unverified, any case) is forgotten; the user's next request stores the
+ * verified one and claims what waits for it. */
+START_TEST(upgrade_forgets_old_addresses)
+{
+    const sp_migration *m = NULL;
+    for (int i = 0; i < sp_migration_count; i++)
+        if (strcmp(sp_migrations[i].name, "005_verified_addresses.sql") == 0)
+            m = &sp_migrations[i];
+    ck_assert_ptr_nonnull(m);
+    sp_user mallory, bob;
+    fixture_user(&mallory, "mallory", NULL);
+    fixture_user(&bob, "bob", NULL);
+    /* As the old version stored them: unverified, and in the token's case. */
+    raw_exec("UPDATE users SET email = ?1 WHERE id = ?2", "victim@example.org", mallory.id, NULL);
+    raw_exec("UPDATE users SET email = ?1 WHERE id = ?2", "Bob@Example.org", bob.id, NULL);
+    ck_assert_int_eq(sqlite3_exec(raw, m->sql, NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM users WHERE email IS NOT NULL", NULL, NULL,
+                             NULL),
+                     0);
+    sp_share_made made;
+    ck_assert_int_eq(give("a", NULL, "victim@example.org", SP_ROLE_VIEWER, 0, &made), 0);
+    ck_assert_str_eq(made.grantee_id, ""); /* waits: Mallory is no longer its owner */
+    ck_assert_int_eq(give("b", NULL, "bob@example.org", SP_ROLE_VIEWER, 0, &made), 0);
+    sp_user_claims c = {.issuer = FIXTURE_ISSUER,
+                        .sub = "bob",
+                        .username = "bob",
+                        .display_name = "bob",
+                        .email = "bob@example.org"};
+    ck_assert_int_eq(sp_store_user_provision(st, &c, &bob, NULL), 0);
+    ck_assert_str_eq(held_role(bob.id, "b"), "viewer");
+    ck_assert_str_eq(held_role(mallory.id, "a"), "");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_shares");
@@ -301,6 +390,10 @@ static Suite *suite(void)
     tcase_add_test(tc, claim_merges_narrower_pending);
     tcase_add_test(tc, claim_merges_longer_pending);
     tcase_add_test(tc, claim_keeps_unlimited_grant);
+    tcase_add_test(tc, claim_keeps_grant_that_lasts);
+    tcase_add_test(tc, claim_of_the_same_grant_keeps_held);
+    tcase_add_test(tc, expired_share_cannot_change);
+    tcase_add_test(tc, upgrade_forgets_old_addresses);
     tcase_add_test(tc, expired_share_is_replaced);
     tcase_add_test(tc, expired_pending_gives_nothing);
     tcase_add_test(tc, stored_outside_drive_not_served);

@@ -1,0 +1,11 @@
+-- 005_verified_addresses.sql - users' addresses are only those their
+-- identity provider verified, in lower case.
+--
+-- Before this version an address counted unless the token said
+-- email_verified: false, and it was kept in the case the token had. None
+-- of the stored addresses can be trusted to be verified, so all are
+-- forgotten: each user's next request stores the address their token
+-- verifies (auth keeps only those, lower-cased), and claims the e-mail
+-- shares waiting for it. Until then a share to the address waits, as it
+-- would for someone not seen yet.
+UPDATE users SET email = NULL WHERE email IS NOT NULL;
