@@ -629,22 +629,44 @@ static void expires_in(const sp_user *u, int64_t ms)
 #define MINUTE_MS 60000
 #define DAY_MS    86400000
 
+/* Actor sets the expiry of membership perm of the project to in_ms from
+ * now (0: none), as a PATCH with expirationDateTime does. */
+static int set_expiry(const sp_user *actor, const char *perm, int64_t in_ms, const char **why)
+{
+    return sp_store_member_change(st, actor, project, perm, 0, NULL, 1,
+                                  in_ms ? sp_time_now_ms() + in_ms : 0, why);
+}
+
+/* The permission ids of the project's Managers, alice and bob. */
+static void manager_perms(char pa[SP_USER_ID_LEN], char pb[SP_USER_ID_LEN])
+{
+    perm_of(&alice, pa);
+    perm_of(&bob, pb);
+}
+
+/* rc is the Manager rule's refusal, and *why (read once the call that
+ * set it returned) names reason. */
+static void assert_refused(int rc, const char **why, const char *reason)
+{
+    ck_assert_int_eq(rc, SP_ERR_DENIED);
+    ck_assert_ptr_nonnull(*why);
+    ck_assert_ptr_nonnull(strstr(*why, reason));
+    *why = NULL;
+}
+
+#define NO_PERMANENT "no Manager without an expiration date"
+
 /* The attack of scenario 1: the only permanent Manager gives herself an
  * expiry a minute ahead, and the space would have no Manager once it
  * passes. Refused with the reason; nothing written. */
 START_TEST(test_last_manager_cannot_expire)
 {
     char pa[SP_USER_ID_LEN], pb[SP_USER_ID_LEN];
-    perm_of(&alice, pa);
-    perm_of(&bob, pb);
+    manager_perms(pa, pb);
     ck_assert_int_eq(sp_store_member_change(st, &alice, project, pb, 1, NULL, 0, 0, NULL), 0);
     int64_t before = events();
     const char *why = NULL;
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, pa, 0, NULL, 1,
-                                            sp_time_now_ms() + MINUTE_MS, &why),
-                     SP_ERR_DENIED);
-    ck_assert_ptr_nonnull(why);
-    ck_assert_ptr_nonnull(strstr(why, "no Manager without an expiration date"));
+    assert_refused(set_expiry(&alice, pa, MINUTE_MS, &why), &why, NO_PERMANENT);
     /* Nor with a role change on the side: staying Manager is not enough. */
     ck_assert_int_eq(sp_store_member_change(st, &alice, project, pa, 0, SP_ROLE_MANAGER, 1,
                                             sp_time_now_ms() + DAY_MS, NULL),
@@ -652,7 +674,7 @@ START_TEST(test_last_manager_cannot_expire)
     ck_assert_int_eq(events(), before);
     ck_assert_int_eq(permanent_managers(), 1);
     /* Clearing an expiry she does not have is no loss. */
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, pa, 0, NULL, 1, 0, NULL), 0);
+    ck_assert_int_eq(set_expiry(&alice, pa, 0, NULL), 0);
 }
 END_TEST
 
@@ -663,23 +685,15 @@ END_TEST
 START_TEST(test_expiring_manager_keeps_nothing)
 {
     char pa[SP_USER_ID_LEN], pb[SP_USER_ID_LEN];
-    perm_of(&alice, pa);
-    perm_of(&bob, pb);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, pb, 0, NULL, 1,
-                                            sp_time_now_ms() + DAY_MS, NULL),
-                     0);
+    manager_perms(pa, pb);
+    ck_assert_int_eq(set_expiry(&alice, pb, DAY_MS, NULL), 0);
     int64_t before = events();
     const char *why = NULL;
-    ck_assert_int_eq(
-        sp_store_member_change(st, &alice, project, pa, 0, SP_ROLE_SPACE_VIEWER, 0, 0, &why),
-        SP_ERR_DENIED);
-    ck_assert_ptr_nonnull(why);
-    ck_assert_ptr_nonnull(strstr(why, "without an expiration date"));
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, pa, 1, NULL, 0, 0, NULL),
-                     SP_ERR_DENIED);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, pa, 0, NULL, 1,
-                                            sp_time_now_ms() + 2 * DAY_MS, NULL),
-                     SP_ERR_DENIED);
+    int rc = sp_store_member_change(st, &alice, project, pa, 0, SP_ROLE_SPACE_VIEWER, 0, 0, &why);
+    assert_refused(rc, &why, NO_PERMANENT);
+    rc = sp_store_member_change(st, &alice, project, pa, 1, NULL, 0, 0, &why);
+    assert_refused(rc, &why, NO_PERMANENT);
+    assert_refused(set_expiry(&alice, pa, 2 * DAY_MS, &why), &why, NO_PERMANENT);
     ck_assert_int_eq(events(), before);
     ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE id = ?1 AND expires_at IS NULL"
                              " AND role = '" SP_ROLE_MANAGER "'",
@@ -699,19 +713,13 @@ END_TEST
 START_TEST(test_two_permanent_managers)
 {
     char pa[SP_USER_ID_LEN], pb[SP_USER_ID_LEN];
-    perm_of(&alice, pa);
-    perm_of(&bob, pb);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, pa, 0, NULL, 1,
-                                            sp_time_now_ms() + DAY_MS, NULL),
-                     0);
+    manager_perms(pa, pb);
+    ck_assert_int_eq(set_expiry(&alice, pa, DAY_MS, NULL), 0);
     ck_assert_int_eq(permanent_managers(), 1);
     const char *why = NULL;
-    ck_assert_int_eq(
-        sp_store_member_change(st, &bob, project, pb, 0, NULL, 1, sp_time_now_ms() + DAY_MS, &why),
-        SP_ERR_DENIED);
-    ck_assert_ptr_nonnull(why);
+    assert_refused(set_expiry(&bob, pb, DAY_MS, &why), &why, NO_PERMANENT);
     /* Alice stays Manager for good again, and so bob may leave. */
-    ck_assert_int_eq(sp_store_member_change(st, &bob, project, pa, 0, NULL, 1, 0, NULL), 0);
+    ck_assert_int_eq(set_expiry(&bob, pa, 0, NULL), 0);
     ck_assert_int_eq(sp_store_member_change(st, &bob, project, pb, 1, NULL, 0, 0, NULL), 0);
     ck_assert_int_eq(permanent_managers(), 1);
     ck_assert_int_eq(sp_store_member_change(st, &alice, project, pa, 1, NULL, 0, 0, NULL),
@@ -725,26 +733,21 @@ END_TEST
 START_TEST(test_no_permanent_manager_keeps_last)
 {
     char pa[SP_USER_ID_LEN], pb[SP_USER_ID_LEN];
-    perm_of(&alice, pa);
-    perm_of(&bob, pb);
+    manager_perms(pa, pb);
     expires_in(&alice, DAY_MS);
     expires_in(&bob, DAY_MS);
     ck_assert_int_eq(permanent_managers(), 0);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, pa, 0, NULL, 1,
-                                            sp_time_now_ms() + 2 * DAY_MS, NULL),
-                     0);
+    ck_assert_int_eq(set_expiry(&alice, pa, 2 * DAY_MS, NULL), 0);
     ck_assert_int_eq(sp_store_member_change(st, &alice, project, pa, 1, NULL, 0, 0, NULL), 0);
     int64_t before = events();
     const char *why = NULL;
-    ck_assert_int_eq(sp_store_member_change(st, &bob, project, pb, 1, NULL, 0, 0, &why),
-                     SP_ERR_DENIED);
-    ck_assert_ptr_nonnull(why);
-    ck_assert_ptr_nonnull(strstr(why, "no Manager;"));
+    assert_refused(sp_store_member_change(st, &bob, project, pb, 1, NULL, 0, 0, &why), &why,
+                   "no Manager;");
     ck_assert_int_eq(
         sp_store_member_change(st, &bob, project, pb, 0, SP_ROLE_SPACE_VIEWER, 0, 0, NULL),
         SP_ERR_DENIED);
     ck_assert_int_eq(events(), before);
-    ck_assert_int_eq(sp_store_member_change(st, &bob, project, pb, 0, NULL, 1, 0, NULL), 0);
+    ck_assert_int_eq(set_expiry(&bob, pb, 0, NULL), 0);
     ck_assert_int_eq(permanent_managers(), 1);
 }
 END_TEST
