@@ -199,13 +199,14 @@ typedef struct membership_change {
     int remove, set_expiry;
     const char *role; /* a role id constant; NULL keeps the role */
     int64_t expiry;
+    const char *why; /* the store's reason for SP_ERR_DENIED (static text) */
 } membership_change;
 
 static int change_run(sp_store *st, sp_api_write *w)
 {
     membership_change *c = (membership_change *)w;
     return sp_store_member_change(st, &w->user, w->authz.drive_id, w->authz.target_id, c->remove,
-                                  c->role, c->set_expiry, c->expiry);
+                                  c->role, c->set_expiry, c->expiry, &c->why);
 }
 
 /* 204 for a removal; the permission as it is now for a change. */
@@ -215,8 +216,8 @@ static void change_answer(sp_http_req *req, sp_api_write *w, int rc)
     if (rc == SP_ERR_NOT_FOUND) {
         sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", w->authz.target_id);
     } else if (rc == SP_ERR_DENIED) {
-        sp_http_reply_error(req, 409, "conflict",
-                            "a space keeps at least one Manager; add another Manager first");
+        sp_http_reply_error(req, 409, "conflict", "a space keeps a Manager for good: %s",
+                            c->why ? c->why : "add another Manager first");
     } else if (rc < 0) {
         sp_api__store_error(req, rc);
     } else if (c->remove) {

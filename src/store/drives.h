@@ -164,14 +164,17 @@ int sp_store_member_add(sp_store *st, const sp_user *actor, const char *drive_id
 /*
  * Removes (remove non-zero) or changes the unexpired membership perm_id
  * of drive id: role (NULL keeps it) and, with set_expiry, the expiration
- * (0 = none). Demoting or removing the last unexpired Manager is
- * SP_ERR_DENIED. Writes member.removed or member.updated. Returns 0,
- * SP_ERR_NOT_FOUND (also for an expired membership), SP_ERR_DENIED or
- * another negative sp_err.
+ * (0 = none). A space keeps a Manager for good: removing, demoting or
+ * giving an expiry to its last Manager without one is SP_ERR_DENIED, as
+ * is removing or demoting its last unexpired Manager when none is
+ * without one; *why (why may be NULL) then says which (static text).
+ * Writes member.removed or member.updated. Returns 0, SP_ERR_NOT_FOUND
+ * (also for an expired membership), SP_ERR_DENIED or another negative
+ * sp_err.
  */
 int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive_id,
                            const char *perm_id, int remove, const char *role, int set_expiry,
-                           int64_t expires_at_ms);
+                           int64_t expires_at_ms, const char **why);
 
 /*
  * Marks memberships whose expiry passed by now_ms as expired, writing one

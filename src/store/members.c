@@ -59,12 +59,15 @@ static const char SQL_MEMBER_ADD[] =
     "INSERT INTO members (user_seq, drive_seq, id, role, expires_at, created_at)"
     " VALUES (?, ?, ?, ?, nullif(?, 0), ?)";
 static const char SQL_MEMBER_BY_PERM[] =
-    "SELECT m.user_seq, m.role, u.id FROM members m JOIN users u ON u.seq = m.user_seq"
+    "SELECT m.user_seq, m.role, u.id, coalesce(m.expires_at, 0) FROM members m"
+    " JOIN users u ON u.seq = m.user_seq"
     " WHERE m.id = ?1 AND m.drive_seq = ?2 AND (m.expires_at IS NULL OR m.expires_at > ?3)";
-/* An expired Manager manages nothing: only unexpired ones keep a space
- * managed. */
-static const char SQL_MANAGER_COUNT[] =
-    "SELECT count(*) FROM members WHERE drive_seq = ?1 AND role = '" SP_ROLE_MANAGER "'"
+/* The Managers of a drive other than membership ?3: how many are
+ * unexpired, and how many of those never expire. An expired Manager
+ * manages nothing; one that expires later manages only until then. */
+static const char SQL_OTHER_MANAGERS[] =
+    "SELECT count(*), coalesce(sum(expires_at IS NULL), 0) FROM members"
+    " WHERE drive_seq = ?1 AND role = '" SP_ROLE_MANAGER "' AND id <> ?3"
     " AND (expires_at IS NULL OR expires_at > ?2)";
 static const char SQL_MEMBER_ROLE[] = "UPDATE members SET role = ? WHERE id = ?";
 /* A new expiry is a new one to announce when it passes. */
@@ -321,9 +324,55 @@ fail:
     return rc;
 }
 
+/* Whether membership perm_id of drive_seq may go from (old_role,
+ * old_expiry) to (new_role, new_expiry), new_role NULL for a removal,
+ * expiries 0 for none. A space keeps a Manager for good: a change that
+ * leaves no Manager without an expiry, where there was one, is refused,
+ * because a Manager who expires later orphans the space then, when
+ * nobody is asked. Where no Manager is permanent (memberships from
+ * before the rule), the last unexpired Manager still stays. Returns 0,
+ * SP_ERR_DENIED (*why, when why is not NULL, says why: static text) or
+ * an error. */
+static int keeps_manager(sp_conn *w, int64_t drive_seq, const char *perm_id, const char *old_role,
+                         int64_t old_expiry, const char *new_role, int64_t new_expiry,
+                         const char **why)
+{
+    int was = strcmp(old_role, SP_ROLE_MANAGER) == 0;
+    int stays = new_role && strcmp(new_role, SP_ROLE_MANAGER) == 0;
+    int was_permanent = was && old_expiry == 0, stays_permanent = stays && new_expiry == 0;
+    if (!(was && !stays) && !(was_permanent && !stays_permanent))
+        return 0;
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_OTHER_MANAGERS);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, drive_seq);
+    sqlite3_bind_int64(s, 2, sp_time_now_ms());
+    sqlite3_bind_text(s, 3, perm_id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    int64_t others = 0, others_permanent = 0;
+    if (step == SQLITE_ROW) {
+        others = sqlite3_column_int64(s, 0);
+        others_permanent = sqlite3_column_int64(s, 1);
+    }
+    sp_store__done(s);
+    if (step != SQLITE_ROW)
+        return sp_store__err(w, step, "count managers");
+    const char *refused = NULL;
+    if (was && !stays && others == 0)
+        refused = "this would leave it no Manager; add another Manager first";
+    else if (was_permanent && !stays_permanent && others_permanent == 0)
+        refused = "this would leave it no Manager without an expiration date, and so none once "
+                  "that date passes; add another Manager without expirationDateTime first";
+    if (!refused)
+        return 0;
+    if (why)
+        *why = refused;
+    return SP_ERR_DENIED;
+}
+
 int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive_id,
                            const char *perm_id, int remove, const char *role, int set_expiry,
-                           int64_t expires_at_ms)
+                           int64_t expires_at_ms, const char **why)
 {
     sp_conn *w = sp_store__begin(st);
     if (!w)
@@ -352,29 +401,14 @@ int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive
     char old_role[64], grantee_id[SP_ID_LEN];
     sp_store__copy_text(s, 1, old_role, sizeof old_role);
     sp_store__copy_text(s, 2, grantee_id, sizeof grantee_id);
+    int64_t old_expiry = sqlite3_column_int64(s, 3);
     sp_store__done(s);
     if (!remove && !role)
         role = old_role;
-
-    /* A space keeps at least one unexpired Manager: no demotion or
-     * removal of the last one. */
-    int losing_manager =
-        strcmp(old_role, SP_ROLE_MANAGER) == 0 && (remove || strcmp(role, SP_ROLE_MANAGER) != 0);
-    if (losing_manager) {
-        s = sp_store__stmt(w, SQL_MANAGER_COUNT);
-        if (!s) {
-            rc = SP_ERR_DB;
-            goto fail;
-        }
-        sqlite3_bind_int64(s, 1, drive_seq);
-        sqlite3_bind_int64(s, 2, sp_time_now_ms());
-        int64_t managers = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-        sp_store__done(s);
-        if (managers <= 1) {
-            rc = SP_ERR_DENIED;
-            goto fail;
-        }
-    }
+    rc = keeps_manager(w, drive_seq, perm_id, old_role, old_expiry, remove ? NULL : role,
+                       set_expiry ? expires_at_ms : old_expiry, why);
+    if (rc < 0)
+        goto fail;
 
     if (remove) {
         s = sp_store__stmt(w, SQL_MEMBER_DELETE);

@@ -8,6 +8,10 @@ tried against the real program with a real JetStream.
   history must not answer them to the expired member.
 - A space with Managers Bob (unexpired) and Erin (expired): Bob must not
   step down or leave, which would orphan the space.
+- A space keeps a Manager for good: its only Manager must not give
+  herself an expiry a minute ahead, and Bob must not step down, leave or
+  take an expiry while the other Manager, Erin, counts only until
+  tomorrow. With two Managers for good, one may.
 - Inviting an expired member again works (no 409), and gives access back.
 - Each expired membership is one spaceport.space.member.expired event, in
   the log and on the bus, valid against schema/events.
@@ -187,6 +191,81 @@ def check_last_manager(t, sp, c, ids):
     return project
 
 
+def check_manager_for_good(t, sp, c, ids):
+    """(f) A space keeps a Manager for good: an expiry cannot take away
+    its last Manager without one, now or tomorrow."""
+    alice, bob, carol, erin = c['alice'], c['bob'], c['carol'], c['erin']
+    tomorrow = soon(86400)
+
+    def patch(who, project, perm, body):
+        return who.call('PATCH', '/graph/v1beta1/drives/%s/root/permissions/%s' % (project, perm),
+                        body)
+
+    def remove(who, project, perm):
+        return who.call('DELETE', '/graph/v1beta1/drives/%s/root/permissions/%s' %
+                        (project, perm))
+
+    def refused(r, why='no Manager without an expiration date'):
+        try:
+            msg = r.json()['error']['message']
+        except (ValueError, KeyError, TypeError):
+            msg = ''
+        return r.status == 409 and why in msg
+
+    def permanent_manager(who, project, perm):
+        p = [p for p in perms(who, project) if p['id'] == perm]
+        return bool(p) and p[0]['roles'] == [MANAGER] and 'expirationDateTime' not in p[0]
+
+    # Scenario 1: the only Manager gives herself an expiry a minute ahead.
+    r = bob.call('POST', '/graph/v1.0/drives', {'name': 'Timebomb'})
+    project = r.json()['id']
+    bob_perm = perm_of(bob, project, ids['bob'])
+    r = patch(bob, project, bob_perm, {'expirationDateTime': soon(60)})
+    t.ok(refused(r), 'the only Manager cannot give herself an expiry a minute ahead (409, '
+         'saying why)', (r.status, r.body[:300]))
+    r = patch(bob, project, bob_perm, {'roles': [MANAGER], 'expirationDateTime': tomorrow})
+    t.ok(refused(r), 'nor with her Manager role restated beside it', r.status)
+    r = patch(alice, project, bob_perm, {'expirationDateTime': soon(60)})
+    t.ok(refused(r), 'nor can an admin give her one', (r.status, r.body[:300]))
+    t.ok(permanent_manager(bob, project, bob_perm), 'Bob is still Manager, without an expiry')
+
+    # Scenario 2: Managers Bob (for good) and Erin (until tomorrow).
+    t.eq(invite(bob, project, ids['erin'], MANAGER, tomorrow).status, 200,
+         'Erin becomes Manager until tomorrow')
+    erin_perm = perm_of(bob, project, ids['erin'])
+    r = patch(bob, project, bob_perm, {'roles': [SPACE_VIEWER]})
+    t.ok(refused(r), 'Bob cannot demote himself: Erin counts only until tomorrow',
+         (r.status, r.body[:300]))
+    r = remove(bob, project, bob_perm)
+    t.ok(refused(r), 'nor leave the space', r.status)
+    r = patch(bob, project, bob_perm, {'expirationDateTime': tomorrow})
+    t.ok(refused(r), 'nor give himself an expiry', r.status)
+    r = remove(alice, project, bob_perm)
+    t.ok(refused(r), 'nor can an admin remove him', r.status)
+    t.ok(permanent_manager(bob, project, bob_perm), 'Bob is still Manager, without an expiry')
+    r = patch(erin, project, erin_perm, {'roles': [SPACE_VIEWER]})
+    t.eq(r.status, 200, 'Erin, who expires anyway, may step down')
+    t.eq(remove(erin, project, erin_perm).status, 204, 'and leave')
+
+    # Two Managers for good: either may take an expiry or leave, while the
+    # other stays for good.
+    t.eq(invite(bob, project, ids['carol'], MANAGER).status, 200, 'Carol becomes Manager for good')
+    carol_perm = perm_of(bob, project, ids['carol'])
+    r = patch(bob, project, bob_perm, {'expirationDateTime': tomorrow})
+    t.ok(r.status == 200 and r.json().get('expirationDateTime'),
+         'with Carol Manager for good, Bob may give himself an expiry', (r.status, r.body[:300]))
+    r = patch(carol, project, carol_perm, {'expirationDateTime': tomorrow})
+    t.ok(refused(r), 'then Carol is the last Manager for good, and may not', r.status)
+    t.eq(remove(bob, project, bob_perm).status, 204, 'Bob may leave')
+    r = remove(carol, project, carol_perm)
+    t.ok(refused(r, 'no Manager;'), 'Carol, the last Manager, may not', (r.status, r.body[:300]))
+    t.ok(permanent_manager(carol, project, carol_perm), 'Carol is Manager, without an expiry')
+    t.eq(carol.call('PATCH', '/graph/v1.0/drives/' + project, {'name': 'Defused'}).status, 200,
+         'the space is managed')
+    t.eq(db_all(sp, 'SELECT count(*) FROM events WHERE subject = ? AND type = ?',
+                (project, EXPIRED)), [(0,)], 'and no membership of it expired')
+
+
 def check_events(t, sp, nats, c, ids, projects):
     """(d) One member.expired event per expired membership, valid, in the
     log and on the bus, to the member and the unexpired Managers."""
@@ -290,6 +369,7 @@ def main(t):
                 ids[n] = r.json()['id']
             projects = (check_stream(t, sp, nc, c, ids, tok), check_last_manager(t, sp, c, ids))
             check_events(t, sp, nats, c, ids, projects)
+            check_manager_for_good(t, sp, c, ids)
             check_personal(t, sp, c, ids, tok['bob'])
 
 

@@ -327,7 +327,7 @@ START_TEST(test_job_actor_removed)
     job_checked(&j, SHARE, SP_AUTHZ_SHARE, &bob, "report", NULL, SP_ROLE_VIEWER, carol.id);
     char perm[SP_USER_ID_LEN];
     perm_of(&bob, perm);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0), 0);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0, NULL), 0);
     int64_t before = events();
     ck_assert_int_eq(job_submit(&j), SP_ERR_NOT_FOUND);
     ck_assert_int_eq(j.ran, 0);
@@ -346,7 +346,7 @@ START_TEST(test_drive_change_actor_removed)
     ck_assert_int_eq(sp_store_authorize(st, &a), 0); /* the handler's check */
     char perm[SP_USER_ID_LEN];
     perm_of(&bob, perm);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0), 0);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0, NULL), 0);
     int64_t before = events();
     sp_drive_patch p = {.name = "Taken"};
     ck_assert_int_eq(sp_store_drive_change(st, &bob, project, SP_DRIVE_UPDATE, &p),
@@ -393,7 +393,7 @@ START_TEST(test_job_actor_demoted)
     char perm[SP_USER_ID_LEN];
     perm_of(&bob, perm);
     ck_assert_int_eq(
-        sp_store_member_change(st, &alice, project, perm, 0, SP_ROLE_SPACE_VIEWER, 0, 0), 0);
+        sp_store_member_change(st, &alice, project, perm, 0, SP_ROLE_SPACE_VIEWER, 0, 0, NULL), 0);
     int64_t before = events();
     ck_assert_int_eq(job_submit(&j), SP_ERR_DENIED);
     ck_assert_int_eq(j.ran, 0);
@@ -463,7 +463,7 @@ START_TEST(test_job_member_invitation_refused)
     job_checked(&j, ADD_MEMBER, SP_AUTHZ_MANAGE_MEMBERS, &bob, NULL, NULL, NULL, carol.id);
     char perm[SP_USER_ID_LEN];
     perm_of(&bob, perm);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0), 0);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0, NULL), 0);
     int64_t before = events();
     int64_t members = raw_int("SELECT count(*) FROM members", NULL, NULL, NULL);
     ck_assert_int_eq(job_submit(&j), SP_ERR_NOT_FOUND);
@@ -490,7 +490,7 @@ START_TEST(test_job_refused_beside_another)
     job_checked(&good, SHARE, SP_AUTHZ_SHARE, &erin, "b", NULL, SP_ROLE_VIEWER, carol.id);
     char perm[SP_USER_ID_LEN];
     perm_of(&bob, perm);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0), 0);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0, NULL), 0);
     int64_t before = events();
     ck_assert_int_eq(sp_store_submit(st, &refused.authz, job_run, job_done, &refused), 0);
     ck_assert_int_eq(sp_store_submit(st, &good.authz, job_run, job_done, &good), 0);
@@ -572,9 +572,10 @@ START_TEST(test_expired_member_counts_nowhere)
 
     perm_of(&vic, perm);
     int64_t before = events();
-    ck_assert_int_eq(sp_store_member_change(st, &bob, project, perm, 0, SP_ROLE_SPACE_EDITOR, 0, 0),
-                     SP_ERR_NOT_FOUND);
-    ck_assert_int_eq(sp_store_member_change(st, &bob, project, perm, 1, NULL, 0, 0),
+    ck_assert_int_eq(
+        sp_store_member_change(st, &bob, project, perm, 0, SP_ROLE_SPACE_EDITOR, 0, 0, NULL),
+        SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(sp_store_member_change(st, &bob, project, perm, 1, NULL, 0, 0, NULL),
                      SP_ERR_NOT_FOUND);
     sp_authz a = {.act = SP_AUTHZ_REMOVE_MEMBER, .actor = &vic, .drive_id = project,
                   .target_id = perm};
@@ -591,19 +592,163 @@ START_TEST(test_expired_manager_not_counted)
     char perm[SP_USER_ID_LEN];
     perm_of(&alice, perm);
     int64_t before = events();
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 0, SP_ROLE_SPACE_VIEWER, 0,
-                                            0),
-                     SP_ERR_DENIED);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0),
+    ck_assert_int_eq(
+        sp_store_member_change(st, &alice, project, perm, 0, SP_ROLE_SPACE_VIEWER, 0, 0, NULL),
+        SP_ERR_DENIED);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0, NULL),
                      SP_ERR_DENIED);
     ck_assert_int_eq(events(), before);
     ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE id = ?1 AND role = '"
                              SP_ROLE_MANAGER "'", perm, NULL, NULL),
                      1);
     raw_exec("UPDATE members SET expires_at = NULL", NULL, NULL, NULL);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 0, SP_ROLE_SPACE_VIEWER, 0,
-                                            0),
-                     0);
+    ck_assert_int_eq(
+        sp_store_member_change(st, &alice, project, perm, 0, SP_ROLE_SPACE_VIEWER, 0, 0, NULL), 0);
+}
+END_TEST
+
+/* The Manager rows of the project: how many keep their role without an
+ * expiry. */
+static int64_t permanent_managers(void)
+{
+    return raw_int("SELECT count(*) FROM members m JOIN drives d ON d.seq = m.drive_seq"
+                   " WHERE d.id = ?1 AND m.role = '" SP_ROLE_MANAGER "' AND m.expires_at IS NULL",
+                   project, NULL, NULL);
+}
+
+/* Gives u's membership of the project an expiry in ms from now, as a
+ * Manager may (or as a space had it before the rule, for the raw one). */
+static void expires_in(const sp_user *u, int64_t ms)
+{
+    char perm[SP_USER_ID_LEN], when[32];
+    perm_of(u, perm);
+    snprintf(when, sizeof when, "%lld", (long long)(sp_time_now_ms() + ms));
+    raw_exec("UPDATE members SET expires_at = CAST(?2 AS INTEGER) WHERE id = ?1", perm, when, NULL);
+}
+
+#define MINUTE_MS 60000
+#define DAY_MS    86400000
+
+/* Actor sets the expiry of membership perm of the project to in_ms from
+ * now (0: none), as a PATCH with expirationDateTime does. */
+static int set_expiry(const sp_user *actor, const char *perm, int64_t in_ms, const char **why)
+{
+    return sp_store_member_change(st, actor, project, perm, 0, NULL, 1,
+                                  in_ms ? sp_time_now_ms() + in_ms : 0, why);
+}
+
+/* The permission ids of the project's Managers, alice and bob. */
+static void manager_perms(char pa[SP_USER_ID_LEN], char pb[SP_USER_ID_LEN])
+{
+    perm_of(&alice, pa);
+    perm_of(&bob, pb);
+}
+
+/* rc is the Manager rule's refusal, and *why (read once the call that
+ * set it returned) names reason. */
+static void assert_refused(int rc, const char **why, const char *reason)
+{
+    ck_assert_int_eq(rc, SP_ERR_DENIED);
+    ck_assert_ptr_nonnull(*why);
+    ck_assert_ptr_nonnull(strstr(*why, reason));
+    *why = NULL;
+}
+
+#define NO_PERMANENT "no Manager without an expiration date"
+
+/* The attack of scenario 1: the only permanent Manager gives herself an
+ * expiry a minute ahead, and the space would have no Manager once it
+ * passes. Refused with the reason; nothing written. */
+START_TEST(test_last_manager_cannot_expire)
+{
+    char pa[SP_USER_ID_LEN], pb[SP_USER_ID_LEN];
+    manager_perms(pa, pb);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, pb, 1, NULL, 0, 0, NULL), 0);
+    int64_t before = events();
+    const char *why = NULL;
+    assert_refused(set_expiry(&alice, pa, MINUTE_MS, &why), &why, NO_PERMANENT);
+    /* Nor with a role change on the side: staying Manager is not enough. */
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, pa, 0, SP_ROLE_MANAGER, 1,
+                                            sp_time_now_ms() + DAY_MS, NULL),
+                     SP_ERR_DENIED);
+    ck_assert_int_eq(events(), before);
+    ck_assert_int_eq(permanent_managers(), 1);
+    /* Clearing an expiry she does not have is no loss. */
+    ck_assert_int_eq(set_expiry(&alice, pa, 0, NULL), 0);
+}
+END_TEST
+
+/* The attack of scenario 2: Managers alice (for good) and bob (until
+ * tomorrow). Alice may not step down, leave or give herself an expiry,
+ * since bob counts only until tomorrow; bob, who expires anyway, may
+ * step down or leave. */
+START_TEST(test_expiring_manager_keeps_nothing)
+{
+    char pa[SP_USER_ID_LEN], pb[SP_USER_ID_LEN];
+    manager_perms(pa, pb);
+    ck_assert_int_eq(set_expiry(&alice, pb, DAY_MS, NULL), 0);
+    int64_t before = events();
+    const char *why = NULL;
+    int rc = sp_store_member_change(st, &alice, project, pa, 0, SP_ROLE_SPACE_VIEWER, 0, 0, &why);
+    assert_refused(rc, &why, NO_PERMANENT);
+    rc = sp_store_member_change(st, &alice, project, pa, 1, NULL, 0, 0, &why);
+    assert_refused(rc, &why, NO_PERMANENT);
+    assert_refused(set_expiry(&alice, pa, 2 * DAY_MS, &why), &why, NO_PERMANENT);
+    ck_assert_int_eq(events(), before);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM members WHERE id = ?1 AND expires_at IS NULL"
+                             " AND role = '" SP_ROLE_MANAGER "'",
+                             pa, NULL, NULL),
+                     1);
+
+    ck_assert_int_eq(
+        sp_store_member_change(st, &bob, project, pb, 0, SP_ROLE_SPACE_EDITOR, 0, 0, NULL), 0);
+    ck_assert_int_eq(sp_store_member_change(st, &bob, project, pb, 1, NULL, 0, 0, NULL), 0);
+    ck_assert_int_eq(permanent_managers(), 1);
+}
+END_TEST
+
+/* With two permanent Managers, either may give herself an expiry or
+ * leave, as long as the other stays for good; then that other one is
+ * the last and may not. */
+START_TEST(test_two_permanent_managers)
+{
+    char pa[SP_USER_ID_LEN], pb[SP_USER_ID_LEN];
+    manager_perms(pa, pb);
+    ck_assert_int_eq(set_expiry(&alice, pa, DAY_MS, NULL), 0);
+    ck_assert_int_eq(permanent_managers(), 1);
+    const char *why = NULL;
+    assert_refused(set_expiry(&bob, pb, DAY_MS, &why), &why, NO_PERMANENT);
+    /* Alice stays Manager for good again, and so bob may leave. */
+    ck_assert_int_eq(set_expiry(&bob, pa, 0, NULL), 0);
+    ck_assert_int_eq(sp_store_member_change(st, &bob, project, pb, 1, NULL, 0, 0, NULL), 0);
+    ck_assert_int_eq(permanent_managers(), 1);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, pa, 1, NULL, 0, 0, NULL),
+                     SP_ERR_DENIED);
+}
+END_TEST
+
+/* Data from before the rule: every Manager expires. The space has no
+ * permanent Manager to keep, so expiries may change, but the last
+ * unexpired Manager still may neither step down nor leave. */
+START_TEST(test_no_permanent_manager_keeps_last)
+{
+    char pa[SP_USER_ID_LEN], pb[SP_USER_ID_LEN];
+    manager_perms(pa, pb);
+    expires_in(&alice, DAY_MS);
+    expires_in(&bob, DAY_MS);
+    ck_assert_int_eq(permanent_managers(), 0);
+    ck_assert_int_eq(set_expiry(&alice, pa, 2 * DAY_MS, NULL), 0);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, pa, 1, NULL, 0, 0, NULL), 0);
+    int64_t before = events();
+    const char *why = NULL;
+    assert_refused(sp_store_member_change(st, &bob, project, pb, 1, NULL, 0, 0, &why), &why,
+                   "no Manager;");
+    ck_assert_int_eq(
+        sp_store_member_change(st, &bob, project, pb, 0, SP_ROLE_SPACE_VIEWER, 0, 0, NULL),
+        SP_ERR_DENIED);
+    ck_assert_int_eq(events(), before);
+    ck_assert_int_eq(set_expiry(&bob, pb, 0, NULL), 0);
+    ck_assert_int_eq(permanent_managers(), 1);
 }
 END_TEST
 
@@ -755,6 +900,10 @@ static Suite *store_authz_suite(void)
     tc = tcase("expiry");
     tcase_add_test(tc, test_expired_member_counts_nowhere);
     tcase_add_test(tc, test_expired_manager_not_counted);
+    tcase_add_test(tc, test_last_manager_cannot_expire);
+    tcase_add_test(tc, test_expiring_manager_keeps_nothing);
+    tcase_add_test(tc, test_two_permanent_managers);
+    tcase_add_test(tc, test_no_permanent_manager_keeps_last);
     tcase_add_test(tc, test_members_expire_once);
     tcase_add_test(tc, test_member_readd_replaces_expired);
     tcase_add_test(tc, test_personal_drive_admin_only);

@@ -1278,8 +1278,8 @@ START_TEST(test_member_change_role_and_expiry)
     char v[128];
 
     /* Role. */
-    ck_assert_int_eq(sp_store_member_change(st, &alice, id, perm, 0, SP_ROLE_SPACE_EDITOR, 0, 0),
-                     0);
+    ck_assert_int_eq(
+        sp_store_member_change(st, &alice, id, perm, 0, SP_ROLE_SPACE_EDITOR, 0, 0, NULL), 0);
     list_members(id, &m);
     ck_assert_str_eq(member_of(&m, &bob)->role, SP_ROLE_SPACE_EDITOR);
     ck_assert_int_eq(member_of(&m, &bob)->expires_at_ms, 0);
@@ -1291,7 +1291,8 @@ START_TEST(test_member_change_role_and_expiry)
     ck_assert_str_eq(v, bob.id);
 
     /* Expiry only: the role is kept. */
-    ck_assert_int_eq(sp_store_member_change(st, &alice, id, perm, 0, NULL, 1, 4102444800000), 0);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, id, perm, 0, NULL, 1, 4102444800000, NULL),
+                     0);
     list_members(id, &m);
     ck_assert_str_eq(member_of(&m, &bob)->role, SP_ROLE_SPACE_EDITOR);
     ck_assert_int_eq(member_of(&m, &bob)->expires_at_ms, 4102444800000);
@@ -1300,14 +1301,14 @@ START_TEST(test_member_change_role_and_expiry)
     ck_assert_str_eq(v, SP_ROLE_SPACE_EDITOR);
 
     /* A role change without set_expiry keeps the expiry. */
-    ck_assert_int_eq(sp_store_member_change(st, &alice, id, perm, 0, SP_ROLE_SPACE_VIEWER, 0, 0),
-                     0);
+    ck_assert_int_eq(
+        sp_store_member_change(st, &alice, id, perm, 0, SP_ROLE_SPACE_VIEWER, 0, 0, NULL), 0);
     list_members(id, &m);
     ck_assert_str_eq(member_of(&m, &bob)->role, SP_ROLE_SPACE_VIEWER);
     ck_assert_int_eq(member_of(&m, &bob)->expires_at_ms, 4102444800000);
 
     /* Expiry cleared. */
-    ck_assert_int_eq(sp_store_member_change(st, &alice, id, perm, 0, NULL, 1, 0), 0);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, id, perm, 0, NULL, 1, 0, NULL), 0);
     list_members(id, &m);
     ck_assert_int_eq(member_of(&m, &bob)->expires_at_ms, 0);
     ck_assert_int_eq(
@@ -1320,13 +1321,13 @@ START_TEST(test_member_change_role_and_expiry)
     perm_of(other, &bob, other_perm);
     events = event_count();
     ck_assert_int_eq(sp_store_member_change(st, &alice, id, "00000000-0000-4000-8000-000000000000",
-                                            0, SP_ROLE_SPACE_EDITOR, 0, 0),
+                                            0, SP_ROLE_SPACE_EDITOR, 0, 0, NULL),
                      SP_ERR_NOT_FOUND);
     ck_assert_int_eq(
-        sp_store_member_change(st, &alice, id, other_perm, 0, SP_ROLE_SPACE_VIEWER, 0, 0),
+        sp_store_member_change(st, &alice, id, other_perm, 0, SP_ROLE_SPACE_VIEWER, 0, 0, NULL),
         SP_ERR_NOT_FOUND);
     ck_assert_int_eq(sp_store_member_change(st, &alice, "00000000-0000-4000-8000-000000000000",
-                                            perm, 0, SP_ROLE_SPACE_EDITOR, 0, 0),
+                                            perm, 0, SP_ROLE_SPACE_EDITOR, 0, 0, NULL),
                      SP_ERR_NOT_FOUND);
     ck_assert_int_eq(event_count(), events);
     list_members(other, &m);
@@ -1347,7 +1348,7 @@ START_TEST(test_member_remove)
                      0);
     int64_t events = event_count();
 
-    ck_assert_int_eq(sp_store_member_change(st, &alice, id, perm, 1, NULL, 0, 0), 0);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, id, perm, 1, NULL, 0, 0, NULL), 0);
     ck_assert_int_eq(event_count(), events + 1);
     /* The removed user hears of it, as do those who remain. */
     const char *who[] = {alice.id, bob.id, carol.id};
@@ -1364,7 +1365,8 @@ START_TEST(test_member_remove)
     ck_assert_int_eq(get_drive(&bob, 0, id, &d), SP_ERR_NOT_FOUND);
 
     /* Gone: removing again is NOT_FOUND and writes nothing. */
-    ck_assert_int_eq(sp_store_member_change(st, &alice, id, perm, 1, NULL, 0, 0), SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, id, perm, 1, NULL, 0, 0, NULL),
+                     SP_ERR_NOT_FOUND);
     ck_assert_int_eq(event_count(), events + 1);
     /* And bob can be added back. */
     ck_assert_int_eq(sp_store_member_add(st, &alice, id, bob.id, SP_ROLE_SPACE_VIEWER, 0, perm), 0);
@@ -1381,33 +1383,36 @@ START_TEST(test_member_last_manager)
     perm_of(id, &alice, pa);
     int64_t events = event_count();
 
-    ck_assert_int_eq(sp_store_member_change(st, &alice, id, pa, 0, SP_ROLE_SPACE_VIEWER, 0, 0),
+    ck_assert_int_eq(
+        sp_store_member_change(st, &alice, id, pa, 0, SP_ROLE_SPACE_VIEWER, 0, 0, NULL),
+        SP_ERR_DENIED);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, id, pa, 1, NULL, 0, 0, NULL),
                      SP_ERR_DENIED);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, id, pa, 1, NULL, 0, 0), SP_ERR_DENIED);
     ck_assert_int_eq(event_count(), events);
     member_rows m;
     list_members(id, &m);
     ck_assert_uint_eq(m.n, 1);
     ck_assert_str_eq(m.row[0].role, SP_ROLE_MANAGER);
     /* Staying Manager (expiry only, or the same role) is no demotion. */
-    ck_assert_int_eq(sp_store_member_change(st, &alice, id, pa, 0, SP_ROLE_MANAGER, 0, 0), 0);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, id, pa, 0, NULL, 1, 0), 0);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, id, pa, 0, SP_ROLE_MANAGER, 0, 0, NULL), 0);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, id, pa, 0, NULL, 1, 0, NULL), 0);
 
     /* With a second Manager, the first may step down. */
     ck_assert_int_eq(sp_store_member_add(st, &alice, id, dave.id, SP_ROLE_MANAGER, 0, pd), 0);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, id, pa, 0, SP_ROLE_SPACE_VIEWER, 0, 0), 0);
+    ck_assert_int_eq(
+        sp_store_member_change(st, &alice, id, pa, 0, SP_ROLE_SPACE_VIEWER, 0, 0, NULL), 0);
     list_members(id, &m);
     ck_assert_str_eq(member_of(&m, &alice)->role, SP_ROLE_SPACE_VIEWER);
     ck_assert_str_eq(m.row[0].user_id, dave.id);
     /* Now dave is the last one. */
     events = event_count();
-    ck_assert_int_eq(sp_store_member_change(st, &dave, id, pd, 1, NULL, 0, 0), SP_ERR_DENIED);
-    ck_assert_int_eq(sp_store_member_change(st, &dave, id, pd, 0, SP_ROLE_SPACE_EDITOR, 0, 0),
+    ck_assert_int_eq(sp_store_member_change(st, &dave, id, pd, 1, NULL, 0, 0, NULL), SP_ERR_DENIED);
+    ck_assert_int_eq(sp_store_member_change(st, &dave, id, pd, 0, SP_ROLE_SPACE_EDITOR, 0, 0, NULL),
                      SP_ERR_DENIED);
     ck_assert_int_eq(event_count(), events);
     /* Back to two Managers: one may be removed. */
-    ck_assert_int_eq(sp_store_member_change(st, &dave, id, pa, 0, SP_ROLE_MANAGER, 0, 0), 0);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, id, pd, 1, NULL, 0, 0), 0);
+    ck_assert_int_eq(sp_store_member_change(st, &dave, id, pa, 0, SP_ROLE_MANAGER, 0, 0, NULL), 0);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, id, pd, 1, NULL, 0, 0, NULL), 0);
     list_members(id, &m);
     ck_assert_uint_eq(m.n, 1);
     ck_assert_str_eq(m.row[0].user_id, alice.id);
