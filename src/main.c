@@ -19,6 +19,7 @@
 #include "events/sweeper.h"
 #include "http/http.h"
 #include "store/events.h"
+#include "store/shares.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -152,7 +153,13 @@ static int open_store(const sp_config *cfg, sp_store **out)
     }
     sp_info("store", "schema at version %d (%d migrations applied now)", sp_store_binary_version(),
             applied);
-    return 0;
+    /* Once per start: shares of older versions that are kept but not served. */
+    rc = sp_store_shares_log_not_served(*out, NULL);
+    if (rc < 0) {
+        sp_store_close(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 /*

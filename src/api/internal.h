@@ -50,6 +50,16 @@ int sp_api__caller_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identit
  */
 int sp_api__authorize(sp_http_req *req, sp_api *api, sp_user *u, sp_authz *a);
 
+/*
+ * As sp_api__authorize, for removing share a->target_id (SP_AUTHZ_CHANGE_SHARE):
+ * a->item_id may also break the form rule when it is exactly the stored
+ * item of that share on a->drive_id, so that shares stored by older
+ * versions (never served to their grantees) can still be removed. Any
+ * other id that breaks the rule is 400, also when the actor does not
+ * reach the drive.
+ */
+int sp_api__authorize_removal(sp_http_req *req, sp_api *api, sp_user *u, sp_authz *a);
+
 /* Replies for a's refusal rc: 404 naming the drive or the permission,
  * 403 with a->why, or a store error for anything else. */
 void sp_api__refuse(sp_http_req *req, const sp_authz *a, int rc);

@@ -24,16 +24,19 @@
 /* Longest e-mail address (RFC 5321 path limit). */
 #define SP_EMAIL_MAX 254
 
-/* Authenticates, checks that the route's item belongs to its drive, and
- * decides act on the drive and item (and permission, when the route has
- * one). Returns 0 or has replied. */
-static int prepare(sp_http_req *req, sp_api *api, sp_authz_act act, sp_user *u, sp_authz *a)
+/* Authenticates, checks that the route's item belongs to its drive (or,
+ * for a removal, is the share's stored item: sp_api__authorize_removal),
+ * and decides act on the drive and item (and permission, when the route
+ * has one). Returns 0 or has replied. */
+static int prepare(sp_http_req *req, sp_api *api, sp_authz_act act, int removal, sp_user *u,
+                   sp_authz *a)
 {
     *a = (sp_authz){.act = act,
                     .drive_id = sp_http_param(req, "driveId"),
                     .item_id = sp_http_param(req, "itemId"),
                     .target_id = sp_http_param(req, "permId")};
-    return sp_api__authorize(req, api, u, a);
+    return removal ? sp_api__authorize_removal(req, api, u, a)
+                   : sp_api__authorize(req, api, u, a);
 }
 
 /* The request's sharing role: one in "roles" that applies to items.
@@ -203,7 +206,7 @@ static void invite(sp_http_req *req, void *ctx)
     sp_api *api = ctx;
     sp_user u;
     sp_authz a;
-    if (prepare(req, api, SP_AUTHZ_SHARE, &u, &a) < 0)
+    if (prepare(req, api, SP_AUTHZ_SHARE, 0, &u, &a) < 0)
         return;
     json_t *body = sp_api__json_body(req);
     if (!body)
@@ -298,7 +301,7 @@ static void list_permissions(sp_http_req *req, void *ctx)
     sp_api *api = ctx;
     sp_user u;
     sp_authz a;
-    if (prepare(req, api, SP_AUTHZ_SEE_ITEM, &u, &a) < 0)
+    if (prepare(req, api, SP_AUTHZ_SEE_ITEM, 0, &u, &a) < 0)
         return;
     json_t *value = json_array();
     int rc = sp_store_shares_of_item(api->store, a.drive_id, a.item_id, append_permission, value);
@@ -359,7 +362,7 @@ static void change_share(sp_http_req *req, sp_api *api, int remove)
 {
     sp_user u;
     sp_authz a;
-    if (prepare(req, api, SP_AUTHZ_CHANGE_SHARE, &u, &a) < 0)
+    if (prepare(req, api, SP_AUTHZ_CHANGE_SHARE, remove, &u, &a) < 0)
         return;
     json_t *body = NULL;
     const char *role = NULL;

@@ -17,22 +17,43 @@
 
 #include <stdlib.h>
 
-int sp_api__authorize(sp_http_req *req, sp_api *api, sp_user *u, sp_authz *a)
+/* sp_api__authorize; with stored_item, a->item_id may break the form rule
+ * when it is exactly the stored item of share a->target_id on a->drive_id. */
+static int authorize(sp_http_req *req, sp_api *api, sp_user *u, sp_authz *a, int stored_item)
 {
     if (sp_api__caller(req, api, u) < 0)
         return SP_ERR_UNAUTHORIZED;
     /* Before anything is read: an id that could point elsewhere is refused
      * the same way on every drive, so the answer tells nothing of it. */
     const char *why = NULL;
-    if (a->item_id && sp_itemid_check(a->drive_id, a->item_id, &why) < 0) {
+    int foreign = a->item_id && sp_itemid_check(a->drive_id, a->item_id, &why) < 0;
+    if (foreign && !stored_item) {
         sp_http_reply_error(req, 400, "invalidRequest", "itemId %s", why);
         return SP_ERR_INVALID;
     }
     a->actor = u;
     int rc = sp_store_authorize(api->store, a);
+    /* A removal naming a share stored by an older version, whose item id
+     * breaks the rule: only that share's own id on its own drive passes,
+     * and only for whom reaches the drive; anyone else gets the 400 of
+     * every other route. */
+    if (foreign && rc != SP_ERR_DB && (rc == SP_ERR_NOT_FOUND || !a->target_found)) {
+        sp_http_reply_error(req, 400, "invalidRequest", "itemId %s", why);
+        return SP_ERR_INVALID;
+    }
     if (rc < 0)
         sp_api__refuse(req, a, rc);
     return rc;
+}
+
+int sp_api__authorize(sp_http_req *req, sp_api *api, sp_user *u, sp_authz *a)
+{
+    return authorize(req, api, u, a, 0);
+}
+
+int sp_api__authorize_removal(sp_http_req *req, sp_api *api, sp_user *u, sp_authz *a)
+{
+    return authorize(req, api, u, a, 1);
 }
 
 void sp_api__refuse(sp_http_req *req, const sp_authz *a, int rc)

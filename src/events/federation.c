@@ -16,6 +16,7 @@
 #include "util/err.h"
 #include "util/fetch.h"
 #include "util/instance.h"
+#include "util/itemid.h"
 #include "util/log.h"
 #include "util/time.h"
 #include "util/url.h"
@@ -134,6 +135,12 @@ static outcome announce(sp_federation *f, const sp_ocm_delivery *d, const char *
                         char *err, size_t errlen)
 {
     const sp_config_list *tl = &f->cfg->trusted_instances;
+    /* Queued by an older version for a share whose item is not an item of
+     * its drive: its URI would point the remote grantee elsewhere. */
+    if (sp_itemid_check(d->drive_id, d->item_id, NULL) < 0) {
+        snprintf(err, errlen, "item %.300s is not an item of drive %s", d->item_id, d->drive_id);
+        return OUT_REFUSED;
+    }
     char *body = share_body(f, d);
     if (!body) {
         snprintf(err, errlen, "out of memory");

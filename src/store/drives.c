@@ -49,7 +49,7 @@
     " d.etag, d.mtime, 0, s.role, lower(s.item_name), s.id, s.item_id, d.id, NULL, NULL"          \
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq JOIN users o ON o.seq = s.creator_seq"   \
     " WHERE s.grantee_seq = ?1 AND d.disabled_at IS NULL"                                         \
-    " AND (s.expires_at IS NULL OR s.expires_at > ?8)"
+    " AND (s.expires_at IS NULL OR s.expires_at > ?8) AND " SP_SHARE_SERVED
 #define REMOTE_ARM                                                                                \
     "SELECT r.seq, r.id, 'mountpoint', NULL, r.name, '', NULL, NULL, -1, 0,"                      \
     " coalesce(r.etag, ''), coalesce(r.mtime, r.created_at), 0, NULL, lower(r.name), NULL,"       \
@@ -227,7 +227,7 @@ static const char SQL_MOUNTPOINT[] =
     " d.etag, d.mtime, 0, s.role, NULL, s.id, s.item_id, d.id"
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq JOIN users o ON o.seq = s.creator_seq"
     " WHERE s.mount_id = ?2 AND s.grantee_seq = ?1 AND d.disabled_at IS NULL"
-    " AND (s.expires_at IS NULL OR s.expires_at > ?3)";
+    " AND (s.expires_at IS NULL OR s.expires_at > ?3) AND " SP_SHARE_SERVED;
 
 int sp_store_mountpoint_get(sp_store *st, const sp_user *user, const char *id, sp_drive_fn fn,
                             void *ctx)

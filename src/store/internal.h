@@ -66,6 +66,13 @@ struct sp_store {
     int listener_count;
 };
 
+/* The condition, on shares s of drives d, for a share to be served to its
+ * grantee (mountpoint, sharedWithMe): its item is an item of its drive
+ * (util/itemid.h; sp_item_of is registered on every connection). Rows
+ * stored before that rule may name another drive's item and would point
+ * the grantee there; they stay, for their sharer to see and remove. */
+#define SP_SHARE_SERVED "sp_item_of(d.id, s.item_id)"
+
 /* The calling thread's reader connection, opened on first use. Returns NULL
  * when it cannot be opened. Borrowed; valid until the thread exits or the
  * store closes. */

@@ -12,6 +12,7 @@
 
 #include "util/err.h"
 #include "util/id.h"
+#include "util/itemid.h"
 #include "util/log.h"
 #include "util/time.h"
 
@@ -321,6 +322,10 @@ static int derive_share(sp_conn *w, json_t *data)
     if (!name || !*name)
         name = json_string_value(json_object_get(data, "driveName"));
     if (!share_id || !drive_id || !item_id || !email || !sharer || !name || !role)
+        return 0;
+    /* A share stored by an older version may name another drive's item:
+     * it is not served, here nor to local grantees (SP_SHARE_SERVED). */
+    if (sp_itemid_check(drive_id, item_id, NULL) < 0)
         return 0;
     unsigned char raw[SECRET_BYTES];
     char secret[SECRET_BYTES * 2 + 1];

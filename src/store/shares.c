@@ -19,6 +19,7 @@
 
 #include "util/err.h"
 #include "util/id.h"
+#include "util/log.h"
 #include "util/time.h"
 
 #include <stdio.h>
@@ -45,7 +46,8 @@ static const char SQL_OF_ITEM[] = "SELECT " SHARE_COLS SHARE_FROM
                                   " ORDER BY s.created_at, s.id";
 static const char SQL_RECEIVED[] = "SELECT " SHARE_COLS SHARE_FROM
                                    " WHERE s.grantee_seq = ?1 AND d.disabled_at IS NULL AND"
-                                   UNEXPIRED " ORDER BY s.created_at, s.id LIMIT 1000";
+                                   UNEXPIRED " AND " SP_SHARE_SERVED
+                                   " ORDER BY s.created_at, s.id LIMIT 1000";
 static const char SQL_CREATED[] = "SELECT " SHARE_COLS SHARE_FROM
                                   " WHERE s.creator_seq = ?1 AND" UNEXPIRED
                                   " ORDER BY s.item_id, s.created_at, s.id LIMIT 1000";
@@ -128,6 +130,34 @@ int sp_store_shares_received(sp_store *st, const sp_user *user, sp_share_fn fn, 
 int sp_store_shares_created(sp_store *st, const sp_user *user, sp_share_fn fn, void *ctx)
 {
     return each(st, SQL_CREATED, NULL, user->seq, NULL, fn, ctx, NULL);
+}
+
+/* Unexpired shares that are not served (SP_SHARE_SERVED), oldest first;
+ * ?1 = 0 takes them all. */
+static const char SQL_NOT_SERVED[] = "SELECT " SHARE_COLS SHARE_FROM " WHERE s.seq > ?1 AND"
+                                     UNEXPIRED " AND NOT " SP_SHARE_SERVED " ORDER BY s.seq";
+
+static int log_not_served(const sp_share *s, void *arg)
+{
+    int *n = arg;
+    if ((*n)++ < SP_SHARES_NOT_SERVED_LOG_MAX)
+        sp_warn("store",
+                "share %s of drive %s names item %.300s, which is not an item of that drive:"
+                " not served to its grantee; its sharer or a Manager can remove it",
+                s->id, s->drive_id, s->item_id);
+    return 0;
+}
+
+int sp_store_shares_log_not_served(sp_store *st, int *count)
+{
+    int n = 0;
+    int rc = each(st, SQL_NOT_SERVED, NULL, 0, NULL, log_not_served, &n, NULL);
+    if (n > SP_SHARES_NOT_SERVED_LOG_MAX)
+        sp_warn("store", "%d more shares name items outside their drive and are not served",
+                n - SP_SHARES_NOT_SERVED_LOG_MAX);
+    if (count)
+        *count = n;
+    return rc;
 }
 
 /* ---- writes ---- */

@@ -84,6 +84,19 @@ int sp_store_shares_received(sp_store *st, const sp_user *user, sp_share_fn fn, 
 /* Lists the unexpired shares user created (at most SP_SHARES_LIST_MAX). */
 int sp_store_shares_created(sp_store *st, const sp_user *user, sp_share_fn fn, void *ctx);
 
+/* Shares logged one by one by sp_store_shares_log_not_served; beyond
+ * that, one line counts the rest, so that start-up stays readable. */
+#define SP_SHARES_NOT_SERVED_LOG_MAX 20
+
+/*
+ * Logs, at warn level, the unexpired shares stored by older versions whose
+ * item is not an item of their drive (util/itemid.h): they are kept, but
+ * not served to their grantees (no mountpoint, not in sharedWithMe) until
+ * their sharer or a Manager removes them. Meant for start-up, once. *count
+ * (may be NULL) receives how many. Returns 0 or a negative sp_err.
+ */
+int sp_store_shares_log_not_served(sp_store *st, int *count);
+
 /*
  * Removes (remove non-zero) or changes role (NULL keeps it) and, with
  * set_expiry, the expiry (0 = none) of share id; writes share.deleted or

@@ -6,6 +6,7 @@
 #include "store/migrations.h"
 
 #include "util/err.h"
+#include "util/itemid.h"
 #include "util/log.h"
 #include "util/time.h"
 
@@ -63,6 +64,18 @@ int sp_store__exec(sp_conn *conn, const char *sql)
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sp_store__err(conn, rc, sql);
 }
 
+/* SQL sp_item_of(drive_id, item_id): 1 when item_id is an item of
+ * drive_id (util/itemid.h), else 0. Shares stored before that rule may
+ * break it; the queries that serve a share to its grantee ask this, so
+ * that the one rule decides in SQL, before LIMIT and paging. */
+static void sql_item_of(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *drive_id = (const char *)sqlite3_value_text(argv[0]);
+    const char *item_id = (const char *)sqlite3_value_text(argv[1]);
+    sqlite3_result_int(ctx, drive_id && item_id && sp_itemid_check(drive_id, item_id, NULL) == 0);
+}
+
 static int conn_open(const char *path, sp_conn *c, int writer)
 {
     memset(c, 0, sizeof *c);
@@ -86,7 +99,10 @@ static int conn_open(const char *path, sp_conn *c, int writer)
                                    "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
                                  : "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
                                    "PRAGMA cache_size=-512;";
-    if (exec(c->db, pragmas) != SQLITE_OK) {
+    if (exec(c->db, pragmas) != SQLITE_OK ||
+        sqlite3_create_function(c->db, "sp_item_of", 2,
+                                SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
+                                sql_item_of, NULL, NULL) != SQLITE_OK) {
         sqlite3_close(c->db);
         c->db = NULL;
         return SP_ERR_DB;

@@ -174,6 +174,144 @@ def check_valid_ids(t, sp, alice, bob, bob_id, project):
              '... and its permissions list the share', r.body[:200])
 
 
+def insert_legacy_shares(sp, project, sharer_id, grantee_id, items):
+    """Writes shares as an older version stored them, item ids unchecked,
+    into the stopped server's database; returns [(share id, mount id)]."""
+    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
+    drive_seq = con.execute('SELECT seq FROM drives WHERE id = ?', (project,)).fetchone()[0]
+    sharer = con.execute('SELECT seq FROM users WHERE id = ?', (sharer_id,)).fetchone()[0]
+    grantee = con.execute('SELECT seq FROM users WHERE id = ?', (grantee_id,)).fetchone()[0]
+    now = int(time.time() * 1000)
+    made = []
+    for item in items:
+        share, mount = str(uuid.uuid4()), str(uuid.uuid4())
+        con.execute('INSERT INTO shares (id, mount_id, drive_seq, item_id, item_name,'
+                    ' grantee_seq, role, creator_seq, created_at, updated_at)'
+                    ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+                    (share, mount, drive_seq, item, 'legacy ' + item[:8], grantee, VIEWER,
+                     sharer, now, now))
+        made.append((share, mount))
+    con.commit()
+    con.close()
+    return made
+
+
+def all_drive_pages(client, top):
+    """Every drive of the caller's listing, following @odata.nextLink."""
+    seen, path = [], '/graph/v1.0/me/drives?$top=%d' % top
+    for _ in range(100):
+        doc = client.get(path).json()
+        seen.append(doc['value'])
+        link = doc.get('@odata.nextLink')
+        if not link:
+            break
+        parts = urllib.parse.urlsplit(link)
+        path = parts.path + '?' + parts.query
+    return seen
+
+
+MANAGER = '312c0871-5ef7-4b3a-85b6-0e4074c64049'
+SPACE_VIEWER = 'a8d5fe5e-96e3-418d-825b-534dbdf22b99'
+
+
+def check_legacy_shares(t, sp, alice, bob, bob_id, c, project, other):
+    """Shares stored before the item id rule, naming another drive's item
+    or no item at all: kept, never served to the grantee, removable by
+    their sharer or a Manager, and by nobody else."""
+    alice_id = alice.me()['id']
+    carol, dave, erin = c['carol'], c['dave'], c['erin']
+    for who, role in ((dave, SPACE_VIEWER), (erin, MANAGER)):
+        r = alice.call('POST', '/graph/v1beta1/drives/%s/root/invite' % project,
+                       {'recipients': [{'objectId': who.me()['id']}], 'roles': [role]})
+        t.ok(r.status == 200, 'a member joins the project', r.body[:200])
+    carol.me()
+    hostile = [('a made-up id', 'item-1'), ("another drive's id", other),
+               ("another drive's item <otherDriveId>!x", other + '!x')]
+    control = project + '!legacy-ok'
+    t.eq(sp.stop(), 0, 'spaceport stops for the upgrade')
+    made = insert_legacy_shares(sp, project, alice_id, bob_id,
+                                [item for _, item in hostile] + [control])
+    legacy, (ok_share, ok_mount) = made[:-1], made[-1]
+    sp.start()
+
+    log = sp.stderr_text()
+    for (label, item), (share, _) in zip(hostile, legacy):
+        lines = [line for line in log.splitlines() if share in line]
+        t.ok(len(lines) == 1 and '"level":"warn"' in lines[0] and 'not served' in lines[0],
+             'start-up warns once about the share on %s' % label, lines)
+    t.ok(ok_share not in log, 'and says nothing of the stored share of a valid item')
+
+    # The stored share of a valid item is served: the rows are read, and
+    # only the rule hides the others.
+    drives = bob.get('/graph/v1.0/me/drives')
+    text = drives.body.decode()
+    mounts = {d['id']: d for d in drives.json()['value'] if d['driveType'] == 'mountpoint'}
+    t.ok(ok_mount in mounts and mounts[ok_mount]['root']['remoteItem']['id'] == control,
+         'the grantee sees the stored share of <driveId>!legacy-ok as a mountpoint')
+    for (label, item), (share, mount) in zip(hostile, legacy):
+        t.ok(mount not in mounts and share not in text,
+             'the grantee has no mountpoint for the stored share on %s' % label)
+        t.eq(bob.get('/graph/v1.0/drives/' + mount).status, 404,
+             '... and GET of its mountpoint id is 404')
+    t.ok(other not in text and 'item-1' not in text,
+         "no drive of the grantee's listing names the other drive or item-1 (no webDavUrl "
+         'points there)')
+    beta = bob.get('/graph/v1beta1/me/drives').body.decode()
+    t.ok(other not in beta and 'item-1' not in beta and ok_mount in beta,
+         'nor does the v1beta1 listing')
+    # The first page also carries the virtual Shares drive.
+    pages = [[d['id'] for d in page if d['driveType'] != 'virtual']
+             for page in all_drive_pages(bob, 1)]
+    t.ok(all(len(page) == 1 for page in pages) and
+         sorted(sum(pages, [])) == sorted(d['id'] for d in drives.json()['value']
+                                          if d['driveType'] != 'virtual'),
+         'paged by $top=1, every page is full and the pages add up to the listing',
+         [len(page) for page in pages])
+
+    swm = bob.get('/graph/v1beta1/me/drive/sharedWithMe')
+    got = [i['remoteItem']['id'] for i in swm.json()['value']]
+    t.ok(control in got and not any(item in got for _, item in hostile) and
+         other not in swm.body.decode(),
+         'sharedWithMe lists the valid stored share and none of the others', got)
+
+    sbm = alice.get('/graph/v1beta1/me/drive/sharedByMe').json()['value']
+    listed = {p['id'] for i in sbm for p in i['permissions']}
+    t.ok(all(share in listed for share, _ in legacy),
+         'the sharer still finds each of them in sharedByMe')
+
+    def path(item, share):
+        return item_path(project, q(item)) + '/permissions/' + share
+
+    for (label, item), (share, _) in zip(hostile, legacy):
+        for who, client in (('a stranger', carol), ('the grantee', bob)):
+            r = client.call('DELETE', path(item, share))
+            t.eq(r.status, 400, '%s removing the share on %s: 400, as for any such id'
+                 % (who, label))
+        r = dave.call('DELETE', path(item, share))
+        t.eq(r.status, 403, 'a SpaceViewer of the drive removing it: 403')
+        r = alice.call('PATCH', path(item, share), {'roles': [VIEWER]})
+        t.eq(r.status, 400, 'changing it rather than removing it: 400')
+        r = alice.call('DELETE', path(item, ok_share))
+        t.eq(r.status, 400, 'its item id with the id of another share: 400')
+    t.eq(db_count(sp, 'SELECT count(*) FROM shares WHERE id IN (?, ?, ?)',
+                  tuple(share for share, _ in legacy)), 3, 'all three are still stored')
+
+    for (label, item), (share, _) in zip(hostile, legacy):
+        before = db_count(sp, "SELECT count(*) FROM events WHERE type = 'spaceport.share.deleted'"
+                          " AND json_extract(data, '$.shareId') = ?", (share,))
+        # The last one by another Manager, who did not share it.
+        by, client = ('the sharer', alice) if item != hostile[-1][1] else ('a Manager', erin)
+        r = client.call('DELETE', path(item, share))
+        t.eq(r.status, 204, '%s removes the stored share on %s: 204' % (by, label))
+        t.ok(db_count(sp, 'SELECT count(*) FROM shares WHERE id = ?', (share,)) == 0 and
+             db_count(sp, "SELECT count(*) FROM events WHERE type = 'spaceport.share.deleted'"
+                      " AND json_extract(data, '$.shareId') = ? AND"
+                      " json_extract(data, '$.itemId') = ?", (share, item)) == before + 1,
+             '... the row is gone and share.deleted names it')
+    r = alice.call('DELETE', path(control, ok_share))
+    t.eq(r.status, 204, 'and the valid stored share is removed as any other')
+
+
 class FakeInstance(FakeServer):
     """A trusted instance that answers GET /graph/v1.0/drives/<id> with a
     valid Drive after delay seconds; records when each lookup began."""
@@ -300,6 +438,9 @@ def main(t):
                 other = alice.call('POST', '/graph/v1.0/drives', {'name': 'Other'}).json()['id']
                 check_hostile_ids(t, sp, alice, bob, bob_id, project, other)
                 check_valid_ids(t, sp, alice, bob, bob_id, project)
+                users = {n: Client(sp, idp.token(n + '-sub', n, n.title()))
+                         for n in ('carol', 'dave', 'erin')}
+                check_legacy_shares(t, sp, alice, bob, bob_id, users, project, other)
                 check_slow_instance(t, sp, bob, slow, fast, others)
                 t.eq(sp.stop(), 0, 'spaceport exits 0')
     finally:

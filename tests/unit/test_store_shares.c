@@ -4,7 +4,8 @@
  * while several users verified it, is claimed for good; a claim that meets
  * a grant of the same item merges with it instead of failing the user's
  * every request; an expired share counts nowhere, not even in uniqueness,
- * and its expiry is written once.
+ * and its expiry is written once; a share stored with an item outside its
+ * drive is never served to its grantee.
  */
 #include "store/roles.h"
 #include "store/shares.h"
@@ -268,6 +269,79 @@ START_TEST(expired_pending_gives_nothing)
 }
 END_TEST
 
+static int count_share(const sp_share *s, void *arg)
+{
+    (void)s;
+    (*(int *)arg)++;
+    return 0;
+}
+
+static int count_drive(const sp_drive *d, void *arg)
+{
+    (void)d;
+    (*(int *)arg)++;
+    return 0;
+}
+
+/* Shares an older version stored with items outside their drive (made-up
+ * ids, another drive's): kept and listed to their sharer, never served to
+ * the grantee, a full page of drives still full; start-up counts them. */
+START_TEST(stored_outside_drive_not_served)
+{
+    sp_user bob;
+    fixture_user(&bob, "bob", NULL);
+    char other[SP_USER_ID_LEN];
+    ck_assert_int_eq(sp_store_drive_create(st, &alice, "Other", NULL, -1, other), 0);
+    int legacy = SP_SHARES_NOT_SERVED_LOG_MAX + 5;
+    for (int i = 0; i < legacy; i++) {
+        char n[16], item[160];
+        snprintf(n, sizeof n, "%d", i);
+        /* Another drive's id, a dot segment (one each: a grantee holds an
+         * item once), made-up ids and another drive's items. */
+        if (i == 1)
+            snprintf(item, sizeof item, "%s", other);
+        else if (i == 3)
+            snprintf(item, sizeof item, "%s!..", project);
+        else if (i % 2 == 0)
+            snprintf(item, sizeof item, "item-%s", n);
+        else
+            snprintf(item, sizeof item, "%s!%s", other, n);
+        char sql[1024];
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO shares (id, mount_id, drive_seq, item_id, grantee_seq, role,"
+                 " creator_seq, created_at, updated_at) SELECT 'legacy-' || ?1, 'mount-' || ?1,"
+                 " d.seq, ?2, g.seq, '%s', c.seq, 1, 1 FROM drives d, users g, users c"
+                 " WHERE d.id = ?3 AND g.id = '%s' AND c.id = '%s'",
+                 SP_ROLE_VIEWER, bob.id, alice.id);
+        raw_exec(sql, n, item, project);
+    }
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM shares", NULL, NULL, NULL), legacy);
+    sp_share_made made;
+    ck_assert_int_eq(give("ok", bob.id, NULL, SP_ROLE_VIEWER, 0, &made), 0);
+
+    int received = 0, created = 0, not_served = -1;
+    ck_assert_int_eq(sp_store_shares_received(st, &bob, count_share, &received), 0);
+    ck_assert_int_eq(received, 1);
+    ck_assert_int_eq(sp_store_shares_created(st, &alice, count_share, &created), 0);
+    ck_assert_int_eq(created, legacy + 1);
+    ck_assert_int_eq(sp_store_shares_log_not_served(st, &not_served), 0);
+    ck_assert_int_eq(not_served, legacy);
+
+    /* A page of one mountpoint: the served one, and no next page. */
+    sp_drive_query q = {.type = "mountpoint", .order = SP_DRIVE_ORDER_NAME_ASC, .top = 1};
+    int drives = 0, more = -1;
+    ck_assert_int_eq(sp_store_drives_list(st, &bob, 0, &q, count_drive, &drives, &more, NULL), 0);
+    ck_assert_int_eq(drives, 1);
+    ck_assert_int_eq(more, 0);
+    ck_assert_int_eq(sp_store_mountpoint_get(st, &bob, "mount-1", count_drive, &drives),
+                     SP_ERR_NOT_FOUND);
+    char mount[SP_USER_ID_LEN];
+    ck_assert(raw_text(mount, sizeof mount, "SELECT mount_id FROM shares WHERE id = ?1", made.id,
+                       NULL, NULL));
+    ck_assert_int_eq(sp_store_mountpoint_get(st, &bob, mount, count_drive, &drives), 0);
+}
+END_TEST
+
 /* The upgrade to verified addresses: an address stored under the old rule
  * (unverified, any case) is forgotten; the user's next request stores the
  * verified one and claims what waits for it. */
@@ -322,6 +396,7 @@ static Suite *suite(void)
     tcase_add_test(tc, upgrade_forgets_old_addresses);
     tcase_add_test(tc, expired_share_is_replaced);
     tcase_add_test(tc, expired_pending_gives_nothing);
+    tcase_add_test(tc, stored_outside_drive_not_served);
     suite_add_tcase(s, tc);
     return s;
 }
