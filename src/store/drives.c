@@ -366,25 +366,17 @@ static int exec_text_seq(sp_conn *w, const char *sql, const char *text, int64_t 
         return SP_ERR_DB;
     sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, seq);
-    int rc = sqlite3_step(s);
-    sp_store__done(s);
-    return rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, sql);
+    return sp_store__step_done(w, s, sql);
 }
 
-static int exec_int_seq(sp_conn *w, const char *sql, int64_t v, int64_t seq, int one_arg)
+static int exec_int_seq(sp_conn *w, const char *sql, int64_t v, int64_t seq)
 {
     sqlite3_stmt *s = sp_store__stmt(w, sql);
     if (!s)
         return SP_ERR_DB;
-    if (one_arg) {
-        sqlite3_bind_int64(s, 1, seq);
-    } else {
-        sqlite3_bind_int64(s, 1, v);
-        sqlite3_bind_int64(s, 2, seq);
-    }
-    int rc = sqlite3_step(s);
-    sp_store__done(s);
-    return rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, sql);
+    sqlite3_bind_int64(s, 1, v);
+    sqlite3_bind_int64(s, 2, seq);
+    return sp_store__step_done(w, s, sql);
 }
 
 sp_authz_act sp_drive_step_act(sp_drive_step step, const sp_drive_patch *patch)
@@ -453,21 +445,21 @@ int sp_store_drive_change(sp_store *st, const sp_user *actor, const char *id, sp
             json_object_set_new(data, "description", json_string(patch->description));
         }
         if (rc == 0 && patch->set_quota) {
-            rc = exec_int_seq(w, SQL_UPDATE_QUOTA, patch->quota_total, seq, 0);
+            rc = exec_int_seq(w, SQL_UPDATE_QUOTA, patch->quota_total, seq);
             json_object_set_new(data, "quotaTotal", json_integer(patch->quota_total));
         }
         break;
     case SP_DRIVE_DISABLE:
         type_name = SP_EVENT_SPACE_DISABLED;
-        rc = disabled ? SP_ERR_CONFLICT : exec_int_seq(w, SQL_DISABLE, sp_time_now_ms(), seq, 0);
+        rc = disabled ? SP_ERR_CONFLICT : exec_int_seq(w, SQL_DISABLE, sp_time_now_ms(), seq);
         break;
     case SP_DRIVE_RESTORE:
         type_name = SP_EVENT_SPACE_RESTORED;
-        rc = !disabled ? SP_ERR_CONFLICT : exec_int_seq(w, SQL_RESTORE, 0, seq, 1);
+        rc = !disabled ? SP_ERR_CONFLICT : sp_store__exec_seq(w, SQL_RESTORE, seq, SQL_RESTORE);
         break;
     case SP_DRIVE_PURGE:
         type_name = SP_EVENT_SPACE_DELETED;
-        rc = !disabled ? SP_ERR_CONFLICT : exec_int_seq(w, SQL_PURGE, 0, seq, 1);
+        rc = !disabled ? SP_ERR_CONFLICT : sp_store__exec_seq(w, SQL_PURGE, seq, SQL_PURGE);
         break;
     }
     if (rc < 0)

@@ -121,6 +121,11 @@ int sp_store__err(sp_conn *conn, int rc, const char *what);
 /* Runs SQL without results (BEGIN, SAVEPOINT, ...) on conn; returns 0 or
  * the sp_err of its failure. */
 int sp_store__exec(sp_conn *conn, const char *sql);
+/* Steps s (prepared and bound), a statement without rows, and resets it.
+ * Returns 0 or the sp_err of its failure (logged with what). */
+int sp_store__step_done(sp_conn *conn, sqlite3_stmt *s, const char *what);
+/* Runs sql, a statement without rows whose one parameter is seq. */
+int sp_store__exec_seq(sp_conn *conn, const char *sql, int64_t seq, const char *what);
 
 /*
  * Writes an event row of type about subject (a drive id) with data (a JSON

@@ -235,13 +235,6 @@ static const char SQL_SET_STATE[] =
     " WHERE seq = ?";
 static const char SQL_SET_ETAG[] = "UPDATE ocm_outbox SET etag = ? WHERE seq = ?";
 
-static int step_done(sp_conn *w, sqlite3_stmt *s, const char *what)
-{
-    int rc = sqlite3_step(s);
-    sp_store__done(s);
-    return rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, what);
-}
-
 static int enqueue(sp_conn *w, int64_t sent_seq, const char *kind, const char *etag)
 {
     sqlite3_stmt *s = sp_store__stmt(w, SQL_OUTBOX_INSERT);
@@ -254,16 +247,7 @@ static int enqueue(sp_conn *w, int64_t sent_seq, const char *kind, const char *e
         sqlite3_bind_text(s, 3, etag, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, now);
     sqlite3_bind_int64(s, 5, now);
-    return step_done(w, s, "enqueue delivery");
-}
-
-static int exec_seq(sp_conn *w, const char *sql, int64_t seq, const char *what)
-{
-    sqlite3_stmt *s = sp_store__stmt(w, sql);
-    if (!s)
-        return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, seq);
-    return step_done(w, s, what);
+    return sp_store__step_done(w, s, "enqueue delivery");
 }
 
 static int set_state(sp_conn *w, int64_t sent_seq, const char *state, const char *instance)
@@ -276,7 +260,7 @@ static int set_state(sp_conn *w, int64_t sent_seq, const char *state, const char
         sqlite3_bind_text(s, 2, instance, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, sp_time_now_ms());
     sqlite3_bind_int64(s, 4, sent_seq);
-    return step_done(w, s, "sent share state");
+    return sp_store__step_done(w, s, "sent share state");
 }
 
 /* 1 when a one-int-parameter query has a row, 0 when not, <0 error. */
@@ -345,7 +329,7 @@ static int derive_share(sp_conn *w, json_t *data)
     sqlite3_bind_text(s, 7, secret, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 8, sp_time_now_ms());
     sqlite3_bind_text(s, 9, sharer, -1, SQLITE_STATIC);
-    int rc = step_done(w, s, "insert sent share");
+    int rc = sp_store__step_done(w, s, "insert sent share");
     if (rc < 0 || sqlite3_changes(w->db) == 0)
         return rc; /* seen before (a re-read after a crash) */
     return enqueue(w, sqlite3_last_insert_rowid(w->db), "share", NULL);
@@ -368,7 +352,7 @@ static int derive_unshare(sp_conn *w, int64_t sent_seq)
     if (untried < 0)
         return untried;
     if (untried) {
-        int rc = exec_seq(w, SQL_DROP_ALL, sent_seq, "drop deliveries");
+        int rc = sp_store__exec_seq(w, SQL_DROP_ALL, sent_seq, "drop deliveries");
         return rc < 0 ? rc : set_state(w, sent_seq, "unshared", NULL);
     }
     int64_t last;
@@ -377,7 +361,7 @@ static int derive_unshare(sp_conn *w, int64_t sent_seq)
     if (rc < 0 || strcmp(kind, "unshared") == 0)
         return rc;
     /* Changes not sent yet do not matter any more. */
-    rc = exec_seq(w, SQL_DROP_CHANGED, sent_seq, "drop changes");
+    rc = sp_store__exec_seq(w, SQL_DROP_CHANGED, sent_seq, "drop changes");
     return rc < 0 ? rc : enqueue(w, sent_seq, "unshared", NULL);
 }
 
@@ -396,7 +380,7 @@ static int derive_changed(sp_conn *w, int64_t sent_seq, const char *etag)
             return SP_ERR_DB;
         sqlite3_bind_text(s, 1, etag, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 2, last);
-        return step_done(w, s, "coalesce change");
+        return sp_store__step_done(w, s, "coalesce change");
     }
     return enqueue(w, sent_seq, "changed", etag);
 }
@@ -407,7 +391,7 @@ static int save_cursor(sp_conn *w, int64_t seq)
     if (!s)
         return SP_ERR_DB;
     sqlite3_bind_int64(s, 1, seq);
-    return step_done(w, s, "save ocm cursor");
+    return sp_store__step_done(w, s, "save ocm cursor");
 }
 
 /* Reads one int64 of a parameterless query on c. */
@@ -589,13 +573,13 @@ int sp_store_ocm_finish(sp_store *st, const sp_ocm_delivery *d, sp_ocm_outcome o
         return SP_ERR_DB;
     int rc;
     if (outcome == SP_OCM_DELIVERED) {
-        rc = exec_seq(w, SQL_DELETE, d->seq, "delivered");
+        rc = sp_store__exec_seq(w, SQL_DELETE, d->seq, "delivered");
         if (rc == 0 && strcmp(d->kind, "share") == 0)
             rc = set_state(w, d->sent_seq, "shared", instance);
         else if (rc == 0 && strcmp(d->kind, "unshared") == 0)
             rc = set_state(w, d->sent_seq, "unshared", NULL);
     } else {
-        rc = exec_seq(w, SQL_DROP_ALL, d->sent_seq, "drop deliveries");
+        rc = sp_store__exec_seq(w, SQL_DROP_ALL, d->sent_seq, "drop deliveries");
         if (rc == 0)
             rc = set_state(w, d->sent_seq, outcome == SP_OCM_LOCAL ? "local" : "refused", NULL);
     }
@@ -617,7 +601,7 @@ int sp_store_ocm_retry(sp_store *st, int64_t seq, int64_t next_at_ms, const char
         sqlite3_bind_int64(s, 1, next_at_ms);
         sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 3, seq);
-        rc = step_done(w, s, "retry delivery");
+        rc = sp_store__step_done(w, s, "retry delivery");
     }
     if (rc < 0) {
         sp_store__rollback(st);

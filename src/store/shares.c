@@ -261,18 +261,6 @@ static int row_event(sp_conn *w, const share_row *r, const char *type, const cha
 static const char SQL_MARK_EXPIRED[] = "UPDATE shares SET expired = 1 WHERE seq = ?";
 static const char SQL_DELETE[] = "DELETE FROM shares WHERE seq = ?";
 
-/* Runs a one-row statement on seq. */
-static int exec_seq(sp_conn *w, const char *sql, int64_t seq, const char *what)
-{
-    sqlite3_stmt *q = sp_store__stmt(w, sql);
-    if (!q)
-        return SP_ERR_DB;
-    sqlite3_bind_int64(q, 1, seq);
-    int step = sqlite3_step(q);
-    sp_store__done(q);
-    return step == SQLITE_DONE ? 0 : sp_store__err(w, step, what);
-}
-
 /* Writes the share.expired event of r, once: a share whose expiry is
  * written already is left alone. The executant of an expiry is the
  * share's creator: nobody acted. */
@@ -280,7 +268,7 @@ static int write_expiry(sp_conn *w, share_row *r)
 {
     if (r->expired)
         return 0;
-    int rc = exec_seq(w, SQL_MARK_EXPIRED, r->seq, "mark share expired");
+    int rc = sp_store__exec_seq(w, SQL_MARK_EXPIRED, r->seq, "mark share expired");
     if (rc == 0)
         rc = row_event(w, r, SP_EVENT_SHARE_EXPIRED, NULL, 0, NULL);
     if (rc == 0)
@@ -295,7 +283,7 @@ static int write_expiry(sp_conn *w, share_row *r)
 static int retire_expired(sp_conn *w, share_row *r)
 {
     int rc = write_expiry(w, r);
-    return rc < 0 ? rc : exec_seq(w, SQL_DELETE, r->seq, "remove expired share");
+    return rc < 0 ? rc : sp_store__exec_seq(w, SQL_DELETE, r->seq, "remove expired share");
 }
 
 static int is_expired(const share_row *r, int64_t now_ms)
@@ -430,12 +418,8 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
     sqlite3_bind_int64(q, 10, actor->seq);
     sqlite3_bind_int64(q, 11, now);
     sqlite3_bind_int64(q, 12, now);
-    step = sqlite3_step(q);
-    sp_store__done(q);
-    if (step != SQLITE_DONE) {
-        rc = sp_store__err(w, step, "insert share");
+    if ((rc = sp_store__step_done(w, q, "insert share")) < 0)
         goto fail;
-    }
     snprintf(r.id, sizeof r.id, "%s", share_id);
     snprintf(r.drive_id, sizeof r.drive_id, "%s", drive_id);
     snprintf(r.creator_id, sizeof r.creator_id, "%s", actor->id);
@@ -470,10 +454,9 @@ static int set_grant(sp_conn *w, share_row *r, const char *role, int64_t expires
     sqlite3_bind_int64(q, 2, expires_at_ms);
     sqlite3_bind_int64(q, 3, sp_time_now_ms());
     sqlite3_bind_int64(q, 4, r->seq);
-    int step = sqlite3_step(q);
-    sp_store__done(q);
-    if (step != SQLITE_DONE)
-        return sp_store__err(w, step, "update share");
+    int rc = sp_store__step_done(w, q, "update share");
+    if (rc < 0)
+        return rc;
     snprintf(r->role, sizeof r->role, "%s", role);
     r->expires_at = expires_at_ms;
     r->expired = 0;
@@ -491,7 +474,7 @@ int sp_store_share_change(sp_store *st, const sp_user *actor, const char *id, in
     if (rc == 0 || (rc > 0 && is_expired(&r, sp_time_now_ms())))
         rc = SP_ERR_NOT_FOUND; /* an expired share is gone: neither changed nor revived */
     if (rc > 0 && remove)
-        rc = exec_seq(w, SQL_DELETE, r.seq, "delete share");
+        rc = sp_store__exec_seq(w, SQL_DELETE, r.seq, "delete share");
     else if (rc > 0)
         rc = set_grant(w, &r, role ? role : r.role, set_expiry ? expires_at_ms : r.expires_at);
     if (rc == 0)
@@ -575,7 +558,7 @@ static int replaces(const share_row *p, const share_row *held)
 static int drop_merged(sp_conn *w, const share_row *gone, const share_row *into,
                        const char *user_id, int64_t user_seq)
 {
-    int rc = exec_seq(w, SQL_DELETE, gone->seq, "merge e-mail share");
+    int rc = sp_store__exec_seq(w, SQL_DELETE, gone->seq, "merge e-mail share");
     return rc < 0 ? rc
                   : row_event(w, gone, SP_EVENT_SHARE_DELETED, user_id, user_seq,
                               json_pack("{s:s}", "mergedInto", into->id));
@@ -631,10 +614,8 @@ int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_
         sqlite3_bind_int64(claim, 1, user_seq);
         sqlite3_bind_int64(claim, 2, sp_time_now_ms());
         sqlite3_bind_int64(claim, 3, p.seq);
-        step = sqlite3_step(claim);
-        sp_store__done(claim);
-        if (step != SQLITE_DONE)
-            return sp_store__err(w, step, "claim e-mail share");
+        if ((rc = sp_store__step_done(w, claim, "claim e-mail share")) < 0)
+            return rc;
         json_t *matched = json_pack("{s:s}", "matchedEmail", p.grantee); /* as stored */
         p.grantee_seq = user_seq;
         snprintf(p.grantee, sizeof p.grantee, "%s", user_id);

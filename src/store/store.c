@@ -68,6 +68,22 @@ int sp_store__exec(sp_conn *conn, const char *sql)
  * drive_id (util/itemid.h), else 0. Shares stored before that rule may
  * break it; the queries that serve a share to its grantee ask this, so
  * that the one rule decides in SQL, before LIMIT and paging. */
+int sp_store__step_done(sp_conn *conn, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s);
+    sp_store__done(s);
+    return rc == SQLITE_DONE ? 0 : sp_store__err(conn, rc, what);
+}
+
+int sp_store__exec_seq(sp_conn *conn, const char *sql, int64_t seq, const char *what)
+{
+    sqlite3_stmt *s = sp_store__stmt(conn, sql);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, seq);
+    return sp_store__step_done(conn, s, what);
+}
+
 static void sql_item_of(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;

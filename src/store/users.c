@@ -84,13 +84,6 @@ static int claims_match(const sp_user *u, const sp_user_claims *c)
            strcasecmp(u->email, email) == 0 && u->roles == c->roles;
 }
 
-static int step_done(sp_conn *w, sqlite3_stmt *s, const char *what)
-{
-    int rc = sqlite3_step(s);
-    sp_store__done(s);
-    return rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, what);
-}
-
 /* Inserts the personal drive of user (seq, id), named after the claims,
  * its Manager membership and the space.created event: at first sight, and
  * on the first request after an admin purged the drive. */
@@ -113,7 +106,7 @@ static int create_personal_drive(sp_conn *w, int64_t user_seq, const char *user_
     sqlite3_bind_text(s, 5, etag, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 6, now);
     sqlite3_bind_int64(s, 7, now);
-    int rc = step_done(w, s, "insert personal drive");
+    int rc = sp_store__step_done(w, s, "insert personal drive");
     if (rc < 0)
         return rc;
     int64_t drive_seq = sqlite3_last_insert_rowid(w->db);
@@ -126,7 +119,7 @@ static int create_personal_drive(sp_conn *w, int64_t user_seq, const char *user_
     sqlite3_bind_text(s, 3, perm_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, SP_ROLE_MANAGER, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 5, now);
-    rc = step_done(w, s, "insert personal membership");
+    rc = sp_store__step_done(w, s, "insert personal membership");
     if (rc < 0)
         return rc;
 
@@ -160,7 +153,7 @@ static int create_user(sp_conn *w, const sp_user_claims *c, sp_user *out)
     sqlite3_bind_int(s, 7, (int)c->roles);
     sqlite3_bind_int64(s, 8, now);
     sqlite3_bind_int64(s, 9, now);
-    int rc = step_done(w, s, "insert user");
+    int rc = sp_store__step_done(w, s, "insert user");
     if (rc < 0)
         return rc;
     int64_t user_seq = sqlite3_last_insert_rowid(w->db);
@@ -194,7 +187,7 @@ static int update_user(sp_conn *w, const sp_user_claims *c, sp_user *u)
     sqlite3_bind_int(s, 4, (int)c->roles);
     sqlite3_bind_int64(s, 5, sp_time_now_ms());
     sqlite3_bind_int64(s, 6, u->seq);
-    int rc = step_done(w, s, "update user");
+    int rc = sp_store__step_done(w, s, "update user");
     if (rc == 0 && strcasecmp(u->email, email) != 0)
         rc = sp_store__shares_match_email(w, u->seq, u->id, email);
     if (rc < 0)
