@@ -31,6 +31,10 @@ int sp_api_register(sp_router *r, sp_api *api)
         rc = sp_api__register_ocm(r, api);
     if (rc == 0)
         rc = sp_api__register_web(r, api);
+    if (rc == 0)
+        rc = sp_api__register_ocs(r, api);
+    if (rc == 0)
+        rc = sp_api__register_settings(r, api);
     return rc;
 }
 
@@ -39,7 +43,8 @@ int sp_api__authenticate(sp_http_req *req, sp_api *api, sp_identity *id)
     return sp_api__authenticate_ex(req, api, 0, id);
 }
 
-int sp_api__authenticate_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identity *id)
+int sp_api__verify_token(sp_http_req *req, sp_api *api, int allow_query, sp_identity *id,
+                         int *had_token)
 {
     const char *h = sp_http_header(req, "Authorization");
     const char *token = NULL;
@@ -50,22 +55,29 @@ int sp_api__authenticate_ex(sp_http_req *req, sp_api *api, int allow_query, sp_i
     } else if (!h && allow_query) {
         token = sp_http_query(req, "access_token");
     }
-    if (!token || !*token) {
-        sp_http_add_header(req, "WWW-Authenticate", "Bearer realm=\"spaceport\"");
-        sp_http_reply_error(req, 401, "unauthenticated", "a bearer token is required");
+    *had_token = token && *token;
+    if (!*had_token)
         return SP_ERR_UNAUTHORIZED;
-    }
     int rc = sp_auth_verify(api->auth, token, id);
+    if (rc < 0 && rc != SP_ERR_UNAVAILABLE)
+        rc = SP_ERR_UNAUTHORIZED;
+    return rc;
+}
+
+int sp_api__authenticate_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identity *id)
+{
+    int had_token;
+    int rc = sp_api__verify_token(req, api, allow_query, id, &had_token);
     if (rc == SP_ERR_UNAVAILABLE) {
         sp_http_reply_error(req, 503, "unavailable", "the identity provider cannot be reached");
-        return rc;
-    }
-    if (rc < 0) {
+    } else if (rc < 0 && !had_token) {
+        sp_http_add_header(req, "WWW-Authenticate", "Bearer realm=\"spaceport\"");
+        sp_http_reply_error(req, 401, "unauthenticated", "a bearer token is required");
+    } else if (rc < 0) {
         sp_http_add_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
         sp_http_reply_error(req, 401, "unauthenticated", "the access token is not valid");
-        return SP_ERR_UNAUTHORIZED;
     }
-    return 0;
+    return rc;
 }
 
 void sp_api__store_error(sp_http_req *req, int err)
@@ -82,6 +94,17 @@ int sp_api__caller(sp_http_req *req, sp_api *api, sp_user *user)
     return sp_api__caller_ex(req, api, 0, &id, user);
 }
 
+int sp_api__provision(sp_api *api, const sp_identity *id, sp_user *user)
+{
+    sp_user_claims claims = {.issuer = id->issuer,
+                             .sub = id->sub,
+                             .username = id->username,
+                             .display_name = id->display_name,
+                             .email = id->email,
+                             .roles = id->roles};
+    return sp_store_user_provision(api->store, &claims, user, NULL);
+}
+
 int sp_api__caller_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identity *idp,
                       sp_user *user)
 {
@@ -90,13 +113,7 @@ int sp_api__caller_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identit
     if (rc < 0)
         return rc;
     *idp = id;
-    sp_user_claims claims = {.issuer = id.issuer,
-                             .sub = id.sub,
-                             .username = id.username,
-                             .display_name = id.display_name,
-                             .email = id.email,
-                             .roles = id.roles};
-    rc = sp_store_user_provision(api->store, &claims, user, NULL);
+    rc = sp_api__provision(api, &id, user);
     if (rc < 0) {
         sp_api__store_error(req, rc);
         return rc;

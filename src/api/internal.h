@@ -23,6 +23,17 @@ int sp_api__register_users(sp_router *r, sp_api *api);
 int sp_api__authenticate(sp_http_req *req, sp_api *api, sp_identity *id);
 /* The same, accepting ?access_token= when allow_query is set. */
 int sp_api__authenticate_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identity *id);
+/* Verifies the request's bearer token without replying, for routes that
+ * answer failures their own way. Returns 0 and fills *id;
+ * SP_ERR_UNAUTHORIZED when there is no token (*had_token 0) or it is not
+ * valid (*had_token 1); SP_ERR_UNAVAILABLE when the provider cannot be
+ * asked. */
+int sp_api__verify_token(sp_http_req *req, sp_api *api, int allow_query, sp_identity *id,
+                         int *had_token);
+
+/* The user of a verified identity, provisioned on first sight (with the
+ * personal drive), without replying. Returns 0 or the store's error. */
+int sp_api__provision(sp_api *api, const sp_identity *id, sp_user *user);
 
 /*
  * Authenticates the request and returns its user, provisioned on first
@@ -135,6 +146,12 @@ int sp_api__register_webfinger(sp_router *r, sp_api *api);
 int sp_api__register_remote(sp_router *r, sp_api *api);
 int sp_api__register_ocm(sp_router *r, sp_api *api);
 int sp_api__register_web(sp_router *r, sp_api *api);
+int sp_api__register_ocs(sp_router *r, sp_api *api);
+int sp_api__register_settings(sp_router *r, sp_api *api);
+
+/* Shortest users search term (/graph/v1.0/users): fewer characters would
+ * enumerate the directory. The capabilities announce it. */
+#define SP_USER_SEARCH_MIN 3
 
 /* Nesting deeper than this in a request body is refused: the contract's
  * bodies are three levels deep. */

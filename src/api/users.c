@@ -17,9 +17,6 @@ static void get_me(sp_http_req *req, void *ctx)
                                  "onPremisesSamAccountName", u.username));
 }
 
-/* Shortest search term: fewer characters would enumerate the directory. */
-#define SP_USER_SEARCH_MIN 3
-
 static int add_user(const char *id, const char *display_name, const char *email,
                     const char *username, void *ctx)
 {

@@ -1,12 +1,14 @@
 /*
- * webfinger.c - GET /.well-known/webfinger (RFC 7033) for acct: resources.
+ * webfinger.c - GET /.well-known/webfinger (RFC 7033).
  *
  * A client that knows only an address (marie@paris.test) asks any
  * instance which identity provider serves that domain
  * (SPACEPORT_DOMAIN_ISSUERS) and, once it holds a token, which registry to
- * use. The answer is public and cacheable by browsers of any origin, so it
- * carries Access-Control-Allow-Origin: * and nothing that depends on the
- * caller beyond the one registry link.
+ * use. ownCloud clients that know only the instance's URL ask for that
+ * resource instead (resource=https://cloud.paris.test) and get the
+ * instance's own provider. The answer is public and cacheable by browsers
+ * of any origin, so it carries Access-Control-Allow-Origin: * and nothing
+ * that depends on the caller beyond the links to this instance.
  */
 #include "api/internal.h"
 
@@ -17,6 +19,14 @@
 
 #define REL_ISSUER   "http://openid.net/specs/connect/1.0/issuer"
 #define REL_REGISTRY "http://webfinger.spaceport/rel/registry"
+/* The relation ownCloud clients (desktop, mobile, oCIS's web) read to find
+ * the instance serving a signed-in user; it carries titles. */
+#define REL_OC_INSTANCE "http://webfinger.owncloud/rel/server-instance"
+/* The title ownCloud clients show for that link. */
+#define SP_WEBFINGER_TITLE "Spaceport"
+/* rel parameters honoured in one request: there are three relations, a
+ * longer list can only be noise. */
+#define SP_WEBFINGER_RELS_MAX 8
 /* Longest resource accepted: an address is at most 320 bytes (RFC 5321)
  * plus "acct:". */
 #define SP_WEBFINGER_RESOURCE_MAX 330
@@ -84,23 +94,56 @@ static int parse_acct(const char *resource, char *host, size_t hostlen, const ch
  * A missing or bad token is not an error here: it only hides a link. */
 static int has_valid_token(sp_http_req *req, sp_api *api)
 {
-    const char *h = sp_http_header(req, "Authorization");
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return 0;
-    const char *token = h + 7;
-    while (*token == ' ')
-        token++;
     sp_identity id;
-    return *token && sp_auth_verify(api->auth, token, &id) == 0;
+    int had_token;
+    return sp_api__verify_token(req, api, 0, &id, &had_token) == 0;
 }
 
-/* Appends {rel, href} to links unless a rel filter excludes it. */
-static int add_link(json_t *links, const char *want_rel, const char *rel, const char *href)
+/* The rel parameters of a request (RFC 7033 4.3): none asks for every
+ * link, several for each of those named. */
+typedef struct wanted_rels {
+    const char *rel[SP_WEBFINGER_RELS_MAX];
+    size_t count;
+} wanted_rels;
+
+static int wanted(const wanted_rels *w, const char *rel)
 {
-    if (want_rel && strcmp(want_rel, rel) != 0)
+    if (w->count == 0)
+        return 1;
+    for (size_t i = 0; i < w->count; i++) {
+        if (strcmp(w->rel[i], rel) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Appends {rel, href[, titles: {"en": title}]} to links unless the rel
+ * parameters exclude it. */
+static int add_link(json_t *links, const wanted_rels *w, const char *rel, const char *href,
+                    const char *title)
+{
+    if (!wanted(w, rel))
         return 0;
-    json_t *l = json_pack("{s:s, s:s}", "rel", rel, "href", href);
+    json_t *l = title ? json_pack("{s:s, s:s, s:{s:s}}", "rel", rel, "href", href, "titles",
+                                  "en", title)
+                      : json_pack("{s:s, s:s}", "rel", rel, "href", href);
     return l && json_array_append_new(links, l) == 0 ? 0 : SP_ERR_NOMEM;
+}
+
+/* Non-zero when resource names this instance: its public URL, the scheme
+ * and host compared without case, a trailing slash ignored. */
+static int is_this_instance(const char *resource, const char *public_url)
+{
+    size_t n = strlen(public_url);
+    if (strncasecmp(resource, public_url, n) != 0)
+        return 0;
+    return resource[n] == '\0' || (resource[n] == '/' && resource[n + 1] == '\0');
+}
+
+/* Non-zero when resource is an http(s) URL rather than an acct: URI. */
+static int is_url(const char *resource)
+{
+    return strncasecmp(resource, "https://", 8) == 0 || strncasecmp(resource, "http://", 7) == 0;
 }
 
 static void webfinger(sp_http_req *req, void *ctx)
@@ -112,27 +155,47 @@ static void webfinger(sp_http_req *req, void *ctx)
         sp_http_reply_error(req, 400, "invalidRequest", "the resource parameter is required");
         return;
     }
-    char host[SP_WEBFINGER_RESOURCE_MAX];
-    const char *why = NULL;
-    if (parse_acct(resource, host, sizeof host, &why) < 0) {
-        sp_http_reply_error(req, 400, "invalidRequest", "%s", why);
+    wanted_rels w = {.count = 0};
+    size_t rels = sp_http_query_all(req, "rel", w.rel, SP_WEBFINGER_RELS_MAX);
+    if (rels > SP_WEBFINGER_RELS_MAX) {
+        sp_http_reply_error(req, 400, "invalidRequest", "more than %d rel parameters",
+                            SP_WEBFINGER_RELS_MAX);
         return;
     }
+    w.count = rels;
     const char *issuer = NULL;
-    for (size_t i = 0; i < api->cfg->domain_issuer_count && !issuer; i++) {
-        if (strcmp(api->cfg->domain_issuers[i].domain, host) == 0)
-            issuer = api->cfg->domain_issuers[i].issuer;
+    if (is_url(resource)) {
+        /* The instance itself: its provider is the first one trusted. */
+        if (strlen(resource) > SP_WEBFINGER_RESOURCE_MAX ||
+            !is_this_instance(resource, api->cfg->public_url)) {
+            sp_http_reply_error(req, 404, "itemNotFound", "the resource is not this instance");
+            return;
+        }
+        issuer = api->cfg->oidc_issuers.items[0];
+    } else {
+        char host[SP_WEBFINGER_RESOURCE_MAX];
+        const char *why = NULL;
+        if (parse_acct(resource, host, sizeof host, &why) < 0) {
+            sp_http_reply_error(req, 400, "invalidRequest", "%s", why);
+            return;
+        }
+        for (size_t i = 0; i < api->cfg->domain_issuer_count && !issuer; i++) {
+            if (strcmp(api->cfg->domain_issuers[i].domain, host) == 0)
+                issuer = api->cfg->domain_issuers[i].issuer;
+        }
+        if (!issuer) {
+            sp_http_reply_error(req, 404, "itemNotFound", "no identity provider serves %s", host);
+            return;
+        }
     }
-    if (!issuer) {
-        sp_http_reply_error(req, 404, "itemNotFound", "no identity provider serves %s", host);
-        return;
-    }
-    /* RFC 7033 4.3: rel may be given to ask for some links only. */
-    const char *want_rel = sp_http_query(req, "rel");
     json_t *links = json_array();
-    int rc = links ? add_link(links, want_rel, REL_ISSUER, issuer) : SP_ERR_NOMEM;
-    if (rc == 0 && has_valid_token(req, api))
-        rc = add_link(links, want_rel, REL_REGISTRY, api->cfg->public_url);
+    int rc = links ? add_link(links, &w, REL_ISSUER, issuer, NULL) : SP_ERR_NOMEM;
+    if (rc == 0 && has_valid_token(req, api)) {
+        const char *self = api->cfg->public_url;
+        rc = add_link(links, &w, REL_OC_INSTANCE, self, SP_WEBFINGER_TITLE);
+        if (rc == 0)
+            rc = add_link(links, &w, REL_REGISTRY, self, NULL);
+    }
     json_t *doc = rc == 0 ? json_pack("{s:s, s:O}", "subject", resource, "links", links) : NULL;
     json_decref(links);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;

@@ -115,6 +115,34 @@ const char *sp_http_query(const sp_http_req *req, const char *name)
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
+/* What sp_http_query_all collects while MHD walks the arguments. */
+typedef struct query_values {
+    const char *name;
+    const char **values;
+    size_t max, count;
+} query_values;
+
+static enum MHD_Result collect_value(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    query_values *q = cls;
+    if (strcmp(key, q->name) == 0) {
+        if (q->count < q->max)
+            q->values[q->count] = value ? value : "";
+        q->count++;
+    }
+    return MHD_YES;
+}
+
+size_t sp_http_query_all(const sp_http_req *req, const char *name, const char **values,
+                         size_t max)
+{
+    query_values q = {name, values, max, 0};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_value, &q);
+    return q.count;
+}
+
 const char *sp_http_header(const sp_http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
