@@ -21,7 +21,7 @@ SPEC_PATH = os.path.join(SOURCE_ROOT, 'schema', 'openapi.yaml')
 API_SOURCES = os.path.join(SOURCE_ROOT, 'src', 'api', '*.c')
 METHODS = ('get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace')
 # Routes that carry no bearer token (instance trust, public documents).
-PUBLIC = re.compile(r'^/(healthz|readyz|metrics|\.well-known/.*|ocm.*|web/.*|config\.json)?$')
+PUBLIC = re.compile(r'^/(healthz|readyz|metrics|\.well-known/.*|ocm.*|ocs/v1\.php/cloud/capabilities|web/.*|config\.json)?$')
 
 MANAGER = '312c0871-5ef7-4b3a-85b6-0e4074c64049'
 SPACE_EDITOR = '58c63c02-1d89-4572-916a-870abc5a1b7d'
@@ -400,6 +400,41 @@ def live_checks(t, c):
              '/graph/v1.0/users?$search=%22car%22', 200)
         call('a too short $search is 400 in the Error form', bob, 'GET',
              '/graph/v1.0/users?$search=ca', 400)
+
+        # sign-in of ownCloud and OpenCloud Web: OCS and the settings service
+        for v in ('v1', 'v2'):
+            caps = '/ocs/%s.php/cloud/capabilities' % v
+            user = '/ocs/%s.php/cloud/user' % v
+            call('GET %s?format=json matches OcsCapabilitiesResponse' % caps, bob, 'GET',
+                 caps + '?format=json', 200)
+            call('GET %s (XML) is the documented text/xml' % caps, bob, 'GET', caps, 200)
+            call('GET %s?format=json matches OcsUserResponse' % user, bob, 'GET',
+                 user + '?format=json', 200)
+            check('GET %s without a token is 401 in the OCS envelope' % user, 'GET',
+                  user + '?format=json', sp.request('GET', user + '?format=json'), 401)
+        check('GET /ocs/v1.php/cloud/capabilities needs no token', 'GET',
+              '/ocs/v1.php/cloud/capabilities?format=json',
+              sp.request('GET', '/ocs/v1.php/cloud/capabilities?format=json'), 200)
+        check('GET /ocs/v2.php/cloud/capabilities without a token is 401 OcsUnauthorized', 'GET',
+              '/ocs/v2.php/cloud/capabilities?format=json',
+              sp.request('GET', '/ocs/v2.php/cloud/capabilities?format=json'), 401)
+        call('POST /api/v0/settings/roles-list is 201 with SettingsBundles', alice, 'POST',
+             '/api/v0/settings/roles-list', 201, body={})
+        for name, who in (('alice', alice), ('bob', bob), ('carol', carol)):
+            call('POST /api/v0/settings/assignments-list (%s) is 201' % name, who, 'POST',
+                 '/api/v0/settings/assignments-list', 201, body={'account_uuid': ids[name]})
+            call('POST /api/v0/settings/permissions-list (%s) is 201' % name, who, 'POST',
+                 '/api/v0/settings/permissions-list', 201, body={'account_uuid': ids[name]})
+        call('permissions-list of another account is 404 Error', carol, 'POST',
+             '/api/v0/settings/permissions-list', 404, body={'account_uuid': ids['alice']})
+        call('a settings body with an unknown field is 400 Error', carol, 'POST',
+             '/api/v0/settings/roles-list', 400, body={'nope': 1})
+        check('a settings call without a token is 401 Error', 'POST',
+              '/api/v0/settings/roles-list',
+              sp.request('POST', '/api/v0/settings/roles-list', body={}), 401)
+        wf = '/.well-known/webfinger?resource=' + urllib.parse.quote(sp.url, safe='')
+        check('webfinger for this instance with a token matches WebFinger (server-instance)',
+              'GET', wf, bob.get(wf), 200)
 
         # drives
         r = call('GET /graph/v1.0/me/drives matches DriveCollection (personal drive)', bob,
