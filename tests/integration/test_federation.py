@@ -32,6 +32,7 @@ SPACE_VIEWER = 'a8d5fe5e-96e3-418d-825b-534dbdf22b99'
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 REL_ISSUER = 'http://openid.net/specs/connect/1.0/issuer'
 REL_REGISTRY = 'http://webfinger.spaceport/rel/registry'
+REL_OC_INSTANCE = 'http://webfinger.owncloud/rel/server-instance'
 
 
 class Canary:
@@ -166,6 +167,37 @@ def check_webfinger(t, paris, idp, marie_tok):
     doc = wf('acct:marie@paris.test', marie_tok, '&rel=' + urllib.parse.quote(REL_ISSUER)).json()
     t.eq([l['rel'] for l in doc['links']], [REL_ISSUER], 'rel= selects links (RFC 7033 4.3)')
     t.eq(wf('acct:Marie@PARIS.Test').status, 200, 'the host is compared without case')
+    doc = wf('acct:marie@paris.test', marie_tok).json()
+    t.ok({'rel': REL_OC_INSTANCE, 'href': paris.url, 'titles': {'en': 'Spaceport'}} in
+         doc['links'], 'with a valid token the ownCloud server-instance link, with titles', doc)
+    doc = wf('acct:marie@paris.test').json()
+    t.ok(all(l['rel'] != REL_OC_INSTANCE for l in doc['links']),
+         'no server-instance link without a token', doc)
+    both = '&rel=' + urllib.parse.quote(REL_ISSUER) + '&rel=' + urllib.parse.quote(
+        REL_OC_INSTANCE)
+    doc = wf('acct:marie@paris.test', marie_tok, both).json()
+    t.eq([l['rel'] for l in doc['links']], [REL_ISSUER, REL_OC_INSTANCE],
+         'two rel parameters: the links of both relations, and only those (RFC 7033 4.3)')
+    doc = wf('acct:marie@paris.test', marie_tok, '&rel=' + urllib.parse.quote(
+        REL_OC_INSTANCE)).json()
+    t.eq([l['rel'] for l in doc['links']], [REL_OC_INSTANCE], 'rel=server-instance alone')
+    doc = wf('acct:marie@paris.test', marie_tok, '&rel=http%3A%2F%2Fexample.test%2Fnone').json()
+    t.eq(doc['links'], [], 'a rel no link has: no links')
+    t.eq(wf('acct:marie@paris.test', None, '&rel=x' * 9).status, 400,
+         'more than 8 rel parameters: 400')
+    # ownCloud clients that know only the server's URL ask for it, without a token.
+    for url in (paris.url, paris.url + '/', paris.url.replace('http://', 'HTTP://')):
+        r = wf(url)
+        t.ok(r.status == 200 and r.json() == {
+            'subject': url, 'links': [{'rel': REL_ISSUER, 'href': idp.url}]},
+             'resource=%s without a token: the issuer of the instance, nothing else' % url,
+             r.body[:300])
+    doc = wf(paris.url, marie_tok).json()
+    t.ok([l['rel'] for l in doc['links']] == [REL_ISSUER, REL_OC_INSTANCE, REL_REGISTRY],
+         'resource=the instance with a token: also the instance links', doc)
+    for other in ('https://evil.test', paris.url + '/x', paris.url + '.evil.test',
+                  paris.url.replace('http://', 'https://')):
+        t.eq(wf(other).status, 404, 'resource=%s is not this instance: 404' % other)
     t.eq(wf('acct:marie@unknown.test').status, 404, 'an unknown domain is 404')
     t.eq(wf('acct:marie@zurich.test').status, 404,
          'a domain mapped only at the other instance is 404 here')
