@@ -38,6 +38,14 @@ int sp_api_register(sp_router *r, sp_api *api)
     return rc;
 }
 
+int sp_api__add_routes(sp_router *r, sp_api *api, const sp_api_route *table, size_t count)
+{
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++)
+        rc = sp_router_add(r, table[i].method, table[i].pattern, table[i].handler, api);
+    return rc;
+}
+
 int sp_api__authenticate(sp_http_req *req, sp_api *api, sp_identity *id)
 {
     return sp_api__authenticate_ex(req, api, 0, id);

@@ -11,6 +11,16 @@
 #include "store/users.h"
 #include "util/buf.h"
 
+/* A route of a family's table. */
+typedef struct sp_api_route {
+    const char *method, *pattern;
+    sp_http_handler handler;
+} sp_api_route;
+
+/* Adds the count routes of table (static, borrowed) to r, each with api as
+ * its context. Returns 0 or the router's error. */
+int sp_api__add_routes(sp_router *r, sp_api *api, const sp_api_route *table, size_t count);
+
 /* Each route family registers its routes. */
 int sp_api__register_wellknown(sp_router *r, sp_api *api);
 int sp_api__register_users(sp_router *r, sp_api *api);

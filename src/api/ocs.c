@@ -283,17 +283,11 @@ static void get_user(sp_http_req *req, void *ctx)
 
 int sp_api__register_ocs(sp_router *r, sp_api *api)
 {
-    static const struct {
-        const char *method, *pattern;
-        sp_http_handler handler;
-    } routes[] = {
+    static const sp_api_route routes[] = {
         {"GET", "/ocs/v1.php/cloud/capabilities", get_capabilities},
         {"GET", "/ocs/v2.php/cloud/capabilities", get_capabilities},
         {"GET", "/ocs/v1.php/cloud/user", get_user},
         {"GET", "/ocs/v2.php/cloud/user", get_user},
     };
-    int rc = 0;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && rc == 0; i++)
-        rc = sp_router_add(r, routes[i].method, routes[i].pattern, routes[i].handler, api);
-    return rc;
+    return sp_api__add_routes(r, api, routes, sizeof routes / sizeof routes[0]);
 }

@@ -125,6 +125,32 @@ static const settings_role *role_of(const sp_user *u)
     return &ROLES[2];
 }
 
+/* Appends item (stolen; NULL when it could not be made) to list. Returns
+ * list, or NULL after releasing both when either is missing or the append
+ * fails: a NULL list then means out of memory. */
+static json_t *append(json_t *list, json_t *item)
+{
+    if (!list || !item) {
+        json_decref(list);
+        json_decref(item);
+        return NULL;
+    }
+    if (json_array_append_new(list, item) < 0) {
+        json_decref(list);
+        return NULL;
+    }
+    return list;
+}
+
+/* Replies 201 {key: list} (list stolen), or 500 when list is NULL. */
+static void reply_list(sp_http_req *req, const char *key, json_t *list)
+{
+    if (!list)
+        sp_http_reply_error(req, 500, "generalException", "out of memory");
+    else
+        sp_http_reply_json(req, 201, json_pack("{s:o}", key, list));
+}
+
 /* A role as a settings Bundle (new reference, NULL when out of memory). */
 static json_t *bundle_json(const settings_role *r)
 {
@@ -133,14 +159,12 @@ static json_t *bundle_json(const settings_role *r)
         if (!(r->grants & GRANT(p)))
             continue;
         const settings_permission *s = &PERMISSIONS[p];
-        json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s, s:s}}", "id", s->id, "name",
-                              s->name, "displayName", s->display_name, "description",
-                              s->description, "resource", "type", s->resource, "permissionValue",
-                              "operation", s->operation, "constraint", "CONSTRAINT_ALL");
-        if (!v || json_array_append_new(settings, v) < 0) {
-            json_decref(settings);
-            return NULL;
-        }
+        settings = append(settings, json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s, s:s}}", "id",
+                                              s->id, "name", s->name, "displayName",
+                                              s->display_name, "description", s->description,
+                                              "resource", "type", s->resource, "permissionValue",
+                                              "operation", s->operation, "constraint",
+                                              "CONSTRAINT_ALL"));
     }
     return settings ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s}, s:o}", "id", r->id, "name",
                                 r->name, "type", "TYPE_ROLE", "extension", "ocis-roles",
@@ -188,18 +212,30 @@ static json_t *read_request(sp_http_req *req, sp_api *api, sp_user *u, const cha
     return body;
 }
 
-/* The account_uuid of body ("" when absent), or NULL after replying 400
- * when it is not a string or given twice (both spellings). */
-static const char *account_of(sp_http_req *req, json_t *body)
+/*
+ * Reads a request whose body names an account: as read_request, with
+ * account_uuid (or accountUuid) its only field, set into *account ("" when
+ * absent; borrowed from the body). Returns the body (new reference), or
+ * NULL after replying, also 400 when the account is not a string or given
+ * in both spellings.
+ */
+static json_t *read_account_request(sp_http_req *req, sp_api *api, sp_user *u,
+                                    const char **account)
 {
+    static const char *const allowed[] = {"account_uuid", NULL};
+    json_t *body = read_request(req, api, u, allowed);
+    if (!body)
+        return NULL;
     json_t *a = json_object_get(body, "account_uuid");
     json_t *b = json_object_get(body, "accountUuid");
     if ((a && b) || (a && !json_is_string(a)) || (b && !json_is_string(b))) {
         sp_http_reply_error(req, 400, "invalidRequest",
                             "account_uuid must be one string (account_uuid or accountUuid)");
+        json_decref(body);
         return NULL;
     }
-    return a ? json_string_value(a) : b ? json_string_value(b) : "";
+    *account = a ? json_string_value(a) : b ? json_string_value(b) : "";
+    return body;
 }
 
 /* POST /api/v0/settings/roles-list {"bundle_ids": [...]}: the roles, all
@@ -227,16 +263,11 @@ static void roles_list(sp_http_req *req, void *ctx)
         {
             named |= json_is_string(id) && strcmp(json_string_value(id), ROLES[i].id) == 0;
         }
-        json_t *b = named ? bundle_json(&ROLES[i]) : NULL;
-        if (named && (!b || json_array_append_new(bundles, b) < 0)) {
-            json_decref(bundles);
-            bundles = NULL;
-        }
+        if (named)
+            bundles = append(bundles, bundle_json(&ROLES[i]));
     }
-    if (!bundles)
-        sp_http_reply_error(req, 500, "generalException", "out of memory");
-    else
-        sp_http_reply_json(req, 201, json_pack("{s:O}", "bundles", bundles));
+    reply_list(req, "bundles", bundles);
+    bundles = NULL;
 done:
     json_decref(bundles);
     json_decref(body);
@@ -246,15 +277,12 @@ done:
  * role of the caller; an admin may ask about any known user. */
 static void assignments_list(sp_http_req *req, void *ctx)
 {
-    static const char *const allowed[] = {"account_uuid", NULL};
     sp_api *api = ctx;
     sp_user u;
-    json_t *body = read_request(req, api, &u, allowed);
+    const char *account;
+    json_t *body = read_account_request(req, api, &u, &account);
     if (!body)
         return;
-    const char *account = account_of(req, body);
-    if (!account)
-        goto done;
     if (!*account) {
         sp_http_reply_error(req, 400, "invalidRequest", "account_uuid is required");
         goto done;
@@ -284,14 +312,11 @@ done:
  * caller's permission names; another account is 404, as in oCIS. */
 static void permissions_list(sp_http_req *req, void *ctx)
 {
-    static const char *const allowed[] = {"account_uuid", NULL};
     sp_user u;
-    json_t *body = read_request(req, ctx, &u, allowed);
+    const char *account;
+    json_t *body = read_account_request(req, ctx, &u, &account);
     if (!body)
         return;
-    const char *account = account_of(req, body);
-    if (!account)
-        goto done;
     if (strcmp(account, u.id) != 0) {
         sp_http_reply_error(req, 404, "itemNotFound", "user not found: %s", account);
         goto done;
@@ -303,31 +328,19 @@ static void permissions_list(sp_http_req *req, void *ctx)
             continue;
         char name[64];
         snprintf(name, sizeof name, "%s.all", PERMISSIONS[p].name);
-        if (json_array_append_new(names, json_string(name)) < 0) {
-            json_decref(names);
-            names = NULL;
-        }
+        names = append(names, json_string(name));
     }
-    if (!names)
-        sp_http_reply_error(req, 500, "generalException", "out of memory");
-    else
-        sp_http_reply_json(req, 201, json_pack("{s:o}", "permissions", names));
+    reply_list(req, "permissions", names);
 done:
     json_decref(body);
 }
 
 int sp_api__register_settings(sp_router *r, sp_api *api)
 {
-    static const struct {
-        const char *method, *pattern;
-        sp_http_handler handler;
-    } routes[] = {
+    static const sp_api_route routes[] = {
         {"POST", "/api/v0/settings/roles-list", roles_list},
         {"POST", "/api/v0/settings/assignments-list", assignments_list},
         {"POST", "/api/v0/settings/permissions-list", permissions_list},
     };
-    int rc = 0;
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0] && rc == 0; i++)
-        rc = sp_router_add(r, routes[i].method, routes[i].pattern, routes[i].handler, api);
-    return rc;
+    return sp_api__add_routes(r, api, routes, sizeof routes / sizeof routes[0]);
 }
