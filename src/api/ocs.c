@@ -22,7 +22,7 @@
 
 /* OCS status codes (reva's response package): 100 is success in version
  * 1, which version 2 reports as 200; 997 is a missing or bad token. */
-#define OCS_OK 100
+#define OCS_OK           100
 #define OCS_UNAUTHORIZED 997
 
 /* Seconds between the web's polls of the server: oCIS's value. */
@@ -43,12 +43,23 @@ static int xml_escape(sp_buf *b, const char *s)
     int rc = 0;
     for (const char *p = s; *p && rc == 0; p++) {
         switch (*p) {
-        case '<': rc = sp_buf_puts(b, "&lt;"); break;
-        case '>': rc = sp_buf_puts(b, "&gt;"); break;
-        case '&': rc = sp_buf_puts(b, "&amp;"); break;
-        case '"': rc = sp_buf_puts(b, "&quot;"); break;
-        case '\'': rc = sp_buf_puts(b, "&apos;"); break;
-        default: rc = sp_buf_append(b, p, 1);
+        case '<':
+            rc = sp_buf_puts(b, "&lt;");
+            break;
+        case '>':
+            rc = sp_buf_puts(b, "&gt;");
+            break;
+        case '&':
+            rc = sp_buf_puts(b, "&amp;");
+            break;
+        case '"':
+            rc = sp_buf_puts(b, "&quot;");
+            break;
+        case '\'':
+            rc = sp_buf_puts(b, "&apos;");
+            break;
+        default:
+            rc = sp_buf_append(b, p, 1);
         }
     }
     return rc;
@@ -93,12 +104,18 @@ static int xml_value(sp_buf *b, json_t *v)
                 return rc;
         }
         return 0;
-    case JSON_STRING: return xml_escape(b, json_string_value(v));
-    case JSON_INTEGER: return sp_buf_printf(b, "%lld", (long long)json_integer_value(v));
-    case JSON_REAL: return sp_buf_printf(b, "%.17g", json_real_value(v));
-    case JSON_TRUE: return sp_buf_puts(b, "1");
-    case JSON_FALSE: return sp_buf_puts(b, "0");
-    case JSON_NULL: return 0;
+    case JSON_STRING:
+        return xml_escape(b, json_string_value(v));
+    case JSON_INTEGER:
+        return sp_buf_printf(b, "%lld", (long long)json_integer_value(v));
+    case JSON_REAL:
+        return sp_buf_printf(b, "%.17g", json_real_value(v));
+    case JSON_TRUE:
+        return sp_buf_puts(b, "1");
+    case JSON_FALSE:
+        return sp_buf_puts(b, "0");
+    case JSON_NULL:
+        return 0;
     }
     return 0;
 }
@@ -114,12 +131,17 @@ static int ocs_version(sp_http_req *req)
 static unsigned v2_http_status(int code)
 {
     switch (code) {
-    case OCS_OK: return 200;
-    case OCS_UNAUTHORIZED: return 401;
-    case 998: return 404;
+    case OCS_OK:
+        return 200;
+    case OCS_UNAUTHORIZED:
+        return 401;
+    case 998:
+        return 404;
     case 996:
-    case 999: return 500;
-    case 104: return 403;
+    case 999:
+        return 500;
+    case 104:
+        return 403;
     }
     if (code >= 200 && code < 600)
         return (unsigned)code;
@@ -140,8 +162,9 @@ static void reply_ocs(sp_http_req *req, int code, const char *message, json_t *d
     if (http_status)
         status = http_status;
     int meta_code = v2 && code == OCS_OK ? 200 : code;
-    json_t *ocs = json_pack("{s:{s:s, s:i, s:s}}", "meta", "status", code == OCS_OK ? "ok" : "error",
-                            "statuscode", meta_code, "message", message);
+    json_t *ocs =
+        json_pack("{s:{s:s, s:i, s:s}}", "meta", "status", code == OCS_OK ? "ok" : "error",
+                  "statuscode", meta_code, "message", message);
     if (ocs && data)
         json_object_set(ocs, "data", data);
     json_decref(data);
@@ -189,7 +212,8 @@ static int ocs_caller(sp_http_req *req, sp_api *api, sp_user *u)
     }
     if (rc < 0) {
         sp_http_add_header(req, "WWW-Authenticate",
-                           had_token ? "Bearer error=\"invalid_token\"" : "Bearer realm=\"spaceport\"");
+                           had_token ? "Bearer error=\"invalid_token\""
+                                     : "Bearer realm=\"spaceport\"");
         reply_ocs(req, OCS_UNAUTHORIZED, "Unauthorised", NULL, 401);
         return rc;
     }
@@ -227,17 +251,17 @@ static json_t *capabilities(void)
         "delete_disabled", 1, "change_password_self_disabled", 1,
         /* files_sharing: the graph sharing API with users and OCM peers;
          * no groups, no public links yet */
-        "files_sharing", "api_enabled", 1, "sharing_roles", 1, "group_sharing", 0,
-        "allow_custom", 0, "can_rename", 0, "deny_access", 0, "resharing", 0,
-        "search_min_length", SP_USER_SEARCH_MIN, "federation", "incoming", 1, "outgoing", 1,
-        "public", "enabled", 0, "user", "send_mail", 0,
+        "files_sharing", "api_enabled", 1, "sharing_roles", 1, "group_sharing", 0, "allow_custom",
+        0, "can_rename", 0, "deny_access", 0, "resharing", 0, "search_min_length",
+        SP_USER_SEARCH_MIN, "federation", "incoming", 1, "outgoing", 1, "public", "enabled", 0,
+        "user", "send_mail", 0,
         /* files: the storage serves content; none of the registry's business */
         "files", "app_providers", "favorites", 0, "tags", 0, "privateLinks", 0,
         "permanent_deletion", 0, "undelete", 0);
     return caps ? json_pack("{s:o, s:{s:s, s:s, s:i, s:i, s:i, s:s, s:s}}", "capabilities", caps,
                             "version", "product", "Spaceport", "edition", "", "major", major,
-                            "minor", minor, "micro", micro, "string", SP_VERSION,
-                            "productversion", SP_VERSION)
+                            "minor", minor, "micro", micro, "string", SP_VERSION, "productversion",
+                            SP_VERSION)
                 : NULL;
 }
 
@@ -271,9 +295,9 @@ static void get_user(sp_http_req *req, void *ctx)
     sp_user u;
     if (ocs_caller(req, api, &u) < 0)
         return;
-    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", u.username, "display-name",
-                             u.display_name, "email", u.email, "user-type", "primary",
-                             "language", "en");
+    json_t *data =
+        json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", u.username, "display-name", u.display_name,
+                  "email", u.email, "user-type", "primary", "language", "en");
     if (!data) {
         reply_ocs(req, 996, "Server Error", NULL, 500);
         return;

@@ -67,8 +67,8 @@ static const settings_permission PERMISSIONS[P_COUNT] = {
     [P_DRIVES_DELETE_PROJECT] = {"fb60b004-c1fa-4f09-bf87-55ce7d46ac61", "Drives.DeleteProject",
                                  "Delete AllSpaces", "This permission allows deleting all spaces.",
                                  "TYPE_SYSTEM", "OPERATION_DELETE"},
-    [P_DRIVES_DELETE_PERSONAL] = {"5de9fe0a-4bc5-4a47-b758-28f370caf169",
-                                  "Drives.DeletePersonal", "Delete All Home Spaces",
+    [P_DRIVES_DELETE_PERSONAL] = {"5de9fe0a-4bc5-4a47-b758-28f370caf169", "Drives.DeletePersonal",
+                                  "Delete All Home Spaces",
                                   "This permission allows deleting home spaces.", "TYPE_SYSTEM",
                                   "OPERATION_DELETE"},
     [P_DRIVES_PROJECT_QUOTA] = {"977f0ae6-0da2-4856-93f3-22e0a8482489",
@@ -80,8 +80,7 @@ static const settings_permission PERMISSIONS[P_COUNT] = {
                                  "This permission allows managing personal space quotas.",
                                  "TYPE_SYSTEM", "OPERATION_READWRITE"},
     [P_SHARES_WRITE] = {"069c08b1-e31f-4799-9ed6-194b310e7244", "Shares.Write", "Write share",
-                        "This permission allows creating shares.", "TYPE_SHARE",
-                        "OPERATION_WRITE"},
+                        "This permission allows creating shares.", "TYPE_SHARE", "OPERATION_WRITE"},
 };
 
 #define GRANT(p) (1u << (p))
@@ -159,18 +158,17 @@ static json_t *bundle_json(const settings_role *r)
         if (!(r->grants & GRANT(p)))
             continue;
         const settings_permission *s = &PERMISSIONS[p];
-        settings = append(settings, json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s, s:s}}", "id",
-                                              s->id, "name", s->name, "displayName",
-                                              s->display_name, "description", s->description,
-                                              "resource", "type", s->resource, "permissionValue",
-                                              "operation", s->operation, "constraint",
-                                              "CONSTRAINT_ALL"));
+        settings = append(
+            settings, json_pack("{s:s, s:s, s:s, s:s, s:{s:s}, s:{s:s, s:s}}", "id", s->id, "name",
+                                s->name, "displayName", s->display_name, "description",
+                                s->description, "resource", "type", s->resource, "permissionValue",
+                                "operation", s->operation, "constraint", "CONSTRAINT_ALL"));
     }
-    return settings ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s}, s:o}", "id", r->id, "name",
-                                r->name, "type", "TYPE_ROLE", "extension", "ocis-roles",
-                                "displayName", r->display_name, "resource", "type", "TYPE_SYSTEM",
-                                "settings", settings)
-                    : NULL;
+    return settings
+               ? json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:s}, s:o}", "id", r->id, "name", r->name,
+                           "type", "TYPE_ROLE", "extension", "ocis-roles", "displayName",
+                           r->display_name, "resource", "type", "TYPE_SYSTEM", "settings", settings)
+               : NULL;
 }
 
 /*
@@ -219,8 +217,7 @@ static json_t *read_request(sp_http_req *req, sp_api *api, sp_user *u, const cha
  * NULL after replying, also 400 when the account is not a string or given
  * in both spellings.
  */
-static json_t *read_account_request(sp_http_req *req, sp_api *api, sp_user *u,
-                                    const char **account)
+static json_t *read_account_request(sp_http_req *req, sp_api *api, sp_user *u, const char **account)
 {
     static const char *const allowed[] = {"account_uuid", NULL};
     json_t *body = read_request(req, api, u, allowed);
@@ -289,8 +286,8 @@ static void assignments_list(sp_http_req *req, void *ctx)
     }
     sp_user who = u;
     if (strcmp(account, "me") != 0 && strcmp(account, u.id) != 0) {
-        int rc = sp_api__is_admin(&u) ? sp_store_user_get(api->store, account, &who)
-                                      : SP_ERR_NOT_FOUND;
+        int rc =
+            sp_api__is_admin(&u) ? sp_store_user_get(api->store, account, &who) : SP_ERR_NOT_FOUND;
         if (rc == SP_ERR_NOT_FOUND) {
             sp_http_reply_error(req, 404, "itemNotFound", "no user %s", account);
             goto done;

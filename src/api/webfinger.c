@@ -124,9 +124,9 @@ static int add_link(json_t *links, const wanted_rels *w, const char *rel, const 
 {
     if (!wanted(w, rel))
         return 0;
-    json_t *l = title ? json_pack("{s:s, s:s, s:{s:s}}", "rel", rel, "href", href, "titles",
-                                  "en", title)
-                      : json_pack("{s:s, s:s}", "rel", rel, "href", href);
+    json_t *l =
+        title ? json_pack("{s:s, s:s, s:{s:s}}", "rel", rel, "href", href, "titles", "en", title)
+              : json_pack("{s:s, s:s}", "rel", rel, "href", href);
     return l && json_array_append_new(links, l) == 0 ? 0 : SP_ERR_NOMEM;
 }
 

@@ -56,8 +56,7 @@ const char *sp_http_query(const sp_http_req *req, const char *name);
 /* Every value of a repeated query argument (?rel=a&rel=b), in request
  * order: stores the first max into values (borrowed) and returns how many
  * there are in all, which may be more than max. */
-size_t sp_http_query_all(const sp_http_req *req, const char *name, const char **values,
-                         size_t max);
+size_t sp_http_query_all(const sp_http_req *req, const char *name, const char **values, size_t max);
 /* Request header (case-insensitive name), or NULL. */
 const char *sp_http_header(const sp_http_req *req, const char *name);
 /* Request body (NUL-terminated; may contain NULs within len) and its length. */

@@ -135,8 +135,7 @@ static enum MHD_Result collect_value(void *cls, enum MHD_ValueKind kind, const c
     return MHD_YES;
 }
 
-size_t sp_http_query_all(const sp_http_req *req, const char *name, const char **values,
-                         size_t max)
+size_t sp_http_query_all(const sp_http_req *req, const char *name, const char **values, size_t max)
 {
     query_values q = {name, values, max, 0};
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, collect_value, &q);
