@@ -40,27 +40,12 @@
 /* Appends s with the five XML special characters escaped. */
 static int xml_escape(sp_buf *b, const char *s)
 {
+    static const char special[] = "<>&\"'";
+    static const char *const entity[] = {"&lt;", "&gt;", "&amp;", "&quot;", "&apos;"};
     int rc = 0;
     for (const char *p = s; *p && rc == 0; p++) {
-        switch (*p) {
-        case '<':
-            rc = sp_buf_puts(b, "&lt;");
-            break;
-        case '>':
-            rc = sp_buf_puts(b, "&gt;");
-            break;
-        case '&':
-            rc = sp_buf_puts(b, "&amp;");
-            break;
-        case '"':
-            rc = sp_buf_puts(b, "&quot;");
-            break;
-        case '\'':
-            rc = sp_buf_puts(b, "&apos;");
-            break;
-        default:
-            rc = sp_buf_append(b, p, 1);
-        }
+        const char *e = strchr(special, *p);
+        rc = e ? sp_buf_puts(b, entity[e - special]) : sp_buf_append(b, p, 1);
     }
     return rc;
 }

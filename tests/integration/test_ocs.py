@@ -135,7 +135,7 @@ def sp_version():
     return out.split()[-1]
 
 
-def check_user(t, sp, bob):
+def check_user(t, sp, idp, bob):
     for v, code in (('v1', 100), ('v2', 200)):
         r = bob.get('/ocs/%s.php/cloud/user?format=json' % v)
         t.ok(r.status == 200 and ocs(r)['meta']['statuscode'] == code and ocs(r)['data'] == {
@@ -148,6 +148,12 @@ def check_user(t, sp, bob):
         t.ok(root.findtext('meta/statuscode') == str(code) and root.findtext('data/id') == 'bob'
              and root.findtext('data/display-name') == 'Bob Builder',
              '%s cloud/user in XML says the same' % v, r.body[:300])
+        odd = Client(sp, idp.token('odd-sub', 'odd', 'Tom & <Jerry> "O\'Neil"'))
+        r = odd.get('/ocs/%s.php/cloud/user' % v)
+        t.ok(r.status == 200 and
+             ET.fromstring(r.body).findtext('data/display-name') == 'Tom & <Jerry> "O\'Neil"',
+             '%s: a display name with XML special characters is escaped, not injected' % v,
+             r.body[:300])
         for token in (None, 'not.a.token'):
             r = sp.get('/ocs/%s.php/cloud/user?format=json' % v, token=token)
             t.ok(r.status == 401 and ocs(r)['meta']['statuscode'] == 997 and 'data' not in ocs(r)
@@ -279,7 +285,7 @@ def main(t):
                                           roles=['spaceport-spaceadmin']))
         bob = Client(sp, idp.token('bob-sub', 'bob', 'Bob Builder', email='bob@example.test'))
         check_capabilities(t, sp, bob)
-        check_user(t, sp, bob)
+        check_user(t, sp, idp, bob)
         check_settings(t, sp, idp, admin, spaceadmin, bob)
         t.eq(sp.stop(), 0, 'spaceport exits 0')
 
