@@ -9,21 +9,15 @@
 #include "api/query.h"
 #include "api/roles.h"
 
-#include "store/remotes.h"
 #include "store/shares.h"
 
 #include "util/buf.h"
-#include "util/slug.h"
 #include "util/err.h"
-#include "util/log.h"
 #include "util/time.h"
 #include "util/url.h"
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
-
-/* ---- rendering ---- */
 
 /* ---- listing ---- */
 
