@@ -283,7 +283,7 @@ function spacesByType(lib, u, driveType) {
   return lib.listMyDrives(u.c.graph, u.graphRoles || {}, { orderBy: 'name asc', filter: `driveType eq ${driveType}` }, {});
 }
 
-async function loadSpaces(lib, u) {
+async function loadSpaces(env, lib, u) {
   await step(lib, SITE.loadSpaces, `${u.username}: listMyDrives driveType eq personal, eq project (name asc), every space built`, async () => {
     // ownCloud awaits the role definitions first; OpenCloud loads spaces
     // at the same time, without them.
@@ -292,7 +292,10 @@ async function loadSpaces(lib, u) {
       spacesByType(lib, { ...u, graphRoles: roles }, t)));
     for (const s of [...personal, ...project]) {
       assert(s.id && s.name && s.type === 'space' && typeof s.getWebDavUrl === 'function', `space: ${JSON.stringify(s)}`);
-      assert(s.getWebDavUrl({ path: '/' }).includes(s.id), `WebDAV URL ${s.getWebDavUrl({ path: '/' })}`);
+      // The builders take the server from the origin of the drive's webUrl.
+      const dav = s.getWebDavUrl({ path: '/' });
+      assert(dav.startsWith(`${env.stack.url}/`) && dav.includes(s.id), `WebDAV URL ${dav} (webUrl ${s.privateLink})`);
+      if (lib.rolesBeforeSpaces) assert(s.members && typeof s.members === 'object', `members: ${JSON.stringify(s.members)}`);
     }
     assert(personal.every((s) => s.driveType === 'personal'), 'the personal filter returned other drives');
     assert(project.every((s) => s.driveType === 'project'), 'the project filter returned other drives');
@@ -325,7 +328,7 @@ async function runLibrary(env, lib) {
 
   const marie = await user('marie');
   await signIn(env, lib, marie, { role: 'spaceAdmin', drives: true, row: 'marie (space admin)' });
-  await loadSpaces(lib, marie);
+  await loadSpaces(env, lib, marie);
 
   const members = {};
   for (const [username, role] of [['ada', 'Manager'], ['richard', 'Space Editor'], ['katherine', 'Space Viewer']]) {
