@@ -152,7 +152,7 @@ function need(value, what) {
  * dynamic ones, and httpAuthenticated (baseURL the server) for the settings
  * calls, which the web makes with axios directly.
  */
-function clients(lib, mod, axios, serverUrl, token) {
+function clients(mod, axios, serverUrl, token) {
   const staticHeaders = { 'Initiator-ID': crypto.randomUUID(), 'X-Requested-With': 'XMLHttpRequest' };
   const withAuth = (instance) => {
     instance.interceptors.request.use((config) => {
@@ -323,7 +323,7 @@ async function runLibrary(env, lib) {
   const user = async (username) => {
     const def = USERS.find((x) => x.username === username);
     const token = await env.stack.signIn(username);
-    return { username, displayName: def.name, c: clients(lib, mod, env.axios, serverUrl, token) };
+    return { username, displayName: def.name, c: clients(mod, env.axios, serverUrl, token) };
   };
 
   const marie = await user('marie');
