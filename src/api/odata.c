@@ -700,6 +700,24 @@ int sp_odata_check_expand(const char *expand, sp_odata_error *err)
     return check_expand_range(expand, expand + strlen(expand), 0, err);
 }
 
+int sp_odata_check_expand_plain(const char *expand, sp_odata_error *err)
+{
+    if (sp_odata_check_expand(expand, err) < 0)
+        return SP_ERR_INVALID;
+    if (!expand)
+        return 0;
+    const char *end = expand + strlen(expand);
+    for (const char *item = expand; item < end;) {
+        const char *stop = item_end(item, end, ',');
+        if (memchr(item, '(', (size_t)(stop - item)))
+            return sp_odata_fail(err, 400, "options for $expand not supported");
+        if (memchr(item, '/', (size_t)(stop - item)))
+            return sp_odata_fail(err, 400, "multiple segments in $expand not supported");
+        item = stop + 1;
+    }
+    return 0;
+}
+
 int sp_odata_names(const char *list, const char *name)
 {
     if (!list)

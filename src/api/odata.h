@@ -85,6 +85,11 @@ int sp_odata_check_select(const char *select, sp_odata_error *err);
  * "" is fine. Returns 0, or SP_ERR_INVALID with *err set. */
 int sp_odata_check_expand(const char *expand, sp_odata_error *err);
 
+/* Checks a $expand value as sp_odata_check_expand, and that each item is
+ * one property without options, as oCIS's GetExpandValues requires of
+ * /me and /users. Returns 0, or SP_ERR_INVALID with *err set. */
+int sp_odata_check_expand_plain(const char *expand, sp_odata_error *err);
+
 /* Whether the comma list of a (checked) $select or $expand value names
  * name at its top level, ignoring nested options: "memberOf" is named by
  * "memberOf" and by "id,memberOf($select=id)". 0 for NULL. */

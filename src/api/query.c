@@ -22,6 +22,12 @@
 
 /* ---- $filter ---- */
 
+/* An empty option is absent, as godata reads query.Get("$filter") == "". */
+static const char *present(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
 static int is_op(const sp_odata_node *n, const char *op)
 {
     return n && n->kind == SP_ODATA_OPERATOR && strcmp(n->name, op) == 0;
@@ -119,6 +125,28 @@ static int parse_orderby(const char *s, sp_drive_order *order, sp_odata_error *e
     return 0;
 }
 
+int sp_query_parse_users_order(const char *orderby, const char **key, int *desc,
+                               sp_odata_error *err)
+{
+    static const char *const keys[] = {"displayName", "mail", "onPremisesSamAccountName"};
+    char field[SP_ODATA_OPTION_MAX + 1];
+    int count;
+    *key = NULL;
+    *desc = 0;
+    if (!present(orderby))
+        return 0;
+    if (sp_odata_parse_orderby(orderby, field, desc, &count, err) < 0)
+        return SP_ERR_INVALID;
+    if (count != 1) /* several keys: oCIS's sortUsers leaves the order as it is */
+        return 0;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(field, keys[i]) == 0)
+            *key = keys[i];
+    if (!*key)
+        return sp_odata_fail(err, 400, "we do not support <%.100s> as a order parameter", field);
+    return 0;
+}
+
 /* ---- paging ---- */
 
 int sp_query_cursor_encode(sp_drive_order order, const sp_drive_cursor *next, char *out,
@@ -161,12 +189,6 @@ static int cursor_decode(const char *s, sp_drive_order order, sp_drive_cursor *c
     memcpy(c->key, nl2 + 1, keylen + 1);
     c->set = 1;
     return 0;
-}
-
-/* An empty option is absent, as godata reads query.Get("$filter") == "". */
-static const char *present(const char *s)
-{
-    return s && *s ? s : NULL;
 }
 
 int sp_query_parse_drives(const sp_drive_options *opt, sp_drive_query *q, sp_drive_filter *f,

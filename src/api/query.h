@@ -48,6 +48,13 @@ typedef struct sp_drive_filter {
 int sp_query_parse_drives(const sp_drive_options *opt, sp_drive_query *q, sp_drive_filter *f,
                           sp_odata_error *err);
 
+/* Reads the $orderby of a users listing as oCIS's sortUsers: one key of
+ * displayName, mail or onPremisesSamAccountName (*key, static), *desc when
+ * descending; *key NULL when absent or several keys (no order). Returns 0,
+ * or SP_ERR_INVALID with *err set. */
+int sp_query_parse_users_order(const char *orderby, const char **key, int *desc,
+                               sp_odata_error *err);
+
 /* Encodes the cursor that resumes after next in order into out. Returns 0
  * or SP_ERR_TOO_LARGE. */
 int sp_query_cursor_encode(sp_drive_order order, const sp_drive_cursor *next, char *out,

@@ -166,6 +166,48 @@ def check_paging_and_cache(t, sp, bob, ids):
          'quoted and unquoted forms answer the same after the change')
 
 
+def check_users(t, sp, idp, alice):
+    """/me and /users read $expand, $select and $orderby as oCIS's GetMe and
+    GetUsers: memberOf expanded (an empty list: no groups yet), options
+    inside $expand refused, users sorted by one of the three keys."""
+    r = alice.get('/graph/v1.0/me')
+    t.ok(r.status == 200 and 'memberOf' not in r.json(), '/me without $expand has no memberOf')
+    for expand in ['memberOf', 'memberOf,appRoleAssignments', ' memberOf ']:
+        r = alice.get(url('/graph/v1.0/me', _expand=expand))
+        t.ok(r.status == 200 and r.json().get('memberOf') == [],
+             '/me?$expand=%s has memberOf []' % expand, r.body[:300])
+    for expand, message in [('memberOf($select=id)', 'options for $expand not supported'),
+                            ('memberOf/members', 'multiple segments in $expand not supported'),
+                            ('memberOf(', 'Mismatched parentheses')]:
+        r = alice.get(url('/graph/v1.0/me', _expand=expand))
+        t.ok(r.status == 400 and r.json()['error']['code'] == 'invalidRequest' and
+             message in r.json()['error']['message'],
+             '/me?$expand=%s is 400 (%s)' % (expand, message), r.body[:300])
+    people = [('zed-sub', 'zed', 'Zed Quinn', 'a@x.test'), ('amy-sub', 'amy', 'amy Quinn', 'c@x.test'),
+              ('mia-sub', 'mia', 'Mia Quinn', 'b@x.test')]
+    for sub, user, name, mail in people:
+        t.eq(Client(sp, idp.token(sub, user, name, email=mail)).get('/graph/v1.0/me').status,
+             200, '%s provisioned' % user)
+    search = {'_search': '"Quinn"'}
+    for orderby, want in [('displayName', ['amy', 'mia', 'zed']),
+                          ('displayName asc', ['amy', 'mia', 'zed']),
+                          ('displayName desc', ['zed', 'mia', 'amy']),
+                          ('mail', ['zed', 'mia', 'amy']),
+                          ('onPremisesSamAccountName DESC', ['zed', 'mia', 'amy'])]:
+        r = alice.get(url('/graph/v1.0/users', _orderby=orderby, _select='id,displayName,mail',
+                          **search))
+        got = [u['onPremisesSamAccountName'] for u in r.json().get('value', [])]
+        t.ok(r.status == 200 and got == want, '/users $orderby=%s sorts %s' % (orderby, want),
+             (r.status, got, r.body[:200]))
+    for opts, message in [({'_orderby': 'size'}, 'we do not support <size> as a order parameter'),
+                          ({'_orderby': 'displayName,'}, 'Extra comma in $orderby.'),
+                          ({'_select': 'id,,mail'}, 'Extra comma in $select.'),
+                          ({'_expand': 'memberOf($top=1)'}, 'options for $expand not supported')]:
+        r = alice.get(url('/graph/v1.0/users', **dict(search, **opts)))
+        t.ok(r.status == 400 and message in r.json()['error']['message'],
+             '/users %r is 400 (%s)' % (opts, message), r.body[:300])
+
+
 def main(t):
     with Nats() as nats, Issuer() as idp:
         with Spaceport(nats_url=nats.url, issuers=idp.url) as sp:
@@ -185,6 +227,7 @@ def main(t):
             check_filters(t, alice, bob, ids)
             check_refusals(t, bob)
             check_paging_and_cache(t, sp, bob, ids)
+            check_users(t, sp, idp, alice)
 
 
 if __name__ == '__main__':
