@@ -429,7 +429,11 @@ def live_checks(t, c):
             p = nxt.path + '?' + nxt.query
             call('the next page matches DriveCollection', bob, 'GET', p, 200)
         call('a bad $filter is 400 Error', bob, 'GET',
-             '/graph/v1.0/me/drives?$filter=' + urllib.parse.quote("driveType eq 'x'"), 400)
+             '/graph/v1.0/me/drives?$filter=' + urllib.parse.quote("driveType eq 'x"), 400)
+        call('a $filter operator oCIS does not apply is 501 Error', bob, 'GET',
+             '/graph/v1.0/me/drives?$filter=' + urllib.parse.quote("driveType ne 'x'"), 501)
+        call('/me?$expand=memberOf matches User', bob, 'GET', '/graph/v1.0/me?$expand=memberOf',
+             200)
         call("$filter=driveType eq 'project' matches", bob, 'GET',
              '/graph/v1.0/me/drives?$filter=' + urllib.parse.quote("driveType eq 'project'"), 200)
         call('GET /graph/v1.0/drives (admin) matches DriveCollection', alice, 'GET',
