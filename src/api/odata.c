@@ -31,15 +31,21 @@
 
 /* ---- errors ---- */
 
-int sp_odata_fail(sp_odata_error *err, int status, const char *fmt, ...)
+__attribute__((format(printf, 3, 0))) static void vfail(sp_odata_error *err, int status,
+                                                        const char *fmt, va_list ap)
 {
     err->status = status;
     err->code = status == 501   ? "notSupported"
                 : status == 500 ? "generalException"
                                 : "invalidRequest";
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+}
+
+int sp_odata_fail(sp_odata_error *err, int status, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    vfail(err, status, fmt, ap);
     va_end(ap);
     return SP_ERR_INVALID;
 }
@@ -228,7 +234,7 @@ static int lex(const char **pp, tok *t)
         } else if (strncmp(s, "null", 4) == 0) {
             t->kind = TK_VALUE, n = 4;
         } else if (strncmp(s, "$it", 3) == 0 || strncmp(s, "$root", 5) == 0) {
-            t->kind = TK_VALUE, n = s[2] == 'i' ? 3 : 5;
+            t->kind = TK_VALUE, n = s[1] == 'i' ? 3 : 5;
         } else if ((n = digits(s + (c == '-'), SIZE_MAX)) > 0) {
             n += c == '-';
             if (s[n] == '.' && digits(s + n + 1, SIZE_MAX) > 0)
@@ -290,13 +296,12 @@ typedef struct sp_odata_expr {
     sp_odata_error *err;
 } parser;
 
-static int perr(parser *p, const char *fmt, ...)
+/* A parse error: 400, as godata's; returns -1 for the parser's callers. */
+__attribute__((format(printf, 2, 3))) static int perr(parser *p, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    p->err->status = 400;
-    p->err->code = "invalidRequest";
-    vsnprintf(p->err->message, sizeof p->err->message, fmt, ap);
+    vfail(p->err, 400, fmt, ap);
     va_end(ap);
     return -1;
 }

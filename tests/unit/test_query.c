@@ -62,6 +62,8 @@ static const struct filter_case {
     {"DriveType eq personal", 0, NULL, NULL, NULL},
     {"'personal' eq driveType", 0, NULL, NULL, NULL},
     {"driveType eq personal eq 'x'", 0, NULL, NULL, NULL},
+    {"$it eq 1", 0, NULL, NULL, NULL}, /* a fuzz find: $it read past its end */
+    {"$root", 400, NULL, NULL, "boolean"},
     /* Spaceport also applies eq clauses on driveType and id joined by and */
     {"driveType eq 'project' and id eq '" DRIVE "'", 0, "project", DRIVE, NULL},
     {"id eq '" DRIVE "' AND (driveType eq project)", 0, "project", DRIVE, NULL},
