@@ -99,29 +99,54 @@ static const struct filter_case {
     {"driveType eq (a,)", 400, NULL, NULL, NULL},
 };
 
+/* One listing's options parsed: the query, the filter values it points
+ * into, and why it was refused. */
+typedef struct parsed {
+    sp_drive_query q;
+    sp_drive_filter f;
+    sp_odata_error err;
+    int rc;
+} parsed;
+
+static parsed *parse(const sp_drive_options *o)
+{
+    static parsed p; /* each Check test runs in its own process */
+    memset(&p, 0, sizeof p);
+    p.rc = sp_query_parse_drives(o, &p.q, &p.f, &p.err);
+    return &p;
+}
+
+/* Parses row i's options (input in, for messages): with status 0 they
+ * must be accepted and the query is returned; else they must be refused
+ * with that status, oCIS's code for it and a message naming message (if
+ * not NULL), and NULL is returned. */
+static const sp_drive_query *expect(int i, const char *in, const sp_drive_options *o, int status,
+                                    const char *message)
+{
+    parsed *r = parse(o);
+    if (status == 0) {
+        ck_assert_msg(r->rc == 0, "row %d (%s): refused: %s", i, in, r->err.message);
+        return &r->q;
+    }
+    ck_assert_msg(r->rc == SP_ERR_INVALID && r->err.status == status,
+                  "row %d (%s): rc %d status %d, want %d", i, in, r->rc, r->err.status, status);
+    ck_assert_str_eq(r->err.code, status == 501 ? "notSupported" : "invalidRequest");
+    ck_assert_msg(!message || strstr(r->err.message, message),
+                  "row %d (%s): message '%s' lacks '%s'", i, in, r->err.message, message);
+    return NULL;
+}
+
 START_TEST(filter_table)
 {
     const struct filter_case *c = &filter_cases[_i];
     sp_drive_options o = {.filter = c->filter};
-    sp_drive_query q;
-    sp_drive_filter f;
-    sp_odata_error err = {0};
-    int rc = sp_query_parse_drives(&o, &q, &f, &err);
-    if (c->status == 0) {
-        ck_assert_msg(rc == 0, "row %d (%s): refused: %s", _i, c->filter, err.message);
-        ck_assert_msg(c->type ? q.type && strcmp(q.type, c->type) == 0 : q.type == NULL,
-                      "row %d (%s): type %s", _i, c->filter, q.type ? q.type : "(none)");
-        ck_assert_msg(c->id ? q.id && strcmp(q.id, c->id) == 0 : q.id == NULL,
-                      "row %d (%s): id %s", _i, c->filter, q.id ? q.id : "(none)");
-    } else {
-        ck_assert_msg(rc == SP_ERR_INVALID && err.status == c->status,
-                      "row %d (%s): rc %d status %d, want %d", _i, c->filter, rc, err.status,
-                      c->status);
-        ck_assert_str_eq(err.code, c->status == 501 ? "notSupported" : "invalidRequest");
-        ck_assert_msg(!c->message || strstr(err.message, c->message),
-                      "row %d (%s): message '%s' lacks '%s'", _i, c->filter, err.message,
-                      c->message);
-    }
+    const sp_drive_query *q = expect(_i, c->filter, &o, c->status, c->message);
+    if (!q)
+        return;
+    ck_assert_msg(c->type ? q->type && strcmp(q->type, c->type) == 0 : q->type == NULL,
+                  "row %d (%s): type %s", _i, c->filter, q->type ? q->type : "(none)");
+    ck_assert_msg(c->id ? q->id && strcmp(q->id, c->id) == 0 : q->id == NULL, "row %d (%s): id %s",
+                  _i, c->filter, q->id ? q->id : "(none)");
 }
 END_TEST
 
@@ -129,14 +154,12 @@ START_TEST(empty_options_are_absent)
 {
     /* godata reads query.Get("$filter") == "" as no filter */
     sp_drive_options o = {"", "", "", "", "", ""};
-    sp_drive_query q;
-    sp_drive_filter f;
-    sp_odata_error err = {0};
-    ck_assert_int_eq(sp_query_parse_drives(&o, &q, &f, &err), 0);
-    ck_assert_ptr_null(q.type);
-    ck_assert_ptr_null(q.id);
-    ck_assert_int_eq(q.order, SP_DRIVE_ORDER_NAME_ASC);
-    ck_assert_int_eq(q.top, SP_DRIVE_TOP_MAX);
+    parsed *r = parse(&o);
+    ck_assert_int_eq(r->rc, 0);
+    ck_assert_ptr_null(r->q.type);
+    ck_assert_ptr_null(r->q.id);
+    ck_assert_int_eq(r->q.order, SP_DRIVE_ORDER_NAME_ASC);
+    ck_assert_int_eq(r->q.top, SP_DRIVE_TOP_MAX);
 }
 END_TEST
 
@@ -149,11 +172,9 @@ START_TEST(filter_longer_than_the_limit_is_refused)
     big[sizeof big - 2] = '\'';
     big[sizeof big - 1] = '\0';
     sp_drive_options o = {.filter = big};
-    sp_drive_query q;
-    sp_drive_filter f;
-    sp_odata_error err = {0};
-    ck_assert_int_eq(sp_query_parse_drives(&o, &q, &f, &err), SP_ERR_INVALID);
-    ck_assert_int_eq(err.status, 400);
+    parsed *r = parse(&o);
+    ck_assert_int_eq(r->rc, SP_ERR_INVALID);
+    ck_assert_int_eq(r->err.status, 400);
 }
 END_TEST
 
@@ -165,12 +186,10 @@ START_TEST(deep_nesting_is_refused_not_recursed)
         deep[n++] = '(';
     memcpy(deep + n, "true", 5);
     sp_drive_options o = {.filter = deep};
-    sp_drive_query q;
-    sp_drive_filter f;
-    sp_odata_error err = {0};
-    ck_assert_int_eq(sp_query_parse_drives(&o, &q, &f, &err), SP_ERR_INVALID);
-    ck_assert_int_eq(err.status, 400);
-    ck_assert_ptr_nonnull(strstr(err.message, "nests"));
+    parsed *r = parse(&o);
+    ck_assert_int_eq(r->rc, SP_ERR_INVALID);
+    ck_assert_int_eq(r->err.status, 400);
+    ck_assert_ptr_nonnull(strstr(r->err.message, "nests"));
 }
 END_TEST
 
@@ -209,21 +228,9 @@ START_TEST(orderby_table)
 {
     const struct order_case *c = &order_cases[_i];
     sp_drive_options o = {.orderby = c->orderby};
-    sp_drive_query q;
-    sp_drive_filter f;
-    sp_odata_error err = {0};
-    int rc = sp_query_parse_drives(&o, &q, &f, &err);
-    if (c->status == 0) {
-        ck_assert_msg(rc == 0, "row %d (%s): refused: %s", _i, c->orderby, err.message);
-        ck_assert_msg(q.order == c->order, "row %d (%s): order %d, want %d", _i, c->orderby,
-                      q.order, c->order);
-    } else {
-        ck_assert_msg(rc == SP_ERR_INVALID && err.status == 400, "row %d (%s): rc %d status %d",
-                      _i, c->orderby, rc, err.status);
-        ck_assert_str_eq(err.code, "invalidRequest");
-        ck_assert_msg(strstr(err.message, c->message), "row %d (%s): message '%s' lacks '%s'", _i,
-                      c->orderby, err.message, c->message);
-    }
+    const sp_drive_query *q = expect(_i, c->orderby, &o, c->status, c->message);
+    ck_assert_msg(!q || q->order == c->order, "row %d (%s): order %d, want %d", _i, c->orderby,
+                  q ? (int)q->order : -1, c->order);
 }
 END_TEST
 
@@ -286,9 +293,7 @@ START_TEST(shape_table)
         o.select = c->value;
     else
         o.expand = c->value;
-    sp_drive_query q;
-    sp_drive_filter f;
-    ck_assert_int_eq(sp_query_parse_drives(&o, &q, &f, &err) == 0, c->ok);
+    ck_assert_int_eq(parse(&o)->rc == 0, c->ok);
 }
 END_TEST
 
@@ -337,27 +342,23 @@ END_TEST
 
 START_TEST(top_and_skiptoken_still_work)
 {
-    sp_drive_query q;
-    sp_drive_filter f;
-    sp_odata_error err = {0};
     sp_drive_options o = {.top = "5000"};
-    ck_assert_int_eq(sp_query_parse_drives(&o, &q, &f, &err), 0);
-    ck_assert_int_eq(q.top, SP_DRIVE_TOP_MAX);
+    ck_assert_int_eq(parse(&o)->q.top, SP_DRIVE_TOP_MAX);
     const char *bad[] = {"0", "-3", "abc", "5x"};
     for (size_t i = 0; i < COUNT(bad); i++) {
         sp_drive_options b = {.top = bad[i]};
-        ck_assert_int_eq(sp_query_parse_drives(&b, &q, &f, &err), SP_ERR_INVALID);
-        ck_assert_int_eq(err.status, 400);
+        ck_assert_int_eq(parse(&b)->rc, SP_ERR_INVALID);
+        ck_assert_int_eq(parse(&b)->err.status, 400);
     }
     /* a cursor belongs to its order, whatever form the order was asked in */
     sp_drive_cursor c = {.set = 1, .id = "x", .key = "alpha"};
     char enc[SP_QUERY_CURSOR_MAX + 1];
     ck_assert_int_eq(sp_query_cursor_encode(SP_DRIVE_ORDER_NAME_DESC, &c, enc, sizeof enc), 0);
     sp_drive_options ok = {.orderby = "name DESC", .skiptoken = enc};
-    ck_assert_int_eq(sp_query_parse_drives(&ok, &q, &f, &err), 0);
-    ck_assert_str_eq(q.after.key, "alpha");
+    ck_assert_int_eq(parse(&ok)->rc, 0);
+    ck_assert_str_eq(parse(&ok)->q.after.key, "alpha");
     sp_drive_options other = {.orderby = "name", .skiptoken = enc};
-    ck_assert_int_eq(sp_query_parse_drives(&other, &q, &f, &err), SP_ERR_INVALID);
+    ck_assert_int_eq(parse(&other)->rc, SP_ERR_INVALID);
 }
 END_TEST
 
