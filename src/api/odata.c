@@ -70,8 +70,8 @@ typedef struct tok {
     tok_kind kind;
     const char *s; /* its text in the option */
     size_t len;
-    int op;        /* TK_OP: index into OPS; TK_FUNC: index into FUNCS */
-    int boolean;   /* TK_VALUE: true or false */
+    int op;      /* TK_OP: index into OPS; TK_FUNC: index into FUNCS */
+    int boolean; /* TK_VALUE: true or false */
 } tok;
 
 /* Operators with godata's precedence; logical ones must be followed by
@@ -81,14 +81,13 @@ static const struct {
     int prec;
     int arith;
 } OPS[] = {
-    {"eq", 3, 0},  {"ne", 3, 0},  {"gt", 4, 0},    {"ge", 4, 0},  {"lt", 4, 0},   {"le", 4, 0},
-    {"and", 2, 0}, {"or", 1, 0},  {"not", 7, 0},   {"has", 8, 0}, {"in", 8, 0},   {"add", 5, 1},
+    {"eq", 3, 0},  {"ne", 3, 0},  {"gt", 4, 0},    {"ge", 4, 0},  {"lt", 4, 0},  {"le", 4, 0},
+    {"and", 2, 0}, {"or", 1, 0},  {"not", 7, 0},   {"has", 8, 0}, {"in", 8, 0},  {"add", 5, 1},
     {"sub", 5, 1}, {"mul", 6, 1}, {"divby", 6, 1}, {"div", 6, 1}, {"mod", 6, 1},
 };
-#define OP_EQ 0
-#define OP_AND 6
-#define OP_NOT 8
-#define NAV_PREC 8
+#define OP_EQ       0
+#define OP_NOT      8
+#define NAV_PREC    8
 #define ASSIGN_PREC 0
 
 /* Functions and the argument counts each takes (bit n: n arguments). */
@@ -96,18 +95,42 @@ static const struct {
     const char *name;
     unsigned arity;
 } FUNCS[] = {
-    {"contains", 1u << 2},     {"endswith", 1u << 2},    {"startswith", 1u << 2},
-    {"exists", 1u << 2},       {"length", 1u << 1},      {"indexof", 1u << 2},
-    {"substringof", 1u << 2},  {"substring", 3u << 2},   {"tolower", 1u << 1},
-    {"toupper", 1u << 1},      {"trim", 1u << 1},        {"concat", 1u << 2},
-    {"year", 1u << 1},         {"month", 1u << 1},       {"day", 1u << 1},
-    {"hour", 1u << 1},         {"minute", 1u << 1},      {"second", 1u << 1},
-    {"fractionalseconds", 2u}, {"date", 1u << 1},        {"time", 1u << 1},
-    {"totaloffsetminutes", 2u}, {"now", 1u},             {"maxdatetime", 1u},
-    {"mindatetime", 1u},       {"totalseconds", 1u << 1}, {"round", 1u << 1},
-    {"floor", 1u << 1},        {"ceiling", 1u << 1},     {"isof", 3u << 1},
-    {"cast", 1u << 2},         {"geo.distance", 1u << 2}, {"geo.intersects", 1u << 2},
-    {"geo.length", 1u << 1},   {"any", 1u | 1u << 2},    {"all", 1u << 2},
+    {"contains", 1u << 2},
+    {"endswith", 1u << 2},
+    {"startswith", 1u << 2},
+    {"exists", 1u << 2},
+    {"length", 1u << 1},
+    {"indexof", 1u << 2},
+    {"substringof", 1u << 2},
+    {"substring", 3u << 2},
+    {"tolower", 1u << 1},
+    {"toupper", 1u << 1},
+    {"trim", 1u << 1},
+    {"concat", 1u << 2},
+    {"year", 1u << 1},
+    {"month", 1u << 1},
+    {"day", 1u << 1},
+    {"hour", 1u << 1},
+    {"minute", 1u << 1},
+    {"second", 1u << 1},
+    {"fractionalseconds", 2u},
+    {"date", 1u << 1},
+    {"time", 1u << 1},
+    {"totaloffsetminutes", 2u},
+    {"now", 1u},
+    {"maxdatetime", 1u},
+    {"mindatetime", 1u},
+    {"totalseconds", 1u << 1},
+    {"round", 1u << 1},
+    {"floor", 1u << 1},
+    {"ceiling", 1u << 1},
+    {"isof", 3u << 1},
+    {"cast", 1u << 2},
+    {"geo.distance", 1u << 2},
+    {"geo.intersects", 1u << 2},
+    {"geo.length", 1u << 1},
+    {"any", 1u | 1u << 2},
+    {"all", 1u << 2},
     {"case", ~0u},
 };
 
@@ -217,8 +240,11 @@ static int lex(const char **pp, tok *t)
         t->kind = TK_VALUE;
     } else if (strchr("()/=:,", c)) {
         n = 1;
-        t->kind = c == '(' ? TK_OPEN : c == ')' ? TK_CLOSE : c == '/' ? TK_NAV
-                : c == '=' ? TK_ASSIGN : TK_COMMA;
+        t->kind = c == '('   ? TK_OPEN
+                  : c == ')' ? TK_CLOSE
+                  : c == '/' ? TK_NAV
+                  : c == '=' ? TK_ASSIGN
+                             : TK_COMMA;
     } else {
         size_t w = word_len(s, 1), lw = word_len(s, 0);
         int follows = s[w] == '(' || is_space(s[w]), lfollows = s[lw] == '(' || is_space(s[lw]);
@@ -273,13 +299,14 @@ static int tokenize_only(const char *s, size_t len, const char *what, sp_odata_e
     int count = 0;
     for (;;) {
         if (lex(&p, &t) < 0)
-            return sp_odata_fail(err, 400, "Invalid %s value. Cause: Token '%.60s' is invalid", what,
-                              t.s);
+            return sp_odata_fail(err, 400, "Invalid %s value. Cause: Token '%.60s' is invalid",
+                                 what, t.s);
         if (t.kind == TK_END)
             break;
         count++;
     }
-    return count ? 0 : sp_odata_fail(err, 400, "Invalid %s value. Cause: Empty query parameter", what);
+    return count ? 0
+                 : sp_odata_fail(err, 400, "Invalid %s value. Cause: Empty query parameter", what);
 }
 
 /* ---- the expression tree (godata's InfixToPostfix and PostfixToTree) ---- */
@@ -320,16 +347,17 @@ static int add_node(parser *p, const tok *t, int a, int b, int nkids)
         return perr(p, "the expression is too long");
     node *nd = &p->nodes[p->n];
     static const sp_odata_kind kinds[] = {
-        [TK_OP] = SP_ODATA_OPERATOR, [TK_NAV] = SP_ODATA_OPERATOR,  [TK_ASSIGN] = SP_ODATA_OPERATOR,
-        [TK_FUNC] = SP_ODATA_FUNCTION, [TK_VALUE] = SP_ODATA_VALUE, [TK_LITERAL] = SP_ODATA_NAME,
+        [TK_OP] = SP_ODATA_OPERATOR,     [TK_NAV] = SP_ODATA_OPERATOR,
+        [TK_ASSIGN] = SP_ODATA_OPERATOR, [TK_FUNC] = SP_ODATA_FUNCTION,
+        [TK_VALUE] = SP_ODATA_VALUE,     [TK_LITERAL] = SP_ODATA_NAME,
         [TK_LIST] = SP_ODATA_LIST};
     nd->kind = kinds[t->kind];
-    nd->name = t->kind == TK_OP     ? OPS[t->op].name
-               : t->kind == TK_FUNC ? FUNCS[t->op].name
-               : t->kind == TK_NAV  ? "/"
+    nd->name = t->kind == TK_OP       ? OPS[t->op].name
+               : t->kind == TK_FUNC   ? FUNCS[t->op].name
+               : t->kind == TK_NAV    ? "/"
                : t->kind == TK_ASSIGN ? "="
-               : t->kind == TK_LIST ? "list"
-                                    : NULL;
+               : t->kind == TK_LIST   ? "list"
+                                      : NULL;
     nd->text = t->s;
     nd->len = t->len;
     nd->boolean = t->boolean;
@@ -550,8 +578,7 @@ static void trim(const char **b, const char **e)
         (*e)--;
 }
 
-int sp_odata_parse_orderby(const char *s, char *first, int *desc, int *count,
-                           sp_odata_error *err)
+int sp_odata_parse_orderby(const char *s, char *first, int *desc, int *count, sp_odata_error *err)
 {
     *count = *desc = 0;
     first[0] = '\0';
@@ -630,9 +657,9 @@ static int check_expand_range(const char *s, const char *end, int depth, sp_odat
 /* Checks one "$option=value" inside the parentheses of an expand item. */
 static int check_expand_option(const char *b, const char *e, int depth, sp_odata_error *err)
 {
-    static const char *const known[] = {"$filter", "$expand", "$select", "$orderby", "$top",
-                                        "$skip", "$count", "$search", "$levels", "$apply",
-                                        "$compute", "$inlinecount", "$format", "at", "tags"};
+    static const char *const known[] = {"$filter",  "$expand",      "$select", "$orderby", "$top",
+                                        "$skip",    "$count",       "$search", "$levels",  "$apply",
+                                        "$compute", "$inlinecount", "$format", "at",       "tags"};
     const char *eq = memchr(b, '=', (size_t)(e - b));
     if (!eq || eq == b)
         return sp_odata_fail(err, 400, "Invalid expand clause.");
@@ -666,8 +693,8 @@ static int check_expand_range(const char *s, const char *end, int depth, sp_odat
         return sp_odata_fail(err, 400, "$expand nests more than %d levels", EXPR_DEPTH_MAX);
     for (const char *c = s; c < end; c++)
         if (!isalnum((unsigned char)*c) && !strchr("_'.:$ *()/,;=", *c))
-            return sp_odata_fail(err, 400, "Token '%.*s' is invalid", (int)(end - c > 60 ? 60 : end - c),
-                              c);
+            return sp_odata_fail(err, 400, "Token '%.*s' is invalid",
+                                 (int)(end - c > 60 ? 60 : end - c), c);
     for (const char *item = s;;) {
         const char *stop = item_end(item, end, ',');
         if (!stop)
@@ -675,7 +702,8 @@ static int check_expand_range(const char *s, const char *end, int depth, sp_odat
         const char *open = memchr(item, '(', (size_t)(stop - item));
         const char *path_end = open ? open : stop;
         if (path_end == item)
-            return sp_odata_fail(err, 400, open ? "Invalid expand clause." : "Extra comma in $expand.");
+            return sp_odata_fail(err, 400,
+                                 open ? "Invalid expand clause." : "Extra comma in $expand.");
         for (const char *c = item; c < path_end; c++)
             if (*c == '/' && (c == item || c[-1] == '/' || c + 1 == path_end))
                 return sp_odata_fail(err, 400, "Empty path segment in expand clause.");
@@ -743,4 +771,3 @@ int sp_odata_names(const char *list, const char *name)
     }
     return 0;
 }
-

@@ -40,8 +40,8 @@ typedef struct sp_odata_node {
     const char *name; /* operator or function in lower case, "list"; NULL otherwise (static) */
     const char *text; /* as written, len bytes (borrowed from the parsed string) */
     size_t len;
-    int boolean;      /* a value true or false */
-    int kids[2];      /* the first two children (indexes for sp_odata_kid), -1 if none */
+    int boolean; /* a value true or false */
+    int kids[2]; /* the first two children (indexes for sp_odata_kid), -1 if none */
     int nkids;
 } sp_odata_node;
 
@@ -73,8 +73,7 @@ size_t sp_odata_value(const sp_odata_node *n, char *out);
  * bytes) and whether it is descending to *desc, and the number of items
  * to *count. Returns 0, or SP_ERR_INVALID with *err set.
  */
-int sp_odata_parse_orderby(const char *s, char *first, int *desc, int *count,
-                           sp_odata_error *err);
+int sp_odata_parse_orderby(const char *s, char *first, int *desc, int *count, sp_odata_error *err);
 
 /* Checks a $select value (a comma list of property paths) as godata does.
  * NULL or "" is fine. Returns 0, or SP_ERR_INVALID with *err set. */

@@ -62,7 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (sp_odata_value(r, v) > SP_ODATA_OPTION_MAX)
             abort();
         for (int k = 0; k < 2; k++)
-            if (sp_odata_kid(e, r, k) && sp_odata_value(sp_odata_kid(e, r, k), v) > SP_ODATA_OPTION_MAX)
+            if (sp_odata_kid(e, r, k) &&
+                sp_odata_value(sp_odata_kid(e, r, k), v) > SP_ODATA_OPTION_MAX)
                 abort();
         sp_odata_free(e);
         (void)sp_odata_names(opt[i], "memberOf");

@@ -22,10 +22,10 @@
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 #define DRIVE "1284d238-aa92-42ce-bdc4-0b0000009157$4c510ada-c86b-4815-8820-42cdf82c3d51"
-#define GUID "1284d238-aa92-42ce-bdc4-0b0000009157"
+#define GUID  "1284d238-aa92-42ce-bdc4-0b0000009157"
 /* OpenCloud Web asks the permission listings for the federated roles so. */
-#define FEDERATED_FILTER                                                                          \
-    "@libre.graph.permissions.roles.allowedValues/rolePermissions/"                               \
+#define FEDERATED_FILTER                                                                           \
+    "@libre.graph.permissions.roles.allowedValues/rolePermissions/"                                \
     "any(p:contains(p/condition, '@Subject.UserType==\"Federated\"'))"
 
 /* NULL: not filtered; "": filtered on a value no drive has. */
