@@ -92,7 +92,8 @@ def check_filters(t, alice, bob, ids):
 def check_refusals(t, bob):
     cases = [
         # generateCs3Filters applies eq only: anything else at the top is 501
-        ({'_filter': 'driveType ne project'}, 501, 'notSupported', 'unsupported filter operand: ne'),
+        ({'_filter': 'driveType ne project'}, 501, 'notSupported',
+         'unsupported filter operand: ne'),
         ({'_filter': 'driveType eq project or driveType eq personal'}, 501, 'notSupported',
          'unsupported filter operand: or'),
         ({'_filter': "driveType eq project and name eq 'x'"}, 501, 'notSupported',
@@ -183,7 +184,8 @@ def check_users(t, sp, idp, alice):
         t.ok(r.status == 400 and r.json()['error']['code'] == 'invalidRequest' and
              message in r.json()['error']['message'],
              '/me?$expand=%s is 400 (%s)' % (expand, message), r.body[:300])
-    people = [('zed-sub', 'zed', 'Zed Quinn', 'a@x.test'), ('amy-sub', 'amy', 'amy Quinn', 'c@x.test'),
+    people = [('zed-sub', 'zed', 'Zed Quinn', 'a@x.test'),
+              ('amy-sub', 'amy', 'amy Quinn', 'c@x.test'),
               ('mia-sub', 'mia', 'Mia Quinn', 'b@x.test')]
     for sub, user, name, mail in people:
         t.eq(Client(sp, idp.token(sub, user, name, email=mail)).get('/graph/v1.0/me').status,
