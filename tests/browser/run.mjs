@@ -18,22 +18,18 @@
 // Environment: SPACEPORT_BIN (default build/spaceport), SPACEPORT_SOURCE_ROOT,
 // CHROMIUM (default /usr/bin/chromium), SPACEPORT_BROWSER_OUT.
 
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
-import { fileURLToPath } from 'node:url';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(process.env.SPACEPORT_SOURCE_ROOT || path.join(HERE, '..', '..'));
-const BIN = path.resolve(process.env.SPACEPORT_BIN || path.join(ROOT, 'build', 'spaceport'));
+import {
+  AUDIENCE, Check, ROOT, Stack, assert, diag, notOk, ok, sleep, tail, tapCounts,
+} from '../lib/stack.mjs';
+
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const OUT = path.resolve(process.env.SPACEPORT_BROWSER_OUT || path.join(ROOT, 'tests', 'out', 'browser'));
-const IDP_DIR = path.join(ROOT, 'examples', 'idp');
 
-const AUDIENCE = 'spaceport';
 const EDITOR = 'fb6c3e19-e378-47e5-b277-9732f9de6e21';
 const PROJECT = 'Relativity';
 // The live feed must show a storage change within this time.
@@ -47,290 +43,8 @@ const CHROMIUM_ARGS = [
 ];
 const DESKTOP = { width: 1280, height: 860 };
 const PHONE = { width: 390, height: 844 };
-const START_TIMEOUT_MS = 30000;
-// The provider answers within about a second; after this it is stuck.
-const IDP_STALL_MS = 15000;
 const STEP_TIMEOUT_MS = 15000;
 const GIB = 1024 ** 3;
-
-// --- TAP --------------------------------------------------------------------
-
-let count = 0;
-let failed = 0;
-
-function ok(name) {
-  count++;
-  console.log(`ok ${count} - ${name}`);
-}
-
-function notOk(name, diag) {
-  count++;
-  failed++;
-  console.log(`not ok ${count} - ${name}`);
-  for (const line of String(diag ?? '').split('\n').slice(0, 100)) console.log(`#   ${line}`);
-}
-
-function diag(text) {
-  for (const line of String(text).split('\n')) console.log(`# ${line}`);
-}
-
-class Check extends Error {}
-
-function assert(cond, message) {
-  if (!cond) throw new Check(message);
-}
-
-// --- processes --------------------------------------------------------------
-
-const children = new Set();
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function start(name, cmd, args, { env, cwd, log }) {
-  const out = fs.openSync(log, 'a');
-  const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', out, out] });
-  fs.closeSync(out);
-  child.name = name;
-  child.log = log;
-  child.exited = new Promise((resolve) => {
-    child.on('exit', (code, signal) => {
-      children.delete(child);
-      resolve(code ?? (signal ? `signal ${signal}` : null));
-    });
-  });
-  child.on('error', () => {});
-  children.add(child);
-  return child;
-}
-
-async function stop(child, timeoutMs = 15000) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode;
-  child.kill('SIGTERM');
-  let timer;
-  const late = new Promise((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), timeoutMs);
-  });
-  const code = await Promise.race([child.exited, late]);
-  clearTimeout(timer);
-  if (code === 'timeout') {
-    child.kill('SIGKILL');
-    return child.exited;
-  }
-  return code;
-}
-
-function killAll() {
-  for (const child of children) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // gone already
-    }
-  }
-}
-
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => {
-    killAll();
-    process.exit(1);
-  });
-}
-
-function tail(file, n = 25) {
-  try {
-    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-n).join('\n');
-  } catch {
-    return '';
-  }
-}
-
-async function waitFor(what, fn, timeoutMs, child) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (child && (child.exitCode !== null || child.signalCode !== null)) {
-      throw new Error(`${child.name} exited (${child.exitCode ?? child.signalCode}):\n${tail(child.log)}`);
-    }
-    try {
-      if (await fn()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`${what} did not answer within ${timeoutMs} ms${child ? `:\n${tail(child.log)}` : ''}`);
-    }
-    await sleep(50);
-  }
-}
-
-function baseEnv() {
-  const env = { PATH: process.env.PATH || '/usr/bin:/bin', HOME: process.env.HOME || os.tmpdir() };
-  for (const key of ['ASAN_OPTIONS', 'UBSAN_OPTIONS', 'LSAN_OPTIONS']) {
-    if (process.env[key]) env[key] = process.env[key];
-  }
-  return env;
-}
-
-/** `npm ci` in examples/idp when node_modules is missing or older than the lock. */
-function ensureIdpPackages() {
-  const lock = path.join(IDP_DIR, 'package-lock.json');
-  const marker = path.join(IDP_DIR, 'node_modules', '.package-lock.json');
-  if (fs.existsSync(marker) && fs.statSync(marker).mtimeMs >= fs.statSync(lock).mtimeMs) return;
-  const r = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: IDP_DIR, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`npm ci in examples/idp failed:\n${r.stderr}`);
-}
-
-class Stack {
-  async start() {
-    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sp-browser-'));
-    const [natsPort, idpPort, spPort] = [await freePort(), await freePort(), await freePort()];
-    this.natsUrl = `nats://127.0.0.1:${natsPort}`;
-    this.issuer = `http://127.0.0.1:${idpPort}`;
-    this.url = `http://127.0.0.1:${spPort}`;
-
-    fs.mkdirSync(path.join(this.dir, 'nats'));
-    this.nats = start('nats-server', 'nats-server',
-      ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', path.join(this.dir, 'nats')],
-      { env: baseEnv(), log: path.join(this.dir, 'nats.log') });
-
-    ensureIdpPackages();
-    this.idpPort = idpPort;
-    this.startIdp();
-    await waitFor('nats-server', () => new Promise((resolve) => {
-      const s = net.connect(natsPort, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    }), START_TIMEOUT_MS, this.nats);
-    await this.idpReady();
-
-    this.sp = start('spaceport', BIN, ['serve'], {
-      log: path.join(this.dir, 'spaceport.log'),
-      env: {
-        ...baseEnv(),
-        SPACEPORT_HTTP_ADDR: `127.0.0.1:${spPort}`,
-        SPACEPORT_DATA_DIR: path.join(this.dir, 'data'),
-        SPACEPORT_NATS_URL: this.natsUrl,
-        SPACEPORT_OIDC_ISSUERS: this.issuer,
-        SPACEPORT_OIDC_AUDIENCE: AUDIENCE,
-        SPACEPORT_LOG_LEVEL: 'info',
-      },
-    });
-    await waitFor('spaceport /readyz', async () => (await fetch(`${this.url}/readyz`)).ok,
-      START_TIMEOUT_MS, this.sp);
-    return this;
-  }
-
-  /** The identity provider; it keeps its key in the data directory but
-   * sessions, grants and refresh tokens only in memory. */
-  startIdp() {
-    // SIGUSR2 makes node write a diagnostic report (its JavaScript and
-    // native stacks): what a provider that does not answer is doing.
-    this.reports = path.join(this.dir, 'idp-reports');
-    fs.mkdirSync(this.reports, { recursive: true });
-    const args = ['--report-on-signal', '--report-signal=SIGUSR2', `--report-directory=${this.reports}`,
-      path.join(IDP_DIR, 'server.mjs')];
-    this.idp = start('identity provider', process.execPath, args, {
-      cwd: IDP_DIR,
-      log: path.join(this.dir, 'idp.log'),
-      env: {
-        ...baseEnv(),
-        IDP_PORT: String(this.idpPort),
-        IDP_ISSUER: this.issuer,
-        IDP_DATA_DIR: path.join(this.dir, 'idp'),
-        IDP_AUDIENCE: AUDIENCE,
-        IDP_REDIRECT_URIS: `${this.url}/`,
-        IDP_ACCESS_TOKEN_TTL: String(TOKEN_TTL_S),
-      },
-    });
-  }
-
-  /**
-   * Waits for the provider's discovery document. A provider that has not
-   * answered after IDP_STALL_MS is reported (its stacks and thread states,
-   * as diagnostics) and started once more: it normally answers within a
-   * second, and a rare start-up stall of Node must not pass for a failure
-   * of the page.
-   */
-  async idpReady() {
-    const ready = async () => (await fetch(`${this.issuer}/.well-known/openid-configuration`)).ok;
-    try {
-      await waitFor('the identity provider', ready, IDP_STALL_MS, this.idp);
-      return;
-    } catch (err) {
-      if (this.idp.exitCode !== null || this.idp.signalCode !== null) throw err;
-      diag(`the identity provider did not answer within ${IDP_STALL_MS} ms; what it was doing:`);
-      diag(await this.idpDiagnostics());
-    }
-    await stop(this.idp);
-    this.startIdp();
-    await waitFor('the identity provider (second start)', ready, START_TIMEOUT_MS, this.idp);
-  }
-
-  /** Thread states of the provider and the top of its stacks, as text. */
-  async idpDiagnostics() {
-    const pid = this.idp.pid;
-    const lines = [];
-    try {
-      for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
-        const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const wchan = fs.readFileSync(`/proc/${pid}/task/${tid}/wchan`, 'utf8');
-        const [, comm, state] = stat.match(/\((.*)\) (\S)/) || [];
-        lines.push(`thread ${tid} ${comm} state ${state} wchan ${wchan || '-'}`);
-      }
-    } catch (e) {
-      lines.push(`no /proc view: ${e.message}`);
-    }
-    this.idp.kill('SIGUSR2');
-    const deadline = Date.now() + 2000;
-    while (Date.now() < deadline) {
-      const files = fs.existsSync(this.reports) ? fs.readdirSync(this.reports) : [];
-      if (files.length) {
-        try {
-          const report = JSON.parse(fs.readFileSync(path.join(this.reports, files[0]), 'utf8'));
-          lines.push('javascript stack:', ...(report.javascriptStack?.stack || []).slice(0, 15));
-          lines.push('native stack:', ...(report.nativeStack || []).slice(0, 15).map((f) => f.symbol));
-          break;
-        } catch {
-          // still being written
-        }
-      }
-      await sleep(100);
-    }
-    lines.push(`log:\n${tail(this.idp.log, 10)}`);
-    return lines.join('\n');
-  }
-
-  /** Restarts the provider: every session and refresh token is gone. */
-  async restartIdp() {
-    await stop(this.idp);
-    this.startIdp();
-    await this.idpReady();
-  }
-
-  async stop() {
-    const code = await stop(this.sp, 30000);
-    await stop(this.idp);
-    await stop(this.nats);
-    return code;
-  }
-
-  cleanup() {
-    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
-  }
-}
 
 // --- the browser ------------------------------------------------------------
 
@@ -395,7 +109,7 @@ async function main() {
     return;
   }
 
-  const stack = new Stack();
+  const stack = new Stack({ name: 'browser', tokenTtl: TOKEN_TTL_S });
   let browser;
   const ctx = {};
   const steps = [];
@@ -669,10 +383,7 @@ async function main() {
     browser = null;
     const code = await stack.stop();
     if (code !== 0) {
-      // A sanitizer's report, without the JSON log lines around it.
-      const report = fs.readFileSync(path.join(stack.dir, 'spaceport.log'), 'utf8').split('\n')
-        .filter((line) => !line.startsWith('{"time"')).slice(-80).join('\n');
-      throw new Check(`exit code ${code}:\n${report}`);
+      throw new Check(`exit code ${code}:\n${stack.report()}`);
     }
   });
 
@@ -704,5 +415,6 @@ async function main() {
 }
 
 await main().catch((err) => notOk('the test runner', err.stack || err));
+const { count, failed } = tapCounts();
 console.log(`1..${count}`);
 process.exitCode = failed || count === 0 ? 1 : 0;
