@@ -238,6 +238,39 @@ class Judge:
                   for e in v.iter_errors(value)]
         return errors + ['not checked: %s' % u for u in sorted(unchecked)]
 
+    def undocumented(self, schema, value, where='', name='(inline)'):
+        """[(path in value, schema name, member)] of the members of value
+        that its schema does not name. OpenAPI objects admit any member
+        unless they say otherwise, so validation lets a misspelt name
+        through; this lists them. Follows $ref, allOf, anyOf, oneOf, items;
+        name is the last components.schemas entry followed."""
+        def resolve(node, name):
+            while isinstance(node, dict) and '$ref' in node:
+                name = node['$ref'].rsplit('/', 1)[-1]
+                node = pointer(self.spec, node['$ref'])
+            return (node if isinstance(node, dict) else {}), name
+        schema, name = resolve(schema, name)
+        parts = [(schema, name)] + [resolve(s, name) for k in ('allOf', 'anyOf', 'oneOf')
+                                    for s in schema.get(k, [])]
+        out = []
+        if isinstance(value, dict):
+            if any(p.get('additionalProperties') not in (None, False) for p, _ in parts):
+                return out
+            props = {}
+            for p, n in parts:
+                props.update({k: (v, n) for k, v in p.get('properties', {}).items()})
+            for k, v in value.items():
+                if k in props:
+                    out += self.undocumented(props[k][0], v, '%s/%s' % (where, k), props[k][1])
+                else:
+                    out.append((where + '/' + k, name, k))
+        elif isinstance(value, list):
+            items = [(p['items'], n) for p, n in parts if 'items' in p]
+            for i, v in enumerate(value):
+                item, n = items[0] if items else ({}, name)
+                out += self.undocumented(item, v, '%s/%d' % (where, i), n)
+        return out
+
     def response(self, method, path, status):
         """(template, response object) the document gives for an answer, or
         (None, problem)."""
