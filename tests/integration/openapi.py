@@ -315,3 +315,10 @@ class Judge:
         if tmpl is None:
             return [resp]
         return self.check_body(resp, r)
+
+    def verdict(self, method, path, r, status):
+        """Problems of a real answer r to METHOD path that should have had
+        status: a different status, then check()."""
+        problems = [] if r.status == status else ['status %d, want %d: %r' % (
+            r.status, status, r.body[:300])]
+        return problems + self.check(method, path, r)

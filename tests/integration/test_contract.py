@@ -216,9 +216,7 @@ def raw(port, data):
 
 def live_checks(t, c):
     def check(name, method, path, r, status):
-        problems = [] if r.status == status else ['status %d, want %d: %r' % (
-            r.status, status, r.body[:300])]
-        problems += c.check(method, path, r)
+        problems = c.verdict(method, path, r, status)
         t.ok(not problems, name, '\n'.join(problems))
         return r
 
