@@ -121,6 +121,28 @@ struct sp_api_write {
  */
 void sp_api__write_later(sp_http_req *req, sp_api_write *w);
 
+/* ---- the permission listings' answers (permissions.c) ---- */
+
+/* Which members of a permission listing's answer the request's $select
+ * names (the roles and actions annotations, value); all when it names
+ * none of them, as oCIS. */
+unsigned sp_api__permissions_select(sp_http_req *req);
+/* Non-zero when that selection includes the permissions themselves. */
+int sp_api__permissions_value_selected(unsigned select);
+
+/*
+ * Replies 200 with a permission listing: the selected ones of roles (the
+ * role definitions the caller may grant there), the actions that own (the
+ * caller's role there, NULL: none) grants, and value. Steals roles and
+ * value (either may be NULL when not selected).
+ */
+void sp_api__reply_permissions(sp_http_req *req, unsigned select, json_t *roles,
+                               const sp_role *own, json_t *value);
+
+/* Replies 200 with permission found (stolen), or 404 as oCIS when it is
+ * NULL: no permission id on that resource. */
+void sp_api__reply_permission(sp_http_req *req, const char *id, json_t *found);
+
 /* oCIS's share jail: the virtual drive that holds shares received. */
 #define SP_SHARES_DRIVE_ID                                                                        \
     "a0ca6a90-a365-4782-871e-d44447bbc668$a0ca6a90-a365-4782-871e-d44447bbc668"
@@ -172,12 +194,22 @@ json_t *sp_api__remote_json(sp_api *api, const sp_drive *d);
  * when id is not a remote space of u. */
 int sp_api__remote_delete(sp_http_req *req, sp_api *api, const sp_user *u, const char *id);
 
-/* Replies 200 with the drive id as the caller sees it (or 404). */
+/* Replies status with the drive id as the caller sees it (or 404);
+ * beta: the v1beta1 form. */
 void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const char *id,
                          unsigned status, int beta);
 /* Replies 201 with the new drive id as the caller sees it, and its URL in
- * Location. */
-void sp_api__reply_created(sp_http_req *req, sp_api *api, const sp_user *u, const char *id);
+ * Location; beta: the v1beta1 form and URL. */
+void sp_api__reply_created(sp_http_req *req, sp_api *api, const sp_user *u, const char *id,
+                           int beta);
+
+/* The drive writes (drives_write.c): POST, PATCH and DELETE on v1.0 and
+ * v1beta1. */
+int sp_api__register_drive_writes(sp_router *r, sp_api *api);
+
+/* Non-zero when the request came through a /graph/v1beta1/ route: its
+ * answers carry the v1beta1 permission form. */
+int sp_api__is_beta(sp_http_req *req);
 
 /* Non-zero when the user has the admin role. */
 int sp_api__is_admin(const sp_user *u);

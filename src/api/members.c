@@ -172,6 +172,8 @@ fail:
     json_decref(body);
 }
 
+/* The space's members, with the roles a member may hold and the actions
+ * the caller's own role grants on the root. */
 static void list_permissions(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
@@ -179,17 +181,37 @@ static void list_permissions(sp_http_req *req, void *ctx)
     sp_authz a;
     if (prepare(req, api, SP_AUTHZ_SEE_MEMBERS, &u, &a) < 0)
         return;
+    unsigned select = sp_api__permissions_select(req);
     json_t *value = json_array();
     perm_find pf = {NULL, value};
-    int rc = sp_store_members_list(api->store, a.drive_seq, add_perm, &pf);
+    int rc = value ? 0 : SP_ERR_NOMEM;
+    if (rc == 0 && sp_api__permissions_value_selected(select))
+        rc = sp_store_members_list(api->store, a.drive_seq, add_perm, &pf);
     if (rc < 0) {
         json_decref(value);
         sp_api__store_error(req, rc);
         return;
     }
-    sp_http_reply_json(req, 200,
-                       json_pack("{s:o, s:o}", "@libre.graph.permissions.roles.allowedValues",
-                                 sp_roles_json(SP_ROLE_ON_DRIVE), "value", value));
+    sp_api__reply_permissions(req, select, sp_roles_json(SP_ROLE_ON_DRIVE), a.role, value);
+}
+
+/* One member, as the listing shows it, to whoever may list them. */
+static void get_permission(sp_http_req *req, void *ctx)
+{
+    sp_api *api = ctx;
+    sp_user u;
+    sp_authz a;
+    if (prepare(req, api, SP_AUTHZ_SEE_MEMBERS, &u, &a) < 0)
+        return;
+    json_t *value = json_array();
+    perm_find pf = {a.target_id, value};
+    int rc = value ? sp_store_members_list(api->store, a.drive_seq, add_perm, &pf)
+                   : SP_ERR_NOMEM;
+    if (rc < 0)
+        sp_api__store_error(req, rc);
+    else
+        sp_api__reply_permission(req, a.target_id, json_incref(json_array_get(value, 0)));
+    json_decref(value);
 }
 
 /* A change or removal of a member on its way through the writer thread;
@@ -300,6 +322,7 @@ int sp_api__register_members(sp_router *r, sp_api *api)
         {"POST", "/graph/v1beta1/drives/{id}/root/invite", invite},
         {"GET", "/graph/v1beta1/drives/{id}/root/permissions", list_permissions},
         {"GET", "/graph/v1.0/drives/{id}/root/permissions", list_permissions},
+        {"GET", "/graph/v1beta1/drives/{id}/root/permissions/{permId}", get_permission},
         {"PATCH", "/graph/v1beta1/drives/{id}/root/permissions/{permId}", patch_permission},
         {"DELETE", "/graph/v1beta1/drives/{id}/root/permissions/{permId}", delete_permission},
     };

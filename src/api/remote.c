@@ -274,7 +274,7 @@ static void lookup_answer(sp_http_req *req, void *arg)
         sp_api__store_error(req, rc);
         goto done;
     }
-    sp_api__reply_created(req, api, &l->user, id);
+    sp_api__reply_created(req, api, &l->user, id, 0);
 done:
     lookup_free(l);
 }

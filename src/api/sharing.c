@@ -296,6 +296,8 @@ static json_t *grantable_roles(const sp_role *own)
     return out;
 }
 
+/* The item's shares, with the roles the caller may grant on it and the
+ * actions their role on the drive grants there. */
 static void list_permissions(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
@@ -303,16 +305,51 @@ static void list_permissions(sp_http_req *req, void *ctx)
     sp_authz a;
     if (prepare(req, api, SP_AUTHZ_SEE_ITEM, 0, &u, &a) < 0)
         return;
+    unsigned select = sp_api__permissions_select(req);
     json_t *value = json_array();
-    int rc = sp_store_shares_of_item(api->store, a.drive_id, a.item_id, append_permission, value);
+    int rc = value ? 0 : SP_ERR_NOMEM;
+    if (rc == 0 && sp_api__permissions_value_selected(select))
+        rc = sp_store_shares_of_item(api->store, a.drive_id, a.item_id, append_permission, value);
     if (rc < 0) {
         json_decref(value);
         sp_api__store_error(req, rc);
         return;
     }
-    sp_http_reply_json(req, 200,
-                       json_pack("{s:o, s:o}", "@libre.graph.permissions.roles.allowedValues",
-                                 grantable_roles(a.role), "value", value));
+    sp_api__reply_permissions(req, select, grantable_roles(a.role), a.role, value);
+}
+
+/* Looks for one share of the item among its shares. */
+typedef struct share_find {
+    const char *id;
+    json_t *found; /* new reference, NULL until found */
+} share_find;
+
+static int find_permission(const sp_share *s, void *arg)
+{
+    share_find *sf = arg;
+    if (sf->found || strcmp(s->id, sf->id) != 0)
+        return 0;
+    sf->found = permission_json(s);
+    return sf->found ? 0 : SP_ERR_NOMEM;
+}
+
+/* One share of the item, as its listing shows it, to whoever may list
+ * them. */
+static void get_permission(sp_http_req *req, void *ctx)
+{
+    sp_api *api = ctx;
+    sp_user u;
+    sp_authz a;
+    if (prepare(req, api, SP_AUTHZ_SEE_ITEM, 0, &u, &a) < 0)
+        return;
+    share_find sf = {a.target_id, NULL};
+    int rc = sp_store_shares_of_item(api->store, a.drive_id, a.item_id, find_permission, &sf);
+    if (rc < 0) {
+        json_decref(sf.found);
+        sp_api__store_error(req, rc);
+        return;
+    }
+    sp_api__reply_permission(req, a.target_id, sf.found);
 }
 
 /* Keeps the permission form of a share (new reference in *arg). */
@@ -491,6 +528,8 @@ int sp_api__register_sharing(sp_router *r, sp_api *api)
     } routes[] = {
         {"POST", "/graph/v1beta1/drives/{driveId}/items/{itemId}/invite", invite},
         {"GET", "/graph/v1beta1/drives/{driveId}/items/{itemId}/permissions", list_permissions},
+        {"GET", "/graph/v1beta1/drives/{driveId}/items/{itemId}/permissions/{permId}",
+         get_permission},
         {"PATCH", "/graph/v1beta1/drives/{driveId}/items/{itemId}/permissions/{permId}",
          patch_share},
         {"DELETE", "/graph/v1beta1/drives/{driveId}/items/{itemId}/permissions/{permId}",

@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 /* Routes in one table; the contract has about forty. */
-#define SP_ROUTER_MAX_ROUTES 96
+#define SP_ROUTER_MAX_ROUTES 160
 /* Placeholders in one pattern. */
 #define SP_ROUTER_MAX_PARAMS 6
 /* Segments in a path we try to match; deeper paths are 404. */

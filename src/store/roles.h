@@ -21,6 +21,36 @@
 #define SP_ROLE_ON_DRIVE 1u /* space membership (root/invite) */
 #define SP_ROLE_ON_ITEM  2u /* a share of an item */
 
+/* What a role lets its holder do to the resource, as oCIS's unified roles
+ * grant it: one bit per libre-graph action (api/roles.c names them, in
+ * oCIS's order). Only rendered: what Spaceport itself allows is can. */
+#define SP_ACT_PERMISSIONS_CREATE (1u << 0)
+#define SP_ACT_CHILDREN_CREATE    (1u << 1)
+#define SP_ACT_STANDARD_DELETE    (1u << 2)
+#define SP_ACT_PATH_READ          (1u << 3)
+#define SP_ACT_QUOTA_READ         (1u << 4)
+#define SP_ACT_CONTENT_READ       (1u << 5)
+#define SP_ACT_UPLOAD_CREATE      (1u << 6)
+#define SP_ACT_PERMISSIONS_READ   (1u << 7)
+#define SP_ACT_CHILDREN_READ      (1u << 8)
+#define SP_ACT_VERSIONS_READ      (1u << 9)
+#define SP_ACT_DELETED_READ       (1u << 10)
+#define SP_ACT_PATH_UPDATE        (1u << 11)
+#define SP_ACT_PERMISSIONS_DELETE (1u << 12)
+#define SP_ACT_DELETED_DELETE     (1u << 13)
+#define SP_ACT_VERSIONS_UPDATE    (1u << 14)
+#define SP_ACT_DELETED_UPDATE     (1u << 15)
+#define SP_ACT_BASIC_READ         (1u << 16)
+#define SP_ACT_PERMISSIONS_UPDATE (1u << 17)
+#define SP_ACT_PERMISSIONS_DENY   (1u << 18)
+#define SP_ACT_COUNT              19
+
+/* The resources a role's actions apply to (oCIS's role conditions). */
+#define SP_ROLE_RES_ROOT      1u /* exists @Resource.Root */
+#define SP_ROLE_RES_FILE      2u /* exists @Resource.File */
+#define SP_ROLE_RES_FOLDER    4u /* exists @Resource.Folder */
+#define SP_ROLE_RES_FEDERATED 8u /* also for federated users, on files and folders */
+
 /* oCIS's unified role ids (string literals, so SQL can embed them). */
 #define SP_ROLE_MANAGER      "312c0871-5ef7-4b3a-85b6-0e4074c64049"
 #define SP_ROLE_SPACE_EDITOR "58c63c02-1d89-4572-916a-870abc5a1b7d"
@@ -38,6 +68,8 @@ typedef struct sp_role {
     unsigned can;     /* SP_CAN_* */
     unsigned applies; /* SP_ROLE_ON_* */
     int weight;       /* ordering in role lists, as oCIS */
+    unsigned actions;   /* SP_ACT_*: what oCIS's role grants */
+    unsigned resources; /* SP_ROLE_RES_*: where those actions apply */
 } sp_role;
 
 /* Every role, in listing order: a borrowed static array of *count. */

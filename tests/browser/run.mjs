@@ -84,15 +84,34 @@ function assert(cond, message) {
 
 const children = new Set();
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
+// Ports are drawn below the kernel's ephemeral range: a port from
+// listen(0) is one that an outgoing connection may take as its source port
+// before the server we start binds it.
+const portsGiven = new Set();
+function ephemeralLow() {
+  try {
+    return Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+async function freePort() {
+  const low = Math.max(ephemeralLow(), 12000);
+  for (let i = 0; i < 200; i++) {
+    const port = 10000 + Math.floor(Math.random() * (low - 10000));
+    if (portsGiven.has(port)) continue;
+    const free = await new Promise((resolve) => {
+      const srv = net.createServer();
+      srv.on('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
     });
-  });
+    if (free) {
+      portsGiven.add(port);
+      return port;
+    }
+  }
+  throw new Error('no free port');
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));

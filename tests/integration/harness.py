@@ -18,6 +18,7 @@ program under a wrapper.
 import http.client
 import json
 import os
+import random
 import shlex
 import shutil
 import signal
@@ -37,17 +38,33 @@ SOURCE_ROOT = os.environ.get('SPACEPORT_SOURCE_ROOT', os.path.join(
 _ports_given = set()
 
 
+def _ephemeral_low():
+    """The lowest port the kernel hands to outgoing connections."""
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
     """A TCP port on 127.0.0.1 that was free a moment ago, and not handed
-    out before by this process (the kernel may offer the same port to two
-    calls in a row, e.g. nats-server's client and monitor ports)."""
-    for _ in range(100):
+    out before by this process. It is drawn below the kernel's ephemeral
+    range: a port from bind(0) is one that any outgoing connection (to
+    nats-server, to the identity provider) may take as its source port
+    before the server we start binds it, or when it restarts."""
+    low = max(_ephemeral_low(), 12000)
+    for _ in range(200):
+        port = random.randrange(10000, low)
+        if port in _ports_given:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(('127.0.0.1', 0))
-            port = s.getsockname()[1]
-        if port not in _ports_given:
-            _ports_given.add(port)
-            return port
+            try:
+                s.bind(('127.0.0.1', port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
     raise RuntimeError('no fresh port')
 
 
