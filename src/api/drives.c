@@ -105,11 +105,12 @@ static void list_drives(sp_http_req *req, sp_api *api, int all, int beta)
     }
     sp_drive_query q;
     sp_drive_filter f;
-    const char *why = NULL;
-    if (sp_query_parse_drives(sp_http_query(req, "$filter"), sp_http_query(req, "$orderby"),
-                              sp_http_query(req, "$top"), sp_http_query(req, "$skiptoken"), &q,
-                              &f, &why) < 0) {
-        sp_http_reply_error(req, 400, "invalidRequest", "%s", why);
+    sp_odata_error qerr;
+    sp_drive_options qopt = {sp_http_query(req, "$filter"), sp_http_query(req, "$orderby"),
+                             sp_http_query(req, "$top"),    sp_http_query(req, "$skiptoken"),
+                             sp_http_query(req, "$select"), sp_http_query(req, "$expand")};
+    if (sp_query_parse_drives(&qopt, &q, &f, &qerr) < 0) {
+        sp_http_reply_error(req, (unsigned)qerr.status, qerr.code, "%s", qerr.message);
         return;
     }
     /* A listing rendered since the last change is served as it is: the

@@ -10,6 +10,7 @@
  */
 #include "api/internal.h"
 
+#include "api/odata.h"
 #include "api/roles.h"
 
 #include <string.h>
@@ -33,19 +34,9 @@ unsigned sp_api__permissions_select(sp_http_req *req)
                  {"value", SELECT_VALUE}};
     const char *s = sp_http_query(req, "$select");
     unsigned picked = 0;
-    while (s && *s) {
-        const char *end = strchr(s, ',');
-        size_t n = end ? (size_t)(end - s) : strlen(s);
-        while (n && *s == ' ')
-            s++, n--;
-        while (n && s[n - 1] == ' ')
-            n--;
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-            if (strlen(names[i].name) == n && strncmp(s, names[i].name, n) == 0)
-                picked |= names[i].bit;
-        }
-        s = end ? end + 1 : NULL;
-    }
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (sp_odata_names(s, names[i].name))
+            picked |= names[i].bit;
     /* oCIS ignores a $select it does not know: everything is answered. */
     return picked ? picked : SELECT_ALL;
 }

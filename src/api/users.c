@@ -2,8 +2,14 @@
  * users.c - /graph/v1.0/me and the users search.
  */
 #include "api/internal.h"
+#include "api/odata.h"
+#include "api/query.h"
 
 #include "util/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
 static void get_me(sp_http_req *req, void *ctx)
 {
@@ -11,10 +17,20 @@ static void get_me(sp_http_req *req, void *ctx)
     sp_user u;
     if (sp_api__caller(req, api, &u) < 0)
         return;
-    sp_http_reply_json(req, 200,
-                       json_pack("{s:s, s:s, s:s*, s:s}", "id", u.id, "displayName",
-                                 u.display_name, "mail", u.email[0] ? u.email : NULL,
-                                 "onPremisesSamAccountName", u.username));
+    const char *expand = sp_http_query(req, "$expand");
+    sp_odata_error qerr;
+    if (sp_odata_check_expand_plain(expand, &qerr) < 0) {
+        sp_http_reply_error(req, (unsigned)qerr.status, qerr.code, "%s", qerr.message);
+        return;
+    }
+    json_t *me = json_pack("{s:s, s:s, s:s*, s:s}", "id", u.id, "displayName", u.display_name,
+                           "mail", u.email[0] ? u.email : NULL, "onPremisesSamAccountName",
+                           u.username);
+    /* Web clients ask for memberOf on sign-in; Spaceport has no groups yet,
+     * so the expanded list is empty, as oCIS answers for a user in none. */
+    if (me && sp_odata_names(expand, "memberOf"))
+        json_object_set_new(me, "memberOf", json_array());
+    sp_http_reply_json(req, 200, me);
 }
 
 static int add_user(const char *id, const char *display_name, const char *email,
@@ -25,6 +41,39 @@ static int add_user(const char *id, const char *display_name, const char *email,
     return u && json_array_append_new(ctx, u) == 0 ? 0 : SP_ERR_NOMEM;
 }
 
+typedef struct user_order {
+    const char *key;
+    int desc;
+} user_order;
+
+static int compare_users(const void *a, const void *b, void *arg)
+{
+    const user_order *o = arg;
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, o->key));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, o->key));
+    int c = strcasecmp(x ? x : "", y ? y : "");
+    return o->desc ? -c : c;
+}
+
+/* Sorts the users in value by o->key, case-insensitively, as oCIS's
+ * sortUsers does. */
+static int sort_users(json_t *value, const user_order *o)
+{
+    size_t n = json_array_size(value);
+    json_t **v = n ? malloc(n * sizeof *v) : NULL;
+    if (n && !v)
+        return SP_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        v[i] = json_incref(json_array_get(value, i));
+    qsort_r(v, n, sizeof *v, compare_users, (void *)o);
+    json_array_clear(value);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++)
+        rc |= json_array_append_new(value, v[i]);
+    free(v);
+    return rc ? SP_ERR_NOMEM : 0;
+}
+
 /* GET /graph/v1.0/users?$search=term: known users, to pick recipients.
  * Graph clients quote the term ("$search=\"mar\""); quotes are dropped. */
 static void search_users(sp_http_req *req, void *ctx)
@@ -33,6 +82,15 @@ static void search_users(sp_http_req *req, void *ctx)
     sp_user u;
     if (sp_api__caller(req, api, &u) < 0)
         return;
+    user_order order;
+    sp_odata_error qerr;
+    if (sp_odata_check_select(sp_http_query(req, "$select"), &qerr) < 0 ||
+        sp_odata_check_expand_plain(sp_http_query(req, "$expand"), &qerr) < 0 ||
+        sp_query_parse_users_order(sp_http_query(req, "$orderby"), &order.key, &order.desc,
+                                   &qerr) < 0) {
+        sp_http_reply_error(req, (unsigned)qerr.status, qerr.code, "%s", qerr.message);
+        return;
+    }
     const char *raw = sp_http_query(req, "$search");
     char term[SP_USER_NAME_MAX];
     size_t n = 0;
@@ -51,6 +109,8 @@ static void search_users(sp_http_req *req, void *ctx)
     }
     json_t *value = json_array();
     int rc = value ? sp_store_users_search(api->store, term, add_user, value) : SP_ERR_NOMEM;
+    if (rc == 0 && order.key)
+        rc = sort_users(value, &order);
     if (rc < 0) {
         json_decref(value);
         sp_api__store_error(req, rc);

@@ -359,17 +359,21 @@ def check_queries(t, alice, bob):
     r = bob.get('/graph/v1.0/me/drives?$filter=' + urllib.parse.quote("driveType eq 'personal'"))
     t.ok(len(r.json()['value']) == 1 and r.json()['value'][0]['driveType'] == 'personal',
          "$filter=driveType eq 'personal'")
-    for q, what in [("$filter=name eq 'x'", 'filter on name'),
-                    ("$filter=driveType ne 'project'", 'ne operator'),
-                    ("$filter=driveType eq 'other'", 'unknown driveType'),
-                    ('$orderby=size', 'order by size'), ('$orderby=name sideways', 'bad direction'),
-                    ('$top=0', '$top=0'), ('$top=-3', 'negative $top'), ('$top=abc', '$top text'),
-                    ('$skiptoken=garbage', 'a forged cursor')]:
+    # Refusals as oCIS gives them (test_odata.py has the full table).
+    for q, status, what in [("$filter=driveType ne 'project'", 501, 'ne operator'),
+                            ("$filter=driveType eq 'project", 400, 'an open quote'),
+                            ('$orderby=size', 400, 'order by size'),
+                            ('$orderby=name sideways', 400, 'bad direction'),
+                            ('$top=0', 400, '$top=0'), ('$top=-3', 400, 'negative $top'),
+                            ('$top=abc', 400, '$top text'),
+                            ('$skiptoken=garbage', 400, 'a forged cursor')]:
         name, _, value = q.partition('=')
         r = bob.get('/graph/v1.0/me/drives?%s=%s' % (name, urllib.parse.quote(value)))
-        t.ok(r.status == 400 and 'supported' in r.json()['error']['message'] or
-             (r.status == 400 and ('top' in q or 'skiptoken' in q)),
-             'unsupported query (%s) is 400 saying what is supported' % what, r.body[:200])
+        t.ok(r.status == status and r.json()['error']['message'],
+             'unsupported query (%s) is %d saying why' % (what, status), r.body[:200])
+    r = bob.get('/graph/v1.0/me/drives?$filter=' + urllib.parse.quote("driveType eq 'other'"))
+    t.ok(r.status == 200 and r.json()['value'] == [], 'an unknown driveType lists nothing',
+         r.body[:200])
     r = bob.get('/graph/v1.0/me/drives?$top=5000')
     t.eq(r.status, 200, '$top above 1000 is clamped, not refused')
 
