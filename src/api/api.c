@@ -134,6 +134,11 @@ int sp_api__is_admin(const sp_user *u)
     return (u->roles & SP_USER_ROLE_ADMIN) != 0;
 }
 
+int sp_api__sees_all_drives(const sp_user *u)
+{
+    return (u->roles & (SP_USER_ROLE_ADMIN | SP_USER_ROLE_SPACE_ADMIN)) != 0;
+}
+
 /* Returns the nesting depth of v, stopping early past limit; sets *too_big
  * when an array or object has more than SP_API_ARRAY_MAX members. */
 static int depth(json_t *v, int limit, int *too_big)

@@ -99,8 +99,9 @@ static void list_drives(sp_http_req *req, sp_api *api, int all, int beta)
     sp_user u;
     if (sp_api__caller(req, api, &u) < 0)
         return;
-    if (all && !sp_api__is_admin(&u)) {
-        sp_http_reply_error(req, 403, "accessDenied", "listing all drives needs the admin role");
+    if (all && !sp_api__sees_all_drives(&u)) {
+        sp_http_reply_error(req, 403, "accessDenied",
+                            "listing all drives needs the admin or space admin role");
         return;
     }
     sp_drive_query q;

@@ -165,7 +165,8 @@ void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const 
                          unsigned status, int beta)
 {
     one_drive o = {.api = api, .beta = beta};
-    int rc = sp_store_drive_get(api->store, u, sp_api__is_admin(u), id, capture_drive, &o);
+    int rc = sp_store_drive_get(api->store, u, sp_api__sees_all_drives(u), id, capture_drive,
+                                &o);
     if (rc == SP_ERR_NOT_FOUND)
         rc = sp_store_mountpoint_get(api->store, u, id, capture_drive, &o);
     if (rc == SP_ERR_NOT_FOUND)

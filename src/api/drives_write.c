@@ -177,7 +177,7 @@ static int load_for_change(sp_http_req *req, sp_api *api, const sp_user *u, cons
                            int *disabled)
 {
     *disabled = 0;
-    int rc = sp_store_drive_get(api->store, u, sp_api__is_admin(u), id, capture_disabled,
+    int rc = sp_store_drive_get(api->store, u, sp_api__sees_all_drives(u), id, capture_disabled,
                                 disabled);
     if (rc == SP_ERR_NOT_FOUND)
         sp_http_reply_error(req, 404, "itemNotFound", "no drive %s", id);

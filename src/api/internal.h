@@ -240,6 +240,10 @@ int sp_api__is_beta(sp_http_req *req);
 
 /* Non-zero when the user has the admin role. */
 int sp_api__is_admin(const sp_user *u);
+/* Non-zero when the user sees every drive (listing all, one by id), as
+ * oCIS's Drives.List.all: admins and space admins. What they may change
+ * is the store's decision (store/authz.h). */
+int sp_api__sees_all_drives(const sp_user *u);
 
 /* Replies for a store error: 507 when full, 500 otherwise, JSON form. */
 void sp_api__store_error(sp_http_req *req, int err);

@@ -94,12 +94,11 @@ typedef struct settings_role {
 } settings_role;
 
 /*
- * Every user shares (store/authz.c asks only for a role on the drive).
- * Space admins create project spaces (create_drive) and otherwise act as
- * the members they are: oCIS's space admin also lists, disables and sets
- * quotas of every space, which Spaceport leaves to admins and Managers.
- * Admins reach every drive: list, rename, disable, restore, purge and set
- * quotas of any, personal drives included.
+ * What each role may, as store/authz.c decides it where the write happens.
+ * Every user shares (the store asks only for a role on the drive). Space
+ * admins, as oCIS's Space Admin, create project spaces, list every drive
+ * and run every project space: rename, quota, disable, restore, purge.
+ * Admins do that to every drive, personal drives included.
  */
 /* role_of picks by position: admin, space admin, user. */
 static const settings_role ROLES[] = {
@@ -109,7 +108,9 @@ static const settings_role ROLES[] = {
          GRANT(P_DRIVES_DELETE_PERSONAL) | GRANT(P_DRIVES_PROJECT_QUOTA) |
          GRANT(P_DRIVES_PERSONAL_QUOTA) | GRANT(P_SHARES_WRITE)},
     {"2aadd357-682c-406b-8874-293091995fdd", "spaceadmin", "Space Admin",
-     GRANT(P_DRIVES_CREATE) | GRANT(P_SHARES_WRITE)},
+     GRANT(P_DRIVES_CREATE) | GRANT(P_DRIVES_LIST) | GRANT(P_DRIVES_READ_WRITE) |
+         GRANT(P_DRIVES_ENABLED) | GRANT(P_DRIVES_DELETE_PROJECT) |
+         GRANT(P_DRIVES_PROJECT_QUOTA) | GRANT(P_SHARES_WRITE)},
     {"d7beeea8-8ff4-406b-8fb6-ab2dd81e6b11", "user", "User", GRANT(P_SHARES_WRITE)},
 };
 #define ROLE_COUNT (sizeof ROLES / sizeof ROLES[0])

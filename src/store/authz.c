@@ -99,15 +99,24 @@ static int refuse(sp_authz *a, int rc, const char *why)
 int sp_authz_decide(sp_authz *a)
 {
     unsigned can = a->role ? a->role->can : 0;
-    int admin = (a->actor->roles & SP_USER_ROLE_ADMIN) != 0;
     int sharing =
         a->act == SP_AUTHZ_SEE_ITEM || a->act == SP_AUTHZ_SHARE || a->act == SP_AUTHZ_CHANGE_SHARE;
     a->why = NULL;
     a->target_missing = 0;
     if (!a->drive_seq)
         return refuse(a, SP_ERR_NOT_FOUND, "no such drive");
+    /* Space admins run every project space as oCIS's Space Admin role
+     * does (Drives.ReadWrite, Drives.ReadWriteEnabled, Drives.DeleteProject
+     * and Drives.ReadWriteProjectQuota, all): its properties, quota and
+     * life cycle, not its members or shares. Admins run every drive. */
+    int runs_drives = (a->actor->roles & SP_USER_ROLE_SPACE_ADMIN) &&
+                      (a->act == SP_AUTHZ_MANAGE_DRIVE || a->act == SP_AUTHZ_SET_QUOTA ||
+                       a->act == SP_AUTHZ_DISABLE_DRIVE);
+    int admin = (a->actor->roles & SP_USER_ROLE_ADMIN) != 0 ||
+                (runs_drives && strcmp(a->drive_type, "project") == 0);
     if (sharing ? !a->role || a->drive_disabled
-                : !admin && (!a->role || (a->drive_disabled && !(can & SP_CAN_MANAGE))))
+                : !admin && !runs_drives &&
+                      (!a->role || (a->drive_disabled && !(can & SP_CAN_MANAGE))))
         return refuse(a, SP_ERR_NOT_FOUND, "the drive is not reachable");
     /* Granting: never a role that allows more than the actor's own. */
     int beyond = a->grant_role && !sp_role_within(a->grant_role, a->role ? a->role->id : NULL);
@@ -147,13 +156,12 @@ int sp_authz_decide(sp_authz *a)
             return refuse(a, SP_ERR_DENIED, "changing the drive needs the Manager role");
         return 0;
     case SP_AUTHZ_SET_QUOTA:
-        /* Quota is the admins' business, and space admins' on the project
-         * spaces they manage, as in oCIS. */
-        if (!admin && !((a->actor->roles & SP_USER_ROLE_SPACE_ADMIN) && (can & SP_CAN_MANAGE) &&
-                        strcmp(a->drive_type, "project") == 0))
+        /* Quota is the admins' business, and space admins' on project
+         * spaces, as in oCIS; a Manager alone may not raise it. */
+        if (!admin)
             return refuse(a, SP_ERR_DENIED,
                           "setting a quota needs the admin role, or the space admin role on a "
-                          "project space one manages");
+                          "project space");
         return 0;
     case SP_AUTHZ_DISABLE_DRIVE:
         /* A personal drive belongs to its user's account: only admins

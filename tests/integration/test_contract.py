@@ -325,7 +325,7 @@ def live_checks(t, c):
              '/graph/v1.0/drives', 200)
         call('GET /graph/v1beta1/drives (admin) matches DriveCollection', alice, 'GET',
              '/graph/v1beta1/drives', 200)
-        call('GET /graph/v1.0/drives by a non-admin is 403 Error', bob, 'GET',
+        call('GET /graph/v1.0/drives by neither admin nor space admin is 403 Error', carol, 'GET',
              '/graph/v1.0/drives', 403)
         call('GET /graph/v1.0/drives/{id} matches Drive', bob, 'GET',
              '/graph/v1.0/drives/' + project, 200)

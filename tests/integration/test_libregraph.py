@@ -242,7 +242,8 @@ def live_checks(t, judge):
               200)
         graph('admin: collection of drives', alice, 'GET', '/graph/v1.0/drives', 200)
         graph('admin: collection of drives', alice, 'GET', '/graph/v1beta1/drives', 200)
-        graph('not an admin: odata.error', bob, 'GET', '/graph/v1.0/drives', 403)
+        graph('neither admin nor space admin: odata.error', carol, 'GET', '/graph/v1.0/drives',
+              403)
         graph('a $filter that does not parse is odata.error', bob, 'GET',
               '/graph/v1.0/me/drives?$filter=' + urllib.parse.quote("driveType eq"), 400)
         graph('personal drive', bob, 'GET', '/graph/v1.0/me/drive', 200)

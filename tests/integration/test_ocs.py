@@ -28,6 +28,11 @@ ADMIN_PERMISSIONS = {
     'Drives.Create.all', 'Drives.List.all', 'Drives.ReadWrite.all',
     'Drives.ReadWriteEnabled.all', 'Drives.DeleteProject.all', 'Drives.DeletePersonal.all',
     'Drives.ReadWriteProjectQuota.all', 'Drives.ReadWritePersonalQuota.all', 'Shares.Write.all'}
+# oCIS's Space Admin: every project space, no personal drive.
+SPACE_ADMIN_PERMISSIONS = {
+    'Drives.Create.all', 'Drives.List.all', 'Drives.ReadWrite.all',
+    'Drives.ReadWriteEnabled.all', 'Drives.DeleteProject.all',
+    'Drives.ReadWriteProjectQuota.all', 'Shares.Write.all'}
 
 
 def xml_to_py(elem):
@@ -186,7 +191,7 @@ def check_settings(t, sp, idp, admin, spaceadmin, bob):
          'bundle_ids selects roles', r.body[:200])
 
     expect = {'admin': (ADMIN, ADMIN_PERMISSIONS),
-              'spaceadmin': (SPACE_ADMIN, {'Drives.Create.all', 'Shares.Write.all'}),
+              'spaceadmin': (SPACE_ADMIN, SPACE_ADMIN_PERMISSIONS),
               'bob': (USER, {'Shares.Write.all'})}
     clients = {'admin': admin, 'spaceadmin': spaceadmin, 'bob': bob}
     granted = {}  # what the server says each one may do
@@ -221,6 +226,25 @@ def check_settings(t, sp, idp, admin, spaceadmin, bob):
         t.ok(r.status == (200 if may else 403),
              '%s: Drives.List %s, listing every drive is %s' % (
                  name, 'granted' if may else 'withheld', 200 if may else 403), r.body[:200])
+    # The space admin runs a project she is no member of, and no personal
+    # drive: what Drives.*Project* promise, and what they do not.
+    r = spaceadmin.call('PATCH', '/graph/v1.0/drives/' + created['admin'],
+                        body={'name': 'renamed by the space admin', 'quota': {'total': 7000}})
+    t.ok(r.status == 200 and r.json()['quota']['total'] == 7000,
+         'spaceadmin: Drives.ReadWrite and Drives.ReadWriteProjectQuota, and a project she is no '
+         'member of is renamed and its quota set', r.body[:200])
+    personal = bob.get('/graph/v1.0/me/drive').json()['id']
+    r = spaceadmin.call('PATCH', '/graph/v1.0/drives/' + personal, body={'quota': {'total': 7000}})
+    t.ok(r.status == 403, 'spaceadmin: no Drives.ReadWritePersonalQuota, and the quota of a '
+         'personal drive is refused', r.body[:200])
+    r = spaceadmin.call('DELETE', '/graph/v1.0/drives/' + personal)
+    t.ok(r.status == 403, 'spaceadmin: no Drives.DeletePersonal, and disabling a personal drive is '
+         'refused', r.body[:200])
+    r = spaceadmin.call('DELETE', '/graph/v1.0/drives/' + created['admin'])
+    t.ok(r.status == 204, 'spaceadmin: Drives.ReadWriteEnabled, and a project she is no member of '
+         'is disabled', r.body[:200])
+    r = spaceadmin.call('PATCH', '/graph/v1.0/drives/' + created['admin'], headers={'Restore': 'T'})
+    t.ok(r.status == 200, 'and restored', r.body[:200])
     r = admin.call('PATCH', '/graph/v1.0/drives/' + created['spaceadmin'],
                    body={'quota': {'total': 5000}})
     t.ok(r.status == 200, 'admin: Drives.ReadWriteProjectQuota, and the quota of a project it '
