@@ -204,6 +204,8 @@ START_TEST(test_rules)
     admin.roles = SP_USER_ROLE_ADMIN;
     sp_user space_admin = bob;
     space_admin.roles = SP_USER_ROLE_SPACE_ADMIN;
+    sp_user outsider = carol; /* a space admin who is no member */
+    outsider.roles = SP_USER_ROLE_SPACE_ADMIN;
     const struct {
         sp_authz_act act;
         const sp_user *actor;
@@ -244,6 +246,17 @@ START_TEST(test_rules)
         {SP_AUTHZ_SET_QUOTA, &bob, NULL, NULL, NULL, SP_ERR_DENIED}, /* Manager, no space admin */
         {SP_AUTHZ_SET_QUOTA, &space_admin, NULL, NULL, NULL, 0},
         {SP_AUTHZ_SET_QUOTA, &admin, NULL, NULL, NULL, 0},
+        /* A space admin runs any project space, as oCIS's Space Admin:
+         * its properties, quota and life cycle, not members or shares. */
+        {SP_AUTHZ_MANAGE_DRIVE, &outsider, NULL, NULL, NULL, 0},
+        {SP_AUTHZ_SET_QUOTA, &outsider, NULL, NULL, NULL, 0},
+        {SP_AUTHZ_DISABLE_DRIVE, &outsider, NULL, NULL, NULL, 0},
+        {SP_AUTHZ_SEE_MEMBERS, &outsider, NULL, NULL, NULL, SP_ERR_NOT_FOUND},
+        {SP_AUTHZ_MANAGE_MEMBERS, &outsider, NULL, NULL, NULL, SP_ERR_NOT_FOUND},
+        {SP_AUTHZ_REMOVE_MEMBER, &outsider, NULL, erin_perm, NULL, SP_ERR_NOT_FOUND},
+        {SP_AUTHZ_SEE_ITEM, &outsider, "item", NULL, NULL, SP_ERR_NOT_FOUND},
+        {SP_AUTHZ_SHARE, &outsider, "item", NULL, SP_ROLE_VIEWER, SP_ERR_NOT_FOUND},
+        {SP_AUTHZ_CHANGE_SHARE, &outsider, "item", erin_share, NULL, SP_ERR_NOT_FOUND},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         sp_authz a = {.act = cases[i].act,
@@ -853,7 +866,18 @@ START_TEST(test_personal_drive_admin_only)
     ck_assert_int_eq(sp_store_authorize(st, &a), 0);
     a.actor = &alice; /* a Manager of a project is no admin of bob's drive */
     ck_assert_int_eq(sp_store_authorize(st, &a), SP_ERR_NOT_FOUND);
+    sp_user space_admin = alice; /* runs project spaces, not personal drives */
+    space_admin.roles = SP_USER_ROLE_SPACE_ADMIN;
+    const sp_authz_act acts[] = {SP_AUTHZ_DISABLE_DRIVE, SP_AUTHZ_SET_QUOTA,
+                                 SP_AUTHZ_MANAGE_DRIVE};
+    for (size_t i = 0; i < COUNT(acts); i++) {
+        a = (sp_authz){.act = acts[i], .actor = &space_admin, .drive_id = personal};
+        ck_assert_int_eq(sp_store_authorize(st, &a), SP_ERR_DENIED);
+    }
+    a = (sp_authz){.act = SP_AUTHZ_DISABLE_DRIVE, .actor = &bob, .drive_id = personal};
 
+    ck_assert_int_eq(sp_store_drive_change(st, &space_admin, personal, SP_DRIVE_DISABLE, NULL),
+                     SP_ERR_DENIED);
     ck_assert_int_eq(sp_store_drive_change(st, &admin, personal, SP_DRIVE_DISABLE, NULL), 0);
     int64_t before = events();
     ck_assert_int_eq(sp_store_drive_change(st, &bob, personal, SP_DRIVE_RESTORE, NULL),
