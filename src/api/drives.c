@@ -282,10 +282,7 @@ static void role_definitions(sp_http_req *req, void *ctx)
 
 int sp_api__register_drives(sp_router *r, sp_api *api)
 {
-    static const struct {
-        const char *method, *pattern;
-        sp_http_handler handler;
-    } routes[] = {
+    static const sp_api_route routes[] = {
         {"GET", "/graph/v1.0/me/drives", list_me_v1},
         {"GET", "/graph/v1beta1/me/drives", list_me_beta},
         {"GET", "/graph/v1.0/drives", list_all_v1},
@@ -297,10 +294,6 @@ int sp_api__register_drives(sp_router *r, sp_api *api)
         {"GET", "/graph/v1beta1/roleManagement/permissions/roleDefinitions/{roleId}",
          role_definitions},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = sp_router_add(r, routes[i].method, routes[i].pattern, routes[i].handler, api);
-        if (rc < 0)
-            return rc;
-    }
-    return sp_api__register_drive_writes(r, api);
+    int rc = sp_api__add_routes(r, api, routes, sizeof routes / sizeof routes[0]);
+    return rc < 0 ? rc : sp_api__register_drive_writes(r, api);
 }

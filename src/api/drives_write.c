@@ -299,10 +299,7 @@ static void delete_drive(sp_http_req *req, void *ctx)
 
 int sp_api__register_drive_writes(sp_router *r, sp_api *api)
 {
-    static const struct {
-        const char *method, *pattern;
-        sp_http_handler handler;
-    } routes[] = {
+    static const sp_api_route routes[] = {
         {"POST", "/graph/v1.0/drives", create_drive},
         {"POST", "/graph/v1beta1/drives", create_drive},
         {"PATCH", "/graph/v1.0/drives/{id}", patch_drive},
@@ -310,10 +307,5 @@ int sp_api__register_drive_writes(sp_router *r, sp_api *api)
         {"DELETE", "/graph/v1.0/drives/{id}", delete_drive},
         {"DELETE", "/graph/v1beta1/drives/{id}", delete_drive},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = sp_router_add(r, routes[i].method, routes[i].pattern, routes[i].handler, api);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return sp_api__add_routes(r, api, routes, sizeof routes / sizeof routes[0]);
 }

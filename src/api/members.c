@@ -315,10 +315,7 @@ static void delete_permission(sp_http_req *req, void *ctx)
 
 int sp_api__register_members(sp_router *r, sp_api *api)
 {
-    static const struct {
-        const char *method, *pattern;
-        sp_http_handler handler;
-    } routes[] = {
+    static const sp_api_route routes[] = {
         {"POST", "/graph/v1beta1/drives/{id}/root/invite", invite},
         {"GET", "/graph/v1beta1/drives/{id}/root/permissions", list_permissions},
         {"GET", "/graph/v1.0/drives/{id}/root/permissions", list_permissions},
@@ -326,10 +323,5 @@ int sp_api__register_members(sp_router *r, sp_api *api)
         {"PATCH", "/graph/v1beta1/drives/{id}/root/permissions/{permId}", patch_permission},
         {"DELETE", "/graph/v1beta1/drives/{id}/root/permissions/{permId}", delete_permission},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = sp_router_add(r, routes[i].method, routes[i].pattern, routes[i].handler, api);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return sp_api__add_routes(r, api, routes, sizeof routes / sizeof routes[0]);
 }

@@ -37,7 +37,9 @@
 
 /* ---- the envelope ---- */
 
-/* Appends s with the five XML special characters escaped. */
+/* Appends s with the five XML special characters escaped, and the
+ * control characters XML 1.0 forbids (all below 0x20 but tab, LF and CR;
+ * a display name from a token may carry them) as U+FFFD. */
 static int xml_escape(sp_buf *b, const char *s)
 {
     static const char special[] = "<>&\"'";
@@ -45,7 +47,12 @@ static int xml_escape(sp_buf *b, const char *s)
     int rc = 0;
     for (const char *p = s; *p && rc == 0; p++) {
         const char *e = strchr(special, *p);
-        rc = e ? sp_buf_puts(b, entity[e - special]) : sp_buf_append(b, p, 1);
+        if (e)
+            rc = sp_buf_puts(b, entity[e - special]);
+        else if ((unsigned char)*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r')
+            rc = sp_buf_puts(b, "\xef\xbf\xbd");
+        else
+            rc = sp_buf_append(b, p, 1);
     }
     return rc;
 }

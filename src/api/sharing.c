@@ -522,10 +522,7 @@ static void shared_by_me(sp_http_req *req, void *ctx)
 
 int sp_api__register_sharing(sp_router *r, sp_api *api)
 {
-    static const struct {
-        const char *method, *pattern;
-        sp_http_handler handler;
-    } routes[] = {
+    static const sp_api_route routes[] = {
         {"POST", "/graph/v1beta1/drives/{driveId}/items/{itemId}/invite", invite},
         {"GET", "/graph/v1beta1/drives/{driveId}/items/{itemId}/permissions", list_permissions},
         {"GET", "/graph/v1beta1/drives/{driveId}/items/{itemId}/permissions/{permId}",
@@ -537,10 +534,5 @@ int sp_api__register_sharing(sp_router *r, sp_api *api)
         {"GET", "/graph/v1beta1/me/drive/sharedWithMe", shared_with_me},
         {"GET", "/graph/v1beta1/me/drive/sharedByMe", shared_by_me},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        int rc = sp_router_add(r, routes[i].method, routes[i].pattern, routes[i].handler, api);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
+    return sp_api__add_routes(r, api, routes, sizeof routes / sizeof routes[0]);
 }

@@ -112,6 +112,7 @@ int sp_authz_decide(sp_authz *a)
     int runs_drives = (a->actor->roles & SP_USER_ROLE_SPACE_ADMIN) &&
                       (a->act == SP_AUTHZ_MANAGE_DRIVE || a->act == SP_AUTHZ_SET_QUOTA ||
                        a->act == SP_AUTHZ_DISABLE_DRIVE);
+    /* Who runs this drive as an admin does, for this act. */
     int admin = (a->actor->roles & SP_USER_ROLE_ADMIN) != 0 ||
                 (runs_drives && strcmp(a->drive_type, "project") == 0);
     if (sharing ? !a->role || a->drive_disabled

@@ -25,8 +25,11 @@
 /* What an actor asks to do. A membership counts until it expires. The
  * sharing acts need one on an enabled drive (admins too: sharing is the
  * members' business); the member and drive acts need one or the admin
- * role, and reach a disabled drive only as its Manager or an admin. Anything else
- * finds no drive (404) rather than a refusal (403). */
+ * role, and reach a disabled drive only as its Manager or an admin. Space
+ * admins run every project drive as oCIS's Space Admin: rename, quota,
+ * disable, restore and purge, member or not; not its members or shares,
+ * and no personal drive (403). Anything else finds no drive (404) rather
+ * than a refusal (403). */
 typedef enum sp_authz_act {
     SP_AUTHZ_SEE_ITEM,       /* list an item's permissions */
     SP_AUTHZ_SHARE,          /* invite on an item: a role that shares, granting no more */
@@ -35,10 +38,10 @@ typedef enum sp_authz_act {
     SP_AUTHZ_SEE_MEMBERS,    /* list the members */
     SP_AUTHZ_MANAGE_MEMBERS, /* add members, change one: a Manager or an admin */
     SP_AUTHZ_REMOVE_MEMBER,  /* remove membership target_id: also the member themself */
-    SP_AUTHZ_MANAGE_DRIVE,   /* rename, describe: a Manager or an admin */
-    SP_AUTHZ_SET_QUOTA,      /* an admin, or a space admin managing a project drive (oCIS) */
-    SP_AUTHZ_DISABLE_DRIVE,  /* disable, restore, purge: a Manager or an admin; a personal
-                              * drive: an admin only */
+    SP_AUTHZ_MANAGE_DRIVE,   /* rename, describe: a Manager, an admin, a space admin (project) */
+    SP_AUTHZ_SET_QUOTA,      /* an admin, or a space admin on a project drive (oCIS) */
+    SP_AUTHZ_DISABLE_DRIVE,  /* disable, restore, purge: a Manager, an admin or a space admin;
+                              * a personal drive: an admin only */
 } sp_authz_act;
 
 /* A question, what the last reading found, and the answer. The caller

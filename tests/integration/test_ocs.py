@@ -159,6 +159,15 @@ def check_user(t, sp, idp, bob):
              ET.fromstring(r.body).findtext('data/display-name') == 'Tom & <Jerry> "O\'Neil"',
              '%s: a display name with XML special characters is escaped, not injected' % v,
              r.body[:300])
+        ctl = Client(sp, idp.token('ctl-sub', 'ctl', 'Bell\u0007 Tab\tEnd'))
+        r = ctl.get('/ocs/%s.php/cloud/user' % v)
+        try:
+            name = ET.fromstring(r.body).findtext('data/display-name')
+        except ET.ParseError as e:
+            name = 'not XML: %s' % e
+        t.ok(r.status == 200 and name == 'Bell\ufffd Tab\tEnd',
+             '%s: a control character XML forbids (from the token) becomes U+FFFD; the answer '
+             'stays well-formed XML' % v, r.body[:300])
         for token in (None, 'not.a.token'):
             r = sp.get('/ocs/%s.php/cloud/user?format=json' % v, token=token)
             t.ok(r.status == 401 and ocs(r)['meta']['statuscode'] == 997 and 'data' not in ocs(r)
