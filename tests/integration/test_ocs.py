@@ -243,6 +243,11 @@ def check_settings(t, sp, idp, admin, spaceadmin, bob):
          'spaceadmin: Drives.ReadWrite and Drives.ReadWriteProjectQuota, and a project she is no '
          'member of is renamed and its quota set', r.body[:200])
     personal = bob.get('/graph/v1.0/me/drive').json()['id']
+    r = spaceadmin.get('/graph/v1.0/drives')
+    t.ok(r.status == 200 and personal in [d['id'] for d in r.json()['value']] and
+         spaceadmin.get('/graph/v1.0/drives/' + personal).status == 200,
+         'spaceadmin: Drives.List.all, and every drive is listed and readable, personal drives '
+         'included (as in oCIS)', r.body[:200])
     r = spaceadmin.call('PATCH', '/graph/v1.0/drives/' + personal, body={'quota': {'total': 7000}})
     t.ok(r.status == 403, 'spaceadmin: no Drives.ReadWritePersonalQuota, and the quota of a '
          'personal drive is refused', r.body[:200])
