@@ -173,12 +173,14 @@ static json_t *bundle_json(const settings_role *r)
 }
 
 /*
- * Reads the request: authenticates the caller into *u, parses the body
- * and checks that it has no fields but those in allowed (NULL-terminated
- * proto names; their camelCase forms are accepted too). Returns the body
- * (new reference) or NULL after replying.
+ * Reads the request: authenticates the caller into *u, parses the body and
+ * reads its one field, which protobuf JSON lets the web spell as the proto
+ * name (snake) or in camelCase, into *field (NULL when absent; borrowed
+ * from the body). Any other field, or both spellings, is 400. Returns the
+ * body (new reference) or NULL after replying.
  */
-static json_t *read_request(sp_http_req *req, sp_api *api, sp_user *u, const char *const *allowed)
+static json_t *read_request(sp_http_req *req, sp_api *api, sp_user *u, const char *snake,
+                            const char *camel, json_t **field)
 {
     if (sp_api__caller(req, api, u) < 0)
         return NULL;
@@ -189,50 +191,37 @@ static json_t *read_request(sp_http_req *req, sp_api *api, sp_user *u, const cha
     json_t *v;
     json_object_foreach(body, key, v)
     {
-        int known = 0;
-        for (const char *const *a = allowed; *a && !known; a++) {
-            char camel[64];
-            size_t n = 0;
-            for (const char *c = *a; *c && n + 1 < sizeof camel; c++) {
-                if (*c == '_' && c[1])
-                    camel[n++] = (char)(*++c - 'a' + 'A');
-                else
-                    camel[n++] = *c;
-            }
-            camel[n] = '\0';
-            known = strcmp(key, *a) == 0 || strcmp(key, camel) == 0;
-        }
-        if (!known) {
+        if (strcmp(key, snake) != 0 && strcmp(key, camel) != 0) {
             sp_http_reply_error(req, 400, "invalidRequest", "unknown field %s", key);
             json_decref(body);
             return NULL;
         }
     }
-    return body;
-}
-
-/*
- * Reads a request whose body names an account: as read_request, with
- * account_uuid (or accountUuid) its only field, set into *account ("" when
- * absent; borrowed from the body). Returns the body (new reference), or
- * NULL after replying, also 400 when the account is not a string or given
- * in both spellings.
- */
-static json_t *read_account_request(sp_http_req *req, sp_api *api, sp_user *u, const char **account)
-{
-    static const char *const allowed[] = {"account_uuid", NULL};
-    json_t *body = read_request(req, api, u, allowed);
-    if (!body)
-        return NULL;
-    json_t *a = json_object_get(body, "account_uuid");
-    json_t *b = json_object_get(body, "accountUuid");
-    if ((a && b) || (a && !json_is_string(a)) || (b && !json_is_string(b))) {
-        sp_http_reply_error(req, 400, "invalidRequest",
-                            "account_uuid must be one string (account_uuid or accountUuid)");
+    json_t *a = json_object_get(body, snake), *b = json_object_get(body, camel);
+    if (a && b) {
+        sp_http_reply_error(req, 400, "invalidRequest", "send %s or %s, not both", snake, camel);
         json_decref(body);
         return NULL;
     }
-    *account = a ? json_string_value(a) : b ? json_string_value(b) : "";
+    *field = a ? a : b;
+    return body;
+}
+
+/* As read_request for a body naming an account (account_uuid), set into
+ * *account ("" when absent; borrowed from the body); 400 when it is not a
+ * string. */
+static json_t *read_account_request(sp_http_req *req, sp_api *api, sp_user *u, const char **account)
+{
+    json_t *a;
+    json_t *body = read_request(req, api, u, "account_uuid", "accountUuid", &a);
+    if (!body)
+        return NULL;
+    if (a && !json_is_string(a)) {
+        sp_http_reply_error(req, 400, "invalidRequest", "account_uuid must be a string");
+        json_decref(body);
+        return NULL;
+    }
+    *account = a ? json_string_value(a) : "";
     return body;
 }
 
@@ -240,14 +229,11 @@ static json_t *read_account_request(sp_http_req *req, sp_api *api, sp_user *u, c
  * of them or those named. */
 static void roles_list(sp_http_req *req, void *ctx)
 {
-    static const char *const allowed[] = {"bundle_ids", NULL};
     sp_user u;
-    json_t *body = read_request(req, ctx, &u, allowed);
+    json_t *ids;
+    json_t *body = read_request(req, ctx, &u, "bundle_ids", "bundleIds", &ids);
     if (!body)
         return;
-    json_t *ids = json_object_get(body, "bundle_ids");
-    if (!ids)
-        ids = json_object_get(body, "bundleIds");
     json_t *bundles = json_array();
     if (ids && !json_is_array(ids)) {
         sp_http_reply_error(req, 400, "invalidRequest", "bundle_ids must be an array of strings");
