@@ -72,18 +72,23 @@ int sp_api__verify_token(sp_http_req *req, sp_api *api, int allow_query, sp_iden
     return rc;
 }
 
+void sp_api__challenge(sp_http_req *req, int had_token)
+{
+    sp_http_add_header(req, "WWW-Authenticate",
+                       had_token ? "Bearer error=\"invalid_token\"" : "Bearer realm=\"spaceport\"");
+}
+
 int sp_api__authenticate_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identity *id)
 {
     int had_token;
     int rc = sp_api__verify_token(req, api, allow_query, id, &had_token);
     if (rc == SP_ERR_UNAVAILABLE) {
         sp_http_reply_error(req, 503, "unavailable", "the identity provider cannot be reached");
-    } else if (rc < 0 && !had_token) {
-        sp_http_add_header(req, "WWW-Authenticate", "Bearer realm=\"spaceport\"");
-        sp_http_reply_error(req, 401, "unauthenticated", "a bearer token is required");
     } else if (rc < 0) {
-        sp_http_add_header(req, "WWW-Authenticate", "Bearer error=\"invalid_token\"");
-        sp_http_reply_error(req, 401, "unauthenticated", "the access token is not valid");
+        sp_api__challenge(req, had_token);
+        sp_http_reply_error(req, 401, "unauthenticated",
+                            had_token ? "the access token is not valid"
+                                      : "a bearer token is required");
     }
     return rc;
 }

@@ -41,6 +41,10 @@ int sp_api__authenticate_ex(sp_http_req *req, sp_api *api, int allow_query, sp_i
 int sp_api__verify_token(sp_http_req *req, sp_api *api, int allow_query, sp_identity *id,
                          int *had_token);
 
+/* Adds the WWW-Authenticate challenge of a refused token: the realm when
+ * there was none, invalid_token when there was one. */
+void sp_api__challenge(sp_http_req *req, int had_token);
+
 /* The user of a verified identity, provisioned on first sight (with the
  * personal drive), without replying. Returns 0 or the store's error. */
 int sp_api__provision(sp_api *api, const sp_identity *id, sp_user *user);

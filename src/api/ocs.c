@@ -203,9 +203,7 @@ static int ocs_caller(sp_http_req *req, sp_api *api, sp_user *u)
         return rc;
     }
     if (rc < 0) {
-        sp_http_add_header(req, "WWW-Authenticate",
-                           had_token ? "Bearer error=\"invalid_token\""
-                                     : "Bearer realm=\"spaceport\"");
+        sp_api__challenge(req, had_token);
         reply_ocs(req, OCS_UNAUTHORIZED, "Unauthorised", NULL, 401);
         return rc;
     }
