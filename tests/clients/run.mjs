@@ -26,9 +26,14 @@
 import fs from 'node:fs';
 import process from 'node:process';
 
-import { Check, Stack, assert, diag, notOk, ok, tail, tapCounts } from '../lib/stack.mjs';
+import { Stack, assert, diag, notOk, ok, tail, tapCounts } from '../lib/stack.mjs';
+import { runSharing, sseStep } from './sharing.mjs';
+import { closeTabs, openTab } from './sse.mjs';
+import { clients, describe, need, printTable, step } from './web.mjs';
 
 const GIB = 1024 ** 3;
+// The tabs' streams answer at once; after this they will not.
+const STREAM_OPEN_MS = 5000;
 
 // oCIS's unified role ids (services/graph/pkg/unifiedrole/roles.go).
 const ROLE = {
@@ -45,15 +50,17 @@ const SETTINGS_ROLE = {
 
 // The identity provider's users: the demo users' roles claim, and three
 // plain users to be members (their settings grant nothing on drives, so
-// what the web shows them comes from their space role alone).
+// what the web shows them comes from their space role alone). Their groups
+// claim, oCIS demo style: sailing-lovers (richard, ada) is given a file,
+// physics-lovers (katherine, marie, einstein) a project space.
 const USERS = [
-  ['einstein', 'Albert Einstein', ['spaceport-admin']],
-  ['marie', 'Marie Curie', ['spaceport-spaceadmin']],
-  ['richard', 'Richard Feynman', []],
-  ['ada', 'Ada Lovelace', []],
-  ['katherine', 'Katherine Johnson', []],
-].map(([username, name, roles]) => ({
-  username, password: username, name, email: `${username}@example.org`, email_verified: true, roles,
+  ['einstein', 'Albert Einstein', ['spaceport-admin'], ['physics-lovers', 'sailing-lovers']],
+  ['marie', 'Marie Curie', ['spaceport-spaceadmin'], ['physics-lovers']],
+  ['richard', 'Richard Feynman', [], ['sailing-lovers']],
+  ['ada', 'Ada Lovelace', [], ['sailing-lovers']],
+  ['katherine', 'Katherine Johnson', [], ['physics-lovers']],
+].map(([username, name, roles, groups]) => ({
+  username, password: username, name, email: `${username}@example.org`, email_verified: true, roles, groups,
 }));
 
 // web-runtime's getAbilities (packages/web-runtime/src/services/auth/
@@ -104,12 +111,14 @@ const SITE = {
   reload: 'web-pkg spaces store reloadProjectSpaces (packages/web-pkg/src/composables/piniaStores/spaces.ts)',
   restore: 'web-pkg useSpaceActionsRestore.restoreSpaces (packages/web-pkg/src/composables/actions/spaces/useSpaceActionsRestore.ts)',
   delete: 'web-pkg useSpaceActionsDelete.deleteSpaces (packages/web-pkg/src/composables/actions/spaces/useSpaceActionsDelete.ts)',
+  sseOpen: 'web-runtime userContextReady watcher -> registerSSEEventListeners (packages/web-runtime/src/index.ts)',
 };
 
 /**
  * The two libraries and where their signatures differ: ownCloud's drive
  * calls take the role definitions (its builder resolves members' roles from
- * them), OpenCloud's do not; OpenCloud's createSpace sends no driveType.
+ * them), OpenCloud's do not; OpenCloud's createSpace sends no driveType and
+ * its share loaders expand thumbnails.
  */
 const LIBRARIES = [
   {
@@ -119,6 +128,8 @@ const LIBRARIES = [
     createDrive: (g, roles, data, req) => g.drives.createDrive(data, roles, req),
     updateDrive: (g, roles, id, data, req) => g.drives.updateDrive(id, data, roles, req),
     getDrive: (g, roles, id) => g.drives.getDrive(id, roles),
+    listSharedWithMe: (g) => g.driveItems.listSharedWithMe({}),
+    listSharedByMe: (g) => g.driveItems.listSharedByMe({}),
     createData: (name) => ({ name, driveType: 'project' }),
     // ownCloud awaits the role definitions before it loads spaces.
     rolesBeforeSpaces: true,
@@ -130,91 +141,13 @@ const LIBRARIES = [
     createDrive: (g, roles, data, req) => g.drives.createDrive(data, req),
     updateDrive: (g, roles, id, data, req) => g.drives.updateDrive(id, data, req),
     getDrive: (g, roles, id) => g.drives.getDrive(id),
+    // OpenCloud's loaders ask for thumbnails too.
+    listSharedWithMe: (g) => g.driveItems.listSharedWithMe({ expand: new Set(['thumbnails']) }, {}),
+    listSharedByMe: (g) => g.driveItems.listSharedByMe({ expand: new Set(['thumbnails']) }, {}),
     createData: (name) => ({ name }),
     rolesBeforeSpaces: false,
   },
 ];
-
-// --- the web's clients --------------------------------------------------
-
-/** A step that cannot run because an earlier one failed. */
-class NotRun extends Error {}
-
-function need(value, what) {
-  if (value === undefined || value === null) throw new NotRun(what);
-  return value;
-}
-
-/**
- * The clients of web-pkg's ClientService (packages/web-pkg/src/services/
- * client/client.ts) for one signed-in user: the graph and ocs clients on
- * axios instances with the static headers and an interceptor adding the
- * dynamic ones, and httpAuthenticated (baseURL the server) for the settings
- * calls, which the web makes with axios directly.
- */
-function clients(mod, axios, serverUrl, token) {
-  const staticHeaders = { 'Initiator-ID': crypto.randomUUID(), 'X-Requested-With': 'XMLHttpRequest' };
-  const withAuth = (instance) => {
-    instance.interceptors.request.use((config) => {
-      Object.assign(config.headers, {
-        'Accept-Language': 'en',
-        'X-Request-ID': crypto.randomUUID(),
-        Authorization: `Bearer ${token}`,
-      });
-      return config;
-    });
-    return instance;
-  };
-  return {
-    graph: mod.graph.graph(serverUrl, withAuth(axios.create({ headers: staticHeaders }))),
-    ocs: mod.ocs.ocs(serverUrl, withAuth(axios.create({ headers: staticHeaders }))),
-    http: withAuth(axios.create({ baseURL: serverUrl, headers: staticHeaders })),
-  };
-}
-
-/** What an axios error says: the request and the server's answer. */
-function describe(err) {
-  if (err?.isAxiosError) {
-    const c = err.config || {};
-    const body = typeof err.response?.data === 'string' ? err.response.data : JSON.stringify(err.response?.data);
-    return `${String(c.method).toUpperCase()} ${c.url}${c.params ? ` params ${JSON.stringify(c.params)}` : ''}`
-      + ` -> ${err.response ? `${err.response.status} ${(body || '').slice(0, 600)}` : err.message}`;
-  }
-  return err?.stack || String(err);
-}
-
-// --- the steps ----------------------------------------------------------
-
-// operation -> { library name -> 'pass' | 'FAIL' | 'not run' }; the steps
-// of one row (the same call for each member) fail it when any fails.
-const table = new Map();
-const RANK = { 'not run': 0, pass: 1, FAIL: 2 };
-
-function record(row, lib, result) {
-  if (!table.has(row)) table.set(row, {});
-  const cells = table.get(row);
-  if (!cells[lib.name] || RANK[result] > RANK[cells[lib.name]]) cells[lib.name] = result;
-}
-
-/** One TAP line "<library>: <site>: <what>"; `row` names its table row
- * (default: the site's function and `what`). */
-async function step(lib, site, what, fn, row = what) {
-  const op = `${site.split(' (')[0]}: ${row}`;
-  const name = `${lib.name}: ${site}: ${what}`;
-  try {
-    await fn();
-    ok(name);
-    record(op, lib, 'pass');
-  } catch (err) {
-    if (err instanceof NotRun) {
-      record(op, lib, 'not run');
-      diag(`not run: ${name} (${err.message})`);
-      return;
-    }
-    notOk(name, err instanceof Check ? err.message : describe(err));
-    record(op, lib, 'FAIL');
-  }
-}
 
 /**
  * web-runtime's sign-in for one user (UserManager.fetchUserInfo and what it
@@ -312,13 +245,18 @@ function memberRole(space, userId) {
   return space.members?.[userId]?.roleId;
 }
 
-async function runLibrary(env, lib) {
-  const mod = {
+/** The library's modules the web uses (before any tab shims a browser). */
+async function loadLibrary(lib) {
+  return {
     root: await import(lib.pkg),
     graph: await import(`${lib.pkg}/graph`),
     ocs: await import(`${lib.pkg}/ocs`),
+    generated: await import(`${lib.pkg}/graph/generated`),
   };
-  const generated = await import(`${lib.pkg}/graph/generated`);
+}
+
+async function runLibrary(env, lib, mod) {
+  const { generated } = mod;
   const serverUrl = `${env.stack.url}/`;
   const user = async (username) => {
     const def = USERS.find((x) => x.username === username);
@@ -334,6 +272,27 @@ async function runLibrary(env, lib) {
   for (const [username, role] of [['ada', 'Manager'], ['richard', 'Space Editor'], ['katherine', 'Space Viewer']]) {
     members[username] = { ...(await user(username)), spaceRole: role };
   }
+
+  // Each user's tab opens its change stream once signed in, when the
+  // capabilities announce it.
+  const tabs = {};
+  await step(lib, SITE.sseOpen, 'ocs capabilities core["support-sse"] is true', async () => {
+    const caps = need(marie.capabilities, 'no capabilities');
+    assert(caps.capabilities.core['support-sse'] === true, `core: ${JSON.stringify(caps.capabilities.core)}`);
+  }, 'sse: capabilities announce support-sse');
+  // Opened even when that failed, to tell what else fails.
+  await step(lib, SITE.sseOpen, 'sseAuthenticated opens the streams of marie, ada, richard and katherine', async () => {
+    for (const u of [marie, ...Object.values(members)]) {
+      tabs[u.username] = await openTab(lib, env.z, u.username, serverUrl, u.c.token);
+    }
+    const opened = Promise.all(Object.values(tabs).map((t) => t.opened));
+    let timer;
+    const late = new Promise((resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`not open after ${STREAM_OPEN_MS} ms`)), STREAM_OPEN_MS);
+    });
+    await Promise.race([opened, late]).finally(() => clearTimeout(timer));
+  }, 'sse: the tabs open their streams');
+  const sseCheck = (tab, topic, t0, want, then) => sseStep(lib, tab, topic, t0, want, then);
 
   let space;
   const name = `Relativity (${lib.name})`;
@@ -364,6 +323,7 @@ async function runLibrary(env, lib) {
 
   // Members: richard joins as Viewer and is made Editor below.
   const shares = {};
+  const invited = {};
   for (const [username, roleId, label] of [['ada', ROLE.manager, 'Manager'], ['richard', ROLE.spaceViewer, 'Space Viewer'],
     ['katherine', ROLE.spaceViewer, 'Space Viewer']]) {
     await step(lib, SITE.invite, `permissions.createInvite on the space root adds ${username} as ${label}, then drives.getDrive`, async () => {
@@ -373,6 +333,7 @@ async function runLibrary(env, lib) {
       // user's own sign-in, the id Spaceport gave them.
       const me = await m.c.graph.users.getMe();
       m.me = me;
+      invited[username] = Date.now();
       const share = await marie.c.graph.permissions.createInvite(space.id, space.id, {
         roles: [roleId],
         expirationDateTime: undefined,
@@ -386,6 +347,13 @@ async function runLibrary(env, lib) {
       if (lib.rolesBeforeSpaces) {
         assert(memberRole(updated, me.id) === roleId, `members: ${JSON.stringify(updated.members)}`);
       }
+    });
+    await sseCheck(tabs[username], 'space-member-added', shares[username] && invited[username], {
+      itemid: space?.id, spaceid: space?.id, initiatorid: marie.c.initiatorId, affecteduserids: [members[username].me?.id],
+    }, async () => {
+      // onSSESpaceMemberAddedEvent: getDrive(itemid) as the new member.
+      const drive = await lib.getDrive(members[username].c.graph, {}, space.id);
+      assert(drive.id === space.id, `getDrive: ${drive.id}`);
     });
   }
 
@@ -401,11 +369,17 @@ async function runLibrary(env, lib) {
     for (const id of Object.values(ROLE)) assert(allowed.includes(id), `allowed roles: ${JSON.stringify(allowed)}`);
   });
 
+  let t0;
   await step(lib, SITE.change, 'permissions.updatePermission makes richard Space Editor', async () => {
     const share = need(shares.richard, 'richard was not added');
+    const start = Date.now();
     const updated = await marie.c.graph.permissions.updatePermission(space.id, space.id, share.id,
       { roles: [ROLE.spaceEditor], expirationDateTime: undefined }, marie.graphRoles || {});
+    t0 = start;
     assert(updated.id === share.id && updated.role?.id === ROLE.spaceEditor, `share: ${JSON.stringify({ id: updated.id, role: updated.role?.id })}`);
+  });
+  await sseCheck(tabs.richard, 'space-share-updated', t0, {
+    itemid: space?.id, spaceid: space?.id, initiatorid: marie.c.initiatorId, affecteduserids: [members.richard.me?.id],
   });
 
   // What each member's web shows for the space.
@@ -438,15 +412,25 @@ async function runLibrary(env, lib) {
     });
   }
 
+  t0 = undefined;
   await step(lib, SITE.remove, 'permissions.deletePermission removes katherine, then drives.getDrive', async () => {
     const share = need(shares.katherine, 'katherine was not added');
+    const start = Date.now();
     await marie.c.graph.permissions.deletePermission(space.id, space.id, share.id);
+    t0 = start;
     const updated = await lib.getDrive(marie.c.graph, marie.graphRoles || {}, space.id);
     assert(updated.id === space.id, 'the space is gone');
     const { shares: listed } = await marie.c.graph.permissions.listPermissions(space.id, space.id, marie.graphRoles || {}, {});
     assert(!listed.some((s) => s.sharedWith?.id === members.katherine.me.id), 'katherine is still a member');
     const project = await spacesByType(lib, members.katherine, 'project');
     assert(!project.some((s) => s.id === space.id), 'katherine still lists the space');
+  });
+  await sseCheck(tabs.katherine, 'space-member-removed', t0, {
+    itemid: space?.id, spaceid: space?.id, initiatorid: marie.c.initiatorId, affecteduserids: [members.katherine.me?.id],
+  });
+
+  await runSharing(env, lib, {
+    mod, marie, members, tabs, space, spacesByType, siteLoadSpaces: SITE.loadSpaces,
   });
 
   const reloaded = async () => (await spacesByType(lib, marie, 'project')).find((s) => s.id === space.id);
@@ -478,21 +462,24 @@ async function runLibrary(env, lib) {
     await marie.c.graph.drives.deleteDrive(space.id);
     assert(!(await reloaded()), 'still listed');
   });
+  closeTabs();
 }
 
 async function main() {
   let axios;
   let createMongoAbility;
+  let z;
   try {
     // The libraries' own axios and CASL (their dependencies in the lock).
     ({ default: axios } = await import('axios'));
     ({ createMongoAbility } = await import('@casl/ability'));
+    ({ z } = await import('zod'));
   } catch (err) {
     notOk('the client libraries are installed', `${err.message}\nrun: (cd tests/clients && npm ci)`);
     return;
   }
   const stack = new Stack({ name: 'clients', users: USERS });
-  const env = { stack, axios, createMongoAbility };
+  const env = { stack, axios, createMongoAbility, z };
   try {
     const t0 = Date.now();
     try {
@@ -502,13 +489,15 @@ async function main() {
       return;
     }
     diag(`started in ${Date.now() - t0} ms; spaceport ${stack.url}, issuer ${stack.issuer}`);
-    for (const lib of LIBRARIES) {
+    const mods = [];
+    for (const lib of LIBRARIES) mods.push(await loadLibrary(lib));
+    for (const [i, lib] of LIBRARIES.entries()) {
       // Their exports hide package.json: read the installed file.
       const { version } = JSON.parse(fs.readFileSync(
         new URL(`./node_modules/${lib.pkg}/package.json`, import.meta.url), 'utf8'));
       diag(`${lib.name}: ${lib.pkg} ${version}`);
       try {
-        await runLibrary(env, lib);
+        await runLibrary(env, lib, mods[i]);
       } catch (err) {
         notOk(`${lib.name}: the run goes through`, describe(err));
       }
@@ -517,22 +506,11 @@ async function main() {
     if (code === 0) ok('spaceport stops cleanly (exit code 0)');
     else notOk('spaceport stops cleanly (exit code 0)', `exit code ${code}:\n${stack.report()}`);
   } finally {
+    closeTabs();
     if (tapCounts().failed && stack.sp) diag(`spaceport log:\n${tail(stack.sp.log, 15)}`);
     await stack.stop().catch(() => {});
     stack.cleanup();
-    printTable();
-  }
-}
-
-/** The operations x libraries table, as TAP comments. */
-function printTable() {
-  const names = LIBRARIES.map((l) => l.name);
-  const width = Math.max(...[...table.keys()].map((k) => k.length), 9);
-  diag('');
-  diag(`${'operation'.padEnd(width)} | ${names.join(' | ')}`);
-  diag(`${'-'.repeat(width)}-|-${names.map((n) => '-'.repeat(n.length)).join('-|-')}`);
-  for (const [op, cells] of table) {
-    diag(`${op.padEnd(width)} | ${names.map((n) => (cells[n] || '-').padEnd(n.length)).join(' | ')}`);
+    printTable(LIBRARIES.map((l) => l.name));
   }
 }
 
