@@ -75,6 +75,14 @@ int sp_store_item_get(sp_store *st, const char *drive_id, const char *item_id, s
     return c ? get_on(c, drive_id, item_id, fn, ctx) : SP_ERR_DB;
 }
 
+const char *sp_item_fallback_name(const char *item_id, const char *stored)
+{
+    const char *bang = strchr(item_id, '!');
+    if (stored && *stored && strcmp(stored, item_id) != 0)
+        return stored;
+    return bang && bang[1] ? bang + 1 : item_id;
+}
+
 void sp_store_items_limit(sp_store *st, int64_t max)
 {
     st->items_max = max < 0 ? 0 : max;

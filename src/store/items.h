@@ -46,6 +46,15 @@ typedef int (*sp_item_fn)(const sp_item *item, void *ctx);
 int sp_store_item_get(sp_store *st, const char *drive_id, const char *item_id, sp_item_fn fn,
                       void *ctx);
 
+/*
+ * The name a shared item shows while storage has not described it:
+ * stored, the name the share was given (the drive's name for its root,
+ * or a name the sharer's client sent), unless that is the item id itself,
+ * whose opaque part (after "<driveId>!") then stands in. Returns stored
+ * or a pointer into item_id.
+ */
+const char *sp_item_fallback_name(const char *item_id, const char *stored);
+
 /* Sets how many items without a share are kept (at least 0); the oldest
  * reported go first when a change brings more. Call before threads
  * start; SP_ITEMS_MAX_DEFAULT until then. */
