@@ -46,7 +46,8 @@ typedef struct received {
 } received;
 
 /* The item user received through mount_id into item (SP_SHARE_ITEM_ID_MAX
- * bytes). Returns 0, SP_ERR_NOT_FOUND or a negative sp_err. */
+ * bytes), on connection w. Returns 0, SP_ERR_NOT_FOUND or a negative
+ * sp_err. */
 static int item_of_mount(sp_conn *w, const sp_user *user, const char *mount_id, char *item,
                          int64_t now)
 {
@@ -63,6 +64,13 @@ static int item_of_mount(sp_conn *w, const sp_user *user, const char *mount_id, 
     if (step == SQLITE_ROW)
         return 0;
     return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "share by mount");
+}
+
+int sp_store_share_item_of_mount(sp_store *st, const sp_user *user, const char *mount_id,
+                                 char *item_out)
+{
+    sp_conn *c = sp_store__conn(st);
+    return c ? item_of_mount(c, user, mount_id, item_out, sp_time_now_ms()) : SP_ERR_DB;
 }
 
 /* Reads the user's shares of item into a new array *out (free it) of *n. */

@@ -32,12 +32,13 @@
     "s.id, s.mount_id, d.id, d.name, d.etag, d.mtime, s.item_id, s.item_name, g.id,"              \
     " g.display_name, s.grantee_email, s.role, coalesce(s.expires_at, 0), c.id,"                  \
     " c.display_name, s.created_at, d.id, i.id, i.parent_id, i.name, i.path, i.folder, i.size,"   \
-    " i.etag, i.mtime, i.mime_type"
+    " i.etag, i.mtime, i.mime_type, d.drive_type"
 /* The item columns start here (items.c's order); i.id is NULL while
  * storage has not described the item. */
 #define ITEM_COL 16
+#define DRIVE_TYPE_COL 26
 /* Lists of shares received add the caller's view: mounted, hidden. */
-#define STATE_COL 26
+#define STATE_COL 27
 #define SHARE_FROM                                                                                \
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq"                                         \
     " LEFT JOIN users g ON g.seq = s.grantee_seq JOIN users c ON c.seq = s.creator_seq"           \
@@ -82,6 +83,7 @@ static void read_share(sqlite3_stmt *q, sp_share *s)
     s->creator_id = T(13);
     s->creator_name = T(14);
     s->created_at_ms = sqlite3_column_int64(q, 15);
+    s->drive_type = T(DRIVE_TYPE_COL);
     s->item_known = sqlite3_column_type(q, ITEM_COL + 1) != SQLITE_NULL;
     if (s->item_known) {
         sp_store__read_item(q, ITEM_COL, &s->item);

@@ -17,6 +17,7 @@ typedef struct sp_share {
     const char *mount_id; /* the grantee's mountpoint drive id */
     const char *drive_id;
     const char *drive_name;
+    const char *drive_type; /* personal | project */
     const char *drive_etag;
     int64_t drive_mtime_ms;
     const char *item_id; /* the drive id for its root */
@@ -137,6 +138,12 @@ typedef enum sp_share_state {
 int sp_store_share_state_set(sp_store *st, const sp_user *user, const char *item_id,
                              const char *mount_id, sp_share_state state, int value,
                              char *item_out);
+
+/* The item (into item_out, SP_SHARE_ITEM_ID_MAX bytes) of the unexpired
+ * share user received whose mountpoint id is mount_id. Returns 0 or
+ * SP_ERR_NOT_FOUND. */
+int sp_store_share_item_of_mount(sp_store *st, const sp_user *user, const char *mount_id,
+                                 char *item_out);
 
 /*
  * Marks shares whose expiry passed by now as expired, writing one
