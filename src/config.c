@@ -375,6 +375,22 @@ static int parse_coalesce(sp_config *c, const char *v, char *w, size_t wl)
     return parse_duration_in(&c->sse_coalesce_ms, v, 0, SP_COALESCE_MAX_MS, w, wl);
 }
 
+/* Most items without a share one may ask to keep: ten million rows of a
+ * few hundred bytes is a few GB, past what a registry should hold. */
+#define SP_ITEMS_MAX_MAX 10000000
+
+static int parse_items_max(sp_config *cfg, const char *v, char *why, size_t whylen)
+{
+    size_t digits = strspn(v, "0123456789");
+    long long n = digits && digits <= 8 && v[digits] == '\0' ? strtoll(v, NULL, 10) : -1;
+    if (n < 0 || n > SP_ITEMS_MAX_MAX) {
+        say(why, whylen, "'%s' must be a number of items from 0 to %d", v, SP_ITEMS_MAX_MAX);
+        return SP_ERR_INVALID;
+    }
+    cfg->items_max = n;
+    return 0;
+}
+
 static int parse_domain_issuers(sp_config *cfg, const char *v, char *why, size_t whylen)
 {
     sp_config_list pairs = {0};
@@ -459,6 +475,7 @@ static const setting settings[] = {
     {"SPACEPORT_HTTP_TLS_KEY", NULL, parse_http_tls_key},
     {"SPACEPORT_SSE_KEEPALIVE", "15s", parse_keepalive},
     {"SPACEPORT_SSE_COALESCE", "1s", parse_coalesce},
+    {"SPACEPORT_ITEMS_MAX", "100000", parse_items_max},
     {"SPACEPORT_DOMAIN_ISSUERS", NULL, parse_domain_issuers},
     {"SPACEPORT_LOG_LEVEL", "info", parse_log_level},
 };

@@ -64,6 +64,7 @@ typedef struct sp_config {
     char *http_tls_cert, *http_tls_key;
     int64_t sse_keepalive_ms;
     int64_t sse_coalesce_ms;
+    int64_t items_max; /* items without a share kept (store/items.h) */
     sp_config_domain_issuer domain_issuers[SP_CONFIG_LIST_MAX];
     size_t domain_issuer_count;
     enum sp_log_level log_level;

@@ -19,6 +19,7 @@
 #include "events/sweeper.h"
 #include "http/http.h"
 #include "store/events.h"
+#include "store/items.h"
 #include "store/shares.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -91,6 +92,7 @@ static const char usage[] =
     "  SPACEPORT_HTTP_TLS_CERT, _KEY  serve HTTPS with these PEM files\n"
     "  SPACEPORT_SSE_KEEPALIVE      change stream keep-alive interval (15s)\n"
     "  SPACEPORT_SSE_COALESCE       item change coalescing window (1s)\n"
+    "  SPACEPORT_ITEMS_MAX          unshared item descriptions kept (100000)\n"
     "  SPACEPORT_DOMAIN_ISSUERS     domain=issuer pairs for WebFinger\n"
     "  SPACEPORT_LOG_LEVEL          debug, info, warn, error (info)\n";
 
@@ -144,6 +146,7 @@ static int open_store(const sp_config *cfg, sp_store **out)
     sp_buf_free(&path);
     if (rc < 0)
         return rc;
+    sp_store_items_limit(*out, cfg->items_max);
     int applied = 0;
     rc = sp_store_migrate(*out, &applied);
     if (rc < 0) {

@@ -9,6 +9,7 @@
 
 export const EVENT_TYPES = [
   'share-created', 'share-updated', 'share-removed',
+  'share-mounted', 'share-unmounted', 'share-hidden', 'share-unhidden',
   'space-member-added', 'space-member-removed',
   'space-created', 'space-updated', 'space-disabled', 'space-deleted',
   'item-changed', 'remote-registered', 'remote-removed', 'resync',

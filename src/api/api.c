@@ -20,6 +20,8 @@ int sp_api_register(sp_router *r, sp_api *api)
     if (rc == 0)
         rc = sp_api__register_sharing(r, api);
     if (rc == 0)
+        rc = sp_api__register_shared(r, api);
+    if (rc == 0)
         rc = sp_api__register_events(r, api);
     if (rc == 0)
         rc = sp_api__register_changes(r, api);

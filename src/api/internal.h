@@ -172,10 +172,18 @@ void sp_api__reply_permission(sp_http_req *req, const char *id, json_t *found);
 #define SP_SHARES_DRIVE_ID                                                                        \
     "a0ca6a90-a365-4782-871e-d44447bbc668$a0ca6a90-a365-4782-871e-d44447bbc668"
 
+struct sp_share;
+/* {"user": {"id", "displayName"}}, an identity set (new reference;
+ * sharing.c). */
+json_t *sp_api__user_json(const char *id, const char *name);
+/* A share as a libre-graph permission (new reference; sharing.c). */
+json_t *sp_api__share_permission_json(const struct sp_share *s);
+
 /* Route families. */
 int sp_api__register_drives(sp_router *r, sp_api *api);
 int sp_api__register_members(sp_router *r, sp_api *api);
 int sp_api__register_sharing(sp_router *r, sp_api *api);
+int sp_api__register_shared(sp_router *r, sp_api *api);
 int sp_api__register_events(sp_router *r, sp_api *api);
 int sp_api__register_changes(sp_router *r, sp_api *api);
 int sp_api__register_webfinger(sp_router *r, sp_api *api);

@@ -1,7 +1,7 @@
 /*
  * sharing.c - libre-graph sharing: invite on an item, the item's
- * permissions, changing and removing a share, shared with me, shared by
- * me.
+ * permissions, changing and removing a share (the lists of shares
+ * received and made: shared.c).
  *
  * Who may share: a member of the drive whose role has the share right
  * (Manager and SpaceEditor; resharing by grantees is off, as in oCIS), and
@@ -57,23 +57,22 @@ static int may_grant(sp_http_req *req, sp_authz *a, const sp_role *role)
     return rc;
 }
 
-static json_t *user_json(const char *id, const char *name)
+json_t *sp_api__user_json(const char *id, const char *name)
 {
     return json_pack("{s:{s:s, s:s}}", "user", "id", id, "displayName", name ? name : "");
 }
 
-/* A share as a libre-graph permission (new reference). */
-static json_t *permission_json(const sp_share *s)
+json_t *sp_api__share_permission_json(const sp_share *s)
 {
     char created[SP_TIME_RFC3339_LEN];
     sp_time_format_rfc3339(s->created_at_ms, created);
     json_t *p = json_pack("{s:s, s:[s], s:s, s:{s:o}}", "id", s->id, "roles", s->role,
                           "createdDateTime", created, "invitation", "invitedBy",
-                          user_json(s->creator_id, s->creator_name));
+                          sp_api__user_json(s->creator_id, s->creator_name));
     if (!p)
         return NULL;
     if (s->grantee_id)
-        json_object_set_new(p, "grantedToV2", user_json(s->grantee_id, s->grantee_name));
+        json_object_set_new(p, "grantedToV2", sp_api__user_json(s->grantee_id, s->grantee_name));
     else
         json_object_set_new(json_object_get(p, "invitation"), "email",
                             json_string(s->grantee_email));
@@ -87,7 +86,7 @@ static json_t *permission_json(const sp_share *s)
 
 static int append_permission(const sp_share *s, void *arg)
 {
-    json_t *p = permission_json(s);
+    json_t *p = sp_api__share_permission_json(s);
     return p && json_array_append_new(arg, p) == 0 ? 0 : SP_ERR_NOMEM;
 }
 
@@ -329,7 +328,7 @@ static int find_permission(const sp_share *s, void *arg)
     share_find *sf = arg;
     if (sf->found || strcmp(s->id, sf->id) != 0)
         return 0;
-    sf->found = permission_json(s);
+    sf->found = sp_api__share_permission_json(s);
     return sf->found ? 0 : SP_ERR_NOMEM;
 }
 
@@ -357,7 +356,7 @@ static int capture_share(const sp_share *s, void *arg)
 {
     json_t **json = arg;
     json_decref(*json);
-    *json = permission_json(s);
+    *json = sp_api__share_permission_json(s);
     return *json ? 0 : SP_ERR_NOMEM;
 }
 
@@ -454,72 +453,6 @@ static void delete_share(sp_http_req *req, void *ctx)
     change_share(req, ctx, 1);
 }
 
-/* A share received as a libre-graph driveItem of sharedWithMe. */
-static int append_received(const sp_share *s, void *arg)
-{
-    char created[SP_TIME_RFC3339_LEN];
-    sp_time_format_rfc3339(s->created_at_ms, created);
-    json_t *item = json_pack(
-        "{s:s, s:s, s:b, s:b, s:{s:s, s:s, s:s, s:[o], s:{s:o, s:s}}}", "id", s->mount_id, "name",
-        s->item_name, "@client.synchronize", 1, "@UI.Hidden", 0, "remoteItem", "id", s->item_id,
-        "driveId", s->drive_id, "name", s->item_name, "permissions", permission_json(s), "shared",
-        "sharedBy", user_json(s->creator_id, s->creator_name), "sharedDateTime", created);
-    return item && json_array_append_new(arg, item) == 0 ? 0 : SP_ERR_NOMEM;
-}
-
-static void shared_with_me(sp_http_req *req, void *ctx)
-{
-    sp_api *api = ctx;
-    sp_user u;
-    if (sp_api__caller(req, api, &u) < 0)
-        return;
-    json_t *value = json_array();
-    int rc = sp_store_shares_received(api->store, &u, append_received, value);
-    if (rc < 0) {
-        json_decref(value);
-        sp_api__store_error(req, rc);
-        return;
-    }
-    sp_http_reply_json(req, 200, json_pack("{s:o}", "value", value));
-}
-
-/* Shares made by the caller, one driveItem per item with its permissions
- * (the store lists them ordered by item). */
-static int append_created(const sp_share *s, void *arg)
-{
-    json_t *value = arg;
-    json_t *last = json_array_get(value, json_array_size(value) - 1);
-    if (!last || strcmp(json_string_value(json_object_get(last, "id")), s->item_id) != 0 ||
-        strcmp(json_string_value(json_object_get(json_object_get(last, "parentReference"),
-                                                 "driveId")),
-               s->drive_id) != 0) {
-        last = json_pack("{s:s, s:s, s:{s:s}, s:[]}", "id", s->item_id, "name", s->item_name,
-                         "parentReference", "driveId", s->drive_id, "permissions");
-        if (!last || json_array_append_new(value, last) < 0)
-            return SP_ERR_NOMEM;
-    }
-    json_t *p = permission_json(s);
-    return p && json_array_append_new(json_object_get(last, "permissions"), p) == 0
-               ? 0
-               : SP_ERR_NOMEM;
-}
-
-static void shared_by_me(sp_http_req *req, void *ctx)
-{
-    sp_api *api = ctx;
-    sp_user u;
-    if (sp_api__caller(req, api, &u) < 0)
-        return;
-    json_t *value = json_array();
-    int rc = sp_store_shares_created(api->store, &u, append_created, value);
-    if (rc < 0) {
-        json_decref(value);
-        sp_api__store_error(req, rc);
-        return;
-    }
-    sp_http_reply_json(req, 200, json_pack("{s:o}", "value", value));
-}
-
 int sp_api__register_sharing(sp_router *r, sp_api *api)
 {
     static const sp_api_route routes[] = {
@@ -531,8 +464,6 @@ int sp_api__register_sharing(sp_router *r, sp_api *api)
          patch_share},
         {"DELETE", "/graph/v1beta1/drives/{driveId}/items/{itemId}/permissions/{permId}",
          delete_share},
-        {"GET", "/graph/v1beta1/me/drive/sharedWithMe", shared_with_me},
-        {"GET", "/graph/v1beta1/me/drive/sharedByMe", shared_by_me},
     };
     return sp_api__add_routes(r, api, routes, sizeof routes / sizeof routes[0]);
 }

@@ -10,6 +10,7 @@
 #include "events/inbound.h"
 
 #include "util/err.h"
+#include "util/itemid.h"
 #include "util/url.h"
 #include "util/time.h"
 #include "util/utf8.h"
@@ -49,6 +50,152 @@ static const char *field(json_t *obj, const char *key, int required, int *bad)
 static int is_ows(char c)
 {
     return c == ' ' || c == '\t';
+}
+
+/* A string member of an item within max bytes (required or not): NULL
+ * when absent, or sets *bad. */
+static const char *item_text(json_t *obj, const char *key, int required, size_t max, int *bad)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        return required ? (*bad = 1, NULL) : NULL;
+    const char *s = json_string_value(v);
+    if (!s || !*s || json_string_length(v) > max || strlen(s) != json_string_length(v))
+        *bad = 1;
+    return *bad ? NULL : s;
+}
+
+/* Whether every member of obj is one of the NULL-terminated keys. */
+static int only_keys(json_t *obj, const char *const *keys)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v)
+    {
+        size_t i = 0;
+        while (keys[i] && strcmp(keys[i], k) != 0)
+            i++;
+        if (!keys[i])
+            return 0;
+        (void)v;
+    }
+    return 1;
+}
+
+/*
+ * Reads one item description of drive_id from v into *it (strings point
+ * into v). Returns 0 or SP_ERR_INVALID with *why.
+ */
+static int read_item(json_t *v, const char *drive_id, sp_item *it, const char **why)
+{
+    static const char *const removal_keys[] = {"id", "removed", NULL};
+    static const char *const keys[] = {"id",   "parentId", "name",
+                                       "path", "type",     "size",
+                                       "eTag", "lastModifiedDateTime", "mimeType",
+                                       "removed", NULL};
+    int bad = 0;
+    memset(it, 0, sizeof *it);
+    if (!json_is_object(v)) {
+        *why = "data.items must hold objects";
+        return SP_ERR_INVALID;
+    }
+    it->drive_id = drive_id;
+    it->id = item_text(v, "id", 1, SP_INBOUND_FIELD_MAX, &bad);
+    if (bad || sp_itemid_check(drive_id, it->id, NULL) < 0) {
+        *why = "data.items[].id must be an item of the event's drive";
+        return SP_ERR_INVALID;
+    }
+    json_t *removed = json_object_get(v, "removed");
+    if (removed && !json_is_boolean(removed)) {
+        *why = "data.items[].removed must be true or false";
+        return SP_ERR_INVALID;
+    }
+    if (json_is_true(removed)) {
+        it->removed = 1;
+        if (!only_keys(v, removal_keys)) {
+            *why = "a removed item in data.items names only its id";
+            return SP_ERR_INVALID;
+        }
+        return 0;
+    }
+    if (!only_keys(v, keys)) {
+        *why = "data.items[] has a member the schema does not name";
+        return SP_ERR_INVALID;
+    }
+    int root = strcmp(it->id, drive_id) == 0;
+    it->parent_id = item_text(v, "parentId", 0, SP_INBOUND_FIELD_MAX, &bad);
+    if (bad || (it->parent_id == NULL) != root ||
+        (it->parent_id && (sp_itemid_check(drive_id, it->parent_id, NULL) < 0 ||
+                           strcmp(it->parent_id, it->id) == 0))) {
+        *why = "data.items[].parentId must be another item of the drive, absent for its root";
+        return SP_ERR_INVALID;
+    }
+    it->name = item_text(v, "name", 1, SP_INBOUND_NAME_MAX, &bad);
+    if (bad || strchr(it->name, '/') || !sp_utf8_text((const unsigned char *)it->name,
+                                                      strlen(it->name))) {
+        *why = "data.items[].name must be a file name: text without '/', at most 255 bytes";
+        return SP_ERR_INVALID;
+    }
+    it->path = item_text(v, "path", 1, SP_INBOUND_PATH_MAX, &bad);
+    if (bad || it->path[0] != '/' || (root && strcmp(it->path, "/") != 0) ||
+        (!root && strcmp(it->path, "/") == 0) ||
+        !sp_utf8_text((const unsigned char *)it->path, strlen(it->path))) {
+        *why = "data.items[].path must start with '/' and be \"/\" exactly for the root";
+        return SP_ERR_INVALID;
+    }
+    const char *type = item_text(v, "type", 1, 16, &bad);
+    if (bad || (strcmp(type, "file") != 0 && strcmp(type, "folder") != 0)) {
+        *why = "data.items[].type must be file or folder";
+        return SP_ERR_INVALID;
+    }
+    it->folder = type[1] == 'o';
+    json_t *size = json_object_get(v, "size");
+    if (size && (!json_is_integer(size) || json_integer_value(size) < 0)) {
+        *why = "data.items[].size must be a non-negative integer";
+        return SP_ERR_INVALID;
+    }
+    it->size = size ? json_integer_value(size) : 0;
+    it->etag = item_text(v, "eTag", 1, SP_INBOUND_FIELD_MAX, &bad);
+    const char *mtime = item_text(v, "lastModifiedDateTime", 1, SP_INBOUND_FIELD_MAX, &bad);
+    if (bad || sp_time_parse_rfc3339(mtime, &it->mtime_ms) < 0) {
+        *why = "data.items[] needs an eTag and an RFC 3339 lastModifiedDateTime";
+        return SP_ERR_INVALID;
+    }
+    it->mime_type = item_text(v, "mimeType", 0, 255, &bad);
+    if (bad || (it->mime_type && (it->folder || !strchr(it->mime_type, '/')))) {
+        *why = "data.items[].mimeType must be a media type, of files only";
+        return SP_ERR_INVALID;
+    }
+    return 0;
+}
+
+/* Reads data.items (absent: none) into in->items. Returns 0,
+ * SP_ERR_INVALID with *why, or SP_ERR_NOMEM. */
+static int read_items(json_t *d, sp_inbound *in, const char **why)
+{
+    json_t *items = json_object_get(d, "items");
+    if (!items)
+        return 0;
+    size_t n = json_array_size(items);
+    if (!json_is_array(items) || n > SP_INBOUND_ITEMS_MAX) {
+        *why = "data.items must be an array of at most 256 items";
+        return SP_ERR_INVALID;
+    }
+    if (n == 0)
+        return 0;
+    in->items = calloc(n, sizeof *in->items);
+    if (!in->items) {
+        *why = "out of memory";
+        return SP_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int rc = read_item(json_array_get(items, i), in->change.drive_id, &in->items[i], why);
+        if (rc < 0)
+            return rc;
+    }
+    in->change.items = in->items;
+    in->change.item_count = n;
+    return 0;
 }
 
 /* Whether s is the media type `type` (case-insensitive, as media types
@@ -245,7 +392,7 @@ static int check_event(sp_inbound *in, const char **why)
         in->change.has_quota_used = 1;
         in->change.quota_used = json_integer_value(q);
     }
-    return 0;
+    return read_items(d, in, why);
 #undef BAD
 }
 
@@ -388,6 +535,7 @@ int sp_inbound_parse_msg(const sp_inbound_header *headers, size_t n, const char 
 
 void sp_inbound_free(sp_inbound *in)
 {
+    free(in->items);
     json_decref(in->json);
     memset(in, 0, sizeof *in);
 }

@@ -25,6 +25,13 @@
 #define SP_INBOUND_MAX (64 * 1024)
 /* Longest id, source, drive id, item id, eTag or executant accepted. */
 #define SP_INBOUND_FIELD_MAX 512
+/* Most items one event describes: a storage provider reports what one
+ * change touched (a folder and its parent, a move's source and target),
+ * and a listing's worth fits in SP_INBOUND_MAX anyway. */
+#define SP_INBOUND_ITEMS_MAX 256
+/* Longest item name (a file-system name), and path from the drive root. */
+#define SP_INBOUND_NAME_MAX 255
+#define SP_INBOUND_PATH_MAX 4096
 /* Most header values on one message: a binary event has about eight, plus
  * a few of the bus's own (Nats-Msg-Id) and tracing. */
 #define SP_INBOUND_HEADERS_MAX 64
@@ -32,10 +39,12 @@
  * exceed 20 characters; extensions of other producers get some room. */
 #define SP_INBOUND_ATTR_NAME_MAX 64
 
-/* A parsed change: the strings of change point into json. */
+/* A parsed change: the strings of change point into json; change.items
+ * is items. */
 typedef struct sp_inbound {
     json_t *json;
     sp_storage_change change;
+    sp_item *items; /* new */
 } sp_inbound;
 
 /* One header of a message: a name with several values appears once per

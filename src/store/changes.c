@@ -41,7 +41,7 @@ static int audience(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count)
 
 /* Applies one change in the open transaction: 1 when event_id was applied
  * before (nothing changes), 0 when applied, or a negative sp_err. */
-static int apply(sp_conn *w, const sp_storage_change *c)
+static int apply(sp_store *st, sp_conn *w, const sp_storage_change *c)
 {
     int64_t *recipients = NULL;
     size_t count = 0;
@@ -82,6 +82,9 @@ static int apply(sp_conn *w, const sp_storage_change *c)
     sp_store__done(s);
     if (step != SQLITE_DONE)
         return sp_store__err(w, step, "apply change");
+    rc = sp_store__items_apply(w, st, drive_seq, c->items, c->item_count);
+    if (rc < 0)
+        return rc;
 
     rc = audience(w, drive_seq, &recipients, &count);
     if (rc < 0)
@@ -95,8 +98,16 @@ static int apply(sp_conn *w, const sp_storage_change *c)
         free(recipients);
         return SP_ERR_NOMEM;
     }
-    if (c->item_id)
+    if (c->item_id) {
         json_object_set_new(data, "itemId", json_string(c->item_id));
+        /* As this change (or an earlier one) described it. */
+        rc = sp_store__item_fields(w, c->drive_id, c->item_id, data, 0);
+        if (rc < 0) {
+            json_decref(data);
+            free(recipients);
+            return rc;
+        }
+    }
     if (c->executant)
         json_object_set_new(data, "executant", json_string(c->executant));
     if (c->has_quota_used)
@@ -116,7 +127,7 @@ int sp_store_storage_changes(sp_store *st, const sp_storage_change *changes, siz
         /* A savepoint per change: an unknown drive undoes only its own. */
         int rc = sp_store__exec(w, "SAVEPOINT change");
         if (rc == 0)
-            rc = apply(w, &changes[i]);
+            rc = apply(st, w, &changes[i]);
         if (rc == SP_ERR_NOT_FOUND)
             rc = sp_store__exec(w, "ROLLBACK TO change") < 0 ? SP_ERR_DB : SP_ERR_NOT_FOUND;
         if (rc < 0 && rc != SP_ERR_NOT_FOUND) {

@@ -4,6 +4,7 @@
 #ifndef SP_STORE_CHANGES_H
 #define SP_STORE_CHANGES_H
 
+#include "store/items.h"
 #include "store/store.h"
 
 #include <stddef.h>
@@ -20,6 +21,8 @@ typedef struct sp_storage_change {
     int64_t quota_used;    /* bytes, when reported */
     const char *change;    /* created | updated | deleted | moved */
     const char *executant; /* who changed it, when known */
+    const sp_item *items;  /* items of the drive described (or removed) with it */
+    size_t item_count;
 } sp_storage_change;
 
 /* What became of one change. */
@@ -33,7 +36,8 @@ enum {
  * Applies n changes in one transaction (one sync for all). Each change
  * sets its drive's eTag, mtime and used quota and writes a
  * spaceport.item.changed event for the drive's members and the grantees
- * of its shares, together with the record that its event_id was applied.
+ * of its shares, together with the record that its event_id was applied,
+ * and records its item descriptions (store/items.h).
  * outcome[i] says what became of changes[i]. Returns 0 when the
  * transaction committed, or a negative sp_err when none of it did (retry
  * them all later).

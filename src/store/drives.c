@@ -44,12 +44,18 @@
     " WHERE m.user_seq = ?1"                                                                      \
     " AND (d.disabled_at IS NULL OR m.role = '" SP_ROLE_MANAGER "' OR ?4)"                        \
     " AND (m.expires_at IS NULL OR m.expires_at > ?8)"
+/* A share received is a drive while its grantee keeps it mounted
+ * (store/share_states.c), as in oCIS: an unmounted share is only in
+ * sharedWithMe. ?1 is the user. */
+#define MOUNTED                                                                                   \
+    "NOT EXISTS (SELECT 1 FROM share_states ss WHERE ss.share_seq = s.seq"                        \
+    " AND ss.user_seq = ?1 AND ss.mounted = 0)"
 #define SHARE_ARM                                                                                 \
     "SELECT s.seq, s.mount_id, 'mountpoint', NULL, s.item_name, '', o.id, o.display_name, -1, 0," \
     " d.etag, d.mtime, 0, s.role, lower(s.item_name), s.id, s.item_id, d.id, NULL, NULL"          \
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq JOIN users o ON o.seq = s.creator_seq"   \
     " WHERE s.grantee_seq = ?1 AND d.disabled_at IS NULL"                                         \
-    " AND (s.expires_at IS NULL OR s.expires_at > ?8) AND " SP_SHARE_SERVED
+    " AND (s.expires_at IS NULL OR s.expires_at > ?8) AND " SP_SHARE_SERVED " AND " MOUNTED
 #define REMOTE_ARM                                                                                \
     "SELECT r.seq, r.id, 'mountpoint', NULL, r.name, '', NULL, NULL, -1, 0,"                      \
     " coalesce(r.etag, ''), coalesce(r.mtime, r.created_at), 0, NULL, lower(r.name), NULL,"       \
@@ -227,7 +233,7 @@ static const char SQL_MOUNTPOINT[] =
     " d.etag, d.mtime, 0, s.role, NULL, s.id, s.item_id, d.id"
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq JOIN users o ON o.seq = s.creator_seq"
     " WHERE s.mount_id = ?2 AND s.grantee_seq = ?1 AND d.disabled_at IS NULL"
-    " AND (s.expires_at IS NULL OR s.expires_at > ?3) AND " SP_SHARE_SERVED;
+    " AND (s.expires_at IS NULL OR s.expires_at > ?3) AND " SP_SHARE_SERVED " AND " MOUNTED;
 
 int sp_store_mountpoint_get(sp_store *st, const sp_user *user, const char *id, sp_drive_fn fn,
                             void *ctx)

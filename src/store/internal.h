@@ -64,6 +64,7 @@ struct sp_store {
         void *ctx;
     } listeners[SP_STORE_COMMIT_LISTENERS];
     int listener_count;
+    int64_t items_max; /* unshared items kept (store/items.h) */
 };
 
 /* The condition, on shares s of drives d, for a share to be served to its
@@ -160,5 +161,22 @@ struct sp_authz;
 int sp_store__authorize(sp_conn *c, struct sp_authz *a);
 
 void sp_store__copy_text(sqlite3_stmt *s, int col, char *dst, size_t dstlen);
+
+/* ---- items (items.c) ---- */
+struct sp_item;
+/* Reads the item columns that start at col (items.c's ITEM_COLS order)
+ * into *it; strings borrowed from q. */
+void sp_store__read_item(sqlite3_stmt *q, int col, struct sp_item *it);
+/* Records n item descriptions (or removals) of drive_seq, then drops the
+ * oldest unshared items beyond the store's bound. In the caller's write
+ * transaction. */
+int sp_store__items_apply(sp_conn *w, sp_store *st, int64_t drive_seq,
+                          const struct sp_item *items, size_t n);
+/* Adds what storage said of item_id of drive_id to event data:
+ * parentItemId (not for a root), itemETag and, with with_name,
+ * resourceName. Nothing when the item is not known. Returns 0 or a
+ * negative sp_err. */
+int sp_store__item_fields(sp_conn *w, const char *drive_id, const char *item_id, json_t *data,
+                          int with_name);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "store/events.h"
 #include "store/internal.h"
+#include "store/items.h"
 #include "store/roles.h"
 
 #include "util/err.h"
@@ -30,10 +31,18 @@
 #define SHARE_COLS                                                                                \
     "s.id, s.mount_id, d.id, d.name, d.etag, d.mtime, s.item_id, s.item_name, g.id,"              \
     " g.display_name, s.grantee_email, s.role, coalesce(s.expires_at, 0), c.id,"                  \
-    " c.display_name, s.created_at"
+    " c.display_name, s.created_at, d.id, i.id, i.parent_id, i.name, i.path, i.folder, i.size,"   \
+    " i.etag, i.mtime, i.mime_type, d.drive_type"
+/* The item columns start here (items.c's order); i.id is NULL while
+ * storage has not described the item. */
+#define ITEM_COL 16
+#define DRIVE_TYPE_COL 26
+/* Lists of shares received add the caller's view: mounted, hidden. */
+#define STATE_COL 27
 #define SHARE_FROM                                                                                \
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq"                                         \
-    " LEFT JOIN users g ON g.seq = s.grantee_seq JOIN users c ON c.seq = s.creator_seq"
+    " LEFT JOIN users g ON g.seq = s.grantee_seq JOIN users c ON c.seq = s.creator_seq"           \
+    " LEFT JOIN items i ON i.drive_seq = s.drive_seq AND i.id = s.item_id"
 #define UNEXPIRED " (s.expires_at IS NULL OR s.expires_at > ?2)"
 
 /* sharedWithMe and sharedByMe answer at most SP_SHARES_LIST_MAX shares
@@ -44,10 +53,13 @@ static const char SQL_GET[] = "SELECT " SHARE_COLS SHARE_FROM " WHERE s.id = ?1"
 static const char SQL_OF_ITEM[] = "SELECT " SHARE_COLS SHARE_FROM
                                   " WHERE d.id = ?1 AND s.item_id = ?3 AND" UNEXPIRED
                                   " ORDER BY s.created_at, s.id";
-static const char SQL_RECEIVED[] = "SELECT " SHARE_COLS SHARE_FROM
-                                   " WHERE s.grantee_seq = ?1 AND d.disabled_at IS NULL AND"
-                                   UNEXPIRED " AND " SP_SHARE_SERVED
-                                   " ORDER BY s.created_at, s.id LIMIT 1000";
+/* Ordered by item, oldest share first: sharedWithMe shows one driveItem
+ * per item, named by its oldest share. */
+static const char SQL_RECEIVED[] =
+    "SELECT " SHARE_COLS ", coalesce(st.mounted, 1), coalesce(st.hidden, 0)" SHARE_FROM
+    " LEFT JOIN share_states st ON st.share_seq = s.seq AND st.user_seq = ?1"
+    " WHERE s.grantee_seq = ?1 AND d.disabled_at IS NULL AND" UNEXPIRED " AND " SP_SHARE_SERVED
+    " ORDER BY d.id, s.item_id, s.created_at, s.id LIMIT 1000";
 static const char SQL_CREATED[] = "SELECT " SHARE_COLS SHARE_FROM
                                   " WHERE s.creator_seq = ?1 AND" UNEXPIRED
                                   " ORDER BY s.item_id, s.created_at, s.id LIMIT 1000";
@@ -71,6 +83,21 @@ static void read_share(sqlite3_stmt *q, sp_share *s)
     s->creator_id = T(13);
     s->creator_name = T(14);
     s->created_at_ms = sqlite3_column_int64(q, 15);
+    s->drive_type = T(DRIVE_TYPE_COL);
+    s->item_known = sqlite3_column_type(q, ITEM_COL + 1) != SQLITE_NULL;
+    if (s->item_known) {
+        sp_store__read_item(q, ITEM_COL, &s->item);
+        s->item_name = s->item.name;
+    } else {
+        memset(&s->item, 0, sizeof s->item);
+        s->item_name = sp_item_fallback_name(s->item_id, s->item_name);
+    }
+    s->mounted = 1;
+    s->hidden = 0;
+    if (sqlite3_column_count(q) > STATE_COL + 1) {
+        s->mounted = sqlite3_column_int(q, STATE_COL);
+        s->hidden = sqlite3_column_int(q, STATE_COL + 1);
+    }
 #undef T
 }
 
@@ -246,6 +273,12 @@ static int row_event(sp_conn *w, const share_row *r, const char *type, const cha
     json_decref(extra);
     if (!data)
         return SP_ERR_NOMEM;
+    /* What storage says of the item, its current name first. */
+    int rc = sp_store__item_fields(w, r->drive_id, r->item_id, data, 1);
+    if (rc < 0) {
+        json_decref(data);
+        return rc;
+    }
     int64_t recipients[3];
     size_t n = 0;
     recipients[n++] = r->creator_seq;
@@ -253,7 +286,7 @@ static int row_event(sp_conn *w, const share_row *r, const char *type, const cha
         recipients[n++] = r->grantee_seq;
     if (actor_seq)
         recipients[n++] = actor_seq;
-    int rc = sp_store__event_add(w, type, r->drive_id, data, recipients, n, NULL);
+    rc = sp_store__event_add(w, type, r->drive_id, data, recipients, n, NULL);
     json_decref(data);
     return rc;
 }

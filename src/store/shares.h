@@ -5,6 +5,7 @@
 #ifndef SP_STORE_SHARES_H
 #define SP_STORE_SHARES_H
 
+#include "store/items.h"
 #include "store/store.h"
 #include "store/users.h"
 
@@ -16,9 +17,12 @@ typedef struct sp_share {
     const char *mount_id; /* the grantee's mountpoint drive id */
     const char *drive_id;
     const char *drive_name;
+    const char *drive_type; /* personal | project */
     const char *drive_etag;
     int64_t drive_mtime_ms;
     const char *item_id; /* the drive id for its root */
+    /* The item's name: storage's when it described the item, else the
+     * fallback (sp_item_fallback_name). */
     const char *item_name;
     const char *grantee_id; /* NULL while only an e-mail address */
     const char *grantee_name;
@@ -28,6 +32,10 @@ typedef struct sp_share {
     const char *creator_id;
     const char *creator_name;
     int64_t created_at_ms;
+    int item_known; /* storage described the item: item holds it */
+    sp_item item;
+    /* The receiving user's view, in lists of shares received (else 1, 0). */
+    int mounted, hidden;
 } sp_share;
 
 typedef int (*sp_share_fn)(const sp_share *s, void *ctx);
@@ -105,6 +113,37 @@ int sp_store_shares_log_not_served(sp_store *st, int *count);
  */
 int sp_store_share_change(sp_store *st, const sp_user *actor, const char *id, int remove,
                           const char *role, int set_expiry, int64_t expires_at_ms);
+
+/* What of a received share's state a user sets. */
+typedef enum sp_share_state {
+    SP_SHARE_MOUNTED, /* @client.synchronize: the share is in the user's drives */
+    SP_SHARE_HIDDEN,  /* @UI.Hidden: the user's clients do not show it */
+} sp_share_state;
+
+/* Longest item id a share holds (util/itemid.h: a drive id, '!' and the
+ * opaque part). */
+#define SP_SHARE_ITEM_ID_MAX 1024
+
+/*
+ * Sets state to value (0 or 1) on every unexpired share of one item that
+ * user received: the item item_id, or (item_id NULL) the item of the
+ * share whose mountpoint id is mount_id. Writes, for each share whose
+ * state changes, spaceport.share.mounted, .unmounted, .hidden or
+ * .unhidden (schema/events/share-state.json) for user only. item_out
+ * (SP_SHARE_ITEM_ID_MAX bytes) receives the item's id. Returns 0,
+ * SP_ERR_NOT_FOUND (user received no such share) or SP_ERR_CONFLICT
+ * (mounting or unmounting when every share is so already, as oCIS
+ * answers; hiding twice is no conflict).
+ */
+int sp_store_share_state_set(sp_store *st, const sp_user *user, const char *item_id,
+                             const char *mount_id, sp_share_state state, int value,
+                             char *item_out);
+
+/* The item (into item_out, SP_SHARE_ITEM_ID_MAX bytes) of the unexpired
+ * share user received whose mountpoint id is mount_id. Returns 0 or
+ * SP_ERR_NOT_FOUND. */
+int sp_store_share_item_of_mount(sp_store *st, const sp_user *user, const char *mount_id,
+                                 char *item_out);
 
 /*
  * Marks shares whose expiry passed by now as expired, writing one

@@ -2,6 +2,7 @@
  * store.c - opening the database, per-thread connections and migrations
  * (write transactions: txn.c).
  */
+#include "store/items.h"
 #include "store/internal.h"
 #include "store/migrations.h"
 
@@ -224,6 +225,7 @@ int sp_store_open(const char *path, sp_store **out)
     pthread_mutex_init(&st->jobs_lock, NULL);
     pthread_cond_init(&st->jobs_cond, NULL);
     st->jobs_tail = &st->jobs;
+    st->items_max = SP_ITEMS_MAX_DEFAULT;
     *out = st;
     return 0;
 

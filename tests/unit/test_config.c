@@ -35,6 +35,7 @@ static const char *const contract_vars[] = {
     "SPACEPORT_HTTP_TLS_KEY",      "SPACEPORT_SSE_KEEPALIVE",    "SPACEPORT_SSE_COALESCE",
     "SPACEPORT_DOMAIN_ISSUERS",    "SPACEPORT_LOG_LEVEL",
     "SPACEPORT_OIDC_OPAQUE_ISSUERS", "SPACEPORT_OIDC_EMAIL_VERIFIED_ISSUERS",
+    "SPACEPORT_ITEMS_MAX",
 };
 
 #define ISSUER "https://idp.example.com"
@@ -231,6 +232,8 @@ static void field_text(const sp_config *c, const char *var, char *out, size_t n)
         snprintf(out, n, "%lld", (long long)c->sse_keepalive_ms);
     else if (strcmp(v, "SSE_COALESCE") == 0)
         snprintf(out, n, "%lld", (long long)c->sse_coalesce_ms);
+    else if (strcmp(v, "ITEMS_MAX") == 0)
+        snprintf(out, n, "%lld", (long long)c->items_max);
     else if (strcmp(v, "DOMAIN_ISSUERS") == 0) {
         for (size_t i = 0; i < c->domain_issuer_count; i++) {
             size_t len = strlen(out);
@@ -468,6 +471,15 @@ static const cfg_case cases[] = {
     {V1("NATS_REPLICAS", "6"), 0, "must be 1 to 5", NULL},
     {V1("NATS_REPLICAS", "three"), 0, "must be 1 to 5", NULL},
     {V1("NATS_REPLICAS", "33"), 0, "must be 1 to 5", NULL},
+
+    /* ITEMS_MAX: 0 .. 10 million items, digits only */
+    {V1("ITEMS_MAX", ""), 1, "100000", NULL},
+    {V1("ITEMS_MAX", "0"), 1, "0", NULL},
+    {V1("ITEMS_MAX", "10000000"), 1, "10000000", NULL},
+    {V1("ITEMS_MAX", "10000001"), 0, "from 0 to 10000000", NULL},
+    {V1("ITEMS_MAX", "-1"), 0, "from 0 to 10000000", NULL},
+    {V1("ITEMS_MAX", "1e5"), 0, "from 0 to 10000000", NULL},
+    {V1("ITEMS_MAX", "99999999999999999999"), 0, "from 0 to 10000000", NULL},
 
     /* SSE_COALESCE: 0 .. 1 min */
     {V1("SSE_COALESCE", ""), 1, "1000", NULL},

@@ -138,6 +138,12 @@ START_TEST(cases_from_the_corpus)
                                   in.change.quota_used == json_integer_value(q),
                               "case %zu (%s): quotaUsed", i, name);
             }
+            json_t *items = json_object_get(c, "items");
+            size_t want = items ? (size_t)json_integer_value(items) : 0;
+            ck_assert_msg(in.change.item_count == want &&
+                              (want == 0 || in.change.items == in.items),
+                          "case %zu (%s): %zu items, expected %zu", i, name,
+                          in.change.item_count, want);
             sp_inbound_free(&in);
             ck_assert_ptr_null(in.json);
             ok++;
@@ -148,6 +154,7 @@ START_TEST(cases_from_the_corpus)
             ck_assert_msg(why && strstr(why, part), "case %zu (%s): reason \"%s\", expected \"%s\"",
                           i, name, why ? why : "(null)", part);
             ck_assert_ptr_null(in.json);
+            ck_assert_ptr_null(in.items);
             invalid++;
         }
         free(m.payload);
@@ -155,6 +162,48 @@ START_TEST(cases_from_the_corpus)
     ck_assert_uint_ge(ok, 15);
     ck_assert_uint_ge(invalid, 50);
     json_decref(root);
+}
+END_TEST
+
+/* What a description says reaches the store as it was sent: a file below
+ * a folder, the root, and a removal. */
+START_TEST(items_are_read_as_sent)
+{
+    const char *text =
+        "{\"specversion\":\"1.0\",\"id\":\"i1\",\"source\":\"urn:x\","
+        "\"type\":\"spaceport.storage.changed\",\"data\":{\"driveId\":\"d1\",\"eTag\":\"e\","
+        "\"lastModifiedDateTime\":\"2026-11-24T08:00:00Z\",\"change\":\"updated\",\"items\":["
+        "{\"id\":\"d1!f\",\"parentId\":\"d1!dir\",\"name\":\"a.txt\",\"path\":\"/dir/a.txt\","
+        "\"type\":\"file\",\"size\":12,\"eTag\":\"f1\",\"lastModifiedDateTime\":"
+        "\"2026-11-24T08:00:01Z\",\"mimeType\":\"text/plain\"},"
+        "{\"id\":\"d1\",\"name\":\"Project\",\"path\":\"/\",\"type\":\"folder\",\"eTag\":\"r\","
+        "\"lastModifiedDateTime\":\"2026-11-24T08:00:00Z\"},"
+        "{\"id\":\"d1!gone\",\"removed\":true}]}}";
+    sp_inbound in;
+    const char *why = NULL;
+    ck_assert_int_eq(sp_inbound_parse(text, strlen(text), &in, &why), 0);
+    ck_assert_uint_eq(in.change.item_count, 3);
+    const sp_item *f = &in.change.items[0], *root = &in.change.items[1], *gone = &in.change.items[2];
+    ck_assert_str_eq(f->drive_id, "d1");
+    ck_assert_str_eq(f->id, "d1!f");
+    ck_assert_str_eq(f->parent_id, "d1!dir");
+    ck_assert_str_eq(f->name, "a.txt");
+    ck_assert_str_eq(f->path, "/dir/a.txt");
+    ck_assert_int_eq(f->folder, 0);
+    ck_assert_int_eq(f->size, 12);
+    ck_assert_str_eq(f->etag, "f1");
+    ck_assert_int_eq(f->mtime_ms, 1795507201000LL);
+    ck_assert_str_eq(f->mime_type, "text/plain");
+    ck_assert_int_eq(f->removed, 0);
+    ck_assert_ptr_null(root->parent_id);
+    ck_assert_int_eq(root->folder, 1);
+    ck_assert_int_eq(root->size, 0);
+    ck_assert_ptr_null(root->mime_type);
+    ck_assert_str_eq(gone->id, "d1!gone");
+    ck_assert_int_eq(gone->removed, 1);
+    ck_assert_ptr_null(gone->name);
+    sp_inbound_free(&in);
+    ck_assert_ptr_null(in.items);
 }
 END_TEST
 
@@ -330,6 +379,7 @@ static Suite *inbound_suite(void)
     Suite *s = suite_create("inbound");
     TCase *tc = tcase_create("parse");
     tcase_add_test(tc, cases_from_the_corpus);
+    tcase_add_test(tc, items_are_read_as_sent);
     tcase_add_test(tc, both_modes_give_the_same_change);
     tcase_add_test(tc, nothing_points_into_the_message);
     tcase_add_test(tc, header_count_limit);
