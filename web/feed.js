@@ -7,13 +7,10 @@
 // browser gave up - the last id seen goes as the lastEventId query
 // parameter, which the server takes as Last-Event-ID: nothing is missed.
 
-export const EVENT_TYPES = [
-  'share-created', 'share-updated', 'share-removed',
-  'share-mounted', 'share-unmounted', 'share-hidden', 'share-unhidden',
-  'space-member-added', 'space-member-removed',
-  'space-created', 'space-updated', 'space-disabled', 'space-deleted',
-  'item-changed', 'remote-registered', 'remote-removed', 'resync',
-];
+import { CHANGES_EVENT_NAMES } from './catalog.js';
+
+// Every name the stream sends: the event catalog's (schema/events/catalog.json).
+export const EVENT_TYPES = CHANGES_EVENT_NAMES;
 
 // Waits between attempts to reopen a stream the browser gave up on.
 const RETRY_MIN_MS = 1000;

@@ -56,6 +56,9 @@ int sp_api__authenticate(sp_http_req *req, sp_api *api, sp_identity *id)
 int sp_api__verify_token(sp_http_req *req, sp_api *api, int allow_query, sp_identity *id,
                          int *had_token)
 {
+    /* A worker thread serves one request after another: what the last one
+     * set must not reach this one's writes (provisioning among them). */
+    sp_store_set_initiator(NULL);
     const char *h = sp_http_header(req, "Authorization");
     const char *token = NULL;
     if (h && strncasecmp(h, "Bearer ", 7) == 0 && h[7]) {
@@ -133,6 +136,10 @@ int sp_api__caller_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identit
         sp_api__store_error(req, rc);
         return rc;
     }
+    /* The writes the request makes from here on are the client's: they
+     * keep its Initiator-ID (an invalid one is ignored: store.h). The
+     * provisioning above was nobody's request. */
+    sp_store_set_initiator(sp_http_header(req, "Initiator-ID"));
     return 0;
 }
 

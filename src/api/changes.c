@@ -1,13 +1,18 @@
 /*
- * changes.c - GET /api/v1/changes: the user's events as Server-Sent
- * Events, resumable with Last-Event-ID.
+ * changes.c - the user's events as Server-Sent Events, resumable with
+ * Last-Event-ID: GET /api/v1/changes with Spaceport's names and data, and
+ * GET /ocs/v2.php/apps/notifications/api/v1/notifications/sse with oCIS's
+ * names and clientlog payloads (clientlog.c), for oCIS's web clients.
  *
  * Every notification is a row of the event log, so a stream is a cursor
  * over the user's events: `id:` is the event's sequence number, and a
  * client that reconnects with Last-Event-ID gets exactly what it missed.
  * A stream costs no thread while idle: it sleeps until the hub wakes it
  * (new events for its user, or its timer: keep-alive, coalescing window,
- * token expiry).
+ * token expiry). Both paths are the same cursor over the log; they differ
+ * only in their dialect: how an event is written, and whether item
+ * changes are coalesced. The event catalog (store/catalog.h) names each
+ * type on each path.
  */
 #include "api/internal.h"
 
@@ -33,8 +38,11 @@
 /* Reconnect hint for EventSource clients, in milliseconds. */
 #define SP_CHANGES_RETRY_MS 3000
 
+typedef struct sse_dialect sse_dialect;
+
 typedef struct change_stream {
     sp_api *api;
+    const sse_dialect *dialect;
     sp_hub_sub *sub;
     _Atomic(sp_http_stream *) stream; /* set once the reply is queued */
     atomic_int pending;               /* the hub saw events for the user */
@@ -49,51 +57,19 @@ typedef struct change_stream {
     size_t out_off;
 } change_stream;
 
-/* The SSE event name of an event type (API.md "Change notifications"). */
-static const char *sse_name(const char *type)
+/* Writes one frame of /api/v1/changes: id, the catalog's name, data (the
+ * stored data plus type and time; JSON has no raw newlines, so one data
+ * line). A type the catalog does not know (written by a newer version)
+ * goes out as "changed". */
+static int changes_frame(sp_buf *out, const sp_event *e)
 {
-    static const struct {
-        const char *type, *name;
-    } names[] = {
-        {"spaceport.share.created", "share-created"},
-        {"spaceport.share.updated", "share-updated"},
-        {"spaceport.share.deleted", "share-removed"},
-        {"spaceport.share.expired", "share-removed"},
-        {"spaceport.share.mounted", "share-mounted"},
-        {"spaceport.share.unmounted", "share-unmounted"},
-        {"spaceport.share.hidden", "share-hidden"},
-        {"spaceport.share.unhidden", "share-unhidden"},
-        {"spaceport.space.member.added", "space-member-added"},
-        {"spaceport.space.member.removed", "space-member-removed"},
-        {"spaceport.space.member.expired", "space-member-removed"},
-        {"spaceport.space.member.updated", "space-updated"},
-        {"spaceport.space.created", "space-created"},
-        {"spaceport.space.updated", "space-updated"},
-        {"spaceport.space.restored", "space-updated"},
-        {"spaceport.space.disabled", "space-disabled"},
-        {"spaceport.space.deleted", "space-deleted"},
-        {"spaceport.item.changed", "item-changed"},
-        {"spaceport.remote.registered", "remote-registered"},
-        {"spaceport.remote.removed", "remote-removed"},
-        {"spaceport.remote.changed", "item-changed"},
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcmp(names[i].type, type) == 0)
-            return names[i].name;
-    }
-    return "changed";
-}
-
-/* Writes one SSE frame: id, event, data (the stored data plus type and
- * time; JSON has no raw newlines, so one data line). */
-static int frame(sp_buf *out, const sp_event *e)
-{
+    const sp_event_kind *k = sp_event_kind_find(e->type);
     char when[SP_TIME_RFC3339_LEN];
     sp_time_format_rfc3339(e->time_ms, when);
     size_t len = strlen(e->data);
     /* data is a JSON object: splice type and time in front of its keys. */
     int rc = sp_buf_printf(out, "id: %lld\nevent: %s\ndata: {\"type\":\"%s\",\"time\":\"%s\"",
-                           (long long)e->seq, sse_name(e->type), e->type, when);
+                           (long long)e->seq, k ? k->changes_name : "changed", e->type, when);
     if (len > 2)
         rc |= sp_buf_puts(out, ",") | sp_buf_append(out, e->data + 1, len - 1);
     else
@@ -102,12 +78,29 @@ static int frame(sp_buf *out, const sp_event *e)
     return rc;
 }
 
+/* What a path sends. */
+struct sse_dialect {
+    /* Writes e's frame to out, or nothing when the path does not send
+     * it (the cursor passes it all the same). Returns 0 or SP_ERR_NOMEM. */
+    int (*frame)(sp_buf *out, const sp_event *e);
+    /* Merges item changes of one drive within the coalescing window: the
+     * names of /api/v1/changes say only that the drive changed, while
+     * oCIS's name each item, and its clients expect one event per item. */
+    int coalesce;
+    /* The token may come as the access_token query parameter (browsers'
+     * EventSource cannot set headers; oCIS's clients send a header). */
+    int allow_query;
+};
+
+static const sse_dialect changes_dialect = {changes_frame, 1, 1};
+static const sse_dialect ocis_dialect = {sp_api__clientlog_frame, 0, 0};
+
 /* A batch of events, for coalescing before it is written. */
 typedef struct batch {
     int count;
     struct {
         int64_t seq, time_ms;
-        char *id, *type, *subject, *data;
+        char *id, *type, *subject, *data, *initiator;
     } e[SP_CHANGES_BATCH];
 } batch;
 
@@ -121,8 +114,10 @@ static int collect(const sp_event *e, void *arg)
     b->e[i].type = strdup(e->type);
     b->e[i].subject = strdup(e->subject);
     b->e[i].data = strdup(e->data);
+    b->e[i].initiator = e->initiator ? strdup(e->initiator) : NULL;
     b->count++;
-    if (!b->e[i].id || !b->e[i].type || !b->e[i].subject || !b->e[i].data)
+    if (!b->e[i].id || !b->e[i].type || !b->e[i].subject || !b->e[i].data ||
+        (e->initiator && !b->e[i].initiator))
         return SP_ERR_NOMEM;
     return 0;
 }
@@ -134,6 +129,7 @@ static void batch_free(batch *b)
         free(b->e[i].type);
         free(b->e[i].subject);
         free(b->e[i].data);
+        free(b->e[i].initiator);
     }
 }
 
@@ -149,8 +145,8 @@ static int produce_events(change_stream *cs, int64_t now)
                                       collect, b);
     int item_changes = 0;
     for (int i = 0; rc == 0 && i < b->count; i++) {
-        int is_item = strcmp(b->e[i].type, SP_EVENT_ITEM_CHANGED) == 0 ||
-                      strcmp(b->e[i].type, SP_EVENT_REMOTE_CHANGED) == 0;
+        int is_item = cs->dialect->coalesce && (strcmp(b->e[i].type, SP_EVENT_ITEM_CHANGED) == 0 ||
+                                                strcmp(b->e[i].type, SP_EVENT_REMOTE_CHANGED) == 0);
         if (is_item && cs->api->cfg->sse_coalesce_ms > 0) {
             /* Superseded by a later change of the same drive within the
              * window: that one carries the newer eTag. Changes further
@@ -163,9 +159,9 @@ static int produce_events(change_stream *cs, int64_t now)
             if (superseded)
                 continue;
         }
-        sp_event e = {b->e[i].seq,     b->e[i].id,      b->e[i].type,
-                      b->e[i].subject, b->e[i].time_ms, b->e[i].data};
-        rc = frame(&cs->out, &e);
+        sp_event e = {b->e[i].seq,  b->e[i].id,      b->e[i].type,     b->e[i].subject,
+                      b->e[i].time_ms, b->e[i].data, b->e[i].initiator};
+        rc = cs->dialect->frame(&cs->out, &e);
         item_changes += is_item;
     }
     if (rc == 0 && b->count > 0)
@@ -257,12 +253,12 @@ static void change_free(void *arg)
     free(cs);
 }
 
-static void changes(sp_http_req *req, void *ctx)
+/* Opens a stream of the caller's events in dialect d. */
+static void open_stream(sp_http_req *req, sp_api *api, const sse_dialect *d)
 {
-    sp_api *api = ctx;
     sp_identity id;
     sp_user u;
-    if (sp_api__caller_ex(req, api, 1, &id, &u) < 0)
+    if (sp_api__caller_ex(req, api, d->allow_query, &id, &u) < 0)
         return;
     if (!api->hub) {
         sp_http_reply_error(req, 503, "unavailable", "change notifications are not running");
@@ -279,6 +275,7 @@ static void changes(sp_http_req *req, void *ctx)
         return;
     }
     cs->api = api;
+    cs->dialect = d;
     cs->user_seq = u.seq;
     cs->token_expires_ms = id.expires_at_ms;
     cs->cursor = newest;
@@ -322,7 +319,23 @@ static void changes(sp_http_req *req, void *ctx)
     sp_hub_set_timer(api->hub, cs->sub, sp_time_now_ms());
 }
 
+static void changes(sp_http_req *req, void *ctx)
+{
+    open_stream(req, ctx, &changes_dialect);
+}
+
+/* oCIS's path (its sse service), where the clients of ownCloud Web and
+ * OpenCloud Web look when the capabilities say support-sse. */
+static void ocis_changes(sp_http_req *req, void *ctx)
+{
+    open_stream(req, ctx, &ocis_dialect);
+}
+
 int sp_api__register_changes(sp_router *r, sp_api *api)
 {
-    return sp_router_add(r, "GET", "/api/v1/changes", changes, api);
+    static const sp_api_route routes[] = {
+        {"GET", "/api/v1/changes", changes},
+        {"GET", "/ocs/v2.php/apps/notifications/api/v1/notifications/sse", ocis_changes},
+    };
+    return sp_api__add_routes(r, api, routes, sizeof routes / sizeof routes[0]);
 }

@@ -8,6 +8,7 @@
 #include "api/api.h"
 #include "store/authz.h"
 #include "store/drives.h"
+#include "store/events.h"
 #include "store/users.h"
 #include "util/buf.h"
 
@@ -145,6 +146,13 @@ struct sp_api_write {
  * returns right after this call.
  */
 void sp_api__write_later(sp_http_req *req, sp_api_write *w);
+
+/* ---- oCIS's change stream (clientlog.c) ---- */
+
+/* Writes event e as one Server-Sent Events frame of oCIS's path: id, the
+ * catalog's oCIS name, clientlog's payload. Writes nothing for a type not
+ * sent there. Returns 0 or SP_ERR_NOMEM. */
+int sp_api__clientlog_frame(sp_buf *out, const sp_event *e);
 
 /* ---- the permission listings' answers (permissions.c) ---- */
 

@@ -187,6 +187,9 @@ static int read_share(sp_http_req *req, sp_api *api, json_t *body, ocm_share *s)
 static void create_share(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
+    /* Another instance's request, with no bearer token: its writes have
+     * no Initiator-ID, whatever the thread's last request set. */
+    sp_store_set_initiator(NULL);
     json_t *body = sp_api__json_body(req);
     if (!body)
         return;
@@ -222,6 +225,9 @@ done:
 static void notification(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
+    /* Another instance's request, with no bearer token: its writes have
+     * no Initiator-ID, whatever the thread's last request set. */
+    sp_store_set_initiator(NULL);
     json_t *body = sp_api__json_body(req);
     if (!body)
         return;

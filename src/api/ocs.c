@@ -31,9 +31,9 @@
 /* The version of the spaces capability: oCIS's, whose drive API we serve. */
 #define SP_OCS_SPACES_VERSION "1.0.0"
 
-/* Whether this instance streams changes at oCIS's SSE path. Not yet: the
- * web would otherwise open /ocs/v2.php/apps/notifications/.../sse. */
-#define SP_OCS_SUPPORT_SSE 0
+/* Whether this instance streams changes at oCIS's SSE path: it does
+ * (changes.c), and the web clients open it only when this says so. */
+#define SP_OCS_SUPPORT_SSE 1
 
 /* ---- the envelope ---- */
 

@@ -22,9 +22,15 @@ json_t *sp_envelope_json(const sp_event *e, const char *source)
      * one source; ours is the log's sequence number, zero-padded (see
      * SP_ENVELOPE_SEQUENCE_DIGITS) so that string order is event order. */
     snprintf(seq, sizeof seq, "%0*lld", SP_ENVELOPE_SEQUENCE_DIGITS, (long long)e->seq);
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "specversion", "1.0", "id",
-                     e->id, "source", source, "type", e->type, "subject", e->subject, "time", when,
-                     "datacontenttype", "application/json", "sequence", seq, "data", data);
+    json_t *ce = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "specversion", "1.0",
+                           "id", e->id, "source", source, "type", e->type, "subject", e->subject,
+                           "time", when, "datacontenttype", "application/json", "sequence", seq,
+                           "data", data);
+    if (ce && e->initiator && json_object_set_new(ce, "initiatorid", json_string(e->initiator))) {
+        json_decref(ce);
+        return NULL;
+    }
+    return ce;
 }
 
 char *sp_envelope_text(const sp_event *e, const char *source)
@@ -48,8 +54,18 @@ char *sp_envelope_text(const sp_event *e, const char *source)
     rc |= sp_buf_json_escape(&b, e->subject);
     rc |= sp_buf_printf(&b,
                         "\",\"time\":\"%s\",\"datacontenttype\":\"application/json\","
-                        "\"sequence\":\"%0*lld\",\"data\":",
+                        "\"sequence\":\"%0*lld\",",
                         when, SP_ENVELOPE_SEQUENCE_DIGITS, (long long)e->seq);
+    if (e->initiator) {
+        /* The extension attribute: who asked, as the request said
+         * (Initiator-ID), so that subscribers can tell a client's own
+         * changes from others'. */
+        rc |= sp_buf_puts(&b, "\"initiatorid\":\"");
+        rc |= sp_buf_json_escape(&b, e->initiator);
+        rc |= sp_buf_puts(&b, "\",\"data\":");
+    } else {
+        rc |= sp_buf_puts(&b, "\"data\":");
+    }
     rc |= sp_buf_append(&b, e->data, len);
     rc |= sp_buf_puts(&b, "}");
     if (rc) {

@@ -20,7 +20,8 @@
  */
 #define SP_ENVELOPE_SEQUENCE_DIGITS 19
 
-/* The CloudEvent of a log row, with source = the instance's public URL.
+/* The CloudEvent of a log row, with source = the instance's public URL,
+ * and the extension attribute initiatorid when the row has an initiator.
  * Returns a new reference, or NULL when out of memory or the stored data
  * is not a JSON object. */
 json_t *sp_envelope_json(const sp_event *e, const char *source);

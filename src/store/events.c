@@ -15,7 +15,7 @@
 #include <string.h>
 
 static const char SQL_EVENT_INSERT[] =
-    "INSERT INTO events (id, type, subject, time, data) VALUES (?, ?, ?, ?, ?)";
+    "INSERT INTO events (id, type, subject, time, data, initiator) VALUES (?, ?, ?, ?, ?, ?)";
 static const char SQL_RECIPIENT_INSERT[] =
     "INSERT OR IGNORE INTO event_recipients (user_seq, event_seq) VALUES (?, ?)";
 
@@ -38,6 +38,11 @@ int sp_store__event_add(sp_conn *w, const char *type, const char *subject, json_
     sqlite3_bind_text(s, 3, subject, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 4, sp_time_now_ms());
     sqlite3_bind_text(s, 5, text, -1, SQLITE_STATIC);
+    const char *initiator = sp_store__initiator();
+    if (initiator)
+        sqlite3_bind_text(s, 6, initiator, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 6);
     int rc = sqlite3_step(s);
     sp_store__done(s);
     free(text);
@@ -77,7 +82,7 @@ int sp_store_on_commit(sp_store *st, sp_store_commit_fn fn, void *ctx)
     return 0;
 }
 
-#define EVENT_COLS "e.seq, e.id, e.type, e.subject, e.time, e.data"
+#define EVENT_COLS "e.seq, e.id, e.type, e.subject, e.time, e.data, e.initiator"
 
 /* Published: seq <= relay_cursor.published_seq (schema/003_relay_cursor.sql). */
 static const char SQL_UNPUBLISHED[] =
@@ -118,6 +123,7 @@ static void read_event(sqlite3_stmt *s, sp_event *e)
     e->subject = (const char *)sqlite3_column_text(s, 3);
     e->time_ms = sqlite3_column_int64(s, 4);
     e->data = (const char *)sqlite3_column_text(s, 5);
+    e->initiator = (const char *)sqlite3_column_text(s, 6); /* NULL when none */
 }
 
 /* Steps a prepared event query, calling fn per row. */
@@ -224,7 +230,7 @@ int sp_store_event_get(sp_store *st, const char *id, int64_t user_seq, int as_ad
     sqlite3_bind_int64(s, 1, user_seq);
     sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
     int rc = sqlite3_step(s), err;
-    if (rc == SQLITE_ROW && (as_admin || sqlite3_column_int(s, 6))) {
+    if (rc == SQLITE_ROW && (as_admin || sqlite3_column_int(s, 7))) {
         sp_event e;
         read_event(s, &e);
         err = fn(&e, ctx);

@@ -5,33 +5,11 @@
 #ifndef SP_STORE_EVENTS_H
 #define SP_STORE_EVENTS_H
 
+#include "store/catalog.h"
 #include "store/store.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* Event types, the subjects they are published on. */
-#define SP_EVENT_SPACE_CREATED     "spaceport.space.created"
-#define SP_EVENT_SPACE_UPDATED     "spaceport.space.updated"
-#define SP_EVENT_SPACE_DISABLED    "spaceport.space.disabled"
-#define SP_EVENT_SPACE_RESTORED    "spaceport.space.restored"
-#define SP_EVENT_SPACE_DELETED     "spaceport.space.deleted"
-#define SP_EVENT_MEMBER_ADDED      "spaceport.space.member.added"
-#define SP_EVENT_MEMBER_REMOVED    "spaceport.space.member.removed"
-#define SP_EVENT_MEMBER_UPDATED    "spaceport.space.member.updated"
-#define SP_EVENT_MEMBER_EXPIRED    "spaceport.space.member.expired"
-#define SP_EVENT_SHARE_CREATED     "spaceport.share.created"
-#define SP_EVENT_SHARE_UPDATED     "spaceport.share.updated"
-#define SP_EVENT_SHARE_DELETED     "spaceport.share.deleted"
-#define SP_EVENT_SHARE_EXPIRED     "spaceport.share.expired"
-#define SP_EVENT_SHARE_MOUNTED     "spaceport.share.mounted"
-#define SP_EVENT_SHARE_UNMOUNTED   "spaceport.share.unmounted"
-#define SP_EVENT_SHARE_HIDDEN      "spaceport.share.hidden"
-#define SP_EVENT_SHARE_UNHIDDEN    "spaceport.share.unhidden"
-#define SP_EVENT_REMOTE_REGISTERED "spaceport.remote.registered"
-#define SP_EVENT_REMOTE_REMOVED    "spaceport.remote.removed"
-#define SP_EVENT_REMOTE_CHANGED    "spaceport.remote.changed"
-#define SP_EVENT_ITEM_CHANGED      "spaceport.item.changed"
 
 /* One row of the log; strings borrowed during the callback. */
 typedef struct sp_event {
@@ -40,7 +18,8 @@ typedef struct sp_event {
     const char *type;
     const char *subject;
     int64_t time_ms;
-    const char *data; /* JSON object text */
+    const char *data;      /* JSON object text */
+    const char *initiator; /* the Initiator-ID of the write's request, or NULL */
 } sp_event;
 
 typedef int (*sp_event_fn)(const sp_event *e, void *ctx);

@@ -137,6 +137,10 @@ int sp_store__exec_seq(sp_conn *conn, const char *sql, int64_t seq, const char *
 int sp_store__event_add(sp_conn *w, const char *type, const char *subject, json_t *data,
                         const int64_t *recipients, size_t recipient_count, int64_t *seq_out);
 
+/* The calling thread's Initiator-ID (sp_store_set_initiator; a job's
+ * while it runs), or NULL. Borrowed: valid until the thread sets another. */
+const char *sp_store__initiator(void);
+
 /* Steps s (prepared and bound) and collects its first column into a new
  * array *out (free it) of *count values; resets s. */
 int sp_store__collect_seqs(sp_conn *c, sqlite3_stmt *s, int64_t **out, size_t *count,

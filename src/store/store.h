@@ -78,6 +78,25 @@ typedef void (*sp_store_done_fn)(void *ctx, int rc);
 int sp_store_submit(sp_store *st, struct sp_authz *check, sp_store_job_fn run,
                     sp_store_done_fn done, void *ctx);
 
+/* Longest Initiator-ID kept with an event, in bytes: oCIS's web clients
+ * send a UUID (36); room for other clients' ids, but no more than a key
+ * needs, as it is stored with every event and sent with every payload. */
+#define SP_STORE_INITIATOR_MAX 64
+
+/*
+ * Sets the Initiator-ID (the client instance that asked for the change,
+ * such as one browser tab) of the events the calling thread's writes make
+ * from now on: they keep it, and the bus and oCIS's change stream give it
+ * back, so that the tab can tell its own changes from others'. Jobs
+ * queued by this thread (sp_store_submit) take the value it has when they
+ * are queued. initiator is copied; NULL clears it. A value that is empty,
+ * longer than SP_STORE_INITIATOR_MAX or has a byte outside visible ASCII
+ * (0x21-0x7e) clears it too and returns SP_ERR_INVALID: it would not be
+ * an id, and a client cannot put one over on another with it. Returns 0
+ * otherwise.
+ */
+int sp_store_set_initiator(const char *initiator);
+
 /*
  * Test hook, never configuration: while a file exists at path (copied),
  * the writer thread leaves queued jobs waiting (writes that do not go

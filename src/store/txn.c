@@ -59,11 +59,39 @@ struct sp_store_job {
     void *ctx;
     int rc;                /* run's result */
     sp_group_waiter group; /* the result of the group run's writes joined */
+    char initiator[SP_STORE_INITIATOR_MAX + 1]; /* of the thread that queued it; "" none */
 };
 
 /* The store whose jobs the calling thread (its writer thread) is running:
  * begin and commit then neither take nor release the write lock. */
 static _Thread_local sp_store *batch_of;
+
+/* The Initiator-ID of the calling thread's writes ("" none): per thread, as
+ * a request's writes run on its HTTP worker or, as a job, on the writer
+ * thread, which sets each job's for its run. */
+static _Thread_local char initiator_of[SP_STORE_INITIATOR_MAX + 1];
+
+int sp_store_set_initiator(const char *initiator)
+{
+    initiator_of[0] = '\0';
+    if (!initiator)
+        return 0;
+    size_t n = 0;
+    for (; initiator[n]; n++) {
+        unsigned char c = (unsigned char)initiator[n];
+        if (n == SP_STORE_INITIATOR_MAX || c < 0x21 || c > 0x7e)
+            return SP_ERR_INVALID;
+    }
+    if (n == 0)
+        return SP_ERR_INVALID;
+    memcpy(initiator_of, initiator, n + 1);
+    return 0;
+}
+
+const char *sp_store__initiator(void)
+{
+    return initiator_of[0] ? initiator_of : NULL;
+}
 
 /* Records the open group's result, wakes the writers waiting for it and
  * closes it (write lock held). */
@@ -315,8 +343,10 @@ static void run_jobs(sp_store *st, sp_store_job *jobs)
         /* Told with the group's other waiters, whichever thread ends it. */
         j->group.next = st->group_waiters;
         st->group_waiters = &j->group;
+        sp_store_set_initiator(j->initiator); /* valid: copied from a valid one */
         j->rc = run_job(st, j);
     }
+    sp_store_set_initiator(NULL);
     batch_of = NULL;
     /* Commits now, even with other writers waiting: leaving the commit to
      * one of them would make every job here wait until that thread is
@@ -388,6 +418,7 @@ int sp_store_submit(sp_store *st, sp_authz *check, sp_store_job_fn run, sp_store
     j->run = run;
     j->done = done;
     j->ctx = ctx;
+    memcpy(j->initiator, initiator_of, sizeof j->initiator);
     pthread_mutex_lock(&st->jobs_lock);
     if (st->jobs_stop) { /* closing: no one would run it */
         pthread_mutex_unlock(&st->jobs_lock);

@@ -8,10 +8,12 @@ import time
 
 
 class Stream:
-    def __init__(self, port, token=None, last_id=None, query_token=False, path='/api/v1/changes'):
+    def __init__(self, port, token=None, last_id=None, query_token=False, path='/api/v1/changes',
+                 accept=True):
         self.events = queue.Queue()
         self.conn = http.client.HTTPConnection('127.0.0.1', port, timeout=60)
-        headers = {'Accept': 'text/event-stream'}
+        # oCIS's web clients send no Accept (accept=False).
+        headers = {'Accept': 'text/event-stream'} if accept else {}
         if token and not query_token:
             headers['Authorization'] = 'Bearer ' + token
         if token and query_token:

@@ -5,6 +5,7 @@ methods), every $ref in it resolves, and real answers of the running
 program validate against the documented response schemas."""
 import glob
 import http.client
+import json
 import os
 import re
 import socket
@@ -69,12 +70,18 @@ def error_codes_in_code():
     return pairs
 
 
-def sse_names_in_code():
-    """The SSE event names changes.c writes."""
+def sse_names_in_code(path='changes'):
+    """The SSE event names a path sends: its names in the event catalog,
+    and those changes.c writes itself (resync, token-expired)."""
     with open(os.path.join(SOURCE_ROOT, 'src', 'api', 'changes.c'), encoding='utf-8') as f:
         src = strip_comments(f.read())
-    names = set(re.findall(r'\{\s*"spaceport\.[a-z.]+"\s*,\s*"([a-z-]+)"\s*\}', src))
-    names.update(re.findall(r'event: ([a-z-]+)\\n', src))
+    with open(os.path.join(SOURCE_ROOT, 'schema', 'events', 'catalog.json'),
+              encoding='utf-8') as f:
+        catalog = json.load(f)
+    names = set(re.findall(r'event: ([a-z-]+)\\n', src))
+    for e in catalog['events']:
+        name = e[path]
+        names.update(name.values() if isinstance(name, dict) else [name] if name else [])
     return names
 
 
@@ -178,6 +185,15 @@ def static_checks(t):
          all('`%s`' % n in changes.get('description', '') for n in sse) and
          'text/event-stream' in changes.get('responses', {}).get('200', {}).get('content', {}),
          'the change stream is text/event-stream and names every SSE event (%d)' % len(sse),
+         sorted(sse - documented_sse))
+    ocis = spec['paths'].get('/ocs/v2.php/apps/notifications/api/v1/notifications/sse',
+                             {}).get('get', {})
+    sse = sse_names_in_code('ocis')
+    documented_sse = set(ocis.get('x-sse-events', []))
+    t.ok(sse and sse <= documented_sse and
+         all('`%s`' % n in ocis.get('description', '') for n in sse) and
+         'text/event-stream' in ocis.get('responses', {}).get('200', {}).get('content', {}),
+         'oCIS\'s change stream is text/event-stream and names every oCIS event (%d)' % len(sse),
          sorted(sse - documented_sse))
     if not refs_ok:
         t.diag('live checks skipped: the document has references that do not resolve')

@@ -82,8 +82,8 @@ def check_capabilities(t, sp, bob):
          caps['core']['status']['productversion'] == version and
          data['version']['string'] == version and data['version']['product'] == 'Spaceport',
          'core.status and version name Spaceport and the version the program prints', data)
-    t.ok(caps['core']['support-sse'] is False,
-         'support-sse is false: no SSE at oCIS\'s path yet, the web must not open it', caps['core'])
+    t.ok(caps['core']['support-sse'] is True,
+         'support-sse is true: the web opens oCIS\'s SSE path (test_ocs_sse)', caps['core'])
     t.ok(caps['spaces']['enabled'] is True and caps['spaces']['projects'] is True and
          caps['spaces']['max_quota'] == 0, 'spaces and projects on, no maximum quota',
          caps['spaces'])

@@ -12,9 +12,8 @@ import threading
 import time
 import urllib.parse
 
-import jsonschema
-
-from harness import SOURCE_ROOT, TAP, Client, Issuer, Nats, Spaceport, wait_until
+import catalog
+from harness import TAP, Client, Issuer, Nats, Spaceport, wait_until
 from natsclient import NatsClient
 
 MANAGER = '312c0871-5ef7-4b3a-85b6-0e4074c64049'
@@ -27,33 +26,12 @@ DAV = 'https://dav.example.test'
 
 
 def load_schemas():
-    d = os.path.join(SOURCE_ROOT, 'schema', 'events')
-    s = {n: json.load(open(os.path.join(d, n + '.json'))) for n in
-         ('cloudevent', 'share', 'space', 'member')}
-    return s
-
-
-def data_schema(schemas, event_type):
-    if event_type.startswith('spaceport.share.'):
-        return schemas['share']
-    if event_type.startswith('spaceport.space.member.'):
-        return schemas['member']
-    if event_type.startswith('spaceport.space.'):
-        return schemas['space']
-    return None
+    return catalog.data_schemas()
 
 
 def validate(schemas, ce):
     """Returns None when ce is a valid Spaceport CloudEvent, else the error."""
-    try:
-        jsonschema.validate(ce, schemas['cloudevent'])
-        ds = data_schema(schemas, ce['type'])
-        if ds is None:
-            return 'no schema for ' + ce['type']
-        jsonschema.validate(ce['data'], ds)
-    except jsonschema.ValidationError as e:
-        return '%s: %s' % (ce.get('type'), e.message)
-    return None
+    return catalog.problem(ce, schemas)
 
 
 def share(client, drive, item, recipient, role=VIEWER, **extra):

@@ -27,7 +27,8 @@ static sp_event row(int64_t seq)
                   "spaceport.share.created",
                   "d1",
                   1795000000000,
-                  "{\"shareId\":\"s\"}"};
+                  "{\"shareId\":\"s\"}",
+                  NULL};
     return e;
 }
 
@@ -60,6 +61,39 @@ START_TEST(sequence_is_zero_padded)
     ck_assert_ptr_nonnull(j);
     ck_assert_str_eq(json_string_value(json_object_get(j, "sequence")), "0000000000000000042");
     json_decref(j);
+}
+END_TEST
+
+/* The Initiator-ID goes out as the initiatorid extension attribute, the
+ * same from both builders, escaped like every other string: a quote in it
+ * cannot add an attribute. Without one there is no such attribute. */
+START_TEST(initiator_is_an_extension_attribute)
+{
+    sp_event e = row(5);
+    e.initiator = "tab\",\"type\":\"x";
+    char *text = sp_envelope_text(&e, source);
+    ck_assert_ptr_nonnull(text);
+    json_t *t = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    json_t *j = sp_envelope_json(&e, source);
+    ck_assert_ptr_nonnull(t);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(json_string_value(json_object_get(t, "initiatorid")), e.initiator);
+    ck_assert_str_eq(json_string_value(json_object_get(t, "type")), "spaceport.share.created");
+    ck_assert(json_equal(t, j));
+    json_decref(t);
+    json_decref(j);
+    free(text);
+    e.initiator = NULL;
+    text = sp_envelope_text(&e, source);
+    t = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    j = sp_envelope_json(&e, source);
+    ck_assert_ptr_null(json_object_get(t, "initiatorid"));
+    ck_assert_ptr_null(json_object_get(j, "initiatorid"));
+    ck_assert_int_eq(json_object_size(t), 9);
+    ck_assert(json_equal(t, j));
+    json_decref(t);
+    json_decref(j);
+    free(text);
 }
 END_TEST
 
@@ -189,6 +223,7 @@ static Suite *envelope_suite(void)
     TCase *tc = tcase_create("sequence");
     tcase_add_test(tc, sequence_is_zero_padded);
     tcase_add_test(tc, sequence_string_order_is_event_order);
+    tcase_add_test(tc, initiator_is_an_extension_attribute);
     tcase_add_test(tc, sequence_round_trips);
     tcase_add_test(tc, sequence_parser_table);
     tcase_add_test(tc, sequence_parser_reads_only_len_bytes);

@@ -275,7 +275,8 @@ START_TEST(envelope_under_allocation_failure)
                   "spaceport.share.created",
                   "d1",
                   1795000000000,
-                  "{\"shareId\":\"s\",\"roles\":[\"r\"],\"nested\":{\"a\":[1,2]}}"};
+                  "{\"shareId\":\"s\",\"roles\":[\"r\"],\"nested\":{\"a\":[1,2]}}",
+                  "tab-1"};
     long n, errors = 0;
     for (n = 1; n <= MAX_FAIL_AT; n++) {
         arm(n);

@@ -1040,6 +1040,100 @@ START_TEST(jobs_run_before_close)
 }
 END_TEST
 
+/* Adds one event in a write of its own; returns its seq. */
+static int64_t add_event(sp_store *st)
+{
+    sp_conn *w = sp_store__begin(st);
+    ck_assert_ptr_nonnull(w);
+    json_t *data = json_pack("{s:s}", "driveId", "d1");
+    int64_t seq = 0;
+    ck_assert_int_eq(sp_store__event_add(w, SP_EVENT_SPACE_UPDATED, "d1", data, NULL, 0, &seq), 0);
+    json_decref(data);
+    ck_assert_int_eq(sp_store__commit(st), 0);
+    return seq;
+}
+
+typedef struct initiator_job {
+    sem_t done;
+    int rc;
+} initiator_job;
+
+static int initiator_job_run(sp_store *st, void *ctx)
+{
+    (void)ctx;
+    add_event(st);
+    return 0;
+}
+
+static void initiator_job_done(void *ctx, int rc)
+{
+    initiator_job *j = ctx;
+    j->rc = rc;
+    sem_post(&j->done);
+}
+
+static int read_initiator(const sp_event *e, void *arg)
+{
+    char *out = arg;
+    snprintf(out, SP_STORE_INITIATOR_MAX + 1, "%s", e->initiator ? e->initiator : "(none)");
+    return 0;
+}
+
+/* The Initiator-ID: only 1 to 64 bytes of visible ASCII are taken (a bad
+ * value clears what was set, rather than leave an earlier request's); a
+ * thread's writes keep it; a job keeps what its submitter had when it
+ * queued it, whatever the submitter sets afterwards, and the writer
+ * thread keeps nothing of one job for the next. */
+START_TEST(initiator_of_writes)
+{
+    static const char *const refused[] = {"", " ", "tab one", "tab\x7f", "tab\xc3\xa9", "\t"};
+    char max[SP_STORE_INITIATOR_MAX + 2];
+    memset(max, 'a', sizeof max - 1);
+    max[sizeof max - 1] = '\0'; /* 65 bytes */
+    ck_assert_int_eq(sp_store_set_initiator(max), SP_ERR_INVALID);
+    ck_assert_ptr_null(sp_store__initiator());
+    max[SP_STORE_INITIATOR_MAX] = '\0'; /* 64 */
+    ck_assert_int_eq(sp_store_set_initiator(max), 0);
+    ck_assert_str_eq(sp_store__initiator(), max);
+    for (size_t i = 0; i < COUNT(refused); i++) {
+        ck_assert_int_eq(sp_store_set_initiator("tab-0"), 0);
+        ck_assert_int_eq(sp_store_set_initiator(refused[i]), SP_ERR_INVALID);
+        ck_assert_msg(sp_store__initiator() == NULL, "refused[%zu] cleared it", i);
+    }
+    ck_assert_int_eq(sp_store_set_initiator("!~"), 0); /* 0x21 and 0x7e */
+    ck_assert_int_eq(sp_store_set_initiator(NULL), 0);
+    ck_assert_ptr_null(sp_store__initiator());
+
+    sp_store *st = open_migrated();
+    sp_store_set_initiator("tab-sync");
+    add_event(st);
+    initiator_job j[2];
+    for (int i = 0; i < 2; i++) {
+        sem_init(&j[i].done, 0, 0);
+        sp_store_set_initiator(i == 0 ? "tab-job" : NULL);
+        ck_assert_int_eq(sp_store_submit(st, NULL, initiator_job_run, initiator_job_done, &j[i]), 0);
+        sp_store_set_initiator("set-after-queuing");
+        sem_wait(&j[i].done);
+        ck_assert_int_eq(j[i].rc, 0);
+        sem_destroy(&j[i].done);
+    }
+    sp_store_set_initiator(NULL);
+    sqlite3 *db = raw_open();
+    char got[3][SP_STORE_INITIATOR_MAX + 1];
+    for (int i = 0; i < 3; i++) {
+        char sql[96], id[64];
+        snprintf(sql, sizeof sql, "SELECT id FROM events WHERE seq = %d", i + 1);
+        raw_text(db, sql, id, sizeof id);
+        ck_assert_int_eq(sp_store_event_get(st, id, 0, 1, read_initiator, got[i]), 0);
+    }
+    ck_assert_str_eq(got[0], "tab-sync");
+    ck_assert_str_eq(got[1], "tab-job");
+    ck_assert_str_eq(got[2], "(none)");
+    sqlite3_close(db);
+    sp_store_close(st);
+}
+END_TEST
+
 static int count_event(const sp_event *e, void *arg)
 {
     int64_t *last = arg;
@@ -1153,6 +1247,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, jobs_commit_in_order);
     tcase_add_test(tc, jobs_lost_group);
     tcase_add_test(tc, jobs_run_before_close);
+    tcase_add_test(tc, initiator_of_writes);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("schema");
