@@ -145,10 +145,10 @@ export async function runSharing(env, lib, ctx) {
   // member herself, reaches it again through the group.
   let spaceGroupShare;
   let t0;
+  t0 = undefined;
   await step(lib, SITE.invite, 'permissions.createInvite on the space root adds the group physics-lovers (Space Viewer)', async () => {
     need(space, 'no space');
     const g = need(groups['physics-lovers'], 'the group was not found');
-    t0 = undefined;
     let share;
     t0 = await acting(async () => {
       share = await marie.c.graph.permissions.createInvite(space.id, space.id, {
@@ -199,9 +199,9 @@ export async function runSharing(env, lib, ctx) {
   }, 'describe items');
 
   const shares = {};
+  t0 = undefined;
   await step(lib, SITE.invite, 'permissions.createInvite on the folder shares it with richard (Viewer)', async () => {
     const f = need(item.folder, 'not described');
-    t0 = undefined;
     t0 = await acting(async () => {
       shares.folder = await marie.c.graph.permissions.createInvite(personal.id, f.id, {
         roles: [ROLE.viewer],
@@ -222,10 +222,10 @@ export async function runSharing(env, lib, ctx) {
     assert(items.some(({ remoteItem }) => remoteItem?.id === item.folder.id), 'the share is not in his sharedWithMe');
   });
 
+  t0 = undefined;
   await step(lib, SITE.invite, 'permissions.createInvite on the file shares it with the group sailing-lovers (Viewer)', async () => {
     const f = need(item.file, 'not described');
     const g = need(groups['sailing-lovers'], 'the group was not found');
-    t0 = undefined;
     t0 = await acting(async () => {
       shares.file = await marie.c.graph.permissions.createInvite(personal.id, f.id, {
         roles: [ROLE.viewer],
@@ -257,9 +257,9 @@ export async function runSharing(env, lib, ctx) {
     assert((folder.allowedRoles || []).some((r) => r.id === ROLE.editor), `allowed roles: ${JSON.stringify(folder.allowedRoles)}`);
   }, 'permissions.listPermissions (item, user and group)');
 
+  t0 = undefined;
   await step(lib, SITE.change, 'permissions.updatePermission makes richard Editor of the folder', async () => {
     const s = need(shares.folder, 'not shared');
-    t0 = undefined;
     let updated;
     t0 = await acting(async () => {
       updated = await marie.c.graph.permissions.updatePermission(personal.id, item.folder.id, s.id,
@@ -327,23 +327,23 @@ export async function runSharing(env, lib, ctx) {
   const stateEvent = (u, act) => sseStep(lib, tabs[u.username], 'share-updated', act, {
     itemid: item.folder?.id, spaceid: personal?.id, initiatorid: u.c.initiatorId,
   });
+  t0 = undefined;
   await step(lib, SITE.disableSync, 'richard: driveItems.deleteDriveItem on the Shares drive unmounts the folder', async () => {
     const r = need(found.folder, 'not listed');
-    t0 = undefined;
     t0 = await acting(() => richard.c.graph.driveItems.deleteDriveItem(r.driveId, r.id));
     await state(richard, item.folder.id, { syncEnabled: false, hidden: false }, 'after unmounting');
   }, 'driveItems.deleteDriveItem (unmount)');
   await stateEvent(richard, t0);
+  t0 = undefined;
   await step(lib, SITE.enableSync, 'richard: driveItems.createDriveItem on the Shares drive root mounts it again', async () => {
     const r = need(found.folder, 'not listed');
-    t0 = undefined;
     t0 = await acting(() => richard.c.graph.driveItems.createDriveItem(r.driveId, { name: r.name, remoteItem: { id: r.fileId } }));
     found.folder = await state(richard, item.folder.id, { syncEnabled: true, hidden: false }, 'after mounting');
   }, 'driveItems.createDriveItem (mount)');
   await stateEvent(richard, t0);
+  t0 = undefined;
   await step(lib, SITE.hide, 'richard: driveItems.updateDriveItem { @UI.Hidden: true } hides it, false shows it', async () => {
     const r = need(found.folder, 'not listed');
-    t0 = undefined;
     t0 = await acting(() => richard.c.graph.driveItems.updateDriveItem(r.driveId, r.id, { '@UI.Hidden': true }));
     await state(richard, item.folder.id, { syncEnabled: true, hidden: true }, 'after hiding');
     await richard.c.graph.driveItems.updateDriveItem(r.driveId, r.id, { '@UI.Hidden': false });
@@ -357,9 +357,9 @@ export async function runSharing(env, lib, ctx) {
     await state(richard, item.file.id, { syncEnabled: true, hidden: false }, 'richard, after ada hid it');
   }, 'driveItems.updateDriveItem (hide, one group member)');
 
+  t0 = undefined;
   await step(lib, SITE.remove, 'permissions.deletePermission ends richard\'s share of the folder', async () => {
     const s = need(shares.folder, 'not shared');
-    t0 = undefined;
     t0 = await acting(() => marie.c.graph.permissions.deletePermission(personal.id, item.folder.id, s.id));
     assert(!(await incoming(richard, item.folder.id)), 'richard still lists the folder');
   }, 'permissions.deletePermission (item)');
@@ -368,9 +368,9 @@ export async function runSharing(env, lib, ctx) {
     affecteduserids: [richard.me?.id],
   });
 
+  t0 = undefined;
   await step(lib, SITE.remove, 'permissions.deletePermission removes the group physics-lovers from the space', async () => {
     const s = need(spaceGroupShare, 'the group was not added');
-    t0 = undefined;
     t0 = await acting(() => marie.c.graph.permissions.deletePermission(space.id, space.id, s.id));
     const project = await ctx.spacesByType(lib, katherine, 'project');
     assert(!project.some((x) => x.id === space.id), 'katherine still lists the space');
