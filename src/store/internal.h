@@ -7,6 +7,7 @@
 
 #include "store/events.h"
 #include "store/store.h"
+#include "store/users.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -153,12 +154,26 @@ int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, siz
 int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_id,
                                  const char *email);
 
-/* Copies a text column into dst (dstlen bytes, truncating); "" for NULL. */
+/* Room for a LIKE pattern of a search term of up to SP_USER_NAME_MAX
+ * bytes, every byte escaped, with its wildcards. */
+#define SP_STORE_LIKE_MAX (SP_USER_NAME_MAX * 2 + 8)
+/* Writes the LIKE patterns "term%" into prefix and "%term%" into contains
+ * (each SP_STORE_LIKE_MAX bytes), with the term's wildcards escaped by
+ * backslashes (ESCAPE '\\'); a longer term is cut. */
+void sp_store__like_patterns(const char *term, char *prefix, char *contains);
+
+/* Replaces user_seq's group memberships with c's groups (of c's issuer,
+ * made known when new) and stores their digest, inside the caller's
+ * write transaction (store/groups.c). */
+struct sp_user_claims;
+int sp_store__groups_replace(sp_conn *w, int64_t user_seq, const struct sp_user_claims *c);
+
 /* sp_store_authorize on connection c: a write asks again inside its own
  * transaction (store/authz.h). */
 struct sp_authz;
 int sp_store__authorize(sp_conn *c, struct sp_authz *a);
 
+/* Copies a text column into dst (dstlen bytes, truncating); "" for NULL. */
 void sp_store__copy_text(sqlite3_stmt *s, int col, char *dst, size_t dstlen);
 
 #endif
