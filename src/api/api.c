@@ -14,6 +14,8 @@ int sp_api_register(sp_router *r, sp_api *api)
     if (rc == 0)
         rc = sp_api__register_users(r, api);
     if (rc == 0)
+        rc = sp_api__register_groups(r, api);
+    if (rc == 0)
         rc = sp_api__register_drives(r, api);
     if (rc == 0)
         rc = sp_api__register_members(r, api);
