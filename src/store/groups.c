@@ -11,6 +11,7 @@
 #include "util/time.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define GROUP_COLS "g.seq, g.id, g.name, g.issuer"
@@ -27,6 +28,7 @@ static const char SQL_MEMBERS[] =
     " JOIN users u ON u.seq = m.user_seq WHERE m.group_seq = ?1"
     " ORDER BY u.display_name COLLATE NOCASE, u.id LIMIT ?2";
 
+static const char SQL_MEMBER_SEQS[] = "SELECT user_seq FROM group_members WHERE group_seq = ?";
 static const char SQL_FORGET[] = "DELETE FROM group_members WHERE user_seq = ?";
 static const char SQL_KNOW[] =
     "INSERT INTO groups (id, issuer, name, created_at) VALUES (?1, ?2, ?3, ?4)"
@@ -179,5 +181,33 @@ int sp_store__groups_replace(sp_conn *w, int64_t user_seq, const sp_user_claims 
         sqlite3_bind_int64(s, 2, user_seq);
         rc = sp_store__step_done(w, s, "groups digest");
     }
+    return rc;
+}
+
+int sp_store__seqs_add(int64_t **seqs, size_t *count, int64_t seq)
+{
+    for (size_t i = 0; i < *count; i++)
+        if ((*seqs)[i] == seq)
+            return 0;
+    int64_t *p = realloc(*seqs, (*count + 1) * sizeof *p);
+    if (!p)
+        return SP_ERR_NOMEM;
+    p[(*count)++] = seq;
+    *seqs = p;
+    return 0;
+}
+
+int sp_store__add_group_members(sp_conn *w, int64_t group_seq, int64_t **seqs, size_t *count)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_MEMBER_SEQS);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, group_seq);
+    int64_t *members = NULL;
+    size_t n = 0;
+    int rc = sp_store__collect_seqs(w, s, &members, &n, "group member seqs");
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = sp_store__seqs_add(seqs, count, members[i]);
+    free(members);
     return rc;
 }
