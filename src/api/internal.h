@@ -168,6 +168,15 @@ void sp_api__reply_permissions(sp_http_req *req, unsigned select, json_t *roles,
  * NULL: no permission id on that resource. */
 void sp_api__reply_permission(sp_http_req *req, const char *id, json_t *found);
 
+/* Whom a permission is granted to, as libre-graph's identitySet: {"user":
+ * {id, displayName}}, or {"group": {...}} when group_id is set. New
+ * reference (NULL when out of memory). */
+json_t *sp_api__grantee_json(const char *user_id, const char *user_name, const char *group_id,
+                             const char *group_name);
+/* Reads recipient's "@libre.graph.recipient.type": *group 1 for "group",
+ * 0 for "user" or none. Returns 0, or SP_ERR_INVALID for another value. */
+int sp_api__recipient_type(const json_t *recipient, int *group);
+
 /* oCIS's share jail: the virtual drive that holds shares received. */
 #define SP_SHARES_DRIVE_ID                                                                        \
     "a0ca6a90-a365-4782-871e-d44447bbc668$a0ca6a90-a365-4782-871e-d44447bbc668"

@@ -248,7 +248,7 @@ START_TEST(share_under_allocation_failure)
     for (n = 1; n <= MAX_FAIL_AT; n++) {
         char item[32];
         snprintf(item, sizeof item, "item-%ld", n);
-        sp_share_grantee g = {b.id, NULL};
+        sp_share_grantee g = {.user_id = b.id};
         sp_share_made made;
         arm(n);
         int rc = sp_store_share_create(st, &a, drive, item, item, &g, SP_ROLE_VIEWER, 0, &made);
