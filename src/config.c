@@ -296,6 +296,10 @@ static int parse_roles_claim(sp_config *c, const char *v, char *w, size_t wl)
 {
     return parse_claim(&c->roles_claim, v, w, wl);
 }
+static int parse_groups_claim(sp_config *c, const char *v, char *w, size_t wl)
+{
+    return parse_claim(&c->groups_claim, v, w, wl);
+}
 
 static int parse_issuers(sp_config *cfg, const char *v, char *why, size_t whylen)
 {
@@ -469,6 +473,7 @@ static const setting settings[] = {
     {"SPACEPORT_OIDC_EMAIL_VERIFIED_ISSUERS", NULL, parse_email_verified_issuers},
     {"SPACEPORT_USER_CLAIM", "preferred_username", parse_user_claim},
     {"SPACEPORT_ROLES_CLAIM", "roles", parse_roles_claim},
+    {"SPACEPORT_GROUPS_CLAIM", "groups", parse_groups_claim},
     {"SPACEPORT_TRUSTED_INSTANCES", NULL, parse_trusted},
     {"SPACEPORT_EVENTS_RETENTION", "7d", parse_retention},
     {"SPACEPORT_HTTP_TLS_CERT", NULL, parse_http_tls_cert},
@@ -701,6 +706,7 @@ void sp_config_free(sp_config *cfg)
     free(cfg->oidc_audience);
     free(cfg->user_claim);
     free(cfg->roles_claim);
+    free(cfg->groups_claim);
     free_list(&cfg->trusted_instances);
     free(cfg->http_tls_cert);
     free(cfg->http_tls_key);

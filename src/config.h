@@ -58,6 +58,7 @@ typedef struct sp_config {
     sp_config_list email_verified_issuers;
     char *user_claim;
     char *roles_claim;
+    char *groups_claim; /* array of group names (auth/auth.h); default "groups" */
 
     sp_config_list trusted_instances; /* base URLs, no trailing slash */
     int64_t events_retention_ms;

@@ -14,6 +14,8 @@ int sp_api_register(sp_router *r, sp_api *api)
     if (rc == 0)
         rc = sp_api__register_users(r, api);
     if (rc == 0)
+        rc = sp_api__register_groups(r, api);
+    if (rc == 0)
         rc = sp_api__register_drives(r, api);
     if (rc == 0)
         rc = sp_api__register_members(r, api);
@@ -119,7 +121,10 @@ int sp_api__provision(sp_api *api, const sp_identity *id, sp_user *user)
                              .username = id->username,
                              .display_name = id->display_name,
                              .email = id->email,
-                             .roles = id->roles};
+                             .roles = id->roles,
+                             .groups = id->groups,
+                             .group_count = id->group_count,
+                             .groups_digest = id->groups_digest};
     return sp_store_user_provision(api->store, &claims, user, NULL);
 }
 

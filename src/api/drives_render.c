@@ -40,15 +40,14 @@ typedef struct perm_ctx {
 static int add_permission(const sp_member *m, void *arg)
 {
     perm_ctx *pc = arg;
-    json_t *user = json_pack("{s:s, s:s}", "id", m->user_id, "displayName", m->user_name);
+    json_t *who = sp_api__grantee_json(m->user_id, m->user_name, m->group_id, m->group_name);
     json_t *p;
     if (pc->beta) {
-        p = json_pack("{s:s, s:[s], s:{s:o}}", "id", m->id, "roles", m->role, "grantedToV2",
-                      "user", user);
+        p = json_pack("{s:s, s:[s], s:o}", "id", m->id, "roles", m->role, "grantedToV2", who);
     } else {
         const sp_role *r = sp_role_find(m->role);
-        p = json_pack("{s:s, s:[s], s:[{s:o}]}", "id", m->id, "roles",
-                      r ? r->legacy_name : "viewer", "grantedToIdentities", "user", user);
+        p = json_pack("{s:s, s:[s], s:[o]}", "id", m->id, "roles", r ? r->legacy_name : "viewer",
+                      "grantedToIdentities", who);
     }
     if (p && m->expires_at_ms) {
         char when[SP_TIME_RFC3339_LEN];

@@ -176,6 +176,15 @@ void sp_api__reply_permissions(sp_http_req *req, unsigned select, json_t *roles,
  * NULL: no permission id on that resource. */
 void sp_api__reply_permission(sp_http_req *req, const char *id, json_t *found);
 
+/* Whom a permission is granted to, as libre-graph's identitySet: {"user":
+ * {id, displayName}}, or {"group": {...}} when group_id is set. New
+ * reference (NULL when out of memory). */
+json_t *sp_api__grantee_json(const char *user_id, const char *user_name, const char *group_id,
+                             const char *group_name);
+/* Reads recipient's "@libre.graph.recipient.type": *group 1 for "group",
+ * 0 for "user" or none. Returns 0, or SP_ERR_INVALID for another value. */
+int sp_api__recipient_type(const json_t *recipient, int *group);
+
 /* oCIS's share jail: the virtual drive that holds shares received. */
 #define SP_SHARES_DRIVE_ID                                                                        \
     "a0ca6a90-a365-4782-871e-d44447bbc668$a0ca6a90-a365-4782-871e-d44447bbc668"
@@ -200,10 +209,29 @@ int sp_api__register_ocm(sp_router *r, sp_api *api);
 int sp_api__register_web(sp_router *r, sp_api *api);
 int sp_api__register_ocs(sp_router *r, sp_api *api);
 int sp_api__register_settings(sp_router *r, sp_api *api);
+int sp_api__register_groups(sp_router *r, sp_api *api);
 
 /* Shortest users search term (/graph/v1.0/users): fewer characters would
- * enumerate the directory. The capabilities announce it. */
+ * enumerate the directory. The capabilities announce it. The groups
+ * search asks as much. */
 #define SP_USER_SEARCH_MIN 3
+
+/* Reads $search into term, without the quotes Graph clients put around it
+ * ("$search=\"mar\""). Returns 0, or SP_ERR_INVALID after replying 400
+ * when it has fewer than SP_USER_SEARCH_MIN characters (users.c). */
+int sp_api__search_term(sp_http_req *req, char term[SP_USER_NAME_MAX]);
+/* Sorts the objects of array value by their string member key,
+ * case-insensitively (descending with desc), as oCIS's sortUsers and
+ * sortGroups do. Returns 0 or SP_ERR_NOMEM. */
+int sp_api__sort_by(json_t *value, const char *key, int desc);
+/* sp_user_fn appending the user as libre-graph renders it to the JSON
+ * array ctx. */
+int sp_api__append_user(const char *id, const char *display_name, const char *email,
+                        const char *username, void *ctx);
+/* sp_group_fn appending the group as libre-graph renders it ({id,
+ * displayName, groupTypes}) to the JSON array ctx (groups.c). */
+struct sp_group;
+int sp_api__append_group(const struct sp_group *g, void *ctx);
 
 /* Nesting deeper than this in a request body is refused: the contract's
  * bodies are three levels deep. */

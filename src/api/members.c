@@ -49,8 +49,9 @@ static int add_perm(const sp_member *m, void *arg)
     perm_find *pf = arg;
     if (pf->id && strcmp(pf->id, m->id) != 0)
         return 0;
-    json_t *p = json_pack("{s:s, s:[s], s:{s:{s:s, s:s}}}", "id", m->id, "roles", m->role,
-                          "grantedToV2", "user", "id", m->user_id, "displayName", m->user_name);
+    json_t *p = json_pack("{s:s, s:[s], s:o}", "id", m->id, "roles", m->role, "grantedToV2",
+                          sp_api__grantee_json(m->user_id, m->user_name, m->group_id,
+                                               m->group_name));
     if (p && m->expires_at_ms) {
         char when[SP_TIME_RFC3339_LEN];
         sp_time_format_rfc3339(m->expires_at_ms, when);
@@ -68,7 +69,8 @@ typedef struct enrolment {
     int refused; /* the store refused recipient failed (the job's error) */
     size_t failed, count;
     struct {
-        const char *user_id;
+        const char *user_id; /* a user's or, with group, a group's id */
+        int group;
         char perm[SP_USER_ID_LEN];
     } to[];
 } enrolment;
@@ -79,8 +81,12 @@ static int invite_run(sp_store *st, sp_api_write *w)
 {
     enrolment *e = (enrolment *)w;
     for (size_t i = 0; i < e->count; i++) {
-        int rc = sp_store_member_add(st, &w->user, w->authz.drive_id, e->to[i].user_id, e->role,
-                                     e->expiry, e->to[i].perm);
+        int rc = e->to[i].group ? sp_store_member_add_group(st, &w->user, w->authz.drive_id,
+                                                            e->to[i].user_id, e->role,
+                                                            e->to[i].perm)
+                                : sp_store_member_add(st, &w->user, w->authz.drive_id,
+                                                      e->to[i].user_id, e->role, e->expiry,
+                                                      e->to[i].perm);
         if (rc < 0) {
             e->refused = 1;
             e->failed = i;
@@ -95,9 +101,10 @@ static void invite_answer(sp_http_req *req, sp_api_write *w, int rc)
 {
     enrolment *e = (enrolment *)w;
     const char *who = e->refused ? e->to[e->failed].user_id : "";
+    const char *kind = e->refused && e->to[e->failed].group ? "group" : "user";
     json_t *value = json_array();
     if (rc == SP_ERR_NOT_FOUND && e->refused)
-        sp_http_reply_error(req, 400, "invalidRequest", "no user %s", who);
+        sp_http_reply_error(req, 400, "invalidRequest", "no %s %s", kind, who);
     else if (rc == SP_ERR_CONFLICT && e->refused)
         sp_http_reply_error(req, 409, "nameAlreadyExists", "%s is already a member", who);
     else if (rc < 0)
@@ -153,6 +160,18 @@ static void invite(sp_http_req *req, void *ctx)
         e->to[i].user_id = json_string_value(json_object_get(rcpt, "objectId"));
         if (!e->to[i].user_id) {
             sp_http_reply_error(req, 400, "invalidRequest", "recipient %zu has no objectId", i);
+            goto fail;
+        }
+        if (sp_api__recipient_type(rcpt, &e->to[i].group) < 0) {
+            sp_http_reply_error(req, 400, "invalidRequest",
+                                "recipient %zu: @libre.graph.recipient.type is user or group", i);
+            goto fail;
+        }
+        /* A group's membership lasts while its grant does: membership of
+         * the group itself is what the identity provider says, today. */
+        if (e->to[i].group && set_expiry && expiry) {
+            sp_http_reply_error(req, 400, "invalidRequest",
+                                "a group's space membership cannot expire");
             goto fail;
         }
     }
@@ -237,6 +256,8 @@ static void change_answer(sp_http_req *req, sp_api_write *w, int rc)
     membership_change *c = (membership_change *)w;
     if (rc == SP_ERR_NOT_FOUND) {
         sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", w->authz.target_id);
+    } else if (rc == SP_ERR_INVALID) {
+        sp_http_reply_error(req, 400, "invalidRequest", "a group's space membership cannot expire");
     } else if (rc == SP_ERR_DENIED) {
         sp_http_reply_error(req, 409, "conflict", "a space keeps a Manager for good: %s",
                             c->why ? c->why : "add another Manager first");

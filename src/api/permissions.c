@@ -13,6 +13,8 @@
 #include "api/odata.h"
 #include "api/roles.h"
 
+#include "util/err.h"
+
 #include <string.h>
 
 #define ROLES_ANNOTATION   "@libre.graph.permissions.roles.allowedValues"
@@ -73,4 +75,22 @@ void sp_api__reply_permission(sp_http_req *req, const char *id, json_t *found)
         sp_http_reply_json(req, 200, found);
     else
         sp_http_reply_error(req, 404, "itemNotFound", "permission not found: %s", id);
+}
+
+json_t *sp_api__grantee_json(const char *user_id, const char *user_name, const char *group_id,
+                             const char *group_name)
+{
+    if (group_id)
+        return json_pack("{s:{s:s, s:s}}", "group", "id", group_id, "displayName",
+                         group_name ? group_name : "");
+    return json_pack("{s:{s:s, s:s}}", "user", "id", user_id, "displayName",
+                     user_name ? user_name : "");
+}
+
+int sp_api__recipient_type(const json_t *recipient, int *group)
+{
+    const json_t *t = json_object_get(recipient, "@libre.graph.recipient.type");
+    const char *type = json_string_value(t);
+    *group = type && strcmp(type, "group") == 0;
+    return !t || *group || (type && strcmp(type, "user") == 0) ? 0 : SP_ERR_INVALID;
 }

@@ -129,6 +129,12 @@ int sp_query_parse_users_order(const char *orderby, const char **key, int *desc,
                                sp_odata_error *err)
 {
     static const char *const keys[] = {"displayName", "mail", "onPremisesSamAccountName"};
+    return sp_query_parse_order(orderby, keys, sizeof keys / sizeof keys[0], key, desc, err);
+}
+
+int sp_query_parse_order(const char *orderby, const char *const *keys, size_t nkeys,
+                         const char **key, int *desc, sp_odata_error *err)
+{
     char field[SP_ODATA_OPTION_MAX + 1];
     int count;
     *key = NULL;
@@ -139,7 +145,7 @@ int sp_query_parse_users_order(const char *orderby, const char **key, int *desc,
         return SP_ERR_INVALID;
     if (count != 1) /* several keys: oCIS's sortUsers leaves the order as it is */
         return 0;
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    for (size_t i = 0; i < nkeys; i++)
         if (strcmp(field, keys[i]) == 0)
             *key = keys[i];
     if (!*key)

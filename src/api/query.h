@@ -55,6 +55,11 @@ int sp_query_parse_drives(const sp_drive_options *opt, sp_drive_query *q, sp_dri
 int sp_query_parse_users_order(const char *orderby, const char **key, int *desc,
                                sp_odata_error *err);
 
+/* As sp_query_parse_users_order with the nkeys keys allowed (static
+ * strings; *key is one of them): groups sort by displayName only. */
+int sp_query_parse_order(const char *orderby, const char *const *keys, size_t nkeys,
+                         const char **key, int *desc, sp_odata_error *err);
+
 /* Encodes the cursor that resumes after next in order into out. Returns 0
  * or SP_ERR_TOO_LARGE. */
 int sp_query_cursor_encode(sp_drive_order order, const sp_drive_cursor *next, char *out,

@@ -59,7 +59,7 @@ static int may_grant(sp_http_req *req, sp_authz *a, const sp_role *role)
 
 json_t *sp_api__user_json(const char *id, const char *name)
 {
-    return json_pack("{s:{s:s, s:s}}", "user", "id", id, "displayName", name ? name : "");
+    return sp_api__grantee_json(id, name, NULL, NULL);
 }
 
 json_t *sp_api__share_permission_json(const sp_share *s)
@@ -71,8 +71,10 @@ json_t *sp_api__share_permission_json(const sp_share *s)
                           sp_api__user_json(s->creator_id, s->creator_name));
     if (!p)
         return NULL;
-    if (s->grantee_id)
-        json_object_set_new(p, "grantedToV2", sp_api__user_json(s->grantee_id, s->grantee_name));
+    if (s->grantee_id || s->grantee_group_id)
+        json_object_set_new(p, "grantedToV2",
+                            sp_api__grantee_json(s->grantee_id, s->grantee_name,
+                                                 s->grantee_group_id, s->grantee_group_name));
     else
         json_object_set_new(json_object_get(p, "invitation"), "email",
                             json_string(s->grantee_email));
@@ -156,9 +158,12 @@ static void invite_answer(sp_http_req *req, sp_api_write *w, int rc)
     invitation *inv = (invitation *)w;
     if (rc < 0 && inv->refused) {
         const invitee *t = &inv->to[inv->failed];
-        const char *who = t->grantee.user_id ? t->grantee.user_id : t->email;
+        const char *who = t->grantee.group_id  ? t->grantee.group_id
+                          : t->grantee.user_id ? t->grantee.user_id
+                                               : t->email;
         if (rc == SP_ERR_NOT_FOUND)
-            sp_http_reply_error(req, 400, "invalidRequest", "no user %s", who);
+            sp_http_reply_error(req, 400, "invalidRequest", "no %s %s",
+                                t->grantee.group_id ? "group" : "user", who);
         else if (rc == SP_ERR_INVALID)
             sp_http_reply_error(req, 400, "invalidRequest", "you cannot share with yourself");
         else if (rc == SP_ERR_CONFLICT && t->made.ambiguous)
@@ -180,9 +185,12 @@ static void invite_answer(sp_http_req *req, sp_api_write *w, int rc)
     json_t *value = json_array();
     for (size_t i = 0; value && i < inv->count; i++) {
         const invitee *t = &inv->to[i];
+        int named = t->made.grantee_id[0] != '\0';
         sp_share s = {.id = t->made.id,
-                      .grantee_id = t->made.grantee_id[0] ? t->made.grantee_id : NULL,
+                      .grantee_id = named && !t->made.group ? t->made.grantee_id : NULL,
                       .grantee_name = t->made.grantee_name,
+                      .grantee_group_id = t->made.group ? t->made.grantee_id : NULL,
+                      .grantee_group_name = t->made.grantee_name,
                       .grantee_email = t->grantee.email,
                       .role = inv->role->id,
                       .expires_at_ms = inv->expiry,
@@ -247,7 +255,17 @@ static void invite(sp_http_req *req, void *ctx)
         invitee *t = &inv->to[i];
         const char *object_id = json_string_value(json_object_get(rcpt, "objectId"));
         const char *addr = json_string_value(json_object_get(rcpt, "email"));
-        if (object_id && !addr) {
+        int group;
+        if (sp_api__recipient_type(rcpt, &group) < 0 || (group && !object_id)) {
+            sp_http_reply_error(req, 400, "invalidRequest",
+                                "recipient %zu: @libre.graph.recipient.type is user or group, "
+                                "and a group is named by objectId",
+                                i);
+            goto fail;
+        }
+        if (object_id && !addr && group) {
+            t->grantee.group_id = object_id;
+        } else if (object_id && !addr) {
             t->grantee.user_id = object_id;
         } else if (addr && !object_id && normalize_email(addr, t->email, sizeof t->email) == 0) {
             t->grantee.email = t->email;

@@ -5,6 +5,8 @@
 #include "api/odata.h"
 #include "api/query.h"
 
+#include "store/groups.h"
+
 #include "util/err.h"
 
 #include <stdlib.h>
@@ -26,14 +28,22 @@ static void get_me(sp_http_req *req, void *ctx)
     json_t *me = json_pack("{s:s, s:s, s:s*, s:s}", "id", u.id, "displayName", u.display_name,
                            "mail", u.email[0] ? u.email : NULL, "onPremisesSamAccountName",
                            u.username);
-    /* Web clients ask for memberOf on sign-in; Spaceport has no groups yet,
-     * so the expanded list is empty, as oCIS answers for a user in none. */
-    if (me && sp_odata_names(expand, "memberOf"))
-        json_object_set_new(me, "memberOf", json_array());
+    /* Web clients ask for memberOf on sign-in: the groups the caller's
+     * newest token named, as oCIS lists a user's groups. */
+    if (me && sp_odata_names(expand, "memberOf")) {
+        json_t *groups = json_array();
+        int rc = groups ? sp_store_groups_of_user(api->store, u.seq, sp_api__append_group, groups)
+                        : SP_ERR_NOMEM;
+        if (rc < 0 || json_object_set_new(me, "memberOf", groups) < 0) {
+            json_decref(me);
+            sp_api__store_error(req, rc < 0 ? rc : SP_ERR_NOMEM);
+            return;
+        }
+    }
     sp_http_reply_json(req, 200, me);
 }
 
-static int add_user(const char *id, const char *display_name, const char *email,
+int sp_api__append_user(const char *id, const char *display_name, const char *email,
                     const char *username, void *ctx)
 {
     json_t *u = json_pack("{s:s, s:s, s:s, s:s*}", "id", id, "displayName", display_name,
@@ -46,7 +56,7 @@ typedef struct user_order {
     int desc;
 } user_order;
 
-static int compare_users(const void *a, const void *b, void *arg)
+static int compare_by_key(const void *a, const void *b, void *arg)
 {
     const user_order *o = arg;
     const char *x = json_string_value(json_object_get(*(json_t *const *)a, o->key));
@@ -55,17 +65,16 @@ static int compare_users(const void *a, const void *b, void *arg)
     return o->desc ? -c : c;
 }
 
-/* Sorts the users in value by o->key, case-insensitively, as oCIS's
- * sortUsers does. */
-static int sort_users(json_t *value, const user_order *o)
+int sp_api__sort_by(json_t *value, const char *key, int desc)
 {
+    const user_order *o = &(user_order){key, desc};
     size_t n = json_array_size(value);
     json_t **v = n ? malloc(n * sizeof *v) : NULL;
     if (n && !v)
         return SP_ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
         v[i] = json_incref(json_array_get(value, i));
-    qsort_r(v, n, sizeof *v, compare_users, (void *)o);
+    qsort_r(v, n, sizeof *v, compare_by_key, (void *)o);
     json_array_clear(value);
     int rc = 0;
     for (size_t i = 0; i < n; i++)
@@ -74,8 +83,27 @@ static int sort_users(json_t *value, const user_order *o)
     return rc ? SP_ERR_NOMEM : 0;
 }
 
-/* GET /graph/v1.0/users?$search=term: known users, to pick recipients.
- * Graph clients quote the term ("$search=\"mar\""); quotes are dropped. */
+int sp_api__search_term(sp_http_req *req, char term[SP_USER_NAME_MAX])
+{
+    const char *raw = sp_http_query(req, "$search");
+    size_t n = 0;
+    for (const char *p = raw ? raw : ""; *p && n + 1 < SP_USER_NAME_MAX; p++) {
+        if (*p != '"')
+            term[n++] = *p;
+    }
+    term[n] = '\0';
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)term; *p; p++)
+        chars += (*p & 0xc0) != 0x80;
+    if (chars < SP_USER_SEARCH_MIN) {
+        sp_http_reply_error(req, 400, "invalidRequest",
+                            "$search needs at least %d characters", SP_USER_SEARCH_MIN);
+        return SP_ERR_INVALID;
+    }
+    return 0;
+}
+
+/* GET /graph/v1.0/users?$search=term: known users, to pick recipients. */
 static void search_users(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
@@ -91,26 +119,14 @@ static void search_users(sp_http_req *req, void *ctx)
         sp_http_reply_error(req, (unsigned)qerr.status, qerr.code, "%s", qerr.message);
         return;
     }
-    const char *raw = sp_http_query(req, "$search");
     char term[SP_USER_NAME_MAX];
-    size_t n = 0;
-    for (const char *p = raw ? raw : ""; *p && n + 1 < sizeof term; p++) {
-        if (*p != '"')
-            term[n++] = *p;
-    }
-    term[n] = '\0';
-    size_t chars = 0;
-    for (const unsigned char *p = (const unsigned char *)term; *p; p++)
-        chars += (*p & 0xc0) != 0x80;
-    if (chars < SP_USER_SEARCH_MIN) {
-        sp_http_reply_error(req, 400, "invalidRequest",
-                            "$search needs at least %d characters", SP_USER_SEARCH_MIN);
+    if (sp_api__search_term(req, term) < 0)
         return;
-    }
     json_t *value = json_array();
-    int rc = value ? sp_store_users_search(api->store, term, add_user, value) : SP_ERR_NOMEM;
+    int rc = value ? sp_store_users_search(api->store, term, sp_api__append_user, value)
+                   : SP_ERR_NOMEM;
     if (rc == 0 && order.key)
-        rc = sort_users(value, &order);
+        rc = sp_api__sort_by(value, order.key, order.desc);
     if (rc < 0) {
         json_decref(value);
         sp_api__store_error(req, rc);

@@ -60,6 +60,7 @@ struct sp_auth {
     char *audience; /* NULL: aud not checked */
     char *user_claim;
     char *roles_claim;
+    char *groups_claim;
     size_t n_issuers;
     sp_issuer issuers[SP_CONFIG_LIST_MAX];
     sp_auth_cache *cache; /* NULL with SP_AUTH_NO_CACHE */
@@ -100,7 +101,8 @@ static int copy_config(sp_auth *a, const sp_config *cfg)
         return SP_ERR_NOMEM;
     a->user_claim = strdup(cfg->user_claim ? cfg->user_claim : "preferred_username");
     a->roles_claim = strdup(cfg->roles_claim ? cfg->roles_claim : "roles");
-    if (!a->user_claim || !a->roles_claim)
+    a->groups_claim = strdup(cfg->groups_claim ? cfg->groups_claim : "groups");
+    if (!a->user_claim || !a->roles_claim || !a->groups_claim)
         return SP_ERR_NOMEM;
     for (size_t i = 0; i < cfg->oidc_issuers.count && i < SP_CONFIG_LIST_MAX; i++) {
         sp_issuer *is = &a->issuers[i];
@@ -158,6 +160,7 @@ void sp_auth_destroy(sp_auth *a)
     free(a->audience);
     free(a->user_claim);
     free(a->roles_claim);
+    free(a->groups_claim);
     pthread_cond_destroy(&a->wake);
     pthread_cond_destroy(&a->fetched);
     pthread_mutex_destroy(&a->lock);
@@ -490,7 +493,7 @@ static int verify_jws(sp_auth *a, const char *token, sp_identity *id)
     /* The payload is decoded and read once, here: its iss chooses the keys.
      * The other claims wait until the signature holds. */
     char text[SP_AUTH_PAYLOAD_MAX];
-    sp_claims_want want = {a->audience, a->user_claim, a->roles_claim};
+    sp_claims_want want = {a->audience, a->user_claim, a->roles_claim, a->groups_claim};
     sp_claims claims = {0};
     sp_auth_keyset *keys = NULL;
     int rc = sp_auth__jws_claims(token, &hdr, &want, text, &claims, &why);
@@ -614,8 +617,9 @@ static int verify_opaque(sp_auth *a, const char *token, sp_identity *id)
             refused = 1;
             continue;
         }
+        sp_claims_want want = {NULL, a->user_claim, a->roles_claim, a->groups_claim};
         r = sp_auth__identity_from_claims(claims, a->issuers[i].url, a->issuers[i].email_trusted,
-                                          a->user_claim, a->roles_claim, id, &why);
+                                          &want, id, &why);
         json_decref(claims);
         if (r < 0) {
             sp_info("auth", "userinfo of %s unusable: %s", a->issuers[i].url, why);

@@ -22,6 +22,17 @@
 #define SP_AUTH_NAME_MAX 256
 #define SP_AUTH_EMAIL_MAX 320
 
+/* Groups, from SPACEPORT_GROUPS_CLAIM: an array of group names. A token
+ * whose claim is anything else (not an array, more than
+ * SP_AUTH_GROUPS_MAX entries, an entry that is not a non-empty string of
+ * printable characters shorter than SP_AUTH_GROUP_NAME_MAX bytes, more
+ * than SP_AUTH_GROUPS_BYTES of names) is refused rather than read in part:
+ * a membership silently dropped or cut would be a different group. */
+#define SP_AUTH_GROUPS_MAX 256     /* more than real directories give one user */
+#define SP_AUTH_GROUP_NAME_MAX 256 /* bytes with the NUL, as user names */
+#define SP_AUTH_GROUPS_BYTES 4096  /* half the largest token's payload: kept per cached token */
+#define SP_AUTH_GROUPS_DIGEST_LEN 65
+
 /* Role bits, from SPACEPORT_ROLES_CLAIM. */
 #define SP_ROLE_ADMIN 1u       /* "spaceport-admin" */
 #define SP_ROLE_SPACE_ADMIN 2u /* "spaceport-spaceadmin" */
@@ -34,6 +45,12 @@ typedef struct sp_identity {
     char display_name[SP_AUTH_NAME_MAX]; /* "name", falls back to username */
     char email[SP_AUTH_EMAIL_MAX];       /* lower case; "" unless verified (see claims.c) */
     unsigned roles;                      /* SP_ROLE_* bits */
+    /* The group names, sorted (bytewise) without duplicates, each ending
+     * in a NUL, group_count of them. groups_digest: hex SHA-256 of those
+     * bytes, "" for no groups. */
+    char groups[SP_AUTH_GROUPS_BYTES];
+    int group_count;
+    char groups_digest[SP_AUTH_GROUPS_DIGEST_LEN];
     int64_t expires_at_ms;               /* token exp (or cache expiry for opaque tokens) */
 } sp_identity;
 

@@ -13,7 +13,11 @@
 
 #include "util/err.h"
 
+#include <openssl/sha.h>
+
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -173,6 +177,23 @@ static unsigned roles_of_json(const json_t *v)
     return roles;
 }
 
+static void groups_of_json(const json_t *v, sp_claims *c)
+{
+    if (!v || json_is_null(v))
+        return;
+    c->groups_kind = json_is_array(v) ? 1 : -1;
+    size_t i;
+    const json_t *g;
+    json_array_foreach(v, i, g)
+    {
+        if (!json_is_string(g) || c->group_count == SP_AUTH_GROUPS_MAX) {
+            c->groups_kind = -1;
+            return;
+        }
+        str_of_json(g, &c->groups[c->group_count++]);
+    }
+}
+
 void sp_auth__claims_from_json(const json_t *claims, const sp_claims_want *want, sp_claims *c)
 {
     memset(c, 0, sizeof *c);
@@ -187,6 +208,7 @@ void sp_auth__claims_from_json(const json_t *claims, const sp_claims_want *want,
     str_of_json(verified, &vs);
     c->email_verified = verified_of(verified != NULL, json_is_true(verified), &vs);
     c->roles = roles_of_json(lookup_json(claims, want->roles_claim ? want->roles_claim : "roles"));
+    groups_of_json(lookup_json(claims, want->groups_claim ? want->groups_claim : "groups"), c);
     c->aud_has = want->audience ? aud_of_json(json_object_get(claims, "aud"), want->audience) : 1;
     c->exp_kind = date_of_json(claims, "exp", &c->exp);
     c->nbf_kind = date_of_json(claims, "nbf", &c->nbf);
@@ -269,6 +291,21 @@ static unsigned roles_of_js(const sp_js_val *v)
     return roles;
 }
 
+static void groups_of_js(const sp_js_val *v, sp_claims *c)
+{
+    if (!v || v->type == SP_JS_NULL)
+        return;
+    c->groups_kind = v->type == SP_JS_ARRAY ? 1 : -1;
+    size_t pos = 0;
+    sp_js_val e;
+    while (c->groups_kind > 0 && sp_auth__js_next(v, &pos, &e)) {
+        if (e.type != SP_JS_STRING || c->group_count == SP_AUTH_GROUPS_MAX)
+            c->groups_kind = -1;
+        else
+            str_of_js(&e, &c->groups[c->group_count++]);
+    }
+}
+
 /* Fills c from a plain object. scratch: room for nested lookups. */
 static void claims_from_js(const sp_js_object *o, const sp_claims_want *want, sp_claims *c,
                            sp_js_object *scratch)
@@ -285,6 +322,7 @@ static void claims_from_js(const sp_js_object *o, const sp_claims_want *want, sp
     c->email_verified =
         verified_of(verified != NULL, verified && verified->type == SP_JS_TRUE, &vs);
     c->roles = roles_of_js(lookup_js(o, want->roles_claim ? want->roles_claim : "roles", scratch));
+    groups_of_js(lookup_js(o, want->groups_claim ? want->groups_claim : "groups", scratch), c);
     c->aud_has = want->audience ? aud_of_js(sp_auth__js_get(o, "aud"), want->audience) : 1;
     c->exp_kind = date_of_js(o, "exp", &c->exp);
     c->nbf_kind = date_of_js(o, "nbf", &c->nbf);
@@ -377,6 +415,61 @@ static int copy_claim(const sp_claim_str *v, char *dst, size_t cap)
     return 1;
 }
 
+static int compare_names(const void *a, const void *b)
+{
+    const sp_claim_str *x = a, *y = b;
+    int c = memcmp(x->s, y->s, x->n < y->n ? x->n : y->n);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+/* Packs the groups of c into id (sorted, without duplicates) with their
+ * digest. Returns 0 or SP_ERR_UNAUTHORIZED with why: the claim is taken
+ * whole or the token refused (auth.h). */
+static int groups_identity(const sp_claims *c, sp_identity *id, const char **why)
+{
+    if (c->groups_kind < 0) {
+        *why = "groups claim is not an array of at most 256 strings";
+        return SP_ERR_UNAUTHORIZED;
+    }
+    if (c->group_count == 0)
+        return 0;
+    sp_claim_str sorted[SP_AUTH_GROUPS_MAX];
+    for (size_t i = 0; i < c->group_count; i++) {
+        const sp_claim_str *g = &c->groups[i];
+        if (g->n == 0 || g->n >= SP_AUTH_GROUP_NAME_MAX) {
+            *why = "a group name is empty or too long";
+            return SP_ERR_UNAUTHORIZED;
+        }
+        for (size_t k = 0; k < g->n; k++) {
+            unsigned char ch = (unsigned char)g->s[k];
+            if (ch < 0x20 || ch == 0x7f) {
+                *why = "a group name has control characters";
+                return SP_ERR_UNAUTHORIZED;
+            }
+        }
+        sorted[i] = *g;
+    }
+    qsort(sorted, c->group_count, sizeof sorted[0], compare_names);
+    size_t used = 0;
+    for (size_t i = 0; i < c->group_count; i++) {
+        if (i > 0 && compare_names(&sorted[i], &sorted[i - 1]) == 0)
+            continue;
+        if (used + sorted[i].n + 1 > sizeof id->groups) {
+            *why = "the group names are too long together";
+            return SP_ERR_UNAUTHORIZED;
+        }
+        memcpy(id->groups + used, sorted[i].s, sorted[i].n);
+        used += sorted[i].n;
+        id->groups[used++] = '\0';
+        id->group_count++;
+    }
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256((const unsigned char *)id->groups, used, md);
+    for (size_t i = 0; i < sizeof md; i++)
+        snprintf(id->groups_digest + 2 * i, 3, "%02x", md[i]);
+    return 0;
+}
+
 int sp_auth__claims_identity(const sp_claims *c, const char *issuer, int email_trusted,
                              sp_identity *id, const char **why)
 {
@@ -427,7 +520,7 @@ int sp_auth__claims_identity(const sp_claims *c, const char *issuer, int email_t
                 *p = (char)(*p - 'A' + 'a');
     }
     id->roles = c->roles;
-    return 0;
+    return groups_identity(c, id, why);
 }
 
 int sp_auth__claims_check(const json_t *claims, const char *issuer, const char *audience,
@@ -440,11 +533,9 @@ int sp_auth__claims_check(const json_t *claims, const char *issuer, const char *
 }
 
 int sp_auth__identity_from_claims(const json_t *claims, const char *issuer, int email_trusted,
-                                  const char *user_claim, const char *roles_claim,
-                                  sp_identity *id, const char **why)
+                                  const sp_claims_want *want, sp_identity *id, const char **why)
 {
     sp_claims c;
-    sp_claims_want want = {.user_claim = user_claim, .roles_claim = roles_claim};
-    sp_auth__claims_from_json(claims, &want, &c);
+    sp_auth__claims_from_json(claims, want, &c);
     return sp_auth__claims_identity(&c, issuer, email_trusted, id, why);
 }

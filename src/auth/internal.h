@@ -327,6 +327,7 @@ typedef struct sp_claims_want {
     const char *audience;
     const char *user_claim;
     const char *roles_claim;
+    const char *groups_claim; /* NULL: groups */
 } sp_claims_want;
 
 /* The claims the rules look at, from either reader. */
@@ -337,6 +338,12 @@ typedef struct sp_claims {
     int aud_has;        /* aud contains the audience (1 when none asked) */
     int email_verified; /* 1 true or "true", 0 absent, -1 anything else */
     unsigned roles;       /* SP_ROLE_* from the roles claim */
+    /* The groups claim: groups_kind 0 absent or null, 1 an array of at
+     * most SP_AUTH_GROUPS_MAX strings (group_count in groups), -1 any
+     * other value. */
+    int groups_kind;
+    size_t group_count;
+    sp_claim_str groups[SP_AUTH_GROUPS_MAX];
     json_t *doc;          /* the jansson tree the strings point into, or NULL */
 } sp_claims;
 
@@ -382,8 +389,9 @@ int sp_auth__claims_accept(const sp_claims *c, const char *issuer, const char *a
  * (falls back to sub), display name from "name" (falls back to username),
  * email in ASCII lower case when verified (email_verified true, or absent
  * when email_trusted: the issuer is in SPACEPORT_OIDC_EMAIL_VERIFIED_ISSUERS;
- * otherwise ""), roles. Values longer than the identity fields are
- * refused, not truncated. expires_at_ms is left 0 for the caller. Returns 0
+ * otherwise ""), roles, and groups (sorted, without duplicates, with their
+ * digest; a groups claim of any other shape refuses the token: auth.h).
+ * Values longer than the identity fields are refused, not truncated. expires_at_ms is left 0 for the caller. Returns 0
  * or SP_ERR_UNAUTHORIZED.
  */
 int sp_auth__claims_identity(const sp_claims *c, const char *issuer, int email_trusted,
@@ -395,12 +403,11 @@ int sp_auth__claims_check(const json_t *claims, const char *issuer, const char *
 
 /*
  * sp_auth__claims_identity on a jansson object (borrowed; a userinfo
- * answer): user_claim and roles_claim as in sp_claims_want (a dotted name
- * such as "realm_access.roles" is also looked up as a path).
+ * answer): the claim names of want (borrowed; its audience unused; a
+ * dotted name such as "realm_access.roles" is also looked up as a path).
  */
 int sp_auth__identity_from_claims(const json_t *claims, const char *issuer, int email_trusted,
-                                  const char *user_claim, const char *roles_claim,
-                                  sp_identity *id, const char **why);
+                                  const sp_claims_want *want, sp_identity *id, const char **why);
 
 /* --- cache (cache.c) --- */
 

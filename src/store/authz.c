@@ -10,20 +10,23 @@
 
 #include <string.h>
 
-/* The drive and the actor's unexpired membership of it. */
+/* The drive and the actor's best unexpired role on it, their own or their
+ * groups'. */
 static const char SQL_STANDING[] =
-    "SELECT d.seq, d.drive_type, d.name, d.disabled_at IS NOT NULL, m.role FROM drives d"
-    " LEFT JOIN members m ON m.drive_seq = d.seq AND m.user_seq = ?1"
-    " AND (m.expires_at IS NULL OR m.expires_at > ?3) WHERE d.id = ?2";
+    "SELECT d.seq, d.drive_type, d.name, d.disabled_at IS NOT NULL, "
+    SP_BEST_ROLE("?1", "d.seq", "?3") " FROM drives d WHERE d.id = ?2";
 /* An unexpired share of the drive's item, and whether the actor made it:
  * an expired one is gone for everyone, its sharer included. */
 static const char SQL_SHARE[] = "SELECT s.creator_seq = ?1 FROM shares s"
                                 " WHERE s.id = ?2 AND s.drive_seq = ?3 AND s.item_id = ?4"
                                 " AND (s.expires_at IS NULL OR s.expires_at > ?5)";
 /* An unexpired membership of the drive, and whether it is the actor's:
- * an expired one is gone for everyone. */
+ * an expired one is gone for everyone. A group's is nobody's own: leaving
+ * it is leaving the group, at the identity provider. */
 static const char SQL_MEMBER[] =
     "SELECT user_seq = ?1 FROM members WHERE id = ?2 AND drive_seq = ?3"
+    " AND (expires_at IS NULL OR expires_at > ?4)"
+    " UNION ALL SELECT 0 FROM drive_groups WHERE id = ?2 AND drive_seq = ?3"
     " AND (expires_at IS NULL OR expires_at > ?4)";
 
 /* Reads the drive's row and the actor's role into a. */

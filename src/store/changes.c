@@ -18,13 +18,17 @@ static const char SQL_DRIVE[] = "SELECT seq FROM drives WHERE id = ?";
 static const char SQL_APPLY[] =
     "UPDATE drives SET etag = ?, mtime = ?, quota_used = CASE WHEN ? THEN ? ELSE quota_used END"
     " WHERE seq = ?";
-/* Everyone who reaches the drive: unexpired members, and grantees of its
- * unexpired shares (their mountpoints show the change). */
+/* Everyone who reaches the drive: unexpired members (also through a
+ * group), and grantees of its unexpired shares (their mountpoints show
+ * the change), also the known members of grantee groups. */
 static const char SQL_AUDIENCE[] =
-    "SELECT user_seq FROM members WHERE drive_seq = ?1"
+    "SELECT user_seq FROM reach WHERE drive_seq = ?1"
     " AND (expires_at IS NULL OR expires_at > ?2)"
     " UNION SELECT grantee_seq FROM shares WHERE drive_seq = ?1 AND grantee_seq IS NOT NULL"
-    " AND (expires_at IS NULL OR expires_at > ?2)";
+    " AND (expires_at IS NULL OR expires_at > ?2)"
+    " UNION SELECT gm.user_seq FROM shares s JOIN group_members gm"
+    " ON gm.group_seq = s.grantee_group_seq WHERE s.drive_seq = ?1"
+    " AND (s.expires_at IS NULL OR s.expires_at > ?2)";
 
 /* Reads the audience into a new array (free it). */
 static int audience(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count)

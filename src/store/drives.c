@@ -39,11 +39,10 @@
 #define MEMBER_ARM                                                                                \
     "SELECT " DRIVE_COLS ", m.role AS role, lower(d.name) AS k, NULL AS share_id,"                \
     " NULL AS item_id, NULL AS shared_drive_id, NULL AS remote_url, NULL AS remote_instance"      \
-    " FROM members m JOIN drives d ON d.seq = m.drive_seq"                                        \
-    " LEFT JOIN users o ON o.seq = d.owner_seq"                                                   \
-    " WHERE m.user_seq = ?1"                                                                      \
-    " AND (d.disabled_at IS NULL OR m.role = '" SP_ROLE_MANAGER "' OR ?4)"                        \
-    " AND (m.expires_at IS NULL OR m.expires_at > ?8)"
+    " FROM (SELECT drive_seq, role, max(" SP_ROLE_RANK("role") ") FROM reach"                    \
+    " WHERE user_seq = ?1 AND (expires_at IS NULL OR expires_at > ?8) GROUP BY drive_seq) m"     \
+    " JOIN drives d ON d.seq = m.drive_seq LEFT JOIN users o ON o.seq = d.owner_seq"             \
+    " WHERE (d.disabled_at IS NULL OR m.role = '" SP_ROLE_MANAGER "' OR ?4)"
 /* A share received is a drive while its grantee keeps it mounted
  * (store/share_states.c), as in oCIS: an unmounted share is only in
  * sharedWithMe. ?1 is the user. */
@@ -54,7 +53,7 @@
     "SELECT s.seq, s.mount_id, 'mountpoint', NULL, s.item_name, '', o.id, o.display_name, -1, 0," \
     " d.etag, d.mtime, 0, s.role, lower(s.item_name), s.id, s.item_id, d.id, NULL, NULL"          \
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq JOIN users o ON o.seq = s.creator_seq"   \
-    " WHERE s.grantee_seq = ?1 AND d.disabled_at IS NULL"                                         \
+    " WHERE " SP_SHARE_RECEIVED_BY("?1") " AND d.disabled_at IS NULL"                             \
     " AND (s.expires_at IS NULL OR s.expires_at > ?8) AND " SP_SHARE_SERVED " AND " MOUNTED
 #define REMOTE_ARM                                                                                \
     "SELECT r.seq, r.id, 'mountpoint', NULL, r.name, '', NULL, NULL, -1, 0,"                      \
@@ -66,8 +65,7 @@
     " WHERE (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3)"
 
 #define SELECT_ALL                                                                                \
-    "SELECT " DRIVE_COLS ", (SELECT mm.role FROM members mm WHERE mm.user_seq = ?1"               \
-    " AND mm.drive_seq = d.seq AND (mm.expires_at IS NULL OR mm.expires_at > ?8)),"               \
+    "SELECT " DRIVE_COLS ", " SP_BEST_ROLE("?1", "d.seq", "?8") ","                               \
     " lower(d.name) AS k, NULL, NULL, NULL, NULL, NULL"                                           \
     " FROM drives d LEFT JOIN users o ON o.seq = d.owner_seq"                                     \
     " WHERE (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3) AND ?4 = ?4"
@@ -106,9 +104,8 @@ static const char *const SQL_LIST[2][4][2] = {
 };
 
 static const char SQL_GET[] =
-    "SELECT " DRIVE_COLS ", m.role FROM drives d LEFT JOIN users o ON o.seq = d.owner_seq"
-    " LEFT JOIN members m ON m.drive_seq = d.seq AND m.user_seq = ?1"
-    " AND (m.expires_at IS NULL OR m.expires_at > ?3) WHERE d.id = ?2";
+    "SELECT " DRIVE_COLS ", " SP_BEST_ROLE("?1", "d.seq", "?3")
+    " FROM drives d LEFT JOIN users o ON o.seq = d.owner_seq WHERE d.id = ?2";
 
 static const char *col_text(sqlite3_stmt *s, int col)
 {
@@ -232,7 +229,7 @@ static const char SQL_MOUNTPOINT[] =
     "SELECT s.seq, s.mount_id, 'mountpoint', NULL, s.item_name, '', o.id, o.display_name, -1, 0,"
     " d.etag, d.mtime, 0, s.role, NULL, s.id, s.item_id, d.id"
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq JOIN users o ON o.seq = s.creator_seq"
-    " WHERE s.mount_id = ?2 AND s.grantee_seq = ?1 AND d.disabled_at IS NULL"
+    " WHERE s.mount_id = ?2 AND " SP_SHARE_RECEIVED_BY("?1") " AND d.disabled_at IS NULL"
     " AND (s.expires_at IS NULL OR s.expires_at > ?3) AND " SP_SHARE_SERVED " AND " MOUNTED;
 
 int sp_store_mountpoint_get(sp_store *st, const sp_user *user, const char *id, sp_drive_fn fn,
@@ -271,8 +268,9 @@ static const char SQL_MEMBER_INSERT[] =
     "INSERT INTO members (user_seq, drive_seq, id, role, created_at) VALUES (?, ?, ?, ?, ?)";
 static const char SQL_DRIVE_STATE[] =
     "SELECT seq, name, coalesce(disabled_at, 0), drive_type FROM drives WHERE id = ?";
-/* An expired member hears nothing more of the drive. */
-static const char SQL_RECIPIENTS[] = "SELECT user_seq FROM members WHERE drive_seq = ?1"
+/* Members, and the known members of member groups; an expired member
+ * hears nothing more of the drive. */
+static const char SQL_RECIPIENTS[] = "SELECT DISTINCT user_seq FROM reach WHERE drive_seq = ?1"
                                      " AND (expires_at IS NULL OR expires_at > ?2)";
 
 int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count)

@@ -140,14 +140,17 @@ int sp_store_drive_change(sp_store *st, const sp_user *actor, const char *id, sp
 typedef struct sp_member {
     const char *id; /* permission id */
     const char *role;
-    const char *user_id;
+    const char *user_id; /* NULL for a group's membership */
     const char *user_name;
+    const char *group_id; /* set for a group's membership */
+    const char *group_name;
     int64_t expires_at_ms; /* 0 = none */
 } sp_member;
 
 typedef int (*sp_member_fn)(const sp_member *m, void *ctx);
 
-/* Lists the unexpired members of drive seq, Managers first. */
+/* Lists the unexpired members of drive seq, users and groups, Managers
+ * first. */
 int sp_store_members_list(sp_store *st, int64_t drive_seq, sp_member_fn fn, void *ctx);
 
 /*
@@ -162,15 +165,30 @@ int sp_store_member_add(sp_store *st, const sp_user *actor, const char *drive_id
                         char perm_out[SP_USER_ID_LEN]);
 
 /*
+ * As sp_store_member_add for group group_id (store/groups.h), without an
+ * expiry: every known member of the group reaches the drive with role
+ * (or their own, if better), and hears of it (member.added names
+ * granteeGroupId). A group's Manager role does not count as the Manager
+ * a space keeps: the group is what tokens say, and may be empty
+ * tomorrow. Returns 0, SP_ERR_NOT_FOUND (no such drive or group) or
+ * SP_ERR_CONFLICT (the group is a member already).
+ */
+int sp_store_member_add_group(sp_store *st, const sp_user *actor, const char *drive_id,
+                              const char *group_id, const char *role,
+                              char perm_out[SP_USER_ID_LEN]);
+
+/*
  * Removes (remove non-zero) or changes the unexpired membership perm_id
  * of drive id: role (NULL keeps it) and, with set_expiry, the expiration
  * (0 = none). A space keeps a Manager for good: removing, demoting or
  * giving an expiry to its last Manager without one is SP_ERR_DENIED, as
  * is removing or demoting its last unexpired Manager when none is
  * without one; *why (why may be NULL) then says which (static text).
- * Writes member.removed or member.updated. Returns 0, SP_ERR_NOT_FOUND
- * (also for an expired membership), SP_ERR_DENIED or another negative
- * sp_err.
+ * Writes member.removed or member.updated. perm_id may be a group's
+ * membership: its role changes or it goes (an expiry for it is
+ * SP_ERR_INVALID), and its events reach the group's known members.
+ * Returns 0, SP_ERR_NOT_FOUND (also for an expired membership),
+ * SP_ERR_DENIED, SP_ERR_INVALID or another negative sp_err.
  */
 int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive_id,
                            const char *perm_id, int remove, const char *role, int set_expiry,

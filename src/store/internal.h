@@ -6,7 +6,9 @@
 #define SP_STORE_INTERNAL_H
 
 #include "store/events.h"
+#include "store/roles.h"
 #include "store/store.h"
+#include "store/users.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -73,6 +75,28 @@ struct sp_store {
  * stored before that rule may name another drive's item and would point
  * the grantee there; they stay, for their sharer to see and remove. */
 #define SP_SHARE_SERVED "sp_item_of(d.id, s.item_id)"
+
+/* SQL: the best unexpired space role user u has on drive d, at time now
+ * (SQL expressions), NULL for none: their own membership or one of their
+ * groups', Manager over SpaceEditor over SpaceViewer. Written out rather
+ * than read from the reach view: SQLite pushes the correlated drive into
+ * the view's arms only so, and each arm stays a primary key look-up. */
+#define SP_BEST_ROLE(u, d, now)                                                                   \
+    "(SELECT role FROM (SELECT m.role AS role FROM members m WHERE m.user_seq = " u              \
+    " AND m.drive_seq = " d " AND (m.expires_at IS NULL OR m.expires_at > " now ")"              \
+    " UNION ALL SELECT g.role FROM drive_groups g JOIN group_members gm"                          \
+    " ON gm.group_seq = g.group_seq AND gm.user_seq = " u " WHERE g.drive_seq = " d              \
+    " AND (g.expires_at IS NULL OR g.expires_at > " now ")) ORDER BY " SP_ROLE_RANK("role")      \
+    " DESC LIMIT 1)"
+/* SQL: the rank of space role col, higher for more. */
+#define SP_ROLE_RANK(col)                                                                         \
+    "(CASE " col " WHEN '" SP_ROLE_MANAGER "' THEN 3 WHEN '" SP_ROLE_SPACE_EDITOR "' THEN 2"     \
+    " ELSE 1 END)"
+/* SQL, on shares s: the share is user u's (an SQL expression): given to
+ * them, or to a group they are in. */
+#define SP_SHARE_RECEIVED_BY(u)                                                                   \
+    "(s.grantee_seq = " u " OR s.grantee_group_seq IN"                                           \
+    " (SELECT gm.group_seq FROM group_members gm WHERE gm.user_seq = " u "))"
 
 /* The calling thread's reader connection, opened on first use. Returns NULL
  * when it cannot be opened. Borrowed; valid until the thread exits or the
@@ -158,12 +182,33 @@ int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, siz
 int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_id,
                                  const char *email);
 
-/* Copies a text column into dst (dstlen bytes, truncating); "" for NULL. */
+/* Room for a LIKE pattern of a search term of up to SP_USER_NAME_MAX
+ * bytes, every byte escaped, with its wildcards. */
+#define SP_STORE_LIKE_MAX (SP_USER_NAME_MAX * 2 + 8)
+/* Writes the LIKE patterns "term%" into prefix and "%term%" into contains
+ * (each SP_STORE_LIKE_MAX bytes), with the term's wildcards escaped by
+ * backslashes (ESCAPE '\\'); a longer term is cut. */
+void sp_store__like_patterns(const char *term, char *prefix, char *contains);
+
+/* Replaces user_seq's group memberships with c's groups (of c's issuer,
+ * made known when new) and stores their digest, inside the caller's
+ * write transaction (store/groups.c). */
+struct sp_user_claims;
+int sp_store__groups_replace(sp_conn *w, int64_t user_seq, const struct sp_user_claims *c);
+
+/* Appends seq to the new array *seqs of *count values unless it holds it
+ * already. Returns 0 or SP_ERR_NOMEM (the array stays the caller's). */
+int sp_store__seqs_add(int64_t **seqs, size_t *count, int64_t seq);
+/* Appends the known members of group_seq to *seqs as sp_store__seqs_add:
+ * the recipients of a group grant's events (store/groups.c). */
+int sp_store__add_group_members(sp_conn *w, int64_t group_seq, int64_t **seqs, size_t *count);
+
 /* sp_store_authorize on connection c: a write asks again inside its own
  * transaction (store/authz.h). */
 struct sp_authz;
 int sp_store__authorize(sp_conn *c, struct sp_authz *a);
 
+/* Copies a text column into dst (dstlen bytes, truncating); "" for NULL. */
 void sp_store__copy_text(sqlite3_stmt *s, int col, char *dst, size_t dstlen);
 
 /* ---- items (items.c) ---- */

@@ -17,12 +17,17 @@
 
 /* A membership counts until its expiry passes, whether or not the sweeper
  * has written its member.expired event yet: every query about members
- * compares expires_at with the time. */
+ * compares expires_at with the time. Users' memberships and groups'. */
 static const char SQL_MEMBERS[] =
-    "SELECT m.id, m.role, u.id, u.display_name, coalesce(m.expires_at, 0)"
-    " FROM members m JOIN users u ON u.seq = m.user_seq WHERE m.drive_seq = ?1"
-    " AND (m.expires_at IS NULL OR m.expires_at > ?2)"
-    " ORDER BY m.role = '" SP_ROLE_MANAGER "' DESC, m.created_at, m.id";
+    "SELECT id, role, user_id, user_name, group_id, group_name, expires FROM ("
+    "SELECT m.id AS id, m.role AS role, u.id AS user_id, u.display_name AS user_name,"
+    " NULL AS group_id, NULL AS group_name, coalesce(m.expires_at, 0) AS expires,"
+    " m.created_at AS created FROM members m JOIN users u ON u.seq = m.user_seq"
+    " WHERE m.drive_seq = ?1 AND (m.expires_at IS NULL OR m.expires_at > ?2)"
+    " UNION ALL SELECT g.id, g.role, NULL, NULL, gr.id, gr.name, coalesce(g.expires_at, 0),"
+    " g.created_at FROM drive_groups g JOIN groups gr ON gr.seq = g.group_seq"
+    " WHERE g.drive_seq = ?1 AND (g.expires_at IS NULL OR g.expires_at > ?2))"
+    " ORDER BY role = '" SP_ROLE_MANAGER "' DESC, created, id";
 
 int sp_store_members_list(sp_store *st, int64_t drive_seq, sp_member_fn fn, void *ctx)
 {
@@ -41,7 +46,9 @@ int sp_store_members_list(sp_store *st, int64_t drive_seq, sp_member_fn fn, void
             .role = (const char *)sqlite3_column_text(s, 1),
             .user_id = (const char *)sqlite3_column_text(s, 2),
             .user_name = (const char *)sqlite3_column_text(s, 3),
-            .expires_at_ms = sqlite3_column_int64(s, 4),
+            .group_id = (const char *)sqlite3_column_text(s, 4),
+            .group_name = (const char *)sqlite3_column_text(s, 5),
+            .expires_at_ms = sqlite3_column_int64(s, 6),
         };
         err = fn(&m, ctx);
         if (err < 0)
@@ -55,9 +62,18 @@ int sp_store_members_list(sp_store *st, int64_t drive_seq, sp_member_fn fn, void
 
 static const char SQL_DRIVE_BY_ID[] = "SELECT seq, name FROM drives WHERE id = ?";
 static const char SQL_USER_SEQ[] = "SELECT seq, display_name FROM users WHERE id = ?";
+static const char SQL_GROUP_SEQ[] = "SELECT seq, name FROM groups WHERE id = ?";
 static const char SQL_MEMBER_ADD[] =
     "INSERT INTO members (user_seq, drive_seq, id, role, expires_at, created_at)"
     " VALUES (?, ?, ?, ?, nullif(?, 0), ?)";
+static const char SQL_GROUP_ADD[] =
+    "INSERT INTO drive_groups (group_seq, drive_seq, id, role, expires_at, created_at)"
+    " VALUES (?, ?, ?, ?, nullif(?, 0), ?)";
+static const char SQL_GROUP_BY_PERM[] =
+    "SELECT g.group_seq, g.role, gr.id FROM drive_groups g JOIN groups gr ON gr.seq = g.group_seq"
+    " WHERE g.id = ?1 AND g.drive_seq = ?2 AND (g.expires_at IS NULL OR g.expires_at > ?3)";
+static const char SQL_GROUP_ROLE[] = "UPDATE drive_groups SET role = ? WHERE id = ?";
+static const char SQL_GROUP_DELETE[] = "DELETE FROM drive_groups WHERE id = ?";
 static const char SQL_MEMBER_BY_PERM[] =
     "SELECT m.user_seq, m.role, u.id, coalesce(m.expires_at, 0) FROM members m"
     " JOIN users u ON u.seq = m.user_seq"
@@ -95,31 +111,36 @@ static int lookup(sp_conn *w, const char *sql, const char *key, int64_t *seq, ch
     return rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, rc, sql);
 }
 
-/* Writes a member event with the drive's current members (plus extra, the
- * grantee of a removal) as recipients. */
+/* Whom a member event names: a user (grantee, with extra_user the seq
+ * of a removed one) or a group (with extra_group the seq of a removed
+ * one). */
+typedef struct member_who {
+    const char *grantee_id, *group_id;
+    int64_t extra_user, extra_group;
+} member_who;
+
+/* Writes a member event with the drive's current members (with their
+ * groups' known members) as recipients, plus who lost the membership. */
 static int member_event(sp_conn *w, const char *type, const sp_user *actor, const char *drive_id,
-                        int64_t drive_seq, const char *drive_name, const char *grantee_id,
-                        int64_t extra, const char *role)
+                        int64_t drive_seq, const char *drive_name, const member_who *who,
+                        const char *role)
 {
     int64_t *recipients = NULL;
     size_t count = 0;
     int rc = sp_store__drive_recipients(w, drive_seq, &recipients, &count);
-    if (rc < 0)
-        return rc;
-    if (extra) {
-        int64_t *p = realloc(recipients, (count + 1) * sizeof *p);
-        if (!p) {
-            free(recipients);
-            return SP_ERR_NOMEM;
-        }
-        recipients = p;
-        recipients[count++] = extra;
-    }
-    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s*}", "executant", actor->id, "driveId",
-                             drive_id, "driveName", drive_name, "grantee", grantee_id, "role",
-                             role);
-    rc = data ? sp_store__event_add(w, type, drive_id, data, recipients, count, NULL)
-              : SP_ERR_NOMEM;
+    if (rc == 0 && who->extra_user)
+        rc = sp_store__seqs_add(&recipients, &count, who->extra_user);
+    if (rc == 0 && who->extra_group)
+        rc = sp_store__add_group_members(w, who->extra_group, &recipients, &count);
+    json_t *data = rc < 0 ? NULL
+                          : json_pack("{s:s, s:s, s:s, s:s, s:s*}", "executant", actor->id,
+                                      "driveId", drive_id, "driveName", drive_name,
+                                      who->group_id ? "granteeGroupId" : "grantee",
+                                      who->group_id ? who->group_id : who->grantee_id, "role",
+                                      role);
+    if (rc == 0)
+        rc = data ? sp_store__event_add(w, type, drive_id, data, recipients, count, NULL)
+                  : SP_ERR_NOMEM;
     json_decref(data);
     free(recipients);
     return rc;
@@ -275,9 +296,10 @@ int sp_store_members_expire(sp_store *st, int64_t now_ms, int *count)
     return rc;
 }
 
-int sp_store_member_add(sp_store *st, const sp_user *actor, const char *drive_id,
-                        const char *grantee_id, const char *role, int64_t expires_at_ms,
-                        char perm_out[SP_USER_ID_LEN])
+/* Adds grantee_id (a user), or group_id (a group), to drive_id. */
+static int add_member(sp_store *st, const sp_user *actor, const char *drive_id,
+                      const char *grantee_id, const char *group_id, const char *role,
+                      int64_t expires_at_ms, char perm_out[SP_USER_ID_LEN])
 {
     char perm_id[SP_ID_LEN];
     if (sp_id_uuid(perm_id) < 0)
@@ -285,21 +307,23 @@ int sp_store_member_add(sp_store *st, const sp_user *actor, const char *drive_id
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
-    int64_t drive_seq, user_seq;
-    char drive_name[1024], user_name[256];
+    int64_t drive_seq, grantee_seq;
+    char drive_name[1024], grantee_name[256];
     int rc = lookup(w, SQL_DRIVE_BY_ID, drive_id, &drive_seq, drive_name, sizeof drive_name);
     if (rc == 0)
-        rc = lookup(w, SQL_USER_SEQ, grantee_id, &user_seq, user_name, sizeof user_name);
-    if (rc == 0)
-        rc = replace_expired(w, user_seq, drive_seq, sp_time_now_ms());
+        rc = lookup(w, group_id ? SQL_GROUP_SEQ : SQL_USER_SEQ, group_id ? group_id : grantee_id,
+                    &grantee_seq, grantee_name, sizeof grantee_name);
+    /* A group's membership has no expiry, so none to replace. */
+    if (rc == 0 && !group_id)
+        rc = replace_expired(w, grantee_seq, drive_seq, sp_time_now_ms());
     if (rc < 0)
         goto fail;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_MEMBER_ADD);
+    sqlite3_stmt *s = sp_store__stmt(w, group_id ? SQL_GROUP_ADD : SQL_MEMBER_ADD);
     if (!s) {
         rc = SP_ERR_DB;
         goto fail;
     }
-    sqlite3_bind_int64(s, 1, user_seq);
+    sqlite3_bind_int64(s, 1, grantee_seq);
     sqlite3_bind_int64(s, 2, drive_seq);
     sqlite3_bind_text(s, 3, perm_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 4, role, -1, SQLITE_STATIC);
@@ -311,8 +335,9 @@ int sp_store_member_add(sp_store *st, const sp_user *actor, const char *drive_id
         rc = sp_store__err(w, step, "add member"); /* CONFLICT when already a member */
         goto fail;
     }
-    rc = member_event(w, SP_EVENT_MEMBER_ADDED, actor, drive_id, drive_seq, drive_name, grantee_id,
-                      0, role);
+    member_who who = {.grantee_id = grantee_id, .group_id = group_id};
+    rc = member_event(w, SP_EVENT_MEMBER_ADDED, actor, drive_id, drive_seq, drive_name, &who,
+                      role);
     if (rc < 0)
         goto fail;
     rc = sp_store__commit(st);
@@ -322,6 +347,20 @@ int sp_store_member_add(sp_store *st, const sp_user *actor, const char *drive_id
 fail:
     sp_store__rollback(st);
     return rc;
+}
+
+int sp_store_member_add(sp_store *st, const sp_user *actor, const char *drive_id,
+                        const char *grantee_id, const char *role, int64_t expires_at_ms,
+                        char perm_out[SP_USER_ID_LEN])
+{
+    return add_member(st, actor, drive_id, grantee_id, NULL, role, expires_at_ms, perm_out);
+}
+
+int sp_store_member_add_group(sp_store *st, const sp_user *actor, const char *drive_id,
+                              const char *group_id, const char *role,
+                              char perm_out[SP_USER_ID_LEN])
+{
+    return add_member(st, actor, drive_id, NULL, group_id, role, 0, perm_out);
 }
 
 /* Whether membership perm_id of drive_seq may go from (old_role,
@@ -370,6 +409,53 @@ static int keeps_manager(sp_conn *w, int64_t drive_seq, const char *perm_id, con
     return SP_ERR_DENIED;
 }
 
+/* Runs sql, a statement without rows on (text, text) parameters. */
+static int exec_text2(sp_conn *w, const char *sql, const char *a, const char *b, const char *what)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
+    if (b)
+        sqlite3_bind_text(s, 2, b, -1, SQLITE_STATIC);
+    return sp_store__step_done(w, s, what);
+}
+
+/* Changes or removes the group membership perm_id of drive_seq, as
+ * sp_store_member_change. Returns 0, 1 when perm_id is no unexpired
+ * group membership of the drive, or a negative sp_err. */
+static int change_group(sp_conn *w, const sp_user *actor, const char *drive_id, int64_t drive_seq,
+                        const char *drive_name, const char *perm_id, int remove,
+                        const char *role, int set_expiry)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_GROUP_BY_PERM);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, perm_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, drive_seq);
+    sqlite3_bind_int64(s, 3, sp_time_now_ms());
+    int step = sqlite3_step(s);
+    member_who who = {.extra_group = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0};
+    char old_role[64], group_id[SP_ID_LEN];
+    sp_store__copy_text(s, 1, old_role, sizeof old_role);
+    sp_store__copy_text(s, 2, group_id, sizeof group_id);
+    sp_store__done(s);
+    if (step != SQLITE_ROW)
+        return step == SQLITE_DONE ? 1 : sp_store__err(w, step, "find group member");
+    if (!remove && set_expiry)
+        return SP_ERR_INVALID; /* groups' memberships do not expire */
+    who.group_id = group_id;
+    int rc = remove ? exec_text2(w, SQL_GROUP_DELETE, perm_id, NULL, "remove group member")
+                    : exec_text2(w, SQL_GROUP_ROLE, role ? role : old_role, perm_id,
+                                 "update group member");
+    if (!remove)
+        who.extra_group = 0; /* they still are members */
+    return rc < 0 ? rc
+                  : member_event(w, remove ? SP_EVENT_MEMBER_REMOVED : SP_EVENT_MEMBER_UPDATED,
+                                 actor, drive_id, drive_seq, drive_name, &who,
+                                 remove || !role ? old_role : role);
+}
+
 int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive_id,
                            const char *perm_id, int remove, const char *role, int set_expiry,
                            int64_t expires_at_ms, const char **why)
@@ -392,9 +478,17 @@ int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive
     sqlite3_bind_int64(s, 2, drive_seq);
     sqlite3_bind_int64(s, 3, sp_time_now_ms());
     int step = sqlite3_step(s);
+    if (step == SQLITE_DONE) {
+        sp_store__done(s);
+        rc = change_group(w, actor, drive_id, drive_seq, drive_name, perm_id, remove, role,
+                          set_expiry);
+        if (rc > 0)
+            rc = SP_ERR_NOT_FOUND;
+        goto out;
+    }
     if (step != SQLITE_ROW) {
         sp_store__done(s);
-        rc = step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "find member");
+        rc = sp_store__err(w, step, "find member");
         goto fail;
     }
     int64_t user_seq = sqlite3_column_int64(s, 0);
@@ -410,32 +504,16 @@ int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive
     if (rc < 0)
         goto fail;
 
+    member_who who = {.grantee_id = grantee_id};
     if (remove) {
-        s = sp_store__stmt(w, SQL_MEMBER_DELETE);
-        if (!s) {
-            rc = SP_ERR_DB;
-            goto fail;
-        }
-        sqlite3_bind_text(s, 1, perm_id, -1, SQLITE_STATIC);
-        step = sqlite3_step(s);
-        sp_store__done(s);
-        if (step != SQLITE_DONE) {
-            rc = sp_store__err(w, step, "remove member");
-            goto fail;
-        }
-        rc = member_event(w, SP_EVENT_MEMBER_REMOVED, actor, drive_id, drive_seq, drive_name,
-                          grantee_id, user_seq, old_role);
+        rc = exec_text2(w, SQL_MEMBER_DELETE, perm_id, NULL, "remove member");
+        who.extra_user = user_seq;
+        if (rc == 0)
+            rc = member_event(w, SP_EVENT_MEMBER_REMOVED, actor, drive_id, drive_seq, drive_name,
+                              &who, old_role);
     } else {
-        s = sp_store__stmt(w, SQL_MEMBER_ROLE);
-        if (!s) {
-            rc = SP_ERR_DB;
-            goto fail;
-        }
-        sqlite3_bind_text(s, 1, role, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, perm_id, -1, SQLITE_STATIC);
-        step = sqlite3_step(s);
-        sp_store__done(s);
-        if (step == SQLITE_DONE && set_expiry) {
+        rc = exec_text2(w, SQL_MEMBER_ROLE, role, perm_id, "update member");
+        if (rc == 0 && set_expiry) {
             s = sp_store__stmt(w, SQL_MEMBER_EXPIRY);
             if (!s) {
                 rc = SP_ERR_DB;
@@ -443,16 +521,13 @@ int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive
             }
             sqlite3_bind_int64(s, 1, expires_at_ms);
             sqlite3_bind_text(s, 2, perm_id, -1, SQLITE_STATIC);
-            step = sqlite3_step(s);
-            sp_store__done(s);
+            rc = sp_store__step_done(w, s, "update member expiry");
         }
-        if (step != SQLITE_DONE) {
-            rc = sp_store__err(w, step, "update member");
-            goto fail;
-        }
-        rc = member_event(w, SP_EVENT_MEMBER_UPDATED, actor, drive_id, drive_seq, drive_name,
-                          grantee_id, 0, role);
+        if (rc == 0)
+            rc = member_event(w, SP_EVENT_MEMBER_UPDATED, actor, drive_id, drive_seq, drive_name,
+                              &who, role);
     }
+out:
     if (rc < 0)
         goto fail;
     return sp_store__commit(st);

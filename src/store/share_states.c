@@ -20,9 +20,9 @@
 #include <string.h>
 
 /* The unexpired, served shares of an item on enabled drives that user ?2
- * received, with ?3 the time: what sharedWithMe shows them. */
+ * received (or a group of theirs), with ?3 the time: what sharedWithMe shows them. */
 #define RECEIVED_WHERE                                                                            \
-    " s.grantee_seq = ?2 AND d.disabled_at IS NULL"                                               \
+    " " SP_SHARE_RECEIVED_BY("?2") " AND d.disabled_at IS NULL"                                   \
     " AND (s.expires_at IS NULL OR s.expires_at > ?3) AND " SP_SHARE_SERVED
 
 static const char SQL_ITEM_OF_MOUNT[] = "SELECT s.item_id FROM shares s JOIN drives d"

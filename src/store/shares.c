@@ -32,17 +32,20 @@
     "s.id, s.mount_id, d.id, d.name, d.etag, d.mtime, s.item_id, s.item_name, g.id,"              \
     " g.display_name, s.grantee_email, s.role, coalesce(s.expires_at, 0), c.id,"                  \
     " c.display_name, s.created_at, d.id, i.id, i.parent_id, i.name, i.path, i.folder, i.size,"   \
-    " i.etag, i.mtime, i.mime_type, d.drive_type"
+    " i.etag, i.mtime, i.mime_type, d.drive_type, gr.id, gr.name"
 /* The item columns start here (items.c's order); i.id is NULL while
  * storage has not described the item. */
 #define ITEM_COL 16
 #define DRIVE_TYPE_COL 26
+/* A group's share: the group's id and name. */
+#define GROUP_COL 27
 /* Lists of shares received add the caller's view: mounted, hidden. */
-#define STATE_COL 27
+#define STATE_COL 29
 #define SHARE_FROM                                                                                \
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq"                                         \
     " LEFT JOIN users g ON g.seq = s.grantee_seq JOIN users c ON c.seq = s.creator_seq"           \
-    " LEFT JOIN items i ON i.drive_seq = s.drive_seq AND i.id = s.item_id"
+    " LEFT JOIN items i ON i.drive_seq = s.drive_seq AND i.id = s.item_id"                        \
+    " LEFT JOIN groups gr ON gr.seq = s.grantee_group_seq"
 #define UNEXPIRED " (s.expires_at IS NULL OR s.expires_at > ?2)"
 
 /* sharedWithMe and sharedByMe answer at most SP_SHARES_LIST_MAX shares
@@ -58,8 +61,8 @@ static const char SQL_OF_ITEM[] = "SELECT " SHARE_COLS SHARE_FROM
 static const char SQL_RECEIVED[] =
     "SELECT " SHARE_COLS ", coalesce(st.mounted, 1), coalesce(st.hidden, 0)" SHARE_FROM
     " LEFT JOIN share_states st ON st.share_seq = s.seq AND st.user_seq = ?1"
-    " WHERE s.grantee_seq = ?1 AND d.disabled_at IS NULL AND" UNEXPIRED " AND " SP_SHARE_SERVED
-    " ORDER BY d.id, s.item_id, s.created_at, s.id LIMIT 1000";
+    " WHERE " SP_SHARE_RECEIVED_BY("?1") " AND d.disabled_at IS NULL AND" UNEXPIRED
+    " AND " SP_SHARE_SERVED " ORDER BY d.id, s.item_id, s.created_at, s.id LIMIT 1000";
 static const char SQL_CREATED[] = "SELECT " SHARE_COLS SHARE_FROM
                                   " WHERE s.creator_seq = ?1 AND" UNEXPIRED
                                   " ORDER BY s.item_id, s.created_at, s.id LIMIT 1000";
@@ -92,6 +95,8 @@ static void read_share(sqlite3_stmt *q, sp_share *s)
         memset(&s->item, 0, sizeof s->item);
         s->item_name = sp_item_fallback_name(s->item_id, s->item_name);
     }
+    s->grantee_group_id = T(GROUP_COL);
+    s->grantee_group_name = T(GROUP_COL + 1);
     s->mounted = 1;
     s->hidden = 0;
     if (sqlite3_column_count(q) > STATE_COL + 1) {
@@ -192,16 +197,20 @@ int sp_store_shares_log_not_served(sp_store *st, int *count)
 /* One share row as the writes need it: enough for its event. */
 typedef struct share_row {
     int64_t seq, drive_seq, grantee_seq, creator_seq, expires_at; /* expires_at 0 = none */
+    int64_t grantee_group_seq;                                   /* 0: not a group's */
     int expired;                                                 /* its expiry event is written */
     char id[SP_ID_LEN], drive_id[SP_ID_LEN], creator_id[SP_ID_LEN], drive_name[1024],
-        item_id[1024], item_name[1024], role[64], grantee[400]; /* user id or e-mail address */
+        item_id[1024], item_name[1024], role[64],
+        grantee[400]; /* user id, e-mail address or group id */
 } share_row;
 
 #define ROW_SELECT                                                                                \
     "SELECT s.seq, s.drive_seq, s.id, d.id, d.name, s.item_id, s.item_name, s.role,"              \
-    " coalesce(s.expires_at, 0), s.expired, s.grantee_seq, coalesce(g.id, s.grantee_email),"      \
-    " s.creator_seq, c.id FROM shares s JOIN drives d ON d.seq = s.drive_seq"                     \
-    " LEFT JOIN users g ON g.seq = s.grantee_seq JOIN users c ON c.seq = s.creator_seq"
+    " coalesce(s.expires_at, 0), s.expired, s.grantee_seq,"                                      \
+    " coalesce(g.id, gr.id, s.grantee_email), s.creator_seq, c.id, s.grantee_group_seq"           \
+    " FROM shares s JOIN drives d ON d.seq = s.drive_seq"                                         \
+    " LEFT JOIN users g ON g.seq = s.grantee_seq JOIN users c ON c.seq = s.creator_seq"           \
+    " LEFT JOIN groups gr ON gr.seq = s.grantee_group_seq"
 static const char SQL_ROW_BY_ID[] = ROW_SELECT " WHERE s.id = ?";
 static const char SQL_ROW_BY_SEQ[] = ROW_SELECT " WHERE s.seq = ?";
 
@@ -232,6 +241,7 @@ static int load_row(sp_conn *w, const char *id, int64_t seq, share_row *r)
         sp_store__copy_text(q, 11, r->grantee, sizeof r->grantee);
         r->creator_seq = sqlite3_column_int64(q, 12);
         sp_store__copy_text(q, 13, r->creator_id, sizeof r->creator_id);
+        r->grantee_group_seq = sqlite3_column_int64(q, 14);
     }
     sp_store__done(q);
     if (step == SQLITE_ROW)
@@ -240,16 +250,17 @@ static int load_row(sp_conn *w, const char *id, int64_t seq, share_row *r)
 }
 
 /* Event data naming the share (schema/events/share.json); new reference.
- * grantee is a user id, or an e-mail address when is_email. */
+ * grantee_key says what grantee is: granteeUserId, granteeEmail or
+ * granteeGroupId. */
 static json_t *share_data(const char *executant, const char *sharer, const char *drive_id,
                           const char *drive_name, const char *item_id, const char *item_name,
-                          const char *share_id, const char *grantee, int is_email,
+                          const char *share_id, const char *grantee, const char *grantee_key,
                           const char *role, int64_t expires_at_ms)
 {
     json_t *d = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:[s]}", "shareId", share_id,
                           "executant", executant, "sharer", sharer, "driveId", drive_id,
                           "driveName", drive_name, "itemId", item_id, "resourceName", item_name,
-                          is_email ? "granteeEmail" : "granteeUserId", grantee, "roles", role);
+                          grantee_key, grantee, "roles", role);
     if (d && expires_at_ms) {
         char when[SP_TIME_RFC3339_LEN];
         sp_time_format_rfc3339(expires_at_ms, when);
@@ -259,15 +270,18 @@ static json_t *share_data(const char *executant, const char *sharer, const char 
 }
 
 /* Writes event type about r as it is now, acted on by executant (a user
- * id; the sharer when NULL), for the share's grantee, its creator and
- * actor_seq (0: nobody more). extra (may be NULL, stolen) adds members to
- * the data. */
+ * id; the sharer when NULL), for the share's grantee (every known member
+ * of a grantee group), its creator and actor_seq (0: nobody more). extra
+ * (may be NULL, stolen) adds members to the data. */
 static int row_event(sp_conn *w, const share_row *r, const char *type, const char *executant,
                      int64_t actor_seq, json_t *extra)
 {
     json_t *data = share_data(executant ? executant : r->creator_id, r->creator_id, r->drive_id,
                               r->drive_name, r->item_id, r->item_name, r->id, r->grantee,
-                              !r->grantee_seq, r->role, r->expires_at);
+                              r->grantee_seq         ? "granteeUserId"
+                              : r->grantee_group_seq ? "granteeGroupId"
+                                                     : "granteeEmail",
+                              r->role, r->expires_at);
     if (data && extra)
         json_object_update(data, extra);
     json_decref(extra);
@@ -279,15 +293,19 @@ static int row_event(sp_conn *w, const share_row *r, const char *type, const cha
         json_decref(data);
         return rc;
     }
-    int64_t recipients[3];
+    int64_t *recipients = NULL;
     size_t n = 0;
-    recipients[n++] = r->creator_seq;
-    if (r->grantee_seq)
-        recipients[n++] = r->grantee_seq;
-    if (actor_seq)
-        recipients[n++] = actor_seq;
-    rc = sp_store__event_add(w, type, r->drive_id, data, recipients, n, NULL);
+    rc = sp_store__seqs_add(&recipients, &n, r->creator_seq);
+    if (rc == 0 && r->grantee_seq)
+        rc = sp_store__seqs_add(&recipients, &n, r->grantee_seq);
+    if (rc == 0 && actor_seq)
+        rc = sp_store__seqs_add(&recipients, &n, actor_seq);
+    if (rc == 0 && r->grantee_group_seq)
+        rc = sp_store__add_group_members(w, r->grantee_group_seq, &recipients, &n);
+    if (rc == 0)
+        rc = sp_store__event_add(w, type, r->drive_id, data, recipients, n, NULL);
     json_decref(data);
+    free(recipients);
     return rc;
 }
 
@@ -325,15 +343,17 @@ static int is_expired(const share_row *r, int64_t now_ms)
 }
 
 /* The share of item_id in drive_seq held by grantee_seq (or, with
- * grantee_seq 0, pending for email): what the unique indexes allow once. */
+ * grantee_seq 0, by group ?5, or pending for email): what the unique
+ * indexes allow once. */
 static const char SQL_SAME_GRANT[] =
     "SELECT seq FROM shares WHERE drive_seq = ?1 AND item_id = ?2 AND"
-    " ((?3 > 0 AND grantee_seq = ?3) OR (?3 = 0 AND grantee_seq IS NULL AND grantee_email = ?4))";
+    " ((?3 > 0 AND grantee_seq = ?3) OR (?5 > 0 AND grantee_group_seq = ?5)"
+    " OR (?3 = 0 AND ?5 = 0 AND grantee_seq IS NULL AND grantee_email = ?4))";
 
 /* Finds the grant of the same item to the same grantee into *r. Returns
  * 1, 0 or a negative sp_err. */
 static int same_grant(sp_conn *w, int64_t drive_seq, const char *item_id, int64_t grantee_seq,
-                      const char *email, share_row *r)
+                      int64_t group_seq, const char *email, share_row *r)
 {
     sqlite3_stmt *q = sp_store__stmt(w, SQL_SAME_GRANT);
     if (!q)
@@ -343,6 +363,7 @@ static int same_grant(sp_conn *w, int64_t drive_seq, const char *item_id, int64_
     sqlite3_bind_int64(q, 3, grantee_seq);
     if (email)
         sqlite3_bind_text(q, 4, email, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 5, group_seq);
     int step = sqlite3_step(q);
     int64_t seq = step == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
     sp_store__done(q);
@@ -356,24 +377,30 @@ static const char SQL_USER_BY_ID[] = "SELECT seq, id, display_name FROM users WH
 /* Two rows are enough to know an address is not one user's. */
 static const char SQL_USER_BY_EMAIL[] =
     "SELECT seq, id, display_name FROM users WHERE email = lower(?) ORDER BY seq LIMIT 2";
+static const char SQL_GROUP_BY_ID[] = "SELECT seq, id, name FROM groups WHERE id = ?";
 static const char SQL_INSERT[] =
     "INSERT INTO shares (id, mount_id, drive_seq, item_id, item_name, grantee_seq, grantee_email,"
-    " role, expires_at, creator_seq, created_at, updated_at)"
-    " VALUES (?, ?, ?, ?, ?, ?, lower(?), ?, nullif(?, 0), ?, ?, ?)";
+    " role, expires_at, creator_seq, created_at, updated_at, grantee_group_seq)"
+    " VALUES (?, ?, ?, ?, ?, ?, lower(?), ?, nullif(?, 0), ?, ?, ?, ?)";
 
 /* Resolves grantee on the writer into *seq (0 for an address nobody has
- * yet) and made's id and name. Returns 0, SP_ERR_NOT_FOUND (no such user
- * id) or SP_ERR_CONFLICT with made->ambiguous (an address that users of
- * several identity providers verified: no one of them is picked). */
+ * yet; a group's seq for a group) and made's id and name. Returns 0,
+ * SP_ERR_NOT_FOUND (no such user or group id) or SP_ERR_CONFLICT with
+ * made->ambiguous (an address that users of several identity providers
+ * verified: no one of them is picked). */
 static int resolve_grantee(sp_conn *w, const sp_share_grantee *grantee, int64_t *seq,
                            sp_share_made *made)
 {
     *seq = 0;
-    sqlite3_stmt *q = sp_store__stmt(w, grantee->user_id ? SQL_USER_BY_ID : SQL_USER_BY_EMAIL);
+    const char *key = grantee->group_id  ? grantee->group_id
+                      : grantee->user_id ? grantee->user_id
+                                         : grantee->email;
+    sqlite3_stmt *q = sp_store__stmt(w, grantee->group_id  ? SQL_GROUP_BY_ID
+                                        : grantee->user_id ? SQL_USER_BY_ID
+                                                           : SQL_USER_BY_EMAIL);
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_text(q, 1, grantee->user_id ? grantee->user_id : grantee->email, -1,
-                      SQLITE_STATIC);
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
     int step = sqlite3_step(q);
     if (step == SQLITE_ROW) {
         *seq = sqlite3_column_int64(q, 0);
@@ -387,7 +414,7 @@ static int resolve_grantee(sp_conn *w, const sp_share_grantee *grantee, int64_t 
         return sp_store__err(w, step, "share grantee");
     if (made->ambiguous)
         return SP_ERR_CONFLICT;
-    return grantee->user_id && !*seq ? SP_ERR_NOT_FOUND : 0;
+    return (grantee->user_id || grantee->group_id) && !*seq ? SP_ERR_NOT_FOUND : 0;
 }
 
 int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_id,
@@ -399,7 +426,7 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
     if (sp_id_uuid7(share_id) < 0 || sp_id_uuid7(mount_id) < 0)
         return SP_ERR_IO;
     made->grantee_id[0] = made->grantee_name[0] = '\0';
-    made->ambiguous = 0;
+    made->ambiguous = made->group = 0;
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
@@ -418,15 +445,19 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
     }
     if ((rc = resolve_grantee(w, grantee, &r.grantee_seq, made)) < 0)
         goto fail;
-    if (r.grantee_seq == actor->seq) {
+    if (grantee->group_id) {
+        r.grantee_group_seq = r.grantee_seq;
+        r.grantee_seq = 0;
+        made->group = 1;
+    } else if (r.grantee_seq == actor->seq) {
         rc = SP_ERR_INVALID;
         goto fail;
     }
 
     int64_t now = sp_time_now_ms();
     share_row old;
-    const char *email = r.grantee_seq ? NULL : grantee->email;
-    rc = same_grant(w, r.drive_seq, item_id, r.grantee_seq, email, &old);
+    const char *email = r.grantee_seq || r.grantee_group_seq ? NULL : grantee->email;
+    rc = same_grant(w, r.drive_seq, item_id, r.grantee_seq, r.grantee_group_seq, email, &old);
     if (rc > 0)
         rc = is_expired(&old, now) ? retire_expired(w, &old) : SP_ERR_CONFLICT;
     if (rc < 0)
@@ -444,6 +475,8 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
     sqlite3_bind_text(q, 5, item_name, -1, SQLITE_STATIC);
     if (r.grantee_seq)
         sqlite3_bind_int64(q, 6, r.grantee_seq);
+    else if (r.grantee_group_seq)
+        sqlite3_bind_int64(q, 13, r.grantee_group_seq);
     else
         sqlite3_bind_text(q, 7, grantee->email, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 8, role, -1, SQLITE_STATIC);
@@ -459,7 +492,8 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
     snprintf(r.item_id, sizeof r.item_id, "%s", item_id);
     snprintf(r.item_name, sizeof r.item_name, "%s", item_name);
     snprintf(r.role, sizeof r.role, "%s", role);
-    snprintf(r.grantee, sizeof r.grantee, "%s", r.grantee_seq ? made->grantee_id : grantee->email);
+    snprintf(r.grantee, sizeof r.grantee, "%s",
+             r.grantee_seq || r.grantee_group_seq ? made->grantee_id : grantee->email);
     r.expires_at = expires_at_ms;
     if ((rc = row_event(w, &r, SP_EVENT_SHARE_CREATED, actor->id, 0, NULL)) < 0)
         goto fail;
@@ -624,7 +658,7 @@ int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_
             continue;
         }
         if (rc > 0)
-            rc = same_grant(w, p.drive_seq, p.item_id, user_seq, NULL, &held);
+            rc = same_grant(w, p.drive_seq, p.item_id, user_seq, 0, NULL, &held);
         /* The user may hold this item already (shared by id, or to an
          * address they had before): the claim merges, never fails. */
         if (rc > 0 && is_expired(&held, now)) {

@@ -24,9 +24,11 @@ typedef struct sp_share {
     /* The item's name: storage's when it described the item, else the
      * fallback (sp_item_fallback_name). */
     const char *item_name;
-    const char *grantee_id; /* NULL while only an e-mail address */
+    const char *grantee_id; /* NULL while only an e-mail address, and for a group */
     const char *grantee_name;
-    const char *grantee_email; /* set while pending */
+    const char *grantee_email;      /* set while pending */
+    const char *grantee_group_id;   /* set for a share with a group */
+    const char *grantee_group_name;
     const char *role;
     int64_t expires_at_ms; /* 0 = none */
     const char *creator_id;
@@ -40,26 +42,28 @@ typedef struct sp_share {
 
 typedef int (*sp_share_fn)(const sp_share *s, void *ctx);
 
-/* Whom a new share is for: exactly one of the two. */
+/* Whom a new share is for: exactly one of the three. */
 typedef struct sp_share_grantee {
-    const char *user_id; /* a known user */
-    const char *email;   /* lower-cased address; matched now or at first sight */
+    const char *user_id;  /* a known user */
+    const char *email;    /* lower-cased address; matched now or at first sight */
+    const char *group_id; /* a known group: every member of it, as tokens say */
 } sp_share_grantee;
 
 /* What a new share got from the store: with the request, enough to
  * describe it without reading it back. */
 typedef struct sp_share_made {
     char id[SP_USER_ID_LEN];         /* permission id */
-    char grantee_id[SP_USER_ID_LEN]; /* "" while only an e-mail address */
+    char grantee_id[SP_USER_ID_LEN]; /* "" while only an e-mail address; the group's id */
     char grantee_name[SP_USER_NAME_MAX];
+    int group;     /* the grantee is a group */
     int64_t created_at_ms;
     int ambiguous; /* with SP_ERR_CONFLICT: several users verified the address */
 } sp_share_made;
 
 /*
  * Shares item_id (named item_name) of drive_id with grantee, writing the
- * share and its spaceport.share.created event (recipients: grantee and
- * actor) in one transaction. An address (compared in lower case) goes to
+ * share and its spaceport.share.created event (recipients: grantee, or
+ * every known member of a grantee group, and actor) in one transaction. An address (compared in lower case) goes to
  * the one user who verified it, or waits for them. An expired share of the
  * item with the same grantee is replaced (its expiry event written first
  * if it was not). Returns 0 and fills *made; SP_ERR_NOT_FOUND (no such
@@ -85,8 +89,8 @@ int sp_store_shares_of_item(sp_store *st, const char *drive_id, const char *item
  * and sharedByMe stay bounded (the oldest first, by item for sharedByMe). */
 #define SP_SHARES_LIST_MAX 1000
 
-/* Lists the unexpired shares user received, on enabled drives (at most
- * SP_SHARES_LIST_MAX). */
+/* Lists the unexpired shares user received, themself or through one of
+ * their groups, on enabled drives (at most SP_SHARES_LIST_MAX). */
 int sp_store_shares_received(sp_store *st, const sp_user *user, sp_share_fn fn, void *ctx);
 
 /* Lists the unexpired shares user created (at most SP_SHARES_LIST_MAX). */

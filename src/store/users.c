@@ -22,7 +22,7 @@
 static const char SQL_USER_BY_SUB[] =
     "SELECT seq, id, issuer, username, display_name, coalesce(email, ''), roles,"
     " EXISTS (SELECT 1 FROM drives d WHERE d.owner_seq = users.seq"
-    " AND d.drive_type = 'personal') FROM users WHERE issuer = ? AND sub = ?";
+    " AND d.drive_type = 'personal'), groups_digest FROM users WHERE issuer = ? AND sub = ?";
 static const char SQL_USER_BY_ID[] =
     "SELECT seq, id, issuer, username, display_name, coalesce(email, ''), roles"
     " FROM users WHERE id = ?";
@@ -56,9 +56,10 @@ static void read_user(sqlite3_stmt *s, sp_user *u)
 }
 
 /* Looks up (issuer, sub) on conn; *has_drive tells whether the user has a
- * personal drive. Returns 1 found, 0 not found, <0 error. */
-static int find_by_sub(sp_conn *c, const char *issuer, const char *sub, sp_user *out,
-                       int *has_drive)
+ * personal drive, *same_groups whether the stored group digest is digest.
+ * Returns 1 found, 0 not found, <0 error. */
+static int find_by_sub(sp_conn *c, const char *issuer, const char *sub, const char *digest,
+                       sp_user *out, int *has_drive, int *same_groups)
 {
     sqlite3_stmt *s = sp_store__stmt(c, SQL_USER_BY_SUB);
     if (!s)
@@ -70,6 +71,8 @@ static int find_by_sub(sp_conn *c, const char *issuer, const char *sub, sp_user 
     if (found) {
         read_user(s, out);
         *has_drive = sqlite3_column_int(s, 7);
+        const unsigned char *stored = sqlite3_column_text(s, 8);
+        *same_groups = strcmp(stored ? (const char *)stored : "", digest ? digest : "") == 0;
     }
     sp_store__done(s);
     if (!found && rc != SQLITE_DONE)
@@ -209,18 +212,20 @@ int sp_store_user_provision(sp_store *st, const sp_user_claims *claims, sp_user 
     sp_conn *r = sp_store__reader(st);
     if (!r)
         return SP_ERR_DB;
-    int has_drive = 0;
-    int found = find_by_sub(r, claims->issuer, claims->sub, out, &has_drive);
+    int has_drive = 0, same_groups = 0;
+    int found = find_by_sub(r, claims->issuer, claims->sub, claims->groups_digest, out, &has_drive,
+                            &same_groups);
     if (found < 0)
         return found;
-    if (found && has_drive && claims_match(out, claims))
+    if (found && has_drive && same_groups && claims_match(out, claims))
         return 0;
 
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
     /* Look again under the writer: another request may have created it. */
-    found = find_by_sub(w, claims->issuer, claims->sub, out, &has_drive);
+    found = find_by_sub(w, claims->issuer, claims->sub, claims->groups_digest, out, &has_drive,
+                        &same_groups);
     int rc = found < 0 ? found : 0;
     if (rc == 0 && !found) {
         rc = create_user(w, claims, out);
@@ -229,6 +234,8 @@ int sp_store_user_provision(sp_store *st, const sp_user_claims *claims, sp_user 
     } else if (rc == 0 && !claims_match(out, claims)) {
         rc = update_user(w, claims, out);
     }
+    if (rc == 0 && (!found || !same_groups))
+        rc = sp_store__groups_replace(w, out->seq, claims);
     if (rc == 0 && found && !has_drive) {
         rc = create_personal_drive(w, out->seq, out->id, claims);
         if (rc == 0)
@@ -308,10 +315,8 @@ static const char SQL_SEARCH[] =
     " OR display_name LIKE ?2 ESCAPE '\\'"
     " ORDER BY display_name COLLATE NOCASE, id LIMIT ?3";
 
-int sp_store_users_search(sp_store *st, const char *term, sp_user_fn fn, void *ctx)
+void sp_store__like_patterns(const char *term, char *prefix, char *contains)
 {
-    /* LIKE patterns with the wildcards of the term escaped. */
-    char prefix[SP_USER_NAME_MAX * 2 + 4], contains[SP_USER_NAME_MAX * 2 + 8];
     size_t n = 0;
     for (const char *p = term; *p && n + 4 < SP_USER_NAME_MAX * 2; p++) {
         if (*p == '%' || *p == '_' || *p == '\\')
@@ -319,9 +324,15 @@ int sp_store_users_search(sp_store *st, const char *term, sp_user_fn fn, void *c
         prefix[n++] = *p;
     }
     prefix[n] = '\0';
-    snprintf(contains, sizeof contains, "%%%s%%", prefix);
+    snprintf(contains, SP_STORE_LIKE_MAX, "%%%s%%", prefix);
     prefix[n++] = '%';
     prefix[n] = '\0';
+}
+
+int sp_store_users_search(sp_store *st, const char *term, sp_user_fn fn, void *ctx)
+{
+    char prefix[SP_STORE_LIKE_MAX], contains[SP_STORE_LIKE_MAX];
+    sp_store__like_patterns(term, prefix, contains);
 
     sp_conn *r = sp_store__reader(st);
     if (!r)

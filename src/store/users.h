@@ -27,6 +27,11 @@ typedef struct sp_user_claims {
     const char *display_name;
     const char *email; /* "" or NULL when none is verified */
     unsigned roles;
+    /* The token's groups: group_count names, each ending in a NUL, sorted
+     * without duplicates (auth/auth.h); their digest, "" or NULL for none. */
+    const char *groups;
+    int group_count;
+    const char *groups_digest;
 } sp_user_claims;
 
 typedef struct sp_user {
@@ -43,7 +48,10 @@ typedef struct sp_user {
  * Returns the user for claims, creating it on first sight together with its
  * personal drive (the user its Manager) and the space.created event, in one
  * transaction; updates the stored name, e-mail and roles when the claims
- * changed. Costs one indexed read when nothing changed. *created (may be
+ * changed, and replaces the user's group memberships with the claims'
+ * groups when their digest differs from the stored one: what a group was
+ * given is the user's from this request on, and no longer once a token
+ * leaves the group out. Costs one indexed read when nothing changed. *created (may be
  * NULL) is set to 1 when the user was new. Returns 0, SP_ERR_FULL, SP_ERR_DB.
  */
 int sp_store_user_provision(sp_store *st, const sp_user_claims *claims, sp_user *out,

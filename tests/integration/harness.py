@@ -422,7 +422,8 @@ class Issuer:
 
     def token(self, sub, username=None, name=None, email=None, roles=(), lifetime=3600,
               **claims):
-        """A signed RS256 access token for sub."""
+        """A signed RS256 access token for sub; claims add or replace members
+        (groups=['physics'] gives the groups claim)."""
         now = int(time.time())
         body = {'iss': self.url, 'sub': sub, 'iat': now, 'exp': now + lifetime,
                 'preferred_username': username or sub, 'name': name or (username or sub).title(),

@@ -417,7 +417,8 @@ static int identity_of(const char *json, const char *user_claim, const char *rol
     json_t *c = json_loads(json, JSON_ALLOW_NUL, NULL);
     ck_assert_ptr_nonnull(c);
     const char *why = NULL;
-    int rc = sp_auth__identity_from_claims(c, ISS_A, 0, user_claim, roles_claim, id, &why);
+    sp_claims_want want = {.user_claim = user_claim, .roles_claim = roles_claim};
+    int rc = sp_auth__identity_from_claims(c, ISS_A, 0, &want, id, &why);
     json_decref(c);
     return rc;
 }

@@ -199,9 +199,10 @@ START_TEST(address_only_when_vouched_for)
     ck_assert_ptr_nonnull(doc);
     sp_identity id;
     const char *why = NULL;
-    ck_assert_int_eq(sp_auth__identity_from_claims(doc, c->iss, strcmp(c->iss, ISS_B) == 0, NULL,
-                                                   NULL, &id, &why),
-                     0);
+    sp_claims_want want = {0};
+    ck_assert_int_eq(
+        sp_auth__identity_from_claims(doc, c->iss, strcmp(c->iss, ISS_B) == 0, &want, &id, &why),
+        0);
     ck_assert_msg(strcmp(id.email, c->want) == 0, "userinfo %s: email '%s', want '%s'", json,
                   id.email, c->want);
     json_decref(doc);

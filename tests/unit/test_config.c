@@ -35,7 +35,7 @@ static const char *const contract_vars[] = {
     "SPACEPORT_HTTP_TLS_KEY",      "SPACEPORT_SSE_KEEPALIVE",    "SPACEPORT_SSE_COALESCE",
     "SPACEPORT_DOMAIN_ISSUERS",    "SPACEPORT_LOG_LEVEL",
     "SPACEPORT_OIDC_OPAQUE_ISSUERS", "SPACEPORT_OIDC_EMAIL_VERIFIED_ISSUERS",
-    "SPACEPORT_ITEMS_MAX",
+    "SPACEPORT_ITEMS_MAX",            "SPACEPORT_GROUPS_CLAIM",
 };
 
 #define ISSUER "https://idp.example.com"
@@ -220,6 +220,8 @@ static void field_text(const sp_config *c, const char *var, char *out, size_t n)
         snprintf(out, n, "%s", str_or_null(c->user_claim));
     else if (strcmp(v, "ROLES_CLAIM") == 0)
         snprintf(out, n, "%s", str_or_null(c->roles_claim));
+    else if (strcmp(v, "GROUPS_CLAIM") == 0)
+        snprintf(out, n, "%s", str_or_null(c->groups_claim));
     else if (strcmp(v, "TRUSTED_INSTANCES") == 0)
         list_text(&c->trusted_instances, out, n);
     else if (strcmp(v, "EVENTS_RETENTION") == 0)
@@ -418,6 +420,10 @@ static const cfg_case cases[] = {
     {V1("ROLES_CLAIM", ""), 1, "roles", NULL},
     {V1("ROLES_CLAIM", "realm_access.roles"), 0, "plain claim name", NULL},
     {V1("ROLES_CLAIM", "ro\tles"), 0, "plain claim name", NULL},
+    /* GROUPS_CLAIM: a plain claim name too */
+    {V1("GROUPS_CLAIM", "memberOf"), 1, "memberOf", NULL},
+    {V1("GROUPS_CLAIM", ""), 1, "groups", NULL},
+    {V1("GROUPS_CLAIM", "a.groups"), 0, "plain claim name", NULL},
 
     /* TRUSTED_INSTANCES: https (or loopback), trailing slashes stripped */
     {V1("TRUSTED_INSTANCES", "https://paris.example/"), 1, "https://paris.example", NULL},

@@ -127,7 +127,7 @@ static int job_run(sp_store *s, void *ctx)
 {
     job *j = ctx;
     j->ran = 1;
-    sp_share_grantee g = {j->grantee_id, NULL};
+    sp_share_grantee g = {.user_id = j->grantee_id};
     char perm[SP_USER_ID_LEN];
     switch (j->kind) {
     case SHARE:
@@ -184,7 +184,7 @@ static int job_submit(job *j)
 /* A share of item by erin with carol, made directly; its id in out. */
 static void erin_shares(const char *item, char out[SP_USER_ID_LEN])
 {
-    sp_share_grantee g = {carol.id, NULL};
+    sp_share_grantee g = {.user_id = carol.id};
     sp_share_made made;
     ck_assert_int_eq(
         sp_store_share_create(st, &erin, project, item, item, &g, SP_ROLE_VIEWER, 0, &made), 0);
