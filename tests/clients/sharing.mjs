@@ -102,8 +102,8 @@ async function acting(act) {
 export function sseStep(lib, tab, topic, t0, want, then = async () => {}) {
   return step(lib, SITE.sse, `${tab?.username}'s tab receives ${topic} within 1 s, its payload passes eventSchema`, async () => {
     need(tab?.open || null, 'the stream did not open');
-    const { latency } = await expectEvent(tab, topic, need(t0, 'the acting request failed'), want);
-    diag(`${lib.name}: ${topic} reached ${tab.username}'s tab ${latency} ms after the request`);
+    const { event, latency } = await expectEvent(tab, topic, need(t0, 'the acting request failed'), want);
+    diag(`${lib.name}: ${topic} reached ${tab.username}'s tab ${latency} ms after the request: ${event.raw}`);
     await then();
   }, `${topic} within 1 s`);
 }
@@ -274,13 +274,19 @@ export async function runSharing(env, lib, ctx) {
 
   // The shared-with-me page: the real names and the drive they are in.
   const incoming = async (u, id) => (await sharedWithMe(env, lib, mod, u)).find((x) => x.resource.fileId === id);
-  await step(lib, SITE.withMe, 'richard: driveItems.listSharedWithMe + buildIncomingShareResource show the folder by name, in marie\'s drive, mounted', async () => {
-    need(shares.folder, 'not shared');
+  // u's listing of the described item `it`, once it shows its name (the
+  // description may still be on its way); what it lists at the end.
+  const described = async (u, it) => {
     let x;
     await waitFor('the described name', async () => {
-      x = await incoming(richard, item.folder.id);
-      return x?.resource.name === item.folder.name;
+      x = await incoming(u, it.id);
+      return x?.resource.name === it.name;
     }, DESCRIBED_WITHIN_MS).catch(() => {});
+    return x;
+  };
+  await step(lib, SITE.withMe, 'richard: driveItems.listSharedWithMe + buildIncomingShareResource show the folder by name, in marie\'s drive, mounted', async () => {
+    need(shares.folder, 'not shared');
+    const x = await described(richard, item.folder);
     checkIncoming(x, item.folder, personal, ShareTypes.user.value);
     assert(x.resource.sharedBy.some((b) => b.id === marie.me.id), `shared by: ${JSON.stringify(x.resource.sharedBy)}`);
     // Editor of a folder: the role's actions, through the role definitions.
@@ -290,11 +296,7 @@ export async function runSharing(env, lib, ctx) {
   for (const m of [richard, ada]) {
     await step(lib, SITE.withMe, `${m.username}: the group's file is listed by name, in marie's drive, mounted`, async () => {
       need(shares.file, 'not shared');
-      let x;
-      await waitFor('the described name', async () => {
-        x = await incoming(m, item.file.id);
-        return x?.resource.name === item.file.name;
-      }, DESCRIBED_WITHIN_MS).catch(() => {});
+      const x = await described(m, item.file);
       checkIncoming(x, item.file, personal, ShareTypes.group.value);
       assert(!x.resource.canUpload(), `a Viewer may upload: ${show(x)}`);
       found[`file-${m.username}`] = x.resource;
