@@ -29,11 +29,14 @@ DAV = 'https://dav.example.test'
 def load_schemas():
     d = os.path.join(SOURCE_ROOT, 'schema', 'events')
     s = {n: json.load(open(os.path.join(d, n + '.json'))) for n in
-         ('cloudevent', 'share', 'space', 'member')}
+         ('cloudevent', 'share', 'share-state', 'space', 'member')}
     return s
 
 
 def data_schema(schemas, event_type):
+    if event_type in ('spaceport.share.mounted', 'spaceport.share.unmounted',
+                      'spaceport.share.hidden', 'spaceport.share.unhidden'):
+        return schemas['share-state']
     if event_type.startswith('spaceport.share.'):
         return schemas['share']
     if event_type.startswith('spaceport.space.member.'):
