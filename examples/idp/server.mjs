@@ -70,14 +70,22 @@ const demoUsers = [
   {
     username: 'einstein', password: 'einstein', name: 'Albert Einstein',
     email: 'einstein@example.org', email_verified: true, roles: ['spaceport-admin'],
+    groups: ['physics-lovers', 'sailing-lovers'],
   },
   {
     username: 'marie', password: 'marie', name: 'Marie Curie',
     email: 'marie@example.org', email_verified: true, roles: ['spaceport-spaceadmin'],
+    groups: ['radium-lovers', 'physics-lovers'],
   },
   {
     username: 'richard', password: 'richard', name: 'Richard Feynman',
     email: 'richard@example.org', email_verified: true, roles: [],
+    groups: ['sailing-lovers'],
+  },
+  {
+    username: 'katherine', password: 'katherine', name: 'Katherine Johnson',
+    email: 'katherine@example.org', email_verified: true, roles: [],
+    groups: ['physics-lovers'],
   },
 ];
 
@@ -108,6 +116,7 @@ function loadUsers() {
       email: u.email,
       email_verified: u.email ? u.email_verified !== false : undefined,
       roles: Array.isArray(u.roles) ? u.roles.map(String) : [],
+      groups: Array.isArray(u.groups) ? u.groups.map(String) : [],
     });
   }
   if (!users.size) fail('IDP_USERS: no users');
@@ -130,6 +139,8 @@ function userClaims(user) {
     preferred_username: user.username,
     name: user.name,
     roles: user.roles,
+    // oCIS demo style: group names, read by SPACEPORT_GROUPS_CLAIM.
+    groups: user.groups,
   };
   if (user.email) {
     claims.email = user.email;
@@ -180,7 +191,7 @@ const configuration = {
   cookies: { keys: [crypto.randomBytes(32).toString('base64url')] },
   claims: {
     openid: ['sub'],
-    profile: ['name', 'preferred_username', 'roles'],
+    profile: ['name', 'preferred_username', 'roles', 'groups'],
     email: ['email', 'email_verified'],
   },
   scopes: ['openid', 'offline_access', 'profile', 'email'],

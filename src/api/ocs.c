@@ -239,9 +239,9 @@ static json_t *capabilities(void)
         "user.onPremisesSamAccountName", "user.displayName", "user.mail", "user.passwordProfile",
         "user.accountEnabled", "user.appRoleAssignments", "user.memberOf", "create_disabled", 1,
         "delete_disabled", 1, "change_password_self_disabled", 1,
-        /* files_sharing: the graph sharing API with users and OCM peers;
-         * no groups, no public links yet */
-        "files_sharing", "api_enabled", 1, "sharing_roles", 1, "group_sharing", 0, "allow_custom",
+        /* files_sharing: the graph sharing API with users, groups (from
+         * tokens) and OCM peers; no public links yet */
+        "files_sharing", "api_enabled", 1, "sharing_roles", 1, "group_sharing", 1, "allow_custom",
         0, "can_rename", 0, "deny_access", 0, "resharing", 0, "search_min_length",
         SP_USER_SEARCH_MIN, "federation", "incoming", 1, "outgoing", 1, "public", "enabled", 0,
         "user", "send_mail", 0,

@@ -15,6 +15,8 @@ import yaml  # python3-yaml
 
 from harness import SOURCE_ROOT, TAP, Client, Issuer, Nats, Spaceport, wait_until
 from sse import Stream
+from test_contract import SPEC_PATH as CONTRACT_PATH
+from test_contract import Contract
 from test_libregraph import SPEC_PATH, LibreGraph
 
 MANAGER = '312c0871-5ef7-4b3a-85b6-0e4074c64049'
@@ -62,9 +64,15 @@ def first_event(stream, name, timeout=5.0):
     return found[0] if found else None
 
 
-def judged(t, judge, method, path, r, name):
-    problems = judge.check(method, path, r)
-    t.ok(not problems, name + ' (libre-graph document)', problems)
+def judged(t, judge, method, path, r, name, contract=None):
+    """r judged by the libre-graph document (judge) and, when given, by our
+    own contract (schema/openapi.yaml)."""
+    if judge:
+        problems = judge.check(method, path, r)
+        t.ok(not problems, name + ' (libre-graph document)', problems)
+    if contract:
+        problems = contract.check(method, path, r)
+        t.ok(not problems, name + ' (schema/openapi.yaml)', problems)
 
 
 def check_claims(t, sp, v):
@@ -100,6 +108,8 @@ def main(t):
     ev = schemas()
     with open(SPEC_PATH, encoding='utf-8') as f:
         judge = LibreGraph(yaml.safe_load(f))
+    with open(CONTRACT_PATH, encoding='utf-8') as f:
+        ours = Contract(yaml.safe_load(f))
     with Nats() as nats, Issuer() as v, Issuer() as h:
         sp = Spaceport(nats_url=nats.url, issuers='%s,%s' % (v.url, h.url),
                        env={'SPACEPORT_SSE_KEEPALIVE': '1s', 'SPACEPORT_LOG_LEVEL': 'info'})
@@ -115,7 +125,7 @@ def main(t):
 
             # --- memberships recorded from the claim, per issuer
             r = c['cat'].get('/graph/v1.0/me?$expand=memberOf')
-            judged(t, judge, 'GET', '/graph/v1.0/me', r, 'me?$expand=memberOf')
+            judged(t, judge, 'GET', '/graph/v1.0/me', r, 'me?$expand=memberOf', ours)
             mine = r.json()['memberOf']
             t.eq([g['displayName'] for g in mine], ['physics', 'sailing'],
                  'memberOf lists the token\'s groups, ordered by name')
@@ -134,7 +144,7 @@ def main(t):
 
             # --- the groups routes
             r = c['ben'].get('/graph/v1.0/groups?$search=%22phys%22&$orderby=displayName')
-            judged(t, judge, 'GET', '/graph/v1.0/groups', r, 'recipient search over groups')
+            judged(t, judge, 'GET', '/graph/v1.0/groups', r, 'recipient search over groups', ours)
             t.eq([g['id'] for g in r.json().get('value', [])], [physics],
                  'the search as the web sends it finds the caller\'s issuer\'s group only')
             r = c['eve'].get('/graph/v1.0/groups?$search=%22phys%22')
@@ -153,7 +163,7 @@ def main(t):
                  'the groups search needs a token')
             r = c['dan'].get('/graph/v1.0/groups/%s?$expand=members' % physics)
             judged(t, judge, 'GET', '/graph/v1.0/groups/%s' % physics, r,
-                   'a group with $expand=members')
+                   'a group with $expand=members', ours)
             t.eq(sorted(m['id'] for m in r.json().get('members', [])),
                  sorted([ids['ben'], ids['cat']]), 'its members are the users whose token named it')
             r = c['dan'].get('/graph/v1.0/groups/%s' % physics)
@@ -161,7 +171,7 @@ def main(t):
                  r.json()['displayName'] == 'physics', 'without $expand: no members', r.body)
             r = c['dan'].get('/graph/v1.0/groups/00000000-0000-0000-0000-000000000000')
             judged(t, judge, 'GET', '/graph/v1.0/groups/00000000-0000-0000-0000-000000000000',
-                   r, 'an unknown group')
+                   r, 'an unknown group', ours)
             t.eq(r.status, 404, 'an unknown group is 404')
 
             # --- a space given to a group
@@ -174,6 +184,8 @@ def main(t):
                 'recipients': [{'objectId': physics, '@libre.graph.recipient.type': 'group'}],
                 'roles': [SPACE_EDITOR]})
             t.eq(r.status, 200, 'a Manager adds a group to the space')
+            judged(t, None, 'POST', '/graph/v1beta1/drives/%s/root/invite' % project, r,
+                   'the group membership', ours)
             perm = r.json()['value'][0]
             t.eq(perm.get('grantedToV2'), {'group': {'id': physics, 'displayName': 'physics'}},
                  'the permission is grantedToV2.group')
@@ -190,6 +202,11 @@ def main(t):
             listed = [d['id'] for d in c['ben'].get('/graph/v1.0/me/drives').json()['value']]
             t.ok(project in listed, 'the space is in the member\'s me/drives', listed)
             r = c['ben'].get('/graph/v1beta1/drives/%s/root/permissions' % project)
+            judged(t, None, 'GET', '/graph/v1beta1/drives/%s/root/permissions' % project, r,
+                   'root permissions with a group', ours)
+            for path in ('/graph/v1.0/drives/%s' % project, '/graph/v1beta1/drives/%s' % project):
+                judged(t, None, 'GET', path, c['ben'].get(path), 'a drive whose root.permissions '
+                       'name a group', ours)
             t.ok(r.status == 200 and any(p.get('grantedToV2', {}).get('group', {}).get('id') ==
                                          physics for p in r.json()['value']),
                  'the root permissions list the group', r.body[:400])
@@ -254,6 +271,8 @@ def main(t):
                 'recipients': [{'objectId': physics, '@libre.graph.recipient.type': 'group'}],
                 'roles': [VIEWER], '@libre.graph.item.name': 'report.odt'})
             t.eq(r.status, 200, 'an item is shared with a group')
+            judged(t, None, 'POST', '/graph/v1beta1/drives/%s/items/%s/invite' % (
+                project, urllib.parse.quote(item, safe='')), r, 'the group share', ours)
             share_perm = r.json()['value'][0]
             t.eq(share_perm.get('grantedToV2'),
                  {'group': {'id': physics, 'displayName': 'physics'}},
@@ -270,7 +289,13 @@ def main(t):
             t.ok(any(p.get('grantedToV2', {}).get('group', {}).get('id') == physics
                      for p in r.json().get('value', [])),
                  'the item\'s permissions list the group', r.body[:400])
-            recv = c['cat'].get('/graph/v1beta1/me/drive/sharedWithMe').json()['value']
+            r = c['cat'].get('/graph/v1beta1/me/drive/sharedWithMe')
+            judged(t, judge, 'GET', '/graph/v1beta1/me/drive/sharedWithMe', r,
+                   'sharedWithMe with a group share', ours)
+            recv = r.json()['value']
+            r = c['ann'].get('/graph/v1beta1/me/drive/sharedByMe')
+            judged(t, judge, 'GET', '/graph/v1beta1/me/drive/sharedByMe', r,
+                   'sharedByMe with a group share', ours)
             t.ok(any(i['remoteItem']['id'] == item for i in recv),
                  'sharedWithMe lists what the member\'s group received', recv)
             t.eq([i for i in c['eve'].get('/graph/v1beta1/me/drive/sharedWithMe').json()['value']

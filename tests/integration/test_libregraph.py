@@ -205,7 +205,7 @@ def live_checks(t, judge):
         bob = Client(sp, idp.token('bob', email='bob@example.test',
                                    roles=['spaceport-spaceadmin']))
         carol = Client(sp, idp.token('carol', email='carol@example.test'))
-        dave = Client(sp, idp.token('dave'))
+        dave = Client(sp, idp.token('dave', groups=['physics-lovers']))
 
         def judged(name, method, path, r, status):
             problems = judge.verdict(method, path, r, status)
@@ -233,6 +233,13 @@ def live_checks(t, judge):
         graph('collection of user', bob, 'GET', '/graph/v1.0/users?$search=%22car%22', 200)
         graph('too short a search is odata.error', bob, 'GET',
               '/graph/v1.0/users?$search=ca', 400)
+        found = graph('collection of group, as the web\'s recipient search asks', bob, 'GET',
+                      '/graph/v1.0/groups?$search=%22phys%22&$orderby=displayName', 200).json()
+        group = (found.get('value') or [{}])[0].get('id', 'none')
+        names[group] = '{group}'
+        graph('group with its members', bob, 'GET', '/graph/v1.0/groups/%s?$expand=members' %
+              group, 200)
+        graph('unknown group is odata.error', bob, 'GET', '/graph/v1.0/groups/nope', 404)
 
         # drives: listings
         graph('collection of drives', bob, 'GET', '/graph/v1.0/me/drives', 200)

@@ -89,9 +89,9 @@ def check_capabilities(t, sp, bob):
          caps['spaces'])
     sharing = caps['files_sharing']
     t.ok(sharing['api_enabled'] is True and sharing['public']['enabled'] is False and
-         sharing['group_sharing'] is False,
-         'sharing API on; public links and groups said to be off (the web defaults them on)',
-         sharing)
+         sharing['group_sharing'] is True,
+         'sharing API and group sharing on; public links said to be off (the web defaults '
+         'them on)', sharing)
     t.ok(sharing['federation'] == {'incoming': True, 'outgoing': True},
          'OCM federation in and out announced', sharing.get('federation'))
     users = caps['graph']['users']

@@ -42,6 +42,10 @@ def main(t):
               claims.get('email_verified'), claims.get('roles')),
              ('einstein', 'Albert Einstein', 'einstein@example.org', True, ['spaceport-admin']),
              'the access token carries user name, name, verified email and roles')
+        t.eq(claims.get('groups'), ['physics-lovers', 'sailing-lovers'],
+             'the access token carries the demo groups (oCIS demo style)')
+        t.eq(jwt_parts(tokens.get('id_token', 'x.e30.x'))[1].get('groups'),
+             ['physics-lovers', 'sailing-lovers'], 'so does the ID token')
         t.ok(tokens.get('refresh_token'), 'the public client gets a refresh token')
 
         wrong = None
