@@ -31,7 +31,7 @@ typedef struct sp_event_name_by_change {
 
 /* One type of the catalog; every string static. */
 typedef struct sp_event_kind {
-    const char *type;         /* "spaceport.share.created" */
+    const char *type;         /* spaceport.share.created, ... */
     const char *schema;       /* its data schema, a file of schema/events */
     const char *changes_name; /* its SSE name on /api/v1/changes */
     const char *ocis_name;    /* on oCIS's path; NULL: none, or by change */
