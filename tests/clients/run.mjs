@@ -27,7 +27,7 @@ import fs from 'node:fs';
 import process from 'node:process';
 
 import { Stack, assert, diag, notOk, ok, tail, tapCounts } from '../lib/stack.mjs';
-import { runSharing, sseStep } from './sharing.mjs';
+import { memberRemoved, runSharing, sseStep } from './sharing.mjs';
 import { closeTabs, openTab } from './sse.mjs';
 import { clients, describe, need, printTable, step } from './web.mjs';
 
@@ -426,8 +426,8 @@ async function runLibrary(env, lib, mod) {
     assert(!project.some((s) => s.id === space.id), 'katherine still lists the space');
   });
   await sseCheck(tabs.katherine, 'space-member-removed', t0, {
-    itemid: space?.id, spaceid: space?.id, initiatorid: marie.c.initiatorId, affecteduserids: [members.katherine.me?.id],
-  });
+    itemid: space?.id, spaceid: space?.id, initiatorid: marie.c.initiatorId,
+  }, (data) => memberRemoved(lib, members.katherine, space, data));
 
   await runSharing(env, lib, {
     mod, marie, members, tabs, space, spacesByType, siteLoadSpaces: SITE.loadSpaces,

@@ -96,15 +96,15 @@ async function acting(act) {
 
 /**
  * Checks the event `topic` on `tab` after the request started at `t0`,
- * with the payload fields `want`, then runs `then` (what the web's handler
- * does with it). One step, in the row "<topic>".
+ * with the payload fields `want`, then runs `then` on its payload (what the
+ * web's handler does with it). One step, in the row "<topic>".
  */
 export function sseStep(lib, tab, topic, t0, want, then = async () => {}) {
   return step(lib, SITE.sse, `${tab?.username}'s tab receives ${topic} within 1 s, its payload passes eventSchema`, async () => {
     need(tab?.open || null, 'the stream did not open');
     const { event, latency } = await expectEvent(tab, topic, need(t0, 'the acting request failed'), want);
     diag(`${lib.name}: ${topic} reached ${tab.username}'s tab ${latency} ms after the request: ${event.raw}`);
-    await then();
+    await then(event.data);
   }, `${topic} within 1 s`);
 }
 
@@ -112,7 +112,8 @@ export function sseStep(lib, tab, topic, t0, want, then = async () => {}) {
  * The sharing steps for one library. ctx: mod (the library's modules),
  * marie, members (ada, richard, katherine; each signed in, with me and
  * graphRoles), tabs (username -> SSE tab), space (the project space, with
- * katherine removed from it), ShareTypes.
+ * katherine removed from it), spacesByType and siteLoadSpaces (run.mjs's
+ * project spaces listing and its call site).
  */
 export async function runSharing(env, lib, ctx) {
   const { mod, marie, members, tabs, space } = ctx;
@@ -145,7 +146,6 @@ export async function runSharing(env, lib, ctx) {
   // member herself, reaches it again through the group.
   let spaceGroupShare;
   let t0;
-  t0 = undefined;
   await step(lib, SITE.invite, 'permissions.createInvite on the space root adds the group physics-lovers (Space Viewer)', async () => {
     need(space, 'no space');
     const g = need(groups['physics-lovers'], 'the group was not found');
@@ -379,7 +379,25 @@ export async function runSharing(env, lib, ctx) {
   }, 'permissions.deletePermission (space root, group)');
   await sseStep(lib, tabs.katherine, 'space-member-removed', t0, {
     itemid: space?.id, spaceid: space?.id, initiatorid: marie.c.initiatorId,
-  });
+  }, (data) => memberRemoved(lib, katherine, space, data));
+}
+
+/**
+ * What web-runtime's onSSESpaceMemberRemovedEvent (container/sse/shares.ts)
+ * does at the tab of u, who lost space: it drops the space only when
+ * affecteduserids names u; otherwise it reads the space again by itemid
+ * (getDrive), which fails for someone who lost it, and the space stays.
+ */
+export async function memberRemoved(lib, u, space, data) {
+  if (data.affecteduserids?.includes(u.me.id)) return;
+  let answer = 'it answers';
+  try {
+    await lib.getDrive(u.c.graph, u.graphRoles || {}, data.itemid);
+  } catch (err) {
+    answer = `that fails (${err.response?.status ?? err.message})`;
+  }
+  assert(false, `affecteduserids ${JSON.stringify(data.affecteduserids)} does not name ${u.username}: the web reads `
+    + `the space again with getDrive(itemid), ${answer}, and keeps showing it`);
 }
 
 /** A listed share and its drive item, for a failure message. */
