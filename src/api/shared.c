@@ -213,6 +213,13 @@ static int jail(sp_http_req *req, sp_api *api, sp_user *u)
     return 0;
 }
 
+/* jail, then the request's JSON body (new reference), or NULL when it has
+ * replied. */
+static json_t *jail_body(sp_http_req *req, sp_api *api, sp_user *u)
+{
+    return jail(req, api, u) < 0 ? NULL : sp_api__json_body(req);
+}
+
 /* The mountpoint id a share jail item id names: the id sharedWithMe
  * lists, also in oCIS's form "<jail drive id>!<id>". */
 static const char *jail_item(sp_http_req *req)
@@ -275,9 +282,7 @@ static void mount(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
     sp_user u;
-    if (jail(req, api, &u) < 0)
-        return;
-    json_t *body = sp_api__json_body(req);
+    json_t *body = jail_body(req, api, &u);
     if (!body)
         return;
     const char *id = json_string_value(json_object_get(json_object_get(body, "remoteItem"), "id"));
@@ -303,9 +308,7 @@ static void hide(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
     sp_user u;
-    if (jail(req, api, &u) < 0)
-        return;
-    json_t *body = sp_api__json_body(req);
+    json_t *body = jail_body(req, api, &u);
     if (!body)
         return;
     json_t *hidden = json_object_get(body, "@UI.Hidden");

@@ -45,18 +45,29 @@ typedef struct received {
     int mounted, hidden;
 } received;
 
+/* Prepares sql on c with its parameters: ?1 key (a mount or item id), ?2
+ * the user, ?3 the time. NULL when it cannot be prepared. */
+static sqlite3_stmt *received_stmt(sp_conn *c, const char *sql, const char *key,
+                                   const sp_user *user, int64_t now)
+{
+    sqlite3_stmt *q = sp_store__stmt(c, sql);
+    if (q) {
+        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(q, 2, user->seq);
+        sqlite3_bind_int64(q, 3, now);
+    }
+    return q;
+}
+
 /* The item user received through mount_id into item (SP_SHARE_ITEM_ID_MAX
  * bytes), on connection w. Returns 0, SP_ERR_NOT_FOUND or a negative
  * sp_err. */
 static int item_of_mount(sp_conn *w, const sp_user *user, const char *mount_id, char *item,
                          int64_t now)
 {
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_ITEM_OF_MOUNT);
+    sqlite3_stmt *q = received_stmt(w, SQL_ITEM_OF_MOUNT, mount_id, user, now);
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_text(q, 1, mount_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, user->seq);
-    sqlite3_bind_int64(q, 3, now);
     int step = sqlite3_step(q);
     if (step == SQLITE_ROW)
         sp_store__copy_text(q, 0, item, SP_SHARE_ITEM_ID_MAX);
@@ -79,12 +90,9 @@ static int shares_of_item(sp_conn *w, const sp_user *user, const char *item, int
 {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_OF_ITEM);
+    sqlite3_stmt *q = received_stmt(w, SQL_OF_ITEM, item, user, now);
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_text(q, 1, item, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, user->seq);
-    sqlite3_bind_int64(q, 3, now);
     int step, rc = 0;
     size_t cap = 0;
     while ((step = sqlite3_step(q)) == SQLITE_ROW) {

@@ -33,6 +33,7 @@ SPACE_EDITOR = '58c63c02-1d89-4572-916a-870abc5a1b7d'
 SPACE_VIEWER = 'a8d5fe5e-96e3-418d-825b-534dbdf22b99'
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 EDITOR = 'fb6c3e19-e378-47e5-b277-9732f9de6e21'
+SHARES = 'a0ca6a90-a365-4782-871e-d44447bbc668$a0ca6a90-a365-4782-871e-d44447bbc668'
 
 # /graph routes Spaceport serves that the document does not describe, and
 # why they exist. Their answers are judged by test_contract.py only.
@@ -76,6 +77,12 @@ ERRATA = {
         'the document gives one unifiedRoleDefinition; oCIS answers a JSON array of them '
         '(services/graph/pkg/service/v0/rolemanagement.go GetRoleDefinitions renders '
         'unifiedrole.GetRoles) and web-client listRoleDefinitions returns that array'),
+    ('POST', '/v1beta1/drives/{drive-id}/root/children', '201'): (
+        {'$ref': '#/components/schemas/driveItem'},
+        'the document gives 200 for mounting a share; oCIS answers 201 Created with the '
+        'driveItem (services/graph/pkg/service/v0/api_drives_drive_item.go CreateDriveItem '
+        'renders http.StatusCreated), and web-client createDriveItem reads the data whatever '
+        'the 2xx status'),
 }
 
 
@@ -317,6 +324,21 @@ def live_checks(t, judge):
         graph('collection of driveItems', dave, 'GET', '/graph/v1beta1/me/drive/sharedWithMe',
               200)
         graph('collection of driveItems', bob, 'GET', '/graph/v1beta1/me/drive/sharedByMe', 200)
+        # the share jail: read, hide, unmount and mount what one received
+        received = dave.get('/graph/v1beta1/me/drive/sharedWithMe').json().get('value') or [{}]
+        jail = '/graph/v1beta1/drives/' + urllib.parse.quote(SHARES, safe='')
+        jail_item = jail + '/items/' + urllib.parse.quote(received[0].get('id', 'none'), safe='')
+        names[received[0].get('id', 'none')] = '{jail item}'
+        graph('driveItem', dave, 'GET', jail_item, 200)
+        graph('driveItem', dave, 'PATCH', jail_item, 200, body={'@UI.Hidden': True})
+        graph('no body', dave, 'DELETE', jail_item, 204)
+        graph('driveItem', dave, 'POST', jail + '/root/children', 201,
+              body={'remoteItem': {'id': project}})
+        graph('mounted already: odata.error', dave, 'POST', jail + '/root/children', 409,
+              body={'remoteItem': {'id': project}})
+        graph('not received: odata.error', carol, 'GET', jail_item, 404)
+        graph('not the share jail: odata.error', dave, 'DELETE',
+              '/graph/v1beta1/drives/%s/items/%s' % (project, project), 400)
         graph('mountpoint and virtual drives', dave, 'GET', '/graph/v1beta1/me/drives', 200)
         graph('no body', bob, 'DELETE', items + '/permissions/' + share, 204)
         graph('no body', bob, 'DELETE', root + '/permissions/' + member, 204)

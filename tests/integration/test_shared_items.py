@@ -22,29 +22,15 @@ import uuid
 import jsonschema
 import yaml  # python3-yaml
 
-from harness import SOURCE_ROOT, TAP, Client, Issuer, Nats, Spaceport, wait_until
+from harness import SOURCE_ROOT, TAP, Issuer, Nats, Spaceport, wait_until
 from natsclient import NatsClient
 from sse import Stream
 from test_contract import SPEC_PATH, Contract
+from test_v1beta1 import CheckedClient
 
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 SHARES = 'a0ca6a90-a365-4782-871e-d44447bbc668$a0ca6a90-a365-4782-871e-d44447bbc668'
 T0 = '2026-11-24T08:00:00Z'
-
-
-class CheckedClient(Client):
-    """A client whose every answer is checked against schema/openapi.yaml;
-    what does not match is kept in problems."""
-
-    def __init__(self, sp, token, contract, problems):
-        super().__init__(sp, token)
-        self.contract, self.problems = contract, problems
-
-    def call(self, method, path, body=None, headers=None):
-        r = super().call(method, path, body, headers)
-        self.problems += ['%s %s: %s' % (method, path, p)
-                          for p in self.contract.check(method, path, r)]
-        return r
 
 
 def schema(name):
