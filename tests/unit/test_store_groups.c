@@ -95,6 +95,16 @@ static const char *role_of(const sp_user *u)
     return a.role ? a.role->id : "";
 }
 
+/* Alice shares the project's item "report" with group_id as Viewer. */
+static int share_report(const char *group_id, sp_share_made *made)
+{
+    char item[128];
+    snprintf(item, sizeof item, "%s!report", project);
+    sp_share_grantee g = {.group_id = group_id};
+    return sp_store_share_create(st, &alice, project, item, "report", &g, SP_ROLE_VIEWER, 0,
+                                 made);
+}
+
 START_TEST(memberships_are_per_issuer)
 {
     sp_user bob, eve;
@@ -207,18 +217,11 @@ START_TEST(group_grant_events_reach_members)
     ck_assert_str_eq(role_of(&carol), "");
 
     /* A share with the group: received by its members, heard by them. */
-    char item[128];
-    snprintf(item, sizeof item, "%s!report", project);
-    sp_share_grantee g = {.group_id = physics};
     sp_share_made made;
-    ck_assert_int_eq(sp_store_share_create(st, &alice, project, item, "report", &g, SP_ROLE_VIEWER,
-                                           0, &made),
-                     0);
+    ck_assert_int_eq(share_report(physics, &made), 0);
     ck_assert(made.group);
     ck_assert_str_eq(made.grantee_id, physics);
-    ck_assert_int_eq(sp_store_share_create(st, &alice, project, item, "report", &g, SP_ROLE_VIEWER,
-                                           0, &made),
-                     SP_ERR_CONFLICT);
+    ck_assert_int_eq(share_report(physics, &made), SP_ERR_CONFLICT);
     ck_assert_int_eq(raw_int(heard, "spaceport.share.created", carol.id, NULL), 1);
     ck_assert_int_eq(raw_int(heard, "spaceport.share.created", dan.id, NULL), 0);
     ck_assert_int_eq(raw_int("SELECT count(*) FROM events WHERE type = ?1"
@@ -240,14 +243,10 @@ START_TEST(shares_received_through_a_group)
     sp_user bob, dan;
     with_groups(&bob, FIXTURE_ISSUER, "bob", "physics", 1, "d1");
     fixture_user(&dan, "dan", NULL);
-    char physics[SP_USER_ID_LEN], item[128];
+    char physics[SP_USER_ID_LEN];
     snprintf(physics, sizeof physics, "%s", group_id(&bob, "physics"));
-    snprintf(item, sizeof item, "%s!report", project);
-    sp_share_grantee g = {.group_id = physics};
     sp_share_made made;
-    ck_assert_int_eq(sp_store_share_create(st, &alice, project, item, "report", &g, SP_ROLE_VIEWER,
-                                           0, &made),
-                     0);
+    ck_assert_int_eq(share_report(physics, &made), 0);
     int n = 0;
     ck_assert_int_eq(sp_store_shares_received(st, &bob, count_share, &n), 0);
     ck_assert_int_eq(n, 1);
@@ -258,10 +257,7 @@ START_TEST(shares_received_through_a_group)
     n = 0;
     ck_assert_int_eq(sp_store_shares_received(st, &bob, count_share, &n), 0);
     ck_assert_int_eq(n, 0);
-    sp_share_grantee nobody = {.group_id = "no-such-group"};
-    ck_assert_int_eq(sp_store_share_create(st, &alice, project, item, "report", &nobody,
-                                           SP_ROLE_VIEWER, 0, &made),
-                     SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(share_report("no-such-group", &made), SP_ERR_NOT_FOUND);
 }
 END_TEST
 
