@@ -436,9 +436,8 @@ START_TEST(identity_groups)
     ck_assert_str_eq(a.groups, "physics");
     ck_assert_str_eq(a.groups + strlen("physics") + 1, "sailing");
     ck_assert_uint_eq(strlen(a.groups_digest), 64);
-    ck_assert_int_eq(identity_of("{\"sub\":\"s\",\"groups\":[\"physics\",\"sailing\"]}", NULL,
-                                 NULL, &b),
-                     0);
+    ck_assert_int_eq(
+        identity_of("{\"sub\":\"s\",\"groups\":[\"physics\",\"sailing\"]}", NULL, NULL, &b), 0);
     ck_assert_str_eq(a.groups_digest, b.groups_digest);
     ck_assert_int_eq(identity_of("{\"sub\":\"s\",\"groups\":[\"physics\"]}", NULL, NULL, &b), 0);
     ck_assert_str_ne(a.groups_digest, b.groups_digest);
@@ -452,8 +451,8 @@ START_TEST(identity_groups)
     ck_assert_str_eq(b.groups_digest, "");
     /* Shapes that refuse the token. */
     static const char *const bad[] = {
-        "{\"sub\":\"s\",\"groups\":\"physics\"}",   "{\"sub\":\"s\",\"groups\":{\"a\":1}}",
-        "{\"sub\":\"s\",\"groups\":[\"a\",2]}",     "{\"sub\":\"s\",\"groups\":[\"\"]}",
+        "{\"sub\":\"s\",\"groups\":\"physics\"}",     "{\"sub\":\"s\",\"groups\":{\"a\":1}}",
+        "{\"sub\":\"s\",\"groups\":[\"a\",2]}",       "{\"sub\":\"s\",\"groups\":[\"\"]}",
         "{\"sub\":\"s\",\"groups\":[\"a\\u0000b\"]}", "{\"sub\":\"s\",\"groups\":[\"a\\nb\"]}",
         "{\"sub\":\"s\",\"groups\":[null]}",
     };

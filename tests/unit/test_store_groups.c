@@ -101,8 +101,7 @@ static int share_report(const char *group_id, sp_share_made *made)
     char item[128];
     snprintf(item, sizeof item, "%s!report", project);
     sp_share_grantee g = {.group_id = group_id};
-    return sp_store_share_create(st, &alice, project, item, "report", &g, SP_ROLE_VIEWER, 0,
-                                 made);
+    return sp_store_share_create(st, &alice, project, item, "report", &g, SP_ROLE_VIEWER, 0, made);
 }
 
 START_TEST(memberships_are_per_issuer)
@@ -171,9 +170,8 @@ START_TEST(role_is_the_best_of_own_and_groups)
         sp_store_member_add_group(st, &alice, project, physics, SP_ROLE_SPACE_VIEWER, perm),
         SP_ERR_CONFLICT);
     ck_assert_str_eq(role_of(&bob), SP_ROLE_SPACE_EDITOR);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 0, SP_ROLE_MANAGER, 0, 0,
-                                            NULL),
-                     0);
+    ck_assert_int_eq(
+        sp_store_member_change(st, &alice, project, perm, 0, SP_ROLE_MANAGER, 0, 0, NULL), 0);
     ck_assert_str_eq(role_of(&bob), SP_ROLE_MANAGER);
     ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 0, NULL, 1, 1, NULL),
                      SP_ERR_INVALID);
