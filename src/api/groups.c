@@ -21,8 +21,7 @@
 
 static json_t *group_json(const char *id, const char *name)
 {
-    return json_pack("{s:s, s:s, s:[s]}", "id", id, "displayName", name, "groupTypes",
-                     "ReadOnly");
+    return json_pack("{s:s, s:s, s:[s]}", "id", id, "displayName", name, "groupTypes", "ReadOnly");
 }
 
 int sp_api__append_group(const sp_group *g, void *ctx)
@@ -74,8 +73,7 @@ static void search_groups(sp_http_req *req, void *ctx)
     if (sp_api__search_term(req, term) < 0)
         return;
     json_t *value = json_array();
-    int rc = value ? sp_store_groups_search(api->store, u.issuer, term, sp_api__append_group,
-                                            value)
+    int rc = value ? sp_store_groups_search(api->store, u.issuer, term, sp_api__append_group, value)
                    : SP_ERR_NOMEM;
     if (rc == 0 && key)
         rc = sp_api__sort_by(value, key, desc);

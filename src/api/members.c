@@ -49,9 +49,9 @@ static int add_perm(const sp_member *m, void *arg)
     perm_find *pf = arg;
     if (pf->id && strcmp(pf->id, m->id) != 0)
         return 0;
-    json_t *p = json_pack("{s:s, s:[s], s:o}", "id", m->id, "roles", m->role, "grantedToV2",
-                          sp_api__grantee_json(m->user_id, m->user_name, m->group_id,
-                                               m->group_name));
+    json_t *p =
+        json_pack("{s:s, s:[s], s:o}", "id", m->id, "roles", m->role, "grantedToV2",
+                  sp_api__grantee_json(m->user_id, m->user_name, m->group_id, m->group_name));
     if (p && m->expires_at_ms) {
         char when[SP_TIME_RFC3339_LEN];
         sp_time_format_rfc3339(m->expires_at_ms, when);
@@ -81,12 +81,11 @@ static int invite_run(sp_store *st, sp_api_write *w)
 {
     enrolment *e = (enrolment *)w;
     for (size_t i = 0; i < e->count; i++) {
-        int rc = e->to[i].group ? sp_store_member_add_group(st, &w->user, w->authz.drive_id,
-                                                            e->to[i].user_id, e->role,
-                                                            e->to[i].perm)
-                                : sp_store_member_add(st, &w->user, w->authz.drive_id,
-                                                      e->to[i].user_id, e->role, e->expiry,
-                                                      e->to[i].perm);
+        int rc = e->to[i].group
+                     ? sp_store_member_add_group(st, &w->user, w->authz.drive_id, e->to[i].user_id,
+                                                 e->role, e->to[i].perm)
+                     : sp_store_member_add(st, &w->user, w->authz.drive_id, e->to[i].user_id,
+                                           e->role, e->expiry, e->to[i].perm);
         if (rc < 0) {
             e->refused = 1;
             e->failed = i;

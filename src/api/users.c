@@ -44,7 +44,7 @@ static void get_me(sp_http_req *req, void *ctx)
 }
 
 int sp_api__append_user(const char *id, const char *display_name, const char *email,
-                    const char *username, void *ctx)
+                        const char *username, void *ctx)
 {
     json_t *u = json_pack("{s:s, s:s, s:s, s:s*}", "id", id, "displayName", display_name,
                           "onPremisesSamAccountName", username, "mail", *email ? email : NULL);
@@ -96,8 +96,8 @@ int sp_api__search_term(sp_http_req *req, char term[SP_USER_NAME_MAX])
     for (const unsigned char *p = (const unsigned char *)term; *p; p++)
         chars += (*p & 0xc0) != 0x80;
     if (chars < SP_USER_SEARCH_MIN) {
-        sp_http_reply_error(req, 400, "invalidRequest",
-                            "$search needs at least %d characters", SP_USER_SEARCH_MIN);
+        sp_http_reply_error(req, 400, "invalidRequest", "$search needs at least %d characters",
+                            SP_USER_SEARCH_MIN);
         return SP_ERR_INVALID;
     }
     return 0;
@@ -123,8 +123,8 @@ static void search_users(sp_http_req *req, void *ctx)
     if (sp_api__search_term(req, term) < 0)
         return;
     json_t *value = json_array();
-    int rc = value ? sp_store_users_search(api->store, term, sp_api__append_user, value)
-                   : SP_ERR_NOMEM;
+    int rc =
+        value ? sp_store_users_search(api->store, term, sp_api__append_user, value) : SP_ERR_NOMEM;
     if (rc == 0 && order.key)
         rc = sp_api__sort_by(value, order.key, order.desc);
     if (rc < 0) {

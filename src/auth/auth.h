@@ -28,9 +28,9 @@
  * printable characters shorter than SP_AUTH_GROUP_NAME_MAX bytes, more
  * than SP_AUTH_GROUPS_BYTES of names) is refused rather than read in part:
  * a membership silently dropped or cut would be a different group. */
-#define SP_AUTH_GROUPS_MAX 256     /* more than real directories give one user */
-#define SP_AUTH_GROUP_NAME_MAX 256 /* bytes with the NUL, as user names */
-#define SP_AUTH_GROUPS_BYTES 4096  /* half the largest token's payload: kept per cached token */
+#define SP_AUTH_GROUPS_MAX        256  /* more than real directories give one user */
+#define SP_AUTH_GROUP_NAME_MAX    256  /* bytes with the NUL, as user names */
+#define SP_AUTH_GROUPS_BYTES      4096 /* half the largest token's payload: kept per cached token */
 #define SP_AUTH_GROUPS_DIGEST_LEN 65
 
 /* Role bits, from SPACEPORT_ROLES_CLAIM. */

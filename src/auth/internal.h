@@ -391,8 +391,8 @@ int sp_auth__claims_accept(const sp_claims *c, const char *issuer, const char *a
  * when email_trusted: the issuer is in SPACEPORT_OIDC_EMAIL_VERIFIED_ISSUERS;
  * otherwise ""), roles, and groups (sorted, without duplicates, with their
  * digest; a groups claim of any other shape refuses the token: auth.h).
- * Values longer than the identity fields are refused, not truncated. expires_at_ms is left 0 for the caller. Returns 0
- * or SP_ERR_UNAUTHORIZED.
+ * Values longer than the identity fields are refused, not truncated. expires_at_ms is left 0 for
+ * the caller. Returns 0 or SP_ERR_UNAUTHORIZED.
  */
 int sp_auth__claims_identity(const sp_claims *c, const char *issuer, int email_trusted,
                              sp_identity *id, const char **why);

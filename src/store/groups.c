@@ -116,18 +116,7 @@ int sp_store_group_members(sp_store *st, int64_t group_seq, sp_user_fn fn, void 
         return SP_ERR_DB;
     sqlite3_bind_int64(s, 1, group_seq);
     sqlite3_bind_int(s, 2, SP_GROUP_MEMBERS_MAX);
-    int rc, err = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        err = fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
-                 (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3),
-                 ctx);
-        if (err < 0)
-            break;
-    }
-    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        err = sp_store__err(r, rc, "group members");
-    sp_store__done(s);
-    return err;
+    return sp_store__each_user(r, s, fn, ctx, "group members");
 }
 
 /* The seq of group (issuer, name), made known now if it is new. */

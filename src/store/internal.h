@@ -190,6 +190,11 @@ int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_
  * backslashes (ESCAPE '\\'); a longer term is cut. */
 void sp_store__like_patterns(const char *term, char *prefix, char *contains);
 
+/* Steps s (bound; columns id, display name, e-mail or '', user name) on
+ * c, calling fn for each user, and resets it (store/users.c). Returns 0,
+ * fn's error, or the query's (logged with what). */
+int sp_store__each_user(sp_conn *c, sqlite3_stmt *s, sp_user_fn fn, void *ctx, const char *what);
+
 /* Replaces user_seq's group memberships with c's groups (of c's issuer,
  * made known when new) and stores their digest, inside the caller's
  * write transaction (store/groups.c). */

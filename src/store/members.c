@@ -132,12 +132,12 @@ static int member_event(sp_conn *w, const char *type, const sp_user *actor, cons
         rc = sp_store__seqs_add(&recipients, &count, who->extra_user);
     if (rc == 0 && who->extra_group)
         rc = sp_store__add_group_members(w, who->extra_group, &recipients, &count);
-    json_t *data = rc < 0 ? NULL
-                          : json_pack("{s:s, s:s, s:s, s:s, s:s*}", "executant", actor->id,
-                                      "driveId", drive_id, "driveName", drive_name,
-                                      who->group_id ? "granteeGroupId" : "grantee",
-                                      who->group_id ? who->group_id : who->grantee_id, "role",
-                                      role);
+    json_t *data =
+        rc < 0
+            ? NULL
+            : json_pack("{s:s, s:s, s:s, s:s, s:s*}", "executant", actor->id, "driveId", drive_id,
+                        "driveName", drive_name, who->group_id ? "granteeGroupId" : "grantee",
+                        who->group_id ? who->group_id : who->grantee_id, "role", role);
     if (rc == 0)
         rc = data ? sp_store__event_add(w, type, drive_id, data, recipients, count, NULL)
                   : SP_ERR_NOMEM;
@@ -336,8 +336,7 @@ static int add_member(sp_store *st, const sp_user *actor, const char *drive_id,
         goto fail;
     }
     member_who who = {.grantee_id = grantee_id, .group_id = group_id};
-    rc = member_event(w, SP_EVENT_MEMBER_ADDED, actor, drive_id, drive_seq, drive_name, &who,
-                      role);
+    rc = member_event(w, SP_EVENT_MEMBER_ADDED, actor, drive_id, drive_seq, drive_name, &who, role);
     if (rc < 0)
         goto fail;
     rc = sp_store__commit(st);
@@ -357,8 +356,7 @@ int sp_store_member_add(sp_store *st, const sp_user *actor, const char *drive_id
 }
 
 int sp_store_member_add_group(sp_store *st, const sp_user *actor, const char *drive_id,
-                              const char *group_id, const char *role,
-                              char perm_out[SP_USER_ID_LEN])
+                              const char *group_id, const char *role, char perm_out[SP_USER_ID_LEN])
 {
     return add_member(st, actor, drive_id, NULL, group_id, role, 0, perm_out);
 }
@@ -425,8 +423,8 @@ static int exec_text2(sp_conn *w, const char *sql, const char *a, const char *b,
  * sp_store_member_change. Returns 0, 1 when perm_id is no unexpired
  * group membership of the drive, or a negative sp_err. */
 static int change_group(sp_conn *w, const sp_user *actor, const char *drive_id, int64_t drive_seq,
-                        const char *drive_name, const char *perm_id, int remove,
-                        const char *role, int set_expiry)
+                        const char *drive_name, const char *perm_id, int remove, const char *role,
+                        int set_expiry)
 {
     sqlite3_stmt *s = sp_store__stmt(w, SQL_GROUP_BY_PERM);
     if (!s)

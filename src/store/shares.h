@@ -26,8 +26,8 @@ typedef struct sp_share {
     const char *item_name;
     const char *grantee_id; /* NULL while only an e-mail address, and for a group */
     const char *grantee_name;
-    const char *grantee_email;      /* set while pending */
-    const char *grantee_group_id;   /* set for a share with a group */
+    const char *grantee_email;    /* set while pending */
+    const char *grantee_group_id; /* set for a share with a group */
     const char *grantee_group_name;
     const char *role;
     int64_t expires_at_ms; /* 0 = none */
@@ -55,7 +55,7 @@ typedef struct sp_share_made {
     char id[SP_USER_ID_LEN];         /* permission id */
     char grantee_id[SP_USER_ID_LEN]; /* "" while only an e-mail address; the group's id */
     char grantee_name[SP_USER_NAME_MAX];
-    int group;     /* the grantee is a group */
+    int group; /* the grantee is a group */
     int64_t created_at_ms;
     int ambiguous; /* with SP_ERR_CONFLICT: several users verified the address */
 } sp_share_made;
@@ -63,14 +63,12 @@ typedef struct sp_share_made {
 /*
  * Shares item_id (named item_name) of drive_id with grantee, writing the
  * share and its spaceport.share.created event (recipients: grantee, or
- * every known member of a grantee group, and actor) in one transaction. An address (compared in lower case) goes to
- * the one user who verified it, or waits for them. An expired share of the
- * item with the same grantee is replaced (its expiry event written first
- * if it was not). Returns 0 and fills *made; SP_ERR_NOT_FOUND (no such
- * drive or grantee user), SP_ERR_INVALID (sharing with oneself),
- * SP_ERR_CONFLICT (the item is already shared with that grantee, or with
- * made->ambiguous: users of several identity providers verified the
- * address).
+ * every known member of a grantee group, and actor) in one transaction. An address (compared in
+ * lower case) goes to the one user who verified it, or waits for them. An expired share of the item
+ * with the same grantee is replaced (its expiry event written first if it was not). Returns 0 and
+ * fills *made; SP_ERR_NOT_FOUND (no such drive or grantee user), SP_ERR_INVALID (sharing with
+ * oneself), SP_ERR_CONFLICT (the item is already shared with that grantee, or with made->ambiguous:
+ * users of several identity providers verified the address).
  */
 int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_id,
                           const char *item_id, const char *item_name,

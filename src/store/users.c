@@ -343,6 +343,11 @@ int sp_store_users_search(sp_store *st, const char *term, sp_user_fn fn, void *c
     sqlite3_bind_text(s, 1, prefix, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, contains, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 3, SP_USER_SEARCH_MAX);
+    return sp_store__each_user(r, s, fn, ctx, "search users");
+}
+
+int sp_store__each_user(sp_conn *c, sqlite3_stmt *s, sp_user_fn fn, void *ctx, const char *what)
+{
     int rc, err = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         err = fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
@@ -352,7 +357,7 @@ int sp_store_users_search(sp_store *st, const char *term, sp_user_fn fn, void *c
             break;
     }
     if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        err = sp_store__err(r, rc, "search users");
+        err = sp_store__err(c, rc, what);
     sp_store__done(s);
     return err;
 }

@@ -64,6 +64,13 @@ def first_event(stream, name, timeout=5.0):
     return found[0] if found else None
 
 
+def add_group(client, project, group, role):
+    """Invites group to the space root as role."""
+    return client.call('POST', '/graph/v1beta1/drives/%s/root/invite' % project, {
+        'recipients': [{'objectId': group, '@libre.graph.recipient.type': 'group'}],
+        'roles': [role]})
+
+
 def judged(t, judge, method, path, r, name, contract=None):
     """r judged by the libre-graph document (judge) and, when given, by our
     own contract (schema/openapi.yaml)."""
@@ -180,9 +187,7 @@ def main(t):
             t.ok(s_ben.status == 200 and s_dan.status == 200, 'change streams open')
             t.eq(c['ben'].get('/graph/v1.0/drives/' + project).status, 404,
                  'before the grant ben does not reach the space')
-            r = c['ann'].call('POST', '/graph/v1beta1/drives/%s/root/invite' % project, {
-                'recipients': [{'objectId': physics, '@libre.graph.recipient.type': 'group'}],
-                'roles': [SPACE_EDITOR]})
+            r = add_group(c['ann'], project, physics, SPACE_EDITOR)
             t.eq(r.status, 200, 'a Manager adds a group to the space')
             judged(t, None, 'POST', '/graph/v1beta1/drives/%s/root/invite' % project, r,
                    'the group membership', ours)
@@ -212,9 +217,7 @@ def main(t):
                  'the root permissions list the group', r.body[:400])
             t.eq(c['eve'].get('/graph/v1.0/drives/' + project).status, 404,
                  'the look-alike group of the other issuer reaches nothing')
-            r = c['ann'].call('POST', '/graph/v1beta1/drives/%s/root/invite' % project, {
-                'recipients': [{'objectId': physics, '@libre.graph.recipient.type': 'group'}],
-                'roles': [SPACE_VIEWER]})
+            r = add_group(c['ann'], project, physics, SPACE_VIEWER)
             t.eq(r.status, 409, 'adding the group twice is 409')
             r = c['ann'].call('POST', '/graph/v1beta1/drives/%s/root/invite' % project, {
                 'recipients': [{'objectId': physics, '@libre.graph.recipient.type': 'team'}],
@@ -258,9 +261,7 @@ def main(t):
                  'its members hear space-member-removed, though they lost the space', removed)
             t.eq(c['ben'].get('/graph/v1.0/drives/' + project).status, 404,
                  'after the removal the member no longer reaches the space')
-            r = c['ann'].call('POST', '/graph/v1beta1/drives/%s/root/invite' % project, {
-                'recipients': [{'objectId': physics, '@libre.graph.recipient.type': 'group'}],
-                'roles': [SPACE_VIEWER]})
+            r = add_group(c['ann'], project, physics, SPACE_VIEWER)
             t.eq(r.status, 200, 'the group is added again, as SpaceViewer')
 
             # --- an item shared with a group

@@ -423,6 +423,73 @@ static int identity_of(const char *json, const char *user_claim, const char *rol
     return rc;
 }
 
+/* The groups claim (auth.h): taken whole, sorted and without
+ * duplicates, with a digest that does not depend on the token's order;
+ * any other shape refuses the token. */
+START_TEST(identity_groups)
+{
+    sp_identity a, b;
+    ck_assert_int_eq(identity_of("{\"sub\":\"s\",\"groups\":[\"sailing\",\"physics\",\"sailing\"]}",
+                                 NULL, NULL, &a),
+                     0);
+    ck_assert_int_eq(a.group_count, 2);
+    ck_assert_str_eq(a.groups, "physics");
+    ck_assert_str_eq(a.groups + strlen("physics") + 1, "sailing");
+    ck_assert_uint_eq(strlen(a.groups_digest), 64);
+    ck_assert_int_eq(
+        identity_of("{\"sub\":\"s\",\"groups\":[\"physics\",\"sailing\"]}", NULL, NULL, &b), 0);
+    ck_assert_str_eq(a.groups_digest, b.groups_digest);
+    ck_assert_int_eq(identity_of("{\"sub\":\"s\",\"groups\":[\"physics\"]}", NULL, NULL, &b), 0);
+    ck_assert_str_ne(a.groups_digest, b.groups_digest);
+    /* None, null and []: no groups, no digest. */
+    ck_assert_int_eq(identity_of("{\"sub\":\"s\"}", NULL, NULL, &b), 0);
+    ck_assert_int_eq(b.group_count, 0);
+    ck_assert_str_eq(b.groups_digest, "");
+    ck_assert_int_eq(identity_of("{\"sub\":\"s\",\"groups\":null}", NULL, NULL, &b), 0);
+    ck_assert_str_eq(b.groups_digest, "");
+    ck_assert_int_eq(identity_of("{\"sub\":\"s\",\"groups\":[]}", NULL, NULL, &b), 0);
+    ck_assert_str_eq(b.groups_digest, "");
+    /* Shapes that refuse the token. */
+    static const char *const bad[] = {
+        "{\"sub\":\"s\",\"groups\":\"physics\"}",     "{\"sub\":\"s\",\"groups\":{\"a\":1}}",
+        "{\"sub\":\"s\",\"groups\":[\"a\",2]}",       "{\"sub\":\"s\",\"groups\":[\"\"]}",
+        "{\"sub\":\"s\",\"groups\":[\"a\\u0000b\"]}", "{\"sub\":\"s\",\"groups\":[\"a\\nb\"]}",
+        "{\"sub\":\"s\",\"groups\":[null]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(identity_of(bad[i], NULL, NULL, &b) == SP_ERR_UNAUTHORIZED, "%s", bad[i]);
+    /* Bounds: 256 names of 255 bytes would pass each check alone; the
+     * 4 KiB of names in all refuses them, as do 257 names or one of 256
+     * bytes. */
+    char *doc = malloc(256 * 260 + 64);
+    ck_assert_ptr_nonnull(doc);
+    for (int count = 256; count <= 257; count++) {
+        strcpy(doc, "{\"sub\":\"s\",\"groups\":[");
+        for (int i = 0; i < count; i++)
+            sprintf(doc + strlen(doc), "%s\"g%d\"", i ? "," : "", i);
+        strcat(doc, "]}");
+        ck_assert_int_eq(identity_of(doc, NULL, NULL, &b), count == 256 ? 0 : SP_ERR_UNAUTHORIZED);
+    }
+    ck_assert_int_eq(b.group_count, 0);
+    char name[300];
+    for (int len = 255; len <= 256; len++) {
+        memset(name, 'x', (size_t)len);
+        name[len] = '\0';
+        sprintf(doc, "{\"sub\":\"s\",\"groups\":[\"%s\"]}", name);
+        ck_assert_int_eq(identity_of(doc, NULL, NULL, &b), len == 255 ? 0 : SP_ERR_UNAUTHORIZED);
+    }
+    /* 20 names of 253 bytes: each fine, 5 KiB together too much. */
+    memset(name, 'x', 250);
+    name[250] = '\0';
+    strcpy(doc, "{\"sub\":\"s\",\"groups\":[");
+    for (int i = 0; i < 20; i++)
+        sprintf(doc + strlen(doc), "%s\"%03d%s\"", i ? "," : "", i, name);
+    strcat(doc, "]}");
+    ck_assert_int_eq(identity_of(doc, NULL, NULL, &b), SP_ERR_UNAUTHORIZED);
+    free(doc);
+}
+END_TEST
+
 START_TEST(identity_mapping)
 {
     sp_identity id;
@@ -675,6 +742,7 @@ static Suite *auth_suite(void)
     tcase_add_test(tc, url_policy);
     tcase_add_test(tc, claims_rules);
     tcase_add_test(tc, identity_mapping);
+    tcase_add_test(tc, identity_groups);
     tcase_add_test(tc, cache_basics);
     tcase_add_test(tc, cache_bounded_lru);
     tcase_add_test(tc, verifier_end_to_end);

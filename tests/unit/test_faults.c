@@ -188,7 +188,8 @@ START_TEST(provision_under_allocation_failure)
         char sub[32], name[32];
         snprintf(sub, sizeof sub, "sub-%ld", n);
         snprintf(name, sizeof name, "user%ld", n);
-        sp_user_claims c = {.issuer = "http://idp.test", .sub = sub, .username = name, .display_name = name};
+        sp_user_claims c = {
+            .issuer = "http://idp.test", .sub = sub, .username = name, .display_name = name};
         sp_user u;
         arm(n);
         int rc = sp_store_user_provision(st, &c, &u, NULL);
@@ -212,7 +213,8 @@ START_TEST(provision_under_allocation_failure)
     ck_assert_int_ge(ok, 1);
     fprintf(stderr, "provision: %ld allocation points failed, %ld completed\n", errors, ok);
     /* And the store still works afterwards. */
-    sp_user_claims c = {.issuer = "http://idp.test", .sub = "after", .username = "after", .display_name = "After"};
+    sp_user_claims c = {
+        .issuer = "http://idp.test", .sub = "after", .username = "after", .display_name = "After"};
     sp_user u;
     ck_assert_int_eq(sp_store_user_provision(st, &c, &u, NULL), 0);
     drop_store(st);
@@ -224,8 +226,10 @@ START_TEST(share_under_allocation_failure)
     install_allocators();
     sp_store *st = fresh_store();
     sp_user a, b;
-    sp_user_claims ca = {.issuer = "http://idp.test", .sub = "a", .username = "a", .display_name = "A"};
-    sp_user_claims cb = {.issuer = "http://idp.test", .sub = "b", .username = "b", .display_name = "B"};
+    sp_user_claims ca = {
+        .issuer = "http://idp.test", .sub = "a", .username = "a", .display_name = "A"};
+    sp_user_claims cb = {
+        .issuer = "http://idp.test", .sub = "b", .username = "b", .display_name = "B"};
     ck_assert_int_eq(sp_store_user_provision(st, &ca, &a, NULL), 0);
     ck_assert_int_eq(sp_store_user_provision(st, &cb, &b, NULL), 0);
     char drive[SP_USER_ID_LEN];

@@ -407,6 +407,12 @@ static int readers_agree(const char *text, const sp_claims_want *want)
     ck_assert_int_eq(fast.aud_has, slow.aud_has);
     ck_assert_int_eq(fast.email_verified, slow.email_verified);
     ck_assert_uint_eq(fast.roles, slow.roles);
+    ck_assert_int_eq(fast.groups_kind, slow.groups_kind);
+    ck_assert_uint_eq(fast.group_count, slow.group_count);
+    for (size_t i = 0; fast.groups_kind > 0 && i < fast.group_count; i++) {
+        ck_assert_uint_eq(fast.groups[i].n, slow.groups[i].n);
+        ck_assert_mem_eq(fast.groups[i].s, slow.groups[i].s, fast.groups[i].n);
+    }
     json_decref(doc);
     return 1;
 }
@@ -430,6 +436,11 @@ START_TEST(plain_json_reader)
         {"{\"sub\":\"s\",\"u.v\":\"direct\",\"u\":{\"v\":\"nested\"}}", 1},
         {"{\"sub\":\"s\",\"aud\":{\"sp\":1},\"roles\":[1,null,true,[],{}]}", 1},
         {"{\"exp\":123456789012345}", 1},
+        {"{\"sub\":\"s\",\"groups\":[\"b\",\"a\",\"b\"]}", 1},
+        {"{\"sub\":\"s\",\"groups\":\"a b\"}", 1},
+        {"{\"sub\":\"s\",\"groups\":[\"a\",1]}", 1},
+        {"{\"sub\":\"s\",\"groups\":null,\"g\":{\"h\":[\"x\"]}}", 1},
+        {"{\"sub\":\"s\",\"groups\":{}}", 1},
         /* Not plain: jansson decides. */
         {"{\"exp\":1234567890123456}", 0},
         {"{\"exp\":1800000600.5}", 0},
@@ -451,7 +462,7 @@ START_TEST(plain_json_reader)
     };
     sp_claims_want wants[] = {
         {.audience = "sp"},
-        {.audience = NULL, .user_claim = "u.v", .roles_claim = "r.a.b"},
+        {.audience = NULL, .user_claim = "u.v", .roles_claim = "r.a.b", .groups_claim = "g.h"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         for (size_t w = 0; w < sizeof wants / sizeof wants[0]; w++)
