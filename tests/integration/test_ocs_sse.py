@@ -4,7 +4,8 @@ read them: oCIS's event names and clientlog payloads for invitations, role
 changes, shares and storage changes, reaching the right users within 1 s;
 the Initiator-ID of the acting request kept with each event and given back
 (and nothing kept for a bad one); the stream's ids, Last-Event-ID replay,
-resync and keep-alives as on /api/v1/changes, which keeps its own names;
+resync, keep-alives, token expiry and the per-user limit as on
+/api/v1/changes, which keeps its own names;
 the CloudEvent on the bus carrying initiatorid; every event written valid
 against the schema the event catalog names."""
 import json
@@ -325,6 +326,21 @@ def main(t):
             old.close()
             t.eq(Stream(sp.port, tok['ben'], path=OCIS_SSE, last_id='x').status, 400,
                  'a malformed Last-Event-ID is 400')
+
+            # --- token expiry and the per-user limit, as on /api/v1/changes
+            short = idp.token('cat-sub', 'cat', 'Cat', lifetime=3)
+            s_short = Stream(sp.port, short, path=OCIS_SSE, accept=False)
+            evs = s_short.collect(6)
+            t.ok(any(e.get('event') == 'token-expired' for e in evs) and s_short.closed.wait(3),
+                 'when the token expires the stream says token-expired and ends',
+                 [e.get('event') or e.get('comment') for e in evs])
+            held = [Stream(sp.port, tok['cat']) for _ in range(63)]  # and s['cat']: 64
+            extra = Stream(sp.port, tok['cat'], path=OCIS_SSE, accept=False)
+            t.ok(all(x.status == 200 for x in held) and extra.status == 429,
+                 'both paths count against one limit: with 64 streams open, a 65th at oCIS\'s '
+                 'path is 429', extra.status)
+            for x in held:
+                x.close()
 
             for x in list(s.values()) + [changes_ann]:
                 x.close()
