@@ -22,10 +22,10 @@ json_t *sp_envelope_json(const sp_event *e, const char *source)
      * one source; ours is the log's sequence number, zero-padded (see
      * SP_ENVELOPE_SEQUENCE_DIGITS) so that string order is event order. */
     snprintf(seq, sizeof seq, "%0*lld", SP_ENVELOPE_SEQUENCE_DIGITS, (long long)e->seq);
-    json_t *ce = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "specversion", "1.0",
-                           "id", e->id, "source", source, "type", e->type, "subject", e->subject,
-                           "time", when, "datacontenttype", "application/json", "sequence", seq,
-                           "data", data);
+    json_t *ce =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "specversion", "1.0", "id",
+                  e->id, "source", source, "type", e->type, "subject", e->subject, "time", when,
+                  "datacontenttype", "application/json", "sequence", seq, "data", data);
     if (ce && e->initiator && json_object_set_new(ce, "initiatorid", json_string(e->initiator))) {
         json_decref(ce);
         return NULL;

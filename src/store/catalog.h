@@ -35,7 +35,8 @@ typedef struct sp_event_kind {
     const char *schema;       /* its data schema, a file of schema/events */
     const char *changes_name; /* its SSE name on /api/v1/changes */
     const char *ocis_name;    /* on oCIS's path; NULL: none, or by change */
-    const sp_event_name_by_change *ocis_by_change; /* {NULL, NULL}-ended, or NULL */
+    /* The oCIS names by change ({NULL, NULL}-ended), or NULL. */
+    const sp_event_name_by_change *ocis_by_change;
     sp_clientlog_kind clientlog;
 } sp_event_kind;
 

@@ -59,7 +59,8 @@ struct sp_store_job {
     void *ctx;
     int rc;                /* run's result */
     sp_group_waiter group; /* the result of the group run's writes joined */
-    char initiator[SP_STORE_INITIATOR_MAX + 1]; /* of the thread that queued it; "" none */
+    /* The Initiator-ID of the thread that queued it ("" none). */
+    char initiator[SP_STORE_INITIATOR_MAX + 1];
 };
 
 /* The store whose jobs the calling thread (its writer thread) is running:

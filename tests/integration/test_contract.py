@@ -178,23 +178,16 @@ def static_checks(t):
     t.ok(statuses <= documented_statuses, 'every error status the code sends is documented',
          sorted(statuses - documented_statuses))
 
-    changes = spec['paths'].get('/api/v1/changes', {}).get('get', {})
-    sse = sse_names_in_code()
-    documented_sse = set(changes.get('x-sse-events', []))
-    t.ok(sse and sse <= documented_sse and
-         all('`%s`' % n in changes.get('description', '') for n in sse) and
-         'text/event-stream' in changes.get('responses', {}).get('200', {}).get('content', {}),
-         'the change stream is text/event-stream and names every SSE event (%d)' % len(sse),
-         sorted(sse - documented_sse))
-    ocis = spec['paths'].get('/ocs/v2.php/apps/notifications/api/v1/notifications/sse',
-                             {}).get('get', {})
-    sse = sse_names_in_code('ocis')
-    documented_sse = set(ocis.get('x-sse-events', []))
-    t.ok(sse and sse <= documented_sse and
-         all('`%s`' % n in ocis.get('description', '') for n in sse) and
-         'text/event-stream' in ocis.get('responses', {}).get('200', {}).get('content', {}),
-         'oCIS\'s change stream is text/event-stream and names every oCIS event (%d)' % len(sse),
-         sorted(sse - documented_sse))
+    for path, names in (('/api/v1/changes', 'changes'),
+                        ('/ocs/v2.php/apps/notifications/api/v1/notifications/sse', 'ocis')):
+        op = spec['paths'].get(path, {}).get('get', {})
+        sse = sse_names_in_code(names)
+        documented_sse = set(op.get('x-sse-events', []))
+        t.ok(sse and sse <= documented_sse and
+             all('`%s`' % n in op.get('description', '') for n in sse) and
+             'text/event-stream' in op.get('responses', {}).get('200', {}).get('content', {}),
+             '%s is text/event-stream and names every SSE event (%d)' % (path, len(sse)),
+             sorted(sse - documented_sse))
     if not refs_ok:
         t.diag('live checks skipped: the document has references that do not resolve')
         return None

@@ -4,7 +4,8 @@ read them: oCIS's event names and clientlog payloads for invitations, role
 changes, shares and storage changes, reaching the right users within 1 s;
 the Initiator-ID of the acting request kept with each event and given back
 (and nothing kept for a bad one); the stream's ids, Last-Event-ID replay,
-resync and keep-alives as on /api/v1/changes, which keeps its own names;
+resync, keep-alives, token expiry and the per-user limit as on
+/api/v1/changes, which keeps its own names;
 the CloudEvent on the bus carrying initiatorid; every event written valid
 against the schema the event catalog names."""
 import json
@@ -123,6 +124,18 @@ def main(t):
                     what, user, name), got)
                 return got or {}
 
+            def live(user, name, what, act, **want):
+                """Runs act() (a request that must succeed), then expects
+                name at user's stream within LIVE_S with payload want."""
+                t0 = time.monotonic()
+                r = act()
+                t.ok(r.status in (200, 204), what, (r.status, r.body[:200]))
+                got = expect(user, name, what)
+                t.ok(got and got['at'] - t0 < LIVE_S, '%s: within %.0f s (%.0f ms)' % (
+                    name, LIVE_S, ((got.get('at') or t0) - t0) * 1000))
+                check_payload(got, name, **want)
+                return r
+
             def check_payload(got, what, **want):
                 d = got.get('json')
                 problem = web_schema_problem(d)
@@ -133,16 +146,13 @@ def main(t):
                     '%s %r' % (k, v) for k, v in want.items())), wrong)
 
             # --- a member joins: space-member-added, with the tab's Initiator-ID
-            t0 = time.monotonic()
-            r = c['ann'].call('POST', '/graph/v1beta1/drives/%s/root/invite' % project,
-                              {'recipients': [{'objectId': ids['ben']}], 'roles': [SPACE_VIEWER]},
-                              headers={'Initiator-ID': 'tab-ann-1'})
-            t.eq(r.status, 200, 'ann invites ben to the project')
-            got = expect('ben', 'space-member-added', 'invitation')
-            t.ok(got and got['at'] - t0 < LIVE_S, 'it arrives within %.0f s (%.0f ms)' % (
-                LIVE_S, ((got.get('at') or t0) - t0) * 1000))
-            check_payload(got, 'space-member-added', itemid=project, spaceid=project,
-                          parentitemid='', initiatorid='tab-ann-1', affecteduserids=[ids['ben']])
+            live('ben', 'space-member-added', 'ann invites ben to the project',
+                 lambda: c['ann'].call('POST', '/graph/v1beta1/drives/%s/root/invite' % project,
+                                       {'recipients': [{'objectId': ids['ben']}],
+                                        'roles': [SPACE_VIEWER]},
+                                       headers={'Initiator-ID': 'tab-ann-1'}),
+                 itemid=project, spaceid=project, parentitemid='', initiatorid='tab-ann-1',
+                 affecteduserids=[ids['ben']])
             expect('ann', 'space-member-added', 'invitation (the Manager)')
             got = next_named(changes_ann, 'space-member-added')
             t.ok(got and
@@ -153,15 +163,12 @@ def main(t):
             perms = c['ann'].get('/graph/v1beta1/drives/%s/root/permissions' % project).json()
             ben_perm = [p['id'] for p in perms['value']
                         if p.get('grantedToV2', {}).get('user', {}).get('id') == ids['ben']][0]
-            t0 = time.monotonic()
-            r = c['ann'].call('PATCH', '/graph/v1beta1/drives/%s/root/permissions/%s' % (
-                project, ben_perm), {'roles': [SPACE_EDITOR]},
-                headers={'Initiator-ID': 'tab-ann-2'})
-            t.eq(r.status, 200, 'ann makes ben a Space Editor')
-            got = expect('ben', 'space-share-updated', 'role change')
-            t.ok(got and got['at'] - t0 < LIVE_S, 'within %.0f s' % LIVE_S)
-            check_payload(got, 'space-share-updated', itemid=project, spaceid=project,
-                          initiatorid='tab-ann-2', affecteduserids=[ids['ben']])
+            member_path = '/graph/v1beta1/drives/%s/root/permissions/%s' % (project, ben_perm)
+            live('ben', 'space-share-updated', 'ann makes ben a Space Editor',
+                 lambda: c['ann'].call('PATCH', member_path, {'roles': [SPACE_EDITOR]},
+                                       headers={'Initiator-ID': 'tab-ann-2'}),
+                 itemid=project, spaceid=project, initiatorid='tab-ann-2',
+                 affecteduserids=[ids['ben']])
             got = next_named(changes_ann, 'space-updated')
             t.ok(got and got['json'].get('type') == 'spaceport.space.member.updated',
                  '/api/v1/changes still calls a role change space-updated', got)
@@ -170,16 +177,14 @@ def main(t):
             item = project + '!report'
             item_path = '/graph/v1beta1/drives/%s/items/%s' % (
                 project, urllib.parse.quote(item, safe=''))
-            t0 = time.monotonic()
-            r = c['ann'].call('POST', item_path + '/invite',
-                              {'recipients': [{'objectId': ids['cat']}], 'roles': [VIEWER]},
-                              headers={'Initiator-ID': 'tab-ann-3'})
-            t.eq(r.status, 200, 'ann shares an item with cat')
+            r = live('cat', 'share-created', 'ann shares an item with cat',
+                     lambda: c['ann'].call('POST', item_path + '/invite',
+                                           {'recipients': [{'objectId': ids['cat']}],
+                                            'roles': [VIEWER]},
+                                           headers={'Initiator-ID': 'tab-ann-3'}),
+                     itemid=item, spaceid=project, initiatorid='tab-ann-3',
+                     affecteduserids=[ids['cat']])
             perm = r.json()['value'][0]['id']
-            got = expect('cat', 'share-created', 'share')
-            t.ok(got and got['at'] - t0 < LIVE_S, 'within %.0f s' % LIVE_S)
-            check_payload(got, 'share-created', itemid=item, spaceid=project,
-                          initiatorid='tab-ann-3', affecteduserids=[ids['cat']])
 
             r = c['ann'].call('PATCH', item_path + '/permissions/' + perm, {'roles': [EDITOR]})
             t.eq(r.status, 200, 'ann changes the share\'s role, without an Initiator-ID')
@@ -205,14 +210,11 @@ def main(t):
             check_payload(got, 'an Initiator-ID of 64 visible ASCII bytes is kept',
                           initiatorid=at64)
 
-            t0 = time.monotonic()
-            r = c['ann'].call('DELETE', item_path + '/permissions/' + perm,
-                              headers={'Initiator-ID': 'tab-ann-4'})
-            t.eq(r.status, 204, 'ann removes the share')
-            got = expect('cat', 'share-removed', 'share removal')
-            t.ok(got and got['at'] - t0 < LIVE_S, 'within %.0f s' % LIVE_S)
-            check_payload(got, 'share-removed', itemid=item, spaceid=project,
-                          initiatorid='tab-ann-4', affecteduserids=[ids['cat']])
+            live('cat', 'share-removed', 'ann removes the share',
+                 lambda: c['ann'].call('DELETE', item_path + '/permissions/' + perm,
+                                       headers={'Initiator-ID': 'tab-ann-4'}),
+                 itemid=item, spaceid=project, initiatorid='tab-ann-4',
+                 affecteduserids=[ids['cat']])
 
             # --- a space change is not sent there (oCIS's clientlog sends none);
             # the cursor passes it
@@ -304,14 +306,11 @@ def main(t):
                  'data valid against the schema it names' % len(all_rows), problems[:3])
 
             # --- the member leaves: space-member-removed
-            t0 = time.monotonic()
-            r = c['ann'].call('DELETE', '/graph/v1beta1/drives/%s/root/permissions/%s' % (
-                project, ben_perm), headers={'Initiator-ID': 'tab-ann-5'})
-            t.eq(r.status, 204, 'ann removes ben from the project')
-            got = expect('ben', 'space-member-removed', 'member removal')
-            t.ok(got and got['at'] - t0 < LIVE_S, 'within %.0f s' % LIVE_S)
-            check_payload(got, 'space-member-removed', itemid=project, spaceid=project,
-                          initiatorid='tab-ann-5', affecteduserids=[ids['ben']])
+            live('ben', 'space-member-removed', 'ann removes ben from the project',
+                 lambda: c['ann'].call('DELETE', member_path,
+                                       headers={'Initiator-ID': 'tab-ann-5'}),
+                 itemid=project, spaceid=project, initiatorid='tab-ann-5',
+                 affecteduserids=[ids['ben']])
             t.eq([e for e in s['cat'].collect(1) if e.get('event') == 'space-member-removed'], [],
                  'cat, neither member nor Manager, is not told')
 
@@ -327,6 +326,21 @@ def main(t):
             old.close()
             t.eq(Stream(sp.port, tok['ben'], path=OCIS_SSE, last_id='x').status, 400,
                  'a malformed Last-Event-ID is 400')
+
+            # --- token expiry and the per-user limit, as on /api/v1/changes
+            short = idp.token('cat-sub', 'cat', 'Cat', lifetime=3)
+            s_short = Stream(sp.port, short, path=OCIS_SSE, accept=False)
+            evs = s_short.collect(6)
+            t.ok(any(e.get('event') == 'token-expired' for e in evs) and s_short.closed.wait(3),
+                 'when the token expires the stream says token-expired and ends',
+                 [e.get('event') or e.get('comment') for e in evs])
+            held = [Stream(sp.port, tok['cat']) for _ in range(63)]  # and s['cat']: 64
+            extra = Stream(sp.port, tok['cat'], path=OCIS_SSE, accept=False)
+            t.ok(all(x.status == 200 for x in held) and extra.status == 429,
+                 'both paths count against one limit: with 64 streams open, a 65th at oCIS\'s '
+                 'path is 429', extra.status)
+            for x in held:
+                x.close()
 
             for x in list(s.values()) + [changes_ann]:
                 x.close()

@@ -1111,7 +1111,8 @@ START_TEST(initiator_of_writes)
     for (int i = 0; i < 2; i++) {
         sem_init(&j[i].done, 0, 0);
         sp_store_set_initiator(i == 0 ? "tab-job" : NULL);
-        ck_assert_int_eq(sp_store_submit(st, NULL, initiator_job_run, initiator_job_done, &j[i]), 0);
+        ck_assert_int_eq(sp_store_submit(st, NULL, initiator_job_run, initiator_job_done, &j[i]),
+                         0);
         sp_store_set_initiator("set-after-queuing");
         sem_wait(&j[i].done);
         ck_assert_int_eq(j[i].rc, 0);
