@@ -303,6 +303,27 @@ export async function runSharing(env, lib, ctx) {
     }, 'driveItems.listSharedWithMe + buildIncomingShareResource (group)');
   }
 
+  // The web names nothing it shares: an item storage has not described
+  // yet is listed under the fallback (README: the part of its id after
+  // "!"), and by its name once storage describes it.
+  await step(lib, SITE.withMe, 'richard: an item storage had not described is listed under the fallback, then by its name', async () => {
+    const drive = need(personal, 'marie has no personal space');
+    const opaque = crypto.randomUUID();
+    const draft = {
+      id: `${drive.id}!${opaque}`, parentId: drive.id, name: `Draft (${tag}).md`, path: `/Draft (${tag}).md`,
+      type: 'file', size: 10, eTag: `"${crypto.randomUUID()}"`, lastModifiedDateTime: new Date().toISOString(),
+      mimeType: 'text/markdown',
+    };
+    await marie.c.graph.permissions.createInvite(drive.id, draft.id, {
+      roles: [ROLE.viewer], expirationDateTime: undefined,
+      recipients: [{ objectId: need(richard.me, 'richard is not signed in').id, '@libre.graph.recipient.type': 'user' }],
+    }, marie.graphRoles || {});
+    const before = await incoming(richard, draft.id);
+    assert(before && before.resource.name === opaque, `before storage described it: ${show(before)}`);
+    await describeItems(env.stack, drive.id, [draft]);
+    checkIncoming(await described(richard, draft), draft, drive, ShareTypes.user.value);
+  }, 'driveItems.listSharedWithMe + buildIncomingShareResource (fallback, then described)');
+
   const outgoing = async (id) => (await sharedByMe(env, lib, mod, marie)).find((x) => x.resource.fileId === id);
   await step(lib, SITE.byMe, 'marie: driveItems.listSharedByMe + buildOutgoingShareResource show the folder by name, with drive, parent and path', async () => {
     need(shares.folder, 'not shared');
