@@ -47,6 +47,7 @@ typedef struct change_stream {
     _Atomic(sp_http_stream *) stream; /* set once the reply is queued */
     atomic_int pending;               /* the hub saw events for the user */
     int64_t user_seq;
+    char user_id[SP_USER_ID_LEN]; /* whose stream: named by group grants' payloads */
     int64_t cursor;           /* last event seq delivered */
     int64_t token_expires_ms; /* the stream ends then */
     int64_t next_keepalive_ms;
@@ -61,8 +62,9 @@ typedef struct change_stream {
  * stored data plus type and time; JSON has no raw newlines, so one data
  * line). A type the catalog does not know (written by a newer version)
  * goes out as "changed". */
-static int changes_frame(sp_buf *out, const sp_event *e)
+static int changes_frame(sp_buf *out, const sp_event *e, const char *user_id)
 {
+    (void)user_id;
     const sp_event_kind *k = sp_event_kind_find(e->type);
     char when[SP_TIME_RFC3339_LEN];
     sp_time_format_rfc3339(e->time_ms, when);
@@ -81,8 +83,9 @@ static int changes_frame(sp_buf *out, const sp_event *e)
 /* What a path sends. */
 struct sse_dialect {
     /* Writes e's frame to out, or nothing when the path does not send
-     * it (the cursor passes it all the same). Returns 0 or SP_ERR_NOMEM. */
-    int (*frame)(sp_buf *out, const sp_event *e);
+     * it (the cursor passes it all the same). user_id is the stream's
+     * user. Returns 0 or SP_ERR_NOMEM. */
+    int (*frame)(sp_buf *out, const sp_event *e, const char *user_id);
     /* Merges item changes of one drive within the coalescing window: the
      * names of /api/v1/changes say only that the drive changed, while
      * oCIS's name each item, and its clients expect one event per item. */
@@ -161,7 +164,7 @@ static int produce_events(change_stream *cs, int64_t now)
         }
         sp_event e = {b->e[i].seq,     b->e[i].id,   b->e[i].type,     b->e[i].subject,
                       b->e[i].time_ms, b->e[i].data, b->e[i].initiator};
-        rc = cs->dialect->frame(&cs->out, &e);
+        rc = cs->dialect->frame(&cs->out, &e, cs->user_id);
         item_changes += is_item;
     }
     if (rc == 0 && b->count > 0)
@@ -277,6 +280,7 @@ static void open_stream(sp_http_req *req, sp_api *api, const sse_dialect *d)
     cs->api = api;
     cs->dialect = d;
     cs->user_seq = u.seq;
+    memcpy(cs->user_id, u.id, sizeof cs->user_id);
     cs->token_expires_ms = id.expires_at_ms;
     cs->cursor = newest;
     atomic_init(&cs->pending, 1); /* replay, or events since `newest` */

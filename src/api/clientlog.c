@@ -40,18 +40,23 @@ static const char *first(json_t *data, const char *const *keys, const char *fall
 /*
  * affecteduserids: the user whose access the event changes, as the data
  * names them: the grantee of a share (granteeUserId), the user whose view
- * of a share changed (userId), the member (grantee). An e-mail share or a
- * group grant names no user id: then the list is empty, as the stream
- * reads no membership; clients re-read what they show. Item changes
- * concern no one in particular: null, as oCIS.
+ * of a share changed (userId), the member (grantee). A group grant
+ * (granteeGroupId) reached this stream because its user was a known
+ * member of the group when it was written: the stream's own user is the
+ * one affected, as oCIS's clientlog names the group's members (the web
+ * drops a space or a share only when it finds its user in this list). An
+ * e-mail share names nobody yet: empty. Item changes concern no one in
+ * particular: null, as oCIS.
  */
-static json_t *affected(sp_clientlog_kind kind, json_t *data)
+static json_t *affected(sp_clientlog_kind kind, json_t *data, const char *user_id)
 {
     static const char *const share_keys[] = {"granteeUserId", "userId", NULL};
     static const char *const member_keys[] = {"grantee", NULL};
     if (kind == SP_CLIENTLOG_ITEM)
         return json_null();
     const char *user = first(data, kind == SP_CLIENTLOG_SHARE ? share_keys : member_keys, NULL);
+    if (!user && str(data, "granteeGroupId"))
+        user = user_id;
     json_t *list = json_array();
     if (list && user && json_array_append_new(list, json_string(user)) < 0) {
         json_decref(list);
@@ -62,7 +67,8 @@ static json_t *affected(sp_clientlog_kind kind, json_t *data)
 
 /* The FileEvent of an event whose data is data (borrowed): a new
  * reference, or NULL when out of memory. */
-static json_t *file_event(const sp_event *e, const sp_event_kind *k, json_t *data)
+static json_t *file_event(const sp_event *e, const sp_event_kind *k, json_t *data,
+                          const char *user_id)
 {
     static const char *const etag_keys[] = {"itemETag", "eTag", NULL};
     const char *space = str(data, "driveId");
@@ -74,7 +80,7 @@ static json_t *file_event(const sp_event *e, const sp_event_kind *k, json_t *dat
     if (!item)
         item = space;
     const char *parent = str(data, "parentItemId");
-    json_t *who = affected(k->clientlog, data);
+    json_t *who = affected(k->clientlog, data, user_id);
     if (!who)
         return NULL;
     /* Strings always, "" when unknown: ownCloud Web's schema takes a
@@ -85,7 +91,7 @@ static json_t *file_event(const sp_event *e, const sp_event_kind *k, json_t *dat
                      "affecteduserids", who);
 }
 
-int sp_api__clientlog_frame(sp_buf *out, const sp_event *e)
+int sp_api__clientlog_frame(sp_buf *out, const sp_event *e, const char *user_id)
 {
     const sp_event_kind *k = sp_event_kind_find(e->type);
     if (!k || k->clientlog == SP_CLIENTLOG_NONE)
@@ -96,7 +102,7 @@ int sp_api__clientlog_frame(sp_buf *out, const sp_event *e)
         json_decref(data);
         return 0;
     }
-    json_t *fe = file_event(e, k, data);
+    json_t *fe = file_event(e, k, data, user_id);
     char *text = fe ? json_dumps(fe, JSON_COMPACT) : NULL;
     json_decref(fe);
     json_decref(data);

@@ -149,10 +149,11 @@ void sp_api__write_later(sp_http_req *req, sp_api_write *w);
 
 /* ---- oCIS's change stream (clientlog.c) ---- */
 
-/* Writes event e as one Server-Sent Events frame of oCIS's path: id, the
- * catalog's oCIS name, clientlog's payload. Writes nothing for a type not
- * sent there. Returns 0 or SP_ERR_NOMEM. */
-int sp_api__clientlog_frame(sp_buf *out, const sp_event *e);
+/* Writes event e as one Server-Sent Events frame of oCIS's path, on the
+ * stream of user user_id: id, the catalog's oCIS name, clientlog's
+ * payload. Writes nothing for a type not sent there. Returns 0 or
+ * SP_ERR_NOMEM. */
+int sp_api__clientlog_frame(sp_buf *out, const sp_event *e, const char *user_id);
 
 /* ---- the permission listings' answers (permissions.c) ---- */
 

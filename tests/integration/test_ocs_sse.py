@@ -314,6 +314,32 @@ def main(t):
             t.eq([e for e in s['cat'].collect(1) if e.get('event') == 'space-member-removed'], [],
                  'cat, neither member nor Manager, is not told')
 
+            # --- a group's grant names the stream's user among the affected:
+            # the web drops a space only when it finds its user there
+            eve_tok = idp.token('eve-sub', 'eve', 'Eve', groups=['optics'])
+            eve = Client(sp, eve_tok)
+            optics = eve.get('/graph/v1.0/me?$expand=memberOf').json()['memberOf'][0]['id']
+            eve_id = eve.me()['id']
+            s_eve = Stream(sp.port, eve_tok, path=OCIS_SSE, accept=False)
+            s['eve'] = s_eve
+            seen['eve'] = []
+            live('eve', 'space-member-added', 'ann invites the group optics to the project',
+                 lambda: c['ann'].call('POST', '/graph/v1beta1/drives/%s/root/invite' % project,
+                                       {'recipients': [{'objectId': optics,
+                                                        '@libre.graph.recipient.type': 'group'}],
+                                        'roles': [SPACE_VIEWER]},
+                                       headers={'Initiator-ID': 'tab-ann-6'}),
+                 itemid=project, spaceid=project, initiatorid='tab-ann-6',
+                 affecteduserids=[eve_id])
+            perms = c['ann'].get('/graph/v1beta1/drives/%s/root/permissions' % project).json()
+            group_perm = [p['id'] for p in perms['value']
+                          if p.get('grantedToV2', {}).get('group', {}).get('id') == optics][0]
+            live('eve', 'space-member-removed', 'ann removes the group optics',
+                 lambda: c['ann'].call('DELETE', '/graph/v1beta1/drives/%s/root/permissions/%s'
+                                       % (project, group_perm)),
+                 itemid=project, spaceid=project, affecteduserids=[eve_id])
+            s_eve.close()
+
             # --- resync: a Last-Event-ID older than the log
             con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
             con.execute('DELETE FROM events WHERE seq <= 3')
