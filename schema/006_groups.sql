@@ -1,4 +1,4 @@
--- 008_groups.sql - groups as identity providers name them, who is in
+-- 006_groups.sql - groups as identity providers name them, who is in
 -- them, and what they were given: space memberships and shares.
 --
 -- A group belongs to one issuer: "physics" of one identity provider is

@@ -1,4 +1,4 @@
--- 007_event_initiator.sql - each event keeps the Initiator-ID of the
+-- 008_event_initiator.sql - each event keeps the Initiator-ID of the
 -- request whose write made it (the client instance that asked, such as one
 -- browser tab; NULL when none was sent or nobody asked: provisioning,
 -- expiry, storage changes). The bus carries it as the CloudEvents

@@ -1,4 +1,4 @@
--- 006_items.sql - what storage providers said about items, and each
+-- 007_items.sql - what storage providers said about items, and each
 -- user's view of the shares they received.
 --
 -- Items: the name, place and kind of an item as its storage provider last
