@@ -123,7 +123,9 @@ export class Api {
   }
 
   me() {
-    return this.get('/graph/v1.0/me');
+    // memberOf: the groups the token names, so that a group's grants can
+    // be told as the user's own.
+    return this.get('/graph/v1.0/me?$expand=memberOf');
   }
 
   drives() {

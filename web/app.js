@@ -326,7 +326,10 @@ function describeEvent(type, data) {
   const me = state.me?.id;
   const name = quoted(data.driveName || data.resourceName || driveName(data.driveId));
   const byMe = data.executant && data.executant === me;
-  const grantee = state.people.get(data.granteeUserId) || data.granteeEmail;
+  // A group's grant reaches its members: tell it as theirs, by the group.
+  const group = (state.me?.memberOf || []).find((g) => g.id === data.granteeGroupId);
+  const grantee = state.people.get(data.granteeUserId) || data.granteeEmail ||
+    (group && `the group ${group.displayName}`);
   const withWhom = grantee ? ` with ${grantee}` : '';
   switch (type) {
     case 'share-created':
@@ -339,8 +342,10 @@ function describeEvent(type, data) {
       if (data.granteeUserId === me) return `${name} is no longer shared with you`;
       return byMe ? `You stopped sharing ${name}${withWhom}` : `A share of ${name} was removed`;
     case 'space-member-added':
+      if (group) return `Your group ${group.displayName} was added to ${name}`;
       return data.grantee === me ? `You were added to ${name}` : `Someone was added to ${name}`;
     case 'space-member-removed':
+      if (group) return `Your group ${group.displayName} was removed from ${name}`;
       return data.grantee === me ? `You were removed from ${name}` : `Someone was removed from ${name}`;
     case 'space-created':
       return byMe ? `You created ${name}` : `${name} was created`;
