@@ -14,7 +14,7 @@
 
 import { assert, diag, waitFor } from '../lib/stack.mjs';
 import { natsPublish } from '../lib/nats.mjs';
-import { expectEvent } from './sse.mjs';
+import { expectEvent, received, waitEvent } from './sse.mjs';
 import { need, step } from './web.mjs';
 
 // oCIS's unified roles for files and folders (unifiedrole/roles.go).
@@ -33,7 +33,7 @@ const SEARCH = 'lov';
 const DESCRIBED_WITHIN_MS = 5000;
 
 const SITE = {
-  describe: 'storage provider spaceport.storage.changed with items (examples/storage-change)',
+  describe: 'storage provider spaceport.storage.changed with items (examples/storage-change), then web-runtime onSSEProcessingFinishedEvent (packages/web-runtime/src/container/sse/files.ts)',
   search: 'web-app-files InviteCollaboratorForm fetchRecipientsTask (packages/web-app-files/src/components/SideBar/Shares/Collaborators/InviteCollaborator/InviteCollaboratorForm.vue)',
   invite: 'web-app-files InviteCollaboratorForm share -> shares store addShare (packages/web-app-files/src/components/SideBar/Shares/Collaborators/InviteCollaborator/InviteCollaboratorForm.vue)',
   sidebar: 'web-pkg FileSideBar loadSharesTask (packages/web-pkg/src/components/SideBar/FileSideBar.vue)',
@@ -47,8 +47,9 @@ const SITE = {
   sse: 'web-runtime registerSSEEventListeners -> sseEventWrapper (packages/web-runtime/src/container/bootstrap.ts)',
 };
 
-/** Publishes what storage says about `items` of drive `driveId`. */
-async function describeItems(stack, driveId, items) {
+/** Publishes what storage says about `items` of drive `driveId` (the
+ * change is about `itemId`, when given). */
+async function describeItems(stack, driveId, items, itemId) {
   const id = crypto.randomUUID();
   const event = {
     specversion: '1.0',
@@ -62,6 +63,7 @@ async function describeItems(stack, driveId, items) {
       eTag: `"${crypto.randomUUID()}"`,
       lastModifiedDateTime: new Date().toISOString(),
       change: 'updated',
+      ...(itemId ? { itemId } : {}),
       items,
     },
   };
@@ -183,7 +185,7 @@ export async function runSharing(env, lib, ctx) {
   // Storage describes a folder and a file of marie's personal drive.
   const personal = (marie.spaces || []).find((s) => s.driveType === 'personal' && s.isOwner(marie.me));
   const item = {};
-  await step(lib, SITE.describe, 'NATS publish of a folder and a file of marie\'s personal drive', async () => {
+  await step(lib, SITE.describe, 'NATS publish of a folder and a file of marie\'s personal drive; her tab hears of it', async () => {
     const drive = need(personal, 'marie has no personal space');
     const now = new Date().toISOString();
     item.folder = {
@@ -195,7 +197,16 @@ export async function runSharing(env, lib, ctx) {
       path: `/Notes (${tag})/orbit (${tag}).txt`, type: 'file', size: 1234, eTag: `"${crypto.randomUUID()}"`,
       lastModifiedDateTime: now, mimeType: 'text/plain',
     };
-    await describeItems(env.stack, drive.id, [item.folder, item.file]);
+    const t = Date.now();
+    await describeItems(env.stack, drive.id, [item.folder, item.file], item.folder.id);
+    // Spaceport keeps a description with the change it came with, and the
+    // change reaches the drive owner's tab (as postprocessing-finished):
+    // from then on it knows the items, before anyone shares them.
+    const got = await waitEvent(need(tabs.marie, 'marie has no tab'), 'postprocessing-finished', t,
+      (d) => d.itemid === item.folder.id, DESCRIBED_WITHIN_MS);
+    assert(got, `marie's tab got no postprocessing-finished about the folder: ${received(tabs.marie, t)}`);
+    assert(!got.event.error && got.event.data.parentitemid === drive.id && got.event.data.etag === item.folder.eTag,
+      `payload: ${got.event.raw}`);
   }, 'describe items');
 
   const shares = {};
