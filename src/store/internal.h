@@ -161,6 +161,12 @@ int sp_store__exec_seq(sp_conn *conn, const char *sql, int64_t seq, const char *
 int sp_store__event_add(sp_conn *w, const char *type, const char *subject, json_t *data,
                         const int64_t *recipients, size_t recipient_count, int64_t *seq_out);
 
+/* Marks, among the recipients of event event_seq (written in this
+ * transaction), the known members of group_seq as affected: the event is
+ * about that group's grant (sp_event.affected). Returns 0 or a negative
+ * sp_err. */
+int sp_store__event_mark_affected(sp_conn *w, int64_t event_seq, int64_t group_seq);
+
 /* The calling thread's Initiator-ID (sp_store_set_initiator; a job's
  * while it runs), or NULL. Borrowed: valid until the thread sets another. */
 const char *sp_store__initiator(void);

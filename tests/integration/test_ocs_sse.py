@@ -339,6 +339,13 @@ def main(t):
                                        % (project, group_perm)),
                  itemid=project, spaceid=project, affecteduserids=[eve_id])
             s_eve.close()
+            # ann, the Manager who removed the group and is not in it, is
+            # told but not named: named, her web would drop the space
+            removed = [json.loads(e['data']) for e in s['ann'].collect(1)
+                       if e.get('event') == 'space-member-removed']
+            t.ok(removed and removed[-1].get('affecteduserids') == [],
+                 'the group\'s removal names nobody on the stream of ann, who is not in it',
+                 removed[-1:])
 
             # --- resync: a Last-Event-ID older than the log
             con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
