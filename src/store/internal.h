@@ -66,7 +66,8 @@ struct sp_store {
         void *ctx;
     } listeners[SP_STORE_COMMIT_LISTENERS];
     int listener_count;
-    int64_t items_max; /* unshared items kept (store/items.h) */
+    int64_t items_max;       /* unshared items kept (store/items.h) */
+    int64_t items_pruned_at; /* items left by the last pruning (items.c; writer only) */
 };
 
 /* The condition, on shares s of drives d, for a share to be served to its
