@@ -107,7 +107,7 @@ static const char SQL_FOR_USER[] =
     " LIMIT ?";
 static const char SQL_MARK_AFFECTED[] =
     "UPDATE event_recipients SET affected = 1 WHERE event_seq = ?1 AND user_seq IN"
-    " (SELECT user_seq FROM group_members WHERE group_seq = ?2)";
+    " (SELECT user_seq FROM group_members WHERE group_seq = ?2) AND user_seq <> ?3";
 static const char SQL_RANGE[] = "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM events";
 static const char SQL_PRUNE[] =
     "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ? AND seq <="
@@ -157,13 +157,15 @@ static int each_event(sp_conn *c, sqlite3_stmt *s, sp_event_fn fn, void *ctx)
     return each_event_ex(c, s, 0, fn, ctx);
 }
 
-int sp_store__event_mark_affected(sp_conn *w, int64_t event_seq, int64_t group_seq)
+int sp_store__event_mark_affected(sp_conn *w, int64_t event_seq, int64_t group_seq,
+                                  int64_t except_seq)
 {
     sqlite3_stmt *s = sp_store__stmt(w, SQL_MARK_AFFECTED);
     if (!s)
         return SP_ERR_DB;
     sqlite3_bind_int64(s, 1, event_seq);
     sqlite3_bind_int64(s, 2, group_seq);
+    sqlite3_bind_int64(s, 3, except_seq);
     return sp_store__step_done(w, s, "mark affected recipients");
 }
 

@@ -144,7 +144,7 @@ static int member_event(sp_conn *w, const char *type, const sp_user *actor, cons
         rc = data ? sp_store__event_add(w, type, drive_id, data, recipients, count, &seq)
                   : SP_ERR_NOMEM;
     if (rc == 0 && who->group_seq)
-        rc = sp_store__event_mark_affected(w, seq, who->group_seq);
+        rc = sp_store__event_mark_affected(w, seq, who->group_seq, 0);
     json_decref(data);
     free(recipients);
     return rc;

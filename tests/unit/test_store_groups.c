@@ -311,6 +311,39 @@ START_TEST(shares_received_through_a_group)
 }
 END_TEST
 
+/* A sharer in the group they share with does not receive their own
+ * share: it is not in their sharedWithMe, not a mountpoint among their
+ * drives, and not theirs to mount or hide, as a share with oneself is
+ * refused (and as oCIS lists a group's shares to its members but the
+ * sharer). */
+START_TEST(sharer_in_the_group_receives_nothing)
+{
+    sp_user bob;
+    with_groups(&alice, FIXTURE_ISSUER, "alice", "physics", 1, "d1");
+    with_groups(&bob, FIXTURE_ISSUER, "bob", "physics", 1, "d1");
+    char physics[SP_USER_ID_LEN];
+    snprintf(physics, sizeof physics, "%s", group_id(&bob, "physics"));
+    sp_share_made made;
+    ck_assert_int_eq(share_report(physics, &made), 0);
+    int n = 0;
+    ck_assert_int_eq(sp_store_shares_received(st, &alice, count_share, &n), 0);
+    ck_assert_int_eq(n, 0);
+    n = 0;
+    ck_assert_int_eq(sp_store_shares_received(st, &bob, count_share, &n), 0);
+    ck_assert_int_eq(n, 1);
+    char item[SP_SHARE_ITEM_ID_MAX], mount[SP_USER_ID_LEN];
+    ck_assert(raw_text(mount, sizeof mount, "SELECT mount_id FROM shares WHERE id = ?1", made.id,
+                       NULL, NULL));
+    ck_assert_int_eq(sp_store_share_state_set(st, &alice, NULL, mount, SP_SHARE_HIDDEN, 1, item),
+                     SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(sp_store_share_item_of_mount(st, &alice, mount, item), SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(sp_store_share_item_of_mount(st, &bob, mount, item), 0);
+    /* Told of it as its sharer, not affected as a member. */
+    ck_assert_str_eq(affected_of(&alice), "share.created=0");
+    ck_assert_str_eq(affected_of(&bob), "share.created=1");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_groups");
@@ -318,6 +351,7 @@ static Suite *suite(void)
     tcase_add_unchecked_fixture(tc, root_setup, fixture_root_teardown);
     tcase_add_checked_fixture(tc, setup, fixture_close);
     tcase_add_test(tc, memberships_are_per_issuer);
+    tcase_add_test(tc, sharer_in_the_group_receives_nothing);
     tcase_add_test(tc, group_grant_events_affect_the_members_only);
     tcase_add_test(tc, newest_token_replaces_memberships);
     tcase_add_test(tc, role_is_the_best_of_own_and_groups);
