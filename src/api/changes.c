@@ -164,7 +164,7 @@ static int produce_events(change_stream *cs, int64_t now)
             if (superseded)
                 continue;
         }
-        sp_event e = {b->e[i].seq,     b->e[i].id,   b->e[i].type,     b->e[i].subject,
+        sp_event e = {b->e[i].seq,     b->e[i].id,   b->e[i].type,      b->e[i].subject,
                       b->e[i].time_ms, b->e[i].data, b->e[i].initiator, b->e[i].affected};
         rc = cs->dialect->frame(&cs->out, &e, cs->user_id);
         item_changes += is_item;

@@ -133,8 +133,7 @@ static void read_event(sqlite3_stmt *s, sp_event *e)
 
 /* Steps a prepared event query, calling fn per row; with_affected: its
  * column 7 is event_recipients.affected. */
-static int each_event_ex(sp_conn *c, sqlite3_stmt *s, int with_affected, sp_event_fn fn,
-                         void *ctx)
+static int each_event_ex(sp_conn *c, sqlite3_stmt *s, int with_affected, sp_event_fn fn, void *ctx)
 {
     int rc, err = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {

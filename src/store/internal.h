@@ -96,9 +96,9 @@ struct sp_store {
 /* SQL, on shares s: the share is user u's (an SQL expression): given to
  * them, or to a group they are in unless they made it (a sharer does not
  * receive their own item, as a share with oneself is refused). */
-#define SP_SHARE_RECEIVED_BY(u)                                                                   \
-    "(s.grantee_seq = " u " OR (s.grantee_group_seq IN"                                          \
-    " (SELECT gm.group_seq FROM group_members gm WHERE gm.user_seq = " u ")"                     \
+#define SP_SHARE_RECEIVED_BY(u)                                                                    \
+    "(s.grantee_seq = " u " OR (s.grantee_group_seq IN"                                            \
+    " (SELECT gm.group_seq FROM group_members gm WHERE gm.user_seq = " u ")"                       \
     " AND s.creator_seq <> " u "))"
 
 /* The calling thread's reader connection, opened on first use. Returns NULL

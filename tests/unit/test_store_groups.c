@@ -249,8 +249,7 @@ static int note_affected(const sp_event *e, void *arg)
     if (!strstr(e->data, "granteeGroupId"))
         return 0;
     size_t n = strlen(l->text);
-    snprintf(l->text + n, sizeof l->text - n, "%s%s=%d", n ? " " : "", e->type + 10,
-             e->affected);
+    snprintf(l->text + n, sizeof l->text - n, "%s%s=%d", n ? " " : "", e->type + 10, e->affected);
     return 0;
 }
 
@@ -275,9 +274,8 @@ START_TEST(group_grant_events_affect_the_members_only)
     snprintf(physics, sizeof physics, "%s", group_id(&bob, "physics"));
     ck_assert_int_eq(
         sp_store_member_add_group(st, &alice, project, physics, SP_ROLE_SPACE_VIEWER, perm), 0);
-    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 0, SP_ROLE_SPACE_EDITOR, 0,
-                                            0, NULL),
-                     0);
+    ck_assert_int_eq(
+        sp_store_member_change(st, &alice, project, perm, 0, SP_ROLE_SPACE_EDITOR, 0, 0, NULL), 0);
     ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0, NULL), 0);
     sp_share_made made;
     ck_assert_int_eq(share_report(physics, &made), 0);
