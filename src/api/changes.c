@@ -20,6 +20,7 @@
 
 #include "events/hub.h"
 #include "store/events.h"
+#include "store/groups.h"
 
 #include "util/buf.h"
 #include "util/err.h"
@@ -48,6 +49,12 @@ typedef struct change_stream {
     atomic_int pending;               /* the hub saw events for the user */
     int64_t user_seq;
     char user_id[SP_USER_ID_LEN]; /* whose stream: named by group grants' payloads */
+    /* The user's groups when the stream opened (SP_USER_ID_LEN bytes each,
+     * group_count of them; NULL when none): a group grant's payload names
+     * the user only when they are in the group. At most SP_AUTH_GROUPS_MAX:
+     * memberships are what one token said. */
+    char *group_ids;
+    size_t group_count;
     int64_t cursor;           /* last event seq delivered */
     int64_t token_expires_ms; /* the stream ends then */
     int64_t next_keepalive_ms;
@@ -62,9 +69,9 @@ typedef struct change_stream {
  * stored data plus type and time; JSON has no raw newlines, so one data
  * line). A type the catalog does not know (written by a newer version)
  * goes out as "changed". */
-static int changes_frame(sp_buf *out, const sp_event *e, const char *user_id)
+static int changes_frame(sp_buf *out, const sp_event *e, const sp_api_stream_user *user)
 {
-    (void)user_id;
+    (void)user;
     const sp_event_kind *k = sp_event_kind_find(e->type);
     char when[SP_TIME_RFC3339_LEN];
     sp_time_format_rfc3339(e->time_ms, when);
@@ -83,9 +90,9 @@ static int changes_frame(sp_buf *out, const sp_event *e, const char *user_id)
 /* What a path sends. */
 struct sse_dialect {
     /* Writes e's frame to out, or nothing when the path does not send
-     * it (the cursor passes it all the same). user_id is the stream's
+     * it (the cursor passes it all the same). user is the stream's
      * user. Returns 0 or SP_ERR_NOMEM. */
-    int (*frame)(sp_buf *out, const sp_event *e, const char *user_id);
+    int (*frame)(sp_buf *out, const sp_event *e, const sp_api_stream_user *user);
     /* Merges item changes of one drive within the coalescing window: the
      * names of /api/v1/changes say only that the drive changed, while
      * oCIS's name each item, and its clients expect one event per item. */
@@ -164,7 +171,8 @@ static int produce_events(change_stream *cs, int64_t now)
         }
         sp_event e = {b->e[i].seq,     b->e[i].id,   b->e[i].type,     b->e[i].subject,
                       b->e[i].time_ms, b->e[i].data, b->e[i].initiator};
-        rc = cs->dialect->frame(&cs->out, &e, cs->user_id);
+        sp_api_stream_user who = {cs->user_id, cs->group_ids, cs->group_count};
+        rc = cs->dialect->frame(&cs->out, &e, &who);
         item_changes += is_item;
     }
     if (rc == 0 && b->count > 0)
@@ -253,7 +261,20 @@ static void change_free(void *arg)
     change_stream *cs = arg;
     sp_hub_unsubscribe(cs->api->hub, cs->sub);
     sp_buf_free(&cs->out);
+    free(cs->group_ids);
     free(cs);
+}
+
+/* Appends group g's id to the stream's groups (sp_group_fn). */
+static int add_group(const sp_group *g, void *arg)
+{
+    change_stream *cs = arg;
+    char *grown = realloc(cs->group_ids, (cs->group_count + 1) * SP_USER_ID_LEN);
+    if (!grown)
+        return SP_ERR_NOMEM;
+    cs->group_ids = grown;
+    strncpy(grown + cs->group_count++ * SP_USER_ID_LEN, g->id, SP_USER_ID_LEN);
+    return 0;
 }
 
 /* Opens a stream of the caller's events in dialect d. */
@@ -281,6 +302,16 @@ static void open_stream(sp_http_req *req, sp_api *api, const sse_dialect *d)
     cs->dialect = d;
     cs->user_seq = u.seq;
     memcpy(cs->user_id, u.id, sizeof cs->user_id);
+    /* Read once, here: a stream never asks the store while it writes. */
+    int grc = d->frame == sp_api__clientlog_frame
+                  ? sp_store_groups_of_user(api->store, u.seq, add_group, cs)
+                  : 0;
+    if (grc < 0) {
+        free(cs->group_ids);
+        free(cs);
+        sp_api__store_error(req, grc);
+        return;
+    }
     cs->token_expires_ms = id.expires_at_ms;
     cs->cursor = newest;
     atomic_init(&cs->pending, 1); /* replay, or events since `newest` */
@@ -290,6 +321,7 @@ static void open_stream(sp_http_req *req, sp_api *api, const sse_dialect *d)
     if (last) {
         int64_t v;
         if (sp_query_parse_event_id(last, &v) < 0) {
+            free(cs->group_ids);
             free(cs);
             sp_http_reply_error(req, 400, "invalidRequest",
                                 "Last-Event-ID must be an event id from this stream");
@@ -304,12 +336,14 @@ static void open_stream(sp_http_req *req, sp_api *api, const sse_dialect *d)
     }
     int rc = sp_hub_subscribe(api->hub, u.seq, SP_CHANGES_PER_USER, change_wake, cs, &cs->sub);
     if (rc == SP_ERR_TOO_LARGE) {
+        free(cs->group_ids);
         free(cs);
         sp_http_reply_error(req, 429, "tooManyRequests", "at most %d change streams per user",
                             SP_CHANGES_PER_USER);
         return;
     }
     if (rc < 0) {
+        free(cs->group_ids);
         free(cs);
         sp_http_reply_error(req, 503, "unavailable", "the service is shutting down");
         return;

@@ -37,26 +37,40 @@ static const char *first(json_t *data, const char *const *keys, const char *fall
     return fallback;
 }
 
+/* Whether the stream's user was a known member of group_id when the
+ * stream opened. */
+static int in_group(const sp_api_stream_user *u, const char *group_id)
+{
+    for (size_t i = 0; i < u->group_count; i++) {
+        if (strncmp(u->group_ids + i * SP_USER_ID_LEN, group_id, SP_USER_ID_LEN) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /*
  * affecteduserids: the user whose access the event changes, as the data
  * names them: the grantee of a share (granteeUserId), the user whose view
  * of a share changed (userId), the member (grantee). A group grant
- * (granteeGroupId) reached this stream because its user was a known
- * member of the group when it was written: the stream's own user is the
- * one affected, as oCIS's clientlog names the group's members (the web
- * drops a space or a share only when it finds its user in this list). An
+ * (granteeGroupId) names the stream's own user when they are in the
+ * group, as oCIS's clientlog names the group's members, and nobody
+ * otherwise: the same event also reaches the sharer and the space's other
+ * members, and the web drops a space or tells "your access has been
+ * revoked" when it finds its user in this list. Membership is the
+ * stream's, read when it opened (no store lookups while streaming). An
  * e-mail share names nobody yet: empty. Item changes concern no one in
  * particular: null, as oCIS.
  */
-static json_t *affected(sp_clientlog_kind kind, json_t *data, const char *user_id)
+static json_t *affected(sp_clientlog_kind kind, json_t *data, const sp_api_stream_user *u)
 {
     static const char *const share_keys[] = {"granteeUserId", "userId", NULL};
     static const char *const member_keys[] = {"grantee", NULL};
     if (kind == SP_CLIENTLOG_ITEM)
         return json_null();
     const char *user = first(data, kind == SP_CLIENTLOG_SHARE ? share_keys : member_keys, NULL);
-    if (!user && str(data, "granteeGroupId"))
-        user = user_id;
+    const char *group = str(data, "granteeGroupId");
+    if (!user && group && in_group(u, group))
+        user = u->id;
     json_t *list = json_array();
     if (list && user && json_array_append_new(list, json_string(user)) < 0) {
         json_decref(list);
@@ -68,7 +82,7 @@ static json_t *affected(sp_clientlog_kind kind, json_t *data, const char *user_i
 /* The FileEvent of an event whose data is data (borrowed): a new
  * reference, or NULL when out of memory. */
 static json_t *file_event(const sp_event *e, const sp_event_kind *k, json_t *data,
-                          const char *user_id)
+                          const sp_api_stream_user *user)
 {
     static const char *const etag_keys[] = {"itemETag", "eTag", NULL};
     const char *space = str(data, "driveId");
@@ -80,7 +94,7 @@ static json_t *file_event(const sp_event *e, const sp_event_kind *k, json_t *dat
     if (!item)
         item = space;
     const char *parent = str(data, "parentItemId");
-    json_t *who = affected(k->clientlog, data, user_id);
+    json_t *who = affected(k->clientlog, data, user);
     if (!who)
         return NULL;
     /* Strings always, "" when unknown: ownCloud Web's schema takes a
@@ -91,7 +105,7 @@ static json_t *file_event(const sp_event *e, const sp_event_kind *k, json_t *dat
                      "affecteduserids", who);
 }
 
-int sp_api__clientlog_frame(sp_buf *out, const sp_event *e, const char *user_id)
+int sp_api__clientlog_frame(sp_buf *out, const sp_event *e, const sp_api_stream_user *user)
 {
     const sp_event_kind *k = sp_event_kind_find(e->type);
     if (!k || k->clientlog == SP_CLIENTLOG_NONE)
@@ -102,7 +116,7 @@ int sp_api__clientlog_frame(sp_buf *out, const sp_event *e, const char *user_id)
         json_decref(data);
         return 0;
     }
-    json_t *fe = file_event(e, k, data, user_id);
+    json_t *fe = file_event(e, k, data, user);
     char *text = fe ? json_dumps(fe, JSON_COMPACT) : NULL;
     json_decref(fe);
     json_decref(data);

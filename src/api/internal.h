@@ -149,11 +149,20 @@ void sp_api__write_later(sp_http_req *req, sp_api_write *w);
 
 /* ---- oCIS's change stream (clientlog.c) ---- */
 
+/* Whose a change stream is: the user's id and the ids of the groups
+ * the user was a known member of when the stream opened (group_ids:
+ * group_count ids of SP_USER_ID_LEN bytes each, NUL-padded). Borrowed. */
+typedef struct sp_api_stream_user {
+    const char *id;
+    const char *group_ids;
+    size_t group_count;
+} sp_api_stream_user;
+
 /* Writes event e as one Server-Sent Events frame of oCIS's path, on the
- * stream of user user_id: id, the catalog's oCIS name, clientlog's
+ * stream of user (borrowed): id, the catalog's oCIS name, clientlog's
  * payload. Writes nothing for a type not sent there. Returns 0 or
  * SP_ERR_NOMEM. */
-int sp_api__clientlog_frame(sp_buf *out, const sp_event *e, const char *user_id);
+int sp_api__clientlog_frame(sp_buf *out, const sp_event *e, const sp_api_stream_user *user);
 
 /* ---- the permission listings' answers (permissions.c) ---- */
 

@@ -338,6 +338,23 @@ def main(t):
                  lambda: c['ann'].call('DELETE', '/graph/v1beta1/drives/%s/root/permissions/%s'
                                        % (project, group_perm)),
                  itemid=project, spaceid=project, affecteduserids=[eve_id])
+            # ann (the Manager, not in optics) gets the same events: they
+            # must not name her, or her web drops the project from her list
+            # (space-member-removed with her id) though she still manages it.
+            for name in ('space-member-added', 'space-member-removed'):
+                got = expect('ann', name, 'the group optics, at the Manager\'s stream')
+                check_payload(got, name + ' of a group ann is not in: not her access',
+                              itemid=project, affecteduserids=[])
+            # a share with the group: the sharer is not affected either
+            live('eve', 'share-created', 'ann shares an item with the group optics',
+                 lambda: c['ann'].call('POST', item_path + '/invite',
+                                       {'recipients': [{'objectId': optics,
+                                                        '@libre.graph.recipient.type': 'group'}],
+                                        'roles': [VIEWER]}),
+                 itemid=item, spaceid=project, affecteduserids=[eve_id])
+            got = expect('ann', 'share-created', 'the group share, at the sharer\'s stream')
+            check_payload(got, 'share-created with optics, at ann\'s (the sharer) stream',
+                          itemid=item, affecteduserids=[])
             s_eve.close()
 
             # --- resync: a Last-Event-ID older than the log
