@@ -315,6 +315,21 @@ def main(t):
             t.ok(any(i['remoteItem']['id'] == item for i in
                      c['ben'].get('/graph/v1beta1/me/drive/sharedWithMe').json()['value']),
                  'and the item again')
+            # --- the same item shared with ben himself too: one item, one mountpoint
+            r = c['ann'].call('POST', '/graph/v1beta1/drives/%s/items/%s/invite' % (
+                project, urllib.parse.quote(item, safe='')), {
+                'recipients': [{'objectId': c['ben'].me()['id']}], 'roles': [VIEWER]})
+            t.eq(r.status, 200, 'the item is shared with ben directly as well')
+            recv = [i for i in c['ben'].get('/graph/v1beta1/me/drive/sharedWithMe').json()['value']
+                    if i['remoteItem']['id'] == item]
+            t.ok(len(recv) == 1 and len(recv[0]['remoteItem']['permissions']) == 2,
+                 'sharedWithMe: one driveItem with both permissions', recv)
+            mps = [d for d in c['ben'].get('/graph/v1.0/me/drives?$filter=' + urllib.parse.quote(
+                'driveType eq mountpoint')).json()['value'] if d['root']['remoteItem']['id'] == item]
+            t.ok(len(mps) == 1 and recv and mps[0]['id'] == recv[0]['id'],
+                 'and one mountpoint drive, the id sharedWithMe gives (as oCIS mounts a '
+                 'resource once; a desktop client would sync it twice)',
+                 [(d['id'], d['name']) for d in mps])
             dan_in = Client(sp, v.token('dan-sub', 'dan', groups=['physics']))
             t.eq(dan_in.get('/graph/v1.0/drives/' + project).status, 200,
                  'a user whose token newly names the group reaches the space at once')
