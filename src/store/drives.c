@@ -61,9 +61,18 @@
     " s2.grantee_group_seq IN (SELECT gm.group_seq FROM group_members gm WHERE gm.user_seq = ?1))" \
     " AND (s2.expires_at IS NULL OR s2.expires_at > " now ") AND NOT EXISTS (SELECT 1 FROM"      \
     " share_states ss2 WHERE ss2.share_seq = s2.seq AND ss2.user_seq = ?1 AND ss2.mounted = 0))"
+/* A mountpoint's name: the item's as storage last described it, else the
+ * fallback sharedWithMe shows (sp_item_fallback_name: the name the share
+ * was given unless that is the item id, else the id's opaque part), so
+ * that a desktop client names its folder as the web names the share. */
+#define SHARE_NAME                                                                                \
+    "coalesce((SELECT i.name FROM items i WHERE i.drive_seq = s.drive_seq"                        \
+    " AND i.id = s.item_id), CASE WHEN s.item_name <> '' AND s.item_name <> s.item_id"            \
+    " THEN s.item_name WHEN instr(s.item_id, '!') BETWEEN 1 AND length(s.item_id) - 1"            \
+    " THEN substr(s.item_id, instr(s.item_id, '!') + 1) ELSE s.item_id END)"
 #define SHARE_ARM                                                                                 \
-    "SELECT s.seq, s.mount_id, 'mountpoint', NULL, s.item_name, '', o.id, o.display_name, -1, 0," \
-    " d.etag, d.mtime, 0, s.role, lower(s.item_name), s.id, s.item_id, d.id, NULL, NULL"          \
+    "SELECT s.seq, s.mount_id, 'mountpoint', NULL, " SHARE_NAME ", '', o.id, o.display_name,"     \
+    " -1, 0, d.etag, d.mtime, 0, s.role, lower(" SHARE_NAME "), s.id, s.item_id, d.id, NULL, NULL" \
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq JOIN users o ON o.seq = s.creator_seq"   \
     " WHERE " SP_SHARE_RECEIVED_BY("?1") " AND d.disabled_at IS NULL"                             \
     " AND (s.expires_at IS NULL OR s.expires_at > ?8) AND " SP_SHARE_SERVED " AND " MOUNTED       \
@@ -239,8 +248,8 @@ int sp_store_drive_get(sp_store *st, const sp_user *user, int as_admin, const ch
 }
 
 static const char SQL_MOUNTPOINT[] =
-    "SELECT s.seq, s.mount_id, 'mountpoint', NULL, s.item_name, '', o.id, o.display_name, -1, 0,"
-    " d.etag, d.mtime, 0, s.role, NULL, s.id, s.item_id, d.id"
+    "SELECT s.seq, s.mount_id, 'mountpoint', NULL, " SHARE_NAME ", '', o.id, o.display_name,"
+    " -1, 0, d.etag, d.mtime, 0, s.role, NULL, s.id, s.item_id, d.id"
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq JOIN users o ON o.seq = s.creator_seq"
     " WHERE s.mount_id = ?2 AND " SP_SHARE_RECEIVED_BY("?1") " AND d.disabled_at IS NULL"
     " AND (s.expires_at IS NULL OR s.expires_at > ?3) AND " SP_SHARE_SERVED " AND " MOUNTED;
