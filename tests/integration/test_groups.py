@@ -8,6 +8,7 @@ change streams (and not on others'), and the claim shapes that refuse a
 token."""
 import json
 import os
+import sqlite3
 import urllib.parse
 
 import jsonschema
@@ -345,6 +346,28 @@ def main(t):
                 s.close()
 
             check_claims(t, sp, v)
+
+        check_memberof_error(t, v)
+
+
+def check_memberof_error(t, v):
+    """me?$expand=memberOf when the store cannot list the groups: 500, and
+    the list begun for it is freed (valgrind: nothing definitely lost)."""
+    vg = ['valgrind', '--quiet', '--leak-check=full', '--errors-for-leak-kinds=definite',
+          '--show-leak-kinds=definite', '--error-exitcode=99']
+    sp = Spaceport(issuers=v.url, wrapper=vg)
+    with sp:
+        c = Client(sp, v.token('lee-sub', 'lee'))
+        t.eq(c.get('/graph/v1.0/me').status, 200, 'under valgrind: lee is provisioned')
+        con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
+        con.execute('ALTER TABLE group_members RENAME TO group_members_gone')
+        con.commit()
+        con.close()
+        r = c.get('/graph/v1.0/me?$expand=memberOf')
+        t.ok(r.status == 500, 'memberOf when the store fails: 500', (r.status, r.body[:200]))
+        code = sp.stop()
+        t.ok(code == 0, 'and valgrind finds nothing definitely lost (99 would say a leak)',
+             (code, sp.stderr_text()[-1500:] if code else ''))
 
 
 if __name__ == '__main__':
