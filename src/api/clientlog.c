@@ -100,7 +100,18 @@ int sp_api__clientlog_frame(sp_buf *out, const sp_event *e, const char *user_id)
     if (!k || k->clientlog == SP_CLIENTLOG_NONE)
         return 0;
     json_t *data = json_loads(e->data, JSON_REJECT_DUPLICATES, NULL);
-    const char *name = sp_event_kind_ocis_name(k, str(data, "change"));
+    const char *change = str(data, "change");
+    const char *name = sp_event_kind_ocis_name(k, change);
+    /* A storage change that names no item (or the root) says only that
+     * the drive changed: as item-trashed or item-moved of the root, the
+     * web would tell a user at the space's root that the folder they are
+     * in was removed, or drop it from its list. oCIS never trashes or
+     * moves a root: nothing is sent. */
+    const char *item = str(data, "itemId");
+    if (k->clientlog == SP_CLIENTLOG_ITEM && change &&
+        (strcmp(change, "deleted") == 0 || strcmp(change, "moved") == 0) &&
+        (!item || !str(data, "driveId") || strcmp(item, str(data, "driveId")) == 0))
+        name = NULL;
     if (!json_is_object(data) || !name) { /* not for this path, or a row it cannot read */
         json_decref(data);
         return 0;
