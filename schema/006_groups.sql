@@ -48,6 +48,13 @@ CREATE VIEW reach AS
     SELECT gm.user_seq, g.drive_seq, g.role, g.expires_at
     FROM drive_groups g JOIN group_members gm ON gm.group_seq = g.group_seq;
 
+-- Of the recipients of a group grant's event, the group's known members:
+-- the users whose access it changes, as against the drive's other members,
+-- the sharer and the actor, who are only told. oCIS's change stream names
+-- the first in affecteduserids (api/clientlog.c); its clients drop a
+-- space or a share from their view when they find their user there.
+ALTER TABLE event_recipients ADD COLUMN affected INTEGER NOT NULL DEFAULT 0;
+
 -- Shares gain a group grantee. The CHECK of 001 names the grantee kinds,
 -- and SQLite cannot change a CHECK: the table is rebuilt as it was, plus
 -- grantee_group_seq.

@@ -22,6 +22,13 @@ CREATE TABLE items (
     UNIQUE (drive_seq, id)
 );
 
+-- The shares of one item, whatever their grantee: the bound's pruning asks
+-- for each item it may drop whether a share has it, and mounting or
+-- hiding finds a user's shares by item id. The unique indexes of shares
+-- are partial (one per grantee kind) and answer neither: without this
+-- each question reads every share, under the write lock.
+CREATE INDEX shares_item ON shares (item_id, drive_seq);
+
 -- Mounted (@client.synchronize) and hidden (@UI.Hidden) per share and
 -- user, not per grantee, so that a share with a group has one state per
 -- member. A row exists only once the user changed the defaults: mounted

@@ -9,8 +9,10 @@
 
 import { CHANGES_EVENT_NAMES } from './catalog.js';
 
-// Every name the stream sends: the event catalog's (schema/events/catalog.json).
-export const EVENT_TYPES = CHANGES_EVENT_NAMES;
+// Every name the stream sends that tells a change: the event catalog's
+// (schema/events/catalog.json), but token-expired, which only ends the
+// stream (its own listener below refreshes and reopens).
+export const EVENT_TYPES = CHANGES_EVENT_NAMES.filter((name) => name !== 'token-expired');
 
 // Waits between attempts to reopen a stream the browser gave up on.
 const RETRY_MIN_MS = 1000;

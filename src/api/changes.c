@@ -104,6 +104,7 @@ typedef struct batch {
     struct {
         int64_t seq, time_ms;
         char *id, *type, *subject, *data, *initiator;
+        int affected;
     } e[SP_CHANGES_BATCH];
 } batch;
 
@@ -118,6 +119,7 @@ static int collect(const sp_event *e, void *arg)
     b->e[i].subject = strdup(e->subject);
     b->e[i].data = strdup(e->data);
     b->e[i].initiator = e->initiator ? strdup(e->initiator) : NULL;
+    b->e[i].affected = e->affected;
     b->count++;
     if (!b->e[i].id || !b->e[i].type || !b->e[i].subject || !b->e[i].data ||
         (e->initiator && !b->e[i].initiator))
@@ -162,8 +164,8 @@ static int produce_events(change_stream *cs, int64_t now)
             if (superseded)
                 continue;
         }
-        sp_event e = {b->e[i].seq,     b->e[i].id,   b->e[i].type,     b->e[i].subject,
-                      b->e[i].time_ms, b->e[i].data, b->e[i].initiator};
+        sp_event e = {b->e[i].seq,     b->e[i].id,   b->e[i].type,      b->e[i].subject,
+                      b->e[i].time_ms, b->e[i].data, b->e[i].initiator, b->e[i].affected};
         rc = cs->dialect->frame(&cs->out, &e, cs->user_id);
         item_changes += is_item;
     }

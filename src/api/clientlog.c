@@ -41,21 +41,24 @@ static const char *first(json_t *data, const char *const *keys, const char *fall
  * affecteduserids: the user whose access the event changes, as the data
  * names them: the grantee of a share (granteeUserId), the user whose view
  * of a share changed (userId), the member (grantee). A group grant
- * (granteeGroupId) reached this stream because its user was a known
- * member of the group when it was written: the stream's own user is the
- * one affected, as oCIS's clientlog names the group's members (the web
- * drops a space or a share only when it finds its user in this list). An
+ * (granteeGroupId) names the stream's own user when they were a known
+ * member of the group when it was written (e->affected, recorded with
+ * the recipients), as oCIS's clientlog names the group's members; the
+ * drive's other members, the sharer and the actor are told with an empty
+ * list (the web drops a space or a share when it finds its user here:
+ * a Manager who removes a group keeps the space). An
  * e-mail share names nobody yet: empty. Item changes concern no one in
  * particular: null, as oCIS.
  */
-static json_t *affected(sp_clientlog_kind kind, json_t *data, const char *user_id)
+static json_t *affected(sp_clientlog_kind kind, const sp_event *e, json_t *data,
+                        const char *user_id)
 {
     static const char *const share_keys[] = {"granteeUserId", "userId", NULL};
     static const char *const member_keys[] = {"grantee", NULL};
     if (kind == SP_CLIENTLOG_ITEM)
         return json_null();
     const char *user = first(data, kind == SP_CLIENTLOG_SHARE ? share_keys : member_keys, NULL);
-    if (!user && str(data, "granteeGroupId"))
+    if (!user && str(data, "granteeGroupId") && e->affected)
         user = user_id;
     json_t *list = json_array();
     if (list && user && json_array_append_new(list, json_string(user)) < 0) {
@@ -80,7 +83,7 @@ static json_t *file_event(const sp_event *e, const sp_event_kind *k, json_t *dat
     if (!item)
         item = space;
     const char *parent = str(data, "parentItemId");
-    json_t *who = affected(k->clientlog, data, user_id);
+    json_t *who = affected(k->clientlog, e, data, user_id);
     if (!who)
         return NULL;
     /* Strings always, "" when unknown: ownCloud Web's schema takes a
@@ -97,7 +100,18 @@ int sp_api__clientlog_frame(sp_buf *out, const sp_event *e, const char *user_id)
     if (!k || k->clientlog == SP_CLIENTLOG_NONE)
         return 0;
     json_t *data = json_loads(e->data, JSON_REJECT_DUPLICATES, NULL);
-    const char *name = sp_event_kind_ocis_name(k, str(data, "change"));
+    const char *change = str(data, "change");
+    const char *name = sp_event_kind_ocis_name(k, change);
+    /* A storage change that names no item (or the root) says only that
+     * the drive changed: as item-trashed or item-moved of the root, the
+     * web would tell a user at the space's root that the folder they are
+     * in was removed, or drop it from its list. oCIS never trashes or
+     * moves a root: nothing is sent. */
+    const char *item = str(data, "itemId");
+    if (k->clientlog == SP_CLIENTLOG_ITEM && change &&
+        (strcmp(change, "deleted") == 0 || strcmp(change, "moved") == 0) &&
+        (!item || !str(data, "driveId") || strcmp(item, str(data, "driveId")) == 0))
+        name = NULL;
     if (!json_is_object(data) || !name) { /* not for this path, or a row it cannot read */
         json_decref(data);
         return 0;

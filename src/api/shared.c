@@ -173,10 +173,12 @@ static int append_created(const sp_share *s, void *arg)
     if (!last || !same_item(last, "id", s)) {
         last = json_pack("{s:s, s:s, s:o, s:[]}", "id", s->item_id, "name", s->item_name,
                          "parentReference", parent_reference(s), "permissions");
-        if (!last || add_facts(last, s) < 0 || json_array_append_new(value, last) < 0) {
+        if (!last || add_facts(last, s) < 0) {
             json_decref(last);
             return SP_ERR_NOMEM;
         }
+        if (json_array_append_new(value, last) < 0) /* it took last, and freed it */
+            return SP_ERR_NOMEM;
     }
     return add_permission(last, sp_api__share_permission_json(s));
 }

@@ -34,6 +34,9 @@ static void get_me(sp_http_req *req, void *ctx)
         json_t *groups = json_array();
         int rc = groups ? sp_store_groups_of_user(api->store, u.seq, sp_api__append_group, groups)
                         : SP_ERR_NOMEM;
+        /* set_new steals groups even when it fails; a store error does not. */
+        if (rc < 0)
+            json_decref(groups);
         if (rc < 0 || json_object_set_new(me, "memberOf", groups) < 0) {
             json_decref(me);
             sp_api__store_error(req, rc < 0 ? rc : SP_ERR_NOMEM);

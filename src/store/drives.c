@@ -49,12 +49,34 @@
 #define MOUNTED                                                                                   \
     "NOT EXISTS (SELECT 1 FROM share_states ss WHERE ss.share_seq = s.seq"                        \
     " AND ss.user_seq = ?1 AND ss.mounted = 0)"
+/* One mountpoint per item, as oCIS mounts a resource once however many
+ * shares of it a user received (their own and their groups'): the oldest
+ * mounted share of the item stands for it, the one whose id sharedWithMe
+ * gives when all are mounted. Otherwise a desktop client syncs the item
+ * twice. ?1 is the user, now the time. */
+#define FIRST_MOUNTED(now)                                                                        \
+    "NOT EXISTS (SELECT 1 FROM shares s2 WHERE s2.drive_seq = s.drive_seq"                        \
+    " AND s2.item_id = s.item_id AND (s2.created_at < s.created_at OR"                            \
+    " (s2.created_at = s.created_at AND s2.id < s.id)) AND (s2.grantee_seq = ?1 OR"               \
+    " s2.grantee_group_seq IN (SELECT gm.group_seq FROM group_members gm WHERE gm.user_seq = ?1))" \
+    " AND (s2.expires_at IS NULL OR s2.expires_at > " now ") AND NOT EXISTS (SELECT 1 FROM"      \
+    " share_states ss2 WHERE ss2.share_seq = s2.seq AND ss2.user_seq = ?1 AND ss2.mounted = 0))"
+/* A mountpoint's name: the item's as storage last described it, else the
+ * fallback sharedWithMe shows (sp_item_fallback_name: the name the share
+ * was given unless that is the item id, else the id's opaque part), so
+ * that a desktop client names its folder as the web names the share. */
+#define SHARE_NAME                                                                                \
+    "coalesce((SELECT i.name FROM items i WHERE i.drive_seq = s.drive_seq"                        \
+    " AND i.id = s.item_id), CASE WHEN s.item_name <> '' AND s.item_name <> s.item_id"            \
+    " THEN s.item_name WHEN instr(s.item_id, '!') BETWEEN 1 AND length(s.item_id) - 1"            \
+    " THEN substr(s.item_id, instr(s.item_id, '!') + 1) ELSE s.item_id END)"
 #define SHARE_ARM                                                                                 \
-    "SELECT s.seq, s.mount_id, 'mountpoint', NULL, s.item_name, '', o.id, o.display_name, -1, 0," \
-    " d.etag, d.mtime, 0, s.role, lower(s.item_name), s.id, s.item_id, d.id, NULL, NULL"          \
+    "SELECT s.seq, s.mount_id, 'mountpoint', NULL, " SHARE_NAME ", '', o.id, o.display_name,"     \
+    " -1, 0, d.etag, d.mtime, 0, s.role, lower(" SHARE_NAME "), s.id, s.item_id, d.id, NULL, NULL" \
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq JOIN users o ON o.seq = s.creator_seq"   \
     " WHERE " SP_SHARE_RECEIVED_BY("?1") " AND d.disabled_at IS NULL"                             \
-    " AND (s.expires_at IS NULL OR s.expires_at > ?8) AND " SP_SHARE_SERVED " AND " MOUNTED
+    " AND (s.expires_at IS NULL OR s.expires_at > ?8) AND " SP_SHARE_SERVED " AND " MOUNTED       \
+    " AND " FIRST_MOUNTED("?8")
 #define REMOTE_ARM                                                                                \
     "SELECT r.seq, r.id, 'mountpoint', NULL, r.name, '', NULL, NULL, -1, 0,"                      \
     " coalesce(r.etag, ''), coalesce(r.mtime, r.created_at), 0, NULL, lower(r.name), NULL,"       \
@@ -226,8 +248,8 @@ int sp_store_drive_get(sp_store *st, const sp_user *user, int as_admin, const ch
 }
 
 static const char SQL_MOUNTPOINT[] =
-    "SELECT s.seq, s.mount_id, 'mountpoint', NULL, s.item_name, '', o.id, o.display_name, -1, 0,"
-    " d.etag, d.mtime, 0, s.role, NULL, s.id, s.item_id, d.id"
+    "SELECT s.seq, s.mount_id, 'mountpoint', NULL, " SHARE_NAME ", '', o.id, o.display_name,"
+    " -1, 0, d.etag, d.mtime, 0, s.role, NULL, s.id, s.item_id, d.id"
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq JOIN users o ON o.seq = s.creator_seq"
     " WHERE s.mount_id = ?2 AND " SP_SHARE_RECEIVED_BY("?1") " AND d.disabled_at IS NULL"
     " AND (s.expires_at IS NULL OR s.expires_at > ?3) AND " SP_SHARE_SERVED " AND " MOUNTED;

@@ -102,8 +102,12 @@ static const char SQL_EVENT_GET[] =
     "SELECT " EVENT_COLS ", EXISTS (SELECT 1 FROM event_recipients r WHERE r.event_seq = e.seq"
     " AND r.user_seq = ?) FROM events e WHERE e.id = ?";
 static const char SQL_FOR_USER[] =
-    "SELECT " EVENT_COLS " FROM event_recipients r JOIN events e ON e.seq = r.event_seq"
-    " WHERE r.user_seq = ? AND r.event_seq > ? ORDER BY r.event_seq LIMIT ?";
+    "SELECT " EVENT_COLS ", r.affected FROM event_recipients r JOIN events e"
+    " ON e.seq = r.event_seq WHERE r.user_seq = ? AND r.event_seq > ? ORDER BY r.event_seq"
+    " LIMIT ?";
+static const char SQL_MARK_AFFECTED[] =
+    "UPDATE event_recipients SET affected = 1 WHERE event_seq = ?1 AND user_seq IN"
+    " (SELECT user_seq FROM group_members WHERE group_seq = ?2) AND user_seq <> ?3";
 static const char SQL_RANGE[] = "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM events";
 static const char SQL_PRUNE[] =
     "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ? AND seq <="
@@ -124,15 +128,19 @@ static void read_event(sqlite3_stmt *s, sp_event *e)
     e->time_ms = sqlite3_column_int64(s, 4);
     e->data = (const char *)sqlite3_column_text(s, 5);
     e->initiator = (const char *)sqlite3_column_text(s, 6); /* NULL when none */
+    e->affected = 0;
 }
 
-/* Steps a prepared event query, calling fn per row. */
-static int each_event(sp_conn *c, sqlite3_stmt *s, sp_event_fn fn, void *ctx)
+/* Steps a prepared event query, calling fn per row; with_affected: its
+ * column 7 is event_recipients.affected. */
+static int each_event_ex(sp_conn *c, sqlite3_stmt *s, int with_affected, sp_event_fn fn, void *ctx)
 {
     int rc, err = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         sp_event e;
         read_event(s, &e);
+        if (with_affected)
+            e.affected = sqlite3_column_int(s, 7);
         err = fn(&e, ctx);
         if (err < 0)
             break;
@@ -141,6 +149,23 @@ static int each_event(sp_conn *c, sqlite3_stmt *s, sp_event_fn fn, void *ctx)
         err = sp_store__err(c, rc, "read events");
     sp_store__done(s);
     return err;
+}
+
+static int each_event(sp_conn *c, sqlite3_stmt *s, sp_event_fn fn, void *ctx)
+{
+    return each_event_ex(c, s, 0, fn, ctx);
+}
+
+int sp_store__event_mark_affected(sp_conn *w, int64_t event_seq, int64_t group_seq,
+                                  int64_t except_seq)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_MARK_AFFECTED);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, event_seq);
+    sqlite3_bind_int64(s, 2, group_seq);
+    sqlite3_bind_int64(s, 3, except_seq);
+    return sp_store__step_done(w, s, "mark affected recipients");
 }
 
 int sp_store_events_unpublished(sp_store *st, int64_t after_seq, int limit, sp_event_fn fn,
@@ -253,7 +278,7 @@ int sp_store_events_for_user(sp_store *st, int64_t user_seq, int64_t after, int 
     sqlite3_bind_int64(s, 1, user_seq);
     sqlite3_bind_int64(s, 2, after);
     sqlite3_bind_int(s, 3, limit);
-    return each_event(c, s, fn, ctx);
+    return each_event_ex(c, s, 1, fn, ctx);
 }
 
 int sp_store_events_range(sp_store *st, int64_t *oldest, int64_t *newest)

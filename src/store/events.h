@@ -20,6 +20,10 @@ typedef struct sp_event {
     int64_t time_ms;
     const char *data;      /* JSON object text */
     const char *initiator; /* the Initiator-ID of the write's request, or NULL */
+    /* sp_store_events_for_user only: 1 when the event is about a group's
+     * grant and the user was a known member of the group when it was
+     * written (its access changed), 0 when they were only told. */
+    int affected;
 } sp_event;
 
 typedef int (*sp_event_fn)(const sp_event *e, void *ctx);

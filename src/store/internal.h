@@ -66,7 +66,8 @@ struct sp_store {
         void *ctx;
     } listeners[SP_STORE_COMMIT_LISTENERS];
     int listener_count;
-    int64_t items_max; /* unshared items kept (store/items.h) */
+    int64_t items_max;       /* unshared items kept (store/items.h) */
+    int64_t items_pruned_at; /* items left by the last pruning (items.c; writer only) */
 };
 
 /* The condition, on shares s of drives d, for a share to be served to its
@@ -93,10 +94,12 @@ struct sp_store {
     "(CASE " col " WHEN '" SP_ROLE_MANAGER "' THEN 3 WHEN '" SP_ROLE_SPACE_EDITOR "' THEN 2"     \
     " ELSE 1 END)"
 /* SQL, on shares s: the share is user u's (an SQL expression): given to
- * them, or to a group they are in. */
-#define SP_SHARE_RECEIVED_BY(u)                                                                   \
-    "(s.grantee_seq = " u " OR s.grantee_group_seq IN"                                           \
-    " (SELECT gm.group_seq FROM group_members gm WHERE gm.user_seq = " u "))"
+ * them, or to a group they are in unless they made it (a sharer does not
+ * receive their own item, as a share with oneself is refused). */
+#define SP_SHARE_RECEIVED_BY(u)                                                                    \
+    "(s.grantee_seq = " u " OR (s.grantee_group_seq IN"                                            \
+    " (SELECT gm.group_seq FROM group_members gm WHERE gm.user_seq = " u ")"                       \
+    " AND s.creator_seq <> " u "))"
 
 /* The calling thread's reader connection, opened on first use. Returns NULL
  * when it cannot be opened. Borrowed; valid until the thread exits or the
@@ -160,6 +163,13 @@ int sp_store__exec_seq(sp_conn *conn, const char *sql, int64_t seq, const char *
  */
 int sp_store__event_add(sp_conn *w, const char *type, const char *subject, json_t *data,
                         const int64_t *recipients, size_t recipient_count, int64_t *seq_out);
+
+/* Marks, among the recipients of event event_seq (written in this
+ * transaction), the known members of group_seq but except_seq (0: none)
+ * as affected: the event is about that group's grant (sp_event.affected).
+ * Returns 0 or a negative sp_err. */
+int sp_store__event_mark_affected(sp_conn *w, int64_t event_seq, int64_t group_seq,
+                                  int64_t except_seq);
 
 /* The calling thread's Initiator-ID (sp_store_set_initiator; a job's
  * while it runs), or NULL. Borrowed: valid until the thread sets another. */

@@ -86,6 +86,7 @@ const char *sp_item_fallback_name(const char *item_id, const char *stored)
 void sp_store_items_limit(sp_store *st, int64_t max)
 {
     st->items_max = max < 0 ? 0 : max;
+    st->items_pruned_at = 0;
 }
 
 /* Records one description (or removal) of an item of drive_seq. */
@@ -131,13 +132,20 @@ int sp_store__items_apply(sp_conn *w, sp_store *st, int64_t drive_seq, const sp_
     sp_store__done(q);
     if (step != SQLITE_ROW)
         return sp_store__err(w, step, "count items");
-    if (total <= st->items_max)
+    /* Pruning reads every item: not for each report once the table is at
+     * the bound, but once it has grown by the slack past what the last
+     * pruning left (shared items stay, so that can be above the bound). */
+    if (total <= st->items_max ||
+        total <= st->items_pruned_at + SP_ITEMS_PRUNE_SLACK(st->items_max))
         return 0;
     q = sp_store__stmt(w, SQL_PRUNE);
     if (!q)
         return SP_ERR_DB;
     sqlite3_bind_int64(q, 1, st->items_max);
-    return sp_store__step_done(w, q, "prune items");
+    int rc = sp_store__step_done(w, q, "prune items");
+    if (rc == 0)
+        st->items_pruned_at = total - sqlite3_changes(w->db);
+    return rc;
 }
 
 /* Event data being given an item's fields. */

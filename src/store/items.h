@@ -19,6 +19,10 @@
  * hundred bytes each, so tens of MB at most, and enough to name what a
  * busy instance's users share in the hours after it was reported. */
 #define SP_ITEMS_MAX_DEFAULT 100000
+/* Unshared items kept past the bound between two prunings: pruning reads
+ * the whole table, so it runs once a sixteenth of the bound more has come
+ * in, not on every storage change (at the default, one in 6,250). */
+#define SP_ITEMS_PRUNE_SLACK(max) ((max) / 16)
 
 /* One item as storage described it; strings borrowed (during a callback,
  * or for as long as the description they come from). */
@@ -56,7 +60,8 @@ int sp_store_item_get(sp_store *st, const char *drive_id, const char *item_id, s
 const char *sp_item_fallback_name(const char *item_id, const char *stored);
 
 /* Sets how many items without a share are kept (at least 0); the oldest
- * reported go first when a change brings more. Call before threads
+ * reported go first when a change brings more, at the latest once
+ * SP_ITEMS_PRUNE_SLACK(max) more have come in. Call before threads
  * start; SP_ITEMS_MAX_DEFAULT until then. */
 void sp_store_items_limit(sp_store *st, int64_t max);
 

@@ -117,6 +117,7 @@ static int lookup(sp_conn *w, const char *sql, const char *key, int64_t *seq, ch
 typedef struct member_who {
     const char *grantee_id, *group_id;
     int64_t extra_user, extra_group;
+    int64_t group_seq; /* with group_id: its members are the affected recipients */
 } member_who;
 
 /* Writes a member event with the drive's current members (with their
@@ -138,9 +139,12 @@ static int member_event(sp_conn *w, const char *type, const sp_user *actor, cons
             : json_pack("{s:s, s:s, s:s, s:s, s:s*}", "executant", actor->id, "driveId", drive_id,
                         "driveName", drive_name, who->group_id ? "granteeGroupId" : "grantee",
                         who->group_id ? who->group_id : who->grantee_id, "role", role);
+    int64_t seq = 0;
     if (rc == 0)
-        rc = data ? sp_store__event_add(w, type, drive_id, data, recipients, count, NULL)
+        rc = data ? sp_store__event_add(w, type, drive_id, data, recipients, count, &seq)
                   : SP_ERR_NOMEM;
+    if (rc == 0 && who->group_seq)
+        rc = sp_store__event_mark_affected(w, seq, who->group_seq, 0);
     json_decref(data);
     free(recipients);
     return rc;
@@ -335,7 +339,8 @@ static int add_member(sp_store *st, const sp_user *actor, const char *drive_id,
         rc = sp_store__err(w, step, "add member"); /* CONFLICT when already a member */
         goto fail;
     }
-    member_who who = {.grantee_id = grantee_id, .group_id = group_id};
+    member_who who = {
+        .grantee_id = grantee_id, .group_id = group_id, .group_seq = group_id ? grantee_seq : 0};
     rc = member_event(w, SP_EVENT_MEMBER_ADDED, actor, drive_id, drive_seq, drive_name, &who, role);
     if (rc < 0)
         goto fail;
@@ -443,6 +448,7 @@ static int change_group(sp_conn *w, const sp_user *actor, const char *drive_id, 
     if (!remove && set_expiry)
         return SP_ERR_INVALID; /* groups' memberships do not expire */
     who.group_id = group_id;
+    who.group_seq = who.extra_group;
     int rc = remove ? exec_text2(w, SQL_GROUP_DELETE, perm_id, NULL, "remove group member")
                     : exec_text2(w, SQL_GROUP_ROLE, role ? role : old_role, perm_id,
                                  "update group member");

@@ -293,7 +293,7 @@ static int row_event(sp_conn *w, const share_row *r, const char *type, const cha
         json_decref(data);
         return rc;
     }
-    int64_t *recipients = NULL;
+    int64_t *recipients = NULL, seq = 0;
     size_t n = 0;
     rc = sp_store__seqs_add(&recipients, &n, r->creator_seq);
     if (rc == 0 && r->grantee_seq)
@@ -303,7 +303,11 @@ static int row_event(sp_conn *w, const share_row *r, const char *type, const cha
     if (rc == 0 && r->grantee_group_seq)
         rc = sp_store__add_group_members(w, r->grantee_group_seq, &recipients, &n);
     if (rc == 0)
-        rc = sp_store__event_add(w, type, r->drive_id, data, recipients, n, NULL);
+        rc = sp_store__event_add(w, type, r->drive_id, data, recipients, n, &seq);
+    /* A group's share changes the access of the group's members only,
+     * not its sharer's (who receives nothing of it: internal.h). */
+    if (rc == 0 && r->grantee_group_seq)
+        rc = sp_store__event_mark_affected(w, seq, r->grantee_group_seq, r->creator_seq);
     json_decref(data);
     free(recipients);
     return rc;

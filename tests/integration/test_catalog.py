@@ -8,6 +8,8 @@ import glob
 import json
 import os
 import re
+import subprocess
+import tempfile
 
 import catalog
 from harness import SOURCE_ROOT, TAP, Issuer, Spaceport
@@ -27,6 +29,37 @@ def ocis_cell(ocis):
     for change in ('created', 'updated', 'deleted', 'moved'):
         by_name.setdefault(ocis[change], []).append(change)
     return ', '.join('`%s` (%s)' % (n, ', '.join(c)) for n, c in by_name.items())
+
+
+# Drives web/feed.js with a stand-in EventSource and prints what it did.
+FEED_DRIVER = r"""
+globalThis.EventSource = class extends EventTarget {
+  static CLOSED = 2;
+  constructor(url) { super(); this.url = url; this.readyState = 1; globalThis.last = this; }
+  close() { this.readyState = 2; this.closed = true; }
+};
+const { Feed } = await import('./feed.js');
+const auth = new EventTarget();
+let refreshed = false;
+auth.accessToken = async () => 'token';
+auth.refresh = async () => { refreshed = true; };
+const feed = new Feed(auth);
+const changes = [];
+feed.addEventListener('change', (e) => changes.push(e.detail.type));
+feed.start();
+await new Promise((r) => setTimeout(r, 50));
+const source = globalThis.last;
+const fire = (type, data) => {
+  const e = new Event(type);
+  e.data = data;
+  e.lastEventId = '';
+  source.dispatchEvent(e);
+};
+fire('share-created', '{"type":"spaceport.share.created","driveId":"d"}');
+fire('token-expired', '{}');
+await new Promise((r) => setTimeout(r, 50));
+console.log(JSON.stringify({ changes, closed: !!source.closed, refreshed }));
+"""
 
 
 def readme_row(e):
@@ -102,6 +135,25 @@ def main(t):
              json.loads(m.group(1)) == names,
              'GET /web/catalog.js serves the catalog\'s names for /api/v1/changes (%d)' %
              len(names), body[:300])
+        feed_js = sp.request('GET', '/web/feed.js').body.decode()
+    # The served feed.js, run under node with a stand-in EventSource: the
+    # stream's own token-expired ends the stream (a refresh and reopen);
+    # it is no change of anyone's spaces, so no feed item and no reload.
+    with tempfile.TemporaryDirectory() as d:
+        for name, text in (('catalog.js', body), ('feed.js', feed_js)):
+            with open(os.path.join(d, name), 'w', encoding='utf-8') as f:
+                f.write(text)
+        with open(os.path.join(d, 'drive.mjs'), 'w', encoding='utf-8') as f:
+            f.write(FEED_DRIVER)
+        r = subprocess.run(['node', os.path.join(d, 'drive.mjs')], capture_output=True,
+                           text=True, timeout=30)
+    try:
+        got = json.loads(r.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        got = {'error': r.stdout[-300:] + r.stderr[-300:]}
+    t.eq(got, {'changes': ['share-created'], 'closed': True, 'refreshed': True},
+         'the web feed tells share-created as a change, and token-expired only closes the '
+         'stream and refreshes the token (no feed item "changed", no reload)')
 
 
 if __name__ == '__main__':

@@ -65,6 +65,8 @@ def storage_change(nc, drive, item, change, etag):
           'type': 'spaceport.storage.changed', 'datacontenttype': 'application/json',
           'data': {'driveId': drive, 'itemId': item, 'eTag': etag, 'change': change,
                    'lastModifiedDateTime': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}}
+    if item is None:  # a change of the drive that names no item
+        del ev['data']['itemId']
     nc.publish('spaceport.storage.changed', ev,
                headers={'Nats-Msg-Id': ev['id'], 'Content-Type': 'application/cloudevents+json'})
     nc.flush()
@@ -223,7 +225,12 @@ def main(t):
             got = next_named(changes_ann, 'space-updated')
             renamed_seq = int((got or {}).get('id') or 0)
 
-            # --- storage changes: oCIS's names by change, one event per item
+            # --- storage changes: oCIS's names by change, one event per item.
+            # A deletion or move that names no item (or names the root) is
+            # not sent: as item-trashed of the root, the web at the space's
+            # root would say "The folder you were accessing has been removed".
+            storage_change(nc, project, None, 'deleted', 'e-0')
+            storage_change(nc, project, project, 'moved', 'e-00')
             storage_change(nc, project, project + '!a', 'deleted', 'e-1')
             storage_change(nc, project, project + '!b', 'moved', 'e-2')
             storage_change(nc, project, project + '!c', 'updated', 'e-3')
@@ -238,7 +245,8 @@ def main(t):
                          ('postprocessing-finished', project + '!c'),
                          ('postprocessing-finished', project + '!d')],
                  'storage changes: deleted item-trashed, moved item-moved, updated and created '
-                 'postprocessing-finished, each item its own event (no coalescing)')
+                 'postprocessing-finished, each item its own event (no coalescing); a deletion '
+                 'or move of no item or of the root is not sent')
             last = seen['ben'][-1]
             check_payload(last, 'an item change', itemid=project + '!d', spaceid=project,
                           initiatorid='', etag='e-4', affecteduserids=None)
@@ -338,6 +346,23 @@ def main(t):
                  lambda: c['ann'].call('DELETE', '/graph/v1beta1/drives/%s/root/permissions/%s'
                                        % (project, group_perm)),
                  itemid=project, spaceid=project, affecteduserids=[eve_id])
+            # ann (the Manager, not in optics) gets the same events: they
+            # must not name her, or her web drops the project from her list
+            # (space-member-removed with her id) though she still manages it.
+            for name in ('space-member-added', 'space-member-removed'):
+                got = expect('ann', name, 'the group optics, at the Manager\'s stream')
+                check_payload(got, name + ' of a group ann is not in: not her access',
+                              itemid=project, affecteduserids=[])
+            # a share with the group: the sharer is not affected either
+            live('eve', 'share-created', 'ann shares an item with the group optics',
+                 lambda: c['ann'].call('POST', item_path + '/invite',
+                                       {'recipients': [{'objectId': optics,
+                                                        '@libre.graph.recipient.type': 'group'}],
+                                        'roles': [VIEWER]}),
+                 itemid=item, spaceid=project, affecteduserids=[eve_id])
+            got = expect('ann', 'share-created', 'the group share, at the sharer\'s stream')
+            check_payload(got, 'share-created with optics, at ann\'s (the sharer) stream',
+                          itemid=item, affecteduserids=[])
             s_eve.close()
 
             # --- resync: a Last-Event-ID older than the log

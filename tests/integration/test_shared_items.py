@@ -90,6 +90,12 @@ def sse_data(e):
     return {k: v for k, v in e['json'].items() if k not in ('type', 'time')}
 
 
+def mountpoint_names(c, who, item):
+    r = c[who].get('/graph/v1.0/me/drives?$filter=' + urllib.parse.quote('driveType eq mountpoint'))
+    return [(d['name'], d['root']['remoteItem']['name']) for d in r.json()['value']
+            if d['root']['remoteItem']['id'] == item]
+
+
 def check_fallback(t, c, project, f1):
     mine = item_of(c['ben'].get('/graph/v1beta1/me/drive/sharedWithMe'), f1)
     if not t.ok(mine is not None, 'ben sees the share of f1 in sharedWithMe'):
@@ -111,6 +117,9 @@ def check_fallback(t, c, project, f1):
     t.ok(by and by['name'] == 'f1' and len(by['permissions']) == 2 and
          by['parentReference'] == {'driveId': project, 'driveType': 'project'},
          'sharedByMe: one item, both permissions, the fallback name, no path', by)
+    t.eq(mountpoint_names(c, 'ben', f1), [('f1', 'f1')],
+         'ben\'s mountpoint drive (name and root.remoteItem.name) shows the same fallback, '
+         'not the item id (a desktop client names its folder so)')
     return mine['id']
 
 
@@ -146,6 +155,8 @@ def check_described(t, c, nc, streams, project, f1, folder):
         'driveId': project, 'driveType': 'project', 'id': folder, 'path': '/Reports'} and
          by['file']['mimeType'] == 'application/pdf',
          'sharedByMe shows the name and the parent path the clients join', by)
+    t.eq(mountpoint_names(c, 'ben', f1), [('q3.pdf', 'q3.pdf')],
+         'and so does ben\'s mountpoint drive')
     # A share made now names the item as storage does.
     r = c['ann'].call('POST', '/graph/v1beta1/drives/%s/items/%s/invite' % (
         project, urllib.parse.quote(folder, safe='')),

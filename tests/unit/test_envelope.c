@@ -28,7 +28,8 @@ static sp_event row(int64_t seq)
                   "d1",
                   1795000000000,
                   "{\"shareId\":\"s\"}",
-                  NULL};
+                  NULL,
+                  0};
     return e;
 }
 

@@ -280,7 +280,8 @@ START_TEST(envelope_under_allocation_failure)
                   "d1",
                   1795000000000,
                   "{\"shareId\":\"s\",\"roles\":[\"r\"],\"nested\":{\"a\":[1,2]}}",
-                  "tab-1"};
+                  "tab-1",
+                  0};
     long n, errors = 0;
     for (n = 1; n <= MAX_FAIL_AT; n++) {
         arm(n);

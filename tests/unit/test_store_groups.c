@@ -8,6 +8,7 @@
  */
 #include "store/authz.h"
 #include "store/drives.h"
+#include "store/events.h"
 #include "store/groups.h"
 #include "store/roles.h"
 #include "store/shares.h"
@@ -236,6 +237,55 @@ static int count_share(const sp_share *s, void *arg)
     return 0;
 }
 
+/* The types of u's events about group grants, each with whether it
+ * marks u affected ("type=1"), joined by spaces into out. */
+typedef struct affected_list {
+    char text[1024];
+} affected_list;
+
+static int note_affected(const sp_event *e, void *arg)
+{
+    affected_list *l = arg;
+    if (!strstr(e->data, "granteeGroupId"))
+        return 0;
+    size_t n = strlen(l->text);
+    snprintf(l->text + n, sizeof l->text - n, "%s%s=%d", n ? " " : "", e->type + 10, e->affected);
+    return 0;
+}
+
+static const char *affected_of(const sp_user *u)
+{
+    static affected_list l;
+    l.text[0] = '\0';
+    ck_assert_int_eq(sp_store_events_for_user(st, u->seq, 0, 100, note_affected, &l), 0);
+    return l.text;
+}
+
+/* A group grant's events reach the drive's members and the sharer too,
+ * who are only told: only the group's members are affected (oCIS's
+ * stream names them in affecteduserids, and ownCloud Web drops the space
+ * or share of a user it names). A Manager who removes a group from the
+ * space, not being in it, was named too, and lost the space from view. */
+START_TEST(group_grant_events_affect_the_members_only)
+{
+    sp_user bob;
+    with_groups(&bob, FIXTURE_ISSUER, "bob", "physics", 1, "d1");
+    char physics[SP_USER_ID_LEN], perm[SP_USER_ID_LEN];
+    snprintf(physics, sizeof physics, "%s", group_id(&bob, "physics"));
+    ck_assert_int_eq(
+        sp_store_member_add_group(st, &alice, project, physics, SP_ROLE_SPACE_VIEWER, perm), 0);
+    ck_assert_int_eq(
+        sp_store_member_change(st, &alice, project, perm, 0, SP_ROLE_SPACE_EDITOR, 0, 0, NULL), 0);
+    ck_assert_int_eq(sp_store_member_change(st, &alice, project, perm, 1, NULL, 0, 0, NULL), 0);
+    sp_share_made made;
+    ck_assert_int_eq(share_report(physics, &made), 0);
+    ck_assert_str_eq(affected_of(&alice), "space.member.added=0 space.member.updated=0"
+                                          " space.member.removed=0 share.created=0");
+    ck_assert_str_eq(affected_of(&bob), "space.member.added=1 space.member.updated=1"
+                                        " space.member.removed=1 share.created=1");
+}
+END_TEST
+
 START_TEST(shares_received_through_a_group)
 {
     sp_user bob, dan;
@@ -259,6 +309,39 @@ START_TEST(shares_received_through_a_group)
 }
 END_TEST
 
+/* A sharer in the group they share with does not receive their own
+ * share: it is not in their sharedWithMe, not a mountpoint among their
+ * drives, and not theirs to mount or hide, as a share with oneself is
+ * refused (and as oCIS lists a group's shares to its members but the
+ * sharer). */
+START_TEST(sharer_in_the_group_receives_nothing)
+{
+    sp_user bob;
+    with_groups(&alice, FIXTURE_ISSUER, "alice", "physics", 1, "d1");
+    with_groups(&bob, FIXTURE_ISSUER, "bob", "physics", 1, "d1");
+    char physics[SP_USER_ID_LEN];
+    snprintf(physics, sizeof physics, "%s", group_id(&bob, "physics"));
+    sp_share_made made;
+    ck_assert_int_eq(share_report(physics, &made), 0);
+    int n = 0;
+    ck_assert_int_eq(sp_store_shares_received(st, &alice, count_share, &n), 0);
+    ck_assert_int_eq(n, 0);
+    n = 0;
+    ck_assert_int_eq(sp_store_shares_received(st, &bob, count_share, &n), 0);
+    ck_assert_int_eq(n, 1);
+    char item[SP_SHARE_ITEM_ID_MAX], mount[SP_USER_ID_LEN];
+    ck_assert(raw_text(mount, sizeof mount, "SELECT mount_id FROM shares WHERE id = ?1", made.id,
+                       NULL, NULL));
+    ck_assert_int_eq(sp_store_share_state_set(st, &alice, NULL, mount, SP_SHARE_HIDDEN, 1, item),
+                     SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(sp_store_share_item_of_mount(st, &alice, mount, item), SP_ERR_NOT_FOUND);
+    ck_assert_int_eq(sp_store_share_item_of_mount(st, &bob, mount, item), 0);
+    /* Told of it as its sharer, not affected as a member. */
+    ck_assert_str_eq(affected_of(&alice), "share.created=0");
+    ck_assert_str_eq(affected_of(&bob), "share.created=1");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("store_groups");
@@ -266,6 +349,8 @@ static Suite *suite(void)
     tcase_add_unchecked_fixture(tc, root_setup, fixture_root_teardown);
     tcase_add_checked_fixture(tc, setup, fixture_close);
     tcase_add_test(tc, memberships_are_per_issuer);
+    tcase_add_test(tc, sharer_in_the_group_receives_nothing);
+    tcase_add_test(tc, group_grant_events_affect_the_members_only);
     tcase_add_test(tc, newest_token_replaces_memberships);
     tcase_add_test(tc, role_is_the_best_of_own_and_groups);
     tcase_add_test(tc, group_grant_events_reach_members);

@@ -261,6 +261,70 @@ START_TEST(bound_keeps_shared_and_newest)
 }
 END_TEST
 
+/* Pruning reads every item, so it runs once the table has grown by a
+ * sixteenth of the bound past what the last pruning left, not on every
+ * report: with shares on more items than that, a table at the bound
+ * was read whole by every storage change, under the write lock. */
+START_TEST(bound_prunes_in_steps)
+{
+    sp_store_items_limit(st, 32); /* a slack of 2 */
+    char ids[48][128];
+    for (int i = 0; i < 5; i++) {
+        snprintf(ids[i], sizeof ids[i], "%s!s%d", project, i);
+        ck_assert_int_eq(share_with(&bob, ids[i], ""), 0);
+        sp_item it = file_item(ids[i], "s", "e");
+        ck_assert_int_eq(report(ids[i], &it, 1), SP_CHANGE_APPLIED);
+    }
+    int64_t most = 0, deferred = 0;
+    for (int i = 5; i < 48; i++) {
+        snprintf(ids[i], sizeof ids[i], "%s!n%d", project, i);
+        sp_item it = file_item(ids[i], "n", "e");
+        ck_assert_int_eq(report(ids[i], &it, 1), SP_CHANGE_APPLIED);
+        int64_t n = count("SELECT count(*) FROM items", NULL);
+        most = n > most ? n : most;
+        deferred += n > 32 + 5;
+    }
+    ck_assert_int_le(most, 32 + 5 + 2);
+    ck_assert_int_gt(deferred, 0);
+    /* Every shared item stays, and the newest unshared one. */
+    ck_assert_int_eq(count("SELECT count(*) FROM items WHERE name = 's'", NULL), 5);
+    ck_assert_int_eq(count("SELECT count(*) FROM items WHERE id = ?1", ids[47]), 1);
+}
+END_TEST
+
+/* Whether the plan of sql (on the raw connection) scans table shares
+ * whole rather than searching an index of it. */
+static int scans_shares(const char *sql)
+{
+    char eqp[512];
+    snprintf(eqp, sizeof eqp, "EXPLAIN QUERY PLAN %s", sql);
+    sqlite3_stmt *q;
+    ck_assert_int_eq(sqlite3_prepare_v2(raw, eqp, -1, &q, NULL), SQLITE_OK);
+    int scans = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const char *detail = (const char *)sqlite3_column_text(q, 3);
+        if (detail && (strcmp(detail, "SCAN s") == 0 || strcmp(detail, "SCAN shares") == 0))
+            scans = 1;
+    }
+    sqlite3_finalize(q);
+    return scans;
+}
+
+/* The bound's pruning asks, for every item it may drop, whether a share
+ * has it (items.c's SQL_PRUNE, copied here), and mounting or hiding finds
+ * a user's shares by item id (share_states.c): with no index of shares by
+ * item, each of those questions read every share, so that one storage
+ * change past the bound cost items x shares steps under the write lock. */
+START_TEST(shares_of_an_item_are_searched_not_scanned)
+{
+    ck_assert(!scans_shares(
+        "DELETE FROM items WHERE seq IN (SELECT i.seq FROM items i WHERE NOT EXISTS"
+        " (SELECT 1 FROM shares s WHERE s.drive_seq = i.drive_seq AND s.item_id = i.id)"
+        " ORDER BY i.seq DESC LIMIT -1 OFFSET 5)"));
+    ck_assert(!scans_shares("SELECT s.seq FROM shares s WHERE s.item_id = 'x'"));
+}
+END_TEST
+
 /* The drives user lists: how many mountpoints. */
 static int count_mountpoint(const sp_drive *d, void *arg)
 {
@@ -365,6 +429,8 @@ static Suite *suite(void)
     tcase_add_test(tc, root_falls_back_to_drive_name);
     tcase_add_test(tc, unknown_drive_keeps_nothing);
     tcase_add_test(tc, bound_keeps_shared_and_newest);
+    tcase_add_test(tc, shares_of_an_item_are_searched_not_scanned);
+    tcase_add_test(tc, bound_prunes_in_steps);
     tcase_add_test(tc, mount_unmount_hide_are_the_users_own);
     suite_add_tcase(s, tc);
     return s;
