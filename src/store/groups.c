@@ -195,8 +195,22 @@ int sp_store__add_group_members(sp_conn *w, int64_t group_seq, int64_t **seqs, s
     int64_t *members = NULL;
     size_t n = 0;
     int rc = sp_store__collect_seqs(w, s, &members, &n, "group member seqs");
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = sp_store__seqs_add(seqs, count, members[i]);
+    if (rc < 0 || n == 0) {
+        free(members);
+        return rc;
+    }
+    /* Appended whole, not one by one through sp_store__seqs_add: a group
+     * of tens of thousands would cost a quadratic scan inside the writer's
+     * transaction. A user already in the list (a member who is also in the
+     * group) is harmless: recipients are inserted once (INSERT OR IGNORE). */
+    int64_t *p = realloc(*seqs, (*count + n) * sizeof *p);
+    if (!p) {
+        free(members);
+        return SP_ERR_NOMEM;
+    }
+    memcpy(p + *count, members, n * sizeof *p);
+    *seqs = p;
+    *count += n;
     free(members);
-    return rc;
+    return 0;
 }

@@ -214,8 +214,9 @@ int sp_store__groups_replace(sp_conn *w, int64_t user_seq, const struct sp_user_
 /* Appends seq to the new array *seqs of *count values unless it holds it
  * already. Returns 0 or SP_ERR_NOMEM (the array stays the caller's). */
 int sp_store__seqs_add(int64_t **seqs, size_t *count, int64_t seq);
-/* Appends the known members of group_seq to *seqs as sp_store__seqs_add:
- * the recipients of a group grant's events (store/groups.c). */
+/* Appends the known members of group_seq to *seqs (the recipients of a
+ * group grant's events; a seq may then appear twice, which the recipients'
+ * INSERT OR IGNORE absorbs) (store/groups.c). */
 int sp_store__add_group_members(sp_conn *w, int64_t group_seq, int64_t **seqs, size_t *count);
 
 /* sp_store_authorize on connection c: a write asks again inside its own
