@@ -49,7 +49,7 @@ static int same_str(const sp_claim_str *a, const sp_claim_str *b)
  * other claims. */
 static void readers_agree(const char *text, size_t len)
 {
-    static const sp_claims_want want = {"spaceport", "u.name", "realm_access.roles"};
+    static const sp_claims_want want = {"spaceport", "u.name", "realm_access.roles", "groups"};
     sp_claims fast, slow;
     if (!sp_auth__claims_scan(text, len, &want, &fast))
         return;
@@ -62,8 +62,13 @@ static void readers_agree(const char *text, size_t len)
         !same_str(&fast.email, &slow.email) || fast.exp_kind != slow.exp_kind ||
         fast.nbf_kind != slow.nbf_kind || fast.iat_kind != slow.iat_kind ||
         (fast.exp_kind > 0 && fast.exp != slow.exp) || fast.aud_has != slow.aud_has ||
-        fast.email_verified != slow.email_verified || fast.roles != slow.roles)
+        fast.email_verified != slow.email_verified || fast.roles != slow.roles ||
+        fast.groups_kind != slow.groups_kind ||
+        (fast.groups_kind > 0 && fast.group_count != slow.group_count))
         abort();
+    for (size_t i = 0; fast.groups_kind > 0 && i < fast.group_count; i++)
+        if (!same_str(&fast.groups[i], &slow.groups[i]))
+            abort();
     json_decref(doc);
 }
 
