@@ -11,7 +11,6 @@
  */
 #include "api/internal.h"
 #include "api/odata.h"
-#include "api/query.h"
 
 #include "store/groups.h"
 
@@ -45,6 +44,11 @@ static int read_options(sp_http_req *req, int *members)
     return 0;
 }
 
+static int find_groups(sp_api *api, const sp_user *u, const char *term, json_t *value)
+{
+    return sp_store_groups_search(api->store, u->issuer, term, sp_api__append_group, value);
+}
+
 /* GET /graph/v1.0/groups?$search=term[&$orderby=displayName [desc]]. */
 static void search_groups(sp_http_req *req, void *ctx)
 {
@@ -53,15 +57,9 @@ static void search_groups(sp_http_req *req, void *ctx)
     sp_user u;
     if (sp_api__caller(req, api, &u) < 0)
         return;
-    int members, desc;
-    const char *key;
-    sp_odata_error qerr;
+    int members;
     if (read_options(req, &members) < 0)
         return;
-    if (sp_query_parse_order(sp_http_query(req, "$orderby"), keys, 1, &key, &desc, &qerr) < 0) {
-        sp_http_reply_error(req, (unsigned)qerr.status, qerr.code, "%s", qerr.message);
-        return;
-    }
     /* oCIS refuses $expand on the listing to all but admins; here to all:
      * every group's members in one reply would be unbounded. */
     if (members) {
@@ -69,20 +67,7 @@ static void search_groups(sp_http_req *req, void *ctx)
                             "$expand=members is answered for one group: GET /groups/{id}");
         return;
     }
-    char term[SP_USER_NAME_MAX];
-    if (sp_api__search_term(req, term) < 0)
-        return;
-    json_t *value = json_array();
-    int rc = value ? sp_store_groups_search(api->store, u.issuer, term, sp_api__append_group, value)
-                   : SP_ERR_NOMEM;
-    if (rc == 0 && key)
-        rc = sp_api__sort_by(value, key, desc);
-    if (rc < 0) {
-        json_decref(value);
-        sp_api__store_error(req, rc);
-        return;
-    }
-    sp_http_reply_json(req, 200, json_pack("{s:o}", "value", value));
+    sp_api__answer_search(req, api, &u, keys, sizeof keys / sizeof keys[0], find_groups);
 }
 
 /* GET /graph/v1.0/groups/{id}[?$expand=members]: its known members are

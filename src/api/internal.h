@@ -217,14 +217,17 @@ int sp_api__register_groups(sp_router *r, sp_api *api);
  * search asks as much. */
 #define SP_USER_SEARCH_MIN 3
 
-/* Reads $search into term, without the quotes Graph clients put around it
- * ("$search=\"mar\""). Returns 0, or SP_ERR_INVALID after replying 400
- * when it has fewer than SP_USER_SEARCH_MIN characters (users.c). */
-int sp_api__search_term(sp_http_req *req, char term[SP_USER_NAME_MAX]);
-/* Sorts the objects of array value by their string member key,
- * case-insensitively (descending with desc), as oCIS's sortUsers and
- * sortGroups do. Returns 0 or SP_ERR_NOMEM. */
-int sp_api__sort_by(json_t *value, const char *key, int desc);
+/* What a recipient search lists: the rows matching term for u, appended
+ * to the JSON array value. Returns 0 or a negative sp_err. */
+typedef int (*sp_api_search_fn)(sp_api *api, const sp_user *u, const char *term, json_t *value);
+/* Answers a recipient search (/users, /groups) with {"value": [...]}: the
+ * term of $search without the quotes Graph clients put around it, at
+ * least SP_USER_SEARCH_MIN characters (else 400); the rows search
+ * appends, sorted by $orderby when it names one of the nkeys keys
+ * (case-insensitively, as oCIS's sortUsers and sortGroups; another key is
+ * 400). The caller has checked its other options (users.c). */
+void sp_api__answer_search(sp_http_req *req, sp_api *api, const sp_user *u,
+                           const char *const *keys, size_t nkeys, sp_api_search_fn search);
 /* sp_user_fn appending the user as libre-graph renders it to the JSON
  * array ctx. */
 int sp_api__append_user(const char *id, const char *display_name, const char *email,

@@ -125,13 +125,6 @@ static int parse_orderby(const char *s, sp_drive_order *order, sp_odata_error *e
     return 0;
 }
 
-int sp_query_parse_users_order(const char *orderby, const char **key, int *desc,
-                               sp_odata_error *err)
-{
-    static const char *const keys[] = {"displayName", "mail", "onPremisesSamAccountName"};
-    return sp_query_parse_order(orderby, keys, sizeof keys / sizeof keys[0], key, desc, err);
-}
-
 int sp_query_parse_order(const char *orderby, const char *const *keys, size_t nkeys,
                          const char **key, int *desc, sp_odata_error *err)
 {

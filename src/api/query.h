@@ -48,15 +48,10 @@ typedef struct sp_drive_filter {
 int sp_query_parse_drives(const sp_drive_options *opt, sp_drive_query *q, sp_drive_filter *f,
                           sp_odata_error *err);
 
-/* Reads the $orderby of a users listing as oCIS's sortUsers: one key of
- * displayName, mail or onPremisesSamAccountName (*key, static), *desc when
- * descending; *key NULL when absent or several keys (no order). Returns 0,
- * or SP_ERR_INVALID with *err set. */
-int sp_query_parse_users_order(const char *orderby, const char **key, int *desc,
-                               sp_odata_error *err);
-
-/* As sp_query_parse_users_order with the nkeys keys allowed (static
- * strings; *key is one of them): groups sort by displayName only. */
+/* Reads the $orderby of a users or groups listing as oCIS's sortUsers and
+ * sortGroups: one of the nkeys keys (static strings; *key is one of them),
+ * *desc when descending; *key NULL when absent or several keys (no
+ * order). Returns 0, or SP_ERR_INVALID with *err set. */
 int sp_query_parse_order(const char *orderby, const char *const *keys, size_t nkeys,
                          const char **key, int *desc, sp_odata_error *err);
 

@@ -54,23 +54,24 @@ int sp_api__append_user(const char *id, const char *display_name, const char *em
     return u && json_array_append_new(ctx, u) == 0 ? 0 : SP_ERR_NOMEM;
 }
 
-typedef struct user_order {
+typedef struct key_order {
     const char *key;
     int desc;
-} user_order;
+} key_order;
 
 static int compare_by_key(const void *a, const void *b, void *arg)
 {
-    const user_order *o = arg;
+    const key_order *o = arg;
     const char *x = json_string_value(json_object_get(*(json_t *const *)a, o->key));
     const char *y = json_string_value(json_object_get(*(json_t *const *)b, o->key));
     int c = strcasecmp(x ? x : "", y ? y : "");
     return o->desc ? -c : c;
 }
 
-int sp_api__sort_by(json_t *value, const char *key, int desc)
+/* Sorts value's objects by their string member key (ASCII case ignored). */
+static int sort_by(json_t *value, const char *key, int desc)
 {
-    const user_order *o = &(user_order){key, desc};
+    const key_order *o = &(key_order){key, desc};
     size_t n = json_array_size(value);
     json_t **v = n ? malloc(n * sizeof *v) : NULL;
     if (n && !v)
@@ -86,7 +87,10 @@ int sp_api__sort_by(json_t *value, const char *key, int desc)
     return rc ? SP_ERR_NOMEM : 0;
 }
 
-int sp_api__search_term(sp_http_req *req, char term[SP_USER_NAME_MAX])
+/* The term of $search without its quotes (the web sends "mar"). Returns
+ * 0 or has replied 400 when it has fewer than SP_USER_SEARCH_MIN
+ * characters. */
+static int search_term(sp_http_req *req, char term[SP_USER_NAME_MAX])
 {
     const char *raw = sp_http_query(req, "$search");
     size_t n = 0;
@@ -106,36 +110,52 @@ int sp_api__search_term(sp_http_req *req, char term[SP_USER_NAME_MAX])
     return 0;
 }
 
-/* GET /graph/v1.0/users?$search=term: known users, to pick recipients. */
-static void search_users(sp_http_req *req, void *ctx)
+void sp_api__answer_search(sp_http_req *req, sp_api *api, const sp_user *u,
+                           const char *const *keys, size_t nkeys, sp_api_search_fn search)
 {
-    sp_api *api = ctx;
-    sp_user u;
-    if (sp_api__caller(req, api, &u) < 0)
-        return;
-    user_order order;
+    const char *key;
+    int desc;
     sp_odata_error qerr;
-    if (sp_odata_check_select(sp_http_query(req, "$select"), &qerr) < 0 ||
-        sp_odata_check_expand_plain(sp_http_query(req, "$expand"), &qerr) < 0 ||
-        sp_query_parse_users_order(sp_http_query(req, "$orderby"), &order.key, &order.desc,
-                                   &qerr) < 0) {
+    if (sp_query_parse_order(sp_http_query(req, "$orderby"), keys, nkeys, &key, &desc, &qerr) < 0) {
         sp_http_reply_error(req, (unsigned)qerr.status, qerr.code, "%s", qerr.message);
         return;
     }
     char term[SP_USER_NAME_MAX];
-    if (sp_api__search_term(req, term) < 0)
+    if (search_term(req, term) < 0)
         return;
     json_t *value = json_array();
-    int rc =
-        value ? sp_store_users_search(api->store, term, sp_api__append_user, value) : SP_ERR_NOMEM;
-    if (rc == 0 && order.key)
-        rc = sp_api__sort_by(value, order.key, order.desc);
+    int rc = value ? search(api, u, term, value) : SP_ERR_NOMEM;
+    if (rc == 0 && key)
+        rc = sort_by(value, key, desc);
     if (rc < 0) {
         json_decref(value);
         sp_api__store_error(req, rc);
         return;
     }
     sp_http_reply_json(req, 200, json_pack("{s:o}", "value", value));
+}
+
+static int find_users(sp_api *api, const sp_user *u, const char *term, json_t *value)
+{
+    (void)u;
+    return sp_store_users_search(api->store, term, sp_api__append_user, value);
+}
+
+/* GET /graph/v1.0/users?$search=term: known users, to pick recipients. */
+static void search_users(sp_http_req *req, void *ctx)
+{
+    static const char *const keys[] = {"displayName", "mail", "onPremisesSamAccountName"};
+    sp_api *api = ctx;
+    sp_user u;
+    if (sp_api__caller(req, api, &u) < 0)
+        return;
+    sp_odata_error qerr;
+    if (sp_odata_check_select(sp_http_query(req, "$select"), &qerr) < 0 ||
+        sp_odata_check_expand_plain(sp_http_query(req, "$expand"), &qerr) < 0) {
+        sp_http_reply_error(req, (unsigned)qerr.status, qerr.code, "%s", qerr.message);
+        return;
+    }
+    sp_api__answer_search(req, api, &u, keys, sizeof keys / sizeof keys[0], find_users);
 }
 
 int sp_api__register_users(sp_router *r, sp_api *api)
