@@ -299,6 +299,19 @@ def check_group_manager(t, sp, c, ids, physics):
     t.ok(r.status == 409, 'nor can the group\'s Manager (ben) remove her', (r.status, r.body[:200]))
     r = ann.call('PATCH', path, {'expirationDateTime': soon(60)})
     t.ok(r.status == 409, 'nor can she give herself an expiry', (r.status, r.body[:200]))
+    # A group Manager manages the members: an expiry is news to them as to
+    # a user Manager.
+    r = ben.call('POST', '/graph/v1beta1/drives/%s/root/invite' % project, {
+        'recipients': [{'objectId': ids['dan']}], 'roles': [SPACE_VIEWER],
+        'expirationDateTime': soon(3)})
+    t.ok(r.status == 200, 'the group\'s Manager (ben) invites dan until soon',
+         (r.status, r.body[:200]))
+    found = lambda: db_rows(sp, 'SELECT seq FROM events WHERE type = ? AND subject = ?',
+                            ('spaceport.space.member.expired', project))
+    t.ok(wait_until(lambda: len(found()) == 1, 10), 'dan\'s membership expires, with one event')
+    rcpt = recipients(sp, found()[0][0]) if found() else set()
+    t.eq(rcpt, {ids['dan'], ids['ann'], ids['ben'], ids['cat']},
+         'its recipients: dan, the user Manager and the group Manager\'s members')
 
 
 def check_personal_v1beta1(t, sp, c, ids):
