@@ -19,7 +19,12 @@ grants, and the v1beta1 drive writes. Real program, real JetStream.
 - A group Manager is not the space's last Manager: the last user Manager
   cannot step down or be removed by the group's Manager.
 - Bob cannot disable, restore or purge his personal drive through
-  v1beta1; once an admin purged it there, /me/drive gives him a new one."""
+  v1beta1, nor can a space admin; once an admin purged it there,
+  /me/drive gives him a new one.
+- A member of a group whose token carries an address without
+  email_verified shows no address anywhere (/me, OCS, the group's
+  members, the recipient search) and receives nothing sent to it; the
+  verified owner, in another case, does."""
 import json
 import os
 import sqlite3
@@ -321,6 +326,10 @@ def check_personal_v1beta1(t, sp, c, ids):
         return
     drive = r.json()['id']
     path = '/graph/v1beta1/drives/' + q(drive)
+    t.ok(c['ann'].call('DELETE', path).status in (403, 404),
+         'a space admin (ann) cannot disable it through v1beta1')
+    t.ok(c['ann'].call('DELETE', path, headers={'Purge': 'T'}).status in (403, 404),
+         'nor purge it')
     t.eq(bob.call('DELETE', path).status, 403, 'bob cannot disable it through v1beta1')
     t.eq(bob.call('DELETE', path, headers={'Purge': 'T'}).status, 403,
          'nor purge it (Purge: T)')
@@ -340,6 +349,36 @@ def check_personal_v1beta1(t, sp, c, ids):
                       (before, 'spaceport.space.created'))
     t.ok(r.status == 200 and [s for (s,) in created] == [r.json()['id']],
          'with its one space.created', created)
+
+
+def check_addresses(t, sp, idp, c, physics):
+    """Group members, /me, OCS and the recipient search show only verified
+    addresses, in lower case; a share to the address reaches its verified
+    owner whatever the case, not the group member who only claims it."""
+    mallory = Client(sp, idp.token('mallory-sub', 'mallory', groups=['physics'],
+                                   email='Vic.Tim@Example.org', email_verified=None))
+    vic = Client(sp, idp.token('vic-sub', 'vic', groups=['physics'], email='Vic.Tim@Example.org'))
+    r = mallory.get('/graph/v1.0/me')
+    t.ok(r.status == 200 and r.json().get('mail') is None,
+         'mallory (the address with email_verified null, in physics): no mail on /me', r.body[:200])
+    ocs = mallory.get('/ocs/v2.php/cloud/user?format=json').json()['ocs']['data']
+    t.ok(not ocs.get('email'), 'nor in OCS cloud/user', ocs)
+    vic_id = vic.me()['id']
+    members = c['ann'].get('/graph/v1.0/groups/%s?$expand=members' % physics).json()['members']
+    mails = {m['id']: m.get('mail') for m in members}
+    t.eq(sorted(m for m in mails.values() if m), ['vic.tim@example.org'],
+         'the group\'s members show the verified address only, in lower case')
+    found = c['ann'].get('/graph/v1.0/users?$search=%22VIC.TIM%22').json()['value']
+    t.eq([(u['id'], u.get('mail')) for u in found if u.get('mail')],
+         [(vic_id, 'vic.tim@example.org')],
+         'the recipient search by address, in another case, finds vic alone')
+    project = c['ann'].call('POST', '/graph/v1.0/drives', {'name': 'Letters'}).json()['id']
+    item = project + '!letter'
+    r = c['ann'].call('POST', '/graph/v1beta1/drives/%s/items/%s/invite' % (project, q(item)), {
+        'recipients': [{'email': 'VIC.TIM@example.ORG'}], 'roles': [VIEWER]})
+    t.ok(r.status == 200, 'ann shares a letter with VIC.TIM@example.ORG', (r.status, r.body[:200]))
+    t.ok(received(vic, item) is not None, 'vic receives it')
+    t.ok(received(mallory, item) is None, 'mallory does not')
 
 
 def main(t):
@@ -366,6 +405,7 @@ def main(t):
             check_hostile_jail_ids(t, sp, c, project, item)
             check_group_manager(t, sp, c, ids, physics)
             check_personal_v1beta1(t, sp, c, ids)
+            check_addresses(t, sp, idp, c, physics)
 
 
 if __name__ == '__main__':
