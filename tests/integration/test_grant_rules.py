@@ -251,6 +251,7 @@ def check_hostile_jail_ids(t, sp, c, project, item):
     if not t.ok(mine is not None, 'ben holds report (shared with his group again)'):
         return
     mount = mine['id']
+    other = c['ann'].call('POST', '/graph/v1.0/drives', {'name': 'Elsewhere'}).json()['id']
     states = db_rows(sp, 'SELECT count(*) FROM share_states')[0][0]
     events = newest_seq(sp)
     hostile = ['..', '.', '../x', '!x', project + '!..', project + '!.', project + '!a/b',
@@ -270,6 +271,12 @@ def check_hostile_jail_ids(t, sp, c, project, item):
         got = (ben.get(path).status, ben.call('PATCH', path, {'@UI.Hidden': True}).status,
                ben.call('DELETE', path).status)
         t.eq(got, (400, 400, 400), 'GET, PATCH and DELETE of jail item %r: 400' % bad[:60])
+    # The one permission of an item (a route of the web's sharing panel).
+    got = [c['ann'].get('/graph/v1beta1/drives/%s/items/%s/permissions/p1' % (
+        project, q(raw))).status
+        for raw in (other, other + '!x', project + '!..', project + '!a?b', project + '!a#b',
+                    project + '!', '..')]
+    t.eq(got, [400] * 7, 'GET .../items/{hostile}/permissions/{id}: 400 each')
     t.eq(db_rows(sp, 'SELECT count(*) FROM share_states')[0][0], states,
          'no hostile id wrote a share state')
     t.eq(newest_seq(sp), events, 'nor any event')
