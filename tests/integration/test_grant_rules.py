@@ -26,15 +26,14 @@ grants, and the v1beta1 drive writes. Real program, real JetStream.
   members, the recipient search) and receives nothing sent to it; the
   verified owner, in another case, does."""
 import json
-import os
-import sqlite3
-import time
 import urllib.parse
 import uuid
 
 from harness import TAP, Client, Issuer, Nats, Spaceport, wait_until
 from natsclient import NatsClient
 from sse import Stream
+from test_expiry import soon
+from test_shared_items import db_rows
 
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 MANAGER = '312c0871-5ef7-4b3a-85b6-0e4074c64049'
@@ -46,19 +45,6 @@ T0 = '2026-11-24T08:00:00Z'
 
 def q(s):
     return urllib.parse.quote(s, safe='')
-
-
-def soon(seconds):
-    """An RFC 3339 time at least seconds from now (whole seconds)."""
-    return time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(int(time.time()) + seconds + 1))
-
-
-def db_rows(sp, sql, args=()):
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
 
 
 def recipients(sp, seq):
