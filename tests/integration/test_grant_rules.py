@@ -38,6 +38,7 @@ from test_shared_items import db_rows
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 MANAGER = '312c0871-5ef7-4b3a-85b6-0e4074c64049'
 SPACE_VIEWER = 'a8d5fe5e-96e3-418d-825b-534dbdf22b99'
+SPACE_EDITOR = '58c63c02-1d89-4572-916a-870abc5a1b7d'
 SHARES = 'a0ca6a90-a365-4782-871e-d44447bbc668$a0ca6a90-a365-4782-871e-d44447bbc668'
 OCIS_SSE = '/ocs/v2.php/apps/notifications/api/v1/notifications/sse'
 T0 = '2026-11-24T08:00:00Z'
@@ -344,6 +345,43 @@ def check_personal_v1beta1(t, sp, c, ids):
          'with its one space.created', created)
 
 
+def check_expired_sharer(t, sp, nc, c, ids):
+    """Erin shared an item while an editor of the space; once her membership
+    expired she reads nothing more of the drive through her shares: not in
+    sharedByMe (the item's later name), not in the events of the share."""
+    ann, erin, dan = c['ann'], c['erin'], c['dan']
+    project = ann.call('POST', '/graph/v1.0/drives', {'name': 'Atelier'}).json()['id']
+    item = project + '!sketch'
+    r = ann.call('POST', '/graph/v1beta1/drives/%s/root/invite' % project, {
+        'recipients': [{'objectId': ids['erin']}], 'roles': [SPACE_EDITOR],
+        'expirationDateTime': soon(4)})
+    t.ok(r.status == 200, 'erin edits Atelier until soon', (r.status, r.body[:200]))
+    r = share_item(erin, project, item, {'objectId': ids['dan']})
+    t.ok(r.status == 200, 'erin shares sketch with dan', (r.status, r.body[:200]))
+    share = r.json()['value'][0]['id'] if r.status == 200 else ''
+    t.ok(any(i['id'] == item for i in erin.get('/graph/v1beta1/me/drive/sharedByMe')
+             .json()['value']), 'her sharedByMe lists it while she is a member')
+    t.ok(wait_until(lambda: erin.get('/graph/v1.0/drives/' + project).status == 404, 10),
+         'her membership expires: the space is 404 for her')
+    before = newest_seq(sp)
+    publish_change(nc, project, item, 'sketch-final.png')
+    t.ok(wait_until(lambda: len(item_changes_after(sp, before, project)) == 1, 5),
+         'storage renames the item after her expiry')
+    mine = [i for i in erin.get('/graph/v1beta1/me/drive/sharedByMe').json()['value']
+            if i['id'] == item]
+    t.eq(mine, [], 'erin\'s sharedByMe no longer lists the share of a drive she left '
+                   '(nor the item\'s new name)')
+    r = ann.call('PATCH', '/graph/v1beta1/drives/%s/items/%s/permissions/%s' % (
+        project, q(item), share), {'expirationDateTime': soon(3600)})
+    t.ok(r.status == 200, 'the Manager changes erin\'s share', (r.status, r.body[:200]))
+    updated = db_rows(sp, 'SELECT seq FROM events WHERE seq > ? AND type = ?',
+                      (before, 'spaceport.share.updated'))
+    rcpt = recipients(sp, updated[-1][0]) if updated else set()
+    t.eq(rcpt, {ids['ann'], ids['dan']},
+         'its share.updated (with the item\'s new name) goes to the Manager and dan, not erin')
+    t.ok(received(dan, item) is not None, 'dan keeps the share erin made')
+
+
 def check_addresses(t, sp, idp, c, physics):
     """Group members, /me, OCS and the recipient search show only verified
     addresses, in lower case; a share to the address reaches its verified
@@ -380,7 +418,7 @@ def main(t):
                        env={'SPACEPORT_SSE_KEEPALIVE': '1s', 'SPACEPORT_LOG_LEVEL': 'info'})
         with sp, NatsClient(nats.url) as nc:
             groups = {'ann': [], 'ben': ['physics'], 'cat': ['physics'], 'dan': [],
-                      'alice': [], 'bob': []}
+                      'alice': [], 'bob': [], 'erin': []}
             roles = {'ann': ['spaceport-spaceadmin'], 'alice': ['spaceport-admin']}
             tok = {n: idp.token(n + '-sub', n, roles=roles.get(n, []), groups=g)
                    for n, g in groups.items()}
@@ -395,6 +433,7 @@ def main(t):
                 if n == 'ben':
                     physics = r.json()['memberOf'][0]['id']
             project, item = check_expired_group_share(t, sp, nc, c, ids, tok, physics)
+            check_expired_sharer(t, sp, nc, c, ids)
             check_hostile_jail_ids(t, sp, c, project, item)
             check_group_manager(t, sp, c, ids, physics)
             check_personal_v1beta1(t, sp, c, ids)
