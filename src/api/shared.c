@@ -18,6 +18,7 @@
 #include "store/shares.h"
 
 #include "util/err.h"
+#include "util/itemid.h"
 #include "util/time.h"
 
 #include <string.h>
@@ -223,12 +224,21 @@ static json_t *jail_body(sp_http_req *req, sp_api *api, sp_user *u)
 }
 
 /* The mountpoint id a share jail item id names: the id sharedWithMe
- * lists, also in oCIS's form "<jail drive id>!<id>". */
+ * lists, also in oCIS's form "<jail drive id>!<id>". Either is an item id
+ * of the jail, under the one rule (util/itemid.h): anything else answers
+ * 400 before anything is read. Returns the id, or NULL when it has
+ * replied. */
 static const char *jail_item(sp_http_req *req)
 {
     const char *id = sp_http_param(req, "itemId");
     size_t n = strlen(SP_SHARES_DRIVE_ID);
-    return strncmp(id, SP_SHARES_DRIVE_ID "!", n + 1) == 0 ? id + n + 1 : id;
+    const char *mount = strncmp(id, SP_SHARES_DRIVE_ID "!", n + 1) == 0 ? id + n + 1 : id;
+    const char *why = NULL;
+    if (sp_itemid_check_opaque(mount, &why) < 0) {
+        sp_http_reply_error(req, 400, "invalidRequest", "itemId %s", why);
+        return NULL;
+    }
+    return mount;
 }
 
 /* Replies status with the caller's driveItem of item_id, as
@@ -288,8 +298,11 @@ static void mount(sp_http_req *req, void *ctx)
     if (!body)
         return;
     const char *id = json_string_value(json_object_get(json_object_get(body, "remoteItem"), "id"));
+    const char *why = NULL;
     if (!id || !*id)
         sp_http_reply_error(req, 400, "invalidRequest", "invalid id: send remoteItem.id");
+    else if (sp_itemid_check_any(id, &why) < 0) /* the rule of every item id */
+        sp_http_reply_error(req, 400, "invalidRequest", "remoteItem.id %s", why);
     else
         set_state(req, api, &u, id, NULL, SP_SHARE_MOUNTED, 1, 201);
     json_decref(body);
@@ -300,8 +313,9 @@ static void unmount(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
     sp_user u;
-    if (jail(req, api, &u) == 0)
-        set_state(req, api, &u, NULL, jail_item(req), SP_SHARE_MOUNTED, 0, 204);
+    const char *mount = jail(req, api, &u) == 0 ? jail_item(req) : NULL;
+    if (mount)
+        set_state(req, api, &u, NULL, mount, SP_SHARE_MOUNTED, 0, 204);
 }
 
 /* PATCH .../drives/{jail}/items/{id} {"@UI.Hidden": bool}: hides or
@@ -314,11 +328,12 @@ static void hide(sp_http_req *req, void *ctx)
     if (!body)
         return;
     json_t *hidden = json_object_get(body, "@UI.Hidden");
+    const char *mount = NULL;
     if (!json_is_boolean(hidden) || json_object_size(body) != 1)
         sp_http_reply_error(req, 400, "invalidRequest",
                             "invalid request body: send {\"@UI.Hidden\": true or false}");
-    else
-        set_state(req, api, &u, NULL, jail_item(req), SP_SHARE_HIDDEN, json_is_true(hidden), 200);
+    else if ((mount = jail_item(req)) != NULL)
+        set_state(req, api, &u, NULL, mount, SP_SHARE_HIDDEN, json_is_true(hidden), 200);
     json_decref(body);
 }
 
@@ -327,10 +342,11 @@ static void get_item(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
     sp_user u;
-    if (jail(req, api, &u) < 0)
+    const char *mount = jail(req, api, &u) == 0 ? jail_item(req) : NULL;
+    if (!mount)
         return;
     char item[SP_SHARE_ITEM_ID_MAX];
-    int rc = sp_store_share_item_of_mount(api->store, &u, jail_item(req), item);
+    int rc = sp_store_share_item_of_mount(api->store, &u, mount, item);
     if (rc == SP_ERR_NOT_FOUND)
         sp_http_reply_error(req, 404, "itemNotFound", "no shares found");
     else if (rc < 0)

@@ -178,9 +178,11 @@ static const char SQL_DUE_ONE[] = DUE_COLS " WHERE m.user_seq = ?1 AND m.drive_s
 static const char SQL_MARK_EXPIRED[] =
     "UPDATE members SET expired = 1 WHERE user_seq = ? AND drive_seq = ?";
 static const char SQL_EXPIRED_DELETE[] = "DELETE FROM members WHERE user_seq = ? AND drive_seq = ?";
-/* Who hears of an expiry: the member and the unexpired Managers. */
+/* Who hears of an expiry: the member and the unexpired Managers, also
+ * those who manage through a group (they manage the members as any
+ * Manager does, though they do not count as the space's last one). */
 static const char SQL_EXPIRY_RECIPIENTS[] =
-    "SELECT user_seq FROM members WHERE drive_seq = ?1 AND role = '" SP_ROLE_MANAGER "'"
+    "SELECT user_seq FROM reach WHERE drive_seq = ?1 AND role = '" SP_ROLE_MANAGER "'"
     " AND (expires_at IS NULL OR expires_at > ?2) UNION SELECT ?3";
 
 static void read_due(sqlite3_stmt *s, due_member *d)

@@ -63,9 +63,13 @@ static const char SQL_RECEIVED[] =
     " LEFT JOIN share_states st ON st.share_seq = s.seq AND st.user_seq = ?1"
     " WHERE " SP_SHARE_RECEIVED_BY("?1") " AND d.disabled_at IS NULL AND" UNEXPIRED
     " AND " SP_SHARE_SERVED " ORDER BY d.id, s.item_id, s.created_at, s.id LIMIT 1000";
-static const char SQL_CREATED[] = "SELECT " SHARE_COLS SHARE_FROM
-                                  " WHERE s.creator_seq = ?1 AND" UNEXPIRED
-                                  " ORDER BY s.item_id, s.created_at, s.id LIMIT 1000";
+/* Only on drives the sharer still reaches: once their membership expired
+ * (or went) their shares stay their grantees', but the drive's items, as
+ * storage renames them, are no longer the sharer's to read. */
+#define SHARER_REACHES " AND " SP_BEST_ROLE("?1", "s.drive_seq", "?2") " IS NOT NULL"
+static const char SQL_CREATED[] =
+    "SELECT " SHARE_COLS SHARE_FROM " WHERE s.creator_seq = ?1 AND" UNEXPIRED SHARER_REACHES
+    " ORDER BY s.item_id, s.created_at, s.id LIMIT 1000";
 
 static void read_share(sqlite3_stmt *q, sp_share *s)
 {
@@ -269,10 +273,30 @@ static json_t *share_data(const char *executant, const char *sharer, const char 
     return d;
 }
 
+/* Whether user_seq still reaches drive_seq (an unexpired membership,
+ * their own or a group's): into *yes. Returns 0 or a negative sp_err. */
+static const char SQL_REACHES[] = "SELECT " SP_BEST_ROLE("?1", "?2", "?3") " IS NOT NULL";
+
+static int reaches(sp_conn *w, int64_t user_seq, int64_t drive_seq, int *yes)
+{
+    sqlite3_stmt *q = sp_store__stmt(w, SQL_REACHES);
+    if (!q)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(q, 1, user_seq);
+    sqlite3_bind_int64(q, 2, drive_seq);
+    sqlite3_bind_int64(q, 3, sp_time_now_ms());
+    int step = sqlite3_step(q);
+    *yes = step == SQLITE_ROW && sqlite3_column_int(q, 0);
+    sp_store__done(q);
+    return step == SQLITE_ROW ? 0 : sp_store__err(w, step, "sharer reaches drive");
+}
+
 /* Writes event type about r as it is now, acted on by executant (a user
  * id; the sharer when NULL), for the share's grantee (every known member
- * of a grantee group), its creator and actor_seq (0: nobody more). extra
- * (may be NULL, stolen) adds members to the data. */
+ * of a grantee group), actor_seq (0: nobody more) and its creator while
+ * they still reach the drive: a sharer whose membership expired hears
+ * nothing more of it, their shares' news (the item's current name) included.
+ * extra (may be NULL, stolen) adds members to the data. */
 static int row_event(sp_conn *w, const share_row *r, const char *type, const char *executant,
                      int64_t actor_seq, json_t *extra)
 {
@@ -295,7 +319,11 @@ static int row_event(sp_conn *w, const share_row *r, const char *type, const cha
     }
     int64_t *recipients = NULL, seq = 0;
     size_t n = 0;
-    rc = sp_store__seqs_add(&recipients, &n, r->creator_seq);
+    int told = r->creator_seq == actor_seq;
+    if (!told)
+        rc = reaches(w, r->creator_seq, r->drive_seq, &told);
+    if (rc == 0 && told)
+        rc = sp_store__seqs_add(&recipients, &n, r->creator_seq);
     if (rc == 0 && r->grantee_seq)
         rc = sp_store__seqs_add(&recipients, &n, r->grantee_seq);
     if (rc == 0 && actor_seq)

@@ -24,4 +24,20 @@
  */
 int sp_itemid_check(const char *drive_id, const char *item_id, const char **why);
 
+/*
+ * The rule of the opaque part alone, for ids that name an item of a drive
+ * the route itself fixes (the share jail's items: "<jail>!<opaque>" or the
+ * bare opaque id sharedWithMe gives). Returns as sp_itemid_check.
+ */
+int sp_itemid_check_opaque(const char *opaque, const char **why);
+
+/*
+ * sp_itemid_check where no drive is named beside the id (the remoteItem.id
+ * a share jail mounts): the part before the first '!' is the drive id, and
+ * must itself pass the opaque part's rule, as must the rest; an id without
+ * '!' is a drive's root. Whether that drive is one the caller reaches is
+ * the store's question. Returns as sp_itemid_check.
+ */
+int sp_itemid_check_any(const char *item_id, const char **why);
+
 #endif

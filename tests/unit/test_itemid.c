@@ -233,6 +233,95 @@ START_TEST(utf8_counts_bytes_not_strings)
 }
 END_TEST
 
+/* ---- sp_itemid_check_any and sp_itemid_check_opaque ---------------- */
+
+/* Ids a share jail is asked to mount (remoteItem.id, no drive beside it):
+ * an item of some drive, or a drive's root. */
+static const char *const any_valid[] = {
+    DRIVE, DRIVE "!abc", OTHER "!x", "d1", "d1!x", "d1!a!b", DRIVE "!$&'()*+,;=:@!",
+};
+
+static const char *const any_invalid[] = {
+    "",
+    "!x",
+    ".",
+    "..",
+    "..!x",
+    ".!x",
+    "../x!y",
+    "a/b!c",
+    "a?b",
+    "a#b",
+    "a%2Fb",
+    "%2e%2e!x",
+    "a\\b!c",
+    "a\x01!x",
+    "\xff!x",
+    DRIVE "!",
+    DRIVE "!..",
+    DRIVE "!.",
+    DRIVE "!a/b",
+    DRIVE "!a?b",
+    DRIVE "!a#b",
+    DRIVE "!%2e%2e",
+    DRIVE "!a\\b",
+    DRIVE "!a\r\nX: 1",
+    "d1!../x",
+};
+
+START_TEST(itemid_any_valid_table)
+{
+    const char *why = "untouched";
+    ck_assert_msg(sp_itemid_check_any(any_valid[_i], &why) == 0, "'%s' refused: %s", any_valid[_i],
+                  why);
+}
+END_TEST
+
+START_TEST(itemid_any_invalid_table)
+{
+    const char *why = NULL;
+    ck_assert_msg(sp_itemid_check_any(any_invalid[_i], &why) == SP_ERR_INVALID, "row %d accepted",
+                  _i);
+    ck_assert_ptr_nonnull(why);
+}
+END_TEST
+
+START_TEST(itemid_any_agrees_with_check)
+{
+    /* Where the drive is known, both say the same of its items. */
+    for (size_t i = 0; i < COUNT(itemid_valid); i++)
+        ck_assert_msg(sp_itemid_check_any(itemid_valid[i], NULL) == 0, "valid row %zu", i);
+    for (size_t i = 0; i < COUNT(itemid_invalid); i++) {
+        const char *id = itemid_invalid[i].item;
+        if (strncmp(id, DRIVE "!", sizeof DRIVE) == 0)
+            ck_assert_msg(sp_itemid_check_any(id, NULL) == SP_ERR_INVALID, "invalid row %zu", i);
+    }
+    /* A root longer than an opaque part may be is no drive's id. */
+    char id[SP_ITEMID_OPAQUE_MAX + 2];
+    memset(id, 'a', SP_ITEMID_OPAQUE_MAX + 1);
+    id[SP_ITEMID_OPAQUE_MAX + 1] = '\0';
+    ck_assert_int_eq(sp_itemid_check_any(id, NULL), SP_ERR_INVALID);
+    id[SP_ITEMID_OPAQUE_MAX] = '\0';
+    ck_assert_int_eq(sp_itemid_check_any(id, NULL), 0);
+}
+END_TEST
+
+START_TEST(itemid_opaque_alone)
+{
+    /* A share jail's item: the bare mountpoint id, under the opaque
+     * part's rule. */
+    ck_assert_int_eq(sp_itemid_check_opaque("0193a1b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b", NULL), 0);
+    ck_assert_int_eq(sp_itemid_check_opaque("a!b", NULL), 0);
+    static const char *const bad[] = {"",    ".",      "..",   "a/b",   "../x", "a?b",
+                                      "a#b", "%2e%2e", "a\\b", "a\x7f", "\xc3"};
+    for (size_t i = 0; i < COUNT(bad); i++) {
+        const char *why = NULL;
+        ck_assert_msg(sp_itemid_check_opaque(bad[i], &why) == SP_ERR_INVALID && why,
+                      "row %zu accepted", i);
+    }
+}
+END_TEST
+
 static Suite *itemid_suite(void)
 {
     Suite *s = suite_create("itemid");
@@ -242,6 +331,10 @@ static Suite *itemid_suite(void)
     tcase_add_loop_test(tc, itemid_invalid_table, 0, (int)COUNT(itemid_invalid));
     tcase_add_test(tc, itemid_opaque_length);
     tcase_add_test(tc, itemid_drive_is_not_a_prefix_pattern);
+    tcase_add_loop_test(tc, itemid_any_valid_table, 0, (int)COUNT(any_valid));
+    tcase_add_loop_test(tc, itemid_any_invalid_table, 0, (int)COUNT(any_invalid));
+    tcase_add_test(tc, itemid_any_agrees_with_check);
+    tcase_add_test(tc, itemid_opaque_alone);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("encode");
