@@ -43,6 +43,12 @@
 /* Back-off after a failure, doubling up to the maximum. */
 #define SP_RELAY_BACKOFF_MIN_MS 100
 #define SP_RELAY_BACKOFF_MAX_MS 5000
+/* Back-off ceiling while the bus is connected but the stream cannot be
+ * read yet: a JetStream cluster that restarts elects its leaders within
+ * seconds, and a check every second finds the stream soon after, where
+ * doubling to 5 s could leave it waiting 5 s more. A check is one small
+ * request. */
+#define SP_RELAY_RECONCILE_BACKOFF_MAX_MS 1000
 /* Idle poll: the relay is woken on commit, this only bounds a missed wake. */
 #define SP_RELAY_IDLE_MS 1000
 /* Lag histogram bounds in milliseconds (commit to acknowledgement). */
@@ -319,8 +325,9 @@ static void *relay_main(void *arg)
                 if (atomic_load(&r->stopping))
                     break;
                 wait_for(r, backoff);
-                backoff = backoff * 2 > SP_RELAY_BACKOFF_MAX_MS ? SP_RELAY_BACKOFF_MAX_MS
-                                                                : backoff * 2;
+                backoff = backoff * 2 > SP_RELAY_RECONCILE_BACKOFF_MAX_MS
+                              ? SP_RELAY_RECONCILE_BACKOFF_MAX_MS
+                              : backoff * 2;
             }
             continue;
         }
