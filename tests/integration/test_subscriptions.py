@@ -25,7 +25,6 @@ attacks a webhook API invites, each tried.
 import json
 import os
 import socket
-import sqlite3
 import threading
 import time
 import urllib.parse
@@ -152,14 +151,6 @@ def raw(port, data):
             return c.recv(4096)
         except OSError:
             return b''
-
-
-def db_all(sp, sql, args=()):
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
 
 
 def subscribe(client, notification_url, resource='me/drives', change='created,updated,deleted',
@@ -392,7 +383,7 @@ def check_lifecycle(t, sp, rcv, alice, stream):
     t.eq(alice.call('DELETE', path).status, 404, 'DELETE again: 404')
     t.eq(alice.call('PATCH', path, {'expirationDateTime': new}).status, 404, 'PATCH: 404')
 
-    rows = db_all(sp, "SELECT type, subject, data FROM events WHERE subject = ? ORDER BY seq",
+    rows = sp.db_rows("SELECT type, subject, data FROM events WHERE subject = ? ORDER BY seq",
                   (sub['id'],))
     t.eq([x[0] for x in rows], ['spaceport.subscription.created', 'spaceport.subscription.updated',
                                 'spaceport.subscription.deleted'],
@@ -411,7 +402,7 @@ def check_lifecycle(t, sp, rcv, alice, stream):
          datas[1]['expirationDateTime'].startswith(new[:19]) and
          all(d['subscriptionId'] == sub['id'] and d['resource'] == 'me/drives' for d in datas),
          'they name the subscription, the renewal and the deletion', datas)
-    rcpt = db_all(sp, 'SELECT u.id FROM events e JOIN event_recipients r ON r.event_seq = e.seq'
+    rcpt = sp.db_rows('SELECT u.id FROM events e JOIN event_recipients r ON r.event_seq = e.seq'
                   ' JOIN users u ON u.seq = r.user_seq WHERE e.subject = ?', (sub['id'],))
     t.eq({x[0] for x in rcpt}, {alice.me()['id']}, 'Alice, and only she, is their recipient')
     want = ['subscription-created', 'subscription-updated', 'subscription-deleted']
