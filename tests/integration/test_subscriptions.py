@@ -34,7 +34,7 @@ import jsonschema
 import yaml  # python3-yaml
 
 from openapi import Judge
-from harness import SOURCE_ROOT, TAP, Client, Issuer, Nats, Spaceport, free_port, wait_until
+from harness import SOURCE_ROOT, TAP, Client, Issuer, Nats, Spaceport, wait_until
 from sse import Stream
 
 SUBS = '/graph/v1.0/subscriptions'
