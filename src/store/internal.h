@@ -244,4 +244,23 @@ int sp_store__items_apply(sp_conn *w, sp_store *st, int64_t drive_seq,
 int sp_store__item_fields(sp_conn *w, const char *drive_id, const char *item_id, json_t *data,
                           int with_name);
 
+/* ---- subscriptions (subscriptions.c) ---- */
+struct sp_subscription;
+/* The columns of a subscription row s (joined with its owner u, users u
+ * ON u.seq = s.owner_seq), in sp_store__read_subscription's order. */
+#define SP_SUBSCRIPTION_COLS                                                                       \
+    "s.seq, s.id, s.owner_seq, u.id, s.resource, coalesce(s.drive_id, ''), s.change_types,"       \
+    " s.notification_url, coalesce(s.lifecycle_url, ''), coalesce(s.client_state, ''),"           \
+    " coalesce(s.delegate, ''), s.expires_at, s.created_at, s.cursor, s.attempts,"                \
+    " s.next_attempt_at, coalesce(s.last_error, ''), coalesce(s.ended_at, 0),"                    \
+    " coalesce(s.lifecycle_pending, '')"
+/* Reads SP_SUBSCRIPTION_COLS from the current row of q into *out. */
+void sp_store__read_subscription(sqlite3_stmt *q, struct sp_subscription *out);
+/* Writes event type (SP_EVENT_SUBSCRIPTION_*) about s for its owner,
+ * with reason (NULL, or for deleted: "deleted", "expired", "accessLost"),
+ * inside the caller's write transaction; *seq_out (may be NULL) receives
+ * its seq. Returns 0 or a negative sp_err. */
+int sp_store__subscription_event(sp_conn *w, const char *type, const struct sp_subscription *s,
+                                 const char *reason, int64_t *seq_out);
+
 #endif

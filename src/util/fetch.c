@@ -12,10 +12,14 @@
 #include "util/err.h"
 #include "util/url.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* Connection setup gets a share of the whole timeout: a peer that does not
  * accept within 3 s is down. */
@@ -28,6 +32,70 @@ typedef struct fetch_sink {
     int too_large;
     int nomem;
 } fetch_sink;
+
+/* Where a transfer may connect: decided by the name in its URL. */
+typedef struct fetch_dest {
+    int loopback_named; /* the URL names a loopback host */
+    int refused;        /* an address was refused */
+    int opened;         /* a socket was opened to an allowed one */
+} fetch_dest;
+
+/* IPv4 address a (host order) by kind. */
+static int v4_loopback(uint32_t a)
+{
+    return (a >> 24) == 127;
+}
+/* Never a peer: unspecified (0/8), link-local (169.254/16, cloud metadata
+ * services live there), multicast (224/4) and reserved (240/4, the
+ * broadcast address). */
+static int v4_forbidden(uint32_t a)
+{
+    return (a >> 24) == 0 || (a >> 16) == 0xa9fe || (a >> 28) >= 0xe;
+}
+
+/*
+ * Non-zero when a connection to address sa may be opened. A host named as
+ * loopback (localhost, 127.0.0.0/8, ::1) is reached only on loopback; any
+ * other name never on loopback, link-local, unspecified, multicast or
+ * reserved addresses: a name an attacker controls (or a DNS answer that
+ * changed after the URL was judged) cannot turn a webhook or a lookup
+ * into a request to this machine's own services or the cloud's metadata
+ * endpoint. Private ranges stay reachable: instances often federate
+ * inside one network.
+ */
+static int address_allowed(const struct sockaddr *sa, int loopback_named)
+{
+    if (sa->sa_family == AF_INET) {
+        uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+        return loopback_named ? v4_loopback(a) : !v4_loopback(a) && !v4_forbidden(a);
+    }
+    if (sa->sa_family != AF_INET6)
+        return 0;
+    const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a6)) {
+        uint32_t a;
+        memcpy(&a, a6->s6_addr + 12, 4);
+        a = ntohl(a);
+        return loopback_named ? v4_loopback(a) : !v4_loopback(a) && !v4_forbidden(a);
+    }
+    if (loopback_named)
+        return IN6_IS_ADDR_LOOPBACK(a6);
+    return !IN6_IS_ADDR_LOOPBACK(a6) && !IN6_IS_ADDR_UNSPECIFIED(a6) &&
+           !IN6_IS_ADDR_LINKLOCAL(a6) && !IN6_IS_ADDR_MULTICAST(a6) && !IN6_IS_ADDR_V4COMPAT(a6);
+}
+
+/* libcurl's socket opener: refuses an address address_allowed refuses,
+ * so that nothing is sent to it (curl tries the name's next address). */
+static curl_socket_t on_open_socket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    fetch_dest *d = ctx;
+    if (purpose != CURLSOCKTYPE_IPCXN || !address_allowed(&a->addr, d->loopback_named)) {
+        d->refused = 1;
+        return CURL_SOCKET_BAD;
+    }
+    d->opened = 1;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
 
 int sp_fetch_url_allowed(const char *url)
 {
@@ -95,7 +163,12 @@ static int fetch_once(const char *url, const sp_fetch_req *req, int post, long *
     struct curl_slist *headers = NULL;
     sp_buf line = {0};
     fetch_sink sink = {.body = body, .start = body->len, .max = req->max_body};
+    fetch_dest dest = {0};
     *location = NULL;
+    sp_url u;
+    if (sp_url_parse(url, &u, why) < 0)
+        return SP_ERR_INVALID;
+    dest.loopback_named = sp_url_host_is_loopback(u.host);
 
     CURL *h = curl_easy_init();
     if (!h) {
@@ -144,6 +217,8 @@ static int fetch_once(const char *url, const sp_fetch_req *req, int post, long *
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "spaceport/" SP_VERSION);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &dest);
     if (req->cancel) {
         curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
         curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -159,6 +234,12 @@ static int fetch_once(const char *url, const sp_fetch_req *req, int post, long *
     if (sink.too_large || cc == CURLE_FILESIZE_EXCEEDED) {
         *why = "answer larger than the fetch limit";
         rc = SP_ERR_TOO_LARGE;
+        goto done;
+    }
+    if (cc != CURLE_OK && dest.refused && !dest.opened) {
+        *why = "the host resolves to an address it may not be reached at (loopback for a "
+               "name that is not, link-local, unspecified or multicast)";
+        rc = SP_ERR_INVALID;
         goto done;
     }
     if (cc != CURLE_OK) {
