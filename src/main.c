@@ -10,6 +10,7 @@
 #include "api/api.h"
 #include "api/listcache.h"
 #include "auth/auth.h"
+#include "auth/peers.h"
 #include "config.h"
 #include "events/bus.h"
 #include "events/consumer.h"
@@ -24,6 +25,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/httpsig.h"
 #include "util/log.h"
 #include "util/time.h"
 
@@ -167,6 +169,44 @@ static int open_store(const sp_config *cfg, sp_store **out)
 }
 
 /*
+ * Loads this instance's signing key, DATA_DIR/instance-key.pem, creating
+ * an ed25519 key there on first start, and the key being retired,
+ * DATA_DIR/instance-key.previous.pem, when the operator moved the old one
+ * there to rotate (README: "Between instances"): it is still published so
+ * that peers keep accepting requests signed just before the rotation.
+ */
+static int load_instance_keys(const sp_config *cfg, sp_httpsig_key **key, sp_httpsig_key **previous)
+{
+    sp_buf path = {0}, keyid = {0};
+    int rc = sp_buf_printf(&keyid, "%s/ocm", cfg->public_url);
+    if (rc == 0)
+        rc = sp_buf_printf(&path, "%s/instance-key.pem", cfg->data_dir);
+    if (rc == 0 && (rc = sp_httpsig_key_load(path.data, 1, keyid.data, key)) < 0)
+        sp_error("main",
+                 "cannot load or create the instance key %s: %s (it must be an ed25519 "
+                 "or RSA private key readable by its owner only)",
+                 path.data, sp_err_str(rc));
+    sp_buf_reset(&path);
+    if (rc == 0)
+        rc = sp_buf_printf(&path, "%s/instance-key.previous.pem", cfg->data_dir);
+    if (rc == 0) {
+        rc = sp_httpsig_key_load(path.data, 0, keyid.data, previous);
+        if (rc == SP_ERR_NOT_FOUND)
+            rc = 0;
+        else if (rc < 0)
+            sp_error("main", "cannot load the previous instance key %s: %s", path.data,
+                     sp_err_str(rc));
+    }
+    if (rc == 0)
+        sp_info("main", "instance key %s%s%s", sp_httpsig_key_id(*key),
+                *previous ? ", still publishing " : "",
+                *previous ? sp_httpsig_key_id(*previous) : "");
+    sp_buf_free(&path);
+    sp_buf_free(&keyid);
+    return rc;
+}
+
+/*
  * Test hook, deliberately not configuration (no flag, not in --help, not
  * in the contract): SPACEPORT_TEST_HOLD_WRITER=/absolute/path makes the
  * store's writer thread leave queued writes waiting while that file
@@ -272,6 +312,8 @@ static int cmd_serve(int argc, char **argv)
     sp_store *store = NULL;
     sp_bus *bus = NULL;
     sp_auth *auth = NULL;
+    sp_httpsig_key *instance_key = NULL, *instance_key_previous = NULL;
+    sp_peers *peers = NULL;
     sp_relay *relay = NULL;
     sp_sweeper *sweeper = NULL;
     sp_hub *hub = NULL;
@@ -291,6 +333,9 @@ static int cmd_serve(int argc, char **argv)
         goto fail_bus;
     if (sp_auth_create(&cfg, &auth) < 0)
         goto fail_auth;
+    if (load_instance_keys(&cfg, &instance_key, &instance_key_previous) < 0 ||
+        sp_peers_create(&cfg, &peers) < 0)
+        goto fail_relay;
     if (sp_relay_start(store, bus, cfg.public_url, &relay) < 0 ||
         sp_store_on_commit(store, sp_relay_wake, relay) < 0)
         goto fail_relay;
@@ -312,6 +357,9 @@ static int cmd_serve(int argc, char **argv)
                   .hub = hub,
                   .consumer = consumer,
                   .federation = federation,
+                  .instance_key = instance_key,
+                  .instance_key_previous = instance_key_previous,
+                  .peers = peers,
                   .started_ms = sp_time_now_ms()};
     listcache = sp_listcache_new();
     api.listcache = listcache; /* without it every listing is rendered */
@@ -364,6 +412,9 @@ fail_hub:
 fail_sweeper:
     sp_relay_stop(relay, SP_RELAY_FLUSH_MS);
 fail_relay:
+    sp_peers_destroy(peers);
+    sp_httpsig_key_free(instance_key_previous);
+    sp_httpsig_key_free(instance_key);
     sp_auth_destroy(auth);
 fail_auth:
     sp_bus_close(bus);

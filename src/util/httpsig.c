@@ -135,7 +135,8 @@ int sp_httpsig_digest_check(const char *header, const void *body, size_t len)
 static int key_type_ok(EVP_PKEY *k)
 {
     int id = EVP_PKEY_get_base_id(k);
-    return id == EVP_PKEY_ED25519 || (id == EVP_PKEY_RSA && EVP_PKEY_get_bits(k) >= SP_HTTPSIG_RSA_MIN_BITS);
+    return id == EVP_PKEY_ED25519 ||
+           (id == EVP_PKEY_RSA && EVP_PKEY_get_bits(k) >= SP_HTTPSIG_RSA_MIN_BITS);
 }
 
 static const char *key_alg(const sp_httpsig_key *k)
@@ -194,8 +195,7 @@ done:
     return rc;
 }
 
-int sp_httpsig_key_load(const char *path, int create, const char *keyid_base,
-                        sp_httpsig_key **out)
+int sp_httpsig_key_load(const char *path, int create, const char *keyid_base, sp_httpsig_key **out)
 {
     *out = NULL;
     struct stat st;
@@ -315,7 +315,8 @@ static const char *component(const sp_httpsig_msg *m, const char *name, sp_buf *
         rc = sp_buf_printf(scratch, "https://%s%s%s%s", m->authority, m->path, m->query ? "?" : "",
                            m->query ? m->query : "");
     else if (strcmp(name, "@request-target") == 0)
-        rc = sp_buf_printf(scratch, "%s%s%s", m->path, m->query ? "?" : "", m->query ? m->query : "");
+        rc = sp_buf_printf(scratch, "%s%s%s", m->path, m->query ? "?" : "",
+                           m->query ? m->query : "");
     return rc == 0 ? scratch->data : NULL;
 }
 
@@ -596,8 +597,8 @@ int sp_httpsig_covers(const sp_httpsig_parsed *p, const char *name)
     return 0;
 }
 
-int sp_httpsig_verify(const sp_httpsig_parsed *p, const sp_httpsig_msg *m,
-                      const sp_httpsig_key *k, const char **why)
+int sp_httpsig_verify(const sp_httpsig_parsed *p, const sp_httpsig_msg *m, const sp_httpsig_key *k,
+                      const char **why)
 {
     if (p->alg[0] && strcmp(p->alg, key_alg(k)) != 0) {
         *why = "the signature's alg is not its key's";
@@ -616,10 +617,10 @@ int sp_httpsig_verify(const sp_httpsig_parsed *p, const sp_httpsig_msg *m,
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
     int ed = EVP_PKEY_get_base_id(k->pkey) == EVP_PKEY_ED25519;
-    int ok = ctx && EVP_DigestVerifyInit(ctx, &pctx, ed ? NULL : EVP_sha512(), NULL, k->pkey) == 1 &&
-             (ed || pss(pctx)) &&
-             EVP_DigestVerify(ctx, p->sig, p->sig_len, (const unsigned char *)base.data,
-                              base.len) == 1;
+    int ok =
+        ctx && EVP_DigestVerifyInit(ctx, &pctx, ed ? NULL : EVP_sha512(), NULL, k->pkey) == 1 &&
+        (ed || pss(pctx)) &&
+        EVP_DigestVerify(ctx, p->sig, p->sig_len, (const unsigned char *)base.data, base.len) == 1;
     EVP_MD_CTX_free(ctx);
     sp_buf_free(&base);
     if (!ok) {

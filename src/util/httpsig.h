@@ -69,8 +69,7 @@ typedef struct sp_httpsig_key sp_httpsig_key;
  * create), SP_ERR_INVALID (not an ed25519 or RSA >= 2048 private key,
  * or a key file others may read) or SP_ERR_IO.
  */
-int sp_httpsig_key_load(const char *path, int create, const char *keyid_base,
-                        sp_httpsig_key **out);
+int sp_httpsig_key_load(const char *path, int create, const char *keyid_base, sp_httpsig_key **out);
 
 /* Reads a public key (SubjectPublicKeyInfo) or a private key (PKCS #8)
  * from PEM text, with the given keyid. Returns 0 and *out (new), or
@@ -151,8 +150,8 @@ int sp_httpsig_covers(const sp_httpsig_parsed *p, const char *name);
  * SP_ERR_INVALID with *why (static) set: a covered field is absent, the
  * alg does not fit the key, or the signature does not match.
  */
-int sp_httpsig_verify(const sp_httpsig_parsed *p, const sp_httpsig_msg *m,
-                      const sp_httpsig_key *k, const char **why);
+int sp_httpsig_verify(const sp_httpsig_parsed *p, const sp_httpsig_msg *m, const sp_httpsig_key *k,
+                      const char **why);
 
 /* Appends the signature base of components covered (count) and the
  * serialized parameters params (the inner list) to out, as RFC 9421

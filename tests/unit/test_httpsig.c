@@ -51,7 +51,8 @@ static const char *field_of(void *ctx, const char *name)
 static fields rfc_fields = {
     {"date", "content-type", "content-length", "content-digest"},
     {"Tue, 20 Apr 2021 02:07:55 GMT", "application/json", "18",
-     "sha-512=:WZDPaVn/7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:"}};
+     "sha-512=:WZDPaVn/"
+     "7XgHaAy8pmojAkGWoRx2UFChF41A2svX+TaPm+AbwAgBWnrIiYllu7BNNyealdVLvRwEmTHWXvJwew==:"}};
 
 static sp_httpsig_msg rfc_msg(void)
 {
@@ -89,10 +90,10 @@ static sp_httpsig_key *rfc_public_key(const char *keyid)
     return k;
 }
 
-static const char *const b26[] = {"date",         "@method",       "@path", "@authority",
-                                  "content-type", "content-length"};
+static const char *const b26[] = {"date",       "@method",      "@path",
+                                  "@authority", "content-type", "content-length"};
 #define B26_PARAMS                                                                                 \
-    "(\"date\" \"@method\" \"@path\" \"@authority\" \"content-type\" "                            \
+    "(\"date\" \"@method\" \"@path\" \"@authority\" \"content-type\" "                             \
     "\"content-length\");created=1618884473;keyid=\"test-key-ed25519\""
 
 START_TEST(rfc_base_b26)
@@ -136,9 +137,8 @@ START_TEST(rfc_verify_b26)
     m.ctx = &none;
     ck_assert_int_eq(sp_httpsig_verify(&p, &m, k, &why), SP_ERR_INVALID);
     /* alg naming another algorithm than the key's. */
-    ck_assert_int_eq(sp_httpsig_parse("sig-b26=" B26_PARAMS ";alg=\"rsa-pss-sha512\"", header, &p,
-                                      &why),
-                     0);
+    ck_assert_int_eq(
+        sp_httpsig_parse("sig-b26=" B26_PARAMS ";alg=\"rsa-pss-sha512\"", header, &p, &why), 0);
     m = rfc_msg();
     ck_assert_int_eq(sp_httpsig_verify(&p, &m, k, &why), SP_ERR_INVALID);
     sp_httpsig_key_free(k);
@@ -197,13 +197,15 @@ START_TEST(digest)
     /* A changed body, a changed digest, a digest of an algorithm we do not
      * know only, malformed values. */
     ck_assert_int_eq(sp_httpsig_digest_check(d, "{\"hello\": \"World\"}", 18), SP_ERR_INVALID);
-    ck_assert_int_eq(sp_httpsig_digest_check("sha-256=:Y48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:",
-                                             body, strlen(body)),
-                     SP_ERR_INVALID);
+    ck_assert_int_eq(
+        sp_httpsig_digest_check("sha-256=:Y48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:", body,
+                                strlen(body)),
+        SP_ERR_INVALID);
     /* The same bytes spelled with non-zero padding bits. */
-    ck_assert_int_eq(sp_httpsig_digest_check("sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPF=:",
-                                             body, strlen(body)),
-                     SP_ERR_INVALID);
+    ck_assert_int_eq(
+        sp_httpsig_digest_check("sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPF=:", body,
+                                strlen(body)),
+        SP_ERR_INVALID);
     snprintf(both, sizeof both, "%s, sha-512=:AAAA:", d);
     ck_assert_int_eq(sp_httpsig_digest_check(both, body, strlen(body)), SP_ERR_INVALID);
     ck_assert_int_eq(sp_httpsig_digest_check("md5=:AAAA:", body, strlen(body)), SP_ERR_INVALID);
@@ -329,18 +331,18 @@ static const struct {
 } malformed[] = {
     {NULL, "sig1=:AAAA:"},
     {"sig1=(\"@method\");keyid=\"k\"", NULL},
-    {"sig1=(\"@method\")", "sig1=:AAAA:"},                                /* no keyid */
-    {"sig1=(\"@method\");keyid=\"k\"", "sig2=:AAAA:"},                    /* other label */
-    {"sig1=(\"@method\";req);keyid=\"k\"", "sig1=:AAAA:"},                /* component params */
-    {"sig1=(\"@method\" \"@method\");keyid=\"k\"", "sig1=:AAAA:"},        /* covered twice */
-    {"sig1=(\"@method\");keyid=\"k\";foo=1", "sig1=:AAAA:"},              /* unknown parameter */
+    {"sig1=(\"@method\")", "sig1=:AAAA:"},                         /* no keyid */
+    {"sig1=(\"@method\");keyid=\"k\"", "sig2=:AAAA:"},             /* other label */
+    {"sig1=(\"@method\";req);keyid=\"k\"", "sig1=:AAAA:"},         /* component params */
+    {"sig1=(\"@method\" \"@method\");keyid=\"k\"", "sig1=:AAAA:"}, /* covered twice */
+    {"sig1=(\"@method\");keyid=\"k\";foo=1", "sig1=:AAAA:"},       /* unknown parameter */
     {"sig1=(\"@method\");keyid=\"k\";created=1234567890123456", "sig1=:AAAA:"}, /* 16 digits */
-    {"sig1=(\"@method\");keyid=k", "sig1=:AAAA:"},                        /* keyid not a string */
-    {"sig1=\"@method\";keyid=\"k\"", "sig1=:AAAA:"},                      /* not an inner list */
-    {"sig1=(\"@method\");keyid=\"k\"", "sig1=:AA=A:"},                    /* bad base64 */
-    {"sig1=(\"@method\");keyid=\"k\"", "sig1=AAAA"},                      /* not bytes */
-    {"sig1=(\"@method\");keyid=\"k\"", "sig1=::"},                        /* empty */
-    {"Sig1=(\"@method\");keyid=\"k\"", "Sig1=:AAAA:"},                    /* keys are lower case */
+    {"sig1=(\"@method\");keyid=k", "sig1=:AAAA:"},     /* keyid not a string */
+    {"sig1=\"@method\";keyid=\"k\"", "sig1=:AAAA:"},   /* not an inner list */
+    {"sig1=(\"@method\");keyid=\"k\"", "sig1=:AA=A:"}, /* bad base64 */
+    {"sig1=(\"@method\");keyid=\"k\"", "sig1=AAAA"},   /* not bytes */
+    {"sig1=(\"@method\");keyid=\"k\"", "sig1=::"},     /* empty */
+    {"Sig1=(\"@method\");keyid=\"k\"", "Sig1=:AAAA:"}, /* keys are lower case */
 };
 
 START_TEST(parse_refuses)
