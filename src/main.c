@@ -18,6 +18,7 @@
 #include "events/hub.h"
 #include "events/relay.h"
 #include "events/sweeper.h"
+#include "events/webhooks.h"
 #include "http/http.h"
 #include "store/events.h"
 #include "store/items.h"
@@ -319,6 +320,7 @@ static int cmd_serve(int argc, char **argv)
     sp_hub *hub = NULL;
     sp_consumer *consumer = NULL;
     sp_federation *federation = NULL;
+    sp_webhooks *webhooks = NULL;
     sp_router *router = NULL;
     sp_listcache *listcache = NULL;
     sp_http_server *server = NULL;
@@ -348,6 +350,9 @@ static int cmd_serve(int argc, char **argv)
     if (sp_federation_start(store, &cfg, &federation) < 0 ||
         (federation && sp_store_on_commit(store, sp_federation_wake, federation) < 0))
         goto fail_federation;
+    if (sp_webhooks_start(store, &cfg, &webhooks) < 0 ||
+        sp_store_on_commit(store, sp_webhooks_wake, webhooks) < 0)
+        goto fail_webhooks;
 
     sp_api api = {.cfg = &cfg,
                   .store = store,
@@ -360,6 +365,7 @@ static int cmd_serve(int argc, char **argv)
                   .instance_key = instance_key,
                   .instance_key_previous = instance_key_previous,
                   .peers = peers,
+                  .webhooks = webhooks,
                   .started_ms = sp_time_now_ms()};
     listcache = sp_listcache_new();
     api.listcache = listcache; /* without it every listing is rendered */
@@ -402,6 +408,8 @@ fail_router:
     sp_http_stop(server, 0);
     sp_router_free(router);
     sp_listcache_free(listcache);
+fail_webhooks:
+    sp_webhooks_stop(webhooks);
 fail_federation:
     sp_federation_stop(federation);
     sp_consumer_stop(consumer);

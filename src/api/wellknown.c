@@ -62,6 +62,8 @@ static void metrics(sp_http_req *req, void *ctx)
         rc = sp_consumer_metrics(api->consumer, &out);
     if (rc == 0 && api->federation)
         rc = sp_federation_metrics(api->federation, &out);
+    if (rc == 0)
+        rc = sp_webhooks_metrics(api->webhooks, &out);
     if (rc == 0 && api->hub)
         rc = sp_buf_printf(&out,
                            "# HELP spaceport_change_streams Open change notification streams.\n"
