@@ -16,6 +16,7 @@
 #include "events/consumer.h"
 #include "events/federation.h"
 #include "events/hub.h"
+#include "events/keeper.h"
 #include "events/relay.h"
 #include "events/sweeper.h"
 #include "events/webhooks.h"
@@ -208,6 +209,27 @@ static int load_instance_keys(const sp_config *cfg, sp_httpsig_key **key, sp_htt
 }
 
 /*
+ * Test hook, deliberately not configuration (not in --help, not in the
+ * contract): SPACEPORT_TEST_REMOTE_SUBSCRIPTION_S=<seconds> makes the
+ * subscriptions this instance asks hosting instances for last that long
+ * instead of three days, so that an integration test sees renewals
+ * without waiting two days (tests/integration/test_remote_subscriptions.py).
+ * Start-up warns whenever it is set.
+ */
+static int64_t remote_subscription_lifetime(void)
+{
+    const char *v = getenv("SPACEPORT_TEST_REMOTE_SUBSCRIPTION_S");
+    long s = v ? strtol(v, NULL, 10) : 0;
+    if (s <= 0)
+        return SP_KEEPER_LIFETIME_MS;
+    sp_warn("main",
+            "SPACEPORT_TEST_REMOTE_SUBSCRIPTION_S is set: subscriptions at hosting "
+            "instances last %ld s (a test hook, not for production)",
+            s);
+    return (int64_t)s * 1000;
+}
+
+/*
  * Test hook, deliberately not configuration (no flag, not in --help, not
  * in the contract): SPACEPORT_TEST_HOLD_WRITER=/absolute/path makes the
  * store's writer thread leave queued writes waiting while that file
@@ -321,6 +343,8 @@ static int cmd_serve(int argc, char **argv)
     sp_consumer *consumer = NULL;
     sp_federation *federation = NULL;
     sp_webhooks *webhooks = NULL;
+    sp_keeper *keeper = NULL;
+    int64_t remote_sub_lifetime_ms = remote_subscription_lifetime();
     sp_router *router = NULL;
     sp_listcache *listcache = NULL;
     sp_http_server *server = NULL;
@@ -350,9 +374,12 @@ static int cmd_serve(int argc, char **argv)
     if (sp_federation_start(store, &cfg, &federation) < 0 ||
         (federation && sp_store_on_commit(store, sp_federation_wake, federation) < 0))
         goto fail_federation;
-    if (sp_webhooks_start(store, &cfg, &webhooks) < 0 ||
+    if (sp_webhooks_start(store, &cfg, instance_key, &webhooks) < 0 ||
         sp_store_on_commit(store, sp_webhooks_wake, webhooks) < 0)
         goto fail_webhooks;
+    if (sp_keeper_start(store, &cfg, instance_key, remote_sub_lifetime_ms, &keeper) < 0 ||
+        (keeper && sp_store_on_commit(store, sp_keeper_wake, keeper) < 0))
+        goto fail_keeper;
 
     sp_api api = {.cfg = &cfg,
                   .store = store,
@@ -366,6 +393,8 @@ static int cmd_serve(int argc, char **argv)
                   .instance_key_previous = instance_key_previous,
                   .peers = peers,
                   .webhooks = webhooks,
+                  .keeper = keeper,
+                  .remote_sub_lifetime_ms = remote_sub_lifetime_ms,
                   .started_ms = sp_time_now_ms()};
     listcache = sp_listcache_new();
     api.listcache = listcache; /* without it every listing is rendered */
@@ -408,6 +437,8 @@ fail_router:
     sp_http_stop(server, 0);
     sp_router_free(router);
     sp_listcache_free(listcache);
+fail_keeper:
+    sp_keeper_stop(keeper);
 fail_webhooks:
     sp_webhooks_stop(webhooks);
 fail_federation:

@@ -83,6 +83,7 @@ typedef struct worker {
 struct sp_webhooks {
     sp_store *store;
     const sp_config *cfg;
+    const struct sp_httpsig_key *signer;
     pthread_t threads[SP_HOOK_WORKERS];
     worker *workers; /* SP_HOOK_WORKERS */
     int started;
@@ -223,7 +224,8 @@ static int collect(const sp_event *e, void *ctx)
  * within the timeout), 0 when not (err says why), -1 when stopping (not a
  * failure of the receiver).
  */
-static int post(sp_webhooks *h, const char *url, const char *body, char *err, size_t errlen)
+static int post(sp_webhooks *h, const sp_subscription *sub, const char *url, const char *body,
+                char *err, size_t errlen)
 {
     if (!sp_fetch_url_allowed(url)) {
         snprintf(err, errlen, "notification URL no longer allowed");
@@ -236,9 +238,10 @@ static int post(sp_webhooks *h, const char *url, const char *body, char *err, si
                       .cancel = &h->stopping,
                       .timeout_ms = SP_HOOK_TIMEOUT_MS,
                       .max_body = SP_HOOK_ANSWER_MAX,
-                      .redirects_max = 0};
-    /* Instance to instance: a POST to a trusted instance is to be signed
-     * (RFC 9421) here once util/httpsig is in. */
+                      .redirects_max = 0,
+                      /* Instance to instance: the delegate that made the
+                       * subscription verifies that we sent it. */
+                      .signer = sub->delegate[0] ? h->signer : NULL};
     sp_buf answer = {0};
     long status = 0;
     const char *why = NULL;
@@ -284,7 +287,7 @@ static int send_lifecycle(sp_webhooks *h, const sp_subscription *sub)
         return SP_ERR_NOMEM;
     char err[SP_HOOK_ERR_MAX] = "";
     const char *url = sub->lifecycle_url[0] ? sub->lifecycle_url : sub->notification_url;
-    int sent = post(h, url, body, err, sizeof err);
+    int sent = post(h, sub, url, body, err, sizeof err);
     free(body);
     if (sent < 0)
         return 0;
@@ -326,7 +329,7 @@ static int send_batch(sp_webhooks *h, const sp_subscription *sub)
         return rc;
     if (b.count > 0) {
         char err[SP_HOOK_ERR_MAX] = "";
-        int sent = post(h, sub->notification_url, body, err, sizeof err);
+        int sent = post(h, sub, sub->notification_url, body, err, sizeof err);
         free(body);
         if (sent < 0)
             return 0;
@@ -533,7 +536,8 @@ static void *run(void *arg)
     return NULL;
 }
 
-int sp_webhooks_start(sp_store *st, const sp_config *cfg, sp_webhooks **out)
+int sp_webhooks_start(sp_store *st, const sp_config *cfg, const struct sp_httpsig_key *signer,
+                      sp_webhooks **out)
 {
     *out = NULL;
     sp_webhooks *h = calloc(1, sizeof *h);
@@ -542,6 +546,7 @@ int sp_webhooks_start(sp_store *st, const sp_config *cfg, sp_webhooks **out)
         goto fail;
     h->store = st;
     h->cfg = cfg;
+    h->signer = signer;
     sp_wake_init(&h->bell);
     pthread_mutex_init(&h->lock, NULL);
     int64_t now = sp_time_mono_ms();
