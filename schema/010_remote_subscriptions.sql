@@ -8,6 +8,7 @@ ALTER TABLE remotes ADD COLUMN sub_expires_at INTEGER; -- ms; renewed well befor
 ALTER TABLE remotes ADD COLUMN sub_next_at INTEGER NOT NULL DEFAULT 0; -- ms; next renewal try after a failure
 ALTER TABLE remotes ADD COLUMN sub_attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE remotes ADD COLUMN sub_error TEXT;       -- why the last renewal failed, for the operator
+ALTER TABLE remotes ADD COLUMN sub_seq INTEGER NOT NULL DEFAULT 0; -- the newest sequenceNumber applied: redeliveries are skipped
 CREATE UNIQUE INDEX remotes_sub ON remotes (instance, sub_id) WHERE sub_id IS NOT NULL;
 CREATE INDEX remotes_sub_due ON remotes (sub_expires_at) WHERE sub_id IS NOT NULL;
 

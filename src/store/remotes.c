@@ -42,6 +42,7 @@ typedef struct remote_row {
     char ocm_share_id[300];
     char etag[300];
     char sub_id[300]; /* its subscription at the hosting instance, "" when none */
+    int64_t sub_seq;  /* the newest notification's sequenceNumber applied */
 } remote_row;
 
 /* Event data for row (new reference); executant may be NULL. */
@@ -210,7 +211,7 @@ fail:
 #define ROW_COLS                                                                                   \
     "r.seq, r.id, r.owner_seq, u.id, r.name, r.remote_drive_id, r.web_dav_url, r.instance,"        \
     " coalesce(r.ocm_share_id, ''), coalesce(r.etag, ''), coalesce(r.mtime, r.created_at),"        \
-    " coalesce(r.sub_id, '')"
+    " coalesce(r.sub_id, ''), r.sub_seq"
 
 static const char SQL_GET[] = "SELECT " ROW_COLS " FROM remotes r JOIN users u ON u.seq ="
                               " r.owner_seq WHERE r.id = ? AND r.owner_seq = ?";
@@ -224,6 +225,7 @@ static const char SQL_DELETE[] = "DELETE FROM remotes WHERE seq = ?";
 static const char SQL_UNSUBSCRIBE[] =
     "INSERT OR IGNORE INTO remote_unsubscribes (instance, sub_id) VALUES (?, ?)";
 static const char SQL_SET_ETAG[] = "UPDATE remotes SET etag = ?, mtime = ? WHERE seq = ?";
+static const char SQL_SET_SUB_SEQ[] = "UPDATE remotes SET sub_seq = ? WHERE seq = ?";
 
 static void read_row(sqlite3_stmt *s, remote_row *r, int64_t *mtime)
 {
@@ -239,6 +241,7 @@ static void read_row(sqlite3_stmt *s, remote_row *r, int64_t *mtime)
     sp_store__copy_text(s, 9, r->etag, sizeof r->etag);
     *mtime = sqlite3_column_int64(s, 10);
     sp_store__copy_text(s, 11, r->sub_id, sizeof r->sub_id);
+    r->sub_seq = sqlite3_column_int64(s, 12);
 }
 
 /* Runs a one-row lookup (?1, ?2 bound as text, or ?2 as int when key2 is
@@ -375,11 +378,25 @@ static int apply_note(sp_conn *w, const remote_row *row, sp_remote_ocm_note note
     return remote_event(w, SP_EVENT_REMOTE_CHANGED, row, data);
 }
 
+/* Records that the notification numbered sequence was applied to row. */
+static int set_sub_seq(sp_conn *w, const remote_row *row, int64_t sequence)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_SET_SUB_SEQ);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, sequence);
+    sqlite3_bind_int64(s, 2, row->seq);
+    int step = sqlite3_step(s);
+    sp_store__done(s);
+    return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "remote sequence");
+}
+
 /* Finds the row by sql (three text keys) and applies note to it in one
- * transaction. */
+ * transaction; a sequence (> 0) at or below the row's newest applied one
+ * is a redelivery and changes nothing. */
 static int notify(sp_store *st, const char *sql, const char *k1, const char *k2, const char *k3,
-                  sp_remote_ocm_note note, const char *reason, const char *etag, int64_t mtime_ms,
-                  int *applied)
+                  int64_t sequence, sp_remote_ocm_note note, const char *reason, const char *etag,
+                  int64_t mtime_ms, int *applied)
 {
     int done = 0;
     sp_conn *w = sp_store__begin(st);
@@ -402,15 +419,19 @@ static int notify(sp_store *st, const char *sql, const char *k1, const char *k2,
              : step == SQLITE_DONE ? SP_ERR_NOT_FOUND
                                    : sp_store__err(w, step, "find remote");
     }
-    if (rc == 0)
+    int skip = rc == 0 && sequence > 0 && sequence <= row.sub_seq;
+    if (rc == 0 && !skip)
         rc = apply_note(w, &row, note, reason, etag, mtime_ms, &done);
-    if (rc < 0 || !done) {
+    int record = rc == 0 && !skip && sequence > 0 && note != SP_REMOTE_OCM_UNSHARED;
+    if (record)
+        rc = set_sub_seq(w, &row, sequence);
+    if (rc < 0 || !(done || record)) {
         sp_store__rollback(st);
         return rc;
     }
     rc = sp_store__commit(st);
     if (rc == 0 && applied)
-        *applied = 1;
+        *applied = done;
     return rc;
 }
 
@@ -422,20 +443,20 @@ int sp_store_remote_ocm_notify(sp_store *st, const char *share_id, const char *s
         *applied = 0;
     char secret_hash[SECRET_HASH_LEN];
     hash_secret(secret, secret_hash);
-    return notify(st, SQL_BY_SECRET, share_id, secret_hash, NULL, note, "unshared", etag, mtime_ms,
-                  applied);
+    return notify(st, SQL_BY_SECRET, share_id, secret_hash, NULL, 0, note, "unshared", etag,
+                  mtime_ms, applied);
 }
 
 int sp_store_remote_sub_notify(sp_store *st, const char *instance, const char *sub_id,
-                               const char *client_state, sp_remote_ocm_note note, const char *etag,
-                               int *applied)
+                               const char *client_state, int64_t sequence, sp_remote_ocm_note note,
+                               const char *etag, int *applied)
 {
     if (applied)
         *applied = 0;
     char state_hash[SECRET_HASH_LEN];
     hash_secret(client_state, state_hash);
-    return notify(st, SQL_BY_SUB, instance, sub_id, state_hash, note, "accessLost", etag, 0,
-                  applied);
+    return notify(st, SQL_BY_SUB, instance, sub_id, state_hash, sequence, note, "accessLost", etag,
+                  0, applied);
 }
 
 int sp_store_remote_unsubscribe(sp_store *st, const char *instance, const char *sub_id)

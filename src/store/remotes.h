@@ -91,13 +91,17 @@ int sp_store_remote_ocm_notify(sp_store *st, const char *share_id, const char *s
  * whose subscription there is sub_id at instance, when client_state is
  * the one it was given: as sp_store_remote_ocm_notify, with UNSHARED
  * (the drive was deleted there, or the owner lost access) removing the
- * space with reason "accessLost". Returns 0 (*applied 0 for a redelivery),
- * SP_ERR_NOT_FOUND (no such subscription, or another clientState) or
- * another negative sp_err.
+ * space with reason "accessLost". sequence is the notification's
+ * sequenceNumber (the hosting instance's event sequence; 0 when it sends
+ * none): one at or below the newest applied is a redelivery of a batch
+ * retried after a failure and changes nothing, so that each change
+ * arrives once. Returns 0 (*applied 0 for a redelivery), SP_ERR_NOT_FOUND
+ * (no such subscription, or another clientState) or another negative
+ * sp_err.
  */
 int sp_store_remote_sub_notify(sp_store *st, const char *instance, const char *sub_id,
-                               const char *client_state, sp_remote_ocm_note note, const char *etag,
-                               int *applied);
+                               const char *client_state, int64_t sequence, sp_remote_ocm_note note,
+                               const char *etag, int *applied);
 
 /* Queues the deletion of subscription sub_id at instance (a subscription
  * made for a registration that did not happen). Returns 0 or a negative
