@@ -41,6 +41,11 @@ typedef struct sp_api {
      * trusted instance (by its index in cfg->trusted_instances). */
     atomic_int remote_lookups;
     atomic_int remote_lookups_at[SP_CONFIG_LIST_MAX];
+    /* Validation handshakes of new subscriptions in flight
+     * (subscriptions.c): in all, and at each destination (its index among
+     * the trusted instances, then the webhook hosts). */
+    atomic_int handshakes;
+    atomic_int handshakes_at[2 * SP_CONFIG_LIST_MAX];
 } sp_api;
 
 /* Adds every route to r; api must outlive r. Returns 0 or a negative

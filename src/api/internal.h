@@ -147,6 +147,33 @@ struct sp_api_write {
  */
 void sp_api__write_later(sp_http_req *req, sp_api_write *w);
 
+/* ---- outbound work the request waits for (aside.c) ---- */
+
+/*
+ * Takes a slot of outbound work bounded per destination and in all: *mine
+ * (that destination's count) below per_max, *all below all_max. Returns
+ * 0 (taken: give it back with sp_api__slot_give), 1 when the
+ * destination's slots are taken, 2 when all are (nothing taken then).
+ */
+int sp_api__slot_take(atomic_int *mine, int per_max, atomic_int *all, int all_max);
+/* Gives back a slot sp_api__slot_take took. */
+void sp_api__slot_give(atomic_int *mine, atomic_int *all);
+
+/* Work done for a suspended request, on a thread of its own. */
+typedef void (*sp_api_aside_fn)(void *arg);
+
+/*
+ * Runs work(arg) for req without holding the request's thread: suspends
+ * req and runs work on a detached thread of its own, then resumes req,
+ * and answer(req, arg) answers it on an HTTP worker (and frees arg).
+ * When no thread can be started, unstarted(arg) runs instead, on the
+ * calling thread, and the request resumes all the same. The HTTP
+ * server's stop waits for the resume, so work must end within a bound
+ * (a fetch timeout). The handler returns right after this call.
+ */
+void sp_api__aside(sp_http_req *req, sp_api_aside_fn work, sp_api_aside_fn unstarted,
+                   sp_http_resume_fn answer, void *arg);
+
 /* ---- oCIS's change stream (clientlog.c) ---- */
 
 /* Writes event e as one Server-Sent Events frame of oCIS's path, on the
@@ -223,6 +250,7 @@ int sp_api__register_web(sp_router *r, sp_api *api);
 int sp_api__register_ocs(sp_router *r, sp_api *api);
 int sp_api__register_settings(sp_router *r, sp_api *api);
 int sp_api__register_groups(sp_router *r, sp_api *api);
+int sp_api__register_subscriptions(sp_router *r, sp_api *api);
 
 /* Shortest users search term (/graph/v1.0/users): fewer characters would
  * enumerate the directory. The capabilities announce it. The groups
@@ -285,6 +313,12 @@ json_t *sp_api__remote_json(sp_api *api, const sp_drive *d);
  * when id is not a remote space of u. */
 int sp_api__remote_delete(sp_http_req *req, sp_api *api, const sp_user *u, const char *id);
 
+/* Finds drive id as u reaches it, whatever its kind (a drive u is a
+ * member of, or any with as_admin; a share's mountpoint; a remote space
+ * of u), and calls fn once. Returns 0, SP_ERR_NOT_FOUND or another
+ * negative sp_err. */
+int sp_api__drive_find(sp_api *api, const sp_user *u, int as_admin, const char *id,
+                       sp_drive_fn fn, void *ctx);
 /* Replies status with the drive id as the caller sees it (or 404);
  * beta: the v1beta1 form. */
 void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const char *id,

@@ -39,7 +39,6 @@
 #include "util/log.h"
 #include "util/time.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,10 +47,10 @@
 /* Whole time one lookup at the hosting instance may take: the caller is
  * waiting, and a healthy instance answers in milliseconds. */
 #define SP_REMOTE_FETCH_TIMEOUT_MS 5000L
+/* Largest answer read from the hosting instance: a Drive is a few KiB. */
 /* Whole time subscribing may take: the hosting instance first checks
  * that our notification URL answers (the validation handshake). */
 #define SP_REMOTE_SUBSCRIBE_TIMEOUT_MS 12000L
-/* Largest answer read from the hosting instance: a Drive is a few KiB. */
 #define SP_REMOTE_FETCH_MAX (1024 * 1024)
 /* Lookups in flight at one instance. A lookup holds no HTTP worker (the
  * request waits suspended while a thread of its own asks), but a thread
@@ -66,11 +65,11 @@
  * make this process hold, well above what people registering spaces
  * need at once. */
 #define SP_REMOTE_LOOKUPS_MAX 16
+/* Longest name of a remote space, in characters, as for drives. */
 /* Random bytes of the clientState a subscription at the hosting instance
  * is given: 256 bits, 43 characters (Graph allows 128). */
 #define SP_REMOTE_STATE_BYTES 32
 
-/* Longest name of a remote space, in characters, as for drives. */
 #define SP_REMOTE_NAME_CHARS 255
 
 /* What the hosting instance said about the drive. */
@@ -140,16 +139,12 @@ done:
  * was reached) and returns SP_ERR_UNAVAILABLE. */
 static int lookup_begin(sp_http_req *req, sp_api *api, const char *instance, size_t index)
 {
-    atomic_int *mine = &api->remote_lookups_at[index];
-    int own_full = atomic_fetch_add(mine, 1) >= SP_REMOTE_LOOKUPS_PER_INSTANCE;
-    int all_full = !own_full && atomic_fetch_add(&api->remote_lookups, 1) >= SP_REMOTE_LOOKUPS_MAX;
-    if (!own_full && !all_full)
+    int full = sp_api__slot_take(&api->remote_lookups_at[index], SP_REMOTE_LOOKUPS_PER_INSTANCE,
+                                 &api->remote_lookups, SP_REMOTE_LOOKUPS_MAX);
+    if (!full)
         return 0;
-    if (all_full)
-        atomic_fetch_sub(&api->remote_lookups, 1);
-    atomic_fetch_sub(mine, 1);
     sp_http_add_header(req, "Retry-After", "1");
-    if (own_full)
+    if (full == 1)
         sp_http_reply_error(req, 503, "serviceNotAvailable",
                             "other spaces are being looked up at the instance %s; try again",
                             instance);
@@ -163,8 +158,7 @@ static int lookup_begin(sp_http_req *req, sp_api *api, const char *instance, siz
 /* Gives back the slots lookup_begin took. */
 static void lookup_end(sp_api *api, size_t index)
 {
-    atomic_fetch_sub(&api->remote_lookups, 1);
-    atomic_fetch_sub(&api->remote_lookups_at[index], 1);
+    sp_api__slot_give(&api->remote_lookups_at[index], &api->remote_lookups);
 }
 
 /* A registration whose lookup runs on a thread of its own while the
@@ -172,7 +166,6 @@ static void lookup_end(sp_api *api, size_t index)
  * request is answered. */
 typedef struct lookup {
     sp_api *api;
-    sp_http_req *req;
     sp_user user;
     json_t *body; /* the request body, owned; name and url borrow from it */
     const char *name, *url;
@@ -268,9 +261,8 @@ static void subscribe(lookup *l, const char *instance)
     sp_buf_free(&answer);
 }
 
-/* On its own thread: asks the hosting instance, then wakes the request.
- * Touches nothing of l after the resume (the answer frees it). */
-static void *lookup_run(void *arg)
+/* On its own thread (sp_api__aside): asks the hosting instance. */
+static void lookup_run(void *arg)
 {
     lookup *l = arg;
     const char *instance = l->api->cfg->trusted_instances.items[l->m.index];
@@ -290,8 +282,15 @@ static void *lookup_run(void *arg)
                 l->why ? l->why : sp_err_str(l->rc));
     sp_buf_free(&url);
     lookup_end(l->api, l->m.index);
-    sp_http_resume(l->req);
-    return NULL;
+}
+
+/* When no thread could ask: answered as a lookup that could not be made. */
+static void lookup_unstarted(void *arg)
+{
+    lookup *l = arg;
+    l->rc = SP_ERR_UNAVAILABLE;
+    l->why = "no thread to ask it with";
+    lookup_end(l->api, l->m.index);
 }
 
 /*
@@ -410,32 +409,6 @@ static int read_registration(sp_http_req *req, json_t *body, const char **name, 
     return 0;
 }
 
-/*
- * Starts the lookup of the registration's space at its instance without
- * holding the request's thread: suspends the request and asks on a thread
- * of its own (detached; the HTTP server's stop waits for the resume, and
- * the lookup ends within its timeout). Steals l. */
-static void lookup_start(sp_http_req *req, lookup *l)
-{
-    l->req = req;
-    sp_http_suspend(req, lookup_answer, l);
-    pthread_attr_t attr;
-    pthread_t thread;
-    int started = pthread_attr_init(&attr) == 0;
-    if (started) {
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        started = pthread_create(&thread, &attr, lookup_run, l) == 0;
-        pthread_attr_destroy(&attr);
-    }
-    if (!started) {
-        /* Answered as a lookup that could not be made. */
-        l->rc = SP_ERR_UNAVAILABLE;
-        l->why = "no thread to ask it with";
-        lookup_end(l->api, l->m.index);
-        sp_http_resume(req);
-    }
-}
-
 static void register_remote(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
@@ -469,9 +442,14 @@ static void register_remote(sp_http_req *req, void *ctx)
         free(token);
         goto fail;
     }
-    *l = (lookup){
-        .api = api, .user = u, .body = body, .name = name, .url = url, .m = m, .bearer = token};
-    lookup_start(req, l);
+    *l = (lookup){.api = api,
+                  .user = u,
+                  .body = body,
+                  .name = name,
+                  .url = url,
+                  .m = m,
+                  .bearer = token};
+    sp_api__aside(req, lookup_run, lookup_unstarted, lookup_answer, l);
     return;
 fail:
     json_decref(body);

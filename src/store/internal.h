@@ -256,8 +256,8 @@ struct sp_subscription;
     " coalesce(s.lifecycle_pending, '')"
 /* Reads SP_SUBSCRIPTION_COLS from the current row of q into *out. */
 void sp_store__read_subscription(sqlite3_stmt *q, struct sp_subscription *out);
-/* Writes event type (SP_EVENT_SUBSCRIPTION_*) about s for its owner,
- * with reason (NULL, or for deleted: "deleted", "expired", "accessLost"),
+/* Writes event type (subscription.created, .updated or .deleted) about
+ * s for its owner, with reason (NULL, or for deleted: "deleted", "expired", "accessLost"),
  * inside the caller's write transaction; *seq_out (may be NULL) receives
  * its seq. Returns 0 or a negative sp_err. */
 int sp_store__subscription_event(sp_conn *w, const char *type, const struct sp_subscription *s,

@@ -265,7 +265,7 @@ int sp_store_subscription_renew(sp_store *st, const sp_subscription_who *who, co
         return SP_ERR_DB;
     }
     int rc = find(w, who, id, row);
-    if (rc == 0 && row->ended_at)
+    if (rc == 0 && (row->ended_at || row->expires_at <= sp_time_now_ms()))
         rc = SP_ERR_NOT_FOUND;
     if (rc == 0) {
         sqlite3_stmt *s = sp_store__stmt(w, SQL_RENEW);
@@ -306,6 +306,14 @@ int sp_store_subscription_delete(sp_store *st, const sp_subscription_who *who, c
     rc = sp_store__finish(st, rc);
     free(row);
     return rc;
+}
+
+int sp_store_subscriptions_of(sp_store *st, int64_t owner_seq, int64_t *count)
+{
+    sp_conn *c = sp_store__conn(st);
+    if (!c)
+        return SP_ERR_DB;
+    return count_of(c, SQL_COUNT_OWNER, owner_seq, count);
 }
 
 int sp_store_subscriptions_count(sp_store *st, int64_t *count)

@@ -111,8 +111,9 @@ int sp_store_subscription_list(sp_store *st, int64_t owner_seq, sp_subscription_
 /*
  * Renews subscription id of who: a new expires_at (ms), with its
  * subscription.updated event; *out (may be NULL) receives the row. An
- * ended subscription cannot be renewed (SP_ERR_NOT_FOUND, as Graph
- * forgets it). Returns 0, SP_ERR_NOT_FOUND or another negative sp_err.
+ * ended or expired subscription cannot be renewed (SP_ERR_NOT_FOUND, as
+ * Graph forgets it). Returns 0, SP_ERR_NOT_FOUND or another negative
+ * sp_err.
  */
 int sp_store_subscription_renew(sp_store *st, const sp_subscription_who *who, const char *id,
                                 int64_t expires_at, sp_subscription *out);
@@ -121,6 +122,10 @@ int sp_store_subscription_renew(sp_store *st, const sp_subscription_who *who, co
  * reason "deleted". Returns 0, SP_ERR_NOT_FOUND or another negative
  * sp_err. */
 int sp_store_subscription_delete(sp_store *st, const sp_subscription_who *who, const char *id);
+
+/* Number of subscriptions owner_seq holds, ended ones too (the limit of
+ * sp_store_subscription_create counts them so). */
+int sp_store_subscriptions_of(sp_store *st, int64_t owner_seq, int64_t *count);
 
 /* Number of subscriptions not ended (for /metrics). */
 int sp_store_subscriptions_count(sp_store *st, int64_t *count);

@@ -22,6 +22,13 @@ struct sp_httpsig_key;
  * room beyond it costs nothing). */
 #define SP_FETCH_BEARER_MAX 16384
 
+/* Webhooks (a validation handshake, a notification): the receiver must
+ * answer within 10 s, as Microsoft Graph asks of its receivers; an answer
+ * is a token or an acknowledgement, so 64 KiB is plenty. Redirects are
+ * never followed for them (redirects_max 0). */
+#define SP_FETCH_WEBHOOK_TIMEOUT_MS 10000L
+#define SP_FETCH_WEBHOOK_ANSWER_MAX (64 * 1024)
+
 /* One request. Zero-initialise and set what is needed. */
 typedef struct sp_fetch_req {
     const char *method;       /* "GET" (also when NULL), "POST", "PATCH" or "DELETE" */
