@@ -102,9 +102,9 @@ static const char *field(json_t *o, const char *name)
 
 /*
  * Applies one notification from instance. Returns 0 (applied, or a
- * redelivery or a note with nothing to do), SP_ERR_NOT_FOUND (no
- * subscription of ours with that id and clientState: also one whose
- * registration is not stored yet, so the sender tries again),
+ * redelivery or a note with nothing to do), SP_ERR_NOT_FOUND (a change
+ * for no subscription of ours with that id and clientState: also one
+ * whose registration is not stored yet, so the sender tries again),
  * SP_ERR_INVALID, or a store error.
  */
 static int apply(sp_api *api, const char *instance, json_t *n)
@@ -135,7 +135,12 @@ static int apply(sp_api *api, const char *instance, json_t *n)
     } else if (!etag) {
         return 0; /* nothing to store */
     }
-    return sp_store_remote_sub_notify(api->store, instance, sub, state, seq, note, etag, NULL);
+    int rc = sp_store_remote_sub_notify(api->store, instance, sub, state, seq, note, etag, NULL);
+    /* A removal of what is not (or no longer) here has nothing left to
+     * do: the space was removed already (the deleted notification comes
+     * before the subscriptionRemoved note), and refusing would have the
+     * sender try again forever. */
+    return rc == SP_ERR_NOT_FOUND && note == SP_REMOTE_OCM_UNSHARED ? 0 : rc;
 }
 
 static void notifications(sp_http_req *req, void *ctx)
