@@ -319,6 +319,8 @@ int sp_api__remote_delete(sp_http_req *req, sp_api *api, const sp_user *u, const
  * negative sp_err. */
 int sp_api__drive_find(sp_api *api, const sp_user *u, int as_admin, const char *id,
                        sp_drive_fn fn, void *ctx);
+/* sp_drive_fn that keeps nothing: for asking whether a drive is there. */
+int sp_api__drive_seen(const sp_drive *d, void *ctx);
 /* Replies status with the drive id as the caller sees it (or 404);
  * beta: the v1beta1 form. */
 void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const char *id,

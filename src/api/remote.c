@@ -483,18 +483,11 @@ json_t *sp_api__remote_json(sp_api *api, const sp_drive *d)
     return out;
 }
 
-static int found(const sp_drive *d, void *ctx)
-{
-    (void)d;
-    (void)ctx;
-    return 0;
-}
-
 int sp_api__remote_delete(sp_http_req *req, sp_api *api, const sp_user *u, const char *id)
 {
     /* Most drive ids are not remote spaces: a read says so without taking
      * the writer. */
-    int rc = sp_store_remote_get(api->store, u, id, found, NULL);
+    int rc = sp_store_remote_get(api->store, u, id, sp_api__drive_seen, NULL);
     if (rc == SP_ERR_NOT_FOUND)
         return 0;
     if (rc == 0)

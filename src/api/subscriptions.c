@@ -393,13 +393,6 @@ done:
     free(h);
 }
 
-static int found(const sp_drive *d, void *ctx)
-{
-    (void)d;
-    (void)ctx;
-    return 0;
-}
-
 /* Whether u may subscribe to q's resource now: their own list always; a
  * drive only when they reach it (404 otherwise, as GET drives/{id}).
  * Only drives they reach themselves, not every drive an admin may list:
@@ -409,7 +402,7 @@ static int may_subscribe(sp_http_req *req, sp_api *api, const sp_user *u, const 
 {
     if (!q->drive_id)
         return 0;
-    int rc = sp_api__drive_find(api, u, 0, q->drive_id, found, NULL);
+    int rc = sp_api__drive_find(api, u, 0, q->drive_id, sp_api__drive_seen, NULL);
     if (rc == SP_ERR_NOT_FOUND)
         sp_http_reply_error(req, 404, "itemNotFound", "no drive %s", q->drive_id);
     else if (rc < 0)
