@@ -25,6 +25,7 @@
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/fetch.h"
+#include "util/instance.h"
 #include "util/log.h"
 #include "util/time.h"
 #include "util/wake.h"
@@ -227,8 +228,14 @@ static int collect(const sp_event *e, void *ctx)
 static int post(sp_webhooks *h, const sp_subscription *sub, const char *url, const char *body,
                 char *err, size_t errlen)
 {
-    if (!sp_fetch_url_allowed(url)) {
-        snprintf(err, errlen, "notification URL no longer allowed");
+    /* Checked again at each delivery: the operator may have taken the
+     * host off the lists since the subscription was made. */
+    const char *why = NULL;
+    const sp_config_list *ti = &h->cfg->trusted_instances, *wh = &h->cfg->webhook_hosts;
+    if (sp_instance_match_webhook((const char *const *)ti->items, ti->count,
+                                  (const char *const *)wh->items, wh->count, url, NULL,
+                                  &why) < 0) {
+        snprintf(err, errlen, "notification URL not allowed: %s", why);
         return 0;
     }
     sp_fetch_req r = {.method = "POST",
@@ -244,7 +251,6 @@ static int post(sp_webhooks *h, const sp_subscription *sub, const char *url, con
                       .signer = sub->delegate[0] ? h->signer : NULL};
     sp_buf answer = {0};
     long status = 0;
-    const char *why = NULL;
     int rc = sp_fetch(url, &r, &status, &answer, &why);
     sp_buf_free(&answer);
     if (atomic_load(&h->stopping))
@@ -304,7 +310,8 @@ static int send_lifecycle(sp_webhooks *h, const sp_subscription *sub)
 }
 
 /* Reads sub's next batch after its cursor and sends it; a batch of only
- * skipped events moves the cursor without a request. */
+ * skipped events moves the cursor without a request. Returns 0, 1 when
+ * there was nothing to read, or a negative sp_err. */
 static int send_batch(sp_webhooks *h, const sp_subscription *sub)
 {
     char expires[SP_TIME_RFC3339_LEN];
@@ -325,8 +332,10 @@ static int send_batch(sp_webhooks *h, const sp_subscription *sub)
             rc = SP_ERR_NOMEM;
     }
     json_decref(b.value);
-    if (rc < 0 || b.through == sub->cursor)
+    if (rc < 0)
         return rc;
+    if (b.through == sub->cursor)
+        return 1; /* nothing after the cursor after all */
     if (b.count > 0) {
         char err[SP_HOOK_ERR_MAX] = "";
         int sent = post(h, sub, sub->notification_url, body, err, sizeof err);
@@ -361,6 +370,7 @@ static int end(sp_webhooks *h, const sp_subscription *sub, sp_webhook_end why)
  * end when it expired or its owner lost access, else a missed note when
  * events after its cursor are gone, else its next batch. A turn that
  * leaves more to do rings the bell, so that a worker comes back to it.
+ * Returns 0, 1 when there was nothing to do, or a negative sp_err.
  */
 static int serve(sp_webhooks *h, const sp_subscription *sub)
 {
@@ -515,6 +525,7 @@ static void *run(void *arg)
             release(w);
             if (rc == 0)
                 continue;
+            rc = rc > 0 ? 0 : rc; /* nothing done: wait as when idle */
         }
         if (rc < 0) {
             sp_warn("webhooks", "delivery bookkeeping failed: %s", sp_err_str(rc));

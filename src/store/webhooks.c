@@ -27,15 +27,20 @@
     "EXISTS (SELECT 1 FROM event_recipients r WHERE r.user_seq = s.owner_seq"                      \
     " AND r.event_seq > s.cursor)"
 
+/* SQL: the log's first retained seq; AUTOINCREMENT keeps the last one
+ * used in sqlite_sequence when every row is gone. */
+#define FIRST_SEQ                                                                                  \
+    "coalesce((SELECT min(seq) FROM events),"                                                      \
+    " (SELECT seq + 1 FROM sqlite_sequence WHERE name = 'events'), 1)"
+/* SQL, on subscriptions s: events after its cursor left the log before
+ * it was told of them. */
+#define SUB_GAP "s.cursor + 1 < " FIRST_SEQ
+
 static const char SQL_DUE[] =
     "SELECT " SP_SUBSCRIPTION_COLS FROM_SUBS " WHERE s.next_attempt_at <= ?1"
     " AND (s.lifecycle_pending IS NOT NULL OR s.ended_at IS NOT NULL OR s.expires_at <= ?1"
-    " OR " SUB_BEHIND ") ORDER BY s.next_attempt_at, s.seq LIMIT ?2";
-/* The log's first retained seq; AUTOINCREMENT keeps the last one used in
- * sqlite_sequence when every row is gone. */
-static const char SQL_FIRST_SEQ[] =
-    "SELECT coalesce((SELECT min(seq) FROM events),"
-    " (SELECT seq + 1 FROM sqlite_sequence WHERE name = 'events'), 1)";
+    " OR " SUB_BEHIND " OR " SUB_GAP ") ORDER BY s.next_attempt_at, s.seq LIMIT ?2";
+static const char SQL_FIRST_SEQ[] = "SELECT " FIRST_SEQ;
 static const char SQL_ADVANCE[] =
     "UPDATE subscriptions SET cursor = max(cursor, ?2), attempts = 0, next_attempt_at = ?3,"
     " last_error = NULL WHERE seq = ?1";
@@ -58,10 +63,11 @@ static const char SQL_LIFECYCLE_SENT[] =
     "UPDATE subscriptions SET lifecycle_pending = NULL, attempts = 0, next_attempt_at = 0,"
     " last_error = NULL WHERE seq = ?";
 /* Live subscriptions with nothing to send whose cursor is behind ?1 (the
- * newest event): none of the events after the cursor are their owner's. */
+ * newest event): none of the events after the cursor are their owner's,
+ * and none left the log (that is for a missed notification to say). */
 #define CATCH_UP_WHERE                                                                             \
     " WHERE s.ended_at IS NULL AND s.lifecycle_pending IS NULL AND s.cursor < ?1"                  \
-    " AND NOT " SUB_BEHIND
+    " AND NOT " SUB_BEHIND " AND NOT " SUB_GAP
 static const char SQL_CATCH_UP_ANY[] = "SELECT 1 FROM subscriptions s" CATCH_UP_WHERE " LIMIT 1";
 static const char SQL_CATCH_UP[] =
     "UPDATE subscriptions AS s SET cursor = ?1" CATCH_UP_WHERE;
@@ -72,7 +78,7 @@ static const char SQL_DRIVE_SUBS[] =
 static const char SQL_PENDING[] =
     "SELECT count(*), coalesce(min(CASE WHEN s.next_attempt_at > ?1 THEN s.next_attempt_at END),"
     " 0) FROM subscriptions s WHERE s.lifecycle_pending IS NOT NULL"
-    " OR (s.ended_at IS NULL AND " SUB_BEHIND ")";
+    " OR (s.ended_at IS NULL AND (" SUB_BEHIND " OR " SUB_GAP "))";
 
 int sp_store_webhooks_due(sp_store *st, int64_t now_ms, sp_subscription *out, int max, int *count)
 {
