@@ -212,23 +212,14 @@ static int sign_request(const char *url, const sp_url *u, const sp_fetch_req *re
     sp_httpsig_params p = {.created = sp_time_now_ms() / 1000, .nonce = nonce, .with_alg = 1};
     sp_buf input = {0}, sig = {0}, line = {0};
     int rc = sp_httpsig_sign(req->signer, &m, covered, count, &p, &input, &sig);
-    if (rc == 0 && post)
-        rc = sp_buf_printf(&line, "Content-Digest: %s", digest) < 0 ||
-                     add_header(headers, line.data) < 0
-                 ? SP_ERR_NOMEM
-                 : 0;
-    sp_buf_reset(&line);
-    if (rc == 0)
-        rc = sp_buf_printf(&line, "Signature-Input: %s", input.data) < 0 ||
-                     add_header(headers, line.data) < 0
-                 ? SP_ERR_NOMEM
-                 : 0;
-    sp_buf_reset(&line);
-    if (rc == 0)
-        rc = sp_buf_printf(&line, "Signature: %s", sig.data) < 0 ||
-                     add_header(headers, line.data) < 0
-                 ? SP_ERR_NOMEM
-                 : 0;
+    const char *names[3] = {"Content-Digest", "Signature-Input", "Signature"};
+    const char *values[3] = {post ? digest : NULL, input.data, sig.data};
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        sp_buf_reset(&line);
+        if (values[i] && (sp_buf_printf(&line, "%s: %s", names[i], values[i]) < 0 ||
+                          add_header(headers, line.data) < 0))
+            rc = SP_ERR_NOMEM;
+    }
     if (rc < 0 && !*why)
         *why = "cannot sign the request";
     sp_buf_free(&input);

@@ -165,6 +165,24 @@ static int make_keyid(sp_httpsig_key *k, const char *keyid_base)
     return w > 0 && (size_t)w < sizeof k->keyid ? 0 : SP_ERR_TOO_LARGE;
 }
 
+/* Makes *out (new) of pk (stolen), when it is a key we accept. */
+static int wrap(EVP_PKEY *pk, int is_private, sp_httpsig_key **out)
+{
+    if (!pk || !key_type_ok(pk)) {
+        EVP_PKEY_free(pk);
+        return SP_ERR_INVALID;
+    }
+    sp_httpsig_key *k = calloc(1, sizeof *k);
+    if (!k) {
+        EVP_PKEY_free(pk);
+        return SP_ERR_NOMEM;
+    }
+    k->pkey = pk;
+    k->is_private = is_private;
+    *out = k;
+    return 0;
+}
+
 /* Writes a new ed25519 key to path through a temporary file. */
 static int create_key(const char *path)
 {
@@ -218,24 +236,12 @@ int sp_httpsig_key_load(const char *path, int create, const char *keyid_base, sp
         return SP_ERR_IO;
     EVP_PKEY *pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
     fclose(f);
-    if (!pk || !key_type_ok(pk)) {
-        EVP_PKEY_free(pk);
-        return SP_ERR_INVALID;
+    int rc = wrap(pk, 1, out);
+    if (rc == 0 && (rc = make_keyid(*out, keyid_base)) < 0) {
+        sp_httpsig_key_free(*out);
+        *out = NULL;
     }
-    sp_httpsig_key *k = calloc(1, sizeof *k);
-    if (!k) {
-        EVP_PKEY_free(pk);
-        return SP_ERR_NOMEM;
-    }
-    k->pkey = pk;
-    k->is_private = 1;
-    int rc = make_keyid(k, keyid_base);
-    if (rc < 0) {
-        sp_httpsig_key_free(k);
-        return rc;
-    }
-    *out = k;
-    return 0;
+    return rc;
 }
 
 int sp_httpsig_key_from_pem(const char *pem, const char *keyid, sp_httpsig_key **out)
@@ -250,20 +256,10 @@ int sp_httpsig_key_from_pem(const char *pem, const char *keyid, sp_httpsig_key *
     EVP_PKEY *pk = priv ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)
                         : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
     BIO_free(bio);
-    if (!pk || !key_type_ok(pk)) {
-        EVP_PKEY_free(pk);
-        return SP_ERR_INVALID;
-    }
-    sp_httpsig_key *k = calloc(1, sizeof *k);
-    if (!k) {
-        EVP_PKEY_free(pk);
-        return SP_ERR_NOMEM;
-    }
-    k->pkey = pk;
-    k->is_private = priv;
-    snprintf(k->keyid, sizeof k->keyid, "%s", keyid);
-    *out = k;
-    return 0;
+    int rc = wrap(pk, priv, out);
+    if (rc == 0)
+        snprintf((*out)->keyid, sizeof(*out)->keyid, "%s", keyid);
+    return rc;
 }
 
 const char *sp_httpsig_key_id(const sp_httpsig_key *k)

@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from harness import TAP, Client, Issuer, Nats, Spaceport, wait_until
 from natsclient import NatsClient
 from sse import Stream
+from test_federation import storage_change
 
 SPACE_VIEWER = 'a8d5fe5e-96e3-418d-825b-534dbdf22b99'
 NOTES = '/api/v1/federation/notifications'
@@ -47,17 +48,6 @@ SUBS = '/graph/v1.0/subscriptions'
 # when a third is left, so the first renewal comes after 60 s, after the
 # 30 s outage, and the subscription outlives that outage.
 LIFETIME_S = 90
-
-
-def storage_change(nc, drive, etag):
-    ev = {'specversion': '1.0', 'id': str(uuid.uuid4()), 'source': 'urn:test:storage',
-          'type': 'spaceport.storage.changed', 'datacontenttype': 'application/json',
-          'data': {'driveId': drive, 'itemId': 'item-1', 'eTag': etag,
-                   'lastModifiedDateTime': time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()),
-                   'change': 'updated'}}
-    nc.publish('spaceport.storage.changed', ev,
-               headers={'Nats-Msg-Id': ev['id'], 'Content-Type': 'application/cloudevents+json'})
-    nc.flush()
 
 
 def db(sp, sql, args=()):
