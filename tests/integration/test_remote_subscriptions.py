@@ -318,6 +318,36 @@ def run(t, zurich, paris, nz, idz, idp):
     stream.close()
     t.ok((paris.metric('spaceport_signed_requests_total{outcome="refused"}') or 0) >= 6,
          'paris counts refused signed requests in /metrics')
+    check_rotation(t, zurich, paris, marie_p, marie_z, other)
+
+
+def check_rotation(t, zurich, paris, marie_p, marie_z, drive):
+    """The documented rotation: stop, move the key to
+    instance-key.previous.pem, start. The new key signs, both are
+    published, and zurich (holding the old one in its cache) fetches the
+    keys again for the unknown keyid and accepts the new signature."""
+    old = paris.get('/.well-known/ocm').json()['publicKey']['keyId']
+    t.eq(paris.stop(), 0, 'paris stops for the rotation')
+    os.rename(os.path.join(paris.data_dir, 'instance-key.pem'),
+              os.path.join(paris.data_dir, 'instance-key.previous.pem'))
+    paris.start()
+    d = paris.get('/.well-known/ocm').json()
+    new = d['publicKey']['keyId']
+    t.ok(new != old and new.startswith(paris.url + '/ocm#') and
+         [k['keyId'] for k in d['publicKeys']] == [new, old],
+         'after the rotation a new key signs and the previous one is still published', d)
+    fetches = zurich.metric('spaceport_peer_key_fetches_total') or 0
+    r = marie_p.call('POST', '/graph/v1.0/me/drives', {
+        'driveType': 'mountpoint', 'root': {'remoteItem': {
+            'webDavUrl': zurich.url + '/dav/spaces/' + drive}}})
+    t.eq(r.status, 201, 'paris: Marie registers a zurich space again after the rotation')
+    subs = [x for x in marie_z.get(SUBS).json()['value'] if x['resource'] == 'drives/' + drive]
+    row = db(zurich, 'SELECT delegate FROM subscriptions WHERE id = ?',
+             (subs[0]['id'] if subs else '',))
+    t.ok(row == [(paris.url,)],
+         'zurich verified the new key\'s signature: the subscription has paris as delegate', row)
+    t.ok((zurich.metric('spaceport_peer_key_fetches_total') or 0) > fetches,
+         'zurich fetched paris\'s keys again for the unknown keyid')
 
 
 def main(t):
