@@ -234,6 +234,18 @@ int sp_api__register_changes(sp_router *r, sp_api *api);
 int sp_api__register_webfinger(sp_router *r, sp_api *api);
 int sp_api__register_remote(sp_router *r, sp_api *api);
 int sp_api__register_ocm(sp_router *r, sp_api *api);
+int sp_api__register_federation(sp_router *r, sp_api *api);
+
+/* ---- requests between instances (federation.c) ---- */
+
+/* Non-zero when the request carries an RFC 9421 signature (it claims to
+ * come from another instance rather than from a user). */
+int sp_api__signed(sp_http_req *req);
+/* Verifies that a trusted instance signed the request (auth/peers.h):
+ * returns 0 and the instance's index in cfg->trusted_instances, or has
+ * replied (401 with WWW-Authenticate: Signature, 503 when its keys cannot
+ * be fetched) and returns a negative sp_err. */
+int sp_api__peer(sp_http_req *req, sp_api *api, size_t *index);
 int sp_api__register_web(sp_router *r, sp_api *api);
 int sp_api__register_ocs(sp_router *r, sp_api *api);
 int sp_api__register_settings(sp_router *r, sp_api *api);
@@ -307,6 +319,8 @@ int sp_api__remote_delete(sp_http_req *req, sp_api *api, const sp_user *u, const
  * negative sp_err. */
 int sp_api__drive_find(sp_api *api, const sp_user *u, int as_admin, const char *id,
                        sp_drive_fn fn, void *ctx);
+/* sp_drive_fn that keeps nothing: for asking whether a drive is there. */
+int sp_api__drive_seen(const sp_drive *d, void *ctx);
 /* Replies status with the drive id as the caller sees it (or 404);
  * beta: the v1beta1 form. */
 void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const char *id,

@@ -72,6 +72,9 @@ typedef struct handshake {
     json_t *body; /* owned; q's strings borrow from it */
     sub_request q;
     char token[SP_VALIDATION_TOKEN_LEN];
+    /* The trusted instance that signed the request for its user (its
+     * base URL, borrowed from the configuration), or NULL. */
+    const char *delegate;
     /* ---- the outcome, written by the handshake thread ---- */
     int ok;
     char why[300]; /* when not ok */
@@ -371,7 +374,7 @@ static void handshake_answer(sp_http_req *req, void *arg)
                              .notification_url = h->q.notification_url,
                              .lifecycle_url = h->q.lifecycle_url,
                              .client_state = h->q.client_state,
-                             .delegate = NULL,
+                             .delegate = h->delegate,
                              .expires_at = h->q.expires_at};
     int rc =
         sp_store_subscription_create(h->api->store, &h->user, &n, SP_SUBSCRIPTIONS_PER_USER, s);
@@ -390,13 +393,6 @@ done:
     free(h);
 }
 
-static int found(const sp_drive *d, void *ctx)
-{
-    (void)d;
-    (void)ctx;
-    return 0;
-}
-
 /* Whether u may subscribe to q's resource now: their own list always; a
  * drive only when they reach it (404 otherwise, as GET drives/{id}).
  * Only drives they reach themselves, not every drive an admin may list:
@@ -406,7 +402,7 @@ static int may_subscribe(sp_http_req *req, sp_api *api, const sp_user *u, const 
 {
     if (!q->drive_id)
         return 0;
-    int rc = sp_api__drive_find(api, u, 0, q->drive_id, found, NULL);
+    int rc = sp_api__drive_find(api, u, 0, q->drive_id, sp_api__drive_seen, NULL);
     if (rc == SP_ERR_NOT_FOUND)
         sp_http_reply_error(req, 404, "itemNotFound", "no drive %s", q->drive_id);
     else if (rc < 0)
@@ -414,11 +410,28 @@ static int may_subscribe(sp_http_req *req, sp_api *api, const sp_user *u, const 
     return rc;
 }
 
+/* The delegate of a new subscription: the trusted instance whose
+ * signature the request carries (it registered a remote space for the
+ * caller, federation.c), or NULL when unsigned. Returns 0, or has replied
+ * 401 for a signature that does not verify. */
+static int delegate_of(sp_http_req *req, sp_api *api, const char **delegate)
+{
+    size_t index;
+    *delegate = NULL;
+    if (!sp_api__signed(req))
+        return 0;
+    if (sp_api__peer(req, api, &index) < 0)
+        return SP_ERR_UNAUTHORIZED;
+    *delegate = api->cfg->trusted_instances.items[index];
+    return 0;
+}
+
 static void create_subscription(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
     sp_user u;
-    if (sp_api__caller(req, api, &u) < 0)
+    const char *delegate = NULL;
+    if (sp_api__caller(req, api, &u) < 0 || delegate_of(req, api, &delegate) < 0)
         return;
     json_t *body = sp_api__json_body(req);
     if (!body)
@@ -459,6 +472,7 @@ static void create_subscription(sp_http_req *req, void *ctx)
     h->api = api;
     h->user = u;
     h->body = body;
+    h->delegate = delegate;
     sp_api__aside(req, handshake_run, handshake_unstarted, handshake_answer, h);
     return;
 fail:
@@ -469,12 +483,21 @@ fail:
 /* ---- reading, renewing, deleting ---- */
 
 /*
- * Who asks about a subscription: its owner, by their bearer token. Fills
- * *who (and *u). Returns 0, or has replied (401, 503, 500) and returns a
- * negative sp_err.
+ * Who asks about a subscription: its owner, by their bearer token, or,
+ * with no token, the trusted instance that made it for its owner, by its
+ * signature (it renews and deletes it without the user). Fills *who (and
+ * *u, for the owner). Returns 0, or has replied (401, 503, 500) and
+ * returns a negative sp_err.
  */
 static int subscription_who(sp_http_req *req, sp_api *api, sp_user *u, sp_subscription_who *who)
 {
+    if (!sp_http_header(req, "Authorization") && sp_api__signed(req)) {
+        size_t index;
+        if (sp_api__peer(req, api, &index) < 0)
+            return SP_ERR_UNAUTHORIZED;
+        *who = (sp_subscription_who){.delegate = api->cfg->trusted_instances.items[index]};
+        return 0;
+    }
     if (sp_api__caller(req, api, u) < 0)
         return SP_ERR_UNAUTHORIZED;
     *who = (sp_subscription_who){.owner_seq = u->seq, .delegate = NULL};

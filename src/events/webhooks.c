@@ -93,6 +93,7 @@ typedef struct worker {
 struct sp_webhooks {
     sp_store *store;
     const sp_config *cfg;
+    const struct sp_httpsig_key *signer;
     pthread_t threads[SP_HOOK_WORKERS];
     worker *workers; /* SP_HOOK_WORKERS */
     int started;
@@ -230,11 +231,13 @@ static int collect(const sp_event *e, void *ctx)
 /* ---- sending ---- */
 
 /*
- * POSTs body to url. Returns 1 when the receiver accepted it (2xx within
- * the timeout), 0 when not (err says why), -1 when the request was
- * abandoned on stop (not the receiver's failure).
+ * POSTs body to url for sub (signed when a trusted instance made sub).
+ * Returns 1 when the receiver accepted it (2xx within the timeout), 0 when
+ * not (err says why), -1 when the request was abandoned on stop (not the
+ * receiver's failure).
  */
-static int post(sp_webhooks *h, const char *url, const char *body, char *err, size_t errlen)
+static int post(sp_webhooks *h, const sp_subscription *sub, const char *url, const char *body,
+                char *err, size_t errlen)
 {
     /* Checked again at each delivery: the operator may have taken the
      * host off the lists since the subscription was made. */
@@ -253,9 +256,10 @@ static int post(sp_webhooks *h, const char *url, const char *body, char *err, si
                       .cancel = &h->cancel,
                       .timeout_ms = SP_HOOK_TIMEOUT_MS,
                       .max_body = SP_HOOK_ANSWER_MAX,
-                      .redirects_max = 0};
-    /* Instance to instance: a POST to a trusted instance is to be signed
-     * (RFC 9421) here once util/httpsig is in. */
+                      .redirects_max = 0,
+                      /* Instance to instance: the delegate that made the
+                       * subscription verifies that we sent it. */
+                      .signer = sub->delegate[0] ? h->signer : NULL};
     sp_buf answer = {0};
     long status = 0;
     int rc = sp_fetch(url, &r, &status, &answer, &why);
@@ -300,7 +304,7 @@ static int send_lifecycle(sp_webhooks *h, const sp_subscription *sub)
         return SP_ERR_NOMEM;
     char err[SP_HOOK_ERR_MAX] = "";
     const char *url = sub->lifecycle_url[0] ? sub->lifecycle_url : sub->notification_url;
-    int sent = post(h, url, body, err, sizeof err);
+    int sent = post(h, sub, url, body, err, sizeof err);
     free(body);
     if (sent < 0)
         return 0;
@@ -345,7 +349,7 @@ static int send_batch(sp_webhooks *h, const sp_subscription *sub)
         return 1; /* nothing after the cursor after all */
     if (b.count > 0) {
         char err[SP_HOOK_ERR_MAX] = "";
-        int sent = post(h, sub->notification_url, body, err, sizeof err);
+        int sent = post(h, sub, sub->notification_url, body, err, sizeof err);
         free(body);
         if (sent < 0)
             return 0;
@@ -563,7 +567,8 @@ static void *run(void *arg)
     return NULL;
 }
 
-int sp_webhooks_start(sp_store *st, const sp_config *cfg, sp_webhooks **out)
+int sp_webhooks_start(sp_store *st, const sp_config *cfg, const struct sp_httpsig_key *signer,
+                      sp_webhooks **out)
 {
     *out = NULL;
     sp_webhooks *h = calloc(1, sizeof *h);
@@ -572,6 +577,7 @@ int sp_webhooks_start(sp_store *st, const sp_config *cfg, sp_webhooks **out)
         goto fail;
     h->store = st;
     h->cfg = cfg;
+    h->signer = signer;
     sp_wake_init(&h->bell);
     pthread_mutex_init(&h->lock, NULL);
     int64_t now = sp_time_mono_ms();

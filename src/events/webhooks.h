@@ -21,11 +21,16 @@
 #include "store/store.h"
 
 struct sp_buf;
+struct sp_httpsig_key;
 typedef struct sp_webhooks sp_webhooks;
 
-/* Starts the workers. st and cfg are borrowed and must outlive the
- * handle. Returns 0 and a new handle in *out, or SP_ERR_NOMEM. */
-int sp_webhooks_start(sp_store *st, const sp_config *cfg, sp_webhooks **out);
+/* Starts the workers. st, cfg and signer are borrowed and must outlive
+ * the handle; signer (may be NULL) signs the notifications of
+ * subscriptions a trusted instance made (their delegate), so that it
+ * knows they come from here (RFC 9421). Returns 0 and a new handle in
+ * *out, or SP_ERR_NOMEM. */
+int sp_webhooks_start(sp_store *st, const sp_config *cfg, const struct sp_httpsig_key *signer,
+                      sp_webhooks **out);
 
 /* The commit listener: events were written. Safe from any thread. */
 void sp_webhooks_wake(void *webhooks);

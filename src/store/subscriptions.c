@@ -253,8 +253,11 @@ int sp_store_subscription_list(sp_store *st, int64_t owner_seq, sp_subscription_
     return rc;
 }
 
-int sp_store_subscription_renew(sp_store *st, const sp_subscription_who *who, const char *id,
-                                int64_t expires_at, sp_subscription *out)
+/* Renews subscription id of who to expires_at, or deletes it when
+ * expires_at is 0, with its event, in one write (ownership checked inside
+ * it). *out (may be NULL) receives the row as it is now. */
+static int change(sp_store *st, const sp_subscription_who *who, const char *id,
+                  int64_t expires_at, sp_subscription *out)
 {
     sp_subscription *row = malloc(sizeof *row);
     if (!row)
@@ -265,21 +268,26 @@ int sp_store_subscription_renew(sp_store *st, const sp_subscription_who *who, co
         return SP_ERR_DB;
     }
     int rc = find(w, who, id, row);
-    if (rc == 0 && (row->ended_at || row->expires_at <= sp_time_now_ms()))
-        rc = SP_ERR_NOT_FOUND;
-    if (rc == 0) {
-        sqlite3_stmt *s = sp_store__stmt(w, SQL_RENEW);
-        if (!s) {
+    if (rc == 0 && !expires_at) {
+        rc = sp_store__exec_seq(w, SQL_DELETE, row->seq, "delete subscription");
+        if (rc == 0)
+            rc = sp_store__subscription_event(w, SP_EVENT_SUBSCRIPTION_DELETED, row, "deleted",
+                                              NULL);
+    } else if (rc == 0) {
+        /* Graph forgets an ended or expired subscription: not renewed. */
+        if (row->ended_at || row->expires_at <= sp_time_now_ms())
+            rc = SP_ERR_NOT_FOUND;
+        sqlite3_stmt *s = rc == 0 ? sp_store__stmt(w, SQL_RENEW) : NULL;
+        if (rc == 0 && !s)
             rc = SP_ERR_DB;
-        } else {
+        if (rc == 0) {
             sqlite3_bind_int64(s, 1, expires_at);
             sqlite3_bind_int64(s, 2, row->seq);
             rc = sp_store__step_done(w, s, "renew subscription");
         }
-    }
-    if (rc == 0) {
         row->expires_at = expires_at;
-        rc = sp_store__subscription_event(w, SP_EVENT_SUBSCRIPTION_UPDATED, row, NULL, NULL);
+        if (rc == 0)
+            rc = sp_store__subscription_event(w, SP_EVENT_SUBSCRIPTION_UPDATED, row, NULL, NULL);
     }
     rc = sp_store__finish(st, rc);
     if (rc == 0 && out)
@@ -288,24 +296,17 @@ int sp_store_subscription_renew(sp_store *st, const sp_subscription_who *who, co
     return rc;
 }
 
+int sp_store_subscription_renew(sp_store *st, const sp_subscription_who *who, const char *id,
+                                int64_t expires_at, sp_subscription *out)
+{
+    if (expires_at <= 0)
+        return SP_ERR_INVALID;
+    return change(st, who, id, expires_at, out);
+}
+
 int sp_store_subscription_delete(sp_store *st, const sp_subscription_who *who, const char *id)
 {
-    sp_subscription *row = malloc(sizeof *row);
-    if (!row)
-        return SP_ERR_NOMEM;
-    sp_conn *w = sp_store__begin(st);
-    if (!w) {
-        free(row);
-        return SP_ERR_DB;
-    }
-    int rc = find(w, who, id, row);
-    if (rc == 0)
-        rc = sp_store__exec_seq(w, SQL_DELETE, row->seq, "delete subscription");
-    if (rc == 0)
-        rc = sp_store__subscription_event(w, SP_EVENT_SUBSCRIPTION_DELETED, row, "deleted", NULL);
-    rc = sp_store__finish(st, rc);
-    free(row);
-    return rc;
+    return change(st, who, id, 0, NULL);
 }
 
 int sp_store_subscriptions_of(sp_store *st, int64_t owner_seq, int64_t *count)

@@ -23,6 +23,7 @@ import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -298,6 +299,14 @@ class Spaceport:
                 if '"level":"debug"' not in line:
                     print('# spaceport: ' + line, flush=True)
         return code
+
+    def db_rows(self, sql, args=()):
+        """The rows sql returns from the program's database (read-only use)."""
+        con = sqlite3.connect(os.path.join(self.data_dir, 'spaceport.db'))
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
 
     def stderr_text(self):
         try:

@@ -25,19 +25,22 @@ attacks a webhook API invites, each tried.
 import json
 import os
 import socket
-import sqlite3
 import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jsonschema
+import yaml  # python3-yaml
 
-from harness import SOURCE_ROOT, TAP, Client, Issuer, Nats, Spaceport, free_port, wait_until
+from openapi import Judge
+from harness import SOURCE_ROOT, TAP, Client, Issuer, Nats, Spaceport, wait_until
 from sse import Stream
 
 SUBS = '/graph/v1.0/subscriptions'
 MINUTE = 60
+# Answers to judge against schema/openapi.yaml at the end: (method, path, response).
+ANSWERS = []
 
 
 def rfc3339(seconds_ahead):
@@ -154,12 +157,11 @@ def raw(port, data):
             return b''
 
 
-def db_all(sp, sql, args=()):
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
+def call(client, method, path, body=None):
+    """client.call, keeping the answer for the contract check."""
+    r = client.call(method, path, body)
+    ANSWERS.append((method, path, r))
+    return r
 
 
 def subscribe(client, notification_url, resource='me/drives', change='created,updated,deleted',
@@ -167,7 +169,7 @@ def subscribe(client, notification_url, resource='me/drives', change='created,up
     body = {'changeType': change, 'notificationUrl': notification_url, 'resource': resource,
             'expirationDateTime': rfc3339(expires) if isinstance(expires, int) else expires}
     body.update(extra)
-    return client.call('POST', SUBS, body)
+    return call(client, 'POST', SUBS, body)
 
 
 def count_subs(client):
@@ -355,13 +357,13 @@ def check_others(t, rcv, alice, bob, alice_drive):
     t.eq(r.status, 201, 'Alice subscribes to her drive')
     sid = r.json()['id']
     path = SUBS + '/' + sid
-    t.eq(bob.get(path).status, 404, "Bob GETs Alice's subscription: 404")
-    t.eq(bob.call('PATCH', path, {'expirationDateTime': rfc3339(2 * 24 * 3600)}).status, 404,
+    t.eq(call(bob, 'GET', path).status, 404, "Bob GETs Alice's subscription: 404")
+    t.eq(call(bob, 'PATCH', path, {'expirationDateTime': rfc3339(2 * 24 * 3600)}).status, 404,
          'Bob renews it: 404')
-    t.eq(bob.call('DELETE', path).status, 404, 'Bob deletes it: 404')
-    t.ok(sid not in [s['id'] for s in bob.get(SUBS).json()['value']],
+    t.eq(call(bob, 'DELETE', path).status, 404, 'Bob deletes it: 404')
+    t.ok(sid not in [s['id'] for s in call(bob, 'GET', SUBS).json()['value']],
          "Bob's list does not show it")
-    got = alice.get(path)
+    got = call(alice, 'GET', path)
     t.ok(got.status == 200 and got.json()['expirationDateTime'] == r.json()['expirationDateTime'],
          'Alice still has it, unchanged', got.body)
 
@@ -372,27 +374,28 @@ def check_lifecycle(t, sp, rcv, alice, stream):
     t.eq(r.status, 201, 'Alice subscribes')
     sub = r.json()
     path = SUBS + '/' + sub['id']
-    listed = alice.get(SUBS)
+    listed = call(alice, 'GET', SUBS)
     t.ok(listed.status == 200 and sub['id'] in [s['id'] for s in listed.json()['value']],
          'her list shows it')
     new = rfc3339(2 * 24 * 3600)
-    r = alice.call('PATCH', path, {'expirationDateTime': new})
+    r = call(alice, 'PATCH', path, {'expirationDateTime': new})
     t.ok(r.status == 200 and r.json()['expirationDateTime'].startswith(new[:19]) and
          r.json()['clientState'] == 'c1', 'PATCH renews it to %s' % new, r.body)
-    t.ok(alice.get(path).json()['expirationDateTime'].startswith(new[:19]), 'GET shows the renewal')
-    r = alice.call('PATCH', path, {'expirationDateTime': rfc3339(4 * 24 * 3600)})
+    t.ok(call(alice, 'GET', path).json()['expirationDateTime'].startswith(new[:19]),
+         'GET shows the renewal')
+    r = call(alice, 'PATCH', path, {'expirationDateTime': rfc3339(4 * 24 * 3600)})
     t.eq(r.status, 400, 'renewing past 4320 minutes: 400')
-    r = alice.call('PATCH', path, {'notificationUrl': rcv.url('/hs/other/echo')})
+    r = call(alice, 'PATCH', path, {'notificationUrl': rcv.url('/hs/other/echo')})
     t.eq(r.status, 400, 'PATCH of notificationUrl: 400 (only expirationDateTime changes)')
-    r = alice.call('PATCH', path, {'expirationDateTime': new, 'clientState': 'c2'})
+    r = call(alice, 'PATCH', path, {'expirationDateTime': new, 'clientState': 'c2'})
     t.eq(r.status, 400, 'PATCH of clientState along with a renewal: 400')
-    t.eq(alice.get(path).json()['clientState'], 'c1', 'clientState unchanged')
-    t.eq(alice.call('DELETE', path).status, 204, 'DELETE: 204')
-    t.eq(alice.get(path).status, 404, 'then GET: 404')
-    t.eq(alice.call('DELETE', path).status, 404, 'DELETE again: 404')
-    t.eq(alice.call('PATCH', path, {'expirationDateTime': new}).status, 404, 'PATCH: 404')
+    t.eq(call(alice, 'GET', path).json()['clientState'], 'c1', 'clientState unchanged')
+    t.eq(call(alice, 'DELETE', path).status, 204, 'DELETE: 204')
+    t.eq(call(alice, 'GET', path).status, 404, 'then GET: 404')
+    t.eq(call(alice, 'DELETE', path).status, 404, 'DELETE again: 404')
+    t.eq(call(alice, 'PATCH', path, {'expirationDateTime': new}).status, 404, 'PATCH: 404')
 
-    rows = db_all(sp, "SELECT type, subject, data FROM events WHERE subject = ? ORDER BY seq",
+    rows = sp.db_rows("SELECT type, subject, data FROM events WHERE subject = ? ORDER BY seq",
                   (sub['id'],))
     t.eq([x[0] for x in rows], ['spaceport.subscription.created', 'spaceport.subscription.updated',
                                 'spaceport.subscription.deleted'],
@@ -411,7 +414,7 @@ def check_lifecycle(t, sp, rcv, alice, stream):
          datas[1]['expirationDateTime'].startswith(new[:19]) and
          all(d['subscriptionId'] == sub['id'] and d['resource'] == 'me/drives' for d in datas),
          'they name the subscription, the renewal and the deletion', datas)
-    rcpt = db_all(sp, 'SELECT u.id FROM events e JOIN event_recipients r ON r.event_seq = e.seq'
+    rcpt = sp.db_rows('SELECT u.id FROM events e JOIN event_recipients r ON r.event_seq = e.seq'
                   ' JOIN users u ON u.seq = r.user_seq WHERE e.subject = ?', (sub['id'],))
     t.eq({x[0] for x in rcpt}, {alice.me()['id']}, 'Alice, and only she, is their recipient')
     want = ['subscription-created', 'subscription-updated', 'subscription-deleted']
@@ -462,6 +465,13 @@ def main(t):
         check_limit(t, rcv, carol)
         check_slow(t, sp, rcv, alice, os.cpu_count() or 1)
         t.eq(canary.connections, 0, 'the canary saw 0 connections in the whole run')
+        with open(os.path.join(SOURCE_ROOT, 'schema', 'openapi.yaml')) as f:
+            judge = Judge(yaml.safe_load(f))
+        problems = ['%s %s %d: %s' % (m, p, r.status, judge.check(m, p, r))
+                    for m, p, r in ANSWERS if judge.check(m, p, r)]
+        t.ok(len(ANSWERS) > 40 and not problems,
+             'the %d answers kept are as schema/openapi.yaml documents them' % len(ANSWERS),
+             problems)
     rcv.close()
     canary.close()
 
