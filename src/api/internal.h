@@ -234,6 +234,18 @@ int sp_api__register_changes(sp_router *r, sp_api *api);
 int sp_api__register_webfinger(sp_router *r, sp_api *api);
 int sp_api__register_remote(sp_router *r, sp_api *api);
 int sp_api__register_ocm(sp_router *r, sp_api *api);
+int sp_api__register_federation(sp_router *r, sp_api *api);
+
+/* ---- requests between instances (federation.c) ---- */
+
+/* Non-zero when the request carries an RFC 9421 signature (it claims to
+ * come from another instance rather than from a user). */
+int sp_api__signed(sp_http_req *req);
+/* Verifies that a trusted instance signed the request (auth/peers.h):
+ * returns 0 and the instance's index in cfg->trusted_instances, or has
+ * replied (401 with WWW-Authenticate: Signature, 503 when its keys cannot
+ * be fetched) and returns a negative sp_err. */
+int sp_api__peer(sp_http_req *req, sp_api *api, size_t *index);
 int sp_api__register_web(sp_router *r, sp_api *api);
 int sp_api__register_ocs(sp_router *r, sp_api *api);
 int sp_api__register_settings(sp_router *r, sp_api *api);

@@ -11,6 +11,15 @@
  * caller's identity provider, or it answers 401), under a short timeout, a
  * size cap and no redirects.
  *
+ * The same thread then subscribes to the space at the hosting instance on
+ * the owner's behalf (a Graph subscription, resource drives/<id>, with
+ * the owner's token and signed by this instance, which the hosting
+ * instance records as its delegate): its change notifications come to
+ * POST /api/v1/federation/notifications (federation.c), and the keeper
+ * thread (events/keeper.c) renews and finally deletes it, signed, without
+ * the user. A registration whose subscription fails still registers (the
+ * space then learns of changes only when it is read).
+ *
  * The lookup runs on a thread of its own while the request waits
  * suspended, and lookups are bounded per trusted instance: a slow instance
  * keeps neither an HTTP worker nor the registrations of other instances
@@ -20,8 +29,10 @@
 
 #include "store/remotes.h"
 
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/id.h"
 #include "util/slug.h"
 #include "util/fetch.h"
 #include "util/instance.h"
@@ -37,6 +48,9 @@
  * waiting, and a healthy instance answers in milliseconds. */
 #define SP_REMOTE_FETCH_TIMEOUT_MS 5000L
 /* Largest answer read from the hosting instance: a Drive is a few KiB. */
+/* Whole time subscribing may take: the hosting instance first checks
+ * that our notification URL answers (the validation handshake). */
+#define SP_REMOTE_SUBSCRIBE_TIMEOUT_MS 12000L
 #define SP_REMOTE_FETCH_MAX (1024 * 1024)
 /* Lookups in flight at one instance. A lookup holds no HTTP worker (the
  * request waits suspended while a thread of its own asks), but a thread
@@ -52,6 +66,10 @@
  * need at once. */
 #define SP_REMOTE_LOOKUPS_MAX 16
 /* Longest name of a remote space, in characters, as for drives. */
+/* Random bytes of the clientState a subscription at the hosting instance
+ * is given: 256 bits, 43 characters (Graph allows 128). */
+#define SP_REMOTE_STATE_BYTES 32
+
 #define SP_REMOTE_NAME_CHARS 255
 
 /* What the hosting instance said about the drive. */
@@ -158,6 +176,10 @@ typedef struct lookup {
     long status;
     const char *why; /* static */
     sp_buf answer;
+    /* The subscription at the hosting instance; sub_id "" when none. */
+    char sub_id[256];
+    char client_state[SP_BASE64URL_LEN(SP_REMOTE_STATE_BYTES) + 1];
+    int64_t sub_expires_at;
 } lookup;
 
 static void lookup_free(lookup *l)
@@ -166,6 +188,77 @@ static void lookup_free(lookup *l)
     free(l->bearer);
     sp_buf_free(&l->answer);
     free(l);
+}
+
+/* The subscription request's body for l (new string, or NULL). */
+static char *subscription_body(const lookup *l, const char *expires)
+{
+    sp_buf url = {0}, resource = {0};
+    char *text = NULL;
+    if (sp_buf_printf(&url, "%s/api/v1/federation/notifications", l->api->cfg->public_url) == 0 &&
+        sp_buf_printf(&resource, "drives/%s", l->m.drive_id) == 0) {
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s}", "changeType", "updated,deleted",
+                                "notificationUrl", url.data, "resource", resource.data,
+                                "expirationDateTime", expires, "clientState", l->client_state);
+        text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_decref(doc);
+    }
+    sp_buf_free(&url);
+    sp_buf_free(&resource);
+    return text;
+}
+
+/* On the lookup's thread: subscribes to the drive at its instance for the
+ * caller. On success l->sub_id is set; a failure is logged and leaves it
+ * empty. */
+static void subscribe(lookup *l, const char *instance)
+{
+    unsigned char raw[SP_REMOTE_STATE_BYTES];
+    char expires[SP_TIME_RFC3339_LEN];
+    int64_t until = sp_time_now_ms() + l->api->remote_sub_lifetime_ms;
+    sp_time_format_rfc3339(until, expires);
+    if (sp_id_random(raw, sizeof raw) < 0 ||
+        sp_base64url_encode(raw, sizeof raw, l->client_state, sizeof l->client_state) < 0)
+        return;
+    sp_buf url = {0}, answer = {0};
+    char *body = subscription_body(l, expires);
+    long status = 0;
+    const char *why = NULL;
+    int rc = body ? sp_buf_printf(&url, "%s/graph/v1.0/subscriptions", instance) : SP_ERR_NOMEM;
+    if (rc == 0) {
+        sp_fetch_req fr = {.method = "POST",
+                           .bearer = l->bearer,
+                           .content_type = "application/json",
+                           .body = body,
+                           .body_len = strlen(body),
+                           .timeout_ms = SP_REMOTE_SUBSCRIBE_TIMEOUT_MS,
+                           .max_body = SP_REMOTE_FETCH_MAX,
+                           .redirects_max = 0,
+                           .signer = l->api->instance_key};
+        rc = sp_fetch(url.data, &fr, &status, &answer, &why);
+    }
+    json_t *doc = rc == 0 && status == 201 ? json_loadb(answer.data ? answer.data : "", answer.len,
+                                                        JSON_REJECT_DUPLICATES, NULL)
+                                           : NULL;
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    if (id && strlen(id) < sizeof l->sub_id) {
+        snprintf(l->sub_id, sizeof l->sub_id, "%s", id);
+        l->sub_expires_at = until;
+    } else {
+        char reason[64];
+        if (rc < 0)
+            snprintf(reason, sizeof reason, "%s", why ? why : sp_err_str(rc));
+        else
+            snprintf(reason, sizeof reason, "answered %ld", status);
+        sp_warn("remote",
+                "subscribing to drive %s at %s failed (%s): the space registers without "
+                "change notifications",
+                l->m.drive_id, instance, reason);
+    }
+    json_decref(doc);
+    free(body);
+    sp_buf_free(&url);
+    sp_buf_free(&answer);
 }
 
 /* On its own thread (sp_api__aside): asks the hosting instance. */
@@ -182,6 +275,8 @@ static void lookup_run(void *arg)
                            .redirects_max = 0};
         l->rc = sp_fetch(url.data, &fr, &l->status, &l->answer, &l->why);
     }
+    if (l->rc == 0 && l->status == 200 && l->api->instance_key)
+        subscribe(l, instance);
     if (l->rc < 0 && l->rc != SP_ERR_NOMEM)
         sp_warn("remote", "looking up %s failed: %s", url.data ? url.data : instance,
                 l->why ? l->why : sp_err_str(l->rc));
@@ -262,9 +357,15 @@ static void lookup_answer(sp_http_req *req, void *arg)
                        .name = l->name ? l->name : info.name,
                        .etag = info.etag[0] ? info.etag : NULL,
                        .mtime_ms = info.mtime_ms,
-                       .executant = l->user.id};
+                       .executant = l->user.id,
+                       .sub_id = l->sub_id[0] ? l->sub_id : NULL,
+                       .sub_client_state = l->client_state,
+                       .sub_expires_at = l->sub_expires_at};
     char id[SP_USER_ID_LEN];
     int rc = sp_store_remote_create(api->store, &l->user, &r, id, NULL);
+    /* Not registered: the subscription made for it must go again. */
+    if (rc < 0 && l->sub_id[0] && sp_store_remote_unsubscribe(api->store, instance, l->sub_id) < 0)
+        sp_warn("remote", "subscription %s at %s is left behind", l->sub_id, instance);
     if (rc == SP_ERR_CONFLICT) {
         sp_http_reply_error(req, 409, "nameAlreadyExists", "you registered this webDavUrl already");
         goto done;

@@ -72,6 +72,9 @@ typedef struct handshake {
     json_t *body; /* owned; q's strings borrow from it */
     sub_request q;
     char token[SP_VALIDATION_TOKEN_LEN];
+    /* The trusted instance that signed the request for its user (its
+     * base URL, borrowed from the configuration), or NULL. */
+    const char *delegate;
     /* ---- the outcome, written by the handshake thread ---- */
     int ok;
     char why[300]; /* when not ok */
@@ -370,7 +373,7 @@ static void handshake_answer(sp_http_req *req, void *arg)
                              .notification_url = h->q.notification_url,
                              .lifecycle_url = h->q.lifecycle_url,
                              .client_state = h->q.client_state,
-                             .delegate = NULL,
+                             .delegate = h->delegate,
                              .expires_at = h->q.expires_at};
     int rc =
         sp_store_subscription_create(h->api->store, &h->user, &n, SP_SUBSCRIPTIONS_PER_USER, s);
@@ -406,11 +409,28 @@ static int may_subscribe(sp_http_req *req, sp_api *api, const sp_user *u, const 
     return rc;
 }
 
+/* The delegate of a new subscription: the trusted instance whose
+ * signature the request carries (it registered a remote space for the
+ * caller, federation.c), or NULL when unsigned. Returns 0, or has replied
+ * 401 for a signature that does not verify. */
+static int delegate_of(sp_http_req *req, sp_api *api, const char **delegate)
+{
+    size_t index;
+    *delegate = NULL;
+    if (!sp_api__signed(req))
+        return 0;
+    if (sp_api__peer(req, api, &index) < 0)
+        return SP_ERR_UNAUTHORIZED;
+    *delegate = api->cfg->trusted_instances.items[index];
+    return 0;
+}
+
 static void create_subscription(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
     sp_user u;
-    if (sp_api__caller(req, api, &u) < 0)
+    const char *delegate = NULL;
+    if (sp_api__caller(req, api, &u) < 0 || delegate_of(req, api, &delegate) < 0)
         return;
     json_t *body = sp_api__json_body(req);
     if (!body)
@@ -451,6 +471,7 @@ static void create_subscription(sp_http_req *req, void *ctx)
     h->api = api;
     h->user = u;
     h->body = body;
+    h->delegate = delegate;
     sp_api__aside(req, handshake_run, handshake_unstarted, handshake_answer, h);
     return;
 fail:
@@ -461,12 +482,21 @@ fail:
 /* ---- reading, renewing, deleting ---- */
 
 /*
- * Who asks about a subscription: its owner, by their bearer token. Fills
- * *who (and *u). Returns 0, or has replied (401, 503, 500) and returns a
- * negative sp_err.
+ * Who asks about a subscription: its owner, by their bearer token, or,
+ * with no token, the trusted instance that made it for its owner, by its
+ * signature (it renews and deletes it without the user). Fills *who (and
+ * *u, for the owner). Returns 0, or has replied (401, 503, 500) and
+ * returns a negative sp_err.
  */
 static int subscription_who(sp_http_req *req, sp_api *api, sp_user *u, sp_subscription_who *who)
 {
+    if (!sp_http_header(req, "Authorization") && sp_api__signed(req)) {
+        size_t index;
+        if (sp_api__peer(req, api, &index) < 0)
+            return SP_ERR_UNAUTHORIZED;
+        *who = (sp_subscription_who){.delegate = api->cfg->trusted_instances.items[index]};
+        return 0;
+    }
     if (sp_api__caller(req, api, u) < 0)
         return SP_ERR_UNAUTHORIZED;
     *who = (sp_subscription_who){.owner_seq = u->seq, .delegate = NULL};

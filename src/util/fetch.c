@@ -9,7 +9,12 @@
 #include "util/fetch.h"
 
 #include "util/buf.h"
+#include "util/base64.h"
 #include "util/err.h"
+#include "util/httpsig.h"
+#include "util/id.h"
+#include "util/instance.h"
+#include "util/time.h"
 #include "util/url.h"
 
 #include <arpa/inet.h>
@@ -156,6 +161,73 @@ static int add_header(struct curl_slist **list, const char *line)
 
 /* One request to url without following redirects. On 0, *status is set
  * and, for a redirect, *location is a new string (else NULL). */
+/* Random bytes of a signature's nonce: 128 bits never repeat. */
+#define FETCH_NONCE_BYTES 16
+
+/* The fields a signature covers, by name. */
+typedef struct sign_fields {
+    const char *digest, *content_type;
+} sign_fields;
+
+static const char *sign_field(void *ctx, const char *name)
+{
+    const sign_fields *f = ctx;
+    if (strcmp(name, "content-digest") == 0)
+        return f->digest;
+    return strcmp(name, "content-type") == 0 ? f->content_type : NULL;
+}
+
+/* Adds Content-Digest (with a body), Signature-Input and Signature for
+ * req->signer to *headers. */
+static int sign_request(const char *url, const sp_url *u, const sp_fetch_req *req, int post,
+                        struct curl_slist **headers, const char **why)
+{
+    char authority[SP_INSTANCE_AUTHORITY_MAX], digest[SP_HTTPSIG_DIGEST_LEN];
+    unsigned char raw[FETCH_NONCE_BYTES];
+    char nonce[SP_BASE64URL_LEN(FETCH_NONCE_BYTES) + 1];
+    if (sp_instance_authority(url, authority, sizeof authority) < 0 ||
+        sp_id_random(raw, sizeof raw) < 0 ||
+        sp_base64url_encode(raw, sizeof raw, nonce, sizeof nonce) < 0) {
+        *why = "cannot sign the request";
+        return SP_ERR_INVALID;
+    }
+    sign_fields f = {.content_type = req->content_type};
+    const char *covered[6] = {"@method", "@authority", "@path"};
+    size_t count = 3;
+    if (u->query[0])
+        covered[count++] = "@query";
+    if (post) {
+        sp_httpsig_content_digest(req->body, req->body_len, digest, sizeof digest);
+        f.digest = digest;
+        covered[count++] = "content-digest";
+        if (req->content_type)
+            covered[count++] = "content-type";
+    }
+    sp_httpsig_msg m = {.method = req->method ? req->method : "GET",
+                        .authority = authority,
+                        .path = u->path[0] ? u->path : "/",
+                        .query = u->query[0] ? u->query : NULL,
+                        .field = sign_field,
+                        .ctx = &f};
+    sp_httpsig_params p = {.created = sp_time_now_ms() / 1000, .nonce = nonce, .with_alg = 1};
+    sp_buf input = {0}, sig = {0}, line = {0};
+    int rc = sp_httpsig_sign(req->signer, &m, covered, count, &p, &input, &sig);
+    const char *names[3] = {"Content-Digest", "Signature-Input", "Signature"};
+    const char *values[3] = {post ? digest : NULL, input.data, sig.data};
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        sp_buf_reset(&line);
+        if (values[i] && (sp_buf_printf(&line, "%s: %s", names[i], values[i]) < 0 ||
+                          add_header(headers, line.data) < 0))
+            rc = SP_ERR_NOMEM;
+    }
+    if (rc < 0 && !*why)
+        *why = "cannot sign the request";
+    sp_buf_free(&input);
+    sp_buf_free(&sig);
+    sp_buf_free(&line);
+    return rc;
+}
+
 static int fetch_once(const char *url, const sp_fetch_req *req, int post, long *status,
                       char **location, sp_buf *body, const char **why)
 {
@@ -197,6 +269,10 @@ static int fetch_once(const char *url, const sp_fetch_req *req, int post, long *
             goto done;
     }
 
+    if (req->signer && (rc = sign_request(url, &u, req, post, &headers, why)) < 0)
+        goto done;
+    rc = SP_ERR_NOMEM;
+
     curl_easy_setopt(h, CURLOPT_URL, url);
     if (post) {
         curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -205,6 +281,9 @@ static int fetch_once(const char *url, const sp_fetch_req *req, int post, long *
     } else {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     }
+    /* PATCH sends its body as POST would; DELETE has none. */
+    if (req->method && (strcmp(req->method, "PATCH") == 0 || strcmp(req->method, "DELETE") == 0))
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -283,8 +362,12 @@ int sp_fetch(const char *url, const sp_fetch_req *req, long *status, sp_buf *bod
         *why = "URL not allowed (https, or http to loopback only)";
         return SP_ERR_INVALID;
     }
-    int post = req->method && strcmp(req->method, "POST") == 0;
-    if (!post && req->method && strcmp(req->method, "GET") != 0) {
+    /* post: the request has a body (POST, PATCH); neither it nor DELETE
+     * is ever redirected. */
+    int post =
+        req->method && (strcmp(req->method, "POST") == 0 || strcmp(req->method, "PATCH") == 0);
+    int del = req->method && strcmp(req->method, "DELETE") == 0;
+    if (!post && !del && req->method && strcmp(req->method, "GET") != 0) {
         *why = "method not supported";
         return SP_ERR_INVALID;
     }
@@ -298,7 +381,7 @@ int sp_fetch(const char *url, const sp_fetch_req *req, long *status, sp_buf *bod
         rc = fetch_once(current, req, post, status, &location, body, why);
         if (rc < 0 || !location)
             break;
-        if (post || req->redirects_max <= 0) {
+        if (post || del || req->redirects_max <= 0) {
             free(location); /* the 3xx is the answer */
             break;
         }

@@ -1,0 +1,324 @@
+/*
+ * webhooks.c - delivery state of subscriptions: what is due, cursors,
+ * failures, ends (see webhooks.h).
+ *
+ * The bookkeeping of a delivery (cursor, attempts, next try) commits
+ * without waiting for the disk and changes nothing a listing shows: lost
+ * in a power failure, it is redone, and the receiver sees a batch again,
+ * which at-least-once delivery allows. Ending a subscription writes an
+ * event, so it commits as every other write does.
+ */
+#include "store/webhooks.h"
+
+#include "store/drives.h"
+#include "store/internal.h"
+
+#include "util/err.h"
+#include "util/time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FROM_SUBS " FROM subscriptions s JOIN users u ON u.seq = s.owner_seq"
+/* SQL, on subscriptions s: its owner has events after its cursor. */
+#define SUB_BEHIND                                                                                 \
+    "EXISTS (SELECT 1 FROM event_recipients r WHERE r.user_seq = s.owner_seq"                      \
+    " AND r.event_seq > s.cursor)"
+
+/* SQL: the log's first retained seq; AUTOINCREMENT keeps the last one
+ * used in sqlite_sequence when every row is gone. */
+#define FIRST_SEQ                                                                                  \
+    "coalesce((SELECT min(seq) FROM events),"                                                      \
+    " (SELECT seq + 1 FROM sqlite_sequence WHERE name = 'events'), 1)"
+/* SQL, on subscriptions s: events after its cursor left the log before
+ * it was told of them. */
+#define SUB_GAP "s.cursor + 1 < " FIRST_SEQ
+
+static const char SQL_DUE[] =
+    "SELECT " SP_SUBSCRIPTION_COLS FROM_SUBS " WHERE s.next_attempt_at <= ?1"
+    " AND (s.lifecycle_pending IS NOT NULL OR s.ended_at IS NOT NULL OR s.expires_at <= ?1"
+    " OR " SUB_BEHIND " OR " SUB_GAP ") ORDER BY s.next_attempt_at, s.seq LIMIT ?2";
+static const char SQL_FIRST_SEQ[] = "SELECT " FIRST_SEQ;
+static const char SQL_ADVANCE[] =
+    "UPDATE subscriptions SET cursor = max(cursor, ?2), attempts = 0, next_attempt_at = ?3,"
+    " last_error = NULL WHERE seq = ?1";
+static const char SQL_FAILED[] =
+    "UPDATE subscriptions SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3"
+    " WHERE seq = ?1";
+static const char SQL_BY_SEQ[] = "SELECT " SP_SUBSCRIPTION_COLS FROM_SUBS " WHERE s.seq = ?";
+static const char SQL_DELETE[] = "DELETE FROM subscriptions WHERE seq = ?";
+static const char SQL_END[] =
+    "UPDATE subscriptions SET ended_at = ?2, lifecycle_pending = '" SP_SUB_LIFECYCLE_REMOVED "',"
+    " attempts = 0, next_attempt_at = 0, last_error = NULL WHERE seq = ?1";
+static const char SQL_MISSED[] =
+    "UPDATE subscriptions SET cursor = max(cursor, ?2),"
+    " lifecycle_pending = coalesce(lifecycle_pending, '" SP_SUB_LIFECYCLE_MISSED "'),"
+    " attempts = 0, next_attempt_at = 0 WHERE seq = ?1";
+static const char SQL_DELETE_ENDED[] =
+    "DELETE FROM subscriptions WHERE seq = ? AND ended_at IS NOT NULL";
+static const char SQL_LIFECYCLE_SENT[] =
+    "UPDATE subscriptions SET lifecycle_pending = NULL, attempts = 0, next_attempt_at = 0,"
+    " last_error = NULL WHERE seq = ?";
+/* Live subscriptions with nothing to send whose cursor is behind ?1 (the
+ * newest event): none of the events after the cursor are their owner's,
+ * and none left the log (that is for a missed notification to say). */
+#define CATCH_UP_WHERE                                                                             \
+    " WHERE s.ended_at IS NULL AND s.lifecycle_pending IS NULL AND s.cursor < ?1"                  \
+    " AND NOT " SUB_BEHIND " AND NOT " SUB_GAP
+static const char SQL_CATCH_UP_ANY[] = "SELECT 1 FROM subscriptions s" CATCH_UP_WHERE " LIMIT 1";
+static const char SQL_CATCH_UP[] =
+    "UPDATE subscriptions AS s SET cursor = ?1" CATCH_UP_WHERE;
+static const char SQL_NEWEST[] = "SELECT coalesce(max(seq), 0) FROM events";
+static const char SQL_DRIVE_SUBS[] =
+    "SELECT " SP_SUBSCRIPTION_COLS FROM_SUBS " WHERE s.seq > ? AND s.ended_at IS NULL"
+    " AND s.drive_id IS NOT NULL ORDER BY s.seq LIMIT ?";
+static const char SQL_PENDING[] =
+    "SELECT count(*), coalesce(min(CASE WHEN s.next_attempt_at > ?1 THEN s.next_attempt_at END),"
+    " 0) FROM subscriptions s WHERE s.lifecycle_pending IS NOT NULL"
+    " OR (s.ended_at IS NULL AND (" SUB_BEHIND " OR " SUB_GAP "))";
+
+int sp_store_webhooks_due(sp_store *st, int64_t now_ms, sp_subscription *out, int max, int *count)
+{
+    *count = 0;
+    sp_conn *c = sp_store__reader(st);
+    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_DUE) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, now_ms);
+    sqlite3_bind_int(s, 2, max);
+    int step;
+    while (*count < max && (step = sqlite3_step(s)) == SQLITE_ROW)
+        sp_store__read_subscription(s, &out[(*count)++]);
+    int rc = 0;
+    if (*count < max && step != SQLITE_DONE)
+        rc = sp_store__err(c, step, "due subscriptions");
+    sp_store__done(s);
+    return rc;
+}
+
+/* Reads subscription seq on c. */
+static int read_by_seq(sp_conn *c, int64_t seq, sp_subscription *out)
+{
+    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_BY_SEQ) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, seq);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        sp_store__read_subscription(s, out);
+    sp_store__done(s);
+    if (step == SQLITE_ROW)
+        return 0;
+    return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, step, "read subscription");
+}
+
+int sp_store_webhook_get(sp_store *st, int64_t seq, sp_subscription *out)
+{
+    return read_by_seq(sp_store__reader(st), seq, out);
+}
+
+static int found_drive(const sp_drive *d, void *ctx)
+{
+    (void)d;
+    (void)ctx;
+    return 0;
+}
+
+int sp_store_webhook_may_read(sp_store *st, const sp_subscription *s, int *may)
+{
+    *may = 1;
+    if (!s->drive_id[0])
+        return 0; /* me/drives: one's own list */
+    /* The drive look-ups ask only for the user's key. */
+    sp_user owner = {.seq = s->owner_seq};
+    int rc = sp_store_drive_find(st, &owner, 0, s->drive_id, found_drive, NULL);
+    if (rc == SP_ERR_NOT_FOUND) {
+        *may = 0;
+        return 0;
+    }
+    return rc;
+}
+
+/* The one integer of sql (no parameters) on the reader. */
+static int read_int(sp_store *st, const char *sql, int64_t *out, const char *what)
+{
+    sp_conn *c = sp_store__reader(st);
+    sqlite3_stmt *s = c ? sp_store__stmt(c, sql) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    sp_store__done(s);
+    return step == SQLITE_ROW ? 0 : sp_store__err(c, step, what);
+}
+
+int sp_store_webhooks_first_seq(sp_store *st, int64_t *seq)
+{
+    return read_int(st, SQL_FIRST_SEQ, seq, "first event seq");
+}
+
+/* Runs one bookkeeping update of subscription seq: sql binds seq as ?1,
+ * then a (?2) and, unless text is NULL and b < 0, b or text (?3). */
+static int bookkeep(sp_store *st, const char *sql, int64_t seq, int64_t a, int64_t b,
+                    const char *text, const char *what)
+{
+    sp_conn *w = sp_store__begin_relaxed(st);
+    if (!w)
+        return SP_ERR_DB;
+    st->invisible = 1;
+    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    if (!s) {
+        sp_store__rollback(st);
+        return SP_ERR_DB;
+    }
+    sqlite3_bind_int64(s, 1, seq);
+    sqlite3_bind_int64(s, 2, a);
+    if (text)
+        sqlite3_bind_text(s, 3, text, -1, SQLITE_TRANSIENT);
+    else if (b >= 0)
+        sqlite3_bind_int64(s, 3, b);
+    return sp_store__finish(st, sp_store__step_done(w, s, what));
+}
+
+int sp_store_webhook_advance(sp_store *st, int64_t seq, int64_t through, int64_t now_ms)
+{
+    return bookkeep(st, SQL_ADVANCE, seq, through, now_ms, NULL, "advance subscription");
+}
+
+/* Longest last_error kept: a line for the operator, not the answer. */
+#define SP_WEBHOOK_ERROR_MAX 255
+
+int sp_store_webhook_failed(sp_store *st, int64_t seq, int64_t next_ms, const char *error)
+{
+    char cut[SP_WEBHOOK_ERROR_MAX + 1];
+    snprintf(cut, sizeof cut, "%s", error ? error : "");
+    return bookkeep(st, SQL_FAILED, seq, next_ms, -1, cut, "record delivery failure");
+}
+
+int sp_store_webhook_missed(sp_store *st, int64_t seq, int64_t cursor)
+{
+    return bookkeep(st, SQL_MISSED, seq, cursor, -1, NULL, "record missed events");
+}
+
+int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why)
+{
+    sp_subscription *row = malloc(sizeof *row); /* some 9 KB */
+    if (!row)
+        return SP_ERR_NOMEM;
+    sp_conn *w = sp_store__begin(st);
+    if (!w) {
+        free(row);
+        return SP_ERR_DB;
+    }
+    int rc = read_by_seq(w, seq, row);
+    if (rc == SP_ERR_NOT_FOUND || (rc == 0 && row->ended_at)) {
+        rc = 0; /* deleted or ended meanwhile: nothing to do */
+        goto done;
+    }
+    if (rc < 0)
+        goto done;
+    sqlite3_stmt *s;
+    if (why == SP_WEBHOOK_EXPIRED) {
+        rc = sp_store__exec_seq(w, SQL_DELETE, seq, "delete expired subscription");
+    } else {
+        s = sp_store__stmt(w, SQL_END);
+        if (!s) {
+            rc = SP_ERR_DB;
+            goto done;
+        }
+        sqlite3_bind_int64(s, 1, seq);
+        sqlite3_bind_int64(s, 2, sp_time_now_ms());
+        rc = sp_store__step_done(w, s, "end subscription");
+    }
+    if (rc == 0)
+        rc = sp_store__subscription_event(w, SP_EVENT_SUBSCRIPTION_DELETED, row,
+                                          why == SP_WEBHOOK_EXPIRED ? "expired" : "accessLost",
+                                          NULL);
+done:
+    free(row);
+    return sp_store__finish(st, rc);
+}
+
+int sp_store_webhook_lifecycle_done(sp_store *st, int64_t seq)
+{
+    sp_conn *w = sp_store__begin_relaxed(st);
+    if (!w)
+        return SP_ERR_DB;
+    st->invisible = 1;
+    int rc = sp_store__exec_seq(w, SQL_DELETE_ENDED, seq, "delete ended subscription");
+    if (rc == 0)
+        rc = sp_store__exec_seq(w, SQL_LIFECYCLE_SENT, seq, "lifecycle notification sent");
+    return sp_store__finish(st, rc);
+}
+
+int sp_store_webhooks_catch_up(sp_store *st, int *moved)
+{
+    if (moved)
+        *moved = 0;
+    int64_t newest = 0;
+    int rc = read_int(st, SQL_NEWEST, &newest, "newest event");
+    if (rc < 0)
+        return rc;
+    /* Most rounds find nothing to move: ask the reader before taking the
+     * writer. A newest read a moment ago is still right: the cursor only
+     * passes events that are not the owner's, checked in the write. */
+    rc = sp_store__any_row(st, SQL_CATCH_UP_ANY, newest);
+    if (rc <= 0)
+        return rc;
+    sp_conn *w = sp_store__begin_relaxed(st);
+    if (!w)
+        return SP_ERR_DB;
+    st->invisible = 1;
+    rc = sp_store__exec_seq(w, SQL_CATCH_UP, newest, "catch up subscriptions");
+    int n = rc == 0 ? sqlite3_changes(w->db) : 0;
+    rc = sp_store__finish(st, rc);
+    if (rc == 0 && moved)
+        *moved = n;
+    return rc;
+}
+
+int sp_store_webhooks_drive_subs(sp_store *st, int64_t after, int limit, sp_webhook_drive_fn fn,
+                                 void *ctx)
+{
+    sp_conn *c = sp_store__reader(st);
+    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_DRIVE_SUBS) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    sp_subscription *row = malloc(sizeof *row);
+    if (!row) {
+        sp_store__done(s);
+        return SP_ERR_NOMEM;
+    }
+    sqlite3_bind_int64(s, 1, after);
+    sqlite3_bind_int(s, 2, limit);
+    int rc = 0, step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+        sp_store__read_subscription(s, row);
+        rc = fn(row, ctx);
+        if (rc < 0)
+            break;
+    }
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = sp_store__err(c, step, "drive subscriptions");
+    sp_store__done(s);
+    free(row);
+    return rc;
+}
+
+int sp_store_webhooks_pending(sp_store *st, int64_t now_ms, int64_t *behind, int64_t *next_ms)
+{
+    sp_conn *c = sp_store__reader(st);
+    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_PENDING) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, now_ms);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        *behind = sqlite3_column_int64(s, 0);
+        *next_ms = sqlite3_column_int64(s, 1);
+    }
+    sp_store__done(s);
+    return step == SQLITE_ROW ? 0 : sp_store__err(c, step, "pending subscriptions");
+}
