@@ -136,6 +136,8 @@ class World:
         self.drives = {}  # id -> {'managers': set(names), 'disabled': bool}
         self.shares = []  # (drive, item, perm id, sharer, grantee name or None)
         self.members = []  # (drive, perm id, name)
+        self.remotes = []  # (name, remote space id)
+        self.url = None
         self.counts = {}
 
     def count(self, op, ok):
@@ -147,8 +149,9 @@ def random_op(rng, w, nc, group_id):
     c, ids = w.c, w.ids
     live = [d for d, s in w.drives.items() if not s['disabled']]
     op = rng.choices(['create', 'rename', 'disable', 'restore', 'purge', 'member', 'unmember',
-                      'reroll', 'share', 'unshare', 'unmount', 'mount', 'storage'],
-                     [6, 8, 3, 3, 2, 12, 5, 3, 14, 6, 4, 3, 10])[0]
+                      'reroll', 'share', 'unshare', 'unmount', 'mount', 'storage', 'register',
+                      'unregister'],
+                     [6, 8, 3, 3, 2, 12, 5, 3, 14, 6, 4, 3, 10, 3, 2])[0]
     if op == 'create' or not w.drives:
         who = rng.choice([n for n in USERS if n != 'dan'])
         r = c[who].call('POST', '/graph/v1.0/drives', {'name': 'P%d' % rng.randrange(10 ** 6)})
@@ -264,6 +267,25 @@ def random_op(rng, w, nc, group_id):
             r = c[who].call('POST', base + '/root/children',
                             {'remoteItem': {'id': rng.choice(got)[1]}})
         w.count(op, r.status in (201, 204))
+    elif op == 'register':
+        # A remote space by URL; the instance trusts itself, so it hosts
+        # the space it registers.
+        who = rng.choice(USERS)
+        url = '%s/dav/spaces/%s' % (w.url, drive)
+        r = c[who].call('POST', '/graph/v1.0/me/drives',
+                        {'driveType': 'mountpoint', 'name': 'Remote %d' % rng.randrange(1000),
+                         'root': {'remoteItem': {'webDavUrl': url}}})
+        if r.status == 201:
+            w.remotes.append((who, r.json()['id']))
+        w.count(op, r.status == 201)
+    elif op == 'unregister':
+        if not w.remotes:
+            return
+        who, rid = rng.choice(w.remotes)
+        r = c[who].call('DELETE', '/graph/v1.0/drives/' + rid)
+        if r.status == 204:
+            w.remotes.remove((who, rid))
+        w.count(op, r.status == 204)
     elif op == 'storage':
         if rng.random() < 0.5:
             n = rng.randrange(6)
@@ -277,6 +299,7 @@ def random_op(rng, w, nc, group_id):
 def check_random(t, sp, nc, c, ids, group_id):
     rng = random.Random(int(os.environ.get('DELTA_SEED', '18')))
     w = World(c, ids)
+    w.url = sp.url
     state = {n: {} for n in USERS}
     link = {n: DELTA for n in USERS}
     small = {'Prefer': 'odata.maxpagesize=2'}
@@ -335,7 +358,7 @@ def check_random(t, sp, nc, c, ids, group_id):
     t.diag('operations that took effect / tried: %s' % json.dumps(
         {k: '%d/%d' % v for k, v in sorted(w.counts.items())}))
     for op in ('create', 'rename', 'disable', 'restore', 'purge', 'member', 'unmember', 'share',
-               'unshare', 'unmount', 'storage'):
+               'unshare', 'unmount', 'storage', 'register', 'unregister'):
         t.ok(w.counts.get(op, (0, 0))[0] > 0, 'the run did %s at least once' % op)
     return w
 
@@ -425,6 +448,7 @@ def main(t):
     with Nats() as nats, Issuer() as idp:
         sp = Spaceport(nats_url=nats.url, issuers=idp.url,
                        env={'SPACEPORT_LOG_LEVEL': 'info'})
+        sp.env['SPACEPORT_TRUSTED_INSTANCES'] = sp.url
         with sp, NatsClient(nats.url) as nc:
             c, ids = {}, {}
             for n in USERS:
