@@ -238,8 +238,8 @@ static int add_mount(const char *mount_id, void *arg)
  */
 static int read_round(sp_api *api, int64_t from, round *r, int *more)
 {
-    int rc = sp_store_events_for_user(api->store, r->user->seq, from, SP_DELTA_EVENTS_MAX,
-                                      on_event, r);
+    int rc =
+        sp_store_events_for_user(api->store, r->user->seq, from, SP_DELTA_EVENTS_MAX, on_event, r);
     *more = r->rows == SP_DELTA_EVENTS_MAX && r->last_seq <= r->upto;
     if (*more)
         r->upto = r->last_seq;
@@ -300,9 +300,9 @@ static int answer_ids(sp_api *api, const sp_user *u, char *const *ids, size_t n,
     }
     for (size_t i = 0; rc == 0 && i < n; i++) {
         json_t *d = json_object_get(p.found, ids[i]);
-        json_t *item = d ? json_incref(d)
-                         : json_pack("{s:s, s:{s:s}}", "id", ids[i], "@removed", "reason",
-                                     "deleted");
+        json_t *item =
+            d ? json_incref(d)
+              : json_pack("{s:s, s:{s:s}}", "id", ids[i], "@removed", "reason", "deleted");
         rc = item && json_array_append_new(value, item) == 0 ? 0 : SP_ERR_NOMEM;
     }
     json_decref(p.found);
@@ -345,8 +345,7 @@ static int page_size(sp_http_req *req, int *preferred)
 
 /* Sets @odata.nextLink or @odata.deltaLink (name) of doc to the delta URL
  * with token, keeping the request's $top. */
-static int set_link(sp_http_req *req, sp_api *api, json_t *doc, const char *name,
-                    const char *token)
+static int set_link(sp_http_req *req, sp_api *api, json_t *doc, const char *name, const char *token)
 {
     sp_buf link = {0};
     int rc = sp_buf_printf(&link, "%s/graph/v1.0/me/drives/delta", api->cfg->public_url);
@@ -360,8 +359,7 @@ static int set_link(sp_http_req *req, sp_api *api, json_t *doc, const char *name
     return rc;
 }
 
-static int set_seq_link(sp_http_req *req, sp_api *api, json_t *doc, const char *name,
-                        int64_t seq)
+static int set_seq_link(sp_http_req *req, sp_api *api, json_t *doc, const char *name, int64_t seq)
 {
     char token[24];
     snprintf(token, sizeof token, "%lld", (long long)seq);

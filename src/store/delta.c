@@ -26,8 +26,7 @@ int sp_store_delta_bounds(sp_store *st, int64_t *oldest, int64_t *last)
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         *last = sqlite3_column_int64(s, 0);
-        *oldest = sqlite3_column_type(s, 1) == SQLITE_NULL ? *last + 1
-                                                            : sqlite3_column_int64(s, 1);
+        *oldest = sqlite3_column_type(s, 1) == SQLITE_NULL ? *last + 1 : sqlite3_column_int64(s, 1);
     }
     sp_store__done(s);
     return rc == SQLITE_ROW ? 0 : sp_store__err(c, rc, "event bounds");
