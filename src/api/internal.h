@@ -330,6 +330,18 @@ void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const 
 void sp_api__reply_created(sp_http_req *req, sp_api *api, const sp_user *u, const char *id,
                            int beta);
 
+/* Appends the virtual "Shares" drive (oCIS's share jail) to the JSON
+ * array value when u received a share: clients show shares received
+ * under it (drives.c). Returns 0 or a negative sp_err. */
+int sp_api__shares_drive(sp_api *api, const sp_user *u, json_t *value);
+
+/* Appends name=value to the query string of the URL in b ('?' or '&'
+ * first), percent-encoding value (drives.c). Returns 0 or SP_ERR_NOMEM. */
+int sp_api__append_param(sp_buf *b, const char *name, const char *value);
+
+/* GET /graph/v1.0/me/drives/delta (delta.c). */
+int sp_api__register_delta(sp_router *r, sp_api *api);
+
 /* The drive writes (drives_write.c): POST, PATCH and DELETE on v1.0 and
  * v1beta1. */
 int sp_api__register_drive_writes(sp_router *r, sp_api *api);

@@ -183,6 +183,15 @@ int sp_store__collect_seqs(sp_conn *c, sqlite3_stmt *s, int64_t **out, size_t *c
 /* Collects the users an event about drive_seq concerns (its members) into
  * a new array *out (free it) of *count user seqs. */
 int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count);
+/* As sp_store__drive_recipients, adding the grantees of the drive's
+ * unexpired shares (also the known members of grantee groups): everyone
+ * whose listing shows the drive or a mountpoint of it. */
+int sp_store__drive_audience(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count);
+
+/* Writes share.deleted (executant the purging user's id) for every share
+ * of drive_seq whose expiry event is not written, before the purge removes
+ * them, inside the caller's write transaction (store/shares.c). */
+int sp_store__shares_drive_purged(sp_conn *w, int64_t drive_seq, const char *executant);
 
 /* Gives the pending e-mail shares for email (any case) to the user,
  * writing a share.updated event for each. A pending share of an item the

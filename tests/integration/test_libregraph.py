@@ -47,6 +47,8 @@ EXTENSIONS = {
     ('GET', '/graph/v1.0/subscriptions/{id}'): 'webhooks: Microsoft Graph subscriptions',
     ('PATCH', '/graph/v1.0/subscriptions/{id}'): 'webhooks: Microsoft Graph subscriptions',
     ('DELETE', '/graph/v1.0/subscriptions/{id}'): 'webhooks: Microsoft Graph subscriptions',
+    ('GET', '/graph/v1.0/me/drives/delta'):
+        'Microsoft Graph\'s delta query over the drive list, for sync clients (test_delta.py)',
 }
 
 # Operations ownCloud Web and OpenCloud Web call for sign-in and spaces
