@@ -442,13 +442,8 @@ static void register_remote(sp_http_req *req, void *ctx)
         free(token);
         goto fail;
     }
-    *l = (lookup){.api = api,
-                  .user = u,
-                  .body = body,
-                  .name = name,
-                  .url = url,
-                  .m = m,
-                  .bearer = token};
+    *l = (lookup){
+        .api = api, .user = u, .body = body, .name = name, .url = url, .m = m, .bearer = token};
     sp_api__aside(req, lookup_run, lookup_unstarted, lookup_answer, l);
     return;
 fail:

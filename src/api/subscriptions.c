@@ -46,11 +46,11 @@
  * a slow receiver delays only subscriptions to its own host (503 and
  * Retry-After meanwhile). */
 #define SP_HANDSHAKES_PER_DESTINATION 4
-#define SP_HANDSHAKES_MAX 16
+#define SP_HANDSHAKES_MAX             16
 /* Random bytes of a validation token: unguessable, short enough for a
  * query string. */
 #define SP_VALIDATION_TOKEN_BYTES 24
-#define SP_VALIDATION_TOKEN_LEN (SP_BASE64URL_LEN(SP_VALIDATION_TOKEN_BYTES) + 1)
+#define SP_VALIDATION_TOKEN_LEN   (SP_BASE64URL_LEN(SP_VALIDATION_TOKEN_BYTES) + 1)
 
 /* What a POST asks, read from its body (strings borrowed from it, but
  * resource and drive_id). */
@@ -88,14 +88,12 @@ static json_t *subscription_json(const sp_subscription *s)
     char kinds[32], expires[SP_TIME_RFC3339_LEN];
     sp_subscription_change_types_str(s->change_types, kinds, sizeof kinds);
     sp_time_format_rfc3339(s->expires_at, expires);
-    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:s, s:s, s:b}", "id", s->id,
-                     "resource", s->resource, "changeType", kinds, "notificationUrl",
-                     s->notification_url, "lifecycleNotificationUrl",
-                     s->lifecycle_url[0] ? json_string(s->lifecycle_url) : json_null(),
-                     "expirationDateTime", expires, "clientState",
-                     s->client_state[0] ? json_string(s->client_state) : json_null(),
-                     "creatorId", s->owner_id, "latestSupportedTlsVersion", "v1_2",
-                     "includeResourceData", 0);
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:s, s:s, s:b}", "id", s->id, "resource", s->resource,
+        "changeType", kinds, "notificationUrl", s->notification_url, "lifecycleNotificationUrl",
+        s->lifecycle_url[0] ? json_string(s->lifecycle_url) : json_null(), "expirationDateTime",
+        expires, "clientState", s->client_state[0] ? json_string(s->client_state) : json_null(),
+        "creatorId", s->owner_id, "latestSupportedTlsVersion", "v1_2", "includeResourceData", 0);
 }
 
 /* Non-zero when s is gone for its owner: ended by the sender (access
@@ -292,7 +290,8 @@ static int validate(handshake *h, const char *name, const char *url)
     }
     if (status != 200) {
         snprintf(h->why, sizeof h->why, "%s answered the validation request with %ld, not 200%s",
-                 name, status, status >= 300 && status < 400 ? " (redirects are not followed)" : "");
+                 name, status,
+                 status >= 300 && status < 400 ? " (redirects are not followed)" : "");
         goto done;
     }
     size_t n = answer.len, tl = strlen(h->token);
@@ -538,8 +537,8 @@ static void get_subscription(sp_http_req *req, void *ctx)
     if (subscription_who(req, api, &u, &who) < 0)
         return;
     sp_subscription *s = malloc(sizeof *s);
-    int rc = s ? sp_store_subscription_get(api->store, &who, sp_http_param(req, "id"), s)
-               : SP_ERR_NOMEM;
+    int rc =
+        s ? sp_store_subscription_get(api->store, &who, sp_http_param(req, "id"), s) : SP_ERR_NOMEM;
     if (rc == 0 && gone(s))
         rc = SP_ERR_NOT_FOUND;
     if (rc < 0)
@@ -576,9 +575,9 @@ static void renew_subscription(sp_http_req *req, void *ctx)
     if (read_expiration(req, body, &expires_at) < 0)
         goto done;
     s = malloc(sizeof *s);
-    int rc = s ? sp_store_subscription_renew(api->store, &who, sp_http_param(req, "id"),
-                                             expires_at, s)
-               : SP_ERR_NOMEM;
+    int rc =
+        s ? sp_store_subscription_renew(api->store, &who, sp_http_param(req, "id"), expires_at, s)
+          : SP_ERR_NOMEM;
     if (rc < 0)
         store_refusal(req, rc);
     else

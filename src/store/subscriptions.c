@@ -20,8 +20,8 @@ void sp_subscription_change_types_str(unsigned bits, char *out, size_t outlen)
     static const struct {
         unsigned bit;
         const char *name;
-    } kinds[] = {{SP_SUB_CREATED, "created"}, {SP_SUB_UPDATED, "updated"},
-                 {SP_SUB_DELETED, "deleted"}};
+    } kinds[] = {
+        {SP_SUB_CREATED, "created"}, {SP_SUB_UPDATED, "updated"}, {SP_SUB_DELETED, "deleted"}};
     size_t len = 0;
     out[0] = '\0';
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
@@ -204,8 +204,8 @@ int sp_store_subscription_create(sp_store *st, const sp_user *owner, const sp_su
      * cursor starts there, so the subscription is told of what follows,
      * not of itself or of the past. */
     if (rc == 0)
-        rc = sp_store__subscription_event(w, SP_EVENT_SUBSCRIPTION_CREATED, row, NULL,
-                                          &row->cursor);
+        rc =
+            sp_store__subscription_event(w, SP_EVENT_SUBSCRIPTION_CREATED, row, NULL, &row->cursor);
     if (rc == 0)
         rc = insert_row(w, row);
     rc = sp_store__finish(st, rc);
@@ -256,8 +256,8 @@ int sp_store_subscription_list(sp_store *st, int64_t owner_seq, sp_subscription_
 /* Renews subscription id of who to expires_at, or deletes it when
  * expires_at is 0, with its event, in one write (ownership checked inside
  * it). *out (may be NULL) receives the row as it is now. */
-static int change(sp_store *st, const sp_subscription_who *who, const char *id,
-                  int64_t expires_at, sp_subscription *out)
+static int change(sp_store *st, const sp_subscription_who *who, const char *id, int64_t expires_at,
+                  sp_subscription *out)
 {
     sp_subscription *row = malloc(sizeof *row);
     if (!row)

@@ -23,7 +23,7 @@
 #define SP_SUB_CREATED 1u
 #define SP_SUB_UPDATED 2u
 #define SP_SUB_DELETED 4u
-#define SP_SUB_ALL (SP_SUB_CREATED | SP_SUB_UPDATED | SP_SUB_DELETED)
+#define SP_SUB_ALL     (SP_SUB_CREATED | SP_SUB_UPDATED | SP_SUB_DELETED)
 
 /* Longest notificationUrl or lifecycleNotificationUrl kept, in bytes: a
  * receiver's address, not a place for data; what every HTTP stack takes. */
@@ -31,7 +31,7 @@
 /* clientState at most 128 characters, as Graph allows; up to 4 bytes each
  * in UTF-8. */
 #define SP_SUB_CLIENT_STATE_CHARS 128
-#define SP_SUB_CLIENT_STATE_MAX (SP_SUB_CLIENT_STATE_CHARS * 4)
+#define SP_SUB_CLIENT_STATE_MAX   (SP_SUB_CLIENT_STATE_CHARS * 4)
 /* "drives/" and a drive id (ids here are uuids; room for longer ones). */
 #define SP_SUB_RESOURCE_MAX 300
 /* A subscription lives at most 3 days (4320 minutes), then must be
@@ -39,7 +39,7 @@
 #define SP_SUB_LIFETIME_MAX_MS (3LL * 24 * 60 * 60 * 1000)
 /* lifecycle_pending values. */
 #define SP_SUB_LIFECYCLE_REMOVED "subscriptionRemoved"
-#define SP_SUB_LIFECYCLE_MISSED "missed"
+#define SP_SUB_LIFECYCLE_MISSED  "missed"
 
 /* One row, every column. Strings are "" where the column is NULL. */
 typedef struct sp_subscription {
@@ -59,7 +59,7 @@ typedef struct sp_subscription {
     int attempts;
     int64_t next_attempt_at; /* ms, 0: due now */
     char last_error[256];
-    int64_t ended_at;          /* 0: not ended */
+    int64_t ended_at;           /* 0: not ended */
     char lifecycle_pending[24]; /* SP_SUB_LIFECYCLE_* or "" */
 } sp_subscription;
 
@@ -105,8 +105,7 @@ typedef int (*sp_subscription_fn)(const sp_subscription *s, void *ctx);
 
 /* Calls fn for each subscription of owner_seq, oldest first. Returns 0 or
  * a negative sp_err. */
-int sp_store_subscription_list(sp_store *st, int64_t owner_seq, sp_subscription_fn fn,
-                               void *ctx);
+int sp_store_subscription_list(sp_store *st, int64_t owner_seq, sp_subscription_fn fn, void *ctx);
 
 /*
  * Renews subscription id of who: a new expires_at (ms), with its

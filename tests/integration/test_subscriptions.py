@@ -18,7 +18,9 @@ attacks a webhook API invites, each tried.
   clientState at most 128 characters, changeType values, resource forms,
   bad JSON, an oversized body, 100 subscriptions per user (403 past it).
 - Others' things: Bob cannot subscribe to Alice's drive (404, like GET),
-  nor GET, PATCH or DELETE her subscription (404); she still has it.
+  nor GET, PATCH or DELETE her subscription (404); she still has it. A
+  viewer of a project may subscribe to it until it is disabled; then only
+  its Manager may, as GET drives/{id} answers.
 - List, renew (PATCH expirationDateTime only), delete (204), each write
   with its spaceport.subscription.* event in the log (valid against
   schema/events/subscription.json) and on the owner's change stream."""
@@ -39,6 +41,7 @@ from sse import Stream
 
 SUBS = '/graph/v1.0/subscriptions'
 MINUTE = 60
+SPACE_VIEWER = 'a8d5fe5e-96e3-418d-825b-534dbdf22b99'
 # Answers to judge against schema/openapi.yaml at the end: (method, path, response).
 ANSWERS = []
 
@@ -345,7 +348,7 @@ def check_bounds(t, sp, rcv, alice, my_drive):
     t.eq(sp.request('GET', SUBS).status, 401, 'listing without a token: 401')
 
 
-def check_others(t, rcv, alice, bob, alice_drive):
+def check_others(t, rcv, alice, bob, alice_drive, erin):
     url = rcv.url('/hs/echo')
     calls = len(rcv.requests)
     r = subscribe(bob, url, resource='drives/' + alice_drive)
@@ -366,6 +369,21 @@ def check_others(t, rcv, alice, bob, alice_drive):
     got = call(alice, 'GET', path)
     t.ok(got.status == 200 and got.json()['expirationDateTime'] == r.json()['expirationDateTime'],
          'Alice still has it, unchanged', got.body)
+
+    # A member may subscribe to a project; once it is disabled, only its
+    # Manager still reaches it (as GET drives/{id} answers).
+    project = erin.call('POST', '/graph/v1.0/drives', {'name': 'Orca'}).json()['id']
+    r = erin.call('POST', '/graph/v1beta1/drives/%s/root/invite' % project,
+                  {'recipients': [{'objectId': bob.me()['id']}], 'roles': [SPACE_VIEWER]})
+    t.eq(r.status, 200, 'Erin makes Bob a viewer of her project')
+    t.eq(subscribe(bob, url, resource='drives/' + project).status, 201,
+         'Bob subscribes to the project')
+    t.eq(erin.call('DELETE', '/graph/v1.0/drives/' + project).status, 204,
+         'Erin disables the project')
+    t.eq(subscribe(bob, url, resource='drives/' + project).status, 404,
+         'Bob subscribing to the disabled project: 404')
+    t.eq(subscribe(erin, url, resource='drives/' + project).status, 201,
+         'its Manager still may')
 
 
 def check_lifecycle(t, sp, rcv, alice, stream):
@@ -452,6 +470,7 @@ def main(t):
         alice = Client(sp, idp.token('alice'))
         bob = Client(sp, idp.token('bob'))
         carol = Client(sp, idp.token('carol'))
+        erin = Client(sp, idp.token('erin', roles=['spaceport-spaceadmin']))
         alice_drive = [d for d in alice.get('/graph/v1.0/me/drives').json()['value']
                        if d['driveType'] == 'personal'][0]['id']
         bob.me()
@@ -460,7 +479,7 @@ def main(t):
         check_handshake(t, rcv, alice, canary)
         check_allowlist(t, rcv, alice, canary, hostname)
         check_bounds(t, sp, rcv, alice, alice_drive)
-        check_others(t, rcv, alice, bob, alice_drive)
+        check_others(t, rcv, alice, bob, alice_drive, erin)
         check_lifecycle(t, sp, rcv, alice, stream)
         check_limit(t, rcv, carol)
         check_slow(t, sp, rcv, alice, os.cpu_count() or 1)

@@ -45,8 +45,7 @@ static int make(const sp_user *u, const char *resource, const char *delegate, in
                 sp_subscription *out)
 {
     sp_subscription_new n = {.resource = resource,
-                             .drive_id = strncmp(resource, "drives/", 7) == 0 ? resource + 7
-                                                                             : NULL,
+                             .drive_id = strncmp(resource, "drives/", 7) == 0 ? resource + 7 : NULL,
                              .change_types = SP_SUB_CREATED | SP_SUB_DELETED,
                              .notification_url = "https://hooks.example.test/in",
                              .client_state = "state-1",
