@@ -170,12 +170,7 @@ int sp_api__drive_seen(const sp_drive *d, void *ctx)
 int sp_api__drive_find(sp_api *api, const sp_user *u, int as_admin, const char *id,
                        sp_drive_fn fn, void *ctx)
 {
-    int rc = sp_store_drive_get(api->store, u, as_admin, id, fn, ctx);
-    if (rc == SP_ERR_NOT_FOUND)
-        rc = sp_store_mountpoint_get(api->store, u, id, fn, ctx);
-    if (rc == SP_ERR_NOT_FOUND)
-        rc = sp_store_remote_get(api->store, u, id, fn, ctx);
-    return rc;
+    return sp_store_drive_find(api->store, u, as_admin, id, fn, ctx);
 }
 
 void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const char *id,

@@ -36,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* Workers: slow receivers it takes to make the others wait (see above). */
 #define SP_HOOK_WORKERS 4
@@ -73,6 +74,14 @@
 #define SP_HOOK_ACCESS_PAGE 200
 /* Longest failure reason kept for the operator. */
 #define SP_HOOK_ERR_MAX 300
+/* On stop, requests in flight get this long to be answered before they
+ * are abandoned: one that is answered is recorded, so that a restart
+ * does not send its batch again. */
+#define SP_HOOK_STOP_GRACE_MS 2000
+/* Turns in a row that found nothing to do before a worker sleeps: a due
+ * row read before another worker served it is stale, and worth one more
+ * look; more would spin. */
+#define SP_HOOK_EMPTY_TURNS 2
 
 /* One worker's own part. */
 typedef struct worker {
@@ -89,7 +98,8 @@ struct sp_webhooks {
     worker *workers; /* SP_HOOK_WORKERS */
     int started;
     sp_wake bell;        /* rung on commit, on stop, and for more work */
-    atomic_int stopping; /* also cancels requests in flight */
+    atomic_int stopping; /* no new turns */
+    atomic_int cancel;   /* requests in flight are abandoned */
 
     pthread_mutex_t lock; /* guards what follows */
     int64_t claimed[SP_HOOK_WORKERS]; /* seq each worker serves, 0: none */
@@ -221,9 +231,10 @@ static int collect(const sp_event *e, void *ctx)
 /* ---- sending ---- */
 
 /*
- * POSTs body to url for sub. Returns 1 when the receiver accepted it (2xx
- * within the timeout), 0 when not (err says why), -1 when stopping (not a
- * failure of the receiver).
+ * POSTs body to url for sub (signed when a trusted instance made sub).
+ * Returns 1 when the receiver accepted it (2xx within the timeout), 0 when
+ * not (err says why), -1 when the request was abandoned on stop (not the
+ * receiver's failure).
  */
 static int post(sp_webhooks *h, const sp_subscription *sub, const char *url, const char *body,
                 char *err, size_t errlen)
@@ -242,7 +253,7 @@ static int post(sp_webhooks *h, const sp_subscription *sub, const char *url, con
                       .content_type = "application/json",
                       .body = body,
                       .body_len = strlen(body),
-                      .cancel = &h->stopping,
+                      .cancel = &h->cancel,
                       .timeout_ms = SP_HOOK_TIMEOUT_MS,
                       .max_body = SP_HOOK_ANSWER_MAX,
                       .redirects_max = 0,
@@ -253,10 +264,10 @@ static int post(sp_webhooks *h, const sp_subscription *sub, const char *url, con
     long status = 0;
     int rc = sp_fetch(url, &r, &status, &answer, &why);
     sp_buf_free(&answer);
-    if (atomic_load(&h->stopping))
-        return -1;
     if (rc == 0 && status >= 200 && status < 300)
         return 1;
+    if (atomic_load(&h->cancel))
+        return -1;
     if (rc < 0)
         snprintf(err, errlen, "%s", why ? why : sp_err_str(rc));
     else
@@ -513,6 +524,7 @@ static void *run(void *arg)
 {
     worker *w = arg;
     sp_webhooks *h = w->h;
+    int empty = 0;
     while (!atomic_load(&h->stopping)) {
         maintain(h);
         int count = 0, others = 0;
@@ -521,11 +533,19 @@ static void *run(void *arg)
         if (pick >= 0) {
             if (others)
                 sp_webhooks_wake(h); /* another worker takes the next one */
-            rc = serve(h, &w->due[pick]);
-            release(w);
+            /* Read again now that it is ours: another worker may have
+             * served it since the due rows were read. */
+            sp_subscription *sub = &w->due[pick];
+            rc = sp_store_webhook_get(h->store, sub->seq, sub);
             if (rc == 0)
+                rc = serve(h, sub);
+            release(w);
+            if (rc == SP_ERR_NOT_FOUND)
+                rc = 1; /* deleted meanwhile */
+            empty = rc > 0 ? empty + 1 : 0;
+            if (rc == 0 || (rc > 0 && empty < SP_HOOK_EMPTY_TURNS))
                 continue;
-            rc = rc > 0 ? 0 : rc; /* nothing done: wait as when idle */
+            rc = rc > 0 ? 0 : rc; /* nothing to do: sleep as when idle */
         }
         if (rc < 0) {
             sp_warn("webhooks", "delivery bookkeeping failed: %s", sp_err_str(rc));
@@ -596,6 +616,18 @@ void sp_webhooks_stop(sp_webhooks *h)
     /* One ring wakes one sleeper: one for each. */
     for (int i = 0; i < h->started; i++)
         sp_webhooks_wake(h);
+    for (int64_t end = sp_time_mono_ms() + SP_HOOK_STOP_GRACE_MS; sp_time_mono_ms() < end;) {
+        int busy = 0;
+        pthread_mutex_lock(&h->lock);
+        for (int i = 0; i < SP_HOOK_WORKERS; i++)
+            busy |= h->claimed[i] != 0;
+        pthread_mutex_unlock(&h->lock);
+        if (!busy)
+            break;
+        struct timespec pause = {0, 10 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    atomic_store(&h->cancel, 1);
     for (int i = 0; i < h->started; i++)
         pthread_join(h->threads[i], NULL);
     for (int i = 0; i < SP_HOOK_WORKERS; i++)

@@ -35,8 +35,9 @@ int sp_webhooks_start(sp_store *st, const sp_config *cfg, const struct sp_httpsi
 /* The commit listener: events were written. Safe from any thread. */
 void sp_webhooks_wake(void *webhooks);
 
-/* Stops the workers (requests in flight are cancelled and sent again
- * after the next start) and frees the handle. NULL is fine. */
+/* Stops the workers and frees the handle. Requests in flight get a
+ * moment to be answered (and recorded), then are cancelled and sent again
+ * after the next start. NULL is fine. */
 void sp_webhooks_stop(sp_webhooks *h);
 
 /* Appends Prometheus metrics: deliveries by outcome, notifications and

@@ -8,6 +8,7 @@
 
 #include "store/events.h"
 #include "store/internal.h"
+#include "store/remotes.h"
 #include "store/roles.h"
 
 #include "util/err.h"
@@ -245,6 +246,17 @@ int sp_store_drive_get(sp_store *st, const sp_user *user, int as_admin, const ch
     }
     sp_store__done(s);
     return err;
+}
+
+int sp_store_drive_find(sp_store *st, const sp_user *user, int as_admin, const char *id,
+                        sp_drive_fn fn, void *ctx)
+{
+    int rc = sp_store_drive_get(st, user, as_admin, id, fn, ctx);
+    if (rc == SP_ERR_NOT_FOUND)
+        rc = sp_store_mountpoint_get(st, user, id, fn, ctx);
+    if (rc == SP_ERR_NOT_FOUND)
+        rc = sp_store_remote_get(st, user, id, fn, ctx);
+    return rc;
 }
 
 static const char SQL_MOUNTPOINT[] =

@@ -12,7 +12,6 @@
 
 #include "store/drives.h"
 #include "store/internal.h"
-#include "store/remotes.h"
 
 #include "util/err.h"
 #include "util/time.h"
@@ -47,8 +46,7 @@ static const char SQL_ADVANCE[] =
 static const char SQL_FAILED[] =
     "UPDATE subscriptions SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3"
     " WHERE seq = ?1";
-static const char SQL_LIVE_BY_SEQ[] =
-    "SELECT " SP_SUBSCRIPTION_COLS FROM_SUBS " WHERE s.seq = ? AND s.ended_at IS NULL";
+static const char SQL_BY_SEQ[] = "SELECT " SP_SUBSCRIPTION_COLS FROM_SUBS " WHERE s.seq = ?";
 static const char SQL_DELETE[] = "DELETE FROM subscriptions WHERE seq = ?";
 static const char SQL_END[] =
     "UPDATE subscriptions SET ended_at = ?2, lifecycle_pending = '" SP_SUB_LIFECYCLE_REMOVED "',"
@@ -99,6 +97,27 @@ int sp_store_webhooks_due(sp_store *st, int64_t now_ms, sp_subscription *out, in
     return rc;
 }
 
+/* Reads subscription seq on c. */
+static int read_by_seq(sp_conn *c, int64_t seq, sp_subscription *out)
+{
+    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_BY_SEQ) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, seq);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        sp_store__read_subscription(s, out);
+    sp_store__done(s);
+    if (step == SQLITE_ROW)
+        return 0;
+    return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, step, "read subscription");
+}
+
+int sp_store_webhook_get(sp_store *st, int64_t seq, sp_subscription *out)
+{
+    return read_by_seq(sp_store__reader(st), seq, out);
+}
+
 static int found_drive(const sp_drive *d, void *ctx)
 {
     (void)d;
@@ -113,11 +132,7 @@ int sp_store_webhook_may_read(sp_store *st, const sp_subscription *s, int *may)
         return 0; /* me/drives: one's own list */
     /* The drive look-ups ask only for the user's key. */
     sp_user owner = {.seq = s->owner_seq};
-    int rc = sp_store_drive_get(st, &owner, 0, s->drive_id, found_drive, NULL);
-    if (rc == SP_ERR_NOT_FOUND)
-        rc = sp_store_mountpoint_get(st, &owner, s->drive_id, found_drive, NULL);
-    if (rc == SP_ERR_NOT_FOUND)
-        rc = sp_store_remote_get(st, &owner, s->drive_id, found_drive, NULL);
+    int rc = sp_store_drive_find(st, &owner, 0, s->drive_id, found_drive, NULL);
     if (rc == SP_ERR_NOT_FOUND) {
         *may = 0;
         return 0;
@@ -197,22 +212,14 @@ int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why)
         free(row);
         return SP_ERR_DB;
     }
-    int rc = 0;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_LIVE_BY_SEQ);
-    if (!s) {
-        rc = SP_ERR_DB;
+    int rc = read_by_seq(w, seq, row);
+    if (rc == SP_ERR_NOT_FOUND || (rc == 0 && row->ended_at)) {
+        rc = 0; /* deleted or ended meanwhile: nothing to do */
         goto done;
     }
-    sqlite3_bind_int64(s, 1, seq);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
-        sp_store__read_subscription(s, row);
-    sp_store__done(s);
-    if (step != SQLITE_ROW) {
-        /* Deleted or ended meanwhile: nothing to do. */
-        rc = step == SQLITE_DONE ? 0 : sp_store__err(w, step, "read subscription");
+    if (rc < 0)
         goto done;
-    }
+    sqlite3_stmt *s;
     if (why == SP_WEBHOOK_EXPIRED) {
         rc = sp_store__exec_seq(w, SQL_DELETE, seq, "delete expired subscription");
     } else {

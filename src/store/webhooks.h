@@ -34,6 +34,11 @@
 int sp_store_webhooks_due(sp_store *st, int64_t now_ms, sp_subscription *out, int max,
                           int *count);
 
+/* Reads subscription seq into *out: its state now (a due row read before
+ * another worker served it is stale). Returns 0, SP_ERR_NOT_FOUND (deleted
+ * meanwhile) or another negative sp_err. */
+int sp_store_webhook_get(sp_store *st, int64_t seq, sp_subscription *out);
+
 /*
  * Sets *may to 1 when s's owner may still read its resource: me/drives
  * always; drives/{id} as GET /graph/v1.0/drives/{id} answers them (an
