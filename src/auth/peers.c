@@ -178,9 +178,9 @@ static int fetch_keys(sp_peers *p, peer *pe, const char *base)
     }
     peer_clear(pe);
     add_key(pe, base, json_object_get(doc, "publicKey"));
-    size_t i;
-    json_t *k;
-    json_array_foreach(json_object_get(doc, "publicKeys"), i, k) add_key(pe, base, k);
+    json_t *keys = json_object_get(doc, "publicKeys");
+    for (size_t i = 0; i < json_array_size(keys); i++)
+        add_key(pe, base, json_array_get(keys, i));
     json_decref(doc);
     sp_buf_free(&url);
     sp_buf_free(&answer);
