@@ -285,6 +285,28 @@ static int failed(sp_webhooks *h, const sp_subscription *sub, const char *err)
                                    sp_time_now_ms() + backoff_ms(sub->attempts), err);
 }
 
+/*
+ * POSTs doc (stolen) to url for sub and counts the outcome, recording a
+ * failure. Returns 1 when the receiver accepted it, 0 when not (or when
+ * the request was abandoned on stop), or a negative sp_err.
+ */
+static int deliver(sp_webhooks *h, const sp_subscription *sub, const char *url, json_t *doc)
+{
+    char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (!body)
+        return SP_ERR_NOMEM;
+    char err[SP_HOOK_ERR_MAX] = "";
+    int sent = post(h, sub, url, body, err, sizeof err);
+    free(body);
+    if (sent > 0) {
+        atomic_fetch_add(&h->delivered, 1);
+        return 1;
+    }
+    int rc = sent == 0 ? failed(h, sub, err) : 0;
+    return rc < 0 ? rc : 0;
+}
+
 /* Sends sub's pending lifecycle notification to its lifecycle URL (the
  * notification URL when it has none). */
 static int send_lifecycle(sp_webhooks *h, const sp_subscription *sub)
@@ -297,20 +319,10 @@ static int send_lifecycle(sp_webhooks *h, const sp_subscription *sub)
                              "tenantId", "");
     if (note && sub->client_state[0])
         json_object_set_new(note, "clientState", json_string(sub->client_state));
-    json_t *doc = note ? json_pack("{s:[o]}", "value", note) : NULL;
-    char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    if (!body)
-        return SP_ERR_NOMEM;
-    char err[SP_HOOK_ERR_MAX] = "";
     const char *url = sub->lifecycle_url[0] ? sub->lifecycle_url : sub->notification_url;
-    int sent = post(h, sub, url, body, err, sizeof err);
-    free(body);
-    if (sent < 0)
-        return 0;
-    if (!sent)
-        return failed(h, sub, err);
-    atomic_fetch_add(&h->delivered, 1);
+    int rc = deliver(h, sub, url, note ? json_pack("{s:[o]}", "value", note) : NULL);
+    if (rc <= 0)
+        return rc;
     if (strcmp(sub->lifecycle_pending, SP_SUB_LIFECYCLE_MISSED) == 0)
         atomic_fetch_add(&h->missed_sent, 1);
     else
@@ -334,28 +346,17 @@ static int send_batch(sp_webhooks *h, const sp_subscription *sub)
                                       &b);
     if (rc == SP_ERR_TOO_LARGE && b.full)
         rc = 0;
-    char *body = NULL;
+    if (rc == 0 && b.through == sub->cursor)
+        rc = 1; /* nothing after the cursor after all */
+    int sent = 1; /* only skipped events: passed without a request */
     if (rc == 0 && b.count > 0) {
-        json_t *doc = json_pack("{s:O}", "value", b.value);
-        body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-        json_decref(doc);
-        if (!body)
-            rc = SP_ERR_NOMEM;
+        sent = deliver(h, sub, sub->notification_url, json_pack("{s:O}", "value", b.value));
+        rc = sent < 0 ? sent : 0;
     }
     json_decref(b.value);
-    if (rc < 0)
-        return rc;
-    if (b.through == sub->cursor)
-        return 1; /* nothing after the cursor after all */
+    if (rc != 0 || !sent)
+        return rc; /* not delivered: the same batch is tried again later */
     if (b.count > 0) {
-        char err[SP_HOOK_ERR_MAX] = "";
-        int sent = post(h, sub, sub->notification_url, body, err, sizeof err);
-        free(body);
-        if (sent < 0)
-            return 0;
-        if (!sent)
-            return failed(h, sub, err);
-        atomic_fetch_add(&h->delivered, 1);
         atomic_fetch_add(&h->notifications, (uint_fast64_t)b.count);
         sp_debug("webhooks", "%d notifications through event %lld delivered to subscription %s",
                  b.count, (long long)b.through, sub->id);

@@ -180,28 +180,12 @@ int sp_store_events_unpublished(sp_store *st, int64_t after_seq, int limit, sp_e
     return each_event(c, s, fn, ctx);
 }
 
-/* Runs one cursor update (sql binds the sequence number as ?1). */
+/* Runs one cursor update (sql binds the sequence number as ?1).
+ * Publication state is not part of any listing, and a cursor lost to a
+ * power failure is reconciled with the stream at the next start. */
 static int cursor_update(sp_store *st, const char *sql, int64_t seq)
 {
-    sp_conn *w = sp_store__begin_relaxed(st);
-    if (!w)
-        return SP_ERR_DB;
-    /* Publication state is not part of any listing, and a cursor lost to
-     * a power failure is reconciled with the stream at the next start. */
-    st->invisible = 1;
-    sqlite3_stmt *s = sp_store__stmt(w, sql);
-    if (!s) {
-        sp_store__rollback(st);
-        return SP_ERR_DB;
-    }
-    sqlite3_bind_int64(s, 1, seq);
-    int rc = sqlite3_step(s);
-    sp_store__done(s);
-    if (rc != SQLITE_DONE) {
-        sp_store__rollback(st);
-        return sp_store__err(w, rc, "relay cursor");
-    }
-    return sp_store__commit(st);
+    return sp_store__bookkeep(st, sql, &seq, 1, NULL, "relay cursor");
 }
 
 int sp_store_events_mark_published(sp_store *st, int64_t through_seq)

@@ -8,6 +8,7 @@
 #include "store/events.h"
 #include "store/roles.h"
 #include "store/store.h"
+#include "store/subscriptions.h"
 #include "store/users.h"
 
 #include <jansson.h>
@@ -154,6 +155,13 @@ int sp_store__exec(sp_conn *conn, const char *sql);
 int sp_store__step_done(sp_conn *conn, sqlite3_stmt *s, const char *what);
 /* Runs sql, a statement without rows whose one parameter is seq. */
 int sp_store__exec_seq(sp_conn *conn, const char *sql, int64_t seq, const char *what);
+/* Runs sql, a statement without rows, as a write of its own that no
+ * listing shows and whose loss in a power failure is harmless (it is
+ * redone: cursors, delivery bookkeeping): binds ints[0..n-1] as ?1..?n
+ * and text (unless NULL, copied) as ?n+1. Returns 0 or a negative sp_err
+ * (logged with what). */
+int sp_store__bookkeep(sp_store *st, const char *sql, const int64_t *ints, int n,
+                       const char *text, const char *what);
 
 /*
  * Writes an event row of type about subject (a drive id) with data (a JSON
@@ -265,6 +273,11 @@ struct sp_subscription;
     " coalesce(s.lifecycle_pending, '')"
 /* Reads SP_SUBSCRIPTION_COLS from the current row of q into *out. */
 void sp_store__read_subscription(sqlite3_stmt *q, struct sp_subscription *out);
+/* Steps s (bound; SP_SUBSCRIPTION_COLS) on c, calling fn for each row
+ * (borrowed for the call), and resets it. Returns 0, fn's error, or the
+ * query's (logged with what). */
+int sp_store__each_subscription(sp_conn *c, sqlite3_stmt *s, sp_subscription_fn fn, void *ctx,
+                                const char *what);
 /* Writes event type (subscription.created, .updated or .deleted) about
  * s for its owner, with reason (NULL, or for deleted: "deleted", "expired", "accessLost"),
  * inside the caller's write transaction; *seq_out (may be NULL) receives

@@ -225,20 +225,14 @@ int sp_store_subscription_get(sp_store *st, const sp_subscription_who *who, cons
     return find(c, who, id, out);
 }
 
-int sp_store_subscription_list(sp_store *st, int64_t owner_seq, sp_subscription_fn fn, void *ctx)
+int sp_store__each_subscription(sp_conn *c, sqlite3_stmt *s, sp_subscription_fn fn, void *ctx,
+                                const char *what)
 {
-    sp_conn *c = sp_store__conn(st);
-    if (!c)
-        return SP_ERR_DB;
     sp_subscription *row = malloc(sizeof *row);
-    if (!row)
+    if (!row) {
+        sp_store__done(s);
         return SP_ERR_NOMEM;
-    sqlite3_stmt *s = sp_store__stmt(c, SQL_LIST);
-    if (!s) {
-        free(row);
-        return SP_ERR_DB;
     }
-    sqlite3_bind_int64(s, 1, owner_seq);
     int rc = 0, step;
     while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         sp_store__read_subscription(s, row);
@@ -247,10 +241,20 @@ int sp_store_subscription_list(sp_store *st, int64_t owner_seq, sp_subscription_
             break;
     }
     if (rc == 0 && step != SQLITE_DONE)
-        rc = sp_store__err(c, step, "list subscriptions");
+        rc = sp_store__err(c, step, what);
     sp_store__done(s);
     free(row);
     return rc;
+}
+
+int sp_store_subscription_list(sp_store *st, int64_t owner_seq, sp_subscription_fn fn, void *ctx)
+{
+    sp_conn *c = sp_store__conn(st);
+    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_LIST) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, owner_seq);
+    return sp_store__each_subscription(c, s, fn, ctx, "list subscriptions");
 }
 
 /* Renews subscription id of who to expires_at, or deletes it when

@@ -159,32 +159,10 @@ int sp_store_webhooks_first_seq(sp_store *st, int64_t *seq)
     return read_int(st, SQL_FIRST_SEQ, seq, "first event seq");
 }
 
-/* Runs one bookkeeping update of subscription seq: sql binds seq as ?1,
- * then a (?2) and, unless text is NULL and b < 0, b or text (?3). */
-static int bookkeep(sp_store *st, const char *sql, int64_t seq, int64_t a, int64_t b,
-                    const char *text, const char *what)
-{
-    sp_conn *w = sp_store__begin_relaxed(st);
-    if (!w)
-        return SP_ERR_DB;
-    st->invisible = 1;
-    sqlite3_stmt *s = sp_store__stmt(w, sql);
-    if (!s) {
-        sp_store__rollback(st);
-        return SP_ERR_DB;
-    }
-    sqlite3_bind_int64(s, 1, seq);
-    sqlite3_bind_int64(s, 2, a);
-    if (text)
-        sqlite3_bind_text(s, 3, text, -1, SQLITE_TRANSIENT);
-    else if (b >= 0)
-        sqlite3_bind_int64(s, 3, b);
-    return sp_store__finish(st, sp_store__step_done(w, s, what));
-}
-
 int sp_store_webhook_advance(sp_store *st, int64_t seq, int64_t through, int64_t now_ms)
 {
-    return bookkeep(st, SQL_ADVANCE, seq, through, now_ms, NULL, "advance subscription");
+    int64_t p[] = {seq, through, now_ms};
+    return sp_store__bookkeep(st, SQL_ADVANCE, p, 3, NULL, "advance subscription");
 }
 
 /* Longest last_error kept: a line for the operator, not the answer. */
@@ -194,12 +172,14 @@ int sp_store_webhook_failed(sp_store *st, int64_t seq, int64_t next_ms, const ch
 {
     char cut[SP_WEBHOOK_ERROR_MAX + 1];
     snprintf(cut, sizeof cut, "%s", error ? error : "");
-    return bookkeep(st, SQL_FAILED, seq, next_ms, -1, cut, "record delivery failure");
+    int64_t p[] = {seq, next_ms};
+    return sp_store__bookkeep(st, SQL_FAILED, p, 2, cut, "record delivery failure");
 }
 
 int sp_store_webhook_missed(sp_store *st, int64_t seq, int64_t cursor)
 {
-    return bookkeep(st, SQL_MISSED, seq, cursor, -1, NULL, "record missed events");
+    int64_t p[] = {seq, cursor};
+    return sp_store__bookkeep(st, SQL_MISSED, p, 2, NULL, "record missed events");
 }
 
 int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why)
@@ -279,32 +259,16 @@ int sp_store_webhooks_catch_up(sp_store *st, int *moved)
     return rc;
 }
 
-int sp_store_webhooks_drive_subs(sp_store *st, int64_t after, int limit, sp_webhook_drive_fn fn,
+int sp_store_webhooks_drive_subs(sp_store *st, int64_t after, int limit, sp_subscription_fn fn,
                                  void *ctx)
 {
     sp_conn *c = sp_store__reader(st);
     sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_DRIVE_SUBS) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sp_subscription *row = malloc(sizeof *row);
-    if (!row) {
-        sp_store__done(s);
-        return SP_ERR_NOMEM;
-    }
     sqlite3_bind_int64(s, 1, after);
     sqlite3_bind_int(s, 2, limit);
-    int rc = 0, step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        sp_store__read_subscription(s, row);
-        rc = fn(row, ctx);
-        if (rc < 0)
-            break;
-    }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = sp_store__err(c, step, "drive subscriptions");
-    sp_store__done(s);
-    free(row);
-    return rc;
+    return sp_store__each_subscription(c, s, fn, ctx, "drive subscriptions");
 }
 
 int sp_store_webhooks_pending(sp_store *st, int64_t now_ms, int64_t *behind, int64_t *next_ms)

@@ -97,13 +97,9 @@ int sp_store_webhook_lifecycle_done(sp_store *st, int64_t seq);
  */
 int sp_store_webhooks_catch_up(sp_store *st, int *moved);
 
-/* Receives a live subscription's seq and owner (a drives/{id} one's drive
- * id borrowed); 0 goes on. */
-typedef int (*sp_webhook_drive_fn)(const sp_subscription *s, void *ctx);
-
 /* Calls fn for each live drives/{id} subscription with seq > after, at
  * most limit, in seq order (a periodic access check). */
-int sp_store_webhooks_drive_subs(sp_store *st, int64_t after, int limit, sp_webhook_drive_fn fn,
+int sp_store_webhooks_drive_subs(sp_store *st, int64_t after, int limit, sp_subscription_fn fn,
                                  void *ctx);
 
 /* *behind: live subscriptions whose owner has events after the cursor,

@@ -27,7 +27,6 @@ import base64
 import hashlib
 import json
 import os
-import sqlite3
 import statistics
 import time
 import urllib.parse
@@ -50,18 +49,10 @@ SUBS = '/graph/v1.0/subscriptions'
 LIFETIME_S = 90
 
 
-def db(sp, sql, args=()):
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
-
-
 def changed_etags(paris, remote_id):
     """eTags of spaceport.remote.changed events of the remote space, in log order."""
-    return [json.loads(d)['eTag'] for (d,) in db(
-        paris, "SELECT data FROM events WHERE type = 'spaceport.remote.changed' AND subject = ?"
+    return [json.loads(d)['eTag'] for (d,) in paris.db_rows(
+        "SELECT data FROM events WHERE type = 'spaceport.remote.changed' AND subject = ?"
         " ORDER BY seq", (remote_id,))]
 
 
@@ -147,10 +138,11 @@ def run(t, zurich, paris, nz, idz, idp):
          sub.get('changeType') == 'updated,deleted',
          'zurich holds one subscription for Marie: drives/<project> -> paris notifications', subs)
     sub_id = sub.get('id', '')
-    row = db(zurich, 'SELECT delegate, client_state FROM subscriptions WHERE id = ?', (sub_id,))
+    row = zurich.db_rows('SELECT delegate, client_state FROM subscriptions WHERE id = ?',
+                         (sub_id,))
     t.ok(row and row[0][0] == paris.url, 'zurich recorded paris as its delegate', row)
     state = row[0][1] if row else ''
-    mine = db(paris, 'SELECT sub_id, sub_state FROM remotes WHERE id = ?', (remote_id,))
+    mine = paris.db_rows('SELECT sub_id, sub_state FROM remotes WHERE id = ?', (remote_id,))
     t.ok(mine and mine[0][0] == sub_id and mine[0][1] == hashlib.sha256(state.encode()).hexdigest()
          and state not in mine[0][1],
          'paris keeps the subscription id and only the SHA-256 of its clientState', mine)
@@ -302,18 +294,18 @@ def run(t, zurich, paris, nz, idz, idp):
         e = stream.next(15)
     t.ok(e and e['json'].get('driveId') == remote_id and e['json'].get('reason') == 'accessLost',
          'Marie\'s stream at paris: remote-removed, reason accessLost', e)
-    t.ok(wait_until(lambda: db(zurich, 'SELECT ended_at IS NOT NULL, lifecycle_pending IS NULL'
-                                       ' FROM subscriptions WHERE id = ?', (sub_id,)) in
+    t.ok(wait_until(lambda: zurich.db_rows('SELECT ended_at IS NOT NULL, lifecycle_pending IS'
+                                           ' NULL FROM subscriptions WHERE id = ?', (sub_id,)) in
                     ([(1, 1)], []), 15),
          'zurich ended the subscription and sent its subscriptionRemoved lifecycle notification',
-         db(zurich, 'SELECT ended_at, lifecycle_pending, last_error FROM subscriptions'
-                    ' WHERE id = ?', (sub_id,)))
+         zurich.db_rows('SELECT ended_at, lifecycle_pending, last_error FROM subscriptions'
+                        ' WHERE id = ?', (sub_id,)))
     with NatsClient(nz.url) as nc:
         storage_change(nc, project, 'after-access-lost')
     t.eq([x for x in stream.collect(3) if x.get('event') == 'item-changed'], [],
          'changes after that are not delivered')
-    t.ok('after-access-lost' not in [json.loads(d)['eTag'] for (d,) in db(
-        paris, "SELECT data FROM events WHERE type = 'spaceport.remote.changed'")],
+    t.ok('after-access-lost' not in [json.loads(d)['eTag'] for (d,) in paris.db_rows(
+        "SELECT data FROM events WHERE type = 'spaceport.remote.changed'")],
          'nor written at paris')
     stream.close()
     t.ok((paris.metric('spaceport_signed_requests_total{outcome="refused"}') or 0) >= 6,
@@ -342,7 +334,7 @@ def check_rotation(t, zurich, paris, marie_p, marie_z, drive):
             'webDavUrl': zurich.url + '/dav/spaces/' + drive}}})
     t.eq(r.status, 201, 'paris: Marie registers a zurich space again after the rotation')
     subs = [x for x in marie_z.get(SUBS).json()['value'] if x['resource'] == 'drives/' + drive]
-    row = db(zurich, 'SELECT delegate FROM subscriptions WHERE id = ?',
+    row = zurich.db_rows('SELECT delegate FROM subscriptions WHERE id = ?',
              (subs[0]['id'] if subs else '',))
     t.ok(row == [(paris.url,)],
          'zurich verified the new key\'s signature: the subscription has paris as delegate', row)
