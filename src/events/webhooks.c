@@ -70,7 +70,7 @@
  * many per read. Losing access usually writes an event the owner
  * receives, which checks at once; this catches the rest (a group
  * membership that the owner's next token no longer claims). */
-#define SP_HOOK_ACCESS_MS 60000
+#define SP_HOOK_ACCESS_MS   60000
 #define SP_HOOK_ACCESS_PAGE 200
 /* Longest failure reason kept for the operator. */
 #define SP_HOOK_ERR_MAX 300
@@ -101,8 +101,8 @@ struct sp_webhooks {
     atomic_int stopping; /* no new turns */
     atomic_int cancel;   /* requests in flight are abandoned */
 
-    pthread_mutex_t lock; /* guards what follows */
-    int64_t claimed[SP_HOOK_WORKERS]; /* seq each worker serves, 0: none */
+    pthread_mutex_t lock;               /* guards what follows */
+    int64_t claimed[SP_HOOK_WORKERS];   /* seq each worker serves, 0: none */
     int64_t next_catch_up, next_access; /* monotonic ms */
     int maintaining;
 
@@ -110,7 +110,6 @@ struct sp_webhooks {
         access_lost;
     atomic_int_fast64_t queued;
 };
-
 
 void sp_webhooks_wake(void *arg)
 {
@@ -141,9 +140,9 @@ static const char *const SEEN_PREFIXES[] = {"spaceport.space.", "spaceport.share
  * (deleted); any other seen type is an update. */
 static const char *const CREATED_TYPES[] = {SP_EVENT_SPACE_CREATED, SP_EVENT_SHARE_CREATED,
                                             SP_EVENT_MEMBER_ADDED, SP_EVENT_REMOTE_REGISTERED};
-static const char *const DELETED_TYPES[] = {
-    SP_EVENT_SPACE_DELETED,  SP_EVENT_MEMBER_REMOVED, SP_EVENT_MEMBER_EXPIRED,
-    SP_EVENT_SHARE_DELETED,  SP_EVENT_SHARE_EXPIRED,  SP_EVENT_REMOTE_REMOVED};
+static const char *const DELETED_TYPES[] = {SP_EVENT_SPACE_DELETED,  SP_EVENT_MEMBER_REMOVED,
+                                            SP_EVENT_MEMBER_EXPIRED, SP_EVENT_SHARE_DELETED,
+                                            SP_EVENT_SHARE_EXPIRED,  SP_EVENT_REMOTE_REMOVED};
 
 static int type_in(const char *type, const char *const *list, size_t n)
 {
@@ -182,8 +181,8 @@ typedef struct batch {
     const char *expires; /* subscriptionExpirationDateTime */
     json_t *value;       /* the notifications */
     int count;
-    int full;         /* SP_HOOK_BATCH reached: stop reading */
-    int64_t through;  /* the last event read (sent or skipped) */
+    int full;          /* SP_HOOK_BATCH reached: stop reading */
+    int64_t through;   /* the last event read (sent or skipped) */
     int64_t last_time; /* the newest notified event's time, for the log */
 } batch;
 
@@ -202,7 +201,8 @@ static int collect(const sp_event *e, void *ctx)
     const sp_subscription *sub = b->sub;
     b->through = e->seq;
     unsigned kind = change_kind(e->type);
-    if (!kind || !(sub->change_types & kind) || (sub->drive_id[0] && strcmp(e->subject, sub->drive_id)))
+    if (!kind || !(sub->change_types & kind) ||
+        (sub->drive_id[0] && strcmp(e->subject, sub->drive_id)))
         return 0; /* skipped: the cursor still passes it */
     sp_buf resource = {0};
     json_t *data = json_loads(e->data, 0, NULL);
@@ -213,8 +213,8 @@ static int collect(const sp_event *e, void *ctx)
                          e->id, "subscriptionId", sub->id, "changeType", change_name(kind),
                          "resource", resource.data, "subscriptionExpirationDateTime", b->expires,
                          "tenantId", "", "sequenceNumber", (json_int_t)e->seq, "resourceData",
-                         "@odata.type", "#microsoft.graph.drive", "@odata.id", resource.data,
-                         "id", e->subject, "eTag", etag);
+                         "@odata.type", "#microsoft.graph.drive", "@odata.id", resource.data, "id",
+                         e->subject, "eTag", etag);
     json_decref(data);
     sp_buf_free(&resource);
     if (note && sub->client_state[0])
@@ -244,8 +244,7 @@ static int post(sp_webhooks *h, const sp_subscription *sub, const char *url, con
     const char *why = NULL;
     const sp_config_list *ti = &h->cfg->trusted_instances, *wh = &h->cfg->webhook_hosts;
     if (sp_instance_match_webhook((const char *const *)ti->items, ti->count,
-                                  (const char *const *)wh->items, wh->count, url, NULL,
-                                  &why) < 0) {
+                                  (const char *const *)wh->items, wh->count, url, NULL, &why) < 0) {
         snprintf(err, errlen, "notification URL not allowed: %s", why);
         return 0;
     }
@@ -281,8 +280,8 @@ static int failed(sp_webhooks *h, const sp_subscription *sub, const char *err)
     atomic_fetch_add(&h->failed, 1);
     sp_debug("webhooks", "delivery to subscription %s failed (try %d): %s", sub->id,
              sub->attempts + 1, err);
-    return sp_store_webhook_failed(h->store, sub->seq,
-                                   sp_time_now_ms() + backoff_ms(sub->attempts), err);
+    return sp_store_webhook_failed(h->store, sub->seq, sp_time_now_ms() + backoff_ms(sub->attempts),
+                                   err);
 }
 
 /*
@@ -313,10 +312,9 @@ static int send_lifecycle(sp_webhooks *h, const sp_subscription *sub)
 {
     char expires[SP_TIME_RFC3339_LEN];
     sp_time_format_rfc3339(sub->expires_at, expires);
-    json_t *note = json_pack("{s:s, s:s, s:s, s:s, s:s}", "lifecycleEvent",
-                             sub->lifecycle_pending, "subscriptionId", sub->id,
-                             "subscriptionExpirationDateTime", expires, "resource", sub->resource,
-                             "tenantId", "");
+    json_t *note = json_pack("{s:s, s:s, s:s, s:s, s:s}", "lifecycleEvent", sub->lifecycle_pending,
+                             "subscriptionId", sub->id, "subscriptionExpirationDateTime", expires,
+                             "resource", sub->resource, "tenantId", "");
     if (note && sub->client_state[0])
         json_object_set_new(note, "clientState", json_string(sub->client_state));
     const char *url = sub->lifecycle_url[0] ? sub->lifecycle_url : sub->notification_url;
@@ -327,8 +325,8 @@ static int send_lifecycle(sp_webhooks *h, const sp_subscription *sub)
         atomic_fetch_add(&h->missed_sent, 1);
     else
         atomic_fetch_add(&h->removed_sent, 1);
-    sp_info("webhooks", "%s lifecycle notification of subscription %s sent",
-            sub->lifecycle_pending, sub->id);
+    sp_info("webhooks", "%s lifecycle notification of subscription %s sent", sub->lifecycle_pending,
+            sub->id);
     return sp_store_webhook_lifecycle_done(h->store, sub->seq);
 }
 
@@ -342,12 +340,12 @@ static int send_batch(sp_webhooks *h, const sp_subscription *sub)
     batch b = {.sub = sub, .expires = expires, .value = json_array(), .through = sub->cursor};
     if (!b.value)
         return SP_ERR_NOMEM;
-    int rc = sp_store_events_for_user(h->store, sub->owner_seq, sub->cursor, SP_HOOK_SCAN, collect,
-                                      &b);
+    int rc =
+        sp_store_events_for_user(h->store, sub->owner_seq, sub->cursor, SP_HOOK_SCAN, collect, &b);
     if (rc == SP_ERR_TOO_LARGE && b.full)
         rc = 0;
     if (rc == 0 && b.through == sub->cursor)
-        rc = 1; /* nothing after the cursor after all */
+        rc = 1;   /* nothing after the cursor after all */
     int sent = 1; /* only skipped events: passed without a request */
     if (rc == 0 && b.count > 0) {
         sent = deliver(h, sub, sub->notification_url, json_pack("{s:O}", "value", b.value));

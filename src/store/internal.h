@@ -273,6 +273,11 @@ struct sp_subscription;
     " coalesce(s.lifecycle_pending, '')"
 /* Reads SP_SUBSCRIPTION_COLS from the current row of q into *out. */
 void sp_store__read_subscription(sqlite3_stmt *q, struct sp_subscription *out);
+/* Steps s (bound; SP_SUBSCRIPTION_COLS) on c for one row into *out, and
+ * resets it. Returns 0, SP_ERR_NOT_FOUND (no row) or the query's error
+ * (logged with what). */
+int sp_store__one_subscription(sp_conn *c, sqlite3_stmt *s, sp_subscription *out,
+                               const char *what);
 /* Steps s (bound; SP_SUBSCRIPTION_COLS) on c, calling fn for each row
  * (borrowed for the call), and resets it. Returns 0, fn's error, or the
  * query's (logged with what). */

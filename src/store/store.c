@@ -85,8 +85,8 @@ int sp_store__exec_seq(sp_conn *conn, const char *sql, int64_t seq, const char *
     return sp_store__step_done(conn, s, what);
 }
 
-int sp_store__bookkeep(sp_store *st, const char *sql, const int64_t *ints, int n,
-                       const char *text, const char *what)
+int sp_store__bookkeep(sp_store *st, const char *sql, const int64_t *ints, int n, const char *text,
+                       const char *what)
 {
     sp_conn *w = sp_store__begin_relaxed(st);
     if (!w)

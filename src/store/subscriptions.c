@@ -129,13 +129,7 @@ static int find(sp_conn *c, const sp_subscription_who *who, const char *id, sp_s
         sqlite3_bind_text(s, 2, who->delegate, -1, SQLITE_STATIC);
     else
         sqlite3_bind_int64(s, 2, who->owner_seq);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
-        sp_store__read_subscription(s, out);
-    sp_store__done(s);
-    if (step == SQLITE_ROW)
-        return 0;
-    return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, step, "find subscription");
+    return sp_store__one_subscription(c, s, out, "find subscription");
 }
 
 /* Copies src (NULL: "") into dst of dstlen bytes. */
@@ -223,6 +217,17 @@ int sp_store_subscription_get(sp_store *st, const sp_subscription_who *who, cons
     if (!c)
         return SP_ERR_DB;
     return find(c, who, id, out);
+}
+
+int sp_store__one_subscription(sp_conn *c, sqlite3_stmt *s, sp_subscription *out, const char *what)
+{
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW)
+        sp_store__read_subscription(s, out);
+    sp_store__done(s);
+    if (step == SQLITE_ROW)
+        return 0;
+    return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, step, what);
 }
 
 int sp_store__each_subscription(sp_conn *c, sqlite3_stmt *s, sp_subscription_fn fn, void *ctx,

@@ -67,8 +67,7 @@ static const char SQL_LIFECYCLE_SENT[] =
     " WHERE s.ended_at IS NULL AND s.lifecycle_pending IS NULL AND s.cursor < ?1"                  \
     " AND NOT " SUB_BEHIND " AND NOT " SUB_GAP
 static const char SQL_CATCH_UP_ANY[] = "SELECT 1 FROM subscriptions s" CATCH_UP_WHERE " LIMIT 1";
-static const char SQL_CATCH_UP[] =
-    "UPDATE subscriptions AS s SET cursor = ?1" CATCH_UP_WHERE;
+static const char SQL_CATCH_UP[] = "UPDATE subscriptions AS s SET cursor = ?1" CATCH_UP_WHERE;
 static const char SQL_NEWEST[] = "SELECT coalesce(max(seq), 0) FROM events";
 static const char SQL_DRIVE_SUBS[] =
     "SELECT " SP_SUBSCRIPTION_COLS FROM_SUBS " WHERE s.seq > ? AND s.ended_at IS NULL"
@@ -104,13 +103,7 @@ static int read_by_seq(sp_conn *c, int64_t seq, sp_subscription *out)
     if (!s)
         return SP_ERR_DB;
     sqlite3_bind_int64(s, 1, seq);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
-        sp_store__read_subscription(s, out);
-    sp_store__done(s);
-    if (step == SQLITE_ROW)
-        return 0;
-    return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, step, "read subscription");
+    return sp_store__one_subscription(c, s, out, "read subscription");
 }
 
 int sp_store_webhook_get(sp_store *st, int64_t seq, sp_subscription *out)

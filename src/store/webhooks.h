@@ -31,8 +31,7 @@
  * subscription with a long backlog takes turns with the others. Returns
  * 0 or a negative sp_err.
  */
-int sp_store_webhooks_due(sp_store *st, int64_t now_ms, sp_subscription *out, int max,
-                          int *count);
+int sp_store_webhooks_due(sp_store *st, int64_t now_ms, sp_subscription *out, int max, int *count);
 
 /* Reads subscription seq into *out: its state now (a due row read before
  * another worker served it is stale). Returns 0, SP_ERR_NOT_FOUND (deleted

@@ -42,8 +42,7 @@ static sp_subscription *make(const sp_user *u, const char *resource)
     sp_subscription *s = malloc(sizeof *s);
     ck_assert_ptr_nonnull(s);
     sp_subscription_new n = {.resource = resource,
-                             .drive_id = strncmp(resource, "drives/", 7) == 0 ? resource + 7
-                                                                             : NULL,
+                             .drive_id = strncmp(resource, "drives/", 7) == 0 ? resource + 7 : NULL,
                              .change_types = SP_SUB_ALL,
                              .notification_url = "https://hooks.example.test/in",
                              .expires_at = sp_time_now_ms() + HOUR};
@@ -203,8 +202,7 @@ END_TEST
  * go too. */
 static void prune(const char *upto)
 {
-    raw_exec("DELETE FROM event_recipients WHERE ?1 IS NULL OR event_seq <= ?1", upto, NULL,
-             NULL);
+    raw_exec("DELETE FROM event_recipients WHERE ?1 IS NULL OR event_seq <= ?1", upto, NULL, NULL);
     raw_exec("DELETE FROM events WHERE ?1 IS NULL OR seq <= ?1", upto, NULL, NULL);
 }
 
