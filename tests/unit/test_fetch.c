@@ -26,9 +26,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Short: the listener never answers, so a transfer that connects waits
- * for this long. */
-#define TIMEOUT_MS 300L
+/* A transfer that connects waits this long (the listener never
+ * answers), and name resolution must fit in it too: under valgrind
+ * resolving a name alone can take longer than 300 ms. */
+#define CONNECT_TIMEOUT_MS 2000L
+/* A refusal comes before any connection, so a generous bound costs
+ * nothing and keeps a slow resolver from passing for a timeout. */
+#define REFUSAL_TIMEOUT_MS 10000L
 
 /* Listens on 127.0.0.1 (any port, or 0.0.0.0 when any); returns the
  * socket and writes the port. */
@@ -61,7 +65,7 @@ static int connections(int s)
 }
 
 /* Fetches url (POST, as a webhook) and returns sp_fetch's result. */
-static int fetch(const char *url, const char **why)
+static int fetch(const char *url, long timeout_ms, const char **why)
 {
     sp_buf body = {0};
     long status = 0;
@@ -69,7 +73,7 @@ static int fetch(const char *url, const char **why)
                       .content_type = "application/json",
                       .body = "{}",
                       .body_len = 2,
-                      .timeout_ms = TIMEOUT_MS,
+                      .timeout_ms = timeout_ms,
                       .max_body = 1024};
     int rc = sp_fetch(url, &r, &status, &body, why);
     sp_buf_free(&body);
@@ -86,7 +90,7 @@ static void connects_to_listener(const char *host)
     char url[64];
     snprintf(url, sizeof url, "http://%s:%d/hook", host, port);
     const char *why = NULL;
-    ck_assert_int_eq(fetch(url, &why), SP_ERR_UNAVAILABLE);
+    ck_assert_int_eq(fetch(url, CONNECT_TIMEOUT_MS, &why), SP_ERR_UNAVAILABLE);
     ck_assert_int_ge(connections(s), 1);
     close(s);
 }
@@ -107,7 +111,7 @@ static void refused_without_connection(const char *host, int any)
     char url[400];
     snprintf(url, sizeof url, "https://%s:%d/hook", host, port);
     const char *why = NULL;
-    ck_assert_int_eq(fetch(url, &why), SP_ERR_INVALID);
+    ck_assert_int_eq(fetch(url, REFUSAL_TIMEOUT_MS, &why), SP_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(why, "address"));
     ck_assert_int_eq(connections(s), 0);
     close(s);
@@ -132,7 +136,7 @@ START_TEST(link_local_refused)
     const char *why = NULL;
     /* The cloud metadata address: refused without trying it (a try would
      * end in a timeout, not in this refusal). */
-    ck_assert_int_eq(fetch("https://169.254.169.254/latest/meta-data/", &why), SP_ERR_INVALID);
+    ck_assert_int_eq(fetch("https://169.254.169.254/latest/meta-data/", REFUSAL_TIMEOUT_MS, &why), SP_ERR_INVALID);
     ck_assert_ptr_nonnull(strstr(why, "address"));
 }
 END_TEST
@@ -175,6 +179,7 @@ static Suite *fetch_suite(void)
 {
     Suite *s = suite_create("fetch");
     TCase *tc = tcase_create("addresses");
+    tcase_set_timeout(tc, 60); /* two transfers wait for their timeout */
     tcase_add_test(tc, loopback_name_connects);
     tcase_add_test(tc, mapped_loopback_refused);
     tcase_add_test(tc, unspecified_refused);
