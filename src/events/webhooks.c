@@ -18,6 +18,8 @@
 #include "events/webhooks.h"
 
 #include "store/catalog.h"
+#include "store/delta.h"
+#include "store/drives.h"
 #include "store/events.h"
 #include "store/subscriptions.h"
 #include "store/webhooks.h"
@@ -178,8 +180,11 @@ static const char *change_name(unsigned kind)
 /* One batch being read from the log. */
 typedef struct batch {
     const sp_subscription *sub;
+    const char *follow;  /* drives/{id}: the drive whose events it is told of */
     const char *expires; /* subscriptionExpirationDateTime */
     json_t *value;       /* the notifications */
+    json_t *unplaced;    /* me/drives: [index, subject] of notifications whose drive
+                          * the owner may reach only through mountpoints */
     int count;
     int full;          /* SP_HOOK_BATCH reached: stop reading */
     int64_t through;   /* the last event read (sent or skipped) */
@@ -194,6 +199,22 @@ static const char *event_etag(json_t *data)
     return etag ? etag : json_string_value(json_object_get(data, "itemETag"));
 }
 
+/* The grantee's mountpoint a share event names when sub's owner received
+ * the share (to them, or to a group the log counts them in), else NULL:
+ * that is the drive in the owner's list, not the sharer's. Borrowed from
+ * data. */
+static const char *own_mount(const sp_subscription *sub, const sp_event *e, json_t *data)
+{
+    if (!data || strncmp(e->type, "spaceport.share.", strlen("spaceport.share.")) != 0)
+        return NULL;
+    const char *mount = json_string_value(json_object_get(data, "mountId"));
+    const char *grantee = json_string_value(json_object_get(data, "granteeUserId"));
+    int group = json_object_get(data, "granteeGroupId") != NULL;
+    if (mount && ((grantee && strcmp(grantee, sub->owner_id) == 0) || (group && e->affected)))
+        return mount;
+    return NULL;
+}
+
 /* Adds e's notification to b (sp_event_fn). */
 static int collect(const sp_event *e, void *ctx)
 {
@@ -201,20 +222,33 @@ static int collect(const sp_event *e, void *ctx)
     const sp_subscription *sub = b->sub;
     b->through = e->seq;
     unsigned kind = change_kind(e->type);
-    if (!kind || !(sub->change_types & kind) ||
-        (sub->drive_id[0] && strcmp(e->subject, sub->drive_id)))
+    if (!kind || !(sub->change_types & kind))
         return 0; /* skipped: the cursor still passes it */
-    sp_buf resource = {0};
     json_t *data = json_loads(e->data, 0, NULL);
+    const char *mount = own_mount(sub, e, data);
+    const char *drive = mount ? mount : e->subject;
+    if (sub->drive_id[0]) {
+        if (strcmp(drive, sub->drive_id) != 0 && strcmp(e->subject, b->follow) != 0) {
+            json_decref(data);
+            return 0; /* another drive's */
+        }
+        drive = sub->drive_id; /* a mountpoint's news come from the drive it shows */
+    } else if (!mount &&
+               json_array_append_new(b->unplaced, json_pack("[i,s]", (int)json_array_size(b->value),
+                                                            e->subject)) < 0) {
+        json_decref(data);
+        return SP_ERR_NOMEM;
+    }
+    sp_buf resource = {0};
     const char *etag = data ? event_etag(data) : NULL;
     json_t *note = NULL;
-    if (sp_buf_printf(&resource, "drives/%s", e->subject) == 0)
+    if (sp_buf_printf(&resource, "drives/%s", drive) == 0)
         note = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:{s:s, s:s, s:s, s:s*}}", "id",
                          e->id, "subscriptionId", sub->id, "changeType", change_name(kind),
                          "resource", resource.data, "subscriptionExpirationDateTime", b->expires,
                          "tenantId", "", "sequenceNumber", (json_int_t)e->seq, "resourceData",
                          "@odata.type", "#microsoft.graph.drive", "@odata.id", resource.data, "id",
-                         e->subject, "eTag", etag);
+                         drive, "eTag", etag);
     json_decref(data);
     sp_buf_free(&resource);
     if (note && sub->client_state[0])
@@ -330,6 +364,103 @@ static int send_lifecycle(sp_webhooks *h, const sp_subscription *sub)
     return sp_store_webhook_lifecycle_done(h->store, sub->seq);
 }
 
+/* Writes the drive a drives/{id} subscription's drive shows into ctx (a
+ * char[SP_SUB_RESOURCE_MAX + 1]): a mountpoint's events are those of the
+ * drive that holds the shared item (sp_drive_fn). */
+static int note_follow(const sp_drive *d, void *ctx)
+{
+    snprintf(ctx, SP_SUB_RESOURCE_MAX + 1, "%s",
+             d->share_id && d->shared_drive_id ? d->shared_drive_id : d->id);
+    return 0;
+}
+
+static int drive_seen(const sp_drive *d, void *ctx)
+{
+    (void)d;
+    (void)ctx;
+    return 0;
+}
+
+/* Names note (its resource, @odata.id and id) by drive. */
+static int place_at(json_t *note, const char *drive)
+{
+    sp_buf r = {0};
+    if (sp_buf_printf(&r, "drives/%s", drive) < 0)
+        return SP_ERR_NOMEM;
+    json_t *data = json_object_get(note, "resourceData");
+    int rc = json_object_set_new(note, "resource", json_string(r.data)) |
+             json_object_set_new(data, "@odata.id", json_string(r.data)) |
+             json_object_set_new(data, "id", json_string(drive));
+    sp_buf_free(&r);
+    return rc ? SP_ERR_NOMEM : 0;
+}
+
+/* The notification at index of value, named by the owner's mountpoints. */
+typedef struct placing {
+    json_t *value;
+    size_t index;
+    int count;
+} placing;
+
+/* Names the notification by one more mountpoint (sp_mount_fn): the first
+ * takes it over, each other gets a copy of its own (its id made distinct,
+ * since receivers drop repeated ids). */
+static int place_mount(const char *mount_id, void *ctx)
+{
+    placing *p = ctx;
+    json_t *note = json_array_get(p->value, p->index);
+    if (p->count++ == 0)
+        return place_at(note, mount_id);
+    json_t *copy = json_deep_copy(note);
+    sp_buf id = {0};
+    int rc = copy && sp_buf_printf(&id, "%s/%s", json_string_value(json_object_get(note, "id")),
+                                   mount_id) == 0
+                 ? 0
+                 : SP_ERR_NOMEM;
+    if (rc == 0 && json_object_set_new(copy, "id", json_string(id.data)) < 0)
+        rc = SP_ERR_NOMEM;
+    sp_buf_free(&id);
+    if (rc == 0)
+        rc = place_at(copy, mount_id);
+    if (rc < 0) {
+        json_decref(copy);
+        return rc;
+    }
+    return json_array_insert_new(p->value, p->index + 1, copy) < 0 ? SP_ERR_NOMEM : 0;
+}
+
+/* me/drives: a notification of a drive the owner reaches only through
+ * mountpoints (an item changed in a drive shared with them, a space
+ * shared with them disabled) is named by those mountpoints, so that every
+ * resource is a drive of their own list. Done after the log was read, in
+ * reverse, so that copies inserted do not move the notifications still to
+ * place. */
+static int place(sp_webhooks *h, const sp_subscription *sub, batch *b)
+{
+    sp_user owner = {.seq = sub->owner_seq};
+    const char *listed = NULL; /* the last subject found in the list as it is */
+    for (size_t i = json_array_size(b->unplaced); i-- > 0;) {
+        json_t *pair = json_array_get(b->unplaced, i);
+        const char *subject = json_string_value(json_array_get(pair, 1));
+        if (listed && strcmp(listed, subject) == 0)
+            continue;
+        int rc = sp_store_drive_find(h->store, &owner, 0, subject, drive_seen, NULL);
+        if (rc == 0) {
+            listed = subject;
+            continue;
+        }
+        if (rc != SP_ERR_NOT_FOUND)
+            return rc;
+        placing p = {.value = b->value,
+                     .index = (size_t)json_integer_value(json_array_get(pair, 0))};
+        rc = sp_store_mounts_received(h->store, &owner, subject, place_mount, &p);
+        if (rc < 0)
+            return rc;
+        b->count += p.count > 1 ? p.count - 1 : 0;
+    }
+    return 0;
+}
+
 /* Reads sub's next batch after its cursor and sends it; a batch of only
  * skipped events moves the cursor without a request. Returns 0, 1 when
  * there was nothing to read, or a negative sp_err. */
@@ -337,13 +468,32 @@ static int send_batch(sp_webhooks *h, const sp_subscription *sub)
 {
     char expires[SP_TIME_RFC3339_LEN];
     sp_time_format_rfc3339(sub->expires_at, expires);
-    batch b = {.sub = sub, .expires = expires, .value = json_array(), .through = sub->cursor};
-    if (!b.value)
+    char follow[SP_SUB_RESOURCE_MAX + 1];
+    snprintf(follow, sizeof follow, "%s", sub->drive_id);
+    if (sub->drive_id[0]) {
+        sp_user owner = {.seq = sub->owner_seq};
+        int found = sp_store_drive_find(h->store, &owner, 0, sub->drive_id, note_follow, follow);
+        if (found < 0 && found != SP_ERR_NOT_FOUND)
+            return found;
+    }
+    batch b = {.sub = sub,
+               .follow = follow,
+               .expires = expires,
+               .value = json_array(),
+               .unplaced = json_array(),
+               .through = sub->cursor};
+    if (!b.value || !b.unplaced) {
+        json_decref(b.value);
+        json_decref(b.unplaced);
         return SP_ERR_NOMEM;
+    }
     int rc =
         sp_store_events_for_user(h->store, sub->owner_seq, sub->cursor, SP_HOOK_SCAN, collect, &b);
     if (rc == SP_ERR_TOO_LARGE && b.full)
         rc = 0;
+    if (rc == 0 && b.count > 0 && json_array_size(b.unplaced) > 0)
+        rc = place(h, sub, &b);
+    json_decref(b.unplaced);
     if (rc == 0 && b.through == sub->cursor)
         rc = 1;   /* nothing after the cursor after all */
     int sent = 1; /* only skipped events: passed without a request */

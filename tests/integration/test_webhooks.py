@@ -16,13 +16,14 @@ import threading
 import time
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from harness import TAP, Client, Issuer, Nats, Spaceport, free_port, wait_until
 from natsclient import NatsClient
 from test_changes import change_event, publish
 
 SPACE_VIEWER = 'a8d5fe5e-96e3-418d-825b-534dbdf22b99'
+VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 ADMIN = ['spaceport-spaceadmin']
 
 
@@ -290,7 +291,7 @@ def run_main(t, rx, life):
                        env={'SPACEPORT_WEBHOOK_HOSTS': hosts, 'SPACEPORT_LOG_LEVEL': 'info'})
         with sp, NatsClient(nats.url) as nc:
             c = {n: Client(sp, idp.token(n + '-sub', n, n.title(), roles=ADMIN))
-                 for n in ('ann', 'bob', 'carl')}
+                 for n in ('ann', 'bob', 'carl', 'dana')}
             ids = {n: c[n].me()['id'] for n in c}
             project = c['ann'].call('POST', '/graph/v1.0/drives', {'name': 'Lab'}).json()['id']
             r = c['ann'].call('POST', '/graph/v1beta1/drives/%s/root/invite' % project,
@@ -388,6 +389,37 @@ def run_main(t, rx, life):
                  bob[1]['resourceData']['eTag'] == 'bob-sees',
                  'the drive appears in his list (created), then changes (updated)', bob)
             t.ok('clientState' not in bob[0], 'no clientState when none was given')
+
+            # --- a share received: notifications name the grantee's own drive
+            r = subscribe(c['dana'], 'me/drives', rx.url + '/dana')
+            t.eq(r.status, 201, 'Dana (no member of the project) subscribes to her list')
+            item = project + '!doc'
+            r = c['ann'].call('POST', '/graph/v1beta1/drives/%s/items/%s/invite' % (
+                project, quote(item, safe='')),
+                {'recipients': [{'objectId': ids['dana']}], 'roles': [VIEWER]})
+            t.eq(r.status, 200, 'Ann shares an item of the project with Dana')
+            mounts = [d['id'] for d in c['dana'].get('/graph/v1.0/me/drives').json()['value']
+                      if d.get('driveType') == 'mountpoint']
+            t.eq(len(mounts), 1, 'Dana\'s list has the mountpoint')
+            mount = mounts[0] if mounts else ''
+            r = subscribe(c['dana'], 'drives/' + mount, rx.url + '/dana-mount')
+            t.eq(r.status, 201, 'Dana subscribes to the mountpoint itself')
+            publish(nc, change_event(project, 'dana-sees', item='doc'))
+            t.ok(wait_until(lambda: 'dana-sees' in etags(rx.items('/dana')) and
+                            'dana-sees' in etags(rx.items('/dana-mount')), 10),
+                 'a change of the shared drive reaches both of her subscriptions')
+            dana = rx.items('/dana')
+            t.ok(dana and all(n['resource'] == 'drives/' + mount and
+                              n['resourceData']['id'] == mount for n in dana) and
+                 dana[0]['changeType'] == 'created',
+                 'me/drives names her mountpoint (created, then updated), never the project '
+                 'she cannot read', [(n['changeType'], n['resource']) for n in dana])
+            dana_mount = rx.items('/dana-mount')
+            t.ok(dana_mount and all(n['resource'] == 'drives/' + mount for n in dana_mount),
+                 'the mountpoint\'s subscription is told of the shared drive\'s change, as '
+                 'drives/<mountpoint>', [n['resource'] for n in dana_mount])
+            t.eq(c['dana'].get('/graph/v1.0/drives/' + mount).status, 200,
+                 'and the resource named is one she can GET')
 
             # --- losing access ends the subscription with a lifecycle note
             r = subscribe(c['carl'], 'drives/' + project, rx.url + '/carl',
