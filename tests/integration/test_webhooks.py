@@ -247,10 +247,12 @@ def finish_missed_case(t, case, rx):
         # A new connection: the test's reader gives up on one idle for 10 s.
         nc = NatsClient(case['nats'].url)
         publish(nc, change_event(case['drive'], 'after-prune'))
-        # The receiver was down for two minutes: the next try comes within
-        # the back-off (up to about two minutes at that point).
+        # The receiver was down until the prune, one to three minutes: the
+        # back-off doubles, so the next try comes at most as long after it
+        # is back as it was down (a failure just before its return waits
+        # the whole last interval).
         t.ok(wait_until(lambda: 'after-prune' in etags(
-            [i for i in rx.items('/dan') if 'resourceData' in i]), 150, 0.5),
+            [i for i in rx.items('/dan') if 'resourceData' in i]), 260, 0.5),
             'missed case: delivery resumes once the receiver is back', sub_state(case))
         items = rx.items('/dan')
         kinds = [i.get('lifecycleEvent') or i['resourceData'].get('eTag') for i in items]
