@@ -17,16 +17,14 @@ Then:
 import base64
 import hashlib
 import json
-import threading
 import time
 import urllib.parse
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from harness import TAP, Client, Issuer, Nats, Spaceport, free_port
+from harness import TAP, Client, FakeServer, Issuer, Nats, Spaceport
 
 NOTES = '/api/v1/federation/notifications'
 DRIVE = 'c0ffee00-0000-4000-8000-000000000001'
@@ -37,53 +35,36 @@ class FakeInstance:
     lookup and a subscription, and remembers the subscription requests."""
 
     def __init__(self):
-        self.port = free_port()
-        self.url = 'http://127.0.0.1:%d' % self.port
         self.key = Ed25519PrivateKey.generate()
-        self.keyid = self.url + '/ocm#k1'
         self.subscriptions = []
-        pem = self.key.public_key().public_bytes(Encoding.PEM,
-                                                 PublicFormat.SubjectPublicKeyInfo).decode()
-        fake = self
+        self.pem = self.key.public_key().public_bytes(
+            Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+        self.server = FakeServer(self.get, self.post)
+        self.url = self.server.url
+        self.keyid = self.url + '/ocm#k1'
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
+    @staticmethod
+    def json(status, doc):
+        return status, json.dumps(doc).encode(), {'Content-Type': 'application/json'}
 
-            def reply(self, status, doc):
-                body = json.dumps(doc).encode()
-                self.send_response(status)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+    def get(self, path):
+        if path == '/.well-known/ocm':
+            return self.json(200, {'enabled': True, 'publicKey': {
+                'keyId': self.keyid, 'publicKeyPem': self.pem}})
+        if path.startswith('/graph/v1.0/drives/'):
+            return self.json(200, {'id': path.rsplit('/', 1)[1], 'name': 'Fake',
+                                   'root': {'eTag': '"e0"'}})
+        return self.json(404, {})
 
-            def do_GET(self):
-                if self.path == '/.well-known/ocm':
-                    self.reply(200, {'enabled': True, 'publicKey': {
-                        'keyId': fake.keyid, 'publicKeyPem': pem}})
-                elif self.path.startswith('/graph/v1.0/drives/'):
-                    self.reply(200, {'id': self.path.rsplit('/', 1)[1], 'name': 'Fake',
-                                     'root': {'eTag': '"e0"'}})
-                else:
-                    self.reply(404, {})
-
-            def do_POST(self):
-                n = int(self.headers.get('Content-Length') or 0)
-                body = json.loads(self.rfile.read(n) or b'{}')
-                if self.path == '/graph/v1.0/subscriptions':
-                    fake.subscriptions.append(body)
-                    self.reply(201, dict(body, id='sub-%d' % len(fake.subscriptions)))
-                else:
-                    self.reply(404, {})
-
-        self.server = ThreadingHTTPServer(('127.0.0.1', self.port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def post(self, path, body):
+        if path != '/graph/v1.0/subscriptions':
+            return self.json(404, {})
+        doc = json.loads(body or b'{}')
+        self.subscriptions.append(doc)
+        return self.json(201, dict(doc, id='sub-%d' % len(self.subscriptions)))
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 def sign(key, keyid, authority, method, path, body):
