@@ -56,6 +56,14 @@ int sp_api__peer(sp_http_req *req, sp_api *api, size_t *index)
         why = "this instance trusts no other";
         goto refuse;
     }
+    /* The query is not verified (the HTTP layer keeps no raw copy of it
+     * to rebuild @query from): a signed request must have none, or an
+     * unsigned one could ride along with a signature. None of the
+     * signed routes takes one; the validation handshake is unsigned. */
+    if (sp_http_query_count(req) > 0) {
+        why = "a signed request must carry no query";
+        goto refuse;
+    }
     /* The path the sender signed is the one under our public URL. */
     if (sp_buf_printf(&path, "%s%s", pub.path, sp_http_path(req)) < 0) {
         sp_http_reply_error(req, 500, "generalException", "out of memory");

@@ -15,8 +15,9 @@
  * A request passes only when its signature covers the method, the
  * authority (ours, from SPACEPORT_PUBLIC_URL: a signature meant for
  * another instance does not pass here), the path, the query when there
- * is one and the body's Content-Digest when there is a body; was created
- * within the last five minutes (a minute of clock skew ahead); has not
+ * is one (the API refuses a signed request that has a query: it cannot
+ * rebuild @query) and the body's Content-Digest when there is a body;
+ * was created within the last five minutes (a minute of clock skew ahead); has not
  * expired; and has not been seen before (each accepted signature is
  * remembered for the window, so a captured request cannot be replayed).
  */

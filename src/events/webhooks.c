@@ -172,6 +172,28 @@ static unsigned change_kind(const char *type)
     return SP_SUB_UPDATED;
 }
 
+/*
+ * The changeType of an event for sub's owner. A membership's or a share's
+ * end (kind "deleted") is seen by every member of the drive, but the
+ * drive left only the grantee's list: for anyone else (another member,
+ * the sharer, a group's member who may still hold the drive directly)
+ * it is an update. A registry that subscribed for a remote space removes
+ * the space on "deleted"; losing access through a group ends the
+ * subscription by the access check (subscriptionRemoved) instead.
+ * data is the event's (may be NULL).
+ */
+static unsigned change_kind_for(const sp_subscription *sub, const char *type, json_t *data)
+{
+    unsigned kind = change_kind(type);
+    if (kind != SP_SUB_DELETED || strcmp(type, SP_EVENT_SPACE_DELETED) == 0 ||
+        strcmp(type, SP_EVENT_REMOTE_REMOVED) == 0)
+        return kind;
+    const char *grantee = json_string_value(json_object_get(data, "grantee"));
+    if (!grantee)
+        grantee = json_string_value(json_object_get(data, "granteeUserId"));
+    return grantee && strcmp(grantee, sub->owner_id) == 0 ? kind : SP_SUB_UPDATED;
+}
+
 static const char *change_name(unsigned kind)
 {
     return kind == SP_SUB_CREATED ? "created" : kind == SP_SUB_DELETED ? "deleted" : "updated";
@@ -221,10 +243,14 @@ static int collect(const sp_event *e, void *ctx)
     batch *b = ctx;
     const sp_subscription *sub = b->sub;
     b->through = e->seq;
-    unsigned kind = change_kind(e->type);
-    if (!kind || !(sub->change_types & kind))
+    if (!change_kind(e->type))
         return 0; /* skipped: the cursor still passes it */
     json_t *data = json_loads(e->data, 0, NULL);
+    unsigned kind = change_kind_for(sub, e->type, data);
+    if (!(sub->change_types & kind)) {
+        json_decref(data);
+        return 0;
+    }
     const char *mount = own_mount(sub, e, data);
     const char *drive = mount ? mount : e->subject;
     if (sub->drive_id[0]) {

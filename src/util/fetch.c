@@ -296,6 +296,12 @@ static int fetch_once(const char *url, const sp_fetch_req *req, int post, long *
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "spaceport/" SP_VERSION);
+    /* Never through a proxy from the environment (http_proxy,
+     * https_proxy, ALL_PROXY): the socket would go to the proxy, so the
+     * address check below would judge the proxy's address, not the one
+     * the URL's name resolves to, and the proxy would resolve and connect
+     * wherever it likes. Outbound requests connect directly. */
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
     curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &dest);
     if (req->cancel) {

@@ -600,6 +600,14 @@ int sp_httpsig_verify(const sp_httpsig_parsed *p, const sp_httpsig_msg *m, const
         *why = "the signature's alg is not its key's";
         return SP_ERR_INVALID;
     }
+    /* One signature, one spelling: an RSA signature with its leading
+     * zero bytes stripped still verifies in OpenSSL, and would pass the
+     * replay memory (which remembers signatures by their bytes) as new. */
+    int ed = EVP_PKEY_get_base_id(k->pkey) == EVP_PKEY_ED25519;
+    if (p->sig_len != (ed ? 64u : (size_t)EVP_PKEY_get_size(k->pkey))) {
+        *why = "the signature is not of its key's length";
+        return SP_ERR_INVALID;
+    }
     const char *covered[SP_HTTPSIG_COMPONENTS_MAX];
     for (size_t i = 0; i < p->count; i++)
         covered[i] = p->components[i];
@@ -612,7 +620,6 @@ int sp_httpsig_verify(const sp_httpsig_parsed *p, const sp_httpsig_msg *m, const
     }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
-    int ed = EVP_PKEY_get_base_id(k->pkey) == EVP_PKEY_ED25519;
     int ok =
         ctx && EVP_DigestVerifyInit(ctx, &pctx, ed ? NULL : EVP_sha512(), NULL, k->pkey) == 1 &&
         (ed || pss(pctx)) &&

@@ -175,6 +175,29 @@ START_TEST(localhost_connects)
 }
 END_TEST
 
+/* A proxy named in the environment would receive the connection instead
+ * of the URL's host, and the address check would judge the proxy, not the
+ * destination: outbound requests must ignore it and connect directly. */
+START_TEST(environment_proxy_ignored)
+{
+    int port, proxy_port;
+    int s = listen_loopback(0, &port);
+    int proxy = listen_loopback(0, &proxy_port);
+    char env[64], url[64];
+    snprintf(env, sizeof env, "http://127.0.0.1:%d", proxy_port);
+    setenv("http_proxy", env, 1);
+    setenv("https_proxy", env, 1);
+    setenv("ALL_PROXY", env, 1);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", port);
+    const char *why = NULL;
+    ck_assert_int_eq(fetch(url, &why), SP_ERR_UNAVAILABLE);
+    ck_assert_int_eq(connections(proxy), 0);
+    ck_assert_int_ge(connections(s), 1);
+    close(proxy);
+    close(s);
+}
+END_TEST
+
 static Suite *fetch_suite(void)
 {
     Suite *s = suite_create("fetch");
@@ -186,6 +209,7 @@ static Suite *fetch_suite(void)
     tcase_add_test(tc, link_local_refused);
     tcase_add_test(tc, hostname_on_loopback_refused);
     tcase_add_test(tc, localhost_connects);
+    tcase_add_test(tc, environment_proxy_ignored);
     suite_add_tcase(s, tc);
     return s;
 }

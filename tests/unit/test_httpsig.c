@@ -14,6 +14,7 @@
 #include "util/httpsig.h"
 
 #include <check.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,6 +372,49 @@ START_TEST(rsa_pss)
 }
 END_TEST
 
+/* An RSA signature is an integer: with its leading zero bytes stripped
+ * OpenSSL still verifies it, and the replay memory (auth/peers.c), which
+ * remembers signatures by their bytes, would take the stripped copy of a
+ * captured request for a new one. A signature must have its key's length. */
+START_TEST(rsa_stripped_signature_refused)
+{
+    char *pem = slurp(DATA "test-key-rsa2048.pem");
+    sp_httpsig_key *k = NULL;
+    ck_assert_int_eq(sp_httpsig_key_from_pem(pem, "https://peer.test/ocm#rsa", &k), 0);
+    sp_httpsig_msg m = {.method = "DELETE",
+                        .authority = "zurich.test",
+                        .path = "/graph/v1.0/subscriptions/s1",
+                        .field = field_of,
+                        .ctx = NULL};
+    sp_httpsig_params params = {.created = 1700000000, .with_alg = 1};
+    const char *const covered[] = {"@method", "@authority", "@path"};
+    sp_httpsig_parsed p;
+    const char *why = NULL;
+    sp_buf input = {0}, sig = {0};
+    /* PSS is randomised: about one signature in 256 begins with a zero. */
+    int found = 0;
+    for (int i = 0; i < 20000 && !found; i++) {
+        sp_buf_reset(&input);
+        sp_buf_reset(&sig);
+        ck_assert_int_eq(sp_httpsig_sign(k, &m, covered, 3, &params, &input, &sig), 0);
+        ck_assert_int_eq(sp_httpsig_parse(input.data, sig.data, &p, &why), 0);
+        found = p.sig[0] == 0;
+    }
+    ck_assert(found);
+    ck_assert_int_eq(sp_httpsig_verify(&p, &m, k, &why), 0);
+    char enc[SP_HTTPSIG_SIG_MAX * 2], header[SP_HTTPSIG_SIG_MAX * 2 + 16];
+    EVP_EncodeBlock((unsigned char *)enc, p.sig + 1, (int)p.sig_len - 1);
+    snprintf(header, sizeof header, "sig1=:%s:", enc);
+    ck_assert_int_eq(sp_httpsig_parse(input.data, header, &p, &why), 0);
+    ck_assert_uint_eq(p.sig_len, 255);
+    ck_assert_int_eq(sp_httpsig_verify(&p, &m, k, &why), SP_ERR_INVALID);
+    sp_buf_free(&input);
+    sp_buf_free(&sig);
+    sp_httpsig_key_free(k);
+    free(pem);
+}
+END_TEST
+
 /* Headers a verifier must refuse before any cryptography. */
 static const struct {
     const char *input, *signature;
@@ -424,8 +468,10 @@ static Suite *httpsig_suite(void)
     tcase_add_test(tc, digest);
     suite_add_tcase(s, tc);
     tc = tcase_create("ours");
+    tcase_set_timeout(tc, 30); /* rsa_stripped_signature_refused signs a few hundred times */
     tcase_add_test(tc, roundtrip_and_tampering);
     tcase_add_test(tc, rsa_pss);
+    tcase_add_test(tc, rsa_stripped_signature_refused);
     tcase_add_loop_test(tc, parse_refuses, 0, (int)(sizeof malformed / sizeof malformed[0]));
     tcase_add_test(tc, parse_second_label);
     suite_add_tcase(s, tc);
