@@ -190,7 +190,7 @@ START_TEST(environment_proxy_ignored)
     setenv("ALL_PROXY", env, 1);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/hook", port);
     const char *why = NULL;
-    ck_assert_int_eq(fetch(url, &why), SP_ERR_UNAVAILABLE);
+    ck_assert_int_eq(fetch(url, CONNECT_TIMEOUT_MS, &why), SP_ERR_UNAVAILABLE);
     ck_assert_int_eq(connections(proxy), 0);
     ck_assert_int_ge(connections(s), 1);
     close(proxy);
