@@ -179,6 +179,7 @@ static const char *change_name(unsigned kind)
 /* One batch being read from the log. */
 typedef struct batch {
     const sp_subscription *sub;
+    const char *watched; /* drives/{id}: the drive its events are about */
     const char *expires; /* subscriptionExpirationDateTime */
     json_t *value;       /* the notifications */
     int count;
@@ -202,19 +203,29 @@ static int collect(const sp_event *e, void *ctx)
     const sp_subscription *sub = b->sub;
     b->through = e->seq;
     unsigned kind = change_kind(e->type);
-    if (!kind || !(sub->change_types & kind) || (sub->drive_id[0] && strcmp(e->subject, sub->drive_id)))
+    if (!kind || !(sub->change_types & kind) || (sub->drive_id[0] && strcmp(e->subject, b->watched)))
         return 0; /* skipped: the cursor still passes it */
-    sp_buf resource = {0};
     json_t *data = json_loads(e->data, 0, NULL);
+    /* A share's mountpoint watches the drive holding the item: of the
+     * drive's share events, only its own share's are about it. */
+    const char *mount = json_string_value(json_object_get(data, "mountId"));
+    if (sub->drive_id[0] && strcmp(sub->drive_id, b->watched) &&
+        strncmp(e->type, "spaceport.share.", 16) == 0 && (!mount || strcmp(mount, sub->drive_id))) {
+        json_decref(data);
+        return 0;
+    }
+    /* Named as the subscriber knows the drive (a mountpoint by its id). */
+    const char *drive = sub->drive_id[0] ? sub->drive_id : e->subject;
+    sp_buf resource = {0};
     const char *etag = data ? event_etag(data) : NULL;
     json_t *note = NULL;
-    if (sp_buf_printf(&resource, "drives/%s", e->subject) == 0)
+    if (sp_buf_printf(&resource, "drives/%s", drive) == 0)
         note = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:{s:s, s:s, s:s, s:s*}}", "id",
                          e->id, "subscriptionId", sub->id, "changeType", change_name(kind),
                          "resource", resource.data, "subscriptionExpirationDateTime", b->expires,
                          "tenantId", "", "sequenceNumber", (json_int_t)e->seq, "resourceData",
                          "@odata.type", "#microsoft.graph.drive", "@odata.id", resource.data,
-                         "id", e->subject, "eTag", etag);
+                         "id", drive, "eTag", etag);
     json_decref(data);
     sp_buf_free(&resource);
     if (note && sub->client_state[0])
@@ -335,11 +346,15 @@ static int send_lifecycle(sp_webhooks *h, const sp_subscription *sub)
 /* Reads sub's next batch after its cursor and sends it; a batch of only
  * skipped events moves the cursor without a request. Returns 0, 1 when
  * there was nothing to read, or a negative sp_err. */
-static int send_batch(sp_webhooks *h, const sp_subscription *sub)
+static int send_batch(sp_webhooks *h, const sp_subscription *sub, const char *watched)
 {
     char expires[SP_TIME_RFC3339_LEN];
     sp_time_format_rfc3339(sub->expires_at, expires);
-    batch b = {.sub = sub, .expires = expires, .value = json_array(), .through = sub->cursor};
+    batch b = {.sub = sub,
+               .watched = watched,
+               .expires = expires,
+               .value = json_array(),
+               .through = sub->cursor};
     if (!b.value)
         return SP_ERR_NOMEM;
     int rc = sp_store_events_for_user(h->store, sub->owner_seq, sub->cursor, SP_HOOK_SCAN, collect,
@@ -400,7 +415,8 @@ static int serve(sp_webhooks *h, const sp_subscription *sub)
     if (sub->expires_at <= now)
         return end(h, sub, SP_WEBHOOK_EXPIRED);
     int may = 0;
-    int rc = sp_store_webhook_may_read(h->store, sub, &may);
+    char watched[sizeof sub->drive_id];
+    int rc = sp_store_webhook_may_read(h->store, sub, &may, watched, sizeof watched);
     if (rc == 0 && !may) {
         rc = end(h, sub, SP_WEBHOOK_ACCESS_LOST);
         sp_webhooks_wake(h); /* its subscriptionRemoved goes out next */
@@ -416,7 +432,7 @@ static int serve(sp_webhooks *h, const sp_subscription *sub)
         sp_webhooks_wake(h);
         return rc;
     }
-    return rc < 0 ? rc : send_batch(h, sub);
+    return rc < 0 ? rc : send_batch(h, sub, watched);
 }
 
 /* ---- upkeep ---- */
@@ -435,7 +451,7 @@ static int check_access(const sp_subscription *s, void *ctx)
     p->last = s->seq;
     p->seen++;
     int may = 1;
-    int rc = sp_store_webhook_may_read(p->h->store, s, &may);
+    int rc = sp_store_webhook_may_read(p->h->store, s, &may, NULL, 0);
     if (rc == 0 && !may)
         p->lost[p->lost_count++] = s->seq;
     return rc;

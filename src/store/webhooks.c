@@ -118,21 +118,35 @@ int sp_store_webhook_get(sp_store *st, int64_t seq, sp_subscription *out)
     return read_by_seq(sp_store__reader(st), seq, out);
 }
 
+/* Where found_drive copies the id the drive's events are about. */
+typedef struct watched_out {
+    char *id;
+    size_t len;
+} watched_out;
+
 static int found_drive(const sp_drive *d, void *ctx)
 {
-    (void)d;
-    (void)ctx;
+    watched_out *w = ctx;
+    /* A share's mountpoint: events are about the drive that holds the
+     * shared item. A remote space (and any other drive): its own id. */
+    const char *id = d->shared_drive_id && !d->remote_instance ? d->shared_drive_id : d->id;
+    if (w->id)
+        snprintf(w->id, w->len, "%s", id);
     return 0;
 }
 
-int sp_store_webhook_may_read(sp_store *st, const sp_subscription *s, int *may)
+int sp_store_webhook_may_read(sp_store *st, const sp_subscription *s, int *may, char *watched,
+                              size_t watched_len)
 {
     *may = 1;
+    if (watched && watched_len)
+        snprintf(watched, watched_len, "%s", s->drive_id);
     if (!s->drive_id[0])
         return 0; /* me/drives: one's own list */
     /* The drive look-ups ask only for the user's key. */
     sp_user owner = {.seq = s->owner_seq};
-    int rc = sp_store_drive_find(st, &owner, 0, s->drive_id, found_drive, NULL);
+    watched_out w = {watched_len ? watched : NULL, watched_len};
+    int rc = sp_store_drive_find(st, &owner, 0, s->drive_id, found_drive, &w);
     if (rc == SP_ERR_NOT_FOUND) {
         *may = 0;
         return 0;

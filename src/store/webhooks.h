@@ -21,6 +21,7 @@
 #include "store/store.h"
 #include "store/subscriptions.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -45,9 +46,14 @@ int sp_store_webhook_get(sp_store *st, int64_t seq, sp_subscription *out);
  * unexpired membership, their own or a group's, on an enabled drive or as
  * its Manager; a share they received and mounted; a remote space they
  * registered), without the administrators' view of every drive: events
- * reach members only. Returns 0 or a negative sp_err.
+ * reach members only. watched (may be NULL; watched_len bytes) receives
+ * the id the events s is told of are about: the drive that holds the
+ * shared item for a share's mountpoint (its events name that drive, not
+ * the mountpoint), else s's drive id ("" for me/drives). Returns 0 or a
+ * negative sp_err.
  */
-int sp_store_webhook_may_read(sp_store *st, const sp_subscription *s, int *may);
+int sp_store_webhook_may_read(sp_store *st, const sp_subscription *s, int *may, char *watched,
+                              size_t watched_len);
 
 /* The first sequence number still in the event log: the oldest event's,
  * or the next one's when the log is empty. Events before it are gone

@@ -250,11 +250,11 @@ START_TEST(access_follows_membership)
     sp_subscription *b = make(&bob, resource); /* the store does not ask; the API does */
     sp_subscription *m = make(&bob, "me/drives");
     int may = -1;
-    ck_assert_int_eq(sp_store_webhook_may_read(st, a, &may), 0);
+    ck_assert_int_eq(sp_store_webhook_may_read(st, a, &may, NULL, 0), 0);
     ck_assert_int_eq(may, 1);
-    ck_assert_int_eq(sp_store_webhook_may_read(st, b, &may), 0);
+    ck_assert_int_eq(sp_store_webhook_may_read(st, b, &may, NULL, 0), 0);
     ck_assert_int_eq(may, 0);
-    ck_assert_int_eq(sp_store_webhook_may_read(st, m, &may), 0);
+    ck_assert_int_eq(sp_store_webhook_may_read(st, m, &may, NULL, 0), 0);
     ck_assert_int_eq(may, 1);
     free(a);
     free(b);
