@@ -340,7 +340,7 @@ static int send_lifecycle(sp_webhooks *h, const sp_subscription *sub)
         atomic_fetch_add(&h->removed_sent, 1);
     sp_info("webhooks", "%s lifecycle notification of subscription %s sent",
             sub->lifecycle_pending, sub->id);
-    return sp_store_webhook_lifecycle_done(h->store, sub->seq);
+    return sp_store_webhook_lifecycle_done(h->store, sub->seq, sub->lifecycle_pending);
 }
 
 /* Reads sub's next batch after its cursor and sends it; a batch of only
@@ -407,11 +407,12 @@ static int serve(sp_webhooks *h, const sp_subscription *sub)
          * forgets an expired subscription). */
         if (sub->expires_at > now)
             return send_lifecycle(h, sub);
-        return sub->ended_at ? sp_store_webhook_lifecycle_done(h->store, sub->seq)
-                             : end(h, sub, SP_WEBHOOK_EXPIRED);
+        return sub->ended_at
+                   ? sp_store_webhook_lifecycle_done(h->store, sub->seq, sub->lifecycle_pending)
+                   : end(h, sub, SP_WEBHOOK_EXPIRED);
     }
     if (sub->ended_at)
-        return sp_store_webhook_lifecycle_done(h->store, sub->seq);
+        return sp_store_webhook_lifecycle_done(h->store, sub->seq, "");
     if (sub->expires_at <= now)
         return end(h, sub, SP_WEBHOOK_EXPIRED);
     int may = 0;

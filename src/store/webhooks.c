@@ -55,11 +55,15 @@ static const char SQL_MISSED[] =
     "UPDATE subscriptions SET cursor = max(cursor, ?2),"
     " lifecycle_pending = coalesce(lifecycle_pending, '" SP_SUB_LIFECYCLE_MISSED "'),"
     " attempts = 0, next_attempt_at = 0 WHERE seq = ?1";
+/* Both only while the note pending is still the one sent (?2): an end
+ * recorded meanwhile (the access sweep of another worker) made its
+ * subscriptionRemoved pending over a missed note, and is still to send. */
 static const char SQL_DELETE_ENDED[] =
-    "DELETE FROM subscriptions WHERE seq = ? AND ended_at IS NOT NULL";
+    "DELETE FROM subscriptions WHERE seq = ?1 AND ended_at IS NOT NULL"
+    " AND coalesce(lifecycle_pending, '') = ?2";
 static const char SQL_LIFECYCLE_SENT[] =
     "UPDATE subscriptions SET lifecycle_pending = NULL, attempts = 0, next_attempt_at = 0,"
-    " last_error = NULL WHERE seq = ?";
+    " last_error = NULL WHERE seq = ?1 AND coalesce(lifecycle_pending, '') = ?2";
 /* Live subscriptions with nothing to send whose cursor is behind ?1 (the
  * newest event): none of the events after the cursor are their owner's,
  * and none left the log (that is for a missed notification to say). */
@@ -235,15 +239,27 @@ done:
     return sp_store__finish(st, rc);
 }
 
-int sp_store_webhook_lifecycle_done(sp_store *st, int64_t seq)
+/* Runs sql (?1 seq, ?2 sent) on w. */
+static int exec_sent(sp_conn *w, const char *sql, int64_t seq, const char *sent,
+                     const char *what)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, seq);
+    sqlite3_bind_text(s, 2, sent, -1, SQLITE_STATIC);
+    return sp_store__step_done(w, s, what);
+}
+
+int sp_store_webhook_lifecycle_done(sp_store *st, int64_t seq, const char *sent)
 {
     sp_conn *w = sp_store__begin_relaxed(st);
     if (!w)
         return SP_ERR_DB;
     st->invisible = 1;
-    int rc = sp_store__exec_seq(w, SQL_DELETE_ENDED, seq, "delete ended subscription");
+    int rc = exec_sent(w, SQL_DELETE_ENDED, seq, sent, "delete ended subscription");
     if (rc == 0)
-        rc = sp_store__exec_seq(w, SQL_LIFECYCLE_SENT, seq, "lifecycle notification sent");
+        rc = exec_sent(w, SQL_LIFECYCLE_SENT, seq, sent, "lifecycle notification sent");
     return sp_store__finish(st, rc);
 }
 

@@ -91,9 +91,13 @@ int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why);
  * lifecycle notification becomes pending (unless another is). */
 int sp_store_webhook_missed(sp_store *st, int64_t seq, int64_t cursor);
 
-/* Subscription seq's pending lifecycle notification was sent (or given
- * up): an ended subscription is deleted, any other is due again. */
-int sp_store_webhook_lifecycle_done(sp_store *st, int64_t seq);
+/* Subscription seq's pending lifecycle notification sent (borrowed: its
+ * lifecycle_pending as read before sending, "" for none) was sent or
+ * given up: an ended subscription is deleted, any other is due again.
+ * Nothing changes when another note became pending meanwhile (an end
+ * recorded while a missed note was being sent): that one is still to
+ * send. */
+int sp_store_webhook_lifecycle_done(sp_store *st, int64_t seq, const char *sent);
 
 /*
  * Moves the cursor of every live subscription whose owner has no event

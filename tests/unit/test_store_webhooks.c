@@ -162,7 +162,7 @@ START_TEST(access_lost_ends_once_then_lifecycle_deletes)
     /* Ending again (another worker, the sweep) writes nothing more. */
     ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_ACCESS_LOST), 0);
     ck_assert_int_eq(deleted_events(a->id, "accessLost"), 1);
-    ck_assert_int_eq(sp_store_webhook_lifecycle_done(st, a->seq), 0);
+    ck_assert_int_eq(sp_store_webhook_lifecycle_done(st, a->seq, SP_SUB_LIFECYCLE_REMOVED), 0);
     ck_assert_int_eq(sp_store_webhook_get(st, a->seq, a), SP_ERR_NOT_FOUND);
     free(a);
 }
@@ -228,7 +228,7 @@ START_TEST(gap_is_due_and_only_missed_passes_it)
     reread(a);
     ck_assert_int_eq(a->cursor, first - 1);
     ck_assert_str_eq(a->lifecycle_pending, SP_SUB_LIFECYCLE_MISSED);
-    ck_assert_int_eq(sp_store_webhook_lifecycle_done(st, a->seq), 0);
+    ck_assert_int_eq(sp_store_webhook_lifecycle_done(st, a->seq, SP_SUB_LIFECYCLE_MISSED), 0);
     reread(a); /* a missed note does not end it */
     ck_assert_str_eq(a->lifecycle_pending, "");
     ck_assert_int_eq(a->ended_at, 0);
@@ -237,6 +237,25 @@ START_TEST(gap_is_due_and_only_missed_passes_it)
     prune(NULL);
     ck_assert_int_eq(sp_store_webhooks_first_seq(st, &first), 0);
     ck_assert_int_eq(first, last + 1);
+    free(a);
+}
+END_TEST
+
+/* A worker sends a missed note while the access sweep (another worker)
+ * ends the subscription: the missed note's completion must not delete it
+ * with its subscriptionRemoved unsent. */
+START_TEST(end_while_missed_is_sent_keeps_removed)
+{
+    sp_subscription *a = make(&alice, "me/drives");
+    ck_assert_int_eq(sp_store_webhook_missed(st, a->seq, reread(a)->cursor), 0);
+    ck_assert_str_eq(reread(a)->lifecycle_pending, SP_SUB_LIFECYCLE_MISSED);
+    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_ACCESS_LOST), 0);
+    ck_assert_int_eq(sp_store_webhook_lifecycle_done(st, a->seq, SP_SUB_LIFECYCLE_MISSED), 0);
+    ck_assert_int_eq(sp_store_webhook_get(st, a->seq, a), 0);
+    ck_assert_str_eq(a->lifecycle_pending, SP_SUB_LIFECYCLE_REMOVED);
+    ck_assert(is_due(a->seq, sp_time_now_ms()));
+    ck_assert_int_eq(sp_store_webhook_lifecycle_done(st, a->seq, SP_SUB_LIFECYCLE_REMOVED), 0);
+    ck_assert_int_eq(sp_store_webhook_get(st, a->seq, a), SP_ERR_NOT_FOUND);
     free(a);
 }
 END_TEST
@@ -276,6 +295,7 @@ static Suite *suite(void)
     tcase_add_test(tc, idle_cursor_catches_up);
     tcase_add_test(tc, gap_is_due_and_only_missed_passes_it);
     tcase_add_test(tc, access_follows_membership);
+    tcase_add_test(tc, end_while_missed_is_sent_keeps_removed);
     suite_add_tcase(s, tc);
     return s;
 }
