@@ -211,8 +211,12 @@ int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why)
         return SP_ERR_DB;
     }
     int rc = read_by_seq(w, seq, row);
-    if (rc == SP_ERR_NOT_FOUND || (rc == 0 && row->ended_at)) {
-        rc = 0; /* deleted or ended meanwhile: nothing to do */
+    /* Deleted or ended meanwhile, or (an expiry) renewed since the
+     * sender read it: nothing to do. */
+    if (rc == SP_ERR_NOT_FOUND ||
+        (rc == 0 && (row->ended_at ||
+                     (why == SP_WEBHOOK_EXPIRED && row->expires_at > sp_time_now_ms())))) {
+        rc = 0;
         goto done;
     }
     if (rc < 0)

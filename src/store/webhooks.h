@@ -79,7 +79,9 @@ typedef enum sp_webhook_end {
 } sp_webhook_end;
 
 /*
- * Ends subscription seq (if it is not ended already) and writes its
+ * Ends subscription seq (if it is not ended already, and for an expiry
+ * only if it is still expired: a renewal may have come since the caller
+ * read it) and writes its
  * spaceport.subscription.deleted event with reason "expired" or
  * "accessLost", in one transaction. Returns 0 (also when it was gone) or a
  * negative sp_err.

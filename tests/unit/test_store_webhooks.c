@@ -171,9 +171,25 @@ END_TEST
 START_TEST(expiry_deletes_with_its_reason)
 {
     sp_subscription *a = make(&alice, "me/drives");
+    raw_exec("UPDATE subscriptions SET expires_at = 1 WHERE id = ?1", a->id, NULL, NULL);
     ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_EXPIRED), 0);
     ck_assert_int_eq(deleted_events(a->id, "expired"), 1);
     ck_assert_int_eq(sp_store_webhook_get(st, a->seq, a), SP_ERR_NOT_FOUND);
+    free(a);
+}
+END_TEST
+
+/* The sender read a subscription as expired, and its owner (or delegate)
+ * renewed it before the end was written: the renewal stands. */
+START_TEST(expiry_after_renewal_keeps_it)
+{
+    sp_subscription *a = make(&alice, "me/drives");
+    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_EXPIRED), 0);
+    ck_assert_int_eq(deleted_events(a->id, "expired"), 0);
+    ck_assert_int_eq(reread(a)->ended_at, 0);
+    raw_exec("UPDATE subscriptions SET expires_at = 1 WHERE id = ?1", a->id, NULL, NULL);
+    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_EXPIRED), 0);
+    ck_assert_int_eq(deleted_events(a->id, "expired"), 1);
     free(a);
 }
 END_TEST
@@ -292,6 +308,7 @@ static Suite *suite(void)
     tcase_add_test(tc, failure_counts_and_backs_off);
     tcase_add_test(tc, access_lost_ends_once_then_lifecycle_deletes);
     tcase_add_test(tc, expiry_deletes_with_its_reason);
+    tcase_add_test(tc, expiry_after_renewal_keeps_it);
     tcase_add_test(tc, idle_cursor_catches_up);
     tcase_add_test(tc, gap_is_due_and_only_missed_passes_it);
     tcase_add_test(tc, access_follows_membership);
