@@ -383,8 +383,8 @@ static int send_batch(sp_webhooks *h, const sp_subscription *sub, const char *wa
 static int end(sp_webhooks *h, const sp_subscription *sub, sp_webhook_end why)
 {
     int rc = sp_store_webhook_end(h->store, sub->seq, why);
-    if (rc < 0)
-        return rc;
+    if (rc <= 0)
+        return rc; /* counted and told only when this call ended it */
     atomic_fetch_add(why == SP_WEBHOOK_EXPIRED ? &h->expired : &h->access_lost, 1);
     sp_info("webhooks", "subscription %s of %s ended: %s", sub->id, sub->resource,
             why == SP_WEBHOOK_EXPIRED ? "expired" : "its owner can no longer read it");
@@ -470,7 +470,7 @@ static void sweep_access(sp_webhooks *h)
             0)
             return;
         for (int i = 0; i < p.lost_count; i++) {
-            if (sp_store_webhook_end(h->store, p.lost[i], SP_WEBHOOK_ACCESS_LOST) == 0)
+            if (sp_store_webhook_end(h->store, p.lost[i], SP_WEBHOOK_ACCESS_LOST) > 0)
                 atomic_fetch_add(&h->access_lost, 1);
         }
         if (p.lost_count)

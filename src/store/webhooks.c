@@ -210,6 +210,7 @@ int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why)
         free(row);
         return SP_ERR_DB;
     }
+    int nothing = 0;
     int rc = read_by_seq(w, seq, row);
     /* Deleted or ended meanwhile, or (an expiry) renewed since the
      * sender read it: nothing to do. */
@@ -217,6 +218,7 @@ int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why)
         (rc == 0 && (row->ended_at ||
                      (why == SP_WEBHOOK_EXPIRED && row->expires_at > sp_time_now_ms())))) {
         rc = 0;
+        nothing = 1;
         goto done;
     }
     if (rc < 0)
@@ -240,7 +242,9 @@ int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why)
                                           NULL);
 done:
     free(row);
-    return sp_store__finish(st, rc);
+    int ended = rc == 0 && !nothing;
+    rc = sp_store__finish(st, rc);
+    return rc < 0 ? rc : ended;
 }
 
 /* Runs sql (?1 seq, ?2 sent) on w. */

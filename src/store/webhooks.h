@@ -83,8 +83,9 @@ typedef enum sp_webhook_end {
  * only if it is still expired: a renewal may have come since the caller
  * read it) and writes its
  * spaceport.subscription.deleted event with reason "expired" or
- * "accessLost", in one transaction. Returns 0 (also when it was gone) or a
- * negative sp_err.
+ * "accessLost", in one transaction. Returns 1 when it ended it, 0 when
+ * there was nothing to do (gone, ended already, renewed), or a negative
+ * sp_err.
  */
 int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why);
 

@@ -146,7 +146,7 @@ static int64_t deleted_events(const char *id, const char *reason)
 START_TEST(access_lost_ends_once_then_lifecycle_deletes)
 {
     sp_subscription *a = make(&alice, "me/drives");
-    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_ACCESS_LOST), 0);
+    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_ACCESS_LOST), 1);
     reread(a);
     ck_assert_int_gt(a->ended_at, 0);
     ck_assert_str_eq(a->lifecycle_pending, SP_SUB_LIFECYCLE_REMOVED);
@@ -172,7 +172,7 @@ START_TEST(expiry_deletes_with_its_reason)
 {
     sp_subscription *a = make(&alice, "me/drives");
     raw_exec("UPDATE subscriptions SET expires_at = 1 WHERE id = ?1", a->id, NULL, NULL);
-    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_EXPIRED), 0);
+    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_EXPIRED), 1);
     ck_assert_int_eq(deleted_events(a->id, "expired"), 1);
     ck_assert_int_eq(sp_store_webhook_get(st, a->seq, a), SP_ERR_NOT_FOUND);
     free(a);
@@ -188,7 +188,7 @@ START_TEST(expiry_after_renewal_keeps_it)
     ck_assert_int_eq(deleted_events(a->id, "expired"), 0);
     ck_assert_int_eq(reread(a)->ended_at, 0);
     raw_exec("UPDATE subscriptions SET expires_at = 1 WHERE id = ?1", a->id, NULL, NULL);
-    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_EXPIRED), 0);
+    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_EXPIRED), 1);
     ck_assert_int_eq(deleted_events(a->id, "expired"), 1);
     free(a);
 }
@@ -265,7 +265,7 @@ START_TEST(end_while_missed_is_sent_keeps_removed)
     sp_subscription *a = make(&alice, "me/drives");
     ck_assert_int_eq(sp_store_webhook_missed(st, a->seq, reread(a)->cursor), 0);
     ck_assert_str_eq(reread(a)->lifecycle_pending, SP_SUB_LIFECYCLE_MISSED);
-    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_ACCESS_LOST), 0);
+    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_ACCESS_LOST), 1);
     ck_assert_int_eq(sp_store_webhook_lifecycle_done(st, a->seq, SP_SUB_LIFECYCLE_MISSED), 0);
     ck_assert_int_eq(sp_store_webhook_get(st, a->seq, a), 0);
     ck_assert_str_eq(a->lifecycle_pending, SP_SUB_LIFECYCLE_REMOVED);
