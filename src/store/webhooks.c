@@ -271,6 +271,14 @@ int sp_store_webhook_lifecycle_done(sp_store *st, int64_t seq, const char *sent)
     return sp_store__finish(st, rc);
 }
 
+int sp_store__webhooks_catch_up(sp_conn *w, int64_t newest, int *moved)
+{
+    int rc = sp_store__exec_seq(w, SQL_CATCH_UP, newest, "catch up subscriptions");
+    if (moved)
+        *moved = rc == 0 ? sqlite3_changes(w->db) : 0;
+    return rc;
+}
+
 int sp_store_webhooks_catch_up(sp_store *st, int *moved)
 {
     if (moved)
@@ -289,9 +297,8 @@ int sp_store_webhooks_catch_up(sp_store *st, int *moved)
     if (!w)
         return SP_ERR_DB;
     st->invisible = 1;
-    rc = sp_store__exec_seq(w, SQL_CATCH_UP, newest, "catch up subscriptions");
-    int n = rc == 0 ? sqlite3_changes(w->db) : 0;
-    rc = sp_store__finish(st, rc);
+    int n = 0;
+    rc = sp_store__finish(st, sp_store__webhooks_catch_up(w, newest, &n));
     if (rc == 0 && moved)
         *moved = n;
     return rc;

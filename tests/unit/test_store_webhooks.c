@@ -224,6 +224,29 @@ static void prune(const char *upto)
     raw_exec("DELETE FROM events WHERE ?1 IS NULL OR seq <= ?1", upto, NULL, NULL);
 }
 
+/* The pruner passes idle cursors over the events it deletes first (the
+ * sender's catch-up may not have run: a long stop): no gap, no missed
+ * note for a subscription that had nothing to be told. One whose owner's
+ * events are waiting keeps its cursor and its gap. */
+START_TEST(prune_passes_idle_cursors_first)
+{
+    sp_subscription *a = make(&alice, "me/drives");
+    sp_subscription *b = make(&bob, "me/drives");
+    project(&bob, "Bob's"); /* bob's, not alice's */
+    int64_t last = newest();
+    ck_assert_int_eq(sp_store_events_mark_published(st, last), 0);
+    int deleted = 0;
+    ck_assert_int_eq(sp_store_events_prune(st, sp_time_now_ms() + HOUR, &deleted), 0);
+    ck_assert_int_gt(deleted, 0);
+    ck_assert_int_eq(reread(a)->cursor, last);
+    ck_assert(!is_due(a->seq, sp_time_now_ms()));
+    ck_assert_int_lt(reread(b)->cursor, last);
+    ck_assert(is_due(b->seq, sp_time_now_ms())); /* for its missed note */
+    free(a);
+    free(b);
+}
+END_TEST
+
 START_TEST(gap_is_due_and_only_missed_passes_it)
 {
     sp_subscription *a = make(&alice, "me/drives");
@@ -311,6 +334,7 @@ static Suite *suite(void)
     tcase_add_test(tc, expiry_after_renewal_keeps_it);
     tcase_add_test(tc, idle_cursor_catches_up);
     tcase_add_test(tc, gap_is_due_and_only_missed_passes_it);
+    tcase_add_test(tc, prune_passes_idle_cursors_first);
     tcase_add_test(tc, access_follows_membership);
     tcase_add_test(tc, end_while_missed_is_sent_keeps_removed);
     suite_add_tcase(s, tc);
