@@ -555,6 +555,10 @@ static void *run(void *arg)
              * served it since the due rows were read. */
             sp_subscription *sub = &w->due[pick];
             rc = sp_store_webhook_get(h->store, sub->seq, sub);
+            /* Served and pushed back (a failure's back-off) by the worker
+             * that released it before this one claimed: not due now. */
+            if (rc == 0 && sub->next_attempt_at > sp_time_now_ms())
+                rc = 1;
             if (rc == 0)
                 rc = serve(h, sub);
             release(w);
