@@ -664,6 +664,11 @@ int sp_webhooks_metrics(sp_webhooks *h, sp_buf *out)
 {
     if (!h)
         return 0;
+    /* Read now: the workers refresh it only when one of them goes idle,
+     * which a backlog that keeps them all busy never lets happen. */
+    int64_t behind = 0, next = 0;
+    if (sp_store_webhooks_pending(h->store, sp_time_now_ms(), &behind, &next) == 0)
+        atomic_store(&h->queued, behind);
     return sp_buf_printf(
         out,
         "# HELP spaceport_webhook_deliveries_total Requests to subscribers' notification URLs "
