@@ -203,7 +203,8 @@ static int collect(const sp_event *e, void *ctx)
     const sp_subscription *sub = b->sub;
     b->through = e->seq;
     unsigned kind = change_kind(e->type);
-    if (!kind || !(sub->change_types & kind) || (sub->drive_id[0] && strcmp(e->subject, b->watched)))
+    if (!kind || !(sub->change_types & kind) ||
+        (sub->drive_id[0] && strcmp(e->subject, b->watched)))
         return 0; /* skipped: the cursor still passes it */
     json_t *data = json_loads(e->data, 0, NULL);
     /* A share's mountpoint watches the drive holding the item: of the
@@ -224,8 +225,8 @@ static int collect(const sp_event *e, void *ctx)
                          e->id, "subscriptionId", sub->id, "changeType", change_name(kind),
                          "resource", resource.data, "subscriptionExpirationDateTime", b->expires,
                          "tenantId", "", "sequenceNumber", (json_int_t)e->seq, "resourceData",
-                         "@odata.type", "#microsoft.graph.drive", "@odata.id", resource.data,
-                         "id", drive, "eTag", etag);
+                         "@odata.type", "#microsoft.graph.drive", "@odata.id", resource.data, "id",
+                         drive, "eTag", etag);
     json_decref(data);
     sp_buf_free(&resource);
     if (note && sub->client_state[0])

@@ -215,8 +215,8 @@ int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why)
     /* Deleted or ended meanwhile, or (an expiry) renewed since the
      * sender read it: nothing to do. */
     if (rc == SP_ERR_NOT_FOUND ||
-        (rc == 0 && (row->ended_at ||
-                     (why == SP_WEBHOOK_EXPIRED && row->expires_at > sp_time_now_ms())))) {
+        (rc == 0 &&
+         (row->ended_at || (why == SP_WEBHOOK_EXPIRED && row->expires_at > sp_time_now_ms())))) {
         rc = 0;
         nothing = 1;
         goto done;
@@ -248,8 +248,7 @@ done:
 }
 
 /* Runs sql (?1 seq, ?2 sent) on w. */
-static int exec_sent(sp_conn *w, const char *sql, int64_t seq, const char *sent,
-                     const char *what)
+static int exec_sent(sp_conn *w, const char *sql, int64_t seq, const char *sent, const char *what)
 {
     sqlite3_stmt *s = sp_store__stmt(w, sql);
     if (!s)
