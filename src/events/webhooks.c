@@ -202,7 +202,7 @@ static const char *change_name(unsigned kind)
 /* One batch being read from the log. */
 typedef struct batch {
     const sp_subscription *sub;
-    const char *follow;  /* drives/{id}: the drive whose events it is told of */
+    const char *watched; /* drives/{id}: the drive its events are about */
     const char *expires; /* subscriptionExpirationDateTime */
     json_t *value;       /* the notifications */
     json_t *unplaced;    /* me/drives: [index, subject] of notifications whose drive
@@ -243,7 +243,7 @@ static int collect(const sp_event *e, void *ctx)
     batch *b = ctx;
     const sp_subscription *sub = b->sub;
     b->through = e->seq;
-    if (!change_kind(e->type))
+    if (!change_kind(e->type) || (sub->drive_id[0] && strcmp(e->subject, b->watched)))
         return 0; /* skipped: the cursor still passes it */
     json_t *data = json_loads(e->data, 0, NULL);
     unsigned kind = change_kind_for(sub, e->type, data);
@@ -251,19 +251,27 @@ static int collect(const sp_event *e, void *ctx)
         json_decref(data);
         return 0;
     }
-    const char *mount = own_mount(sub, e, data);
-    const char *drive = mount ? mount : e->subject;
+    const char *drive;
     if (sub->drive_id[0]) {
-        if (strcmp(drive, sub->drive_id) != 0 && strcmp(e->subject, b->follow) != 0) {
+        /* A share's mountpoint watches the drive holding the item: of the
+         * drive's share events, only its own share's are about it. */
+        const char *named = json_string_value(json_object_get(data, "mountId"));
+        if (strcmp(sub->drive_id, b->watched) &&
+            strncmp(e->type, "spaceport.share.", strlen("spaceport.share.")) == 0 &&
+            (!named || strcmp(named, sub->drive_id))) {
             json_decref(data);
-            return 0; /* another drive's */
+            return 0;
         }
-        drive = sub->drive_id; /* a mountpoint's news come from the drive it shows */
-    } else if (!mount &&
-               json_array_append_new(b->unplaced, json_pack("[i,s]", (int)json_array_size(b->value),
-                                                            e->subject)) < 0) {
-        json_decref(data);
-        return SP_ERR_NOMEM;
+        drive = sub->drive_id; /* named as the subscriber knows it */
+    } else {
+        const char *mount = own_mount(sub, e, data);
+        drive = mount ? mount : e->subject;
+        if (!mount && json_array_append_new(b->unplaced,
+                                            json_pack("[i,s]", (int)json_array_size(b->value),
+                                                      e->subject)) < 0) {
+            json_decref(data);
+            return SP_ERR_NOMEM;
+        }
     }
     sp_buf resource = {0};
     const char *etag = data ? event_etag(data) : NULL;
@@ -385,19 +393,9 @@ static int send_lifecycle(sp_webhooks *h, const sp_subscription *sub)
         atomic_fetch_add(&h->missed_sent, 1);
     else
         atomic_fetch_add(&h->removed_sent, 1);
-    sp_info("webhooks", "%s lifecycle notification of subscription %s sent", sub->lifecycle_pending,
-            sub->id);
-    return sp_store_webhook_lifecycle_done(h->store, sub->seq);
-}
-
-/* Writes the drive a drives/{id} subscription's drive shows into ctx (a
- * char[SP_SUB_RESOURCE_MAX + 1]): a mountpoint's events are those of the
- * drive that holds the shared item (sp_drive_fn). */
-static int note_follow(const sp_drive *d, void *ctx)
-{
-    snprintf(ctx, SP_SUB_RESOURCE_MAX + 1, "%s",
-             d->share_id && d->shared_drive_id ? d->shared_drive_id : d->id);
-    return 0;
+    sp_info("webhooks", "%s lifecycle notification of subscription %s sent",
+            sub->lifecycle_pending, sub->id);
+    return sp_store_webhook_lifecycle_done(h->store, sub->seq, sub->lifecycle_pending);
 }
 
 static int drive_seen(const sp_drive *d, void *ctx)
@@ -490,20 +488,12 @@ static int place(sp_webhooks *h, const sp_subscription *sub, batch *b)
 /* Reads sub's next batch after its cursor and sends it; a batch of only
  * skipped events moves the cursor without a request. Returns 0, 1 when
  * there was nothing to read, or a negative sp_err. */
-static int send_batch(sp_webhooks *h, const sp_subscription *sub)
+static int send_batch(sp_webhooks *h, const sp_subscription *sub, const char *watched)
 {
     char expires[SP_TIME_RFC3339_LEN];
     sp_time_format_rfc3339(sub->expires_at, expires);
-    char follow[SP_SUB_RESOURCE_MAX + 1];
-    snprintf(follow, sizeof follow, "%s", sub->drive_id);
-    if (sub->drive_id[0]) {
-        sp_user owner = {.seq = sub->owner_seq};
-        int found = sp_store_drive_find(h->store, &owner, 0, sub->drive_id, note_follow, follow);
-        if (found < 0 && found != SP_ERR_NOT_FOUND)
-            return found;
-    }
     batch b = {.sub = sub,
-               .follow = follow,
+               .watched = watched,
                .expires = expires,
                .value = json_array(),
                .unplaced = json_array(),
@@ -542,8 +532,8 @@ static int send_batch(sp_webhooks *h, const sp_subscription *sub)
 static int end(sp_webhooks *h, const sp_subscription *sub, sp_webhook_end why)
 {
     int rc = sp_store_webhook_end(h->store, sub->seq, why);
-    if (rc < 0)
-        return rc;
+    if (rc <= 0)
+        return rc; /* counted and told only when this call ended it */
     atomic_fetch_add(why == SP_WEBHOOK_EXPIRED ? &h->expired : &h->access_lost, 1);
     sp_info("webhooks", "subscription %s of %s ended: %s", sub->id, sub->resource,
             why == SP_WEBHOOK_EXPIRED ? "expired" : "its owner can no longer read it");
@@ -566,15 +556,17 @@ static int serve(sp_webhooks *h, const sp_subscription *sub)
          * forgets an expired subscription). */
         if (sub->expires_at > now)
             return send_lifecycle(h, sub);
-        return sub->ended_at ? sp_store_webhook_lifecycle_done(h->store, sub->seq)
-                             : end(h, sub, SP_WEBHOOK_EXPIRED);
+        return sub->ended_at
+                   ? sp_store_webhook_lifecycle_done(h->store, sub->seq, sub->lifecycle_pending)
+                   : end(h, sub, SP_WEBHOOK_EXPIRED);
     }
     if (sub->ended_at)
-        return sp_store_webhook_lifecycle_done(h->store, sub->seq);
+        return sp_store_webhook_lifecycle_done(h->store, sub->seq, "");
     if (sub->expires_at <= now)
         return end(h, sub, SP_WEBHOOK_EXPIRED);
     int may = 0;
-    int rc = sp_store_webhook_may_read(h->store, sub, &may);
+    char watched[sizeof sub->drive_id];
+    int rc = sp_store_webhook_may_read(h->store, sub, &may, watched, sizeof watched);
     if (rc == 0 && !may) {
         rc = end(h, sub, SP_WEBHOOK_ACCESS_LOST);
         sp_webhooks_wake(h); /* its subscriptionRemoved goes out next */
@@ -590,7 +582,7 @@ static int serve(sp_webhooks *h, const sp_subscription *sub)
         sp_webhooks_wake(h);
         return rc;
     }
-    return rc < 0 ? rc : send_batch(h, sub);
+    return rc < 0 ? rc : send_batch(h, sub, watched);
 }
 
 /* ---- upkeep ---- */
@@ -609,7 +601,7 @@ static int check_access(const sp_subscription *s, void *ctx)
     p->last = s->seq;
     p->seen++;
     int may = 1;
-    int rc = sp_store_webhook_may_read(p->h->store, s, &may);
+    int rc = sp_store_webhook_may_read(p->h->store, s, &may, NULL, 0);
     if (rc == 0 && !may)
         p->lost[p->lost_count++] = s->seq;
     return rc;
@@ -627,7 +619,7 @@ static void sweep_access(sp_webhooks *h)
             0)
             return;
         for (int i = 0; i < p.lost_count; i++) {
-            if (sp_store_webhook_end(h->store, p.lost[i], SP_WEBHOOK_ACCESS_LOST) == 0)
+            if (sp_store_webhook_end(h->store, p.lost[i], SP_WEBHOOK_ACCESS_LOST) > 0)
                 atomic_fetch_add(&h->access_lost, 1);
         }
         if (p.lost_count)
@@ -712,6 +704,10 @@ static void *run(void *arg)
              * served it since the due rows were read. */
             sp_subscription *sub = &w->due[pick];
             rc = sp_store_webhook_get(h->store, sub->seq, sub);
+            /* Served and pushed back (a failure's back-off) by the worker
+             * that released it before this one claimed: not due now. */
+            if (rc == 0 && sub->next_attempt_at > sp_time_now_ms())
+                rc = 1;
             if (rc == 0)
                 rc = serve(h, sub);
             release(w);
@@ -817,6 +813,11 @@ int sp_webhooks_metrics(sp_webhooks *h, sp_buf *out)
 {
     if (!h)
         return 0;
+    /* Read now: the workers refresh it only when one of them goes idle,
+     * which a backlog that keeps them all busy never lets happen. */
+    int64_t behind = 0, next = 0;
+    if (sp_store_webhooks_pending(h->store, sp_time_now_ms(), &behind, &next) == 0)
+        atomic_store(&h->queued, behind);
     return sp_buf_printf(
         out,
         "# HELP spaceport_webhook_deliveries_total Requests to subscribers' notification URLs "

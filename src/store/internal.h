@@ -289,5 +289,11 @@ int sp_store__each_subscription(sp_conn *c, sqlite3_stmt *s, sp_subscription_fn 
  * its seq. Returns 0 or a negative sp_err. */
 int sp_store__subscription_event(sp_conn *w, const char *type, const struct sp_subscription *s,
                                  const char *reason, int64_t *seq_out);
+/* Moves the cursor of every live subscription whose owner has no event
+ * after it to newest (at most the newest event's seq), in the caller's
+ * write transaction (store/webhooks.c); *moved (may be NULL) receives how
+ * many. The event pruner runs it before deleting, so that events nobody
+ * was to be told of never look missed. Returns 0 or a negative sp_err. */
+int sp_store__webhooks_catch_up(sp_conn *w, int64_t newest, int *moved);
 
 #endif

@@ -55,11 +55,15 @@ static const char SQL_MISSED[] =
     "UPDATE subscriptions SET cursor = max(cursor, ?2),"
     " lifecycle_pending = coalesce(lifecycle_pending, '" SP_SUB_LIFECYCLE_MISSED "'),"
     " attempts = 0, next_attempt_at = 0 WHERE seq = ?1";
+/* Both only while the note pending is still the one sent (?2): an end
+ * recorded meanwhile (the access sweep of another worker) made its
+ * subscriptionRemoved pending over a missed note, and is still to send. */
 static const char SQL_DELETE_ENDED[] =
-    "DELETE FROM subscriptions WHERE seq = ? AND ended_at IS NOT NULL";
+    "DELETE FROM subscriptions WHERE seq = ?1 AND ended_at IS NOT NULL"
+    " AND coalesce(lifecycle_pending, '') = ?2";
 static const char SQL_LIFECYCLE_SENT[] =
     "UPDATE subscriptions SET lifecycle_pending = NULL, attempts = 0, next_attempt_at = 0,"
-    " last_error = NULL WHERE seq = ?";
+    " last_error = NULL WHERE seq = ?1 AND coalesce(lifecycle_pending, '') = ?2";
 /* Live subscriptions with nothing to send whose cursor is behind ?1 (the
  * newest event): none of the events after the cursor are their owner's,
  * and none left the log (that is for a missed notification to say). */
@@ -111,21 +115,35 @@ int sp_store_webhook_get(sp_store *st, int64_t seq, sp_subscription *out)
     return read_by_seq(sp_store__reader(st), seq, out);
 }
 
+/* Where found_drive copies the id the drive's events are about. */
+typedef struct watched_out {
+    char *id;
+    size_t len;
+} watched_out;
+
 static int found_drive(const sp_drive *d, void *ctx)
 {
-    (void)d;
-    (void)ctx;
+    watched_out *w = ctx;
+    /* A share's mountpoint: events are about the drive that holds the
+     * shared item. A remote space (and any other drive): its own id. */
+    const char *id = d->shared_drive_id && !d->remote_instance ? d->shared_drive_id : d->id;
+    if (w->id)
+        snprintf(w->id, w->len, "%s", id);
     return 0;
 }
 
-int sp_store_webhook_may_read(sp_store *st, const sp_subscription *s, int *may)
+int sp_store_webhook_may_read(sp_store *st, const sp_subscription *s, int *may, char *watched,
+                              size_t watched_len)
 {
     *may = 1;
+    if (watched && watched_len)
+        snprintf(watched, watched_len, "%s", s->drive_id);
     if (!s->drive_id[0])
         return 0; /* me/drives: one's own list */
     /* The drive look-ups ask only for the user's key. */
     sp_user owner = {.seq = s->owner_seq};
-    int rc = sp_store_drive_find(st, &owner, 0, s->drive_id, found_drive, NULL);
+    watched_out w = {watched_len ? watched : NULL, watched_len};
+    int rc = sp_store_drive_find(st, &owner, 0, s->drive_id, found_drive, &w);
     if (rc == SP_ERR_NOT_FOUND) {
         *may = 0;
         return 0;
@@ -185,9 +203,15 @@ int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why)
         free(row);
         return SP_ERR_DB;
     }
+    int nothing = 0;
     int rc = read_by_seq(w, seq, row);
-    if (rc == SP_ERR_NOT_FOUND || (rc == 0 && row->ended_at)) {
-        rc = 0; /* deleted or ended meanwhile: nothing to do */
+    /* Deleted or ended meanwhile, or (an expiry) renewed since the
+     * sender read it: nothing to do. */
+    if (rc == SP_ERR_NOT_FOUND ||
+        (rc == 0 &&
+         (row->ended_at || (why == SP_WEBHOOK_EXPIRED && row->expires_at > sp_time_now_ms())))) {
+        rc = 0;
+        nothing = 1;
         goto done;
     }
     if (rc < 0)
@@ -211,19 +235,40 @@ int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why)
                                           NULL);
 done:
     free(row);
-    return sp_store__finish(st, rc);
+    int ended = rc == 0 && !nothing;
+    rc = sp_store__finish(st, rc);
+    return rc < 0 ? rc : ended;
 }
 
-int sp_store_webhook_lifecycle_done(sp_store *st, int64_t seq)
+/* Runs sql (?1 seq, ?2 sent) on w. */
+static int exec_sent(sp_conn *w, const char *sql, int64_t seq, const char *sent, const char *what)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, seq);
+    sqlite3_bind_text(s, 2, sent, -1, SQLITE_STATIC);
+    return sp_store__step_done(w, s, what);
+}
+
+int sp_store_webhook_lifecycle_done(sp_store *st, int64_t seq, const char *sent)
 {
     sp_conn *w = sp_store__begin_relaxed(st);
     if (!w)
         return SP_ERR_DB;
     st->invisible = 1;
-    int rc = sp_store__exec_seq(w, SQL_DELETE_ENDED, seq, "delete ended subscription");
+    int rc = exec_sent(w, SQL_DELETE_ENDED, seq, sent, "delete ended subscription");
     if (rc == 0)
-        rc = sp_store__exec_seq(w, SQL_LIFECYCLE_SENT, seq, "lifecycle notification sent");
+        rc = exec_sent(w, SQL_LIFECYCLE_SENT, seq, sent, "lifecycle notification sent");
     return sp_store__finish(st, rc);
+}
+
+int sp_store__webhooks_catch_up(sp_conn *w, int64_t newest, int *moved)
+{
+    int rc = sp_store__exec_seq(w, SQL_CATCH_UP, newest, "catch up subscriptions");
+    if (moved)
+        *moved = rc == 0 ? sqlite3_changes(w->db) : 0;
+    return rc;
 }
 
 int sp_store_webhooks_catch_up(sp_store *st, int *moved)
@@ -244,9 +289,8 @@ int sp_store_webhooks_catch_up(sp_store *st, int *moved)
     if (!w)
         return SP_ERR_DB;
     st->invisible = 1;
-    rc = sp_store__exec_seq(w, SQL_CATCH_UP, newest, "catch up subscriptions");
-    int n = rc == 0 ? sqlite3_changes(w->db) : 0;
-    rc = sp_store__finish(st, rc);
+    int n = 0;
+    rc = sp_store__finish(st, sp_store__webhooks_catch_up(w, newest, &n));
     if (rc == 0 && moved)
         *moved = n;
     return rc;

@@ -21,6 +21,7 @@
 #include "store/store.h"
 #include "store/subscriptions.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -44,9 +45,14 @@ int sp_store_webhook_get(sp_store *st, int64_t seq, sp_subscription *out);
  * unexpired membership, their own or a group's, on an enabled drive or as
  * its Manager; a share they received and mounted; a remote space they
  * registered), without the administrators' view of every drive: events
- * reach members only. Returns 0 or a negative sp_err.
+ * reach members only. watched (may be NULL; watched_len bytes) receives
+ * the id the events s is told of are about: the drive that holds the
+ * shared item for a share's mountpoint (its events name that drive, not
+ * the mountpoint), else s's drive id ("" for me/drives). Returns 0 or a
+ * negative sp_err.
  */
-int sp_store_webhook_may_read(sp_store *st, const sp_subscription *s, int *may);
+int sp_store_webhook_may_read(sp_store *st, const sp_subscription *s, int *may, char *watched,
+                              size_t watched_len);
 
 /* The first sequence number still in the event log: the oldest event's,
  * or the next one's when the log is empty. Events before it are gone
@@ -72,10 +78,13 @@ typedef enum sp_webhook_end {
 } sp_webhook_end;
 
 /*
- * Ends subscription seq (if it is not ended already) and writes its
+ * Ends subscription seq (if it is not ended already, and for an expiry
+ * only if it is still expired: a renewal may have come since the caller
+ * read it) and writes its
  * spaceport.subscription.deleted event with reason "expired" or
- * "accessLost", in one transaction. Returns 0 (also when it was gone) or a
- * negative sp_err.
+ * "accessLost", in one transaction. Returns 1 when it ended it, 0 when
+ * there was nothing to do (gone, ended already, renewed), or a negative
+ * sp_err.
  */
 int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why);
 
@@ -84,9 +93,13 @@ int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why);
  * lifecycle notification becomes pending (unless another is). */
 int sp_store_webhook_missed(sp_store *st, int64_t seq, int64_t cursor);
 
-/* Subscription seq's pending lifecycle notification was sent (or given
- * up): an ended subscription is deleted, any other is due again. */
-int sp_store_webhook_lifecycle_done(sp_store *st, int64_t seq);
+/* Subscription seq's pending lifecycle notification sent (borrowed: its
+ * lifecycle_pending as read before sending, "" for none) was sent or
+ * given up: an ended subscription is deleted, any other is due again.
+ * Nothing changes when another note became pending meanwhile (an end
+ * recorded while a missed note was being sent): that one is still to
+ * send. */
+int sp_store_webhook_lifecycle_done(sp_store *st, int64_t seq, const char *sent);
 
 /*
  * Moves the cursor of every live subscription whose owner has no event

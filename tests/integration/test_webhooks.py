@@ -40,6 +40,7 @@ class Receiver:
         self.accepted = []     # (monotonic time, path, body)
         self.validations = []  # paths
         self.failing = False
+        self.delay = 0         # seconds a notification waits for its answer
         self.refused = 0
         self.server = None
 
@@ -61,6 +62,8 @@ class Receiver:
                         rx.validations.append(url.path)
                     self.answer(200, token[0].encode(), 'text/plain')
                     return
+                if rx.delay:
+                    time.sleep(rx.delay)
                 if rx.failing:
                     with rx.lock:
                         rx.refused += 1

@@ -145,7 +145,7 @@ static int64_t deleted_events(const char *id, const char *reason)
 START_TEST(access_lost_ends_once_then_lifecycle_deletes)
 {
     sp_subscription *a = make(&alice, "me/drives");
-    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_ACCESS_LOST), 0);
+    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_ACCESS_LOST), 1);
     reread(a);
     ck_assert_int_gt(a->ended_at, 0);
     ck_assert_str_eq(a->lifecycle_pending, SP_SUB_LIFECYCLE_REMOVED);
@@ -161,7 +161,7 @@ START_TEST(access_lost_ends_once_then_lifecycle_deletes)
     /* Ending again (another worker, the sweep) writes nothing more. */
     ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_ACCESS_LOST), 0);
     ck_assert_int_eq(deleted_events(a->id, "accessLost"), 1);
-    ck_assert_int_eq(sp_store_webhook_lifecycle_done(st, a->seq), 0);
+    ck_assert_int_eq(sp_store_webhook_lifecycle_done(st, a->seq, SP_SUB_LIFECYCLE_REMOVED), 0);
     ck_assert_int_eq(sp_store_webhook_get(st, a->seq, a), SP_ERR_NOT_FOUND);
     free(a);
 }
@@ -170,9 +170,25 @@ END_TEST
 START_TEST(expiry_deletes_with_its_reason)
 {
     sp_subscription *a = make(&alice, "me/drives");
-    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_EXPIRED), 0);
+    raw_exec("UPDATE subscriptions SET expires_at = 1 WHERE id = ?1", a->id, NULL, NULL);
+    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_EXPIRED), 1);
     ck_assert_int_eq(deleted_events(a->id, "expired"), 1);
     ck_assert_int_eq(sp_store_webhook_get(st, a->seq, a), SP_ERR_NOT_FOUND);
+    free(a);
+}
+END_TEST
+
+/* The sender read a subscription as expired, and its owner (or delegate)
+ * renewed it before the end was written: the renewal stands. */
+START_TEST(expiry_after_renewal_keeps_it)
+{
+    sp_subscription *a = make(&alice, "me/drives");
+    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_EXPIRED), 0);
+    ck_assert_int_eq(deleted_events(a->id, "expired"), 0);
+    ck_assert_int_eq(reread(a)->ended_at, 0);
+    raw_exec("UPDATE subscriptions SET expires_at = 1 WHERE id = ?1", a->id, NULL, NULL);
+    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_EXPIRED), 1);
+    ck_assert_int_eq(deleted_events(a->id, "expired"), 1);
     free(a);
 }
 END_TEST
@@ -206,6 +222,29 @@ static void prune(const char *upto)
     raw_exec("DELETE FROM events WHERE ?1 IS NULL OR seq <= ?1", upto, NULL, NULL);
 }
 
+/* The pruner passes idle cursors over the events it deletes first (the
+ * sender's catch-up may not have run: a long stop): no gap, no missed
+ * note for a subscription that had nothing to be told. One whose owner's
+ * events are waiting keeps its cursor and its gap. */
+START_TEST(prune_passes_idle_cursors_first)
+{
+    sp_subscription *a = make(&alice, "me/drives");
+    sp_subscription *b = make(&bob, "me/drives");
+    project(&bob, "Bob's"); /* bob's, not alice's */
+    int64_t last = newest();
+    ck_assert_int_eq(sp_store_events_mark_published(st, last), 0);
+    int deleted = 0;
+    ck_assert_int_eq(sp_store_events_prune(st, sp_time_now_ms() + HOUR, &deleted), 0);
+    ck_assert_int_gt(deleted, 0);
+    ck_assert_int_eq(reread(a)->cursor, last);
+    ck_assert(!is_due(a->seq, sp_time_now_ms()));
+    ck_assert_int_lt(reread(b)->cursor, last);
+    ck_assert(is_due(b->seq, sp_time_now_ms())); /* for its missed note */
+    free(a);
+    free(b);
+}
+END_TEST
+
 START_TEST(gap_is_due_and_only_missed_passes_it)
 {
     sp_subscription *a = make(&alice, "me/drives");
@@ -226,7 +265,7 @@ START_TEST(gap_is_due_and_only_missed_passes_it)
     reread(a);
     ck_assert_int_eq(a->cursor, first - 1);
     ck_assert_str_eq(a->lifecycle_pending, SP_SUB_LIFECYCLE_MISSED);
-    ck_assert_int_eq(sp_store_webhook_lifecycle_done(st, a->seq), 0);
+    ck_assert_int_eq(sp_store_webhook_lifecycle_done(st, a->seq, SP_SUB_LIFECYCLE_MISSED), 0);
     reread(a); /* a missed note does not end it */
     ck_assert_str_eq(a->lifecycle_pending, "");
     ck_assert_int_eq(a->ended_at, 0);
@@ -235,6 +274,25 @@ START_TEST(gap_is_due_and_only_missed_passes_it)
     prune(NULL);
     ck_assert_int_eq(sp_store_webhooks_first_seq(st, &first), 0);
     ck_assert_int_eq(first, last + 1);
+    free(a);
+}
+END_TEST
+
+/* A worker sends a missed note while the access sweep (another worker)
+ * ends the subscription: the missed note's completion must not delete it
+ * with its subscriptionRemoved unsent. */
+START_TEST(end_while_missed_is_sent_keeps_removed)
+{
+    sp_subscription *a = make(&alice, "me/drives");
+    ck_assert_int_eq(sp_store_webhook_missed(st, a->seq, reread(a)->cursor), 0);
+    ck_assert_str_eq(reread(a)->lifecycle_pending, SP_SUB_LIFECYCLE_MISSED);
+    ck_assert_int_eq(sp_store_webhook_end(st, a->seq, SP_WEBHOOK_ACCESS_LOST), 1);
+    ck_assert_int_eq(sp_store_webhook_lifecycle_done(st, a->seq, SP_SUB_LIFECYCLE_MISSED), 0);
+    ck_assert_int_eq(sp_store_webhook_get(st, a->seq, a), 0);
+    ck_assert_str_eq(a->lifecycle_pending, SP_SUB_LIFECYCLE_REMOVED);
+    ck_assert(is_due(a->seq, sp_time_now_ms()));
+    ck_assert_int_eq(sp_store_webhook_lifecycle_done(st, a->seq, SP_SUB_LIFECYCLE_REMOVED), 0);
+    ck_assert_int_eq(sp_store_webhook_get(st, a->seq, a), SP_ERR_NOT_FOUND);
     free(a);
 }
 END_TEST
@@ -248,11 +306,11 @@ START_TEST(access_follows_membership)
     sp_subscription *b = make(&bob, resource); /* the store does not ask; the API does */
     sp_subscription *m = make(&bob, "me/drives");
     int may = -1;
-    ck_assert_int_eq(sp_store_webhook_may_read(st, a, &may), 0);
+    ck_assert_int_eq(sp_store_webhook_may_read(st, a, &may, NULL, 0), 0);
     ck_assert_int_eq(may, 1);
-    ck_assert_int_eq(sp_store_webhook_may_read(st, b, &may), 0);
+    ck_assert_int_eq(sp_store_webhook_may_read(st, b, &may, NULL, 0), 0);
     ck_assert_int_eq(may, 0);
-    ck_assert_int_eq(sp_store_webhook_may_read(st, m, &may), 0);
+    ck_assert_int_eq(sp_store_webhook_may_read(st, m, &may, NULL, 0), 0);
     ck_assert_int_eq(may, 1);
     free(a);
     free(b);
@@ -271,9 +329,12 @@ static Suite *suite(void)
     tcase_add_test(tc, failure_counts_and_backs_off);
     tcase_add_test(tc, access_lost_ends_once_then_lifecycle_deletes);
     tcase_add_test(tc, expiry_deletes_with_its_reason);
+    tcase_add_test(tc, expiry_after_renewal_keeps_it);
     tcase_add_test(tc, idle_cursor_catches_up);
     tcase_add_test(tc, gap_is_due_and_only_missed_passes_it);
+    tcase_add_test(tc, prune_passes_idle_cursors_first);
     tcase_add_test(tc, access_follows_membership);
+    tcase_add_test(tc, end_while_missed_is_sent_keeps_removed);
     suite_add_tcase(s, tc);
     return s;
 }
