@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include "util/err.h"
+#include "util/instance.h"
 #include "util/time.h"
 #include "util/url.h"
 
@@ -347,6 +348,24 @@ static int parse_trusted(sp_config *cfg, const char *v, char *why, size_t whylen
     return 0;
 }
 
+/* Hosts webhooks may notify besides the trusted instances: "host" or
+ * "host:port" each (util/instance.h). */
+static int parse_webhook_hosts(sp_config *cfg, const char *v, char *why, size_t whylen)
+{
+    int rc = split_list(&cfg->webhook_hosts, v, why, whylen);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < cfg->webhook_hosts.count; i++) {
+        char host[SP_INSTANCE_AUTHORITY_MAX];
+        int port;
+        if (sp_instance_host_entry(cfg->webhook_hosts.items[i], host, &port) < 0) {
+            say(why, whylen, "'%s' is not a host or host:port", cfg->webhook_hosts.items[i]);
+            return SP_ERR_INVALID;
+        }
+    }
+    return 0;
+}
+
 static int parse_duration_in(int64_t *dst, const char *v, int64_t min, int64_t max, char *why,
                              size_t whylen)
 {
@@ -475,6 +494,7 @@ static const setting settings[] = {
     {"SPACEPORT_ROLES_CLAIM", "roles", parse_roles_claim},
     {"SPACEPORT_GROUPS_CLAIM", "groups", parse_groups_claim},
     {"SPACEPORT_TRUSTED_INSTANCES", NULL, parse_trusted},
+    {"SPACEPORT_WEBHOOK_HOSTS", NULL, parse_webhook_hosts},
     {"SPACEPORT_EVENTS_RETENTION", "7d", parse_retention},
     {"SPACEPORT_HTTP_TLS_CERT", NULL, parse_http_tls_cert},
     {"SPACEPORT_HTTP_TLS_KEY", NULL, parse_http_tls_key},
@@ -708,6 +728,7 @@ void sp_config_free(sp_config *cfg)
     free(cfg->roles_claim);
     free(cfg->groups_claim);
     free_list(&cfg->trusted_instances);
+    free_list(&cfg->webhook_hosts);
     free(cfg->http_tls_cert);
     free(cfg->http_tls_key);
     for (size_t i = 0; i < cfg->domain_issuer_count; i++) {

@@ -61,6 +61,7 @@ typedef struct sp_config {
     char *groups_claim; /* array of group names (auth/auth.h); default "groups" */
 
     sp_config_list trusted_instances; /* base URLs, no trailing slash */
+    sp_config_list webhook_hosts;     /* "host" or "host:port": webhooks may notify them */
     int64_t events_retention_ms;
     char *http_tls_cert, *http_tls_key;
     int64_t sse_keepalive_ms;

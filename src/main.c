@@ -10,13 +10,16 @@
 #include "api/api.h"
 #include "api/listcache.h"
 #include "auth/auth.h"
+#include "auth/peers.h"
 #include "config.h"
 #include "events/bus.h"
 #include "events/consumer.h"
 #include "events/federation.h"
 #include "events/hub.h"
+#include "events/keeper.h"
 #include "events/relay.h"
 #include "events/sweeper.h"
+#include "events/webhooks.h"
 #include "http/http.h"
 #include "store/events.h"
 #include "store/items.h"
@@ -24,6 +27,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/httpsig.h"
 #include "util/log.h"
 #include "util/time.h"
 
@@ -88,6 +92,7 @@ static const char usage[] =
     "  SPACEPORT_USER_CLAIM         user name claim (preferred_username)\n"
     "  SPACEPORT_ROLES_CLAIM        roles claim (roles)\n"
     "  SPACEPORT_TRUSTED_INSTANCES  base URLs of federated instances\n"
+    "  SPACEPORT_WEBHOOK_HOSTS      host or host:port list webhooks may notify\n"
     "  SPACEPORT_EVENTS_RETENTION   event log retention (7d)\n"
     "  SPACEPORT_HTTP_TLS_CERT, _KEY  serve HTTPS with these PEM files\n"
     "  SPACEPORT_SSE_KEEPALIVE      change stream keep-alive interval (15s)\n"
@@ -163,6 +168,65 @@ static int open_store(const sp_config *cfg, sp_store **out)
         *out = NULL;
     }
     return rc;
+}
+
+/*
+ * Loads this instance's signing key, DATA_DIR/instance-key.pem, creating
+ * an ed25519 key there on first start, and the key being retired,
+ * DATA_DIR/instance-key.previous.pem, when the operator moved the old one
+ * there to rotate (README: "Between instances"): it is still published so
+ * that peers keep accepting requests signed just before the rotation.
+ */
+static int load_instance_keys(const sp_config *cfg, sp_httpsig_key **key, sp_httpsig_key **previous)
+{
+    sp_buf path = {0}, keyid = {0};
+    int rc = sp_buf_printf(&keyid, "%s/ocm", cfg->public_url);
+    if (rc == 0)
+        rc = sp_buf_printf(&path, "%s/instance-key.pem", cfg->data_dir);
+    if (rc == 0 && (rc = sp_httpsig_key_load(path.data, 1, keyid.data, key)) < 0)
+        sp_error("main",
+                 "cannot load or create the instance key %s: %s (it must be an ed25519 "
+                 "or RSA private key readable by its owner only)",
+                 path.data, sp_err_str(rc));
+    sp_buf_reset(&path);
+    if (rc == 0)
+        rc = sp_buf_printf(&path, "%s/instance-key.previous.pem", cfg->data_dir);
+    if (rc == 0) {
+        rc = sp_httpsig_key_load(path.data, 0, keyid.data, previous);
+        if (rc == SP_ERR_NOT_FOUND)
+            rc = 0;
+        else if (rc < 0)
+            sp_error("main", "cannot load the previous instance key %s: %s", path.data,
+                     sp_err_str(rc));
+    }
+    if (rc == 0)
+        sp_info("main", "instance key %s%s%s", sp_httpsig_key_id(*key),
+                *previous ? ", still publishing " : "",
+                *previous ? sp_httpsig_key_id(*previous) : "");
+    sp_buf_free(&path);
+    sp_buf_free(&keyid);
+    return rc;
+}
+
+/*
+ * Test hook, deliberately not configuration (not in --help, not in the
+ * contract): SPACEPORT_TEST_REMOTE_SUBSCRIPTION_S=<seconds> makes the
+ * subscriptions this instance asks hosting instances for last that long
+ * instead of three days, so that an integration test sees renewals
+ * without waiting two days (tests/integration/test_remote_subscriptions.py).
+ * Start-up warns whenever it is set.
+ */
+static int64_t remote_subscription_lifetime(void)
+{
+    const char *v = getenv("SPACEPORT_TEST_REMOTE_SUBSCRIPTION_S");
+    long s = v ? strtol(v, NULL, 10) : 0;
+    if (s <= 0)
+        return SP_KEEPER_LIFETIME_MS;
+    sp_warn("main",
+            "SPACEPORT_TEST_REMOTE_SUBSCRIPTION_S is set: subscriptions at hosting "
+            "instances last %ld s (a test hook, not for production)",
+            s);
+    return (int64_t)s * 1000;
 }
 
 /*
@@ -271,11 +335,16 @@ static int cmd_serve(int argc, char **argv)
     sp_store *store = NULL;
     sp_bus *bus = NULL;
     sp_auth *auth = NULL;
+    sp_httpsig_key *instance_key = NULL, *instance_key_previous = NULL;
+    sp_peers *peers = NULL;
     sp_relay *relay = NULL;
     sp_sweeper *sweeper = NULL;
     sp_hub *hub = NULL;
     sp_consumer *consumer = NULL;
     sp_federation *federation = NULL;
+    sp_webhooks *webhooks = NULL;
+    sp_keeper *keeper = NULL;
+    int64_t remote_sub_lifetime_ms = remote_subscription_lifetime();
     sp_router *router = NULL;
     sp_listcache *listcache = NULL;
     sp_http_server *server = NULL;
@@ -290,6 +359,9 @@ static int cmd_serve(int argc, char **argv)
         goto fail_bus;
     if (sp_auth_create(&cfg, &auth) < 0)
         goto fail_auth;
+    if (load_instance_keys(&cfg, &instance_key, &instance_key_previous) < 0 ||
+        sp_peers_create(&cfg, &peers) < 0)
+        goto fail_relay;
     if (sp_relay_start(store, bus, cfg.public_url, &relay) < 0 ||
         sp_store_on_commit(store, sp_relay_wake, relay) < 0)
         goto fail_relay;
@@ -302,6 +374,12 @@ static int cmd_serve(int argc, char **argv)
     if (sp_federation_start(store, &cfg, &federation) < 0 ||
         (federation && sp_store_on_commit(store, sp_federation_wake, federation) < 0))
         goto fail_federation;
+    if (sp_webhooks_start(store, &cfg, instance_key, &webhooks) < 0 ||
+        sp_store_on_commit(store, sp_webhooks_wake, webhooks) < 0)
+        goto fail_webhooks;
+    if (sp_keeper_start(store, &cfg, instance_key, remote_sub_lifetime_ms, &keeper) < 0 ||
+        (keeper && sp_store_on_commit(store, sp_keeper_wake, keeper) < 0))
+        goto fail_keeper;
 
     sp_api api = {.cfg = &cfg,
                   .store = store,
@@ -311,6 +389,12 @@ static int cmd_serve(int argc, char **argv)
                   .hub = hub,
                   .consumer = consumer,
                   .federation = federation,
+                  .instance_key = instance_key,
+                  .instance_key_previous = instance_key_previous,
+                  .peers = peers,
+                  .webhooks = webhooks,
+                  .keeper = keeper,
+                  .remote_sub_lifetime_ms = remote_sub_lifetime_ms,
                   .started_ms = sp_time_now_ms()};
     listcache = sp_listcache_new();
     api.listcache = listcache; /* without it every listing is rendered */
@@ -353,6 +437,10 @@ fail_router:
     sp_http_stop(server, 0);
     sp_router_free(router);
     sp_listcache_free(listcache);
+fail_keeper:
+    sp_keeper_stop(keeper);
+fail_webhooks:
+    sp_webhooks_stop(webhooks);
 fail_federation:
     sp_federation_stop(federation);
     sp_consumer_stop(consumer);
@@ -363,6 +451,9 @@ fail_hub:
 fail_sweeper:
     sp_relay_stop(relay, SP_RELAY_FLUSH_MS);
 fail_relay:
+    sp_peers_destroy(peers);
+    sp_httpsig_key_free(instance_key_previous);
+    sp_httpsig_key_free(instance_key);
     sp_auth_destroy(auth);
 fail_auth:
     sp_bus_close(bus);

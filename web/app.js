@@ -368,6 +368,13 @@ function describeEvent(type, data) {
       return `Remote space ${name} was removed`;
     case 'resync':
       return 'Back after a long break: the list was loaded again';
+    case 'subscription-created':
+      return `Webhook subscription to ${data.resource} created`;
+    case 'subscription-updated':
+      return `Webhook subscription to ${data.resource} renewed`;
+    case 'subscription-deleted':
+      return `Webhook subscription to ${data.resource} ended${
+        { expired: ' (expired)', accessLost: ' (access lost)' }[data.reason] || ''}`;
     default:
       return `${name} changed`;
   }
@@ -383,6 +390,7 @@ function onChange(e) {
     h('span', {}, describeEvent(type, data))));
   while (feed.children.length > FEED_MAX) feed.lastElementChild.remove();
   show($('feed-empty'), false);
+  if (type.startsWith('subscription-')) return; // no drive changed
   if (data.driveId) state.highlight.set(data.driveId, Date.now() + HIGHLIGHT_MS);
   for (const d of drivesConcerned(data.driveId)) state.highlight.set(d.id, Date.now() + HIGHLIGHT_MS);
   scheduleReload();

@@ -34,11 +34,15 @@ int sp_api_register(sp_router *r, sp_api *api)
     if (rc == 0)
         rc = sp_api__register_ocm(r, api);
     if (rc == 0)
+        rc = sp_api__register_federation(r, api);
+    if (rc == 0)
         rc = sp_api__register_web(r, api);
     if (rc == 0)
         rc = sp_api__register_ocs(r, api);
     if (rc == 0)
         rc = sp_api__register_settings(r, api);
+    if (rc == 0)
+        rc = sp_api__register_subscriptions(r, api);
     return rc;
 }
 

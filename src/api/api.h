@@ -12,6 +12,7 @@
 #include "events/federation.h"
 #include "events/hub.h"
 #include "events/relay.h"
+#include "events/webhooks.h"
 #include "http/http.h"
 #include "store/store.h"
 
@@ -28,11 +29,23 @@ typedef struct sp_api {
     struct sp_listcache *listcache; /* rendered listings; may be NULL */
     sp_consumer *consumer;          /* for /metrics; may be NULL */
     sp_federation *federation;      /* for /metrics; NULL without trusted instances */
+    /* This instance's signing key and the one being retired (NULL when
+     * none): both published in the OCM discovery (util/httpsig.h). */
+    const struct sp_httpsig_key *instance_key, *instance_key_previous;
+    struct sp_peers *peers;         /* trusted instances' signatures (auth/peers.h) */
+    sp_webhooks *webhooks;          /* for /metrics; may be NULL */
+    struct sp_keeper *keeper;       /* for /metrics; NULL without trusted instances */
+    int64_t remote_sub_lifetime_ms; /* asked of hosting instances (events/keeper.h) */
     int64_t started_ms;             /* wall clock at start, for /metrics */
     /* Lookups at other instances in flight (remote.c): in all, and at each
      * trusted instance (by its index in cfg->trusted_instances). */
     atomic_int remote_lookups;
     atomic_int remote_lookups_at[SP_CONFIG_LIST_MAX];
+    /* Validation handshakes of new subscriptions in flight
+     * (subscriptions.c): in all, and at each destination (its index among
+     * the trusted instances, then the webhook hosts). */
+    atomic_int handshakes;
+    atomic_int handshakes_at[2 * SP_CONFIG_LIST_MAX];
 } sp_api;
 
 /* Adds every route to r; api must outlive r. Returns 0 or a negative

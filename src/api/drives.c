@@ -34,8 +34,7 @@ static int add_drive(const sp_drive *d, void *arg)
     return j && json_array_append_new(lc->value, j) == 0 ? 0 : SP_ERR_NOMEM;
 }
 
-/* Appends name=value to a query string, percent-encoding value. */
-static int append_param(sp_buf *b, const char *name, const char *value)
+int sp_api__append_param(sp_buf *b, const char *name, const char *value)
 {
     int rc = sp_buf_printf(b, "%c%s=", strchr(b->data ? b->data : "", '?') ? '&' : '?', name);
     return rc == 0 ? sp_url_encode(b, value, "") : rc;
@@ -74,9 +73,7 @@ static int found_share(const sp_share *sh, void *arg)
     return SP_ERR_CONFLICT;
 }
 
-/* The virtual "Shares" drive (oCIS's share jail), listed to users who
- * received a share: clients show shares received under it. */
-static int add_shares_drive(sp_api *api, const sp_user *u, json_t *value)
+int sp_api__shares_drive(sp_api *api, const sp_user *u, json_t *value)
 {
     int n = 0;
     int rc = sp_store_shares_received(api->store, u, found_share, &n);
@@ -143,7 +140,7 @@ static void list_drives(sp_http_req *req, sp_api *api, int all, int beta)
     int list_store = !q.type || strcmp(q.type, "virtual") != 0;
     if (rc == 0 && !all && !q.after.set && (!q.type || strcmp(q.type, "virtual") == 0) &&
         (!q.id || strcmp(q.id, SP_SHARES_DRIVE_ID) == 0))
-        rc = add_shares_drive(api, &u, value);
+        rc = sp_api__shares_drive(api, &u, value);
     if (rc == 0 && list_store && (!q.id || strcmp(q.id, SP_SHARES_DRIVE_ID) != 0))
         rc = sp_store_drives_list(api->store, &u, all, &q, add_drive, &lc, &more, &next);
     if (rc < 0) {
@@ -160,12 +157,12 @@ static void list_drives(sp_http_req *req, sp_api *api, int all, int beta)
         snprintf(top, sizeof top, "%d", q.top);
         int lrc = sp_query_cursor_encode(q.order, &next, cursor, sizeof cursor);
         lrc |= sp_buf_printf(&link, "%s%s", api->cfg->public_url, sp_http_path(req));
-        lrc |= append_param(&link, "$top", top);
+        lrc |= sp_api__append_param(&link, "$top", top);
         if (sp_http_query(req, "$orderby"))
-            lrc |= append_param(&link, "$orderby", sp_http_query(req, "$orderby"));
+            lrc |= sp_api__append_param(&link, "$orderby", sp_http_query(req, "$orderby"));
         if (sp_http_query(req, "$filter"))
-            lrc |= append_param(&link, "$filter", sp_http_query(req, "$filter"));
-        lrc |= append_param(&link, "$skiptoken", cursor);
+            lrc |= sp_api__append_param(&link, "$filter", sp_http_query(req, "$filter"));
+        lrc |= sp_api__append_param(&link, "$skiptoken", cursor);
         if (lrc == 0)
             json_object_set_new(doc, "@odata.nextLink", json_string(link.data));
         sp_buf_free(&link);
@@ -295,5 +292,7 @@ int sp_api__register_drives(sp_router *r, sp_api *api)
          role_definitions},
     };
     int rc = sp_api__add_routes(r, api, routes, sizeof routes / sizeof routes[0]);
-    return rc < 0 ? rc : sp_api__register_drive_writes(r, api);
+    if (rc == 0)
+        rc = sp_api__register_drive_writes(r, api);
+    return rc < 0 ? rc : sp_api__register_delta(r, api);
 }

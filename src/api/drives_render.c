@@ -160,16 +160,24 @@ static int capture_drive(const sp_drive *d, void *arg)
     return o->json ? 0 : SP_ERR_NOMEM;
 }
 
+int sp_api__drive_seen(const sp_drive *d, void *ctx)
+{
+    (void)d;
+    (void)ctx;
+    return 0;
+}
+
+int sp_api__drive_find(sp_api *api, const sp_user *u, int as_admin, const char *id,
+                       sp_drive_fn fn, void *ctx)
+{
+    return sp_store_drive_find(api->store, u, as_admin, id, fn, ctx);
+}
+
 void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const char *id,
                          unsigned status, int beta)
 {
     one_drive o = {.api = api, .beta = beta};
-    int rc = sp_store_drive_get(api->store, u, sp_api__sees_all_drives(u), id, capture_drive,
-                                &o);
-    if (rc == SP_ERR_NOT_FOUND)
-        rc = sp_store_mountpoint_get(api->store, u, id, capture_drive, &o);
-    if (rc == SP_ERR_NOT_FOUND)
-        rc = sp_store_remote_get(api->store, u, id, capture_drive, &o);
+    int rc = sp_api__drive_find(api, u, sp_api__sees_all_drives(u), id, capture_drive, &o);
     if (rc == SP_ERR_NOT_FOUND) {
         sp_http_reply_error(req, 404, "itemNotFound", "no drive %s", id);
         return;

@@ -147,6 +147,33 @@ struct sp_api_write {
  */
 void sp_api__write_later(sp_http_req *req, sp_api_write *w);
 
+/* ---- outbound work the request waits for (aside.c) ---- */
+
+/*
+ * Takes a slot of outbound work bounded per destination and in all: *mine
+ * (that destination's count) below per_max, *all below all_max. Returns
+ * 0 (taken: give it back with sp_api__slot_give), 1 when the
+ * destination's slots are taken, 2 when all are (nothing taken then).
+ */
+int sp_api__slot_take(atomic_int *mine, int per_max, atomic_int *all, int all_max);
+/* Gives back a slot sp_api__slot_take took. */
+void sp_api__slot_give(atomic_int *mine, atomic_int *all);
+
+/* Work done for a suspended request, on a thread of its own. */
+typedef void (*sp_api_aside_fn)(void *arg);
+
+/*
+ * Runs work(arg) for req without holding the request's thread: suspends
+ * req and runs work on a detached thread of its own, then resumes req,
+ * and answer(req, arg) answers it on an HTTP worker (and frees arg).
+ * When no thread can be started, unstarted(arg) runs instead, on the
+ * calling thread, and the request resumes all the same. The HTTP
+ * server's stop waits for the resume, so work must end within a bound
+ * (a fetch timeout). The handler returns right after this call.
+ */
+void sp_api__aside(sp_http_req *req, sp_api_aside_fn work, sp_api_aside_fn unstarted,
+                   sp_http_resume_fn answer, void *arg);
+
 /* ---- oCIS's change stream (clientlog.c) ---- */
 
 /* Writes event e as one Server-Sent Events frame of oCIS's path, on the
@@ -207,10 +234,23 @@ int sp_api__register_changes(sp_router *r, sp_api *api);
 int sp_api__register_webfinger(sp_router *r, sp_api *api);
 int sp_api__register_remote(sp_router *r, sp_api *api);
 int sp_api__register_ocm(sp_router *r, sp_api *api);
+int sp_api__register_federation(sp_router *r, sp_api *api);
+
+/* ---- requests between instances (federation.c) ---- */
+
+/* Non-zero when the request carries an RFC 9421 signature (it claims to
+ * come from another instance rather than from a user). */
+int sp_api__signed(sp_http_req *req);
+/* Verifies that a trusted instance signed the request (auth/peers.h):
+ * returns 0 and the instance's index in cfg->trusted_instances, or has
+ * replied (401 with WWW-Authenticate: Signature, 503 when its keys cannot
+ * be fetched) and returns a negative sp_err. */
+int sp_api__peer(sp_http_req *req, sp_api *api, size_t *index);
 int sp_api__register_web(sp_router *r, sp_api *api);
 int sp_api__register_ocs(sp_router *r, sp_api *api);
 int sp_api__register_settings(sp_router *r, sp_api *api);
 int sp_api__register_groups(sp_router *r, sp_api *api);
+int sp_api__register_subscriptions(sp_router *r, sp_api *api);
 
 /* Shortest users search term (/graph/v1.0/users): fewer characters would
  * enumerate the directory. The capabilities announce it. The groups
@@ -273,6 +313,14 @@ json_t *sp_api__remote_json(sp_api *api, const sp_drive *d);
  * when id is not a remote space of u. */
 int sp_api__remote_delete(sp_http_req *req, sp_api *api, const sp_user *u, const char *id);
 
+/* Finds drive id as u reaches it, whatever its kind (a drive u is a
+ * member of, or any with as_admin; a share's mountpoint; a remote space
+ * of u), and calls fn once. Returns 0, SP_ERR_NOT_FOUND or another
+ * negative sp_err. */
+int sp_api__drive_find(sp_api *api, const sp_user *u, int as_admin, const char *id,
+                       sp_drive_fn fn, void *ctx);
+/* sp_drive_fn that keeps nothing: for asking whether a drive is there. */
+int sp_api__drive_seen(const sp_drive *d, void *ctx);
 /* Replies status with the drive id as the caller sees it (or 404);
  * beta: the v1beta1 form. */
 void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const char *id,
@@ -281,6 +329,18 @@ void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const 
  * Location; beta: the v1beta1 form and URL. */
 void sp_api__reply_created(sp_http_req *req, sp_api *api, const sp_user *u, const char *id,
                            int beta);
+
+/* Appends the virtual "Shares" drive (oCIS's share jail) to the JSON
+ * array value when u received a share: clients show shares received
+ * under it (drives.c). Returns 0 or a negative sp_err. */
+int sp_api__shares_drive(sp_api *api, const sp_user *u, json_t *value);
+
+/* Appends name=value to the query string of the URL in b ('?' or '&'
+ * first), percent-encoding value (drives.c). Returns 0 or SP_ERR_NOMEM. */
+int sp_api__append_param(sp_buf *b, const char *name, const char *value);
+
+/* GET /graph/v1.0/me/drives/delta (delta.c). */
+int sp_api__register_delta(sp_router *r, sp_api *api);
 
 /* The drive writes (drives_write.c): POST, PATCH and DELETE on v1.0 and
  * v1beta1. */

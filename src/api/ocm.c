@@ -17,6 +17,7 @@
 #include "store/remotes.h"
 
 #include "util/err.h"
+#include "util/httpsig.h"
 #include "util/id.h"
 #include "util/instance.h"
 #include "util/time.h"
@@ -37,6 +38,33 @@
 /* Longest share name, in characters, as drive names. */
 #define SP_OCM_NAME_CHARS 255
 
+/* {"keyId", "publicKeyPem"} of k, as the OCM discovery's publicKey. */
+static json_t *public_key(const sp_httpsig_key *k)
+{
+    sp_buf pem = {0};
+    json_t *out = NULL;
+    if (sp_httpsig_key_public_pem(k, &pem) == 0)
+        out = json_pack("{s:s, s:s}", "keyId", sp_httpsig_key_id(k), "publicKeyPem", pem.data);
+    sp_buf_free(&pem);
+    return out;
+}
+
+/* Publishes the instance's keys: publicKey (the OCM field, the key that
+ * signs now) and publicKeys (also the key being retired, so that peers
+ * that cached it before a rotation find the new one and still accept
+ * requests signed just before). */
+static void add_public_keys(sp_api *api, json_t *doc)
+{
+    if (!doc || !api->instance_key)
+        return;
+    json_t *keys = json_array();
+    json_object_set_new(doc, "publicKey", public_key(api->instance_key));
+    json_array_append_new(keys, public_key(api->instance_key));
+    if (api->instance_key_previous)
+        json_array_append_new(keys, public_key(api->instance_key_previous));
+    json_object_set_new(doc, "publicKeys", keys);
+}
+
 static void discovery(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
@@ -46,6 +74,7 @@ static void discovery(sp_http_req *req, void *ctx)
                             "apiVersion", SP_OCM_API_VERSION, "endPoint", endpoint, "provider",
                             "Spaceport", "resourceTypes", "name", "folder", "shareTypes", "user",
                             "protocols", "webdav", "/dav/ocm", "capabilities", "notifications");
+    add_public_keys(api, doc);
     sp_http_add_header(req, "Access-Control-Allow-Origin", "*");
     sp_http_reply_json(req, 200, doc);
 }

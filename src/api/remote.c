@@ -11,6 +11,15 @@
  * caller's identity provider, or it answers 401), under a short timeout, a
  * size cap and no redirects.
  *
+ * The same thread then subscribes to the space at the hosting instance on
+ * the owner's behalf (a Graph subscription, resource drives/<id>, with
+ * the owner's token and signed by this instance, which the hosting
+ * instance records as its delegate): its change notifications come to
+ * POST /api/v1/federation/notifications (federation.c), and the keeper
+ * thread (events/keeper.c) renews and finally deletes it, signed, without
+ * the user. A registration whose subscription fails still registers (the
+ * space then learns of changes only when it is read).
+ *
  * The lookup runs on a thread of its own while the request waits
  * suspended, and lookups are bounded per trusted instance: a slow instance
  * keeps neither an HTTP worker nor the registrations of other instances
@@ -20,15 +29,16 @@
 
 #include "store/remotes.h"
 
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/id.h"
 #include "util/slug.h"
 #include "util/fetch.h"
 #include "util/instance.h"
 #include "util/log.h"
 #include "util/time.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +48,9 @@
  * waiting, and a healthy instance answers in milliseconds. */
 #define SP_REMOTE_FETCH_TIMEOUT_MS 5000L
 /* Largest answer read from the hosting instance: a Drive is a few KiB. */
+/* Whole time subscribing may take: the hosting instance first checks
+ * that our notification URL answers (the validation handshake). */
+#define SP_REMOTE_SUBSCRIBE_TIMEOUT_MS 12000L
 #define SP_REMOTE_FETCH_MAX (1024 * 1024)
 /* Lookups in flight at one instance. A lookup holds no HTTP worker (the
  * request waits suspended while a thread of its own asks), but a thread
@@ -53,6 +66,10 @@
  * need at once. */
 #define SP_REMOTE_LOOKUPS_MAX 16
 /* Longest name of a remote space, in characters, as for drives. */
+/* Random bytes of the clientState a subscription at the hosting instance
+ * is given: 256 bits, 43 characters (Graph allows 128). */
+#define SP_REMOTE_STATE_BYTES 32
+
 #define SP_REMOTE_NAME_CHARS 255
 
 /* What the hosting instance said about the drive. */
@@ -122,16 +139,12 @@ done:
  * was reached) and returns SP_ERR_UNAVAILABLE. */
 static int lookup_begin(sp_http_req *req, sp_api *api, const char *instance, size_t index)
 {
-    atomic_int *mine = &api->remote_lookups_at[index];
-    int own_full = atomic_fetch_add(mine, 1) >= SP_REMOTE_LOOKUPS_PER_INSTANCE;
-    int all_full = !own_full && atomic_fetch_add(&api->remote_lookups, 1) >= SP_REMOTE_LOOKUPS_MAX;
-    if (!own_full && !all_full)
+    int full = sp_api__slot_take(&api->remote_lookups_at[index], SP_REMOTE_LOOKUPS_PER_INSTANCE,
+                                 &api->remote_lookups, SP_REMOTE_LOOKUPS_MAX);
+    if (!full)
         return 0;
-    if (all_full)
-        atomic_fetch_sub(&api->remote_lookups, 1);
-    atomic_fetch_sub(mine, 1);
     sp_http_add_header(req, "Retry-After", "1");
-    if (own_full)
+    if (full == 1)
         sp_http_reply_error(req, 503, "serviceNotAvailable",
                             "other spaces are being looked up at the instance %s; try again",
                             instance);
@@ -145,8 +158,7 @@ static int lookup_begin(sp_http_req *req, sp_api *api, const char *instance, siz
 /* Gives back the slots lookup_begin took. */
 static void lookup_end(sp_api *api, size_t index)
 {
-    atomic_fetch_sub(&api->remote_lookups, 1);
-    atomic_fetch_sub(&api->remote_lookups_at[index], 1);
+    sp_api__slot_give(&api->remote_lookups_at[index], &api->remote_lookups);
 }
 
 /* A registration whose lookup runs on a thread of its own while the
@@ -154,7 +166,6 @@ static void lookup_end(sp_api *api, size_t index)
  * request is answered. */
 typedef struct lookup {
     sp_api *api;
-    sp_http_req *req;
     sp_user user;
     json_t *body; /* the request body, owned; name and url borrow from it */
     const char *name, *url;
@@ -165,6 +176,10 @@ typedef struct lookup {
     long status;
     const char *why; /* static */
     sp_buf answer;
+    /* The subscription at the hosting instance; sub_id "" when none. */
+    char sub_id[256];
+    char client_state[SP_BASE64URL_LEN(SP_REMOTE_STATE_BYTES) + 1];
+    int64_t sub_expires_at;
 } lookup;
 
 static void lookup_free(lookup *l)
@@ -175,9 +190,79 @@ static void lookup_free(lookup *l)
     free(l);
 }
 
-/* On its own thread: asks the hosting instance, then wakes the request.
- * Touches nothing of l after the resume (the answer frees it). */
-static void *lookup_run(void *arg)
+/* The subscription request's body for l (new string, or NULL). */
+static char *subscription_body(const lookup *l, const char *expires)
+{
+    sp_buf url = {0}, resource = {0};
+    char *text = NULL;
+    if (sp_buf_printf(&url, "%s/api/v1/federation/notifications", l->api->cfg->public_url) == 0 &&
+        sp_buf_printf(&resource, "drives/%s", l->m.drive_id) == 0) {
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s}", "changeType", "updated,deleted",
+                                "notificationUrl", url.data, "resource", resource.data,
+                                "expirationDateTime", expires, "clientState", l->client_state);
+        text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+        json_decref(doc);
+    }
+    sp_buf_free(&url);
+    sp_buf_free(&resource);
+    return text;
+}
+
+/* On the lookup's thread: subscribes to the drive at its instance for the
+ * caller. On success l->sub_id is set; a failure is logged and leaves it
+ * empty. */
+static void subscribe(lookup *l, const char *instance)
+{
+    unsigned char raw[SP_REMOTE_STATE_BYTES];
+    char expires[SP_TIME_RFC3339_LEN];
+    int64_t until = sp_time_now_ms() + l->api->remote_sub_lifetime_ms;
+    sp_time_format_rfc3339(until, expires);
+    if (sp_id_random(raw, sizeof raw) < 0 ||
+        sp_base64url_encode(raw, sizeof raw, l->client_state, sizeof l->client_state) < 0)
+        return;
+    sp_buf url = {0}, answer = {0};
+    char *body = subscription_body(l, expires);
+    long status = 0;
+    const char *why = NULL;
+    int rc = body ? sp_buf_printf(&url, "%s/graph/v1.0/subscriptions", instance) : SP_ERR_NOMEM;
+    if (rc == 0) {
+        sp_fetch_req fr = {.method = "POST",
+                           .bearer = l->bearer,
+                           .content_type = "application/json",
+                           .body = body,
+                           .body_len = strlen(body),
+                           .timeout_ms = SP_REMOTE_SUBSCRIBE_TIMEOUT_MS,
+                           .max_body = SP_REMOTE_FETCH_MAX,
+                           .redirects_max = 0,
+                           .signer = l->api->instance_key};
+        rc = sp_fetch(url.data, &fr, &status, &answer, &why);
+    }
+    json_t *doc = rc == 0 && status == 201 ? json_loadb(answer.data ? answer.data : "", answer.len,
+                                                        JSON_REJECT_DUPLICATES, NULL)
+                                           : NULL;
+    const char *id = json_string_value(json_object_get(doc, "id"));
+    if (id && strlen(id) < sizeof l->sub_id) {
+        snprintf(l->sub_id, sizeof l->sub_id, "%s", id);
+        l->sub_expires_at = until;
+    } else {
+        char reason[64];
+        if (rc < 0)
+            snprintf(reason, sizeof reason, "%s", why ? why : sp_err_str(rc));
+        else
+            snprintf(reason, sizeof reason, "answered %ld", status);
+        sp_warn("remote",
+                "subscribing to drive %s at %s failed (%s): the space registers without "
+                "change notifications",
+                l->m.drive_id, instance, reason);
+    }
+    json_decref(doc);
+    free(body);
+    sp_buf_free(&url);
+    sp_buf_free(&answer);
+}
+
+/* On its own thread (sp_api__aside): asks the hosting instance. */
+static void lookup_run(void *arg)
 {
     lookup *l = arg;
     const char *instance = l->api->cfg->trusted_instances.items[l->m.index];
@@ -190,13 +275,22 @@ static void *lookup_run(void *arg)
                            .redirects_max = 0};
         l->rc = sp_fetch(url.data, &fr, &l->status, &l->answer, &l->why);
     }
+    if (l->rc == 0 && l->status == 200 && l->api->instance_key)
+        subscribe(l, instance);
     if (l->rc < 0 && l->rc != SP_ERR_NOMEM)
         sp_warn("remote", "looking up %s failed: %s", url.data ? url.data : instance,
                 l->why ? l->why : sp_err_str(l->rc));
     sp_buf_free(&url);
     lookup_end(l->api, l->m.index);
-    sp_http_resume(l->req);
-    return NULL;
+}
+
+/* When no thread could ask: answered as a lookup that could not be made. */
+static void lookup_unstarted(void *arg)
+{
+    lookup *l = arg;
+    l->rc = SP_ERR_UNAVAILABLE;
+    l->why = "no thread to ask it with";
+    lookup_end(l->api, l->m.index);
 }
 
 /*
@@ -263,9 +357,15 @@ static void lookup_answer(sp_http_req *req, void *arg)
                        .name = l->name ? l->name : info.name,
                        .etag = info.etag[0] ? info.etag : NULL,
                        .mtime_ms = info.mtime_ms,
-                       .executant = l->user.id};
+                       .executant = l->user.id,
+                       .sub_id = l->sub_id[0] ? l->sub_id : NULL,
+                       .sub_client_state = l->client_state,
+                       .sub_expires_at = l->sub_expires_at};
     char id[SP_USER_ID_LEN];
     int rc = sp_store_remote_create(api->store, &l->user, &r, id, NULL);
+    /* Not registered: the subscription made for it must go again. */
+    if (rc < 0 && l->sub_id[0] && sp_store_remote_unsubscribe(api->store, instance, l->sub_id) < 0)
+        sp_warn("remote", "subscription %s at %s is left behind", l->sub_id, instance);
     if (rc == SP_ERR_CONFLICT) {
         sp_http_reply_error(req, 409, "nameAlreadyExists", "you registered this webDavUrl already");
         goto done;
@@ -309,32 +409,6 @@ static int read_registration(sp_http_req *req, json_t *body, const char **name, 
     return 0;
 }
 
-/*
- * Starts the lookup of the registration's space at its instance without
- * holding the request's thread: suspends the request and asks on a thread
- * of its own (detached; the HTTP server's stop waits for the resume, and
- * the lookup ends within its timeout). Steals l. */
-static void lookup_start(sp_http_req *req, lookup *l)
-{
-    l->req = req;
-    sp_http_suspend(req, lookup_answer, l);
-    pthread_attr_t attr;
-    pthread_t thread;
-    int started = pthread_attr_init(&attr) == 0;
-    if (started) {
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        started = pthread_create(&thread, &attr, lookup_run, l) == 0;
-        pthread_attr_destroy(&attr);
-    }
-    if (!started) {
-        /* Answered as a lookup that could not be made. */
-        l->rc = SP_ERR_UNAVAILABLE;
-        l->why = "no thread to ask it with";
-        lookup_end(l->api, l->m.index);
-        sp_http_resume(req);
-    }
-}
-
 static void register_remote(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
@@ -370,7 +444,7 @@ static void register_remote(sp_http_req *req, void *ctx)
     }
     *l = (lookup){
         .api = api, .user = u, .body = body, .name = name, .url = url, .m = m, .bearer = token};
-    lookup_start(req, l);
+    sp_api__aside(req, lookup_run, lookup_unstarted, lookup_answer, l);
     return;
 fail:
     json_decref(body);
@@ -404,18 +478,11 @@ json_t *sp_api__remote_json(sp_api *api, const sp_drive *d)
     return out;
 }
 
-static int found(const sp_drive *d, void *ctx)
-{
-    (void)d;
-    (void)ctx;
-    return 0;
-}
-
 int sp_api__remote_delete(sp_http_req *req, sp_api *api, const sp_user *u, const char *id)
 {
     /* Most drive ids are not remote spaces: a read says so without taking
      * the writer. */
-    int rc = sp_store_remote_get(api->store, u, id, found, NULL);
+    int rc = sp_store_remote_get(api->store, u, id, sp_api__drive_seen, NULL);
     if (rc == SP_ERR_NOT_FOUND)
         return 0;
     if (rc == 0)

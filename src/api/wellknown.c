@@ -2,6 +2,8 @@
  * wellknown.c - operations routes: /healthz, /readyz, /metrics.
  */
 #include "api/internal.h"
+#include "auth/peers.h"
+#include "events/keeper.h"
 
 #include "util/buf.h"
 #include "util/err.h"
@@ -62,6 +64,25 @@ static void metrics(sp_http_req *req, void *ctx)
         rc = sp_consumer_metrics(api->consumer, &out);
     if (rc == 0 && api->federation)
         rc = sp_federation_metrics(api->federation, &out);
+    if (rc == 0)
+        rc = sp_webhooks_metrics(api->webhooks, &out);
+    if (rc == 0)
+        rc = sp_keeper_metrics(api->keeper, &out);
+    if (rc == 0 && api->peers) {
+        unsigned long long verified, refused, fetches;
+        sp_peers_counts(api->peers, &verified, &refused, &fetches);
+        rc = sp_buf_printf(
+            &out,
+            "# HELP spaceport_signed_requests_total Requests claiming to come from a trusted "
+            "instance (RFC 9421 signatures), by outcome.\n"
+            "# TYPE spaceport_signed_requests_total counter\n"
+            "spaceport_signed_requests_total{outcome=\"verified\"} %llu\n"
+            "spaceport_signed_requests_total{outcome=\"refused\"} %llu\n"
+            "# HELP spaceport_peer_key_fetches_total Fetches of trusted instances' public keys.\n"
+            "# TYPE spaceport_peer_key_fetches_total counter\n"
+            "spaceport_peer_key_fetches_total %llu\n",
+            verified, refused, fetches);
+    }
     if (rc == 0 && api->hub)
         rc = sp_buf_printf(&out,
                            "# HELP spaceport_change_streams Open change notification streams.\n"

@@ -57,6 +57,8 @@ const char *sp_http_query(const sp_http_req *req, const char *name);
  * order: stores the first max into values (borrowed) and returns how many
  * there are in all, which may be more than max. */
 size_t sp_http_query_all(const sp_http_req *req, const char *name, const char **values, size_t max);
+/* How many query arguments req has (?a=1&b is 2; none is 0). */
+size_t sp_http_query_count(const sp_http_req *req);
 /* Request header (case-insensitive name), or NULL. */
 const char *sp_http_header(const sp_http_req *req, const char *name);
 /* Request body (NUL-terminated; may contain NULs within len) and its length. */

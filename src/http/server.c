@@ -142,6 +142,12 @@ size_t sp_http_query_all(const sp_http_req *req, const char *name, const char **
     return q.count;
 }
 
+size_t sp_http_query_count(const sp_http_req *req)
+{
+    int n = MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL);
+    return n > 0 ? (size_t)n : 0;
+}
+
 const char *sp_http_header(const sp_http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);

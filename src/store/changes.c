@@ -18,31 +18,6 @@ static const char SQL_DRIVE[] = "SELECT seq FROM drives WHERE id = ?";
 static const char SQL_APPLY[] =
     "UPDATE drives SET etag = ?, mtime = ?, quota_used = CASE WHEN ? THEN ? ELSE quota_used END"
     " WHERE seq = ?";
-/* Everyone who reaches the drive: unexpired members (also through a
- * group), and grantees of its unexpired shares (their mountpoints show
- * the change), also the known members of grantee groups. */
-static const char SQL_AUDIENCE[] =
-    "SELECT user_seq FROM reach WHERE drive_seq = ?1"
-    " AND (expires_at IS NULL OR expires_at > ?2)"
-    " UNION SELECT grantee_seq FROM shares WHERE drive_seq = ?1 AND grantee_seq IS NOT NULL"
-    " AND (expires_at IS NULL OR expires_at > ?2)"
-    " UNION SELECT gm.user_seq FROM shares s JOIN group_members gm"
-    " ON gm.group_seq = s.grantee_group_seq WHERE s.drive_seq = ?1"
-    " AND (s.expires_at IS NULL OR s.expires_at > ?2)";
-
-/* Reads the audience into a new array (free it). */
-static int audience(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count)
-{
-    *out = NULL;
-    *count = 0;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_AUDIENCE);
-    if (!s)
-        return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, drive_seq);
-    sqlite3_bind_int64(s, 2, sp_time_now_ms());
-    return sp_store__collect_seqs(w, s, out, count, "change audience");
-}
-
 /* Applies one change in the open transaction: 1 when event_id was applied
  * before (nothing changes), 0 when applied, or a negative sp_err. */
 static int apply(sp_store *st, sp_conn *w, const sp_storage_change *c)
@@ -90,7 +65,7 @@ static int apply(sp_store *st, sp_conn *w, const sp_storage_change *c)
     if (rc < 0)
         return rc;
 
-    rc = audience(w, drive_seq, &recipients, &count);
+    rc = sp_store__drive_audience(w, drive_seq, &recipients, &count);
     if (rc < 0)
         return rc;
     char when[SP_TIME_RFC3339_LEN];

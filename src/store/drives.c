@@ -8,6 +8,7 @@
 
 #include "store/events.h"
 #include "store/internal.h"
+#include "store/remotes.h"
 #include "store/roles.h"
 
 #include "util/err.h"
@@ -247,6 +248,17 @@ int sp_store_drive_get(sp_store *st, const sp_user *user, int as_admin, const ch
     return err;
 }
 
+int sp_store_drive_find(sp_store *st, const sp_user *user, int as_admin, const char *id,
+                        sp_drive_fn fn, void *ctx)
+{
+    int rc = sp_store_drive_get(st, user, as_admin, id, fn, ctx);
+    if (rc == SP_ERR_NOT_FOUND)
+        rc = sp_store_mountpoint_get(st, user, id, fn, ctx);
+    if (rc == SP_ERR_NOT_FOUND)
+        rc = sp_store_remote_get(st, user, id, fn, ctx);
+    return rc;
+}
+
 static const char SQL_MOUNTPOINT[] =
     "SELECT s.seq, s.mount_id, 'mountpoint', NULL, " SHARE_NAME ", '', o.id, o.display_name,"
     " -1, 0, d.etag, d.mtime, 0, s.role, NULL, s.id, s.item_id, d.id"
@@ -295,16 +307,40 @@ static const char SQL_DRIVE_STATE[] =
 static const char SQL_RECIPIENTS[] = "SELECT DISTINCT user_seq FROM reach WHERE drive_seq = ?1"
                                      " AND (expires_at IS NULL OR expires_at > ?2)";
 
-int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count)
+/* Everyone who reaches the drive: unexpired members (also through a
+ * group), and grantees of its unexpired shares (their mountpoints show
+ * it), also the known members of grantee groups. */
+static const char SQL_AUDIENCE[] =
+    "SELECT user_seq FROM reach WHERE drive_seq = ?1"
+    " AND (expires_at IS NULL OR expires_at > ?2)"
+    " UNION SELECT grantee_seq FROM shares WHERE drive_seq = ?1 AND grantee_seq IS NOT NULL"
+    " AND (expires_at IS NULL OR expires_at > ?2)"
+    " UNION SELECT gm.user_seq FROM shares s JOIN group_members gm"
+    " ON gm.group_seq = s.grantee_group_seq WHERE s.drive_seq = ?1"
+    " AND (s.expires_at IS NULL OR s.expires_at > ?2)";
+
+/* Runs sql (?1 the drive, ?2 now) collecting user seqs into *out. */
+static int collect_users(sp_conn *w, const char *sql, int64_t drive_seq, int64_t **out,
+                         size_t *count, const char *what)
 {
     *out = NULL;
     *count = 0;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_RECIPIENTS);
+    sqlite3_stmt *s = sp_store__stmt(w, sql);
     if (!s)
         return SP_ERR_DB;
     sqlite3_bind_int64(s, 1, drive_seq);
     sqlite3_bind_int64(s, 2, sp_time_now_ms());
-    return sp_store__collect_seqs(w, s, out, count, "drive recipients");
+    return sp_store__collect_seqs(w, s, out, count, what);
+}
+
+int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count)
+{
+    return collect_users(w, SQL_RECIPIENTS, drive_seq, out, count, "drive recipients");
+}
+
+int sp_store__drive_audience(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count)
+{
+    return collect_users(w, SQL_AUDIENCE, drive_seq, out, count, "drive audience");
 }
 
 int sp_store_drive_create(sp_store *st, const sp_user *creator, const char *name,
@@ -449,8 +485,14 @@ int sp_store_drive_change(sp_store *st, const sp_user *actor, const char *id, sp
     sp_store__copy_text(s, 3, type, sizeof type);
     sp_store__done(s);
 
-    /* Recipients are read before a purge removes the members. */
-    rc = sp_store__drive_recipients(w, seq, &recipients, &recipient_count);
+    /* Recipients are read before a purge removes the members. Disabling,
+     * restoring and purging also take or give back the mountpoints of the
+     * drive's shares: their grantees hear of it too, so that their change
+     * streams and drive deltas see the mountpoint go or come back. */
+    if (step == SP_DRIVE_UPDATE)
+        rc = sp_store__drive_recipients(w, seq, &recipients, &recipient_count);
+    else
+        rc = sp_store__drive_audience(w, seq, &recipients, &recipient_count);
     if (rc < 0)
         goto fail;
     data = json_pack("{s:s, s:s, s:s, s:s}", "executant", actor->id, "driveId", id, "driveName",
@@ -485,7 +527,11 @@ int sp_store_drive_change(sp_store *st, const sp_user *actor, const char *id, sp
         break;
     case SP_DRIVE_PURGE:
         type_name = SP_EVENT_SPACE_DELETED;
-        rc = !disabled ? SP_ERR_CONFLICT : sp_store__exec_seq(w, SQL_PURGE, seq, SQL_PURGE);
+        /* The shares go with the drive: each one's share.deleted first,
+         * while its row (and its grantee's mountpoint id) is there. */
+        rc = !disabled ? SP_ERR_CONFLICT : sp_store__shares_drive_purged(w, seq, actor->id);
+        if (rc == 0)
+            rc = sp_store__exec_seq(w, SQL_PURGE, seq, SQL_PURGE);
         break;
     }
     if (rc < 0)

@@ -92,6 +92,15 @@ int sp_store_drives_list(sp_store *st, const sp_user *user, int all, const sp_dr
 int sp_store_drive_get(sp_store *st, const sp_user *user, int as_admin, const char *id,
                        sp_drive_fn fn, void *ctx);
 
+/*
+ * Finds drive id as user reaches it, whatever its kind: a drive they are a
+ * member of (any with as_admin, as sp_store_drive_get), a share's
+ * mountpoint they received, or a remote space they registered; calls fn
+ * once. Returns 0, SP_ERR_NOT_FOUND or another negative sp_err.
+ */
+int sp_store_drive_find(sp_store *st, const sp_user *user, int as_admin, const char *id,
+                        sp_drive_fn fn, void *ctx);
+
 /* Finds the mountpoint id (a share user received) and calls fn once.
  * Returns 0 or SP_ERR_NOT_FOUND. */
 int sp_store_mountpoint_get(sp_store *st, const sp_user *user, const char *id, sp_drive_fn fn,

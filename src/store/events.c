@@ -112,6 +112,7 @@ static const char SQL_RANGE[] = "SELECT coalesce(min(seq), 0), coalesce(max(seq)
 static const char SQL_PRUNE[] =
     "DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE time < ? AND seq <="
     " (SELECT published_seq FROM relay_cursor) ORDER BY seq LIMIT ?)";
+static const char SQL_NEWEST[] = "SELECT coalesce(max(seq), 0) FROM events";
 static const char SQL_PRUNE_INBOUND[] =
     "DELETE FROM inbound_events WHERE id IN (SELECT id FROM inbound_events"
     " WHERE received_at < ? LIMIT ?)";
@@ -180,28 +181,12 @@ int sp_store_events_unpublished(sp_store *st, int64_t after_seq, int limit, sp_e
     return each_event(c, s, fn, ctx);
 }
 
-/* Runs one cursor update (sql binds the sequence number as ?1). */
+/* Runs one cursor update (sql binds the sequence number as ?1).
+ * Publication state is not part of any listing, and a cursor lost to a
+ * power failure is reconciled with the stream at the next start. */
 static int cursor_update(sp_store *st, const char *sql, int64_t seq)
 {
-    sp_conn *w = sp_store__begin_relaxed(st);
-    if (!w)
-        return SP_ERR_DB;
-    /* Publication state is not part of any listing, and a cursor lost to
-     * a power failure is reconciled with the stream at the next start. */
-    st->invisible = 1;
-    sqlite3_stmt *s = sp_store__stmt(w, sql);
-    if (!s) {
-        sp_store__rollback(st);
-        return SP_ERR_DB;
-    }
-    sqlite3_bind_int64(s, 1, seq);
-    int rc = sqlite3_step(s);
-    sp_store__done(s);
-    if (rc != SQLITE_DONE) {
-        sp_store__rollback(st);
-        return sp_store__err(w, rc, "relay cursor");
-    }
-    return sp_store__commit(st);
+    return sp_store__bookkeep(st, sql, &seq, 1, NULL, "relay cursor");
 }
 
 int sp_store_events_mark_published(sp_store *st, int64_t through_seq)
@@ -306,9 +291,22 @@ int sp_store_events_prune(sp_store *st, int64_t before_ms, int *deleted)
     st->invisible = 1;
     sqlite3_stmt *s = sp_store__stmt(w, SQL_PRUNE);
     sqlite3_stmt *s2 = sp_store__stmt(w, SQL_PRUNE_INBOUND);
-    if (!s || !s2) {
+    sqlite3_stmt *s3 = sp_store__stmt(w, SQL_NEWEST);
+    if (!s || !s2 || !s3) {
         sp_store__rollback(st);
         return SP_ERR_DB;
+    }
+    /* Subscriptions whose owner has nothing to be told of pass the events
+     * first: the webhook sender's own catch-up runs every few seconds,
+     * and not while this process was stopped, so pruning after a long
+     * stop would otherwise make every idle subscription look as if it
+     * missed events. */
+    int64_t newest = sqlite3_step(s3) == SQLITE_ROW ? sqlite3_column_int64(s3, 0) : 0;
+    sp_store__done(s3);
+    int err = sp_store__webhooks_catch_up(w, newest, NULL);
+    if (err < 0) {
+        sp_store__rollback(st);
+        return err;
     }
     sqlite3_bind_int64(s, 1, before_ms);
     sqlite3_bind_int(s, 2, SP_PRUNE_BATCH);

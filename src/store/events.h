@@ -32,8 +32,9 @@ typedef int (*sp_event_fn)(const sp_event *e, void *ctx);
  * outside the writer lock. Must be quick (wake a thread). */
 typedef void (*sp_store_commit_fn)(void *ctx);
 
-/* Listeners registered at most this many (relay, hub). */
-#define SP_STORE_COMMIT_LISTENERS 4
+/* Listeners registered at most this many (relay, hub, federation,
+ * webhooks; room for one more). */
+#define SP_STORE_COMMIT_LISTENERS 6
 
 /* Registers a listener; call before threads start. Returns 0 or
  * SP_ERR_TOO_LARGE. */

@@ -8,6 +8,7 @@
 #include "store/events.h"
 #include "store/roles.h"
 #include "store/store.h"
+#include "store/subscriptions.h"
 #include "store/users.h"
 
 #include <jansson.h>
@@ -154,6 +155,13 @@ int sp_store__exec(sp_conn *conn, const char *sql);
 int sp_store__step_done(sp_conn *conn, sqlite3_stmt *s, const char *what);
 /* Runs sql, a statement without rows whose one parameter is seq. */
 int sp_store__exec_seq(sp_conn *conn, const char *sql, int64_t seq, const char *what);
+/* Runs sql, a statement without rows, as a write of its own that no
+ * listing shows and whose loss in a power failure is harmless (it is
+ * redone: cursors, delivery bookkeeping): binds ints[0..n-1] as ?1..?n
+ * and text (unless NULL, copied) as ?n+1. Returns 0 or a negative sp_err
+ * (logged with what). */
+int sp_store__bookkeep(sp_store *st, const char *sql, const int64_t *ints, int n,
+                       const char *text, const char *what);
 
 /*
  * Writes an event row of type about subject (a drive id) with data (a JSON
@@ -183,6 +191,15 @@ int sp_store__collect_seqs(sp_conn *c, sqlite3_stmt *s, int64_t **out, size_t *c
 /* Collects the users an event about drive_seq concerns (its members) into
  * a new array *out (free it) of *count user seqs. */
 int sp_store__drive_recipients(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count);
+/* As sp_store__drive_recipients, adding the grantees of the drive's
+ * unexpired shares (also the known members of grantee groups): everyone
+ * whose listing shows the drive or a mountpoint of it. */
+int sp_store__drive_audience(sp_conn *w, int64_t drive_seq, int64_t **out, size_t *count);
+
+/* Writes share.deleted (executant the purging user's id) for every share
+ * of drive_seq whose expiry event is not written, before the purge removes
+ * them, inside the caller's write transaction (store/shares.c). */
+int sp_store__shares_drive_purged(sp_conn *w, int64_t drive_seq, const char *executant);
 
 /* Gives the pending e-mail shares for email (any case) to the user,
  * writing a share.updated event for each. A pending share of an item the
@@ -243,5 +260,40 @@ int sp_store__items_apply(sp_conn *w, sp_store *st, int64_t drive_seq,
  * negative sp_err. */
 int sp_store__item_fields(sp_conn *w, const char *drive_id, const char *item_id, json_t *data,
                           int with_name);
+
+/* ---- subscriptions (subscriptions.c) ---- */
+struct sp_subscription;
+/* The columns of a subscription row s (joined with its owner u, users u
+ * ON u.seq = s.owner_seq), in sp_store__read_subscription's order. */
+#define SP_SUBSCRIPTION_COLS                                                                       \
+    "s.seq, s.id, s.owner_seq, u.id, s.resource, coalesce(s.drive_id, ''), s.change_types,"       \
+    " s.notification_url, coalesce(s.lifecycle_url, ''), coalesce(s.client_state, ''),"           \
+    " coalesce(s.delegate, ''), s.expires_at, s.created_at, s.cursor, s.attempts,"                \
+    " s.next_attempt_at, coalesce(s.last_error, ''), coalesce(s.ended_at, 0),"                    \
+    " coalesce(s.lifecycle_pending, '')"
+/* Reads SP_SUBSCRIPTION_COLS from the current row of q into *out. */
+void sp_store__read_subscription(sqlite3_stmt *q, struct sp_subscription *out);
+/* Steps s (bound; SP_SUBSCRIPTION_COLS) on c for one row into *out, and
+ * resets it. Returns 0, SP_ERR_NOT_FOUND (no row) or the query's error
+ * (logged with what). */
+int sp_store__one_subscription(sp_conn *c, sqlite3_stmt *s, sp_subscription *out,
+                               const char *what);
+/* Steps s (bound; SP_SUBSCRIPTION_COLS) on c, calling fn for each row
+ * (borrowed for the call), and resets it. Returns 0, fn's error, or the
+ * query's (logged with what). */
+int sp_store__each_subscription(sp_conn *c, sqlite3_stmt *s, sp_subscription_fn fn, void *ctx,
+                                const char *what);
+/* Writes event type (subscription.created, .updated or .deleted) about
+ * s for its owner, with reason (NULL, or for deleted: "deleted", "expired", "accessLost"),
+ * inside the caller's write transaction; *seq_out (may be NULL) receives
+ * its seq. Returns 0 or a negative sp_err. */
+int sp_store__subscription_event(sp_conn *w, const char *type, const struct sp_subscription *s,
+                                 const char *reason, int64_t *seq_out);
+/* Moves the cursor of every live subscription whose owner has no event
+ * after it to newest (at most the newest event's seq), in the caller's
+ * write transaction (store/webhooks.c); *moved (may be NULL) receives how
+ * many. The event pruner runs it before deleting, so that events nobody
+ * was to be told of never look missed. Returns 0 or a negative sp_err. */
+int sp_store__webhooks_catch_up(sp_conn *w, int64_t newest, int *moved);
 
 #endif

@@ -41,6 +41,8 @@ typedef struct remote_row {
     char instance[2100];
     char ocm_share_id[300];
     char etag[300];
+    char sub_id[300]; /* its subscription at the hosting instance, "" when none */
+    int64_t sub_seq;  /* the newest notification's sequenceNumber applied */
 } remote_row;
 
 /* Event data for row (new reference); executant may be NULL. */
@@ -74,8 +76,8 @@ static const char SQL_ATTACH[] =
     "UPDATE remotes SET ocm_share_id = ?, ocm_secret = ? WHERE seq = ?";
 static const char SQL_INSERT[] =
     "INSERT INTO remotes (id, owner_seq, instance, web_dav_url, remote_drive_id, name, etag,"
-    " mtime, ocm_share_id, ocm_secret, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, nullif(?, 0), ?,"
-    " ?, ?)";
+    " mtime, ocm_share_id, ocm_secret, created_at, sub_id, sub_state, sub_expires_at) VALUES (?,"
+    " ?, ?, ?, ?, ?, ?, nullif(?, 0), ?, ?, ?, ?, ?, ?)";
 
 /* For an OCM announcement: finds what is there already. Returns 1 when
  * the announcement is settled (id_out set), 0 to insert, <0 error. */
@@ -170,6 +172,13 @@ int sp_store_remote_create(sp_store *st, const sp_user *owner, const sp_remote_n
         sqlite3_bind_text(s, 10, secret_hash, -1, SQLITE_STATIC);
     }
     sqlite3_bind_int64(s, 11, sp_time_now_ms());
+    char state_hash[SECRET_HASH_LEN];
+    if (r->sub_id) {
+        hash_secret(r->sub_client_state ? r->sub_client_state : "", state_hash);
+        sqlite3_bind_text(s, 12, r->sub_id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 13, state_hash, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 14, r->sub_expires_at);
+    }
     int step = sqlite3_step(s);
     sp_store__done(s);
     if (step != SQLITE_DONE) {
@@ -201,15 +210,22 @@ fail:
 /* Columns of a remote row, in read_row order. */
 #define ROW_COLS                                                                                   \
     "r.seq, r.id, r.owner_seq, u.id, r.name, r.remote_drive_id, r.web_dav_url, r.instance,"        \
-    " coalesce(r.ocm_share_id, ''), coalesce(r.etag, ''), coalesce(r.mtime, r.created_at)"
+    " coalesce(r.ocm_share_id, ''), coalesce(r.etag, ''), coalesce(r.mtime, r.created_at),"        \
+    " coalesce(r.sub_id, ''), r.sub_seq"
 
 static const char SQL_GET[] = "SELECT " ROW_COLS " FROM remotes r JOIN users u ON u.seq ="
                               " r.owner_seq WHERE r.id = ? AND r.owner_seq = ?";
 static const char SQL_BY_SECRET[] = "SELECT " ROW_COLS " FROM remotes r JOIN users u ON u.seq ="
                                     " r.owner_seq WHERE r.ocm_share_id = ? AND r.ocm_secret = ?"
                                     " LIMIT 1";
+static const char SQL_BY_SUB[] = "SELECT " ROW_COLS " FROM remotes r JOIN users u ON u.seq ="
+                                 " r.owner_seq WHERE r.instance = ? AND r.sub_id = ?"
+                                 " AND r.sub_state = ?";
 static const char SQL_DELETE[] = "DELETE FROM remotes WHERE seq = ?";
+static const char SQL_UNSUBSCRIBE[] =
+    "INSERT OR IGNORE INTO remote_unsubscribes (instance, sub_id) VALUES (?, ?)";
 static const char SQL_SET_ETAG[] = "UPDATE remotes SET etag = ?, mtime = ? WHERE seq = ?";
+static const char SQL_SET_SUB_SEQ[] = "UPDATE remotes SET sub_seq = ? WHERE seq = ?";
 
 static void read_row(sqlite3_stmt *s, remote_row *r, int64_t *mtime)
 {
@@ -224,6 +240,8 @@ static void read_row(sqlite3_stmt *s, remote_row *r, int64_t *mtime)
     sp_store__copy_text(s, 8, r->ocm_share_id, sizeof r->ocm_share_id);
     sp_store__copy_text(s, 9, r->etag, sizeof r->etag);
     *mtime = sqlite3_column_int64(s, 10);
+    sp_store__copy_text(s, 11, r->sub_id, sizeof r->sub_id);
+    r->sub_seq = sqlite3_column_int64(s, 12);
 }
 
 /* Runs a one-row lookup (?1, ?2 bound as text, or ?2 as int when key2 is
@@ -274,9 +292,29 @@ int sp_store_remote_get(sp_store *st, const sp_user *owner, const char *id, sp_d
     return fn(&d, ctx);
 }
 
-/* Deletes row and writes remote.removed with reason. */
+/* Queues the deletion of subscription sub_id at instance (keeper.c sends
+ * it). */
+static int unsubscribe_later(sp_conn *w, const char *instance, const char *sub_id)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_UNSUBSCRIBE);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, instance, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, sub_id, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    sp_store__done(s);
+    return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "queue unsubscribe");
+}
+
+/* Deletes row and writes remote.removed with reason; its subscription at
+ * the hosting instance, if any, is queued for deletion there. */
 static int remove_row(sp_conn *w, const remote_row *row, const char *executant, const char *reason)
 {
+    if (row->sub_id[0]) {
+        int rc = unsubscribe_later(w, row->instance, row->sub_id);
+        if (rc < 0)
+            return rc;
+    }
     sqlite3_stmt *s = sp_store__stmt(w, SQL_DELETE);
     if (!s)
         return SP_ERR_DB;
@@ -308,6 +346,95 @@ int sp_store_remote_remove(sp_store *st, const sp_user *owner, const char *id)
     return sp_store__commit(st);
 }
 
+/* Applies note to row (lock held): UNSHARED removes it with reason,
+ * CHANGED stores etag and writes remote.changed unless etag is the stored
+ * one (*applied stays 0, nothing written). */
+static int apply_note(sp_conn *w, const remote_row *row, sp_remote_ocm_note note,
+                      const char *reason, const char *etag, int64_t mtime_ms, int *applied)
+{
+    if (note == SP_REMOTE_OCM_UNSHARED) {
+        *applied = 1;
+        return remove_row(w, row, NULL, reason);
+    }
+    if (!etag || strcmp(etag, row->etag) == 0)
+        return 0; /* a redelivery: nothing changes */
+    int64_t mtime = mtime_ms ? mtime_ms : sp_time_now_ms();
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_SET_ETAG);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, etag, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, mtime);
+    sqlite3_bind_int64(s, 3, row->seq);
+    int step = sqlite3_step(s);
+    sp_store__done(s);
+    if (step != SQLITE_DONE)
+        return sp_store__err(w, step, "remote etag");
+    char when[SP_TIME_RFC3339_LEN];
+    sp_time_format_rfc3339(mtime, when);
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "driveId", row->id, "remoteDriveId",
+                             row->remote_drive_id, "instance", row->instance, "eTag", etag,
+                             "lastModifiedDateTime", when, "change", "updated");
+    *applied = 1;
+    return remote_event(w, SP_EVENT_REMOTE_CHANGED, row, data);
+}
+
+/* Records that the notification numbered sequence was applied to row. */
+static int set_sub_seq(sp_conn *w, const remote_row *row, int64_t sequence)
+{
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_SET_SUB_SEQ);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, sequence);
+    sqlite3_bind_int64(s, 2, row->seq);
+    int step = sqlite3_step(s);
+    sp_store__done(s);
+    return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "remote sequence");
+}
+
+/* Finds the row by sql (three text keys) and applies note to it in one
+ * transaction; a sequence (> 0) at or below the row's newest applied one
+ * is a redelivery and changes nothing. */
+static int notify(sp_store *st, const char *sql, const char *k1, const char *k2, const char *k3,
+                  int64_t sequence, sp_remote_ocm_note note, const char *reason, const char *etag,
+                  int64_t mtime_ms, int *applied)
+{
+    int done = 0;
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    remote_row row;
+    int64_t old_mtime = 0;
+    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    int rc = s ? 0 : SP_ERR_DB;
+    if (s) {
+        sqlite3_bind_text(s, 1, k1, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, k2, -1, SQLITE_STATIC);
+        if (k3)
+            sqlite3_bind_text(s, 3, k3, -1, SQLITE_STATIC);
+        int step = sqlite3_step(s);
+        if (step == SQLITE_ROW)
+            read_row(s, &row, &old_mtime);
+        sp_store__done(s);
+        rc = step == SQLITE_ROW    ? 0
+             : step == SQLITE_DONE ? SP_ERR_NOT_FOUND
+                                   : sp_store__err(w, step, "find remote");
+    }
+    int skip = rc == 0 && sequence > 0 && sequence <= row.sub_seq;
+    if (rc == 0 && !skip)
+        rc = apply_note(w, &row, note, reason, etag, mtime_ms, &done);
+    int record = rc == 0 && !skip && sequence > 0 && note != SP_REMOTE_OCM_UNSHARED;
+    if (record)
+        rc = set_sub_seq(w, &row, sequence);
+    if (rc < 0 || !(done || record)) {
+        sp_store__rollback(st);
+        return rc;
+    }
+    rc = sp_store__commit(st);
+    if (rc == 0 && applied)
+        *applied = done;
+    return rc;
+}
+
 int sp_store_remote_ocm_notify(sp_store *st, const char *share_id, const char *secret,
                                sp_remote_ocm_note note, const char *etag, int64_t mtime_ms,
                                int *applied)
@@ -316,53 +443,31 @@ int sp_store_remote_ocm_notify(sp_store *st, const char *share_id, const char *s
         *applied = 0;
     char secret_hash[SECRET_HASH_LEN];
     hash_secret(secret, secret_hash);
+    return notify(st, SQL_BY_SECRET, share_id, secret_hash, NULL, 0, note, "unshared", etag,
+                  mtime_ms, applied);
+}
+
+int sp_store_remote_sub_notify(sp_store *st, const char *instance, const char *sub_id,
+                               const char *client_state, int64_t sequence, sp_remote_ocm_note note,
+                               const char *etag, int *applied)
+{
+    if (applied)
+        *applied = 0;
+    char state_hash[SECRET_HASH_LEN];
+    hash_secret(client_state, state_hash);
+    return notify(st, SQL_BY_SUB, instance, sub_id, state_hash, sequence, note, "accessLost", etag,
+                  0, applied);
+}
+
+int sp_store_remote_unsubscribe(sp_store *st, const char *instance, const char *sub_id)
+{
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
-    remote_row row;
-    int64_t old_mtime = 0;
-    int rc = find_row(w, SQL_BY_SECRET, share_id, secret_hash, 0, &row, &old_mtime);
-    if (rc < 0)
-        goto fail;
-    if (note == SP_REMOTE_OCM_UNSHARED) {
-        rc = remove_row(w, &row, NULL, "unshared");
-        if (rc < 0)
-            goto fail;
-    } else {
-        if (!etag || strcmp(etag, row.etag) == 0) {
-            sp_store__rollback(st); /* a redelivery: nothing changes */
-            return 0;
-        }
-        int64_t mtime = mtime_ms ? mtime_ms : sp_time_now_ms();
-        sqlite3_stmt *s = sp_store__stmt(w, SQL_SET_ETAG);
-        if (!s) {
-            rc = SP_ERR_DB;
-            goto fail;
-        }
-        sqlite3_bind_text(s, 1, etag, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, mtime);
-        sqlite3_bind_int64(s, 3, row.seq);
-        int step = sqlite3_step(s);
-        sp_store__done(s);
-        if (step != SQLITE_DONE) {
-            rc = sp_store__err(w, step, "remote etag");
-            goto fail;
-        }
-        char when[SP_TIME_RFC3339_LEN];
-        sp_time_format_rfc3339(mtime, when);
-        json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "driveId", row.id,
-                                 "remoteDriveId", row.remote_drive_id, "instance", row.instance,
-                                 "eTag", etag, "lastModifiedDateTime", when, "change", "updated");
-        rc = remote_event(w, SP_EVENT_REMOTE_CHANGED, &row, data);
-        if (rc < 0)
-            goto fail;
+    int rc = unsubscribe_later(w, instance, sub_id);
+    if (rc < 0) {
+        sp_store__rollback(st);
+        return rc;
     }
-    rc = sp_store__commit(st);
-    if (rc == 0 && applied)
-        *applied = 1;
-    return rc;
-
-fail:
-    sp_store__rollback(st);
-    return rc;
+    return sp_store__commit(st);
 }

@@ -29,6 +29,11 @@ typedef struct sp_remote_new {
     const char *executant;    /* who registered it (user id or OCM address) */
     const char *ocm_share_id; /* OCM providerId; NULL when registered by URL */
     const char *ocm_secret;   /* the share's shared secret (OCM only) */
+    /* Its subscription at the hosting instance (registered by URL), or
+     * NULL: only the SHA-256 of the clientState is kept. */
+    const char *sub_id;
+    const char *sub_client_state;
+    int64_t sub_expires_at; /* ms */
 } sp_remote_new;
 
 /*
@@ -56,8 +61,10 @@ int sp_store_remote_create(sp_store *st, const sp_user *owner, const sp_remote_n
 int sp_store_remote_get(sp_store *st, const sp_user *owner, const char *id, sp_drive_fn fn,
                         void *ctx);
 
-/* Removes owner's remote space id, writing spaceport.remote.removed.
- * Returns 0, SP_ERR_NOT_FOUND or another negative sp_err. */
+/* Removes owner's remote space id, writing spaceport.remote.removed; its
+ * subscription at the hosting instance, if any, is queued for deletion
+ * there (sp_store_remote_subs_due). Returns 0, SP_ERR_NOT_FOUND or another
+ * negative sp_err. */
 int sp_store_remote_remove(sp_store *st, const sp_user *owner, const char *id);
 
 /* What an OCM notification does to the remote space it names. */
@@ -78,5 +85,58 @@ typedef enum sp_remote_ocm_note {
 int sp_store_remote_ocm_notify(sp_store *st, const char *share_id, const char *secret,
                                sp_remote_ocm_note note, const char *etag, int64_t mtime_ms,
                                int *applied);
+
+/*
+ * Applies a notification of the hosting instance to the remote space
+ * whose subscription there is sub_id at instance, when client_state is
+ * the one it was given: as sp_store_remote_ocm_notify, with UNSHARED
+ * (the drive was deleted there, or the owner lost access) removing the
+ * space with reason "accessLost". sequence is the notification's
+ * sequenceNumber (the hosting instance's event sequence; 0 when it sends
+ * none): one at or below the newest applied is a redelivery of a batch
+ * retried after a failure and changes nothing, so that each change
+ * arrives once. Returns 0 (*applied 0 for a redelivery), SP_ERR_NOT_FOUND
+ * (no such subscription, or another clientState) or another negative
+ * sp_err.
+ */
+int sp_store_remote_sub_notify(sp_store *st, const char *instance, const char *sub_id,
+                               const char *client_state, int64_t sequence, sp_remote_ocm_note note,
+                               const char *etag, int *applied);
+
+/* Queues the deletion of subscription sub_id at instance (a subscription
+ * made for a registration that did not happen). Returns 0 or a negative
+ * sp_err. */
+int sp_store_remote_unsubscribe(sp_store *st, const char *instance, const char *sub_id);
+
+/* A subscription this instance keeps at a hosting instance: one to renew,
+ * or one to delete. */
+typedef struct sp_remote_sub {
+    int64_t seq;         /* of the remote space, or of the queued deletion */
+    int unsubscribe;     /* 1: delete it; 0: renew it */
+    char instance[2100]; /* base URL of the hosting instance */
+    char sub_id[300];
+    int64_t expires_at; /* ms (renewals) */
+    int attempts;       /* failed tries so far */
+} sp_remote_sub;
+
+/*
+ * Reads up to max subscriptions due at now (ms): those to renew (expiring
+ * before now + renew_before_ms and not waiting after a failure) and those
+ * to delete (not waiting). Sets *n. Returns 0 or a negative sp_err.
+ */
+int sp_store_remote_subs_due(sp_store *st, int64_t now, int64_t renew_before_ms, sp_remote_sub *out,
+                             int max, int *n);
+
+/* Records the outcome for s: done (renewed until expires_at, or deleted
+ * there), gone (the instance no longer has it: a renewal forgets it, the
+ * space keeps its place without notifications), or failed (tried again at
+ * next_at, error kept for the operator). Returns 0 or a negative sp_err. */
+typedef enum sp_remote_sub_outcome {
+    SP_REMOTE_SUB_DONE,
+    SP_REMOTE_SUB_GONE,
+    SP_REMOTE_SUB_FAILED
+} sp_remote_sub_outcome;
+int sp_store_remote_sub_outcome(sp_store *st, const sp_remote_sub *s, sp_remote_sub_outcome o,
+                                int64_t expires_at, int64_t next_at, const char *error);
 
 #endif

@@ -203,7 +203,8 @@ typedef struct share_row {
     int64_t seq, drive_seq, grantee_seq, creator_seq, expires_at; /* expires_at 0 = none */
     int64_t grantee_group_seq;                                   /* 0: not a group's */
     int expired;                                                 /* its expiry event is written */
-    char id[SP_ID_LEN], drive_id[SP_ID_LEN], creator_id[SP_ID_LEN], drive_name[1024],
+    char id[SP_ID_LEN], mount_id[SP_ID_LEN], drive_id[SP_ID_LEN], creator_id[SP_ID_LEN],
+        drive_name[1024],
         item_id[1024], item_name[1024], role[64],
         grantee[400]; /* user id, e-mail address or group id */
 } share_row;
@@ -211,7 +212,8 @@ typedef struct share_row {
 #define ROW_SELECT                                                                                \
     "SELECT s.seq, s.drive_seq, s.id, d.id, d.name, s.item_id, s.item_name, s.role,"              \
     " coalesce(s.expires_at, 0), s.expired, s.grantee_seq,"                                      \
-    " coalesce(g.id, gr.id, s.grantee_email), s.creator_seq, c.id, s.grantee_group_seq"           \
+    " coalesce(g.id, gr.id, s.grantee_email), s.creator_seq, c.id, s.grantee_group_seq,"          \
+    " s.mount_id"                                                                                 \
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq"                                         \
     " LEFT JOIN users g ON g.seq = s.grantee_seq JOIN users c ON c.seq = s.creator_seq"           \
     " LEFT JOIN groups gr ON gr.seq = s.grantee_group_seq"
@@ -246,6 +248,7 @@ static int load_row(sp_conn *w, const char *id, int64_t seq, share_row *r)
         r->creator_seq = sqlite3_column_int64(q, 12);
         sp_store__copy_text(q, 13, r->creator_id, sizeof r->creator_id);
         r->grantee_group_seq = sqlite3_column_int64(q, 14);
+        sp_store__copy_text(q, 15, r->mount_id, sizeof r->mount_id);
     }
     sp_store__done(q);
     if (step == SQLITE_ROW)
@@ -308,6 +311,10 @@ static int row_event(sp_conn *w, const share_row *r, const char *type, const cha
                               r->role, r->expires_at);
     if (data && extra)
         json_object_update(data, extra);
+    /* The grantee's mountpoint: a share's end names the drive id that
+     * leaves their listing (the row is gone by then). */
+    if (data && r->mount_id[0])
+        json_object_set_new(data, "mountId", json_string(r->mount_id));
     json_decref(extra);
     if (!data)
         return SP_ERR_NOMEM;
@@ -519,6 +526,7 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
     if ((rc = sp_store__step_done(w, q, "insert share")) < 0)
         goto fail;
     snprintf(r.id, sizeof r.id, "%s", share_id);
+    snprintf(r.mount_id, sizeof r.mount_id, "%s", mount_id);
     snprintf(r.drive_id, sizeof r.drive_id, "%s", drive_id);
     snprintf(r.creator_id, sizeof r.creator_id, "%s", actor->id);
     snprintf(r.item_id, sizeof r.item_id, "%s", item_id);
@@ -538,6 +546,27 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
 fail:
     sp_store__rollback(st);
     return rc;
+}
+
+static const char SQL_OF_DRIVE[] = "SELECT seq FROM shares WHERE drive_seq = ? AND expired = 0";
+
+int sp_store__shares_drive_purged(sp_conn *w, int64_t drive_seq, const char *executant)
+{
+    int64_t *seqs = NULL;
+    size_t n = 0;
+    sqlite3_stmt *q = sp_store__stmt(w, SQL_OF_DRIVE);
+    if (!q)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(q, 1, drive_seq);
+    int rc = sp_store__collect_seqs(w, q, &seqs, &n, "shares of purged drive");
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        share_row r;
+        rc = load_row(w, NULL, seqs[i], &r);
+        if (rc > 0)
+            rc = row_event(w, &r, SP_EVENT_SHARE_DELETED, executant, 0, NULL);
+    }
+    free(seqs);
+    return rc < 0 ? rc : 0;
 }
 
 static const char SQL_UPDATE[] = "UPDATE shares SET role = ?, expires_at = nullif(?, 0),"

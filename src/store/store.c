@@ -85,6 +85,25 @@ int sp_store__exec_seq(sp_conn *conn, const char *sql, int64_t seq, const char *
     return sp_store__step_done(conn, s, what);
 }
 
+int sp_store__bookkeep(sp_store *st, const char *sql, const int64_t *ints, int n, const char *text,
+                       const char *what)
+{
+    sp_conn *w = sp_store__begin_relaxed(st);
+    if (!w)
+        return SP_ERR_DB;
+    st->invisible = 1;
+    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    if (!s) {
+        sp_store__rollback(st);
+        return SP_ERR_DB;
+    }
+    for (int i = 0; i < n; i++)
+        sqlite3_bind_int64(s, i + 1, ints[i]);
+    if (text)
+        sqlite3_bind_text(s, n + 1, text, -1, SQLITE_TRANSIENT);
+    return sp_store__finish(st, sp_store__step_done(w, s, what));
+}
+
 static void sql_item_of(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
     (void)argc;

@@ -16,22 +16,36 @@
 #include <stddef.h>
 
 struct sp_buf;
+struct sp_httpsig_key;
 
 /* Longest bearer token sent along (the verifier accepts 8 KiB; a little
  * room beyond it costs nothing). */
 #define SP_FETCH_BEARER_MAX 16384
 
+/* Webhooks (a validation handshake, a notification): the receiver must
+ * answer within 10 s, as Microsoft Graph asks of its receivers; an answer
+ * is a token or an acknowledgement, so 64 KiB is plenty. Redirects are
+ * never followed for them (redirects_max 0). */
+#define SP_FETCH_WEBHOOK_TIMEOUT_MS 10000L
+#define SP_FETCH_WEBHOOK_ANSWER_MAX (64 * 1024)
+
 /* One request. Zero-initialise and set what is needed. */
 typedef struct sp_fetch_req {
-    const char *method;       /* "GET" (also when NULL) or "POST" */
+    const char *method;       /* "GET" (also when NULL), "POST", "PATCH" or "DELETE" */
     const char *bearer;       /* sent as "Authorization: Bearer ..."; NULL: none */
     const char *content_type; /* of body; NULL when there is no body */
-    const char *body;         /* request body (POST), body_len bytes */
+    const char *body;         /* request body (POST, PATCH), body_len bytes */
     size_t body_len;
     const atomic_int *cancel; /* aborts the transfer once non-zero; may be NULL */
     long timeout_ms;          /* whole transfer, > 0 */
     size_t max_body;          /* largest answer accepted, > 0 */
     int redirects_max;        /* same-origin GET redirects followed; 0: a 3xx is the answer */
+    /* Signs the request as this instance (RFC 9421, util/httpsig.h):
+     * Content-Digest of the body, and a signature over @method,
+     * @authority, @path, @query (when there is one), content-digest and
+     * content-type (when there is a body), created now, a random nonce.
+     * NULL: unsigned. */
+    const struct sp_httpsig_key *signer;
 } sp_fetch_req;
 
 /* Returns non-zero when url may be fetched: an absolute https URL, or http

@@ -189,3 +189,56 @@ int sp_instance_address_is(const char *base_url, const char *address)
     size_t index;
     return address && sp_instance_by_address(&base_url, 1, address, &index) == 0;
 }
+
+int sp_instance_host_entry(const char *entry, char *host, int *port)
+{
+    if (!entry || !entry[0] || strlen(entry) >= SP_INSTANCE_AUTHORITY_MAX ||
+        strpbrk(entry, "/?#@\\"))
+        return SP_ERR_INVALID;
+    char url[SP_INSTANCE_AUTHORITY_MAX + 16];
+    snprintf(url, sizeof url, "https://%s", entry);
+    sp_url u;
+    const char *why = NULL;
+    if (sp_url_parse(url, &u, &why) < 0 || u.path[0] || u.query[0] ||
+        strlen(u.host) >= SP_INSTANCE_AUTHORITY_MAX)
+        return SP_ERR_INVALID;
+    snprintf(host, SP_INSTANCE_AUTHORITY_MAX, "%s", u.host);
+    *port = u.port_explicit ? u.port : 0;
+    return 0;
+}
+
+int sp_instance_match_webhook(const char *const *instances, size_t ninstances,
+                              const char *const *hosts, size_t nhosts, const char *url,
+                              size_t *slot, const char **why)
+{
+    sp_url u;
+    const char *reason = NULL;
+    if (!url || sp_url_parse(url, &u, &reason) < 0)
+        FAIL(reason ? reason : "is not a URL");
+    if (strcmp(u.scheme, "https") != 0 &&
+        !(strcmp(u.scheme, "http") == 0 && sp_url_host_is_loopback(u.host)))
+        FAIL("must use https (http only for loopback hosts)");
+    for (size_t i = 0; i < ninstances; i++) {
+        sp_url t;
+        if (sp_url_parse(instances[i], &t, &reason) < 0)
+            continue;
+        if (strcmp(t.scheme, u.scheme) == 0 && strcmp(t.host, u.host) == 0 && t.port == u.port) {
+            if (slot)
+                *slot = i;
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < nhosts; i++) {
+        char host[SP_INSTANCE_AUTHORITY_MAX];
+        int port;
+        if (sp_instance_host_entry(hosts[i], host, &port) < 0)
+            continue;
+        if (strcmp(host, u.host) == 0 && (port == 0 || port == u.port)) {
+            if (slot)
+                *slot = ninstances + i;
+            return 0;
+        }
+    }
+    FAIL("is not at a host this instance may notify (SPACEPORT_WEBHOOK_HOSTS or "
+         "SPACEPORT_TRUSTED_INSTANCES)");
+}

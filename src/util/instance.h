@@ -61,4 +61,30 @@ int sp_instance_by_address(const char *const *instances, size_t count, const cha
  * authority of base_url. */
 int sp_instance_address_is(const char *base_url, const char *address);
 
+/*
+ * Parses an entry of SPACEPORT_WEBHOOK_HOSTS: "host" (any port of it) or
+ * "host:port" ("[v6]" or "[v6]:port" for IPv6 literals), nothing else.
+ * Writes the host, lower case and without brackets, to host (at least
+ * SP_INSTANCE_AUTHORITY_MAX bytes) and the port, 0 for any, to *port.
+ * Returns 0 or SP_ERR_INVALID.
+ */
+int sp_instance_host_entry(const char *entry, char *host, int *port);
+
+/*
+ * The outbound URL policy of webhooks (a notificationUrl, a
+ * lifecycleNotificationUrl): an absolute https URL (http only to a
+ * loopback host), without user-info or fragment, whose scheme, host and
+ * port are those of a trusted instance (base URLs, any path), or whose
+ * host (and port, when the entry names one) is an entry of hosts
+ * (SPACEPORT_WEBHOOK_HOSTS, see sp_instance_host_entry). Like everything
+ * here it resolves no name: sp_fetch checks the addresses it connects to.
+ * Returns 0 with *slot (may be NULL) set to the matching entry's index
+ * (trusted instances first, then hosts: one number per destination, for
+ * bounding work per destination), or SP_ERR_INVALID with *why (static
+ * text) set.
+ */
+int sp_instance_match_webhook(const char *const *instances, size_t ninstances,
+                              const char *const *hosts, size_t nhosts, const char *url,
+                              size_t *slot, const char **why);
+
 #endif

@@ -23,6 +23,7 @@ import shlex
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -299,6 +300,14 @@ class Spaceport:
                     print('# spaceport: ' + line, flush=True)
         return code
 
+    def db_rows(self, sql, args=()):
+        """The rows sql returns from the program's database (read-only use)."""
+        con = sqlite3.connect(os.path.join(self.data_dir, 'spaceport.db'))
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
     def stderr_text(self):
         try:
             with open(self.stderr_path, 'rb') as f:
@@ -319,9 +328,10 @@ class FakeServer:
     """A tiny HTTP server on a random loopback port, for the other side of a
     test (another instance that misbehaves or is slow). answer(path) decides
     every GET: it returns (status, body bytes, {header: value}), or None to
-    close the connection unanswered; it may sleep first."""
+    close the connection unanswered; it may sleep first. post(path, body
+    bytes), when given, answers every POST the same way."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, post=None):
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -333,7 +343,16 @@ class FakeServer:
                 pass
 
             def do_GET(self):
-                reply = answer(self.path)
+                self.respond(answer(self.path))
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                if post:
+                    self.respond(post(self.path, body))
+                else:
+                    self.send_error(501)  # as before post existed
+
+            def respond(self, reply):
                 if reply is None:
                     return
                 status, body, headers = reply

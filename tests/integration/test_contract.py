@@ -22,7 +22,7 @@ SPEC_PATH = os.path.join(SOURCE_ROOT, 'schema', 'openapi.yaml')
 Contract = Judge
 API_SOURCES = os.path.join(SOURCE_ROOT, 'src', 'api', '*.c')
 # Routes that carry no bearer token (instance trust, public documents).
-PUBLIC = re.compile(r'^/(healthz|readyz|metrics|\.well-known/.*|ocm.*|ocs/v1\.php/cloud/capabilities|web/.*|config\.json)?$')
+PUBLIC = re.compile(r'^/(healthz|readyz|metrics|\.well-known/.*|ocm.*|api/v1/federation/.*|ocs/v1\.php/cloud/capabilities|web/.*|config\.json)?$')
 
 MANAGER = '312c0871-5ef7-4b3a-85b6-0e4074c64049'
 SPACE_EDITOR = '58c63c02-1d89-4572-916a-870abc5a1b7d'

@@ -42,6 +42,13 @@ EXTENSIONS = {
         'space members in the v1.0 form (grantedToIdentities), for v1.0 clients',
     ('POST', '/graph/v1.0/me/drives'):
         'registering a space of a trusted instance (federation, a mountpoint drive)',
+    ('GET', '/graph/v1.0/subscriptions'): 'webhooks: Microsoft Graph subscriptions',
+    ('POST', '/graph/v1.0/subscriptions'): 'webhooks: Microsoft Graph subscriptions',
+    ('GET', '/graph/v1.0/subscriptions/{id}'): 'webhooks: Microsoft Graph subscriptions',
+    ('PATCH', '/graph/v1.0/subscriptions/{id}'): 'webhooks: Microsoft Graph subscriptions',
+    ('DELETE', '/graph/v1.0/subscriptions/{id}'): 'webhooks: Microsoft Graph subscriptions',
+    ('GET', '/graph/v1.0/me/drives/delta'):
+        'Microsoft Graph\'s delta query over the drive list, for sync clients (test_delta.py)',
 }
 
 # Operations ownCloud Web and OpenCloud Web call for sign-in and spaces

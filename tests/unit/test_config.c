@@ -36,6 +36,7 @@ static const char *const contract_vars[] = {
     "SPACEPORT_DOMAIN_ISSUERS",    "SPACEPORT_LOG_LEVEL",
     "SPACEPORT_OIDC_OPAQUE_ISSUERS", "SPACEPORT_OIDC_EMAIL_VERIFIED_ISSUERS",
     "SPACEPORT_ITEMS_MAX",            "SPACEPORT_GROUPS_CLAIM",
+    "SPACEPORT_WEBHOOK_HOSTS",
 };
 
 #define ISSUER "https://idp.example.com"
@@ -224,6 +225,8 @@ static void field_text(const sp_config *c, const char *var, char *out, size_t n)
         snprintf(out, n, "%s", str_or_null(c->groups_claim));
     else if (strcmp(v, "TRUSTED_INSTANCES") == 0)
         list_text(&c->trusted_instances, out, n);
+    else if (strcmp(v, "WEBHOOK_HOSTS") == 0)
+        list_text(&c->webhook_hosts, out, n);
     else if (strcmp(v, "EVENTS_RETENTION") == 0)
         snprintf(out, n, "%lld", (long long)c->events_retention_ms);
     else if (strcmp(v, "HTTP_TLS_CERT") == 0)
@@ -425,6 +428,14 @@ static const cfg_case cases[] = {
     {V1("GROUPS_CLAIM", ""), 1, "groups", NULL},
     {V1("GROUPS_CLAIM", "a.groups"), 0, "plain claim name", NULL},
 
+    /* WEBHOOK_HOSTS: host or host:port entries, nothing more */
+    {V1("WEBHOOK_HOSTS", "hooks.example, 127.0.0.1:8080,[::1]:9"), 1,
+     "hooks.example,127.0.0.1:8080,[::1]:9", NULL},
+    {V1("WEBHOOK_HOSTS", "https://hooks.example"), 0, "host or host:port", NULL},
+    {V1("WEBHOOK_HOSTS", "hooks.example/in"), 0, "host or host:port", NULL},
+    {V1("WEBHOOK_HOSTS", "u@hooks.example"), 0, "host or host:port", NULL},
+    {V1("WEBHOOK_HOSTS", "hooks.example:0"), 0, "host or host:port", NULL},
+    {V1("WEBHOOK_HOSTS", "a.example,,b.example"), 0, "empty entry", NULL},
     /* TRUSTED_INSTANCES: https (or loopback), trailing slashes stripped */
     {V1("TRUSTED_INSTANCES", "https://paris.example/"), 1, "https://paris.example", NULL},
     {V1("TRUSTED_INSTANCES", "https://a.example//, https://b.example/x/"), 1,

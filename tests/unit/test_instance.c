@@ -240,6 +240,96 @@ START_TEST(address_is)
 }
 END_TEST
 
+/* SPACEPORT_WEBHOOK_HOSTS for the webhook cases. */
+static const char *const hook_hosts[] = {"hooks.example.test", "127.0.0.1:8080", "[::1]",
+                                         "Receiver.Example.TEST:8443"};
+
+typedef struct webhook_case {
+    const char *url;
+    int rc;
+    size_t slot; /* trusted instances first, then hook_hosts */
+} webhook_case;
+
+static const webhook_case webhook_cases[] = {
+    /* A trusted instance: same scheme, host and port, any path. */
+    {"https://cloud.zurich.test/api/v1/federation/notifications", 0, 0},
+    {"https://cloud.zurich.test:443/x?y=1", 0, 0},
+    {"http://127.0.0.1:9200/hook", 0, 1},
+    {"https://[2001:db8::1]:8443/h", 0, 3},
+    /* A listed host: any port unless the entry names one. */
+    {"https://hooks.example.test/h", 0, 5},
+    {"https://HOOKS.example.test:9999/h?a=b", 0, 5},
+    {"http://127.0.0.1:8080/h", 0, 6},
+    {"http://[::1]:1234/h", 0, 7},
+    {"https://receiver.example.test:8443/", 0, 8},
+    /* Refused: another host, another port, another scheme of an
+     * instance, plain http to a non-loopback host, user-info,
+     * fragments, look-alike names, other schemes. */
+    {"https://evil.test/h", SP_ERR_INVALID, 0},
+    {"http://127.0.0.1:8081/h", SP_ERR_INVALID, 0},
+    {"https://receiver.example.test/", SP_ERR_INVALID, 0},
+    {"http://cloud.zurich.test/h", SP_ERR_INVALID, 0},
+    {"http://hooks.example.test/h", SP_ERR_INVALID, 0},
+    {"https://cloud.zurich.test:8443/h", SP_ERR_INVALID, 0},
+    {"https://user@hooks.example.test/h", SP_ERR_INVALID, 0},
+    {"https://hooks.example.test/h#f", SP_ERR_INVALID, 0},
+    {"https://hooks.example.test.evil.test/h", SP_ERR_INVALID, 0},
+    {"https://evil.test@hooks.example.test/h", SP_ERR_INVALID, 0},
+    {"https://hooks.example.test\\@evil.test/h", SP_ERR_INVALID, 0},
+    {"ftp://hooks.example.test/h", SP_ERR_INVALID, 0},
+    {"//hooks.example.test/h", SP_ERR_INVALID, 0},
+    {"https://127.0.0.2:8080/h", SP_ERR_INVALID, 0},
+    {"http://2130706433:8080/h", SP_ERR_INVALID, 0},
+    {"", SP_ERR_INVALID, 0},
+};
+
+START_TEST(webhook_table)
+{
+    const webhook_case *c = &webhook_cases[_i];
+    size_t slot = 99;
+    const char *why = NULL;
+    int rc = sp_instance_match_webhook(trusted, COUNT(trusted), hook_hosts, COUNT(hook_hosts),
+                                       c->url, &slot, &why);
+    ck_assert_msg(rc == c->rc, "'%s': %d, want %d", c->url, rc, c->rc);
+    if (rc == 0)
+        ck_assert_msg(slot == c->slot, "'%s': slot %zu, want %zu", c->url, slot, c->slot);
+    else
+        ck_assert_ptr_nonnull(why);
+}
+END_TEST
+
+START_TEST(webhook_no_hosts)
+{
+    const char *why = NULL;
+    /* Nothing configured: nothing may be notified, not even loopback. */
+    ck_assert_int_eq(sp_instance_match_webhook(NULL, 0, NULL, 0, "http://127.0.0.1:1/h", NULL,
+                                               &why),
+                     SP_ERR_INVALID);
+}
+END_TEST
+
+START_TEST(host_entries)
+{
+    char host[SP_INSTANCE_AUTHORITY_MAX];
+    int port = -1;
+    ck_assert_int_eq(sp_instance_host_entry("Hooks.Example.TEST", host, &port), 0);
+    ck_assert_str_eq(host, "hooks.example.test");
+    ck_assert_int_eq(port, 0);
+    ck_assert_int_eq(sp_instance_host_entry("127.0.0.1:8080", host, &port), 0);
+    ck_assert_str_eq(host, "127.0.0.1");
+    ck_assert_int_eq(port, 8080);
+    ck_assert_int_eq(sp_instance_host_entry("[::1]:9", host, &port), 0);
+    ck_assert_str_eq(host, "::1");
+    ck_assert_int_eq(port, 9);
+    static const char *const bad[] = {"",           "https://h",  "h/path", "h?q", "u@h",
+                                      "h:0",        "h:99999",    "h#f",    "h:x", "a b",
+                                      "h\\x",       "[::1",       ":80"};
+    for (size_t i = 0; i < COUNT(bad); i++)
+        ck_assert_msg(sp_instance_host_entry(bad[i], host, &port) == SP_ERR_INVALID, "'%s'",
+                      bad[i]);
+}
+END_TEST
+
 static Suite *instance_suite(void)
 {
     Suite *s = suite_create("instance");
@@ -252,6 +342,11 @@ static Suite *instance_suite(void)
     tcase_add_loop_test(tc, authority_table, 0, (int)COUNT(authority_cases));
     tcase_add_loop_test(tc, address_table, 0, (int)COUNT(address_cases));
     tcase_add_test(tc, address_is);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("webhook");
+    tcase_add_loop_test(tc, webhook_table, 0, (int)COUNT(webhook_cases));
+    tcase_add_test(tc, webhook_no_hosts);
+    tcase_add_test(tc, host_entries);
     suite_add_tcase(s, tc);
     return s;
 }

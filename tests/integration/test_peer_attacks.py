@@ -1,0 +1,150 @@
+#!/usr/bin/python3
+"""Attacks on the requests between instances, by trusted instances.
+
+paris is a real Spaceport; zurich and berlin are fakes on loopback, both in
+paris's SPACEPORT_TRUSTED_INSTANCES, each publishing its own ed25519 key in
+its OCM discovery. Marie registers at paris a space hosted at zurich, so
+paris subscribes there (the fake records the clientState paris gave it).
+Then:
+
+- berlin, trusted and holding the subscription id and clientState (as a
+  leak would give them), signs with its own key a notification for
+  zurich's subscription: 404, nothing changes. Only zurich's own signature
+  moves a space hosted at zurich (the control: 202, applied);
+- berlin signs with its own key but names zurich's keyid: 401;
+- a signed request whose URL carries a query the signature does not
+  cover: 401, nothing changes (the query is not what was signed)."""
+import base64
+import hashlib
+import json
+import time
+import urllib.parse
+import uuid
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from harness import TAP, Client, FakeServer, Issuer, Nats, Spaceport
+
+NOTES = '/api/v1/federation/notifications'
+DRIVE = 'c0ffee00-0000-4000-8000-000000000001'
+
+
+class FakeInstance:
+    """A trusted instance on loopback: publishes its key, answers a drive
+    lookup and a subscription, and remembers the subscription requests."""
+
+    def __init__(self):
+        self.key = Ed25519PrivateKey.generate()
+        self.subscriptions = []
+        self.pem = self.key.public_key().public_bytes(
+            Encoding.PEM, PublicFormat.SubjectPublicKeyInfo).decode()
+        self.server = FakeServer(self.get, self.post)
+        self.url = self.server.url
+        self.keyid = self.url + '/ocm#k1'
+
+    @staticmethod
+    def json(status, doc):
+        return status, json.dumps(doc).encode(), {'Content-Type': 'application/json'}
+
+    def get(self, path):
+        if path == '/.well-known/ocm':
+            return self.json(200, {'enabled': True, 'publicKey': {
+                'keyId': self.keyid, 'publicKeyPem': self.pem}})
+        if path.startswith('/graph/v1.0/drives/'):
+            return self.json(200, {'id': path.rsplit('/', 1)[1], 'name': 'Fake',
+                                   'root': {'eTag': '"e0"'}})
+        return self.json(404, {})
+
+    def post(self, path, body):
+        if path != '/graph/v1.0/subscriptions':
+            return self.json(404, {})
+        doc = json.loads(body or b'{}')
+        self.subscriptions.append(doc)
+        return self.json(201, dict(doc, id='sub-%d' % len(self.subscriptions)))
+
+    def close(self):
+        self.server.close()
+
+
+def sign(key, keyid, authority, method, path, body):
+    """RFC 9421 headers over @method @authority @path content-digest, as
+    Spaceport signs."""
+    digest = 'sha-256=:%s:' % base64.b64encode(hashlib.sha256(body).digest()).decode()
+    fields = {'@method': method, '@authority': authority, '@path': path,
+              'content-digest': digest}
+    covered = list(fields)
+    params = '(%s);created=%d;nonce="%s";keyid="%s";alg="ed25519"' % (
+        ' '.join('"%s"' % c for c in covered), int(time.time()), uuid.uuid4().hex, keyid)
+    base = ''.join('"%s": %s\n' % (c, fields[c]) for c in covered)
+    base += '"@signature-params": ' + params
+    return {'Content-Type': 'application/json', 'Content-Digest': digest,
+            'Signature-Input': 'sig1=' + params,
+            'Signature': 'sig1=:%s:' % base64.b64encode(key.sign(base.encode())).decode()}
+
+
+def note(sub_id, state, etag, seq):
+    return json.dumps({'value': [{
+        'subscriptionId': sub_id, 'clientState': state, 'changeType': 'updated',
+        'resource': 'drives/' + DRIVE, 'sequenceNumber': seq,
+        'resourceData': {'@odata.type': '#microsoft.graph.drive', 'id': DRIVE,
+                         'eTag': etag}}]}).encode()
+
+
+def main(t):
+    zurich, berlin = FakeInstance(), FakeInstance()
+    try:
+        with Nats() as nats, Issuer() as idp:
+            paris = Spaceport(nats_url=nats.url, issuers=idp.url, env={
+                'SPACEPORT_TRUSTED_INSTANCES': '%s,%s' % (zurich.url, berlin.url)})
+            with paris:
+                run(t, paris, zurich, berlin, idp)
+    finally:
+        zurich.close()
+        berlin.close()
+
+
+def run(t, paris, zurich, berlin, idp):
+    marie = Client(paris, idp.token('marie-sub', 'marie', 'Marie'))
+    r = marie.call('POST', '/graph/v1.0/me/drives', {
+        'driveType': 'mountpoint', 'name': 'At Zurich',
+        'root': {'remoteItem': {'webDavUrl': zurich.url + '/dav/spaces/' + DRIVE}}})
+    t.eq(r.status, 201, 'paris: Marie registers a space hosted at zurich')
+    remote_id = r.json().get('id') if r.status == 201 else ''
+    t.eq(len(zurich.subscriptions), 1, 'paris subscribed at zurich for her')
+    state = zurich.subscriptions[0].get('clientState', '') if zurich.subscriptions else ''
+    sub_id = 'sub-1'
+    authority = urllib.parse.urlsplit(paris.url).netloc
+
+    def etags():
+        return [json.loads(d)['eTag'] for (d,) in paris.db_rows(
+            "SELECT data FROM events WHERE type = 'spaceport.remote.changed' AND subject = ?"
+            " ORDER BY seq", (remote_id,))]
+
+    # berlin is trusted, and knows zurich's subscription id and clientState.
+    body = note(sub_id, state, 'by-berlin', 5)
+    r = paris.request('POST', NOTES, body,
+                      sign(berlin.key, berlin.keyid, authority, 'POST', NOTES, body))
+    t.eq(r.status, 404, "berlin's signed notification for zurich's subscription: 404")
+    t.eq(etags(), [], 'and it changed nothing')
+    r = paris.request('POST', NOTES, body,
+                      sign(berlin.key, zurich.keyid, authority, 'POST', NOTES, body))
+    t.eq(r.status, 401, "berlin's key under zurich's keyid: 401")
+
+    # A query the signature does not cover.
+    body = note(sub_id, state, 'with-query', 6)
+    r = paris.request('POST', NOTES + '?x=1', body,
+                      sign(zurich.key, zurich.keyid, authority, 'POST', NOTES, body))
+    t.eq(r.status, 401, 'zurich\'s signed notification with a query it did not sign: 401')
+    t.eq(etags(), [], 'and it changed nothing')
+
+    # The control: zurich's own signature over the same kind of request.
+    body = note(sub_id, state, 'by-zurich', 7)
+    r = paris.request('POST', NOTES, body,
+                      sign(zurich.key, zurich.keyid, authority, 'POST', NOTES, body))
+    t.eq(r.status, 202, "zurich's signed notification for its subscription: 202")
+    t.eq(etags(), ['by-zurich'], 'and it is applied')
+
+
+if __name__ == '__main__':
+    TAP().run(main)
