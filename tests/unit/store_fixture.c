@@ -4,6 +4,7 @@
 #include "store_fixture.h"
 
 #include "util/err.h"
+#include "util/log.h"
 
 #include <check.h>
 #include <ftw.h>
@@ -120,4 +121,14 @@ void raw_exec(const char *sql, const char *p1, const char *p2, const char *p3)
     int rc = sqlite3_step(s);
     ck_assert_msg(rc == SQLITE_DONE, "%s: %s", sql, sqlite3_errmsg(raw));
     sqlite3_finalize(s);
+}
+
+int fixture_main(Suite *s)
+{
+    sp_log_set_level(SP_LOG_WARN);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_ENV);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

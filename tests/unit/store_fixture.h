@@ -9,6 +9,7 @@
 #include "store/store.h"
 #include "store/users.h"
 
+#include <check.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,5 +41,9 @@ int64_t raw_int(const char *sql, const char *p1, const char *p2, const char *p3)
 int raw_text(char *out, size_t len, const char *sql, const char *p1, const char *p2,
              const char *p3);
 void raw_exec(const char *sql, const char *p1, const char *p2, const char *p3);
+
+/* Runs suite s (log warnings only) and returns the process's exit status:
+ * the store suites' main. */
+int fixture_main(Suite *s);
 
 #endif

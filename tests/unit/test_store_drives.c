@@ -1544,11 +1544,6 @@ static Suite *store_drives_suite(void)
 
 int main(void)
 {
-    sp_log_set_level(SP_LOG_WARN);
     json_object_seed(0);
-    SRunner *sr = srunner_create(store_drives_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fixture_main(store_drives_suite());
 }

@@ -438,10 +438,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-    sp_log_set_level(SP_LOG_WARN);
-    SRunner *sr = srunner_create(suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fixture_main(suite());
 }

@@ -207,9 +207,5 @@ static Suite *remote_subs_suite(void)
 
 int main(void)
 {
-    SRunner *sr = srunner_create(remote_subs_suite());
-    srunner_run_all(sr, CK_ENV);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fixture_main(remote_subs_suite());
 }
