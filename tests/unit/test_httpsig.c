@@ -386,30 +386,29 @@ START_TEST(rsa_stripped_signature_refused)
                         .path = "/graph/v1.0/subscriptions/s1",
                         .field = field_of,
                         .ctx = NULL};
-    sp_httpsig_params params = {.created = 1700000000, .with_alg = 1};
-    const char *const covered[] = {"@method", "@authority", "@path"};
     sp_httpsig_parsed p;
     const char *why = NULL;
-    sp_buf input = {0}, sig = {0};
-    /* PSS is randomised: about one signature in 256 begins with a zero. */
-    int found = 0;
-    for (int i = 0; i < 20000 && !found; i++) {
-        sp_buf_reset(&input);
-        sp_buf_reset(&sig);
-        ck_assert_int_eq(sp_httpsig_sign(k, &m, covered, 3, &params, &input, &sig), 0);
-        ck_assert_int_eq(sp_httpsig_parse(input.data, sig.data, &p, &why), 0);
-        found = p.sig[0] == 0;
-    }
-    ck_assert(found);
+    /* PSS is randomised, and about one signature in 256 begins with a
+     * zero byte: this one of the message above, made once by
+     * sp_httpsig_sign with the test key (searching for one at each run
+     * takes minutes under valgrind). */
+    const char *input = "sig1=(\"@method\" \"@authority\" \"@path\");created=1700000000;"
+                        "keyid=\"https://peer.test/ocm#rsa\";alg=\"rsa-pss-sha512\"";
+    const char *signature =
+        "sig1=:AHeYiU6lUTMNS5wRm7ppyoV3S6kt6ShC4stqceN1tiz18MAGAoUyKNA5roMd5Is1LHtc3spx3biJ8W7dOMX"
+        "CsCGg+IfiSnmY+yRiX9Z6rzccczPu2LPvvs+qTcI3WpB3BDQwUd6WgqcCeB7yMATXYyov0rtniQzBC6yrsVGPn2DL"
+        "5Ui5fsmvK8wYit3L2qMFnPV1bK7NoKDPOHa/IkylKs+SsxLonsP5p6NKXZWZgRDFafMbHKEpXA8SVtjRg3HrzUXCb"
+        "zyOPvI8LrPSOztX41vCHRhltznh2t6CCYuDblAuN4j+Ixk7gygyytNKqI08UbtpgtANtW31lGQek1i0pg==:";
+    ck_assert_int_eq(sp_httpsig_parse(input, signature, &p, &why), 0);
+    ck_assert_uint_eq(p.sig_len, 256);
+    ck_assert_int_eq(p.sig[0], 0);
     ck_assert_int_eq(sp_httpsig_verify(&p, &m, k, &why), 0);
     char enc[SP_HTTPSIG_SIG_MAX * 2], header[SP_HTTPSIG_SIG_MAX * 2 + 16];
     EVP_EncodeBlock((unsigned char *)enc, p.sig + 1, (int)p.sig_len - 1);
     snprintf(header, sizeof header, "sig1=:%s:", enc);
-    ck_assert_int_eq(sp_httpsig_parse(input.data, header, &p, &why), 0);
+    ck_assert_int_eq(sp_httpsig_parse(input, header, &p, &why), 0);
     ck_assert_uint_eq(p.sig_len, 255);
     ck_assert_int_eq(sp_httpsig_verify(&p, &m, k, &why), SP_ERR_INVALID);
-    sp_buf_free(&input);
-    sp_buf_free(&sig);
     sp_httpsig_key_free(k);
     free(pem);
 }
@@ -468,7 +467,6 @@ static Suite *httpsig_suite(void)
     tcase_add_test(tc, digest);
     suite_add_tcase(s, tc);
     tc = tcase_create("ours");
-    tcase_set_timeout(tc, 30); /* rsa_stripped_signature_refused signs a few hundred times */
     tcase_add_test(tc, roundtrip_and_tampering);
     tcase_add_test(tc, rsa_pss);
     tcase_add_test(tc, rsa_stripped_signature_refused);
