@@ -206,8 +206,10 @@ def check_notifications(t, spec, sp, signer, share):
     r = signer.send(sp, '/ocm/notifications', {'resourceType': 'folder', 'providerId': pid})
     judge(t, spec, '/notifications', 'without notificationType', r, 400,
           lambda d: ('notificationType', 'REQUIRED') in names(d))
-    r = signer.send(sp, '/ocm/notifications', note('SHARE_UNSHARED', pid), signed=False)
-    judge(t, spec, '/notifications', 'unsigned from a peer that signs', r, 401)
+    r = signer.send(sp, '/ocm/notifications', note('SHARE_UNSHARED', pid, sharedSecret=secret),
+                    signed=False)
+    judge(t, spec, '/notifications', 'unsigned (with the share\'s secret) from a peer that signs',
+          r, 401)
     r = signer.send(sp, '/ocm/notifications', note('SHARE_UNSHARED', str(uuid.uuid4())))
     judge(t, spec, '/notifications', 'for a share nobody made', r, 403)
     r = signer.send(sp, '/ocm/notifications', note('REQUEST_RESHARE', pid))
