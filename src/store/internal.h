@@ -209,6 +209,12 @@ int sp_store__shares_drive_purged(sp_conn *w, int64_t drive_seq, const char *exe
 int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_id,
                                  const char *email);
 
+/* Hex SHA-256 of a secret (a shared secret, a clientState, an invite
+ * token), as stored instead of the secret: a copy of the database
+ * presents none of them (remotes.c). */
+#define SP_STORE_SECRET_HASH_LEN 65
+void sp_store__hash_secret(const char *secret, char out[SP_STORE_SECRET_HASH_LEN]);
+
 /* Room for a LIKE pattern of a search term of up to SP_USER_NAME_MAX
  * bytes, every byte escaped, with its wildcards. */
 #define SP_STORE_LIKE_MAX (SP_USER_NAME_MAX * 2 + 8)
