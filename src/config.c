@@ -450,6 +450,19 @@ static int parse_domain_issuers(sp_config *cfg, const char *v, char *why, size_t
     return rc;
 }
 
+static int parse_ocm_require_signatures(sp_config *cfg, const char *v, char *why, size_t whylen)
+{
+    if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0) {
+        cfg->ocm_require_signatures = 1;
+    } else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0) {
+        cfg->ocm_require_signatures = 0;
+    } else {
+        say(why, whylen, "'%s' must be true or false", v);
+        return SP_ERR_INVALID;
+    }
+    return 0;
+}
+
 /* JetStream keeps at most 5 replicas of a stream. */
 #define SP_NATS_REPLICAS_MAX 5
 
@@ -495,6 +508,7 @@ static const setting settings[] = {
     {"SPACEPORT_GROUPS_CLAIM", "groups", parse_groups_claim},
     {"SPACEPORT_TRUSTED_INSTANCES", NULL, parse_trusted},
     {"SPACEPORT_WEBHOOK_HOSTS", NULL, parse_webhook_hosts},
+    {"SPACEPORT_OCM_REQUIRE_SIGNATURES", "false", parse_ocm_require_signatures},
     {"SPACEPORT_EVENTS_RETENTION", "7d", parse_retention},
     {"SPACEPORT_HTTP_TLS_CERT", NULL, parse_http_tls_cert},
     {"SPACEPORT_HTTP_TLS_KEY", NULL, parse_http_tls_key},

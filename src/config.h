@@ -62,6 +62,10 @@ typedef struct sp_config {
 
     sp_config_list trusted_instances; /* base URLs, no trailing slash */
     sp_config_list webhook_hosts;     /* "host" or "host:port": webhooks may notify them */
+    /* Every inbound OCM request must be signed by a trusted instance
+     * (SPACEPORT_OCM_REQUIRE_SIGNATURES); when off, only instances whose
+     * discovery says they sign must sign. */
+    int ocm_require_signatures;
     int64_t events_retention_ms;
     char *http_tls_cert, *http_tls_key;
     int64_t sse_keepalive_ms;

@@ -93,6 +93,8 @@ static const char usage[] =
     "  SPACEPORT_ROLES_CLAIM        roles claim (roles)\n"
     "  SPACEPORT_TRUSTED_INSTANCES  base URLs of federated instances\n"
     "  SPACEPORT_WEBHOOK_HOSTS      host or host:port list webhooks may notify\n"
+    "  SPACEPORT_OCM_REQUIRE_SIGNATURES  refuse unsigned OCM requests of every\n"
+    "                               trusted instance (false)\n"
     "  SPACEPORT_EVENTS_RETENTION   event log retention (7d)\n"
     "  SPACEPORT_HTTP_TLS_CERT, _KEY  serve HTTPS with these PEM files\n"
     "  SPACEPORT_SSE_KEEPALIVE      change stream keep-alive interval (15s)\n"

@@ -43,30 +43,29 @@ int sp_api__signed(sp_http_req *req)
            sp_http_header(req, "Signature") != NULL;
 }
 
-int sp_api__peer(sp_http_req *req, sp_api *api, size_t *index)
+int sp_api__peer_check(sp_http_req *req, sp_api *api, size_t *index, const char **why)
 {
     char authority[SP_INSTANCE_AUTHORITY_MAX];
     sp_url pub;
-    const char *why = NULL;
     sp_buf path = {0};
-    int rc = SP_ERR_UNAUTHORIZED;
+    *why = NULL;
     if (!api->peers ||
         sp_instance_authority(api->cfg->public_url, authority, sizeof authority) < 0 ||
-        sp_url_parse(api->cfg->public_url, &pub, &why) < 0) {
-        why = "this instance trusts no other";
-        goto refuse;
+        sp_url_parse(api->cfg->public_url, &pub, why) < 0) {
+        *why = "this instance trusts no other";
+        return SP_ERR_UNAUTHORIZED;
     }
     /* The query is not verified (the HTTP layer keeps no raw copy of it
      * to rebuild @query from): a signed request must have none, or an
      * unsigned one could ride along with a signature. None of the
      * signed routes takes one; the validation handshake is unsigned. */
     if (sp_http_query_count(req) > 0) {
-        why = "a signed request must carry no query";
-        goto refuse;
+        *why = "a signed request must carry no query";
+        return SP_ERR_UNAUTHORIZED;
     }
     /* The path the sender signed is the one under our public URL. */
     if (sp_buf_printf(&path, "%s%s", pub.path, sp_http_path(req)) < 0) {
-        sp_http_reply_error(req, 500, "generalException", "out of memory");
+        *why = "out of memory";
         return SP_ERR_NOMEM;
     }
     size_t len = 0;
@@ -81,24 +80,30 @@ int sp_api__peer(sp_http_req *req, sp_api *api, size_t *index)
                       .content_digest = sp_http_header(req, "Content-Digest"),
                       .body = body,
                       .body_len = len};
-    rc = sp_peers_verify(api->peers, &r, index, &why);
+    int rc = sp_peers_verify(api->peers, &r, index, why);
     sp_buf_free(&path);
+    if (rc == SP_ERR_UNAUTHORIZED)
+        sp_info("federation", "refused a request signed as from another instance: %s",
+                *why ? *why : "not signed");
+    return rc;
+}
+
+int sp_api__peer(sp_http_req *req, sp_api *api, size_t *index)
+{
+    const char *why = NULL;
+    int rc = sp_api__peer_check(req, api, index, &why);
     if (rc == 0)
         return 0;
     if (rc == SP_ERR_UNAVAILABLE) {
         sp_http_add_header(req, "Retry-After", "5");
         sp_http_reply_error(req, 503, "serviceNotAvailable", "%s", why);
-        return rc;
-    }
-    if (rc == SP_ERR_NOMEM) {
+    } else if (rc == SP_ERR_NOMEM) {
         sp_http_reply_error(req, 500, "generalException", "out of memory");
-        return rc;
+    } else {
+        sp_http_add_header(req, "WWW-Authenticate", "Signature");
+        sp_http_reply_error(req, 401, "unauthenticated", "%s", why ? why : "not signed");
     }
-refuse:
-    sp_info("federation", "refused a request signed as from another instance: %s", why);
-    sp_http_add_header(req, "WWW-Authenticate", "Signature");
-    sp_http_reply_error(req, 401, "unauthenticated", "%s", why ? why : "not signed");
-    return SP_ERR_UNAUTHORIZED;
+    return rc;
 }
 
 /* A string member of at most SP_FED_FIELD_MAX bytes, or NULL. */

@@ -246,6 +246,28 @@ int sp_api__signed(sp_http_req *req);
  * replied (401 with WWW-Authenticate: Signature, 503 when its keys cannot
  * be fetched) and returns a negative sp_err. */
 int sp_api__peer(sp_http_req *req, sp_api *api, size_t *index);
+/* The same check without replying: returns 0 and *index;
+ * SP_ERR_UNAUTHORIZED, SP_ERR_UNAVAILABLE (keys cannot be fetched) or
+ * SP_ERR_NOMEM with *why (static) set. Routes with an answer form of
+ * their own (OCM) reply themselves. */
+int sp_api__peer_check(sp_http_req *req, sp_api *api, size_t *index, const char **why);
+
+/* ---- Open Cloud Mesh: who sent a request, and the spec's error form (ocm_auth.c) ---- */
+
+/* OCM's error form (see contract). name/code: one validationErrors entry (400 only), or NULL. */
+void sp_api__ocm_error(sp_http_req *req, int status, const char *name, const char *code,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Who sent an OCM request. */
+typedef struct sp_ocm_caller {
+    size_t instance;
+    int is_signed;
+} sp_ocm_caller;
+/* Decides whether an OCM request that claims to come from trusted instance `claimed` (its index; SIZE_MAX when
+ * it names none we trust: 403) may be served. Signed: must verify (sp_api__peer) and be signed by `claimed`
+ * (else 401). Unsigned: 401 when api->cfg->ocm_require_signatures or the instance's discovery says it signs;
+ * 503 + Retry-After when its discovery cannot be read. Replies (OCM error form) and returns < 0 when refused;
+ * returns 0 and *out otherwise. claimed may be SIZE_MAX with a signed request: then the signer is the caller. */
+int sp_api__ocm_caller(sp_http_req *req, sp_api *api, size_t claimed, sp_ocm_caller *out);
 int sp_api__register_web(sp_router *r, sp_api *api);
 int sp_api__register_ocs(sp_router *r, sp_api *api);
 int sp_api__register_settings(sp_router *r, sp_api *api);

@@ -36,7 +36,7 @@ static const char *const contract_vars[] = {
     "SPACEPORT_DOMAIN_ISSUERS",    "SPACEPORT_LOG_LEVEL",
     "SPACEPORT_OIDC_OPAQUE_ISSUERS", "SPACEPORT_OIDC_EMAIL_VERIFIED_ISSUERS",
     "SPACEPORT_ITEMS_MAX",            "SPACEPORT_GROUPS_CLAIM",
-    "SPACEPORT_WEBHOOK_HOSTS",
+    "SPACEPORT_WEBHOOK_HOSTS",     "SPACEPORT_OCM_REQUIRE_SIGNATURES",
 };
 
 #define ISSUER "https://idp.example.com"
@@ -239,6 +239,8 @@ static void field_text(const sp_config *c, const char *var, char *out, size_t n)
         snprintf(out, n, "%lld", (long long)c->sse_coalesce_ms);
     else if (strcmp(v, "ITEMS_MAX") == 0)
         snprintf(out, n, "%lld", (long long)c->items_max);
+    else if (strcmp(v, "OCM_REQUIRE_SIGNATURES") == 0)
+        snprintf(out, n, "%d", c->ocm_require_signatures);
     else if (strcmp(v, "DOMAIN_ISSUERS") == 0) {
         for (size_t i = 0; i < c->domain_issuer_count; i++) {
             size_t len = strlen(out);
@@ -497,6 +499,13 @@ static const cfg_case cases[] = {
     {V1("ITEMS_MAX", "-1"), 0, "from 0 to 10000000", NULL},
     {V1("ITEMS_MAX", "1e5"), 0, "from 0 to 10000000", NULL},
     {V1("ITEMS_MAX", "99999999999999999999"), 0, "from 0 to 10000000", NULL},
+    /* OCM_REQUIRE_SIGNATURES: a boolean, off by default; anything else
+     * stops start-up rather than leaving signatures silently optional */
+    {V1("OCM_REQUIRE_SIGNATURES", ""), 1, "0", NULL},
+    {V1("OCM_REQUIRE_SIGNATURES", "true"), 1, "1", NULL},
+    {V1("OCM_REQUIRE_SIGNATURES", "1"), 1, "1", NULL},
+    {V1("OCM_REQUIRE_SIGNATURES", "false"), 1, "0", NULL},
+    {V1("OCM_REQUIRE_SIGNATURES", "yes please"), 0, "must be true or false", NULL},
 
     /* SSE_COALESCE: 0 .. 1 min */
     {V1("SSE_COALESCE", ""), 1, "1000", NULL},
