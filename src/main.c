@@ -26,6 +26,7 @@
 #include "store/shares.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/discovery.h"
 #include "util/err.h"
 #include "util/httpsig.h"
 #include "util/log.h"
@@ -339,6 +340,7 @@ static int cmd_serve(int argc, char **argv)
     sp_bus *bus = NULL;
     sp_auth *auth = NULL;
     sp_httpsig_key *instance_key = NULL, *instance_key_previous = NULL;
+    sp_discovery *discovery = NULL;
     sp_peers *peers = NULL;
     sp_relay *relay = NULL;
     sp_sweeper *sweeper = NULL;
@@ -363,7 +365,9 @@ static int cmd_serve(int argc, char **argv)
     if (sp_auth_create(&cfg, &auth) < 0)
         goto fail_auth;
     if (load_instance_keys(&cfg, &instance_key, &instance_key_previous) < 0 ||
-        sp_peers_create(&cfg, &peers) < 0)
+        sp_discovery_create((const char *const *)cfg.trusted_instances.items,
+                            cfg.trusted_instances.count, &discovery) < 0 ||
+        sp_peers_create(discovery, &peers) < 0)
         goto fail_relay;
     if (sp_relay_start(store, bus, cfg.public_url, &relay) < 0 ||
         sp_store_on_commit(store, sp_relay_wake, relay) < 0)
@@ -374,7 +378,7 @@ static int cmd_serve(int argc, char **argv)
         goto fail_hub;
     if (sp_consumer_start(store, bus, &consumer) < 0)
         goto fail_consumer;
-    if (sp_federation_start(store, &cfg, &federation) < 0 ||
+    if (sp_federation_start(store, &cfg, discovery, instance_key, &federation) < 0 ||
         (federation && sp_store_on_commit(store, sp_federation_wake, federation) < 0))
         goto fail_federation;
     if (sp_webhooks_start(store, &cfg, instance_key, &webhooks) < 0 ||
@@ -395,6 +399,7 @@ static int cmd_serve(int argc, char **argv)
                   .instance_key = instance_key,
                   .instance_key_previous = instance_key_previous,
                   .peers = peers,
+                  .discovery = discovery,
                   .webhooks = webhooks,
                   .keeper = keeper,
                   .remote_sub_lifetime_ms = remote_sub_lifetime_ms,
@@ -455,6 +460,7 @@ fail_sweeper:
     sp_relay_stop(relay, SP_RELAY_FLUSH_MS);
 fail_relay:
     sp_peers_destroy(peers);
+    sp_discovery_destroy(discovery);
     sp_httpsig_key_free(instance_key_previous);
     sp_httpsig_key_free(instance_key);
     sp_auth_destroy(auth);

@@ -33,6 +33,7 @@ typedef struct sp_api {
      * none): both published in the OCM discovery (util/httpsig.h). */
     const struct sp_httpsig_key *instance_key, *instance_key_previous;
     struct sp_peers *peers;         /* trusted instances' signatures (auth/peers.h) */
+    struct sp_discovery *discovery; /* trusted instances' OCM discovery (util/discovery.h) */
     sp_webhooks *webhooks;          /* for /metrics; may be NULL */
     struct sp_keeper *keeper;       /* for /metrics; NULL without trusted instances */
     int64_t remote_sub_lifetime_ms; /* asked of hosting instances (events/keeper.h) */

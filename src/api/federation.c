@@ -70,7 +70,8 @@ int sp_api__peer_check(sp_http_req *req, sp_api *api, size_t *index, const char 
     }
     size_t len = 0;
     const char *body = sp_http_body(req, &len);
-    sp_peers_req r = {.msg = {.method = sp_http_method(req),
+    sp_peers_req r = {.msg = {.scheme = pub.scheme,
+                              .method = sp_http_method(req),
                               .authority = authority,
                               .path = path.data,
                               .field = header_of,

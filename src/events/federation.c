@@ -13,6 +13,7 @@
 #include "store/roles.h"
 
 #include "util/buf.h"
+#include "util/discovery.h"
 #include "util/err.h"
 #include "util/fetch.h"
 #include "util/instance.h"
@@ -53,6 +54,8 @@
 struct sp_federation {
     sp_store *store;
     const sp_config *cfg;
+    sp_discovery *discovery;                   /* the peers' endPoints and what they take */
+    const sp_httpsig_key *key;                 /* signs every request */
     char authority[SP_INSTANCE_AUTHORITY_MAX]; /* ours, for OCM addresses */
     const char *local[SP_CONFIG_LIST_MAX];     /* e-mail domains served here */
     size_t local_count;
@@ -60,7 +63,7 @@ struct sp_federation {
     sp_ocm_delivery batch[SP_FED_BATCH];
 
     pthread_t thread;
-    sp_wake bell; /* rung on commit and on stop */
+    sp_wake bell;        /* rung on commit and on stop */
     atomic_int stopping; /* also cancels a request in flight */
 
     atomic_uint_fast64_t delivered, retried, kept_local, refused;
@@ -310,7 +313,8 @@ static void *run(void *arg)
     return NULL;
 }
 
-int sp_federation_start(sp_store *st, const sp_config *cfg, sp_federation **out)
+int sp_federation_start(sp_store *st, const sp_config *cfg, sp_discovery *discovery,
+                        const sp_httpsig_key *key, sp_federation **out)
 {
     *out = NULL;
     if (cfg->trusted_instances.count == 0)
@@ -320,6 +324,8 @@ int sp_federation_start(sp_store *st, const sp_config *cfg, sp_federation **out)
         return SP_ERR_NOMEM;
     f->store = st;
     f->cfg = cfg;
+    f->discovery = discovery;
+    f->key = key;
     if (sp_instance_authority(cfg->public_url, f->authority, sizeof f->authority) < 0) {
         free(f);
         return SP_ERR_INVALID;
@@ -328,7 +334,7 @@ int sp_federation_start(sp_store *st, const sp_config *cfg, sp_federation **out)
         f->local[f->local_count++] = cfg->domain_issuers[i].domain;
     sp_wake_init(&f->bell);
     if (pthread_create(&f->thread, NULL, run, f) != 0) {
-            sp_wake_destroy(&f->bell);
+        sp_wake_destroy(&f->bell);
         free(f);
         return SP_ERR_NOMEM;
     }

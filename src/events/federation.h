@@ -19,14 +19,18 @@
 #include "store/store.h"
 
 struct sp_buf;
+struct sp_discovery;
+struct sp_httpsig_key;
 typedef struct sp_federation sp_federation;
 
 /*
- * Starts the thread. cfg is borrowed and must outlive the handle. With no
+ * Starts the thread. cfg, discovery (the peers' documents) and key (this
+ * instance's signing key) are borrowed and must outlive the handle. With no
  * trusted instances there is nobody to tell: returns 0 and *out = NULL.
  * Returns 0 and a new handle, or SP_ERR_NOMEM / SP_ERR_INVALID.
  */
-int sp_federation_start(sp_store *st, const sp_config *cfg, sp_federation **out);
+int sp_federation_start(sp_store *st, const sp_config *cfg, struct sp_discovery *discovery,
+                        const struct sp_httpsig_key *key, sp_federation **out);
 
 /* The commit listener: events were written. Safe from any thread. */
 void sp_federation_wake(void *federation);

@@ -10,10 +10,13 @@
  */
 #include "util/httpsig.h"
 
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/err.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
@@ -29,6 +32,8 @@
 #define SP_HTTPSIG_RSA_MIN_BITS 2048
 /* Largest key file read: a PEM RSA-8192 key is about 6.5 KiB. */
 #define SP_HTTPSIG_KEY_FILE_MAX (16 * 1024)
+/* Largest decoded JWK member (an RSA modulus): 1 KiB is RSA-8192. */
+#define SP_HTTPSIG_JWK_MEMBER_MAX 1024
 
 struct sp_httpsig_key {
     EVP_PKEY *pkey;
@@ -282,6 +287,150 @@ int sp_httpsig_key_public_pem(const sp_httpsig_key *k, sp_buf *out)
     return rc;
 }
 
+int sp_httpsig_key_dup(const sp_httpsig_key *k, sp_httpsig_key **out)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out || EVP_PKEY_up_ref(k->pkey) != 1) {
+        free(*out);
+        *out = NULL;
+        return SP_ERR_NOMEM;
+    }
+    **out = *k;
+    return 0;
+}
+
+const char *sp_httpsig_key_alg(const sp_httpsig_key *k)
+{
+    return key_alg(k);
+}
+
+/* Decodes a base64url member of a JWK (padding tolerated: some encoders
+ * add it) into out; returns the length or -1. */
+static long jwk_bytes(const char *s, unsigned char *out, size_t max)
+{
+    char tmp[SP_BASE64URL_LEN(SP_HTTPSIG_JWK_MEMBER_MAX) + 4];
+    size_t n = s ? strlen(s) : 0;
+    while (n && s[n - 1] == '=')
+        n--;
+    if (n == 0 || n >= sizeof tmp)
+        return -1;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    size_t len = 0;
+    return sp_base64url_decode(tmp, out, max, &len) == 0 ? (long)len : -1;
+}
+
+/* An RSA public key of modulus n and exponent e (big-endian bytes). */
+static EVP_PKEY *rsa_public(const unsigned char *n, size_t nlen, const unsigned char *e,
+                            size_t elen)
+{
+    EVP_PKEY *pk = NULL;
+    BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_bin2bn(e, (int)elen, NULL);
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    if (bn && be && bld && ctx && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) == 1 &&
+        OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) == 1 &&
+        (params = OSSL_PARAM_BLD_to_param(bld)) != NULL && EVP_PKEY_fromdata_init(ctx) == 1 &&
+        EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) != 1)
+        pk = NULL;
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(bn);
+    BN_free(be);
+    return pk;
+}
+
+int sp_httpsig_key_from_jwk(const sp_httpsig_jwk *j, const char *keyid, sp_httpsig_key **out)
+{
+    *out = NULL;
+    if (!keyid)
+        keyid = j->kid;
+    if (!keyid || !*keyid || strlen(keyid) >= SP_HTTPSIG_KEYID_MAX || !j->kty ||
+        (j->use && strcmp(j->use, "sig") != 0))
+        return SP_ERR_INVALID;
+    unsigned char a[SP_HTTPSIG_JWK_MEMBER_MAX], b[16];
+    EVP_PKEY *pk = NULL;
+    if (strcmp(j->kty, "OKP") == 0) {
+        if (!j->crv || strcmp(j->crv, "Ed25519") != 0 ||
+            (j->alg && strcmp(j->alg, "EdDSA") != 0 && strcmp(j->alg, "ed25519") != 0) ||
+            jwk_bytes(j->x, a, sizeof a) != 32)
+            return SP_ERR_INVALID;
+        pk = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, a, 32);
+    } else if (strcmp(j->kty, "RSA") == 0) {
+        long nlen = jwk_bytes(j->n, a, sizeof a), elen = jwk_bytes(j->e, b, sizeof b);
+        if ((j->alg && strcmp(j->alg, "PS512") != 0 && strcmp(j->alg, "rsa-pss-sha512") != 0) ||
+            nlen <= 0 || elen <= 0)
+            return SP_ERR_INVALID;
+        pk = rsa_public(a, (size_t)nlen, b, (size_t)elen);
+    } else {
+        return SP_ERR_INVALID;
+    }
+    int rc = wrap(pk, 0, out);
+    if (rc == 0)
+        snprintf((*out)->keyid, sizeof(*out)->keyid, "%s", keyid);
+    return rc;
+}
+
+/* Appends the JSON string value s (escaped) to out. */
+static int json_string(sp_buf *out, const char *s)
+{
+    int rc = sp_buf_puts(out, "\"");
+    for (const unsigned char *c = (const unsigned char *)s; *c && rc == 0; c++) {
+        if (*c == '"' || *c == '\\')
+            rc = sp_buf_printf(out, "\\%c", *c);
+        else if (*c < 0x20)
+            rc = sp_buf_printf(out, "\\u%04x", *c);
+        else
+            rc = sp_buf_append(out, c, 1);
+    }
+    return rc == 0 ? sp_buf_puts(out, "\"") : rc;
+}
+
+/* Appends ,"name":"<base64url of the BIGNUM param>" of k. */
+static int jwk_bn(sp_buf *out, const EVP_PKEY *pk, const char *param, const char *name)
+{
+    BIGNUM *bn = NULL;
+    unsigned char bytes[SP_HTTPSIG_JWK_MEMBER_MAX];
+    char enc[SP_BASE64URL_LEN(SP_HTTPSIG_JWK_MEMBER_MAX) + 1];
+    int rc = SP_ERR_NOMEM;
+    if (EVP_PKEY_get_bn_param(pk, param, &bn) == 1) {
+        int n = BN_bn2bin(bn, bytes);
+        if (n > 0 && (size_t)n <= sizeof bytes &&
+            sp_base64url_encode(bytes, (size_t)n, enc, sizeof enc) == 0)
+            rc = sp_buf_printf(out, ",\"%s\":\"%s\"", name, enc);
+    }
+    BN_free(bn);
+    return rc;
+}
+
+int sp_httpsig_key_jwk(const sp_httpsig_key *k, sp_buf *out)
+{
+    int ed = EVP_PKEY_get_base_id(k->pkey) == EVP_PKEY_ED25519;
+    int rc = sp_buf_printf(out, "{\"kty\":\"%s\"", ed ? "OKP" : "RSA");
+    if (rc == 0 && ed) {
+        unsigned char raw[32];
+        size_t n = sizeof raw;
+        char enc[SP_BASE64URL_LEN(32) + 1];
+        rc = EVP_PKEY_get_raw_public_key(k->pkey, raw, &n) == 1 && n == 32 &&
+                     sp_base64url_encode(raw, n, enc, sizeof enc) == 0
+                 ? sp_buf_printf(out, ",\"crv\":\"Ed25519\",\"x\":\"%s\"", enc)
+                 : SP_ERR_NOMEM;
+    } else if (rc == 0) {
+        rc = jwk_bn(out, k->pkey, OSSL_PKEY_PARAM_RSA_N, "n");
+        if (rc == 0)
+            rc = jwk_bn(out, k->pkey, OSSL_PKEY_PARAM_RSA_E, "e");
+    }
+    if (rc == 0)
+        rc = sp_buf_puts(out, ",\"kid\":");
+    if (rc == 0)
+        rc = json_string(out, k->keyid);
+    if (rc == 0)
+        rc = sp_buf_printf(out, ",\"alg\":\"%s\",\"use\":\"sig\"}", ed ? "EdDSA" : "PS512");
+    return rc;
+}
+
 void sp_httpsig_key_free(sp_httpsig_key *k)
 {
     if (!k)
@@ -308,8 +457,8 @@ static const char *component(const sp_httpsig_msg *m, const char *name, sp_buf *
     if (strcmp(name, "@query") == 0)
         rc = sp_buf_printf(scratch, "?%s", m->query ? m->query : "");
     else if (strcmp(name, "@target-uri") == 0)
-        rc = sp_buf_printf(scratch, "https://%s%s%s%s", m->authority, m->path, m->query ? "?" : "",
-                           m->query ? m->query : "");
+        rc = sp_buf_printf(scratch, "%s://%s%s%s%s", m->scheme ? m->scheme : "https", m->authority,
+                           m->path, m->query ? "?" : "", m->query ? m->query : "");
     else if (strcmp(name, "@request-target") == 0)
         rc = sp_buf_printf(scratch, "%s%s%s", m->path, m->query ? "?" : "",
                            m->query ? m->query : "");
@@ -353,6 +502,8 @@ static int serialize_params(const sp_httpsig_key *k, const char *const *covered,
         rc = sp_buf_printf(out, ";keyid=\"%s\"", k->keyid);
     if (rc == 0 && p->with_alg)
         rc = sp_buf_printf(out, ";alg=\"%s\"", key_alg(k));
+    if (rc == 0 && p->tag)
+        rc = sp_buf_printf(out, ";tag=\"%s\"", p->tag);
     return rc;
 }
 
@@ -364,15 +515,24 @@ static int pss(EVP_PKEY_CTX *pctx)
            EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha512()) > 0;
 }
 
+/* Non-zero when s (NULL: absent) can be written as an sf-string without
+ * escapes: a parameter value we put in a header as is. */
+static int sf_string_ok(const char *s)
+{
+    for (const char *c = s; c && *c; c++) {
+        if (*c == '"' || *c == '\\' || *c < 0x20 || *c > 0x7e)
+            return 0;
+    }
+    return 1;
+}
+
 int sp_httpsig_sign(const sp_httpsig_key *k, const sp_httpsig_msg *m, const char *const *covered,
                     size_t count, const sp_httpsig_params *p, sp_buf *input, sp_buf *signature)
 {
     if (!k->is_private)
         return SP_ERR_INVALID;
-    for (const char *c = p->nonce; c && *c; c++) {
-        if (*c == '"' || *c == '\\' || *c < 0x20 || *c > 0x7e)
-            return SP_ERR_INVALID;
-    }
+    if (!sf_string_ok(p->nonce) || !sf_string_ok(p->tag))
+        return SP_ERR_INVALID;
     sp_buf params = {0}, base = {0};
     unsigned char sig[SP_HTTPSIG_SIG_MAX];
     char enc[SP_HTTPSIG_SIG_MAX * 2];
@@ -494,10 +654,9 @@ static int read_params(const char **s, sp_httpsig_parsed *p)
             rc = read_string(&c, p->alg, sizeof p->alg);
         else if (strcmp(name, "nonce") == 0)
             rc = read_string(&c, p->nonce, sizeof p->nonce);
-        else if (strcmp(name, "tag") == 0) {
-            char tag[SP_HTTPSIG_NONCE_MAX];
-            rc = read_string(&c, tag, sizeof tag);
-        } else
+        else if (strcmp(name, "tag") == 0)
+            rc = read_string(&c, p->tag, sizeof p->tag);
+        else
             rc = -1; /* a parameter we do not know could change the meaning */
         if (rc < 0)
             return -1;
@@ -506,20 +665,11 @@ static int read_params(const char **s, sp_httpsig_parsed *p)
     return 0;
 }
 
-int sp_httpsig_parse(const char *input, const char *signature, sp_httpsig_parsed *p,
-                     const char **why)
+/* Reads one member "label=(components...);params" of a Signature-Input
+ * value at *cp into p (label, components, parameters). */
+static int parse_member(const char **cp, sp_httpsig_parsed *p, const char **why)
 {
-    memset(p, 0, sizeof *p);
-    p->created = p->expires = -1;
-    if (!input || !signature) {
-        *why = "Signature-Input and Signature are required";
-        return SP_ERR_INVALID;
-    }
-    if (strlen(input) >= SP_HTTPSIG_HEADER_MAX || strlen(signature) >= SP_HTTPSIG_HEADER_MAX) {
-        *why = "signature headers too long";
-        return SP_ERR_INVALID;
-    }
-    const char *c = input;
+    const char *c = *cp;
     while (*c == ' ')
         c++;
     *why = "Signature-Input is not a signature's inner list";
@@ -562,7 +712,13 @@ int sp_httpsig_parse(const char *input, const char *signature, sp_httpsig_parsed
         *why = "the signature names no keyid";
         return SP_ERR_INVALID;
     }
-    /* The member of the same label in Signature. */
+    *cp = c;
+    return 0;
+}
+
+/* Reads the member of p->label in a Signature value into p->sig. */
+static int read_signature(const char *signature, sp_httpsig_parsed *p, const char **why)
+{
     size_t llen = strlen(p->label);
     *why = "Signature has no byte sequence for the label of Signature-Input";
     for (const char *s = signature; s && *s;) {
@@ -582,6 +738,115 @@ int sp_httpsig_parse(const char *input, const char *signature, sp_httpsig_parsed
         s = end;
     }
     return SP_ERR_INVALID;
+}
+
+static int check_lengths(const char *input, const char *signature, sp_httpsig_parsed *p,
+                         const char **why)
+{
+    memset(p, 0, sizeof *p);
+    p->created = p->expires = -1;
+    if (!input || !signature) {
+        *why = "Signature-Input and Signature are required";
+        return SP_ERR_INVALID;
+    }
+    if (strlen(input) >= SP_HTTPSIG_HEADER_MAX || strlen(signature) >= SP_HTTPSIG_HEADER_MAX) {
+        *why = "signature headers too long";
+        return SP_ERR_INVALID;
+    }
+    return 0;
+}
+
+int sp_httpsig_parse(const char *input, const char *signature, sp_httpsig_parsed *p,
+                     const char **why)
+{
+    if (check_lengths(input, signature, p, why) < 0)
+        return SP_ERR_INVALID;
+    const char *c = input;
+    if (parse_member(&c, p, why) < 0)
+        return SP_ERR_INVALID;
+    return read_signature(signature, p, why);
+}
+
+/* The end of the dictionary member starting at s: the next ',' outside
+ * strings and inner lists, or the end of the value. */
+static const char *member_end(const char *s)
+{
+    int quoted = 0, depth = 0;
+    for (; *s; s++) {
+        if (quoted && *s == '\\' && s[1])
+            s++;
+        else if (*s == '"')
+            quoted = !quoted;
+        else if (!quoted && *s == '(')
+            depth++;
+        else if (!quoted && *s == ')')
+            depth--;
+        else if (!quoted && depth == 0 && *s == ',')
+            break;
+    }
+    return s;
+}
+
+/* Non-zero when the member [s, end) has the parameter tag="tag" after
+ * its inner list (outside strings). */
+static int member_has_tag(const char *s, const char *end, const char *tag)
+{
+    const char *close = NULL;
+    int quoted = 0;
+    for (const char *c = s; c < end; c++) {
+        if (quoted && *c == '\\' && c + 1 < end)
+            c++;
+        else if (*c == '"')
+            quoted = !quoted;
+        else if (!quoted && *c == ')' && !close)
+            close = c;
+        else if (!quoted && close && *c == ';' && strncmp(c, ";tag=\"", 6) == 0) {
+            size_t n = strlen(tag);
+            return (size_t)(end - c) > 6 + n && strncmp(c + 6, tag, n) == 0 && c[6 + n] == '"';
+        }
+    }
+    return 0;
+}
+
+int sp_httpsig_parse_tagged(const char *input, const char *signature, const char *tag,
+                            sp_httpsig_parsed *p, const char **why)
+{
+    if (check_lengths(input, signature, p, why) < 0)
+        return SP_ERR_INVALID;
+    const char *chosen = NULL, *first = NULL;
+    for (const char *s = input; *s;) {
+        while (*s == ' ' || *s == ',')
+            s++;
+        if (!*s)
+            break;
+        const char *end = member_end(s);
+        if (!first)
+            first = s;
+        if (member_has_tag(s, end, tag)) {
+            if (chosen) {
+                *why = "more than one signature carries the tag";
+                return SP_ERR_INVALID;
+            }
+            chosen = s;
+        }
+        s = end;
+    }
+    const char *c = chosen ? chosen : first;
+    if (!c) {
+        *why = "Signature-Input is empty";
+        return SP_ERR_INVALID;
+    }
+    if (parse_member(&c, p, why) < 0)
+        return SP_ERR_INVALID;
+    if (*c && *c != ',' && *c != ' ') {
+        *why = "Signature-Input is not a signature's inner list";
+        return SP_ERR_INVALID;
+    }
+    if (chosen && strcmp(p->tag, tag) != 0) {
+        *why = "the signature's tag is not the expected one";
+        return SP_ERR_INVALID;
+    }
+    return read_signature(signature, p, why);
 }
 
 int sp_httpsig_covers(const sp_httpsig_parsed *p, const char *name)

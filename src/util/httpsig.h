@@ -82,6 +82,41 @@ const char *sp_httpsig_key_id(const sp_httpsig_key *k);
 /* Appends the public key as PEM text to out. Returns 0 or SP_ERR_NOMEM. */
 int sp_httpsig_key_public_pem(const sp_httpsig_key *k, struct sp_buf *out);
 
+/* A new handle on k's key (the key material is shared, reference
+ * counted) with the same keyid. Returns 0 and *out, or SP_ERR_NOMEM. */
+int sp_httpsig_key_dup(const sp_httpsig_key *k, sp_httpsig_key **out);
+
+/* The members of a JSON Web Key (RFC 7517) that name a public key (all
+ * borrowed; NULL when absent). */
+typedef struct sp_httpsig_jwk {
+    const char *kty; /* "OKP" or "RSA" */
+    const char *crv; /* OKP: "Ed25519" */
+    const char *x;   /* OKP: the public key, base64url */
+    const char *n;   /* RSA: modulus, base64url */
+    const char *e;   /* RSA: exponent, base64url */
+    const char *kid;
+    const char *alg; /* when given: "EdDSA"/"ed25519" for OKP, "PS512"/"rsa-pss-sha512" for RSA */
+    const char *use; /* when given: "sig" */
+} sp_httpsig_jwk;
+
+/*
+ * Makes a verification key of j, with keyid (NULL: j->kid). Only what
+ * we verify with: OKP Ed25519 and RSA >= 2048 bits; an alg or use that
+ * says the key is meant for something else (RS256, "enc") is refused
+ * rather than used for rsa-pss-sha512. Returns 0 and *out (new),
+ * SP_ERR_INVALID or SP_ERR_NOMEM.
+ */
+int sp_httpsig_key_from_jwk(const sp_httpsig_jwk *j, const char *keyid, sp_httpsig_key **out);
+
+/* Appends k's public key as one JWK object (kty, crv/x or n/e, kid = the
+ * keyid, alg "EdDSA" or "PS512", use "sig") to out. Returns 0 or
+ * SP_ERR_NOMEM. */
+int sp_httpsig_key_jwk(const sp_httpsig_key *k, struct sp_buf *out);
+
+/* The signature algorithm of k as RFC 9421 names it: "ed25519" or
+ * "rsa-pss-sha512" (static). */
+const char *sp_httpsig_key_alg(const sp_httpsig_key *k);
+
 void sp_httpsig_key_free(sp_httpsig_key *k);
 
 /* ---- signing and verifying ---- */
@@ -91,6 +126,7 @@ typedef const char *(*sp_httpsig_field_fn)(void *ctx, const char *name);
 
 /* The message as signature components see it (all borrowed). */
 typedef struct sp_httpsig_msg {
+    const char *scheme;    /* of @target-uri: "https" (also when NULL) or "http" */
     const char *method;    /* "POST" */
     const char *authority; /* "cloud.zurich.test", "127.0.0.1:9200": lower case, no default port */
     const char *path;      /* "/api/v1/federation/notifications" */
@@ -104,6 +140,7 @@ typedef struct sp_httpsig_params {
     int64_t created;   /* seconds since the epoch */
     const char *nonce; /* NULL: none */
     int with_alg;      /* adds alg="ed25519" (or "rsa-pss-sha512") */
+    const char *tag;   /* tag="..." (the application's profile, "ocm"); NULL: none */
 } sp_httpsig_params;
 
 /*
@@ -126,6 +163,7 @@ typedef struct sp_httpsig_parsed {
     char keyid[SP_HTTPSIG_KEYID_MAX];
     char alg[32];                       /* "" when not given */
     char nonce[SP_HTTPSIG_NONCE_MAX];   /* "" when not given */
+    char tag[SP_HTTPSIG_NONCE_MAX];     /* "" when not given */
     int64_t created, expires;           /* -1 when not given */
     char params[SP_HTTPSIG_HEADER_MAX]; /* the inner list with its parameters, as received */
     unsigned char sig[SP_HTTPSIG_SIG_MAX];
@@ -140,6 +178,16 @@ typedef struct sp_httpsig_parsed {
  */
 int sp_httpsig_parse(const char *input, const char *signature, sp_httpsig_parsed *p,
                      const char **why);
+
+/*
+ * Like sp_httpsig_parse, but reads the signature whose tag parameter is
+ * tag: exactly one member may carry it (two are refused: which one the
+ * signer meant is not ours to guess), and when none does, the first
+ * member is read (signers that predate tags). The other members are
+ * skipped unread. Returns 0, or SP_ERR_INVALID with *why (static) set.
+ */
+int sp_httpsig_parse_tagged(const char *input, const char *signature, const char *tag,
+                            sp_httpsig_parsed *p, const char **why);
 
 /* Returns non-zero when p covers component name. */
 int sp_httpsig_covers(const sp_httpsig_parsed *p, const char *name);
