@@ -24,6 +24,7 @@
 
 #include "util/base64.h"
 #include "util/buf.h"
+#include "util/discovery.h"
 #include "util/err.h"
 #include "util/fetch.h"
 #include "util/id.h"
@@ -319,12 +320,22 @@ static void acceptance_free(acceptance *a)
     free(a);
 }
 
-/* Where the inviting instance takes acceptances: <its OCM endPoint>/
- * invite-accepted. */
-static int invite_accepted_url(sp_api *api, size_t index, sp_buf *url)
+/* Where the inviting instance takes acceptances: <the endPoint its
+ * discovery names>/invite-accepted (Nextcloud's is not <base>/ocm).
+ * Returns 0, or SP_ERR_UNAVAILABLE / SP_ERR_INVALID with *why set when
+ * its discovery cannot be read or is unusable. */
+static int invite_accepted_url(sp_api *api, size_t index, sp_buf *url, const char **why)
 {
-    return sp_buf_printf(url, "%s/ocm/invite-accepted",
-                         api->cfg->trusted_instances.items[index]);
+    sp_peer_doc *doc = malloc(sizeof *doc);
+    int rc = !api->discovery ? SP_ERR_UNAVAILABLE
+             : doc           ? sp_discovery_get(api->discovery, index, 0, doc)
+                             : SP_ERR_NOMEM;
+    if (rc == 0)
+        rc = sp_buf_printf(url, "%s/invite-accepted", doc->endpoint);
+    else if (rc != SP_ERR_NOMEM)
+        *why = "its OCM discovery could not be read";
+    free(doc);
+    return rc;
 }
 
 /* On its own thread (sp_api__aside): tells the inviting instance. */
@@ -332,7 +343,7 @@ static void acceptance_run(void *arg)
 {
     acceptance *a = arg;
     sp_buf url = {0};
-    a->rc = invite_accepted_url(a->api, a->index, &url);
+    a->rc = invite_accepted_url(a->api, a->index, &url, &a->why);
     if (a->rc == 0) {
         sp_fetch_req fr = {.method = "POST",
                            .content_type = "application/json",

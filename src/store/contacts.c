@@ -275,6 +275,31 @@ int sp_store_contacts_list(sp_store *st, const sp_user *owner, const char *term,
     return err;
 }
 
+static const char SQL_CONTACT_BY_ID[] =
+    "SELECT id, name, address, instance FROM ocm_contacts WHERE id = ? AND owner_seq = ?";
+
+int sp_store__share_contact(sp_conn *w, int64_t owner_seq, const char *id, char *address,
+                            size_t address_len, char *instance, size_t instance_len,
+                            char *id_out, char *name_out)
+{
+    sqlite3_stmt *q = sp_store__stmt(w, SQL_CONTACT_BY_ID);
+    if (!q)
+        return SP_ERR_DB;
+    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 2, owner_seq);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW) {
+        sp_store__copy_text(q, 0, id_out, SP_USER_ID_LEN);
+        sp_store__copy_text(q, 1, name_out, SP_USER_NAME_MAX);
+        sp_store__copy_text(q, 2, address, address_len);
+        sp_store__copy_text(q, 3, instance, instance_len);
+    }
+    sp_store__done(q);
+    if (step != SQLITE_ROW)
+        return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "share contact");
+    return 0;
+}
+
 static const char SQL_CONTACT_DELETE[] =
     "DELETE FROM ocm_contacts WHERE owner_seq = ? AND address = ?"
     " RETURNING id, user_id, provider, instance, address, name, email";
