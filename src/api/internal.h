@@ -291,6 +291,17 @@ typedef struct sp_ocm_caller {
  * 503 + Retry-After when its discovery cannot be read. Replies (OCM error form) and returns < 0 when refused;
  * returns 0 and *out otherwise. claimed may be SIZE_MAX with a signed request: then the signer is the caller. */
 int sp_api__ocm_caller(sp_http_req *req, sp_api *api, size_t claimed, sp_ocm_caller *out);
+/* The index of trusted instance base_url (as configured), or SIZE_MAX. */
+size_t sp_api__ocm_instance(const sp_api *api, const char *base_url);
+/* v when it is a printable ASCII string of 1..max bytes (OCM identifiers:
+ * providerId, addresses, secrets), else NULL. Borrowed from v. */
+const char *sp_api__ocm_ident(json_t *v, size_t max);
+/* The request body as a JSON object (sp_api__json_parse's limits), or NULL
+ * after replying 400 in the OCM form. New reference. */
+json_t *sp_api__ocm_body(sp_http_req *req);
+/* The OCM routes besides discovery (ocm_shares.c, ocm_notify.c). */
+int sp_api__register_ocm_shares(sp_router *r, sp_api *api);
+int sp_api__register_ocm_notifications(sp_router *r, sp_api *api);
 int sp_api__register_web(sp_router *r, sp_api *api);
 int sp_api__register_ocs(sp_router *r, sp_api *api);
 int sp_api__register_settings(sp_router *r, sp_api *api);

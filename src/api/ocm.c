@@ -299,7 +299,8 @@ static void notification(sp_http_req *req, void *ctx)
         }
         etag = fresh;
     }
-    int rc = sp_store_remote_ocm_notify(api->store, provider_id, secret, what, etag, mtime, NULL);
+    sp_remote_ocm_ref ref = {.share_id = provider_id, .secret = secret};
+    int rc = sp_store_remote_ocm_notify(api->store, &ref, what, etag, mtime, NULL, NULL);
     if (rc == SP_ERR_NOT_FOUND)
         sp_http_reply_error(req, 403, "accessDenied", "no share %s with that secret", provider_id);
     else if (rc < 0)

@@ -42,7 +42,17 @@ typedef struct remote_row {
     char etag[300];
     char sub_id[300]; /* its subscription at the hosting instance, "" when none */
     int64_t sub_seq;  /* the newest notification's sequenceNumber applied */
+    char permissions[16];  /* OCM: "read" or "read,write"; "" when not known */
+    char resource_type[8]; /* OCM: "file" or "folder"; "" when not known */
 } remote_row;
+
+/* permissions as stored ("read", "read,write") as a JSON array of the
+ * OCM names (new reference). */
+static json_t *permissions_json(const char *permissions)
+{
+    return strcmp(permissions, "read,write") == 0 ? json_pack("[s, s]", "read", "write")
+                                                  : json_pack("[s]", "read");
+}
 
 /* Event data for row (new reference); executant may be NULL. */
 static json_t *remote_data(const remote_row *r, const char *executant)
@@ -54,6 +64,10 @@ static json_t *remote_data(const remote_row *r, const char *executant)
         json_object_set_new(d, "executant", json_string(executant));
     if (d && r->ocm_share_id[0])
         json_object_set_new(d, "ocmShareId", json_string(r->ocm_share_id));
+    if (d && r->permissions[0])
+        json_object_set_new(d, "permissions", permissions_json(r->permissions));
+    if (d && r->resource_type[0])
+        json_object_set_new(d, "resourceType", json_string(r->resource_type));
     return d;
 }
 
@@ -69,14 +83,17 @@ static int remote_event(sp_conn *w, const char *type, const remote_row *r, json_
 
 static const char SQL_BY_OCM[] = "SELECT seq, id, owner_seq, coalesce(ocm_secret, '') FROM remotes"
                                  " WHERE instance = ? AND ocm_share_id = ?";
-static const char SQL_BY_URL[] =
-    "SELECT seq, id FROM remotes WHERE owner_seq = ? AND web_dav_url = ?";
-static const char SQL_ATTACH[] =
-    "UPDATE remotes SET ocm_share_id = ?, ocm_secret = ? WHERE seq = ?";
+/* Only a space registered by URL: another share's space stays that
+ * share's. */
+static const char SQL_BY_URL[] = "SELECT seq, id FROM remotes WHERE owner_seq = ? AND web_dav_url"
+                                 " = ? AND ocm_share_id IS NULL";
+static const char SQL_ATTACH[] = "UPDATE remotes SET ocm_share_id = ?, ocm_secret = ?,"
+                                 " permissions = ?, resource_type = ? WHERE seq = ?";
 static const char SQL_INSERT[] =
     "INSERT INTO remotes (id, owner_seq, instance, web_dav_url, remote_drive_id, name, etag,"
-    " mtime, ocm_share_id, ocm_secret, created_at, sub_id, sub_state, sub_expires_at) VALUES (?,"
-    " ?, ?, ?, ?, ?, ?, nullif(?, 0), ?, ?, ?, ?, ?, ?)";
+    " mtime, ocm_share_id, ocm_secret, created_at, sub_id, sub_state, sub_expires_at,"
+    " permissions, resource_type) VALUES (?, ?, ?, ?, ?, ?, ?, nullif(?, 0), ?, ?, ?, ?, ?, ?,"
+    " ?, ?)";
 
 /* For an OCM announcement: finds what is there already. Returns 1 when
  * the announcement is settled (id_out set), 0 to insert, <0 error. */
@@ -113,14 +130,16 @@ static int ocm_existing(sp_conn *w, const sp_user *owner, const sp_remote_new *r
     int64_t seq = sqlite3_column_int64(s, 0);
     sp_store__copy_text(s, 1, id_out, SP_USER_ID_LEN);
     sp_store__done(s);
-    /* The user registered this space by URL (or an earlier share of the
-     * same folder was never revoked): it now belongs to this share. */
+    /* The user registered this space by URL: it now belongs to this
+     * share. */
     s = sp_store__stmt(w, SQL_ATTACH);
     if (!s)
         return SP_ERR_DB;
     sqlite3_bind_text(s, 1, r->ocm_share_id, -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 2, secret_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, seq);
+    sqlite3_bind_text(s, 3, r->permissions, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, r->resource_type, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, seq);
     step = sqlite3_step(s);
     sp_store__done(s);
     return step == SQLITE_DONE ? 1 : sp_store__err(w, step, "attach share to remote");
@@ -178,6 +197,8 @@ int sp_store_remote_create(sp_store *st, const sp_user *owner, const sp_remote_n
         sqlite3_bind_text(s, 13, state_hash, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 14, r->sub_expires_at);
     }
+    sqlite3_bind_text(s, 15, r->permissions, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 16, r->resource_type, -1, SQLITE_STATIC);
     int step = sqlite3_step(s);
     sp_store__done(s);
     if (step != SQLITE_DONE) {
@@ -190,6 +211,9 @@ int sp_store_remote_create(sp_store *st, const sp_user *owner, const sp_remote_n
     snprintf(row.instance, sizeof row.instance, "%s", r->instance);
     snprintf(row.ocm_share_id, sizeof row.ocm_share_id, "%s",
              r->ocm_share_id ? r->ocm_share_id : "");
+    snprintf(row.permissions, sizeof row.permissions, "%s", r->permissions ? r->permissions : "");
+    snprintf(row.resource_type, sizeof row.resource_type, "%s",
+             r->resource_type ? r->resource_type : "");
     json_t *data = remote_data(&row, r->executant);
     if (data)
         json_object_set_new(data, "origin", json_string(r->ocm_share_id ? "ocm" : "url"));
@@ -210,13 +234,16 @@ fail:
 #define ROW_COLS                                                                                   \
     "r.seq, r.id, r.owner_seq, u.id, r.name, r.remote_drive_id, r.web_dav_url, r.instance,"        \
     " coalesce(r.ocm_share_id, ''), coalesce(r.etag, ''), coalesce(r.mtime, r.created_at),"        \
-    " coalesce(r.sub_id, ''), r.sub_seq"
+    " coalesce(r.sub_id, ''), r.sub_seq, coalesce(r.permissions, ''),"                              \
+    " coalesce(r.resource_type, '')"
 
 static const char SQL_GET[] = "SELECT " ROW_COLS " FROM remotes r JOIN users u ON u.seq ="
                               " r.owner_seq WHERE r.id = ? AND r.owner_seq = ?";
 static const char SQL_BY_SECRET[] = "SELECT " ROW_COLS " FROM remotes r JOIN users u ON u.seq ="
                                     " r.owner_seq WHERE r.ocm_share_id = ? AND r.ocm_secret = ?"
                                     " LIMIT 1";
+static const char SQL_BY_SHARE[] = "SELECT " ROW_COLS " FROM remotes r JOIN users u ON u.seq ="
+                                   " r.owner_seq WHERE r.instance = ? AND r.ocm_share_id = ?";
 static const char SQL_BY_SUB[] = "SELECT " ROW_COLS " FROM remotes r JOIN users u ON u.seq ="
                                  " r.owner_seq WHERE r.instance = ? AND r.sub_id = ?"
                                  " AND r.sub_state = ?";
@@ -225,6 +252,7 @@ static const char SQL_UNSUBSCRIBE[] =
     "INSERT OR IGNORE INTO remote_unsubscribes (instance, sub_id) VALUES (?, ?)";
 static const char SQL_SET_ETAG[] = "UPDATE remotes SET etag = ?, mtime = ? WHERE seq = ?";
 static const char SQL_SET_SUB_SEQ[] = "UPDATE remotes SET sub_seq = ? WHERE seq = ?";
+static const char SQL_SET_PERMISSIONS[] = "UPDATE remotes SET permissions = ? WHERE seq = ?";
 
 static void read_row(sqlite3_stmt *s, remote_row *r, int64_t *mtime)
 {
@@ -241,12 +269,15 @@ static void read_row(sqlite3_stmt *s, remote_row *r, int64_t *mtime)
     *mtime = sqlite3_column_int64(s, 10);
     sp_store__copy_text(s, 11, r->sub_id, sizeof r->sub_id);
     r->sub_seq = sqlite3_column_int64(s, 12);
+    sp_store__copy_text(s, 13, r->permissions, sizeof r->permissions);
+    sp_store__copy_text(s, 14, r->resource_type, sizeof r->resource_type);
 }
 
 /* Runs a one-row lookup (?1, ?2 bound as text, or ?2 as int when key2 is
- * NULL) on conn. Returns 0 with *row filled, SP_ERR_NOT_FOUND, or error. */
+ * NULL; ?3 as text when key3 is set) on conn. Returns 0 with *row filled,
+ * SP_ERR_NOT_FOUND, or error. */
 static int find_row(sp_conn *c, const char *sql, const char *key1, const char *key2,
-                    int64_t key2_int, remote_row *row, int64_t *mtime)
+                    int64_t key2_int, const char *key3, remote_row *row, int64_t *mtime)
 {
     sqlite3_stmt *s = sp_store__stmt(c, sql);
     if (!s)
@@ -256,6 +287,8 @@ static int find_row(sp_conn *c, const char *sql, const char *key1, const char *k
         sqlite3_bind_text(s, 2, key2, -1, SQLITE_STATIC);
     else
         sqlite3_bind_int64(s, 2, key2_int);
+    if (key3)
+        sqlite3_bind_text(s, 3, key3, -1, SQLITE_STATIC);
     int step = sqlite3_step(s);
     if (step == SQLITE_ROW)
         read_row(s, row, mtime);
@@ -273,7 +306,7 @@ int sp_store_remote_get(sp_store *st, const sp_user *owner, const char *id, sp_d
         return SP_ERR_DB;
     remote_row row;
     int64_t mtime = 0;
-    int rc = find_row(c, SQL_GET, id, NULL, owner->seq, &row, &mtime);
+    int rc = find_row(c, SQL_GET, id, NULL, owner->seq, NULL, &row, &mtime);
     if (rc < 0)
         return rc;
     sp_drive d = {.seq = row.seq,
@@ -335,7 +368,7 @@ int sp_store_remote_remove(sp_store *st, const sp_user *owner, const char *id)
         return SP_ERR_DB;
     remote_row row;
     int64_t mtime = 0;
-    int rc = find_row(w, SQL_GET, id, NULL, owner->seq, &row, &mtime);
+    int rc = find_row(w, SQL_GET, id, NULL, owner->seq, NULL, &row, &mtime);
     if (rc == 0)
         rc = remove_row(w, &row, owner->id, "deleted");
     if (rc < 0) {
@@ -345,23 +378,65 @@ int sp_store_remote_remove(sp_store *st, const sp_user *owner, const char *id)
     return sp_store__commit(st);
 }
 
-/* Applies note to row (lock held): UNSHARED removes it with reason,
- * CHANGED stores etag and writes remote.changed unless etag is the stored
- * one (*applied stays 0, nothing written). */
-static int apply_note(sp_conn *w, const remote_row *row, sp_remote_ocm_note note,
-                      const char *reason, const char *etag, int64_t mtime_ms, int *applied)
+/* What a notification does (strings borrowed). */
+typedef struct note_args {
+    sp_remote_ocm_note note;
+    const char *reason;      /* UNSHARED: remote.removed's reason */
+    const char *etag;        /* CHANGED */
+    int64_t mtime_ms;        /* CHANGED: 0 for now */
+    const char *permissions; /* PERMISSIONS: "read" or "read,write" */
+} note_args;
+
+/* Runs an update of row by sql (?1 text, ?2 the row's seq). */
+static int update_row(sp_conn *w, const char *sql, const char *text, const remote_row *row)
 {
-    if (note == SP_REMOTE_OCM_UNSHARED) {
+    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, row->seq);
+    int step = sqlite3_step(s);
+    sp_store__done(s);
+    return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "update remote");
+}
+
+/* Stores the share's new permissions and writes remote.changed naming
+ * them, unless they are the stored ones (a redelivery). */
+static int apply_permissions(sp_conn *w, const remote_row *row, const char *permissions,
+                             int *applied)
+{
+    if (!permissions || strcmp(permissions, row->permissions) == 0)
+        return 0;
+    int rc = update_row(w, SQL_SET_PERMISSIONS, permissions, row);
+    if (rc < 0)
+        return rc;
+    json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:o}", "driveId", row->id, "remoteDriveId",
+                             row->remote_drive_id, "instance", row->instance, "change",
+                             "permissions", "permissions", permissions_json(permissions));
+    if (data && row->etag[0])
+        json_object_set_new(data, "eTag", json_string(row->etag));
+    *applied = 1;
+    return remote_event(w, SP_EVENT_REMOTE_CHANGED, row, data);
+}
+
+/* Applies the note to row (lock held): UNSHARED removes it with reason,
+ * CHANGED stores etag and writes remote.changed unless etag is the stored
+ * one (*applied stays 0, nothing written), PERMISSIONS likewise. */
+static int apply_note(sp_conn *w, const remote_row *row, const note_args *n, int *applied)
+{
+    if (n->note == SP_REMOTE_OCM_UNSHARED) {
         *applied = 1;
-        return remove_row(w, row, NULL, reason);
+        return remove_row(w, row, NULL, n->reason);
     }
-    if (!etag || strcmp(etag, row->etag) == 0)
+    if (n->note == SP_REMOTE_OCM_PERMISSIONS)
+        return apply_permissions(w, row, n->permissions, applied);
+    if (!n->etag || strcmp(n->etag, row->etag) == 0)
         return 0; /* a redelivery: nothing changes */
-    int64_t mtime = mtime_ms ? mtime_ms : sp_time_now_ms();
+    int64_t mtime = n->mtime_ms ? n->mtime_ms : sp_time_now_ms();
     sqlite3_stmt *s = sp_store__stmt(w, SQL_SET_ETAG);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, etag, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 1, n->etag, -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, mtime);
     sqlite3_bind_int64(s, 3, row->seq);
     int step = sqlite3_step(s);
@@ -371,7 +446,7 @@ static int apply_note(sp_conn *w, const remote_row *row, sp_remote_ocm_note note
     char when[SP_TIME_RFC3339_LEN];
     sp_time_format_rfc3339(mtime, when);
     json_t *data = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "driveId", row->id, "remoteDriveId",
-                             row->remote_drive_id, "instance", row->instance, "eTag", etag,
+                             row->remote_drive_id, "instance", row->instance, "eTag", n->etag,
                              "lastModifiedDateTime", when, "change", "updated");
     *applied = 1;
     return remote_event(w, SP_EVENT_REMOTE_CHANGED, row, data);
@@ -390,38 +465,23 @@ static int set_sub_seq(sp_conn *w, const remote_row *row, int64_t sequence)
     return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "remote sequence");
 }
 
-/* Finds the row by sql (three text keys) and applies note to it in one
- * transaction; a sequence (> 0) at or below the row's newest applied one
- * is a redelivery and changes nothing. */
+/* Finds the row by sql (three text keys) and applies the note to it in
+ * one transaction; a sequence (> 0) at or below the row's newest applied
+ * one is a redelivery and changes nothing. */
 static int notify(sp_store *st, const char *sql, const char *k1, const char *k2, const char *k3,
-                  int64_t sequence, sp_remote_ocm_note note, const char *reason, const char *etag,
-                  int64_t mtime_ms, int *applied)
+                  int64_t sequence, const note_args *n, int *applied)
 {
     int done = 0;
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
     remote_row row;
-    int64_t old_mtime = 0;
-    sqlite3_stmt *s = sp_store__stmt(w, sql);
-    int rc = s ? 0 : SP_ERR_DB;
-    if (s) {
-        sqlite3_bind_text(s, 1, k1, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, k2, -1, SQLITE_STATIC);
-        if (k3)
-            sqlite3_bind_text(s, 3, k3, -1, SQLITE_STATIC);
-        int step = sqlite3_step(s);
-        if (step == SQLITE_ROW)
-            read_row(s, &row, &old_mtime);
-        sp_store__done(s);
-        rc = step == SQLITE_ROW    ? 0
-             : step == SQLITE_DONE ? SP_ERR_NOT_FOUND
-                                   : sp_store__err(w, step, "find remote");
-    }
+    int64_t mtime = 0;
+    int rc = find_row(w, sql, k1, k2, 0, k3, &row, &mtime);
     int skip = rc == 0 && sequence > 0 && sequence <= row.sub_seq;
     if (rc == 0 && !skip)
-        rc = apply_note(w, &row, note, reason, etag, mtime_ms, &done);
-    int record = rc == 0 && !skip && sequence > 0 && note != SP_REMOTE_OCM_UNSHARED;
+        rc = apply_note(w, &row, n, &done);
+    int record = rc == 0 && !skip && sequence > 0 && n->note != SP_REMOTE_OCM_UNSHARED;
     if (record)
         rc = set_sub_seq(w, &row, sequence);
     if (rc < 0 || !(done || record)) {
@@ -434,16 +494,53 @@ static int notify(sp_store *st, const char *sql, const char *k1, const char *k2,
     return rc;
 }
 
-int sp_store_remote_ocm_notify(sp_store *st, const char *share_id, const char *secret,
+/* The lookup that ref asks for: sql and its keys (secret_hash filled). */
+static const char *ocm_lookup(const sp_remote_ocm_ref *ref, char secret_hash[SP_STORE_SECRET_HASH_LEN],
+                              const char **k1, const char **k2)
+{
+    if (ref->instance) {
+        *k1 = ref->instance;
+        *k2 = ref->share_id;
+        return SQL_BY_SHARE;
+    }
+    sp_store__hash_secret(ref->secret ? ref->secret : "", secret_hash);
+    *k1 = ref->share_id;
+    *k2 = secret_hash;
+    return SQL_BY_SECRET;
+}
+
+int sp_store_remote_ocm_instance(sp_store *st, const sp_remote_ocm_ref *ref,
+                                 char instance[SP_REMOTE_INSTANCE_MAX])
+{
+    sp_conn *c = sp_store__reader(st);
+    if (!c)
+        return SP_ERR_DB;
+    char secret_hash[SP_STORE_SECRET_HASH_LEN];
+    const char *k1, *k2;
+    const char *sql = ocm_lookup(ref, secret_hash, &k1, &k2);
+    remote_row row;
+    int64_t mtime = 0;
+    int rc = find_row(c, sql, k1, k2, 0, NULL, &row, &mtime);
+    if (rc == 0)
+        snprintf(instance, SP_REMOTE_INSTANCE_MAX, "%s", row.instance);
+    return rc;
+}
+
+int sp_store_remote_ocm_notify(sp_store *st, const sp_remote_ocm_ref *ref,
                                sp_remote_ocm_note note, const char *etag, int64_t mtime_ms,
-                               int *applied)
+                               const char *permissions, int *applied)
 {
     if (applied)
         *applied = 0;
     char secret_hash[SP_STORE_SECRET_HASH_LEN];
-    sp_store__hash_secret(secret, secret_hash);
-    return notify(st, SQL_BY_SECRET, share_id, secret_hash, NULL, 0, note, "unshared", etag,
-                  mtime_ms, applied);
+    const char *k1, *k2;
+    const char *sql = ocm_lookup(ref, secret_hash, &k1, &k2);
+    note_args n = {.note = note,
+                   .reason = "unshared",
+                   .etag = etag,
+                   .mtime_ms = mtime_ms,
+                   .permissions = permissions};
+    return notify(st, sql, k1, k2, NULL, 0, &n, applied);
 }
 
 int sp_store_remote_sub_notify(sp_store *st, const char *instance, const char *sub_id,
@@ -454,8 +551,8 @@ int sp_store_remote_sub_notify(sp_store *st, const char *instance, const char *s
         *applied = 0;
     char state_hash[SP_STORE_SECRET_HASH_LEN];
     sp_store__hash_secret(client_state, state_hash);
-    return notify(st, SQL_BY_SUB, instance, sub_id, state_hash, sequence, note, "accessLost", etag,
-                  0, applied);
+    note_args n = {.note = note, .reason = "accessLost", .etag = etag};
+    return notify(st, SQL_BY_SUB, instance, sub_id, state_hash, sequence, &n, applied);
 }
 
 int sp_store_remote_unsubscribe(sp_store *st, const char *instance, const char *sub_id)

@@ -29,6 +29,8 @@ typedef struct sp_remote_new {
     const char *executant;    /* who registered it (user id or OCM address) */
     const char *ocm_share_id; /* OCM providerId; NULL when registered by URL */
     const char *ocm_secret;   /* the share's shared secret (OCM only) */
+    const char *permissions;  /* OCM only: "read" or "read,write"; NULL otherwise */
+    const char *resource_type; /* OCM only: "file" or "folder"; NULL otherwise */
     /* Its subscription at the hosting instance (registered by URL), or
      * NULL: only the SHA-256 of the clientState is kept. */
     const char *sub_id;
@@ -42,11 +44,14 @@ typedef struct sp_remote_new {
  *
  * Registered by URL (no ocm_share_id): SP_ERR_CONFLICT when owner has that
  * webDavUrl already.
- * Announced over OCM: idempotent, since the sender retries. The same
- * (instance, share id) with the same owner and secret again is success
- * with *existed = 1 and no new event; a space owner registered by URL
- * before takes the share's id and secret (*existed = 1). The share id of
- * the instance held by another owner or secret is SP_ERR_CONFLICT.
+ * Announced over OCM: a share is (instance, share id), and idempotent,
+ * since the sender retries. The same (instance, share id) with the same
+ * owner and secret again is success with *existed = 1 and no new event; a
+ * space owner registered by URL before (not one of another share) takes
+ * the share's id, secret and permissions (*existed = 1). Another share of
+ * the same folder is a space of its own: no share takes another's row.
+ * The share id of the instance held by another owner or secret is
+ * SP_ERR_CONFLICT.
  * *existed may be NULL. Returns 0 or a negative sp_err.
  */
 int sp_store_remote_create(sp_store *st, const sp_user *owner, const sp_remote_new *r,
@@ -69,22 +74,41 @@ int sp_store_remote_remove(sp_store *st, const sp_user *owner, const char *id);
 
 /* What an OCM notification does to the remote space it names. */
 typedef enum sp_remote_ocm_note {
-    SP_REMOTE_OCM_UNSHARED, /* the share was revoked: remove the space */
-    SP_REMOTE_OCM_CHANGED,  /* the resource changed: new eTag */
+    SP_REMOTE_OCM_UNSHARED,    /* the share was revoked: remove the space */
+    SP_REMOTE_OCM_CHANGED,     /* the resource changed: new eTag */
+    SP_REMOTE_OCM_PERMISSIONS, /* the share now grants other permissions */
 } sp_remote_ocm_note;
 
+/* Which remote space an OCM notification names (strings borrowed): the
+ * share of instance with share_id when instance is set (the sender signed
+ * as that instance), else the share with share_id whose shared secret is
+ * secret (unsigned senders prove themselves with it, as Nextcloud does). */
+typedef struct sp_remote_ocm_ref {
+    const char *instance;
+    const char *share_id;
+    const char *secret;
+} sp_remote_ocm_ref;
+
+/* Writes the base URL of the instance that announced the share ref names
+ * to instance (SP_REMOTE_INSTANCE_MAX bytes), on the thread's reader.
+ * Returns 0, SP_ERR_NOT_FOUND or another negative sp_err. */
+#define SP_REMOTE_INSTANCE_MAX 2100
+int sp_store_remote_ocm_instance(sp_store *st, const sp_remote_ocm_ref *ref,
+                                 char instance[SP_REMOTE_INSTANCE_MAX]);
+
 /*
- * Applies an OCM notification to the remote space announced with share_id
- * whose shared secret is secret. UNSHARED removes it (remote.removed);
- * CHANGED stores etag (and mtime_ms when non-zero) and writes
- * spaceport.remote.changed, unless etag equals the stored one (a
- * redelivery: *applied = 0, nothing written). *applied may be NULL.
+ * Applies an OCM notification to the remote space ref names. UNSHARED
+ * removes it (remote.removed); CHANGED stores etag (and mtime_ms when
+ * non-zero) and writes spaceport.remote.changed, unless etag equals the
+ * stored one (a redelivery: *applied = 0, nothing written); PERMISSIONS
+ * stores permissions ("read" or "read,write") and writes remote.changed
+ * naming them, unless they are the stored ones. *applied may be NULL.
  * Returns 0, SP_ERR_NOT_FOUND (no such share, or the secret does not
  * match) or another negative sp_err.
  */
-int sp_store_remote_ocm_notify(sp_store *st, const char *share_id, const char *secret,
+int sp_store_remote_ocm_notify(sp_store *st, const sp_remote_ocm_ref *ref,
                                sp_remote_ocm_note note, const char *etag, int64_t mtime_ms,
-                               int *applied);
+                               const char *permissions, int *applied);
 
 /*
  * Applies a notification of the hosting instance to the remote space

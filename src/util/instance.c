@@ -74,23 +74,54 @@ static int rest_ok(const char *p)
     return *p == '\0';
 }
 
+/* Parses url and checks what every WebDAV URL of another instance must
+ * be: https (http to loopback), no query, only path characters. */
+static int parse_dav_url(const char *url, sp_url *u, const char **why)
+{
+    const char *reason = NULL;
+    if (!url || sp_url_parse(url, u, &reason) < 0)
+        FAIL(reason ? reason : "is not a URL");
+    int https = strcmp(u->scheme, "https") == 0;
+    if (!https && !(strcmp(u->scheme, "http") == 0 && sp_url_host_is_loopback(u->host)))
+        FAIL("must use https (http only for loopback hosts)");
+    if (strchr(url, '?'))
+        FAIL("must not have a query");
+    for (const char *c = u->path; *c; c++) {
+        if (!path_char(*c))
+            FAIL("has a character not allowed in a URL path");
+    }
+    return 0;
+}
+
+int sp_instance_match_url(const char *const *instances, size_t count, const char *url,
+                          size_t *index, const char **why)
+{
+    sp_url u;
+    const char *reason = NULL;
+    if (parse_dav_url(url, &u, why) < 0)
+        return SP_ERR_INVALID;
+    if (!rest_ok(u.path))
+        FAIL("has an empty, '.' or '..' path segment or a malformed escape");
+    for (size_t i = 0; i < count; i++) {
+        sp_url t;
+        if (sp_url_parse(instances[i], &t, &reason) < 0)
+            continue;
+        if (strcmp(t.scheme, u.scheme) != 0 || strcmp(t.host, u.host) != 0 || t.port != u.port)
+            continue;
+        *index = i;
+        return 0;
+    }
+    FAIL("is not on a trusted instance (SPACEPORT_TRUSTED_INSTANCES)");
+}
+
 int sp_instance_match_dav(const char *const *instances, size_t count, const char *url,
                           sp_instance_dav *out, const char **why)
 {
     memset(out, 0, sizeof *out);
     sp_url u;
     const char *reason = NULL;
-    if (!url || sp_url_parse(url, &u, &reason) < 0)
-        FAIL(reason ? reason : "is not a URL");
-    int https = strcmp(u.scheme, "https") == 0;
-    if (!https && !(strcmp(u.scheme, "http") == 0 && sp_url_host_is_loopback(u.host)))
-        FAIL("must use https (http only for loopback hosts)");
-    if (strchr(url, '?'))
-        FAIL("must not have a query");
-    for (const char *c = u.path; *c; c++) {
-        if (!path_char(*c))
-            FAIL("has a character not allowed in a URL path");
-    }
+    if (parse_dav_url(url, &u, why) < 0)
+        return SP_ERR_INVALID;
 
     for (size_t i = 0; i < count; i++) {
         sp_url t;
@@ -155,6 +186,12 @@ static int address_host(const sp_url *base, const char *address, sp_url *out)
     if (!at || at == address || !at[1] || strlen(at + 1) >= SP_INSTANCE_AUTHORITY_MAX)
         return SP_ERR_INVALID;
     const char *host = at + 1;
+    /* Nextcloud may write the host with a scheme ("bob@https://host"):
+     * the scheme says nothing more than the trusted base URL does. */
+    if (strncmp(host, "https://", 8) == 0)
+        host += 8;
+    else if (strncmp(host, "http://", 7) == 0)
+        host += 7;
     if (strpbrk(host, "/?#@\\"))
         return SP_ERR_INVALID;
     char url[SP_INSTANCE_AUTHORITY_MAX + 32];

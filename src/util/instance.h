@@ -40,6 +40,18 @@ int sp_instance_match_dav(const char *const *instances, size_t count, const char
                           sp_instance_dav *out, const char **why);
 
 /*
+ * Checks that url is a URL on one of the trusted instances (base URLs,
+ * borrowed), as an OCM share's WebDAV URI must be when the sender is not
+ * a Spaceport: https (or http to a loopback host), no user-info, fragment
+ * or query, the same scheme, host and port as a trusted base URL, any
+ * path without empty, "." or ".." segments (also percent-encoded),
+ * encoded slashes or NULs. Returns 0 and the instance's index in *index,
+ * or SP_ERR_INVALID with *why (static text) set.
+ */
+int sp_instance_match_url(const char *const *instances, size_t count, const char *url,
+                          size_t *index, const char **why);
+
+/*
  * Writes the authority of base_url as OCM addresses name it: the host
  * (IPv6 in brackets), with ":port" only when it is not the scheme's
  * default ("cloud.zurich.test", "127.0.0.1:9200"). Returns 0, or
@@ -49,7 +61,8 @@ int sp_instance_authority(const char *base_url, char *out, size_t outlen);
 
 /*
  * Finds the trusted instance whose authority is the host part of an OCM
- * address "user@host[:port]" (the part after the last '@'; compared after
+ * address "user@host[:port]" (the part after the last '@', without an
+ * "https://" or "http://" some peers put before it; compared after
  * normalisation, so a default port may be written or not). Returns 0 and
  * the instance's index in *index; SP_ERR_INVALID when address is not
  * user@host; SP_ERR_NOT_FOUND when no trusted instance has that host.

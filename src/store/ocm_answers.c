@@ -1,0 +1,120 @@
+/*
+ * ocm_answers.c - receivers' answers to the shares sent over Open Cloud
+ * Mesh (see ocm_answers.h).
+ */
+#include "store/ocm_answers.h"
+
+#include "store/internal.h"
+
+#include "util/err.h"
+#include "util/time.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* ?1 the share id, ?2 the secret or ?3 the instance that took it. The
+ * secret is the one generated for the share and sent with it (store/ocm.c),
+ * compared whole. */
+static const char SQL_FIND[] =
+    "SELECT seq, state, coalesce(answer, ''), coalesce(instance, '') FROM ocm_sent"
+    " WHERE share_id = ?1 AND ((?3 IS NULL AND secret = ?2) OR (?3 IS NOT NULL AND instance = ?3))";
+static const char SQL_ANSWER[] =
+    "UPDATE ocm_sent SET answer = ?1, answered_at = ?2, updated_at = ?2,"
+    " state = CASE WHEN ?1 = 'declined' THEN 'refused' ELSE state END WHERE seq = ?3";
+static const char SQL_DROP_DELIVERIES[] = "DELETE FROM ocm_outbox WHERE sent_seq = ?";
+
+typedef struct sent_row {
+    int64_t seq;
+    char state[16];
+    char answer[16];
+    char instance[SP_OCM_ANSWER_INSTANCE_MAX];
+} sent_row;
+
+static int find(sp_conn *c, const sp_ocm_sent_ref *ref, sent_row *row)
+{
+    sqlite3_stmt *s = sp_store__stmt(c, SQL_FIND);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, ref->share_id, -1, SQLITE_STATIC);
+    if (ref->secret)
+        sqlite3_bind_text(s, 2, ref->secret, -1, SQLITE_STATIC);
+    if (ref->instance)
+        sqlite3_bind_text(s, 3, ref->instance, -1, SQLITE_STATIC);
+    int step = sqlite3_step(s);
+    if (step == SQLITE_ROW) {
+        row->seq = sqlite3_column_int64(s, 0);
+        sp_store__copy_text(s, 1, row->state, sizeof row->state);
+        sp_store__copy_text(s, 2, row->answer, sizeof row->answer);
+        sp_store__copy_text(s, 3, row->instance, sizeof row->instance);
+    }
+    sp_store__done(s);
+    if (step == SQLITE_ROW)
+        return 0;
+    return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, step, "find sent share");
+}
+
+int sp_store_ocm_sent_instance(sp_store *st, const sp_ocm_sent_ref *ref,
+                               char instance[SP_OCM_ANSWER_INSTANCE_MAX])
+{
+    sp_conn *c = sp_store__reader(st);
+    if (!c)
+        return SP_ERR_DB;
+    sent_row row;
+    int rc = find(c, ref, &row);
+    if (rc == 0 && !row.instance[0])
+        rc = SP_ERR_NOT_FOUND; /* not delivered: nobody can answer it yet */
+    if (rc == 0)
+        snprintf(instance, SP_OCM_ANSWER_INSTANCE_MAX, "%s", row.instance);
+    return rc;
+}
+
+/* Whether answer applies to row: 1 to write it, 0 for a redelivery, or
+ * SP_ERR_NOT_FOUND for a share that ended. */
+static int judge(const sent_row *row, const char *answer)
+{
+    if (strcmp(row->answer, answer) == 0)
+        return 0;
+    if (!row->instance[0] ||
+        (strcmp(row->state, "pending") != 0 && strcmp(row->state, "shared") != 0))
+        return SP_ERR_NOT_FOUND;
+    return 1;
+}
+
+int sp_store_ocm_answer(sp_store *st, const sp_ocm_sent_ref *ref, sp_ocm_answer answer,
+                        int *applied)
+{
+    const char *word = answer == SP_OCM_ANSWER_DECLINED ? "declined" : "accepted";
+    if (applied)
+        *applied = 0;
+    sp_conn *w = sp_store__begin(st);
+    if (!w)
+        return SP_ERR_DB;
+    sent_row row;
+    int rc = find(w, ref, &row);
+    if (rc == 0)
+        rc = judge(&row, word);
+    if (rc <= 0) {
+        sp_store__rollback(st);
+        return rc;
+    }
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_ANSWER);
+    rc = s ? 0 : SP_ERR_DB;
+    if (s) {
+        sqlite3_bind_text(s, 1, word, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 2, sp_time_now_ms());
+        sqlite3_bind_int64(s, 3, row.seq);
+        rc = sp_store__step_done(w, s, "answer sent share");
+    }
+    /* Declined: the receiver no longer holds the share, so its changes
+     * and its unshare have no one to go to. */
+    if (rc == 0 && answer == SP_OCM_ANSWER_DECLINED)
+        rc = sp_store__exec_seq(w, SQL_DROP_DELIVERIES, row.seq, "drop deliveries");
+    if (rc < 0) {
+        sp_store__rollback(st);
+        return rc;
+    }
+    rc = sp_store__commit(st);
+    if (rc == 0 && applied)
+        *applied = 1;
+    return rc;
+}
