@@ -167,7 +167,7 @@ int sp_peers_verify(sp_peers *p, const sp_peers_req *r, size_t *index, const cha
         *why = "the request is not signed (Signature-Input and Signature)";
         goto done;
     }
-    if (sp_httpsig_parse_tagged(r->sig_input, r->signature, SP_PEERS_TAG, s, why) < 0)
+    if (sp_httpsig_parse_tagged(r->sig_input, r->signature, SP_HTTPSIG_TAG_OCM, s, why) < 0)
         goto done;
     if (sp_discovery_keyid_instance(p->discovery, s->keyid, index) < 0) {
         *why = "the keyid names no trusted instance";

@@ -38,8 +38,6 @@ typedef struct sp_peers sp_peers;
 /* How old a signature may be, in seconds, and how far ahead of our clock. */
 #define SP_PEERS_WINDOW_S 300
 #define SP_PEERS_SKEW_S   60
-/* The tag of the signature OCM requests carry (draft-05 section 9). */
-#define SP_PEERS_TAG "ocm"
 
 /* Creates the verifier of the instances discovery knows (borrowed, must
  * outlive it). Returns 0 and *out (new), or SP_ERR_NOMEM. */

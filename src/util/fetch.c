@@ -166,7 +166,7 @@ static int add_header(struct curl_slist **list, const char *line)
 
 /* The fields a signature covers, by name. */
 typedef struct sign_fields {
-    const char *digest, *content_type;
+    const char *digest, *content_type, *content_length;
 } sign_fields;
 
 static const char *sign_field(void *ctx, const char *name)
@@ -174,15 +174,17 @@ static const char *sign_field(void *ctx, const char *name)
     const sign_fields *f = ctx;
     if (strcmp(name, "content-digest") == 0)
         return f->digest;
+    if (strcmp(name, "content-length") == 0)
+        return f->content_length;
     return strcmp(name, "content-type") == 0 ? f->content_type : NULL;
 }
 
 /* Adds Content-Digest (with a body), Signature-Input and Signature for
- * req->signer to *headers. */
+ * req->signer to *headers: the OCM signing profile (fetch.h). */
 static int sign_request(const char *url, const sp_url *u, const sp_fetch_req *req, int post,
                         struct curl_slist **headers, const char **why)
 {
-    char authority[SP_INSTANCE_AUTHORITY_MAX], digest[SP_HTTPSIG_DIGEST_LEN];
+    char authority[SP_INSTANCE_AUTHORITY_MAX], digest[SP_HTTPSIG_DIGEST_LEN], length[32];
     unsigned char raw[FETCH_NONCE_BYTES];
     char nonce[SP_BASE64URL_LEN(FETCH_NONCE_BYTES) + 1];
     if (sp_instance_authority(url, authority, sizeof authority) < 0 ||
@@ -192,24 +194,29 @@ static int sign_request(const char *url, const sp_url *u, const sp_fetch_req *re
         return SP_ERR_INVALID;
     }
     sign_fields f = {.content_type = req->content_type};
-    const char *covered[6] = {"@method", "@authority", "@path"};
-    size_t count = 3;
-    if (u->query[0])
-        covered[count++] = "@query";
+    const char *covered[5] = {"@method", "@target-uri"};
+    size_t count = 2;
     if (post) {
         sp_httpsig_content_digest(req->body, req->body_len, digest, sizeof digest);
+        snprintf(length, sizeof length, "%zu", req->body_len);
         f.digest = digest;
+        f.content_length = length;
         covered[count++] = "content-digest";
+        covered[count++] = "content-length";
         if (req->content_type)
             covered[count++] = "content-type";
     }
-    sp_httpsig_msg m = {.method = req->method ? req->method : "GET",
+    sp_httpsig_msg m = {.scheme = u->scheme,
+                        .method = req->method ? req->method : "GET",
                         .authority = authority,
                         .path = u->path[0] ? u->path : "/",
                         .query = u->query[0] ? u->query : NULL,
                         .field = sign_field,
                         .ctx = &f};
-    sp_httpsig_params p = {.created = sp_time_now_ms() / 1000, .nonce = nonce, .with_alg = 1};
+    sp_httpsig_params p = {.created = sp_time_now_ms() / 1000,
+                           .nonce = nonce,
+                           .with_alg = 1,
+                           .tag = SP_HTTPSIG_TAG_OCM};
     sp_buf input = {0}, sig = {0}, line = {0};
     int rc = sp_httpsig_sign(req->signer, &m, covered, count, &p, &input, &sig);
     const char *names[3] = {"Content-Digest", "Signature-Input", "Signature"};

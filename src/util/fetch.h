@@ -40,10 +40,12 @@ typedef struct sp_fetch_req {
     long timeout_ms;          /* whole transfer, > 0 */
     size_t max_body;          /* largest answer accepted, > 0 */
     int redirects_max;        /* same-origin GET redirects followed; 0: a 3xx is the answer */
-    /* Signs the request as this instance (RFC 9421, util/httpsig.h):
-     * Content-Digest of the body, and a signature over @method,
-     * @authority, @path, @query (when there is one), content-digest and
-     * content-type (when there is a body), created now, a random nonce.
+    /* Signs the request as this instance (RFC 9421, util/httpsig.h) with
+     * the signing profile of OCM (draft-05 section 9), used for every
+     * request between instances: Content-Digest of the body, and one
+     * signature tagged "ocm" over @method, @target-uri (with the URL's
+     * own scheme), and content-digest, content-length and content-type
+     * when there is a body; created now, keyid, alg and a random nonce.
      * NULL: unsigned. */
     const struct sp_httpsig_key *signer;
 } sp_fetch_req;

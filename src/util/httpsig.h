@@ -34,6 +34,9 @@ struct sp_buf;
 #define SP_HTTPSIG_COMPONENT_MAX 64
 /* Longest keyid: ours are the instance's URL and a fingerprint. */
 #define SP_HTTPSIG_KEYID_MAX 512
+/* The tag of the signatures of requests between instances: OCM's
+ * (draft-05 section 9), which a verifier selects by it. */
+#define SP_HTTPSIG_TAG_OCM "ocm"
 /* Longest signature: 512 bytes is an RSA-4096 signature. */
 #define SP_HTTPSIG_SIG_MAX 512
 /* Longest nonce and label: random tokens, not payloads. */

@@ -49,8 +49,9 @@ class FakeInstance:
 
     def get(self, path):
         if path == '/.well-known/ocm':
-            return self.json(200, {'enabled': True, 'publicKey': {
-                'keyId': self.keyid, 'publicKeyPem': self.pem}})
+            return self.json(200, {'enabled': True, 'apiVersion': '1.2.2',
+                                   'endPoint': self.url + '/ocm', 'publicKey': {
+                                       'keyId': self.keyid, 'publicKeyPem': self.pem}})
         if path.startswith('/graph/v1.0/drives/'):
             return self.json(200, {'id': path.rsplit('/', 1)[1], 'name': 'Fake',
                                    'root': {'eTag': '"e0"'}})
