@@ -17,14 +17,16 @@ import base64
 import hashlib
 import json
 import os
+import socket
 import sqlite3
+import threading
 import time
 import urllib.parse
 import uuid
 
 import jsonschema
 
-from harness import SOURCE_ROOT, TAP, Client, Issuer, Nats, Spaceport, wait_until
+from harness import SOURCE_ROOT, TAP, Client, Issuer, Nats, Spaceport, free_port
 
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 GEN, LIST, ACCEPT = ('/sciencemesh/generate-invite', '/sciencemesh/list-invite',
@@ -59,6 +61,32 @@ def db(sp, sql, args=()):
 
 def authority(sp):
     return urllib.parse.urlsplit(sp.url).netloc
+
+
+class Canary:
+    """A loopback listener that counts connections: a host that must never
+    be contacted."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.connections = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(('127.0.0.1', self.port))
+        self.sock.listen(8)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            c.close()
+
+    def close(self):
+        self.sock.close()
 
 
 def invalid(s, data):
@@ -139,8 +167,15 @@ def check_generate(t, zurich, ein, bohr):
 
 
 def check_accept(t, zurich, paris, ein, bohr, marie, token, invite):
-    r = marie.call('POST', ACCEPT, {'token': token, 'providerDomain': 'evil.example'})
-    t.eq(r.status, 403, 'accepting at a provider that is not trusted: 403, before any connection')
+    canary = Canary()
+    try:
+        for domain in ('127.0.0.1:%d' % canary.port, 'http://127.0.0.1:%d/' % canary.port):
+            r = marie.call('POST', ACCEPT, {'token': token, 'providerDomain': domain})
+            t.eq(r.status, 403, 'accepting at %s, not trusted: 403' % domain)
+        time.sleep(0.2)
+        t.eq(canary.connections, 0, 'and that host was never contacted')
+    finally:
+        canary.close()
     r = marie.call('POST', ACCEPT, {'providerDomain': authority(zurich)})
     t.eq(r.status, 400, 'accept-invite without a token: 400')
     r = marie.call('POST', ACCEPT, {'token': 'bm90IGFuIGludml0ZQ'})
