@@ -252,7 +252,7 @@ int sp_store_contacts_list(sp_store *st, const sp_user *owner, const char *term,
     if (!q)
         return SP_ERR_DB;
     sqlite3_bind_int64(q, 1, owner->seq);
-    sqlite3_bind_int(q, 2, SP_CONTACTS_LIST_MAX);
+    sqlite3_bind_int(q, 2, term ? SP_USER_SEARCH_MAX : SP_CONTACTS_LIST_MAX);
     if (term)
         sqlite3_bind_text(q, 3, contains, -1, SQLITE_STATIC);
     int rc, err = 0;

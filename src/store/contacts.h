@@ -93,7 +93,7 @@ int sp_store_contact_add(sp_store *st, const sp_user *owner, const sp_contact_ne
 
 /* Lists owner's contacts by name (at most SP_CONTACTS_LIST_MAX); with a
  * term (not NULL), only those whose name, address or e-mail contains it
- * (ASCII case ignored). */
+ * (ASCII case ignored), at most SP_USER_SEARCH_MAX as a user search. */
 int sp_store_contacts_list(sp_store *st, const sp_user *owner, const char *term, sp_contact_fn fn,
                            void *ctx);
 
