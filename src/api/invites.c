@@ -137,9 +137,10 @@ static int read_invite_string(const char *s, char *token, char *provider)
     if (strlen(plain) != len || !at || at == plain || !at[1] ||
         (size_t)(at - plain) > SP_INVITE_TOKEN_MAX || strlen(at + 1) >= SP_INSTANCE_AUTHORITY_MAX)
         return SP_ERR_INVALID;
-    *at = '\0';
-    snprintf(token, SP_INVITE_TOKEN_MAX + 1, "%s", plain);
-    snprintf(provider, SP_INSTANCE_AUTHORITY_MAX, "%s", at + 1);
+    /* Both lengths are checked above. */
+    memcpy(token, plain, (size_t)(at - plain));
+    token[at - plain] = '\0';
+    memcpy(provider, at + 1, strlen(at + 1) + 1);
     return 0;
 }
 
