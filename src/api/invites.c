@@ -146,16 +146,46 @@ static int read_invite_string(const char *s, char *token, char *provider)
 
 /* ---- the user's routes ---- */
 
+/* Authenticates the caller into *u and reads the body: a JSON object, or
+ * an empty one when there is none (the web app sends none when it has
+ * nothing to say). *had_body says which. Returns a new reference, or NULL
+ * after replying. */
+static json_t *caller_body(sp_http_req *req, sp_api *api, sp_user *u, size_t *had_body)
+{
+    if (sp_api__caller(req, api, u) < 0)
+        return NULL;
+    sp_http_body(req, had_body);
+    json_t *body = *had_body ? sp_api__json_body(req) : json_object();
+    if (!body && !*had_body)
+        sp_api__store_error(req, SP_ERR_NOMEM);
+    return body;
+}
+
+/* Fills list (a JSON array) with what u has. */
+typedef int (*list_fn)(sp_api *api, const sp_user *u, json_t *list);
+
+/* Answers a listing of the caller's own: 200 with the array fill made. */
+static void reply_list(sp_http_req *req, sp_api *api, list_fn fill)
+{
+    sp_user u;
+    if (sp_api__caller(req, api, &u) < 0)
+        return;
+    json_t *list = json_array();
+    int rc = list ? fill(api, &u, list) : SP_ERR_NOMEM;
+    if (rc < 0) {
+        json_decref(list);
+        sp_api__store_error(req, rc);
+        return;
+    }
+    sp_http_reply_json(req, 200, list);
+}
+
 static void generate_invite(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
     sp_user u;
-    if (sp_api__caller(req, api, &u) < 0)
-        return;
     size_t len;
-    sp_http_body(req, &len);
-    /* The web app posts no body when there is no description. */
-    json_t *body = len ? sp_api__json_body(req) : json_object();
+    json_t *body = caller_body(req, api, &u, &len);
     if (!body)
         return;
     json_t *d = json_object_get(body, "description"), *r = json_object_get(body, "recipient");
@@ -208,22 +238,16 @@ static int append_invite(const sp_invite *inv, void *arg)
     return j && json_array_append_new(arg, j) == 0 ? 0 : SP_ERR_NOMEM;
 }
 
+static int fill_invites(sp_api *api, const sp_user *u, json_t *list)
+{
+    return sp_store_invites_list(api->store, u, append_invite, list);
+}
+
 /* GET /sciencemesh/list-invite: the caller's invites, newest first. The
  * token was shown once, when made: "token" is empty here. */
 static void list_invites(sp_http_req *req, void *ctx)
 {
-    sp_api *api = ctx;
-    sp_user u;
-    if (sp_api__caller(req, api, &u) < 0)
-        return;
-    json_t *list = json_array();
-    int rc = list ? sp_store_invites_list(api->store, &u, append_invite, list) : SP_ERR_NOMEM;
-    if (rc < 0) {
-        json_decref(list);
-        sp_api__store_error(req, rc);
-        return;
-    }
-    sp_http_reply_json(req, 200, list);
+    reply_list(req, ctx, fill_invites);
 }
 
 /* A contact as the web app lists accepted users (Reva's remoteUser), with
@@ -241,21 +265,15 @@ static int append_contact(const sp_contact *c, void *arg)
     return j && json_array_append_new(arg, j) == 0 ? 0 : SP_ERR_NOMEM;
 }
 
+static int fill_contacts(sp_api *api, const sp_user *u, json_t *list)
+{
+    return sp_store_contacts_list(api->store, u, NULL, append_contact, list);
+}
+
+/* GET /sciencemesh/find-accepted-users: the caller's contacts. */
 static void find_accepted_users(sp_http_req *req, void *ctx)
 {
-    sp_api *api = ctx;
-    sp_user u;
-    if (sp_api__caller(req, api, &u) < 0)
-        return;
-    json_t *list = json_array();
-    int rc =
-        list ? sp_store_contacts_list(api->store, &u, NULL, append_contact, list) : SP_ERR_NOMEM;
-    if (rc < 0) {
-        json_decref(list);
-        sp_api__store_error(req, rc);
-        return;
-    }
-    sp_http_reply_json(req, 200, list);
+    reply_list(req, ctx, fill_contacts);
 }
 
 /* DELETE /sciencemesh/delete-accepted-user {"user_id", "idp"} (or the
@@ -264,11 +282,8 @@ static void delete_accepted_user(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
     sp_user u;
-    if (sp_api__caller(req, api, &u) < 0)
-        return;
     size_t len;
-    sp_http_body(req, &len);
-    json_t *body = len ? sp_api__json_body(req) : json_object();
+    json_t *body = caller_body(req, api, &u, &len);
     if (!body)
         return;
     const char *user_id = field(body, "user_id", SP_CONTACT_USER_ID_MAX, 1);

@@ -17,16 +17,14 @@ import base64
 import hashlib
 import json
 import os
-import socket
 import sqlite3
-import threading
 import time
 import urllib.parse
 import uuid
 
 import jsonschema
 
-from harness import SOURCE_ROOT, TAP, Client, Issuer, Nats, Spaceport, free_port
+from harness import SOURCE_ROOT, TAP, Canary, Client, Issuer, Nats, Spaceport
 
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 GEN, LIST, ACCEPT = ('/sciencemesh/generate-invite', '/sciencemesh/list-invite',
@@ -61,32 +59,6 @@ def db(sp, sql, args=()):
 
 def authority(sp):
     return urllib.parse.urlsplit(sp.url).netloc
-
-
-class Canary:
-    """A loopback listener that counts connections: a host that must never
-    be contacted."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.connections = 0
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(('127.0.0.1', self.port))
-        self.sock.listen(8)
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            c.close()
-
-    def close(self):
-        self.sock.close()
 
 
 def invalid(s, data):
