@@ -299,6 +299,12 @@ const char *sp_api__ocm_ident(json_t *v, size_t max);
 /* The request body as a JSON object (sp_api__json_parse's limits), or NULL
  * after replying 400 in the OCM form. New reference. */
 json_t *sp_api__ocm_body(sp_http_req *req);
+/* Reads what an OCM share or notification grants into *out ("read" or
+ * "read,write", static): a list of read, write and share (OCM 1.2), an
+ * OCS bit mask as a number or a string (read 1, update 2, create 4,
+ * delete 8, share 16: Nextcloud), or "read" / "read,write". Returns 0 or
+ * SP_ERR_INVALID (ocm_shares.c). */
+int sp_api__ocm_permissions(json_t *v, const char **out);
 /* The OCM routes besides discovery (ocm_shares.c, ocm_notify.c). */
 int sp_api__register_ocm_shares(sp_router *r, sp_api *api);
 int sp_api__register_ocm_notifications(sp_router *r, sp_api *api);

@@ -57,7 +57,8 @@ struct sp_federation {
     sp_discovery *discovery;                   /* the peers' endPoints and what they take */
     const sp_httpsig_key *key;                 /* signs every request */
     char authority[SP_INSTANCE_AUTHORITY_MAX]; /* ours, for OCM addresses */
-    const char *local[SP_CONFIG_LIST_MAX];     /* e-mail domains served here */
+    int dav_at_origin; /* our dav_url is the origin of public_url: relative uris resolve there */
+    const char *local[SP_CONFIG_LIST_MAX]; /* e-mail domains served here */
     size_t local_count;
     sp_ocm_cursor cursor;
     sp_ocm_delivery batch[SP_FED_BATCH];
@@ -66,11 +67,12 @@ struct sp_federation {
     sp_wake bell;        /* rung on commit and on stop */
     atomic_int stopping; /* also cancels a request in flight */
 
-    atomic_uint_fast64_t delivered, retried, kept_local, refused;
+    atomic_uint_fast64_t delivered, retried, kept_local, refused, skipped;
     atomic_int_fast64_t queued;
 };
 
-typedef enum outcome { OUT_DELIVERED, OUT_LOCAL, OUT_REFUSED, OUT_RETRY } outcome;
+/* OUT_SKIPPED: a notification the receiver does not take, dropped as done. */
+typedef enum outcome { OUT_DELIVERED, OUT_LOCAL, OUT_REFUSED, OUT_RETRY, OUT_SKIPPED } outcome;
 
 void sp_federation_wake(void *arg)
 {
@@ -82,7 +84,8 @@ static void wait_for(sp_federation *f, int64_t ms)
     sp_wake_wait(&f->bell, ms, &f->stopping);
 }
 
-/* One request to another instance; *status and the answer on 0. */
+/* One request to another instance, signed with the instance key;
+ * *status on 0. */
 static int call(sp_federation *f, const char *url, const char *body, long *status, const char **why)
 {
     sp_buf answer = {0};
@@ -93,46 +96,156 @@ static int call(sp_federation *f, const char *url, const char *body, long *statu
                       .cancel = &f->stopping,
                       .timeout_ms = SP_FED_TIMEOUT_MS,
                       .max_body = SP_FED_ANSWER_MAX,
-                      .redirects_max = 0};
+                      .redirects_max = 0,
+                      .signer = f->key};
     int rc = sp_fetch(url, &r, status, &answer, why);
     sp_buf_free(&answer);
     return rc;
 }
 
-/* The OCM share body of d (new string, or NULL). */
-static char *share_body(sp_federation *f, const sp_ocm_delivery *d)
+/* The index of trusted instance base (SIZE_MAX when it is no longer
+ * trusted). */
+static size_t instance_index(sp_federation *f, const char *base)
 {
-    char *text = NULL;
-    sp_buf address = {0}, uri = {0};
-    /* Viewer and SpaceViewer only read; an unknown role grants nothing more. */
-    int read_only = !sp_role_can(d->role, SP_CAN_WRITE);
-    if (sp_buf_printf(&address, "%s@%s", d->sharer, f->authority) < 0 ||
-        sp_buf_printf(&uri, "%s/dav/spaces/", f->cfg->dav_url) < 0 ||
-        sp_url_encode(&uri, d->item_id, SP_URL_SEGMENT_KEEP) < 0)
-        goto done;
-    json_t *perms = read_only ? json_pack("[s]", "read") : json_pack("[s, s]", "read", "write");
-    json_t *doc = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s,"
-        " s:{s:s, s:{s:s}, s:{s:s, s:o*, s:s}}}",
-        "shareWith", d->grantee, "name", d->name, "description", "", "providerId", d->share_id,
-        "owner", address.data, "ownerDisplayName", d->sharer_name, "sender", address.data,
-        "senderDisplayName", d->sharer_name, "shareType", "user", "resourceType", "folder",
-        "protocol", "name", "webdav", "options", "sharedSecret", d->secret, "webdav",
-        "sharedSecret", d->secret, "permissions", perms, "uri", uri.data);
-    if (doc)
-        text = json_dumps(doc, JSON_COMPACT);
-    json_decref(doc);
-done:
-    sp_buf_free(&address);
-    sp_buf_free(&uri);
-    return text;
+    const sp_config_list *tl = &f->cfg->trusted_instances;
+    for (size_t i = 0; i < tl->count; i++) {
+        if (strcmp(tl->items[i], base) == 0)
+            return i;
+    }
+    return SIZE_MAX;
 }
 
 /*
- * Offers the share to the trusted instances whose WebFinger knows the
- * grantee's domain, in configured order, until one accepts. Nobody
- * knowing it (every WebFinger 404) keeps the share local; a network error
- * or "no such user yet" (400) is tried again later.
+ * Reads trusted instance index's discovery document into doc (cached;
+ * fetched again when refresh: a retry, after the endPoint answered 404 or
+ * could not be reached, may find that it moved). Returns 0, or < 0 with
+ * err set.
+ */
+static int peer_doc(sp_federation *f, size_t index, int refresh, sp_peer_doc *doc, char *err,
+                    size_t errlen)
+{
+    int rc = sp_discovery_get(f->discovery, index, refresh, doc);
+    if (rc < 0)
+        snprintf(err, errlen, "%s: cannot read its OCM discovery: %s",
+                 f->cfg->trusted_instances.items[index], sp_err_str(rc));
+    return rc;
+}
+
+/* The OCM permissions of role: read, and write when it may write. */
+static json_t *permissions_of(const char *role)
+{
+    /* Viewer and SpaceViewer only read; an unknown role grants nothing more. */
+    return sp_role_can(role, SP_CAN_WRITE) ? json_pack("[s, s]", "read", "write")
+                                           : json_pack("[s]", "read");
+}
+
+/*
+ * The protocol object of d's share for the peer doc describes: OCM 1.2's
+ * {"name": "multi", "webdav": {...}} (never with options: OpenCloud
+ * refuses any); for OCM 1.0/1.1 servers (Nextcloud) the older
+ * {"name": "webdav", "options": {...}} that they read, with the webdav
+ * object besides. The uri is the item's id, relative to the webdav path
+ * of our discovery, when the peer resolves relative uris and our WebDAV
+ * is served at the origin of our public URL (where the peer resolves it);
+ * otherwise absolute.
+ */
+static json_t *protocol_for(sp_federation *f, const sp_ocm_delivery *d, const sp_peer_doc *doc)
+{
+    sp_buf uri = {0};
+    json_t *proto = NULL;
+    int relative = doc->relative_uri && !doc->legacy && f->dav_at_origin;
+    if ((!relative && sp_buf_printf(&uri, "%s/dav/spaces/", f->cfg->dav_url) < 0) ||
+        sp_url_encode(&uri, d->item_id, SP_URL_SEGMENT_KEEP) < 0)
+        goto done;
+    json_t *webdav = json_pack("{s:s, s:s, s:o}", "uri", uri.data, "sharedSecret", d->secret,
+                               "permissions", permissions_of(d->role));
+    if (doc->legacy)
+        proto = json_pack("{s:s, s:{s:s, s:s}, s:o*}", "name", "webdav", "options", "sharedSecret",
+                          d->secret, "permissions",
+                          "{http://open-cloud-mesh.org/ns}share-permissions", "webdav", webdav);
+    else
+        proto = json_pack("{s:s, s:o*}", "name", "multi", "webdav", webdav);
+done:
+    sp_buf_free(&uri);
+    return proto;
+}
+
+/* The OCM share body of d for the peer doc describes (new string, or NULL). */
+static char *share_body(sp_federation *f, const sp_ocm_delivery *d, const sp_peer_doc *doc)
+{
+    char *text = NULL;
+    sp_buf address = {0};
+    if (sp_buf_printf(&address, "%s@%s", d->sharer, f->authority) < 0)
+        goto done;
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o*}",
+                             "shareWith", d->share_with[0] ? d->share_with : d->grantee, "name",
+                             d->name, "description", "", "providerId", d->share_id, "owner",
+                             address.data, "ownerDisplayName", d->sharer_name, "sender",
+                             address.data, "senderDisplayName", d->sharer_name, "shareType", "user",
+                             "resourceType", d->resource_type, "protocol", protocol_for(f, d, doc));
+    if (body && d->expiration > 0)
+        json_object_set_new(body, "expiration", json_integer(d->expiration));
+    if (body && json_object_get(body, "protocol"))
+        text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+done:
+    sp_buf_free(&address);
+    return text;
+}
+
+/* POSTs body to <endPoint>/<what> of trusted instance index. Returns 0
+ * with *status, or < 0 with err set (discovery or network). */
+static int post_ocm(sp_federation *f, const sp_ocm_delivery *d, size_t index, const char *what,
+                    const sp_peer_doc *doc, const char *body, long *status, char *err,
+                    size_t errlen)
+{
+    sp_buf url = {0};
+    const char *why = NULL;
+    int rc = sp_buf_printf(&url, "%s/%s", doc->endpoint, what);
+    if (rc == 0)
+        rc = call(f, url.data, body, status, &why);
+    if (rc < 0)
+        snprintf(err, errlen, "%s: POST %.300s: %s", f->cfg->trusted_instances.items[index],
+                 url.data ? url.data : what, why ? why : sp_err_str(rc));
+    else if (*status < 200 || *status >= 300)
+        snprintf(err, errlen, "%s: POST %.300s answered %ld",
+                 f->cfg->trusted_instances.items[index], url.data, *status);
+    (void)d;
+    sp_buf_free(&url);
+    return rc;
+}
+
+/* Offers d's share at trusted instance index. */
+static outcome offer(sp_federation *f, const sp_ocm_delivery *d, size_t index, char *err,
+                     size_t errlen)
+{
+    sp_peer_doc doc;
+    if (peer_doc(f, index, d->attempts > 0, &doc, err, errlen) < 0)
+        return OUT_RETRY;
+    char *body = share_body(f, d, &doc);
+    if (!body) {
+        snprintf(err, errlen, "out of memory");
+        return OUT_RETRY;
+    }
+    long status = 0;
+    int rc = post_ocm(f, d, index, "shares", &doc, body, &status, err, errlen);
+    free(body);
+    if (rc == 0 && (status == 200 || status == 201))
+        return OUT_DELIVERED;
+    /* 400: the user is not known there (yet); 404 and 405: the endPoint
+     * moved (discovery is read again); 5xx and the network pass. Any other
+     * answer is that instance's final no. */
+    if (rc < 0 || status == 400 || status == 404 || status == 405 || status == 429 || status >= 500)
+        return OUT_RETRY;
+    return OUT_REFUSED;
+}
+
+/*
+ * Offers the share: to a contact's instance directly; to an e-mail
+ * address, at the trusted instances whose WebFinger knows the grantee's
+ * domain, in configured order, until one accepts. Nobody knowing it
+ * (every WebFinger 404) keeps the share local; a network error or "no
+ * such user yet" (400) is tried again later.
  */
 static outcome announce(sp_federation *f, const sp_ocm_delivery *d, const char **instance,
                         char *err, size_t errlen)
@@ -144,10 +257,15 @@ static outcome announce(sp_federation *f, const sp_ocm_delivery *d, const char *
         snprintf(err, errlen, "item %.300s is not an item of drive %s", d->item_id, d->drive_id);
         return OUT_REFUSED;
     }
-    char *body = share_body(f, d);
-    if (!body) {
-        snprintf(err, errlen, "out of memory");
-        return OUT_RETRY;
+    if (d->share_with[0]) {
+        size_t i = instance_index(f, d->instance);
+        if (i == SIZE_MAX) {
+            snprintf(err, errlen, "%.300s is no longer a trusted instance", d->instance);
+            return OUT_REFUSED;
+        }
+        outcome out = offer(f, d, i, err, errlen);
+        *instance = tl->items[i];
+        return out == OUT_REFUSED ? OUT_REFUSED : out;
     }
     int transient = 0;
     outcome out = OUT_LOCAL;
@@ -171,30 +289,63 @@ static outcome announce(sp_federation *f, const sp_ocm_delivery *d, const char *
                      rc < 0 ? (why ? why : sp_err_str(rc)) : "answered unexpectedly");
             continue;
         }
-        rc = sp_buf_printf(&url, "%s/ocm/shares", inst);
-        if (rc == 0)
-            rc = call(f, url.data, body, &status, &why);
-        sp_buf_free(&url);
-        if (rc == 0 && (status == 200 || status == 201)) {
+        outcome o = offer(f, d, i, err, errlen);
+        if (o == OUT_DELIVERED) {
             *instance = inst;
             out = OUT_DELIVERED;
             break;
         }
-        /* 400: the user is not known there (yet); 5xx and the network
-         * pass. Any other answer is that instance's final no. */
-        if (rc < 0 || status == 400 || status == 429 || status >= 500)
-            transient = 1;
-        snprintf(err, errlen, "%s: POST /ocm/shares %s%ld", inst,
-                 rc < 0 ? (why ? why : sp_err_str(rc)) : "answered ", rc < 0 ? 0L : status);
+        transient |= o == OUT_RETRY;
     }
-    free(body);
     if (out != OUT_DELIVERED && (transient || atomic_load(&f->stopping)))
         out = OUT_RETRY;
     return out;
 }
 
-/* Sends RESOURCE_CHANGED or SHARE_UNSHARED to the instance that holds the
- * share. */
+/* The notification of a delivery of kind (new reference), or NULL when
+ * the peer doc describes does not take it: RESOURCE_CHANGED and
+ * SHARE_CHANGE_PERMISSION are Spaceport's, sent to peers that list them
+ * in notificationTypes; the spec's SHARE_* go to every peer. */
+static json_t *notification_for(const sp_ocm_delivery *d, const sp_peer_doc *doc, int *skip)
+{
+    const char *type, *message = NULL;
+    json_t *note;
+    *skip = 0;
+    if (strcmp(d->kind, "changed") == 0) {
+        *skip = !(doc->notes & SP_PEER_NOTE_RESOURCE_CHANGED);
+        type = "RESOURCE_CHANGED";
+        note = json_pack("{s:s}", "sharedSecret", d->secret);
+        if (note && d->etag[0])
+            json_object_set_new(note, "eTag", json_string(d->etag));
+    } else if (strcmp(d->kind, "permission") == 0) {
+        *skip = !(doc->notes & SP_PEER_NOTE_SHARE_CHANGE_PERMISSION);
+        type = "SHARE_CHANGE_PERMISSION";
+        note = json_pack("{s:s, s:o}", "sharedSecret", d->secret, "permissions",
+                         permissions_of(d->role));
+    } else if (strcmp(d->kind, "unshared") == 0) {
+        type = "SHARE_UNSHARED";
+        message = "file is no longer shared with you";
+        note = json_pack("{s:s}", "sharedSecret", d->secret);
+    } else {
+        /* As the recipient: no secret (it is kept hashed only); the
+         * sender knows us by our signature. */
+        int accepted = strcmp(d->kind, "accepted") == 0;
+        type = accepted ? "SHARE_ACCEPTED" : "SHARE_DECLINED";
+        message = accepted ? "Recipient accepted the share" : "Recipient declined the share";
+        note = json_object();
+    }
+    if (note && message)
+        json_object_set_new(note, "message", json_string(message));
+    if (*skip) {
+        json_decref(note);
+        return NULL;
+    }
+    return json_pack("{s:s, s:s, s:s, s:o*}", "notificationType", type, "resourceType",
+                     d->resource_type, "providerId", d->share_id, "notification", note);
+}
+
+/* Sends d's notification to the instance that holds the share (or, for
+ * an answer, that sent it). */
 static outcome notify(sp_federation *f, const sp_ocm_delivery *d, char *err, size_t errlen)
 {
     int unshare = strcmp(d->kind, "unshared") == 0;
@@ -202,27 +353,32 @@ static outcome notify(sp_federation *f, const sp_ocm_delivery *d, char *err, siz
         snprintf(err, errlen, "the share was never accepted anywhere");
         return unshare ? OUT_DELIVERED : OUT_REFUSED;
     }
-    json_t *note = json_pack("{s:s}", "sharedSecret", d->secret);
-    if (note && !unshare && d->etag[0])
-        json_object_set_new(note, "eTag", json_string(d->etag));
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:o*}", "notificationType",
-                            unshare ? "SHARE_UNSHARED" : "RESOURCE_CHANGED", "resourceType",
-                            "folder", "providerId", d->share_id, "notification", note);
-    char *body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    sp_buf url = {0};
+    size_t index = instance_index(f, d->instance);
+    if (index == SIZE_MAX) {
+        snprintf(err, errlen, "%.300s is no longer a trusted instance", d->instance);
+        return OUT_REFUSED;
+    }
+    sp_peer_doc doc;
+    if (peer_doc(f, index, d->attempts > 0, &doc, err, errlen) < 0)
+        return OUT_RETRY;
+    int skip = 0;
+    json_t *note = notification_for(d, &doc, &skip);
+    if (skip) {
+        snprintf(err, errlen, "%.300s does not take %s notifications", d->instance, d->kind);
+        return OUT_SKIPPED;
+    }
+    char *body = note ? json_dumps(note, JSON_COMPACT) : NULL;
+    json_decref(note);
+    if (!body) {
+        snprintf(err, errlen, "out of memory");
+        return OUT_RETRY;
+    }
     long status = 0;
-    const char *why = NULL;
-    int rc = body ? sp_buf_printf(&url, "%s/ocm/notifications", d->instance) : SP_ERR_NOMEM;
-    if (rc == 0)
-        rc = call(f, url.data, body, &status, &why);
-    sp_buf_free(&url);
+    int rc = post_ocm(f, d, index, "notifications", &doc, body, &status, err, errlen);
     free(body);
     if (rc == 0 && status >= 200 && status < 300)
         return OUT_DELIVERED;
-    snprintf(err, errlen, "%.300s: POST /ocm/notifications %s%ld", d->instance,
-             rc < 0 ? (why ? why : sp_err_str(rc)) : "answered ", rc < 0 ? 0L : status);
-    if (rc < 0 || status == 429 || status >= 500)
+    if (rc < 0 || status == 404 || status == 405 || status == 429 || status >= 500)
         return OUT_RETRY;
     /* The receiver does not know the share (its user removed it): an
      * unshare is done, changes are no longer wanted. */
@@ -255,6 +411,11 @@ static void deliver(sp_federation *f, const sp_ocm_delivery *d)
                 instance ? instance : d->instance);
         rc = sp_store_ocm_finish(f->store, d, SP_OCM_DELIVERED, instance);
         atomic_fetch_add(&f->delivered, 1);
+        break;
+    case OUT_SKIPPED:
+        sp_debug("federation", "%s of share %s not sent: %s", d->kind, d->share_id, err);
+        rc = sp_store_ocm_finish(f->store, d, SP_OCM_DELIVERED, NULL);
+        atomic_fetch_add(&f->skipped, 1);
         break;
     case OUT_LOCAL:
         sp_info("federation", "share %s stays local: %s", d->share_id, err);
@@ -326,10 +487,16 @@ int sp_federation_start(sp_store *st, const sp_config *cfg, sp_discovery *discov
     f->cfg = cfg;
     f->discovery = discovery;
     f->key = key;
-    if (sp_instance_authority(cfg->public_url, f->authority, sizeof f->authority) < 0) {
+    sp_url pub;
+    const char *why = NULL;
+    char origin[SP_INSTANCE_AUTHORITY_MAX + 32];
+    if (sp_instance_authority(cfg->public_url, f->authority, sizeof f->authority) < 0 ||
+        sp_url_parse(cfg->public_url, &pub, &why) < 0) {
         free(f);
         return SP_ERR_INVALID;
     }
+    snprintf(origin, sizeof origin, "%s://%s", pub.scheme, f->authority);
+    f->dav_at_origin = strcmp(cfg->dav_url, origin) == 0;
     for (size_t i = 0; i < cfg->domain_issuer_count && i < SP_CONFIG_LIST_MAX; i++)
         f->local[f->local_count++] = cfg->domain_issuers[i].domain;
     sp_wake_init(&f->bell);
@@ -360,17 +527,19 @@ int sp_federation_metrics(sp_federation *f, sp_buf *out)
     return sp_buf_printf(
         out,
         "# HELP spaceport_ocm_deliveries_total Deliveries to other instances (OCM shares and "
-        "notifications) by outcome.\n"
+        "notifications) by outcome (skipped: a notification the receiver does not take).\n"
         "# TYPE spaceport_ocm_deliveries_total counter\n"
         "spaceport_ocm_deliveries_total{outcome=\"delivered\"} %llu\n"
         "spaceport_ocm_deliveries_total{outcome=\"retried\"} %llu\n"
         "spaceport_ocm_deliveries_total{outcome=\"local\"} %llu\n"
         "spaceport_ocm_deliveries_total{outcome=\"refused\"} %llu\n"
+        "spaceport_ocm_deliveries_total{outcome=\"skipped\"} %llu\n"
         "# HELP spaceport_ocm_queue Deliveries to other instances waiting.\n"
         "# TYPE spaceport_ocm_queue gauge\n"
         "spaceport_ocm_queue %lld\n",
         (unsigned long long)atomic_load(&f->delivered),
         (unsigned long long)atomic_load(&f->retried),
         (unsigned long long)atomic_load(&f->kept_local),
-        (unsigned long long)atomic_load(&f->refused), (long long)atomic_load(&f->queued));
+        (unsigned long long)atomic_load(&f->refused), (unsigned long long)atomic_load(&f->skipped),
+        (long long)atomic_load(&f->queued));
 }

@@ -1,16 +1,23 @@
 /*
  * federation.h - the outbound Open Cloud Mesh queue: announces shares made
- * here with users of other (trusted) instances, and tells those instances
- * when a shared drive changes or a share is revoked.
+ * here with users of other (trusted) instances, tells those instances when
+ * a shared drive changes, its permissions change or a share is revoked,
+ * and answers the instances that shared with users here (accepted,
+ * declined).
  *
  * One thread, woken on commit like the relay: it turns new events into
  * deliveries (store/ocm.h, driven by the event log), then sends what is
  * due, one request at a time, each with a short timeout, retrying with
- * back-off. A share to marie@paris.test goes to the trusted instance whose
- * WebFinger knows paris.test and that accepts the share (POST /ocm/shares);
- * changes and revocations follow as POST /ocm/notifications
- * (RESOURCE_CHANGED with the new eTag, SHARE_UNSHARED) with the share's
- * secret. A request never waits for any of this.
+ * back-off. Every request is signed with the instance key (util/fetch.h)
+ * and goes to the endPoint the receiver's discovery document names
+ * (util/discovery.h), in the form it takes. A share to marie@paris.test
+ * goes to the trusted instance whose WebFinger knows paris.test and that
+ * accepts it (POST <endPoint>/shares); a share with a contact straight to
+ * the contact's instance. Changes follow as POST <endPoint>/notifications:
+ * SHARE_UNSHARED to every peer, RESOURCE_CHANGED (the new eTag) and
+ * SHARE_CHANGE_PERMISSION only to peers whose discovery lists them in
+ * notificationTypes; SHARE_ACCEPTED and SHARE_DECLINED go to senders. A
+ * request never waits for any of this.
  */
 #ifndef SP_EVENTS_FEDERATION_H
 #define SP_EVENTS_FEDERATION_H

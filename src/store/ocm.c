@@ -9,6 +9,7 @@
 
 #include "store/events.h"
 #include "store/internal.h"
+#include "store/ocm_internal.h"
 
 #include "util/err.h"
 #include "util/id.h"
@@ -28,21 +29,31 @@ static const char SQL_SET_CURSOR[] = "UPDATE ocm_cursor SET event_seq = ? WHERE 
 static const char SQL_MAX_EVENT[] = "SELECT coalesce(max(seq), 0) FROM events";
 static const char SQL_EVENTS[] =
     "SELECT seq, type, subject, data FROM events WHERE seq > ?1 AND seq <= ?2 AND type IN"
-    " ('" SP_EVENT_SHARE_CREATED "', '" SP_EVENT_SHARE_DELETED "', '" SP_EVENT_SHARE_EXPIRED
-    "', '" SP_EVENT_SPACE_DELETED "', '" SP_EVENT_ITEM_CHANGED "') ORDER BY seq LIMIT ?3";
+    " ('" SP_EVENT_SHARE_CREATED "', '" SP_EVENT_SHARE_UPDATED "', '" SP_EVENT_SHARE_DELETED
+    "', '" SP_EVENT_SHARE_EXPIRED "', '" SP_EVENT_SPACE_DELETED "', '" SP_EVENT_ITEM_CHANGED
+    "', '" SP_EVENT_REMOTE_REGISTERED "', '" SP_EVENT_REMOTE_REMOVED "') ORDER BY seq LIMIT ?3";
 static const char SQL_SENT_BY_SHARE[] =
     "SELECT seq FROM ocm_sent WHERE share_id = ? AND state IN ('pending', 'shared')";
 static const char SQL_SENT_BY_DRIVE[] =
     "SELECT seq FROM ocm_sent WHERE drive_id = ? AND state IN ('pending', 'shared')";
 
 /* What one relevant event asks for. */
-enum derived_kind { D_SHARE, D_UNSHARE_SHARE, D_UNSHARE_DRIVE, D_CHANGED };
+enum derived_kind {
+    D_SHARE,
+    D_UNSHARE_SHARE,
+    D_UNSHARE_DRIVE,
+    D_CHANGED,
+    D_PERMISSION, /* a sent share's role changed */
+    D_ACCEPTED,   /* a share from another instance arrived */
+    D_DECLINED,   /* and its recipient removed it */
+    D_NONE        /* the event concerns nobody abroad */
+};
 
 typedef struct derived {
     enum derived_kind kind;
-    json_t *data;   /* D_SHARE: the share.created data */
-    char key[256];  /* the share id (D_UNSHARE_SHARE) or drive id (others) */
-    char etag[256]; /* D_CHANGED */
+    json_t *data;    /* D_SHARE: the share.created data; D_ACCEPTED, D_DECLINED: the remote's */
+    char key[256];   /* the share id (D_UNSHARE_SHARE, D_PERMISSION) or drive id (others) */
+    char value[256]; /* D_CHANGED: the eTag; D_PERMISSION: the new role */
 } derived;
 
 typedef struct derive_batch {
@@ -147,6 +158,56 @@ static int any_sent(sp_conn *c, const char *sql, const char *key)
     return rc < 0 ? rc : n > 0;
 }
 
+/* Kinds that concern a share sent from here. */
+static int about_sent(enum derived_kind k)
+{
+    return k != D_SHARE && k != D_ACCEPTED && k != D_DECLINED;
+}
+
+/* The kind a share.created asks for (D_SHARE or D_NONE; a negative
+ * sp_err); completes data's granteeEmail from the grantee's verified
+ * address. */
+static int judge_share(sp_conn *r, json_t *data, const char *const *local, size_t local_count)
+{
+    /* Shared with a contact: its instance is known. */
+    if (json_is_string(json_object_get(data, "ocmAddress")) &&
+        json_is_string(json_object_get(data, "instance")))
+        return D_SHARE;
+    /* Shared with an address (or a user known here, such as a guest from
+     * another instance's identity provider) of a domain this instance
+     * does not serve: its home registry may be elsewhere. */
+    char email[SP_OCM_TEXT_MAX] = "";
+    const char *pending = json_string_value(json_object_get(data, "granteeEmail"));
+    const char *user = json_string_value(json_object_get(data, "granteeUserId"));
+    if (pending)
+        snprintf(email, sizeof email, "%s", pending);
+    else if (user) {
+        int rc = user_email(r, user, email, sizeof email);
+        if (rc < 0)
+            return rc;
+    }
+    if (!email[0] || local_address(email, local, local_count))
+        return D_NONE;
+    if (!json_object_get(data, "granteeEmail"))
+        json_object_set_new(data, "granteeEmail", json_string(email));
+    return D_SHARE;
+}
+
+/* The kind a remote.registered or remote.removed asks for: an answer to
+ * the sender of a share that came over OCM (or D_NONE). */
+static int judge_remote(const char *type, json_t *data, const char **key)
+{
+    const char *origin = json_string_value(json_object_get(data, "origin"));
+    const char *reason = json_string_value(json_object_get(data, "reason"));
+    *key = json_string_value(json_object_get(data, "ocmShareId"));
+    if (!*key || !json_is_string(json_object_get(data, "instance")))
+        return D_NONE;
+    if (strcmp(type, SP_EVENT_REMOTE_REGISTERED) == 0)
+        return origin && strcmp(origin, "ocm") == 0 ? D_ACCEPTED : D_NONE;
+    /* Removed by its owner; not because the sender unshared it. */
+    return reason && strcmp(reason, "deleted") == 0 ? D_DECLINED : D_NONE;
+}
+
 /*
  * Looks at one event on the reader and adds what it may ask for to b.
  * Changes and revocations count only for drives and shares sent abroad:
@@ -160,36 +221,40 @@ static int judge_event(sp_conn *r, const char *type, const char *subject, const 
     json_t *data = json_loads(text, 0, &e);
     if (!data)
         return 0; /* the log holds what we wrote; never stop the queue on one row */
-    int rc = 0;
-    enum derived_kind kind;
-    const char *key = subject;
+    int rc = 0, kind;
+    const char *key = subject, *value = NULL;
     if (strcmp(type, SP_EVENT_SHARE_CREATED) == 0) {
-        /* Shared with an address (or a user known here, such as a guest
-         * from another instance's identity provider) of a domain this
-         * instance does not serve: its home registry may be elsewhere. */
-        char email[SP_OCM_TEXT_MAX] = "";
-        const char *pending = json_string_value(json_object_get(data, "granteeEmail"));
-        const char *user = json_string_value(json_object_get(data, "granteeUserId"));
-        if (pending)
-            snprintf(email, sizeof email, "%s", pending);
-        else if (user && (rc = user_email(r, user, email, sizeof email)) < 0)
-            goto done;
-        if (!email[0] || local_address(email, local, local_count))
-            goto done;
-        if (!json_object_get(data, "granteeEmail"))
-            json_object_set_new(data, "granteeEmail", json_string(email));
-        kind = D_SHARE;
+        kind = judge_share(r, data, local, local_count);
     } else if (strcmp(type, SP_EVENT_SHARE_DELETED) == 0 ||
                strcmp(type, SP_EVENT_SHARE_EXPIRED) == 0) {
         kind = D_UNSHARE_SHARE;
         key = json_string_value(json_object_get(data, "shareId"));
+    } else if (strcmp(type, SP_EVENT_SHARE_UPDATED) == 0) {
+        kind = D_PERMISSION;
+        key = json_string_value(json_object_get(data, "shareId"));
+        value = json_string_value(json_array_get(json_object_get(data, "roles"), 0));
+        if (!value)
+            kind = D_NONE;
+    } else if (strcmp(type, SP_EVENT_REMOTE_REGISTERED) == 0 ||
+               strcmp(type, SP_EVENT_REMOTE_REMOVED) == 0) {
+        kind = judge_remote(type, data, &key);
+    } else if (strcmp(type, SP_EVENT_ITEM_CHANGED) == 0) {
+        kind = D_CHANGED;
+        value = json_string_value(json_object_get(data, "eTag"));
     } else {
-        kind = strcmp(type, SP_EVENT_ITEM_CHANGED) == 0 ? D_CHANGED : D_UNSHARE_DRIVE;
+        kind = D_UNSHARE_DRIVE;
+    }
+    if (kind < 0 || kind == D_NONE) {
+        rc = kind < 0 ? kind : 0;
+        goto done;
     }
     if (!key || strlen(key) >= sizeof b->items[0].key)
         goto done;
-    if (kind != D_SHARE && !b->shares) {
-        rc = any_sent(r, kind == D_UNSHARE_SHARE ? SQL_SENT_BY_SHARE : SQL_SENT_BY_DRIVE, key);
+    if (about_sent(kind) && !b->shares) {
+        rc = any_sent(r,
+                      kind == D_UNSHARE_SHARE || kind == D_PERMISSION ? SQL_SENT_BY_SHARE
+                                                                      : SQL_SENT_BY_DRIVE,
+                      key);
         if (rc <= 0)
             goto done;
         rc = 0;
@@ -201,13 +266,10 @@ static int judge_event(sp_conn *r, const char *type, const char *subject, const 
     }
     d->kind = kind;
     snprintf(d->key, sizeof d->key, "%s", key);
-    if (kind == D_SHARE) {
+    snprintf(d->value, sizeof d->value, "%s", value ? value : "");
+    if (!about_sent(kind))
         d->data = json_incref(data);
-        b->shares++;
-    } else if (kind == D_CHANGED) {
-        const char *etag = json_string_value(json_object_get(data, "eTag"));
-        snprintf(d->etag, sizeof d->etag, "%s", etag ? etag : "");
-    }
+    b->shares += kind == D_SHARE;
 done:
     json_decref(data);
     return rc;
@@ -217,11 +279,12 @@ done:
 
 static const char SQL_SENT_INSERT[] =
     "INSERT OR IGNORE INTO ocm_sent (share_id, drive_id, item_id, grantee, name, sharer,"
-    " sharer_name, role, secret, created_at, updated_at)"
-    " SELECT ?1, ?2, ?3, ?4, ?5, u.username, u.display_name, ?6, ?7, ?8, ?8 FROM users u"
-    " WHERE u.id = ?9";
-static const char SQL_OUTBOX_INSERT[] =
-    "INSERT INTO ocm_outbox (sent_seq, kind, etag, next_at, created_at) VALUES (?, ?, ?, ?, ?)";
+    " sharer_name, role, secret, created_at, updated_at, share_with, instance, resource_type,"
+    " expiration)"
+    " SELECT ?1, ?2, ?3, ?4, ?5, u.username, u.display_name, ?6, ?7, ?8, ?8, ?10, ?11, ?12, ?13"
+    " FROM users u WHERE u.id = ?9";
+static const char SQL_ITEM_FOLDER[] = "SELECT i.folder FROM items i JOIN drives d ON"
+                                      " d.seq = i.drive_seq WHERE d.id = ?1 AND i.id = ?2";
 static const char SQL_SENT_STATE[] = "SELECT state FROM ocm_sent WHERE seq = ?";
 static const char SQL_UNTRIED_SHARE[] =
     "SELECT 1 FROM ocm_outbox WHERE sent_seq = ? AND kind = 'share' AND attempts = 0";
@@ -229,7 +292,9 @@ static const char SQL_LAST_KIND[] =
     "SELECT seq, kind FROM ocm_outbox WHERE sent_seq = ? ORDER BY seq DESC LIMIT 1";
 static const char SQL_DROP_ALL[] = "DELETE FROM ocm_outbox WHERE sent_seq = ?";
 static const char SQL_DROP_CHANGED[] =
-    "DELETE FROM ocm_outbox WHERE sent_seq = ? AND kind = 'changed'";
+    "DELETE FROM ocm_outbox WHERE sent_seq = ? AND kind IN ('changed', 'permission')";
+static const char SQL_SENT_ROLE[] = "SELECT state, role FROM ocm_sent WHERE seq = ?";
+static const char SQL_SET_ROLE[] = "UPDATE ocm_sent SET role = ?, updated_at = ? WHERE seq = ?";
 static const char SQL_SET_STATE[] =
     "UPDATE ocm_sent SET state = ?, instance = coalesce(?, instance), updated_at = ?"
     " WHERE seq = ?";
@@ -237,17 +302,7 @@ static const char SQL_SET_ETAG[] = "UPDATE ocm_outbox SET etag = ? WHERE seq = ?
 
 static int enqueue(sp_conn *w, int64_t sent_seq, const char *kind, const char *etag)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_OUTBOX_INSERT);
-    if (!s)
-        return SP_ERR_DB;
-    int64_t now = sp_time_now_ms();
-    sqlite3_bind_int64(s, 1, sent_seq);
-    sqlite3_bind_text(s, 2, kind, -1, SQLITE_STATIC);
-    if (etag)
-        sqlite3_bind_text(s, 3, etag, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, now);
-    sqlite3_bind_int64(s, 5, now);
-    return sp_store__step_done(w, s, "enqueue delivery");
+    return sp_store__ocm_enqueue(w, sent_seq, 0, kind, etag);
 }
 
 static int set_state(sp_conn *w, int64_t sent_seq, const char *state, const char *instance)
@@ -294,12 +349,37 @@ static int last_queued(sp_conn *w, int64_t sent_seq, int64_t *seq, char kind[16]
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, "last delivery");
 }
 
+/* "file" or "folder": the item as storage last described it; the drive
+ * root, and an item never described, are folders (what every share was
+ * before files could be shared). */
+static int resource_type(sp_conn *w, const char *drive_id, const char *item_id, const char **out)
+{
+    *out = "folder";
+    if (strcmp(drive_id, item_id) == 0)
+        return 0;
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_ITEM_FOLDER);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, drive_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, item_id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW && sqlite3_column_int(s, 0) == 0)
+        *out = "file";
+    sp_store__done(s);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, "item kind");
+}
+
 static int derive_share(sp_conn *w, json_t *data)
 {
     const char *share_id = json_string_value(json_object_get(data, "shareId"));
     const char *drive_id = json_string_value(json_object_get(data, "driveId"));
     const char *item_id = json_string_value(json_object_get(data, "itemId"));
-    const char *email = json_string_value(json_object_get(data, "granteeEmail"));
+    /* A contact: its OCM address, at the instance it was accepted from. */
+    const char *address = json_string_value(json_object_get(data, "ocmAddress"));
+    const char *instance = json_string_value(json_object_get(data, "instance"));
+    const char *email =
+        address ? address : json_string_value(json_object_get(data, "granteeEmail"));
+    const char *expires = json_string_value(json_object_get(data, "expirationDateTime"));
     const char *sharer = json_string_value(json_object_get(data, "sharer"));
     const char *name = json_string_value(json_object_get(data, "resourceName"));
     const char *role = json_string_value(json_array_get(json_object_get(data, "roles"), 0));
@@ -309,8 +389,15 @@ static int derive_share(sp_conn *w, json_t *data)
         return 0;
     /* A share stored by an older version may name another drive's item:
      * it is not served, here nor to local grantees (SP_SHARE_SERVED). */
-    if (sp_itemid_check(drive_id, item_id, NULL) < 0)
+    if (sp_itemid_check(drive_id, item_id, NULL) < 0 || (address && !instance))
         return 0;
+    const char *type = NULL;
+    int64_t expires_ms = 0;
+    int rc = resource_type(w, drive_id, item_id, &type);
+    if (rc < 0)
+        return rc;
+    if (expires && sp_time_parse_rfc3339(expires, &expires_ms) < 0)
+        expires_ms = 0;
     unsigned char raw[SECRET_BYTES];
     char secret[SECRET_BYTES * 2 + 1];
     if (sp_id_random(raw, sizeof raw) < 0)
@@ -329,7 +416,14 @@ static int derive_share(sp_conn *w, json_t *data)
     sqlite3_bind_text(s, 7, secret, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(s, 8, sp_time_now_ms());
     sqlite3_bind_text(s, 9, sharer, -1, SQLITE_STATIC);
-    int rc = sp_store__step_done(w, s, "insert sent share");
+    if (address) {
+        sqlite3_bind_text(s, 10, address, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 11, instance, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_text(s, 12, type, -1, SQLITE_STATIC);
+    if (expires_ms > 0)
+        sqlite3_bind_int64(s, 13, expires_ms / 1000);
+    rc = sp_store__step_done(w, s, "insert sent share");
     if (rc < 0 || sqlite3_changes(w->db) == 0)
         return rc; /* seen before (a re-read after a crash) */
     return enqueue(w, sqlite3_last_insert_rowid(w->db), "share", NULL);
@@ -383,6 +477,43 @@ static int derive_changed(sp_conn *w, int64_t sent_seq, const char *etag)
         return sp_store__step_done(w, s, "coalesce change");
     }
     return enqueue(w, sent_seq, "changed", etag);
+}
+
+/* A sent share's role changed: the receiver hears of it (the
+ * notification reads the role when it is sent, so one queued permission
+ * change stands for any number). */
+static int derive_permission(sp_conn *w, int64_t sent_seq, const char *role)
+{
+    char state[16] = "", old[64] = "";
+    sqlite3_stmt *s = sp_store__stmt(w, SQL_SENT_ROLE);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_int64(s, 1, sent_seq);
+    if (sqlite3_step(s) == SQLITE_ROW) {
+        sp_store__copy_text(s, 0, state, sizeof state);
+        sp_store__copy_text(s, 1, old, sizeof old);
+    }
+    sp_store__done(s);
+    if ((strcmp(state, "pending") != 0 && strcmp(state, "shared") != 0) || strcmp(old, role) == 0)
+        return 0;
+    s = sp_store__stmt(w, SQL_SET_ROLE);
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, role, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, sp_time_now_ms());
+    sqlite3_bind_int64(s, 3, sent_seq);
+    int rc = sp_store__step_done(w, s, "sent share role");
+    /* Not offered yet: the share itself carries the new role. */
+    int untried =
+        rc == 0 && strcmp(state, "pending") == 0 ? exists(w, SQL_UNTRIED_SHARE, sent_seq) : 0;
+    if (rc < 0 || untried != 0)
+        return untried < 0 ? untried : rc;
+    int64_t last;
+    char kind[16];
+    rc = last_queued(w, sent_seq, &last, kind);
+    if (rc < 0 || strcmp(kind, "unshared") == 0 || strcmp(kind, "permission") == 0)
+        return rc;
+    return enqueue(w, sent_seq, "permission", NULL);
 }
 
 static int save_cursor(sp_conn *w, int64_t seq)
@@ -486,13 +617,18 @@ int sp_store_ocm_derive(sp_store *st, const char *const *local_domains, size_t l
             rc = derive_share(w, d->data);
             continue;
         }
+        if (!about_sent(d->kind)) {
+            rc = sp_store__ocm_reply(w, d->kind == D_ACCEPTED, d->data);
+            continue;
+        }
         int64_t *sent = NULL;
         size_t n = 0;
-        rc = collect_seqs(w, d->kind == D_UNSHARE_SHARE ? SQL_SENT_BY_SHARE : SQL_SENT_BY_DRIVE,
-                          d->key, &sent, &n);
+        int by_share = d->kind == D_UNSHARE_SHARE || d->kind == D_PERMISSION;
+        rc = collect_seqs(w, by_share ? SQL_SENT_BY_SHARE : SQL_SENT_BY_DRIVE, d->key, &sent, &n);
         for (size_t j = 0; rc == 0 && j < n; j++)
-            rc = d->kind == D_CHANGED ? derive_changed(w, sent[j], d->etag)
-                                      : derive_unshare(w, sent[j]);
+            rc = d->kind == D_CHANGED      ? derive_changed(w, sent[j], d->value)
+                 : d->kind == D_PERMISSION ? derive_permission(w, sent[j], d->value)
+                                           : derive_unshare(w, sent[j]);
         free(sent);
     }
     if (rc == 0)
@@ -517,53 +653,10 @@ done:
     return rc;
 }
 
-/* ---- deliveries ---- */
+/* ---- outcomes ---- */
 
-static const char SQL_DUE[] =
-    "SELECT o.seq, o.sent_seq, o.attempts, o.kind, coalesce(o.etag, ''), s.share_id, s.drive_id,"
-    " s.item_id, s.grantee, coalesce(s.instance, ''), s.secret, s.name, s.sharer, s.sharer_name,"
-    " s.role, s.created_at FROM ocm_outbox o JOIN ocm_sent s ON s.seq = o.sent_seq"
-    " WHERE o.next_at <= ?1 AND o.seq = (SELECT min(p.seq) FROM ocm_outbox p"
-    " WHERE p.sent_seq = o.sent_seq) ORDER BY o.seq LIMIT ?2";
 static const char SQL_DELETE[] = "DELETE FROM ocm_outbox WHERE seq = ?";
-static const char SQL_RETRY[] =
-    "UPDATE ocm_outbox SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE seq = ?";
-static const char SQL_PENDING[] =
-    "SELECT (SELECT min(o.next_at) FROM ocm_outbox o WHERE o.seq = (SELECT min(p.seq)"
-    " FROM ocm_outbox p WHERE p.sent_seq = o.sent_seq)), (SELECT count(*) FROM ocm_outbox)";
-
-int sp_store_ocm_due(sp_store *st, int64_t now_ms, sp_ocm_delivery *out, int max, int *count)
-{
-    *count = 0;
-    sp_conn *r = sp_store__reader(st);
-    sqlite3_stmt *s = r ? sp_store__stmt(r, SQL_DUE) : NULL;
-    if (!s)
-        return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, now_ms);
-    sqlite3_bind_int(s, 2, max);
-    int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        sp_ocm_delivery *d = &out[(*count)++];
-        d->seq = sqlite3_column_int64(s, 0);
-        d->sent_seq = sqlite3_column_int64(s, 1);
-        d->attempts = sqlite3_column_int(s, 2);
-        sp_store__copy_text(s, 3, d->kind, sizeof d->kind);
-        sp_store__copy_text(s, 4, d->etag, sizeof d->etag);
-        sp_store__copy_text(s, 5, d->share_id, sizeof d->share_id);
-        sp_store__copy_text(s, 6, d->drive_id, sizeof d->drive_id);
-        sp_store__copy_text(s, 7, d->item_id, sizeof d->item_id);
-        sp_store__copy_text(s, 8, d->grantee, sizeof d->grantee);
-        sp_store__copy_text(s, 9, d->instance, sizeof d->instance);
-        sp_store__copy_text(s, 10, d->secret, sizeof d->secret);
-        sp_store__copy_text(s, 11, d->name, sizeof d->name);
-        sp_store__copy_text(s, 12, d->sharer, sizeof d->sharer);
-        sp_store__copy_text(s, 13, d->sharer_name, sizeof d->sharer_name);
-        sp_store__copy_text(s, 14, d->role, sizeof d->role);
-        d->created_at_ms = sqlite3_column_int64(s, 15);
-    }
-    sp_store__done(s);
-    return rc == SQLITE_DONE ? 0 : sp_store__err(r, rc, "due deliveries");
-}
+static const char SQL_DROP_REPLY[] = "DELETE FROM ocm_outbox WHERE reply_seq = ?";
 
 int sp_store_ocm_finish(sp_store *st, const sp_ocm_delivery *d, sp_ocm_outcome outcome,
                         const char *instance)
@@ -578,6 +671,9 @@ int sp_store_ocm_finish(sp_store *st, const sp_ocm_delivery *d, sp_ocm_outcome o
             rc = set_state(w, d->sent_seq, "shared", instance);
         else if (rc == 0 && strcmp(d->kind, "unshared") == 0)
             rc = set_state(w, d->sent_seq, "unshared", NULL);
+    } else if (d->reply_seq) {
+        /* The sender no longer knows its share: nothing more to say. */
+        rc = sp_store__exec_seq(w, SQL_DROP_REPLY, d->reply_seq, "drop answers");
     } else {
         rc = sp_store__exec_seq(w, SQL_DROP_ALL, d->sent_seq, "drop deliveries");
         if (rc == 0)
@@ -588,39 +684,4 @@ int sp_store_ocm_finish(sp_store *st, const sp_ocm_delivery *d, sp_ocm_outcome o
         return rc;
     }
     return sp_store__commit(st);
-}
-
-int sp_store_ocm_retry(sp_store *st, int64_t seq, int64_t next_at_ms, const char *error)
-{
-    sp_conn *w = sp_store__begin(st);
-    if (!w)
-        return SP_ERR_DB;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_RETRY);
-    int rc = SP_ERR_DB;
-    if (s) {
-        sqlite3_bind_int64(s, 1, next_at_ms);
-        sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, seq);
-        rc = sp_store__step_done(w, s, "retry delivery");
-    }
-    if (rc < 0) {
-        sp_store__rollback(st);
-        return rc;
-    }
-    return sp_store__commit(st);
-}
-
-int sp_store_ocm_pending(sp_store *st, int64_t *next_due_ms, int64_t *count)
-{
-    sp_conn *r = sp_store__reader(st);
-    sqlite3_stmt *s = r ? sp_store__stmt(r, SQL_PENDING) : NULL;
-    if (!s)
-        return SP_ERR_DB;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *next_due_ms = sqlite3_column_int64(s, 0); /* NULL reads as 0: none */
-        *count = sqlite3_column_int64(s, 1);
-    }
-    sp_store__done(s);
-    return rc == SQLITE_ROW ? 0 : sp_store__err(r, rc, "pending deliveries");
 }

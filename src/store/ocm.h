@@ -6,9 +6,13 @@
  * The queue is driven by the event log: sp_store_ocm_derive reads the
  * events after a stored cursor and turns share.created (with an e-mail
  * address, or a user known here whose verified address it is, of a domain
- * this instance does not serve), share.deleted/expired, space.deleted and
- * item.changed into deliveries, in one transaction with the cursor's
- * move. A request never waits for another instance and never
+ * this instance does not serve; or with a contact's OCM address and
+ * instance), share.updated (a new role), share.deleted/expired,
+ * space.deleted and item.changed into deliveries, in one transaction with
+ * the cursor's move. As the recipient of shares from other instances it
+ * turns remote.registered (a share that arrived over OCM) into
+ * SHARE_ACCEPTED and remote.removed by the owner into SHARE_DECLINED for
+ * the sender. A request never waits for another instance and never
  * fails because one is down: the share is committed with its event, and
  * the delivery follows. Only the federation thread (events/federation.c)
  * calls these functions.
@@ -27,25 +31,34 @@
  * bounded by the API's limits). */
 #define SP_OCM_TEXT_MAX 1024
 #define SP_OCM_URL_MAX  2100
+/* Longest providerId: ours are UUIDs; a sender's are what it chose
+ * (Nextcloud's numbers, Reva's UUIDs), bounded by the inbound API. */
+#define SP_OCM_PROVIDER_ID_MAX 256
 
 /* One delivery, copied out of the database (no borrowed strings: the
  * caller talks to another instance meanwhile). */
 typedef struct sp_ocm_delivery {
     int64_t seq;
     int64_t sent_seq;
+    int64_t reply_seq; /* a reply (accepted, declined); 0 for a sent share's delivery */
     int attempts;      /* failed tries so far */
-    char kind[16];     /* "share", "changed", "unshared" */
+    char kind[16];     /* "share", "changed", "unshared", "permission"; "accepted", "declined" */
     char etag[256];    /* kind changed: the new eTag */
-    char share_id[64]; /* the OCM providerId */
+    char share_id[SP_OCM_PROVIDER_ID_MAX]; /* the OCM providerId (a reply: the sender's) */
     char drive_id[64];
     char item_id[SP_OCM_TEXT_MAX];
-    char grantee[SP_OCM_TEXT_MAX]; /* e-mail address */
-    char instance[SP_OCM_URL_MAX]; /* "" until an instance accepted the share */
+    char grantee[SP_OCM_TEXT_MAX];    /* e-mail address */
+    char share_with[SP_OCM_TEXT_MAX]; /* a contact's OCM address; "" for an e-mail grantee */
+    /* "" until an instance accepted the share; a contact's instance from
+     * the start; a reply's: the sender */
+    char instance[SP_OCM_URL_MAX];
     char secret[80];
     char name[SP_OCM_TEXT_MAX];        /* the shared item's name */
     char sharer[SP_OCM_TEXT_MAX];      /* user name of who shared it */
     char sharer_name[SP_OCM_TEXT_MAX]; /* and their display name */
     char role[64];
+    char resource_type[8]; /* "file" or "folder" */
+    int64_t expiration;    /* seconds since the epoch; 0: none */
     int64_t created_at_ms; /* when the share was made */
 } sp_ocm_delivery;
 
@@ -90,7 +103,7 @@ typedef enum sp_ocm_outcome {
 /*
  * Records the outcome of d: DELIVERED removes the delivery (a share
  * becomes "shared" with instance; an unshare "unshared"); LOCAL and
- * REFUSED also drop every pending delivery of the share. Returns 0 or a
+ * REFUSED also drop every pending delivery of the share (or reply). Returns 0 or a
  * negative sp_err.
  */
 int sp_store_ocm_finish(sp_store *st, const sp_ocm_delivery *d, sp_ocm_outcome outcome,

@@ -355,9 +355,12 @@ class FakeServer:
     test (another instance that misbehaves or is slow). answer(path) decides
     every GET: it returns (status, body bytes, {header: value}), or None to
     close the connection unanswered; it may sleep first. post(path, body
-    bytes), when given, answers every POST the same way."""
+    bytes), when given, answers every POST the same way; with
+    post_headers=True it is called as post(path, body, headers) with the
+    request's headers (lower-case names), for a peer that checks or records
+    signatures."""
 
-    def __init__(self, answer, post=None):
+    def __init__(self, answer, post=None, post_headers=False):
         import threading
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -373,7 +376,10 @@ class FakeServer:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
-                if post:
+                if post and post_headers:
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    self.respond(post(self.path, body, headers))
+                elif post:
                     self.respond(post(self.path, body))
                 else:
                     self.send_error(501)  # as before post existed
