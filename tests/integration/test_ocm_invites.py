@@ -11,8 +11,8 @@ connection); an unsigned acceptance claiming to come from paris, which
 signs; malformed bodies; another user reading or removing Einstein's
 invites and contacts, or sharing with his contact. Finally Einstein finds
 Marie in the federated user search and shares a space with her: the share
-names her as a federated grantee and its event carries what the OCM queue
-needs to deliver it to paris."""
+names her as a federated grantee, its event carries her OCM address and
+instance, and the OCM queue delivers it to her at paris."""
 import base64
 import hashlib
 import json
@@ -24,7 +24,7 @@ import uuid
 
 import jsonschema
 
-from harness import SOURCE_ROOT, TAP, Canary, Client, Issuer, Nats, Spaceport
+from harness import SOURCE_ROOT, TAP, Canary, Client, Issuer, Nats, Spaceport, wait_until
 
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 GEN, LIST, ACCEPT = ('/sciencemesh/generate-invite', '/sciencemesh/list-invite',
@@ -89,7 +89,7 @@ def run(t, zurich, paris, idz, idp):
     token, invite = check_generate(t, zurich, ein, bohr)
     check_accept(t, zurich, paris, ein, bohr, marie, token, invite)
     check_refusals(t, zurich, paris, ein, marie, pierre, token)
-    check_search_and_share(t, zurich, paris, ein, bohr)
+    check_search_and_share(t, zurich, paris, ein, bohr, marie)
     check_delete(t, zurich, ein, bohr)
 
 
@@ -238,7 +238,7 @@ def check_refusals(t, zurich, paris, ein, marie, pierre, token):
          'only the one invite Marie accepted is accepted')
 
 
-def check_search_and_share(t, zurich, paris, ein, bohr):
+def check_search_and_share(t, zurich, paris, ein, bohr, marie):
     r = ein.get(FEDERATED)
     found = r.json().get('value', []) if r.status == 200 else []
     t.ok(len(found) == 1 and found[0]['userType'] == 'Federated' and
@@ -282,6 +282,18 @@ def check_search_and_share(t, zurich, paris, ein, bohr):
     t.ok(len(created) == 1 and created[0].get('ocmAddress') ==
          'marie@' + authority(paris) and created[0].get('instance') == paris.url and not invalid(schema('share'), created[0]),
          'its share.created names her OCM address and paris, valid against share.json', created)
+
+    # The OCM queue delivers it to paris, straight to her (no WebFinger).
+    def at_paris():
+        drives = marie.get('/graph/v1.0/me/drives').json().get('value', [])
+        return [d for d in drives if d.get('name') == 'Radioactivity' and
+                d.get('driveType') == 'mountpoint']
+    t.ok(wait_until(lambda: at_paris(), 10),
+         'the share reaches Marie at paris as a remote space', at_paris())
+    sent = db(zurich, 'SELECT share_with, state, instance FROM ocm_sent WHERE share_id = ?',
+              (p.get('id', ''),))
+    t.eq(sent, [('marie@' + authority(paris), 'shared', paris.url)],
+         'zurich sent it to marie@paris and paris accepted it')
 
 
 def check_delete(t, zurich, ein, bohr):
