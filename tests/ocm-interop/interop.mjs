@@ -10,7 +10,8 @@
 // shares and notifications at an endPoint of its own.
 //
 // Spaceport -> here: every request Spaceport sends it (a share, the
-// permission change, a storage change, SHARE_ACCEPTED, SHARE_UNSHARED) is
+// permission change, a storage change, SHARE_UNSHARED, SHARE_ACCEPTED and
+// SHARE_DECLINED for the peer's shares, an accepted invitation) is
 // verified with the library, once with the key of Spaceport's
 // /.well-known/ocm publicKeys and once with the key of its
 // /.well-known/jwks.json. The exactly one signature tagged "ocm" is taken;
@@ -97,7 +98,7 @@ class Peer {
     return {
       enabled: true, apiVersion: '1.2.2', endPoint: this.url + ENDPOINT, provider: 'http-message-signatures peer',
       resourceTypes: ['file', 'folder'].map((name) => ({ name, shareTypes: ['user'], protocols: { webdav: '/dav/ocm/' } })),
-      capabilities: ['notifications', 'http-sig', 'webdav-uri', 'protocol-object'],
+      capabilities: ['notifications', 'invites', 'http-sig', 'webdav-uri', 'protocol-object'],
       criteria: [],
       publicKeys: [this.ed, this.rsa].map((k) => ({ keyId: k.id, publicKeyPem: k.pem, algorithm: k.alg })),
       notificationTypes: ['SHARE_ACCEPTED', 'SHARE_DECLINED', 'SHARE_UNSHARED', 'SHARE_CHANGE_PERMISSION', 'RESOURCE_CHANGED'],
@@ -137,6 +138,7 @@ class Peer {
       const route = url.pathname.slice(ENDPOINT.length);
       if (route === '/shares') return reply(201, { recipientDisplayName: 'Bob' });
       if (route === '/notifications') return reply(201, {});
+      if (route === '/invite-accepted') return reply(200, { userID: 'bob', email: `bob@${DOMAIN}`, name: 'Bob' });
     }
     return reply(404, { message: 'NOT_FOUND' });
   }
@@ -289,7 +291,11 @@ async function spaceportSends(stack, peer, marie) {
   check(r3.status === 204, 'marie revokes the share: 204', `${r3.status} ${r3.body}`);
   await verifyWithEvery(keys, await peer.wait('/notifications',
     (d) => d.notificationType === 'SHARE_UNSHARED' && d.providerId === pid), 'SHARE_UNSHARED');
-  return keys;
+
+  const r4 = await call('POST', '/sciencemesh/accept-invite', { token: 'node-invite-1', providerDomain: peer.authority });
+  check(r4.status === 200 || r4.status === 201, 'marie accepts an invitation of the peer: 2xx', `${r4.status} ${r4.body}`);
+  await verifyWithEvery(keys, await peer.wait('/invite-accepted', (d) => d.token === 'node-invite-1'),
+    'accepted invitation (POST /invite-accepted)');
 }
 
 // --- here -> Spaceport ---------------------------------------------------
@@ -343,8 +349,9 @@ async function signed(url, body, key, opts = {}) {
 async function peerSends(stack, peer, marieToken) {
   const shares = `${stack.url}/ocm/shares`;
   const notes = `${stack.url}/ocm/notifications`;
-  const mounts = async () => JSON.parse((await send(`${stack.url}/graph/v1.0/me/drives`, { method: 'GET',
-    headers: { Authorization: `Bearer ${marieToken}` } })).body).value.filter((d) => d.driveType === 'mountpoint').length;
+  const mountList = async () => JSON.parse((await send(`${stack.url}/graph/v1.0/me/drives`, { method: 'GET',
+    headers: { Authorization: `Bearer ${marieToken}` } })).body).value.filter((d) => d.driveType === 'mountpoint');
+  const mounts = async () => (await mountList()).length;
 
   const accepted = {};
   for (const key of [peer.ed, peer.rsa]) {
@@ -360,11 +367,28 @@ async function peerSends(stack, peer, marieToken) {
     const body = JSON.stringify(shareBody(peer, stack, 'Library salt length'));
     const r = await send(shares, { headers: await signed(shares, body, peer.rsa, { librarySigner: true }), body });
     diag(`a share signed by the library's own rsa-pss-sha512 signer (PSS salt length 190, not RFC 9421's 64): ${r.status} ${r.body}`);
+    // Nor this: a valid signature without any tag (as instances signed
+    // before OCM's profile); the contract takes the first one then.
+    const untagged = JSON.stringify(shareBody(peer, stack, 'Untagged'));
+    const u = await send(shares, { headers: await signed(shares, untagged, peer.ed, { tag: null }), body: untagged });
+    diag(`a share validly signed without a tag: ${u.status} ${u.body}`);
   }
   // Spaceport, the recipient, tells the sender it took the share: signed too.
   const keys = await spaceportKeys(stack);
   await verifyWithEvery(keys, await peer.wait('/notifications',
     (d) => d.notificationType === 'SHARE_ACCEPTED' && d.providerId === accepted.ed25519.providerId), 'SHARE_ACCEPTED');
+  {
+    // ... and that its user removed it.
+    const doc = shareBody(peer, stack, 'To decline');
+    const body = JSON.stringify(doc);
+    const r = await send(shares, { headers: await signed(shares, body, peer.ed), body });
+    const space = (await mountList()).find((d) => d.name === 'To decline');
+    const gone = space ? await send(`${stack.url}/graph/v1.0/drives/${space.id}`, { method: 'DELETE',
+      headers: { Authorization: `Bearer ${marieToken}` } }) : { status: 0 };
+    check(r.status === 201 && gone.status === 204, 'marie removes a share of the peer\'s: 204', `${r.status} ${gone.status}`);
+    await verifyWithEvery(keys, await peer.wait('/notifications',
+      (d) => d.notificationType === 'SHARE_DECLINED' && d.providerId === doc.providerId), 'SHARE_DECLINED');
+  }
 
   const before = await mounts();
   const attacks = [];
