@@ -274,7 +274,9 @@ size_t sp_api__ocm_instance(const sp_api *api, const char *base_url);
  * providerId, addresses, secrets), else NULL. Borrowed from v. */
 const char *sp_api__ocm_ident(json_t *v, size_t max);
 /* The request body as a JSON object (sp_api__json_parse's limits), or NULL
- * after replying 400 in the OCM form. New reference. */
+ * after replying 400 in the OCM form. New reference. Also clears the
+ * thread's Initiator-ID (sp_store_set_initiator): an OCM request is
+ * another instance's, whatever the thread's last request set. */
 json_t *sp_api__ocm_body(sp_http_req *req);
 /* Reads what an OCM share or notification grants into *out ("read" or
  * "read,write", static): a list of read, write and share (OCM 1.2), an

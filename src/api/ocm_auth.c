@@ -150,6 +150,9 @@ const char *sp_api__ocm_ident(json_t *v, size_t max)
 
 json_t *sp_api__ocm_body(sp_http_req *req)
 {
+    /* Another instance's request, with no bearer token: its writes have
+     * no Initiator-ID, whatever the thread's last request set. */
+    sp_store_set_initiator(NULL);
     size_t len = 0;
     const char *text = sp_http_body(req, &len);
     char why[200] = "";

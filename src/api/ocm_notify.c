@@ -221,9 +221,6 @@ static int apply(sp_api *api, const ocm_note *n, const char *instance)
 static void notification(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
-    /* Another instance's request, with no bearer token: its writes have
-     * no Initiator-ID, whatever the thread's last request set. */
-    sp_store_set_initiator(NULL);
     json_t *body = sp_api__ocm_body(req);
     if (!body)
         return;

@@ -354,9 +354,6 @@ static void not_taken(sp_http_req *req, const sp_ocm_caller *c, const ocm_share 
 static void create_share(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
-    /* Another instance's request, with no bearer token: its writes have
-     * no Initiator-ID, whatever the thread's last request set. */
-    sp_store_set_initiator(NULL);
     json_t *body = sp_api__ocm_body(req);
     if (!body)
         return;
