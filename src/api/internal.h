@@ -262,11 +262,12 @@ typedef struct sp_ocm_caller {
     size_t instance;
     int is_signed;
 } sp_ocm_caller;
-/* Decides whether an OCM request that claims to come from trusted instance `claimed` (its index; SIZE_MAX when
- * it names none we trust: 403) may be served. Signed: must verify (sp_api__peer) and be signed by `claimed`
- * (else 401). Unsigned: 401 when api->cfg->ocm_require_signatures or the instance's discovery says it signs;
- * 503 + Retry-After when its discovery cannot be read. Replies (OCM error form) and returns < 0 when refused;
- * returns 0 and *out otherwise. claimed may be SIZE_MAX with a signed request: then the signer is the caller. */
+/* Decides whether an OCM request that claims to come from trusted instance `claimed` (its index;
+ * SIZE_MAX when it names none we trust: 403) may be served. Signed: must verify (sp_api__peer) and
+ * be signed by `claimed` (else 401). Unsigned: 401 when api->cfg->ocm_require_signatures or the
+ * instance's discovery says it signs; 503 + Retry-After when its discovery cannot be read. Replies
+ * (OCM error form) and returns < 0 when refused; returns 0 and *out otherwise. claimed may be
+ * SIZE_MAX with a signed request: then the signer is the caller. */
 int sp_api__ocm_caller(sp_http_req *req, sp_api *api, size_t claimed, sp_ocm_caller *out);
 /* The index of trusted instance base_url (as configured), or SIZE_MAX. */
 size_t sp_api__ocm_instance(const sp_api *api, const char *base_url);
