@@ -154,14 +154,22 @@ static int find_sender(sp_http_req *req, sp_api *api, const ocm_note *n, const c
         *instance = api->cfg->trusted_instances.items[caller.instance];
         return 0;
     }
+    /* Neither signed nor carrying the share's secret: nothing says who
+     * sends it, whatever share it names. */
+    if (!n->secret) {
+        sp_http_add_header(req, "WWW-Authenticate", "Signature");
+        sp_api__ocm_error(req, 401, NULL, NULL,
+                          "not signed, and no notification.sharedSecret names the share");
+        return SP_ERR_UNAUTHORIZED;
+    }
     char found[SP_REMOTE_INSTANCE_MAX];
     int rc;
     if (sent_side(n->kind)) {
         sp_ocm_sent_ref ref = {.share_id = n->provider_id, .secret = n->secret};
-        rc = n->secret ? sp_store_ocm_sent_instance(api->store, &ref, found) : SP_ERR_NOT_FOUND;
+        rc = sp_store_ocm_sent_instance(api->store, &ref, found);
     } else {
         sp_remote_ocm_ref ref = {.share_id = n->provider_id, .secret = n->secret};
-        rc = n->secret ? sp_store_remote_ocm_instance(api->store, &ref, found) : SP_ERR_NOT_FOUND;
+        rc = sp_store_remote_ocm_instance(api->store, &ref, found);
     }
     size_t index = rc == 0 ? sp_api__ocm_instance(api, found) : SIZE_MAX;
     if (rc == SP_ERR_NOT_FOUND || (rc == 0 && index == SIZE_MAX)) {

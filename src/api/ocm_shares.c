@@ -100,10 +100,6 @@ int sp_api__ocm_permissions(json_t *v, const char **out)
             *out = "read,write";
             return 0;
         }
-        /* Nextcloud's legacy options.permissions is the name of a WebDAV
-         * property, not a value: it says nothing, so it grants reading. */
-        if (s[0] == '{')
-            return 0;
         size_t digits = strspn(s, "0123456789");
         if (digits == 0 || digits > 2 || s[digits])
             return SP_ERR_INVALID;
@@ -172,12 +168,15 @@ static int read_protocol(sp_http_req *req, json_t *protocol, ocm_share *s)
                        "names requirements this instance does not implement");
     }
     json_t *perm = webdav ? json_object_get(webdav, "permissions") : NULL;
-    if (!perm)
-        perm = json_object_get(options, "permissions");
+    s->permissions = "read";
     if (perm && sp_api__ocm_permissions(perm, &s->permissions) < 0)
         return invalid(req, "protocol.webdav.permissions", "INVALID",
                        "must be a list of read, write and share");
-    if (!perm)
+    /* OCM 1.0's options.permissions has no defined form ("some
+     * permissions scheme" in the spec's example): what we cannot read
+     * grants reading only. */
+    if (!perm && sp_api__ocm_permissions(json_object_get(options, "permissions"),
+                                         &s->permissions) < 0)
         s->permissions = "read";
     if (!webdav) {
         s->uri = NULL; /* OCM 1.0: the sender's WebDAV root, the secret its user */

@@ -479,7 +479,7 @@ def live_checks(t, c):
                 'notification': {'sharedSecret': 's' * 32}}
         check('POST /ocm/notifications for no share is 403 Error', 'POST', '/ocm/notifications',
               sp.request('POST', '/ocm/notifications', body=note), 403)
-        note['notificationType'] = 'SHARE_ACCEPTED'
+        note['notificationType'] = 'REQUEST_RESHARE'
         check('an unsupported notificationType is 501 Error', 'POST', '/ocm/notifications',
               sp.request('POST', '/ocm/notifications', body=note), 501)
 

@@ -7,7 +7,8 @@ Several issuers (same sub at two issuers = two users), WebFinger, OCM
 discovery, a remote space registered by URL (the lookup at the hosting
 instance uses the user's own token), hostile URLs refused without a single
 connection (a canary listener counts them), OCM shares and notifications
-between the instances, change latency across instances, and the outbound
+between the instances (signed with Zurich's own key, as Zurich signs), change
+latency across instances, and the outbound
 queue: a share to marie@paris.test announced to Paris, storage changes at
 Zurich reaching Marie's change stream at Paris, Paris down while Einstein
 shares, and revoking the share."""
@@ -26,6 +27,7 @@ import jsonschema
 from harness import (SOURCE_ROOT, TAP, Client, FakeServer, Issuer, Nats, Spaceport, free_port,
                      wait_until)
 from natsclient import NatsClient
+from ocmpeer import Key, sign
 from sse import Stream
 
 SPACE_VIEWER = 'a8d5fe5e-96e3-418d-825b-534dbdf22b99'
@@ -215,15 +217,32 @@ def check_webfinger(t, paris, idp, marie_tok):
 
 
 def check_discovery(t, paris):
+    webdav = {'webdav': '/dav/spaces/'}
     for path in ('/.well-known/ocm', '/ocm-provider'):
         r = paris.get(path)
         d = r.json() if r.status == 200 else {}
-        t.ok(r.status == 200 and d.get('enabled') is True and d.get('apiVersion') == '1.1.0' and
+        keys = d.get('publicKeys') or [{}]
+        t.ok(r.status == 200 and r.headers.get('access-control-allow-origin') == '*' and
+             d.get('enabled') is True and d.get('apiVersion') == '1.2.2' and
              d.get('endPoint') == paris.url + '/ocm' and d.get('provider') == 'Spaceport' and
-             d.get('resourceTypes') == [{'name': 'folder', 'shareTypes': ['user'],
-                                         'protocols': {'webdav': '/dav/ocm'}}] and
-             d.get('capabilities') == ['notifications'],
-             'OCM discovery at %s' % path, d)
+             d.get('resourceTypes') == [
+                 {'name': 'file', 'shareTypes': ['user'], 'protocols': webdav},
+                 {'name': 'folder', 'shareTypes': ['user'], 'protocols': webdav}] and
+             d.get('capabilities') == ['notifications', 'invites', 'http-sig', 'webdav-uri',
+                                       'protocol-object'] and
+             d.get('criteria') == [] and
+             d.get('notificationTypes') == ['SHARE_ACCEPTED', 'SHARE_DECLINED', 'SHARE_UNSHARED',
+                                            'SHARE_CHANGE_PERMISSION',
+                                            'RESHARE_CHANGE_PERMISSION', 'RESOURCE_CHANGED'] and
+             len(keys) == 1 and keys[0].get('keyId', '').startswith(paris.url + '/ocm#') and
+             keys[0].get('algorithm') == 'ed25519' and
+             d.get('publicKey') == {k: keys[0].get(k) for k in ('keyId', 'publicKeyPem')},
+             'OCM discovery at %s: 1.2.2, file and folder, capabilities, keys' % path, d)
+    r = paris.get('/.well-known/jwks.json')
+    jwks = r.json().get('keys', []) if r.status == 200 else []
+    t.ok(len(jwks) == 1 and jwks[0].get('kty') == 'OKP' and jwks[0].get('crv') == 'Ed25519' and
+         jwks[0].get('kid') == keys[0].get('keyId') and jwks[0].get('alg') == 'EdDSA',
+         'the same key as a JWKS at /.well-known/jwks.json', r.body[:300])
 
 
 def check_remote_by_url(t, s, zurich, paris, nats_paris, ein_z, marie_z, marie_p, stranger_p):
@@ -400,20 +419,40 @@ def ocm_share(zurich, who, share_with, provider_id=None, secret=None, uri=None, 
     return body
 
 
-def notify(paris, kind, provider_id, secret, **note):
+def zurich_key(zurich):
+    """Zurich's own signing key (DATA_DIR/instance-key.pem) under the keyId
+    its discovery publishes: Python signs what Zurich would."""
+    from cryptography.hazmat.primitives import serialization
+    key = Key(zurich.get('/.well-known/ocm').json()['publicKeys'][0]['keyId'])
+    with open(os.path.join(zurich.data_dir, 'instance-key.pem'), 'rb') as f:
+        key.private = serialization.load_pem_private_key(f.read(), None)
+    return key
+
+
+def as_zurich(paris, key, path, body, signed=True):
+    """POSTs body to paris as Zurich sends OCM requests: signed."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers = {'Content-Type': 'application/json'}
+    if signed:
+        headers.update(sign(key, 'POST', paris.url + path, raw))
+    return paris.request('POST', path, raw, headers)
+
+
+def notify(paris, key, kind, provider_id, secret, signed=True, **note):
     n = {'sharedSecret': secret}
     n.update(note)
-    return paris.request('POST', '/ocm/notifications', {
+    return as_zurich(paris, key, '/ocm/notifications', {
         'notificationType': kind, 'resourceType': 'folder', 'providerId': provider_id,
-        'notification': n})
+        'notification': n}, signed)
 
 
 def check_ocm_incoming(t, s, zurich, paris, marie_p, marie_tok):
+    key = zurich_key(zurich)
     stream = Stream(paris.port, marie_tok)
     t.eq(stream.status, 200, "Marie's change stream at Paris is open")
     body = ocm_share(zurich, 'einstein', 'marie@paris.test')
     pid, secret = body['providerId'], body['protocol']['webdav']['sharedSecret']
-    r = paris.request('POST', '/ocm/shares', body)
+    r = as_zurich(paris, key, '/ocm/shares', body)
     t.ok(r.status == 201 and r.json() == {'recipientDisplayName': 'Marie'},
          'POST /ocm/shares from Zurich to marie@paris.test: 201 with recipientDisplayName',
          (r.status, r.body[:300]))
@@ -426,19 +465,22 @@ def check_ocm_incoming(t, s, zurich, paris, marie_p, marie_tok):
     t.ok(e and e.get('event') == 'remote-registered' and e['json']['driveId'] == remote_id and
          e['json']['origin'] == 'ocm',
          'remote-registered reaches Marie\'s stream', e)
-    r = paris.request('POST', '/ocm/shares', body)
+    r = as_zurich(paris, key, '/ocm/shares', body)
     t.eq(r.status, 201, 'the same share again (a retry): 201')
     t.eq(len([d for d in my_drives(marie_p) if d['root'].get('webDavUrl') ==
               body['protocol']['webdav']['uri']]), 1, 'and still one remote space')
     t.eq(stream.next(1.0), None, 'and no second remote-registered')
     other = ocm_share(zurich, 'einstein', 'marie@paris.test', provider_id=pid,
                       uri=body['protocol']['webdav']['uri'])
-    t.eq(paris.request('POST', '/ocm/shares', other).status, 409,
-         'the same providerId with another secret: 409')
+    t.eq(as_zurich(paris, key, '/ocm/shares', other).status, 400,
+         'the same providerId with another secret: 400')
+    r = as_zurich(paris, key, '/ocm/shares', ocm_share(zurich, 'einstein', 'marie@paris.test'),
+                  signed=False)
+    t.eq(r.status, 401, 'an unsigned share in Zurich\'s name (Zurich signs): 401')
     # shareWith by user@<this instance's host>, secret in protocol.options (OCM 1.0)
     b2 = ocm_share(zurich, 'einstein', 'marie@' + authority(paris))
     b2['protocol']['options'] = {'sharedSecret': b2['protocol']['webdav'].pop('sharedSecret')}
-    r = paris.request('POST', '/ocm/shares', b2)
+    r = as_zurich(paris, key, '/ocm/shares', b2)
     t.eq(r.status, 201, 'shareWith marie@<paris host>, secret in protocol.options: 201')
     stream.next(3)
     # refusals
@@ -457,9 +499,9 @@ def check_ocm_incoming(t, s, zurich, paris, marie_p, marie_tok):
          ocm_share(zurich, 'einstein', 'marie@paris.test',
                    uri=zurich.url + '/dav/spaces/x/../../graph'), 400),
         ('shareType group', ocm_share(zurich, 'einstein', 'marie@paris.test',
-                                      shareType='group'), 400),
-        ('resourceType file', ocm_share(zurich, 'einstein', 'marie@paris.test',
-                                        resourceType='file'), 400),
+                                      shareType='group'), 501),
+        ('resourceType calendar', ocm_share(zurich, 'einstein', 'marie@paris.test',
+                                            resourceType='calendar'), 501),
         ('no providerId', ocm_share(zurich, 'einstein', 'marie@paris.test', providerId=''), 400),
     ]
     nosecret = ocm_share(zurich, 'einstein', 'marie@paris.test')
@@ -468,24 +510,26 @@ def check_ocm_incoming(t, s, zurich, paris, marie_p, marie_tok):
     short = ocm_share(zurich, 'einstein', 'marie@paris.test', secret='short')
     cases.append(('a short shared secret', short, 400))
     for name, b, want in cases:
-        r = paris.request('POST', '/ocm/shares', b)
+        r = as_zurich(paris, key, '/ocm/shares', b)
         t.eq(r.status, want, 'OCM share refused, %s: %d' % (name, want))
-    t.eq(paris.request('POST', '/ocm/shares', '{"shareWith":').status, 400,
+    t.eq(as_zurich(paris, key, '/ocm/shares', '{"shareWith":').status, 400,
          'OCM share with malformed JSON: 400')
     n_remote = len([d for d in my_drives(marie_p) if d['driveType'] == 'mountpoint'])
     t.eq(n_remote, 2, 'none of the refused shares created a remote space')
 
     # notifications
-    t.eq(notify(paris, 'RESOURCE_CHANGED', pid, 'wrong' * 8, eTag='e1').status, 403,
-         'RESOURCE_CHANGED with a wrong secret: 403')
-    t.eq(notify(paris, 'RESOURCE_CHANGED', 'nope', secret, eTag='e1').status, 403,
+    t.eq(notify(paris, key, 'RESOURCE_CHANGED', pid, secret, signed=False, eTag='e1').status,
+         401, 'RESOURCE_CHANGED unsigned, even with the share\'s secret (Zurich signs): 401')
+    t.eq(notify(paris, key, 'RESOURCE_CHANGED', 'nope', secret, eTag='e1').status, 403,
          'RESOURCE_CHANGED for an unknown providerId: 403')
-    t.eq(notify(paris, 'SHARE_ACCEPTED', pid, secret).status, 501,
+    t.eq(notify(paris, key, 'SHARE_ACCEPTED', pid, secret).status, 403,
+         'SHARE_ACCEPTED for a share Paris did not send: 403')
+    t.eq(notify(paris, key, 'REQUEST_RESHARE', pid, secret).status, 501,
          'an unsupported notificationType: 501')
-    t.eq(notify(paris, 'RESOURCE_CHANGED', pid, secret, eTag='e 1').status, 400,
+    t.eq(notify(paris, key, 'RESOURCE_CHANGED', pid, secret, eTag='e 1').status, 400,
          'a malformed eTag: 400')
     t.eq(stream.next(1.0), None, 'refused notifications reach nobody')
-    r = notify(paris, 'RESOURCE_CHANGED', pid, secret, eTag='etag-1')
+    r = notify(paris, key, 'RESOURCE_CHANGED', pid, secret, eTag='etag-1')
     t.eq(r.status, 201, 'RESOURCE_CHANGED with the share\'s secret: 201')
     e = stream.next(2)
     t.ok(e and e.get('event') == 'item-changed' and e['json']['driveId'] == remote_id and
@@ -496,7 +540,7 @@ def check_ocm_incoming(t, s, zurich, paris, marie_p, marie_tok):
          'its data matches remote-changed.json', schema_errors(s, 'spaceport.remote.changed', data))
     t.eq(marie_p.get('/graph/v1.0/drives/' + remote_id).json()['root']['eTag'], '"etag-1"',
          'the remote space carries the new eTag')
-    t.eq(notify(paris, 'RESOURCE_CHANGED', pid, secret, eTag='etag-1').status, 201,
+    t.eq(notify(paris, key, 'RESOURCE_CHANGED', pid, secret, eTag='etag-1').status, 201,
          'the same change again (a retry): 201')
     t.eq(stream.next(1.0), None, 'and no second notification')
 
@@ -504,7 +548,7 @@ def check_ocm_incoming(t, s, zurich, paris, marie_p, marie_tok):
     lat = []
     for i in range(100):
         t0 = time.monotonic()
-        r = notify(paris, 'RESOURCE_CHANGED', pid, secret, eTag='lat-%d' % i)
+        r = notify(paris, key, 'RESOURCE_CHANGED', pid, secret, eTag='lat-%d' % i)
         e = stream.next(2)
         if r.status != 201 or not e or e['json'].get('eTag') != 'lat-%d' % i:
             break
@@ -515,14 +559,14 @@ def check_ocm_incoming(t, s, zurich, paris, marie_p, marie_tok):
         t.diag('OCM notification POST -> SSE at Paris over %d changes: median %.1f ms, '
                'p99 %.1f ms, max %.1f ms' % (len(lat), statistics.median(lat), q[98], max(lat)))
 
-    r = notify(paris, 'SHARE_UNSHARED', pid, secret)
+    r = notify(paris, key, 'SHARE_UNSHARED', pid, secret)
     t.eq(r.status, 201, 'SHARE_UNSHARED: 201')
     e = stream.next(2)
     t.ok(e and e.get('event') == 'remote-removed' and e['json']['driveId'] == remote_id and
          e['json']['reason'] == 'unshared', 'Marie\'s stream shows remote-removed', e)
     t.ok(all(d['id'] != remote_id for d in my_drives(marie_p)),
          'the remote space is gone from /me/drives')
-    t.eq(notify(paris, 'SHARE_UNSHARED', pid, secret).status, 403,
+    t.eq(notify(paris, key, 'SHARE_UNSHARED', pid, secret).status, 403,
          'a second SHARE_UNSHARED: 403 (nothing left to remove)')
     stream.close()
 

@@ -215,6 +215,14 @@ static const address_case address_cases[] = {
     {"x@cloud.zurich.test#f", SP_ERR_INVALID, 0},
     {"x@0x7f000001", SP_ERR_INVALID, 0},
     {"x@a b", SP_ERR_INVALID, 0},
+    /* Nextcloud may write the host with a scheme; OpenCloud puts the
+     * issuer URL in the user part. */
+    {"bob@https://cloud.zurich.test", 0, 0},
+    {"bob@http://127.0.0.1:9200", 0, 1},
+    {"uuid@https://idp.evil.example@cloud.zurich.test", 0, 0},
+    {"bob@https://evil.example", SP_ERR_NOT_FOUND, 0},
+    {"bob@https://cloud.zurich.test/", SP_ERR_INVALID, 0},
+    {"bob@https://", SP_ERR_INVALID, 0},
 };
 
 START_TEST(address_table)
@@ -227,6 +235,47 @@ START_TEST(address_table)
         ck_assert_uint_eq(index, c->index);
         ck_assert(sp_instance_address_is(trusted[index], c->address));
     }
+}
+END_TEST
+
+/* A share's WebDAV URI from a peer that is not a Spaceport: any path on
+ * the trusted instance, none that climbs out or leaves it. */
+typedef struct url_case {
+    const char *url;
+    int rc;
+    size_t index;
+} url_case;
+
+static const url_case url_cases[] = {
+    {"https://cloud.zurich.test/remote.php/dav/ocm/abc", 0, 0},
+    {"https://cloud.zurich.test/public.php/webdav/", 0, 0},
+    {"http://127.0.0.1:9200/remote/dav/ocm/7c08-4226", 0, 1},
+    {"https://paris.test/other/path", 0, 2}, /* the host is the instance, not the base path */
+    {"https://cloud.zurich.test/a/../../graph", SP_ERR_INVALID, 0},
+    {"https://cloud.zurich.test/a/%2e%2e/graph", SP_ERR_INVALID, 0},
+    {"https://cloud.zurich.test/a//b", SP_ERR_INVALID, 0},
+    {"https://cloud.zurich.test/a%2fb", SP_ERR_INVALID, 0},
+    {"https://cloud.zurich.test/a?b=1", SP_ERR_INVALID, 0},
+    {"https://cloud.zurich.test/a#f", SP_ERR_INVALID, 0},
+    {"https://u:p@cloud.zurich.test/a", SP_ERR_INVALID, 0},
+    {"http://cloud.zurich.test/a", SP_ERR_INVALID, 0}, /* another scheme than trusted */
+    {"https://cloud.zurich.test:8443/a", SP_ERR_INVALID, 0},
+    {"https://evil.example/remote.php/dav/ocm/abc", SP_ERR_INVALID, 0},
+    {"http://127.0.0.2:9200/a", SP_ERR_INVALID, 0},
+    {"abc", SP_ERR_INVALID, 0},
+};
+
+START_TEST(url_table)
+{
+    const url_case *c = &url_cases[_i];
+    size_t index = 99;
+    const char *why = NULL;
+    int rc = sp_instance_match_url(trusted, COUNT(trusted), c->url, &index, &why);
+    ck_assert_msg(rc == c->rc, "'%s': %d (%s), want %d", c->url, rc, why ? why : "", c->rc);
+    if (rc == 0)
+        ck_assert_uint_eq(index, c->index);
+    else
+        ck_assert_ptr_nonnull(why);
 }
 END_TEST
 
@@ -342,6 +391,7 @@ static Suite *instance_suite(void)
     tcase_add_loop_test(tc, authority_table, 0, (int)COUNT(authority_cases));
     tcase_add_loop_test(tc, address_table, 0, (int)COUNT(address_cases));
     tcase_add_test(tc, address_is);
+    tcase_add_loop_test(tc, url_table, 0, (int)COUNT(url_cases));
     suite_add_tcase(s, tc);
     tc = tcase_create("webhook");
     tcase_add_loop_test(tc, webhook_table, 0, (int)COUNT(webhook_cases));
