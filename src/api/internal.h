@@ -285,11 +285,12 @@ typedef struct sp_ocm_caller {
     size_t instance;
     int is_signed;
 } sp_ocm_caller;
-/* Decides whether an OCM request that claims to come from trusted instance `claimed` (its index; SIZE_MAX when
- * it names none we trust: 403) may be served. Signed: must verify (sp_api__peer) and be signed by `claimed`
- * (else 401). Unsigned: 401 when api->cfg->ocm_require_signatures or the instance's discovery says it signs;
- * 503 + Retry-After when its discovery cannot be read. Replies (OCM error form) and returns < 0 when refused;
- * returns 0 and *out otherwise. claimed may be SIZE_MAX with a signed request: then the signer is the caller. */
+/* Decides whether an OCM request that claims to come from trusted instance `claimed` (its index;
+ * SIZE_MAX when it names none we trust: 403) may be served. Signed: must verify (sp_api__peer) and
+ * be signed by `claimed` (else 401). Unsigned: 401 when api->cfg->ocm_require_signatures or the
+ * instance's discovery says it signs; 503 + Retry-After when its discovery cannot be read. Replies
+ * (OCM error form) and returns < 0 when refused; returns 0 and *out otherwise. claimed may be
+ * SIZE_MAX with a signed request: then the signer is the caller. */
 int sp_api__ocm_caller(sp_http_req *req, sp_api *api, size_t claimed, sp_ocm_caller *out);
 /* The index of trusted instance base_url (as configured), or SIZE_MAX. */
 size_t sp_api__ocm_instance(const sp_api *api, const char *base_url);
@@ -297,7 +298,9 @@ size_t sp_api__ocm_instance(const sp_api *api, const char *base_url);
  * providerId, addresses, secrets), else NULL. Borrowed from v. */
 const char *sp_api__ocm_ident(json_t *v, size_t max);
 /* The request body as a JSON object (sp_api__json_parse's limits), or NULL
- * after replying 400 in the OCM form. New reference. */
+ * after replying 400 in the OCM form. New reference. Also clears the
+ * thread's Initiator-ID (sp_store_set_initiator): an OCM request is
+ * another instance's, whatever the thread's last request set. */
 json_t *sp_api__ocm_body(sp_http_req *req);
 /* Reads what an OCM share or notification grants into *out ("read" or
  * "read,write", static): a list of read, write and share (OCM 1.2), an

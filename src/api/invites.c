@@ -47,7 +47,7 @@
 #define SP_INVITE_STRING_MAX (SP_INVITE_TOKEN_MAX + SP_INSTANCE_AUTHORITY_MAX + 2)
 /* Longest e-mail address (RFC 5321 path limit) and display name. */
 #define SP_INVITE_EMAIL_MAX 254
-#define SP_INVITE_NAME_MAX 255
+#define SP_INVITE_NAME_MAX  255
 /* Whole time telling the inviting instance may take: the user is
  * waiting, and a healthy instance answers in milliseconds. */
 #define SP_INVITE_FETCH_TIMEOUT_MS 5000L
@@ -207,8 +207,8 @@ static void generate_invite(sp_http_req *req, void *ctx)
     int64_t expires = sp_time_now_ms() + api->cfg->ocm_invite_ttl_ms;
     own_authority(api, provider);
     int rc = sp_id_uuid(token) < 0 ? SP_ERR_IO
-                                    : sp_store_invite_create(api->store, &u, token, description,
-                                                             r ? recipient : NULL, expires, id);
+                                   : sp_store_invite_create(api->store, &u, token, description,
+                                                            r ? recipient : NULL, expires, id);
     if (rc == 0)
         rc = invite_string(token, provider, invite, sizeof invite);
     if (rc < 0) {
@@ -226,11 +226,10 @@ done:
 
 static int append_invite(const sp_invite *inv, void *arg)
 {
-    json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:b}", "id", inv->id, "token", "",
-                          "description", inv->description, "expiration",
-                          (json_int_t)(inv->expires_at_ms / 1000), "created",
-                          (json_int_t)(inv->created_at_ms / 1000), "accepted",
-                          inv->accepted_at_ms != 0);
+    json_t *j = json_pack(
+        "{s:s, s:s, s:s, s:I, s:I, s:b}", "id", inv->id, "token", "", "description",
+        inv->description, "expiration", (json_int_t)(inv->expires_at_ms / 1000), "created",
+        (json_int_t)(inv->created_at_ms / 1000), "accepted", inv->accepted_at_ms != 0);
     if (j && inv->recipient)
         json_object_set_new(j, "recipient", json_string(inv->recipient));
     if (j && inv->contact_id)
@@ -293,8 +292,8 @@ static void delete_accepted_user(sp_http_req *req, void *ctx)
         idp = sp_http_query(req, "idp");
     }
     char address[SP_CONTACT_USER_ID_MAX + SP_CONTACT_PROVIDER_MAX + 2];
-    if (!user_id || !idp || !*user_id || !*idp ||
-        strlen(user_id) > SP_CONTACT_USER_ID_MAX || strlen(idp) > SP_CONTACT_PROVIDER_MAX) {
+    if (!user_id || !idp || !*user_id || !*idp || strlen(user_id) > SP_CONTACT_USER_ID_MAX ||
+        strlen(idp) > SP_CONTACT_PROVIDER_MAX) {
         sp_http_reply_error(req, 400, "invalidRequest",
                             "user_id and idp (as find-accepted-users lists them) are required");
         goto done;
@@ -409,13 +408,13 @@ static void acceptance_answer(sp_http_req *req, void *arg)
         goto done;
     }
     if (a->status == 401 || a->status == 403) {
-        sp_http_reply_error(req, 502, "badGateway", "%s refused this instance (%ld)",
-                            a->provider, a->status);
+        sp_http_reply_error(req, 502, "badGateway", "%s refused this instance (%ld)", a->provider,
+                            a->status);
         goto done;
     }
     char why[200];
-    doc = a->status == 200 ? sp_api__json_parse(a->answer.data ? a->answer.data : "",
-                                                a->answer.len, why, sizeof why)
+    doc = a->status == 200 ? sp_api__json_parse(a->answer.data ? a->answer.data : "", a->answer.len,
+                                                why, sizeof why)
                            : NULL;
     sp_contact_new c = {.user_id = field(doc, "userID", SP_CONTACT_USER_ID_MAX, 1),
                         .provider = a->provider,
@@ -490,10 +489,9 @@ static void accept_invite(sp_http_req *req, void *ctx)
     char own[SP_INSTANCE_AUTHORITY_MAX];
     own_authority(api, own);
     /* Nextcloud's receivers bind either userID or userId: both go. */
-    json_t *accepted =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "recipientProvider", own, "token", token,
-                  "userID", u.username, "userId", u.username, "email", u.email, "name",
-                  u.display_name);
+    json_t *accepted = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "recipientProvider", own,
+                                 "token", token, "userID", u.username, "userId", u.username,
+                                 "email", u.email, "name", u.display_name);
     a = calloc(1, sizeof *a);
     if (a)
         a->body = accepted ? json_dumps(accepted, JSON_COMPACT) : NULL;
@@ -526,17 +524,9 @@ fail:
 static void invite_accepted(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
-    /* Another instance's request, with no bearer token: its writes have
-     * no Initiator-ID, whatever the thread's last request set. */
-    sp_store_set_initiator(NULL);
-    size_t len;
-    const char *text = sp_http_body(req, &len);
-    char why[300];
-    json_t *body = sp_api__json_parse(text, len, why, sizeof why);
-    if (!body) {
-        sp_api__ocm_error(req, 400, NULL, NULL, "%s", why);
+    json_t *body = sp_api__ocm_body(req);
+    if (!body)
         return;
-    }
     const char *user_id = json_object_get(body, "userID") ? "userID" : "userId";
     const struct {
         const char *name, *value;

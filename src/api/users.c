@@ -146,8 +146,8 @@ static int find_users(sp_api *api, const sp_user *u, const char *term, json_t *v
  * id is what a share's recipient objectId names. */
 static int append_contact(const sp_contact *c, void *ctx)
 {
-    json_t *u = json_pack("{s:s, s:s, s:s, s:s*, s:s, s:[{s:s, s:s}]}", "id", c->id,
-                          "displayName", c->name, "onPremisesSamAccountName", c->address, "mail",
+    json_t *u = json_pack("{s:s, s:s, s:s, s:s*, s:s, s:[{s:s, s:s}]}", "id", c->id, "displayName",
+                          c->name, "onPremisesSamAccountName", c->address, "mail",
                           *c->email ? c->email : NULL, "userType", "Federated", "identities",
                           "issuer", c->provider, "issuerAssignedId", c->user_id);
     return u && json_array_append_new(ctx, u) == 0 ? 0 : SP_ERR_NOMEM;

@@ -37,8 +37,8 @@ static int owner_event(sp_conn *w, const char *type, const char *subject, int64_
 static json_t *contact_data(const char *id, const char *address, const sp_contact_new *c)
 {
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "contactId", id, "address", address,
-                     "userId", c->user_id, "provider", c->provider, "instance", c->instance,
-                     "name", c->name, "email", c->email);
+                     "userId", c->user_id, "provider", c->provider, "instance", c->instance, "name",
+                     c->name, "email", c->email);
 }
 
 /* ---- invites ---- */
@@ -48,8 +48,8 @@ static const char SQL_INVITE_INSERT[] =
     " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)";
 
 int sp_store_invite_create(sp_store *st, const sp_user *owner, const char *token,
-                           const char *description, const char *recipient,
-                           int64_t expires_at_ms, char id_out[SP_USER_ID_LEN])
+                           const char *description, const char *recipient, int64_t expires_at_ms,
+                           char id_out[SP_USER_ID_LEN])
 {
     char id[SP_ID_LEN], hash[SP_STORE_SECRET_HASH_LEN];
     if (sp_id_uuid7(id) < 0)
@@ -170,8 +170,8 @@ static const char SQL_INVITE_BY_TOKEN[] =
 static const char SQL_INVITE_ACCEPTED[] =
     "UPDATE ocm_invites SET accepted_at = ?, contact_seq = ? WHERE seq = ?";
 
-int sp_store_invite_accept(sp_store *st, const char *token, int64_t now_ms,
-                           const sp_contact_new *c, char inviter_id[SP_USER_ID_LEN])
+int sp_store_invite_accept(sp_store *st, const char *token, int64_t now_ms, const sp_contact_new *c,
+                           char inviter_id[SP_USER_ID_LEN])
 {
     char hash[SP_STORE_SECRET_HASH_LEN];
     sp_store__hash_secret(token, hash);
@@ -279,8 +279,8 @@ static const char SQL_CONTACT_BY_ID[] =
     "SELECT id, name, address, instance FROM ocm_contacts WHERE id = ? AND owner_seq = ?";
 
 int sp_store__share_contact(sp_conn *w, int64_t owner_seq, const char *id, char *address,
-                            size_t address_len, char *instance, size_t instance_len,
-                            char *id_out, char *name_out)
+                            size_t address_len, char *instance, size_t instance_len, char *id_out,
+                            char *name_out)
 {
     sqlite3_stmt *q = sp_store__stmt(w, SQL_CONTACT_BY_ID);
     if (!q)

@@ -33,8 +33,8 @@ typedef struct sp_invite {
     const char *description;
     const char *recipient; /* NULL when none was named */
     int64_t created_at_ms, expires_at_ms;
-    int64_t accepted_at_ms;  /* 0 while not accepted */
-    const char *contact_id;  /* who accepted it, while that contact exists; else NULL */
+    int64_t accepted_at_ms; /* 0 while not accepted */
+    const char *contact_id; /* who accepted it, while that contact exists; else NULL */
 } sp_invite;
 
 typedef int (*sp_invite_fn)(const sp_invite *inv, void *ctx);
@@ -64,8 +64,8 @@ typedef struct sp_contact_new {
  * negative sp_err.
  */
 int sp_store_invite_create(sp_store *st, const sp_user *owner, const char *token,
-                           const char *description, const char *recipient,
-                           int64_t expires_at_ms, char id_out[SP_USER_ID_LEN]);
+                           const char *description, const char *recipient, int64_t expires_at_ms,
+                           char id_out[SP_USER_ID_LEN]);
 
 /* Lists owner's invites, newest first (at most SP_INVITES_LIST_MAX). */
 int sp_store_invites_list(sp_store *st, const sp_user *owner, sp_invite_fn fn, void *ctx);
@@ -79,8 +79,8 @@ int sp_store_invites_list(sp_store *st, const sp_user *owner, sp_invite_fn fn, v
  * SP_ERR_NOT_FOUND (no such token, or it expired), SP_ERR_CONFLICT
  * (accepted already) or another negative sp_err.
  */
-int sp_store_invite_accept(sp_store *st, const char *token, int64_t now_ms,
-                           const sp_contact_new *c, char inviter_id[SP_USER_ID_LEN]);
+int sp_store_invite_accept(sp_store *st, const char *token, int64_t now_ms, const sp_contact_new *c,
+                           char inviter_id[SP_USER_ID_LEN]);
 
 /*
  * The invitee's side: stores c, the inviter whose invite owner accepted,

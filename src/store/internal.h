@@ -215,8 +215,8 @@ int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_
  * Only the owner's own contacts are theirs to share with. Returns 0,
  * SP_ERR_NOT_FOUND or SP_ERR_DB. */
 int sp_store__share_contact(sp_conn *w, int64_t owner_seq, const char *id, char *address,
-                            size_t address_len, char *instance, size_t instance_len,
-                            char *id_out, char *name_out);
+                            size_t address_len, char *instance, size_t instance_len, char *id_out,
+                            char *name_out);
 
 /* Hex SHA-256 of a secret (a shared secret, a clientState, an invite
  * token), as stored instead of the secret: a copy of the database

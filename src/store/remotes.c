@@ -234,7 +234,7 @@ fail:
 #define ROW_COLS                                                                                   \
     "r.seq, r.id, r.owner_seq, u.id, r.name, r.remote_drive_id, r.web_dav_url, r.instance,"        \
     " coalesce(r.ocm_share_id, ''), coalesce(r.etag, ''), coalesce(r.mtime, r.created_at),"        \
-    " coalesce(r.sub_id, ''), r.sub_seq, coalesce(r.permissions, ''),"                              \
+    " coalesce(r.sub_id, ''), r.sub_seq, coalesce(r.permissions, ''),"                             \
     " coalesce(r.resource_type, '')"
 
 static const char SQL_GET[] = "SELECT " ROW_COLS " FROM remotes r JOIN users u ON u.seq ="
@@ -526,9 +526,9 @@ int sp_store_remote_ocm_instance(sp_store *st, const sp_remote_ocm_ref *ref,
     return rc;
 }
 
-int sp_store_remote_ocm_notify(sp_store *st, const sp_remote_ocm_ref *ref,
-                               sp_remote_ocm_note note, const char *etag, int64_t mtime_ms,
-                               const char *permissions, int *applied)
+int sp_store_remote_ocm_notify(sp_store *st, const sp_remote_ocm_ref *ref, sp_remote_ocm_note note,
+                               const char *etag, int64_t mtime_ms, const char *permissions,
+                               int *applied)
 {
     if (applied)
         *applied = 0;

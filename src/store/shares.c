@@ -49,7 +49,8 @@
     " LEFT JOIN users g ON g.seq = s.grantee_seq JOIN users c ON c.seq = s.creator_seq"           \
     " LEFT JOIN items i ON i.drive_seq = s.drive_seq AND i.id = s.item_id"                        \
     " LEFT JOIN groups gr ON gr.seq = s.grantee_group_seq"                                        \
-    " LEFT JOIN ocm_contacts ct ON ct.owner_seq = s.creator_seq AND ct.address = s.grantee_remote"
+    " LEFT JOIN ocm_contacts ct"                                                                  \
+    " ON ct.owner_seq = s.creator_seq AND ct.address = s.grantee_remote"
 #define UNEXPIRED " (s.expires_at IS NULL OR s.expires_at > ?2)"
 
 /* sharedWithMe and sharedByMe answer at most SP_SHARES_LIST_MAX shares
@@ -211,9 +212,8 @@ typedef struct share_row {
     int64_t grantee_group_seq;                                   /* 0: not a group's */
     int expired;                                                 /* its expiry event is written */
     char id[SP_ID_LEN], mount_id[SP_ID_LEN], drive_id[SP_ID_LEN], creator_id[SP_ID_LEN],
-        drive_name[1024],
-        item_id[1024], item_name[1024], role[64],
-        grantee[1024],      /* user id, e-mail address, group id or a contact's OCM address */
+        drive_name[1024], item_id[1024], item_name[1024], role[64],
+        grantee[1024],          /* user id, e-mail address, group id or a contact's OCM address */
         grantee_instance[2100]; /* a contact's share: the instance it goes to; else "" */
 } share_row;
 

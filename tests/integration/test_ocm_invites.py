@@ -290,10 +290,12 @@ def check_search_and_share(t, zurich, paris, ein, bohr, marie):
                 d.get('driveType') == 'mountpoint']
     t.ok(wait_until(lambda: at_paris(), 10),
          'the share reaches Marie at paris as a remote space', at_paris())
-    sent = db(zurich, 'SELECT share_with, state, instance FROM ocm_sent WHERE share_id = ?',
-              (p.get('id', ''),))
-    t.eq(sent, [('marie@' + authority(paris), 'shared', paris.url)],
-         'zurich sent it to marie@paris and paris accepted it')
+    def sent():
+        return db(zurich, 'SELECT share_with, state, instance FROM ocm_sent WHERE share_id = ?',
+                  (p.get('id', ''),))
+    want = [('marie@' + authority(paris), 'shared', paris.url)]
+    t.ok(wait_until(lambda: sent() == want, 10),
+         'zurich sent it to marie@paris and recorded paris\'s acceptance', sent())
 
 
 def check_delete(t, zurich, ein, bohr):

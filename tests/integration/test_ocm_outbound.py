@@ -33,9 +33,7 @@ there); Paris revoking nothing, Zurich's later changes no longer go out."""
 import base64
 import hashlib
 import json
-import os
 import re
-import sqlite3
 import time
 
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -177,16 +175,9 @@ def new_drive(client, name):
 
 
 def sent_row(sp, share_id):
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    row = con.execute('SELECT state, instance, answer FROM ocm_sent WHERE share_id = ?',
-                      (share_id,)).fetchone()
-    con.close()
-    return row
-
-
-def kind_of(peer, after, match):
-    hit = peer.wait('/notifications', match, timeout=0.01, after=after)
-    return hit[2] if hit else None
+    rows = sp.db_rows('SELECT state, instance, answer FROM ocm_sent WHERE share_id = ?',
+                      (share_id,))
+    return rows[0] if rows else None
 
 
 def check_nextcloud(t, ein, nc_peer):

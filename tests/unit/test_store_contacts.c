@@ -69,16 +69,14 @@ START_TEST(token_kept_only_hashed)
                            "the-secret-token"),
                      0);
     ck_assert_int_eq(count("SELECT length(token_hash) FROM ocm_invites WHERE id = ?1", id), 64);
-    ck_assert_int_eq(count("SELECT count(*) FROM events WHERE instr(data, ?1) > 0",
-                           "the-secret-token"),
-                     0);
+    ck_assert_int_eq(
+        count("SELECT count(*) FROM events WHERE instr(data, ?1) > 0", "the-secret-token"), 0);
     ck_assert_int_eq(events_for("spaceport.invite.created", "alice"), 1);
     ck_assert_int_eq(events_for("spaceport.invite.created", "bob"), 0);
     /* The stored hash is the token's: it is accepted by it. */
     char inviter[SP_USER_ID_LEN];
-    ck_assert_int_eq(sp_store_invite_accept(st, "the-secret-token", sp_time_now_ms(), &MARIE,
-                                            inviter),
-                     0);
+    ck_assert_int_eq(
+        sp_store_invite_accept(st, "the-secret-token", sp_time_now_ms(), &MARIE, inviter), 0);
 }
 END_TEST
 
@@ -116,17 +114,15 @@ START_TEST(one_contact_per_owner_and_address)
     renamed.name = "Marie Skłodowska-Curie";
     ck_assert_int_eq(sp_store_invite_create(st, &alice, "tok-3", "", NULL, now + HOUR, id2), 0);
     ck_assert_int_eq(sp_store_invite_accept(st, "tok-3", now, &renamed, inviter), 0);
-    ck_assert_int_eq(count("SELECT count(*) FROM ocm_contacts WHERE address = ?1",
-                           "marie@paris.test"),
-                     1);
+    ck_assert_int_eq(
+        count("SELECT count(*) FROM ocm_contacts WHERE address = ?1", "marie@paris.test"), 1);
     char name[64];
     raw_text(name, sizeof name, "SELECT name FROM ocm_contacts WHERE id = ?1", id1, NULL, NULL);
     ck_assert_str_eq(name, "Marie Skłodowska-Curie");
     ck_assert_int_eq(sp_store_contact_add(st, &bob, &MARIE, id2), 0);
     ck_assert_str_ne(id1, id2);
-    ck_assert_int_eq(count("SELECT count(*) FROM ocm_contacts WHERE address = ?1",
-                           "marie@paris.test"),
-                     2);
+    ck_assert_int_eq(
+        count("SELECT count(*) FROM ocm_contacts WHERE address = ?1", "marie@paris.test"), 2);
 }
 END_TEST
 
