@@ -289,6 +289,10 @@ def check_sent(t, spec, sp, nats, signer, alice, marie):
     shared = got('/shares', 'a share (alice -> bob@peer.test)',
                  lambda d: d and d.get('shareWith', '').startswith('bob@'), 'NewShare')
     pid = shared.get('providerId')
+    # The peer answers before Spaceport records where the share went; a
+    # notification about it is matched once that is written.
+    wait_until(lambda: sp.db_rows('SELECT state FROM ocm_sent WHERE share_id = ?', (pid,)) ==
+               [('shared',)], 5)
     check_notification_examples(t, spec, sp, signer, shared)
     r = alice.call('PATCH', '/graph/v1beta1/drives/%s/items/%s/permissions/%s' %
                    (drive, drive, perm), {'roles': [EDITOR]})
