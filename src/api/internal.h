@@ -159,6 +159,28 @@ int sp_api__slot_take(atomic_int *mine, int per_max, atomic_int *all, int all_ma
 /* Gives back a slot sp_api__slot_take took. */
 void sp_api__slot_give(atomic_int *mine, atomic_int *all);
 
+/* Calls in flight at one trusted instance (remote space lookups, invite
+ * acceptances: remote.c, invites.c). A call holds no HTTP worker (the
+ * request waits suspended while a thread of its own asks), but a thread
+ * and a connection for as long as the instance takes, up to the timeout.
+ * Registrations are rare and a healthy instance answers in milliseconds,
+ * so two at a time cost its users little; a slow or stuck instance holds
+ * two threads and delays only registrations of its own spaces (told 503
+ * and Retry-After meanwhile). */
+#define SP_API_INSTANCE_CALLS_PER_INSTANCE 2
+/* Calls in flight at all instances together: bounds the threads and
+ * connections that slow instances (up to SP_CONFIG_LIST_MAX of them) can
+ * make this process hold, well above what people registering spaces
+ * need at once. */
+#define SP_API_INSTANCE_CALLS_MAX 16
+
+/* Takes a slot of a call at trusted instance index (one of its own, and
+ * one of all). Returns 0, or replies 503 with Retry-After (naming which
+ * bound was reached) and returns SP_ERR_UNAVAILABLE. */
+int sp_api__instance_slot_take(sp_http_req *req, sp_api *api, size_t index);
+/* Gives back the slots sp_api__instance_slot_take took. */
+void sp_api__instance_slot_give(sp_api *api, size_t index);
+
 /* Work done for a suspended request, on a thread of its own. */
 typedef void (*sp_api_aside_fn)(void *arg);
 
@@ -234,6 +256,7 @@ int sp_api__register_changes(sp_router *r, sp_api *api);
 int sp_api__register_webfinger(sp_router *r, sp_api *api);
 int sp_api__register_remote(sp_router *r, sp_api *api);
 int sp_api__register_ocm(sp_router *r, sp_api *api);
+int sp_api__register_invites(sp_router *r, sp_api *api);
 int sp_api__register_federation(sp_router *r, sp_api *api);
 
 /* ---- requests between instances (federation.c) ---- */

@@ -78,7 +78,8 @@ static void metrics(sp_http_req *req, void *ctx)
             "# TYPE spaceport_signed_requests_total counter\n"
             "spaceport_signed_requests_total{outcome=\"verified\"} %llu\n"
             "spaceport_signed_requests_total{outcome=\"refused\"} %llu\n"
-            "# HELP spaceport_peer_key_fetches_total Fetches of trusted instances' public keys.\n"
+            "# HELP spaceport_peer_key_fetches_total Fetches of trusted instances' OCM discovery "
+            "documents and JWKS, which carry their public keys.\n"
             "# TYPE spaceport_peer_key_fetches_total counter\n"
             "spaceport_peer_key_fetches_total %llu\n",
             verified, refused, fetches);

@@ -193,14 +193,18 @@ done:
     return text;
 }
 
-/* POSTs body to <endPoint>/<what> of trusted instance index. Returns 0
- * with *status, or < 0 with err set (discovery or network). */
-static int post_ocm(sp_federation *f, const sp_ocm_delivery *d, size_t index, const char *what,
-                    const sp_peer_doc *doc, const char *body, long *status, char *err,
-                    size_t errlen)
+/* POSTs body (stolen; NULL: it could not be made) to <endPoint>/<what>
+ * of trusted instance index. Returns 0 with *status, or < 0 with err set
+ * (memory or network). */
+static int post_ocm(sp_federation *f, size_t index, const char *what, const sp_peer_doc *doc,
+                    char *body, long *status, char *err, size_t errlen)
 {
     sp_buf url = {0};
     const char *why = NULL;
+    if (!body) {
+        snprintf(err, errlen, "out of memory");
+        return SP_ERR_NOMEM;
+    }
     int rc = sp_buf_printf(&url, "%s/%s", doc->endpoint, what);
     if (rc == 0)
         rc = call(f, url.data, body, status, &why);
@@ -210,8 +214,8 @@ static int post_ocm(sp_federation *f, const sp_ocm_delivery *d, size_t index, co
     else if (*status < 200 || *status >= 300)
         snprintf(err, errlen, "%s: POST %.300s answered %ld",
                  f->cfg->trusted_instances.items[index], url.data, *status);
-    (void)d;
     sp_buf_free(&url);
+    free(body);
     return rc;
 }
 
@@ -222,14 +226,8 @@ static outcome offer(sp_federation *f, const sp_ocm_delivery *d, size_t index, c
     sp_peer_doc doc;
     if (peer_doc(f, index, d->attempts > 0, &doc, err, errlen) < 0)
         return OUT_RETRY;
-    char *body = share_body(f, d, &doc);
-    if (!body) {
-        snprintf(err, errlen, "out of memory");
-        return OUT_RETRY;
-    }
     long status = 0;
-    int rc = post_ocm(f, d, index, "shares", &doc, body, &status, err, errlen);
-    free(body);
+    int rc = post_ocm(f, index, "shares", &doc, share_body(f, d, &doc), &status, err, errlen);
     if (rc == 0 && (status == 200 || status == 201))
         return OUT_DELIVERED;
     /* 400: the user is not known there (yet); 404 and 405: the endPoint
@@ -369,13 +367,8 @@ static outcome notify(sp_federation *f, const sp_ocm_delivery *d, char *err, siz
     }
     char *body = note ? json_dumps(note, JSON_COMPACT) : NULL;
     json_decref(note);
-    if (!body) {
-        snprintf(err, errlen, "out of memory");
-        return OUT_RETRY;
-    }
     long status = 0;
-    int rc = post_ocm(f, d, index, "notifications", &doc, body, &status, err, errlen);
-    free(body);
+    int rc = post_ocm(f, index, "notifications", &doc, body, &status, err, errlen);
     if (rc == 0 && status >= 200 && status < 300)
         return OUT_DELIVERED;
     if (rc < 0 || status == 404 || status == 405 || status == 429 || status >= 500)

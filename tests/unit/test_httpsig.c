@@ -457,6 +457,83 @@ START_TEST(parse_second_label)
 }
 END_TEST
 
+/* The signature tagged "ocm" is the one read, whatever its label or
+ * place; a tag hidden in another parameter's string does not count. */
+START_TEST(parse_tagged_selects)
+{
+    sp_httpsig_parsed p;
+    const char *why = NULL;
+    const char *sigs = "sig0=:AAAA:, sig1=:AAECAw==:";
+    ck_assert_int_eq(sp_httpsig_parse_tagged("sig0=(\"@method\");keyid=\"other\";tag=\"x\", "
+                                             "sig1=(\"@method\" \"@target-uri\");keyid=\"k\";"
+                                             "tag=\"ocm\"",
+                                             sigs, "ocm", &p, &why),
+                     0);
+    ck_assert_str_eq(p.label, "sig1");
+    ck_assert_str_eq(p.keyid, "k");
+    ck_assert_str_eq(p.tag, "ocm");
+    ck_assert_uint_eq(p.sig_len, 4);
+    /* None tagged: the first, as signers before tags sign. */
+    ck_assert_int_eq(sp_httpsig_parse_tagged("sig0=(\"@method\");keyid=\"first\", "
+                                             "sig1=(\"@method\");keyid=\"second\"",
+                                             sigs, "ocm", &p, &why),
+                     0);
+    ck_assert_str_eq(p.keyid, "first");
+    /* ";tag=\"ocm\"" inside the keyid string is not a tag. */
+    ck_assert_int_eq(sp_httpsig_parse_tagged("sig0=(\"@method\");keyid=\"a;tag=\\\"ocm\\\"\", "
+                                             "sig1=(\"@method\");keyid=\"real\";tag=\"ocm\"",
+                                             sigs, "ocm", &p, &why),
+                     0);
+    ck_assert_str_eq(p.keyid, "real");
+    /* Two signatures tagged ocm: which one the signer meant is not ours
+     * to guess. */
+    ck_assert_int_eq(sp_httpsig_parse_tagged("sig0=(\"@method\");keyid=\"a\";tag=\"ocm\", "
+                                             "sig1=(\"@method\");keyid=\"b\";tag=\"ocm\"",
+                                             sigs, "ocm", &p, &why),
+                     SP_ERR_INVALID);
+    /* The tagged member's own value must parse. */
+    ck_assert_int_eq(sp_httpsig_parse_tagged("sig0=(\"@method\");keyid=\"a\", "
+                                             "sig1=(\"@method\");keyid=\"b\";tag=\"ocm\";x=1",
+                                             sigs, "ocm", &p, &why),
+                     SP_ERR_INVALID);
+}
+END_TEST
+
+/* @target-uri carries the scheme: a signature over the http URL does not
+ * pass for the https one (nor the other way). */
+START_TEST(target_uri_scheme)
+{
+    char *pem = slurp(DATA "test-key-ed25519.pem");
+    sp_httpsig_key *k = NULL;
+    ck_assert_int_eq(sp_httpsig_key_from_pem(pem, "http://127.0.0.1:9200/ocm#k", &k), 0);
+    const char *covered[] = {"@method", "@target-uri"};
+    sp_httpsig_msg m = {
+        .scheme = "http", .method = "POST", .authority = "127.0.0.1:9200", .path = "/ocm/shares"};
+    sp_httpsig_params params = {.created = 1700000000, .tag = SP_HTTPSIG_TAG_OCM};
+    sp_buf input = {0}, sig = {0}, base = {0};
+    ck_assert_int_eq(sp_httpsig_sign(k, &m, covered, 2, &params, &input, &sig), 0);
+    ck_assert_ptr_nonnull(strstr(input.data, ";tag=\"ocm\""));
+    ck_assert_int_eq(sp_httpsig_base(&m, covered, 2, "()", &base), 0);
+    ck_assert_ptr_nonnull(strstr(base.data, "\"@target-uri\": http://127.0.0.1:9200/ocm/shares\n"));
+    sp_httpsig_parsed p;
+    const char *why = NULL;
+    ck_assert_int_eq(sp_httpsig_parse_tagged(input.data, sig.data, "ocm", &p, &why), 0);
+    ck_assert_int_eq(sp_httpsig_verify(&p, &m, k, &why), 0);
+    m.scheme = "https";
+    ck_assert_int_eq(sp_httpsig_verify(&p, &m, k, &why), SP_ERR_INVALID);
+    m.scheme = NULL; /* https */
+    ck_assert_int_eq(sp_httpsig_verify(&p, &m, k, &why), SP_ERR_INVALID);
+    /* A tag that would break out of its string is refused. */
+    sp_httpsig_params bad = {.created = 1, .tag = "ocm\";keyid=\"x"};
+    ck_assert_int_eq(sp_httpsig_sign(k, &m, covered, 2, &bad, &input, &sig), SP_ERR_INVALID);
+    sp_buf_free(&input);
+    sp_buf_free(&sig);
+    sp_buf_free(&base);
+    sp_httpsig_key_free(k);
+    free(pem);
+}
+END_TEST
+
 static Suite *httpsig_suite(void)
 {
     Suite *s = suite_create("httpsig");
@@ -472,6 +549,8 @@ static Suite *httpsig_suite(void)
     tcase_add_test(tc, rsa_stripped_signature_refused);
     tcase_add_loop_test(tc, parse_refuses, 0, (int)(sizeof malformed / sizeof malformed[0]));
     tcase_add_test(tc, parse_second_label);
+    tcase_add_test(tc, parse_tagged_selects);
+    tcase_add_test(tc, target_uri_scheme);
     suite_add_tcase(s, tc);
     return s;
 }
