@@ -24,6 +24,10 @@
 /* Keep-alive bounds: below 1 s wastes bandwidth, above 5 min proxies close. */
 #define SP_KEEPALIVE_MIN_MS 1000
 #define SP_KEEPALIVE_MAX_MS (5 * 60 * 1000)
+/* An invite is a token handed out of band: one that lives a minute is
+ * useless, one that lives beyond a year is a standing password. */
+#define SP_INVITE_TTL_MIN_MS (60 * 1000)
+#define SP_INVITE_TTL_MAX_MS ((int64_t)366 * 86400 * 1000)
 /* Coalescing longer than a minute would make notifications feel lost. */
 #define SP_COALESCE_MAX_MS (60 * 1000)
 
@@ -388,6 +392,11 @@ static int parse_retention(sp_config *c, const char *v, char *w, size_t wl)
     return parse_duration_in(&c->events_retention_ms, v, SP_RETENTION_MIN_MS,
                              (int64_t)3650 * 86400 * 1000, w, wl);
 }
+static int parse_invite_ttl(sp_config *c, const char *v, char *w, size_t wl)
+{
+    return parse_duration_in(&c->ocm_invite_ttl_ms, v, SP_INVITE_TTL_MIN_MS, SP_INVITE_TTL_MAX_MS,
+                             w, wl);
+}
 static int parse_keepalive(sp_config *c, const char *v, char *w, size_t wl)
 {
     return parse_duration_in(&c->sse_keepalive_ms, v, SP_KEEPALIVE_MIN_MS, SP_KEEPALIVE_MAX_MS, w,
@@ -509,6 +518,7 @@ static const setting settings[] = {
     {"SPACEPORT_TRUSTED_INSTANCES", NULL, parse_trusted},
     {"SPACEPORT_WEBHOOK_HOSTS", NULL, parse_webhook_hosts},
     {"SPACEPORT_OCM_REQUIRE_SIGNATURES", "false", parse_ocm_require_signatures},
+    {"SPACEPORT_OCM_INVITE_TTL", "24h", parse_invite_ttl},
     {"SPACEPORT_EVENTS_RETENTION", "7d", parse_retention},
     {"SPACEPORT_HTTP_TLS_CERT", NULL, parse_http_tls_cert},
     {"SPACEPORT_HTTP_TLS_KEY", NULL, parse_http_tls_key},

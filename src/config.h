@@ -66,6 +66,8 @@ typedef struct sp_config {
      * (SPACEPORT_OCM_REQUIRE_SIGNATURES); when off, only instances whose
      * discovery says they sign must sign. */
     int ocm_require_signatures;
+    /* How long an OCM invite can be accepted (SPACEPORT_OCM_INVITE_TTL). */
+    int64_t ocm_invite_ttl_ms;
     int64_t events_retention_ms;
     char *http_tls_cert, *http_tls_key;
     int64_t sse_keepalive_ms;

@@ -96,6 +96,7 @@ static const char usage[] =
     "  SPACEPORT_WEBHOOK_HOSTS      host or host:port list webhooks may notify\n"
     "  SPACEPORT_OCM_REQUIRE_SIGNATURES  refuse unsigned OCM requests of every\n"
     "                               trusted instance (false)\n"
+    "  SPACEPORT_OCM_INVITE_TTL     how long an OCM invite can be accepted (24h)\n"
     "  SPACEPORT_EVENTS_RETENTION   event log retention (7d)\n"
     "  SPACEPORT_HTTP_TLS_CERT, _KEY  serve HTTPS with these PEM files\n"
     "  SPACEPORT_SSE_KEEPALIVE      change stream keep-alive interval (15s)\n"

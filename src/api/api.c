@@ -34,6 +34,8 @@ int sp_api_register(sp_router *r, sp_api *api)
     if (rc == 0)
         rc = sp_api__register_ocm(r, api);
     if (rc == 0)
+        rc = sp_api__register_invites(r, api);
+    if (rc == 0)
         rc = sp_api__register_federation(r, api);
     if (rc == 0)
         rc = sp_api__register_web(r, api);

@@ -11,6 +11,8 @@
  */
 #include "api/internal.h"
 
+#include "util/err.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -32,6 +34,28 @@ void sp_api__slot_give(atomic_int *mine, atomic_int *all)
 {
     atomic_fetch_sub(all, 1);
     atomic_fetch_sub(mine, 1);
+}
+
+int sp_api__instance_slot_take(sp_http_req *req, sp_api *api, size_t index)
+{
+    int full = sp_api__slot_take(&api->remote_lookups_at[index], SP_API_INSTANCE_CALLS_PER_INSTANCE,
+                                 &api->remote_lookups, SP_API_INSTANCE_CALLS_MAX);
+    if (!full)
+        return 0;
+    sp_http_add_header(req, "Retry-After", "1");
+    if (full == 1)
+        sp_http_reply_error(req, 503, "serviceNotAvailable",
+                            "other requests to the instance %s are under way; try again",
+                            api->cfg->trusted_instances.items[index]);
+    else
+        sp_http_reply_error(req, 503, "serviceNotAvailable",
+                            "too many requests to other instances are under way; try again");
+    return SP_ERR_UNAVAILABLE;
+}
+
+void sp_api__instance_slot_give(sp_api *api, size_t index)
+{
+    sp_api__slot_give(&api->remote_lookups_at[index], &api->remote_lookups);
 }
 
 /* What the thread needs: the work, and whom to wake after it. */

@@ -159,6 +159,28 @@ int sp_api__slot_take(atomic_int *mine, int per_max, atomic_int *all, int all_ma
 /* Gives back a slot sp_api__slot_take took. */
 void sp_api__slot_give(atomic_int *mine, atomic_int *all);
 
+/* Calls in flight at one trusted instance (remote space lookups, invite
+ * acceptances: remote.c, invites.c). A call holds no HTTP worker (the
+ * request waits suspended while a thread of its own asks), but a thread
+ * and a connection for as long as the instance takes, up to the timeout.
+ * Registrations are rare and a healthy instance answers in milliseconds,
+ * so two at a time cost its users little; a slow or stuck instance holds
+ * two threads and delays only registrations of its own spaces (told 503
+ * and Retry-After meanwhile). */
+#define SP_API_INSTANCE_CALLS_PER_INSTANCE 2
+/* Calls in flight at all instances together: bounds the threads and
+ * connections that slow instances (up to SP_CONFIG_LIST_MAX of them) can
+ * make this process hold, well above what people registering spaces
+ * need at once. */
+#define SP_API_INSTANCE_CALLS_MAX 16
+
+/* Takes a slot of a call at trusted instance index (one of its own, and
+ * one of all). Returns 0, or replies 503 with Retry-After (naming which
+ * bound was reached) and returns SP_ERR_UNAVAILABLE. */
+int sp_api__instance_slot_take(sp_http_req *req, sp_api *api, size_t index);
+/* Gives back the slots sp_api__instance_slot_take took. */
+void sp_api__instance_slot_give(sp_api *api, size_t index);
+
 /* Work done for a suspended request, on a thread of its own. */
 typedef void (*sp_api_aside_fn)(void *arg);
 
@@ -234,6 +256,7 @@ int sp_api__register_changes(sp_router *r, sp_api *api);
 int sp_api__register_webfinger(sp_router *r, sp_api *api);
 int sp_api__register_remote(sp_router *r, sp_api *api);
 int sp_api__register_ocm(sp_router *r, sp_api *api);
+int sp_api__register_invites(sp_router *r, sp_api *api);
 int sp_api__register_federation(sp_router *r, sp_api *api);
 
 /* ---- requests between instances (federation.c) ---- */
@@ -262,11 +285,12 @@ typedef struct sp_ocm_caller {
     size_t instance;
     int is_signed;
 } sp_ocm_caller;
-/* Decides whether an OCM request that claims to come from trusted instance `claimed` (its index; SIZE_MAX when
- * it names none we trust: 403) may be served. Signed: must verify (sp_api__peer) and be signed by `claimed`
- * (else 401). Unsigned: 401 when api->cfg->ocm_require_signatures or the instance's discovery says it signs;
- * 503 + Retry-After when its discovery cannot be read. Replies (OCM error form) and returns < 0 when refused;
- * returns 0 and *out otherwise. claimed may be SIZE_MAX with a signed request: then the signer is the caller. */
+/* Decides whether an OCM request that claims to come from trusted instance `claimed` (its index;
+ * SIZE_MAX when it names none we trust: 403) may be served. Signed: must verify (sp_api__peer) and
+ * be signed by `claimed` (else 401). Unsigned: 401 when api->cfg->ocm_require_signatures or the
+ * instance's discovery says it signs; 503 + Retry-After when its discovery cannot be read. Replies
+ * (OCM error form) and returns < 0 when refused; returns 0 and *out otherwise. claimed may be
+ * SIZE_MAX with a signed request: then the signer is the caller. */
 int sp_api__ocm_caller(sp_http_req *req, sp_api *api, size_t claimed, sp_ocm_caller *out);
 /* The index of trusted instance base_url (as configured), or SIZE_MAX. */
 size_t sp_api__ocm_instance(const sp_api *api, const char *base_url);
@@ -274,7 +298,9 @@ size_t sp_api__ocm_instance(const sp_api *api, const char *base_url);
  * providerId, addresses, secrets), else NULL. Borrowed from v. */
 const char *sp_api__ocm_ident(json_t *v, size_t max);
 /* The request body as a JSON object (sp_api__json_parse's limits), or NULL
- * after replying 400 in the OCM form. New reference. */
+ * after replying 400 in the OCM form. New reference. Also clears the
+ * thread's Initiator-ID (sp_store_set_initiator): an OCM request is
+ * another instance's, whatever the thread's last request set. */
 json_t *sp_api__ocm_body(sp_http_req *req);
 /* Reads what an OCM share or notification grants into *out ("read" or
  * "read,write", static): a list of read, write and share (OCM 1.2), an

@@ -77,7 +77,8 @@ static int signed_caller(sp_http_req *req, sp_api *api, size_t claimed, sp_ocm_c
     /* A trusted instance may sign only for itself: its signature on a
      * share another instance sends would let it speak for that one. */
     if (claimed != SIZE_MAX && claimed != index) {
-        sp_info("ocm", "refused a request signed by %s for %s", api->cfg->trusted_instances.items[index],
+        sp_info("ocm", "refused a request signed by %s for %s",
+                api->cfg->trusted_instances.items[index],
                 api->cfg->trusted_instances.items[claimed]);
         return unauthenticated(req, "signed by another instance than the one the request names");
     }
@@ -102,7 +103,8 @@ int sp_api__ocm_caller(sp_http_req *req, sp_api *api, size_t claimed, sp_ocm_cal
     }
     const char *instance = api->cfg->trusted_instances.items[claimed];
     sp_peer_doc doc;
-    int rc = api->discovery ? sp_discovery_get(api->discovery, claimed, 0, &doc) : SP_ERR_UNAVAILABLE;
+    int rc =
+        api->discovery ? sp_discovery_get(api->discovery, claimed, 0, &doc) : SP_ERR_UNAVAILABLE;
     if (rc == SP_ERR_UNAVAILABLE) {
         sp_warn("ocm", "cannot read the discovery of %s to decide whether it signs", instance);
         return unavailable(req, "the sender's discovery cannot be read now");
@@ -119,8 +121,10 @@ int sp_api__ocm_caller(sp_http_req *req, sp_api *api, size_t claimed, sp_ocm_cal
         return SP_ERR_DENIED;
     }
     if (doc.signs || doc.requires_signatures) {
-        sp_info("ocm", "refused an unsigned request as from %s, which signs its requests", instance);
-        return unauthenticated(req, "the sender's instance signs its requests: this one is not signed");
+        sp_info("ocm", "refused an unsigned request as from %s, which signs its requests",
+                instance);
+        return unauthenticated(req,
+                               "the sender's instance signs its requests: this one is not signed");
     }
     out->instance = claimed;
     return 0;
@@ -150,6 +154,9 @@ const char *sp_api__ocm_ident(json_t *v, size_t max)
 
 json_t *sp_api__ocm_body(sp_http_req *req)
 {
+    /* Another instance's request, with no bearer token: its writes have
+     * no Initiator-ID, whatever the thread's last request set. */
+    sp_store_set_initiator(NULL);
     size_t len = 0;
     const char *text = sp_http_body(req, &len);
     char why[200] = "";

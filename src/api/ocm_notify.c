@@ -113,8 +113,9 @@ static int read_note(sp_http_req *req, json_t *body, ocm_note *n)
         const char *mtime = json_string_value(json_object_get(note, "lastModifiedDateTime"));
         n->etag = sp_api__ocm_ident(etag, SP_OCM_NOTE_ID_MAX);
         if ((etag && !n->etag) || (mtime && sp_time_parse_rfc3339(mtime, &n->mtime_ms) < 0)) {
-            sp_api__ocm_error(req, 400, etag && !n->etag ? "notification.eTag"
-                                                         : "notification.lastModifiedDateTime",
+            sp_api__ocm_error(req, 400,
+                              etag && !n->etag ? "notification.eTag"
+                                               : "notification.lastModifiedDateTime",
                               "INVALID",
                               "notification.eTag must be a short token and "
                               "notification.lastModifiedDateTime an RFC 3339 time");
@@ -194,14 +195,12 @@ static int apply(sp_api *api, const ocm_note *n, const char *instance)
         sp_ocm_sent_ref ref = {.share_id = n->provider_id,
                                .secret = instance ? NULL : n->secret,
                                .instance = instance};
-        return sp_store_ocm_answer(api->store, &ref,
-                                   n->kind == NOTE_DECLINED ? SP_OCM_ANSWER_DECLINED
-                                                            : SP_OCM_ANSWER_ACCEPTED,
-                                   NULL);
+        return sp_store_ocm_answer(
+            api->store, &ref,
+            n->kind == NOTE_DECLINED ? SP_OCM_ANSWER_DECLINED : SP_OCM_ANSWER_ACCEPTED, NULL);
     }
-    sp_remote_ocm_ref ref = {.instance = instance,
-                             .share_id = n->provider_id,
-                             .secret = instance ? NULL : n->secret};
+    sp_remote_ocm_ref ref = {
+        .instance = instance, .share_id = n->provider_id, .secret = instance ? NULL : n->secret};
     sp_remote_ocm_note what = n->kind == NOTE_UNSHARED  ? SP_REMOTE_OCM_UNSHARED
                               : n->kind == NOTE_CHANGED ? SP_REMOTE_OCM_CHANGED
                                                         : SP_REMOTE_OCM_PERMISSIONS;
@@ -221,9 +220,6 @@ static int apply(sp_api *api, const ocm_note *n, const char *instance)
 static void notification(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
-    /* Another instance's request, with no bearer token: its writes have
-     * no Initiator-ID, whatever the thread's last request set. */
-    sp_store_set_initiator(NULL);
     json_t *body = sp_api__ocm_body(req);
     if (!body)
         return;

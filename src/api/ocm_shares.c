@@ -81,8 +81,8 @@ int sp_api__ocm_permissions(json_t *v, const char **out)
         json_array_foreach(v, i, p)
         {
             const char *s = json_string_value(p);
-            if (!s || (strcmp(s, "read") != 0 && strcmp(s, "write") != 0 &&
-                       strcmp(s, "share") != 0))
+            if (!s ||
+                (strcmp(s, "read") != 0 && strcmp(s, "write") != 0 && strcmp(s, "share") != 0))
                 return SP_ERR_INVALID;
             if (strcmp(s, "write") == 0)
                 *out = "read,write";
@@ -175,8 +175,8 @@ static int read_protocol(sp_http_req *req, json_t *protocol, ocm_share *s)
     /* OCM 1.0's options.permissions has no defined form ("some
      * permissions scheme" in the spec's example): what we cannot read
      * grants reading only. */
-    if (!perm && sp_api__ocm_permissions(json_object_get(options, "permissions"),
-                                         &s->permissions) < 0)
+    if (!perm &&
+        sp_api__ocm_permissions(json_object_get(options, "permissions"), &s->permissions) < 0)
         s->permissions = "read";
     if (!webdav) {
         s->uri = NULL; /* OCM 1.0: the sender's WebDAV root, the secret its user */
@@ -206,8 +206,8 @@ static int read_share(sp_http_req *req, sp_api *api, json_t *body, ocm_share *s)
     s->owner = sp_api__ocm_ident(json_object_get(body, "owner"), SP_OCM_ADDRESS_MAX);
     json_t *sender = json_object_get(body, "sender");
     /* Nextcloud before 30 names the sender sharedBy only. */
-    s->sender = sp_api__ocm_ident(sender ? sender : json_object_get(body, "sharedBy"),
-                                  SP_OCM_ADDRESS_MAX);
+    s->sender =
+        sp_api__ocm_ident(sender ? sender : json_object_get(body, "sharedBy"), SP_OCM_ADDRESS_MAX);
     json_t *expiration = json_object_get(body, "expiration");
     if (!s->share_with)
         return invalid(req, "shareWith", "REQUIRED", "(user@host) is required");
@@ -223,8 +223,8 @@ static int read_share(sp_http_req *req, sp_api *api, json_t *body, ocm_share *s)
         return invalid(req, "shareType", "REQUIRED", "is required");
     if (!s->resource_type)
         return invalid(req, "resourceType", "REQUIRED", "is required");
-    if (expiration && (!json_is_integer(expiration) ||
-                       json_integer_value(expiration) * 1000 <= sp_time_now_ms()))
+    if (expiration &&
+        (!json_is_integer(expiration) || json_integer_value(expiration) * 1000 <= sp_time_now_ms()))
         return invalid(req, "expiration", "INVALID",
                        "must be a time in the future, in seconds since the epoch");
     if (strcmp(share_type, "user") != 0)
@@ -354,9 +354,6 @@ static void not_taken(sp_http_req *req, const sp_ocm_caller *c, const ocm_share 
 static void create_share(sp_http_req *req, void *ctx)
 {
     sp_api *api = ctx;
-    /* Another instance's request, with no bearer token: its writes have
-     * no Initiator-ID, whatever the thread's last request set. */
-    sp_store_set_initiator(NULL);
     json_t *body = sp_api__ocm_body(req);
     if (!body)
         return;

@@ -52,19 +52,6 @@
  * that our notification URL answers (the validation handshake). */
 #define SP_REMOTE_SUBSCRIBE_TIMEOUT_MS 12000L
 #define SP_REMOTE_FETCH_MAX (1024 * 1024)
-/* Lookups in flight at one instance. A lookup holds no HTTP worker (the
- * request waits suspended while a thread of its own asks), but a thread
- * and a connection for as long as the instance takes, up to the timeout.
- * Registrations are rare and a healthy instance answers in milliseconds,
- * so two at a time cost its users little; a slow or stuck instance holds
- * two threads and delays only registrations of its own spaces (told 503
- * and Retry-After meanwhile). */
-#define SP_REMOTE_LOOKUPS_PER_INSTANCE 2
-/* Lookups in flight at all instances together: bounds the threads and
- * connections that slow instances (up to SP_CONFIG_LIST_MAX of them) can
- * make this process hold, well above what people registering spaces
- * need at once. */
-#define SP_REMOTE_LOOKUPS_MAX 16
 /* Longest name of a remote space, in characters, as for drives. */
 /* Random bytes of the clientState a subscription at the hosting instance
  * is given: 256 bits, 43 characters (Graph allows 128). */
@@ -132,33 +119,6 @@ static int parse_remote_drive(const sp_buf *body, const char *drive_id, remote_i
 done:
     json_decref(d);
     return rc;
-}
-
-/* Takes a lookup slot at trusted instance index: one of its own, and one
- * of all. Returns 0, or replies 503 with Retry-After (naming which bound
- * was reached) and returns SP_ERR_UNAVAILABLE. */
-static int lookup_begin(sp_http_req *req, sp_api *api, const char *instance, size_t index)
-{
-    int full = sp_api__slot_take(&api->remote_lookups_at[index], SP_REMOTE_LOOKUPS_PER_INSTANCE,
-                                 &api->remote_lookups, SP_REMOTE_LOOKUPS_MAX);
-    if (!full)
-        return 0;
-    sp_http_add_header(req, "Retry-After", "1");
-    if (full == 1)
-        sp_http_reply_error(req, 503, "serviceNotAvailable",
-                            "other spaces are being looked up at the instance %s; try again",
-                            instance);
-    else
-        sp_http_reply_error(req, 503, "serviceNotAvailable",
-                            "too many remote spaces are being looked up at other instances; "
-                            "try again");
-    return SP_ERR_UNAVAILABLE;
-}
-
-/* Gives back the slots lookup_begin took. */
-static void lookup_end(sp_api *api, size_t index)
-{
-    sp_api__slot_give(&api->remote_lookups_at[index], &api->remote_lookups);
 }
 
 /* A registration whose lookup runs on a thread of its own while the
@@ -281,7 +241,7 @@ static void lookup_run(void *arg)
         sp_warn("remote", "looking up %s failed: %s", url.data ? url.data : instance,
                 l->why ? l->why : sp_err_str(l->rc));
     sp_buf_free(&url);
-    lookup_end(l->api, l->m.index);
+    sp_api__instance_slot_give(l->api, l->m.index);
 }
 
 /* When no thread could ask: answered as a lookup that could not be made. */
@@ -290,7 +250,7 @@ static void lookup_unstarted(void *arg)
     lookup *l = arg;
     l->rc = SP_ERR_UNAVAILABLE;
     l->why = "no thread to ask it with";
-    lookup_end(l->api, l->m.index);
+    sp_api__instance_slot_give(l->api, l->m.index);
 }
 
 /*
@@ -437,7 +397,7 @@ static void register_remote(sp_http_req *req, void *ctx)
         sp_http_reply_error(req, 500, "generalException", "out of memory");
         goto fail;
     }
-    if (lookup_begin(req, api, trusted->items[m.index], m.index) < 0) {
+    if (sp_api__instance_slot_take(req, api, m.index) < 0) {
         free(l);
         free(token);
         goto fail;

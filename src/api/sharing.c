@@ -71,7 +71,15 @@ json_t *sp_api__share_permission_json(const sp_share *s)
                           sp_api__user_json(s->creator_id, s->creator_name));
     if (!p)
         return NULL;
-    if (s->grantee_id || s->grantee_group_id)
+    if (s->grantee_remote) {
+        /* A contact, as oCIS names federated users. */
+        json_t *g = sp_api__user_json(
+            s->grantee_contact_id ? s->grantee_contact_id : s->grantee_remote,
+            s->grantee_contact_name ? s->grantee_contact_name : s->grantee_remote);
+        json_object_set_new(json_object_get(g, "user"), "@libre.graph.userType",
+                            json_string("Federated"));
+        json_object_set_new(p, "grantedToV2", g);
+    } else if (s->grantee_id || s->grantee_group_id)
         json_object_set_new(p, "grantedToV2",
                             sp_api__grantee_json(s->grantee_id, s->grantee_name,
                                                  s->grantee_group_id, s->grantee_group_name));
@@ -186,8 +194,12 @@ static void invite_answer(sp_http_req *req, sp_api_write *w, int rc)
     for (size_t i = 0; value && i < inv->count; i++) {
         const invitee *t = &inv->to[i];
         int named = t->made.grantee_id[0] != '\0';
+        int contact = t->made.federated;
         sp_share s = {.id = t->made.id,
-                      .grantee_id = named && !t->made.group ? t->made.grantee_id : NULL,
+                      .grantee_id = named && !t->made.group && !contact ? t->made.grantee_id : NULL,
+                      .grantee_remote = contact ? t->made.grantee_id : NULL,
+                      .grantee_contact_id = contact ? t->made.grantee_id : NULL,
+                      .grantee_contact_name = contact ? t->made.grantee_name : NULL,
                       .grantee_name = t->made.grantee_name,
                       .grantee_group_id = t->made.group ? t->made.grantee_id : NULL,
                       .grantee_group_name = t->made.grantee_name,

@@ -5,6 +5,7 @@
 #include "api/odata.h"
 #include "api/query.h"
 
+#include "store/contacts.h"
 #include "store/groups.h"
 
 #include "util/err.h"
@@ -141,7 +142,41 @@ static int find_users(sp_api *api, const sp_user *u, const char *term, json_t *v
     return sp_store_users_search(api->store, term, sp_api__append_user, value);
 }
 
-/* GET /graph/v1.0/users?$search=term: known users, to pick recipients. */
+/* A contact as libre-graph renders a federated user, as oCIS does: its
+ * id is what a share's recipient objectId names. */
+static int append_contact(const sp_contact *c, void *ctx)
+{
+    json_t *u = json_pack("{s:s, s:s, s:s, s:s*, s:s, s:[{s:s, s:s}]}", "id", c->id, "displayName",
+                          c->name, "onPremisesSamAccountName", c->address, "mail",
+                          *c->email ? c->email : NULL, "userType", "Federated", "identities",
+                          "issuer", c->provider, "issuerAssignedId", c->user_id);
+    return u && json_array_append_new(ctx, u) == 0 ? 0 : SP_ERR_NOMEM;
+}
+
+static int find_contacts(sp_api *api, const sp_user *u, const char *term, json_t *value)
+{
+    return sp_store_contacts_list(api->store, u, term, append_contact, value);
+}
+
+/* Non-zero when $filter asks for federated users (userType eq
+ * 'Federated', as the web app asks when sharing with someone at another
+ * instance): then the caller's contacts are searched, not the users. */
+static int federated_filter(sp_http_req *req)
+{
+    const char *f = sp_http_query(req, "$filter");
+    if (!f)
+        return 0;
+    while (*f == ' ')
+        f++;
+    size_t n = strlen(f);
+    while (n && f[n - 1] == ' ')
+        n--;
+    static const char want[] = "userType eq 'Federated'";
+    return n == sizeof want - 1 && strncasecmp(f, want, n) == 0;
+}
+
+/* GET /graph/v1.0/users?$search=term: known users, to pick recipients;
+ * with $filter=userType eq 'Federated', the caller's contacts. */
 static void search_users(sp_http_req *req, void *ctx)
 {
     static const char *const keys[] = {"displayName", "mail", "onPremisesSamAccountName"};
@@ -155,7 +190,8 @@ static void search_users(sp_http_req *req, void *ctx)
         sp_http_reply_error(req, (unsigned)qerr.status, qerr.code, "%s", qerr.message);
         return;
     }
-    sp_api__answer_search(req, api, &u, keys, sizeof keys / sizeof keys[0], find_users);
+    sp_api__answer_search(req, api, &u, keys, sizeof keys / sizeof keys[0],
+                          federated_filter(req) ? find_contacts : find_users);
 }
 
 int sp_api__register_users(sp_router *r, sp_api *api)

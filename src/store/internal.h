@@ -209,6 +209,21 @@ int sp_store__shares_drive_purged(sp_conn *w, int64_t drive_seq, const char *exe
 int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_id,
                                  const char *email);
 
+/* Finds contact id of owner_seq for a share (contacts.c): its OCM address
+ * into address, its instance into instance, its id and name into
+ * id_out (SP_USER_ID_LEN bytes) and name_out (SP_USER_NAME_MAX bytes).
+ * Only the owner's own contacts are theirs to share with. Returns 0,
+ * SP_ERR_NOT_FOUND or SP_ERR_DB. */
+int sp_store__share_contact(sp_conn *w, int64_t owner_seq, const char *id, char *address,
+                            size_t address_len, char *instance, size_t instance_len, char *id_out,
+                            char *name_out);
+
+/* Hex SHA-256 of a secret (a shared secret, a clientState, an invite
+ * token), as stored instead of the secret: a copy of the database
+ * presents none of them (remotes.c). */
+#define SP_STORE_SECRET_HASH_LEN 65
+void sp_store__hash_secret(const char *secret, char out[SP_STORE_SECRET_HASH_LEN]);
+
 /* Room for a LIKE pattern of a search term of up to SP_USER_NAME_MAX
  * bytes, every byte escaped, with its wildcards. */
 #define SP_STORE_LIKE_MAX (SP_USER_NAME_MAX * 2 + 8)

@@ -15,10 +15,9 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Hex SHA-256 of a shared secret, as stored. */
-#define SECRET_HASH_LEN (SHA256_DIGEST_LENGTH * 2 + 1)
+_Static_assert(SP_STORE_SECRET_HASH_LEN == SHA256_DIGEST_LENGTH * 2 + 1, "hex SHA-256 and its NUL");
 
-static void hash_secret(const char *secret, char out[SECRET_HASH_LEN])
+void sp_store__hash_secret(const char *secret, char out[SP_STORE_SECRET_HASH_LEN])
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char d[SHA256_DIGEST_LENGTH];
@@ -27,7 +26,7 @@ static void hash_secret(const char *secret, char out[SECRET_HASH_LEN])
         out[2 * i] = hex[d[i] >> 4];
         out[2 * i + 1] = hex[d[i] & 15];
     }
-    out[SECRET_HASH_LEN - 1] = '\0';
+    out[SP_STORE_SECRET_HASH_LEN - 1] = '\0';
 }
 
 /* The fields every remote event names (schema/events/remote.json). */
@@ -154,9 +153,9 @@ int sp_store_remote_create(sp_store *st, const sp_user *owner, const sp_remote_n
     remote_row row = {.owner_seq = owner->seq};
     if (sp_id_uuid(row.id) < 0)
         return SP_ERR_IO;
-    char secret_hash[SECRET_HASH_LEN] = "";
+    char secret_hash[SP_STORE_SECRET_HASH_LEN] = "";
     if (r->ocm_share_id)
-        hash_secret(r->ocm_secret ? r->ocm_secret : "", secret_hash);
+        sp_store__hash_secret(r->ocm_secret ? r->ocm_secret : "", secret_hash);
 
     sp_conn *w = sp_store__begin(st);
     if (!w)
@@ -191,9 +190,9 @@ int sp_store_remote_create(sp_store *st, const sp_user *owner, const sp_remote_n
         sqlite3_bind_text(s, 10, secret_hash, -1, SQLITE_STATIC);
     }
     sqlite3_bind_int64(s, 11, sp_time_now_ms());
-    char state_hash[SECRET_HASH_LEN];
+    char state_hash[SP_STORE_SECRET_HASH_LEN];
     if (r->sub_id) {
-        hash_secret(r->sub_client_state ? r->sub_client_state : "", state_hash);
+        sp_store__hash_secret(r->sub_client_state ? r->sub_client_state : "", state_hash);
         sqlite3_bind_text(s, 12, r->sub_id, -1, SQLITE_STATIC);
         sqlite3_bind_text(s, 13, state_hash, -1, SQLITE_STATIC);
         sqlite3_bind_int64(s, 14, r->sub_expires_at);
@@ -235,7 +234,7 @@ fail:
 #define ROW_COLS                                                                                   \
     "r.seq, r.id, r.owner_seq, u.id, r.name, r.remote_drive_id, r.web_dav_url, r.instance,"        \
     " coalesce(r.ocm_share_id, ''), coalesce(r.etag, ''), coalesce(r.mtime, r.created_at),"        \
-    " coalesce(r.sub_id, ''), r.sub_seq, coalesce(r.permissions, ''),"                              \
+    " coalesce(r.sub_id, ''), r.sub_seq, coalesce(r.permissions, ''),"                             \
     " coalesce(r.resource_type, '')"
 
 static const char SQL_GET[] = "SELECT " ROW_COLS " FROM remotes r JOIN users u ON u.seq ="
@@ -496,7 +495,7 @@ static int notify(sp_store *st, const char *sql, const char *k1, const char *k2,
 }
 
 /* The lookup that ref asks for: sql and its keys (secret_hash filled). */
-static const char *ocm_lookup(const sp_remote_ocm_ref *ref, char secret_hash[SECRET_HASH_LEN],
+static const char *ocm_lookup(const sp_remote_ocm_ref *ref, char secret_hash[SP_STORE_SECRET_HASH_LEN],
                               const char **k1, const char **k2)
 {
     if (ref->instance) {
@@ -504,7 +503,7 @@ static const char *ocm_lookup(const sp_remote_ocm_ref *ref, char secret_hash[SEC
         *k2 = ref->share_id;
         return SQL_BY_SHARE;
     }
-    hash_secret(ref->secret ? ref->secret : "", secret_hash);
+    sp_store__hash_secret(ref->secret ? ref->secret : "", secret_hash);
     *k1 = ref->share_id;
     *k2 = secret_hash;
     return SQL_BY_SECRET;
@@ -516,7 +515,7 @@ int sp_store_remote_ocm_instance(sp_store *st, const sp_remote_ocm_ref *ref,
     sp_conn *c = sp_store__reader(st);
     if (!c)
         return SP_ERR_DB;
-    char secret_hash[SECRET_HASH_LEN];
+    char secret_hash[SP_STORE_SECRET_HASH_LEN];
     const char *k1, *k2;
     const char *sql = ocm_lookup(ref, secret_hash, &k1, &k2);
     remote_row row;
@@ -527,13 +526,13 @@ int sp_store_remote_ocm_instance(sp_store *st, const sp_remote_ocm_ref *ref,
     return rc;
 }
 
-int sp_store_remote_ocm_notify(sp_store *st, const sp_remote_ocm_ref *ref,
-                               sp_remote_ocm_note note, const char *etag, int64_t mtime_ms,
-                               const char *permissions, int *applied)
+int sp_store_remote_ocm_notify(sp_store *st, const sp_remote_ocm_ref *ref, sp_remote_ocm_note note,
+                               const char *etag, int64_t mtime_ms, const char *permissions,
+                               int *applied)
 {
     if (applied)
         *applied = 0;
-    char secret_hash[SECRET_HASH_LEN];
+    char secret_hash[SP_STORE_SECRET_HASH_LEN];
     const char *k1, *k2;
     const char *sql = ocm_lookup(ref, secret_hash, &k1, &k2);
     note_args n = {.note = note,
@@ -550,8 +549,8 @@ int sp_store_remote_sub_notify(sp_store *st, const char *instance, const char *s
 {
     if (applied)
         *applied = 0;
-    char state_hash[SECRET_HASH_LEN];
-    hash_secret(client_state, state_hash);
+    char state_hash[SP_STORE_SECRET_HASH_LEN];
+    sp_store__hash_secret(client_state, state_hash);
     note_args n = {.note = note, .reason = "accessLost", .etag = etag};
     return notify(st, SQL_BY_SUB, instance, sub_id, state_hash, sequence, &n, applied);
 }

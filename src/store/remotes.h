@@ -106,9 +106,9 @@ int sp_store_remote_ocm_instance(sp_store *st, const sp_remote_ocm_ref *ref,
  * Returns 0, SP_ERR_NOT_FOUND (no such share, or the secret does not
  * match) or another negative sp_err.
  */
-int sp_store_remote_ocm_notify(sp_store *st, const sp_remote_ocm_ref *ref,
-                               sp_remote_ocm_note note, const char *etag, int64_t mtime_ms,
-                               const char *permissions, int *applied);
+int sp_store_remote_ocm_notify(sp_store *st, const sp_remote_ocm_ref *ref, sp_remote_ocm_note note,
+                               const char *etag, int64_t mtime_ms, const char *permissions,
+                               int *applied);
 
 /*
  * Applies a notification of the hosting instance to the remote space

@@ -32,20 +32,25 @@
     "s.id, s.mount_id, d.id, d.name, d.etag, d.mtime, s.item_id, s.item_name, g.id,"              \
     " g.display_name, s.grantee_email, s.role, coalesce(s.expires_at, 0), c.id,"                  \
     " c.display_name, s.created_at, d.id, i.id, i.parent_id, i.name, i.path, i.folder, i.size,"   \
-    " i.etag, i.mtime, i.mime_type, d.drive_type, gr.id, gr.name"
+    " i.etag, i.mtime, i.mime_type, d.drive_type, gr.id, gr.name, ct.id,"                         \
+    " coalesce(ct.name, s.grantee_remote), s.grantee_remote"
 /* The item columns start here (items.c's order); i.id is NULL while
  * storage has not described the item. */
 #define ITEM_COL 16
 #define DRIVE_TYPE_COL 26
 /* A group's share: the group's id and name. */
 #define GROUP_COL 27
+/* A contact's share: the contact's id and name, and its OCM address. */
+#define CONTACT_COL 29
 /* Lists of shares received add the caller's view: mounted, hidden. */
-#define STATE_COL 29
+#define STATE_COL 32
 #define SHARE_FROM                                                                                \
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq"                                         \
     " LEFT JOIN users g ON g.seq = s.grantee_seq JOIN users c ON c.seq = s.creator_seq"           \
     " LEFT JOIN items i ON i.drive_seq = s.drive_seq AND i.id = s.item_id"                        \
-    " LEFT JOIN groups gr ON gr.seq = s.grantee_group_seq"
+    " LEFT JOIN groups gr ON gr.seq = s.grantee_group_seq"                                        \
+    " LEFT JOIN ocm_contacts ct"                                                                  \
+    " ON ct.owner_seq = s.creator_seq AND ct.address = s.grantee_remote"
 #define UNEXPIRED " (s.expires_at IS NULL OR s.expires_at > ?2)"
 
 /* sharedWithMe and sharedByMe answer at most SP_SHARES_LIST_MAX shares
@@ -101,6 +106,9 @@ static void read_share(sqlite3_stmt *q, sp_share *s)
     }
     s->grantee_group_id = T(GROUP_COL);
     s->grantee_group_name = T(GROUP_COL + 1);
+    s->grantee_contact_id = T(CONTACT_COL);
+    s->grantee_contact_name = T(CONTACT_COL + 1);
+    s->grantee_remote = T(CONTACT_COL + 2);
     s->mounted = 1;
     s->hidden = 0;
     if (sqlite3_column_count(q) > STATE_COL + 1) {
@@ -204,16 +212,16 @@ typedef struct share_row {
     int64_t grantee_group_seq;                                   /* 0: not a group's */
     int expired;                                                 /* its expiry event is written */
     char id[SP_ID_LEN], mount_id[SP_ID_LEN], drive_id[SP_ID_LEN], creator_id[SP_ID_LEN],
-        drive_name[1024],
-        item_id[1024], item_name[1024], role[64],
-        grantee[400]; /* user id, e-mail address or group id */
+        drive_name[1024], item_id[1024], item_name[1024], role[64],
+        grantee[1024],          /* user id, e-mail address, group id or a contact's OCM address */
+        grantee_instance[2100]; /* a contact's share: the instance it goes to; else "" */
 } share_row;
 
 #define ROW_SELECT                                                                                \
     "SELECT s.seq, s.drive_seq, s.id, d.id, d.name, s.item_id, s.item_name, s.role,"              \
     " coalesce(s.expires_at, 0), s.expired, s.grantee_seq,"                                      \
-    " coalesce(g.id, gr.id, s.grantee_email), s.creator_seq, c.id, s.grantee_group_seq,"          \
-    " s.mount_id"                                                                                 \
+    " coalesce(g.id, gr.id, s.grantee_email, s.grantee_remote), s.creator_seq, c.id,"             \
+    " s.grantee_group_seq, s.mount_id, coalesce(s.grantee_instance, '')"                          \
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq"                                         \
     " LEFT JOIN users g ON g.seq = s.grantee_seq JOIN users c ON c.seq = s.creator_seq"           \
     " LEFT JOIN groups gr ON gr.seq = s.grantee_group_seq"
@@ -249,6 +257,7 @@ static int load_row(sp_conn *w, const char *id, int64_t seq, share_row *r)
         sp_store__copy_text(q, 13, r->creator_id, sizeof r->creator_id);
         r->grantee_group_seq = sqlite3_column_int64(q, 14);
         sp_store__copy_text(q, 15, r->mount_id, sizeof r->mount_id);
+        sp_store__copy_text(q, 16, r->grantee_instance, sizeof r->grantee_instance);
     }
     sp_store__done(q);
     if (step == SQLITE_ROW)
@@ -257,8 +266,8 @@ static int load_row(sp_conn *w, const char *id, int64_t seq, share_row *r)
 }
 
 /* Event data naming the share (schema/events/share.json); new reference.
- * grantee_key says what grantee is: granteeUserId, granteeEmail or
- * granteeGroupId. */
+ * grantee_key says what grantee is: granteeUserId, granteeEmail,
+ * granteeGroupId or ocmAddress. */
 static json_t *share_data(const char *executant, const char *sharer, const char *drive_id,
                           const char *drive_name, const char *item_id, const char *item_name,
                           const char *share_id, const char *grantee, const char *grantee_key,
@@ -305,10 +314,14 @@ static int row_event(sp_conn *w, const share_row *r, const char *type, const cha
 {
     json_t *data = share_data(executant ? executant : r->creator_id, r->creator_id, r->drive_id,
                               r->drive_name, r->item_id, r->item_name, r->id, r->grantee,
-                              r->grantee_seq         ? "granteeUserId"
-                              : r->grantee_group_seq ? "granteeGroupId"
-                                                     : "granteeEmail",
+                              r->grantee_seq           ? "granteeUserId"
+                              : r->grantee_group_seq   ? "granteeGroupId"
+                              : r->grantee_instance[0] ? "ocmAddress"
+                                                       : "granteeEmail",
                               r->role, r->expires_at);
+    /* A contact's share: where the OCM queue delivers it. */
+    if (data && r->grantee_instance[0])
+        json_object_set_new(data, "instance", json_string(r->grantee_instance));
     if (data && extra)
         json_object_update(data, extra);
     /* The grantee's mountpoint: a share's end names the drive id that
@@ -382,17 +395,18 @@ static int is_expired(const share_row *r, int64_t now_ms)
 }
 
 /* The share of item_id in drive_seq held by grantee_seq (or, with
- * grantee_seq 0, by group ?5, or pending for email): what the unique
- * indexes allow once. */
+ * grantee_seq 0, by group ?5, pending for email, or given to the OCM
+ * address remote): what the unique indexes allow once. */
 static const char SQL_SAME_GRANT[] =
     "SELECT seq FROM shares WHERE drive_seq = ?1 AND item_id = ?2 AND"
     " ((?3 > 0 AND grantee_seq = ?3) OR (?5 > 0 AND grantee_group_seq = ?5)"
-    " OR (?3 = 0 AND ?5 = 0 AND grantee_seq IS NULL AND grantee_email = ?4))";
+    " OR (?3 = 0 AND ?5 = 0 AND grantee_seq IS NULL AND grantee_email = ?4)"
+    " OR (?6 IS NOT NULL AND grantee_remote = ?6))";
 
 /* Finds the grant of the same item to the same grantee into *r. Returns
  * 1, 0 or a negative sp_err. */
 static int same_grant(sp_conn *w, int64_t drive_seq, const char *item_id, int64_t grantee_seq,
-                      int64_t group_seq, const char *email, share_row *r)
+                      int64_t group_seq, const char *email, const char *remote, share_row *r)
 {
     sqlite3_stmt *q = sp_store__stmt(w, SQL_SAME_GRANT);
     if (!q)
@@ -403,6 +417,8 @@ static int same_grant(sp_conn *w, int64_t drive_seq, const char *item_id, int64_
     if (email)
         sqlite3_bind_text(q, 4, email, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 5, group_seq);
+    if (remote)
+        sqlite3_bind_text(q, 6, remote, -1, SQLITE_STATIC);
     int step = sqlite3_step(q);
     int64_t seq = step == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
     sp_store__done(q);
@@ -419,9 +435,8 @@ static const char SQL_USER_BY_EMAIL[] =
 static const char SQL_GROUP_BY_ID[] = "SELECT seq, id, name FROM groups WHERE id = ?";
 static const char SQL_INSERT[] =
     "INSERT INTO shares (id, mount_id, drive_seq, item_id, item_name, grantee_seq, grantee_email,"
-    " role, expires_at, creator_seq, created_at, updated_at, grantee_group_seq)"
-    " VALUES (?, ?, ?, ?, ?, ?, lower(?), ?, nullif(?, 0), ?, ?, ?, ?)";
-
+    " role, expires_at, creator_seq, created_at, updated_at, grantee_group_seq, grantee_remote,"
+    " grantee_instance) VALUES (?, ?, ?, ?, ?, ?, lower(?), ?, nullif(?, 0), ?, ?, ?, ?, ?, ?)";
 /* Resolves grantee on the writer into *seq (0 for an address nobody has
  * yet; a group's seq for a group) and made's id and name. Returns 0,
  * SP_ERR_NOT_FOUND (no such user or group id) or SP_ERR_CONFLICT with
@@ -465,7 +480,7 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
     if (sp_id_uuid7(share_id) < 0 || sp_id_uuid7(mount_id) < 0)
         return SP_ERR_IO;
     made->grantee_id[0] = made->grantee_name[0] = '\0';
-    made->ambiguous = made->group = 0;
+    made->ambiguous = made->group = made->federated = 0;
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
@@ -482,7 +497,15 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
         rc = step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "share drive");
         goto fail;
     }
-    if ((rc = resolve_grantee(w, grantee, &r.grantee_seq, made)) < 0)
+    rc = resolve_grantee(w, grantee, &r.grantee_seq, made);
+    /* No user by that id: perhaps one of the sharer's contacts. */
+    if (rc == SP_ERR_NOT_FOUND && grantee->user_id) {
+        rc = sp_store__share_contact(w, actor->seq, grantee->user_id, r.grantee, sizeof r.grantee,
+                                     r.grantee_instance, sizeof r.grantee_instance,
+                                     made->grantee_id, made->grantee_name);
+        made->federated = rc == 0;
+    }
+    if (rc < 0)
         goto fail;
     if (grantee->group_id) {
         r.grantee_group_seq = r.grantee_seq;
@@ -496,7 +519,9 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
     int64_t now = sp_time_now_ms();
     share_row old;
     const char *email = r.grantee_seq || r.grantee_group_seq ? NULL : grantee->email;
-    rc = same_grant(w, r.drive_seq, item_id, r.grantee_seq, r.grantee_group_seq, email, &old);
+    const char *remote = made->federated ? r.grantee : NULL;
+    rc = same_grant(w, r.drive_seq, item_id, r.grantee_seq, r.grantee_group_seq, email, remote,
+                    &old);
     if (rc > 0)
         rc = is_expired(&old, now) ? retire_expired(w, &old) : SP_ERR_CONFLICT;
     if (rc < 0)
@@ -516,8 +541,12 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
         sqlite3_bind_int64(q, 6, r.grantee_seq);
     else if (r.grantee_group_seq)
         sqlite3_bind_int64(q, 13, r.grantee_group_seq);
+    else if (remote)
+        sqlite3_bind_text(q, 14, remote, -1, SQLITE_STATIC);
     else
         sqlite3_bind_text(q, 7, grantee->email, -1, SQLITE_STATIC);
+    if (remote)
+        sqlite3_bind_text(q, 15, r.grantee_instance, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 8, role, -1, SQLITE_STATIC);
     sqlite3_bind_int64(q, 9, expires_at_ms);
     sqlite3_bind_int64(q, 10, actor->seq);
@@ -532,8 +561,9 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
     snprintf(r.item_id, sizeof r.item_id, "%s", item_id);
     snprintf(r.item_name, sizeof r.item_name, "%s", item_name);
     snprintf(r.role, sizeof r.role, "%s", role);
-    snprintf(r.grantee, sizeof r.grantee, "%s",
-             r.grantee_seq || r.grantee_group_seq ? made->grantee_id : grantee->email);
+    if (!remote)
+        snprintf(r.grantee, sizeof r.grantee, "%s",
+                 r.grantee_seq || r.grantee_group_seq ? made->grantee_id : grantee->email);
     r.expires_at = expires_at_ms;
     if ((rc = row_event(w, &r, SP_EVENT_SHARE_CREATED, actor->id, 0, NULL)) < 0)
         goto fail;
@@ -719,7 +749,7 @@ int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_
             continue;
         }
         if (rc > 0)
-            rc = same_grant(w, p.drive_seq, p.item_id, user_seq, 0, NULL, &held);
+            rc = same_grant(w, p.drive_seq, p.item_id, user_seq, 0, NULL, NULL, &held);
         /* The user may hold this item already (shared by id, or to an
          * address they had before): the claim merges, never fails. */
         if (rc > 0 && is_expired(&held, now)) {

@@ -29,6 +29,11 @@ typedef struct sp_share {
     const char *grantee_email;    /* set while pending */
     const char *grantee_group_id; /* set for a share with a group */
     const char *grantee_group_name;
+    /* A share with a contact (store/contacts.h): their OCM address, and
+     * the contact's id and name while the sharer keeps that contact (else
+     * NULL and the address). */
+    const char *grantee_remote;
+    const char *grantee_contact_id, *grantee_contact_name;
     const char *role;
     int64_t expires_at_ms; /* 0 = none */
     const char *creator_id;
@@ -44,7 +49,7 @@ typedef int (*sp_share_fn)(const sp_share *s, void *ctx);
 
 /* Whom a new share is for: exactly one of the three. */
 typedef struct sp_share_grantee {
-    const char *user_id;  /* a known user */
+    const char *user_id;  /* a known user, or a contact of the sharer (store/contacts.h) */
     const char *email;    /* lower-cased address; matched now or at first sight */
     const char *group_id; /* a known group: every member of it, as tokens say */
 } sp_share_grantee;
@@ -56,6 +61,9 @@ typedef struct sp_share_made {
     char grantee_id[SP_USER_ID_LEN]; /* "" while only an e-mail address; the group's id */
     char grantee_name[SP_USER_NAME_MAX];
     int group; /* the grantee is a group */
+    /* The grantee is a contact (grantee_id and _name are the contact's):
+     * the share goes to their instance over OCM. */
+    int federated;
     int64_t created_at_ms;
     int ambiguous; /* with SP_ERR_CONFLICT: several users verified the address */
 } sp_share_made;
@@ -63,7 +71,10 @@ typedef struct sp_share_made {
 /*
  * Shares item_id (named item_name) of drive_id with grantee, writing the
  * share and its spaceport.share.created event (recipients: grantee, or
- * every known member of a grantee group, and actor) in one transaction. An address (compared in
+ * every known member of a grantee group, and actor) in one transaction.
+ * A grantee user_id that is no user but a contact of actor shares with
+ * that contact: the event's data names its ocmAddress and instance, for
+ * the OCM queue (store/ocm.h). An address (compared in
  * lower case) goes to the one user who verified it, or waits for them. An expired share of the item
  * with the same grantee is replaced (its expiry event written first if it was not). Returns 0 and
  * fills *made; SP_ERR_NOT_FOUND (no such drive or grantee user), SP_ERR_INVALID (sharing with

@@ -93,23 +93,28 @@ static int parse_dav_url(const char *url, sp_url *u, const char **why)
     return 0;
 }
 
+/* Non-zero when the trusted base URL instance (parsed into *t) has u's
+ * scheme, host and port. */
+static int same_origin(const char *instance, const sp_url *u, sp_url *t)
+{
+    const char *reason = NULL;
+    return sp_url_parse(instance, t, &reason) == 0 && strcmp(t->scheme, u->scheme) == 0 &&
+           strcmp(t->host, u->host) == 0 && t->port == u->port;
+}
+
 int sp_instance_match_url(const char *const *instances, size_t count, const char *url,
                           size_t *index, const char **why)
 {
-    sp_url u;
-    const char *reason = NULL;
+    sp_url u, t;
     if (parse_dav_url(url, &u, why) < 0)
         return SP_ERR_INVALID;
     if (!rest_ok(u.path))
         FAIL("has an empty, '.' or '..' path segment or a malformed escape");
     for (size_t i = 0; i < count; i++) {
-        sp_url t;
-        if (sp_url_parse(instances[i], &t, &reason) < 0)
-            continue;
-        if (strcmp(t.scheme, u.scheme) != 0 || strcmp(t.host, u.host) != 0 || t.port != u.port)
-            continue;
-        *index = i;
-        return 0;
+        if (same_origin(instances[i], &u, &t)) {
+            *index = i;
+            return 0;
+        }
     }
     FAIL("is not on a trusted instance (SPACEPORT_TRUSTED_INSTANCES)");
 }
@@ -118,16 +123,12 @@ int sp_instance_match_dav(const char *const *instances, size_t count, const char
                           sp_instance_dav *out, const char **why)
 {
     memset(out, 0, sizeof *out);
-    sp_url u;
-    const char *reason = NULL;
+    sp_url u, t;
     if (parse_dav_url(url, &u, why) < 0)
         return SP_ERR_INVALID;
 
     for (size_t i = 0; i < count; i++) {
-        sp_url t;
-        if (sp_url_parse(instances[i], &t, &reason) < 0)
-            continue;
-        if (strcmp(t.scheme, u.scheme) != 0 || strcmp(t.host, u.host) != 0 || t.port != u.port)
+        if (!same_origin(instances[i], &u, &t))
             continue;
         size_t bl = strlen(t.path);
         while (bl > 0 && t.path[bl - 1] == '/')

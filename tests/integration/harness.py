@@ -27,6 +27,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -322,6 +323,31 @@ class Spaceport:
         self.stop()
         if self._own_data:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class Canary:
+    """A loopback listener that counts connections and never answers."""
+
+    def __init__(self):
+        self.connections = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            c.close()
+
+    def close(self):
+        self.sock.close()
 
 
 class FakeServer:

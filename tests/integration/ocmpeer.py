@@ -157,11 +157,13 @@ class OcmPeer:
     publishes its keys (then Spaceport refuses its unsigned requests).
     endpoint: the path of its OCM API (not /ocm, so that a sender that does
     not read discovery misses it). domain: the e-mail domain its WebFinger
-    answers for."""
+    answers for. api_version: what its discovery claims ("1.1.0": an OCM
+    1.1 server, which takes only the legacy protocol form)."""
 
     def __init__(self, signs=True, endpoint='/remote/ocm', domain='peer.test', notes=ALL_NOTES,
-                 rsa=False):
+                 rsa=False, api_version='1.2.2'):
         self.signs = signs
+        self.api_version = api_version
         self.endpoint_path = endpoint
         self.domain = domain
         self.notes = list(notes)
@@ -177,7 +179,7 @@ class OcmPeer:
         self.rsa = Key(self.url + '/ocm#rsa1', 'rsa-pss-sha512') if rsa else None
 
     def discovery(self):
-        doc = {'enabled': True, 'apiVersion': '1.2.2', 'endPoint': self.endpoint,
+        doc = {'enabled': True, 'apiVersion': self.api_version, 'endPoint': self.endpoint,
                'provider': 'Test peer',
                'resourceTypes': [{'name': n, 'shareTypes': ['user'],
                                   'protocols': {'webdav': '/remote/dav/ocm/'}}

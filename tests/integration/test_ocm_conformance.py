@@ -5,7 +5,7 @@ The judge is tests/data/ocm/spec.yaml, OCM API 1.2.2 (the version Spaceport
 claims), read with python3-yaml and applied with python3-jsonschema. The
 real program runs against a real nats-server; on the other side are two
 OcmPeer fakes it trusts (tests/integration/ocmpeer.py): "signer", which
-announces http-sig and publishes an ed25519 key, and "plain", an older
+announces http-sig and publishes an ed25519 key, and "plain", an OCM 1.1
 peer that signs nothing; and "down", a trusted instance that never answers.
 
 Checked, one line per message and per status:
@@ -20,7 +20,8 @@ Checked, one line per message and per status:
   hosts, and where needed the identifiers, of this test: the ones that
   follow the spec are accepted, the one whose requirement the spec itself
   says a receiver must not accept (mfa-enforced) is refused;
-- every request Spaceport sends (a share, SHARE_ACCEPTED, SHARE_DECLINED,
+- every request Spaceport sends (a share in the 1.2 form and in the legacy
+  form an OCM 1.1 peer takes, SHARE_ACCEPTED, SHARE_DECLINED,
   SHARE_UNSHARED, SHARE_CHANGE_PERMISSION, RESOURCE_CHANGED, an accepted
   invite) as the recording peer receives it, against NewShare,
   NewNotification and AcceptedInvite, and that it went to the endPoint the
@@ -206,8 +207,10 @@ def check_notifications(t, spec, sp, signer, share):
     r = signer.send(sp, '/ocm/notifications', {'resourceType': 'folder', 'providerId': pid})
     judge(t, spec, '/notifications', 'without notificationType', r, 400,
           lambda d: ('notificationType', 'REQUIRED') in names(d))
-    r = signer.send(sp, '/ocm/notifications', note('SHARE_UNSHARED', pid), signed=False)
-    judge(t, spec, '/notifications', 'unsigned from a peer that signs', r, 401)
+    r = signer.send(sp, '/ocm/notifications', note('SHARE_UNSHARED', pid, sharedSecret=secret),
+                    signed=False)
+    judge(t, spec, '/notifications', 'unsigned (with the share\'s secret) from a peer that signs',
+          r, 401)
     r = signer.send(sp, '/ocm/notifications', note('SHARE_UNSHARED', str(uuid.uuid4())))
     judge(t, spec, '/notifications', 'for a share nobody made', r, 403)
     r = signer.send(sp, '/ocm/notifications', note('REQUEST_RESHARE', pid))
@@ -246,6 +249,21 @@ def check_spec_examples(t, spec, sp, signer, plain, spec_user):
           'mfa-enforced no receiver may accept', r, 400,
           lambda d: ('protocol.webdav.requirements', 'NOT_SUPPORTED') in names(d))
     t.eq(len(remotes(spec_user)), before, 'the refused example made no remote space')
+
+
+def check_sent_legacy(t, spec, plain, alice):
+    """The share an OCM 1.1 peer receives: its legacy protocol form."""
+    drive = alice.call('POST', '/graph/v1.0/drives', {'name': 'Legacy'}).json()['id']
+    r = alice.call('POST', '/graph/v1beta1/drives/%s/items/%s/invite' % (drive, drive),
+                   {'recipients': [{'email': 'carol@plain.test'}], 'roles': [VIEWER]})
+    t.eq(r.status, 200, 'alice shares a folder with carol@plain.test (an OCM 1.1 peer): 200')
+    hit = plain.wait('/shares', lambda d: d and d.get('shareWith') == 'carol@plain.test')
+    doc = hit[2] if hit else None
+    errs = spec.errors('NewShare', doc) if isinstance(doc, dict) else ['nothing received']
+    t.ok(not errs and doc['protocol'].get('name') == 'webdav' and
+         doc['protocol'].get('options', {}).get('sharedSecret'),
+         'Spaceport sends the OCM 1.1 peer a share in the legacy form (webdav + options): a '
+         'NewShare of spec.yaml', '\n'.join(errs) + '\n%r' % (doc,))
 
 
 def check_sent(t, spec, sp, nats, signer, alice, marie):
@@ -376,7 +394,8 @@ def check_notification_examples(t, spec, sp, signer, shared):
 
 def run(t):
     spec = Spec()
-    signer, plain = OcmPeer(), OcmPeer(signs=False, domain='plain.test')
+    signer = OcmPeer()
+    plain = OcmPeer(signs=False, domain='plain.test', api_version='1.1.0')
     down = 'http://127.0.0.1:%d' % free_port()  # nothing listens there
     try:
         with Nats() as nats, Issuer() as idp, Issuer() as idp2:
@@ -398,6 +417,7 @@ def run(t):
                 check_notifications(t, spec, sp, signer, share)
                 check_spec_examples(t, spec, sp, signer, plain, spec_user)
                 check_sent(t, spec, sp, nats, signer, alice, marie)
+                check_sent_legacy(t, spec, plain, alice)
                 check_invites(t, spec, sp, signer, marie)
                 t.eq(sp.stop(), 0, 'spaceport exits 0')
     finally:

@@ -36,7 +36,7 @@ import jsonschema
 import yaml  # python3-yaml
 
 from openapi import Judge
-from harness import SOURCE_ROOT, TAP, Client, Issuer, Nats, Spaceport, wait_until
+from harness import SOURCE_ROOT, TAP, Canary, Client, Issuer, Nats, Spaceport, wait_until
 from sse import Stream
 
 SUBS = '/graph/v1.0/subscriptions'
@@ -111,31 +111,6 @@ class Receiver:
     def close(self):
         self.server.shutdown()
         self.server.server_close()
-
-
-class Canary:
-    """A loopback listener that counts connections and never answers."""
-
-    def __init__(self):
-        self.connections = 0
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(('127.0.0.1', 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            c.close()
-
-    def close(self):
-        self.sock.close()
 
 
 def loopback_hostname():

@@ -195,13 +195,15 @@ function ensureIdpPackages() {
 /**
  * The programs under test. Options: name (the temporary directory's
  * prefix), tokenTtl (the access tokens' lifetime in seconds), users (the
- * provider's users, replacing its demo users: a list as IDP_USERS reads it).
+ * provider's users, replacing its demo users: a list as IDP_USERS reads it),
+ * env (more of spaceport's environment, e.g. SPACEPORT_TRUSTED_INSTANCES).
  */
 export class Stack {
-  constructor({ name = 'stack', tokenTtl = 900, users = null } = {}) {
+  constructor({ name = 'stack', tokenTtl = 900, users = null, env = {} } = {}) {
     this.name = name;
     this.tokenTtl = tokenTtl;
     this.users = users;
+    this.env = env;
   }
 
   async start() {
@@ -242,6 +244,7 @@ export class Stack {
         SPACEPORT_OIDC_ISSUERS: this.issuer,
         SPACEPORT_OIDC_AUDIENCE: AUDIENCE,
         SPACEPORT_LOG_LEVEL: 'info',
+        ...this.env,
       },
     });
     await waitFor('spaceport /readyz', async () => (await fetch(`${this.url}/readyz`)).ok,

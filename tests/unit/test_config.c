@@ -37,6 +37,7 @@ static const char *const contract_vars[] = {
     "SPACEPORT_OIDC_OPAQUE_ISSUERS", "SPACEPORT_OIDC_EMAIL_VERIFIED_ISSUERS",
     "SPACEPORT_ITEMS_MAX",            "SPACEPORT_GROUPS_CLAIM",
     "SPACEPORT_WEBHOOK_HOSTS",     "SPACEPORT_OCM_REQUIRE_SIGNATURES",
+    "SPACEPORT_OCM_INVITE_TTL",
 };
 
 #define ISSUER "https://idp.example.com"
@@ -239,6 +240,8 @@ static void field_text(const sp_config *c, const char *var, char *out, size_t n)
         snprintf(out, n, "%lld", (long long)c->sse_coalesce_ms);
     else if (strcmp(v, "ITEMS_MAX") == 0)
         snprintf(out, n, "%lld", (long long)c->items_max);
+    else if (strcmp(v, "OCM_INVITE_TTL") == 0)
+        snprintf(out, n, "%lld", (long long)c->ocm_invite_ttl_ms);
     else if (strcmp(v, "OCM_REQUIRE_SIGNATURES") == 0)
         snprintf(out, n, "%d", c->ocm_require_signatures);
     else if (strcmp(v, "DOMAIN_ISSUERS") == 0) {
@@ -506,6 +509,13 @@ static const cfg_case cases[] = {
     {V1("OCM_REQUIRE_SIGNATURES", "1"), 1, "1", NULL},
     {V1("OCM_REQUIRE_SIGNATURES", "false"), 1, "0", NULL},
     {V1("OCM_REQUIRE_SIGNATURES", "yes please"), 0, "must be true or false", NULL},
+
+    /* OCM_INVITE_TTL: 1 min .. 366 days, a day by default as Reva's */
+    {V1("OCM_INVITE_TTL", ""), 1, "86400000", NULL},
+    {V1("OCM_INVITE_TTL", "7d"), 1, "604800000", NULL},
+    {V1("OCM_INVITE_TTL", "30s"), 0, "must be between", NULL},
+    {V1("OCM_INVITE_TTL", "400d"), 0, "must be between", NULL},
+    {V1("OCM_INVITE_TTL", "soon"), 0, "is not a duration", NULL},
 
     /* SSE_COALESCE: 0 .. 1 min */
     {V1("SSE_COALESCE", ""), 1, "1000", NULL},

@@ -161,10 +161,9 @@ START_TEST(notifications_find_only_their_share)
                                                 "read", &applied),
                      0);
     ck_assert_int_eq(applied, 0);
-    ck_assert_int_eq(
-        count("SELECT count(*) FROM events WHERE type = 'spaceport.remote.changed' AND"
-              " json_extract(data, '$.change') = 'permissions'"),
-        1);
+    ck_assert_int_eq(count("SELECT count(*) FROM events WHERE type = 'spaceport.remote.changed' AND"
+                           " json_extract(data, '$.change') = 'permissions'"),
+                     1);
 }
 END_TEST
 
