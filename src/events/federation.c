@@ -261,9 +261,8 @@ static outcome announce(sp_federation *f, const sp_ocm_delivery *d, const char *
             snprintf(err, errlen, "%.300s is no longer a trusted instance", d->instance);
             return OUT_REFUSED;
         }
-        outcome out = offer(f, d, i, err, errlen);
         *instance = tl->items[i];
-        return out == OUT_REFUSED ? OUT_REFUSED : out;
+        return offer(f, d, i, err, errlen);
     }
     int transient = 0;
     outcome out = OUT_LOCAL;

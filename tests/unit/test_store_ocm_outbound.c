@@ -92,17 +92,32 @@ static int64_t count(const char *sql)
     return raw_int(sql, NULL, NULL, NULL);
 }
 
-/* share.created data of a share of item by alice with role. */
-static void share_created(const char *share_id, const char *item, const char *grantee_json,
-                          const char *extra)
+#define VIEWER        "b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5"
+#define EMAIL_GRANTEE "\"granteeEmail\":\"bob@elsewhere.test\""
+
+/* A share event of type (share.json's data) of item, shared by alice
+ * with role to grantee_json (members), and extra members. */
+static void share_event(const char *type, const char *share_id, const char *item, const char *role,
+                        const char *grantee_json, const char *extra)
 {
     char data[2048];
     snprintf(data, sizeof data,
              "{\"shareId\":\"%s\",\"executant\":\"%s\",\"sharer\":\"%s\",\"driveId\":\"" DRIVE
              "\",\"driveName\":\"Physics\",\"itemId\":\"%s\",\"resourceName\":\"notes\","
-             "\"roles\":[\"b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5\"],%s%s}",
-             share_id, alice.id, alice.id, item, grantee_json, extra);
-    event(SP_EVENT_SHARE_CREATED, DRIVE, data);
+             "\"roles\":[\"%s\"],%s%s}",
+             share_id, alice.id, alice.id, item, role, grantee_json, extra);
+    event(type, DRIVE, data);
+}
+
+static void share_created(const char *share_id, const char *item, const char *grantee_json,
+                          const char *extra)
+{
+    share_event(SP_EVENT_SHARE_CREATED, share_id, item, VIEWER, grantee_json, extra);
+}
+
+static void share_updated(const char *share_id, const char *role)
+{
+    share_event(SP_EVENT_SHARE_UPDATED, share_id, DRIVE, role, EMAIL_GRANTEE, "");
 }
 
 START_TEST(contact_share_goes_to_its_instance)
@@ -128,7 +143,7 @@ START_TEST(contact_share_goes_to_its_instance)
     ck_assert_int_eq(due[0].reply_seq, 0);
     /* A drive root, and an item never described, are folders; an e-mail
      * grantee has no shareWith of its own and no instance yet. */
-    share_created("s-2", DRIVE, "\"granteeEmail\":\"bob@elsewhere.test\"", "");
+    share_created("s-2", DRIVE, EMAIL_GRANTEE, "");
     derive();
     ck_assert_int_eq(sp_store_ocm_finish(st, &due[0], SP_OCM_DELIVERED, ZURICH), 0);
     ck_assert_int_eq(due_now(), 1);
@@ -140,25 +155,14 @@ START_TEST(contact_share_goes_to_its_instance)
 }
 END_TEST
 
-static void share_updated(const char *share_id, const char *role)
-{
-    char data[1024];
-    snprintf(data, sizeof data,
-             "{\"shareId\":\"%s\",\"executant\":\"%s\",\"sharer\":\"%s\",\"driveId\":\"" DRIVE
-             "\",\"driveName\":\"Physics\",\"itemId\":\"" DRIVE "\",\"resourceName\":\"Physics\","
-             "\"roles\":[\"%s\"],\"granteeEmail\":\"bob@elsewhere.test\"}",
-             share_id, alice.id, alice.id, role);
-    event(SP_EVENT_SHARE_UPDATED, DRIVE, data);
-}
-
 START_TEST(permission_changes)
 {
-    share_created("s-1", DRIVE, "\"granteeEmail\":\"bob@elsewhere.test\"", "");
+    share_created("s-1", DRIVE, EMAIL_GRANTEE, "");
     derive();
     ck_assert_int_eq(due_now(), 1);
     ck_assert_int_eq(sp_store_ocm_finish(st, &due[0], SP_OCM_DELIVERED, ZURICH), 0);
     /* The same role (an update of something else): nothing to tell. */
-    share_updated("s-1", "b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5");
+    share_updated("s-1", VIEWER);
     derive();
     ck_assert_int_eq(due_now(), 0);
     /* Two new roles: one delivery, which reads the newest. */
@@ -170,13 +174,7 @@ START_TEST(permission_changes)
     ck_assert_str_eq(due[0].role, "2d00ce52-1fc2-4dbc-8b95-a73b73395f5a");
     ck_assert_str_eq(due[0].instance, ZURICH);
     /* Revoked before it went out: only the unshare is left. */
-    char data[512];
-    snprintf(data, sizeof data,
-             "{\"shareId\":\"s-1\",\"executant\":\"%s\",\"sharer\":\"%s\",\"driveId\":\"" DRIVE
-             "\",\"driveName\":\"Physics\",\"itemId\":\"" DRIVE "\",\"resourceName\":\"Physics\","
-             "\"roles\":[\"x\"],\"granteeEmail\":\"bob@elsewhere.test\"}",
-             alice.id, alice.id);
-    event(SP_EVENT_SHARE_DELETED, DRIVE, data);
+    share_event(SP_EVENT_SHARE_DELETED, "s-1", DRIVE, VIEWER, EMAIL_GRANTEE, "");
     derive();
     ck_assert_int_eq(due_now(), 1);
     ck_assert_str_eq(due[0].kind, "unshared");
