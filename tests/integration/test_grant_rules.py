@@ -363,6 +363,13 @@ def check_expired_sharer(t, sp, nc, c, ids):
              .json()['value']), 'her sharedByMe lists it while she is a member')
     t.ok(wait_until(lambda: erin.get('/graph/v1.0/drives/' + project).status == 404, 10),
          'her membership expires: the space is 404 for her')
+    # The sweeper writes member.expired a moment after reads stop counting
+    # the membership; wait for it, so that no later check's "nothing was
+    # written" window catches it.
+    t.ok(wait_until(lambda: db_rows(
+        sp, 'SELECT count(*) FROM events WHERE type = ? AND subject = ?',
+        ('spaceport.space.member.expired', project))[0][0] == 1, 10),
+        'the sweeper writes her one member.expired')
     before = newest_seq(sp)
     publish_change(nc, project, item, 'sketch-final.png')
     t.ok(wait_until(lambda: len(item_changes_after(sp, before, project)) == 1, 5),
