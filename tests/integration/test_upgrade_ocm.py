@@ -134,8 +134,8 @@ def main(t):
         t.eq(rows(con, 'SELECT seq, share_id, drive_id, item_id, grantee, name, sharer,'
                   ' sharer_name, role, instance, secret, state, created_at, updated_at'
                   ' FROM ocm_sent ORDER BY seq'), sent_before, 'every sent share is kept')
-        t.eq(rows(con, 'SELECT answer, answered_at, share_with, resource_type, expiration'
-                  ' FROM ocm_sent WHERE seq = 1'), [(None, None, None, None, None)],
+        t.eq(rows(con, 'SELECT answer, answered_at, answered_by, share_with, resource_type,'
+                  ' expiration FROM ocm_sent WHERE seq = 1'), [(None,) * 6],
              'a share sent before has no answer, address, type or expiry yet')
         # ocm_outbox: rebuilt, every delivery kept in order, still a child
         # of its share
