@@ -393,7 +393,8 @@ static int pss_raw(const char *pem, const sp_buf *base, int saltlen, unsigned ch
              EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, saltlen) > 0 &&
              EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha512()) > 0 &&
              (verify ? EVP_DigestVerify(ctx, sig, 256, (const unsigned char *)base->data, base->len)
-                     : EVP_DigestSign(ctx, sig, &len, (const unsigned char *)base->data, base->len)) == 1;
+                     : EVP_DigestSign(ctx, sig, &len, (const unsigned char *)base->data,
+                                      base->len)) == 1;
     EVP_MD_CTX_free(ctx);
     EVP_PKEY_free(pkey);
     return ok;

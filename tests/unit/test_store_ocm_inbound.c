@@ -293,10 +293,10 @@ START_TEST(answer_before_the_delivery_is_recorded)
                            " o.sent_seq WHERE s.share_id = 's-2'"),
                      2);
     ck_assert_int_eq(sp_store_ocm_finish(st, &d2, SP_OCM_DELIVERED, ZURICH), 0);
-    ck_assert_int_eq(count("SELECT count(*) FROM ocm_sent WHERE share_id = 's-2' AND answer IS"
-                           " NULL AND answered_by IS NULL AND state = 'shared' AND instance = '"
-                           ZURICH "'"),
-                     1);
+    ck_assert_int_eq(
+        count("SELECT count(*) FROM ocm_sent WHERE share_id = 's-2' AND answer IS"
+              " NULL AND answered_by IS NULL AND state = 'shared' AND instance = '" ZURICH "'"),
+        1);
     ck_assert_int_eq(count("SELECT count(*) FROM ocm_outbox o JOIN ocm_sent s ON s.seq ="
                            " o.sent_seq WHERE s.share_id = 's-2'"),
                      1);
