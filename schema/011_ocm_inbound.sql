@@ -53,6 +53,10 @@ CREATE UNIQUE INDEX remotes_sub ON remotes (instance, sub_id) WHERE sub_id IS NO
 CREATE INDEX remotes_sub_due ON remotes (sub_expires_at) WHERE sub_id IS NOT NULL;
 
 -- Shares sent: the receiver's answer (SHARE_ACCEPTED or SHARE_DECLINED)
--- and when it came.
+-- and when it came. An answer may come before the receiver's 201 to the
+-- share is recorded (instance still NULL): answered_by keeps the instance
+-- that signed it (NULL: matched by the share's secret), and the answer
+-- stands once the share is recorded as delivered to that instance.
 ALTER TABLE ocm_sent ADD COLUMN answer TEXT CHECK (answer IN ('accepted', 'declined'));
 ALTER TABLE ocm_sent ADD COLUMN answered_at INTEGER;
+ALTER TABLE ocm_sent ADD COLUMN answered_by TEXT;

@@ -15,7 +15,9 @@
  * instance; an unsigned one must carry the share's shared secret
  * (notification.sharedSecret, as Nextcloud sends it), and is then served
  * only when the instance of that share does not sign its requests
- * (ocm_auth.c). An unknown share and a wrong secret get the same 403
+ * (ocm_auth.c), or when the share is still being delivered (the receiver
+ * answered before its 201 reached us: only the receiver has the secret).
+ * An unknown share and a wrong secret get the same 403
  * RESOURCE_NOT_FOUND, so the answer tells nothing about which shares
  * exist.
  */
@@ -171,6 +173,13 @@ static int find_sender(sp_http_req *req, sp_api *api, const ocm_note *n, const c
     } else {
         sp_remote_ocm_ref ref = {.share_id = n->provider_id, .secret = n->secret};
         rc = sp_store_remote_ocm_instance(api->store, &ref, found);
+    }
+    /* A share we are still delivering (the receiver answered before its
+     * 201 was recorded): only the receiver has the secret, and its answer
+     * waits for the delivery's outcome (store/ocm_answers.h). */
+    if (rc == 0 && !found[0]) {
+        *instance = NULL;
+        return 0;
     }
     size_t index = rc == 0 ? sp_api__ocm_instance(api, found) : SIZE_MAX;
     if (rc == SP_ERR_NOT_FOUND || (rc == 0 && index == SIZE_MAX)) {

@@ -657,6 +657,46 @@ done:
 
 static const char SQL_DELETE[] = "DELETE FROM ocm_outbox WHERE seq = ?";
 static const char SQL_DROP_REPLY[] = "DELETE FROM ocm_outbox WHERE reply_seq = ?";
+/* ?1 the share, ?2 the instance that took it, ?3 now. Only a share still
+ * pending becomes shared: one its receiver declined meanwhile stays
+ * refused. */
+static const char SQL_SHARED[] =
+    "UPDATE ocm_sent SET state = 'shared', instance = ?2, updated_at = ?3"
+    " WHERE seq = ?1 AND state = 'pending'";
+/* An answer that came while the share was being delivered, signed by
+ * another instance than the one that took it, was not the receiver's. */
+static const char SQL_FOREIGN_ANSWER[] =
+    "UPDATE ocm_sent SET answer = NULL, answered_at = NULL, answered_by = NULL"
+    " WHERE seq = ?1 AND answered_by IS NOT NULL AND answered_by <> ?2";
+/* The receiver declined before its 201 was recorded: the share ends now. */
+static const char SQL_DECLINED_EARLY[] =
+    "UPDATE ocm_sent SET state = 'refused', updated_at = ?3"
+    " WHERE seq = ?1 AND state = 'shared' AND answer = 'declined'";
+
+/* Records that d's share was taken by instance, and applies an answer
+ * that came before this record (ocm_answers.c). Within a write
+ * transaction. */
+static int share_delivered(sp_conn *w, int64_t sent_seq, const char *instance)
+{
+    const char *const sqls[] = {SQL_SHARED, SQL_FOREIGN_ANSWER, SQL_DECLINED_EARLY};
+    int64_t now = sp_time_now_ms();
+    for (size_t i = 0; i < sizeof sqls / sizeof sqls[0]; i++) {
+        sqlite3_stmt *s = sp_store__stmt(w, sqls[i]);
+        if (!s)
+            return SP_ERR_DB;
+        sqlite3_bind_int64(s, 1, sent_seq);
+        if (instance)
+            sqlite3_bind_text(s, 2, instance, -1, SQLITE_STATIC);
+        if (sqlite3_bind_parameter_count(s) >= 3)
+            sqlite3_bind_int64(s, 3, now);
+        int rc = sp_store__step_done(w, s, "sent share delivered");
+        if (rc < 0)
+            return rc;
+        if (sqls[i] == SQL_DECLINED_EARLY && sqlite3_changes(w->db) > 0)
+            return sp_store__exec_seq(w, SQL_DROP_ALL, sent_seq, "drop deliveries");
+    }
+    return 0;
+}
 
 int sp_store_ocm_finish(sp_store *st, const sp_ocm_delivery *d, sp_ocm_outcome outcome,
                         const char *instance)
@@ -668,7 +708,7 @@ int sp_store_ocm_finish(sp_store *st, const sp_ocm_delivery *d, sp_ocm_outcome o
     if (outcome == SP_OCM_DELIVERED) {
         rc = sp_store__exec_seq(w, SQL_DELETE, d->seq, "delivered");
         if (rc == 0 && strcmp(d->kind, "share") == 0)
-            rc = set_state(w, d->sent_seq, "shared", instance);
+            rc = share_delivered(w, d->sent_seq, instance);
         else if (rc == 0 && strcmp(d->kind, "unshared") == 0)
             rc = set_state(w, d->sent_seq, "unshared", NULL);
     } else if (d->reply_seq) {

@@ -29,14 +29,20 @@ typedef struct sp_ocm_sent_ref {
 typedef enum sp_ocm_answer { SP_OCM_ANSWER_ACCEPTED, SP_OCM_ANSWER_DECLINED } sp_ocm_answer;
 
 /* Writes the base URL of the instance that took the sent share ref names
- * to instance, on the thread's reader. Returns 0; SP_ERR_NOT_FOUND when
- * there is no such share, the secret differs, or it was never delivered
- * (no instance took it); another negative sp_err. */
+ * to instance ("" for a share still being delivered: the receiver may
+ * answer before its 201 is recorded), on the thread's reader. Returns 0;
+ * SP_ERR_NOT_FOUND when there is no such share, the secret differs, or it
+ * was never delivered and is no longer offered; another negative sp_err. */
 int sp_store_ocm_sent_instance(sp_store *st, const sp_ocm_sent_ref *ref,
                                char instance[SP_OCM_ANSWER_INSTANCE_MAX]);
 
 /*
- * Records the receiver's answer on the sent share ref names. ACCEPTED
+ * Records the receiver's answer on the sent share ref names. A share still
+ * being delivered (no instance recorded yet, state pending) is reached by
+ * its secret or by any trusted signer: the answer is kept with its signer
+ * and takes effect when the delivery is recorded (sp_store_ocm_finish),
+ * dropped if the share went to another instance; it never says where the
+ * share goes. Otherwise: ACCEPTED
  * keeps answer 'accepted' on a share still pending or shared. DECLINED
  * keeps answer 'declined', sets the share's state to 'refused' and drops
  * its deliveries not yet made, in one transaction. The same answer again

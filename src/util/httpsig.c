@@ -181,11 +181,19 @@ static int serialize_params(const sp_httpsig_key *k, const char *const *covered,
     return rc;
 }
 
-/* Sets the RSA-PSS parameters RFC 9421 section 3.3.1 names. */
-static int pss(EVP_PKEY_CTX *pctx)
+/* RSA-PSS salt length we sign with: the 64 bytes RFC 9421 section 3.3.1
+ * names. */
+#define SP_HTTPSIG_PSS_SALT 64
+
+/* Sets the RSA-PSS parameters of RFC 9421 section 3.3.1 on pctx. saltlen:
+ * SP_HTTPSIG_PSS_SALT to sign; RSA_PSS_SALTLEN_AUTO to verify, because
+ * common signers (the npm http-message-signatures library, Node's default)
+ * use the largest salt the key allows, and the salt length adds nothing to
+ * what the signature proves. */
+static int pss(EVP_PKEY_CTX *pctx, int saltlen)
 {
     return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
-           EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 64) > 0 &&
+           EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, saltlen) > 0 &&
            EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha512()) > 0;
 }
 
@@ -220,7 +228,7 @@ int sp_httpsig_sign(const sp_httpsig_key *k, const sp_httpsig_msg *m, const char
     EVP_PKEY_CTX *pctx = NULL;
     int ed = EVP_PKEY_get_base_id(k->pkey) == EVP_PKEY_ED25519;
     int ok = ctx && EVP_DigestSignInit(ctx, &pctx, ed ? NULL : EVP_sha512(), NULL, k->pkey) == 1 &&
-             (ed || pss(pctx)) &&
+             (ed || pss(pctx, SP_HTTPSIG_PSS_SALT)) &&
              EVP_DigestSign(ctx, sig, &siglen, (const unsigned char *)base.data, base.len) == 1;
     EVP_MD_CTX_free(ctx);
     if (!ok) {
@@ -561,7 +569,7 @@ int sp_httpsig_verify(const sp_httpsig_parsed *p, const sp_httpsig_msg *m, const
     EVP_PKEY_CTX *pctx = NULL;
     int ok =
         ctx && EVP_DigestVerifyInit(ctx, &pctx, ed ? NULL : EVP_sha512(), NULL, k->pkey) == 1 &&
-        (ed || pss(pctx)) &&
+        (ed || pss(pctx, RSA_PSS_SALTLEN_AUTO)) &&
         EVP_DigestVerify(ctx, p->sig, p->sig_len, (const unsigned char *)base.data, base.len) == 1;
     EVP_MD_CTX_free(ctx);
     sp_buf_free(&base);

@@ -14,7 +14,10 @@
 #include "util/httpsig.h"
 
 #include <check.h>
+#include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,6 +375,82 @@ START_TEST(rsa_pss)
 }
 END_TEST
 
+/* Signs base with the RSA test key in PEM pem, RSA-PSS SHA-512, salt
+ * length saltlen; verify: checks sig instead (returns 1 when it holds).
+ * Writes the signature to sig (256 bytes). */
+static int pss_raw(const char *pem, const sp_buf *base, int saltlen, unsigned char *sig, int verify)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *pkey = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
+    BIO_free(bio);
+    ck_assert_ptr_nonnull(pkey);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    size_t len = 256;
+    int ok = (verify ? EVP_DigestVerifyInit(ctx, &pctx, EVP_sha512(), NULL, pkey)
+                     : EVP_DigestSignInit(ctx, &pctx, EVP_sha512(), NULL, pkey)) == 1 &&
+             EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+             EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, saltlen) > 0 &&
+             EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha512()) > 0 &&
+             (verify ? EVP_DigestVerify(ctx, sig, 256, (const unsigned char *)base->data, base->len)
+                     : EVP_DigestSign(ctx, sig, &len, (const unsigned char *)base->data,
+                                      base->len)) == 1;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(pkey);
+    return ok;
+}
+
+/* RFC 9421 names a 64-byte PSS salt, but common signers (the npm library
+ * http-message-signatures with Node's default) use the largest the key
+ * allows: a verifier accepts any salt length, a signer writes 64. */
+START_TEST(rsa_pss_any_salt)
+{
+    char *pem = slurp(DATA "test-key-rsa2048.pem");
+    sp_httpsig_key *k = NULL;
+    ck_assert_int_eq(sp_httpsig_key_from_pem(pem, "https://peer.test/ocm#rsa", &k), 0);
+    sp_httpsig_msg m = {.method = "POST",
+                        .authority = "zurich.test",
+                        .path = "/ocm/shares",
+                        .field = field_of,
+                        .ctx = NULL};
+    const char *input = "sig1=(\"@method\" \"@authority\" \"@path\");created=1700000000;"
+                        "keyid=\"https://peer.test/ocm#rsa\";alg=\"rsa-pss-sha512\"";
+    const char *const covered[] = {"@method", "@authority", "@path"};
+    sp_buf base = {0};
+    ck_assert_int_eq(sp_httpsig_base(&m, covered, 3, input + strlen("sig1="), &base), 0);
+    const int salts[] = {RSA_PSS_SALTLEN_MAX, 0, 32, 64};
+    for (size_t i = 0; i < sizeof salts / sizeof salts[0]; i++) {
+        unsigned char raw[256];
+        char enc[SP_HTTPSIG_SIG_MAX * 2], header[SP_HTTPSIG_SIG_MAX * 2 + 16];
+        ck_assert(pss_raw(pem, &base, salts[i], raw, 0));
+        EVP_EncodeBlock((unsigned char *)enc, raw, 256);
+        snprintf(header, sizeof header, "sig1=:%s:", enc);
+        sp_httpsig_parsed p;
+        const char *why = NULL;
+        ck_assert_int_eq(sp_httpsig_parse(input, header, &p, &why), 0);
+        ck_assert_msg(sp_httpsig_verify(&p, &m, k, &why) == 0, "salt %d: %s", salts[i], why);
+        m.path = "/ocm/notifications";
+        ck_assert_int_eq(sp_httpsig_verify(&p, &m, k, &why), SP_ERR_INVALID);
+        m.path = "/ocm/shares";
+    }
+    /* What we sign carries the RFC's 64-byte salt: a strict verifier
+     * (salt length exactly 64) accepts it. */
+    sp_httpsig_params params = {.created = 1700000000, .with_alg = 1};
+    sp_buf in = {0}, sig = {0};
+    ck_assert_int_eq(sp_httpsig_sign(k, &m, covered, 3, &params, &in, &sig), 0);
+    sp_httpsig_parsed p;
+    const char *why = NULL;
+    ck_assert_int_eq(sp_httpsig_parse(in.data, sig.data, &p, &why), 0);
+    ck_assert_uint_eq(p.sig_len, 256);
+    ck_assert(pss_raw(pem, &base, 64, p.sig, 1));
+    sp_buf_free(&in);
+    sp_buf_free(&sig);
+    sp_buf_free(&base);
+    sp_httpsig_key_free(k);
+    free(pem);
+}
+END_TEST
+
 /* An RSA signature is an integer: with its leading zero bytes stripped
  * OpenSSL still verifies it, and the replay memory (auth/peers.c), which
  * remembers signatures by their bytes, would take the stripped copy of a
@@ -546,6 +625,7 @@ static Suite *httpsig_suite(void)
     tc = tcase_create("ours");
     tcase_add_test(tc, roundtrip_and_tampering);
     tcase_add_test(tc, rsa_pss);
+    tcase_add_test(tc, rsa_pss_any_salt);
     tcase_add_test(tc, rsa_stripped_signature_refused);
     tcase_add_loop_test(tc, parse_refuses, 0, (int)(sizeof malformed / sizeof malformed[0]));
     tcase_add_test(tc, parse_second_label);

@@ -17,6 +17,7 @@
  */
 #include "store_fixture.h"
 
+#include "store/ocm.h"
 #include "store/ocm_answers.h"
 #include "store/remotes.h"
 #include "util/err.h"
@@ -225,6 +226,118 @@ START_TEST(answers_reach_the_sent_share)
 }
 END_TEST
 
+/* A share being delivered to the instance it will name (NULL: found by
+ * WebFinger, not recorded yet), its share delivery and one change queued.
+ * Returns the share delivery as the federation thread holds it. */
+static sp_ocm_delivery delivering(const char *share_id, const char *instance)
+{
+    raw_exec("INSERT INTO ocm_sent (share_id, drive_id, item_id, grantee, name, sharer,"
+             " sharer_name, role, instance, secret, state, created_at, updated_at) VALUES (?1,"
+             " 'd', 'i', 'bob@peer.test', 'n', 'alice', 'Alice', 'viewer', ?2, ?3, 'pending', 1,"
+             " 1)",
+             share_id, instance, SECRET);
+    raw_exec("INSERT INTO ocm_outbox (sent_seq, kind, next_at, created_at) SELECT seq,"
+             " 'share', 1, 1 FROM ocm_sent WHERE share_id = ?1",
+             share_id, NULL, NULL);
+    raw_exec("INSERT INTO ocm_outbox (sent_seq, kind, next_at, created_at) SELECT seq,"
+             " 'changed', 1, 1 FROM ocm_sent WHERE share_id = ?1",
+             share_id, NULL, NULL);
+    sp_ocm_delivery d;
+    memset(&d, 0, sizeof d);
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT o.seq FROM ocm_outbox o JOIN ocm_sent s ON s.seq = o.sent_seq WHERE"
+             " s.share_id = '%s' AND o.kind = 'share'",
+             share_id);
+    d.seq = count(sql);
+    snprintf(sql, sizeof sql, "SELECT seq FROM ocm_sent WHERE share_id = '%s'", share_id);
+    d.sent_seq = count(sql);
+    snprintf(d.kind, sizeof d.kind, "share");
+    return d;
+}
+
+/* The receiver may answer right after its 201 to our share, before we
+ * record that it took it: the answer is kept (matched by the secret, or
+ * signed by a trusted instance) and takes effect once the delivery is
+ * recorded, only if the share went to the signer; it never says where the
+ * share goes. A decline that came meanwhile is not undone by the record. */
+START_TEST(answer_before_the_delivery_is_recorded)
+{
+    /* By the secret: accepted, then recorded as delivered to Zurich. */
+    sp_ocm_delivery d1 = delivering("s-1", NULL);
+    char instance[SP_OCM_ANSWER_INSTANCE_MAX] = "x";
+    sp_ocm_sent_ref by_secret = {.share_id = "s-1", .secret = SECRET};
+    ck_assert_int_eq(sp_store_ocm_sent_instance(st, &by_secret, instance), 0);
+    ck_assert_str_eq(instance, "");
+    int applied = 0;
+    ck_assert_int_eq(sp_store_ocm_answer(st, &by_secret, SP_OCM_ANSWER_ACCEPTED, &applied), 0);
+    ck_assert_int_eq(applied, 1);
+    ck_assert_int_eq(count("SELECT count(*) FROM ocm_sent WHERE share_id = 's-1' AND answer ="
+                           " 'accepted' AND instance IS NULL AND state = 'pending'"),
+                     1);
+    ck_assert_int_eq(sp_store_ocm_finish(st, &d1, SP_OCM_DELIVERED, ZURICH), 0);
+    ck_assert_int_eq(count("SELECT count(*) FROM ocm_sent WHERE share_id = 's-1' AND answer ="
+                           " 'accepted' AND instance = '" ZURICH "' AND state = 'shared'"),
+                     1);
+
+    /* Signed by Berlin, which the share did not go to: Berlin's decline
+     * neither ends the share nor names where it goes, and is dropped
+     * when the share is recorded as Zurich's. */
+    sp_ocm_delivery d2 = delivering("s-2", NULL);
+    sp_ocm_sent_ref berlin = {.share_id = "s-2", .instance = BERLIN};
+    ck_assert_int_eq(sp_store_ocm_answer(st, &berlin, SP_OCM_ANSWER_DECLINED, &applied), 0);
+    ck_assert_int_eq(count("SELECT count(*) FROM ocm_sent WHERE share_id = 's-2' AND state ="
+                           " 'pending' AND instance IS NULL"),
+                     1);
+    ck_assert_int_eq(count("SELECT count(*) FROM ocm_outbox o JOIN ocm_sent s ON s.seq ="
+                           " o.sent_seq WHERE s.share_id = 's-2'"),
+                     2);
+    ck_assert_int_eq(sp_store_ocm_finish(st, &d2, SP_OCM_DELIVERED, ZURICH), 0);
+    ck_assert_int_eq(
+        count("SELECT count(*) FROM ocm_sent WHERE share_id = 's-2' AND answer IS"
+              " NULL AND answered_by IS NULL AND state = 'shared' AND instance = '" ZURICH "'"),
+        1);
+    ck_assert_int_eq(count("SELECT count(*) FROM ocm_outbox o JOIN ocm_sent s ON s.seq ="
+                           " o.sent_seq WHERE s.share_id = 's-2'"),
+                     1);
+
+    /* Signed by Zurich, which took it: the decline ends the share when
+     * the delivery is recorded, and its change is not sent. */
+    sp_ocm_delivery d3 = delivering("s-3", NULL);
+    sp_ocm_sent_ref zurich = {.share_id = "s-3", .instance = ZURICH};
+    ck_assert_int_eq(sp_store_ocm_answer(st, &zurich, SP_OCM_ANSWER_DECLINED, &applied), 0);
+    ck_assert_int_eq(applied, 1);
+    ck_assert_int_eq(sp_store_ocm_answer(st, &zurich, SP_OCM_ANSWER_DECLINED, &applied), 0);
+    ck_assert_int_eq(applied, 0);
+    ck_assert_int_eq(sp_store_ocm_finish(st, &d3, SP_OCM_DELIVERED, ZURICH), 0);
+    ck_assert_int_eq(count("SELECT count(*) FROM ocm_sent WHERE share_id = 's-3' AND answer ="
+                           " 'declined' AND state = 'refused' AND instance = '" ZURICH "'"),
+                     1);
+    ck_assert_int_eq(count("SELECT count(*) FROM ocm_outbox o JOIN ocm_sent s ON s.seq ="
+                           " o.sent_seq WHERE s.share_id = 's-3'"),
+                     0);
+
+    /* A contact's share (its instance known from the start) declined
+     * while delivered: recording the delivery does not revive it. */
+    sp_ocm_delivery d4 = delivering("s-4", ZURICH);
+    sp_ocm_sent_ref contact = {.share_id = "s-4", .instance = ZURICH};
+    ck_assert_int_eq(sp_store_ocm_answer(st, &contact, SP_OCM_ANSWER_DECLINED, &applied), 0);
+    ck_assert_int_eq(sp_store_ocm_finish(st, &d4, SP_OCM_DELIVERED, ZURICH), 0);
+    ck_assert_int_eq(count("SELECT count(*) FROM ocm_sent WHERE share_id = 's-4' AND state ="
+                           " 'refused'"),
+                     1);
+
+    /* A share no longer offered (kept local) takes no answer. */
+    delivering("s-5", NULL);
+    raw_exec("UPDATE ocm_sent SET state = 'local' WHERE share_id = ?1", "s-5", NULL, NULL);
+    sp_ocm_sent_ref late = {.share_id = "s-5", .secret = SECRET};
+    ck_assert_int_eq(sp_store_ocm_sent_instance(st, &late, instance), SP_ERR_NOT_FOUND);
+    late = (sp_ocm_sent_ref){.share_id = "s-5", .instance = ZURICH};
+    ck_assert_int_eq(sp_store_ocm_answer(st, &late, SP_OCM_ANSWER_ACCEPTED, NULL),
+                     SP_ERR_NOT_FOUND);
+}
+END_TEST
+
 static Suite *ocm_inbound_suite(void)
 {
     Suite *s = suite_create("store_ocm_inbound");
@@ -235,6 +348,7 @@ static Suite *ocm_inbound_suite(void)
     tcase_add_test(tc, registration_by_url_is_taken_by_a_share);
     tcase_add_test(tc, notifications_find_only_their_share);
     tcase_add_test(tc, answers_reach_the_sent_share);
+    tcase_add_test(tc, answer_before_the_delivery_is_recorded);
     suite_add_tcase(s, tc);
     return s;
 }
