@@ -210,14 +210,19 @@ static int copy(char *out, size_t outlen, const char *s)
     return 1;
 }
 
-/* Sets doc->endpoint and doc->origin from endPoint e. */
-static int read_endpoint(const char *e, sp_peer_doc *doc)
+/* Sets doc->endpoint and doc->origin from endPoint e of base's document.
+ * A document speaks for its own instance only: an endPoint (or jwksUri)
+ * off base's origin would make us send that instance's shares (with their
+ * secrets), invitations and signed requests, or key fetches, wherever the
+ * document says, loopback services of this machine included. */
+static int read_endpoint(const char *base, const char *e, sp_peer_doc *doc)
 {
     sp_url u;
     const char *why = NULL;
     char authority[SP_INSTANCE_AUTHORITY_MAX];
-    if (!e || !sp_fetch_url_allowed(e) || !copy(doc->endpoint, sizeof doc->endpoint, e) ||
-        sp_url_parse(e, &u, &why) < 0 || u.query[0] ||
+    if (!e || !sp_fetch_url_allowed(e) || !sp_fetch_same_origin(base, e) ||
+        !copy(doc->endpoint, sizeof doc->endpoint, e) || sp_url_parse(e, &u, &why) < 0 ||
+        u.query[0] ||
         sp_instance_authority(e, authority, sizeof authority) < 0)
         return SP_ERR_INVALID;
     size_t n = strlen(doc->endpoint);
@@ -267,7 +272,7 @@ int sp_discovery_parse(const char *base, const char *text, size_t len, sp_peer_d
     json_t *enabled = json_object_get(root, "enabled");
     if (enabled && !json_is_true(enabled))
         goto done;
-    if (read_endpoint(json_string_value(json_object_get(root, "endPoint")), doc) < 0)
+    if (read_endpoint(base, json_string_value(json_object_get(root, "endPoint")), doc) < 0)
         goto done;
     const char *version = json_string_value(json_object_get(root, "apiVersion"));
     copy(doc->api_version, sizeof doc->api_version, version);
@@ -305,7 +310,7 @@ int sp_discovery_parse(const char *base, const char *text, size_t len, sp_peer_d
     size_t i;
     json_t *k;
     json_array_foreach(pks, i, k) add_pem_key(keys, base, k);
-    if (jwks && sp_fetch_url_allowed(jwks))
+    if (jwks && sp_fetch_url_allowed(jwks) && sp_fetch_same_origin(base, jwks))
         copy(keys->jwks_uri, sizeof keys->jwks_uri, jwks);
     doc->signs = (doc->caps & SP_PEER_CAP_HTTP_SIG) || json_is_object(pk) ||
                  json_array_size(pks) > 0 || jwks != NULL;

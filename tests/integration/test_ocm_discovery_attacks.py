@@ -1,0 +1,78 @@
+#!/usr/bin/python3
+"""A trusted instance's OCM discovery document speaks for that instance
+only: an endPoint or a jwksUri on another origin (here a loopback port of
+this machine, as an internal service would be) is never contacted.
+
+- "elsewhere" publishes endPoint http://127.0.0.1:<canary>/ocm: a user's
+  accept-invite naming it must not POST there (the invitation, with our
+  user's name and e-mail, signed by us), and its document is unusable.
+- "keys" signs, but its jwksUri points at the canary: a signed share from
+  it must not make us fetch that URL (its keys are looked for on its own
+  origin only, where there are none: 401)."""
+import uuid
+
+from harness import TAP, Canary, Client, Issuer, Nats, Spaceport
+from ocmpeer import OcmPeer
+
+
+class Elsewhere(OcmPeer):
+    def __init__(self, target):
+        super().__init__(signs=True, domain='elsewhere.test')
+        self.target = target
+
+    def discovery(self):
+        doc = super().discovery()
+        doc['endPoint'] = self.target + '/ocm'
+        return doc
+
+
+class KeysElsewhere(OcmPeer):
+    def __init__(self, target):
+        super().__init__(signs=True, domain='keys.test')
+        self.target = target
+
+    def discovery(self):
+        doc = super().discovery()
+        del doc['publicKeys']
+        doc['jwksUri'] = self.target + '/jwks.json'
+        return doc
+
+
+def share(peer, share_with):
+    return {'shareWith': share_with, 'name': 'Photons', 'providerId': str(uuid.uuid4()),
+            'owner': peer.address('einstein'), 'sender': peer.address('einstein'),
+            'shareType': 'user', 'resourceType': 'folder',
+            'protocol': {'name': 'multi', 'webdav': {
+                'uri': str(uuid.uuid4()), 'sharedSecret': uuid.uuid4().hex,
+                'permissions': ['read']}}}
+
+
+def run(t):
+    canary = Canary()
+    target = 'http://127.0.0.1:%d' % canary.port
+    elsewhere, keys = Elsewhere(target), KeysElsewhere(target)
+    try:
+        with Nats() as nats, Issuer() as idp:
+            env = {'SPACEPORT_LOG_LEVEL': 'info',
+                   'SPACEPORT_TRUSTED_INSTANCES': ','.join((elsewhere.url, keys.url))}
+            sp = Spaceport(nats_url=nats.url, issuers=idp.url, env=env)
+            with sp:
+                marie = Client(sp, idp.token('marie-sub', 'marie', 'Marie', email='marie@sp.test'))
+                marie.me()
+                r = marie.call('POST', '/sciencemesh/accept-invite',
+                               {'token': str(uuid.uuid4()), 'providerDomain': elsewhere.authority})
+                t.ok(r.status >= 400, 'accepting at an instance whose endPoint is elsewhere fails '
+                     '(%d)' % r.status)
+                r = keys.send(sp, '/ocm/shares', share(keys, 'marie@' + sp.url.split('://')[1]))
+                t.eq(r.status, 401, 'a share signed with keys only found elsewhere: 401')
+                t.eq(canary.connections, 0,
+                     'the host another origin names was never contacted')
+                t.eq(sp.stop(), 0, 'spaceport exits 0')
+    finally:
+        canary.close()
+        elsewhere.close()
+        keys.close()
+
+
+if __name__ == '__main__':
+    TAP().run(run)
