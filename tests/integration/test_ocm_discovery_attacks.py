@@ -25,26 +25,19 @@ from ocmpeer import Key, OcmPeer
 SLOW_S = 2.5
 
 
-class Elsewhere(OcmPeer):
-    def __init__(self, target):
-        super().__init__(signs=True, domain='elsewhere.test')
-        self.target = target
+class Pointing(OcmPeer):
+    """A signing peer whose discovery sets member to target + path (and
+    drops its PEM keys when it points its jwksUri elsewhere)."""
+
+    def __init__(self, member, target, path, domain):
+        super().__init__(signs=True, domain=domain)
+        self.member, self.value = member, target + path
 
     def discovery(self):
         doc = super().discovery()
-        doc['endPoint'] = self.target + '/ocm'
-        return doc
-
-
-class KeysElsewhere(OcmPeer):
-    def __init__(self, target):
-        super().__init__(signs=True, domain='keys.test')
-        self.target = target
-
-    def discovery(self):
-        doc = super().discovery()
-        del doc['publicKeys']
-        doc['jwksUri'] = self.target + '/jwks.json'
+        doc[self.member] = self.value
+        if self.member == 'jwksUri':
+            del doc['publicKeys']
         return doc
 
 
@@ -92,7 +85,9 @@ def share(peer, share_with):
 def run(t):
     canary = Canary()
     target = 'http://127.0.0.1:%d' % canary.port
-    elsewhere, keys, slow = Elsewhere(target), KeysElsewhere(target), Slow()
+    elsewhere = Pointing('endPoint', target, '/ocm', 'elsewhere.test')
+    keys = Pointing('jwksUri', target, '/jwks.json', 'keys.test')
+    slow = Slow()
     try:
         with Nats() as nats, Issuer() as idp:
             env = {'SPACEPORT_LOG_LEVEL': 'info',
