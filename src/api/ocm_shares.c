@@ -224,8 +224,8 @@ static int read_share(sp_http_req *req, sp_api *api, json_t *body, ocm_share *s)
     if (!s->resource_type)
         return invalid(req, "resourceType", "REQUIRED", "is required");
     /* Compared in seconds: a peer's integer times 1000 may overflow. */
-    if (expiration && (!json_is_integer(expiration) ||
-                       json_integer_value(expiration) <= sp_time_now_ms() / 1000))
+    if (expiration &&
+        (!json_is_integer(expiration) || json_integer_value(expiration) <= sp_time_now_ms() / 1000))
         return invalid(req, "expiration", "INVALID",
                        "must be a time in the future, in seconds since the epoch");
     if (strcmp(share_type, "user") != 0)

@@ -40,9 +40,9 @@
 typedef struct peer {
     pthread_mutex_t lock;       /* over the fields below; never held across a fetch */
     pthread_mutex_t fetch_lock; /* held by the thread fetching this document */
-    int have;         /* doc holds a usable document */
-    int last_rc;      /* result of the last fetch */
-    int64_t tried_ms; /* last fetch attempt; 0: never */
+    int have;                   /* doc holds a usable document */
+    int last_rc;                /* result of the last fetch */
+    int64_t tried_ms;           /* last fetch attempt; 0: never */
     sp_peer_doc doc;
     sp_discovery_keys keys;
 } peer;
@@ -230,8 +230,7 @@ static int read_endpoint(const char *base, const char *e, sp_peer_doc *doc)
     char authority[SP_INSTANCE_AUTHORITY_MAX];
     if (!e || !sp_fetch_url_allowed(e) || !sp_fetch_same_origin(base, e) ||
         !copy(doc->endpoint, sizeof doc->endpoint, e) || sp_url_parse(e, &u, &why) < 0 ||
-        u.query[0] ||
-        sp_instance_authority(e, authority, sizeof authority) < 0)
+        u.query[0] || sp_instance_authority(e, authority, sizeof authority) < 0)
         return SP_ERR_INVALID;
     size_t n = strlen(doc->endpoint);
     while (n > 0 && doc->endpoint[n - 1] == '/')
