@@ -223,8 +223,9 @@ static int read_share(sp_http_req *req, sp_api *api, json_t *body, ocm_share *s)
         return invalid(req, "shareType", "REQUIRED", "is required");
     if (!s->resource_type)
         return invalid(req, "resourceType", "REQUIRED", "is required");
+    /* Compared in seconds: a peer's integer times 1000 may overflow. */
     if (expiration &&
-        (!json_is_integer(expiration) || json_integer_value(expiration) * 1000 <= sp_time_now_ms()))
+        (!json_is_integer(expiration) || json_integer_value(expiration) <= sp_time_now_ms() / 1000))
         return invalid(req, "expiration", "INVALID",
                        "must be a time in the future, in seconds since the epoch");
     if (strcmp(share_type, "user") != 0)

@@ -2,9 +2,13 @@
  * discovery.c - the cache of trusted instances' OCM discovery documents
  * (see discovery.h).
  *
- * Each trusted instance has its own lock, held while its document is
- * fetched, so a burst of requests that need a document not cached costs
- * one fetch, and a slow instance delays only what concerns it. A fetch
+ * Each trusted instance has its own lock over its cached document, never
+ * held across a fetch, and a second lock held by the one thread fetching
+ * it. A burst of requests that need a document not cached costs one fetch
+ * (they wait for it); while a cached document is fetched again, the others
+ * are answered from the cache at once, so a slow or unreachable instance,
+ * or a stream of requests naming made-up keyids, cannot hold every HTTP
+ * worker in a wait. A fetch
  * that fails is not repeated for SP_DISCOVERY_REFETCH_MIN_MS: a peer that
  * is down, or a stream of requests naming made-up keyids, cannot make us
  * fetch more often than that. A document that expired and cannot be
@@ -34,10 +38,11 @@
 #define DISCOVERY_FETCH_MAX (64 * 1024)
 
 typedef struct peer {
-    pthread_mutex_t lock;
-    int have;         /* doc holds a usable document */
-    int last_rc;      /* result of the last fetch */
-    int64_t tried_ms; /* last fetch attempt; 0: never */
+    pthread_mutex_t lock;       /* over the fields below; never held across a fetch */
+    pthread_mutex_t fetch_lock; /* held by the thread fetching this document */
+    int have;                   /* doc holds a usable document */
+    int last_rc;                /* result of the last fetch */
+    int64_t tried_ms;           /* last fetch attempt; 0: never */
     sp_peer_doc doc;
     sp_discovery_keys keys;
 } peer;
@@ -58,8 +63,10 @@ int sp_discovery_create(const char *const *instances, size_t count, sp_discovery
         free(p);
         return SP_ERR_NOMEM;
     }
-    for (size_t i = 0; i < count; i++)
+    for (size_t i = 0; i < count; i++) {
         pthread_mutex_init(&p[i].lock, NULL);
+        pthread_mutex_init(&p[i].fetch_lock, NULL);
+    }
     d->instances = instances;
     d->count = count;
     d->peers = p;
@@ -82,6 +89,7 @@ void sp_discovery_destroy(sp_discovery *d)
     for (size_t i = 0; i < d->count; i++) {
         sp_discovery_keys_clear(&d->peers[i].keys);
         pthread_mutex_destroy(&d->peers[i].lock);
+        pthread_mutex_destroy(&d->peers[i].fetch_lock);
     }
     free(d->peers);
     free(d);
@@ -210,15 +218,19 @@ static int copy(char *out, size_t outlen, const char *s)
     return 1;
 }
 
-/* Sets doc->endpoint and doc->origin from endPoint e. */
-static int read_endpoint(const char *e, sp_peer_doc *doc)
+/* Sets doc->endpoint and doc->origin from endPoint e of base's document.
+ * A document speaks for its own instance only: an endPoint (or jwksUri)
+ * off base's origin would make us send that instance's shares (with their
+ * secrets), invitations and signed requests, or key fetches, wherever the
+ * document says, loopback services of this machine included. */
+static int read_endpoint(const char *base, const char *e, sp_peer_doc *doc)
 {
     sp_url u;
     const char *why = NULL;
     char authority[SP_INSTANCE_AUTHORITY_MAX];
-    if (!e || !sp_fetch_url_allowed(e) || !copy(doc->endpoint, sizeof doc->endpoint, e) ||
-        sp_url_parse(e, &u, &why) < 0 || u.query[0] ||
-        sp_instance_authority(e, authority, sizeof authority) < 0)
+    if (!e || !sp_fetch_url_allowed(e) || !sp_fetch_same_origin(base, e) ||
+        !copy(doc->endpoint, sizeof doc->endpoint, e) || sp_url_parse(e, &u, &why) < 0 ||
+        u.query[0] || sp_instance_authority(e, authority, sizeof authority) < 0)
         return SP_ERR_INVALID;
     size_t n = strlen(doc->endpoint);
     while (n > 0 && doc->endpoint[n - 1] == '/')
@@ -267,7 +279,7 @@ int sp_discovery_parse(const char *base, const char *text, size_t len, sp_peer_d
     json_t *enabled = json_object_get(root, "enabled");
     if (enabled && !json_is_true(enabled))
         goto done;
-    if (read_endpoint(json_string_value(json_object_get(root, "endPoint")), doc) < 0)
+    if (read_endpoint(base, json_string_value(json_object_get(root, "endPoint")), doc) < 0)
         goto done;
     const char *version = json_string_value(json_object_get(root, "apiVersion"));
     copy(doc->api_version, sizeof doc->api_version, version);
@@ -305,7 +317,7 @@ int sp_discovery_parse(const char *base, const char *text, size_t len, sp_peer_d
     size_t i;
     json_t *k;
     json_array_foreach(pks, i, k) add_pem_key(keys, base, k);
-    if (jwks && sp_fetch_url_allowed(jwks))
+    if (jwks && sp_fetch_url_allowed(jwks) && sp_fetch_same_origin(base, jwks))
         copy(keys->jwks_uri, sizeof keys->jwks_uri, jwks);
     doc->signs = (doc->caps & SP_PEER_CAP_HTTP_SIG) || json_is_object(pk) ||
                  json_array_size(pks) > 0 || jwks != NULL;
@@ -373,7 +385,8 @@ static int get(sp_discovery *d, const char *url, sp_buf *answer, const char **wh
 }
 
 /* Fetches instance i's document (and its JWKS when it names no PEM keys
- * but says it signs) into pe. Called with pe->lock held. */
+ * but says it signs) into pe. Called with pe->fetch_lock held and
+ * pe->lock not: takes pe->lock only to write the result. */
 static int fetch(sp_discovery *d, size_t i, peer *pe)
 {
     const char *base = d->instances[i];
@@ -410,6 +423,7 @@ static int fetch(sp_discovery *d, size_t i, peer *pe)
                     url.data ? url.data : "?", jwks_why ? jwks_why : "not a JWKS");
         doc->key_count = keys.count;
     }
+    pthread_mutex_lock(&pe->lock);
     pe->tried_ms = sp_time_now_ms();
     pe->last_rc = rc;
     if (rc == 0) {
@@ -426,6 +440,9 @@ static int fetch(sp_discovery *d, size_t i, peer *pe)
          * used; one that is only unreachable keeps its last document. */
         if (rc == SP_ERR_INVALID)
             pe->have = 0;
+    }
+    pthread_mutex_unlock(&pe->lock);
+    if (rc < 0) {
         sp_warn("discovery", "cannot read the OCM discovery document of %s: %s", base,
                 why ? why : sp_err_str(rc));
     }
@@ -436,15 +453,30 @@ static int fetch(sp_discovery *d, size_t i, peer *pe)
 }
 
 /* Makes pe's document current as sp_discovery_get describes (force:
- * fetch whenever the rate limit allows). Called with pe->lock held.
- * Returns 0 when pe->doc is usable. */
+ * fetch whenever the rate limit allows). Called with pe->lock held, which
+ * it releases while a fetch runs. When another thread is fetching, a
+ * cached document is used as it is; only a thread with nothing cached
+ * waits for that fetch. Returns 0 when pe->doc is usable. */
 static int ensure(sp_discovery *d, size_t i, peer *pe, int refresh, int force)
 {
     int64_t now = sp_time_now_ms();
     int may = pe->tried_ms == 0 || now - pe->tried_ms >= SP_DISCOVERY_REFETCH_MIN_MS;
     int stale = !pe->have || now - pe->doc.fetched_ms >= SP_DISCOVERY_TTL_MS;
-    if (may && (stale || refresh || force))
-        fetch(d, i, pe);
+    /* pe->lock is never held while waiting for fetch_lock (only tried):
+     * the fetching thread takes pe->lock to write its result. */
+    if (may && (stale || refresh || force)) {
+        if (pthread_mutex_trylock(&pe->fetch_lock) == 0) {
+            pthread_mutex_unlock(&pe->lock);
+            fetch(d, i, pe);
+            pthread_mutex_unlock(&pe->fetch_lock);
+            pthread_mutex_lock(&pe->lock);
+        } else if (!pe->have) {
+            pthread_mutex_unlock(&pe->lock);
+            pthread_mutex_lock(&pe->fetch_lock);
+            pthread_mutex_unlock(&pe->fetch_lock);
+            pthread_mutex_lock(&pe->lock);
+        }
+    }
     if (pe->have)
         return 0;
     return pe->last_rc == SP_ERR_INVALID ? SP_ERR_INVALID

@@ -73,7 +73,8 @@ void sp_discovery_destroy(sp_discovery *d);
  * REFETCH_MIN. Blocking, bounded (3 s, 64 KiB, no redirects; util/fetch
  * rules). One fetch at a time per instance. Returns 0; SP_ERR_UNAVAILABLE
  * (cannot fetch and nothing cached); SP_ERR_INVALID (document unusable:
- * not enabled, no endPoint, endPoint not on an allowed URL);
+ * not enabled, no endPoint, endPoint not on an allowed URL or not on
+ * the instance's own origin);
  * SP_ERR_NOT_FOUND (index out of range).
  */
 int sp_discovery_get(sp_discovery *d, size_t index, int refresh, sp_peer_doc *out);

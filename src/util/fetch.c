@@ -113,8 +113,7 @@ int sp_fetch_url_allowed(const char *url)
     return strcmp(u.scheme, "http") == 0 && sp_url_host_is_loopback(u.host);
 }
 
-/* Returns non-zero when a and b are the same origin. */
-static int same_origin(const char *a, const char *b)
+int sp_fetch_same_origin(const char *a, const char *b)
 {
     sp_url ua, ub;
     const char *why = NULL;
@@ -405,7 +404,7 @@ int sp_fetch(const char *url, const sp_fetch_req *req, long *status, sp_buf *bod
         if (hop >= req->redirects_max) {
             *why = "too many redirects";
             rc = SP_ERR_UNAVAILABLE;
-        } else if (!same_origin(current, location) || !sp_fetch_url_allowed(location)) {
+        } else if (!sp_fetch_same_origin(current, location) || !sp_fetch_url_allowed(location)) {
             *why = "redirect to another origin";
             rc = SP_ERR_INVALID;
         }

@@ -55,6 +55,10 @@ typedef struct sp_fetch_req {
  * fragment (sp_url_parse). */
 int sp_fetch_url_allowed(const char *url);
 
+/* Returns non-zero when URLs a and b parse and share scheme, host and
+ * port (the origin). */
+int sp_fetch_same_origin(const char *a, const char *b);
+
 /*
  * Sends req to url (checked with sp_fetch_url_allowed before anything is
  * opened). On return 0, *status holds the final HTTP status and the answer

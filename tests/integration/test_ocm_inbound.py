@@ -192,6 +192,9 @@ def check_refusals(t, sp, signer, plain, marie):
          ('protocol.webdav.sharedSecret', 'REQUIRED')),
         ('an expiration in the past', share(signer, here, expiration=int(time.time()) - 60), 400,
          ('expiration', 'INVALID')),
+        # times 1000 it overflowed int64 into a time in the future
+        ('an expiration far in the past', share(signer, here, expiration=-9300000000000000),
+         400, ('expiration', 'INVALID')),
         ('no providerId', share(signer, here, providerId=''), 400, ('providerId', 'REQUIRED')),
         ('shareType group', share(signer, here, shareType='group'), 501, None),
         ('shareType federation', share(signer, here, shareType='federation'), 501, None),

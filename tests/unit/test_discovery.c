@@ -138,6 +138,12 @@ static const char *const unusable[] = {
     "{\"enabled\":true,\"endPoint\":\"https://user@cloud.example.org/ocm\"}",
     "{\"enabled\":true,\"endPoint\":\"https://cloud.example.org/ocm?x=1\"}",
     "{\"enabled\":true,\"endPoint\":\"https://a.test/ocm\",\"endPoint\":\"https://b.test/ocm\"}",
+    /* an endPoint off the instance's own origin: another host, loopback,
+     * another port or scheme (its shares and our signed requests would go there) */
+    "{\"enabled\":true,\"endPoint\":\"https://other.example.org/ocm\"}",
+    "{\"enabled\":true,\"endPoint\":\"http://127.0.0.1:8222/ocm\"}",
+    "{\"enabled\":true,\"endPoint\":\"https://cloud.example.org:8443/ocm\"}",
+    "{\"enabled\":true,\"endPoint\":\"https://cloud.example.org.evil.test/ocm\"}",
 };
 
 START_TEST(refuses_unusable)
@@ -148,6 +154,31 @@ START_TEST(refuses_unusable)
                                      strlen(unusable[_i]), &doc, &keys) == SP_ERR_INVALID,
                   "row %d accepted", _i);
     ck_assert_uint_eq(keys.count, 0);
+}
+END_TEST
+
+/* A jwksUri is fetched only on the instance's own origin: elsewhere (a
+ * loopback service, another host) it is ignored. */
+START_TEST(jwks_uri_own_origin)
+{
+    static const char *const docs[] = {
+        "{\"enabled\":true,\"endPoint\":\"https://cloud.example.org/ocm\","
+        "\"jwksUri\":\"http://127.0.0.1:8222/varz\"}",
+        "{\"enabled\":true,\"endPoint\":\"https://cloud.example.org/ocm\","
+        "\"jwksUri\":\"https://keys.example.net/jwks.json\"}",
+        "{\"enabled\":true,\"endPoint\":\"https://cloud.example.org/ocm\","
+        "\"jwksUri\":\"https://cloud.example.org/.well-known/jwks.json\"}",
+    };
+    for (size_t i = 0; i < 3; i++) {
+        sp_peer_doc doc;
+        sp_discovery_keys keys = {0};
+        ck_assert_int_eq(
+            sp_discovery_parse("https://cloud.example.org", docs[i], strlen(docs[i]), &doc, &keys),
+            0);
+        ck_assert_str_eq(keys.jwks_uri,
+                         i < 2 ? "" : "https://cloud.example.org/.well-known/jwks.json");
+        sp_discovery_keys_clear(&keys);
+    }
 }
 END_TEST
 
@@ -350,6 +381,7 @@ static Suite *discovery_suite(void)
     tcase_add_test(tc, spaceport);
     tcase_add_loop_test(tc, refuses_unusable, 0, (int)(sizeof unusable / sizeof unusable[0]));
     tcase_add_test(tc, keyid_instance);
+    tcase_add_test(tc, jwks_uri_own_origin);
     suite_add_tcase(s, tc);
     tc = tcase_create("jwk");
     tcase_add_test(tc, jwk_ed25519);
