@@ -37,10 +37,12 @@ static const char *header_of(void *ctx, const char *name)
     return sp_http_header(ctx, name);
 }
 
+/* An RFC 9421 signature always comes with its Signature-Input; a
+ * Signature header alone is draft-cavage's (released Nextcloud), which
+ * this instance does not read: such a request is an unsigned one. */
 int sp_api__signed(sp_http_req *req)
 {
-    return sp_http_header(req, "Signature-Input") != NULL ||
-           sp_http_header(req, "Signature") != NULL;
+    return sp_http_header(req, "Signature-Input") != NULL;
 }
 
 int sp_api__peer_check(sp_http_req *req, sp_api *api, size_t *index, const char **why)

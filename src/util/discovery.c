@@ -319,8 +319,12 @@ int sp_discovery_parse(const char *base, const char *text, size_t len, sp_peer_d
     json_array_foreach(pks, i, k) add_pem_key(keys, base, k);
     if (jwks && sp_fetch_url_allowed(jwks) && sp_fetch_same_origin(base, jwks))
         copy(keys->jwks_uri, sizeof keys->jwks_uri, jwks);
-    doc->signs = (doc->caps & SP_PEER_CAP_HTTP_SIG) || json_is_object(pk) ||
-                 json_array_size(pks) > 0 || jwks != NULL;
+    /* A lone publicKey is draft-cavage's key (released Nextcloud signs
+     * with it, not with RFC 9421): its holder's requests carry no
+     * signature this instance reads, so they are judged as unsigned ones
+     * rather than refused. The key is still kept for a Spaceport of
+     * version 018, which publishes publicKeys too. */
+    doc->signs = (doc->caps & SP_PEER_CAP_HTTP_SIG) || json_array_size(pks) > 0 || jwks != NULL;
     doc->key_count = keys->count;
     rc = 0;
 done:

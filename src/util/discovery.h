@@ -57,7 +57,8 @@ typedef struct sp_peer_doc {
     int legacy; /* OCM 1.0/1.1 server (apiVersion "1.0-proposal1", "1.0*", "1.1*", or a "version"
                    member as Nextcloud sends): takes only protocol {"name":"webdav","options":{...}}
                  */
-    int signs;  /* HTTP_SIG capability, or publishes keys (publicKeys, publicKey, jwksUri) */
+    int signs;  /* signs with RFC 9421: HTTP_SIG capability, publicKeys or jwksUri (a
+                   lone publicKey is draft-cavage's, which is not read here) */
     size_t key_count;
 } sp_peer_doc;
 

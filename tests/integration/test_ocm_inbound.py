@@ -20,7 +20,10 @@ ignored, an unsigned request in the name of a peer that signs, an unsigned
 caller learning whether an address belongs to a user here, a notification
 reaching a share of another instance, a wrong secret told apart from an
 unknown share."""
+import base64
+import hashlib
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -38,7 +41,25 @@ class LegacyPeer(OcmPeer):
                 'endPoint': self.endpoint, 'provider': 'Nextcloud 31',
                 'resourceTypes': [{'name': 'file', 'shareTypes': ['user', 'group'],
                                    'protocols': {'webdav': '/public.php/webdav/'}}],
-                'capabilities': ['notifications', 'shares']}
+                'capabilities': ['notifications', 'shares'],
+                # Released Nextcloud publishes its draft-cavage key so.
+                'publicKey': {'keyId': self.url + '/ocm#signature',
+                              'publicKeyPem': CAVAGE_PEM}}
+
+
+CAVAGE_PEM = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'data',
+                               'httpsig', 'test-key-ed25519.pub.pem')).read()
+
+
+def cavage(peer, body):
+    """The headers of a draft-cavage signature as released Nextcloud sends
+    them (Signature without Signature-Input): not RFC 9421, not read."""
+    digest = base64.b64encode(hashlib.sha512(body).digest()).decode()
+    return {'Date': time.strftime('%a, %d %b %Y %H:%M:%S GMT', time.gmtime()),
+            'Digest': 'SHA-512=' + digest,
+            'Signature': 'keyId="%s/ocm#signature",algorithm="rsa-sha512",headers="(request-'
+                         'target) content-length date digest host",signature="%s"' % (
+                             peer.url, base64.b64encode(b'x' * 256).decode())}
 
 
 def secret():
@@ -123,9 +144,12 @@ def check_forms(t, sp, signer, plain, legacy, marie):
             'sharedSecret': 'abcdefghijklmno',
             'permissions': '{http://open-cloud-mesh.org/ns}share-permissions'}})
     b['sharedBy'] = b.pop('sender')
-    r = legacy.send(sp, '/ocm/shares', b, signed=False)
+    raw = json.dumps(b).encode()
+    r = sp.request('POST', '/ocm/shares', raw,
+                   dict(cavage(legacy, raw), **{'Content-Type': 'application/json'}))
     t.ok(r.status == 201 and parse_json(r) == {},
-         'Nextcloud\'s legacy form (options.sharedSecret, sharedBy), unsigned: 201 {}',
+         'Nextcloud\'s legacy form (options.sharedSecret, sharedBy), signed draft-cavage '
+         '(not read: an unsigned request from a peer that does not sign RFC 9421): 201 {}',
          (r.status, r.body[:300]))
     t.ok(legacy.url + '/public.php/webdav/' in urls(marie),
          'without a uri the space is the sender\'s WebDAV root (the secret is its user)',
