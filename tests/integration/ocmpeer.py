@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from harness import SOURCE_ROOT, FakeServer
+from harness import SOURCE_ROOT, Client, FakeServer, Spaceport
 
 SPEC_PATH = os.path.join(SOURCE_ROOT, 'tests', 'data', 'ocm', 'spec.yaml')
 HTTPSIG_DATA = os.path.join(SOURCE_ROOT, 'tests', 'data', 'httpsig')
@@ -285,3 +285,32 @@ def parse_json(r):
     except ValueError:
         return None
 
+
+
+def zurich_and_paris(nz, np_, idz, idp, both_issuers=False, more_trusted=()):
+    """Two instances that trust each other (not started): zurich serves
+    zurich.test with idz, paris paris.test with idp, each on its own bus.
+    both_issuers: each also accepts the other's provider. more_trusted:
+    further base URLs zurich trusts (fake peers)."""
+    zi, pi = idz.url, idp.url
+    if both_issuers:
+        zi, pi = '%s,%s' % (idz.url, idp.url), '%s,%s' % (idp.url, idz.url)
+    zurich = Spaceport(nats_url=nz.url, issuers=zi, env={'SPACEPORT_LOG_LEVEL': 'info'})
+    paris = Spaceport(nats_url=np_.url, issuers=pi, env={'SPACEPORT_LOG_LEVEL': 'info'})
+    zurich.env.update({'SPACEPORT_TRUSTED_INSTANCES': ','.join(list(more_trusted) + [paris.url]),
+                       'SPACEPORT_DOMAIN_ISSUERS': 'zurich.test=' + idz.url})
+    paris.env.update({'SPACEPORT_TRUSTED_INSTANCES': zurich.url,
+                      'SPACEPORT_DOMAIN_ISSUERS': 'paris.test=' + idp.url})
+    return zurich, paris
+
+
+def einstein_and_marie(zurich, paris, idz, idp):
+    """Einstein (a space admin) at the started zurich and Marie at paris,
+    each provisioned."""
+    ein = Client(zurich, idz.token('einstein-sub', 'einstein', 'Albert Einstein',
+                                   email='einstein@zurich.test', roles=['spaceport-spaceadmin']))
+    marie = Client(paris, idp.token('marie-sub', 'marie', 'Marie Curie',
+                                    email='marie@paris.test'))
+    ein.me()
+    marie.me()
+    return ein, marie

@@ -20,9 +20,9 @@ zurich, Marie at paris. In order:
 - Every request between them was signed and verified: the receiving
   instance's spaceport_signed_requests_total{outcome="verified"} grows
   with each, and no request was refused."""
-from harness import TAP, Client, Issuer, Nats, Spaceport, wait_until
+from harness import TAP, Issuer, Nats, wait_until
 from natsclient import NatsClient
-from ocmpeer import metric_sum, storage_change
+from ocmpeer import einstein_and_marie, metric_sum, storage_change, zurich_and_paris
 
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 EDITOR = 'fb6c3e19-e378-47e5-b277-9732f9de6e21'
@@ -144,20 +144,9 @@ def check_invitation(t, zurich, paris, ein, marie, at_paris):
 
 def run(t):
     with Nats() as nz, Nats() as np_, Issuer() as idz, Issuer() as idp:
-        zurich = Spaceport(nats_url=nz.url, issuers=idz.url, env={'SPACEPORT_LOG_LEVEL': 'info'})
-        paris = Spaceport(nats_url=np_.url, issuers=idp.url, env={'SPACEPORT_LOG_LEVEL': 'info'})
-        zurich.env.update({'SPACEPORT_TRUSTED_INSTANCES': paris.url,
-                           'SPACEPORT_DOMAIN_ISSUERS': 'zurich.test=' + idz.url})
-        paris.env.update({'SPACEPORT_TRUSTED_INSTANCES': zurich.url,
-                          'SPACEPORT_DOMAIN_ISSUERS': 'paris.test=' + idp.url})
+        zurich, paris = zurich_and_paris(nz, np_, idz, idp)
         with zurich, paris:
-            ein = Client(zurich, idz.token('einstein-sub', 'einstein', 'Albert Einstein',
-                                           email='einstein@zurich.test',
-                                           roles=['spaceport-spaceadmin']))
-            marie = Client(paris, idp.token('marie-sub', 'marie', 'Marie Curie',
-                                            email='marie@paris.test'))
-            ein.me()
-            marie.me()
+            ein, marie = einstein_and_marie(zurich, paris, idz, idp)
             at_paris, at_zurich = Signed(paris), Signed(zurich)
             check_share_lifecycle(t, zurich, paris, nz, ein, marie, at_paris, at_zurich)
             check_invitation(t, zurich, paris, ein, marie, at_paris)

@@ -38,9 +38,10 @@ import time
 
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from harness import TAP, Client, Issuer, Nats, Spaceport, wait_until
+from harness import TAP, Issuer, Nats, wait_until
 from natsclient import NatsClient
-from ocmpeer import ALL_NOTES, OcmPeer, metric_sum, storage_change
+from ocmpeer import (ALL_NOTES, OcmPeer, einstein_and_marie, metric_sum, storage_change,
+                     zurich_and_paris)
 
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 EDITOR = 'fb6c3e19-e378-47e5-b277-9732f9de6e21'
@@ -388,23 +389,10 @@ def run(t):
     peers = (nc_peer, reva_peer, oc_peer, mv)
     try:
         with Nats() as nz, Nats() as np_, Issuer() as idz, Issuer() as idp:
-            zurich = Spaceport(nats_url=nz.url, issuers='%s,%s' % (idz.url, idp.url),
-                               env={'SPACEPORT_LOG_LEVEL': 'info'})
-            paris = Spaceport(nats_url=np_.url, issuers='%s,%s' % (idp.url, idz.url),
-                              env={'SPACEPORT_LOG_LEVEL': 'info'})
-            zurich.env.update({
-                'SPACEPORT_TRUSTED_INSTANCES': ','.join([p.url for p in peers] + [paris.url]),
-                'SPACEPORT_DOMAIN_ISSUERS': 'zurich.test=' + idz.url})
-            paris.env.update({'SPACEPORT_TRUSTED_INSTANCES': zurich.url,
-                              'SPACEPORT_DOMAIN_ISSUERS': 'paris.test=' + idp.url})
+            zurich, paris = zurich_and_paris(nz, np_, idz, idp, both_issuers=True,
+                                             more_trusted=[p.url for p in peers])
             with zurich, paris:
-                ein = Client(zurich, idz.token('ein-sub', 'einstein', 'Albert Einstein',
-                                               email='einstein@zurich.test',
-                                               roles=['spaceport-spaceadmin']))
-                marie_p = Client(paris, idp.token('marie-sub', 'marie', 'Marie',
-                                                  email='marie@paris.test'))
-                ein.me()
-                marie_p.me()
+                ein, marie_p = einstein_and_marie(zurich, paris, idz, idp)
                 check_nextcloud(t, ein, nc_peer)
                 check_reva(t, zurich, ein, nz, reva_peer)
                 check_opencloud(t, zurich, ein, nz, oc_peer)
