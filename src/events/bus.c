@@ -31,8 +31,8 @@
 #define SP_BUS_RECONNECT_WAIT_MS 500
 /* How long close waits for the library's closed callback. */
 #define SP_BUS_CLOSE_WAIT_S 5
-/* Timeout of one JetStream API call (stream info/add/update). */
-#define SP_BUS_API_TIMEOUT_MS 5000
+/* Pause before the keeper tries to verify the stream again. */
+#define SP_BUS_KEEPER_RETRY_MS 250
 
 struct sp_bus {
     pid_t child;          /* embedded nats-server, or 0 */
@@ -202,7 +202,17 @@ static int start_embedded(const char *data_dir, pid_t *pid_out, int *port_out)
     return rc;
 }
 
-/* Creates the stream, or updates it when it exists with another config. */
+/* Whether the stream as it is has the config Spaceport gives it. */
+static int stream_as_configured(const jsStreamConfig *have, const jsStreamConfig *want)
+{
+    return have && have->SubjectsLen == 1 && have->Subjects && have->Subjects[0] &&
+           strcmp(have->Subjects[0], want->Subjects[0]) == 0 && have->Storage == want->Storage &&
+           have->Replicas == want->Replicas && have->Duplicates == want->Duplicates;
+}
+
+/* Makes sure the stream exists as configured: reads it first (answered by
+ * the stream's leader, the cheap and usual case after a reconnect), creates
+ * it when it is missing and updates it when its config differs. */
 static int ensure_stream(sp_bus *bus)
 {
     jsStreamConfig sc;
@@ -217,13 +227,24 @@ static int ensure_stream(sp_bus *bus)
 
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    natsStatus s = js_AddStream(&si, bus->js, &sc, NULL, &jerr);
-    if (s != NATS_OK && jerr == JSStreamNameExistErr)
+    natsStatus s = js_GetStreamInfo(&si, bus->js, SP_BUS_STREAM, NULL, &jerr);
+    if (s == NATS_OK && stream_as_configured(si->Config, &sc)) {
+        jsStreamInfo_Destroy(si);
+        return 0;
+    }
+    if (si) {
+        jsStreamInfo_Destroy(si);
+        si = NULL;
         s = js_UpdateStream(&si, bus->js, &sc, NULL, &jerr);
+    } else if (jerr == JSStreamNotFoundErr) {
+        s = js_AddStream(&si, bus->js, &sc, NULL, &jerr);
+        if (s != NATS_OK && jerr == JSStreamNameExistErr)
+            s = js_UpdateStream(&si, bus->js, &sc, NULL, &jerr);
+    }
     if (si)
         jsStreamInfo_Destroy(si);
     if (s != NATS_OK) {
-        sp_warn("bus", "cannot create stream %s: %s (JetStream error %d)", SP_BUS_STREAM,
+        sp_warn("bus", "stream %s not ready: %s (JetStream error %d)", SP_BUS_STREAM,
                 natsStatus_GetText(s), (int)jerr);
         return SP_ERR_UNAVAILABLE;
     }
@@ -251,7 +272,11 @@ static void *keeper_main(void *arg)
         bus->reconnected = 0;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
+        int64_t ns = atomic_load(&bus->stream_ok) ? 1000000000LL
+                                                 : SP_BUS_KEEPER_RETRY_MS * 1000000LL;
+        ts.tv_nsec += ns;
+        ts.tv_sec += ts.tv_nsec / 1000000000LL;
+        ts.tv_nsec %= 1000000000LL;
         while (!bus->reconnected && !atomic_load(&bus->closing)) {
             if (pthread_cond_timedwait(&bus->wake, &bus->lock, &ts) == ETIMEDOUT)
                 break;
@@ -387,7 +412,10 @@ int sp_bus_open(const sp_config *cfg, sp_bus **out)
         rc = SP_ERR_UNAVAILABLE;
         goto fail;
     }
-    s = natsConnection_JetStream(&bus->js, bus->conn, NULL);
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = SP_BUS_API_TIMEOUT_MS;
+    s = natsConnection_JetStream(&bus->js, bus->conn, &jo);
     if (s != NATS_OK) {
         rc = SP_ERR_NOMEM;
         goto fail;

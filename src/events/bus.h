@@ -20,6 +20,11 @@
 /* De-duplication window for Nats-Msg-Id: longer than the relay's longest
  * retry gap, so a re-sent event is recognised. */
 #define SP_BUS_DUPLICATE_WINDOW_S 300
+/* Timeout of one JetStream API call (stream info/add/update, consumer
+ * info): every jsCtx on the bus sets it as its Wait. A cluster that is
+ * still electing its leaders does not answer at all, so a long wait only
+ * delays the next try after it has elected them. */
+#define SP_BUS_API_TIMEOUT_MS 1000
 
 typedef struct sp_bus sp_bus;
 

@@ -224,7 +224,10 @@ int sp_consumer_start(sp_store *st, sp_bus *bus, sp_consumer **out)
         return SP_ERR_NOMEM;
     c->store = st;
     c->bus = bus;
-    if (natsConnection_JetStream(&c->js, sp_bus_connection(bus), NULL) != NATS_OK ||
+    jsOptions jo;
+    jsOptions_Init(&jo);
+    jo.Wait = SP_BUS_API_TIMEOUT_MS;
+    if (natsConnection_JetStream(&c->js, sp_bus_connection(bus), &jo) != NATS_OK ||
         pthread_create(&c->thread, NULL, consumer_main, c) != 0) {
         jsCtx_Destroy(c->js);
         free(c);

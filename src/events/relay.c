@@ -382,6 +382,7 @@ int sp_relay_start(sp_store *st, sp_bus *bus, const char *source, sp_relay **out
     pthread_mutex_init(&r->window_lock, NULL);
     jsOptions jo;
     jsOptions_Init(&jo);
+    jo.Wait = SP_BUS_API_TIMEOUT_MS;
     jo.PublishAsync.AckHandler = on_ack;
     jo.PublishAsync.AckHandlerClosure = r;
     jo.PublishAsync.MaxPending = SP_RELAY_WINDOW;

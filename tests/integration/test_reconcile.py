@@ -142,10 +142,15 @@ class ExternalBus:
             x.stop()
 
     def serving(self):
-        """The stream answers (a cluster has elected its leaders)."""
+        """The stream can be read: it answers, and a consumer on it can be
+        made (a cluster has elected its leaders and placed consumers), which
+        is what the relay needs to check what the stream holds."""
         try:
             with NatsClient(self.servers[0].url) as nc:
-                return 'error' not in nc.stream_info()
+                if 'error' in nc.stream_info():
+                    return False
+                nc.stream_messages(timeout=2)
+                return True
         except (OSError, RuntimeError, ValueError, queue.Empty):
             return False
 
