@@ -210,7 +210,12 @@ static int dav_destination(sp_http_req *req, const sp_api *api, char drive_id[SP
 static int dav_role(sp_api *api, const sp_identity *id, const char *drive, sp_file_access *fa,
                     const sp_role **role)
 {
-    int rc = sp_store_file_access(api->store, id->issuer, id->sub, id->groups_digest, drive, fa);
+    sp_user_claims who = {.issuer = id->issuer,
+                          .sub = id->sub,
+                          .groups = id->groups,
+                          .group_count = id->group_count,
+                          .groups_digest = id->groups_digest};
+    int rc = sp_store_file_access(api->store, &who, drive, fa);
     *role = rc == 0 && fa->drive_found && !fa->drive_disabled ? fa->role : NULL;
     return rc;
 }
