@@ -12,6 +12,8 @@ through the same origin."""
 import http.client
 import os
 import re
+import subprocess
+import tempfile
 import time
 import urllib.parse
 
@@ -307,6 +309,39 @@ def check_large(t, dav, tok, drive):
         t.diag(dav.log_text())
 
 
+def rclone(dav, token, drive, *args):
+    """rclone (Debian's), as the README mounts a space: the space's WebDAV
+    URL and the bearer token, no configuration file. Returns (exit code,
+    stdout)."""
+    env = dict(os.environ, RCLONE_CONFIG=os.path.join(dav.run_dir, 'rclone.conf'),
+               RCLONE_WEBDAV_URL='%s/dav/spaces/%s' % (dav.url, drive),
+               RCLONE_WEBDAV_BEARER_TOKEN=token, RCLONE_WEBDAV_VENDOR='other')
+    p = subprocess.run(['rclone', '--low-level-retries', '1', '--retries', '1'] + list(args),
+                       env=env, capture_output=True, timeout=60)
+    return p.returncode, p.stdout.decode(errors='replace') + p.stderr.decode(errors='replace')
+
+
+def check_rclone(t, dav, editor, viewer, project):
+    """A common WebDAV client works against the origin as the README says."""
+    with tempfile.NamedTemporaryFile(suffix='.txt') as f:
+        f.write(b'from rclone')
+        f.flush()
+        rc, out = rclone(dav, editor, project, 'copyto', f.name, ':webdav:rc/sub/notes.txt')
+        t.ok(rc == 0 and read(dav.path(project, 'rc', 'sub', 'notes.txt')) == b'from rclone',
+             'rclone as an Editor: copyto makes the folders and the file', out[-800:])
+        rc, out = rclone(dav, viewer, project, 'lsf', '-R', ':webdav:rc')
+        t.ok(rc == 0 and 'sub/notes.txt' in out, 'rclone as a Viewer: lsf -R lists it', out[-800:])
+        rc, out = rclone(dav, viewer, project, 'cat', ':webdav:rc/sub/notes.txt')
+        t.ok(rc == 0 and out.startswith('from rclone'), 'rclone as a Viewer: cat reads it',
+             out[-800:])
+        rc, out = rclone(dav, viewer, project, 'copyto', f.name, ':webdav:rc/viewer.txt')
+        t.ok(rc != 0 and not os.path.exists(dav.path(project, 'rc', 'viewer.txt')),
+             'rclone as a Viewer: copyto fails, no file', out[-800:])
+        rc, out = rclone(dav, editor, project, 'purge', ':webdav:rc')
+        t.ok(rc == 0 and not os.path.exists(dav.path(project, 'rc')),
+             'rclone as an Editor: purge removes the folder', out[-800:])
+
+
 def dav_decisions(sp):
     out = {}
     for line in sp.request('GET', '/metrics').body.decode().splitlines():
@@ -361,6 +396,7 @@ def main(t):
                         bearer(tok['einstein']))
         t.eq(r.status, 201, 'the Manager of a project space PUTs a file')
         check_roles(t, dav, einstein, tok['richard'], tok['katherine'], project, other)
+        check_rclone(t, dav, tok['katherine'], tok['richard'], project)
         check_disabled(t, dav, einstein, tok['einstein'], project)
         check_origin(t, dav, sp, einstein, tok['einstein'], mine)
         check_large(t, dav, tok['einstein'], mine)
