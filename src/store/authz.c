@@ -15,11 +15,6 @@
 static const char SQL_STANDING[] =
     "SELECT d.seq, d.drive_type, d.name, d.disabled_at IS NOT NULL, "
     SP_BEST_ROLE("?1", "d.seq", "?3") " FROM drives d WHERE d.id = ?2";
-/* The same with the actor's own membership only. */
-static const char SQL_STANDING_OWN[] =
-    "SELECT d.seq, d.drive_type, d.name, d.disabled_at IS NOT NULL,"
-    " (SELECT m.role FROM members m WHERE m.user_seq = ?1 AND m.drive_seq = d.seq"
-    " AND (m.expires_at IS NULL OR m.expires_at > ?3)) FROM drives d WHERE d.id = ?2";
 /* An unexpired share of the drive's item, and whether the actor made it:
  * an expired one is gone for everyone, its sharer included. */
 static const char SQL_SHARE[] = "SELECT s.creator_seq = ?1 FROM shares s"
@@ -37,7 +32,7 @@ static const char SQL_MEMBER[] =
 /* Reads the drive's row and the actor's role into a. */
 static int read_standing(sp_conn *c, sp_authz *a)
 {
-    sqlite3_stmt *s = sp_store__stmt(c, a->own_only ? SQL_STANDING_OWN : SQL_STANDING);
+    sqlite3_stmt *s = sp_store__stmt(c, SQL_STANDING);
     if (!s)
         return SP_ERR_DB;
     sqlite3_bind_int64(s, 1, a->actor->seq);
@@ -185,4 +180,82 @@ int sp_authz_decide(sp_authz *a)
         return 0;
     }
     return refuse(a, SP_ERR_DENIED, "unknown request");
+}
+
+/* The user, the drive and the user's best unexpired role on it, through
+ * the stored groups only while they are the token's (?4): one statement
+ * in the common case, as this runs before every file request. */
+/* clang-format off */
+static const char SQL_FILE_ACCESS[] =
+    "SELECT u.id, d.seq, d.disabled_at IS NOT NULL, u.groups_digest = ?4,"
+    " CASE WHEN u.groups_digest = ?4 THEN " SP_BEST_ROLE("u.seq", "d.seq", "?5")
+    " ELSE (SELECT m.role FROM members m WHERE m.user_seq = u.seq AND m.drive_seq = d.seq"
+    " AND (m.expires_at IS NULL OR m.expires_at > ?5)) END"
+    " FROM users u LEFT JOIN drives d ON d.id = ?3 WHERE u.issuer = ?1 AND u.sub = ?2";
+/* clang-format on */
+/* The unexpired role group (issuer, name) has on a drive. */
+static const char SQL_GROUP_ROLE[] =
+    "SELECT g.role FROM groups gr JOIN drive_groups g ON g.group_seq = gr.seq"
+    " WHERE gr.issuer = ?1 AND gr.name = ?2 AND g.drive_seq = ?3"
+    " AND (g.expires_at IS NULL OR g.expires_at > ?4)";
+
+/* Raises *best to the role of each of who's groups on drive drive_seq
+ * that ranks higher (space roles rank by weight). */
+static int token_groups_role(sp_conn *r, const sp_user_claims *who, int64_t drive_seq, int64_t now,
+                             const sp_role **best)
+{
+    const char *name = who->groups;
+    for (int i = 0; name && i < who->group_count; i++, name += strlen(name) + 1) {
+        sqlite3_stmt *s = sp_store__stmt(r, SQL_GROUP_ROLE);
+        if (!s)
+            return SP_ERR_DB;
+        sqlite3_bind_text(s, 1, who->issuer, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 3, drive_seq);
+        sqlite3_bind_int64(s, 4, now);
+        int rc = sqlite3_step(s);
+        const sp_role *role =
+            rc == SQLITE_ROW ? sp_role_find((const char *)sqlite3_column_text(s, 0)) : NULL;
+        sp_store__done(s);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+            return sp_store__err(r, rc, "file access: group");
+        if (role && (!*best || role->weight > (*best)->weight))
+            *best = role;
+    }
+    return 0;
+}
+
+int sp_store_file_access(sp_store *st, const sp_user_claims *who, const char *drive_id,
+                         sp_file_access *out)
+{
+    memset(out, 0, sizeof *out);
+    sp_conn *r = sp_store__reader(st);
+    sqlite3_stmt *s = r ? sp_store__stmt(r, SQL_FILE_ACCESS) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    int64_t now = sp_time_now_ms();
+    sqlite3_bind_text(s, 1, who->issuer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, who->sub, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, drive_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, who->groups_digest ? who->groups_digest : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, now);
+    int rc = sqlite3_step(s);
+    int64_t drive_seq = 0;
+    int same_groups = 1;
+    if (rc == SQLITE_ROW) {
+        sp_store__copy_text(s, 0, out->user_id, sizeof out->user_id);
+        drive_seq = sqlite3_column_int64(s, 1);
+        out->drive_found = drive_seq != 0;
+        out->drive_disabled = sqlite3_column_int(s, 2);
+        same_groups = sqlite3_column_int(s, 3);
+        out->role = sp_role_find((const char *)sqlite3_column_text(s, 4));
+    }
+    sp_store__done(s);
+    if (rc == SQLITE_DONE)
+        return SP_ERR_NOT_FOUND;
+    if (rc != SQLITE_ROW)
+        return sp_store__err(r, rc, "file access");
+    /* The token's groups changed since the user was last provisioned: the
+     * stored memberships are not theirs any more, the token's are. */
+    return drive_seq && !same_groups ? token_groups_role(r, who, drive_seq, now, &out->role) : 0;
 }
