@@ -114,11 +114,16 @@ def check_owner(t, dav, tok, drive, form):
              '%s: %s of the space root itself: 403, the space stays' % (tag, method), r.status)
     dav.request('PUT', base + '/keep.txt', b'keep', bearer(tok))
     dav.request('MKCOL', base + '/folder/', headers=bearer(tok))
-    for source, root in (('/keep.txt', '/'), ('/folder/', '/'), ('/folder/', '//')):
-        r = dav.request('COPY', base + source, headers=bearer(
-            tok, Destination='%s%s/%s%s' % (dav.url, form, drive, root), Overwrite='T'))
+    encoded = form.replace('/dav/', '/%64av/')  # the same prefix, a letter encoded
+    for source, dest in (('/keep.txt', form + '/' + drive + '/'),
+                         ('/folder/', form + '/' + drive + '/'),
+                         ('/folder/', form + '/' + drive + '//'),
+                         ('/folder/', form + '//' + drive + '/'),
+                         ('/folder/', encoded + '/' + drive + '/')):
+        r = dav.request('COPY', base + source,
+                        headers=bearer(tok, Destination=dav.url + dest, Overwrite='T'))
         t.ok(r.status == 403 and read(dav.path(drive, 'keep.txt')) == b'keep',
-             '%s: COPY of %s over the space root (%s): 403, the space stays' % (tag, source, root),
+             '%s: COPY of %s over the space root (%s): 403, the space stays' % (tag, source, dest),
              r.status)
     dav.request('DELETE', base + '/folder/', headers=bearer(tok))
     os.unlink(dav.path(drive, 'keep.txt'))
