@@ -385,6 +385,37 @@ def check_restart(t, ctx, hello):
          'the bytes used were counted again from the files', got)
 
 
+def check_overflow(t, ctx):
+    """The kernel's queue overflows while the watcher is stopped: the changes
+    after the overflow are lost from inotify, and a rescan must find them
+    (and only them)."""
+    ev, files, drive, w = ctx['ev'], ctx['files'], ctx['drive'], ctx['watcher']
+    with open('/proc/sys/fs/inotify/max_queued_events') as f:
+        limit = int(f.read())
+    a, b = (os.path.join(files.storage, drive, n) for n in ('burst-01.bin', 'burst-02.bin'))
+    times = {p: (os.stat(p).st_atime_ns, os.stat(p).st_mtime_ns) for p in (a, b)}
+    gone = ctx['burst']['burst-03.bin']
+    w.proc.send_signal(signal.SIGSTOP)
+    try:
+        for _ in range(limit // 2 + 100):
+            # Alternating, so that the kernel does not merge them; the
+            # times are the files' own, so nothing changes.
+            os.utime(a, ns=times[a])
+            os.utime(b, ns=times[b])
+        files.put(drive, 'after-overflow.txt', b'found by the rescan\n')  # 20 bytes
+        os.unlink(os.path.join(files.storage, drive, 'burst-03.bin'))  # 103 bytes
+    finally:
+        w.proc.send_signal(signal.SIGCONT)
+    got, _ = ev.settled(3 * PROMPT)
+    ctx['used'] += 20 - 103
+    items = [it for e in got for it in e['data'].get('items', [])]
+    t.ok('dropped events' in w.text(), 'the watcher saw the queue overflow')
+    t.ok(sorted(it.get('name', it['id']) for it in items) == sorted(['after-overflow.txt', gone])
+         and {'id': gone, 'removed': True} in items and
+         got[-1]['data'].get('quotaUsed') == ctx['used'],
+         'its rescan publishes what changed meanwhile, and nothing that did not', got)
+
+
 def check_share(t, ctx, hello):
     einstein, marie, drive = ctx['einstein'], ctx['marie'], ctx['drive']
     r = einstein.call('POST', '/graph/v1beta1/drives/%s/items/%s/invite' % (
@@ -442,6 +473,7 @@ def run(t, sp, nc, idp, w, storage, scratch, schema):
     check_many(t, ctx)
     check_new_space(t, ctx)
     check_restart(t, ctx, hello)
+    check_overflow(t, ctx)
     check_share(t, ctx, hello)
 
 
