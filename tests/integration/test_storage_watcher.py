@@ -329,6 +329,12 @@ def check_bad_name(t, ctx):
     fine = ctx['fine'] = names.get('fine.txt', {}).get('id')
     t.ok(wait_until(lambda: stored_item(ctx['sp'], fine) is not None, PROMPT),
          'and Spaceport applied the rest', fine)
+    files.put(drive, 'only\x02bad.txt', b'123')
+    got, _ = ev.settled()
+    ctx['used'] += 3
+    t.ok(len(got) == 1 and 'items' not in got[0]['data'] and
+         got[0]['data'].get('quotaUsed') == ctx['used'] and not ev.problems(got[0]),
+         'when only such a file changed, the event still tells the bytes used', got)
 
 
 def check_many(t, ctx):
