@@ -24,8 +24,11 @@ import path from 'node:path';
 import process from 'node:process';
 
 import {
-  AUDIENCE, Check, ROOT, Stack, assert, diag, notOk, ok, sleep, tail, tapCounts,
+  AUDIENCE, Check, ROOT, Stack, assert, diag, notOk, runSteps, sleep, tail, tapCounts,
 } from '../lib/stack.mjs';
+import {
+  card, failureShots, shot as screenshot, signIn as signInPage, watch as watchPage,
+} from '../lib/page.mjs';
 
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const OUT = path.resolve(process.env.SPACEPORT_BROWSER_OUT || path.join(ROOT, 'tests', 'out', 'browser'));
@@ -50,40 +53,10 @@ const GIB = 1024 ** 3;
 
 const problems = []; // uncaught page errors and CSP violations
 
-function watch(page, who) {
-  page.on('pageerror', (err) => problems.push(`${who}: uncaught ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text())) {
-      problems.push(`${who}: ${msg.text()}`);
-    }
-  });
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
-}
-
-async function signIn(page, stack, user, shotPrefix) {
-  await page.goto(`${stack.url}/`);
-  await page.locator('#sign-in').waitFor({ state: 'visible' });
-  if (shotPrefix) await shot(page, `${shotPrefix}-welcome`);
-  await page.locator('#sign-in').click();
-  await page.waitForURL(`${stack.issuer}/**`);
-  await page.locator('#username').fill(user);
-  await page.locator('#password').fill(user);
-  if (shotPrefix) await shot(page, `${shotPrefix}-idp-login`);
-  await page.locator('#submit').click();
-  await page.waitForURL(`${stack.url}/`);
-  await page.locator('#view-app').waitFor({ state: 'visible' });
-  await page.locator('#drives .drive').first().waitFor({ state: 'visible' });
-  await page.locator('#feed-status[data-state="live"]').waitFor();
-}
-
-function card(page, type, name) {
-  return page.locator(`#drives .drive[data-type="${type}"]`).filter({
-    has: page.locator('.drive-name', { hasText: name }),
-  });
-}
+const watch = (page, who) => watchPage(page, who, problems);
+const shot = (page, name) => screenshot(page, OUT, name);
+const signIn = (page, stack, user, shotPrefix) => signInPage(page, stack, user,
+  shotPrefix ? (label) => shot(page, `${shotPrefix}-${label}`) : null);
 
 async function publishChange(stack, driveId, used) {
   const script = path.join(ROOT, 'examples', 'storage-change');
@@ -388,25 +361,12 @@ async function main() {
   });
 
   try {
-    for (const { name, fn } of steps) {
-      const t0 = Date.now();
-      try {
-        await fn();
-        ok(`${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-      } catch (err) {
-        notOk(name, err instanceof Check ? err.message : err.stack || err);
-        for (const [who, page] of [['einstein', ctx.e], ['marie', ctx.m]]) {
-          if (page && !page.isClosed()) {
-            await page.screenshot({ path: path.join(OUT, `failure-${who}.png`), fullPage: true }).catch(() => {});
-            diag(`${who}'s page at the failure: ${page.url()} (screenshot failure-${who}.png)`);
-          }
-        }
-        for (const child of [stack.sp, stack.idp]) {
-          if (child) diag(`${child.name} log:\n${tail(child.log, 15)}`);
-        }
-        break;
+    await runSteps(steps, async () => {
+      await failureShots(OUT, { einstein: ctx.e, marie: ctx.m });
+      for (const child of [stack.sp, stack.idp]) {
+        if (child) diag(`${child.name} log:\n${tail(child.log, 15)}`);
       }
-    }
+    });
   } finally {
     if (browser) await browser.close().catch(() => {});
     await stack.stop().catch(() => {});

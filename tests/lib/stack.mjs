@@ -58,6 +58,26 @@ export function diag(text) {
 
 export class Check extends Error {}
 
+/**
+ * Runs steps ({name, fn} each) in order as TAP checks, with the time each
+ * took; the first failing one ends the run (later steps depend on it),
+ * after onFailure() has added its diagnostics.
+ */
+export async function runSteps(steps, onFailure) {
+  for (const { name, fn } of steps) {
+    const t0 = Date.now();
+    try {
+      await fn();
+      ok(`${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    } catch (err) {
+      notOk(name, err instanceof Check ? err.message : err.stack || err);
+      await onFailure();
+      return false;
+    }
+  }
+  return true;
+}
+
 export function assert(cond, message) {
   if (!cond) throw new Check(message);
 }
