@@ -45,6 +45,8 @@ int sp_api_register(sp_router *r, sp_api *api)
         rc = sp_api__register_settings(r, api);
     if (rc == 0)
         rc = sp_api__register_subscriptions(r, api);
+    if (rc == 0)
+        rc = sp_api__register_dav(r, api);
     return rc;
 }
 

@@ -47,6 +47,8 @@ typedef struct sp_api {
      * the trusted instances, then the webhook hosts). */
     atomic_int handshakes;
     atomic_int handshakes_at[2 * SP_CONFIG_LIST_MAX];
+    /* WebDAV access checks answered (dav.c), by SP_API_DAV_* decision. */
+    atomic_ullong dav_access[3];
 } sp_api;
 
 /* Adds every route to r; api must outlive r. Returns 0 or a negative

@@ -317,6 +317,17 @@ int sp_api__register_settings(sp_router *r, sp_api *api);
 int sp_api__register_groups(sp_router *r, sp_api *api);
 int sp_api__register_subscriptions(sp_router *r, sp_api *api);
 
+/* ---- the WebDAV server's access check (dav.c) ---- */
+
+/* The decisions counted in api->dav_access. */
+#define SP_API_DAV_ALLOWED         0
+#define SP_API_DAV_DENIED          1
+#define SP_API_DAV_UNAUTHENTICATED 2
+/* GET /api/v1/dav-access. */
+int sp_api__register_dav(sp_router *r, sp_api *api);
+/* Appends spaceport_dav_access_total to out. Returns 0 or SP_ERR_NOMEM. */
+int sp_api__dav_metrics(sp_api *api, sp_buf *out);
+
 /* Shortest users search term (/graph/v1.0/users): fewer characters would
  * enumerate the directory. The capabilities announce it. The groups
  * search asks as much. */

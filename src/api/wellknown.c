@@ -68,6 +68,8 @@ static void metrics(sp_http_req *req, void *ctx)
         rc = sp_webhooks_metrics(api->webhooks, &out);
     if (rc == 0)
         rc = sp_keeper_metrics(api->keeper, &out);
+    if (rc == 0)
+        rc = sp_api__dav_metrics(api, &out);
     if (rc == 0 && api->peers) {
         unsigned long long verified, refused, fetches;
         sp_peers_counts(api->peers, &verified, &refused, &fetches);

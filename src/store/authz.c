@@ -15,6 +15,11 @@
 static const char SQL_STANDING[] =
     "SELECT d.seq, d.drive_type, d.name, d.disabled_at IS NOT NULL, "
     SP_BEST_ROLE("?1", "d.seq", "?3") " FROM drives d WHERE d.id = ?2";
+/* The same with the actor's own membership only. */
+static const char SQL_STANDING_OWN[] =
+    "SELECT d.seq, d.drive_type, d.name, d.disabled_at IS NOT NULL,"
+    " (SELECT m.role FROM members m WHERE m.user_seq = ?1 AND m.drive_seq = d.seq"
+    " AND (m.expires_at IS NULL OR m.expires_at > ?3)) FROM drives d WHERE d.id = ?2";
 /* An unexpired share of the drive's item, and whether the actor made it:
  * an expired one is gone for everyone, its sharer included. */
 static const char SQL_SHARE[] = "SELECT s.creator_seq = ?1 FROM shares s"
@@ -32,7 +37,7 @@ static const char SQL_MEMBER[] =
 /* Reads the drive's row and the actor's role into a. */
 static int read_standing(sp_conn *c, sp_authz *a)
 {
-    sqlite3_stmt *s = sp_store__stmt(c, SQL_STANDING);
+    sqlite3_stmt *s = sp_store__stmt(c, a->own_only ? SQL_STANDING_OWN : SQL_STANDING);
     if (!s)
         return SP_ERR_DB;
     sqlite3_bind_int64(s, 1, a->actor->seq);

@@ -54,6 +54,9 @@ typedef struct sp_authz {
     const char *item_id;    /* CHANGE_SHARE: the share must be of this item */
     const char *target_id;  /* CHANGE_SHARE: share id; REMOVE_MEMBER: permission id */
     const char *grant_role; /* SHARE, CHANGE_SHARE: role id granted; NULL: none (yet) */
+    int own_only;           /* count the actor's own membership only, not their groups':
+                             * their stored groups are not their token's (a check that
+                             * cannot provision them) */
 
     /* What was read (0 / NULL / "" when the drive does not exist). */
     int64_t drive_seq;

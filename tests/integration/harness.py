@@ -194,6 +194,28 @@ class Response:
         return iter((self.status, self.headers, self.body))
 
 
+def http_request(port, method, path, body=None, headers=None, timeout=10.0):
+    """One request to 127.0.0.1:port on a new connection; body may be bytes,
+    a str or JSON (a dict or list). Returns a Response (status 0 when the
+    connection failed)."""
+    hdrs = dict(headers or {})
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+        hdrs.setdefault('Content-Type', 'application/json')
+    if isinstance(body, str):
+        body = body.encode()
+    conn = http.client.HTTPConnection('127.0.0.1', port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        data = r.read()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+    except OSError as e:
+        return Response(0, {}, str(e).encode())
+    finally:
+        conn.close()
+
+
 class Spaceport:
     """The real program, `spaceport serve`, on a random loopback port."""
 
@@ -248,22 +270,7 @@ class Spaceport:
     def request(self, method, path, body=None, headers=None, timeout=10.0):
         """One request on a new connection; returns a Response (status 0 when
         the connection failed)."""
-        hdrs = dict(headers or {})
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body)
-            hdrs.setdefault('Content-Type', 'application/json')
-        if isinstance(body, str):
-            body = body.encode()
-        conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body=body, headers=hdrs)
-            r = conn.getresponse()
-            data = r.read()
-            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
-        except OSError as e:
-            return Response(0, {}, str(e).encode())
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, body, headers, timeout)
 
     def get(self, path, token=None, headers=None):
         hdrs = dict(headers or {})
@@ -323,6 +330,86 @@ class Spaceport:
         self.stop()
         if self._own_data:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class Webdav:
+    """nginx in front of a Spaceport, through examples/webdav/serve: the
+    spaces' files over WebDAV at /dav/spaces/<driveId>/ (and
+    /remote.php/dav/spaces/), every other path passed to Spaceport, on a
+    random loopback port. Its URL is Spaceport's public URL:
+
+        dav = Webdav()
+        with Spaceport(env=dav.env()) as sp, dav.in_front_of(sp):
+            dav.request('PUT', '/dav/spaces/<id>/f', b'...', {...})
+    """
+
+    SERVE = os.path.join(SOURCE_ROOT, 'examples', 'webdav', 'serve')
+
+    def __init__(self, storage=None, include=None):
+        self.port = free_port()
+        self.url = 'http://127.0.0.1:%d' % self.port
+        self.run_dir = tempfile.mkdtemp(prefix='sp-webdav-')
+        self.storage = storage or os.path.join(self.run_dir, 'storage')
+        self.include = include
+        self.spaceport = None
+        self.proc = None
+
+    def env(self):
+        """What Spaceport needs to print URLs of this origin."""
+        return {'SPACEPORT_PUBLIC_URL': self.url}
+
+    def in_front_of(self, sp):
+        self.spaceport = '127.0.0.1:%d' % sp.port
+        return self
+
+    def start(self):
+        args = [self.SERVE, '--listen', '127.0.0.1:%d' % self.port, '--spaceport', self.spaceport,
+                '--storage', self.storage, '--run-dir', self.run_dir]
+        if self.include:
+            args += ['--include', self.include]
+        self._out = open(os.path.join(self.run_dir, 'serve.log'), 'ab')
+        self.proc = subprocess.Popen(args, stdout=self._out, stderr=self._out)
+        if not wait_port(self.port):
+            self.stop()
+            raise RuntimeError('nginx did not listen on %d:\n%s' % (self.port, self.log_text()))
+        return self
+
+    def request(self, method, path, body=None, headers=None, timeout=30.0):
+        return http_request(self.port, method, path, body, headers, timeout)
+
+    def path(self, drive, *parts):
+        """The file of drive that nginx serves at /dav/spaces/<drive>/parts."""
+        return os.path.join(self.storage, drive, *parts)
+
+    def log_text(self):
+        text = ''
+        for name in ('serve.log', 'error.log'):
+            try:
+                with open(os.path.join(self.run_dir, name), 'rb') as f:
+                    text += f.read().decode(errors='replace')[-3000:]
+            except OSError:
+                pass
+        return text
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if getattr(self, '_out', None):
+            self._out.close()
+            self._out = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
 
 
 class Canary:
