@@ -405,7 +405,10 @@ function quoted(name) {
 
 function describeEvent(type, data) {
   const me = state.me?.id;
-  const name = quoted(data.driveName || data.resourceName || driveName(data.driveId));
+  // A share of an item is told by the item's name, a share of a space's
+  // root by the space's.
+  const ofItem = data.itemId && data.itemId !== data.driveId && data.resourceName;
+  const name = quoted(ofItem || data.driveName || data.resourceName || driveName(data.driveId));
   const byMe = data.executant && data.executant === me;
   // A group's grant reaches its members: tell it as theirs, by the group.
   const group = (state.me?.memberOf || []).find((g) => g.id === data.granteeGroupId);

@@ -134,7 +134,7 @@ async function api(demo, token, method, apiPath, body) {
 /** A WebDAV request made by the page itself, with its user's token. */
 function davFromPage(page, method, url, token, body) {
   return page.evaluate(async ([m, u, t, b]) => {
-    const r = await fetch(u, { method, headers: t ? { Authorization: `Bearer ${t}` } : {}, body: b });
+    const r = await fetch(u, { method: m, headers: t ? { Authorization: `Bearer ${t}` } : {}, body: b });
     return r.status;
   }, [method, url, token, body]);
 }
@@ -238,7 +238,7 @@ async function main() {
     const script = readmeSteps();
     assert(script.includes(`URL=${README_URL}\n`), `the steps do not start from URL=${README_URL}`);
     const r = spawnSync('bash', ['-euo', 'pipefail', '-c', script.replace(`URL=${README_URL}\n`, `URL=${demo.url}\n`)], {
-      cwd: work, encoding: 'utf8', timeout: 60000, env: { ...baseEnv(), PATH: `/usr/bin:/bin:${process.env.PATH}` },
+      cwd: work, encoding: 'utf8', timeout: 60000, stdio: ['ignore', 'pipe', 'pipe'], env: { ...baseEnv(), PATH: `/usr/bin:/bin:${process.env.PATH}` },
     });
     const out = r.stdout.trim().split('\n');
     diag(`README steps:\n${r.stdout}${r.stderr}`);
@@ -371,10 +371,11 @@ async function main() {
     const response = await put;
     assert(response.status() === 201, `the Editor's PUT: ${response.status()}`);
     await project.locator('.upload-status', { hasText: 'Uploaded polonium.txt' }).waitFor();
+    await project.locator('.quota-text', { hasText: '3 B used' }).waitFor();
     await shot(m, '05-marie-editor-uploaded');
   });
 
-  step('einstein shares his file with marie: her sharedWithMe names it as stored', async () => {
+  step('einstein shares his file with marie: her sharedWithMe and her live feed name it as stored', async () => {
     const invited = await api(demo, ctx.eToken, 'POST',
       `/graph/v1beta1/drives/${encodeURIComponent(ctx.personalId)}/items/${encodeURIComponent(ctx.itemId)}/invite`,
       { recipients: [{ objectId: ctx.marieId }], roles: [VIEWER] });
@@ -383,7 +384,8 @@ async function main() {
     const item = (shared.json?.value || []).find((i) => i.remoteItem?.id === ctx.itemId || i.id === ctx.itemId);
     assert(item, `sharedWithMe: ${JSON.stringify(shared.json)}`);
     assert(item.name === FILE.name, `its name: "${item.name}", want "${FILE.name}"`);
-    await ctx.m.locator('#feed [data-type="share-created"]').first().waitFor();
+    const feed = await ctx.m.locator('#feed [data-type="share-created"]').first().textContent();
+    assert(feed.includes(`“${FILE.name}” was shared with you`), `marie's feed: ${feed}`);
     await shot(ctx.m, '06-marie-shared-with-me');
   });
 
