@@ -29,13 +29,12 @@ import path from 'node:path';
 import process from 'node:process';
 
 import {
-  Check, ROOT, assert, baseEnv, diag, freePort, notOk, runSteps, sleep, tail, tapCounts,
+  Check, ROOT, assert, baseEnv, diag, freePort, runMain, runSteps, sleep, tail,
 } from '../lib/stack.mjs';
 import {
-  card, failureShots, shot as screenshot, signIn, watch as watchPage,
+  card, failureShots, findChromium, openPage, shot as screenshot, signIn,
 } from '../lib/page.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const OUT = path.resolve(process.env.SPACEPORT_BROWSER_OUT || path.join(ROOT, 'tests', 'out', 'browser-demo'));
 const BIN = path.resolve(process.env.SPACEPORT_BIN || path.join(ROOT, 'build', 'spaceport'));
 
@@ -47,10 +46,6 @@ const LIVE_MS = 1000;
 const START_TIMEOUT_MS = 120000;
 const STOP_TIMEOUT_MS = 20000;
 const STEP_TIMEOUT_MS = 15000;
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic',
-];
 const DESKTOP = { width: 1280, height: 900 };
 const SPACE_VIEWER = 'a8d5fe5e-96e3-418d-825b-534dbdf22b99';
 const SPACE_EDITOR = '58c63c02-1d89-4572-916a-870abc5a1b7d';
@@ -62,7 +57,6 @@ const README_MARK = '<!-- webdav-steps: tests/browser/demo.mjs runs this block -
 const README_URL = 'http://127.0.0.1:9200';
 
 const problems = []; // uncaught page errors and CSP violations
-const watch = (page, who) => watchPage(page, who, problems);
 const shot = (page, name) => screenshot(page, OUT, name);
 
 // --- the quickstart ---------------------------------------------------------
@@ -165,17 +159,8 @@ function readmeSteps() {
 
 async function main() {
   fs.mkdirSync(OUT, { recursive: true });
-  let chromium;
-  try {
-    ({ chromium } = await import('playwright-core'));
-  } catch (err) {
-    notOk('playwright-core is installed', `${err.message}\nrun: (cd tests/browser && npm ci)`);
-    return;
-  }
-  if (!fs.existsSync(CHROMIUM)) {
-    notOk(`${CHROMIUM} exists`, 'install the Debian package chromium (tests/run does)');
-    return;
-  }
+  const launch = await findChromium(() => import('playwright-core'));
+  if (!launch) return;
 
   // The data directory as the quickstart's user sees it; www-data (nginx's
   // workers and the watcher, when run as root) passes through its parent.
@@ -260,12 +245,9 @@ async function main() {
   });
 
   step('chromium starts headless; einstein signs in through the identity provider\'s login page', async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    browser = await launch();
     diag(`chromium ${browser.version()}`);
-    ctx.einstein = await browser.newContext({ viewport: DESKTOP });
-    ctx.einstein.setDefaultTimeout(STEP_TIMEOUT_MS);
-    ctx.e = await ctx.einstein.newPage();
-    watch(ctx.e, 'einstein');
+    ctx.e = await openPage(browser, 'einstein', problems, { viewport: DESKTOP, timeout: STEP_TIMEOUT_MS });
     const token = tokenOf(ctx.e);
     await signIn(ctx.e, demo, 'einstein', (label) => shot(ctx.e, `01-einstein-${label}`));
     ctx.eToken = await token;
@@ -322,10 +304,7 @@ async function main() {
   });
 
   step('marie, with no access to his space, gets 403 from the WebDAV server (read and write)', async () => {
-    ctx.marie = await browser.newContext({ viewport: DESKTOP });
-    ctx.marie.setDefaultTimeout(STEP_TIMEOUT_MS);
-    ctx.m = await ctx.marie.newPage();
-    watch(ctx.m, 'marie');
+    ctx.m = await openPage(browser, 'marie', problems, { viewport: DESKTOP, timeout: STEP_TIMEOUT_MS });
     const token = tokenOf(ctx.m);
     await signIn(ctx.m, demo, 'marie');
     ctx.mToken = await token;
@@ -431,7 +410,4 @@ async function main() {
   }
 }
 
-await main().catch((err) => notOk('the test runner', err.stack || err));
-const { count, failed } = tapCounts();
-console.log(`1..${count}`);
-process.exitCode = failed || count === 0 ? 1 : 0;
+await runMain(main);

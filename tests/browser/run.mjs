@@ -24,13 +24,12 @@ import path from 'node:path';
 import process from 'node:process';
 
 import {
-  AUDIENCE, Check, ROOT, Stack, assert, diag, notOk, runSteps, sleep, tail, tapCounts,
+  AUDIENCE, Check, ROOT, Stack, assert, diag, runMain, runSteps, sleep, tail,
 } from '../lib/stack.mjs';
 import {
-  card, failureShots, shot as screenshot, signIn as signInPage, watch as watchPage,
+  card, failureShots, findChromium, openPage, shot as screenshot, signIn as signInPage,
 } from '../lib/page.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const OUT = path.resolve(process.env.SPACEPORT_BROWSER_OUT || path.join(ROOT, 'tests', 'out', 'browser'));
 
 const EDITOR = 'fb6c3e19-e378-47e5-b277-9732f9de6e21';
@@ -40,10 +39,6 @@ const LIVE_MS = 2000;
 // The access tokens live this long, so that the page refreshes silently
 // during the run (at half the lifetime at the latest).
 const TOKEN_TTL_S = 20;
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic',
-];
 const DESKTOP = { width: 1280, height: 860 };
 const PHONE = { width: 390, height: 844 };
 const STEP_TIMEOUT_MS = 15000;
@@ -53,7 +48,6 @@ const GIB = 1024 ** 3;
 
 const problems = []; // uncaught page errors and CSP violations
 
-const watch = (page, who) => watchPage(page, who, problems);
 const shot = (page, name) => screenshot(page, OUT, name);
 const signIn = (page, stack, user, shotPrefix) => signInPage(page, stack, user,
   shotPrefix ? (label) => shot(page, `${shotPrefix}-${label}`) : null);
@@ -70,17 +64,8 @@ async function publishChange(stack, driveId, used) {
 
 async function main() {
   fs.mkdirSync(OUT, { recursive: true });
-  let chromium;
-  try {
-    ({ chromium } = await import('playwright-core'));
-  } catch (err) {
-    notOk('playwright-core is installed', `${err.message}\nrun: (cd tests/browser && npm ci)`);
-    return;
-  }
-  if (!fs.existsSync(CHROMIUM)) {
-    notOk(`${CHROMIUM} exists`, 'install the Debian package chromium (tests/run does)');
-    return;
-  }
+  const launch = await findChromium(() => import('playwright-core'));
+  if (!launch) return;
 
   const stack = new Stack({ name: 'browser', tokenTtl: TOKEN_TTL_S });
   let browser;
@@ -128,12 +113,9 @@ async function main() {
   });
 
   step('chromium starts headless', async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    browser = await launch();
     diag(`chromium ${browser.version()}`);
-    ctx.einstein = await browser.newContext({ viewport: DESKTOP });
-    ctx.einstein.setDefaultTimeout(STEP_TIMEOUT_MS);
-    ctx.e = await ctx.einstein.newPage();
-    watch(ctx.e, 'einstein');
+    ctx.e = await openPage(browser, 'einstein', problems, { viewport: DESKTOP, timeout: STEP_TIMEOUT_MS });
     // Every token request of the page, to see the silent refresh.
     ctx.refreshes = 0;
     ctx.e.on('request', (req) => {
@@ -172,10 +154,7 @@ async function main() {
   });
 
   step('marie signs in in a second browser context and sees her personal space', async () => {
-    ctx.marie = await browser.newContext({ viewport: DESKTOP });
-    ctx.marie.setDefaultTimeout(STEP_TIMEOUT_MS);
-    ctx.m = await ctx.marie.newPage();
-    watch(ctx.m, 'marie');
+    ctx.m = await openPage(browser, 'marie', problems, { viewport: DESKTOP, timeout: STEP_TIMEOUT_MS });
     await signIn(ctx.m, stack, 'marie');
     await card(ctx.m, 'personal', 'Marie Curie').waitFor();
     assert(await ctx.m.locator('#account-role').textContent() === 'Space administrator', 'marie\'s role');
@@ -374,7 +353,4 @@ async function main() {
   }
 }
 
-await main().catch((err) => notOk('the test runner', err.stack || err));
-const { count, failed } = tapCounts();
-console.log(`1..${count}`);
-process.exitCode = failed || count === 0 ? 1 : 0;
+await runMain(main);

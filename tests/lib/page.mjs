@@ -3,7 +3,36 @@
 // provider's login page, finding a space's card, screenshots, watching for
 // uncaught errors and Content-Security-Policy violations).
 
+import fs from 'node:fs';
 import path from 'node:path';
+import process from 'node:process';
+
+import { notOk } from './stack.mjs';
+
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--disable-quic',
+];
+
+/** A function that starts Debian's chromium (CHROMIUM) headless through
+ * playwright-core, which load() imports (from the caller's folder, where
+ * its node_modules are); null, after a failing TAP check that says what to
+ * install, when either is missing. */
+export async function findChromium(load) {
+  let chromium;
+  try {
+    ({ chromium } = await load());
+  } catch (err) {
+    notOk('playwright-core is installed', `${err.message}\nrun: (cd tests/browser && npm ci)`);
+    return null;
+  }
+  if (!fs.existsSync(CHROMIUM)) {
+    notOk(`${CHROMIUM} exists`, 'install the Debian package chromium (tests/run does)');
+    return null;
+  }
+  return () => chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+}
 
 /** Records the page's uncaught errors and CSP violations in problems. */
 export function watch(page, who, problems) {
@@ -13,6 +42,17 @@ export function watch(page, who, problems) {
       problems.push(`${who}: ${msg.text()}`);
     }
   });
+}
+
+/** A page in a browser context of its own (its own cookies: another
+ * user), with timeout as every wait's default; its uncaught errors and
+ * CSP violations go to problems. */
+export async function openPage(browser, who, problems, { viewport, timeout }) {
+  const context = await browser.newContext({ viewport });
+  context.setDefaultTimeout(timeout);
+  const page = await context.newPage();
+  watch(page, who, problems);
+  return page;
 }
 
 /** A full-page screenshot as DIR/NAME.png. */
