@@ -202,21 +202,17 @@ static int dav_destination(sp_http_req *req, const sp_api *api, char drive_id[SP
     return dav_drive(u.path, drive_id, why);
 }
 
-/* Reads what u may do on drive id (its role, NULL: nothing). Returns 0
- * or the store's error. */
-static int dav_role(sp_api *api, const sp_user *u, int same_groups, const char *id,
+/* The role the caller of id has on drive (NULL: nothing): content is
+ * the members' business, so an admin's app role gives nothing here (it
+ * reaches the drive through the API, never its files), and a disabled
+ * drive is in the trash, for its Manager too. Returns 0, SP_ERR_NOT_FOUND
+ * for a user never seen, or the store's error. */
+static int dav_role(sp_api *api, const sp_identity *id, const char *drive, sp_file_access *fa,
                     const sp_role **role)
 {
-    sp_authz a = {
-        .act = SP_AUTHZ_SEE_MEMBERS, .actor = u, .drive_id = id, .own_only = !same_groups};
-    int rc = sp_store_authorize(api->store, &a);
-    if (rc < 0 && rc != SP_ERR_NOT_FOUND && rc != SP_ERR_DENIED)
-        return rc;
-    /* Content is the members' business: an admin's app role reaches the
-     * drive through the API, never its files; a disabled drive is in the
-     * trash, for its Manager too. */
-    *role = a.drive_seq && !a.drive_disabled ? a.role : NULL;
-    return 0;
+    int rc = sp_store_file_access(api->store, id->issuer, id->sub, id->groups_digest, drive, fa);
+    *role = rc == 0 && fa->drive_found && !fa->drive_disabled ? fa->role : NULL;
+    return rc;
 }
 
 /* Non-zero when role allows need. */
@@ -283,20 +279,19 @@ static void dav_access(sp_http_req *req, void *ctx)
     }
     /* A user the registry has never seen is a member of nothing: asking
      * must not create them (and their personal drive). */
-    sp_user u;
-    int same_groups;
-    rc = sp_store_user_find(api->store, id.issuer, id.sub, id.groups_digest, &u, &same_groups);
+    sp_file_access fa;
+    const sp_role *role = NULL, *dest_role = NULL;
+    rc = dav_role(api, &id, source, &fa, &role);
+    if (rc == 0 && m->destination != NEED_NONE && strcmp(destination, source) != 0) {
+        sp_file_access other;
+        rc = dav_role(api, &id, destination, &other, &dest_role);
+    } else {
+        dest_role = role;
+    }
     if (rc == SP_ERR_NOT_FOUND) {
         deny(req, api, "you have no role on this space");
         return;
     }
-    const sp_role *role = NULL, *dest_role = NULL;
-    if (rc == 0)
-        rc = dav_role(api, &u, same_groups, source, &role);
-    if (rc == 0 && m->destination != NEED_NONE)
-        rc = strcmp(destination, source) == 0
-                 ? (dest_role = role, 0)
-                 : dav_role(api, &u, same_groups, destination, &dest_role);
     if (rc < 0) {
         dav_count(api, SP_API_DAV_DENIED);
         sp_api__store_error(req, rc);
@@ -311,7 +306,7 @@ static void dav_access(sp_http_req *req, void *ctx)
         return;
     }
     dav_count(api, SP_API_DAV_ALLOWED);
-    sp_http_add_header(req, "X-Spaceport-User-Id", u.id);
+    sp_http_add_header(req, "X-Spaceport-User-Id", fa.user_id);
     sp_http_add_header(req, "X-Spaceport-Role", role->legacy_name);
     sp_http_reply(req, 204, NULL, "", 0);
 }

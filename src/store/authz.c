@@ -15,11 +15,6 @@
 static const char SQL_STANDING[] =
     "SELECT d.seq, d.drive_type, d.name, d.disabled_at IS NOT NULL, "
     SP_BEST_ROLE("?1", "d.seq", "?3") " FROM drives d WHERE d.id = ?2";
-/* The same with the actor's own membership only. */
-static const char SQL_STANDING_OWN[] =
-    "SELECT d.seq, d.drive_type, d.name, d.disabled_at IS NOT NULL,"
-    " (SELECT m.role FROM members m WHERE m.user_seq = ?1 AND m.drive_seq = d.seq"
-    " AND (m.expires_at IS NULL OR m.expires_at > ?3)) FROM drives d WHERE d.id = ?2";
 /* An unexpired share of the drive's item, and whether the actor made it:
  * an expired one is gone for everyone, its sharer included. */
 static const char SQL_SHARE[] = "SELECT s.creator_seq = ?1 FROM shares s"
@@ -37,7 +32,7 @@ static const char SQL_MEMBER[] =
 /* Reads the drive's row and the actor's role into a. */
 static int read_standing(sp_conn *c, sp_authz *a)
 {
-    sqlite3_stmt *s = sp_store__stmt(c, a->own_only ? SQL_STANDING_OWN : SQL_STANDING);
+    sqlite3_stmt *s = sp_store__stmt(c, SQL_STANDING);
     if (!s)
         return SP_ERR_DB;
     sqlite3_bind_int64(s, 1, a->actor->seq);
@@ -185,4 +180,40 @@ int sp_authz_decide(sp_authz *a)
         return 0;
     }
     return refuse(a, SP_ERR_DENIED, "unknown request");
+}
+
+/* The user, the drive and the user's best unexpired role on it: through
+ * their groups only while the stored groups are the token's (?4). One
+ * statement: this runs before every file request. */
+static const char SQL_FILE_ACCESS[] =
+    "SELECT u.id, d.seq IS NOT NULL, d.disabled_at IS NOT NULL,"
+    " CASE WHEN u.groups_digest = ?4 THEN " SP_BEST_ROLE("u.seq", "d.seq", "?5")
+    " ELSE (SELECT m.role FROM members m WHERE m.user_seq = u.seq AND m.drive_seq = d.seq"
+    " AND (m.expires_at IS NULL OR m.expires_at > ?5)) END"
+    " FROM users u LEFT JOIN drives d ON d.id = ?3 WHERE u.issuer = ?1 AND u.sub = ?2";
+
+int sp_store_file_access(sp_store *st, const char *issuer, const char *sub,
+                         const char *groups_digest, const char *drive_id, sp_file_access *out)
+{
+    memset(out, 0, sizeof *out);
+    sp_conn *r = sp_store__reader(st);
+    sqlite3_stmt *s = r ? sp_store__stmt(r, SQL_FILE_ACCESS) : NULL;
+    if (!s)
+        return SP_ERR_DB;
+    sqlite3_bind_text(s, 1, issuer, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, sub, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, drive_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, groups_digest ? groups_digest : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 5, sp_time_now_ms());
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        sp_store__copy_text(s, 0, out->user_id, sizeof out->user_id);
+        out->drive_found = sqlite3_column_int(s, 1);
+        out->drive_disabled = sqlite3_column_int(s, 2);
+        out->role = sp_role_find((const char *)sqlite3_column_text(s, 3));
+    }
+    sp_store__done(s);
+    if (rc == SQLITE_ROW)
+        return 0;
+    return rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(r, rc, "file access");
 }

@@ -54,9 +54,6 @@ typedef struct sp_authz {
     const char *item_id;    /* CHANGE_SHARE: the share must be of this item */
     const char *target_id;  /* CHANGE_SHARE: share id; REMOVE_MEMBER: permission id */
     const char *grant_role; /* SHARE, CHANGE_SHARE: role id granted; NULL: none (yet) */
-    int own_only;           /* count the actor's own membership only, not their groups':
-                             * their stored groups are not their token's (a check that
-                             * cannot provision them) */
 
     /* What was read (0 / NULL / "" when the drive does not exist). */
     int64_t drive_seq;
@@ -90,5 +87,30 @@ int sp_store_authorize(sp_store *st, sp_authz *a);
  * SP_ERR_DENIED.
  */
 int sp_authz_decide(sp_authz *a);
+
+/* ---- reading files: the WebDAV server's access check ---- */
+
+/* What a caller's role on a drive is, for serving its files. */
+typedef struct sp_file_access {
+    char user_id[SP_USER_ID_LEN]; /* the caller's public id */
+    int drive_found;              /* the drive exists (not purged) */
+    int drive_disabled;           /* it is in the trash */
+    const sp_role *role;          /* best unexpired role on it, NULL: none */
+} sp_file_access;
+
+/*
+ * Reads, on the calling thread's reader, the role the user of (issuer,
+ * sub) has on drive drive_id, writing nothing: a user never seen is not
+ * provisioned (SP_ERR_NOT_FOUND: they are a member of nothing). The role
+ * is the API's: their own membership or a group's, unexpired, the best.
+ * Group memberships are those stored at the user's last provisioning;
+ * when groups_digest (the token's, "" or NULL for none) differs from
+ * theirs, the stored ones are not the token's and only the user's own
+ * membership counts: a group the token left out gives nothing at once,
+ * and one it added counts from the user's next API request. Returns 0,
+ * SP_ERR_NOT_FOUND or SP_ERR_DB.
+ */
+int sp_store_file_access(sp_store *st, const char *issuer, const char *sub,
+                         const char *groups_digest, const char *drive_id, sp_file_access *out);
 
 #endif

@@ -251,17 +251,6 @@ int sp_store_user_provision(sp_store *st, const sp_user_claims *claims, sp_user 
     return rc;
 }
 
-int sp_store_user_find(sp_store *st, const char *issuer, const char *sub,
-                       const char *groups_digest, sp_user *out, int *same_groups)
-{
-    sp_conn *r = sp_store__reader(st);
-    if (!r)
-        return SP_ERR_DB;
-    int has_drive;
-    int found = find_by_sub(r, issuer, sub, groups_digest, out, &has_drive, same_groups);
-    return found < 0 ? found : found ? 0 : SP_ERR_NOT_FOUND;
-}
-
 int sp_store_user_get(sp_store *st, const char *id, sp_user *out)
 {
     sp_conn *r = sp_store__reader(st);

@@ -57,17 +57,6 @@ typedef struct sp_user {
 int sp_store_user_provision(sp_store *st, const sp_user_claims *claims, sp_user *out,
                             int *created);
 
-/*
- * Looks up the user of (issuer, sub) without provisioning: nothing is
- * created or updated, so a check that must not write (the WebDAV access
- * check) can ask. *same_groups is set to 1 when the stored group
- * memberships are those of groups_digest (the token's; "" or NULL for
- * none), 0 when the token's groups changed since the user was last
- * provisioned. Returns 0, SP_ERR_NOT_FOUND or SP_ERR_DB.
- */
-int sp_store_user_find(sp_store *st, const char *issuer, const char *sub,
-                       const char *groups_digest, sp_user *out, int *same_groups);
-
 /* Looks a user up by its public id. Returns 0 or SP_ERR_NOT_FOUND. */
 int sp_store_user_get(sp_store *st, const char *id, sp_user *out);
 
