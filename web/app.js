@@ -24,8 +24,6 @@ const GIB = 1024 ** 3;
 // Roles of a space's members (v1.0 names) that may write its files: the
 // WebDAV server's check (Spaceport's /api/v1/dav-access) decides the same.
 const WRITE_ROLES = new Set(['manager', 'editor']);
-// The action of a share's role that lets the grantee add files.
-const UPLOAD_ACTION = 'libre.graph/driveItem/upload/create';
 
 const $ = (id) => document.getElementById(id);
 
@@ -231,23 +229,19 @@ async function copyText(text, input, button) {
 
 /** Whether the caller's role on the drive lets them add files, as the
  * page knows it: a member's role (theirs or a group's) on a space of this
- * instance, or the role of a whole space shared with them. A drive whose
- * WebDAV URL is on another origin (a remote space) is not written from here. */
+ * instance, the same rule as the WebDAV server's check. Shares received
+ * (mountpoints) are not served over WebDAV, and a remote space's URL is
+ * another origin's. */
 function mayUpload(drive) {
   const url = drive.root?.webDavUrl;
-  if (!url || drive.root?.deleted || new URL(url, window.location.href).origin !== window.location.origin) {
+  if (!url || drive.root.deleted || new URL(url, window.location.href).origin !== window.location.origin
+      || (drive.driveType !== 'personal' && drive.driveType !== 'project')) {
     return false;
   }
-  if (drive.driveType === 'personal' || drive.driveType === 'project') {
-    const groups = new Set((state.me?.memberOf || []).map((g) => g.id));
-    return (drive.root.permissions || []).some((p) => (p.roles || []).some((r) => WRITE_ROLES.has(r))
-      && (p.grantedToIdentities || []).some((i) => (i.user && i.user.id === state.me?.id)
-        || (i.group && groups.has(i.group.id))));
-  }
-  const remote = drive.root.remoteItem;
-  if (drive.driveType !== 'mountpoint' || !remote || remote.id !== remote.driveId) return false;
-  const role = state.roles.find((r) => r.id === remote.permissions?.[0]?.roles?.[0]);
-  return (role?.rolePermissions || []).some((p) => (p.allowedResourceActions || []).includes(UPLOAD_ACTION));
+  const groups = new Set((state.me?.memberOf || []).map((g) => g.id));
+  return (drive.root.permissions || []).some((p) => (p.roles || []).some((r) => WRITE_ROLES.has(r))
+    && (p.grantedToIdentities || []).some((i) => (i.user && i.user.id === state.me?.id)
+      || (i.group && groups.has(i.group.id))));
 }
 
 /** What a failed upload means, in words. */
