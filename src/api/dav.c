@@ -8,10 +8,7 @@
  * caller's role on the drive the path names, as the API decides it: 204
  * with the user and role when allowed, 401 for no valid token, 403 for
  * everything else. The server then serves the path itself, so the path is
- * read as strictly as the server maps it to a file: one percent-decoding,
- * repeated '/' merged, and anything whose meaning a server or a file
- * system could read differently (dot segments, an encoded '/', '\', NUL,
- * control characters) is refused rather than normalised.
+ * read as strictly as the server maps it to a file (util/davpath.h).
  *
  * It runs on every file request, so it must cost little and change
  * nothing: the token comes from the verifier's cache, the user is read
@@ -20,16 +17,12 @@
  */
 #include "api/internal.h"
 
+#include "util/davpath.h"
 #include "util/err.h"
 #include "util/id.h"
 #include "util/url.h"
 
 #include <string.h>
-
-/* Longest X-Original-URI and Destination read: the HTTP layer's own
- * request target limit, which nginx's default request-line buffers
- * (8 KiB) match; a longer one cannot name a real request. */
-#define SP_DAV_URI_MAX SP_HTTP_URI_MAX
 
 /* What a method needs on the drive of its path and of its Destination. */
 typedef enum dav_need { NEED_NONE, NEED_READ, NEED_WRITE } dav_need;
@@ -49,109 +42,6 @@ static const struct dav_method {
     {"PATCH", NEED_WRITE, NEED_NONE},     {"COPY", NEED_READ, NEED_WRITE},
     {"MOVE", NEED_WRITE, NEED_WRITE},
 };
-
-/* The path prefixes the storage serves spaces under, as segments: oCIS's
- * and OpenCloud's clients build either from the server's origin. */
-static const char *const dav_prefixes[][3] = {
-    {"dav", "spaces", NULL},
-    {"remote.php", "dav", "spaces"},
-};
-
-/* Non-zero when s is a drive id as the registry makes them: a UUID in
- * lower case (util/id.h). */
-static int is_drive_id(const char *s)
-{
-    for (size_t i = 0; i < SP_ID_LEN - 1; i++) {
-        char c = s[i];
-        if (i == 8 || i == 13 || i == 18 || i == 23
-                ? c != '-'
-                : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return 0;
-    }
-    return s[SP_ID_LEN - 1] == '\0';
-}
-
-/*
- * Reads the drive id out of path, an origin-form request target (a query
- * is ignored), into drive_id. The path is percent-decoded once into
- * segments; the first ones must be one of dav_prefixes, the next the
- * drive id. Returns 0, or SP_ERR_INVALID with *why (static text).
- */
-static int dav_drive(const char *path, char drive_id[SP_ID_LEN], const char **why)
-{
-    size_t len = strcspn(path, "?");
-    if (len == 0 || path[0] != '/') {
-        *why = "the path is not an absolute path";
-        return SP_ERR_INVALID;
-    }
-    if (len >= SP_DAV_URI_MAX) {
-        *why = "the path is too long";
-        return SP_ERR_INVALID;
-    }
-    /* The decoded segments, each ending in a NUL; empty ones (from "//")
-     * are merged away as the server merges them. */
-    char decoded[SP_DAV_URI_MAX];
-    const char *segment[4] = {0};
-    size_t count = 0, out = 0, start = 0;
-    for (size_t i = 1; i <= len; i++) {
-        unsigned char c = i < len ? (unsigned char)path[i] : '/';
-        if (c == '/') {
-            if (out == start)
-                continue;
-            decoded[out] = '\0';
-            const char *seg = decoded + start;
-            if (strcmp(seg, ".") == 0 || strcmp(seg, "..") == 0) {
-                *why = "the path has a dot segment";
-                return SP_ERR_INVALID;
-            }
-            if (count < sizeof segment / sizeof segment[0])
-                segment[count] = seg;
-            count++;
-            start = ++out;
-            continue;
-        }
-        if (c == '%') {
-            int hi = i + 2 < len ? sp_url_hex(path[i + 1]) : -1;
-            int lo = hi >= 0 ? sp_url_hex(path[i + 2]) : -1;
-            if (lo < 0) {
-                *why = "the path has a malformed percent-encoding";
-                return SP_ERR_INVALID;
-            }
-            c = (unsigned char)(hi << 4 | lo);
-            i += 2;
-            if (c == '/') {
-                *why = "the path has an encoded '/'";
-                return SP_ERR_INVALID;
-            }
-        }
-        if (c < 0x20 || c == 0x7f || c == '\\' || c == '#') {
-            *why = "the path has a control character, '\\' or '#'";
-            return SP_ERR_INVALID;
-        }
-        decoded[out++] = (char)c;
-    }
-    for (size_t p = 0; p < sizeof dav_prefixes / sizeof dav_prefixes[0]; p++) {
-        size_t n = 0;
-        while (n < 3 && dav_prefixes[p][n] && n < count &&
-               strcmp(segment[n], dav_prefixes[p][n]) == 0)
-            n++;
-        if (n < 3 && dav_prefixes[p][n])
-            continue;
-        if (n >= count) {
-            *why = "the path names no space";
-            return SP_ERR_INVALID;
-        }
-        if (!is_drive_id(segment[n])) {
-            *why = strchr(segment[n], '!') ? "shares of single items are not served over WebDAV"
-                                           : "the path does not name a space by its id";
-            return SP_ERR_INVALID;
-        }
-        memcpy(drive_id, segment[n], SP_ID_LEN);
-        return 0;
-    }
-    *why = "the path is not under /dav/spaces/ or /remote.php/dav/spaces/";
-    return SP_ERR_INVALID;
-}
 
 /* Non-zero when authority (a Host header, or NULL) names the host and
  * port of u, read with u's scheme. */
@@ -177,7 +67,7 @@ static int same_origin(const char *base, const sp_url *u)
 /*
  * Reads the drive id of a COPY or MOVE's Destination: an absolute URL on
  * this origin (the request's Host, the public URL or the WebDAV URL),
- * whose path is read as dav_drive reads the request's. Returns 0 or
+ * whose path is read as the request's (util/davpath.h). Returns 0 or
  * SP_ERR_INVALID with *why.
  */
 static int dav_destination(sp_http_req *req, const sp_api *api, char drive_id[SP_ID_LEN],
@@ -189,7 +79,7 @@ static int dav_destination(sp_http_req *req, const sp_api *api, char drive_id[SP
         return SP_ERR_INVALID;
     }
     sp_url u;
-    if (strlen(dest) >= SP_DAV_URI_MAX || sp_url_parse(dest, &u, NULL) < 0 ||
+    if (strlen(dest) >= SP_DAVPATH_MAX || sp_url_parse(dest, &u, NULL) < 0 ||
         (strcmp(u.scheme, "http") != 0 && strcmp(u.scheme, "https") != 0)) {
         *why = "the Destination is not an absolute http(s) URL";
         return SP_ERR_INVALID;
@@ -199,7 +89,7 @@ static int dav_destination(sp_http_req *req, const sp_api *api, char drive_id[SP
         *why = "the Destination is on another origin";
         return SP_ERR_INVALID;
     }
-    return dav_drive(u.path, drive_id, why);
+    return sp_davpath_drive(u.path, drive_id, why);
 }
 
 /* The role the caller of id has on drive (NULL: nothing): content is
@@ -210,7 +100,12 @@ static int dav_destination(sp_http_req *req, const sp_api *api, char drive_id[SP
 static int dav_role(sp_api *api, const sp_identity *id, const char *drive, sp_file_access *fa,
                     const sp_role **role)
 {
-    int rc = sp_store_file_access(api->store, id->issuer, id->sub, id->groups_digest, drive, fa);
+    sp_user_claims who = {.issuer = id->issuer,
+                          .sub = id->sub,
+                          .groups = id->groups,
+                          .group_count = id->group_count,
+                          .groups_digest = id->groups_digest};
+    int rc = sp_store_file_access(api->store, &who, drive, fa);
     *role = rc == 0 && fa->drive_found && !fa->drive_disabled ? fa->role : NULL;
     return rc;
 }
@@ -272,7 +167,7 @@ static void dav_access(sp_http_req *req, void *ctx)
     }
     char source[SP_ID_LEN], destination[SP_ID_LEN];
     const char *why;
-    if (dav_drive(uri, source, &why) < 0 ||
+    if (sp_davpath_drive(uri, source, &why) < 0 ||
         (m->destination != NEED_NONE && dav_destination(req, api, destination, &why) < 0)) {
         deny(req, api, why);
         return;

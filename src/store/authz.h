@@ -99,18 +99,16 @@ typedef struct sp_file_access {
 } sp_file_access;
 
 /*
- * Reads, on the calling thread's reader, the role the user of (issuer,
- * sub) has on drive drive_id, writing nothing: a user never seen is not
- * provisioned (SP_ERR_NOT_FOUND: they are a member of nothing). The role
- * is the API's: their own membership or a group's, unexpired, the best.
- * Group memberships are those stored at the user's last provisioning;
- * when groups_digest (the token's, "" or NULL for none) differs from
- * theirs, the stored ones are not the token's and only the user's own
- * membership counts: a group the token left out gives nothing at once,
- * and one it added counts from the user's next API request. Returns 0,
- * SP_ERR_NOT_FOUND or SP_ERR_DB.
+ * Reads, on the calling thread's reader, the role the user of who
+ * (issuer, sub and the token's groups; borrowed) has on drive drive_id,
+ * writing nothing: a user never seen is not provisioned (SP_ERR_NOT_FOUND:
+ * they are a member of nothing). The role is the API's: their own
+ * membership or a group's, unexpired, the best. The groups are the
+ * token's, as provisioning would make them: the stored memberships while
+ * their digest is the token's, else the token's names looked up one by
+ * one. Returns 0, SP_ERR_NOT_FOUND or SP_ERR_DB.
  */
-int sp_store_file_access(sp_store *st, const char *issuer, const char *sub,
-                         const char *groups_digest, const char *drive_id, sp_file_access *out);
+int sp_store_file_access(sp_store *st, const sp_user_claims *who, const char *drive_id,
+                         sp_file_access *out);
 
 #endif

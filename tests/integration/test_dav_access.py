@@ -9,9 +9,10 @@ nothing more.
   user is refused. On a project space a SpaceViewer reads but cannot PUT,
   MOVE or LOCK; a SpaceEditor writes; COPY needs read on the source and
   write on the Destination's space, so a Viewer space copies into an
-  Editor space and not the reverse. A group's role counts, and stops
-  counting the moment a token leaves the group out, before Spaceport has
-  seen that token anywhere else. An expired membership, a disabled space
+  Editor space and not the reverse. A group's role counts as the token
+  names the groups: from the first token that names it and no longer
+  from one that leaves it out, before Spaceport has seen that token
+  anywhere else. An expired membership, a disabled space
   (its Manager too), a purged space, an unknown id are refused; the admin
   and space admin app roles give no access to files.
 - Tokens: none, forged, expired: 401 with WWW-Authenticate.
@@ -165,16 +166,31 @@ def roles(t, sp, c, ids, d):
 
 
 def groups(t, sp, idp, c, ids, d):
-    """A group's role counts; a token that leaves the group out loses it at once."""
+    """A group's role counts as the token names it, before Spaceport has seen
+    that token anywhere else (the check provisions nothing)."""
     p = '/dav/spaces/%s/lab.txt' % d['p']
     r = check(c['gus'], 'PUT', p)
     t.ok(r.status == 204 and r.headers.get('x-spaceport-role') == 'editor',
          'gus, in group physics (SpaceEditor on P), may PUT', (r.status, r.headers))
     left = Client(sp, idp.token('gus', groups=[]))
     t.eq(check(left, 'GET', p).status, 403,
-         'a token of gus that no longer names physics is refused at once, though the check '
-         'writes nothing and Spaceport has not seen that token before')
+         'a token of gus that no longer names physics is refused at once, though Spaceport '
+         'still holds his physics membership from his last API request')
+    t.eq(check(Client(sp, idp.token('gus', groups=['chemistry'])), 'GET', p).status, 403,
+         'nor does a token naming another group instead')
+    more = Client(sp, idp.token('gus', groups=['chemistry', 'physics']))
+    t.eq(check(more, 'PUT', p).status, 204,
+         'a token naming physics among new groups still passes')
+    joined = Client(sp, idp.token('marie', groups=['physics']))
+    r = check(joined, 'PUT', p)
+    t.ok(r.status == 204 and r.headers.get('x-spaceport-role') == 'editor',
+         'marie, provisioned without groups, passes with her first token naming physics',
+         (r.status, r.body))
+    t.eq(check(c['marie'], 'GET', p).status, 403, 'and not with her token without it')
     t.eq(check(c['gus'], 'PUT', p).status, 204, 'his token naming physics still passes')
+    t.eq(sp.db_rows("SELECT count(*) FROM group_members gm JOIN users u ON u.seq = gm.user_seq"
+                    " WHERE u.sub = 'marie'")[0][0], 0,
+         "and none of it changed the stored group memberships (marie's are still none)")
 
 
 def lifecycle(t, sp, c, ids, d):
