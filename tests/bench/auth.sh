@@ -26,12 +26,8 @@
 # WRK_THREADS (default 2), CONNECTIONS (default 64), VERIFY_ROUNDS (default 3).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-build=${BUILD:-$root/build}
-duration=${DURATION:-10}
-wrk_threads=${WRK_THREADS:-2}
-connections=${CONNECTIONS:-64}
+. "$root/tests/bench/lib.sh"
 verify_rounds=${VERIFY_ROUNDS:-3}
-bin=$build/spaceport
 verify_bench=$build/tests/bench/verify_bench
 bare_mhd=$build/tests/bench/bare_mhd
 for f in "$bin" "$verify_bench" "$bare_mhd"; do
@@ -41,18 +37,6 @@ for tool in wrk openssl nats-server curl; do
   command -v "$tool" >/dev/null || { echo "auth.sh: $tool not found" >&2; exit 2; }
 done
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 400); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; return 1; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # Requests/sec of a wrk run; fails when any answer was not 2xx.
 wrk_rps() {
   local out
@@ -84,42 +68,8 @@ printf 'spaceport verify/s (cache miss): %8.0f (best of %d; wall clock: %.0f)\n'
 echo "ratio: $(ratio "$miss" "$openssl_verify") (goal >= 0.9)"
 
 echo "== authenticated GET /graph/v1.0/me, wrk -c$connections -t$wrk_threads -d${duration}s =="
-# The test issuer (discovery + JWKS) and a token for one user.
-/usr/bin/python3 - "$root/tests/integration" >"$work/issuer.out" 2>"$work/issuer.err" <<'EOF' &
-import sys, time
-sys.path.insert(0, sys.argv[1])
-from issuer import TestIssuer
-iss = TestIssuer(keys=[('bench', 'RSA')]).start()
-print(iss.url)
-print(iss.mint(key='bench', claims={'sub': 'bench-user', 'preferred_username': 'bench',
-                                        'name': 'Bench User', 'exp': int(time.time()) + 3600}))
-print(iss.mint(key='bench', claims={'sub': 'bench-groups', 'preferred_username': 'benchg',
-                                        'name': 'Bench Groups', 'exp': int(time.time()) + 3600,
-                                        'groups': ['group-%02d' % i for i in range(32)]}))
-sys.stdout.flush()
-while True:
-    time.sleep(3600)
-EOF
-pids+=($!)
-for _ in $(seq 1 200); do [[ $(wc -l <"$work/issuer.out") -ge 3 ]] && break; sleep 0.05; done
-issuer_url=$(sed -n 1p "$work/issuer.out")
-token=$(sed -n 2p "$work/issuer.out")
-token_groups=$(sed -n 3p "$work/issuer.out")
-[[ -n $token ]] || { echo "auth.sh: test issuer did not start" >&2; cat "$work/issuer.err" >&2; exit 1; }
-
-nats_port=$(port)
-nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$work/nats" >/dev/null 2>&1 &
-pids+=($!)
-http_port=$(port)
-SPACEPORT_OIDC_ISSUERS=$issuer_url SPACEPORT_NATS_URL=nats://127.0.0.1:$nats_port \
-SPACEPORT_HTTP_ADDR=127.0.0.1:$http_port SPACEPORT_DATA_DIR=$work/data SPACEPORT_LOG_LEVEL=warn \
-  "$bin" serve 2>"$work/spaceport.err" &
-pids+=($!)
-if ! wait_http "http://127.0.0.1:$http_port/readyz"; then
-  echo "auth.sh: spaceport not ready" >&2
-  tail -5 "$work/spaceport.err" >&2
-  exit 1
-fi
+bench_issuer
+bench_spaceport
 me=$(curl -fs -H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/graph/v1.0/me")
 echo "warm-up /me: $me"
 sp_rps=$(wrk_rps -H "Authorization: Bearer $token" "http://127.0.0.1:$http_port/graph/v1.0/me")

@@ -23,30 +23,14 @@
 # FILE_BYTES (default 4096).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-build=${BUILD:-$root/build}
-duration=${DURATION:-10}
-wrk_threads=${WRK_THREADS:-2}
-connections=${CONNECTIONS:-64}
+. "$root/tests/bench/lib.sh"
 rounds=${ROUNDS:-3}
 file_bytes=${FILE_BYTES:-4096}
-bin=$build/spaceport
 [[ -x $bin ]] || { echo "webdav.sh: $bin missing; run ninja -C $build" >&2; exit 2; }
 for tool in wrk nats-server curl nginx; do
   command -v "$tool" >/dev/null || { echo "webdav.sh: $tool not found" >&2; exit 2; }
 done
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { for _ in $(seq 1 400); do curl -fs -o /dev/null "$@" 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # One wrk run: prints "requests/s p50_ms p99_ms"; fails when any answer was
 # not 2xx (a refused check would otherwise look fast).
@@ -72,42 +56,10 @@ wrk_run() {
     END { printf "%s %.3f %.3f\n", rps, p50, p99 }' <<<"$out"
 }
 
-# The test issuer (discovery + JWKS) and a token for one user.
-touch "$work/issuer.out"
-/usr/bin/python3 - "$root/tests/integration" >"$work/issuer.out" 2>"$work/issuer.err" <<'PY' &
-import sys, time
-sys.path.insert(0, sys.argv[1])
-from issuer import TestIssuer
-iss = TestIssuer(keys=[('bench', 'RSA')]).start()
-print(iss.url)
-print(iss.mint(key='bench', claims={'sub': 'bench-user', 'preferred_username': 'bench',
-                                        'name': 'Bench User', 'exp': int(time.time()) + 3600}))
-sys.stdout.flush()
-while True:
-    time.sleep(3600)
-PY
-pids+=($!)
-for _ in $(seq 1 200); do [[ $(wc -l <"$work/issuer.out") -ge 2 ]] && break; sleep 0.05; done
-issuer_url=$(sed -n 1p "$work/issuer.out")
-token=$(sed -n 2p "$work/issuer.out")
-[[ -n $token ]] || { echo "webdav.sh: test issuer did not start" >&2; cat "$work/issuer.err" >&2; exit 1; }
-
-nats_port=$(port)
-nats-server -a 127.0.0.1 -p "$nats_port" -js -sd "$work/nats" >/dev/null 2>&1 &
-pids+=($!)
-http_port=$(port)
+bench_issuer
 web_port=$(port)
 web=http://127.0.0.1:$web_port
-SPACEPORT_OIDC_ISSUERS=$issuer_url SPACEPORT_NATS_URL=nats://127.0.0.1:$nats_port \
-SPACEPORT_HTTP_ADDR=127.0.0.1:$http_port SPACEPORT_DATA_DIR=$work/data SPACEPORT_LOG_LEVEL=warn \
-SPACEPORT_PUBLIC_URL=$web \
-  "$bin" serve 2>"$work/spaceport.err" &
-pids+=($!)
-if ! wait_http "http://127.0.0.1:$http_port/readyz"; then
-  echo "webdav.sh: spaceport not ready" >&2
-  tail -5 "$work/spaceport.err" >&2
-  exit 1
-fi
+bench_spaceport SPACEPORT_PUBLIC_URL="$web"
 
 # The same directory without the check: a location for this benchmark only.
 storage=$work/storage

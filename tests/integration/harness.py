@@ -92,6 +92,18 @@ def wait_until(predicate, timeout=10.0, interval=0.05):
         time.sleep(interval)
 
 
+def stop_process(proc, sig=signal.SIGTERM, timeout=10.0):
+    """Sends sig to proc (a Popen, or None) if it still runs and reaps it,
+    killing it when it has not exited within timeout."""
+    if proc and proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class TAP:
     """Minimal TAP producer; failures print diagnostics as comments."""
 
@@ -154,13 +166,7 @@ class Nats:
         return self
 
     def stop(self, sig=signal.SIGTERM):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc, sig)
         self.proc = None
         if getattr(self, 'log', None):
             self.log.close()
@@ -392,13 +398,7 @@ class Webdav:
         return text
 
     def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
         if getattr(self, '_out', None):
             self._out.close()

@@ -113,10 +113,19 @@ def check_owner(t, dav, tok, drive, form):
         t.ok(r.status == 403 and os.path.isdir(dav.path(drive)),
              '%s: %s of the space root itself: 403, the space stays' % (tag, method), r.status)
     dav.request('PUT', base + '/keep.txt', b'keep', bearer(tok))
-    r = dav.request('COPY', base + '/keep.txt',
-                    headers=bearer(tok, Destination='%s%s/%s/' % (dav.url, form, drive)))
-    t.ok(r.status == 403 and read(dav.path(drive, 'keep.txt')) == b'keep',
-         '%s: COPY over the space root: 403' % tag, r.status)
+    dav.request('MKCOL', base + '/folder/', headers=bearer(tok))
+    encoded = form.replace('/dav/', '/%64av/')  # the same prefix, a letter encoded
+    for source, dest in (('/keep.txt', form + '/' + drive + '/'),
+                         ('/folder/', form + '/' + drive + '/'),
+                         ('/folder/', form + '/' + drive + '//'),
+                         ('/folder/', form + '//' + drive + '/'),
+                         ('/folder/', encoded + '/' + drive + '/')):
+        r = dav.request('COPY', base + source,
+                        headers=bearer(tok, Destination=dav.url + dest, Overwrite='T'))
+        t.ok(r.status == 403 and read(dav.path(drive, 'keep.txt')) == b'keep',
+             '%s: COPY of %s over the space root (%s): 403, the space stays' % (tag, source, dest),
+             r.status)
+    dav.request('DELETE', base + '/folder/', headers=bearer(tok))
     os.unlink(dav.path(drive, 'keep.txt'))
 
 
