@@ -34,7 +34,7 @@ JS_ACK_WAIT = 1.0
 JS_RETRY_MAX = 5.0
 
 
-class BusError(Exception):
+class BusError(RuntimeError):
     """The bus refused something or could not be reached."""
 
 
@@ -94,7 +94,7 @@ class Bus:
         self.acks = {}
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
-        self.subscribe(self.inbox + '.*', self._on_ack)
+        Bus.subscribe(self, self.inbox + '.*', self._on_ack)  # not a subclass's
         self.flush(timeout)
 
     def _send(self, data):
@@ -184,7 +184,7 @@ class Bus:
                 n += 1
                 if self.closed:
                     raise BusError('connection to %s closed' % self.url)
-                self.publish(subject, body, headers, reply)
+                Bus.publish(self, subject, body, headers, reply)
                 try:
                     status, answer = q.get(timeout=JS_ACK_WAIT)
                 except queue.Empty:

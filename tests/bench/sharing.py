@@ -141,11 +141,7 @@ class Recorder:
 
 
 def subscribe(nc, subject):
-    q = nc.subscribe(subject)
-    sid = next(k for k, v in nc.subs.items() if v is q)
-    rec = Recorder()
-    nc.subs[sid] = rec
-    return rec
+    return nc.subscribe(subject, sink=Recorder())
 
 
 def cpu_seconds(pid):
