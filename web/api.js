@@ -68,46 +68,54 @@ export class Api {
     this.auth = auth;
   }
 
-  /** One request; resolves to the JSON body (null when empty), rejects
-   * with ApiError or AuthError. A 401 is retried once after a refresh. */
-  async request(method, path, body) {
+  /** One request with the access token (any body fetch takes); resolves
+   * to the Response, whatever its status, or rejects with ApiError (no
+   * answer) or AuthError. A 401 is retried once after a refresh; a second
+   * one ends the session. */
+  async send(method, url, body, headers = {}) {
     for (let attempt = 0; ; attempt++) {
       const token = await this.auth.accessToken();
-      const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
-      if (body !== undefined) headers['Content-Type'] = 'application/json';
       let response;
       try {
-        response = await fetch(path, {
+        response = await fetch(url, {
           method,
-          headers,
-          body: body === undefined ? undefined : JSON.stringify(body),
+          headers: { ...headers, Authorization: `Bearer ${token}` },
+          body,
           cache: 'no-store',
         });
       } catch {
         throw new ApiError(0, 'network', 'no answer');
       }
-      if (response.status === 401 && attempt === 0) {
+      if (response.status !== 401) return response;
+      if (attempt === 0) {
         await this.auth.refresh();
         continue;
       }
-      const text = await response.text();
-      let json = null;
-      if (text) {
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = null;
-        }
-      }
-      if (!response.ok) {
-        if (response.status === 401) {
-          this.auth.expire('Your session has expired. Please sign in again.');
-        }
-        const e = json && json.error;
-        throw new ApiError(response.status, e?.code, e?.message || response.statusText);
-      }
-      return json;
+      return this.auth.expire('Your session has expired. Please sign in again.');
     }
+  }
+
+  /** One API request; resolves to the JSON body (null when empty), rejects
+   * with ApiError or AuthError. */
+  async request(method, path, body) {
+    const headers = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const response = await this.send(method, path,
+      body === undefined ? undefined : JSON.stringify(body), headers);
+    const text = await response.text();
+    let json = null;
+    if (text) {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = null;
+      }
+    }
+    if (!response.ok) {
+      const e = json && json.error;
+      throw new ApiError(response.status, e?.code, e?.message || response.statusText);
+    }
+    return json;
   }
 
   get(path) {
@@ -166,6 +174,16 @@ export class Api {
 
   invite(driveId, recipient, roleId) {
     return this.post(`${this.rootPath(driveId)}/invite`, { recipients: [recipient], roles: [roleId] });
+  }
+
+  /** PUTs a file to a WebDAV URL of the storage (the page's origin);
+   * resolves to the status (201 created, 204 replaced), rejects with
+   * ApiError (403: the role may not write) or AuthError. */
+  async upload(url, file) {
+    const response = await this.send('PUT', url, file,
+      { 'Content-Type': file.type || 'application/octet-stream' });
+    if (!response.ok) throw new ApiError(response.status, 'webdav', response.statusText);
+    return response.status;
   }
 
   removePermission(driveId, permissionId) {

@@ -1,8 +1,9 @@
-// app.js - the Spaceport page: sign-in, the list of spaces, creating
-// project spaces, sharing, registering remote spaces and the live feed.
+// app.js - the Spaceport page: sign-in, the list of spaces, uploading a
+// file over WebDAV, creating project spaces, sharing, registering remote
+// spaces and the live feed.
 // Plain DOM; no framework and no build step.
 
-import { Api, describe } from './api.js';
+import { Api, ApiError, describe } from './api.js';
 import { Auth, AuthError } from './auth.js';
 import { Feed } from './feed.js';
 
@@ -20,6 +21,9 @@ const HIGHLIGHT_MS = 4000;
 // Relative times ("3 minutes ago") are refreshed this often.
 const CLOCK_MS = 30000;
 const GIB = 1024 ** 3;
+// Roles of a space's members (v1.0 names) that may write its files: the
+// WebDAV server's check (Spaceport's /api/v1/dav-access) decides the same.
+const WRITE_ROLES = new Set(['manager', 'editor']);
 
 const $ = (id) => document.getElementById(id);
 
@@ -117,6 +121,7 @@ const state = {
   loading: null,
   highlight: new Map(), // drive id -> until (ms)
   people: new Map(), // user id -> display name, from what the API showed
+  uploads: new Map(), // drive id -> {text, ok}: the last upload's outcome
 };
 
 function remember(user) {
@@ -222,6 +227,75 @@ async function copyText(text, input, button) {
   }, 1500);
 }
 
+/** Whether the caller's role on the drive lets them add files, as the
+ * page knows it: a member's role (theirs or a group's) on a space of this
+ * instance, the same rule as the WebDAV server's check. Shares received
+ * (mountpoints) are not served over WebDAV, and a remote space's URL is
+ * another origin's. */
+function mayUpload(drive) {
+  const url = drive.root?.webDavUrl;
+  if (!url || drive.root.deleted || new URL(url, window.location.href).origin !== window.location.origin
+      || (drive.driveType !== 'personal' && drive.driveType !== 'project')) {
+    return false;
+  }
+  const groups = new Set((state.me?.memberOf || []).map((g) => g.id));
+  return (drive.root.permissions || []).some((p) => (p.roles || []).some((r) => WRITE_ROLES.has(r))
+    && (p.grantedToIdentities || []).some((i) => (i.user && i.user.id === state.me?.id)
+      || (i.group && groups.has(i.group.id))));
+}
+
+/** What a failed upload means, in words. */
+function describeUpload(err) {
+  if (err instanceof ApiError && err.status === 403) {
+    return 'The storage refused: your role on this space does not let you add files, '
+      + 'or the space is disabled.';
+  }
+  if (err instanceof ApiError && err.status === 413) return 'The file is larger than the storage accepts.';
+  if (err instanceof ApiError && err.status === 507) return 'The storage is full.';
+  return describe(err);
+}
+
+async function upload(drive, file) {
+  const url = `${drive.root.webDavUrl}/${encodeURIComponent(file.name)}`;
+  state.uploads.set(drive.id, { text: `Uploading ${file.name}…`, ok: true });
+  renderDrives();
+  try {
+    const status = await state.api.upload(url, file);
+    state.uploads.set(drive.id, {
+      text: `${status === 201 ? 'Uploaded' : 'Replaced'} ${file.name} (${formatBytes(file.size)})`,
+      ok: true,
+      status,
+    });
+  } catch (err) {
+    state.uploads.set(drive.id, { text: `${file.name}: ${describeUpload(err)}`, ok: false, status: err.status });
+  }
+  renderDrives();
+}
+
+/** The upload control of a drive the caller may write: a file chooser
+ * behind a button, and the outcome of the last upload. */
+function uploadView(drive, inputId) {
+  const done = state.uploads.get(drive.id);
+  const chooser = h('input', {
+    id: `${inputId}-file`,
+    type: 'file',
+    class: 'upload-file',
+    'aria-label': `Upload a file to ${drive.name}`,
+    onchange: (e) => {
+      const file = e.target.files?.[0];
+      if (file) upload(drive, file);
+    },
+  });
+  return h('div', { class: 'upload' },
+    h('label', { for: chooser.id, class: 'button small' }, 'Upload file'),
+    chooser,
+    done ? h('p', {
+      class: `upload-status small ${done.ok ? 'muted' : 'error'}`,
+      role: 'status',
+      dataset: { status: String(done.status || '') },
+    }, done.text) : null);
+}
+
 function driveItem(drive) {
   const type = drive.driveType;
   const meta = [];
@@ -267,7 +341,8 @@ function driveItem(drive) {
   quotaView(drive),
   url ? h('div', { class: 'dav' },
     h('label', { for: inputId, class: 'small' }, 'WebDAV'),
-    input, copy) : null);
+    input, copy) : null,
+  mayUpload(drive) ? uploadView(drive, inputId) : null);
   const until = state.highlight.get(drive.id) || 0;
   if (until > Date.now()) item.classList.add('changed');
   return item;
@@ -324,7 +399,10 @@ function quoted(name) {
 
 function describeEvent(type, data) {
   const me = state.me?.id;
-  const name = quoted(data.driveName || data.resourceName || driveName(data.driveId));
+  // A share of an item is told by the item's name, a share of a space's
+  // root by the space's.
+  const ofItem = data.itemId && data.itemId !== data.driveId && data.resourceName;
+  const name = quoted(ofItem || data.driveName || data.resourceName || driveName(data.driveId));
   const byMe = data.executant && data.executant === me;
   // A group's grant reaches its members: tell it as theirs, by the group.
   const group = (state.me?.memberOf || []).find((g) => g.id === data.granteeGroupId);
@@ -384,7 +462,10 @@ function onChange(e) {
   const { id, type, data } = e.detail;
   const feed = $('feed');
   const when = data.time || new Date().toISOString();
-  feed.prepend(h('li', { class: `feed-item feed-${type}`, dataset: { eventId: id || '', type } },
+  feed.prepend(h('li', {
+    class: `feed-item feed-${type}`,
+    dataset: { eventId: id || '', type, driveId: data.driveId || '', itemId: data.itemId || '' },
+  },
     h('time', { datetime: when, title: new Date(when).toLocaleString() },
       new Date(when).toLocaleTimeString()),
     h('span', {}, describeEvent(type, data))));

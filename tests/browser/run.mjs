@@ -24,10 +24,12 @@ import path from 'node:path';
 import process from 'node:process';
 
 import {
-  AUDIENCE, Check, ROOT, Stack, assert, diag, notOk, ok, sleep, tail, tapCounts,
+  AUDIENCE, Check, ROOT, Stack, assert, diag, runMain, runSteps, sleep, tail,
 } from '../lib/stack.mjs';
+import {
+  card, failureShots, findChromium, openPage, shot as screenshot, signIn as signInPage,
+} from '../lib/page.mjs';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const OUT = path.resolve(process.env.SPACEPORT_BROWSER_OUT || path.join(ROOT, 'tests', 'out', 'browser'));
 
 const EDITOR = 'fb6c3e19-e378-47e5-b277-9732f9de6e21';
@@ -37,10 +39,6 @@ const LIVE_MS = 2000;
 // The access tokens live this long, so that the page refreshes silently
 // during the run (at half the lifetime at the latest).
 const TOKEN_TTL_S = 20;
-const CHROMIUM_ARGS = [
-  '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync', '--disable-quic',
-];
 const DESKTOP = { width: 1280, height: 860 };
 const PHONE = { width: 390, height: 844 };
 const STEP_TIMEOUT_MS = 15000;
@@ -50,40 +48,9 @@ const GIB = 1024 ** 3;
 
 const problems = []; // uncaught page errors and CSP violations
 
-function watch(page, who) {
-  page.on('pageerror', (err) => problems.push(`${who}: uncaught ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text())) {
-      problems.push(`${who}: ${msg.text()}`);
-    }
-  });
-}
-
-async function shot(page, name) {
-  await page.screenshot({ path: path.join(OUT, `${name}.png`), fullPage: true });
-}
-
-async function signIn(page, stack, user, shotPrefix) {
-  await page.goto(`${stack.url}/`);
-  await page.locator('#sign-in').waitFor({ state: 'visible' });
-  if (shotPrefix) await shot(page, `${shotPrefix}-welcome`);
-  await page.locator('#sign-in').click();
-  await page.waitForURL(`${stack.issuer}/**`);
-  await page.locator('#username').fill(user);
-  await page.locator('#password').fill(user);
-  if (shotPrefix) await shot(page, `${shotPrefix}-idp-login`);
-  await page.locator('#submit').click();
-  await page.waitForURL(`${stack.url}/`);
-  await page.locator('#view-app').waitFor({ state: 'visible' });
-  await page.locator('#drives .drive').first().waitFor({ state: 'visible' });
-  await page.locator('#feed-status[data-state="live"]').waitFor();
-}
-
-function card(page, type, name) {
-  return page.locator(`#drives .drive[data-type="${type}"]`).filter({
-    has: page.locator('.drive-name', { hasText: name }),
-  });
-}
+const shot = (page, name) => screenshot(page, OUT, name);
+const signIn = (page, stack, user, shotPrefix) => signInPage(page, stack, user,
+  shotPrefix ? (label) => shot(page, `${shotPrefix}-${label}`) : null);
 
 async function publishChange(stack, driveId, used) {
   const script = path.join(ROOT, 'examples', 'storage-change');
@@ -97,17 +64,8 @@ async function publishChange(stack, driveId, used) {
 
 async function main() {
   fs.mkdirSync(OUT, { recursive: true });
-  let chromium;
-  try {
-    ({ chromium } = await import('playwright-core'));
-  } catch (err) {
-    notOk('playwright-core is installed', `${err.message}\nrun: (cd tests/browser && npm ci)`);
-    return;
-  }
-  if (!fs.existsSync(CHROMIUM)) {
-    notOk(`${CHROMIUM} exists`, 'install the Debian package chromium (tests/run does)');
-    return;
-  }
+  const launch = await findChromium(() => import('playwright-core'));
+  if (!launch) return;
 
   const stack = new Stack({ name: 'browser', tokenTtl: TOKEN_TTL_S });
   let browser;
@@ -155,12 +113,9 @@ async function main() {
   });
 
   step('chromium starts headless', async () => {
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+    browser = await launch();
     diag(`chromium ${browser.version()}`);
-    ctx.einstein = await browser.newContext({ viewport: DESKTOP });
-    ctx.einstein.setDefaultTimeout(STEP_TIMEOUT_MS);
-    ctx.e = await ctx.einstein.newPage();
-    watch(ctx.e, 'einstein');
+    ctx.e = await openPage(browser, 'einstein', problems, { viewport: DESKTOP, timeout: STEP_TIMEOUT_MS });
     // Every token request of the page, to see the silent refresh.
     ctx.refreshes = 0;
     ctx.e.on('request', (req) => {
@@ -199,10 +154,7 @@ async function main() {
   });
 
   step('marie signs in in a second browser context and sees her personal space', async () => {
-    ctx.marie = await browser.newContext({ viewport: DESKTOP });
-    ctx.marie.setDefaultTimeout(STEP_TIMEOUT_MS);
-    ctx.m = await ctx.marie.newPage();
-    watch(ctx.m, 'marie');
+    ctx.m = await openPage(browser, 'marie', problems, { viewport: DESKTOP, timeout: STEP_TIMEOUT_MS });
     await signIn(ctx.m, stack, 'marie');
     await card(ctx.m, 'personal', 'Marie Curie').waitFor();
     assert(await ctx.m.locator('#account-role').textContent() === 'Space administrator', 'marie\'s role');
@@ -388,25 +340,12 @@ async function main() {
   });
 
   try {
-    for (const { name, fn } of steps) {
-      const t0 = Date.now();
-      try {
-        await fn();
-        ok(`${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-      } catch (err) {
-        notOk(name, err instanceof Check ? err.message : err.stack || err);
-        for (const [who, page] of [['einstein', ctx.e], ['marie', ctx.m]]) {
-          if (page && !page.isClosed()) {
-            await page.screenshot({ path: path.join(OUT, `failure-${who}.png`), fullPage: true }).catch(() => {});
-            diag(`${who}'s page at the failure: ${page.url()} (screenshot failure-${who}.png)`);
-          }
-        }
-        for (const child of [stack.sp, stack.idp]) {
-          if (child) diag(`${child.name} log:\n${tail(child.log, 15)}`);
-        }
-        break;
+    await runSteps(steps, async () => {
+      await failureShots(OUT, { einstein: ctx.e, marie: ctx.m });
+      for (const child of [stack.sp, stack.idp]) {
+        if (child) diag(`${child.name} log:\n${tail(child.log, 15)}`);
       }
-    }
+    });
   } finally {
     if (browser) await browser.close().catch(() => {});
     await stack.stop().catch(() => {});
@@ -414,7 +353,4 @@ async function main() {
   }
 }
 
-await main().catch((err) => notOk('the test runner', err.stack || err));
-const { count, failed } = tapCounts();
-console.log(`1..${count}`);
-process.exitCode = failed || count === 0 ? 1 : 0;
+await runMain(main);

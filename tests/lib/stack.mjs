@@ -58,6 +58,34 @@ export function diag(text) {
 
 export class Check extends Error {}
 
+/** Runs a test's main(), then prints the TAP plan and sets the exit code:
+ * 1 when a check failed or none ran. */
+export async function runMain(main) {
+  await main().catch((err) => notOk('the test runner', err.stack || err));
+  console.log(`1..${count}`);
+  process.exitCode = failed || count === 0 ? 1 : 0;
+}
+
+/**
+ * Runs steps ({name, fn} each) in order as TAP checks, with the time each
+ * took; the first failing one ends the run (later steps depend on it),
+ * after onFailure() has added its diagnostics.
+ */
+export async function runSteps(steps, onFailure) {
+  for (const { name, fn } of steps) {
+    const t0 = Date.now();
+    try {
+      await fn();
+      ok(`${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    } catch (err) {
+      notOk(name, err instanceof Check ? err.message : err.stack || err);
+      await onFailure();
+      return false;
+    }
+  }
+  return true;
+}
+
 export function assert(cond, message) {
   if (!cond) throw new Check(message);
 }
