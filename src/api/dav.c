@@ -67,11 +67,14 @@ static int same_origin(const char *base, const sp_url *u)
 /*
  * Reads the drive id of a COPY or MOVE's Destination: an absolute URL on
  * this origin (the request's Host, the public URL or the WebDAV URL),
- * whose path is read as the request's (util/davpath.h). Returns 0 or
- * SP_ERR_INVALID with *why.
+ * whose path is read as the request's (util/davpath.h), and that is
+ * neither source (the request's path) nor below it: the server would
+ * copy a folder into itself at every level until the path grows too long
+ * (a disk filled by one request), or overwrite the source with itself.
+ * Returns 0 or SP_ERR_INVALID with *why.
  */
-static int dav_destination(sp_http_req *req, const sp_api *api, char drive_id[SP_ID_LEN],
-                           const char **why)
+static int dav_destination(sp_http_req *req, const sp_api *api, const char *source,
+                           char drive_id[SP_ID_LEN], const char **why)
 {
     const char *dest = sp_http_header(req, "Destination");
     if (!dest || !*dest) {
@@ -89,7 +92,13 @@ static int dav_destination(sp_http_req *req, const sp_api *api, char drive_id[SP
         *why = "the Destination is on another origin";
         return SP_ERR_INVALID;
     }
-    return sp_davpath_drive(u.path, drive_id, why);
+    if (sp_davpath_drive(u.path, drive_id, why) < 0)
+        return SP_ERR_INVALID;
+    if (sp_davpath_within(u.path, source)) {
+        *why = "the Destination is the source or below it";
+        return SP_ERR_INVALID;
+    }
+    return 0;
 }
 
 /* The role the caller of id has on drive (NULL: nothing): content is
@@ -168,7 +177,7 @@ static void dav_access(sp_http_req *req, void *ctx)
     char source[SP_ID_LEN], destination[SP_ID_LEN];
     const char *why;
     if (sp_davpath_drive(uri, source, &why) < 0 ||
-        (m->destination != NEED_NONE && dav_destination(req, api, destination, &why) < 0)) {
+        (m->destination != NEED_NONE && dav_destination(req, api, uri, destination, &why) < 0)) {
         deny(req, api, why);
         return;
     }

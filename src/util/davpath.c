@@ -27,9 +27,12 @@ static int is_drive_id(const char *s)
     return s[SP_ID_LEN - 1] == '\0';
 }
 
-/* The path is decoded into segments; the first ones must be one of
- * dav_prefixes, the next the drive id. */
-int sp_davpath_drive(const char *path, char drive_id[SP_ID_LEN], const char **why)
+/* The path is decoded into segments, each ending in a NUL, in decoded;
+ * the first ones must be one of dav_prefixes, the next the drive id,
+ * copied to drive_id. *rest and *end are the offsets in decoded of the
+ * segments below the drive (the file's path) and of their end. */
+static int dav_parse(const char *path, char decoded[SP_DAVPATH_MAX], char drive_id[SP_ID_LEN],
+                     size_t *rest, size_t *end, const char **why)
 {
     size_t len = strcspn(path, "?");
     if (len == 0 || path[0] != '/') {
@@ -42,8 +45,7 @@ int sp_davpath_drive(const char *path, char drive_id[SP_ID_LEN], const char **wh
     }
     /* The decoded segments, each ending in a NUL; empty ones (from "//")
      * are merged away as the server merges them. */
-    char decoded[SP_DAVPATH_MAX];
-    const char *segment[4] = {0};
+    const char *segment[5] = {0};
     size_t count = 0, out = 0, start = 0;
     for (size_t i = 1; i <= len; i++) {
         unsigned char c = i < len ? (unsigned char)path[i] : '/';
@@ -103,8 +105,30 @@ int sp_davpath_drive(const char *path, char drive_id[SP_ID_LEN], const char **wh
             return SP_ERR_INVALID;
         }
         memcpy(drive_id, segment[n], SP_ID_LEN);
+        *rest = n + 1 < count ? (size_t)(segment[n + 1] - decoded) : out;
+        *end = out;
         return 0;
     }
     *why = "the path is not under /dav/spaces/ or /remote.php/dav/spaces/";
     return SP_ERR_INVALID;
+}
+
+int sp_davpath_drive(const char *path, char drive_id[SP_ID_LEN], const char **why)
+{
+    char decoded[SP_DAVPATH_MAX];
+    size_t rest, end;
+    return dav_parse(path, decoded, drive_id, &rest, &end, why);
+}
+
+int sp_davpath_within(const char *target, const char *source)
+{
+    char t[SP_DAVPATH_MAX], s[SP_DAVPATH_MAX], t_drive[SP_ID_LEN], s_drive[SP_ID_LEN];
+    size_t t_rest, t_end, s_rest, s_end;
+    const char *why;
+    if (dav_parse(target, t, t_drive, &t_rest, &t_end, &why) < 0 ||
+        dav_parse(source, s, s_drive, &s_rest, &s_end, &why) < 0 || strcmp(t_drive, s_drive) != 0)
+        return 0;
+    /* Segments end in a NUL each: a prefix of whole segments. */
+    size_t s_len = s_end - s_rest;
+    return s_len <= t_end - t_rest && memcmp(t + t_rest, s + s_rest, s_len) == 0;
 }

@@ -27,4 +27,13 @@
  */
 int sp_davpath_drive(const char *path, char drive_id[SP_ID_LEN], const char **why);
 
+/*
+ * Non-zero when target names the file source names or one below it, both
+ * read as sp_davpath_drive reads them (whichever prefix each is under:
+ * both lead to the same files). A COPY or MOVE of a folder into itself
+ * would copy it into itself again at every level, until the path is too
+ * long for the file system. 0 when either is refused or the drives differ.
+ */
+int sp_davpath_within(const char *target, const char *source);
+
 #endif

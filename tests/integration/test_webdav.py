@@ -129,6 +129,33 @@ def check_owner(t, dav, tok, drive, form):
     os.unlink(dav.path(drive, 'keep.txt'))
 
 
+def check_into_itself(t, dav, tok, drive):
+    """A writer's COPY of a folder into itself: nginx copies the copy again
+    at every level until the path is too long (hundreds of copies of every
+    file from one request); the same for the space's root."""
+    base = '/dav/spaces/%s' % drive
+    dav.request('MKCOL', base + '/loop/', headers=bearer(tok))
+    dav.request('PUT', base + '/loop/in.txt', b'in', bearer(tok))
+    for method, source, dest in (
+            ('COPY', '/loop/', base + '/loop/sub/'),
+            ('COPY', '/loop/', '/remote.php' + base + '/%6coop/sub/'),
+            ('COPY', '/', base + '/rootcopy/'),
+            ('COPY', '/loop/', base + '/loop/'),
+            ('MOVE', '/loop/', base + '/loop/sub/')):
+        r = dav.request(method, base + source,
+                        headers=bearer(tok, Destination=dav.url + dest, Overwrite='T'))
+        t.ok(r.status == 403 and os.listdir(dav.path(drive, 'loop')) == ['in.txt'] and
+             not os.path.exists(dav.path(drive, 'rootcopy')),
+             '%s of %s to %s (itself or below it): 403, nothing copied' % (method, source, dest),
+             (r.status, os.listdir(dav.path(drive))))
+    r = dav.request('COPY', base + '/loop/',
+                    headers=bearer(tok, Destination=dav.url + base + '/loop2/'))
+    t.ok(r.status == 201 and read(dav.path(drive, 'loop2', 'in.txt')) == b'in',
+         'a COPY beside itself (loop/ to loop2/) is still done', r.status)
+    for name in ('loop/', 'loop2/'):
+        dav.request('DELETE', base + '/' + name, headers=bearer(tok))
+
+
 def check_outsider(t, dav, marie, drive):
     for method in ('GET', 'PROPFIND', 'PUT'):
         r = dav.request(method, '/dav/spaces/%s/secret.txt' % drive, b'x' if method == 'PUT' else None,
@@ -390,6 +417,7 @@ def main(t):
              "the first PUT makes exactly STORAGE/<driveId>/", (r.status, os.listdir(dav.storage)))
         check_owner(t, dav, tok['einstein'], mine, '/dav/spaces')
         check_owner(t, dav, tok['einstein'], mine, '/remote.php/dav/spaces')
+        check_into_itself(t, dav, tok['einstein'], mine)
         check_outsider(t, dav, tok['marie'], mine)
         check_no_token(t, dav, mine)
         check_traversal(t, dav, tok['marie'], personal['marie'], mine)

@@ -177,6 +177,40 @@ START_TEST(deep_paths)
 }
 END_TEST
 
+/* A COPY or MOVE Destination at or below its source: a folder into
+ * itself (which nginx copies again at every level), the space's root
+ * anywhere in the space, a file onto itself; in either URL form, encoded
+ * or with doubled slashes. A sibling whose name starts alike, another
+ * drive, or a refused path is not within. */
+static const struct {
+    const char *target, *source;
+    int within;
+} within_rows[] = {
+    {"/dav/spaces/" DRIVE "/f/sub/", "/dav/spaces/" DRIVE "/f/", 1},
+    {"/dav/spaces/" DRIVE "/f/", "/dav/spaces/" DRIVE "/f/", 1},
+    {"/dav/spaces/" DRIVE "/f.txt", "/dav/spaces/" DRIVE "/f.txt", 1},
+    {"/dav/spaces/" DRIVE "/sub/", "/dav/spaces/" DRIVE "/", 1},
+    {"/dav/spaces/" DRIVE "/sub/", "/dav/spaces/" DRIVE, 1},
+    {"/remote.php/dav/spaces/" DRIVE "//f//s/", "/dav/spaces/" DRIVE "/f", 1},
+    {"/dav/spaces/" DRIVE "/%66/sub/", "/dav/spaces/" DRIVE "/f/", 1},
+    {"/dav/spaces/" DRIVE "/f/sub/", "/dav/spaces/" DRIVE "/%66?x", 1},
+    {"/dav/spaces/" DRIVE "/fg/", "/dav/spaces/" DRIVE "/f/", 0},
+    {"/dav/spaces/" DRIVE "/f/", "/dav/spaces/" DRIVE "/fg/", 0},
+    {"/dav/spaces/" DRIVE "/g/", "/dav/spaces/" DRIVE "/f/", 0},
+    {"/dav/spaces/" DRIVE "/f", "/dav/spaces/" DRIVE "/f/sub", 0},
+    {"/dav/spaces/8c510ada-c86b-4815-8820-42cdf82c3d51/f/sub/", "/dav/spaces/" DRIVE "/f/", 0},
+    {"/dav/spaces/" DRIVE "/f/../f/sub/", "/dav/spaces/" DRIVE "/f/", 0},
+};
+
+START_TEST(within_table)
+{
+    ck_assert_msg(sp_davpath_within(within_rows[_i].target, within_rows[_i].source) ==
+                      within_rows[_i].within,
+                  "'%s' within '%s' is not %d", within_rows[_i].target, within_rows[_i].source,
+                  within_rows[_i].within);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("davpath");
@@ -186,6 +220,7 @@ static Suite *suite(void)
     tcase_add_test(tc, decodes_once);
     tcase_add_test(tc, length_limit);
     tcase_add_test(tc, deep_paths);
+    tcase_add_loop_test(tc, within_table, 0, (int)COUNT(within_rows));
     suite_add_tcase(s, tc);
     return s;
 }
