@@ -360,7 +360,8 @@ def check_new_space(t, ctx):
     made = wait_until(lambda: os.path.isdir(top), PROMPT, 0.01)
     t.ok(made, 'its directory exists within 1 s (%.0f ms), so its WebDAV root does' %
          ((time.monotonic() - start) * 1000))
-    t.eq(oct(os.stat(top).st_mode & 0o777) if made else None, '0o755', 'mode 0755')
+    t.eq(oct(os.stat(top).st_mode & 0o777) if made else None, '0o700',
+         "mode 0700: the files are the server's alone, not every local account's")
     t.eq(ev_quiet(ctx), [], 'an empty new space publishes nothing')
     ctx['files'].put(lab, 'plan.txt', b'plan')
     got, _ = ctx['ev'].settled()

@@ -415,6 +415,15 @@ def main(t):
                         bearer(tok['einstein']))
         t.ok(r.status == 201 and os.listdir(dav.storage) == [mine],
              "the first PUT makes exactly STORAGE/<driveId>/", (r.status, os.listdir(dav.storage)))
+        dav.request('MKCOL', '/dav/spaces/%s/private/' % mine, headers=bearer(tok['einstein']))
+        dav.request('PUT', '/dav/spaces/%s/private/deep/f.txt' % mine, b'f',
+                    bearer(tok['einstein']))
+        modes = {p: oct(os.stat(dav.path(mine, *p)).st_mode & 0o777) for p in
+                 [('secret.txt',), ('private',), ('private', 'deep'), ('private', 'deep', 'f.txt')]}
+        t.ok(all(int(m, 8) & 0o077 == 0 for m in modes.values()),
+             "files and folders nginx makes are its user's alone: another local account "
+             "cannot read a space's files past the check", modes)
+        dav.request('DELETE', '/dav/spaces/%s/private/' % mine, headers=bearer(tok['einstein']))
         check_owner(t, dav, tok['einstein'], mine, '/dav/spaces')
         check_owner(t, dav, tok['einstein'], mine, '/remote.php/dav/spaces')
         check_into_itself(t, dav, tok['einstein'], mine)
