@@ -34,6 +34,8 @@ VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 SETTLE_MS = 150
 # The issue's promise: a change reaches Spaceport within 1 s.
 PROMPT = 1.0
+# Folders in one another: as many as a path of PATH_MAX bytes holds.
+DEEP = 1500
 # The pause between the files of a burst: well within SETTLE_MS.
 BURST_GAP = 0.02
 
@@ -473,6 +475,33 @@ def main(t):
         shutil.rmtree(root, ignore_errors=True)
 
 
+def check_deep(t, ctx):
+    """A writer nests folders as deep as a path may be long (one PUT through
+    nginx makes them all at once): past Python's recursion limit. The
+    watcher of every space must keep running, and start again over them."""
+    ev, files, drive, w = ctx['ev'], ctx['files'], ctx['drive'], ctx['watcher']
+    p = os.path.join(files.storage, drive, 'deep')
+    os.mkdir(p)
+    for _ in range(DEEP):
+        p = os.path.join(p, 'd')
+        os.mkdir(p)
+    ev.settled(3 * PROMPT)
+    time.sleep(0.5)
+    t.ok(w.proc.poll() is None, 'the watcher survives %d nested folders made at once' % DEEP,
+         w.text()[-300:])
+    w.stop()
+    w.start()
+    time.sleep(1.0)
+    alive = w.proc.poll() is None
+    files.put(drive, 'after-deep.txt', b'after\n')
+    got, _ = ev.settled(3 * PROMPT)
+    t.ok(alive and any(it.get('name') == 'after-deep.txt'
+                       for e in got for it in e['data'].get('items', [])),
+         'restarted over them, it runs and publishes the next upload', w.text()[-300:])
+    # (shutil.rmtree recurses too.)
+    subprocess.run(['rm', '-rf', os.path.join(files.storage, drive, 'deep')], check=False)
+
+
 def run(t, sp, nc, idp, w, storage, scratch, schema):
     einstein = Client(sp, idp.token('einstein-sub', 'einstein', roles=['spaceport-spaceadmin']))
     marie = Client(sp, idp.token('marie-sub', 'marie'))
@@ -497,6 +526,7 @@ def run(t, sp, nc, idp, w, storage, scratch, schema):
     check_restart(t, ctx, hello)
     check_overflow(t, ctx)
     check_share(t, ctx, hello)
+    check_deep(t, ctx)
 
 
 if __name__ == '__main__':
