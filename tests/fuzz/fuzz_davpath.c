@@ -22,6 +22,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
          * UUID, and a path without a dot segment. */
         if (strlen(drive) != SP_ID_LEN - 1 || strspn(drive, "0123456789abcdef-") != SP_ID_LEN - 1)
             abort();
+        /* A path it accepts is within itself (a COPY onto itself). */
+        if (!sp_davpath_within(s, s))
+            abort();
         s[strcspn(s, "?")] = '\0'; /* the path alone */
         size_t len = strlen(s);
         if (strstr(s, "/../") || strstr(s, "/./") || (len >= 3 && !strcmp(s + len - 3, "/..")) ||
