@@ -156,6 +156,23 @@ def check_into_itself(t, dav, tok, drive):
         dav.request('DELETE', base + '/' + name, headers=bearer(tok))
 
 
+def check_rootless(t, dav, einstein, tok):
+    """A new space whose directory is not made yet (no storage watcher):
+    a PUT or LOCK of its root would make a file where the space's directory
+    goes, and every later upload would fail."""
+    drive = einstein.call('POST', '/graph/v1.0/drives', {'name': 'Rootless'}).json()['id']
+    for method, body, extra in (('PUT', b'x', {}),
+                                ('LOCK', LOCK_BODY, {'Content-Type': 'application/xml'})):
+        for target in ('/dav/spaces/' + drive, '/remote.php/dav/spaces/%s/' % drive):
+            r = dav.request(method, target, body, bearer(tok, **extra))
+            t.ok(r.status == 403 and not os.path.exists(dav.path(drive)),
+                 '%s of a new space\'s root %s: 403, no file in place of its directory'
+                 % (method, target), (r.status, os.path.exists(dav.path(drive))))
+    r = dav.request('PUT', '/dav/spaces/%s/first.txt' % drive, b'first', bearer(tok))
+    t.ok(r.status == 201 and read(dav.path(drive, 'first.txt')) == b'first',
+         'and the first upload into it still makes its directory', r.status)
+
+
 def check_outsider(t, dav, marie, drive):
     for method in ('GET', 'PROPFIND', 'PUT'):
         r = dav.request(method, '/dav/spaces/%s/secret.txt' % drive, b'x' if method == 'PUT' else None,
@@ -442,6 +459,7 @@ def main(t):
                         bearer(tok['einstein']))
         t.eq(r.status, 201, 'the Manager of a project space PUTs a file')
         check_roles(t, dav, einstein, tok['richard'], tok['katherine'], project, other)
+        check_rootless(t, dav, einstein, tok['einstein'])
         check_rclone(t, dav, tok['katherine'], tok['richard'], project)
         check_disabled(t, dav, einstein, tok['einstein'], project)
         check_origin(t, dav, sp, einstein, tok['einstein'], mine)
