@@ -72,12 +72,18 @@ def run(t, sp, idp, nats, w, storage, scratch):
     os.unlink(a_path)
     os.makedirs(os.path.join(storage, drive, 'moved'))
     os.rename(b_path, os.path.join(storage, drive, 'moved', 'b.txt'))
+    files.put(other, 'x.txt', b'1234')  # a drive that had no event yet
+    shutil.rmtree(os.path.join(storage, other))
+    files.put(other, 'y.txt', b'123456')  # and one whose directory nginx makes anew
     w.start()
     t.ok(wait_until(lambda: quota_used(einstein, drive) == 7 + 3, 10),
          'on start it publishes the upload it was stopped in and the delete made while '
          'it was stopped', quota_used(einstein, drive))
     t.ok(wait_until(lambda: (stored_item(sp, b_id) or [None, None])[1] == '/moved/b.txt', 5),
          'and a file moved meanwhile keeps its id at its new path', stored_item(sp, b_id))
+    t.ok(wait_until(lambda: quota_used(marie, other) == 6, 5),
+         'a drive whose directory was made while it was stopped has its files published',
+         quota_used(marie, other))
     t.ok(wait_until(lambda: stored_item(sp, a_gone) is None, 5),
          'and the file deleted meanwhile is gone from Spaceport', stored_item(sp, a_gone))
 
