@@ -1,6 +1,7 @@
 /* fuzz_davpath.c - the WebDAV request target read before every file
  * request (util/davpath): its decoding buffer is on the stack. */
 #include "util/davpath.h"
+#include "fuzz_text.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,11 +11,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
+    char *s = fuzz_text(data, size);
     if (!s)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     char drive[SP_ID_LEN];
     const char *why = NULL;
     if (sp_davpath_drive(s, drive, &why) == 0) {

@@ -1,6 +1,7 @@
 /* fuzz_event_id.c - Last-Event-ID, and the time parsers of the contract. */
 #include "api/query.h"
 #include "util/time.h"
+#include "fuzz_text.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,11 +11,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
+    char *s = fuzz_text(data, size);
     if (!s)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     int64_t v = -1;
     if (sp_query_parse_event_id(s, &v) == 0 && v < 0)
         abort();

@@ -7,6 +7,7 @@
  * Any other input is a payload without headers (structured mode).
  */
 #include "events/inbound.h"
+#include "fuzz_text.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -52,11 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size >= strlen(HEAD) && memcmp(data, HEAD, strlen(HEAD)) == 0) {
         /* One more header than the parser accepts, so the limit is reached. */
         sp_inbound_header h[SP_INBOUND_HEADERS_MAX + 1];
-        char *copy = malloc(size + 1);
+        char *copy = fuzz_text(data, size);
         if (!copy)
             return 0;
-        memcpy(copy, data, size);
-        copy[size] = '\0';
         size_t payload;
         size_t n = split(copy, size, h, SP_INBOUND_HEADERS_MAX + 1, &payload);
         rc = sp_inbound_parse_msg(h, n, copy + payload, size - payload, &in, &why);

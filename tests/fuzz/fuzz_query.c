@@ -2,6 +2,7 @@
  * $top, $skiptoken, $select, $expand) and the expression parser under
  * them. The input is split at newlines into the six options. */
 #include "api/query.h"
+#include "fuzz_text.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,11 +12,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
+    char *s = fuzz_text(data, size);
     if (!s)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     const char *opt[6] = {NULL, NULL, NULL, NULL, NULL, NULL};
     char *p = s;
     for (int i = 0; i < 6 && p; i++) {

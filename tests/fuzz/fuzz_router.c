@@ -2,6 +2,7 @@
  * methods and paths ("METHOD /path" per input). */
 #include "api/api.h"
 #include "http/router.h"
+#include "fuzz_text.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,11 +24,9 @@ static sp_router *routes(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
+    char *s = fuzz_text(data, size);
     if (!s)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     char *path = strchr(s, ' ');
     if (path)
         *path++ = '\0';

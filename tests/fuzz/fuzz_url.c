@@ -1,5 +1,6 @@
 /* fuzz_url.c - the strict URL parser in front of every outbound connection. */
 #include "util/url.h"
+#include "fuzz_text.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,11 +10,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1);
+    char *s = fuzz_text(data, size);
     if (!s)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
     sp_url u;
     const char *why = NULL;
     if (sp_url_parse(s, &u, &why) == 0) {
