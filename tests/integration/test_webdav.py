@@ -184,12 +184,25 @@ def check_outsider(t, dav, marie, drive):
          'her PUT of a new file: 403 and no file is made', r.status)
 
 
+def www_authenticate(dav, path, headers):
+    """Every WWW-Authenticate field of a GET's answer (the harness's
+    response keeps one value a name)."""
+    conn = http.client.HTTPConnection('127.0.0.1', dav.port, timeout=10)
+    try:
+        conn.request('GET', path, headers=headers)
+        return conn.getresponse().msg.get_all('WWW-Authenticate') or []
+    finally:
+        conn.close()
+
+
 def check_no_token(t, dav, drive):
     for name, headers in (('no token', {}), ('a forged token', bearer('e30.e30.c2ln'))):
         r = dav.request('GET', '/dav/spaces/%s/secret.txt' % drive, headers=headers)
         t.ok(r.status == 401 and r.headers.get('www-authenticate', '').startswith('Bearer')
              and b'top secret' not in r.body,
              '%s: 401 with WWW-Authenticate: Bearer' % name, (r.status, r.headers))
+        challenges = www_authenticate(dav, '/dav/spaces/%s/secret.txt' % drive, headers)
+        t.ok(len(challenges) == 1, '%s: the challenge is sent once' % name, challenges)
     r = dav.request('PUT', '/dav/spaces/%s/anon.txt' % drive, b'x')
     t.ok(r.status == 401 and not os.path.exists(dav.path(drive, 'anon.txt')),
          'a PUT without a token: 401 and no file', r.status)
