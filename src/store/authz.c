@@ -184,22 +184,11 @@ int sp_authz_decide(sp_authz *a)
 
 /* The user, the drive and the user's best unexpired role on it, through
  * the stored groups only while they are the token's (?4): one statement
- * in the common case, as this runs before every file request. The groups'
- * arm walks the drive's group grants (a few) and asks whether the user is
- * in each, rather than SP_BEST_ROLE's walk of the user's groups (dozens,
- * for users of large directories: a third of the check's time with 32). */
-/* clang-format off */
+ * in the common case, as this runs before every file request. */
 static const char SQL_FILE_ACCESS[] =
-    "SELECT u.id, d.seq, d.disabled_at IS NOT NULL, u.groups_digest = ?4,"
-    " (SELECT role FROM (SELECT m.role AS role FROM members m"
-    " WHERE m.user_seq = u.seq AND m.drive_seq = d.seq"
-    " AND (m.expires_at IS NULL OR m.expires_at > ?5)"
-    " UNION ALL SELECT g.role FROM drive_groups g WHERE u.groups_digest = ?4 AND g.drive_seq = d.seq"
-    " AND (g.expires_at IS NULL OR g.expires_at > ?5) AND EXISTS (SELECT 1 FROM group_members gm"
-    " WHERE gm.group_seq = g.group_seq AND gm.user_seq = u.seq))"
-    " ORDER BY " SP_ROLE_RANK("role") " DESC LIMIT 1)"
+    "SELECT u.id, d.seq, d.disabled_at IS NOT NULL, u.groups_digest = ?4, "
+    SP_BEST_ROLE_IF("u.seq", "d.seq", "?5", "u.groups_digest = ?4")
     " FROM users u LEFT JOIN drives d ON d.id = ?3 WHERE u.issuer = ?1 AND u.sub = ?2";
-/* clang-format on */
 /* The unexpired role group (issuer, name) has on a drive. */
 static const char SQL_GROUP_ROLE[] =
     "SELECT g.role FROM groups gr JOIN drive_groups g ON g.group_seq = gr.seq"

@@ -82,14 +82,21 @@ struct sp_store {
  * (SQL expressions), NULL for none: their own membership or one of their
  * groups', Manager over SpaceEditor over SpaceViewer. Written out rather
  * than read from the reach view: SQLite pushes the correlated drive into
- * the view's arms only so, and each arm stays a primary key look-up. */
-#define SP_BEST_ROLE(u, d, now)                                                                   \
+ * the view's arms only so, and each arm stays a primary key look-up. The
+ * groups' arm walks the drive's group grants (a few) and asks whether u is
+ * in each, rather than walking u's groups (dozens, for users of large
+ * directories). */
+#define SP_BEST_ROLE(u, d, now) SP_BEST_ROLE_IF(u, d, now, "1")
+/* SP_BEST_ROLE counting u's stored group memberships only where SQL
+ * condition groups_ok holds (the access check, which provisions nobody,
+ * trusts them only while they are the token's). */
+#define SP_BEST_ROLE_IF(u, d, now, groups_ok)                                                     \
     "(SELECT role FROM (SELECT m.role AS role FROM members m WHERE m.user_seq = " u              \
     " AND m.drive_seq = " d " AND (m.expires_at IS NULL OR m.expires_at > " now ")"              \
-    " UNION ALL SELECT g.role FROM drive_groups g JOIN group_members gm"                          \
-    " ON gm.group_seq = g.group_seq AND gm.user_seq = " u " WHERE g.drive_seq = " d              \
-    " AND (g.expires_at IS NULL OR g.expires_at > " now ")) ORDER BY " SP_ROLE_RANK("role")      \
-    " DESC LIMIT 1)"
+    " UNION ALL SELECT g.role FROM drive_groups g WHERE " groups_ok " AND g.drive_seq = " d       \
+    " AND (g.expires_at IS NULL OR g.expires_at > " now ") AND EXISTS (SELECT 1 FROM"            \
+    " group_members gm WHERE gm.group_seq = g.group_seq AND gm.user_seq = " u "))"               \
+    " ORDER BY " SP_ROLE_RANK("role") " DESC LIMIT 1)"
 /* SQL: the rank of space role col, higher for more. */
 #define SP_ROLE_RANK(col)                                                                         \
     "(CASE " col " WHEN '" SP_ROLE_MANAGER "' THEN 3 WHEN '" SP_ROLE_SPACE_EDITOR "' THEN 2"     \
