@@ -19,6 +19,7 @@
 
 #include "util/davpath.h"
 #include "util/err.h"
+#include "util/fetch.h"
 #include "util/id.h"
 #include "util/url.h"
 
@@ -56,14 +57,6 @@ static int same_authority(const char *authority, const sp_url *u)
            strcmp(a.host, u->host) == 0 && a.port == u->port;
 }
 
-/* Non-zero when configured URL base names the host and port of u. */
-static int same_origin(const char *base, const sp_url *u)
-{
-    sp_url b;
-    return base && sp_url_parse(base, &b, NULL) == 0 && strcmp(b.scheme, u->scheme) == 0 &&
-           strcmp(b.host, u->host) == 0 && b.port == u->port;
-}
-
 /*
  * Reads the drive id of a COPY or MOVE's Destination: an absolute URL on
  * this origin (the request's Host, the public URL or the WebDAV URL),
@@ -88,7 +81,8 @@ static int dav_destination(sp_http_req *req, const sp_api *api, const char *sour
         return SP_ERR_INVALID;
     }
     if (!same_authority(sp_http_header(req, "Host"), &u) &&
-        !same_origin(api->cfg->public_url, &u) && !same_origin(api->cfg->dav_url, &u)) {
+        !sp_fetch_same_origin(api->cfg->public_url, dest) &&
+        !sp_fetch_same_origin(api->cfg->dav_url, dest)) {
         *why = "the Destination is on another origin";
         return SP_ERR_INVALID;
     }
