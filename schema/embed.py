@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Embeds numbered SQL migrations into a C source file.
 
-Usage: embed.py OUTPUT.c NNN_name.sql...
-Each input becomes one entry of sp_migrations[], ordered by its number.
+Usage: embed.py OUTPUT.c [--pg] NNN_name.sql...
+Each input becomes one entry of sp_migrations[] (SQLite's; with --pg,
+sp_pg_migrations[], PostgreSQL's), ordered by its number.
 """
 import os
 import re
@@ -19,6 +20,10 @@ def c_string(text):
 
 def main():
     output, inputs = sys.argv[1], sys.argv[2:]
+    array, count = 'sp_migrations', 'sp_migration_count'
+    if inputs[:1] == ['--pg']:
+        inputs = inputs[1:]
+        array, count = 'sp_pg_migrations', 'sp_pg_migration_count'
     entries = []
     for path in inputs:
         name = os.path.basename(path)
@@ -33,12 +38,14 @@ def main():
             sys.exit('embed.py: migrations must be numbered 1..N without gaps (%s)' % name)
     with open(output, 'w', encoding='utf-8') as f:
         f.write('/* Generated from the migrations in schema/ by schema/embed.py; do not edit. */\n')
-        f.write('#include "store/migrations.h"\n\n')
-        f.write('const sp_migration sp_migrations[] = {\n')
+        f.write('#include "store/migrations.h"\n\n#include <stddef.h>\n\n')
+        f.write('const sp_migration %s[] = {\n' % array)
         for version, name, sql in entries:
             f.write('    {%d, "%s",\n        %s},\n' % (version, name, c_string(sql)))
+        if not entries:
+            f.write('    {0, NULL, NULL},\n')
         f.write('};\n')
-        f.write('const int sp_migration_count = %d;\n' % len(entries))
+        f.write('const int %s = %d;\n' % (count, len(entries)))
 
 
 if __name__ == '__main__':

@@ -32,22 +32,22 @@ static const char SQL_MEMBER[] =
 /* Reads the drive's row and the actor's role into a. */
 static int read_standing(sp_conn *c, sp_authz *a)
 {
-    sqlite3_stmt *s = sp_store__stmt(c, SQL_STANDING);
+    sp_db_stmt *s = sp_store__stmt(c, SQL_STANDING);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, a->actor->seq);
-    sqlite3_bind_text(s, 2, a->drive_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, sp_time_now_ms());
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        a->drive_seq = sqlite3_column_int64(s, 0);
+    sp_db_bind_int64(s, 1, a->actor->seq);
+    sp_db_bind_text(s, 2, a->drive_id);
+    sp_db_bind_int64(s, 3, sp_time_now_ms());
+    int rc = sp_db_step(s);
+    if (rc == SP_DB_ROW) {
+        a->drive_seq = sp_db_column_int64(s, 0);
         sp_store__copy_text(s, 1, a->drive_type, sizeof a->drive_type);
         sp_store__copy_text(s, 2, a->drive_name, sizeof a->drive_name);
-        a->drive_disabled = sqlite3_column_int(s, 3);
-        a->role = sp_role_find((const char *)sqlite3_column_text(s, 4));
+        a->drive_disabled = sp_db_column_int64(s, 3);
+        a->role = sp_role_find(sp_db_column_text(s, 4));
     }
     sp_store__done(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sp_store__err(c, rc, "authorize: drive");
+    return rc == SP_DB_ROW || rc == SP_DB_DONE ? 0 : sp_store__err(c, rc, "authorize: drive");
 }
 
 /* Reads whether the share or membership the question is about is there,
@@ -55,22 +55,22 @@ static int read_standing(sp_conn *c, sp_authz *a)
 static int read_target(sp_conn *c, sp_authz *a)
 {
     int share = a->act == SP_AUTHZ_CHANGE_SHARE;
-    sqlite3_stmt *s = sp_store__stmt(c, share ? SQL_SHARE : SQL_MEMBER);
+    sp_db_stmt *s = sp_store__stmt(c, share ? SQL_SHARE : SQL_MEMBER);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, a->actor->seq);
-    sqlite3_bind_text(s, 2, a->target_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, a->drive_seq);
+    sp_db_bind_int64(s, 1, a->actor->seq);
+    sp_db_bind_text(s, 2, a->target_id);
+    sp_db_bind_int64(s, 3, a->drive_seq);
     if (share)
-        sqlite3_bind_text(s, 4, a->item_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, share ? 5 : 4, sp_time_now_ms());
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+        sp_db_bind_text(s, 4, a->item_id);
+    sp_db_bind_int64(s, share ? 5 : 4, sp_time_now_ms());
+    int rc = sp_db_step(s);
+    if (rc == SP_DB_ROW) {
         a->target_found = 1;
-        a->target_own = sqlite3_column_int(s, 0);
+        a->target_own = sp_db_column_int64(s, 0);
     }
     sp_store__done(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sp_store__err(c, rc, "authorize: target");
+    return rc == SP_DB_ROW || rc == SP_DB_DONE ? 0 : sp_store__err(c, rc, "authorize: target");
 }
 
 int sp_store_authorize(sp_store *st, sp_authz *a)
@@ -202,18 +202,18 @@ static int token_groups_role(sp_conn *r, const sp_user_claims *who, int64_t driv
 {
     const char *name = who->groups;
     for (int i = 0; name && i < who->group_count; i++, name += strlen(name) + 1) {
-        sqlite3_stmt *s = sp_store__stmt(r, SQL_GROUP_ROLE);
+        sp_db_stmt *s = sp_store__stmt(r, SQL_GROUP_ROLE);
         if (!s)
             return SP_ERR_DB;
-        sqlite3_bind_text(s, 1, who->issuer, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, drive_seq);
-        sqlite3_bind_int64(s, 4, now);
-        int rc = sqlite3_step(s);
+        sp_db_bind_text(s, 1, who->issuer);
+        sp_db_bind_text(s, 2, name);
+        sp_db_bind_int64(s, 3, drive_seq);
+        sp_db_bind_int64(s, 4, now);
+        int rc = sp_db_step(s);
         const sp_role *role =
-            rc == SQLITE_ROW ? sp_role_find((const char *)sqlite3_column_text(s, 0)) : NULL;
+            rc == SP_DB_ROW ? sp_role_find(sp_db_column_text(s, 0)) : NULL;
         sp_store__done(s);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        if (rc != SP_DB_ROW && rc != SP_DB_DONE)
             return sp_store__err(r, rc, "file access: group");
         if (role && (!*best || role->weight > (*best)->weight))
             *best = role;
@@ -226,30 +226,30 @@ int sp_store_file_access(sp_store *st, const sp_user_claims *who, const char *dr
 {
     memset(out, 0, sizeof *out);
     sp_conn *r = sp_store__reader(st);
-    sqlite3_stmt *s = r ? sp_store__stmt(r, SQL_FILE_ACCESS) : NULL;
+    sp_db_stmt *s = r ? sp_store__stmt(r, SQL_FILE_ACCESS) : NULL;
     if (!s)
         return SP_ERR_DB;
     int64_t now = sp_time_now_ms();
-    sqlite3_bind_text(s, 1, who->issuer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, who->sub, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, drive_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, who->groups_digest ? who->groups_digest : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, now);
-    int rc = sqlite3_step(s);
+    sp_db_bind_text(s, 1, who->issuer);
+    sp_db_bind_text(s, 2, who->sub);
+    sp_db_bind_text(s, 3, drive_id);
+    sp_db_bind_text(s, 4, who->groups_digest ? who->groups_digest : "");
+    sp_db_bind_int64(s, 5, now);
+    int rc = sp_db_step(s);
     int64_t drive_seq = 0;
     int same_groups = 1;
-    if (rc == SQLITE_ROW) {
+    if (rc == SP_DB_ROW) {
         sp_store__copy_text(s, 0, out->user_id, sizeof out->user_id);
-        drive_seq = sqlite3_column_int64(s, 1);
+        drive_seq = sp_db_column_int64(s, 1);
         out->drive_found = drive_seq != 0;
-        out->drive_disabled = sqlite3_column_int(s, 2);
-        same_groups = sqlite3_column_int(s, 3);
-        out->role = sp_role_find((const char *)sqlite3_column_text(s, 4));
+        out->drive_disabled = sp_db_column_int64(s, 2);
+        same_groups = sp_db_column_int64(s, 3);
+        out->role = sp_role_find(sp_db_column_text(s, 4));
     }
     sp_store__done(s);
-    if (rc == SQLITE_DONE)
+    if (rc == SP_DB_DONE)
         return SP_ERR_NOT_FOUND;
-    if (rc != SQLITE_ROW)
+    if (rc != SP_DB_ROW)
         return sp_store__err(r, rc, "file access");
     /* The token's groups changed since the user was last provisioned: the
      * stored memberships are not theirs any more, the token's are. */

@@ -27,39 +27,39 @@ static int apply(sp_store *st, sp_conn *w, const sp_storage_change *c)
     json_t *data = NULL;
     int rc = SP_ERR_DB;
 
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_SEEN);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_SEEN);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, c->event_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, sp_time_now_ms());
-    int step = sqlite3_step(s);
+    sp_db_bind_text(s, 1, c->event_id);
+    sp_db_bind_int64(s, 2, sp_time_now_ms());
+    int step = sp_db_step(s);
     sp_store__done(s);
-    if (step != SQLITE_DONE)
+    if (step != SP_DB_DONE)
         return sp_store__err(w, step, "record inbound event");
-    if (sqlite3_changes(w->db) == 0)
+    if (sp_db_changes(w->db) == 0)
         return 1; /* seen before: a redelivery */
 
     s = sp_store__stmt(w, SQL_DRIVE);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, c->drive_id, -1, SQLITE_STATIC);
-    step = sqlite3_step(s);
-    int64_t drive_seq = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sp_db_bind_text(s, 1, c->drive_id);
+    step = sp_db_step(s);
+    int64_t drive_seq = step == SP_DB_ROW ? sp_db_column_int64(s, 0) : 0;
     sp_store__done(s);
     if (!drive_seq)
-        return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "change drive");
+        return step == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "change drive");
 
     s = sp_store__stmt(w, SQL_APPLY);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, c->etag, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, c->mtime_ms);
-    sqlite3_bind_int(s, 3, c->has_quota_used);
-    sqlite3_bind_int64(s, 4, c->quota_used);
-    sqlite3_bind_int64(s, 5, drive_seq);
-    step = sqlite3_step(s);
+    sp_db_bind_text(s, 1, c->etag);
+    sp_db_bind_int64(s, 2, c->mtime_ms);
+    sp_db_bind_int64(s, 3, c->has_quota_used);
+    sp_db_bind_int64(s, 4, c->quota_used);
+    sp_db_bind_int64(s, 5, drive_seq);
+    step = sp_db_step(s);
     sp_store__done(s);
-    if (step != SQLITE_DONE)
+    if (step != SP_DB_DONE)
         return sp_store__err(w, step, "apply change");
     rc = sp_store__items_apply(w, st, drive_seq, c->items, c->item_count);
     if (rc < 0)

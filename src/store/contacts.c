@@ -60,16 +60,16 @@ int sp_store_invite_create(sp_store *st, const sp_user *owner, const char *token
         return SP_ERR_DB;
     int64_t now = sp_time_now_ms();
     int rc = SP_ERR_DB;
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_INVITE_INSERT);
+    sp_db_stmt *q = sp_store__stmt(w, SQL_INVITE_INSERT);
     if (q) {
-        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 2, hash, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 3, owner->seq);
-        sqlite3_bind_text(q, 4, description ? description : "", -1, SQLITE_STATIC);
+        sp_db_bind_text(q, 1, id);
+        sp_db_bind_text(q, 2, hash);
+        sp_db_bind_int64(q, 3, owner->seq);
+        sp_db_bind_text(q, 4, description ? description : "");
         if (recipient)
-            sqlite3_bind_text(q, 5, recipient, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 6, now);
-        sqlite3_bind_int64(q, 7, expires_at_ms);
+            sp_db_bind_text(q, 5, recipient);
+        sp_db_bind_int64(q, 6, now);
+        sp_db_bind_int64(q, 7, expires_at_ms);
         rc = sp_store__step_done(w, q, "insert invite");
     }
     if (rc == 0) {
@@ -95,23 +95,23 @@ static const char SQL_INVITES[] =
 int sp_store_invites_list(sp_store *st, const sp_user *owner, sp_invite_fn fn, void *ctx)
 {
     sp_conn *r = sp_store__reader(st);
-    sqlite3_stmt *q = r ? sp_store__stmt(r, SQL_INVITES) : NULL;
+    sp_db_stmt *q = r ? sp_store__stmt(r, SQL_INVITES) : NULL;
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_int64(q, 1, owner->seq);
-    sqlite3_bind_int(q, 2, SP_INVITES_LIST_MAX);
+    sp_db_bind_int64(q, 1, owner->seq);
+    sp_db_bind_int64(q, 2, SP_INVITES_LIST_MAX);
     int rc, err = 0;
-    while (err == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        sp_invite inv = {.id = (const char *)sqlite3_column_text(q, 0),
-                         .description = (const char *)sqlite3_column_text(q, 1),
-                         .recipient = (const char *)sqlite3_column_text(q, 2),
-                         .created_at_ms = sqlite3_column_int64(q, 3),
-                         .expires_at_ms = sqlite3_column_int64(q, 4),
-                         .accepted_at_ms = sqlite3_column_int64(q, 5),
-                         .contact_id = (const char *)sqlite3_column_text(q, 6)};
+    while (err == 0 && (rc = sp_db_step(q)) == SP_DB_ROW) {
+        sp_invite inv = {.id = sp_db_column_text(q, 0),
+                         .description = sp_db_column_text(q, 1),
+                         .recipient = sp_db_column_text(q, 2),
+                         .created_at_ms = sp_db_column_int64(q, 3),
+                         .expires_at_ms = sp_db_column_int64(q, 4),
+                         .accepted_at_ms = sp_db_column_int64(q, 5),
+                         .contact_id = sp_db_column_text(q, 6)};
         err = fn(&inv, ctx);
     }
-    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (err == 0 && rc != SP_DB_ROW && rc != SP_DB_DONE)
         err = sp_store__err(r, rc, "list invites");
     sp_store__done(q);
     return err;
@@ -137,26 +137,26 @@ static int contact_store(sp_conn *w, int64_t owner_seq, const sp_contact_new *c,
     if (sp_id_uuid7(fresh) < 0)
         return SP_ERR_IO;
     snprintf(address, sizeof address, "%s@%s", c->user_id, c->provider);
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_CONTACT_UPSERT);
+    sp_db_stmt *q = sp_store__stmt(w, SQL_CONTACT_UPSERT);
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_text(q, 1, fresh, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, owner_seq);
-    sqlite3_bind_text(q, 3, c->user_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 4, c->provider, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 5, c->instance, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 6, address, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 7, c->name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 8, c->email ? c->email : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 9, sp_time_now_ms());
-    int step = sqlite3_step(q);
-    if (step == SQLITE_ROW) {
-        *seq_out = sqlite3_column_int64(q, 0);
+    sp_db_bind_text(q, 1, fresh);
+    sp_db_bind_int64(q, 2, owner_seq);
+    sp_db_bind_text(q, 3, c->user_id);
+    sp_db_bind_text(q, 4, c->provider);
+    sp_db_bind_text(q, 5, c->instance);
+    sp_db_bind_text(q, 6, address);
+    sp_db_bind_text(q, 7, c->name);
+    sp_db_bind_text(q, 8, c->email ? c->email : "");
+    sp_db_bind_int64(q, 9, sp_time_now_ms());
+    int step = sp_db_step(q);
+    if (step == SP_DB_ROW) {
+        *seq_out = sp_db_column_int64(q, 0);
         sp_store__copy_text(q, 1, id_out, SP_ID_LEN);
-        step = sqlite3_step(q);
+        step = sp_db_step(q);
     }
     sp_store__done(q);
-    if (step != SQLITE_DONE)
+    if (step != SP_DB_DONE)
         return sp_store__err(w, step, "store contact");
     json_t *d = contact_data(id_out, address, c);
     if (d)
@@ -179,19 +179,19 @@ int sp_store_invite_accept(sp_store *st, const char *token, int64_t now_ms, cons
     if (!w)
         return SP_ERR_DB;
     int rc = SP_ERR_DB;
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_INVITE_BY_TOKEN);
+    sp_db_stmt *q = sp_store__stmt(w, SQL_INVITE_BY_TOKEN);
     if (!q)
         goto done;
-    sqlite3_bind_text(q, 1, hash, -1, SQLITE_STATIC);
-    int step = sqlite3_step(q);
-    int64_t invite_seq = sqlite3_column_int64(q, 0), expires = sqlite3_column_int64(q, 1);
-    int accepted = sqlite3_column_int(q, 2);
-    int64_t owner_seq = sqlite3_column_int64(q, 3);
-    if (step == SQLITE_ROW)
+    sp_db_bind_text(q, 1, hash);
+    int step = sp_db_step(q);
+    int64_t invite_seq = sp_db_column_int64(q, 0), expires = sp_db_column_int64(q, 1);
+    int accepted = sp_db_column_int64(q, 2);
+    int64_t owner_seq = sp_db_column_int64(q, 3);
+    if (step == SP_DB_ROW)
         sp_store__copy_text(q, 4, inviter_id, SP_USER_ID_LEN);
     sp_store__done(q);
-    if (step != SQLITE_ROW) {
-        rc = step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "find invite");
+    if (step != SP_DB_ROW) {
+        rc = step == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "find invite");
         goto done;
     }
     /* Accepted is told apart from expired: the accepting side learns its
@@ -208,9 +208,9 @@ int sp_store_invite_accept(sp_store *st, const char *token, int64_t now_ms, cons
     char contact_id[SP_ID_LEN];
     rc = contact_store(w, owner_seq, c, "sender", &contact_seq, contact_id);
     if (rc == 0 && (q = sp_store__stmt(w, SQL_INVITE_ACCEPTED)) != NULL) {
-        sqlite3_bind_int64(q, 1, now_ms);
-        sqlite3_bind_int64(q, 2, contact_seq);
-        sqlite3_bind_int64(q, 3, invite_seq);
+        sp_db_bind_int64(q, 1, now_ms);
+        sp_db_bind_int64(q, 2, contact_seq);
+        sp_db_bind_int64(q, 3, invite_seq);
         rc = sp_store__step_done(w, q, "accept invite");
     } else if (rc == 0) {
         rc = SP_ERR_DB;
@@ -248,16 +248,16 @@ int sp_store_contacts_list(sp_store *st, const sp_user *owner, const char *term,
     if (term)
         sp_store__like_patterns(term, prefix, contains);
     sp_conn *r = sp_store__reader(st);
-    sqlite3_stmt *q = r ? sp_store__stmt(r, term ? SQL_CONTACTS_LIKE : SQL_CONTACTS) : NULL;
+    sp_db_stmt *q = r ? sp_store__stmt(r, term ? SQL_CONTACTS_LIKE : SQL_CONTACTS) : NULL;
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_int64(q, 1, owner->seq);
-    sqlite3_bind_int(q, 2, term ? SP_USER_SEARCH_MAX : SP_CONTACTS_LIST_MAX);
+    sp_db_bind_int64(q, 1, owner->seq);
+    sp_db_bind_int64(q, 2, term ? SP_USER_SEARCH_MAX : SP_CONTACTS_LIST_MAX);
     if (term)
-        sqlite3_bind_text(q, 3, contains, -1, SQLITE_STATIC);
+        sp_db_bind_text(q, 3, contains);
     int rc, err = 0;
-    while (err == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-#define T(i) ((const char *)sqlite3_column_text(q, i))
+    while (err == 0 && (rc = sp_db_step(q)) == SP_DB_ROW) {
+#define T(i) (sp_db_column_text(q, i))
         sp_contact c = {.id = T(0),
                         .user_id = T(1),
                         .provider = T(2),
@@ -265,11 +265,11 @@ int sp_store_contacts_list(sp_store *st, const sp_user *owner, const char *term,
                         .address = T(4),
                         .name = T(5),
                         .email = T(6),
-                        .created_at_ms = sqlite3_column_int64(q, 7)};
+                        .created_at_ms = sp_db_column_int64(q, 7)};
 #undef T
         err = fn(&c, ctx);
     }
-    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (err == 0 && rc != SP_DB_ROW && rc != SP_DB_DONE)
         err = sp_store__err(r, rc, "list contacts");
     sp_store__done(q);
     return err;
@@ -282,21 +282,21 @@ int sp_store__share_contact(sp_conn *w, int64_t owner_seq, const char *id, char 
                             size_t address_len, char *instance, size_t instance_len, char *id_out,
                             char *name_out)
 {
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_CONTACT_BY_ID);
+    sp_db_stmt *q = sp_store__stmt(w, SQL_CONTACT_BY_ID);
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 2, owner_seq);
-    int step = sqlite3_step(q);
-    if (step == SQLITE_ROW) {
+    sp_db_bind_text(q, 1, id);
+    sp_db_bind_int64(q, 2, owner_seq);
+    int step = sp_db_step(q);
+    if (step == SP_DB_ROW) {
         sp_store__copy_text(q, 0, id_out, SP_USER_ID_LEN);
         sp_store__copy_text(q, 1, name_out, SP_USER_NAME_MAX);
         sp_store__copy_text(q, 2, address, address_len);
         sp_store__copy_text(q, 3, instance, instance_len);
     }
     sp_store__done(q);
-    if (step != SQLITE_ROW)
-        return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "share contact");
+    if (step != SP_DB_ROW)
+        return step == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "share contact");
     return 0;
 }
 
@@ -310,25 +310,25 @@ int sp_store_contact_remove(sp_store *st, const sp_user *owner, const char *addr
     if (!w)
         return SP_ERR_DB;
     int rc = SP_ERR_DB;
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_CONTACT_DELETE);
+    sp_db_stmt *q = sp_store__stmt(w, SQL_CONTACT_DELETE);
     if (q) {
-        sqlite3_bind_int64(q, 1, owner->seq);
-        sqlite3_bind_text(q, 2, address, -1, SQLITE_STATIC);
-        int step = sqlite3_step(q);
+        sp_db_bind_int64(q, 1, owner->seq);
+        sp_db_bind_text(q, 2, address);
+        int step = sp_db_step(q);
         json_t *d = NULL;
         char id[SP_ID_LEN] = "";
-        if (step == SQLITE_ROW) {
-#define T(i) ((const char *)sqlite3_column_text(q, i))
+        if (step == SP_DB_ROW) {
+#define T(i) (sp_db_column_text(q, i))
             sp_contact_new c = {T(1), T(2), T(3), T(5), T(6)};
             sp_store__copy_text(q, 0, id, sizeof id);
             d = contact_data(id, T(4), &c);
 #undef T
-            step = d ? sqlite3_step(q) : SQLITE_NOMEM;
+            step = d ? sp_db_step(q) : SP_DB_NOMEM;
         }
         sp_store__done(q);
-        if (step == SQLITE_DONE && !id[0])
+        if (step == SP_DB_DONE && !id[0])
             rc = SP_ERR_NOT_FOUND;
-        else if (step != SQLITE_DONE)
+        else if (step != SP_DB_DONE)
             rc = sp_store__err(w, step, "remove contact");
         else
             rc = owner_event(w, SP_EVENT_CONTACT_REMOVED, id, owner->seq, json_incref(d));

@@ -20,34 +20,34 @@ static const char SQL_MOUNTS[] =
 int sp_store_delta_bounds(sp_store *st, int64_t *oldest, int64_t *last)
 {
     sp_conn *c = sp_store__reader(st);
-    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_BOUNDS) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_BOUNDS) : NULL;
     if (!s)
         return SP_ERR_DB;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *last = sqlite3_column_int64(s, 0);
-        *oldest = sqlite3_column_type(s, 1) == SQLITE_NULL ? *last + 1 : sqlite3_column_int64(s, 1);
+    int rc = sp_db_step(s);
+    if (rc == SP_DB_ROW) {
+        *last = sp_db_column_int64(s, 0);
+        *oldest = sp_db_column_is_null(s, 1) ? *last + 1 : sp_db_column_int64(s, 1);
     }
     sp_store__done(s);
-    return rc == SQLITE_ROW ? 0 : sp_store__err(c, rc, "event bounds");
+    return rc == SP_DB_ROW ? 0 : sp_store__err(c, rc, "event bounds");
 }
 
 int sp_store_mounts_received(sp_store *st, const sp_user *user, const char *drive_id,
                              sp_mount_fn fn, void *ctx)
 {
     sp_conn *c = sp_store__reader(st);
-    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_MOUNTS) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_MOUNTS) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, user->seq);
-    sqlite3_bind_text(s, 2, drive_id, -1, SQLITE_STATIC);
+    sp_db_bind_int64(s, 1, user->seq);
+    sp_db_bind_text(s, 2, drive_id);
     int rc, err = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        err = fn((const char *)sqlite3_column_text(s, 0), ctx);
+    while ((rc = sp_db_step(s)) == SP_DB_ROW) {
+        err = fn(sp_db_column_text(s, 0), ctx);
         if (err < 0)
             break;
     }
-    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (err == 0 && rc != SP_DB_ROW && rc != SP_DB_DONE)
         err = sp_store__err(c, rc, "mounts received");
     sp_store__done(s);
     return err;

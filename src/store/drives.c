@@ -130,15 +130,15 @@ static const char SQL_GET[] =
     "SELECT " DRIVE_COLS ", " SP_BEST_ROLE("?1", "d.seq", "?3")
     " FROM drives d LEFT JOIN users o ON o.seq = d.owner_seq WHERE d.id = ?2";
 
-static const char *col_text(sqlite3_stmt *s, int col)
+static const char *col_text(sp_db_stmt *s, int col)
 {
-    return (const char *)sqlite3_column_text(s, col);
+    return sp_db_column_text(s, col);
 }
 
-static void read_drive(sqlite3_stmt *s, sp_drive *d)
+static void read_drive(sp_db_stmt *s, sp_drive *d)
 {
     memset(d, 0, sizeof *d);
-    d->seq = sqlite3_column_int64(s, 0);
+    d->seq = sp_db_column_int64(s, 0);
     d->id = col_text(s, 1);
     d->type = col_text(s, 2);
     d->alias = col_text(s, 3);
@@ -146,11 +146,11 @@ static void read_drive(sqlite3_stmt *s, sp_drive *d)
     d->description = col_text(s, 5);
     d->owner_id = col_text(s, 6);
     d->owner_name = col_text(s, 7);
-    d->quota_total = sqlite3_column_int64(s, 8);
-    d->quota_used = sqlite3_column_int64(s, 9);
+    d->quota_total = sp_db_column_int64(s, 8);
+    d->quota_used = sp_db_column_int64(s, 9);
     d->etag = col_text(s, 10);
-    d->mtime_ms = sqlite3_column_int64(s, 11);
-    d->disabled_at_ms = sqlite3_column_int64(s, 12);
+    d->mtime_ms = sp_db_column_int64(s, 11);
+    d->disabled_at_ms = sp_db_column_int64(s, 12);
     d->role = col_text(s, 13);
 }
 
@@ -165,29 +165,29 @@ int sp_store_drives_list(sp_store *st, const sp_user *user, int all, const sp_dr
     int order = (int)q->order;
     if (order < 0 || order > 3)
         return SP_ERR_INVALID;
-    sqlite3_stmt *s = sp_store__stmt(c, SQL_LIST[all ? 1 : 0][order][q->after.set ? 1 : 0]);
+    sp_db_stmt *s = sp_store__stmt(c, SQL_LIST[all ? 1 : 0][order][q->after.set ? 1 : 0]);
     if (!s)
         return SP_ERR_DB;
     int mtime_order = q->order == SP_DRIVE_ORDER_MTIME_ASC || q->order == SP_DRIVE_ORDER_MTIME_DESC;
-    sqlite3_bind_int64(s, 1, user->seq);
+    sp_db_bind_int64(s, 1, user->seq);
     if (q->type)
-        sqlite3_bind_text(s, 2, q->type, -1, SQLITE_STATIC);
+        sp_db_bind_text(s, 2, q->type);
     if (q->id)
-        sqlite3_bind_text(s, 3, q->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 4, all ? 1 : 0);
+        sp_db_bind_text(s, 3, q->id);
+    sp_db_bind_int64(s, 4, all ? 1 : 0);
     if (q->after.set) {
         if (mtime_order)
-            sqlite3_bind_int64(s, 5, strtoll(q->after.key, NULL, 10));
+            sp_db_bind_int64(s, 5, strtoll(q->after.key, NULL, 10));
         else
-            sqlite3_bind_text(s, 5, q->after.key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 6, q->after.id, -1, SQLITE_STATIC);
+            sp_db_bind_text(s, 5, q->after.key);
+        sp_db_bind_text(s, 6, q->after.id);
     }
     int top = q->top < 1 ? 1 : q->top > SP_DRIVE_TOP_MAX ? SP_DRIVE_TOP_MAX : q->top;
-    sqlite3_bind_int(s, 7, top + 1); /* one more tells whether a next page exists */
-    sqlite3_bind_int64(s, 8, sp_time_now_ms());
+    sp_db_bind_int64(s, 7, top + 1); /* one more tells whether a next page exists */
+    sp_db_bind_int64(s, 8, sp_time_now_ms());
 
     int rc, sent = 0, err = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = sp_db_step(s)) == SP_DB_ROW) {
         if (sent == top) {
             if (more)
                 *more = 1;
@@ -214,7 +214,7 @@ int sp_store_drives_list(sp_store *st, const sp_user *user, int all, const sp_dr
         if (err < 0)
             break;
     }
-    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (err == 0 && rc != SP_DB_ROW && rc != SP_DB_DONE)
         err = sp_store__err(c, rc, "list drives");
     sp_store__done(s);
     return err;
@@ -226,14 +226,14 @@ int sp_store_drive_get(sp_store *st, const sp_user *user, int as_admin, const ch
     sp_conn *c = sp_store__reader(st);
     if (!c)
         return SP_ERR_DB;
-    sqlite3_stmt *s = sp_store__stmt(c, SQL_GET);
+    sp_db_stmt *s = sp_store__stmt(c, SQL_GET);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, user->seq);
-    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, sp_time_now_ms());
-    int rc = sqlite3_step(s), err;
-    if (rc == SQLITE_ROW) {
+    sp_db_bind_int64(s, 1, user->seq);
+    sp_db_bind_text(s, 2, id);
+    sp_db_bind_int64(s, 3, sp_time_now_ms());
+    int rc = sp_db_step(s), err;
+    if (rc == SP_DB_ROW) {
         sp_drive d;
         read_drive(s, &d);
         int manager = d.role && strcmp(d.role, SP_ROLE_MANAGER) == 0;
@@ -242,7 +242,7 @@ int sp_store_drive_get(sp_store *st, const sp_user *user, int as_admin, const ch
         else
             err = fn(&d, ctx);
     } else {
-        err = rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, rc, "get drive");
+        err = rc == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, rc, "get drive");
     }
     sp_store__done(s);
     return err;
@@ -272,14 +272,14 @@ int sp_store_mountpoint_get(sp_store *st, const sp_user *user, const char *id, s
     sp_conn *c = sp_store__reader(st);
     if (!c)
         return SP_ERR_DB;
-    sqlite3_stmt *s = sp_store__stmt(c, SQL_MOUNTPOINT);
+    sp_db_stmt *s = sp_store__stmt(c, SQL_MOUNTPOINT);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, user->seq);
-    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, sp_time_now_ms());
-    int rc = sqlite3_step(s), err;
-    if (rc == SQLITE_ROW) {
+    sp_db_bind_int64(s, 1, user->seq);
+    sp_db_bind_text(s, 2, id);
+    sp_db_bind_int64(s, 3, sp_time_now_ms());
+    int rc = sp_db_step(s), err;
+    if (rc == SP_DB_ROW) {
         sp_drive d;
         read_drive(s, &d);
         d.share_id = col_text(s, 15);
@@ -287,7 +287,7 @@ int sp_store_mountpoint_get(sp_store *st, const sp_user *user, const char *id, s
         d.shared_drive_id = col_text(s, 17);
         err = fn(&d, ctx);
     } else {
-        err = rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, rc, "get mountpoint");
+        err = rc == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, rc, "get mountpoint");
     }
     sp_store__done(s);
     return err;
@@ -325,11 +325,11 @@ static int collect_users(sp_conn *w, const char *sql, int64_t drive_seq, int64_t
 {
     *out = NULL;
     *count = 0;
-    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    sp_db_stmt *s = sp_store__stmt(w, sql);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, drive_seq);
-    sqlite3_bind_int64(s, 2, sp_time_now_ms());
+    sp_db_bind_int64(s, 1, drive_seq);
+    sp_db_bind_int64(s, 2, sp_time_now_ms());
     return sp_store__collect_seqs(w, s, out, count, what);
 }
 
@@ -360,37 +360,37 @@ int sp_store_drive_create(sp_store *st, const sp_user *creator, const char *name
     if (!w)
         return SP_ERR_DB;
     int rc = SP_ERR_DB;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_DRIVE_INSERT);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_DRIVE_INSERT);
     if (!s)
         goto fail;
-    sqlite3_bind_text(s, 1, drive_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, alias, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, description ? description : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, creator->seq);
-    sqlite3_bind_int64(s, 6, quota_total);
-    sqlite3_bind_text(s, 7, etag, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 8, now);
-    sqlite3_bind_int64(s, 9, now);
-    int step = sqlite3_step(s);
+    sp_db_bind_text(s, 1, drive_id);
+    sp_db_bind_text(s, 2, alias);
+    sp_db_bind_text(s, 3, name);
+    sp_db_bind_text(s, 4, description ? description : "");
+    sp_db_bind_int64(s, 5, creator->seq);
+    sp_db_bind_int64(s, 6, quota_total);
+    sp_db_bind_text(s, 7, etag);
+    sp_db_bind_int64(s, 8, now);
+    sp_db_bind_int64(s, 9, now);
+    int step = sp_db_step(s);
     sp_store__done(s);
-    if (step != SQLITE_DONE) {
+    if (step != SP_DB_DONE) {
         rc = sp_store__err(w, step, "insert project drive");
         goto fail;
     }
-    int64_t drive_seq = sqlite3_last_insert_rowid(w->db);
+    int64_t drive_seq = sp_db_last_id(w->db);
 
     s = sp_store__stmt(w, SQL_MEMBER_INSERT);
     if (!s)
         goto fail;
-    sqlite3_bind_int64(s, 1, creator->seq);
-    sqlite3_bind_int64(s, 2, drive_seq);
-    sqlite3_bind_text(s, 3, perm_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, SP_ROLE_MANAGER, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, now);
-    step = sqlite3_step(s);
+    sp_db_bind_int64(s, 1, creator->seq);
+    sp_db_bind_int64(s, 2, drive_seq);
+    sp_db_bind_text(s, 3, perm_id);
+    sp_db_bind_text(s, 4, SP_ROLE_MANAGER);
+    sp_db_bind_int64(s, 5, now);
+    step = sp_db_step(s);
     sp_store__done(s);
-    if (step != SQLITE_DONE) {
+    if (step != SP_DB_DONE) {
         rc = sp_store__err(w, step, "insert creator membership");
         goto fail;
     }
@@ -423,21 +423,21 @@ static const char SQL_PURGE[] = "DELETE FROM drives WHERE seq = ?";
 
 static int exec_text_seq(sp_conn *w, const char *sql, const char *text, int64_t seq)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    sp_db_stmt *s = sp_store__stmt(w, sql);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, seq);
+    sp_db_bind_text(s, 1, text);
+    sp_db_bind_int64(s, 2, seq);
     return sp_store__step_done(w, s, sql);
 }
 
 static int exec_int_seq(sp_conn *w, const char *sql, int64_t v, int64_t seq)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    sp_db_stmt *s = sp_store__stmt(w, sql);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, v);
-    sqlite3_bind_int64(s, 2, seq);
+    sp_db_bind_int64(s, 1, v);
+    sp_db_bind_int64(s, 2, seq);
     return sp_store__step_done(w, s, sql);
 }
 
@@ -467,20 +467,20 @@ int sp_store_drive_change(sp_store *st, const sp_user *actor, const char *id, sp
         goto fail;
     rc = SP_ERR_DB;
 
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_DRIVE_STATE);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_DRIVE_STATE);
     if (!s)
         goto fail;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    int step_rc = sqlite3_step(s);
-    if (step_rc != SQLITE_ROW) {
+    sp_db_bind_text(s, 1, id);
+    int step_rc = sp_db_step(s);
+    if (step_rc != SP_DB_ROW) {
         sp_store__done(s);
-        rc = step_rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step_rc, "drive state");
+        rc = step_rc == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step_rc, "drive state");
         goto fail;
     }
-    int64_t seq = sqlite3_column_int64(s, 0);
+    int64_t seq = sp_db_column_int64(s, 0);
     char old_name[1024];
     sp_store__copy_text(s, 1, old_name, sizeof old_name);
-    int disabled = sqlite3_column_int64(s, 2) != 0;
+    int disabled = sp_db_column_int64(s, 2) != 0;
     char type[16];
     sp_store__copy_text(s, 3, type, sizeof type);
     sp_store__done(s);

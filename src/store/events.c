@@ -28,27 +28,27 @@ int sp_store__event_add(sp_conn *w, const char *type, const char *subject, json_
     char *text = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
     if (!text)
         return SP_ERR_NOMEM;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_EVENT_INSERT);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_EVENT_INSERT);
     if (!s) {
         free(text);
         return SP_ERR_DB;
     }
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, type, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, subject, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, sp_time_now_ms());
-    sqlite3_bind_text(s, 5, text, -1, SQLITE_STATIC);
+    sp_db_bind_text(s, 1, id);
+    sp_db_bind_text(s, 2, type);
+    sp_db_bind_text(s, 3, subject);
+    sp_db_bind_int64(s, 4, sp_time_now_ms());
+    sp_db_bind_text(s, 5, text);
     const char *initiator = sp_store__initiator();
     if (initiator)
-        sqlite3_bind_text(s, 6, initiator, -1, SQLITE_STATIC);
+        sp_db_bind_text(s, 6, initiator);
     else
-        sqlite3_bind_null(s, 6);
-    int rc = sqlite3_step(s);
+        sp_db_bind_null(s, 6);
+    int rc = sp_db_step(s);
     sp_store__done(s);
     free(text);
-    if (rc != SQLITE_DONE)
+    if (rc != SP_DB_DONE)
         return sp_store__err(w, rc, "insert event");
-    int64_t seq = sqlite3_last_insert_rowid(w->db);
+    int64_t seq = sp_db_last_id(w->db);
     /* The writer connection lives inside the store: tell the commit that
      * listeners are to be woken. */
     sp_store *st = (sp_store *)((char *)w - offsetof(sp_store, writer));
@@ -57,11 +57,11 @@ int sp_store__event_add(sp_conn *w, const char *type, const char *subject, json_
     if (!s)
         return SP_ERR_DB;
     for (size_t i = 0; i < recipient_count; i++) {
-        sqlite3_bind_int64(s, 1, recipients[i]);
-        sqlite3_bind_int64(s, 2, seq);
-        rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        if (rc != SQLITE_DONE) {
+        sp_db_bind_int64(s, 1, recipients[i]);
+        sp_db_bind_int64(s, 2, seq);
+        rc = sp_db_step(s);
+        sp_db_reset(s);
+        if (rc != SP_DB_DONE) {
             sp_store__done(s);
             return sp_store__err(w, rc, "insert event recipient");
         }
@@ -120,39 +120,39 @@ static const char SQL_PRUNE_INBOUND[] =
 /* Rows deleted by one prune call: short enough not to stall writers. */
 #define SP_PRUNE_BATCH 2000
 
-static void read_event(sqlite3_stmt *s, sp_event *e)
+static void read_event(sp_db_stmt *s, sp_event *e)
 {
-    e->seq = sqlite3_column_int64(s, 0);
-    e->id = (const char *)sqlite3_column_text(s, 1);
-    e->type = (const char *)sqlite3_column_text(s, 2);
-    e->subject = (const char *)sqlite3_column_text(s, 3);
-    e->time_ms = sqlite3_column_int64(s, 4);
-    e->data = (const char *)sqlite3_column_text(s, 5);
-    e->initiator = (const char *)sqlite3_column_text(s, 6); /* NULL when none */
+    e->seq = sp_db_column_int64(s, 0);
+    e->id = sp_db_column_text(s, 1);
+    e->type = sp_db_column_text(s, 2);
+    e->subject = sp_db_column_text(s, 3);
+    e->time_ms = sp_db_column_int64(s, 4);
+    e->data = sp_db_column_text(s, 5);
+    e->initiator = sp_db_column_text(s, 6); /* NULL when none */
     e->affected = 0;
 }
 
 /* Steps a prepared event query, calling fn per row; with_affected: its
  * column 7 is event_recipients.affected. */
-static int each_event_ex(sp_conn *c, sqlite3_stmt *s, int with_affected, sp_event_fn fn, void *ctx)
+static int each_event_ex(sp_conn *c, sp_db_stmt *s, int with_affected, sp_event_fn fn, void *ctx)
 {
     int rc, err = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = sp_db_step(s)) == SP_DB_ROW) {
         sp_event e;
         read_event(s, &e);
         if (with_affected)
-            e.affected = sqlite3_column_int(s, 7);
+            e.affected = sp_db_column_int64(s, 7);
         err = fn(&e, ctx);
         if (err < 0)
             break;
     }
-    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (err == 0 && rc != SP_DB_ROW && rc != SP_DB_DONE)
         err = sp_store__err(c, rc, "read events");
     sp_store__done(s);
     return err;
 }
 
-static int each_event(sp_conn *c, sqlite3_stmt *s, sp_event_fn fn, void *ctx)
+static int each_event(sp_conn *c, sp_db_stmt *s, sp_event_fn fn, void *ctx)
 {
     return each_event_ex(c, s, 0, fn, ctx);
 }
@@ -160,12 +160,12 @@ static int each_event(sp_conn *c, sqlite3_stmt *s, sp_event_fn fn, void *ctx)
 int sp_store__event_mark_affected(sp_conn *w, int64_t event_seq, int64_t group_seq,
                                   int64_t except_seq)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_MARK_AFFECTED);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_MARK_AFFECTED);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, event_seq);
-    sqlite3_bind_int64(s, 2, group_seq);
-    sqlite3_bind_int64(s, 3, except_seq);
+    sp_db_bind_int64(s, 1, event_seq);
+    sp_db_bind_int64(s, 2, group_seq);
+    sp_db_bind_int64(s, 3, except_seq);
     return sp_store__step_done(w, s, "mark affected recipients");
 }
 
@@ -173,11 +173,11 @@ int sp_store_events_unpublished(sp_store *st, int64_t after_seq, int limit, sp_e
                                 void *ctx)
 {
     sp_conn *c = sp_store__reader(st);
-    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_UNPUBLISHED) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_UNPUBLISHED) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, after_seq);
-    sqlite3_bind_int(s, 2, limit);
+    sp_db_bind_int64(s, 1, after_seq);
+    sp_db_bind_int64(s, 2, limit);
     return each_event(c, s, fn, ctx);
 }
 
@@ -202,13 +202,13 @@ int sp_store_events_set_published(sp_store *st, int64_t seq)
 int sp_store_events_published(sp_store *st, int64_t *seq)
 {
     sp_conn *c = sp_store__reader(st);
-    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_CURSOR) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_CURSOR) : NULL;
     if (!s)
         return SP_ERR_DB;
-    int rc = sqlite3_step(s);
+    int rc = sp_db_step(s);
     int err = 0;
-    if (rc == SQLITE_ROW)
-        *seq = sqlite3_column_int64(s, 0);
+    if (rc == SP_DB_ROW)
+        *seq = sp_db_column_int64(s, 0);
     else
         err = sp_store__err(c, rc, "read relay cursor");
     sp_store__done(s);
@@ -218,33 +218,33 @@ int sp_store_events_published(sp_store *st, int64_t *seq)
 int sp_store_events_backlog(sp_store *st, int64_t *count, int64_t *oldest_ms)
 {
     sp_conn *c = sp_store__reader(st);
-    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_BACKLOG) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_BACKLOG) : NULL;
     if (!s)
         return SP_ERR_DB;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *count = sqlite3_column_int64(s, 0);
-        *oldest_ms = sqlite3_column_int64(s, 1);
+    int rc = sp_db_step(s);
+    if (rc == SP_DB_ROW) {
+        *count = sp_db_column_int64(s, 0);
+        *oldest_ms = sp_db_column_int64(s, 1);
     }
     sp_store__done(s);
-    return rc == SQLITE_ROW ? 0 : sp_store__err(c, rc, "event backlog");
+    return rc == SP_DB_ROW ? 0 : sp_store__err(c, rc, "event backlog");
 }
 
 int sp_store_event_get(sp_store *st, const char *id, int64_t user_seq, int as_admin, sp_event_fn fn,
                        void *ctx)
 {
     sp_conn *c = sp_store__reader(st);
-    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_EVENT_GET) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_EVENT_GET) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, user_seq);
-    sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s), err;
-    if (rc == SQLITE_ROW && (as_admin || sqlite3_column_int(s, 7))) {
+    sp_db_bind_int64(s, 1, user_seq);
+    sp_db_bind_text(s, 2, id);
+    int rc = sp_db_step(s), err;
+    if (rc == SP_DB_ROW && (as_admin || sp_db_column_int64(s, 7))) {
         sp_event e;
         read_event(s, &e);
         err = fn(&e, ctx);
-    } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+    } else if (rc == SP_DB_ROW || rc == SP_DB_DONE) {
         err = SP_ERR_NOT_FOUND;
     } else {
         err = sp_store__err(c, rc, "get event");
@@ -257,28 +257,28 @@ int sp_store_events_for_user(sp_store *st, int64_t user_seq, int64_t after, int 
                              sp_event_fn fn, void *ctx)
 {
     sp_conn *c = sp_store__reader(st);
-    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_FOR_USER) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_FOR_USER) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, user_seq);
-    sqlite3_bind_int64(s, 2, after);
-    sqlite3_bind_int(s, 3, limit);
+    sp_db_bind_int64(s, 1, user_seq);
+    sp_db_bind_int64(s, 2, after);
+    sp_db_bind_int64(s, 3, limit);
     return each_event_ex(c, s, 1, fn, ctx);
 }
 
 int sp_store_events_range(sp_store *st, int64_t *oldest, int64_t *newest)
 {
     sp_conn *c = sp_store__reader(st);
-    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_RANGE) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_RANGE) : NULL;
     if (!s)
         return SP_ERR_DB;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *oldest = sqlite3_column_int64(s, 0);
-        *newest = sqlite3_column_int64(s, 1);
+    int rc = sp_db_step(s);
+    if (rc == SP_DB_ROW) {
+        *oldest = sp_db_column_int64(s, 0);
+        *newest = sp_db_column_int64(s, 1);
     }
     sp_store__done(s);
-    return rc == SQLITE_ROW ? 0 : sp_store__err(c, rc, "event range");
+    return rc == SP_DB_ROW ? 0 : sp_store__err(c, rc, "event range");
 }
 
 int sp_store_events_prune(sp_store *st, int64_t before_ms, int *deleted)
@@ -289,9 +289,9 @@ int sp_store_events_prune(sp_store *st, int64_t before_ms, int *deleted)
     if (!w)
         return SP_ERR_DB;
     st->invisible = 1;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_PRUNE);
-    sqlite3_stmt *s2 = sp_store__stmt(w, SQL_PRUNE_INBOUND);
-    sqlite3_stmt *s3 = sp_store__stmt(w, SQL_NEWEST);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_PRUNE);
+    sp_db_stmt *s2 = sp_store__stmt(w, SQL_PRUNE_INBOUND);
+    sp_db_stmt *s3 = sp_store__stmt(w, SQL_NEWEST);
     if (!s || !s2 || !s3) {
         sp_store__rollback(st);
         return SP_ERR_DB;
@@ -301,25 +301,25 @@ int sp_store_events_prune(sp_store *st, int64_t before_ms, int *deleted)
      * and not while this process was stopped, so pruning after a long
      * stop would otherwise make every idle subscription look as if it
      * missed events. */
-    int64_t newest = sqlite3_step(s3) == SQLITE_ROW ? sqlite3_column_int64(s3, 0) : 0;
+    int64_t newest = sp_db_step(s3) == SP_DB_ROW ? sp_db_column_int64(s3, 0) : 0;
     sp_store__done(s3);
     int err = sp_store__webhooks_catch_up(w, newest, NULL);
     if (err < 0) {
         sp_store__rollback(st);
         return err;
     }
-    sqlite3_bind_int64(s, 1, before_ms);
-    sqlite3_bind_int(s, 2, SP_PRUNE_BATCH);
-    int rc = sqlite3_step(s);
-    int n = sqlite3_changes(w->db);
+    sp_db_bind_int64(s, 1, before_ms);
+    sp_db_bind_int64(s, 2, SP_PRUNE_BATCH);
+    int rc = sp_db_step(s);
+    int n = sp_db_changes(w->db);
     sp_store__done(s);
-    if (rc == SQLITE_DONE) {
-        sqlite3_bind_int64(s2, 1, before_ms);
-        sqlite3_bind_int(s2, 2, SP_PRUNE_BATCH);
-        rc = sqlite3_step(s2);
+    if (rc == SP_DB_DONE) {
+        sp_db_bind_int64(s2, 1, before_ms);
+        sp_db_bind_int64(s2, 2, SP_PRUNE_BATCH);
+        rc = sp_db_step(s2);
         sp_store__done(s2);
     }
-    if (rc != SQLITE_DONE) {
+    if (rc != SP_DB_DONE) {
         sp_store__rollback(st);
         return sp_store__err(w, rc, "prune events");
     }
@@ -337,19 +337,19 @@ int sp_store_event_recipients_after(sp_store *st, int64_t after_seq, int64_t aft
                                     sp_recipient_fn fn, void *ctx)
 {
     sp_conn *c = sp_store__reader(st);
-    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_RECIPIENTS_AFTER) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_RECIPIENTS_AFTER) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, after_seq);
-    sqlite3_bind_int64(s, 2, after_user);
-    sqlite3_bind_int(s, 3, limit);
+    sp_db_bind_int64(s, 1, after_seq);
+    sp_db_bind_int64(s, 2, after_user);
+    sp_db_bind_int64(s, 3, limit);
     int rc, err = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        err = fn(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), ctx);
+    while ((rc = sp_db_step(s)) == SP_DB_ROW) {
+        err = fn(sp_db_column_int64(s, 0), sp_db_column_int64(s, 1), ctx);
         if (err < 0)
             break;
     }
-    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (err == 0 && rc != SP_DB_ROW && rc != SP_DB_DONE)
         err = sp_store__err(c, rc, "event recipients");
     sp_store__done(s);
     return err;

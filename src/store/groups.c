@@ -37,25 +37,25 @@ static const char SQL_SEQ[] = "SELECT seq FROM groups WHERE issuer = ?1 AND name
 static const char SQL_JOIN[] = "INSERT INTO group_members (group_seq, user_seq) VALUES (?, ?)";
 static const char SQL_DIGEST[] = "UPDATE users SET groups_digest = ? WHERE seq = ?";
 
-static void read_group(sqlite3_stmt *s, sp_group *g)
+static void read_group(sp_db_stmt *s, sp_group *g)
 {
-    g->seq = sqlite3_column_int64(s, 0);
-    g->id = (const char *)sqlite3_column_text(s, 1);
-    g->name = (const char *)sqlite3_column_text(s, 2);
-    g->issuer = (const char *)sqlite3_column_text(s, 3);
+    g->seq = sp_db_column_int64(s, 0);
+    g->id = sp_db_column_text(s, 1);
+    g->name = sp_db_column_text(s, 2);
+    g->issuer = sp_db_column_text(s, 3);
 }
 
 /* Steps s (bound) on c, calling fn for each group. */
-static int each_group(sp_conn *c, sqlite3_stmt *s, sp_group_fn fn, void *ctx)
+static int each_group(sp_conn *c, sp_db_stmt *s, sp_group_fn fn, void *ctx)
 {
     int rc, err = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = sp_db_step(s)) == SP_DB_ROW) {
         sp_group g;
         read_group(s, &g);
         if ((err = fn(&g, ctx)) < 0)
             break;
     }
-    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (err == 0 && rc != SP_DB_ROW && rc != SP_DB_DONE)
         err = sp_store__err(c, rc, "list groups");
     sp_store__done(s);
     return err;
@@ -67,12 +67,12 @@ int sp_store_groups_search(sp_store *st, const char *issuer, const char *term, s
     char prefix[SP_STORE_LIKE_MAX], contains[SP_STORE_LIKE_MAX];
     sp_store__like_patterns(term, prefix, contains);
     sp_conn *r = sp_store__reader(st);
-    sqlite3_stmt *s = r ? sp_store__stmt(r, SQL_SEARCH) : NULL;
+    sp_db_stmt *s = r ? sp_store__stmt(r, SQL_SEARCH) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, issuer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, contains, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 3, SP_GROUP_SEARCH_MAX);
+    sp_db_bind_text(s, 1, issuer);
+    sp_db_bind_text(s, 2, contains);
+    sp_db_bind_int64(s, 3, SP_GROUP_SEARCH_MAX);
     return each_group(r, s, fn, ctx);
 }
 
@@ -89,10 +89,10 @@ static int copy_group(const sp_group *g, void *arg)
 int sp_store_group_get(sp_store *st, const char *id, sp_group_row *out)
 {
     sp_conn *r = sp_store__reader(st);
-    sqlite3_stmt *s = r ? sp_store__stmt(r, SQL_GET) : NULL;
+    sp_db_stmt *s = r ? sp_store__stmt(r, SQL_GET) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sp_db_bind_text(s, 1, id);
     out->seq = 0;
     int rc = each_group(r, s, copy_group, out);
     return rc < 0 ? rc : out->seq ? 0 : SP_ERR_NOT_FOUND;
@@ -101,21 +101,21 @@ int sp_store_group_get(sp_store *st, const char *id, sp_group_row *out)
 int sp_store_groups_of_user(sp_store *st, int64_t user_seq, sp_group_fn fn, void *ctx)
 {
     sp_conn *r = sp_store__reader(st);
-    sqlite3_stmt *s = r ? sp_store__stmt(r, SQL_OF_USER) : NULL;
+    sp_db_stmt *s = r ? sp_store__stmt(r, SQL_OF_USER) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, user_seq);
+    sp_db_bind_int64(s, 1, user_seq);
     return each_group(r, s, fn, ctx);
 }
 
 int sp_store_group_members(sp_store *st, int64_t group_seq, sp_user_fn fn, void *ctx)
 {
     sp_conn *r = sp_store__reader(st);
-    sqlite3_stmt *s = r ? sp_store__stmt(r, SQL_MEMBERS) : NULL;
+    sp_db_stmt *s = r ? sp_store__stmt(r, SQL_MEMBERS) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, group_seq);
-    sqlite3_bind_int(s, 2, SP_GROUP_MEMBERS_MAX);
+    sp_db_bind_int64(s, 1, group_seq);
+    sp_db_bind_int64(s, 2, SP_GROUP_MEMBERS_MAX);
     return sp_store__each_user(r, s, fn, ctx, "group members");
 }
 
@@ -125,25 +125,25 @@ static int group_seq(sp_conn *w, const char *issuer, const char *name, int64_t *
     char id[SP_ID_LEN];
     if (sp_id_uuid(id) < 0)
         return SP_ERR_IO;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_KNOW);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_KNOW);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, issuer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, sp_time_now_ms());
+    sp_db_bind_text(s, 1, id);
+    sp_db_bind_text(s, 2, issuer);
+    sp_db_bind_text(s, 3, name);
+    sp_db_bind_int64(s, 4, sp_time_now_ms());
     int rc = sp_store__step_done(w, s, "know group");
     if (rc < 0)
         return rc;
     s = sp_store__stmt(w, SQL_SEQ);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, issuer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, name, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    *seq = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+    sp_db_bind_text(s, 1, issuer);
+    sp_db_bind_text(s, 2, name);
+    int step = sp_db_step(s);
+    *seq = step == SP_DB_ROW ? sp_db_column_int64(s, 0) : 0;
     sp_store__done(s);
-    return step == SQLITE_ROW ? 0 : sp_store__err(w, step, "group seq");
+    return step == SP_DB_ROW ? 0 : sp_store__err(w, step, "group seq");
 }
 
 int sp_store__groups_replace(sp_conn *w, int64_t user_seq, const sp_user_claims *c)
@@ -153,21 +153,21 @@ int sp_store__groups_replace(sp_conn *w, int64_t user_seq, const sp_user_claims 
     for (int i = 0; rc == 0 && i < c->group_count; i++, name += strlen(name) + 1) {
         int64_t seq;
         rc = group_seq(w, c->issuer, name, &seq);
-        sqlite3_stmt *s = rc == 0 ? sp_store__stmt(w, SQL_JOIN) : NULL;
+        sp_db_stmt *s = rc == 0 ? sp_store__stmt(w, SQL_JOIN) : NULL;
         if (rc == 0 && !s)
             rc = SP_ERR_DB;
         if (rc == 0) {
-            sqlite3_bind_int64(s, 1, seq);
-            sqlite3_bind_int64(s, 2, user_seq);
+            sp_db_bind_int64(s, 1, seq);
+            sp_db_bind_int64(s, 2, user_seq);
             rc = sp_store__step_done(w, s, "join group");
         }
     }
-    sqlite3_stmt *s = rc == 0 ? sp_store__stmt(w, SQL_DIGEST) : NULL;
+    sp_db_stmt *s = rc == 0 ? sp_store__stmt(w, SQL_DIGEST) : NULL;
     if (rc == 0 && !s)
         rc = SP_ERR_DB;
     if (rc == 0) {
-        sqlite3_bind_text(s, 1, c->groups_digest ? c->groups_digest : "", -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, user_seq);
+        sp_db_bind_text(s, 1, c->groups_digest ? c->groups_digest : "");
+        sp_db_bind_int64(s, 2, user_seq);
         rc = sp_store__step_done(w, s, "groups digest");
     }
     return rc;
@@ -188,10 +188,10 @@ int sp_store__seqs_add(int64_t **seqs, size_t *count, int64_t seq)
 
 int sp_store__add_group_members(sp_conn *w, int64_t group_seq, int64_t **seqs, size_t *count)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_MEMBER_SEQS);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_MEMBER_SEQS);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, group_seq);
+    sp_db_bind_int64(s, 1, group_seq);
     int64_t *members = NULL;
     size_t n = 0;
     int rc = sp_store__collect_seqs(w, s, &members, &n, "group member seqs");

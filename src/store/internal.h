@@ -14,7 +14,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sqlite3.h>
+#include "store/db.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,21 +23,30 @@
  * constant's address is enough. Must be a power of two. */
 #define SP_STMT_CACHE_SIZE 128
 
+/* PostgreSQL advisory lock keys (as SQL literals): the one writer at a time
+ * across replicas (txn.c), and migrations. */
+#define SP_STORE_LOCK_WRITE "7310001"
+#define SP_STORE_LOCK_MIGRATE "7310002"
+/* PostgreSQL: the channel a commit that wrote events notifies (store.c
+ * listens on it and wakes the commit listeners). */
+#define SP_STORE_CHANNEL "spaceport_events"
+
 typedef struct sp_group_waiter sp_group_waiter;
 typedef struct sp_store_job sp_store_job;
 
 typedef struct sp_conn {
-    sqlite3 *db;
+    sp_db *db;
     struct {
         const char *sql;
-        sqlite3_stmt *stmt;
+        sp_db_stmt *stmt;
     } cache[SP_STMT_CACHE_SIZE];
     struct sp_conn *next; /* in the store's list of reader connections */
 } sp_conn;
 
 struct sp_store {
-    char *path;
+    char *location; /* the SQLite file, or the PostgreSQL URL */
     sp_conn writer; /* used only with write_lock held */
+    int pg;         /* the database is PostgreSQL */
     pthread_mutex_t write_lock;
     pthread_key_t reader_key; /* per-thread reader sp_conn */
     pthread_mutex_t readers_lock;
@@ -117,9 +126,9 @@ sp_conn *sp_store__reader(sp_store *st);
 /* Returns a reset prepared statement for sql (a string constant) on conn,
  * or NULL on error (logged). Borrowed; reset it after use with
  * sp_store__done. */
-sqlite3_stmt *sp_store__stmt(sp_conn *conn, const char *sql);
+sp_db_stmt *sp_store__stmt(sp_conn *conn, const char *sql);
 /* Resets a statement and clears its bindings. */
-void sp_store__done(sqlite3_stmt *stmt);
+void sp_store__done(sp_db_stmt *stmt);
 /* Whether sql (a string constant, one integer parameter bound to p1)
  * yields a row on the calling thread's reader: 1, 0, or SP_ERR_DB. A
  * periodic sweep asks so before it takes the writer for nothing. */
@@ -159,7 +168,7 @@ int sp_store__err(sp_conn *conn, int rc, const char *what);
 int sp_store__exec(sp_conn *conn, const char *sql);
 /* Steps s (prepared and bound), a statement without rows, and resets it.
  * Returns 0 or the sp_err of its failure (logged with what). */
-int sp_store__step_done(sp_conn *conn, sqlite3_stmt *s, const char *what);
+int sp_store__step_done(sp_conn *conn, sp_db_stmt *s, const char *what);
 /* Runs sql, a statement without rows whose one parameter is seq. */
 int sp_store__exec_seq(sp_conn *conn, const char *sql, int64_t seq, const char *what);
 /* Runs sql, a statement without rows, as a write of its own that no
@@ -192,7 +201,7 @@ const char *sp_store__initiator(void);
 
 /* Steps s (prepared and bound) and collects its first column into a new
  * array *out (free it) of *count values; resets s. */
-int sp_store__collect_seqs(sp_conn *c, sqlite3_stmt *s, int64_t **out, size_t *count,
+int sp_store__collect_seqs(sp_conn *c, sp_db_stmt *s, int64_t **out, size_t *count,
                            const char *what);
 
 /* Collects the users an event about drive_seq concerns (its members) into
@@ -242,7 +251,7 @@ void sp_store__like_patterns(const char *term, char *prefix, char *contains);
 /* Steps s (bound; columns id, display name, e-mail or '', user name) on
  * c, calling fn for each user, and resets it (store/users.c). Returns 0,
  * fn's error, or the query's (logged with what). */
-int sp_store__each_user(sp_conn *c, sqlite3_stmt *s, sp_user_fn fn, void *ctx, const char *what);
+int sp_store__each_user(sp_conn *c, sp_db_stmt *s, sp_user_fn fn, void *ctx, const char *what);
 
 /* Replaces user_seq's group memberships with c's groups (of c's issuer,
  * made known when new) and stores their digest, inside the caller's
@@ -264,13 +273,13 @@ struct sp_authz;
 int sp_store__authorize(sp_conn *c, struct sp_authz *a);
 
 /* Copies a text column into dst (dstlen bytes, truncating); "" for NULL. */
-void sp_store__copy_text(sqlite3_stmt *s, int col, char *dst, size_t dstlen);
+void sp_store__copy_text(sp_db_stmt *s, int col, char *dst, size_t dstlen);
 
 /* ---- items (items.c) ---- */
 struct sp_item;
 /* Reads the item columns that start at col (items.c's ITEM_COLS order)
  * into *it; strings borrowed from q. */
-void sp_store__read_item(sqlite3_stmt *q, int col, struct sp_item *it);
+void sp_store__read_item(sp_db_stmt *q, int col, struct sp_item *it);
 /* Records n item descriptions (or removals) of drive_seq, then drops the
  * oldest unshared items beyond the store's bound. In the caller's write
  * transaction. */
@@ -294,16 +303,16 @@ struct sp_subscription;
     " s.next_attempt_at, coalesce(s.last_error, ''), coalesce(s.ended_at, 0),"                    \
     " coalesce(s.lifecycle_pending, '')"
 /* Reads SP_SUBSCRIPTION_COLS from the current row of q into *out. */
-void sp_store__read_subscription(sqlite3_stmt *q, struct sp_subscription *out);
+void sp_store__read_subscription(sp_db_stmt *q, struct sp_subscription *out);
 /* Steps s (bound; SP_SUBSCRIPTION_COLS) on c for one row into *out, and
  * resets it. Returns 0, SP_ERR_NOT_FOUND (no row) or the query's error
  * (logged with what). */
-int sp_store__one_subscription(sp_conn *c, sqlite3_stmt *s, sp_subscription *out,
+int sp_store__one_subscription(sp_conn *c, sp_db_stmt *s, sp_subscription *out,
                                const char *what);
 /* Steps s (bound; SP_SUBSCRIPTION_COLS) on c, calling fn for each row
  * (borrowed for the call), and resets it. Returns 0, fn's error, or the
  * query's (logged with what). */
-int sp_store__each_subscription(sp_conn *c, sqlite3_stmt *s, sp_subscription_fn fn, void *ctx,
+int sp_store__each_subscription(sp_conn *c, sp_db_stmt *s, sp_subscription_fn fn, void *ctx,
                                 const char *what);
 /* Writes event type (subscription.created, .updated or .deleted) about
  * s for its owner, with reason (NULL, or for deleted: "deleted", "expired", "accessLost"),

@@ -30,19 +30,19 @@ static const char SQL_PRUNE[] =
     " (SELECT 1 FROM shares s WHERE s.drive_seq = i.drive_seq AND s.item_id = i.id)"
     " ORDER BY i.seq DESC LIMIT -1 OFFSET ?1)";
 
-void sp_store__read_item(sqlite3_stmt *q, int col, sp_item *it)
+void sp_store__read_item(sp_db_stmt *q, int col, sp_item *it)
 {
-#define T(i) ((const char *)sqlite3_column_text(q, col + (i)))
+#define T(i) (sp_db_column_text(q, col + (i)))
     memset(it, 0, sizeof *it);
     it->drive_id = T(0);
     it->id = T(1);
     it->parent_id = T(2);
     it->name = T(3);
     it->path = T(4);
-    it->folder = sqlite3_column_int(q, col + 5);
-    it->size = sqlite3_column_int64(q, col + 6);
+    it->folder = sp_db_column_int64(q, col + 5);
+    it->size = sp_db_column_int64(q, col + 6);
     it->etag = T(7);
-    it->mtime_ms = sqlite3_column_int64(q, col + 8);
+    it->mtime_ms = sp_db_column_int64(q, col + 8);
     it->mime_type = T(9);
 #undef T
 }
@@ -51,18 +51,18 @@ void sp_store__read_item(sqlite3_stmt *q, int col, sp_item *it)
 static int get_on(sp_conn *c, const char *drive_id, const char *item_id, sp_item_fn fn,
                   void *ctx)
 {
-    sqlite3_stmt *q = sp_store__stmt(c, SQL_GET);
+    sp_db_stmt *q = sp_store__stmt(c, SQL_GET);
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_text(q, 1, drive_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, item_id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(q), rc;
-    if (step == SQLITE_ROW) {
+    sp_db_bind_text(q, 1, drive_id);
+    sp_db_bind_text(q, 2, item_id);
+    int step = sp_db_step(q), rc;
+    if (step == SP_DB_ROW) {
         sp_item it;
         sp_store__read_item(q, 0, &it);
         rc = fn(&it, ctx);
     } else {
-        rc = step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, step, "get item");
+        rc = step == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, step, "get item");
     }
     sp_store__done(q);
     return rc;
@@ -92,22 +92,22 @@ void sp_store_items_limit(sp_store *st, int64_t max)
 /* Records one description (or removal) of an item of drive_seq. */
 static int put(sp_conn *w, int64_t drive_seq, const sp_item *it)
 {
-    sqlite3_stmt *q = sp_store__stmt(w, it->removed ? SQL_REMOVE : SQL_PUT);
+    sp_db_stmt *q = sp_store__stmt(w, it->removed ? SQL_REMOVE : SQL_PUT);
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_int64(q, 1, drive_seq);
-    sqlite3_bind_text(q, 2, it->id, -1, SQLITE_STATIC);
+    sp_db_bind_int64(q, 1, drive_seq);
+    sp_db_bind_text(q, 2, it->id);
     if (!it->removed) {
         if (it->parent_id)
-            sqlite3_bind_text(q, 3, it->parent_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 4, it->name, -1, SQLITE_STATIC);
-        sqlite3_bind_text(q, 5, it->path, -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 6, it->folder);
-        sqlite3_bind_int64(q, 7, it->size);
-        sqlite3_bind_text(q, 8, it->etag, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 9, it->mtime_ms);
+            sp_db_bind_text(q, 3, it->parent_id);
+        sp_db_bind_text(q, 4, it->name);
+        sp_db_bind_text(q, 5, it->path);
+        sp_db_bind_int64(q, 6, it->folder);
+        sp_db_bind_int64(q, 7, it->size);
+        sp_db_bind_text(q, 8, it->etag);
+        sp_db_bind_int64(q, 9, it->mtime_ms);
         if (it->mime_type)
-            sqlite3_bind_text(q, 10, it->mime_type, -1, SQLITE_STATIC);
+            sp_db_bind_text(q, 10, it->mime_type);
     }
     return sp_store__step_done(w, q, it->removed ? "remove item" : "record item");
 }
@@ -124,13 +124,13 @@ int sp_store__items_apply(sp_conn *w, sp_store *st, int64_t drive_seq, const sp_
         return 0;
     /* Counting is cheap next to the pruning query's scan: prune only
      * when the table holds more than the bound at all. */
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_COUNT);
+    sp_db_stmt *q = sp_store__stmt(w, SQL_COUNT);
     if (!q)
         return SP_ERR_DB;
-    int step = sqlite3_step(q);
-    int64_t total = step == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+    int step = sp_db_step(q);
+    int64_t total = step == SP_DB_ROW ? sp_db_column_int64(q, 0) : 0;
     sp_store__done(q);
-    if (step != SQLITE_ROW)
+    if (step != SP_DB_ROW)
         return sp_store__err(w, step, "count items");
     /* Pruning reads every item: not for each report once the table is at
      * the bound, but once it has grown by the slack past what the last
@@ -141,10 +141,10 @@ int sp_store__items_apply(sp_conn *w, sp_store *st, int64_t drive_seq, const sp_
     q = sp_store__stmt(w, SQL_PRUNE);
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_int64(q, 1, st->items_max);
+    sp_db_bind_int64(q, 1, st->items_max);
     int rc = sp_store__step_done(w, q, "prune items");
     if (rc == 0)
-        st->items_pruned_at = total - sqlite3_changes(w->db);
+        st->items_pruned_at = total - sp_db_changes(w->db);
     return rc;
 }
 

@@ -34,27 +34,27 @@ int sp_store_members_list(sp_store *st, int64_t drive_seq, sp_member_fn fn, void
     sp_conn *c = sp_store__reader(st);
     if (!c)
         return SP_ERR_DB;
-    sqlite3_stmt *s = sp_store__stmt(c, SQL_MEMBERS);
+    sp_db_stmt *s = sp_store__stmt(c, SQL_MEMBERS);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, drive_seq);
-    sqlite3_bind_int64(s, 2, sp_time_now_ms());
+    sp_db_bind_int64(s, 1, drive_seq);
+    sp_db_bind_int64(s, 2, sp_time_now_ms());
     int rc, err = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = sp_db_step(s)) == SP_DB_ROW) {
         sp_member m = {
-            .id = (const char *)sqlite3_column_text(s, 0),
-            .role = (const char *)sqlite3_column_text(s, 1),
-            .user_id = (const char *)sqlite3_column_text(s, 2),
-            .user_name = (const char *)sqlite3_column_text(s, 3),
-            .group_id = (const char *)sqlite3_column_text(s, 4),
-            .group_name = (const char *)sqlite3_column_text(s, 5),
-            .expires_at_ms = sqlite3_column_int64(s, 6),
+            .id = sp_db_column_text(s, 0),
+            .role = sp_db_column_text(s, 1),
+            .user_id = sp_db_column_text(s, 2),
+            .user_name = sp_db_column_text(s, 3),
+            .group_id = sp_db_column_text(s, 4),
+            .group_name = sp_db_column_text(s, 5),
+            .expires_at_ms = sp_db_column_int64(s, 6),
         };
         err = fn(&m, ctx);
         if (err < 0)
             break;
     }
-    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (err == 0 && rc != SP_DB_ROW && rc != SP_DB_DONE)
         err = sp_store__err(c, rc, "list members");
     sp_store__done(s);
     return err;
@@ -96,19 +96,19 @@ static const char SQL_MEMBER_DELETE[] = "DELETE FROM members WHERE id = ?";
 static int lookup(sp_conn *w, const char *sql, const char *key, int64_t *seq, char *text,
                   size_t textlen)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    sp_db_stmt *s = sp_store__stmt(w, sql);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *seq = sqlite3_column_int64(s, 0);
+    sp_db_bind_text(s, 1, key);
+    int rc = sp_db_step(s);
+    if (rc == SP_DB_ROW) {
+        *seq = sp_db_column_int64(s, 0);
         sp_store__copy_text(s, 1, text, textlen);
     }
     sp_store__done(s);
-    if (rc == SQLITE_ROW)
+    if (rc == SP_DB_ROW)
         return 0;
-    return rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, rc, sql);
+    return rc == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, rc, sql);
 }
 
 /* Whom a member event names: a user (grantee, with extra_user the seq
@@ -185,12 +185,12 @@ static const char SQL_EXPIRY_RECIPIENTS[] =
     "SELECT user_seq FROM reach WHERE drive_seq = ?1 AND role = '" SP_ROLE_MANAGER "'"
     " AND (expires_at IS NULL OR expires_at > ?2) UNION SELECT ?3";
 
-static void read_due(sqlite3_stmt *s, due_member *d)
+static void read_due(sp_db_stmt *s, due_member *d)
 {
-    d->user_seq = sqlite3_column_int64(s, 0);
-    d->drive_seq = sqlite3_column_int64(s, 1);
-    d->expires_at = sqlite3_column_int64(s, 2);
-    d->expired = sqlite3_column_int(s, 3);
+    d->user_seq = sp_db_column_int64(s, 0);
+    d->drive_seq = sp_db_column_int64(s, 1);
+    d->expires_at = sp_db_column_int64(s, 2);
+    d->expired = sp_db_column_int64(s, 3);
     sp_store__copy_text(s, 4, d->role, sizeof d->role);
     sp_store__copy_text(s, 5, d->user_id, sizeof d->user_id);
     sp_store__copy_text(s, 6, d->drive_id, sizeof d->drive_id);
@@ -201,14 +201,14 @@ static void read_due(sqlite3_stmt *s, due_member *d)
 /* Runs a statement bound to one membership's key. */
 static int exec_member_key(sp_conn *w, const char *sql, const due_member *d)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    sp_db_stmt *s = sp_store__stmt(w, sql);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, d->user_seq);
-    sqlite3_bind_int64(s, 2, d->drive_seq);
-    int step = sqlite3_step(s);
+    sp_db_bind_int64(s, 1, d->user_seq);
+    sp_db_bind_int64(s, 2, d->drive_seq);
+    int step = sp_db_step(s);
     sp_store__done(s);
-    return step == SQLITE_DONE ? 0 : sp_store__err(w, step, sql);
+    return step == SP_DB_DONE ? 0 : sp_store__err(w, step, sql);
 }
 
 /* Marks d expired and writes its one member.expired event. The executant
@@ -218,12 +218,12 @@ static int expire_one(sp_conn *w, const due_member *d, int64_t now_ms)
     int rc = exec_member_key(w, SQL_MARK_EXPIRED, d);
     if (rc < 0)
         return rc;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_EXPIRY_RECIPIENTS);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_EXPIRY_RECIPIENTS);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, d->drive_seq);
-    sqlite3_bind_int64(s, 2, now_ms);
-    sqlite3_bind_int64(s, 3, d->user_seq);
+    sp_db_bind_int64(s, 1, d->drive_seq);
+    sp_db_bind_int64(s, 2, now_ms);
+    sp_db_bind_int64(s, 3, d->user_seq);
     int64_t *recipients = NULL;
     size_t count = 0;
     rc = sp_store__collect_seqs(w, s, &recipients, &count, "expiry recipients");
@@ -247,19 +247,19 @@ static int expire_one(sp_conn *w, const due_member *d, int64_t now_ms)
  * unexpired one stays, and the insertion that follows conflicts. */
 static int replace_expired(sp_conn *w, int64_t user_seq, int64_t drive_seq, int64_t now_ms)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_DUE_ONE);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_DUE_ONE);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, user_seq);
-    sqlite3_bind_int64(s, 2, drive_seq);
-    sqlite3_bind_int64(s, 3, now_ms);
+    sp_db_bind_int64(s, 1, user_seq);
+    sp_db_bind_int64(s, 2, drive_seq);
+    sp_db_bind_int64(s, 3, now_ms);
     due_member d;
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
+    int step = sp_db_step(s);
+    if (step == SP_DB_ROW)
         read_due(s, &d);
     sp_store__done(s);
-    if (step != SQLITE_ROW)
-        return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "expired member");
+    if (step != SP_DB_ROW)
+        return step == SP_DB_DONE ? 0 : sp_store__err(w, step, "expired member");
     int rc = d.expired ? 0 : expire_one(w, &d, now_ms);
     return rc < 0 ? rc : exec_member_key(w, SQL_EXPIRED_DELETE, &d);
 }
@@ -279,15 +279,15 @@ int sp_store_members_expire(sp_store *st, int64_t now_ms, int *count)
         free(list);
         return SP_ERR_DB;
     }
-    int rc = 0, n = 0, step = SQLITE_DONE;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_DUE);
+    int rc = 0, n = 0, step = SP_DB_DONE;
+    sp_db_stmt *s = sp_store__stmt(w, SQL_DUE);
     if (s) {
-        sqlite3_bind_int64(s, 1, now_ms);
+        sp_db_bind_int64(s, 1, now_ms);
         /* Collected first: the marks would change the rows under the
          * query. */
-        while (n < SP_MEMBERS_EXPIRE_BATCH && (step = sqlite3_step(s)) == SQLITE_ROW)
+        while (n < SP_MEMBERS_EXPIRE_BATCH && (step = sp_db_step(s)) == SP_DB_ROW)
             read_due(s, &list[n++]);
-        if (n < SP_MEMBERS_EXPIRE_BATCH && step != SQLITE_DONE)
+        if (n < SP_MEMBERS_EXPIRE_BATCH && step != SP_DB_DONE)
             rc = sp_store__err(w, step, "due members");
         sp_store__done(s);
     } else {
@@ -324,20 +324,20 @@ static int add_member(sp_store *st, const sp_user *actor, const char *drive_id,
         rc = replace_expired(w, grantee_seq, drive_seq, sp_time_now_ms());
     if (rc < 0)
         goto fail;
-    sqlite3_stmt *s = sp_store__stmt(w, group_id ? SQL_GROUP_ADD : SQL_MEMBER_ADD);
+    sp_db_stmt *s = sp_store__stmt(w, group_id ? SQL_GROUP_ADD : SQL_MEMBER_ADD);
     if (!s) {
         rc = SP_ERR_DB;
         goto fail;
     }
-    sqlite3_bind_int64(s, 1, grantee_seq);
-    sqlite3_bind_int64(s, 2, drive_seq);
-    sqlite3_bind_text(s, 3, perm_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, role, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, expires_at_ms);
-    sqlite3_bind_int64(s, 6, sp_time_now_ms());
-    int step = sqlite3_step(s);
+    sp_db_bind_int64(s, 1, grantee_seq);
+    sp_db_bind_int64(s, 2, drive_seq);
+    sp_db_bind_text(s, 3, perm_id);
+    sp_db_bind_text(s, 4, role);
+    sp_db_bind_int64(s, 5, expires_at_ms);
+    sp_db_bind_int64(s, 6, sp_time_now_ms());
+    int step = sp_db_step(s);
     sp_store__done(s);
-    if (step != SQLITE_DONE) {
+    if (step != SP_DB_DONE) {
         rc = sp_store__err(w, step, "add member"); /* CONFLICT when already a member */
         goto fail;
     }
@@ -386,20 +386,20 @@ static int keeps_manager(sp_conn *w, int64_t drive_seq, const char *perm_id, con
     int was_permanent = was && old_expiry == 0, stays_permanent = stays && new_expiry == 0;
     if (!(was && !stays) && !(was_permanent && !stays_permanent))
         return 0;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_OTHER_MANAGERS);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_OTHER_MANAGERS);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, drive_seq);
-    sqlite3_bind_int64(s, 2, sp_time_now_ms());
-    sqlite3_bind_text(s, 3, perm_id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
+    sp_db_bind_int64(s, 1, drive_seq);
+    sp_db_bind_int64(s, 2, sp_time_now_ms());
+    sp_db_bind_text(s, 3, perm_id);
+    int step = sp_db_step(s);
     int64_t others = 0, others_permanent = 0;
-    if (step == SQLITE_ROW) {
-        others = sqlite3_column_int64(s, 0);
-        others_permanent = sqlite3_column_int64(s, 1);
+    if (step == SP_DB_ROW) {
+        others = sp_db_column_int64(s, 0);
+        others_permanent = sp_db_column_int64(s, 1);
     }
     sp_store__done(s);
-    if (step != SQLITE_ROW)
+    if (step != SP_DB_ROW)
         return sp_store__err(w, step, "count managers");
     const char *refused = NULL;
     if (was && !stays && others == 0)
@@ -417,12 +417,12 @@ static int keeps_manager(sp_conn *w, int64_t drive_seq, const char *perm_id, con
 /* Runs sql, a statement without rows on (text, text) parameters. */
 static int exec_text2(sp_conn *w, const char *sql, const char *a, const char *b, const char *what)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    sp_db_stmt *s = sp_store__stmt(w, sql);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, a, -1, SQLITE_STATIC);
+    sp_db_bind_text(s, 1, a);
     if (b)
-        sqlite3_bind_text(s, 2, b, -1, SQLITE_STATIC);
+        sp_db_bind_text(s, 2, b);
     return sp_store__step_done(w, s, what);
 }
 
@@ -433,20 +433,20 @@ static int change_group(sp_conn *w, const sp_user *actor, const char *drive_id, 
                         const char *drive_name, const char *perm_id, int remove, const char *role,
                         int set_expiry)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_GROUP_BY_PERM);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_GROUP_BY_PERM);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, perm_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, drive_seq);
-    sqlite3_bind_int64(s, 3, sp_time_now_ms());
-    int step = sqlite3_step(s);
-    member_who who = {.extra_group = step == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0};
+    sp_db_bind_text(s, 1, perm_id);
+    sp_db_bind_int64(s, 2, drive_seq);
+    sp_db_bind_int64(s, 3, sp_time_now_ms());
+    int step = sp_db_step(s);
+    member_who who = {.extra_group = step == SP_DB_ROW ? sp_db_column_int64(s, 0) : 0};
     char old_role[64], group_id[SP_ID_LEN];
     sp_store__copy_text(s, 1, old_role, sizeof old_role);
     sp_store__copy_text(s, 2, group_id, sizeof group_id);
     sp_store__done(s);
-    if (step != SQLITE_ROW)
-        return step == SQLITE_DONE ? 1 : sp_store__err(w, step, "find group member");
+    if (step != SP_DB_ROW)
+        return step == SP_DB_DONE ? 1 : sp_store__err(w, step, "find group member");
     if (!remove && set_expiry)
         return SP_ERR_INVALID; /* groups' memberships do not expire */
     who.group_id = group_id;
@@ -475,16 +475,16 @@ int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive
     if (rc < 0)
         goto fail;
 
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_MEMBER_BY_PERM);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_MEMBER_BY_PERM);
     if (!s) {
         rc = SP_ERR_DB;
         goto fail;
     }
-    sqlite3_bind_text(s, 1, perm_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, drive_seq);
-    sqlite3_bind_int64(s, 3, sp_time_now_ms());
-    int step = sqlite3_step(s);
-    if (step == SQLITE_DONE) {
+    sp_db_bind_text(s, 1, perm_id);
+    sp_db_bind_int64(s, 2, drive_seq);
+    sp_db_bind_int64(s, 3, sp_time_now_ms());
+    int step = sp_db_step(s);
+    if (step == SP_DB_DONE) {
         sp_store__done(s);
         rc = change_group(w, actor, drive_id, drive_seq, drive_name, perm_id, remove, role,
                           set_expiry);
@@ -492,16 +492,16 @@ int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive
             rc = SP_ERR_NOT_FOUND;
         goto out;
     }
-    if (step != SQLITE_ROW) {
+    if (step != SP_DB_ROW) {
         sp_store__done(s);
         rc = sp_store__err(w, step, "find member");
         goto fail;
     }
-    int64_t user_seq = sqlite3_column_int64(s, 0);
+    int64_t user_seq = sp_db_column_int64(s, 0);
     char old_role[64], grantee_id[SP_ID_LEN];
     sp_store__copy_text(s, 1, old_role, sizeof old_role);
     sp_store__copy_text(s, 2, grantee_id, sizeof grantee_id);
-    int64_t old_expiry = sqlite3_column_int64(s, 3);
+    int64_t old_expiry = sp_db_column_int64(s, 3);
     sp_store__done(s);
     if (!remove && !role)
         role = old_role;
@@ -525,8 +525,8 @@ int sp_store_member_change(sp_store *st, const sp_user *actor, const char *drive
                 rc = SP_ERR_DB;
                 goto fail;
             }
-            sqlite3_bind_int64(s, 1, expires_at_ms);
-            sqlite3_bind_text(s, 2, perm_id, -1, SQLITE_STATIC);
+            sp_db_bind_int64(s, 1, expires_at_ms);
+            sp_db_bind_text(s, 2, perm_id);
             rc = sp_store__step_done(w, s, "update member expiry");
         }
         if (rc == 0)

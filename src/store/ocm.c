@@ -89,13 +89,13 @@ static int collect_seqs(sp_conn *c, const char *sql, const char *key, int64_t **
 {
     *out = NULL;
     *count = 0;
-    sqlite3_stmt *s = sp_store__stmt(c, sql);
+    sp_db_stmt *s = sp_store__stmt(c, sql);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+    sp_db_bind_text(s, 1, key);
     size_t cap = 0;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = sp_db_step(s)) == SP_DB_ROW) {
         if (*count == cap) {
             cap = cap ? cap * 2 : 4;
             int64_t *p = realloc(*out, cap * sizeof *p);
@@ -107,10 +107,10 @@ static int collect_seqs(sp_conn *c, const char *sql, const char *key, int64_t **
             }
             *out = p;
         }
-        (*out)[(*count)++] = sqlite3_column_int64(s, 0);
+        (*out)[(*count)++] = sp_db_column_int64(s, 0);
     }
     sp_store__done(s);
-    if (rc != SQLITE_DONE) {
+    if (rc != SP_DB_DONE) {
         free(*out);
         *out = NULL;
         *count = 0;
@@ -137,15 +137,15 @@ static const char SQL_USER_EMAIL[] = "SELECT coalesce(email, '') FROM users WHER
 /* The verified e-mail address of user id ("" when none). */
 static int user_email(sp_conn *c, const char *id, char *out, size_t outlen)
 {
-    sqlite3_stmt *s = sp_store__stmt(c, SQL_USER_EMAIL);
+    sp_db_stmt *s = sp_store__stmt(c, SQL_USER_EMAIL);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
+    sp_db_bind_text(s, 1, id);
+    int rc = sp_db_step(s);
+    if (rc == SP_DB_ROW)
         sp_store__copy_text(s, 0, out, outlen);
     sp_store__done(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sp_store__err(c, rc, "user email");
+    return rc == SP_DB_ROW || rc == SP_DB_DONE ? 0 : sp_store__err(c, rc, "user email");
 }
 
 /* 1 when a sent share (pending or shared) has key, 0 when not, <0 error. */
@@ -307,46 +307,46 @@ static int enqueue(sp_conn *w, int64_t sent_seq, const char *kind, const char *e
 
 static int set_state(sp_conn *w, int64_t sent_seq, const char *state, const char *instance)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_SET_STATE);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_SET_STATE);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, state, -1, SQLITE_STATIC);
+    sp_db_bind_text(s, 1, state);
     if (instance)
-        sqlite3_bind_text(s, 2, instance, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 3, sp_time_now_ms());
-    sqlite3_bind_int64(s, 4, sent_seq);
+        sp_db_bind_text(s, 2, instance);
+    sp_db_bind_int64(s, 3, sp_time_now_ms());
+    sp_db_bind_int64(s, 4, sent_seq);
     return sp_store__step_done(w, s, "sent share state");
 }
 
 /* 1 when a one-int-parameter query has a row, 0 when not, <0 error. */
 static int exists(sp_conn *w, const char *sql, int64_t seq)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    sp_db_stmt *s = sp_store__stmt(w, sql);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, seq);
-    int rc = sqlite3_step(s);
+    sp_db_bind_int64(s, 1, seq);
+    int rc = sp_db_step(s);
     sp_store__done(s);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, "ocm lookup");
+    return rc == SP_DB_ROW ? 1 : rc == SP_DB_DONE ? 0 : sp_store__err(w, rc, "ocm lookup");
 }
 
 /* The last queued delivery of a sent share: its seq and kind ("" when
  * none). */
 static int last_queued(sp_conn *w, int64_t sent_seq, int64_t *seq, char kind[16])
 {
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_LAST_KIND);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_LAST_KIND);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, sent_seq);
-    int rc = sqlite3_step(s);
+    sp_db_bind_int64(s, 1, sent_seq);
+    int rc = sp_db_step(s);
     *seq = 0;
     kind[0] = '\0';
-    if (rc == SQLITE_ROW) {
-        *seq = sqlite3_column_int64(s, 0);
+    if (rc == SP_DB_ROW) {
+        *seq = sp_db_column_int64(s, 0);
         sp_store__copy_text(s, 1, kind, 16);
     }
     sp_store__done(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, "last delivery");
+    return rc == SP_DB_ROW || rc == SP_DB_DONE ? 0 : sp_store__err(w, rc, "last delivery");
 }
 
 /* "file" or "folder": the item as storage last described it; the drive
@@ -357,16 +357,16 @@ static int resource_type(sp_conn *w, const char *drive_id, const char *item_id, 
     *out = "folder";
     if (strcmp(drive_id, item_id) == 0)
         return 0;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_ITEM_FOLDER);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_ITEM_FOLDER);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, drive_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, item_id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW && sqlite3_column_int(s, 0) == 0)
+    sp_db_bind_text(s, 1, drive_id);
+    sp_db_bind_text(s, 2, item_id);
+    int rc = sp_db_step(s);
+    if (rc == SP_DB_ROW && sp_db_column_int64(s, 0) == 0)
         *out = "file";
     sp_store__done(s);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sp_store__err(w, rc, "item kind");
+    return rc == SP_DB_ROW || rc == SP_DB_DONE ? 0 : sp_store__err(w, rc, "item kind");
 }
 
 static int derive_share(sp_conn *w, json_t *data)
@@ -404,39 +404,39 @@ static int derive_share(sp_conn *w, json_t *data)
         return SP_ERR_IO;
     for (int i = 0; i < SECRET_BYTES; i++)
         snprintf(secret + 2 * i, 3, "%02x", raw[i]);
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_SENT_INSERT);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_SENT_INSERT);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, share_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, drive_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, item_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, email, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, role, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 7, secret, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(s, 8, sp_time_now_ms());
-    sqlite3_bind_text(s, 9, sharer, -1, SQLITE_STATIC);
+    sp_db_bind_text(s, 1, share_id);
+    sp_db_bind_text(s, 2, drive_id);
+    sp_db_bind_text(s, 3, item_id);
+    sp_db_bind_text(s, 4, email);
+    sp_db_bind_text(s, 5, name);
+    sp_db_bind_text(s, 6, role);
+    sp_db_bind_text_copy(s, 7, secret);
+    sp_db_bind_int64(s, 8, sp_time_now_ms());
+    sp_db_bind_text(s, 9, sharer);
     if (address) {
-        sqlite3_bind_text(s, 10, address, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 11, instance, -1, SQLITE_STATIC);
+        sp_db_bind_text(s, 10, address);
+        sp_db_bind_text(s, 11, instance);
     }
-    sqlite3_bind_text(s, 12, type, -1, SQLITE_STATIC);
+    sp_db_bind_text(s, 12, type);
     if (expires_ms > 0)
-        sqlite3_bind_int64(s, 13, expires_ms / 1000);
+        sp_db_bind_int64(s, 13, expires_ms / 1000);
     rc = sp_store__step_done(w, s, "insert sent share");
-    if (rc < 0 || sqlite3_changes(w->db) == 0)
+    if (rc < 0 || sp_db_changes(w->db) == 0)
         return rc; /* seen before (a re-read after a crash) */
-    return enqueue(w, sqlite3_last_insert_rowid(w->db), "share", NULL);
+    return enqueue(w, sp_db_last_id(w->db), "share", NULL);
 }
 
 static int derive_unshare(sp_conn *w, int64_t sent_seq)
 {
     char state[16] = "";
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_SENT_STATE);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_SENT_STATE);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, sent_seq);
-    if (sqlite3_step(s) == SQLITE_ROW)
+    sp_db_bind_int64(s, 1, sent_seq);
+    if (sp_db_step(s) == SP_DB_ROW)
         sp_store__copy_text(s, 0, state, sizeof state);
     sp_store__done(s);
     if (strcmp(state, "pending") != 0 && strcmp(state, "shared") != 0)
@@ -469,11 +469,11 @@ static int derive_changed(sp_conn *w, int64_t sent_seq, const char *etag)
     if (strcmp(kind, "changed") == 0) {
         /* One pending change per share: the newest eTag is what counts,
          * and an outage leaves one delivery, not one per change. */
-        sqlite3_stmt *s = sp_store__stmt(w, SQL_SET_ETAG);
+        sp_db_stmt *s = sp_store__stmt(w, SQL_SET_ETAG);
         if (!s)
             return SP_ERR_DB;
-        sqlite3_bind_text(s, 1, etag, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, last);
+        sp_db_bind_text(s, 1, etag);
+        sp_db_bind_int64(s, 2, last);
         return sp_store__step_done(w, s, "coalesce change");
     }
     return enqueue(w, sent_seq, "changed", etag);
@@ -485,11 +485,11 @@ static int derive_changed(sp_conn *w, int64_t sent_seq, const char *etag)
 static int derive_permission(sp_conn *w, int64_t sent_seq, const char *role)
 {
     char state[16] = "", old[64] = "";
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_SENT_ROLE);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_SENT_ROLE);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, sent_seq);
-    if (sqlite3_step(s) == SQLITE_ROW) {
+    sp_db_bind_int64(s, 1, sent_seq);
+    if (sp_db_step(s) == SP_DB_ROW) {
         sp_store__copy_text(s, 0, state, sizeof state);
         sp_store__copy_text(s, 1, old, sizeof old);
     }
@@ -499,9 +499,9 @@ static int derive_permission(sp_conn *w, int64_t sent_seq, const char *role)
     s = sp_store__stmt(w, SQL_SET_ROLE);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, role, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, sp_time_now_ms());
-    sqlite3_bind_int64(s, 3, sent_seq);
+    sp_db_bind_text(s, 1, role);
+    sp_db_bind_int64(s, 2, sp_time_now_ms());
+    sp_db_bind_int64(s, 3, sent_seq);
     int rc = sp_store__step_done(w, s, "sent share role");
     /* Not offered yet: the share itself carries the new role. */
     int untried =
@@ -518,24 +518,24 @@ static int derive_permission(sp_conn *w, int64_t sent_seq, const char *role)
 
 static int save_cursor(sp_conn *w, int64_t seq)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_SET_CURSOR);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_SET_CURSOR);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, seq);
+    sp_db_bind_int64(s, 1, seq);
     return sp_store__step_done(w, s, "save ocm cursor");
 }
 
 /* Reads one int64 of a parameterless query on c. */
 static int read_int(sp_conn *c, const char *sql, int64_t *out)
 {
-    sqlite3_stmt *s = sp_store__stmt(c, sql);
+    sp_db_stmt *s = sp_store__stmt(c, sql);
     if (!s)
         return SP_ERR_DB;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int64(s, 0);
+    int rc = sp_db_step(s);
+    if (rc == SP_DB_ROW)
+        *out = sp_db_column_int64(s, 0);
     sp_store__done(s);
-    return rc == SQLITE_ROW ? 0 : sp_store__err(c, rc, sql);
+    return rc == SP_DB_ROW ? 0 : sp_store__err(c, rc, sql);
 }
 
 int sp_store_ocm_derive(sp_store *st, const char *const *local_domains, size_t local_count,
@@ -558,12 +558,12 @@ int sp_store_ocm_derive(sp_store *st, const char *const *local_domains, size_t l
         return rc;
     derive_batch b = {0};
     int64_t next = max; /* past every event up to max, unless the batch fills */
-    sqlite3_stmt *s = sp_store__stmt(r, SQL_EVENTS);
+    sp_db_stmt *s = sp_store__stmt(r, SQL_EVENTS);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, cursor->seq);
-    sqlite3_bind_int64(s, 2, max);
-    sqlite3_bind_int(s, 3, SP_OCM_DERIVE_BATCH);
+    sp_db_bind_int64(s, 1, cursor->seq);
+    sp_db_bind_int64(s, 2, max);
+    sp_db_bind_int64(s, 3, SP_OCM_DERIVE_BATCH);
     int step, rows = 0;
     /* Judge after reading: the lookups use the same reader connection. */
     typedef struct ev {
@@ -575,20 +575,20 @@ int sp_store_ocm_derive(sp_store *st, const char *const *local_domains, size_t l
         sp_store__done(s);
         return SP_ERR_NOMEM;
     }
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = sp_db_step(s)) == SP_DB_ROW) {
         ev *e = &evs[rows++];
-        e->seq = sqlite3_column_int64(s, 0);
-        e->type = strdup((const char *)sqlite3_column_text(s, 1));
-        e->subject = strdup((const char *)sqlite3_column_text(s, 2));
-        e->data = strdup((const char *)sqlite3_column_text(s, 3));
+        e->seq = sp_db_column_int64(s, 0);
+        e->type = strdup(sp_db_column_text(s, 1));
+        e->subject = strdup(sp_db_column_text(s, 2));
+        e->data = strdup(sp_db_column_text(s, 3));
         if (!e->type || !e->subject || !e->data) {
-            step = SQLITE_NOMEM;
+            step = SP_DB_NOMEM;
             break;
         }
     }
     sp_store__done(s);
-    if (step != SQLITE_DONE) {
-        rc = step == SQLITE_NOMEM ? SP_ERR_NOMEM : sp_store__err(r, step, "ocm events");
+    if (step != SP_DB_DONE) {
+        rc = step == SP_DB_NOMEM ? SP_ERR_NOMEM : sp_store__err(r, step, "ocm events");
         goto done;
     }
     if (rows == SP_OCM_DERIVE_BATCH) {
@@ -681,18 +681,18 @@ static int share_delivered(sp_conn *w, int64_t sent_seq, const char *instance)
     const char *const sqls[] = {SQL_SHARED, SQL_FOREIGN_ANSWER, SQL_DECLINED_EARLY};
     int64_t now = sp_time_now_ms();
     for (size_t i = 0; i < sizeof sqls / sizeof sqls[0]; i++) {
-        sqlite3_stmt *s = sp_store__stmt(w, sqls[i]);
+        sp_db_stmt *s = sp_store__stmt(w, sqls[i]);
         if (!s)
             return SP_ERR_DB;
-        sqlite3_bind_int64(s, 1, sent_seq);
+        sp_db_bind_int64(s, 1, sent_seq);
         if (instance)
-            sqlite3_bind_text(s, 2, instance, -1, SQLITE_STATIC);
-        if (sqlite3_bind_parameter_count(s) >= 3)
-            sqlite3_bind_int64(s, 3, now);
+            sp_db_bind_text(s, 2, instance);
+        if (sp_db_bind_count(s) >= 3)
+            sp_db_bind_int64(s, 3, now);
         int rc = sp_store__step_done(w, s, "sent share delivered");
         if (rc < 0)
             return rc;
-        if (sqls[i] == SQL_DECLINED_EARLY && sqlite3_changes(w->db) > 0)
+        if (sqls[i] == SQL_DECLINED_EARLY && sp_db_changes(w->db) > 0)
             return sp_store__exec_seq(w, SQL_DROP_ALL, sent_seq, "drop deliveries");
     }
     return 0;

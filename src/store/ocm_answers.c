@@ -36,26 +36,26 @@ typedef struct sent_row {
 
 static int find(sp_conn *c, const sp_ocm_sent_ref *ref, sent_row *row)
 {
-    sqlite3_stmt *s = sp_store__stmt(c, SQL_FIND);
+    sp_db_stmt *s = sp_store__stmt(c, SQL_FIND);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, ref->share_id, -1, SQLITE_STATIC);
+    sp_db_bind_text(s, 1, ref->share_id);
     if (ref->secret)
-        sqlite3_bind_text(s, 2, ref->secret, -1, SQLITE_STATIC);
+        sp_db_bind_text(s, 2, ref->secret);
     if (ref->instance)
-        sqlite3_bind_text(s, 3, ref->instance, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW) {
-        row->seq = sqlite3_column_int64(s, 0);
+        sp_db_bind_text(s, 3, ref->instance);
+    int step = sp_db_step(s);
+    if (step == SP_DB_ROW) {
+        row->seq = sp_db_column_int64(s, 0);
         sp_store__copy_text(s, 1, row->state, sizeof row->state);
         sp_store__copy_text(s, 2, row->answer, sizeof row->answer);
         sp_store__copy_text(s, 3, row->instance, sizeof row->instance);
         sp_store__copy_text(s, 4, row->answered_by, sizeof row->answered_by);
     }
     sp_store__done(s);
-    if (step == SQLITE_ROW)
+    if (step == SP_DB_ROW)
         return 0;
-    return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, step, "find sent share");
+    return step == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, step, "find sent share");
 }
 
 int sp_store_ocm_sent_instance(sp_store *st, const sp_ocm_sent_ref *ref,
@@ -110,15 +110,15 @@ int sp_store_ocm_answer(sp_store *st, const sp_ocm_sent_ref *ref, sp_ocm_answer 
      * that instance (sp_store_ocm_finish). It never says where the share
      * goes. */
     int delivered = row.instance[0] != '\0';
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_ANSWER);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_ANSWER);
     rc = s ? 0 : SP_ERR_DB;
     if (s) {
-        sqlite3_bind_text(s, 1, word, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 2, sp_time_now_ms());
-        sqlite3_bind_int64(s, 3, row.seq);
+        sp_db_bind_text(s, 1, word);
+        sp_db_bind_int64(s, 2, sp_time_now_ms());
+        sp_db_bind_int64(s, 3, row.seq);
         if (!delivered && ref->instance)
-            sqlite3_bind_text(s, 4, ref->instance, -1, SQLITE_STATIC);
-        sqlite3_bind_int(s, 5, delivered);
+            sp_db_bind_text(s, 4, ref->instance);
+        sp_db_bind_int64(s, 5, delivered);
         rc = sp_store__step_done(w, s, "answer sent share");
     }
     /* Declined: the receiver no longer holds the share, so its changes

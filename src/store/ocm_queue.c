@@ -36,19 +36,19 @@ static const char SQL_REPLY_SET[] =
 int sp_store__ocm_enqueue(sp_conn *w, int64_t sent_seq, int64_t reply_seq, const char *kind,
                           const char *etag)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_OUTBOX_INSERT);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_OUTBOX_INSERT);
     if (!s)
         return SP_ERR_DB;
     int64_t now = sp_time_now_ms();
     if (sent_seq)
-        sqlite3_bind_int64(s, 1, sent_seq);
+        sp_db_bind_int64(s, 1, sent_seq);
     else
-        sqlite3_bind_int64(s, 2, reply_seq);
-    sqlite3_bind_text(s, 3, kind, -1, SQLITE_STATIC);
+        sp_db_bind_int64(s, 2, reply_seq);
+    sp_db_bind_text(s, 3, kind);
     if (etag)
-        sqlite3_bind_text(s, 4, etag, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, now);
-    sqlite3_bind_int64(s, 6, now);
+        sp_db_bind_text(s, 4, etag);
+    sp_db_bind_int64(s, 5, now);
+    sp_db_bind_int64(s, 6, now);
     return sp_store__step_done(w, s, "enqueue delivery");
 }
 
@@ -62,20 +62,20 @@ int sp_store__ocm_reply(sp_conn *w, int accepted, json_t *data)
         return 0;
     if (!type || (strcmp(type, "file") != 0 && strcmp(type, "folder") != 0))
         type = "folder";
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_REPLY_FIND);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_REPLY_FIND);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, instance, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, provider_id, -1, SQLITE_STATIC);
+    sp_db_bind_text(s, 1, instance);
+    sp_db_bind_text(s, 2, provider_id);
     int64_t seq = 0;
     char was[16] = "";
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        seq = sqlite3_column_int64(s, 0);
+    int rc = sp_db_step(s);
+    if (rc == SP_DB_ROW) {
+        seq = sp_db_column_int64(s, 0);
         sp_store__copy_text(s, 1, was, sizeof was);
     }
     sp_store__done(s);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (rc != SP_DB_ROW && rc != SP_DB_DONE)
         return sp_store__err(w, rc, "ocm reply");
     /* The same answer again (an event read twice after a crash): said. */
     if (strcmp(was, answer) == 0)
@@ -85,22 +85,22 @@ int sp_store__ocm_reply(sp_conn *w, int accepted, json_t *data)
     if (!s)
         return SP_ERR_DB;
     if (seq) {
-        sqlite3_bind_text(s, 1, answer, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, type, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, now);
-        sqlite3_bind_int64(s, 4, seq);
+        sp_db_bind_text(s, 1, answer);
+        sp_db_bind_text(s, 2, type);
+        sp_db_bind_int64(s, 3, now);
+        sp_db_bind_int64(s, 4, seq);
     } else {
-        sqlite3_bind_text(s, 1, instance, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 2, provider_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 3, type, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 4, answer, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 5, now);
+        sp_db_bind_text(s, 1, instance);
+        sp_db_bind_text(s, 2, provider_id);
+        sp_db_bind_text(s, 3, type);
+        sp_db_bind_text(s, 4, answer);
+        sp_db_bind_int64(s, 5, now);
     }
     rc = sp_store__step_done(w, s, "ocm reply");
     if (rc < 0)
         return rc;
     if (!seq)
-        seq = sqlite3_last_insert_rowid(w->db);
+        seq = sp_db_last_id(w->db);
     return sp_store__ocm_enqueue(w, 0, seq, answer, NULL);
 }
 
@@ -127,18 +127,18 @@ int sp_store_ocm_due(sp_store *st, int64_t now_ms, sp_ocm_delivery *out, int max
 {
     *count = 0;
     sp_conn *r = sp_store__reader(st);
-    sqlite3_stmt *s = r ? sp_store__stmt(r, SQL_DUE) : NULL;
+    sp_db_stmt *s = r ? sp_store__stmt(r, SQL_DUE) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, now_ms);
-    sqlite3_bind_int(s, 2, max);
+    sp_db_bind_int64(s, 1, now_ms);
+    sp_db_bind_int64(s, 2, max);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = sp_db_step(s)) == SP_DB_ROW) {
         sp_ocm_delivery *d = &out[(*count)++];
-        d->seq = sqlite3_column_int64(s, 0);
-        d->sent_seq = sqlite3_column_int64(s, 1);
-        d->reply_seq = sqlite3_column_int64(s, 2);
-        d->attempts = sqlite3_column_int(s, 3);
+        d->seq = sp_db_column_int64(s, 0);
+        d->sent_seq = sp_db_column_int64(s, 1);
+        d->reply_seq = sp_db_column_int64(s, 2);
+        d->attempts = sp_db_column_int64(s, 3);
         sp_store__copy_text(s, 4, d->kind, sizeof d->kind);
         sp_store__copy_text(s, 5, d->etag, sizeof d->etag);
         sp_store__copy_text(s, 6, d->share_id, sizeof d->share_id);
@@ -153,11 +153,11 @@ int sp_store_ocm_due(sp_store *st, int64_t now_ms, sp_ocm_delivery *out, int max
         sp_store__copy_text(s, 15, d->sharer_name, sizeof d->sharer_name);
         sp_store__copy_text(s, 16, d->role, sizeof d->role);
         sp_store__copy_text(s, 17, d->resource_type, sizeof d->resource_type);
-        d->expiration = sqlite3_column_int64(s, 18);
-        d->created_at_ms = sqlite3_column_int64(s, 19);
+        d->expiration = sp_db_column_int64(s, 18);
+        d->created_at_ms = sp_db_column_int64(s, 19);
     }
     sp_store__done(s);
-    return rc == SQLITE_DONE ? 0 : sp_store__err(r, rc, "due deliveries");
+    return rc == SP_DB_DONE ? 0 : sp_store__err(r, rc, "due deliveries");
 }
 
 int sp_store_ocm_retry(sp_store *st, int64_t seq, int64_t next_at_ms, const char *error)
@@ -165,12 +165,12 @@ int sp_store_ocm_retry(sp_store *st, int64_t seq, int64_t next_at_ms, const char
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_RETRY);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_RETRY);
     int rc = SP_ERR_DB;
     if (s) {
-        sqlite3_bind_int64(s, 1, next_at_ms);
-        sqlite3_bind_text(s, 2, error, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, seq);
+        sp_db_bind_int64(s, 1, next_at_ms);
+        sp_db_bind_text(s, 2, error);
+        sp_db_bind_int64(s, 3, seq);
         rc = sp_store__step_done(w, s, "retry delivery");
     }
     if (rc < 0) {
@@ -183,14 +183,14 @@ int sp_store_ocm_retry(sp_store *st, int64_t seq, int64_t next_at_ms, const char
 int sp_store_ocm_pending(sp_store *st, int64_t *next_due_ms, int64_t *count)
 {
     sp_conn *r = sp_store__reader(st);
-    sqlite3_stmt *s = r ? sp_store__stmt(r, SQL_PENDING) : NULL;
+    sp_db_stmt *s = r ? sp_store__stmt(r, SQL_PENDING) : NULL;
     if (!s)
         return SP_ERR_DB;
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
-        *next_due_ms = sqlite3_column_int64(s, 0); /* NULL reads as 0: none */
-        *count = sqlite3_column_int64(s, 1);
+    int rc = sp_db_step(s);
+    if (rc == SP_DB_ROW) {
+        *next_due_ms = sp_db_column_int64(s, 0); /* NULL reads as 0: none */
+        *count = sp_db_column_int64(s, 1);
     }
     sp_store__done(s);
-    return rc == SQLITE_ROW ? 0 : sp_store__err(r, rc, "pending deliveries");
+    return rc == SP_DB_ROW ? 0 : sp_store__err(r, rc, "pending deliveries");
 }

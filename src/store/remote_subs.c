@@ -22,22 +22,22 @@ static const char SQL_DUE_DELETE[] = "SELECT seq, instance, sub_id, 0, attempts 
                                      " LIMIT ?";
 
 /* Appends the rows of s to out. */
-static int read_due(sp_conn *c, sqlite3_stmt *s, int unsubscribe, sp_remote_sub *out, int max,
+static int read_due(sp_conn *c, sp_db_stmt *s, int unsubscribe, sp_remote_sub *out, int max,
                     int *n)
 {
     int step;
-    while (*n < max && (step = sqlite3_step(s)) == SQLITE_ROW) {
+    while (*n < max && (step = sp_db_step(s)) == SP_DB_ROW) {
         sp_remote_sub *r = &out[(*n)++];
         memset(r, 0, sizeof *r);
-        r->seq = sqlite3_column_int64(s, 0);
+        r->seq = sp_db_column_int64(s, 0);
         r->unsubscribe = unsubscribe;
         sp_store__copy_text(s, 1, r->instance, sizeof r->instance);
         sp_store__copy_text(s, 2, r->sub_id, sizeof r->sub_id);
-        r->expires_at = sqlite3_column_int64(s, 3);
-        r->attempts = sqlite3_column_int(s, 4);
+        r->expires_at = sp_db_column_int64(s, 3);
+        r->attempts = sp_db_column_int64(s, 4);
     }
     sp_store__done(s);
-    return *n == max || step == SQLITE_DONE ? 0
+    return *n == max || step == SP_DB_DONE ? 0
                                             : sp_store__err(c, step, "remote subscriptions due");
 }
 
@@ -48,19 +48,19 @@ int sp_store_remote_subs_due(sp_store *st, int64_t now, int64_t renew_before_ms,
     sp_conn *c = sp_store__reader(st);
     if (!c)
         return SP_ERR_DB;
-    sqlite3_stmt *s = sp_store__stmt(c, SQL_DUE_DELETE);
+    sp_db_stmt *s = sp_store__stmt(c, SQL_DUE_DELETE);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, now);
-    sqlite3_bind_int(s, 2, max);
+    sp_db_bind_int64(s, 1, now);
+    sp_db_bind_int64(s, 2, max);
     int rc = read_due(c, s, 1, out, max, n);
     if (rc < 0 || *n == max)
         return rc;
     if (!(s = sp_store__stmt(c, SQL_DUE_RENEW)))
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, now + renew_before_ms);
-    sqlite3_bind_int64(s, 2, now);
-    sqlite3_bind_int(s, 3, max - *n);
+    sp_db_bind_int64(s, 1, now + renew_before_ms);
+    sp_db_bind_int64(s, 2, now);
+    sp_db_bind_int64(s, 3, max - *n);
     return read_due(c, s, 0, out, max, n);
 }
 
@@ -86,23 +86,23 @@ int sp_store_remote_sub_outcome(sp_store *st, const sp_remote_sub *r, sp_remote_
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_OUTCOME[r->unsubscribe ? 1 : 0][o]);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_OUTCOME[r->unsubscribe ? 1 : 0][o]);
     if (!s) {
         sp_store__rollback(st);
         return SP_ERR_DB;
     }
-    sqlite3_bind_int64(s, 1, r->seq);
-    if (sqlite3_bind_parameter_count(s) >= 2)
-        sqlite3_bind_int64(s, 2, expires_at);
-    if (sqlite3_bind_parameter_count(s) >= 3)
-        sqlite3_bind_int64(s, 3, next_at);
-    if (sqlite3_bind_parameter_count(s) >= 4 && error)
-        sqlite3_bind_text(s, 4, error, -1, SQLITE_STATIC);
-    if (sqlite3_bind_parameter_count(s) >= 5)
-        sqlite3_bind_text(s, 5, r->sub_id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
+    sp_db_bind_int64(s, 1, r->seq);
+    if (sp_db_bind_count(s) >= 2)
+        sp_db_bind_int64(s, 2, expires_at);
+    if (sp_db_bind_count(s) >= 3)
+        sp_db_bind_int64(s, 3, next_at);
+    if (sp_db_bind_count(s) >= 4 && error)
+        sp_db_bind_text(s, 4, error);
+    if (sp_db_bind_count(s) >= 5)
+        sp_db_bind_text(s, 5, r->sub_id);
+    int step = sp_db_step(s);
     sp_store__done(s);
-    if (step != SQLITE_DONE) {
+    if (step != SP_DB_DONE) {
         int rc = sp_store__err(w, step, "remote subscription outcome");
         sp_store__rollback(st);
         return rc;

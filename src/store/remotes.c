@@ -100,34 +100,34 @@ static const char SQL_INSERT[] =
 static int ocm_existing(sp_conn *w, const sp_user *owner, const sp_remote_new *r,
                         const char *secret_hash, char id_out[SP_USER_ID_LEN])
 {
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_BY_OCM);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_BY_OCM);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, r->instance, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, r->ocm_share_id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW) {
-        int same = sqlite3_column_int64(s, 2) == owner->seq &&
-                   strcmp((const char *)sqlite3_column_text(s, 3), secret_hash) == 0;
+    sp_db_bind_text(s, 1, r->instance);
+    sp_db_bind_text(s, 2, r->ocm_share_id);
+    int step = sp_db_step(s);
+    if (step == SP_DB_ROW) {
+        int same = sp_db_column_int64(s, 2) == owner->seq &&
+                   strcmp(sp_db_column_text(s, 3), secret_hash) == 0;
         sp_store__copy_text(s, 1, id_out, SP_USER_ID_LEN);
         sp_store__done(s);
         return same ? 1 : SP_ERR_CONFLICT;
     }
     sp_store__done(s);
-    if (step != SQLITE_DONE)
+    if (step != SP_DB_DONE)
         return sp_store__err(w, step, "remote by share");
 
     s = sp_store__stmt(w, SQL_BY_URL);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, owner->seq);
-    sqlite3_bind_text(s, 2, r->web_dav_url, -1, SQLITE_STATIC);
-    step = sqlite3_step(s);
-    if (step != SQLITE_ROW) {
+    sp_db_bind_int64(s, 1, owner->seq);
+    sp_db_bind_text(s, 2, r->web_dav_url);
+    step = sp_db_step(s);
+    if (step != SP_DB_ROW) {
         sp_store__done(s);
-        return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "remote by url");
+        return step == SP_DB_DONE ? 0 : sp_store__err(w, step, "remote by url");
     }
-    int64_t seq = sqlite3_column_int64(s, 0);
+    int64_t seq = sp_db_column_int64(s, 0);
     sp_store__copy_text(s, 1, id_out, SP_USER_ID_LEN);
     sp_store__done(s);
     /* The user registered this space by URL: it now belongs to this
@@ -135,14 +135,14 @@ static int ocm_existing(sp_conn *w, const sp_user *owner, const sp_remote_new *r
     s = sp_store__stmt(w, SQL_ATTACH);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, r->ocm_share_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, secret_hash, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, r->permissions, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, r->resource_type, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, seq);
-    step = sqlite3_step(s);
+    sp_db_bind_text(s, 1, r->ocm_share_id);
+    sp_db_bind_text(s, 2, secret_hash);
+    sp_db_bind_text(s, 3, r->permissions);
+    sp_db_bind_text(s, 4, r->resource_type);
+    sp_db_bind_int64(s, 5, seq);
+    step = sp_db_step(s);
     sp_store__done(s);
-    return step == SQLITE_DONE ? 1 : sp_store__err(w, step, "attach share to remote");
+    return step == SP_DB_DONE ? 1 : sp_store__err(w, step, "attach share to remote");
 }
 
 int sp_store_remote_create(sp_store *st, const sp_user *owner, const sp_remote_new *r,
@@ -171,37 +171,37 @@ int sp_store_remote_create(sp_store *st, const sp_user *owner, const sp_remote_n
             return sp_store__commit(st);
         }
     }
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_INSERT);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_INSERT);
     if (!s) {
         rc = SP_ERR_DB;
         goto fail;
     }
-    sqlite3_bind_text(s, 1, row.id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, owner->seq);
-    sqlite3_bind_text(s, 3, r->instance, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, r->web_dav_url, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, r->remote_drive_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, r->name, -1, SQLITE_STATIC);
+    sp_db_bind_text(s, 1, row.id);
+    sp_db_bind_int64(s, 2, owner->seq);
+    sp_db_bind_text(s, 3, r->instance);
+    sp_db_bind_text(s, 4, r->web_dav_url);
+    sp_db_bind_text(s, 5, r->remote_drive_id);
+    sp_db_bind_text(s, 6, r->name);
     if (r->etag)
-        sqlite3_bind_text(s, 7, r->etag, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 8, r->mtime_ms);
+        sp_db_bind_text(s, 7, r->etag);
+    sp_db_bind_int64(s, 8, r->mtime_ms);
     if (r->ocm_share_id) {
-        sqlite3_bind_text(s, 9, r->ocm_share_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 10, secret_hash, -1, SQLITE_STATIC);
+        sp_db_bind_text(s, 9, r->ocm_share_id);
+        sp_db_bind_text(s, 10, secret_hash);
     }
-    sqlite3_bind_int64(s, 11, sp_time_now_ms());
+    sp_db_bind_int64(s, 11, sp_time_now_ms());
     char state_hash[SP_STORE_SECRET_HASH_LEN];
     if (r->sub_id) {
         sp_store__hash_secret(r->sub_client_state ? r->sub_client_state : "", state_hash);
-        sqlite3_bind_text(s, 12, r->sub_id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s, 13, state_hash, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 14, r->sub_expires_at);
+        sp_db_bind_text(s, 12, r->sub_id);
+        sp_db_bind_text(s, 13, state_hash);
+        sp_db_bind_int64(s, 14, r->sub_expires_at);
     }
-    sqlite3_bind_text(s, 15, r->permissions, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 16, r->resource_type, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
+    sp_db_bind_text(s, 15, r->permissions);
+    sp_db_bind_text(s, 16, r->resource_type);
+    int step = sp_db_step(s);
     sp_store__done(s);
-    if (step != SQLITE_DONE) {
+    if (step != SP_DB_DONE) {
         rc = sp_store__err(w, step, "insert remote"); /* CONFLICT: registered already */
         goto fail;
     }
@@ -254,11 +254,11 @@ static const char SQL_SET_ETAG[] = "UPDATE remotes SET etag = ?, mtime = ? WHERE
 static const char SQL_SET_SUB_SEQ[] = "UPDATE remotes SET sub_seq = ? WHERE seq = ?";
 static const char SQL_SET_PERMISSIONS[] = "UPDATE remotes SET permissions = ? WHERE seq = ?";
 
-static void read_row(sqlite3_stmt *s, remote_row *r, int64_t *mtime)
+static void read_row(sp_db_stmt *s, remote_row *r, int64_t *mtime)
 {
-    r->seq = sqlite3_column_int64(s, 0);
+    r->seq = sp_db_column_int64(s, 0);
     sp_store__copy_text(s, 1, r->id, sizeof r->id);
-    r->owner_seq = sqlite3_column_int64(s, 2);
+    r->owner_seq = sp_db_column_int64(s, 2);
     sp_store__copy_text(s, 3, r->owner_id, sizeof r->owner_id);
     sp_store__copy_text(s, 4, r->name, sizeof r->name);
     sp_store__copy_text(s, 5, r->remote_drive_id, sizeof r->remote_drive_id);
@@ -266,9 +266,9 @@ static void read_row(sqlite3_stmt *s, remote_row *r, int64_t *mtime)
     sp_store__copy_text(s, 7, r->instance, sizeof r->instance);
     sp_store__copy_text(s, 8, r->ocm_share_id, sizeof r->ocm_share_id);
     sp_store__copy_text(s, 9, r->etag, sizeof r->etag);
-    *mtime = sqlite3_column_int64(s, 10);
+    *mtime = sp_db_column_int64(s, 10);
     sp_store__copy_text(s, 11, r->sub_id, sizeof r->sub_id);
-    r->sub_seq = sqlite3_column_int64(s, 12);
+    r->sub_seq = sp_db_column_int64(s, 12);
     sp_store__copy_text(s, 13, r->permissions, sizeof r->permissions);
     sp_store__copy_text(s, 14, r->resource_type, sizeof r->resource_type);
 }
@@ -279,23 +279,23 @@ static void read_row(sqlite3_stmt *s, remote_row *r, int64_t *mtime)
 static int find_row(sp_conn *c, const char *sql, const char *key1, const char *key2,
                     int64_t key2_int, const char *key3, remote_row *row, int64_t *mtime)
 {
-    sqlite3_stmt *s = sp_store__stmt(c, sql);
+    sp_db_stmt *s = sp_store__stmt(c, sql);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, key1, -1, SQLITE_STATIC);
+    sp_db_bind_text(s, 1, key1);
     if (key2)
-        sqlite3_bind_text(s, 2, key2, -1, SQLITE_STATIC);
+        sp_db_bind_text(s, 2, key2);
     else
-        sqlite3_bind_int64(s, 2, key2_int);
+        sp_db_bind_int64(s, 2, key2_int);
     if (key3)
-        sqlite3_bind_text(s, 3, key3, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
+        sp_db_bind_text(s, 3, key3);
+    int step = sp_db_step(s);
+    if (step == SP_DB_ROW)
         read_row(s, row, mtime);
     sp_store__done(s);
-    if (step == SQLITE_ROW)
+    if (step == SP_DB_ROW)
         return 0;
-    return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, step, "find remote");
+    return step == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, step, "find remote");
 }
 
 int sp_store_remote_get(sp_store *st, const sp_user *owner, const char *id, sp_drive_fn fn,
@@ -328,14 +328,14 @@ int sp_store_remote_get(sp_store *st, const sp_user *owner, const char *id, sp_d
  * it). */
 static int unsubscribe_later(sp_conn *w, const char *instance, const char *sub_id)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_UNSUBSCRIBE);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_UNSUBSCRIBE);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, instance, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, sub_id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(s);
+    sp_db_bind_text(s, 1, instance);
+    sp_db_bind_text(s, 2, sub_id);
+    int step = sp_db_step(s);
     sp_store__done(s);
-    return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "queue unsubscribe");
+    return step == SP_DB_DONE ? 0 : sp_store__err(w, step, "queue unsubscribe");
 }
 
 /* Deletes row and writes remote.removed with reason; its subscription at
@@ -347,13 +347,13 @@ static int remove_row(sp_conn *w, const remote_row *row, const char *executant, 
         if (rc < 0)
             return rc;
     }
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_DELETE);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_DELETE);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, row->seq);
-    int step = sqlite3_step(s);
+    sp_db_bind_int64(s, 1, row->seq);
+    int step = sp_db_step(s);
     sp_store__done(s);
-    if (step != SQLITE_DONE)
+    if (step != SP_DB_DONE)
         return sp_store__err(w, step, "delete remote");
     json_t *data = remote_data(row, executant);
     if (data)
@@ -390,14 +390,14 @@ typedef struct note_args {
 /* Runs an update of row by sql (?1 text, ?2 the row's seq). */
 static int update_row(sp_conn *w, const char *sql, const char *text, const remote_row *row)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    sp_db_stmt *s = sp_store__stmt(w, sql);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, row->seq);
-    int step = sqlite3_step(s);
+    sp_db_bind_text(s, 1, text);
+    sp_db_bind_int64(s, 2, row->seq);
+    int step = sp_db_step(s);
     sp_store__done(s);
-    return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "update remote");
+    return step == SP_DB_DONE ? 0 : sp_store__err(w, step, "update remote");
 }
 
 /* Stores the share's new permissions and writes remote.changed naming
@@ -433,15 +433,15 @@ static int apply_note(sp_conn *w, const remote_row *row, const note_args *n, int
     if (!n->etag || strcmp(n->etag, row->etag) == 0)
         return 0; /* a redelivery: nothing changes */
     int64_t mtime = n->mtime_ms ? n->mtime_ms : sp_time_now_ms();
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_SET_ETAG);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_SET_ETAG);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, n->etag, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, mtime);
-    sqlite3_bind_int64(s, 3, row->seq);
-    int step = sqlite3_step(s);
+    sp_db_bind_text(s, 1, n->etag);
+    sp_db_bind_int64(s, 2, mtime);
+    sp_db_bind_int64(s, 3, row->seq);
+    int step = sp_db_step(s);
     sp_store__done(s);
-    if (step != SQLITE_DONE)
+    if (step != SP_DB_DONE)
         return sp_store__err(w, step, "remote etag");
     char when[SP_TIME_RFC3339_LEN];
     sp_time_format_rfc3339(mtime, when);
@@ -455,14 +455,14 @@ static int apply_note(sp_conn *w, const remote_row *row, const note_args *n, int
 /* Records that the notification numbered sequence was applied to row. */
 static int set_sub_seq(sp_conn *w, const remote_row *row, int64_t sequence)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_SET_SUB_SEQ);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_SET_SUB_SEQ);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, sequence);
-    sqlite3_bind_int64(s, 2, row->seq);
-    int step = sqlite3_step(s);
+    sp_db_bind_int64(s, 1, sequence);
+    sp_db_bind_int64(s, 2, row->seq);
+    int step = sp_db_step(s);
     sp_store__done(s);
-    return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "remote sequence");
+    return step == SP_DB_DONE ? 0 : sp_store__err(w, step, "remote sequence");
 }
 
 /* Finds the row by sql (three text keys) and applies the note to it in

@@ -47,14 +47,14 @@ typedef struct received {
 
 /* Prepares sql on c with its parameters: ?1 key (a mount or item id), ?2
  * the user, ?3 the time. NULL when it cannot be prepared. */
-static sqlite3_stmt *received_stmt(sp_conn *c, const char *sql, const char *key,
+static sp_db_stmt *received_stmt(sp_conn *c, const char *sql, const char *key,
                                    const sp_user *user, int64_t now)
 {
-    sqlite3_stmt *q = sp_store__stmt(c, sql);
+    sp_db_stmt *q = sp_store__stmt(c, sql);
     if (q) {
-        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(q, 2, user->seq);
-        sqlite3_bind_int64(q, 3, now);
+        sp_db_bind_text(q, 1, key);
+        sp_db_bind_int64(q, 2, user->seq);
+        sp_db_bind_int64(q, 3, now);
     }
     return q;
 }
@@ -65,16 +65,16 @@ static sqlite3_stmt *received_stmt(sp_conn *c, const char *sql, const char *key,
 static int item_of_mount(sp_conn *w, const sp_user *user, const char *mount_id, char *item,
                          int64_t now)
 {
-    sqlite3_stmt *q = received_stmt(w, SQL_ITEM_OF_MOUNT, mount_id, user, now);
+    sp_db_stmt *q = received_stmt(w, SQL_ITEM_OF_MOUNT, mount_id, user, now);
     if (!q)
         return SP_ERR_DB;
-    int step = sqlite3_step(q);
-    if (step == SQLITE_ROW)
+    int step = sp_db_step(q);
+    if (step == SP_DB_ROW)
         sp_store__copy_text(q, 0, item, SP_SHARE_ITEM_ID_MAX);
     sp_store__done(q);
-    if (step == SQLITE_ROW)
+    if (step == SP_DB_ROW)
         return 0;
-    return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "share by mount");
+    return step == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "share by mount");
 }
 
 int sp_store_share_item_of_mount(sp_store *st, const sp_user *user, const char *mount_id,
@@ -90,12 +90,12 @@ static int shares_of_item(sp_conn *w, const sp_user *user, const char *item, int
 {
     *out = NULL;
     *n = 0;
-    sqlite3_stmt *q = received_stmt(w, SQL_OF_ITEM, item, user, now);
+    sp_db_stmt *q = received_stmt(w, SQL_OF_ITEM, item, user, now);
     if (!q)
         return SP_ERR_DB;
     int step, rc = 0;
     size_t cap = 0;
-    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+    while ((step = sp_db_step(q)) == SP_DB_ROW) {
         if (*n == cap) {
             cap = cap ? cap * 2 : 4;
             received *grown = realloc(*out, cap * sizeof **out);
@@ -106,13 +106,13 @@ static int shares_of_item(sp_conn *w, const sp_user *user, const char *item, int
             *out = grown;
         }
         received *r = &(*out)[(*n)++];
-        r->seq = sqlite3_column_int64(q, 0);
+        r->seq = sp_db_column_int64(q, 0);
         sp_store__copy_text(q, 1, r->id, sizeof r->id);
         sp_store__copy_text(q, 2, r->drive_id, sizeof r->drive_id);
-        r->mounted = sqlite3_column_int(q, 3);
-        r->hidden = sqlite3_column_int(q, 4);
+        r->mounted = sp_db_column_int64(q, 3);
+        r->hidden = sp_db_column_int64(q, 4);
     }
-    if (rc == 0 && step != SQLITE_DONE)
+    if (rc == 0 && step != SP_DB_DONE)
         rc = sp_store__err(w, step, "received shares of item");
     sp_store__done(q);
     return rc;
@@ -122,14 +122,14 @@ static int shares_of_item(sp_conn *w, const sp_user *user, const char *item, int
 static int set_one(sp_conn *w, const sp_user *user, const char *item, const received *r,
                    const char *type, int64_t now)
 {
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_SET);
+    sp_db_stmt *q = sp_store__stmt(w, SQL_SET);
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_int64(q, 1, r->seq);
-    sqlite3_bind_int64(q, 2, user->seq);
-    sqlite3_bind_int(q, 3, r->mounted);
-    sqlite3_bind_int(q, 4, r->hidden);
-    sqlite3_bind_int64(q, 5, now);
+    sp_db_bind_int64(q, 1, r->seq);
+    sp_db_bind_int64(q, 2, user->seq);
+    sp_db_bind_int64(q, 3, r->mounted);
+    sp_db_bind_int64(q, 4, r->hidden);
+    sp_db_bind_int64(q, 5, now);
     int rc = sp_store__step_done(w, q, "set share state");
     if (rc < 0)
         return rc;

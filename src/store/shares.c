@@ -76,27 +76,27 @@ static const char SQL_CREATED[] =
     "SELECT " SHARE_COLS SHARE_FROM " WHERE s.creator_seq = ?1 AND" UNEXPIRED SHARER_REACHES
     " ORDER BY s.item_id, s.created_at, s.id LIMIT 1000";
 
-static void read_share(sqlite3_stmt *q, sp_share *s)
+static void read_share(sp_db_stmt *q, sp_share *s)
 {
-#define T(i) ((const char *)sqlite3_column_text(q, i))
+#define T(i) (sp_db_column_text(q, i))
     s->id = T(0);
     s->mount_id = T(1);
     s->drive_id = T(2);
     s->drive_name = T(3);
     s->drive_etag = T(4);
-    s->drive_mtime_ms = sqlite3_column_int64(q, 5);
+    s->drive_mtime_ms = sp_db_column_int64(q, 5);
     s->item_id = T(6);
     s->item_name = T(7);
     s->grantee_id = T(8);
     s->grantee_name = T(9);
     s->grantee_email = T(10);
     s->role = T(11);
-    s->expires_at_ms = sqlite3_column_int64(q, 12);
+    s->expires_at_ms = sp_db_column_int64(q, 12);
     s->creator_id = T(13);
     s->creator_name = T(14);
-    s->created_at_ms = sqlite3_column_int64(q, 15);
+    s->created_at_ms = sp_db_column_int64(q, 15);
     s->drive_type = T(DRIVE_TYPE_COL);
-    s->item_known = sqlite3_column_type(q, ITEM_COL + 1) != SQLITE_NULL;
+    s->item_known = !sp_db_column_is_null(q, ITEM_COL + 1);
     if (s->item_known) {
         sp_store__read_item(q, ITEM_COL, &s->item);
         s->item_name = s->item.name;
@@ -111,9 +111,9 @@ static void read_share(sqlite3_stmt *q, sp_share *s)
     s->grantee_remote = T(CONTACT_COL + 2);
     s->mounted = 1;
     s->hidden = 0;
-    if (sqlite3_column_count(q) > STATE_COL + 1) {
-        s->mounted = sqlite3_column_int(q, STATE_COL);
-        s->hidden = sqlite3_column_int(q, STATE_COL + 1);
+    if (sp_db_column_count(q) > STATE_COL + 1) {
+        s->mounted = sp_db_column_int64(q, STATE_COL);
+        s->hidden = sp_db_column_int64(q, STATE_COL + 1);
     }
 #undef T
 }
@@ -126,18 +126,18 @@ static int each(sp_store *st, const char *sql, const char *key, int64_t key_seq,
     sp_conn *c = sp_store__reader(st);
     if (!c)
         return SP_ERR_DB;
-    sqlite3_stmt *q = sp_store__stmt(c, sql);
+    sp_db_stmt *q = sp_store__stmt(c, sql);
     if (!q)
         return SP_ERR_DB;
     if (key)
-        sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+        sp_db_bind_text(q, 1, key);
     else
-        sqlite3_bind_int64(q, 1, key_seq);
-    sqlite3_bind_int64(q, 2, sp_time_now_ms());
+        sp_db_bind_int64(q, 1, key_seq);
+    sp_db_bind_int64(q, 2, sp_time_now_ms());
     if (key2)
-        sqlite3_bind_text(q, 3, key2, -1, SQLITE_STATIC);
+        sp_db_bind_text(q, 3, key2);
     int rc, err = 0, n = 0;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    while ((rc = sp_db_step(q)) == SP_DB_ROW) {
         sp_share s;
         read_share(q, &s);
         n++;
@@ -145,7 +145,7 @@ static int each(sp_store *st, const char *sql, const char *key, int64_t key_seq,
         if (err < 0)
             break;
     }
-    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (err == 0 && rc != SP_DB_ROW && rc != SP_DB_DONE)
         err = sp_store__err(c, rc, "list shares");
     sp_store__done(q);
     if (found)
@@ -232,37 +232,37 @@ static const char SQL_ROW_BY_SEQ[] = ROW_SELECT " WHERE s.seq = ?";
  * 0 when there is none, or a negative sp_err. */
 static int load_row(sp_conn *w, const char *id, int64_t seq, share_row *r)
 {
-    sqlite3_stmt *q = sp_store__stmt(w, id ? SQL_ROW_BY_ID : SQL_ROW_BY_SEQ);
+    sp_db_stmt *q = sp_store__stmt(w, id ? SQL_ROW_BY_ID : SQL_ROW_BY_SEQ);
     if (!q)
         return SP_ERR_DB;
     if (id)
-        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+        sp_db_bind_text(q, 1, id);
     else
-        sqlite3_bind_int64(q, 1, seq);
-    int step = sqlite3_step(q);
-    if (step == SQLITE_ROW) {
-        r->seq = sqlite3_column_int64(q, 0);
-        r->drive_seq = sqlite3_column_int64(q, 1);
+        sp_db_bind_int64(q, 1, seq);
+    int step = sp_db_step(q);
+    if (step == SP_DB_ROW) {
+        r->seq = sp_db_column_int64(q, 0);
+        r->drive_seq = sp_db_column_int64(q, 1);
         sp_store__copy_text(q, 2, r->id, sizeof r->id);
         sp_store__copy_text(q, 3, r->drive_id, sizeof r->drive_id);
         sp_store__copy_text(q, 4, r->drive_name, sizeof r->drive_name);
         sp_store__copy_text(q, 5, r->item_id, sizeof r->item_id);
         sp_store__copy_text(q, 6, r->item_name, sizeof r->item_name);
         sp_store__copy_text(q, 7, r->role, sizeof r->role);
-        r->expires_at = sqlite3_column_int64(q, 8);
-        r->expired = sqlite3_column_int(q, 9);
-        r->grantee_seq = sqlite3_column_int64(q, 10);
+        r->expires_at = sp_db_column_int64(q, 8);
+        r->expired = sp_db_column_int64(q, 9);
+        r->grantee_seq = sp_db_column_int64(q, 10);
         sp_store__copy_text(q, 11, r->grantee, sizeof r->grantee);
-        r->creator_seq = sqlite3_column_int64(q, 12);
+        r->creator_seq = sp_db_column_int64(q, 12);
         sp_store__copy_text(q, 13, r->creator_id, sizeof r->creator_id);
-        r->grantee_group_seq = sqlite3_column_int64(q, 14);
+        r->grantee_group_seq = sp_db_column_int64(q, 14);
         sp_store__copy_text(q, 15, r->mount_id, sizeof r->mount_id);
         sp_store__copy_text(q, 16, r->grantee_instance, sizeof r->grantee_instance);
     }
     sp_store__done(q);
-    if (step == SQLITE_ROW)
+    if (step == SP_DB_ROW)
         return 1;
-    return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "read share");
+    return step == SP_DB_DONE ? 0 : sp_store__err(w, step, "read share");
 }
 
 /* Event data naming the share (schema/events/share.json); new reference.
@@ -291,16 +291,16 @@ static const char SQL_REACHES[] = "SELECT " SP_BEST_ROLE("?1", "?2", "?3") " IS 
 
 static int reaches(sp_conn *w, int64_t user_seq, int64_t drive_seq, int *yes)
 {
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_REACHES);
+    sp_db_stmt *q = sp_store__stmt(w, SQL_REACHES);
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_int64(q, 1, user_seq);
-    sqlite3_bind_int64(q, 2, drive_seq);
-    sqlite3_bind_int64(q, 3, sp_time_now_ms());
-    int step = sqlite3_step(q);
-    *yes = step == SQLITE_ROW && sqlite3_column_int(q, 0);
+    sp_db_bind_int64(q, 1, user_seq);
+    sp_db_bind_int64(q, 2, drive_seq);
+    sp_db_bind_int64(q, 3, sp_time_now_ms());
+    int step = sp_db_step(q);
+    *yes = step == SP_DB_ROW && sp_db_column_int64(q, 0);
     sp_store__done(q);
-    return step == SQLITE_ROW ? 0 : sp_store__err(w, step, "sharer reaches drive");
+    return step == SP_DB_ROW ? 0 : sp_store__err(w, step, "sharer reaches drive");
 }
 
 /* Writes event type about r as it is now, acted on by executant (a user
@@ -408,22 +408,22 @@ static const char SQL_SAME_GRANT[] =
 static int same_grant(sp_conn *w, int64_t drive_seq, const char *item_id, int64_t grantee_seq,
                       int64_t group_seq, const char *email, const char *remote, share_row *r)
 {
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_SAME_GRANT);
+    sp_db_stmt *q = sp_store__stmt(w, SQL_SAME_GRANT);
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_int64(q, 1, drive_seq);
-    sqlite3_bind_text(q, 2, item_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 3, grantee_seq);
+    sp_db_bind_int64(q, 1, drive_seq);
+    sp_db_bind_text(q, 2, item_id);
+    sp_db_bind_int64(q, 3, grantee_seq);
     if (email)
-        sqlite3_bind_text(q, 4, email, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 5, group_seq);
+        sp_db_bind_text(q, 4, email);
+    sp_db_bind_int64(q, 5, group_seq);
     if (remote)
-        sqlite3_bind_text(q, 6, remote, -1, SQLITE_STATIC);
-    int step = sqlite3_step(q);
-    int64_t seq = step == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+        sp_db_bind_text(q, 6, remote);
+    int step = sp_db_step(q);
+    int64_t seq = step == SP_DB_ROW ? sp_db_column_int64(q, 0) : 0;
     sp_store__done(q);
-    if (step != SQLITE_ROW)
-        return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "same grant");
+    if (step != SP_DB_ROW)
+        return step == SP_DB_DONE ? 0 : sp_store__err(w, step, "same grant");
     return load_row(w, NULL, seq, r);
 }
 
@@ -449,22 +449,22 @@ static int resolve_grantee(sp_conn *w, const sp_share_grantee *grantee, int64_t 
     const char *key = grantee->group_id  ? grantee->group_id
                       : grantee->user_id ? grantee->user_id
                                          : grantee->email;
-    sqlite3_stmt *q = sp_store__stmt(w, grantee->group_id  ? SQL_GROUP_BY_ID
+    sp_db_stmt *q = sp_store__stmt(w, grantee->group_id  ? SQL_GROUP_BY_ID
                                         : grantee->user_id ? SQL_USER_BY_ID
                                                            : SQL_USER_BY_EMAIL);
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-    int step = sqlite3_step(q);
-    if (step == SQLITE_ROW) {
-        *seq = sqlite3_column_int64(q, 0);
+    sp_db_bind_text(q, 1, key);
+    int step = sp_db_step(q);
+    if (step == SP_DB_ROW) {
+        *seq = sp_db_column_int64(q, 0);
         sp_store__copy_text(q, 1, made->grantee_id, sizeof made->grantee_id);
         sp_store__copy_text(q, 2, made->grantee_name, sizeof made->grantee_name);
-        step = sqlite3_step(q);
-        made->ambiguous = step == SQLITE_ROW;
+        step = sp_db_step(q);
+        made->ambiguous = step == SP_DB_ROW;
     }
     sp_store__done(q);
-    if (step != SQLITE_ROW && step != SQLITE_DONE)
+    if (step != SP_DB_ROW && step != SP_DB_DONE)
         return sp_store__err(w, step, "share grantee");
     if (made->ambiguous)
         return SP_ERR_CONFLICT;
@@ -485,16 +485,16 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
     if (!w)
         return SP_ERR_DB;
     int rc = SP_ERR_DB;
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_DRIVE);
+    sp_db_stmt *q = sp_store__stmt(w, SQL_DRIVE);
     if (!q)
         goto fail;
-    sqlite3_bind_text(q, 1, drive_id, -1, SQLITE_STATIC);
-    int step = sqlite3_step(q);
-    share_row r = {.drive_seq = sqlite3_column_int64(q, 0), .creator_seq = actor->seq};
+    sp_db_bind_text(q, 1, drive_id);
+    int step = sp_db_step(q);
+    share_row r = {.drive_seq = sp_db_column_int64(q, 0), .creator_seq = actor->seq};
     sp_store__copy_text(q, 1, r.drive_name, sizeof r.drive_name);
     sp_store__done(q);
-    if (step != SQLITE_ROW) {
-        rc = step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "share drive");
+    if (step != SP_DB_ROW) {
+        rc = step == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "share drive");
         goto fail;
     }
     rc = resolve_grantee(w, grantee, &r.grantee_seq, made);
@@ -532,26 +532,26 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
         rc = SP_ERR_DB;
         goto fail;
     }
-    sqlite3_bind_text(q, 1, share_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, mount_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 3, r.drive_seq);
-    sqlite3_bind_text(q, 4, item_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 5, item_name, -1, SQLITE_STATIC);
+    sp_db_bind_text(q, 1, share_id);
+    sp_db_bind_text(q, 2, mount_id);
+    sp_db_bind_int64(q, 3, r.drive_seq);
+    sp_db_bind_text(q, 4, item_id);
+    sp_db_bind_text(q, 5, item_name);
     if (r.grantee_seq)
-        sqlite3_bind_int64(q, 6, r.grantee_seq);
+        sp_db_bind_int64(q, 6, r.grantee_seq);
     else if (r.grantee_group_seq)
-        sqlite3_bind_int64(q, 13, r.grantee_group_seq);
+        sp_db_bind_int64(q, 13, r.grantee_group_seq);
     else if (remote)
-        sqlite3_bind_text(q, 14, remote, -1, SQLITE_STATIC);
+        sp_db_bind_text(q, 14, remote);
     else
-        sqlite3_bind_text(q, 7, grantee->email, -1, SQLITE_STATIC);
+        sp_db_bind_text(q, 7, grantee->email);
     if (remote)
-        sqlite3_bind_text(q, 15, r.grantee_instance, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 8, role, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(q, 9, expires_at_ms);
-    sqlite3_bind_int64(q, 10, actor->seq);
-    sqlite3_bind_int64(q, 11, now);
-    sqlite3_bind_int64(q, 12, now);
+        sp_db_bind_text(q, 15, r.grantee_instance);
+    sp_db_bind_text(q, 8, role);
+    sp_db_bind_int64(q, 9, expires_at_ms);
+    sp_db_bind_int64(q, 10, actor->seq);
+    sp_db_bind_int64(q, 11, now);
+    sp_db_bind_int64(q, 12, now);
     if ((rc = sp_store__step_done(w, q, "insert share")) < 0)
         goto fail;
     snprintf(r.id, sizeof r.id, "%s", share_id);
@@ -584,10 +584,10 @@ int sp_store__shares_drive_purged(sp_conn *w, int64_t drive_seq, const char *exe
 {
     int64_t *seqs = NULL;
     size_t n = 0;
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_OF_DRIVE);
+    sp_db_stmt *q = sp_store__stmt(w, SQL_OF_DRIVE);
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_int64(q, 1, drive_seq);
+    sp_db_bind_int64(q, 1, drive_seq);
     int rc = sp_store__collect_seqs(w, q, &seqs, &n, "shares of purged drive");
     for (size_t i = 0; rc == 0 && i < n; i++) {
         share_row r;
@@ -605,13 +605,13 @@ static const char SQL_UPDATE[] = "UPDATE shares SET role = ?, expires_at = nulli
 /* Sets r's role and expiry, in the row and in *r. */
 static int set_grant(sp_conn *w, share_row *r, const char *role, int64_t expires_at_ms)
 {
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_UPDATE);
+    sp_db_stmt *q = sp_store__stmt(w, SQL_UPDATE);
     if (!q)
         return SP_ERR_DB;
-    sqlite3_bind_text(q, 1, role, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(q, 2, expires_at_ms);
-    sqlite3_bind_int64(q, 3, sp_time_now_ms());
-    sqlite3_bind_int64(q, 4, r->seq);
+    sp_db_bind_text_copy(q, 1, role);
+    sp_db_bind_int64(q, 2, expires_at_ms);
+    sp_db_bind_int64(q, 3, sp_time_now_ms());
+    sp_db_bind_int64(q, 4, r->seq);
     int rc = sp_store__step_done(w, q, "update share");
     if (rc < 0)
         return rc;
@@ -663,12 +663,12 @@ int sp_store_shares_expire(sp_store *st, int64_t now_ms, int *count)
     sp_conn *w = sp_store__begin(st);
     if (!w)
         return SP_ERR_DB;
-    sqlite3_stmt *q = sp_store__stmt(w, SQL_DUE);
+    sp_db_stmt *q = sp_store__stmt(w, SQL_DUE);
     int64_t *seqs = NULL;
     size_t n = 0;
     int rc = SP_ERR_DB;
     if (q) {
-        sqlite3_bind_int64(q, 1, now_ms);
+        sp_db_bind_int64(q, 1, now_ms);
         /* Collected first: the marks would otherwise change the rows under
          * the running query. */
         rc = sp_store__collect_seqs(w, q, &seqs, &n, "shares due");
@@ -731,15 +731,15 @@ int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_
     /* One pending share at a time: each claim changes the rows the query
      * selects, so the query is not kept running across updates. */
     for (;;) {
-        sqlite3_stmt *q = sp_store__stmt(w, SQL_PENDING);
+        sp_db_stmt *q = sp_store__stmt(w, SQL_PENDING);
         if (!q)
             return SP_ERR_DB;
-        sqlite3_bind_text(q, 1, email, -1, SQLITE_STATIC);
-        int step = sqlite3_step(q);
-        int64_t seq = step == SQLITE_ROW ? sqlite3_column_int64(q, 0) : 0;
+        sp_db_bind_text(q, 1, email);
+        int step = sp_db_step(q);
+        int64_t seq = step == SP_DB_ROW ? sp_db_column_int64(q, 0) : 0;
         sp_store__done(q);
-        if (step != SQLITE_ROW)
-            return step == SQLITE_DONE ? 0 : sp_store__err(w, step, "pending shares");
+        if (step != SP_DB_ROW)
+            return step == SP_DB_DONE ? 0 : sp_store__err(w, step, "pending shares");
         share_row p, held;
         int rc = load_row(w, NULL, seq, &p);
         if (rc > 0 && is_expired(&p, now)) {
@@ -766,12 +766,12 @@ int sp_store__shares_match_email(sp_conn *w, int64_t user_seq, const char *user_
         /* Claimed by the first user whose verified address it is, for
          * good: the share is theirs from now on, whoever signs in later
          * with the same address. */
-        sqlite3_stmt *claim = sp_store__stmt(w, SQL_CLAIM);
+        sp_db_stmt *claim = sp_store__stmt(w, SQL_CLAIM);
         if (!claim)
             return SP_ERR_DB;
-        sqlite3_bind_int64(claim, 1, user_seq);
-        sqlite3_bind_int64(claim, 2, sp_time_now_ms());
-        sqlite3_bind_int64(claim, 3, p.seq);
+        sp_db_bind_int64(claim, 1, user_seq);
+        sp_db_bind_int64(claim, 2, sp_time_now_ms());
+        sp_db_bind_int64(claim, 3, p.seq);
         if ((rc = sp_store__step_done(w, claim, "claim e-mail share")) < 0)
             return rc;
         json_t *matched = json_pack("{s:s}", "matchedEmail", p.grantee); /* as stored */

@@ -16,39 +16,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Last resort only: writes are serialized in-process, so the writer never
- * waits on itself; this covers a second process (spaceport migrate while a
- * serve runs) and WAL checkpoints. */
-#define SP_STORE_BUSY_TIMEOUT_MS 5000
-
-static int exec(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-    if (rc != SQLITE_OK) {
-        sp_error("store", "%s: %s", sql, msg ? msg : sqlite3_errstr(rc));
-        sqlite3_free(msg);
-    }
-    return rc;
-}
-
 int sp_store__err(sp_conn *conn, int rc, const char *what)
 {
     switch (rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_DONE:
-    case SQLITE_ROW:
+    case SP_DB_OK:
+    case SP_DB_DONE:
+    case SP_DB_ROW:
         return 0;
-    case SQLITE_FULL:
+    case SP_DB_FULL:
         sp_error("store", "%s: database or disk is full", what);
         return SP_ERR_FULL;
-    case SQLITE_NOMEM:
+    case SP_DB_NOMEM:
         return SP_ERR_NOMEM;
-    case SQLITE_CONSTRAINT:
+    case SP_DB_CONSTRAINT:
         return SP_ERR_CONFLICT;
     default:
-        sp_error("store", "%s: %s", what,
-                 conn && conn->db ? sqlite3_errmsg(conn->db) : sqlite3_errstr(rc));
+        sp_error("store", "%s: %s", what, conn && conn->db ? sp_db_errmsg(conn->db) : "error");
         return SP_ERR_DB;
     }
 }
@@ -57,31 +40,27 @@ int sp_store__exec(sp_conn *conn, const char *sql)
 {
     /* Through the statement cache: these run several times per request
      * (SAVEPOINT, RELEASE, COMMIT), and parsing them each time showed. */
-    sqlite3_stmt *q = sp_store__stmt(conn, sql);
+    sp_db_stmt *q = sp_store__stmt(conn, sql);
     if (!q)
         return SP_ERR_DB;
-    int rc = sqlite3_step(q);
+    int rc = sp_db_step(q);
     sp_store__done(q);
-    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : sp_store__err(conn, rc, sql);
+    return rc == SP_DB_DONE || rc == SP_DB_ROW ? 0 : sp_store__err(conn, rc, sql);
 }
 
-/* SQL sp_item_of(drive_id, item_id): 1 when item_id is an item of
- * drive_id (util/itemid.h), else 0. Shares stored before that rule may
- * break it; the queries that serve a share to its grantee ask this, so
- * that the one rule decides in SQL, before LIMIT and paging. */
-int sp_store__step_done(sp_conn *conn, sqlite3_stmt *s, const char *what)
+int sp_store__step_done(sp_conn *conn, sp_db_stmt *s, const char *what)
 {
-    int rc = sqlite3_step(s);
+    int rc = sp_db_step(s);
     sp_store__done(s);
-    return rc == SQLITE_DONE ? 0 : sp_store__err(conn, rc, what);
+    return rc == SP_DB_DONE ? 0 : sp_store__err(conn, rc, what);
 }
 
 int sp_store__exec_seq(sp_conn *conn, const char *sql, int64_t seq, const char *what)
 {
-    sqlite3_stmt *s = sp_store__stmt(conn, sql);
+    sp_db_stmt *s = sp_store__stmt(conn, sql);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, seq);
+    sp_db_bind_int64(s, 1, seq);
     return sp_store__step_done(conn, s, what);
 }
 
@@ -92,69 +71,36 @@ int sp_store__bookkeep(sp_store *st, const char *sql, const int64_t *ints, int n
     if (!w)
         return SP_ERR_DB;
     st->invisible = 1;
-    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    sp_db_stmt *s = sp_store__stmt(w, sql);
     if (!s) {
         sp_store__rollback(st);
         return SP_ERR_DB;
     }
     for (int i = 0; i < n; i++)
-        sqlite3_bind_int64(s, i + 1, ints[i]);
+        sp_db_bind_int64(s, i + 1, ints[i]);
     if (text)
-        sqlite3_bind_text(s, n + 1, text, -1, SQLITE_TRANSIENT);
+        sp_db_bind_text_copy(s, n + 1, text);
     return sp_store__finish(st, sp_store__step_done(w, s, what));
 }
 
-static void sql_item_of(sqlite3_context *ctx, int argc, sqlite3_value **argv)
-{
-    (void)argc;
-    const char *drive_id = (const char *)sqlite3_value_text(argv[0]);
-    const char *item_id = (const char *)sqlite3_value_text(argv[1]);
-    sqlite3_result_int(ctx, drive_id && item_id && sp_itemid_check(drive_id, item_id, NULL) == 0);
-}
-
-static int conn_open(const char *path, sp_conn *c, int writer)
+static int conn_open(const char *location, sp_conn *c, int writer)
 {
     memset(c, 0, sizeof *c);
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
-    if (rc != SQLITE_OK) {
-        sp_error("store", "cannot open %s: %s", path,
-                 c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
-        sqlite3_close(c->db);
-        c->db = NULL;
-        return rc == SQLITE_CANTOPEN ? SP_ERR_IO : SP_ERR_DB;
-    }
-    sqlite3_busy_timeout(c->db, SP_STORE_BUSY_TIMEOUT_MS);
-    sqlite3_extended_result_codes(c->db, 1);
-    /* FULL: a commit that was acknowledged survives a power loss; group
-     * commit keeps it fast. */
-    /* Readers, one per thread, keep a smaller page cache than SQLite's
-     * 2 MiB: there are many of them, and every commit empties their caches
-     * anyway (WAL), while the writer's stays warm. */
-    const char *pragmas = writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                   "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
-                                 : "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
-                                   "PRAGMA cache_size=-512;";
-    if (exec(c->db, pragmas) != SQLITE_OK ||
-        sqlite3_create_function(c->db, "sp_item_of", 2,
-                                SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS, NULL,
-                                sql_item_of, NULL, NULL) != SQLITE_OK) {
-        sqlite3_close(c->db);
-        c->db = NULL;
-        return SP_ERR_DB;
-    }
-    return 0;
+    int rc = sp_db_open(location, writer, &c->db);
+    if (rc == SP_DB_OK)
+        return 0;
+    return rc == SP_DB_CANTOPEN ? SP_ERR_IO : rc == SP_DB_NOMEM ? SP_ERR_NOMEM : SP_ERR_DB;
 }
 
 static void conn_close(sp_conn *c)
 {
     for (size_t i = 0; i < SP_STMT_CACHE_SIZE; i++)
-        sqlite3_finalize(c->cache[i].stmt);
-    sqlite3_close(c->db);
+        sp_db_finalize(c->cache[i].stmt);
+    sp_db_close(c->db);
     memset(c, 0, sizeof *c);
 }
 
-sqlite3_stmt *sp_store__stmt(sp_conn *conn, const char *sql)
+sp_db_stmt *sp_store__stmt(sp_conn *conn, const char *sql)
 {
     uintptr_t h = (uintptr_t)sql;
     h ^= h >> 17;
@@ -166,74 +112,70 @@ sqlite3_stmt *sp_store__stmt(sp_conn *conn, const char *sql)
         if (conn->cache[i].sql == NULL)
             break;
     }
-    sqlite3_stmt *stmt = NULL;
-    int rc = sqlite3_prepare_v3(conn->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
-    if (rc != SQLITE_OK) {
-        sp_error("store", "prepare failed: %s: %s", sqlite3_errmsg(conn->db), sql);
-        return NULL;
-    }
+    sp_db_stmt *stmt = NULL;
+    if (sp_db_prepare(conn->db, sql, &stmt) != SP_DB_OK)
+        return NULL; /* logged */
     if (conn->cache[i].sql != NULL) {
         /* Table full: the SQL set outgrew SP_STMT_CACHE_SIZE. Still works,
          * but the statement is replaced each time; say so once per call. */
         sp_warn("store", "statement cache full; raise SP_STMT_CACHE_SIZE");
-        sqlite3_finalize(conn->cache[i].stmt);
+        sp_db_finalize(conn->cache[i].stmt);
     }
     conn->cache[i].sql = sql;
     conn->cache[i].stmt = stmt;
     return stmt;
 }
 
-void sp_store__done(sqlite3_stmt *stmt)
+void sp_store__done(sp_db_stmt *stmt)
 {
-    if (stmt) {
-        sqlite3_reset(stmt);
-        sqlite3_clear_bindings(stmt);
-    }
+    if (stmt)
+        sp_db_reset(stmt);
 }
 
-int sp_store__collect_seqs(sp_conn *c, sqlite3_stmt *s, int64_t **out, size_t *count,
+int sp_store__collect_seqs(sp_conn *c, sp_db_stmt *s, int64_t **out, size_t *count,
                            const char *what)
 {
     *out = NULL;
     *count = 0;
     size_t cap = 0;
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((rc = sp_db_step(s)) == SP_DB_ROW) {
         if (*count == cap) {
             cap = cap ? cap * 2 : 16;
             int64_t *p = realloc(*out, cap * sizeof *p);
             if (!p) {
-                rc = SQLITE_NOMEM;
+                rc = SP_DB_NOMEM;
                 break;
             }
             *out = p;
         }
-        (*out)[(*count)++] = sqlite3_column_int64(s, 0);
+        (*out)[(*count)++] = sp_db_column_int64(s, 0);
     }
     sp_store__done(s);
-    if (rc != SQLITE_DONE) {
+    if (rc != SP_DB_DONE) {
         free(*out);
         *out = NULL;
         *count = 0;
-        return rc == SQLITE_NOMEM ? SP_ERR_NOMEM : sp_store__err(c, rc, what);
+        return rc == SP_DB_NOMEM ? SP_ERR_NOMEM : sp_store__err(c, rc, what);
     }
     return 0;
 }
 
 static void reader_destroy(void *arg);
 
-int sp_store_open(const char *path, sp_store **out)
+int sp_store_open(const char *location, sp_store **out)
 {
     sp_store *st = calloc(1, sizeof *st);
     if (!st)
         return SP_ERR_NOMEM;
     int rc = SP_ERR_NOMEM;
-    st->path = strdup(path);
-    if (!st->path)
+    st->location = strdup(location);
+    if (!st->location)
         goto fail_path;
-    rc = conn_open(path, &st->writer, 1);
+    rc = conn_open(location, &st->writer, 1);
     if (rc < 0)
         goto fail_writer;
+    st->pg = sp_db_kind_get(st->writer.db) == SP_DB_POSTGRES;
     rc = SP_ERR_NOMEM;
     if (pthread_key_create(&st->reader_key, reader_destroy) != 0)
         goto fail_key;
@@ -251,7 +193,7 @@ int sp_store_open(const char *path, sp_store **out)
 fail_key:
     conn_close(&st->writer);
 fail_writer:
-    free(st->path);
+    free(st->location);
 fail_path:
     free(st);
     return rc;
@@ -289,7 +231,7 @@ sp_conn *sp_store__reader(sp_store *st)
     r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    if (conn_open(st->path, &r->conn, 0) < 0) {
+    if (conn_open(st->location, &r->conn, 0) < 0) {
         free(r);
         return NULL;
     }
@@ -305,36 +247,43 @@ sp_conn *sp_store__reader(sp_store *st)
 int sp_store__any_row(sp_store *st, const char *sql, int64_t p1)
 {
     sp_conn *r = sp_store__reader(st);
-    sqlite3_stmt *s = r ? sp_store__stmt(r, sql) : NULL;
+    sp_db_stmt *s = r ? sp_store__stmt(r, sql) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, p1);
-    int rc = sqlite3_step(s);
+    sp_db_bind_int64(s, 1, p1);
+    int rc = sp_db_step(s);
     sp_store__done(s);
-    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-        return rc == SQLITE_ROW;
+    if (rc == SP_DB_ROW || rc == SP_DB_DONE)
+        return rc == SP_DB_ROW;
     return sp_store__err(r, rc, sql);
 }
 
 static const char SQL_VERSION_TABLE[] =
     "CREATE TABLE IF NOT EXISTS schema_version ("
-    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
+    " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
 
-static int read_version(sqlite3 *db)
+/* Reads the highest migration recorded, on db; 0 for a new database. */
+static int read_version(sp_db *db)
 {
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_version", -1, &s,
-                                NULL);
-    if (rc != SQLITE_OK) {
-        /* No table yet: a new database. */
-        sqlite3_finalize(s);
-        return 0;
-    }
+    sp_db_stmt *s = NULL;
+    if (sp_db_prepare(db, "SELECT coalesce(max(version), 0) FROM schema_version", &s) != SP_DB_OK)
+        return 0; /* no table yet: a new database */
     int v = SP_ERR_DB;
-    if (sqlite3_step(s) == SQLITE_ROW)
-        v = sqlite3_column_int(s, 0);
-    sqlite3_finalize(s);
+    if (sp_db_step(s) == SP_DB_ROW)
+        v = (int)sp_db_column_int64(s, 0);
+    sp_db_finalize(s);
     return v;
+}
+
+/* The migrations this database's backend takes. */
+static const sp_migration *migrations_of(const sp_db *db, int *count)
+{
+    if (sp_db_kind_get(db) == SP_DB_POSTGRES) {
+        *count = sp_pg_migration_count;
+        return sp_pg_migrations;
+    }
+    *count = sp_migration_count;
+    return sp_migrations;
 }
 
 int sp_store_schema_version(sp_store *st)
@@ -350,58 +299,82 @@ int sp_store_binary_version(void)
     return sp_migration_count;
 }
 
+/* Begins a migration's transaction. On PostgreSQL, replicas starting
+ * together take turns: each migration waits for the advisory lock, then
+ * reads the version again, so each runs once. */
+static int migration_begin(sp_db *db)
+{
+    if (sp_db_kind_get(db) != SP_DB_POSTGRES)
+        return sp_db_exec(db, "BEGIN IMMEDIATE") == SP_DB_OK ? 0 : SP_ERR_DB;
+    return sp_db_exec(db, "BEGIN; SELECT pg_advisory_xact_lock(" SP_STORE_LOCK_MIGRATE ")") ==
+                   SP_DB_OK
+               ? 0
+               : SP_ERR_DB;
+}
+
+/* Records migration m as applied, in the open transaction. */
+static int migration_record(sp_db *db, const sp_migration *m)
+{
+    sp_db_stmt *s = NULL;
+    if (sp_db_prepare(db, "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                      &s) != SP_DB_OK)
+        return SP_ERR_DB;
+    sp_db_bind_int64(s, 1, m->version);
+    sp_db_bind_text(s, 2, m->name);
+    sp_db_bind_int64(s, 3, sp_time_now_ms());
+    int rc = sp_db_step(s);
+    sp_db_finalize(s);
+    return rc == SP_DB_DONE ? 0 : rc == SP_DB_FULL ? SP_ERR_FULL : SP_ERR_DB;
+}
+
 int sp_store_migrate(sp_store *st, int *applied)
 {
-    int done = 0, err = 0;
+    int done = 0, err = 0, count = 0;
     if (applied)
         *applied = 0;
     pthread_mutex_lock(&st->write_lock);
-    sqlite3 *db = st->writer.db;
-    if (exec(db, SQL_VERSION_TABLE) != SQLITE_OK) {
+    sp_db *db = st->writer.db;
+    const sp_migration *list = migrations_of(db, &count);
+    if (sp_db_exec(db, SQL_VERSION_TABLE) != SP_DB_OK) {
         err = SP_ERR_DB;
         goto out;
     }
-    int current = read_version(db);
-    if (current < 0) {
-        err = current;
-        goto out;
-    }
-    if (current > sp_migration_count) {
-        sp_error("store",
-                 "database %s has schema version %d, newer than this binary's %d; "
-                 "run a newer spaceport",
-                 st->path, current, sp_migration_count);
-        err = SP_ERR_NEWER_SCHEMA;
-        goto out;
-    }
-    for (int i = current; i < sp_migration_count; i++) {
-        const sp_migration *m = &sp_migrations[i];
+    for (;;) {
         /* Each migration and its schema_version row commit together, so a
          * crash leaves either both or neither. */
-        if (exec(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
+        if (migration_begin(db) < 0) {
             err = SP_ERR_DB;
             goto out;
         }
-        sqlite3_stmt *s = NULL;
-        if (exec(db, m->sql) != SQLITE_OK ||
-            sqlite3_prepare_v2(db,
-                               "INSERT INTO schema_version (version, name, applied_at)"
-                               " VALUES (?, ?, ?)",
-                               -1, &s, NULL) != SQLITE_OK) {
-            sqlite3_finalize(s);
-            exec(db, "ROLLBACK");
+        int current = read_version(db);
+        if (current < 0 || current > count) {
+            sp_db_exec(db, "ROLLBACK");
+            if (current > count) {
+                sp_error("store",
+                         "the database has schema version %d, newer than this binary's %d; "
+                         "run a newer spaceport",
+                         current, count);
+                err = SP_ERR_NEWER_SCHEMA;
+            } else {
+                err = current;
+            }
+            goto out;
+        }
+        if (current == count) {
+            sp_db_exec(db, "ROLLBACK");
+            break;
+        }
+        const sp_migration *m = &list[current];
+        if (sp_db_exec(db, m->sql) != SP_DB_OK) {
+            sp_db_exec(db, "ROLLBACK");
             sp_error("store", "migration %s failed", m->name);
             err = SP_ERR_DB;
             goto out;
         }
-        sqlite3_bind_int(s, 1, m->version);
-        sqlite3_bind_text(s, 2, m->name, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 3, sp_time_now_ms());
-        int rc = sqlite3_step(s);
-        sqlite3_finalize(s);
-        if (rc != SQLITE_DONE || exec(db, "COMMIT") != SQLITE_OK) {
-            exec(db, "ROLLBACK");
-            err = rc == SQLITE_FULL ? SP_ERR_FULL : SP_ERR_DB;
+        int rc = migration_record(db, m);
+        if (rc < 0 || sp_db_exec(db, "COMMIT") != SP_DB_OK) {
+            sp_db_exec(db, "ROLLBACK");
+            err = rc < 0 ? rc : SP_ERR_DB;
             goto out;
         }
         sp_info("store", "applied migration %s", m->name);
@@ -420,12 +393,12 @@ int sp_store_ping(sp_store *st)
     sp_conn *c = sp_store__reader(st);
     if (!c)
         return SP_ERR_DB;
-    sqlite3_stmt *s = sp_store__stmt(c, sql);
+    sp_db_stmt *s = sp_store__stmt(c, sql);
     if (!s)
         return SP_ERR_DB;
-    int rc = sqlite3_step(s);
+    int rc = sp_db_step(s);
     sp_store__done(s);
-    return rc == SQLITE_ROW ? 0 : SP_ERR_DB;
+    return rc == SP_DB_ROW ? 0 : SP_ERR_DB;
 }
 
 void sp_store_close(sp_store *st)
@@ -453,7 +426,7 @@ void sp_store_close(sp_store *st)
     pthread_cond_destroy(&st->jobs_cond);
     pthread_mutex_destroy(&st->jobs_lock);
     free(st->hold_path);
-    free(st->path);
+    free(st->location);
     free(st);
 }
 

@@ -34,26 +34,26 @@ void sp_subscription_change_types_str(unsigned bits, char *out, size_t outlen)
     }
 }
 
-void sp_store__read_subscription(sqlite3_stmt *q, sp_subscription *out)
+void sp_store__read_subscription(sp_db_stmt *q, sp_subscription *out)
 {
-    out->seq = sqlite3_column_int64(q, 0);
+    out->seq = sp_db_column_int64(q, 0);
     sp_store__copy_text(q, 1, out->id, sizeof out->id);
-    out->owner_seq = sqlite3_column_int64(q, 2);
+    out->owner_seq = sp_db_column_int64(q, 2);
     sp_store__copy_text(q, 3, out->owner_id, sizeof out->owner_id);
     sp_store__copy_text(q, 4, out->resource, sizeof out->resource);
     sp_store__copy_text(q, 5, out->drive_id, sizeof out->drive_id);
-    out->change_types = (unsigned)sqlite3_column_int(q, 6);
+    out->change_types = (unsigned)sp_db_column_int64(q, 6);
     sp_store__copy_text(q, 7, out->notification_url, sizeof out->notification_url);
     sp_store__copy_text(q, 8, out->lifecycle_url, sizeof out->lifecycle_url);
     sp_store__copy_text(q, 9, out->client_state, sizeof out->client_state);
     sp_store__copy_text(q, 10, out->delegate, sizeof out->delegate);
-    out->expires_at = sqlite3_column_int64(q, 11);
-    out->created_at = sqlite3_column_int64(q, 12);
-    out->cursor = sqlite3_column_int64(q, 13);
-    out->attempts = sqlite3_column_int(q, 14);
-    out->next_attempt_at = sqlite3_column_int64(q, 15);
+    out->expires_at = sp_db_column_int64(q, 11);
+    out->created_at = sp_db_column_int64(q, 12);
+    out->cursor = sp_db_column_int64(q, 13);
+    out->attempts = sp_db_column_int64(q, 14);
+    out->next_attempt_at = sp_db_column_int64(q, 15);
     sp_store__copy_text(q, 16, out->last_error, sizeof out->last_error);
-    out->ended_at = sqlite3_column_int64(q, 17);
+    out->ended_at = sp_db_column_int64(q, 17);
     sp_store__copy_text(q, 18, out->lifecycle_pending, sizeof out->lifecycle_pending);
 }
 
@@ -95,40 +95,40 @@ static const char SQL_DELETE[] = "DELETE FROM subscriptions WHERE seq = ?";
 static const char SQL_COUNT_LIVE[] = "SELECT count(*) FROM subscriptions WHERE ended_at IS NULL";
 
 /* Binds text, or NULL for NULL or "". */
-static void bind_opt(sqlite3_stmt *s, int col, const char *v)
+static void bind_opt(sp_db_stmt *s, int col, const char *v)
 {
     if (v && v[0])
-        sqlite3_bind_text(s, col, v, -1, SQLITE_STATIC);
+        sp_db_bind_text(s, col, v);
     else
-        sqlite3_bind_null(s, col);
+        sp_db_bind_null(s, col);
 }
 
 /* The one-integer answer of sql (its parameter bound to p1 unless p1 < 0). */
 static int count_of(sp_conn *c, const char *sql, int64_t p1, int64_t *out)
 {
-    sqlite3_stmt *s = sp_store__stmt(c, sql);
+    sp_db_stmt *s = sp_store__stmt(c, sql);
     if (!s)
         return SP_ERR_DB;
     if (p1 >= 0)
-        sqlite3_bind_int64(s, 1, p1);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
-        *out = sqlite3_column_int64(s, 0);
+        sp_db_bind_int64(s, 1, p1);
+    int step = sp_db_step(s);
+    if (step == SP_DB_ROW)
+        *out = sp_db_column_int64(s, 0);
     sp_store__done(s);
-    return step == SQLITE_ROW ? 0 : sp_store__err(c, step, "count subscriptions");
+    return step == SP_DB_ROW ? 0 : sp_store__err(c, step, "count subscriptions");
 }
 
 /* Reads subscription id as who may see it, on c. */
 static int find(sp_conn *c, const sp_subscription_who *who, const char *id, sp_subscription *out)
 {
-    sqlite3_stmt *s = sp_store__stmt(c, who->delegate ? SQL_BY_DELEGATE : SQL_BY_OWNER);
+    sp_db_stmt *s = sp_store__stmt(c, who->delegate ? SQL_BY_DELEGATE : SQL_BY_OWNER);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sp_db_bind_text(s, 1, id);
     if (who->delegate)
-        sqlite3_bind_text(s, 2, who->delegate, -1, SQLITE_STATIC);
+        sp_db_bind_text(s, 2, who->delegate);
     else
-        sqlite3_bind_int64(s, 2, who->owner_seq);
+        sp_db_bind_int64(s, 2, who->owner_seq);
     return sp_store__one_subscription(c, s, out, "find subscription");
 }
 
@@ -142,24 +142,24 @@ static void copy_opt(char *dst, size_t dstlen, const char *src)
  * cursor; sets row->seq. */
 static int insert_row(sp_conn *w, sp_subscription *row)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_INSERT);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_INSERT);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, row->id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 2, row->owner_seq);
-    sqlite3_bind_text(s, 3, row->resource, -1, SQLITE_STATIC);
+    sp_db_bind_text(s, 1, row->id);
+    sp_db_bind_int64(s, 2, row->owner_seq);
+    sp_db_bind_text(s, 3, row->resource);
     bind_opt(s, 4, row->drive_id);
-    sqlite3_bind_int(s, 5, (int)row->change_types);
-    sqlite3_bind_text(s, 6, row->notification_url, -1, SQLITE_STATIC);
+    sp_db_bind_int64(s, 5, (int)row->change_types);
+    sp_db_bind_text(s, 6, row->notification_url);
     bind_opt(s, 7, row->lifecycle_url);
     bind_opt(s, 8, row->client_state);
     bind_opt(s, 9, row->delegate);
-    sqlite3_bind_int64(s, 10, row->expires_at);
-    sqlite3_bind_int64(s, 11, row->created_at);
-    sqlite3_bind_int64(s, 12, row->cursor);
+    sp_db_bind_int64(s, 10, row->expires_at);
+    sp_db_bind_int64(s, 11, row->created_at);
+    sp_db_bind_int64(s, 12, row->cursor);
     int rc = sp_store__step_done(w, s, "insert subscription");
     if (rc == 0)
-        row->seq = sqlite3_last_insert_rowid(w->db);
+        row->seq = sp_db_last_id(w->db);
     return rc;
 }
 
@@ -219,18 +219,18 @@ int sp_store_subscription_get(sp_store *st, const sp_subscription_who *who, cons
     return find(c, who, id, out);
 }
 
-int sp_store__one_subscription(sp_conn *c, sqlite3_stmt *s, sp_subscription *out, const char *what)
+int sp_store__one_subscription(sp_conn *c, sp_db_stmt *s, sp_subscription *out, const char *what)
 {
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
+    int step = sp_db_step(s);
+    if (step == SP_DB_ROW)
         sp_store__read_subscription(s, out);
     sp_store__done(s);
-    if (step == SQLITE_ROW)
+    if (step == SP_DB_ROW)
         return 0;
-    return step == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, step, what);
+    return step == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(c, step, what);
 }
 
-int sp_store__each_subscription(sp_conn *c, sqlite3_stmt *s, sp_subscription_fn fn, void *ctx,
+int sp_store__each_subscription(sp_conn *c, sp_db_stmt *s, sp_subscription_fn fn, void *ctx,
                                 const char *what)
 {
     sp_subscription *row = malloc(sizeof *row);
@@ -239,13 +239,13 @@ int sp_store__each_subscription(sp_conn *c, sqlite3_stmt *s, sp_subscription_fn 
         return SP_ERR_NOMEM;
     }
     int rc = 0, step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    while ((step = sp_db_step(s)) == SP_DB_ROW) {
         sp_store__read_subscription(s, row);
         rc = fn(row, ctx);
         if (rc < 0)
             break;
     }
-    if (rc == 0 && step != SQLITE_DONE)
+    if (rc == 0 && step != SP_DB_DONE)
         rc = sp_store__err(c, step, what);
     sp_store__done(s);
     free(row);
@@ -255,10 +255,10 @@ int sp_store__each_subscription(sp_conn *c, sqlite3_stmt *s, sp_subscription_fn 
 int sp_store_subscription_list(sp_store *st, int64_t owner_seq, sp_subscription_fn fn, void *ctx)
 {
     sp_conn *c = sp_store__conn(st);
-    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_LIST) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_LIST) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, owner_seq);
+    sp_db_bind_int64(s, 1, owner_seq);
     return sp_store__each_subscription(c, s, fn, ctx, "list subscriptions");
 }
 
@@ -286,12 +286,12 @@ static int change(sp_store *st, const sp_subscription_who *who, const char *id, 
         /* Graph forgets an ended or expired subscription: not renewed. */
         if (row->ended_at || row->expires_at <= sp_time_now_ms())
             rc = SP_ERR_NOT_FOUND;
-        sqlite3_stmt *s = rc == 0 ? sp_store__stmt(w, SQL_RENEW) : NULL;
+        sp_db_stmt *s = rc == 0 ? sp_store__stmt(w, SQL_RENEW) : NULL;
         if (rc == 0 && !s)
             rc = SP_ERR_DB;
         if (rc == 0) {
-            sqlite3_bind_int64(s, 1, expires_at);
-            sqlite3_bind_int64(s, 2, row->seq);
+            sp_db_bind_int64(s, 1, expires_at);
+            sp_db_bind_int64(s, 2, row->seq);
             rc = sp_store__step_done(w, s, "renew subscription");
         }
         row->expires_at = expires_at;

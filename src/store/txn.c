@@ -98,8 +98,8 @@ const char *sp_store__initiator(void)
  * closes it (write lock held). */
 static void group_done(sp_store *st, int rc)
 {
-    if (st->group_relaxed)
-        sqlite3_exec(st->writer.db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+    if (st->group_relaxed && !st->pg)
+        sp_db_exec(st->writer.db, "PRAGMA synchronous=FULL");
     st->group_open = 0;
     st->group_members = 0;
     st->group_relaxed = 0;
@@ -119,7 +119,7 @@ static void group_done(sp_store *st, int rc)
  * some errors, such as a full disk): every writer in it fails. */
 static void group_lost(sp_store *st)
 {
-    int full = (sqlite3_extended_errcode(st->writer.db) & 0xff) == SQLITE_FULL;
+    int full = sp_db_errcode(st->writer.db) == SP_DB_FULL;
     sp_warn("store", "a group of %d writes was rolled back", st->group_members);
     group_done(st, full ? SP_ERR_FULL : SP_ERR_DB);
 }
@@ -129,12 +129,19 @@ static void group_lost(sp_store *st)
 static int group_commit(sp_store *st)
 {
     int notify = st->group_events, visible = st->group_visible;
-    int rc = sp_store__exec(&st->writer, "COMMIT");
+    /* PostgreSQL: the other replicas' change streams learn of the events
+     * from the notification, sent with the commit. */
+    int rc = st->pg && notify ? (sp_db_exec(st->writer.db, "NOTIFY " SP_STORE_CHANNEL "; COMMIT") ==
+                                         SP_DB_OK
+                                     ? 0
+                                     : sp_store__err(&st->writer, sp_db_errcode(st->writer.db),
+                                                     "commit"))
+                              : sp_store__exec(&st->writer, "COMMIT");
     if (rc < 0) {
         if (rc != SP_ERR_FULL)
             rc = SP_ERR_DB;
-        if (!sqlite3_get_autocommit(st->writer.db))
-            sqlite3_exec(st->writer.db, "ROLLBACK", NULL, NULL, NULL);
+        if (!!sp_db_in_txn(st->writer.db))
+            sp_db_exec(st->writer.db, "ROLLBACK");
         notify = 0;
     } else {
         if (visible)
@@ -161,8 +168,8 @@ static int group_settle(sp_store *st)
     }
     if (st->group_members == 0) {
         /* Nothing to keep: a lone writer rolled back. */
-        if (!sqlite3_get_autocommit(st->writer.db))
-            sqlite3_exec(st->writer.db, "ROLLBACK", NULL, NULL, NULL);
+        if (!!sp_db_in_txn(st->writer.db))
+            sp_db_exec(st->writer.db, "ROLLBACK");
         group_done(st, 0);
         pthread_mutex_unlock(&st->write_lock);
         return 0;
@@ -187,19 +194,39 @@ static void lock_writer(sp_store *st)
     atomic_fetch_sub(&st->writers_waiting, 1);
 }
 
+/* Begins the group's transaction. On PostgreSQL every replica's writer
+ * takes one advisory lock first, so that writes commit one group at a
+ * time across replicas as they do within one: events then commit in the
+ * order of their sequence numbers, which readers resume from
+ * (Last-Event-ID, the relay's cursor). A relaxed group's commit does not
+ * wait for the disk (its writes are redone when lost). */
+static int begin_group(sp_store *st, int relaxed)
+{
+    if (!st->pg)
+        return sp_store__exec(&st->writer, "BEGIN IMMEDIATE");
+    const char *sql = relaxed ? "BEGIN; SET LOCAL synchronous_commit TO off;"
+                                " SELECT pg_advisory_xact_lock(" SP_STORE_LOCK_WRITE ")"
+                              : "BEGIN; SELECT pg_advisory_xact_lock(" SP_STORE_LOCK_WRITE ")";
+    if (sp_db_exec(st->writer.db, sql) == SP_DB_OK)
+        return 0;
+    if (sp_db_in_txn(st->writer.db))
+        sp_db_exec(st->writer.db, "ROLLBACK");
+    return SP_ERR_DB;
+}
+
 /* Makes sure a group transaction is open (write lock held). Returns 0 or
  * SP_ERR_DB. */
 static int open_group(sp_store *st, int relaxed)
 {
-    if (st->group_open && sqlite3_get_autocommit(st->writer.db))
+    if (st->group_open && !sp_db_in_txn(st->writer.db))
         group_lost(st); /* its transaction is gone: do not write outside one */
     if (st->group_open)
         return 0;
-    if (relaxed)
-        sqlite3_exec(st->writer.db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL);
-    if (sp_store__exec(&st->writer, "BEGIN IMMEDIATE") < 0) {
-        if (relaxed)
-            sqlite3_exec(st->writer.db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+    if (relaxed && !st->pg)
+        sp_db_exec(st->writer.db, "PRAGMA synchronous=NORMAL");
+    if (begin_group(st, relaxed) < 0) {
+        if (relaxed && !st->pg)
+            sp_db_exec(st->writer.db, "PRAGMA synchronous=FULL");
         sp_warn("store", "cannot begin a write transaction");
         return SP_ERR_DB;
     }
@@ -222,7 +249,7 @@ static sp_conn *begin(sp_store *st, int relaxed)
         return NULL;
     }
     if (sp_store__exec(&st->writer, "SAVEPOINT member") < 0) {
-        if (sqlite3_get_autocommit(st->writer.db))
+        if (!sp_db_in_txn(st->writer.db))
             group_lost(st);
         if (!batch)
             group_settle(st);
@@ -252,17 +279,17 @@ sp_conn *sp_store__begin_relaxed(sp_store *st)
  * back the whole transaction on an error. */
 static void undo(sp_store *st)
 {
-    if (!sqlite3_get_autocommit(st->writer.db)) {
-        sqlite3_exec(st->writer.db, "ROLLBACK TO member", NULL, NULL, NULL);
-        sqlite3_exec(st->writer.db, "RELEASE member", NULL, NULL, NULL);
+    if (!!sp_db_in_txn(st->writer.db)) {
+        sp_db_exec(st->writer.db, "ROLLBACK TO member");
+        sp_db_exec(st->writer.db, "RELEASE member");
     }
-    if (sqlite3_get_autocommit(st->writer.db) && st->group_open)
+    if (!sp_db_in_txn(st->writer.db) && st->group_open)
         group_lost(st);
 }
 
 int sp_store__commit(sp_store *st)
 {
-    int rc = sqlite3_get_autocommit(st->writer.db) ? SP_ERR_DB
+    int rc = !sp_db_in_txn(st->writer.db) ? SP_ERR_DB
                                                    : sp_store__exec(&st->writer, "RELEASE member");
     int batch = batch_of == st;
     if (rc < 0) {
@@ -308,7 +335,7 @@ static int run_job(sp_store *st, sp_store_job *j)
         return j->run(st, j->ctx);
     int rc = sp_store__exec(&st->writer, "SAVEPOINT job");
     if (rc < 0) {
-        if (sqlite3_get_autocommit(st->writer.db))
+        if (!sp_db_in_txn(st->writer.db))
             group_lost(st);
         return rc == SP_ERR_FULL ? rc : SP_ERR_DB;
     }
@@ -317,9 +344,9 @@ static int run_job(sp_store *st, sp_store_job *j)
     if (!refused)
         rc = j->run(st, j->ctx);
     /* Gone when a write lost the group: then there is nothing to end. */
-    if (!sqlite3_get_autocommit(st->writer.db)) {
+    if (!!sp_db_in_txn(st->writer.db)) {
         if (refused)
-            sqlite3_exec(st->writer.db, "ROLLBACK TO job", NULL, NULL, NULL);
+            sp_db_exec(st->writer.db, "ROLLBACK TO job");
         sp_store__exec(&st->writer, "RELEASE job"); /* cached: it runs for every job */
     }
     return rc;

@@ -38,21 +38,21 @@ static const char SQL_DRIVE_INSERT_PERSONAL[] =
 static const char SQL_MEMBER_INSERT[] =
     "INSERT INTO members (user_seq, drive_seq, id, role, created_at) VALUES (?, ?, ?, ?, ?)";
 
-void sp_store__copy_text(sqlite3_stmt *s, int col, char *dst, size_t dstlen)
+void sp_store__copy_text(sp_db_stmt *s, int col, char *dst, size_t dstlen)
 {
-    const unsigned char *t = sqlite3_column_text(s, col);
+    const char *t = sp_db_column_text(s, col);
     snprintf(dst, dstlen, "%s", t ? (const char *)t : "");
 }
 
-static void read_user(sqlite3_stmt *s, sp_user *u)
+static void read_user(sp_db_stmt *s, sp_user *u)
 {
-    u->seq = sqlite3_column_int64(s, 0);
+    u->seq = sp_db_column_int64(s, 0);
     sp_store__copy_text(s, 1, u->id, sizeof u->id);
     sp_store__copy_text(s, 2, u->issuer, sizeof u->issuer);
     sp_store__copy_text(s, 3, u->username, sizeof u->username);
     sp_store__copy_text(s, 4, u->display_name, sizeof u->display_name);
     sp_store__copy_text(s, 5, u->email, sizeof u->email);
-    u->roles = (unsigned)sqlite3_column_int(s, 6);
+    u->roles = (unsigned)sp_db_column_int64(s, 6);
 }
 
 /* Looks up (issuer, sub) on conn; *has_drive tells whether the user has a
@@ -61,21 +61,21 @@ static void read_user(sqlite3_stmt *s, sp_user *u)
 static int find_by_sub(sp_conn *c, const char *issuer, const char *sub, const char *digest,
                        sp_user *out, int *has_drive, int *same_groups)
 {
-    sqlite3_stmt *s = sp_store__stmt(c, SQL_USER_BY_SUB);
+    sp_db_stmt *s = sp_store__stmt(c, SQL_USER_BY_SUB);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, issuer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, sub, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    int found = rc == SQLITE_ROW;
+    sp_db_bind_text(s, 1, issuer);
+    sp_db_bind_text(s, 2, sub);
+    int rc = sp_db_step(s);
+    int found = rc == SP_DB_ROW;
     if (found) {
         read_user(s, out);
-        *has_drive = sqlite3_column_int(s, 7);
-        const unsigned char *stored = sqlite3_column_text(s, 8);
+        *has_drive = sp_db_column_int64(s, 7);
+        const char *stored = sp_db_column_text(s, 8);
         *same_groups = strcmp(stored ? (const char *)stored : "", digest ? digest : "") == 0;
     }
     sp_store__done(s);
-    if (!found && rc != SQLITE_DONE)
+    if (!found && rc != SP_DB_DONE)
         return sp_store__err(c, rc, "find user");
     return found;
 }
@@ -99,29 +99,29 @@ static int create_personal_drive(sp_conn *w, int64_t user_seq, const char *user_
         return SP_ERR_IO;
     char alias[SP_USER_NAME_MAX + 16];
     snprintf(alias, sizeof alias, "personal/%s", c->username);
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_DRIVE_INSERT_PERSONAL);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_DRIVE_INSERT_PERSONAL);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, drive_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, alias, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, c->display_name, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 4, user_seq);
-    sqlite3_bind_text(s, 5, etag, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 6, now);
-    sqlite3_bind_int64(s, 7, now);
+    sp_db_bind_text(s, 1, drive_id);
+    sp_db_bind_text(s, 2, alias);
+    sp_db_bind_text(s, 3, c->display_name);
+    sp_db_bind_int64(s, 4, user_seq);
+    sp_db_bind_text(s, 5, etag);
+    sp_db_bind_int64(s, 6, now);
+    sp_db_bind_int64(s, 7, now);
     int rc = sp_store__step_done(w, s, "insert personal drive");
     if (rc < 0)
         return rc;
-    int64_t drive_seq = sqlite3_last_insert_rowid(w->db);
+    int64_t drive_seq = sp_db_last_id(w->db);
 
     s = sp_store__stmt(w, SQL_MEMBER_INSERT);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, user_seq);
-    sqlite3_bind_int64(s, 2, drive_seq);
-    sqlite3_bind_text(s, 3, perm_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, SP_ROLE_MANAGER, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(s, 5, now);
+    sp_db_bind_int64(s, 1, user_seq);
+    sp_db_bind_int64(s, 2, drive_seq);
+    sp_db_bind_text(s, 3, perm_id);
+    sp_db_bind_text(s, 4, SP_ROLE_MANAGER);
+    sp_db_bind_int64(s, 5, now);
     rc = sp_store__step_done(w, s, "insert personal membership");
     if (rc < 0)
         return rc;
@@ -144,22 +144,22 @@ static int create_user(sp_conn *w, const sp_user_claims *c, sp_user *out)
         return SP_ERR_IO;
     const char *email = c->email ? c->email : "";
 
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_USER_INSERT);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_USER_INSERT);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, user_id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, c->issuer, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, c->sub, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 4, c->username, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, c->display_name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 6, email, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 7, (int)c->roles);
-    sqlite3_bind_int64(s, 8, now);
-    sqlite3_bind_int64(s, 9, now);
+    sp_db_bind_text(s, 1, user_id);
+    sp_db_bind_text(s, 2, c->issuer);
+    sp_db_bind_text(s, 3, c->sub);
+    sp_db_bind_text(s, 4, c->username);
+    sp_db_bind_text(s, 5, c->display_name);
+    sp_db_bind_text(s, 6, email);
+    sp_db_bind_int64(s, 7, (int)c->roles);
+    sp_db_bind_int64(s, 8, now);
+    sp_db_bind_int64(s, 9, now);
     int rc = sp_store__step_done(w, s, "insert user");
     if (rc < 0)
         return rc;
-    int64_t user_seq = sqlite3_last_insert_rowid(w->db);
+    int64_t user_seq = sp_db_last_id(w->db);
     rc = create_personal_drive(w, user_seq, user_id, c);
     if (rc < 0)
         return rc;
@@ -180,16 +180,16 @@ static int create_user(sp_conn *w, const sp_user_claims *c, sp_user *out)
 
 static int update_user(sp_conn *w, const sp_user_claims *c, sp_user *u)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, SQL_USER_UPDATE);
+    sp_db_stmt *s = sp_store__stmt(w, SQL_USER_UPDATE);
     if (!s)
         return SP_ERR_DB;
     const char *email = c->email ? c->email : "";
-    sqlite3_bind_text(s, 1, c->username, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, c->display_name, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 3, email, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 4, (int)c->roles);
-    sqlite3_bind_int64(s, 5, sp_time_now_ms());
-    sqlite3_bind_int64(s, 6, u->seq);
+    sp_db_bind_text(s, 1, c->username);
+    sp_db_bind_text(s, 2, c->display_name);
+    sp_db_bind_text(s, 3, email);
+    sp_db_bind_int64(s, 4, (int)c->roles);
+    sp_db_bind_int64(s, 5, sp_time_now_ms());
+    sp_db_bind_int64(s, 6, u->seq);
     int rc = sp_store__step_done(w, s, "update user");
     if (rc == 0 && strcasecmp(u->email, email) != 0)
         rc = sp_store__shares_match_email(w, u->seq, u->id, email);
@@ -256,17 +256,17 @@ int sp_store_user_get(sp_store *st, const char *id, sp_user *out)
     sp_conn *r = sp_store__reader(st);
     if (!r)
         return SP_ERR_DB;
-    sqlite3_stmt *s = sp_store__stmt(r, SQL_USER_BY_ID);
+    sp_db_stmt *s = sp_store__stmt(r, SQL_USER_BY_ID);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW)
+    sp_db_bind_text(s, 1, id);
+    int rc = sp_db_step(s);
+    if (rc == SP_DB_ROW)
         read_user(s, out);
     sp_store__done(s);
-    if (rc == SQLITE_ROW)
+    if (rc == SP_DB_ROW)
         return 0;
-    return rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(r, rc, "get user");
+    return rc == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(r, rc, "get user");
 }
 
 static const char SQL_USER_BY_EMAIL[] =
@@ -281,22 +281,22 @@ static const char SQL_USER_BY_USERNAME[] =
 static int user_by_key(sp_store *st, const char *sql, const char *key, int unique, sp_user *out)
 {
     sp_conn *r = sp_store__reader(st);
-    sqlite3_stmt *s = r ? sp_store__stmt(r, sql) : NULL;
+    sp_db_stmt *s = r ? sp_store__stmt(r, sql) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    if (rc == SQLITE_ROW) {
+    sp_db_bind_text(s, 1, key);
+    int rc = sp_db_step(s);
+    if (rc == SP_DB_ROW) {
         read_user(s, out);
-        if (unique && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+        if (unique && (rc = sp_db_step(s)) == SP_DB_ROW) {
             sp_store__done(s);
             return SP_ERR_CONFLICT;
         }
         sp_store__done(s);
-        return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sp_store__err(r, rc, "user by key");
+        return rc == SP_DB_ROW || rc == SP_DB_DONE ? 0 : sp_store__err(r, rc, "user by key");
     }
     sp_store__done(s);
-    return rc == SQLITE_DONE ? SP_ERR_NOT_FOUND : sp_store__err(r, rc, "user by key");
+    return rc == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(r, rc, "user by key");
 }
 
 int sp_store_user_by_email(sp_store *st, const char *email, sp_user *out)
@@ -337,26 +337,26 @@ int sp_store_users_search(sp_store *st, const char *term, sp_user_fn fn, void *c
     sp_conn *r = sp_store__reader(st);
     if (!r)
         return SP_ERR_DB;
-    sqlite3_stmt *s = sp_store__stmt(r, SQL_SEARCH);
+    sp_db_stmt *s = sp_store__stmt(r, SQL_SEARCH);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_text(s, 1, prefix, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, contains, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 3, SP_USER_SEARCH_MAX);
+    sp_db_bind_text(s, 1, prefix);
+    sp_db_bind_text(s, 2, contains);
+    sp_db_bind_int64(s, 3, SP_USER_SEARCH_MAX);
     return sp_store__each_user(r, s, fn, ctx, "search users");
 }
 
-int sp_store__each_user(sp_conn *c, sqlite3_stmt *s, sp_user_fn fn, void *ctx, const char *what)
+int sp_store__each_user(sp_conn *c, sp_db_stmt *s, sp_user_fn fn, void *ctx, const char *what)
 {
     int rc, err = 0;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        err = fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
-                 (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3),
+    while ((rc = sp_db_step(s)) == SP_DB_ROW) {
+        err = fn(sp_db_column_text(s, 0), sp_db_column_text(s, 1),
+                 sp_db_column_text(s, 2), sp_db_column_text(s, 3),
                  ctx);
         if (err < 0)
             break;
     }
-    if (err == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+    if (err == 0 && rc != SP_DB_ROW && rc != SP_DB_DONE)
         err = sp_store__err(c, rc, what);
     sp_store__done(s);
     return err;

@@ -85,16 +85,16 @@ int sp_store_webhooks_due(sp_store *st, int64_t now_ms, sp_subscription *out, in
 {
     *count = 0;
     sp_conn *c = sp_store__reader(st);
-    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_DUE) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_DUE) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, now_ms);
-    sqlite3_bind_int(s, 2, max);
+    sp_db_bind_int64(s, 1, now_ms);
+    sp_db_bind_int64(s, 2, max);
     int step;
-    while (*count < max && (step = sqlite3_step(s)) == SQLITE_ROW)
+    while (*count < max && (step = sp_db_step(s)) == SP_DB_ROW)
         sp_store__read_subscription(s, &out[(*count)++]);
     int rc = 0;
-    if (*count < max && step != SQLITE_DONE)
+    if (*count < max && step != SP_DB_DONE)
         rc = sp_store__err(c, step, "due subscriptions");
     sp_store__done(s);
     return rc;
@@ -103,10 +103,10 @@ int sp_store_webhooks_due(sp_store *st, int64_t now_ms, sp_subscription *out, in
 /* Reads subscription seq on c. */
 static int read_by_seq(sp_conn *c, int64_t seq, sp_subscription *out)
 {
-    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_BY_SEQ) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_BY_SEQ) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, seq);
+    sp_db_bind_int64(s, 1, seq);
     return sp_store__one_subscription(c, s, out, "read subscription");
 }
 
@@ -155,14 +155,14 @@ int sp_store_webhook_may_read(sp_store *st, const sp_subscription *s, int *may, 
 static int read_int(sp_store *st, const char *sql, int64_t *out, const char *what)
 {
     sp_conn *c = sp_store__reader(st);
-    sqlite3_stmt *s = c ? sp_store__stmt(c, sql) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, sql) : NULL;
     if (!s)
         return SP_ERR_DB;
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW)
-        *out = sqlite3_column_int64(s, 0);
+    int step = sp_db_step(s);
+    if (step == SP_DB_ROW)
+        *out = sp_db_column_int64(s, 0);
     sp_store__done(s);
-    return step == SQLITE_ROW ? 0 : sp_store__err(c, step, what);
+    return step == SP_DB_ROW ? 0 : sp_store__err(c, step, what);
 }
 
 int sp_store_webhooks_first_seq(sp_store *st, int64_t *seq)
@@ -216,7 +216,7 @@ int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why)
     }
     if (rc < 0)
         goto done;
-    sqlite3_stmt *s;
+    sp_db_stmt *s;
     if (why == SP_WEBHOOK_EXPIRED) {
         rc = sp_store__exec_seq(w, SQL_DELETE, seq, "delete expired subscription");
     } else {
@@ -225,8 +225,8 @@ int sp_store_webhook_end(sp_store *st, int64_t seq, sp_webhook_end why)
             rc = SP_ERR_DB;
             goto done;
         }
-        sqlite3_bind_int64(s, 1, seq);
-        sqlite3_bind_int64(s, 2, sp_time_now_ms());
+        sp_db_bind_int64(s, 1, seq);
+        sp_db_bind_int64(s, 2, sp_time_now_ms());
         rc = sp_store__step_done(w, s, "end subscription");
     }
     if (rc == 0)
@@ -243,11 +243,11 @@ done:
 /* Runs sql (?1 seq, ?2 sent) on w. */
 static int exec_sent(sp_conn *w, const char *sql, int64_t seq, const char *sent, const char *what)
 {
-    sqlite3_stmt *s = sp_store__stmt(w, sql);
+    sp_db_stmt *s = sp_store__stmt(w, sql);
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, seq);
-    sqlite3_bind_text(s, 2, sent, -1, SQLITE_STATIC);
+    sp_db_bind_int64(s, 1, seq);
+    sp_db_bind_text(s, 2, sent);
     return sp_store__step_done(w, s, what);
 }
 
@@ -267,7 +267,7 @@ int sp_store__webhooks_catch_up(sp_conn *w, int64_t newest, int *moved)
 {
     int rc = sp_store__exec_seq(w, SQL_CATCH_UP, newest, "catch up subscriptions");
     if (moved)
-        *moved = rc == 0 ? sqlite3_changes(w->db) : 0;
+        *moved = rc == 0 ? sp_db_changes(w->db) : 0;
     return rc;
 }
 
@@ -300,26 +300,26 @@ int sp_store_webhooks_drive_subs(sp_store *st, int64_t after, int limit, sp_subs
                                  void *ctx)
 {
     sp_conn *c = sp_store__reader(st);
-    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_DRIVE_SUBS) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_DRIVE_SUBS) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, after);
-    sqlite3_bind_int(s, 2, limit);
+    sp_db_bind_int64(s, 1, after);
+    sp_db_bind_int64(s, 2, limit);
     return sp_store__each_subscription(c, s, fn, ctx, "drive subscriptions");
 }
 
 int sp_store_webhooks_pending(sp_store *st, int64_t now_ms, int64_t *behind, int64_t *next_ms)
 {
     sp_conn *c = sp_store__reader(st);
-    sqlite3_stmt *s = c ? sp_store__stmt(c, SQL_PENDING) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_PENDING) : NULL;
     if (!s)
         return SP_ERR_DB;
-    sqlite3_bind_int64(s, 1, now_ms);
-    int step = sqlite3_step(s);
-    if (step == SQLITE_ROW) {
-        *behind = sqlite3_column_int64(s, 0);
-        *next_ms = sqlite3_column_int64(s, 1);
+    sp_db_bind_int64(s, 1, now_ms);
+    int step = sp_db_step(s);
+    if (step == SP_DB_ROW) {
+        *behind = sp_db_column_int64(s, 0);
+        *next_ms = sp_db_column_int64(s, 1);
     }
     sp_store__done(s);
-    return step == SQLITE_ROW ? 0 : sp_store__err(c, step, "pending subscriptions");
+    return step == SP_DB_ROW ? 0 : sp_store__err(c, step, "pending subscriptions");
 }

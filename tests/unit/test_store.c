@@ -21,6 +21,11 @@
 #include <pthread.h>
 #include <semaphore.h>
 #include <sqlite3.h>
+
+#include "store/db.h"
+
+/* The SQLite connection under a store connection. */
+#define LITE(db) ((sqlite3 *)sp_db_sqlite_handle(db))
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -344,11 +349,11 @@ START_TEST(wal_mode_and_foreign_keys)
     sqlite3_close(db);
 
     /* Cascades need foreign keys on every store connection. */
-    ck_assert_int_eq(raw_int(st->writer.db, "PRAGMA foreign_keys"), 1);
+    ck_assert_int_eq(raw_int(LITE(st->writer.db), "PRAGMA foreign_keys"), 1);
     sp_conn *r = sp_store__reader(st);
     ck_assert_ptr_nonnull(r);
-    ck_assert_int_eq(raw_int(r->db, "PRAGMA foreign_keys"), 1);
-    ck_assert_ptr_ne(r->db, st->writer.db);
+    ck_assert_int_eq(raw_int(LITE(r->db), "PRAGMA foreign_keys"), 1);
+    ck_assert_ptr_ne(LITE(r->db), LITE(st->writer.db));
     sp_store_close(st);
 }
 END_TEST
@@ -385,7 +390,7 @@ static void *ping_thread(void *p)
         sp_conn *c = sp_store__reader(a->st);
         if (i == 0) {
             a->conn = c;
-            a->db = c ? c->db : NULL;
+            a->db = c ? LITE(c->db) : NULL;
         } else if (c != a->conn) {
             a->switched++;
         }
@@ -420,8 +425,8 @@ START_TEST(ping_from_threads)
         ck_assert_int_eq(args[i].switched, 0);
         ck_assert_ptr_nonnull(args[i].conn);
         ck_assert_ptr_ne(args[i].conn, main_conn);
-        ck_assert_ptr_ne(args[i].db, st->writer.db);
-        ck_assert_ptr_ne(args[i].db, main_conn->db);
+        ck_assert_ptr_ne(args[i].db, LITE(st->writer.db));
+        ck_assert_ptr_ne(args[i].db, LITE(main_conn->db));
         for (int j = 0; j < i; j++) {
             ck_assert_ptr_ne(args[i].conn, args[j].conn);
             ck_assert_ptr_ne(args[i].db, args[j].db);
@@ -446,21 +451,21 @@ START_TEST(readers_see_committed_writes)
     sp_store *st = open_migrated();
     sp_conn *r = sp_store__reader(st);
     ck_assert_ptr_nonnull(r);
-    ck_assert_int_eq(raw_int(r->db, "SELECT count(*) FROM inbound_events"), 0);
+    ck_assert_int_eq(raw_int(LITE(r->db), "SELECT count(*) FROM inbound_events"), 0);
     sp_conn *w = sp_store__begin(st);
     ck_assert_ptr_nonnull(w);
-    ck_assert_int_eq(raw_exec(w->db, "INSERT INTO inbound_events VALUES ('e1', 1)"), SQLITE_OK);
+    ck_assert_int_eq(raw_exec(LITE(w->db), "INSERT INTO inbound_events VALUES ('e1', 1)"), SQLITE_OK);
     /* Not yet committed: the reader does not see it. */
-    ck_assert_int_eq(raw_int(r->db, "SELECT count(*) FROM inbound_events"), 0);
+    ck_assert_int_eq(raw_int(LITE(r->db), "SELECT count(*) FROM inbound_events"), 0);
     ck_assert_int_eq(sp_store__commit(st), 0);
-    ck_assert_int_eq(raw_int(r->db, "SELECT count(*) FROM inbound_events"), 1);
+    ck_assert_int_eq(raw_int(LITE(r->db), "SELECT count(*) FROM inbound_events"), 1);
 
     /* A rolled back write is gone. */
     w = sp_store__begin(st);
     ck_assert_ptr_nonnull(w);
-    ck_assert_int_eq(raw_exec(w->db, "INSERT INTO inbound_events VALUES ('e2', 2)"), SQLITE_OK);
+    ck_assert_int_eq(raw_exec(LITE(w->db), "INSERT INTO inbound_events VALUES ('e2', 2)"), SQLITE_OK);
     sp_store__rollback(st);
-    ck_assert_int_eq(raw_int(r->db, "SELECT count(*) FROM inbound_events"), 1);
+    ck_assert_int_eq(raw_int(LITE(r->db), "SELECT count(*) FROM inbound_events"), 1);
     sp_store_close(st);
 }
 END_TEST
@@ -489,8 +494,8 @@ static sp_store *seeded_store(sp_conn **w)
     sp_store *st = open_migrated();
     *w = sp_store__begin(st);
     ck_assert_ptr_nonnull(*w);
-    int rc = raw_exec((*w)->db, SEED);
-    ck_assert_msg(rc == SQLITE_OK, "seed: %s", sqlite3_errmsg((*w)->db));
+    int rc = raw_exec(LITE((*w)->db), SEED);
+    ck_assert_msg(rc == SQLITE_OK, "seed: %s", sqlite3_errmsg(LITE((*w)->db)));
     return st;
 }
 
@@ -600,9 +605,9 @@ START_TEST(constraint_table)
     const constraint_case *c = &constraint_cases[_i];
     sp_conn *w;
     sp_store *st = seeded_store(&w);
-    int rc = raw_exec(w->db, c->sql);
+    int rc = raw_exec(LITE(w->db), c->sql);
     if (c->ok)
-        ck_assert_msg(rc == SQLITE_OK, "%s: %s", c->what, sqlite3_errmsg(w->db));
+        ck_assert_msg(rc == SQLITE_OK, "%s: %s", c->what, sqlite3_errmsg(LITE(w->db)));
     else
         ck_assert_msg((rc & 0xff) == SQLITE_CONSTRAINT, "%s: rc %d (%s), want a constraint error",
                       c->what, rc, sqlite3_errstr(rc));
@@ -615,14 +620,14 @@ START_TEST(delete_drive_cascades)
 {
     sp_conn *w;
     sp_store *st = seeded_store(&w);
-    ck_assert_int_eq(raw_int(w->db, "SELECT count(*) FROM members WHERE drive_seq = 2"), 2);
-    ck_assert_int_eq(raw_int(w->db, "SELECT count(*) FROM shares WHERE drive_seq = 2"), 1);
-    ck_assert_int_eq(raw_exec(w->db, "DELETE FROM drives WHERE seq = 2"), SQLITE_OK);
-    ck_assert_int_eq(raw_int(w->db, "SELECT count(*) FROM members WHERE drive_seq = 2"), 0);
-    ck_assert_int_eq(raw_int(w->db, "SELECT count(*) FROM shares WHERE drive_seq = 2"), 0);
+    ck_assert_int_eq(raw_int(LITE(w->db), "SELECT count(*) FROM members WHERE drive_seq = 2"), 2);
+    ck_assert_int_eq(raw_int(LITE(w->db), "SELECT count(*) FROM shares WHERE drive_seq = 2"), 1);
+    ck_assert_int_eq(raw_exec(LITE(w->db), "DELETE FROM drives WHERE seq = 2"), SQLITE_OK);
+    ck_assert_int_eq(raw_int(LITE(w->db), "SELECT count(*) FROM members WHERE drive_seq = 2"), 0);
+    ck_assert_int_eq(raw_int(LITE(w->db), "SELECT count(*) FROM shares WHERE drive_seq = 2"), 0);
     /* Other drives keep their members; users stay. */
-    ck_assert_int_eq(raw_int(w->db, "SELECT count(*) FROM members WHERE drive_seq = 1"), 1);
-    ck_assert_int_eq(raw_int(w->db, "SELECT count(*) FROM users"), 2);
+    ck_assert_int_eq(raw_int(LITE(w->db), "SELECT count(*) FROM members WHERE drive_seq = 1"), 1);
+    ck_assert_int_eq(raw_int(LITE(w->db), "SELECT count(*) FROM users"), 2);
     ck_assert_int_eq(sp_store__commit(st), 0);
     sp_store_close(st);
 }
@@ -632,9 +637,9 @@ START_TEST(delete_user_with_drive_is_refused)
 {
     sp_conn *w;
     sp_store *st = seeded_store(&w);
-    int rc = raw_exec(w->db, "DELETE FROM users WHERE seq = 1");
+    int rc = raw_exec(LITE(w->db), "DELETE FROM users WHERE seq = 1");
     ck_assert_int_eq(rc & 0xff, SQLITE_CONSTRAINT);
-    ck_assert_int_eq(raw_int(w->db, "SELECT count(*) FROM users"), 2);
+    ck_assert_int_eq(raw_int(LITE(w->db), "SELECT count(*) FROM users"), 2);
     sp_store__rollback(st);
     sp_store_close(st);
 }
@@ -644,9 +649,9 @@ START_TEST(delete_event_cascades_recipients)
 {
     sp_conn *w;
     sp_store *st = seeded_store(&w);
-    ck_assert_int_eq(raw_int(w->db, "SELECT count(*) FROM event_recipients"), 2);
-    ck_assert_int_eq(raw_exec(w->db, "DELETE FROM events WHERE seq = 1"), SQLITE_OK);
-    ck_assert_int_eq(raw_int(w->db, "SELECT count(*) FROM event_recipients"), 0);
+    ck_assert_int_eq(raw_int(LITE(w->db), "SELECT count(*) FROM event_recipients"), 2);
+    ck_assert_int_eq(raw_exec(LITE(w->db), "DELETE FROM events WHERE seq = 1"), SQLITE_OK);
+    ck_assert_int_eq(raw_int(LITE(w->db), "SELECT count(*) FROM event_recipients"), 0);
     sp_store__rollback(st);
     sp_store_close(st);
 }
@@ -656,17 +661,17 @@ START_TEST(event_seq_never_reused)
 {
     sp_conn *w;
     sp_store *st = seeded_store(&w);
-    ck_assert_int_eq(raw_exec(w->db, "INSERT INTO events (id, type, subject, time, data)"
+    ck_assert_int_eq(raw_exec(LITE(w->db), "INSERT INTO events (id, type, subject, time, data)"
                                      " VALUES ('ev-2', 't', 'd-2', 0, '{}')"),
                      SQLITE_OK);
-    long long seq2 = sqlite3_last_insert_rowid(w->db);
+    long long seq2 = sqlite3_last_insert_rowid(LITE(w->db));
     ck_assert_int_eq(seq2, 2);
-    ck_assert_int_eq(raw_exec(w->db, "DELETE FROM events WHERE seq = 2"), SQLITE_OK);
-    ck_assert_int_eq(raw_exec(w->db, "INSERT INTO events (id, type, subject, time, data)"
+    ck_assert_int_eq(raw_exec(LITE(w->db), "DELETE FROM events WHERE seq = 2"), SQLITE_OK);
+    ck_assert_int_eq(raw_exec(LITE(w->db), "INSERT INTO events (id, type, subject, time, data)"
                                      " VALUES ('ev-3', 't', 'd-2', 0, '{}')"),
                      SQLITE_OK);
-    ck_assert_int_eq(sqlite3_last_insert_rowid(w->db), 3); /* not 2 again */
-    ck_assert_int_eq(raw_int(w->db, "SELECT published_seq FROM relay_cursor"), 0);
+    ck_assert_int_eq(sqlite3_last_insert_rowid(LITE(w->db)), 3); /* not 2 again */
+    ck_assert_int_eq(raw_int(LITE(w->db), "SELECT published_seq FROM relay_cursor"), 0);
     sp_store__rollback(st);
     sp_store_close(st);
 }
@@ -766,7 +771,7 @@ static void *group_writer(void *p)
         char sql[96];
         snprintf(sql, sizeof sql, "INSERT INTO %s (thread, n) VALUES (%d, %d)",
                  a->table ? a->table : "t", a->id, i);
-        if (raw_exec(w->db, sql) != SQLITE_OK) {
+        if (raw_exec(LITE(w->db), sql) != SQLITE_OK) {
             a->failures++;
             sp_store__rollback(a->st);
         } else if (i % 5 == 4) {
@@ -785,7 +790,7 @@ START_TEST(group_commit_concurrent)
     sp_store *st = open_migrated();
     sp_conn *w = sp_store__begin(st);
     ck_assert_ptr_nonnull(w);
-    ck_assert_int_eq(raw_exec(w->db, "CREATE TABLE t (thread INTEGER, n INTEGER)"), SQLITE_OK);
+    ck_assert_int_eq(raw_exec(LITE(w->db), "CREATE TABLE t (thread INTEGER, n INTEGER)"), SQLITE_OK);
     ck_assert_int_eq(sp_store__commit(st), 0);
     uint64_t groups_before = st->group_count;
     pthread_t th[GROUP_THREADS];
@@ -817,7 +822,7 @@ static void *joiner(void *p)
 {
     joiner_arg *a = p;
     sp_conn *w = sp_store__begin(a->st);
-    a->rc = w && raw_exec(w->db, "INSERT INTO t VALUES (2)") == SQLITE_OK ? sp_store__commit(a->st)
+    a->rc = w && raw_exec(LITE(w->db), "INSERT INTO t VALUES (2)") == SQLITE_OK ? sp_store__commit(a->st)
                                                                           : SP_ERR_DB;
     return NULL;
 }
@@ -828,12 +833,12 @@ START_TEST(group_commit_joins)
 {
     sp_store *st = open_migrated();
     sp_conn *w = sp_store__begin(st);
-    ck_assert_int_eq(raw_exec(w->db, "CREATE TABLE t (x INTEGER)"), SQLITE_OK);
+    ck_assert_int_eq(raw_exec(LITE(w->db), "CREATE TABLE t (x INTEGER)"), SQLITE_OK);
     ck_assert_int_eq(sp_store__commit(st), 0);
     uint64_t before = st->group_count;
 
     w = sp_store__begin(st);
-    ck_assert_int_eq(raw_exec(w->db, "INSERT INTO t VALUES (1)"), SQLITE_OK);
+    ck_assert_int_eq(raw_exec(LITE(w->db), "INSERT INTO t VALUES (1)"), SQLITE_OK);
     joiner_arg a = {st, -100};
     pthread_t th;
     ck_assert_int_eq(pthread_create(&th, NULL, joiner, &a), 0);
@@ -881,12 +886,12 @@ static int job_run(sp_store *st, void *ctx)
         return SP_ERR_DB;
     char sql[96];
     snprintf(sql, sizeof sql, "INSERT INTO t (n) VALUES (%d)", a->n);
-    if (raw_exec(w->db, sql) != SQLITE_OK || a->mode == 1) {
+    if (raw_exec(LITE(w->db), sql) != SQLITE_OK || a->mode == 1) {
         sp_store__rollback(st);
         return SP_ERR_CONFLICT;
     }
     if (a->mode == 2)
-        raw_exec(w->db, "ROLLBACK"); /* the group's transaction is gone */
+        raw_exec(LITE(w->db), "ROLLBACK"); /* the group's transaction is gone */
     return sp_store__commit(st);
 }
 
@@ -937,7 +942,7 @@ static sp_store *open_with_table(void)
     sp_store *st = open_migrated();
     sp_conn *w = sp_store__begin(st);
     ck_assert_ptr_nonnull(w);
-    ck_assert_int_eq(raw_exec(w->db, "CREATE TABLE t (n INTEGER)"), SQLITE_OK);
+    ck_assert_int_eq(raw_exec(LITE(w->db), "CREATE TABLE t (n INTEGER)"), SQLITE_OK);
     ck_assert_int_eq(sp_store__commit(st), 0);
     return st;
 }
