@@ -198,6 +198,17 @@ static int parse_data_dir(sp_config *cfg, const char *v, char *why, size_t whyle
     return dup_into(&cfg->data_dir, v);
 }
 
+static int parse_database_url(sp_config *cfg, const char *v, char *why, size_t whylen)
+{
+    /* A URL, not libpq's key=value form: one form is enough to document,
+     * and a mistyped value should not be read as a file name. */
+    if (strncmp(v, "postgres://", 11) != 0 && strncmp(v, "postgresql://", 13) != 0) {
+        say(why, whylen, "must be a postgres:// or postgresql:// URL");
+        return SP_ERR_INVALID;
+    }
+    return dup_into(&cfg->database_url, v);
+}
+
 static int parse_nats_url(sp_config *cfg, const char *v, char *why, size_t whylen)
 {
     int rc = split_list(&cfg->nats_urls, v, why, whylen);
@@ -500,6 +511,7 @@ static const setting settings[] = {
     {"SPACEPORT_PUBLIC_URL", NULL, parse_public_url},
     {"SPACEPORT_DAV_URL", NULL, parse_dav_url},
     {"SPACEPORT_DATA_DIR", "./data", parse_data_dir},
+    {"SPACEPORT_DATABASE_URL", NULL, parse_database_url},
     {"SPACEPORT_NATS_URL", NULL, parse_nats_url},
     {"SPACEPORT_NATS_CREDS", NULL, parse_nats_creds},
     {"SPACEPORT_NATS_USER", NULL, parse_nats_user},
@@ -741,6 +753,7 @@ void sp_config_free(sp_config *cfg)
     free(cfg->nats_creds);
     free(cfg->nats_user);
     free(cfg->nats_password);
+    free(cfg->database_url);
     free(cfg->nats_tls_ca);
     free(cfg->nats_tls_cert);
     free(cfg->nats_tls_key);

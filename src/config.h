@@ -39,6 +39,7 @@ typedef struct sp_config {
     char *public_url; /* no trailing slash */
     char *dav_url;    /* no trailing slash */
     char *data_dir;
+    char *database_url; /* NULL: SQLite, DATA_DIR/spaceport.db; else PostgreSQL */
 
     sp_config_list nats_urls; /* empty: run the embedded nats-server */
     char *nats_creds, *nats_user, *nats_password;

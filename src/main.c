@@ -82,6 +82,7 @@ static const char usage[] =
     "  SPACEPORT_PUBLIC_URL         external base URL (http://<HTTP_ADDR>)\n"
     "  SPACEPORT_DAV_URL            base of storage WebDAV (PUBLIC_URL)\n"
     "  SPACEPORT_DATA_DIR           database and embedded bus store (./data)\n"
+    "  SPACEPORT_DATABASE_URL       postgres://... to use PostgreSQL (unset: SQLite)\n"
     "  SPACEPORT_NATS_URL           external NATS servers; unset: embedded nats-server\n"
     "  SPACEPORT_NATS_CREDS, _USER, _PASSWORD, _TLS_CA, _TLS_CERT, _TLS_KEY\n"
     "  SPACEPORT_OIDC_ISSUERS       trusted issuer URLs (required for serve)\n"
@@ -149,7 +150,9 @@ static int open_store(const sp_config *cfg, sp_store **out)
         return SP_ERR_IO;
     }
     sp_buf path = {0};
-    if (sp_buf_printf(&path, "%s/spaceport.db", cfg->data_dir) < 0)
+    int made = cfg->database_url ? sp_buf_printf(&path, "%s", cfg->database_url)
+                                 : sp_buf_printf(&path, "%s/spaceport.db", cfg->data_dir);
+    if (made < 0)
         return SP_ERR_NOMEM;
     int rc = sp_store_open(path.data, out);
     sp_buf_free(&path);
