@@ -40,10 +40,11 @@
 #define MEMBER_ARM                                                                                \
     "SELECT " DRIVE_COLS ", m.role AS role, lower(d.name) AS k, NULL AS share_id,"                \
     " NULL AS item_id, NULL AS shared_drive_id, NULL AS remote_url, NULL AS remote_instance"      \
-    " FROM (SELECT drive_seq, role, max(" SP_ROLE_RANK("role") ") FROM reach"                    \
-    " WHERE user_seq = ?1 AND (expires_at IS NULL OR expires_at > ?8) GROUP BY drive_seq) m"     \
+    " FROM (SELECT drive_seq, " SP_ROLE_OF_RANK("max(" SP_ROLE_RANK("role") ")") " AS role"       \
+    " FROM reach WHERE user_seq = ?1 AND (expires_at IS NULL OR expires_at > ?8)"               \
+    " GROUP BY drive_seq) m"                                                                      \
     " JOIN drives d ON d.seq = m.drive_seq LEFT JOIN users o ON o.seq = d.owner_seq"             \
-    " WHERE (d.disabled_at IS NULL OR m.role = '" SP_ROLE_MANAGER "' OR ?4)"
+    " WHERE (d.disabled_at IS NULL OR m.role = '" SP_ROLE_MANAGER "' OR ?4 = 1)"
 /* A share received is a drive while its grantee keeps it mounted
  * (store/share_states.c), as in oCIS: an unmounted share is only in
  * sharedWithMe. ?1 is the user. */
@@ -65,12 +66,17 @@
 /* A mountpoint's name: the item's as storage last described it, else the
  * fallback sharedWithMe shows (sp_item_fallback_name: the name the share
  * was given unless that is the item id, else the id's opaque part), so
- * that a desktop client names its folder as the web names the share. */
+ * that a desktop client names its folder as the web names the share.
+ * Only for served shares (SP_SHARE_SERVED), whose item id is the drive's
+ * id (a UUID, without '!') or that id, '!' and a non-empty opaque part:
+ * the opaque part starts after the drive id and its '!', which both
+ * engines find by length (they have no common function for the place of
+ * a character). */
 #define SHARE_NAME                                                                                \
     "coalesce((SELECT i.name FROM items i WHERE i.drive_seq = s.drive_seq"                        \
     " AND i.id = s.item_id), CASE WHEN s.item_name <> '' AND s.item_name <> s.item_id"            \
-    " THEN s.item_name WHEN instr(s.item_id, '!') BETWEEN 1 AND length(s.item_id) - 1"            \
-    " THEN substr(s.item_id, instr(s.item_id, '!') + 1) ELSE s.item_id END)"
+    " THEN s.item_name WHEN length(s.item_id) > length(d.id) + 1"                                 \
+    " THEN substr(s.item_id, length(d.id) + 2) ELSE s.item_id END)"
 #define SHARE_ARM                                                                                 \
     "SELECT s.seq, s.mount_id, 'mountpoint', NULL, " SHARE_NAME ", '', o.id, o.display_name,"     \
     " -1, 0, d.etag, d.mtime, 0, s.role, lower(" SHARE_NAME "), s.id, s.item_id, d.id, NULL, NULL" \
@@ -83,15 +89,18 @@
     " coalesce(r.etag, ''), coalesce(r.mtime, r.created_at), 0, NULL, lower(r.name), NULL,"       \
     " r.remote_drive_id, r.remote_drive_id, r.web_dav_url, r.instance"                            \
     " FROM remotes r WHERE r.owner_seq = ?1"
+/* Filters on type (?2) and id (?3), each NULL for none. A parameter's
+ * typed use comes first: PostgreSQL types a parameter bound NULL by its
+ * first use, which "IS NULL" leaves undecided. */
 #define SELECT_MEMBER                                                                             \
     "SELECT * FROM (" MEMBER_ARM " UNION ALL " SHARE_ARM " UNION ALL " REMOTE_ARM ") AS d"        \
-    " WHERE (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3)"
+    " WHERE (d.drive_type = ?2 OR ?2 IS NULL) AND (d.id = ?3 OR ?3 IS NULL)"
 
 #define SELECT_ALL                                                                                \
     "SELECT " DRIVE_COLS ", " SP_BEST_ROLE("?1", "d.seq", "?8") ","                               \
     " lower(d.name) AS k, NULL, NULL, NULL, NULL, NULL"                                           \
     " FROM drives d LEFT JOIN users o ON o.seq = d.owner_seq"                                     \
-    " WHERE (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3) AND ?4 = ?4"
+    " WHERE (d.drive_type = ?2 OR ?2 IS NULL) AND (d.id = ?3 OR ?3 IS NULL) AND ?4 = ?4"
 
 /* Written as a range on the leading key plus a tie-break, not as a row
  * value comparison: SQLite 3.40 seeks an expression index only so. The
