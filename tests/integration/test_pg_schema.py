@@ -6,15 +6,20 @@ indexes (unique or not, partial with the same condition, COLLATE NOCASE as
 lower()), CHECKs and foreign keys. Rows written between migrations come
 out the same on both, where SQLite rebuilds a table and PostgreSQL alters
 it; both refuse the same bad rows. And PostgreSQL's sp_item_of gives the
-answers of util/itemid.c's sp_itemid_check, which SQLite calls.
+answers of util/itemid.c's sp_itemid_check, which SQLite calls: the C is
+built here from the source (cc) and asked the same questions, a table of
+the known attacks and a seeded run of generated ids.
 
 Needs SPACEPORT_TEST_PG_URL (an admin URL of a PostgreSQL 15 made with
 initdb --no-locale); without it the test is skipped."""
+import ctypes
 import glob
 import os
+import random
 import re
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -27,6 +32,10 @@ NOT_MIGRATED = {'schema_version'}
 # sqlite3's foreign_key_list names actions as SQL does; pg_constraint by letter.
 PG_ACTION = {'a': 'NO ACTION', 'r': 'RESTRICT', 'c': 'CASCADE', 'n': 'SET NULL',
              'd': 'SET DEFAULT'}
+# The columns of a foreign key's side (conkey of conrelid or confkey of
+# confrelid), in the key's order.
+PG_FK_COLS = ('ARRAY(SELECT a.attname FROM unnest(c.%s) WITH ORDINALITY AS k(n, o)'
+              ' JOIN pg_attribute a ON a.attrelid = c.%s AND a.attnum = k.n ORDER BY k.o)')
 PG_TYPE = {'INTEGER': 'bigint', 'TEXT': 'text', 'BLOB': 'bytea'}
 
 DRIVE = '1284d238-aa92-42ce-bdc4-0b0000009157$4c510ada-c86b-4815-8820-42cdf82c3d51'
@@ -360,17 +369,12 @@ def pg_schema(cur):
             if uniq and pred is None:
                 unique.add(tuple(sorted(attnames if len(attnames) == nkeys else
                                         attnames + ['?'] * (nkeys - len(attnames)))))
-        cur.execute("SELECT ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY AS k(n, o) "
-                    "             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n "
-                    "             ORDER BY k.o), "
-                    "       r.relname, "
-                    "       ARRAY(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY AS k(n, o) "
-                    "             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.n "
-                    "             ORDER BY k.o), "
-                    "       c.confdeltype "
+        cur.execute("SELECT %s, r.relname, %s, c.confdeltype "
                     "FROM pg_constraint c JOIN pg_class r ON r.oid = c.confrelid "
-                    "WHERE c.conrelid = %s AND c.contype = 'f'", (oid,))
-        fks = {(tuple(f), t, tuple(to), PG_ACTION[d]) for f, t, to, d in cur.fetchall()}
+                    "WHERE c.conrelid = %%s AND c.contype = 'f'"
+                    % (PG_FK_COLS % ('conkey', 'conrelid'), PG_FK_COLS % ('confkey', 'confrelid')),
+                    (oid,))
+        fks = {(tuple(f), ref, tuple(to), PG_ACTION[d]) for f, ref, to, d in cur.fetchall()}
         cur.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint "
                     "WHERE conrelid = %s AND contype = 'c'", (oid,))
         checks = sorted(norm_expr(re.sub(r'^CHECK\s*', '', r[0])) for r in cur.fetchall())
@@ -392,6 +396,65 @@ def compare(t, lite, pg):
              '%s: the same unique column sets (keys and constraints)' % name)
         t.eq(sorted(b['fks']), sorted(a['fks']), '%s: the same foreign keys' % name)
         t.eq(b['checks'], a['checks'], '%s: the same CHECKs' % name)
+
+
+# Pieces the generated ids are made of: what the rule looks at (the
+# separator, the refused characters, dots, controls at both ends of both
+# ranges, the first characters past them), what an SQL version could read
+# as a pattern, and characters of 2, 3 and 4 bytes.
+FUZZ_PIECES = ['d', '1', 'D', '!', '.', '..', '/', '?', '#', '%', '\\', '$', '_', '*', '[',
+               ' ', '\t', '\x01', '\x1f', '\x7f', '\x80', '\x85', '\x9f', '\xa0', '\u2028',
+               'ü', '€', '\U0001f4c1', 'a' * 60, 'ü' * 40]
+FUZZ_DRIVES = ['', 'd', 'd1', 'd!', 'd%', 'd_', '.', 'ü', DRIVE]
+# Generated (drive_id, item_id) pairs: enough that every piece meets
+# every form (root, prefix, '!' with an opaque part near 255 bytes).
+FUZZ_COUNT = 20000
+
+
+def fuzz_pairs(seed):
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(FUZZ_COUNT):
+        drive = rng.choice(FUZZ_DRIVES + [''.join(rng.choices(FUZZ_PIECES, k=2))])
+        rest = ''.join(rng.choices(FUZZ_PIECES, k=rng.randint(0, 4)))
+        form = rng.randrange(4)
+        if form == 0:
+            item = rest
+        elif form == 1:
+            item = drive + rest
+        elif form == 2:
+            item = drive + '!' + rest
+        else:
+            # an opaque part of 250 to 260 bytes: a run of one character
+            # of 1, 2 or 3 bytes, then any piece
+            tail = rng.choice(FUZZ_PIECES)
+            fill = rng.choice(['a', 'ü', '€'])
+            size = rng.randint(250, 260) - len(tail.encode())
+            body = fill * (size // len(fill.encode()))
+            body += 'a' * (size - len(body.encode()))
+            item = drive + '!' + body + tail
+        pairs.append((drive, item))
+    return pairs
+
+
+def c_rule(tmp):
+    """util/itemid.c's sp_itemid_check, the code SQLite's sp_item_of
+    calls, built from the source as a library: a function of
+    (drive_id, item_id) giving 1 or 0 as sp_item_of does."""
+    lib = os.path.join(tmp, 'libitemid.so')
+    src = os.path.join(SOURCE_ROOT, 'src')
+    subprocess.run([os.environ.get('CC', 'cc'), '-std=c11', '-O1', '-shared', '-fPIC', '-I', src,
+                    '-o', lib, os.path.join(src, 'util', 'itemid.c'),
+                    os.path.join(src, 'util', 'utf8.c')], check=True)
+    check = ctypes.CDLL(lib).sp_itemid_check
+    check.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_void_p]
+    check.restype = ctypes.c_int
+
+    def rule(drive, item):
+        if drive is None or item is None:
+            return 0
+        return int(check(drive.encode(), item.encode(), None) == 0)
+    return rule
 
 
 def main():
@@ -495,10 +558,25 @@ def main():
         t.ok(seqs[0] == seqs[1] and seqs[2] == seqs[3] and seqs[2] > seqs[0],
              "lastval() is each new share's seq, and the second's is past the first's", seqs)
 
+        rule = c_rule(tmp)
         for drive, item, want in ITEM_OF:
             cur.execute('SELECT sp_item_of(%s, %s)', (drive, item))
-            t.eq(cur.fetchone()[0], want, 'sp_item_of(%s, %s) = %d' % (shown(drive), shown(item), want))
-        cur.execute("SELECT count(*) FROM (VALUES ('a')) AS v(x) WHERE sp_item_of('d1', 'd1!x') = 1")
+            t.eq((cur.fetchone()[0], rule(drive, item)), (want, want),
+                 'sp_item_of(%s, %s) = %d in PostgreSQL and in C' % (shown(drive), shown(item),
+                                                                     want))
+        seed = int(os.environ.get('SPACEPORT_TEST_SEED', '21'))
+        pairs = fuzz_pairs(seed)
+        cur.execute('SELECT sp_item_of(d, i) FROM unnest(%s::text[], %s::text[]) '
+                    'WITH ORDINALITY AS u(d, i, n) ORDER BY n',
+                    ([d for d, _ in pairs], [i for _, i in pairs]))
+        got = [r[0] for r in cur.fetchall()]
+        want = [rule(d, i) for d, i in pairs]
+        differ = [(shown(d), shown(i), g, w) for (d, i), g, w in zip(pairs, got, want) if g != w]
+        t.ok(len(got) == len(pairs) and not differ,
+             'sp_item_of agrees with C on %d generated pairs (seed %d; %d items of their drive)'
+             % (len(pairs), seed, sum(want)),
+             '\n'.join('%s %s: PostgreSQL %d, C %d' % x for x in differ[:10]))
+        cur.execute("SELECT count(*) FROM (VALUES (1)) AS v(x) WHERE sp_item_of('d1', 'd1!x') = 1")
         t.eq(cur.fetchone()[0], 1, 'sp_item_of compares with an integer, as in SQLite')
         lite.close()
 
