@@ -22,6 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 import uuid
 
 from harness import SOURCE_ROOT, TAP
@@ -484,7 +485,7 @@ def main():
              ['pg/' + os.path.basename(p) for p in pg_files],
              "schema/meson.build's pg_migrations lists them all, in order")
 
-        pg = psycopg2.connect(admin.rsplit('/', 1)[0] + '/' + name)
+        pg = psycopg2.connect(urllib.parse.urlsplit(admin)._replace(path='/' + name).geturl())
         cur = pg.cursor()
         cur.execute('SHOW lc_collate')
         t.eq(cur.fetchone()[0], 'C', 'the server was made with C collation, as the store needs')
