@@ -42,6 +42,9 @@
 #define PG_ERRMSG_MAX 512
 /* A location as logged, password replaced. */
 #define PG_LOCATION_LOG_MAX 256
+/* Seconds a connect (or reconnect) waits for the server, unless the
+ * location says otherwise. */
+#define PG_CONNECT_TIMEOUT_S "10"
 /* Ways of typing a statement's parameters tried before giving up
  * (prepare_typed). */
 #define PG_TYPINGS 4
@@ -51,6 +54,8 @@
 #define PG_OID_BOOL    16
 #define PG_OID_INT8    20
 #define PG_OID_TEXT    25
+#define PG_OID_FLOAT4  700
+#define PG_OID_FLOAT8  701
 
 typedef struct pg_db {
     sp_db base;
@@ -225,7 +230,15 @@ int sp_db_pg_open(const char *location, int writer, sp_db **out)
     db->base.kind = SP_DB_POSTGRES;
     db->generation = 1;
     sp_db_pg_redact(location, db->location, sizeof db->location);
-    db->conn = PQconnectdb(location);
+    /* Defaults the location may override (later keywords win): a server
+     * that does not answer fails a connect within the timeout instead of
+     * the system's minutes, which the writer would wait holding the write
+     * lock; the name shows the sessions in pg_stat_activity; text is
+     * UTF-8, as the store's strings are. */
+    static const char *const keys[] = {"connect_timeout", "application_name", "client_encoding",
+                                       "dbname", NULL};
+    const char *values[] = {PG_CONNECT_TIMEOUT_S, "spaceport", "UTF8", location, NULL};
+    db->conn = PQconnectdbParams(keys, values, 1);
     if (!db->conn) {
         free(db);
         return SP_DB_NOMEM;
@@ -629,9 +642,23 @@ int64_t sp_db_pg_column_int64(sp_db_stmt *st, int i)
     if (!on_column(s, i) || PQgetisnull(s->res, s->row, i))
         return 0;
     const char *v = PQgetvalue(s->res, s->row, i);
-    if (PQftype(s->res, i) == PG_OID_BOOL)
+    switch (PQftype(s->res, i)) {
+    case PG_OID_BOOL:
         return v[0] == 't';
-    return strtoll(v, NULL, 10);
+    case PG_OID_FLOAT4:
+    case PG_OID_FLOAT8: {
+        /* Truncated toward zero, as SQLite reads a real as an integer;
+         * out of range clamps. */
+        double d = strtod(v, NULL);
+        return d >= 9223372036854775807.0    ? INT64_MAX
+               : d <= -9223372036854775808.0 ? INT64_MIN
+                                             : (int64_t)d;
+    }
+    default:
+        /* Integers, and numeric (a sum() of bigints, an avg()): its digits
+         * up to the point are the value truncated toward zero. */
+        return strtoll(v, NULL, 10);
+    }
 }
 
 const char *sp_db_pg_column_text(sp_db_stmt *st, int i)

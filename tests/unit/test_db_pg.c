@@ -220,6 +220,38 @@ START_TEST(booleans_read_as_one_and_zero)
 }
 END_TEST
 
+START_TEST(numerics_and_reals_read_as_integers_truncated)
+{
+    sp_db *db = open_test_db();
+    sp_db_stmt *s = prepare(db, "SELECT sum(v), (SELECT avg(w) FROM (VALUES (1), (2)) u(w)), "
+                                "2.9::float8, (-2.9)::numeric, 1e300::float8 FROM "
+                                "(VALUES (9000000000000000000::bigint), (1::bigint)) t(v)");
+    ck_assert_int_eq(sp_db_step(s), SP_DB_ROW);
+    ck_assert_int_eq(sp_db_column_int64(s, 0), INT64_C(9000000000000000001)); /* numeric */
+    ck_assert_int_eq(sp_db_column_int64(s, 1), 1);                            /* 1.5 */
+    ck_assert_int_eq(sp_db_column_int64(s, 2), 2);
+    ck_assert_int_eq(sp_db_column_int64(s, 3), -2);
+    ck_assert_int_eq(sp_db_column_int64(s, 4), INT64_MAX);
+    sp_db_finalize(s);
+    sp_db_close(db);
+}
+END_TEST
+
+START_TEST(sessions_speak_utf8_and_name_themselves)
+{
+    sp_db *db = open_test_db();
+    sp_db_stmt *s = prepare(db, "SELECT current_setting('client_encoding'), "
+                                "current_setting('application_name'), length(?)");
+    sp_db_bind_text(s, 1, "Gr\xc3\xbc\xc3\x9f\xe2\x82\xac");
+    ck_assert_int_eq(sp_db_step(s), SP_DB_ROW);
+    ck_assert_str_eq(sp_db_column_text(s, 0), "UTF8");
+    ck_assert_str_eq(sp_db_column_text(s, 1), "spaceport");
+    ck_assert_int_eq(sp_db_column_int64(s, 2), 5); /* characters, not bytes */
+    sp_db_finalize(s);
+    sp_db_close(db);
+}
+END_TEST
+
 START_TEST(int64_extremes_round_trip)
 {
     sp_db *db = open_test_db();
@@ -584,6 +616,8 @@ static Suite *db_pg_suite(void)
     tcase_add_test(tc, nulls_read_as_sqlite_reads_them);
     tcase_add_test(tc, booleans_read_as_one_and_zero);
     tcase_add_test(tc, int64_extremes_round_trip);
+    tcase_add_test(tc, numerics_and_reals_read_as_integers_truncated);
+    tcase_add_test(tc, sessions_speak_utf8_and_name_themselves);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("results");
