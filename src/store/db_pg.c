@@ -45,9 +45,10 @@
 /* Seconds a connect (or reconnect) waits for the server, unless the
  * location says otherwise. */
 #define PG_CONNECT_TIMEOUT_S "10"
-/* Ways of typing a statement's parameters tried before giving up
- * (prepare_typed). */
-#define PG_TYPINGS 4
+/* Parameters first bound NULL whose types (text or bigint) are tried in
+ * every combination (prepare_typed); past these, the rest take the last
+ * one's. Two to the power of it bounds the prepares tried. */
+#define PG_NULL_TYPINGS_MAX 4
 
 /* pg_type OIDs (server/catalog/pg_type_d.h is not in libpq-dev). */
 #define PG_OID_UNKNOWN 0
@@ -363,20 +364,43 @@ static int type_trouble(const PGresult *res)
                  strcmp(s, "42804") == 0 || strcmp(s, "42725") == 0);
 }
 
-/* Fills s->types for typing t: 0 as bound (integer int8, text text, NULL
- * and unbound inferred), 1 all inferred, 2 as bound with NULL as text,
- * 3 integers inferred and the rest text. */
+/* How many typings of s's parameters prepare_typed may try: the three
+ * fixed ones of typing(), then one per combination of text and bigint for
+ * the parameters without a value at the first binding. */
+static int typings(const pg_stmt *s)
+{
+    int nulls = 0;
+    for (int i = 0; i < s->nparams; i++)
+        nulls += s->params[i].kind == BOUND_NONE || s->params[i].kind == BOUND_NULL;
+    if (nulls > PG_NULL_TYPINGS_MAX)
+        nulls = PG_NULL_TYPINGS_MAX;
+    return s->nparams == 0 ? 1 : 3 + (nulls > 0 ? 1 << nulls : 0);
+}
+
+/* Fills s->types for typing t: 0 as bound (an integer bigint, text text,
+ * NULL left to the server); 1 all left to the server (a column or a
+ * function of another type); 2 integers left to it and the rest text (a
+ * function taking int4 next to a NULL); from 3 on, the NULLs typed text or
+ * bigint after the bits of t - 3, for a parameter the server cannot type
+ * from its uses, as in (?1 IS NULL OR seq > ?1). */
 static void typing(pg_stmt *s, int t)
 {
+    int null_index = 0;
     for (int i = 0; i < s->nparams; i++) {
         int k = s->params[i].kind;
+        int null = k == BOUND_NONE || k == BOUND_NULL;
         Oid o = PG_OID_UNKNOWN;
-        if (t == 0)
+        if (t == 0) {
             o = k == BOUND_INT ? PG_OID_INT8 : k == BOUND_TEXT ? PG_OID_TEXT : PG_OID_UNKNOWN;
-        else if (t == 2)
-            o = k == BOUND_INT ? PG_OID_INT8 : PG_OID_TEXT;
-        else if (t == 3)
+        } else if (t == 2) {
             o = k == BOUND_INT ? PG_OID_UNKNOWN : PG_OID_TEXT;
+        } else if (t >= 3 && !null) {
+            o = k == BOUND_INT ? PG_OID_INT8 : PG_OID_TEXT;
+        } else if (t >= 3) {
+            int bit = null_index < PG_NULL_TYPINGS_MAX ? null_index : PG_NULL_TYPINGS_MAX - 1;
+            o = ((t - 3) >> bit) & 1 ? PG_OID_INT8 : PG_OID_TEXT;
+            null_index++;
+        }
         s->types[i] = o;
     }
 }
@@ -401,7 +425,7 @@ static int prepare_typed(pg_stmt *s)
             return db->errcode;
     }
     int rc = SP_DB_ERROR;
-    for (int t = 0; t < (s->nparams > 0 ? PG_TYPINGS : 1); t++) {
+    for (int t = 0, n = typings(s); t < n; t++) {
         typing(s, t);
         PGresult *r = PQprepare(db->conn, s->name, s->sql, s->nparams, s->types);
         if (PQresultStatus(r) == PGRES_COMMAND_OK) {

@@ -115,20 +115,28 @@ END_TEST
 START_TEST(optional_parameter_pattern_prepares_from_any_first_binding)
 {
     sp_db *db = open_test_db();
-    ck_assert_int_eq(sp_db_exec(db, "CREATE TEMP TABLE t (name TEXT NOT NULL);"
-                                    "INSERT INTO t VALUES ('a'), ('b'), ('c')"),
+    ck_assert_int_eq(sp_db_exec(db, "CREATE TEMP TABLE t (name TEXT NOT NULL, seq BIGINT);"
+                                    "INSERT INTO t VALUES ('a', 1), ('b', 2), ('c', 3)"),
                      SP_DB_OK);
-    static const char sql[] = "SELECT count(*) FROM t WHERE (?1 IS NULL OR name > ?1)";
-    for (int first_null = 0; first_null < 2; first_null++) {
+    /* Each parameter either NULL (no condition) or a bound: name > 'a'
+     * leaves 2 rows, seq > 2 leaves 1, both 1. */
+    static const char sql[] = "SELECT count(*) FROM t WHERE (?1 IS NULL OR name > ?1)"
+                              " AND (?2 IS NULL OR seq > ?2)";
+    for (int first = 0; first < 4; first++) {
         sp_db_stmt *s = prepare(db, sql);
-        for (int round = 0; round < 2; round++) {
-            int null = round == 0 ? first_null : !first_null;
-            if (null)
+        for (int round = 0; round < 4; round++) {
+            int nulls = (first + round) % 4; /* bit 0: ?1 NULL, bit 1: ?2 NULL */
+            if (nulls & 1)
                 sp_db_bind_null(s, 1);
             else
                 sp_db_bind_text(s, 1, "a");
-            ck_assert_msg(sp_db_step(s) == SP_DB_ROW, "%s", sp_db_errmsg(db));
-            ck_assert_int_eq(sp_db_column_int64(s, 0), null ? 3 : 2);
+            if (nulls & 2)
+                sp_db_bind_null(s, 2);
+            else
+                sp_db_bind_int64(s, 2, 2);
+            ck_assert_msg(sp_db_step(s) == SP_DB_ROW, "%d/%d: %s", first, round, sp_db_errmsg(db));
+            static const int64_t want[4] = {1, 1, 2, 3};
+            ck_assert_int_eq(sp_db_column_int64(s, 0), want[nulls]);
             sp_db_reset(s);
         }
         sp_db_finalize(s);
@@ -438,6 +446,14 @@ START_TEST(a_failed_prepare_leaves_the_transaction_alive)
     sp_db_bind_int64(s, 2, 1);
     ck_assert_int_eq(sp_db_step(s), SP_DB_ROW);
     ck_assert_str_eq(sp_db_column_text(s, 0), "a");
+    sp_db_finalize(s);
+    /* Several typings tried, each failure rolled back to the savepoint. */
+    s = prepare(db, "SELECT count(*) FROM p WHERE (?1 IS NULL OR v > ?1)"
+                    " AND (?2 IS NULL OR length(v) > ?2)");
+    sp_db_bind_null(s, 1);
+    sp_db_bind_null(s, 2);
+    ck_assert_msg(sp_db_step(s) == SP_DB_ROW, "%s", sp_db_errmsg(db));
+    ck_assert_int_eq(sp_db_column_int64(s, 0), 1);
     sp_db_finalize(s);
     s = NULL;
     ck_assert_int_ne(sp_db_prepare(db, "SELEC 1", &s), SP_DB_OK);
