@@ -23,6 +23,7 @@
 #include "http/http.h"
 #include "store/events.h"
 #include "store/items.h"
+#include "store/lease.h"
 #include "store/shares.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -390,6 +391,15 @@ static int cmd_serve(int argc, char **argv)
     if (sp_keeper_start(store, &cfg, instance_key, remote_sub_lifetime_ms, &keeper) < 0 ||
         (keeper && sp_store_on_commit(store, sp_keeper_wake, keeper) < 0))
         goto fail_keeper;
+    /* Of several replicas on one PostgreSQL database, the holder of each
+     * lease does its work; a worker waiting for its lease is woken when
+     * this replica takes it. */
+    if (sp_store_on_lease(store, SP_LEASE_RELAY, sp_relay_wake, relay) < 0 ||
+        (federation &&
+         sp_store_on_lease(store, SP_LEASE_FEDERATION, sp_federation_wake, federation) < 0) ||
+        sp_store_on_lease(store, SP_LEASE_WEBHOOKS, sp_webhooks_wake, webhooks) < 0 ||
+        sp_store_shared_start(store) < 0)
+        goto fail_shared;
 
     sp_api api = {.cfg = &cfg,
                   .store = store,
@@ -448,6 +458,10 @@ fail_router:
     sp_http_stop(server, 0);
     sp_router_free(router);
     sp_listcache_free(listcache);
+fail_shared:
+    /* No wake-ups from here on; the leases stay held until the store
+     * closes, so that the relay below drains as their holder. */
+    sp_store_shared_stop(store);
 fail_keeper:
     sp_keeper_stop(keeper);
 fail_webhooks:

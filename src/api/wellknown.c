@@ -4,6 +4,7 @@
 #include "api/internal.h"
 #include "auth/peers.h"
 #include "events/keeper.h"
+#include "store/lease.h"
 
 #include "util/buf.h"
 #include "util/err.h"
@@ -56,6 +57,8 @@ static void metrics(sp_http_req *req, void *ctx)
         rc = sp_http_metrics(sp_http_server_of(req), &out);
     if (rc == 0)
         rc = sp_store_metrics(api->store, &out);
+    if (rc == 0)
+        rc = sp_store_lease_metrics(api->store, &out);
     if (rc == 0)
         rc = sp_auth_metrics(api->auth, &out);
     if (rc == 0 && api->relay)

@@ -406,6 +406,7 @@ void sp_store_close(sp_store *st)
     if (!st)
         return;
     sp_store__jobs_stop(st);
+    sp_store__shared_close(st);
     pthread_key_delete(st->reader_key);
     pthread_mutex_lock(&st->readers_lock);
     sp_conn *c = st->readers;

@@ -1,0 +1,126 @@
+/*
+ * listen.c - the other replicas' commits, as this process's own: on
+ * PostgreSQL every commit that changes what readers see sends a notice on
+ * SP_STORE_CHANNEL (txn.c). This thread listens on a connection of its
+ * own and, for each notice of another process, moves the store's data
+ * version (the listings this process keeps are stale now) and, when the
+ * commit wrote events, calls the commit listeners: the change streams'
+ * hub, the relay and the senders read the log again.
+ *
+ * Notices are not stored: those sent while the connection was down are
+ * lost. So after every (re)connect the thread acts as if notified once;
+ * everything it wakes reads the database from where it stood, which
+ * catches up whatever was missed.
+ */
+#include "store/shared.h"
+
+#include "util/log.h"
+#include "util/time.h"
+
+#include <poll.h>
+#include <string.h>
+
+/* The longest the thread waits on its socket: how soon it sees a stop. */
+#define SP_LISTEN_POLL_MS 250
+/* With no traffic for this long the connection is checked with a query:
+ * a database gone without closing the socket would otherwise leave the
+ * thread waiting for notices that never come. */
+#define SP_LISTEN_CHECK_MS 5000
+
+/* What the notices read in one go said. */
+typedef struct heard {
+    int data;   /* another process committed */
+    int events; /* ... and wrote events */
+} heard;
+
+/* Acts on what was heard: as a local commit does (txn.c). */
+static void tell(sp_store *st, heard h)
+{
+    if (h.data || h.events)
+        atomic_fetch_add(&st->version, 1);
+    for (int i = 0; h.events && i < st->listener_count; i++)
+        st->listeners[i].fn(st->listeners[i].ctx);
+}
+
+/* Takes the notices pg has received. */
+static void collect(sp_store *st, PGconn *pg, heard *h)
+{
+    PGnotify *n;
+    while ((n = PQnotifies(pg)) != NULL) {
+        if (n->be_pid != st->shared->writer_pid || st->shared->writer_pid == 0) {
+            h->data = 1;
+            h->events |= strcmp(n->extra, SP_STORE_NOTICE_EVENTS) == 0;
+        }
+        PQfreemem(n);
+    }
+}
+
+/* Connects and listens. Returns the connection or NULL. */
+static PGconn *subscribe(sp_store *st)
+{
+    PGconn *pg = sp_store__pg_connect(st->location, "spaceport-listen");
+    if (!pg)
+        return NULL;
+    PGresult *res = PQexec(pg, "LISTEN " SP_STORE_CHANNEL);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        sp_warn("store", "cannot listen for the other replicas' commits: %s", PQerrorMessage(pg));
+    PQclear(res);
+    if (!ok) {
+        PQfinish(pg);
+        return NULL;
+    }
+    return pg;
+}
+
+/* Whether pg still answers (and takes the notices that came with it). */
+static int alive(sp_store *st, PGconn *pg, heard *h)
+{
+    PGresult *res = PQexec(pg, "SELECT 1");
+    int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+    PQclear(res);
+    collect(st, pg, h);
+    return ok;
+}
+
+void *sp_store__listen_main(void *arg)
+{
+    sp_store *st = arg;
+    sp_store_shared *sh = st->shared;
+    PGconn *pg = NULL;
+    int64_t backoff = SP_SHARED_RECONNECT_MIN_MS, quiet_since = 0;
+    while (!atomic_load(&sh->stopping)) {
+        if (!pg) {
+            if (!(pg = subscribe(st))) {
+                sp_store__shared_wait(st, backoff);
+                backoff = backoff * 2 > SP_SHARED_RECONNECT_MAX_MS ? SP_SHARED_RECONNECT_MAX_MS
+                                                                   : backoff * 2;
+                continue;
+            }
+            backoff = SP_SHARED_RECONNECT_MIN_MS;
+            quiet_since = sp_time_mono_ms();
+            tell(st, (heard){1, 1}); /* whatever came while not listening */
+        }
+        heard h = {0};
+        struct pollfd p = {.fd = PQsocket(pg), .events = POLLIN};
+        int ready = poll(&p, 1, SP_LISTEN_POLL_MS);
+        int ok = 1;
+        if (ready > 0) {
+            ok = PQconsumeInput(pg);
+            collect(st, pg, &h);
+            quiet_since = sp_time_mono_ms();
+        } else if (sp_time_mono_ms() - quiet_since >= SP_LISTEN_CHECK_MS) {
+            ok = alive(st, pg, &h);
+            quiet_since = sp_time_mono_ms();
+        }
+        tell(st, h);
+        if (!ok || PQstatus(pg) != CONNECTION_OK) {
+            sp_warn("store", "lost the connection that hears the other replicas' commits: %s",
+                    PQerrorMessage(pg));
+            PQfinish(pg);
+            pg = NULL;
+        }
+    }
+    PQfinish(pg);
+    return NULL;
+}
