@@ -397,6 +397,7 @@ static int cmd_serve(int argc, char **argv)
     if (sp_store_on_lease(store, SP_LEASE_RELAY, sp_relay_wake, relay) < 0 ||
         (federation &&
          sp_store_on_lease(store, SP_LEASE_FEDERATION, sp_federation_wake, federation) < 0) ||
+        (keeper && sp_store_on_lease(store, SP_LEASE_FEDERATION, sp_keeper_wake, keeper) < 0) ||
         sp_store_on_lease(store, SP_LEASE_WEBHOOKS, sp_webhooks_wake, webhooks) < 0 ||
         sp_store_shared_start(store) < 0)
         goto fail_shared;

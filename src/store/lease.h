@@ -22,7 +22,7 @@ struct sp_buf;
 
 typedef enum sp_lease {
     SP_LEASE_RELAY,      /* events/relay.c: the outbox to JetStream */
-    SP_LEASE_FEDERATION, /* events/federation.c: OCM deliveries */
+    SP_LEASE_FEDERATION, /* events/federation.c and keeper.c: requests to other instances */
     SP_LEASE_WEBHOOKS,   /* events/webhooks.c: subscription notifications */
     SP_LEASE_SWEEPER,    /* events/sweeper.c: expiry and retention */
     SP_LEASE_COUNT
