@@ -83,7 +83,9 @@ PGconn *sp_store__pg_connect(const char *location, const char *what)
     if (!pg)
         return NULL;
     if (PQstatus(pg) != CONNECTION_OK) {
-        sp_warn("store", "%s: cannot connect to the database: %s", what, PQerrorMessage(pg));
+        const char *why = PQerrorMessage(pg);
+        sp_warn("store", "%s: cannot connect to the database: %.*s", what, (int)strcspn(why, "\n"),
+                why);
         PQfinish(pg);
         return NULL;
     }
@@ -111,7 +113,7 @@ static void drop_all(sp_store *st, const char *why)
     for (int l = 0; l < SP_LEASE_COUNT; l++)
         any |= atomic_exchange(&st->lease_term[l], 0) != 0;
     if (any)
-        sp_warn("lease", "every lease of this replica is lost: %s", why);
+        sp_warn("lease", "every lease of this replica is lost: %.*s", (int)strcspn(why, "\n"), why);
 }
 
 /* Runs sql on pg, waiting for its answer up to SP_LEASE_ANSWER_MS.

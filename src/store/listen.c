@@ -115,8 +115,9 @@ void *sp_store__listen_main(void *arg)
         }
         tell(st, h);
         if (!ok || PQstatus(pg) != CONNECTION_OK) {
-            sp_warn("store", "lost the connection that hears the other replicas' commits: %s",
-                    PQerrorMessage(pg));
+            const char *why = PQerrorMessage(pg);
+            sp_warn("store", "lost the connection that hears the other replicas' commits: %.*s",
+                    (int)strcspn(why, "\n"), why);
             PQfinish(pg);
             pg = NULL;
         }

@@ -256,6 +256,19 @@ START_TEST(on_sqlite_every_lease_is_held)
 }
 END_TEST
 
+/* Runs sql on the admin URL outside any test; returns 0 or -1 (said). */
+static int admin_exec(const char *sql)
+{
+    PGconn *pg = PQconnectdb(admin_url);
+    PGresult *res = PQstatus(pg) == CONNECTION_OK ? PQexec(pg, sql) : NULL;
+    int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        printf("Bail out! %s: %s\n", sql, PQerrorMessage(pg));
+    PQclear(res);
+    PQfinish(pg);
+    return ok ? 0 : -1;
+}
+
 int main(void)
 {
     Suite *s = suite_create("lease");
@@ -271,7 +284,8 @@ int main(void)
         url_with_database(admin, name, db_url, sizeof db_url);
         char sql[128];
         snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-        admin_query(admin_url, sql);
+        if (admin_exec(sql) < 0)
+            return EXIT_FAILURE;
         tc = tcase_create("postgres");
         tcase_set_timeout(tc, 30);
         tcase_add_test(tc, one_replica_holds_every_lease_and_hands_them_over_when_it_closes);
@@ -289,7 +303,7 @@ int main(void)
     if (name[0]) {
         char sql[128];
         snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", name);
-        admin_query(admin_url, sql);
+        admin_exec(sql);
     }
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
