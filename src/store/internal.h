@@ -141,6 +141,10 @@ struct sp_store {
  * leases for the other replicas (sp_store_close). */
 void sp_store__shared_close(sp_store *st);
 
+/* sp_store_data_version on PostgreSQL (listen.c): local (this process's
+ * version) combined with what the database's commits are now. */
+uint64_t sp_store__pg_data_version(sp_store *st, uint64_t local);
+
 /* The calling thread's reader connection, opened on first use. Returns NULL
  * when it cannot be opened. Borrowed; valid until the thread exits or the
  * store closes. */

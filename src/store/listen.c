@@ -11,6 +11,16 @@
  * lost. So after every (re)connect the thread acts as if notified once;
  * everything it wakes reads the database from where it stood, which
  * catches up whatever was missed.
+ *
+ * A notice arrives a little after the commit, while a client that was
+ * answered by the replica that committed may already be asking this one:
+ * a listing kept here must not be served in between. So on PostgreSQL the
+ * data version also carries the database's snapshot at the moment it is
+ * read (the transactions committed and in progress): two equal snapshots
+ * mean that nothing committed between them, so a listing rendered after
+ * the first is still true at the second; any commit anywhere makes the
+ * next one differ. Bookkeeping commits change it too, which only costs a
+ * rendering.
  */
 #include "store/shared.h"
 
@@ -26,6 +36,27 @@
  * a database gone without closing the socket would otherwise leave the
  * thread waiting for notices that never come. */
 #define SP_LISTEN_CHECK_MS 5000
+
+/* The current snapshot, as text ("xmin:xmax:xip,..."). */
+static const char SQL_SNAPSHOT[] = "SELECT CAST(pg_current_snapshot() AS TEXT)";
+
+/* Versions given when the snapshot cannot be read: each one new, so that
+ * nothing kept is served on the strength of it. */
+static _Atomic uint64_t unread;
+
+uint64_t sp_store__pg_data_version(sp_store *st, uint64_t local)
+{
+    sp_conn *r = sp_store__reader(st);
+    sp_db_stmt *s = r ? sp_store__stmt(r, SQL_SNAPSHOT) : NULL;
+    const char *text = s && sp_db_step(s) == SP_DB_ROW ? sp_db_column_text(s, 0) : NULL;
+    uint64_t h = 14695981039346656037ull; /* FNV-1a, 64 bits */
+    for (const char *p = text; p && *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    if (!text)
+        h = ~atomic_fetch_add(&unread, 1);
+    sp_store__done(s);
+    return h ^ (local * 0x9e3779b97f4a7c15ull);
+}
 
 /* What the notices read in one go said. */
 typedef struct heard {

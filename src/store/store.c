@@ -433,5 +433,6 @@ void sp_store_close(sp_store *st)
 
 uint64_t sp_store_data_version(sp_store *st)
 {
-    return atomic_load(&st->version);
+    uint64_t v = atomic_load(&st->version);
+    return st->pg ? sp_store__pg_data_version(st, v) : v;
 }

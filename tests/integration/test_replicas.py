@@ -247,7 +247,7 @@ def check_takeover(t, replicas, nats, tok, ids, project, db_url):
     drained = wait_until(lambda: others[0].metric('spaceport_events_backlog') == 0, 30)
     t.ok(drained, 'the outbox drains on the new holder')
     with db_connect(db_url) as con, con.cursor() as cur:
-        cur.execute("SELECT id, data FROM events WHERE type = 'share.created'")
+        cur.execute("SELECT id, data FROM events WHERE type = 'spaceport.share.created'")
         rows = cur.fetchall()
         cur.execute('SELECT id FROM events')
         event_ids = set(r[0] for r in cur.fetchall())
@@ -302,7 +302,8 @@ def main(t):
             t.ok(all(sp.request('GET', '/readyz').status == 200 for sp in replicas),
                  '%d replicas on one database and one bus are ready' % REPLICAS)
             check_leases(t, replicas, 'at start')
-            tok = {n: idp.token(n + '-sub', n, n.title()) for n in ('ann', 'ben')}
+            tok = {n: idp.token(n + '-sub', n, n.title(), roles=['spaceport-spaceadmin'])
+                   for n in ('ann', 'ben')}
             ids = {n: Client(b if n == 'ben' else a, tok[n]).me()['id'] for n in tok}
             r = Client(a, tok['ann']).call('POST', '/graph/v1.0/drives', {'name': 'Replicas'})
             project = r.json()['id']
