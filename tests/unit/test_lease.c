@@ -25,6 +25,10 @@
 
 static char admin_url[512], db_url[512];
 
+/* SQL: a pg_locks row is of the test database (the server may be serving
+ * other tests' databases at the same time). */
+#define THIS_DATABASE "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+
 /* Replaces the database of an admin URL (the path after the host) by
  * name, keeping any query. */
 static void url_with_database(const char *admin, const char *name, char *out, size_t len)
@@ -153,9 +157,10 @@ START_TEST(a_lost_lease_connection_drops_every_lease_and_another_takes_them)
     replica_open(&b);
     /* What a dead process leaves: its session ends, PostgreSQL frees its
      * locks. The holder's lease connection is ended from outside. */
-    ck_assert_int_eq(admin_query(db_url, "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
-                                         " WHERE locktype = 'advisory' AND granted"
-                                         " GROUP BY pid LIMIT 1"),
+    ck_assert_int_eq(admin_query(db_url,
+                                 "SELECT count(pg_terminate_backend(pid)) FROM pg_locks"
+                                 " WHERE locktype = 'advisory' AND granted AND " THIS_DATABASE
+                                 " GROUP BY pid LIMIT 1"),
                      SP_LEASE_COUNT);
     /* a notices at its next round and drops them all; whoever asks first
      * then takes each (a too, once it has connected again). */
@@ -170,26 +175,43 @@ START_TEST(a_lost_lease_connection_drops_every_lease_and_another_takes_them)
         ck_assert_int_eq(
             sp_store_lease_held(a.st, (sp_lease)l) + sp_store_lease_held(b.st, (sp_lease)l), 1);
     /* And PostgreSQL agrees: one session holds each lease's lock. */
-    ck_assert_int_eq(admin_query(db_url, "SELECT count(*) FROM pg_locks"
-                                         " WHERE locktype = 'advisory' AND granted"),
+    ck_assert_int_eq(admin_query(db_url,
+                                 "SELECT count(*) FROM pg_locks"
+                                 " WHERE locktype = 'advisory' AND granted AND " THIS_DATABASE),
                      SP_LEASE_COUNT);
     sp_store_close(a.st);
     sp_store_close(b.st);
 }
 END_TEST
 
-START_TEST(another_replicas_commit_moves_the_version_and_wakes_the_listeners)
+/* The store's own count of commits it knows of (its own and those it was
+ * told of), without the database's part of the data version. */
+static uint64_t local_version(replica *r)
+{
+    return atomic_load(&r->st->version);
+}
+
+/* Waits up to WAIT_MS for r's local version to pass v. */
+static int wait_local(replica *r, uint64_t v)
+{
+    int64_t deadline = sp_time_mono_ms() + WAIT_MS;
+    while (local_version(r) == v && sp_time_mono_ms() < deadline)
+        usleep(10000);
+    return local_version(r) != v;
+}
+
+START_TEST(another_replicas_notice_moves_the_version_and_wakes_the_listeners)
 {
     replica a, b;
     replica_open(&a);
     replica_open(&b);
     usleep(300 * 1000); /* both listening (each woke its listeners once on connecting) */
     int a_commits = atomic_load(&a.commits.n), b_commits = atomic_load(&b.commits.n);
-    uint64_t b_version = sp_store_data_version(b.st);
+    uint64_t b_version = local_version(&b);
 
     write_on(&a, 1, 1); /* events */
     ck_assert(wait_count(&b.commits.n, b_commits + 1));
-    ck_assert_uint_gt(sp_store_data_version(b.st), b_version);
+    ck_assert(wait_local(&b, b_version));
     usleep(300 * 1000);
     /* a's own notice does not wake its listeners a second time. */
     ck_assert_int_eq(atomic_load(&a.commits.n), a_commits + 1);
@@ -197,21 +219,37 @@ START_TEST(another_replicas_commit_moves_the_version_and_wakes_the_listeners)
     /* Data without events: b's listings are stale, nothing to read in the
      * log. */
     b_commits = atomic_load(&b.commits.n);
-    b_version = sp_store_data_version(b.st);
+    b_version = local_version(&b);
     write_on(&a, 0, 1);
-    int64_t deadline = sp_time_mono_ms() + WAIT_MS;
-    while (sp_store_data_version(b.st) == b_version && sp_time_mono_ms() < deadline)
-        usleep(10000);
-    ck_assert_uint_gt(sp_store_data_version(b.st), b_version);
+    ck_assert(wait_local(&b, b_version));
     usleep(300 * 1000);
     ck_assert_int_eq(atomic_load(&b.commits.n), b_commits);
 
     /* Bookkeeping nobody lists: no notice at all. */
-    b_version = sp_store_data_version(b.st);
+    b_version = local_version(&b);
     write_on(&a, 0, 0);
     usleep(500 * 1000);
-    ck_assert_uint_eq(sp_store_data_version(b.st), b_version);
+    ck_assert_uint_eq(local_version(&b), b_version);
+    ck_assert_int_eq(atomic_load(&b.commits.n), b_commits);
 
+    sp_store_close(a.st);
+    sp_store_close(b.st);
+}
+END_TEST
+
+START_TEST(another_replicas_commit_changes_the_data_version_before_its_notice)
+{
+    replica a, b;
+    replica_open(&a);
+    replica_open(&b);
+    sp_store_shared_stop(b.st); /* b hears no notice from here on */
+    uint64_t v = sp_store_data_version(b.st);
+    usleep(200 * 1000);
+    ck_assert_uint_eq(sp_store_data_version(b.st), v); /* nothing committed: listings stay */
+    write_on(&a, 0, 1);
+    ck_assert_uint_ne(sp_store_data_version(b.st), v); /* at once */
+    v = sp_store_data_version(b.st);
+    ck_assert_uint_eq(sp_store_data_version(b.st), v);
     sp_store_close(a.st);
     sp_store_close(b.st);
 }
@@ -223,15 +261,16 @@ START_TEST(a_listener_that_reconnects_acts_as_if_notified)
     replica_open(&a);
     usleep(300 * 1000);
     int commits = atomic_load(&a.commits.n);
-    uint64_t version = sp_store_data_version(a.st);
+    uint64_t version = local_version(&a);
     /* Notices sent while it was away are lost: on reconnecting it wakes
      * everything to read the database again. */
     ck_assert_int_eq(admin_query(db_url, "SELECT count(pg_terminate_backend(pid))"
                                          " FROM pg_stat_activity"
-                                         " WHERE application_name = 'spaceport-listen'"),
+                                         " WHERE application_name = 'spaceport-listen'"
+                                         " AND datname = current_database()"),
                      1);
     ck_assert(wait_count(&a.commits.n, commits + 1));
-    ck_assert_uint_gt(sp_store_data_version(a.st), version);
+    ck_assert(wait_local(&a, version));
     sp_store_close(a.st);
 }
 END_TEST
@@ -290,7 +329,8 @@ int main(void)
         tcase_set_timeout(tc, 30);
         tcase_add_test(tc, one_replica_holds_every_lease_and_hands_them_over_when_it_closes);
         tcase_add_test(tc, a_lost_lease_connection_drops_every_lease_and_another_takes_them);
-        tcase_add_test(tc, another_replicas_commit_moves_the_version_and_wakes_the_listeners);
+        tcase_add_test(tc, another_replicas_notice_moves_the_version_and_wakes_the_listeners);
+        tcase_add_test(tc, another_replicas_commit_changes_the_data_version_before_its_notice);
         tcase_add_test(tc, a_listener_that_reconnects_acts_as_if_notified);
         suite_add_tcase(s, tc);
     } else {
