@@ -41,10 +41,10 @@ def start_replicas(nats, idp, db_url):
     URL, one instance key (copied from the first replica's data directory,
     where it made it, before the others start)."""
     replicas = [Spaceport(nats_url=nats.url, issuers=idp.url,
-                          env={'SPACEPORT_LOG_LEVEL': 'info', 'SPACEPORT_SSE_KEEPALIVE': '1s'})
+                          env={'SPACEPORT_LOG_LEVEL': 'info', 'SPACEPORT_SSE_KEEPALIVE': '1s',
+                               'SPACEPORT_DATABASE_URL': db_url})
                 for _ in range(REPLICAS)]
     for sp in replicas:
-        sp.env['SPACEPORT_DATABASE_URL'] = db_url
         sp.env['SPACEPORT_PUBLIC_URL'] = replicas[0].url
     replicas[0].start()
     for sp in replicas[1:]:
@@ -196,7 +196,7 @@ def check_storage_changes(t, replicas, nats, project):
          {k: info.get(k) for k in ('num_ack_pending', 'num_pending', 'num_waiting')})
 
 
-def check_takeover(t, replicas, nats, tok, ids, project, db_url):
+def check_takeover(t, replicas, nats, tok, ids, project):
     """kill -9 of the relay's holder during a burst of shares through the
     others: another replica holds the lease within 3 s, and every event,
     committed before or after, is in the stream exactly once."""
@@ -246,11 +246,8 @@ def check_takeover(t, replicas, nats, tok, ids, project, db_url):
     check_leases(t, others, 'after the kill')
     drained = wait_until(lambda: others[0].metric('spaceport_events_backlog') == 0, 30)
     t.ok(drained, 'the outbox drains on the new holder')
-    with db_connect(db_url) as con, con.cursor() as cur:
-        cur.execute("SELECT id, data FROM events WHERE type = 'spaceport.share.created'")
-        rows = cur.fetchall()
-        cur.execute('SELECT id FROM events')
-        event_ids = set(r[0] for r in cur.fetchall())
+    rows = others[0].db_rows("SELECT id, data FROM events WHERE type = 'spaceport.share.created'")
+    event_ids = set(r[0] for r in others[0].db_rows('SELECT id FROM events'))
     share_events = {}
     for eid, data in rows:
         share_events.setdefault(json.loads(data).get('shareId'), []).append(eid)
@@ -272,29 +269,8 @@ def check_takeover(t, replicas, nats, tok, ids, project, db_url):
          'the %d acknowledged shares\' events are all in the stream' % len(burst_ids))
 
 
-def db_connect(url):
-    import psycopg2
-    return psycopg2.connect(url)
-
-
-def new_database():
-    """A fresh database on the run's PostgreSQL: the harness's, or made here
-    when the harness has none."""
-    if hasattr(harness, 'new_pg_database'):
-        return harness.new_pg_database()
-    import psycopg2
-    admin = os.environ['SPACEPORT_TEST_PG_URL']
-    name = 'sp_replicas_%s' % uuid.uuid4().hex[:12]
-    con = psycopg2.connect(admin)
-    con.autocommit = True
-    con.cursor().execute('CREATE DATABASE %s' % name)
-    con.close()
-    u = urllib.parse.urlsplit(admin)
-    return urllib.parse.urlunsplit((u.scheme, u.netloc, '/' + name, u.query, ''))
-
-
 def main(t):
-    db_url = new_database()
+    db_url = harness.new_pg_database()
     with Nats() as nats, Issuer() as idp:
         replicas = start_replicas(nats, idp, db_url)
         try:
@@ -311,7 +287,7 @@ def main(t):
             check_resume(t, b, tok, seen_a)
             check_listing(t, a, b, tok)
             check_storage_changes(t, replicas, nats, project)
-            check_takeover(t, replicas, nats, tok, ids, project, db_url)
+            check_takeover(t, replicas, nats, tok, ids, project)
         finally:
             for sp in replicas:
                 sp.stop()
@@ -319,7 +295,7 @@ def main(t):
 
 
 if __name__ == '__main__':
-    if not os.environ.get('SPACEPORT_TEST_PG_URL'):
+    if harness.pg_admin_url() is None:
         print('1..0 # SKIP no PostgreSQL for this run (SPACEPORT_TEST_PG_URL unset)')
         sys.exit(0)
     TAP().run(main)
