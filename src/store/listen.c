@@ -94,8 +94,11 @@ static PGconn *subscribe(sp_store *st)
         return NULL;
     PGresult *res = PQexec(pg, "LISTEN " SP_STORE_CHANNEL);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok)
-        sp_warn("store", "cannot listen for the other replicas' commits: %s", PQerrorMessage(pg));
+    if (!ok) {
+        const char *why = PQerrorMessage(pg);
+        sp_warn("store", "cannot listen for the other replicas' commits: %.*s",
+                (int)strcspn(why, "\n"), why);
+    }
     PQclear(res);
     if (!ok) {
         PQfinish(pg);
