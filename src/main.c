@@ -458,7 +458,7 @@ static int cmd_serve(int argc, char **argv)
         goto fail_shared;
 
     if (register_metrics(&metrics, store, auth, relay, consumer, federation, webhooks, keeper) < 0)
-        goto fail_keeper;
+        goto fail_shared;
 
     sp_api api = {.cfg = &cfg,
                   .store = store,
