@@ -115,6 +115,8 @@ struct sp_store {
      * (PostgreSQL; on SQLite every lease is held), and who to wake when
      * one is taken. */
     _Atomic uint64_t lease_term[SP_LEASE_COUNT];
+    _Atomic uint64_t lease_terms_drawn; /* terms are drawn from one count: never reused */
+    _Atomic uint64_t versions_unread;   /* listen.c: versions given when none could be read */
     struct {
         void (*fn)(void *ctx);
         void *ctx;

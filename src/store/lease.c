@@ -11,9 +11,9 @@
  * loses its connection, the server frees its locks, and another replica
  * takes them at its next round: within about a second.
  *
- * A lease is no fence: a holder whose connection died keeps working until
- * its next round (at most SP_LEASE_ANSWER_MS later) while another may have
- * begun. The work is built for that, as for a crash: the relay's copies
+ * A lease is no fence: a holder whose connection died goes on with the
+ * work in hand until its next round notices (within SP_LEASE_ROUND_MS and
+ * SP_LEASE_ANSWER_MS), while another may have begun. The work is built for that, as for a crash: the relay's copies
  * carry the event id the stream drops repeats by, and a sender's outcome
  * is recorded before it goes on, so at worst one request is made twice.
  */
@@ -41,10 +41,6 @@
 
 static const char *const lease_names[SP_LEASE_COUNT] = {"relay", "federation", "webhooks",
                                                         "sweeper"};
-
-/* Terms are drawn from one counter, so that a lease taken again never has
- * the term it had before. */
-static _Atomic uint64_t terms_drawn;
 
 int sp_store_lease_held(sp_store *st, sp_lease l)
 {
@@ -100,7 +96,8 @@ void sp_store__shared_wait(sp_store *st, int64_t ms)
 /* Records lease l taken and wakes its worker. */
 static void take(sp_store *st, sp_lease l)
 {
-    atomic_store(&st->lease_term[l], atomic_fetch_add(&terms_drawn, 1) + 1);
+    /* A lease taken again never has the term it had before. */
+    atomic_store(&st->lease_term[l], atomic_fetch_add(&st->lease_terms_drawn, 1) + 1);
     sp_info("lease", "this replica took the %s lease", lease_names[l]);
     for (int i = 0; i < st->lease_listener_count[l]; i++)
         st->lease_listeners[l][i].fn(st->lease_listeners[l][i].ctx);

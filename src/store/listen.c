@@ -40,10 +40,6 @@
 /* The current snapshot, as text ("xmin:xmax:xip,..."). */
 static const char SQL_SNAPSHOT[] = "SELECT CAST(pg_current_snapshot() AS TEXT)";
 
-/* Versions given when the snapshot cannot be read: each one new, so that
- * nothing kept is served on the strength of it. */
-static _Atomic uint64_t unread;
-
 uint64_t sp_store__pg_data_version(sp_store *st, uint64_t local)
 {
     sp_conn *r = sp_store__reader(st);
@@ -52,8 +48,8 @@ uint64_t sp_store__pg_data_version(sp_store *st, uint64_t local)
     uint64_t h = 14695981039346656037ull; /* FNV-1a, 64 bits */
     for (const char *p = text; p && *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    if (!text)
-        h = ~atomic_fetch_add(&unread, 1);
+    if (!text) /* each one new: nothing kept is served on the strength of it */
+        h = ~atomic_fetch_add(&st->versions_unread, 1);
     sp_store__done(s);
     return h ^ (local * 0x9e3779b97f4a7c15ull);
 }
