@@ -5,7 +5,8 @@ seconds when its holder is killed with kill -9 (the events committed
 meanwhile reach the stream exactly once); a share made through one replica
 reaches a change stream held on another (p50 and p99 printed); Last-Event-ID
 resumes on another replica; a listing on one replica shows a write made on
-another at once; storage change events are applied once per instance.
+another at once; storage change events are applied once per instance, and
+a webhook subscription is told of each once.
 
 PostgreSQL whatever the backend of the run: skipped when the run has no
 server (SPACEPORT_TEST_PG_URL unset)."""
@@ -24,6 +25,7 @@ import harness
 from harness import TAP, Client, Issuer, Nats, Spaceport, wait_until
 from natsclient import NatsClient
 from sse import Stream
+from test_webhooks import Receiver, etags, subscribe
 
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 LEASES = ('relay', 'federation', 'webhooks', 'sweeper')
@@ -36,13 +38,14 @@ def lease_holders(replicas, lease):
             if sp.proc and sp.metric('spaceport_lease_held{lease="%s"}' % lease) == 1]
 
 
-def start_replicas(nats, idp, db_url):
+def start_replicas(nats, idp, db_url, rx):
     """REPLICAS replicas of one instance: one database, one bus, one public
     URL, one instance key (copied from the first replica's data directory,
     where it made it, before the others start)."""
     replicas = [Spaceport(nats_url=nats.url, issuers=idp.url,
                           env={'SPACEPORT_LOG_LEVEL': 'info', 'SPACEPORT_SSE_KEEPALIVE': '1s',
-                               'SPACEPORT_DATABASE_URL': db_url})
+                               'SPACEPORT_DATABASE_URL': db_url,
+                               'SPACEPORT_WEBHOOK_HOSTS': '127.0.0.1:%d' % rx.port})
                 for _ in range(REPLICAS)]
     for sp in replicas:
         sp.env['SPACEPORT_PUBLIC_URL'] = replicas[0].url
@@ -159,9 +162,10 @@ def check_listing(t, a, b, tok):
          '(30 times, cached listing just before)', stale[:5])
 
 
-def check_storage_changes(t, replicas, nats, project):
+def check_storage_changes(t, replicas, nats, project, rx):
     """N storage change events, published once each, applied once in all
-    through the one durable consumer the replicas share."""
+    through the one durable consumer the replicas share; and notified once
+    to a webhook subscription (one replica sends)."""
     def applied():
         return sum(sp.metric('spaceport_storage_changes_total{outcome="applied"}') or 0
                    for sp in replicas)
@@ -194,6 +198,14 @@ def check_storage_changes(t, replicas, nats, project):
          info.get('num_ack_pending') == 0 and info.get('num_pending') == 0,
          'the shared durable has nothing pending or unacknowledged',
          {k: info.get(k) for k in ('num_ack_pending', 'num_pending', 'num_waiting')})
+    want = set('etag-%d' % i for i in range(n))
+    wait_until(lambda: want <= set(etags(rx.items('/ann'))), 15)
+    time.sleep(1.5)  # a second sender would have sent by now
+    sent = [e for e in etags(rx.items('/ann')) if e in want]
+    t.ok(sorted(sent) == sorted(want),
+         'a webhook subscription is told of each of the %d changes exactly once, though every '
+         'replica heard of them' % n,
+         {'told': len(sent), 'distinct': len(set(sent)), 'missing': sorted(want - set(sent))[:5]})
 
 
 def check_takeover(t, replicas, nats, tok, ids, project):
@@ -271,8 +283,8 @@ def check_takeover(t, replicas, nats, tok, ids, project):
 
 def main(t):
     db_url = harness.new_pg_database()
-    with Nats() as nats, Issuer() as idp:
-        replicas = start_replicas(nats, idp, db_url)
+    with Nats() as nats, Issuer() as idp, Receiver() as rx:
+        replicas = start_replicas(nats, idp, db_url, rx)
         try:
             a, b = replicas[0], replicas[1]
             t.ok(all(sp.request('GET', '/readyz').status == 200 for sp in replicas),
@@ -283,10 +295,12 @@ def main(t):
             ids = {n: Client(b if n == 'ben' else a, tok[n]).me()['id'] for n in tok}
             r = Client(a, tok['ann']).call('POST', '/graph/v1.0/drives', {'name': 'Replicas'})
             project = r.json()['id']
+            r = subscribe(Client(b, tok['ann']), 'drives/' + project, rx.url + '/ann')
+            t.eq(r.status, 201, 'a webhook subscription on the drive, made through replica B')
             seen_a = check_cross_stream(t, a, b, tok, ids, project)
             check_resume(t, b, tok, seen_a)
             check_listing(t, a, b, tok)
-            check_storage_changes(t, replicas, nats, project)
+            check_storage_changes(t, replicas, nats, project, rx)
             check_takeover(t, replicas, nats, tok, ids, project)
         finally:
             for sp in replicas:
