@@ -63,12 +63,15 @@ int sp_store_members_list(sp_store *st, int64_t drive_seq, sp_member_fn fn, void
 static const char SQL_DRIVE_BY_ID[] = "SELECT seq, name FROM drives WHERE id = ?";
 static const char SQL_USER_SEQ[] = "SELECT seq, display_name FROM users WHERE id = ?";
 static const char SQL_GROUP_SEQ[] = "SELECT seq, name FROM groups WHERE id = ?";
+/* A second membership of the same user (or group) is no row, not an
+ * error: on PostgreSQL a failed statement would abort the transaction,
+ * and an existing member is an everyday answer (409), not a failure. */
 static const char SQL_MEMBER_ADD[] =
     "INSERT INTO members (user_seq, drive_seq, id, role, expires_at, created_at)"
-    " VALUES (?, ?, ?, ?, nullif(?, 0), ?)";
+    " VALUES (?, ?, ?, ?, nullif(?, 0), ?) ON CONFLICT (user_seq, drive_seq) DO NOTHING";
 static const char SQL_GROUP_ADD[] =
     "INSERT INTO drive_groups (group_seq, drive_seq, id, role, expires_at, created_at)"
-    " VALUES (?, ?, ?, ?, nullif(?, 0), ?)";
+    " VALUES (?, ?, ?, ?, nullif(?, 0), ?) ON CONFLICT (group_seq, drive_seq) DO NOTHING";
 static const char SQL_GROUP_BY_PERM[] =
     "SELECT g.group_seq, g.role, gr.id FROM drive_groups g JOIN groups gr ON gr.seq = g.group_seq"
     " WHERE g.id = ?1 AND g.drive_seq = ?2 AND (g.expires_at IS NULL OR g.expires_at > ?3)";
@@ -337,8 +340,9 @@ static int add_member(sp_store *st, const sp_user *actor, const char *drive_id,
     sp_db_bind_int64(s, 6, sp_time_now_ms());
     int step = sp_db_step(s);
     sp_store__done(s);
-    if (step != SP_DB_DONE) {
-        rc = sp_store__err(w, step, "add member"); /* CONFLICT when already a member */
+    if (step != SP_DB_DONE || sp_db_changes(w->db) == 0) {
+        rc = step != SP_DB_DONE ? sp_store__err(w, step, "add member")
+                                : SP_ERR_CONFLICT; /* already a member */
         goto fail;
     }
     member_who who = {
