@@ -11,7 +11,10 @@
 #ifndef SP_CONFIG_H
 #define SP_CONFIG_H
 
+#include "auth/auth.h"
+#include "events/bus.h"
 #include "util/log.h"
+#include "util/strlist.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -19,13 +22,10 @@
 /* Longest accepted value of one variable; configuration is short text. */
 #define SP_CONFIG_VALUE_MAX 4096
 /* Most entries in one comma list (issuers, instances, NATS URLs). */
-#define SP_CONFIG_LIST_MAX 32
+#define SP_CONFIG_LIST_MAX SP_STRLIST_MAX
 
 /* A comma-separated list, owned by the config. */
-typedef struct sp_config_list {
-    char *items[SP_CONFIG_LIST_MAX];
-    size_t count;
-} sp_config_list;
+typedef sp_strlist sp_config_list;
 
 /* One e-mail domain mapped to the issuer that serves it (WebFinger). */
 typedef struct sp_config_domain_issuer {
@@ -97,6 +97,11 @@ int sp_config_load(sp_config *cfg, sp_config_getenv env, void *env_ctx, int argc
 
 /* Releases everything the config owns. Safe on a zeroed config. */
 void sp_config_free(sp_config *cfg);
+
+/* The modules' own options, read from cfg (which they point into: valid
+ * while cfg is). */
+sp_auth_options sp_config_auth_options(const sp_config *cfg);
+sp_bus_options sp_config_bus_options(const sp_config *cfg);
 
 /* Returns non-zero when host (without port or brackets) is a loopback name:
  * localhost, 127.0.0.0/8 or ::1. */

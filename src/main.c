@@ -30,6 +30,7 @@
 #include "util/err.h"
 #include "util/httpsig.h"
 #include "util/log.h"
+#include "util/metrics.h"
 #include "util/time.h"
 
 #include <curl/curl.h>
@@ -141,6 +142,44 @@ static int load_config(sp_config *cfg, int argc, char **argv, unsigned flags)
     }
     sp_log_set_level(cfg->log_level);
     return 0;
+}
+
+/* /metrics: each module's figures, through the registry the API reads
+ * (util/metrics.h); the adapters give each module's function the
+ * registry's signature. */
+#define SP_METRICS_ADAPTER(name, type, fn)                                                       \
+    static int name(void *ctx, sp_buf *out)                                                       \
+    {                                                                                             \
+        return fn((type *)ctx, out);                                                              \
+    }
+SP_METRICS_ADAPTER(store_metrics, sp_store, sp_store_metrics)
+SP_METRICS_ADAPTER(auth_metrics, sp_auth, sp_auth_metrics)
+SP_METRICS_ADAPTER(relay_metrics, sp_relay, sp_relay_metrics)
+SP_METRICS_ADAPTER(consumer_metrics, sp_consumer, sp_consumer_metrics)
+SP_METRICS_ADAPTER(federation_metrics, sp_federation, sp_federation_metrics)
+SP_METRICS_ADAPTER(webhooks_metrics, sp_webhooks, sp_webhooks_metrics)
+SP_METRICS_ADAPTER(keeper_metrics, sp_keeper, sp_keeper_metrics)
+
+/* Registers the modules' metrics (those running: relay, consumer and
+ * federation may be NULL; webhooks and keeper report zeros then). */
+static int register_metrics(sp_metrics *m, sp_store *store, sp_auth *auth, sp_relay *relay,
+                            sp_consumer *consumer, sp_federation *federation,
+                            sp_webhooks *webhooks, sp_keeper *keeper)
+{
+    int rc = sp_metrics_add(m, store_metrics, store);
+    if (rc == 0)
+        rc = sp_metrics_add(m, auth_metrics, auth);
+    if (rc == 0 && relay)
+        rc = sp_metrics_add(m, relay_metrics, relay);
+    if (rc == 0 && consumer)
+        rc = sp_metrics_add(m, consumer_metrics, consumer);
+    if (rc == 0 && federation)
+        rc = sp_metrics_add(m, federation_metrics, federation);
+    if (rc == 0)
+        rc = sp_metrics_add(m, webhooks_metrics, webhooks);
+    if (rc == 0)
+        rc = sp_metrics_add(m, keeper_metrics, keeper);
+    return rc;
 }
 
 static int open_store(const sp_config *cfg, sp_store **out)
@@ -356,6 +395,7 @@ static int cmd_serve(int argc, char **argv)
     sp_router *router = NULL;
     sp_listcache *listcache = NULL;
     sp_http_server *server = NULL;
+    sp_metrics metrics = {0};
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         goto fail_curl;
@@ -363,9 +403,11 @@ static int cmd_serve(int argc, char **argv)
         goto fail_nats;
     if (open_store(&cfg, &store) < 0)
         goto fail_store;
-    if (hold_jobs_for_tests(store) < 0 || sp_bus_open(&cfg, &bus) < 0)
+    sp_bus_options bus_opt = sp_config_bus_options(&cfg);
+    if (hold_jobs_for_tests(store) < 0 || sp_bus_open(&bus_opt, &bus) < 0)
         goto fail_bus;
-    if (sp_auth_create(&cfg, &auth) < 0)
+    sp_auth_options auth_opt = sp_config_auth_options(&cfg);
+    if (sp_auth_create(&auth_opt, &auth) < 0)
         goto fail_auth;
     if (load_instance_keys(&cfg, &instance_key, &instance_key_previous) < 0 ||
         sp_discovery_create((const char *const *)cfg.trusted_instances.items,
@@ -381,30 +423,39 @@ static int cmd_serve(int argc, char **argv)
         goto fail_hub;
     if (sp_consumer_start(store, bus, &consumer) < 0)
         goto fail_consumer;
-    if (sp_federation_start(store, &cfg, discovery, instance_key, &federation) < 0 ||
+    const char *local_domains[SP_CONFIG_LIST_MAX];
+    for (size_t i = 0; i < cfg.domain_issuer_count && i < SP_CONFIG_LIST_MAX; i++)
+        local_domains[i] = cfg.domain_issuers[i].domain;
+    sp_federation_options fed_opt = {.trusted = &cfg.trusted_instances,
+                                     .public_url = cfg.public_url,
+                                     .dav_url = cfg.dav_url,
+                                     .local_domains = local_domains,
+                                     .local_domain_count = cfg.domain_issuer_count};
+    if (sp_federation_start(store, &fed_opt, discovery, instance_key, &federation) < 0 ||
         (federation && sp_store_on_commit(store, sp_federation_wake, federation) < 0))
         goto fail_federation;
-    if (sp_webhooks_start(store, &cfg, instance_key, &webhooks) < 0 ||
+    if (sp_webhooks_start(store, &cfg.trusted_instances, &cfg.webhook_hosts, instance_key,
+                          &webhooks) < 0 ||
         sp_store_on_commit(store, sp_webhooks_wake, webhooks) < 0)
         goto fail_webhooks;
-    if (sp_keeper_start(store, &cfg, instance_key, remote_sub_lifetime_ms, &keeper) < 0 ||
+    if (sp_keeper_start(store, &cfg.trusted_instances, instance_key, remote_sub_lifetime_ms,
+                        &keeper) < 0 ||
         (keeper && sp_store_on_commit(store, sp_keeper_wake, keeper) < 0))
+        goto fail_keeper;
+
+    if (register_metrics(&metrics, store, auth, relay, consumer, federation, webhooks, keeper) < 0)
         goto fail_keeper;
 
     sp_api api = {.cfg = &cfg,
                   .store = store,
                   .bus = bus,
                   .auth = auth,
-                  .relay = relay,
                   .hub = hub,
-                  .consumer = consumer,
-                  .federation = federation,
                   .instance_key = instance_key,
                   .instance_key_previous = instance_key_previous,
                   .peers = peers,
                   .discovery = discovery,
-                  .webhooks = webhooks,
-                  .keeper = keeper,
+                  .metrics = &metrics,
                   .remote_sub_lifetime_ms = remote_sub_lifetime_ms,
                   .started_ms = sp_time_now_ms()};
     listcache = sp_listcache_new();

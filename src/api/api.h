@@ -8,11 +8,7 @@
 #include "auth/auth.h"
 #include "config.h"
 #include "events/bus.h"
-#include "events/consumer.h"
-#include "events/federation.h"
 #include "events/hub.h"
-#include "events/relay.h"
-#include "events/webhooks.h"
 #include "http/http.h"
 #include "store/store.h"
 
@@ -24,18 +20,16 @@ typedef struct sp_api {
     sp_store *store;
     sp_bus *bus;
     sp_auth *auth;
-    sp_relay *relay;                /* for /metrics; may be NULL */
     sp_hub *hub;                    /* change streams; may be NULL */
     struct sp_listcache *listcache; /* rendered listings; may be NULL */
-    sp_consumer *consumer;          /* for /metrics; may be NULL */
-    sp_federation *federation;      /* for /metrics; NULL without trusted instances */
+    /* The other modules' metrics, which /metrics serves after the API's
+     * own (util/metrics.h); may be NULL. */
+    const struct sp_metrics *metrics;
     /* This instance's signing key and the one being retired (NULL when
      * none): both published in the OCM discovery (util/httpsig.h). */
     const struct sp_httpsig_key *instance_key, *instance_key_previous;
     struct sp_peers *peers;         /* trusted instances' signatures (auth/peers.h) */
     struct sp_discovery *discovery; /* trusted instances' OCM discovery (util/discovery.h) */
-    sp_webhooks *webhooks;          /* for /metrics; may be NULL */
-    struct sp_keeper *keeper;       /* for /metrics; NULL without trusted instances */
     int64_t remote_sub_lifetime_ms; /* asked of hosting instances (events/keeper.h) */
     int64_t started_ms;             /* wall clock at start, for /metrics */
     /* Lookups at other instances in flight (remote.c): in all, and at each

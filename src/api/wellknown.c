@@ -3,9 +3,9 @@
  */
 #include "api/internal.h"
 #include "auth/peers.h"
-#include "events/keeper.h"
 
 #include "util/buf.h"
+#include "util/metrics.h"
 #include "util/err.h"
 #include "util/time.h"
 
@@ -54,20 +54,8 @@ static void metrics(sp_http_req *req, void *ctx)
                            sp_bus_connected(api->bus) ? 1 : 0, (double)api->started_ms / 1000.0);
     if (rc == 0)
         rc = sp_http_metrics(sp_http_server_of(req), &out);
-    if (rc == 0)
-        rc = sp_store_metrics(api->store, &out);
-    if (rc == 0)
-        rc = sp_auth_metrics(api->auth, &out);
-    if (rc == 0 && api->relay)
-        rc = sp_relay_metrics(api->relay, &out);
-    if (rc == 0 && api->consumer)
-        rc = sp_consumer_metrics(api->consumer, &out);
-    if (rc == 0 && api->federation)
-        rc = sp_federation_metrics(api->federation, &out);
-    if (rc == 0)
-        rc = sp_webhooks_metrics(api->webhooks, &out);
-    if (rc == 0)
-        rc = sp_keeper_metrics(api->keeper, &out);
+    if (rc == 0 && api->metrics)
+        rc = sp_metrics_render(api->metrics, &out);
     if (rc == 0)
         rc = sp_api__dav_metrics(api, &out);
     if (rc == 0 && api->peers) {

@@ -62,7 +62,7 @@ struct sp_auth {
     char *roles_claim;
     char *groups_claim;
     size_t n_issuers;
-    sp_issuer issuers[SP_CONFIG_LIST_MAX];
+    sp_issuer issuers[SP_STRLIST_MAX];
     sp_auth_cache *cache; /* NULL with SP_AUTH_NO_CACHE */
 
     pthread_mutex_t lock;
@@ -87,26 +87,27 @@ static void abs_mono(int64_t mono_ms, struct timespec *ts)
 /* --- create / destroy --- */
 
 /* Returns non-zero when list holds url exactly. */
-static int listed(const sp_config_list *list, const char *url)
+static int listed(const sp_strlist *list, const char *url)
 {
-    for (size_t j = 0; j < list->count; j++)
+    for (size_t j = 0; list && j < list->count; j++)
         if (strcmp(list->items[j], url) == 0)
             return 1;
     return 0;
 }
 
-static int copy_config(sp_auth *a, const sp_config *cfg)
+static int copy_options(sp_auth *a, const sp_auth_options *opt)
 {
-    if (cfg->oidc_audience && !(a->audience = strdup(cfg->oidc_audience)))
+    if (opt->audience && !(a->audience = strdup(opt->audience)))
         return SP_ERR_NOMEM;
-    a->user_claim = strdup(cfg->user_claim ? cfg->user_claim : "preferred_username");
-    a->roles_claim = strdup(cfg->roles_claim ? cfg->roles_claim : "roles");
-    a->groups_claim = strdup(cfg->groups_claim ? cfg->groups_claim : "groups");
+    a->user_claim = strdup(opt->user_claim ? opt->user_claim : "preferred_username");
+    a->roles_claim = strdup(opt->roles_claim ? opt->roles_claim : "roles");
+    a->groups_claim = strdup(opt->groups_claim ? opt->groups_claim : "groups");
     if (!a->user_claim || !a->roles_claim || !a->groups_claim)
         return SP_ERR_NOMEM;
-    for (size_t i = 0; i < cfg->oidc_issuers.count && i < SP_CONFIG_LIST_MAX; i++) {
+    size_t n = opt->issuers ? opt->issuers->count : 0;
+    for (size_t i = 0; i < n && i < SP_STRLIST_MAX; i++) {
         sp_issuer *is = &a->issuers[i];
-        if (!(is->url = strdup(cfg->oidc_issuers.items[i])))
+        if (!(is->url = strdup(opt->issuers->items[i])))
             return SP_ERR_NOMEM;
         snprintf(is->error, sizeof is->error, "not fetched yet");
         is->retry_ms = SP_AUTH_RETRY_MIN_MS;
@@ -114,9 +115,8 @@ static int copy_config(sp_auth *a, const sp_config *cfg)
          * the operator names see them. Unnamed, the only issuer does; of
          * several, none, since sending a token to each would show every
          * issuer the tokens meant for the others. */
-        is->opaque = cfg->opaque_issuers_set ? listed(&cfg->opaque_issuers, is->url)
-                                             : cfg->oidc_issuers.count == 1;
-        is->email_trusted = listed(&cfg->email_verified_issuers, is->url);
+        is->opaque = opt->opaque_issuers ? listed(opt->opaque_issuers, is->url) : n == 1;
+        is->email_trusted = listed(opt->email_verified_issuers, is->url);
         a->n_issuers++;
     }
     return 0;
@@ -336,13 +336,13 @@ static void *refresh_main(void *arg)
     return NULL;
 }
 
-int sp_auth_create(const sp_config *cfg, sp_auth **out)
+int sp_auth_create(const sp_auth_options *opt, sp_auth **out)
 {
     *out = NULL;
     sp_auth *a = auth_alloc();
     if (!a)
         return SP_ERR_NOMEM;
-    int rc = copy_config(a, cfg);
+    int rc = copy_options(a, opt);
     if (rc == 0)
         rc = sp_auth__cache_create(SP_AUTH_CACHE_ENTRIES, &a->cache);
     if (rc < 0)
@@ -359,14 +359,14 @@ fail:
     return rc;
 }
 
-int sp_auth__create_static(const sp_config *cfg, const char *const *jwks, size_t n, unsigned flags,
+int sp_auth__create_static(const sp_auth_options *opt, const char *const *jwks, size_t n, unsigned flags,
                            sp_auth **out)
 {
     *out = NULL;
     sp_auth *a = auth_alloc();
     if (!a)
         return SP_ERR_NOMEM;
-    int rc = copy_config(a, cfg);
+    int rc = copy_options(a, opt);
     if (rc == 0 && !(flags & SP_AUTH_NO_CACHE))
         rc = sp_auth__cache_create(SP_AUTH_CACHE_ENTRIES, &a->cache);
     for (size_t i = 0; rc == 0 && i < a->n_issuers && i < n; i++) {
@@ -562,7 +562,7 @@ done:
  */
 static int verify_opaque(sp_auth *a, const char *token, sp_identity *id)
 {
-    char *endpoints[SP_CONFIG_LIST_MAX] = {0};
+    char *endpoints[SP_STRLIST_MAX] = {0};
     int rc = SP_ERR_NOMEM;
     int allowed = 0;
     for (size_t i = 0; i < a->n_issuers; i++)

@@ -11,7 +11,7 @@
 #ifndef SP_AUTH_H
 #define SP_AUTH_H
 
-#include "config.h"
+#include "util/strlist.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -56,13 +56,26 @@ typedef struct sp_identity {
 
 typedef struct sp_auth sp_auth;
 
+/* What the verifier is told (SPACEPORT_OIDC_*, SPACEPORT_*_CLAIM). */
+typedef struct sp_auth_options {
+    const sp_strlist *issuers; /* the trusted issuers, exact URLs */
+    const char *audience;      /* NULL: aud not checked */
+    /* The claims naming the user, their roles and groups; NULL: the
+     * defaults, preferred_username, roles and groups. */
+    const char *user_claim, *roles_claim, *groups_claim;
+    /* The issuers that may be asked about opaque tokens; NULL: the only
+     * issuer when there is one, none of several. */
+    const sp_strlist *opaque_issuers;
+    const sp_strlist *email_verified_issuers; /* may be NULL: none */
+} sp_auth_options;
+
 /*
- * Creates the verifier for cfg's issuers (cfg borrowed for the call; what is
- * needed is copied) and starts fetching discovery and keys in the
- * background. An issuer that is down does not fail this call. Returns 0 and
- * a new handle, or SP_ERR_NOMEM.
+ * Creates the verifier for opt's issuers (opt borrowed for the call; what
+ * is needed is copied) and starts fetching discovery and keys in the
+ * background. An issuer that is down does not fail this call. Returns 0
+ * and a new handle, or SP_ERR_NOMEM.
  */
-int sp_auth_create(const sp_config *cfg, sp_auth **out);
+int sp_auth_create(const sp_auth_options *opt, sp_auth **out);
 
 /*
  * Verifies token (the text after "Bearer "). Returns 0 and fills *id, or

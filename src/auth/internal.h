@@ -466,13 +466,13 @@ int sp_auth__fetch(const char *url, const char *bearer, const atomic_int *cancel
 #define SP_AUTH_NO_CACHE 1u /* every verification does the full work */
 
 /*
- * For tests and benchmarks: a verifier whose issuers (cfg's, in order) use
+ * For tests and benchmarks: a verifier whose issuers (opt's, in order) use
  * the given JWK Set texts (jwks[i] for issuer i; NULL = unreachable) instead
  * of fetched ones, with no background thread and no userinfo endpoint.
  * Returns 0 and a new handle, SP_ERR_INVALID (a JWKS did not parse) or
  * SP_ERR_NOMEM.
  */
-int sp_auth__create_static(const sp_config *cfg, const char *const *jwks, size_t n, unsigned flags,
+int sp_auth__create_static(const sp_auth_options *opt, const char *const *jwks, size_t n, unsigned flags,
                            sp_auth **out);
 
 #endif

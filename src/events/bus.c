@@ -323,19 +323,19 @@ static void on_closed(natsConnection *nc, void *closure)
     pthread_mutex_unlock(&bus->lock);
 }
 
-static int build_options(sp_bus *bus, const sp_config *cfg, const char *embedded_url, int retry)
+static int build_options(sp_bus *bus, const sp_bus_options *opt, const char *embedded_url, int retry)
 {
     natsOptions_Destroy(bus->opts);
     bus->opts = NULL;
     natsStatus s = natsOptions_Create(&bus->opts);
     if (s != NATS_OK)
         return SP_ERR_NOMEM;
-    const char *urls[SP_CONFIG_LIST_MAX];
+    const char *urls[SP_STRLIST_MAX];
     int n = 0;
     if (embedded_url)
         urls[n++] = embedded_url;
-    for (size_t i = 0; i < cfg->nats_urls.count; i++)
-        urls[n++] = cfg->nats_urls.items[i];
+    for (size_t i = 0; opt->urls && i < opt->urls->count; i++)
+        urls[n++] = opt->urls->items[i];
     s = natsOptions_SetServers(bus->opts, urls, n);
     if (s == NATS_OK)
         s = natsOptions_SetName(bus->opts, "spaceport");
@@ -351,17 +351,17 @@ static int build_options(sp_bus *bus, const sp_config *cfg, const char *embedded
         s = natsOptions_SetReconnectedCB(bus->opts, on_reconnected, bus);
     if (s == NATS_OK)
         s = natsOptions_SetClosedCB(bus->opts, on_closed, bus);
-    if (s == NATS_OK && cfg->nats_user)
-        s = natsOptions_SetUserInfo(bus->opts, cfg->nats_user, cfg->nats_password);
-    if (s == NATS_OK && cfg->nats_creds)
-        s = natsOptions_SetUserCredentialsFromFiles(bus->opts, cfg->nats_creds, NULL);
-    if (s == NATS_OK && (cfg->nats_tls_ca || cfg->nats_tls_cert)) {
+    if (s == NATS_OK && opt->user)
+        s = natsOptions_SetUserInfo(bus->opts, opt->user, opt->password);
+    if (s == NATS_OK && opt->creds)
+        s = natsOptions_SetUserCredentialsFromFiles(bus->opts, opt->creds, NULL);
+    if (s == NATS_OK && (opt->tls_ca || opt->tls_cert)) {
         s = natsOptions_SetSecure(bus->opts, true);
-        if (s == NATS_OK && cfg->nats_tls_ca)
-            s = natsOptions_LoadCATrustedCertificates(bus->opts, cfg->nats_tls_ca);
-        if (s == NATS_OK && cfg->nats_tls_cert)
-            s = natsOptions_LoadCertificatesChain(bus->opts, cfg->nats_tls_cert,
-                                                  cfg->nats_tls_key);
+        if (s == NATS_OK && opt->tls_ca)
+            s = natsOptions_LoadCATrustedCertificates(bus->opts, opt->tls_ca);
+        if (s == NATS_OK && opt->tls_cert)
+            s = natsOptions_LoadCertificatesChain(bus->opts, opt->tls_cert,
+                                                  opt->tls_key);
     }
     if (s != NATS_OK) {
         sp_error("bus", "bad bus options: %s", natsStatus_GetText(s));
@@ -370,18 +370,18 @@ static int build_options(sp_bus *bus, const sp_config *cfg, const char *embedded
     return 0;
 }
 
-int sp_bus_open(const sp_config *cfg, sp_bus **out)
+int sp_bus_open(const sp_bus_options *opt, sp_bus **out)
 {
     sp_bus *bus = calloc(1, sizeof *bus);
     if (!bus)
         return SP_ERR_NOMEM;
     pthread_mutex_init(&bus->lock, NULL);
     pthread_cond_init(&bus->wake, NULL);
-    bus->replicas = cfg->nats_replicas > 0 ? cfg->nats_replicas : 1;
+    bus->replicas = opt->replicas > 0 ? opt->replicas : 1;
     int rc;
     char url[64] = "";
-    if (cfg->nats_urls.count == 0) {
-        rc = start_embedded(cfg->data_dir, &bus->child, &bus->embedded_port);
+    if (!opt->urls || opt->urls->count == 0) {
+        rc = start_embedded(opt->data_dir, &bus->child, &bus->embedded_port);
         if (rc < 0)
             goto fail;
         snprintf(url, sizeof url, "nats://127.0.0.1:%d", bus->embedded_port);
@@ -389,7 +389,7 @@ int sp_bus_open(const sp_config *cfg, sp_bus **out)
     /* A first attempt without retries tells why it fails (refused, TLS
      * handshake, authorization); then the connection is retried in the
      * background while the service runs and /readyz says the bus is down. */
-    rc = build_options(bus, cfg, url[0] ? url : NULL, 0);
+    rc = build_options(bus, opt, url[0] ? url : NULL, 0);
     if (rc < 0)
         goto fail;
     natsStatus s = natsConnection_Connect(&bus->conn, bus->opts);
@@ -400,7 +400,7 @@ int sp_bus_open(const sp_config *cfg, sp_bus **out)
         natsConnection_Destroy(bus->conn);
         bus->conn = NULL;
         bus->closed = 0;
-        rc = build_options(bus, cfg, url[0] ? url : NULL, 1);
+        rc = build_options(bus, opt, url[0] ? url : NULL, 1);
         if (rc < 0)
             goto fail;
         s = natsConnection_Connect(&bus->conn, bus->opts);

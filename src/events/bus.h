@@ -10,7 +10,7 @@
 #ifndef SP_EVENTS_BUS_H
 #define SP_EVENTS_BUS_H
 
-#include "config.h"
+#include "util/strlist.h"
 
 #include <nats/nats.h>
 
@@ -28,14 +28,23 @@
 
 typedef struct sp_bus sp_bus;
 
+/* Where the bus is and how to sign in (SPACEPORT_NATS_*). */
+typedef struct sp_bus_options {
+    const sp_strlist *urls; /* NULL or empty: run the embedded nats-server */
+    const char *data_dir;   /* the embedded server's store goes under it */
+    const char *creds, *user, *password;
+    const char *tls_ca, *tls_cert, *tls_key;
+    int replicas; /* copies of the stream the cluster keeps (0: 1) */
+} sp_bus_options;
+
 /*
- * Opens the bus as cfg says (borrowed during the call). The embedded server
+ * Opens the bus as opt says (borrowed during the call). The embedded server
  * must come up within a few seconds or this fails with SP_ERR_UNAVAILABLE;
  * an external server that is down does not fail: the bus keeps trying and
  * sp_bus_connected reports it. Returns 0 and a new bus in *out, or
  * SP_ERR_IO (nats-server missing or not starting), SP_ERR_NOMEM.
  */
-int sp_bus_open(const sp_config *cfg, sp_bus **out);
+int sp_bus_open(const sp_bus_options *opt, sp_bus **out);
 
 /* Non-zero while connected and the stream is known to exist. */
 int sp_bus_connected(sp_bus *bus);

@@ -53,12 +53,12 @@
 
 struct sp_federation {
     sp_store *store;
-    const sp_config *cfg;
+    sp_federation_options opt;
     sp_discovery *discovery;                   /* the peers' endPoints and what they take */
     const sp_httpsig_key *key;                 /* signs every request */
     char authority[SP_INSTANCE_AUTHORITY_MAX]; /* ours, for OCM addresses */
     int dav_at_origin; /* our dav_url is the origin of public_url: relative uris resolve there */
-    const char *local[SP_CONFIG_LIST_MAX]; /* e-mail domains served here */
+    const char *local[SP_STRLIST_MAX]; /* e-mail domains served here */
     size_t local_count;
     sp_ocm_cursor cursor;
     sp_ocm_delivery batch[SP_FED_BATCH];
@@ -107,7 +107,7 @@ static int call(sp_federation *f, const char *url, const char *body, long *statu
  * trusted). */
 static size_t instance_index(sp_federation *f, const char *base)
 {
-    const sp_config_list *tl = &f->cfg->trusted_instances;
+    const sp_strlist *tl = f->opt.trusted;
     for (size_t i = 0; i < tl->count; i++) {
         if (strcmp(tl->items[i], base) == 0)
             return i;
@@ -127,7 +127,7 @@ static int peer_doc(sp_federation *f, size_t index, int refresh, sp_peer_doc *do
     int rc = sp_discovery_get(f->discovery, index, refresh, doc);
     if (rc < 0)
         snprintf(err, errlen, "%s: cannot read its OCM discovery: %s",
-                 f->cfg->trusted_instances.items[index], sp_err_str(rc));
+                 f->opt.trusted->items[index], sp_err_str(rc));
     return rc;
 }
 
@@ -154,7 +154,7 @@ static json_t *protocol_for(sp_federation *f, const sp_ocm_delivery *d, const sp
     sp_buf uri = {0};
     json_t *proto = NULL;
     int relative = doc->relative_uri && !doc->legacy && f->dav_at_origin;
-    if ((!relative && sp_buf_printf(&uri, "%s/dav/spaces/", f->cfg->dav_url) < 0) ||
+    if ((!relative && sp_buf_printf(&uri, "%s/dav/spaces/", f->opt.dav_url) < 0) ||
         sp_url_encode(&uri, d->item_id, SP_URL_SEGMENT_KEEP) < 0)
         goto done;
     json_t *webdav = json_pack("{s:s, s:s, s:o}", "uri", uri.data, "sharedSecret", d->secret,
@@ -209,11 +209,11 @@ static int post_ocm(sp_federation *f, size_t index, const char *what, const sp_p
     if (rc == 0)
         rc = call(f, url.data, body, status, &why);
     if (rc < 0)
-        snprintf(err, errlen, "%s: POST %.300s: %s", f->cfg->trusted_instances.items[index],
+        snprintf(err, errlen, "%s: POST %.300s: %s", f->opt.trusted->items[index],
                  url.data ? url.data : what, why ? why : sp_err_str(rc));
     else if (*status < 200 || *status >= 300)
         snprintf(err, errlen, "%s: POST %.300s answered %ld",
-                 f->cfg->trusted_instances.items[index], url.data, *status);
+                 f->opt.trusted->items[index], url.data, *status);
     sp_buf_free(&url);
     free(body);
     return rc;
@@ -248,7 +248,7 @@ static outcome offer(sp_federation *f, const sp_ocm_delivery *d, size_t index, c
 static outcome announce(sp_federation *f, const sp_ocm_delivery *d, const char **instance,
                         char *err, size_t errlen)
 {
-    const sp_config_list *tl = &f->cfg->trusted_instances;
+    const sp_strlist *tl = f->opt.trusted;
     /* Queued by an older version for a share whose item is not an item of
      * its drive: its URI would point the remote grantee elsewhere. */
     if (sp_itemid_check(d->drive_id, d->item_id, NULL) < 0) {
@@ -466,31 +466,31 @@ static void *run(void *arg)
     return NULL;
 }
 
-int sp_federation_start(sp_store *st, const sp_config *cfg, sp_discovery *discovery,
+int sp_federation_start(sp_store *st, const sp_federation_options *opt, sp_discovery *discovery,
                         const sp_httpsig_key *key, sp_federation **out)
 {
     *out = NULL;
-    if (cfg->trusted_instances.count == 0)
+    if (!opt->trusted || opt->trusted->count == 0)
         return 0;
     sp_federation *f = calloc(1, sizeof *f);
     if (!f)
         return SP_ERR_NOMEM;
     f->store = st;
-    f->cfg = cfg;
+    f->opt = *opt;
     f->discovery = discovery;
     f->key = key;
     sp_url pub;
     const char *why = NULL;
     char origin[SP_INSTANCE_AUTHORITY_MAX + 32];
-    if (sp_instance_authority(cfg->public_url, f->authority, sizeof f->authority) < 0 ||
-        sp_url_parse(cfg->public_url, &pub, &why) < 0) {
+    if (sp_instance_authority(opt->public_url, f->authority, sizeof f->authority) < 0 ||
+        sp_url_parse(opt->public_url, &pub, &why) < 0) {
         free(f);
         return SP_ERR_INVALID;
     }
     snprintf(origin, sizeof origin, "%s://%s", pub.scheme, f->authority);
-    f->dav_at_origin = strcmp(cfg->dav_url, origin) == 0;
-    for (size_t i = 0; i < cfg->domain_issuer_count && i < SP_CONFIG_LIST_MAX; i++)
-        f->local[f->local_count++] = cfg->domain_issuers[i].domain;
+    f->dav_at_origin = strcmp(opt->dav_url, origin) == 0;
+    for (size_t i = 0; i < opt->local_domain_count && i < SP_STRLIST_MAX; i++)
+        f->local[f->local_count++] = opt->local_domains[i];
     sp_wake_init(&f->bell);
     if (pthread_create(&f->thread, NULL, run, f) != 0) {
         sp_wake_destroy(&f->bell);

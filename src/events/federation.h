@@ -22,21 +22,33 @@
 #ifndef SP_EVENTS_FEDERATION_H
 #define SP_EVENTS_FEDERATION_H
 
-#include "config.h"
 #include "store/store.h"
+#include "util/strlist.h"
+
+#include <stddef.h>
 
 struct sp_buf;
 struct sp_discovery;
 struct sp_httpsig_key;
 typedef struct sp_federation sp_federation;
 
+/* Who is told, and who we are. The lists and strings are borrowed and
+ * must outlive the handle. */
+typedef struct sp_federation_options {
+    const sp_strlist *trusted;          /* the trusted instances' base URLs */
+    const char *public_url, *dav_url;   /* ours, no trailing slash */
+    const char *const *local_domains;   /* e-mail domains served here (WebFinger) */
+    size_t local_domain_count;
+} sp_federation_options;
+
 /*
- * Starts the thread. cfg, discovery (the peers' documents) and key (this
+ * Starts the thread. opt (copied; what it points to is borrowed), discovery (the peers' documents) and key (this
  * instance's signing key) are borrowed and must outlive the handle. With no
  * trusted instances there is nobody to tell: returns 0 and *out = NULL.
  * Returns 0 and a new handle, or SP_ERR_NOMEM / SP_ERR_INVALID.
  */
-int sp_federation_start(sp_store *st, const sp_config *cfg, struct sp_discovery *discovery,
+int sp_federation_start(sp_store *st, const sp_federation_options *opt,
+                        struct sp_discovery *discovery,
                         const struct sp_httpsig_key *key, sp_federation **out);
 
 /* The commit listener: events were written. Safe from any thread. */

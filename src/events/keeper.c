@@ -46,7 +46,7 @@
 
 struct sp_keeper {
     sp_store *store;
-    const sp_config *cfg;
+    const sp_strlist *trusted;
     const struct sp_httpsig_key *signer;
     int64_t lifetime_ms;
     sp_remote_sub batch[SP_KEEPER_BATCH];
@@ -72,8 +72,8 @@ static int64_t backoff_ms(int attempts)
 /* Non-zero when instance is (still) a trusted instance. */
 static int trusted(const sp_keeper *k, const char *instance)
 {
-    for (size_t i = 0; i < k->cfg->trusted_instances.count; i++) {
-        if (strcmp(k->cfg->trusted_instances.items[i], instance) == 0)
+    for (size_t i = 0; i < k->trusted->count; i++) {
+        if (strcmp(k->trusted->items[i], instance) == 0)
             return 1;
     }
     return 0;
@@ -175,16 +175,16 @@ static void *run(void *arg)
     return NULL;
 }
 
-int sp_keeper_start(sp_store *st, const sp_config *cfg, const struct sp_httpsig_key *signer,
+int sp_keeper_start(sp_store *st, const sp_strlist *trusted, const struct sp_httpsig_key *signer,
                     int64_t lifetime_ms, sp_keeper **out)
 {
     *out = NULL;
-    if (cfg->trusted_instances.count == 0)
+    if (!trusted || trusted->count == 0)
         return 0;
     sp_keeper *k = calloc(1, sizeof *k);
     if (!k)
         return SP_ERR_NOMEM;
-    *k = (sp_keeper){.store = st, .cfg = cfg, .signer = signer, .lifetime_ms = lifetime_ms};
+    *k = (sp_keeper){.store = st, .trusted = trusted, .signer = signer, .lifetime_ms = lifetime_ms};
     sp_wake_init(&k->bell);
     if (pthread_create(&k->thread, NULL, run, k) != 0) {
         sp_wake_destroy(&k->bell);

@@ -8,7 +8,7 @@
 #ifndef SP_EVENTS_KEEPER_H
 #define SP_EVENTS_KEEPER_H
 
-#include "config.h"
+#include "util/strlist.h"
 #include "store/store.h"
 
 #include <stdint.h>
@@ -24,11 +24,12 @@ typedef struct sp_keeper sp_keeper;
 
 /*
  * Starts the thread (none without trusted instances: *out stays NULL).
- * st, cfg and signer are borrowed and must outlive the handle; lifetime_ms
+ * st, trusted (the trusted instances) and signer are borrowed and must
+ * outlive the handle; lifetime_ms
  * is what each renewal asks for (SP_KEEPER_LIFETIME_MS but in tests).
  * Returns 0 or SP_ERR_NOMEM.
  */
-int sp_keeper_start(sp_store *st, const sp_config *cfg, const struct sp_httpsig_key *signer,
+int sp_keeper_start(sp_store *st, const sp_strlist *trusted, const struct sp_httpsig_key *signer,
                     int64_t lifetime_ms, sp_keeper **out);
 
 /* The commit listener: a registration may have been removed. */

@@ -87,7 +87,7 @@ typedef struct worker {
 
 struct sp_webhooks {
     sp_store *store;
-    const sp_config *cfg;
+    const sp_strlist *trusted, *hosts;
     const struct sp_httpsig_key *signer;
     pthread_t threads[SP_HOOK_WORKERS];
     worker *workers; /* SP_HOOK_WORKERS */
@@ -138,7 +138,7 @@ static int post(sp_webhooks *h, const sp_subscription *sub, const char *url, con
     /* Checked again at each delivery: the operator may have taken the
      * host off the lists since the subscription was made. */
     const char *why = NULL;
-    const sp_config_list *ti = &h->cfg->trusted_instances, *wh = &h->cfg->webhook_hosts;
+    const sp_strlist *ti = h->trusted, *wh = h->hosts;
     if (sp_instance_match_webhook((const char *const *)ti->items, ti->count,
                                   (const char *const *)wh->items, wh->count, url, NULL, &why) < 0) {
         snprintf(err, errlen, "notification URL not allowed: %s", why);
@@ -461,8 +461,8 @@ static void *run(void *arg)
     return NULL;
 }
 
-int sp_webhooks_start(sp_store *st, const sp_config *cfg, const struct sp_httpsig_key *signer,
-                      sp_webhooks **out)
+int sp_webhooks_start(sp_store *st, const sp_strlist *trusted, const sp_strlist *hosts,
+                      const struct sp_httpsig_key *signer, sp_webhooks **out)
 {
     *out = NULL;
     sp_webhooks *h = calloc(1, sizeof *h);
@@ -470,7 +470,8 @@ int sp_webhooks_start(sp_store *st, const sp_config *cfg, const struct sp_httpsi
     if (!h || !ws)
         goto fail;
     h->store = st;
-    h->cfg = cfg;
+    h->trusted = trusted;
+    h->hosts = hosts;
     h->signer = signer;
     sp_wake_init(&h->bell);
     pthread_mutex_init(&h->lock, NULL);

@@ -17,20 +17,21 @@
 #ifndef SP_EVENTS_WEBHOOKS_H
 #define SP_EVENTS_WEBHOOKS_H
 
-#include "config.h"
 #include "store/store.h"
+#include "util/strlist.h"
 
 struct sp_buf;
 struct sp_httpsig_key;
 typedef struct sp_webhooks sp_webhooks;
 
-/* Starts the workers. st, cfg and signer are borrowed and must outlive
- * the handle; signer (may be NULL) signs the notifications of
+/* Starts the workers. st, trusted (the trusted instances), hosts (the
+ * webhook hosts allowed besides them) and signer are borrowed and must
+ * outlive the handle; signer (may be NULL) signs the notifications of
  * subscriptions a trusted instance made (their delegate), so that it
  * knows they come from here (RFC 9421). Returns 0 and a new handle in
  * *out, or SP_ERR_NOMEM. */
-int sp_webhooks_start(sp_store *st, const sp_config *cfg, const struct sp_httpsig_key *signer,
-                      sp_webhooks **out);
+int sp_webhooks_start(sp_store *st, const sp_strlist *trusted, const sp_strlist *hosts,
+                      const struct sp_httpsig_key *signer, sp_webhooks **out);
 
 /* The commit listener: events were written. Safe from any thread. */
 void sp_webhooks_wake(void *webhooks);

@@ -19,6 +19,7 @@
  *                            and "hit_per_s N"
  */
 #include "auth/internal.h"
+#include "config.h"
 
 #include "util/err.h"
 #include "util/log.h"
@@ -132,8 +133,9 @@ int main(int argc, char **argv)
     cfg.oidc_issuers.count = 1;
     cfg.oidc_audience = (char *)"spaceport";
     const char *sets[1] = {jwks};
-    if (sp_auth__create_static(&cfg, sets, 1, SP_AUTH_NO_CACHE, &miss) < 0 ||
-        sp_auth__create_static(&cfg, sets, 1, 0, &hit) < 0)
+    sp_auth_options opt = sp_config_auth_options(&cfg);
+    if (sp_auth__create_static(&opt, sets, 1, SP_AUTH_NO_CACHE, &miss) < 0 ||
+        sp_auth__create_static(&opt, sets, 1, 0, &hit) < 0)
         goto done;
 
     double mw = 0, hw = 0;

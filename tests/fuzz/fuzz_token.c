@@ -32,8 +32,10 @@ static sp_auth *verifier(void)
     if (!auth) {
         char err[256];
         const char *sets[1] = {FUZZ_JWKS};
-        if (sp_config_load(&cfg, fake_env, NULL, 0, NULL, 0, err, sizeof err) < 0 ||
-            sp_auth__create_static(&cfg, sets, 1, SP_AUTH_NO_CACHE, &auth) < 0)
+        if (sp_config_load(&cfg, fake_env, NULL, 0, NULL, 0, err, sizeof err) < 0)
+            abort();
+        sp_auth_options opt = sp_config_auth_options(&cfg);
+        if (sp_auth__create_static(&opt, sets, 1, SP_AUTH_NO_CACHE, &auth) < 0)
             abort();
     }
     return auth;

@@ -9,6 +9,7 @@
  * Check forks the tests) so that every case below is a real signature.
  */
 #include "auth/internal.h"
+#include "config.h"
 #include "auth_fixtures.h"
 
 #include "util/base64.h"
@@ -637,7 +638,8 @@ START_TEST(verifier_end_to_end)
     sp_config cfg = two_issuers(items, "spaceport");
     const char *sets[2] = {jwks_a, jwks_b};
     sp_auth *auth = NULL;
-    ck_assert_int_eq(sp_auth__create_static(&cfg, sets, 2, 0, &auth), 0);
+    sp_auth_options opt = sp_config_auth_options(&cfg);
+    ck_assert_int_eq(sp_auth__create_static(&opt, sets, 2, 0, &auth), 0);
     ck_assert_int_eq(sp_auth_ready(auth, NULL, 0), 0);
 
     char tok[TOK_MAX], claims[512];
@@ -706,7 +708,8 @@ START_TEST(verifier_issuer_missing)
     sp_config cfg = two_issuers(items, NULL);
     const char *sets[2] = {jwks_a, NULL};
     sp_auth *auth = NULL;
-    ck_assert_int_eq(sp_auth__create_static(&cfg, sets, 2, SP_AUTH_NO_CACHE, &auth), 0);
+    sp_auth_options opt = sp_config_auth_options(&cfg);
+    ck_assert_int_eq(sp_auth__create_static(&opt, sets, 2, SP_AUTH_NO_CACHE, &auth), 0);
     char why[128];
     ck_assert_int_eq(sp_auth_ready(auth, why, sizeof why), SP_ERR_UNAVAILABLE);
     ck_assert_str_eq(why, "issuer " ISS_B " unreachable");
@@ -721,7 +724,7 @@ START_TEST(verifier_issuer_missing)
     sp_auth_destroy(auth);
 
     const char *broken[2] = {"{", NULL};
-    ck_assert_int_eq(sp_auth__create_static(&cfg, broken, 2, 0, &auth), SP_ERR_INVALID);
+    ck_assert_int_eq(sp_auth__create_static(&opt, broken, 2, 0, &auth), SP_ERR_INVALID);
     ck_assert_ptr_null(auth);
 }
 END_TEST

@@ -9,6 +9,7 @@
  * (auth_fixtures.c).
  */
 #include "auth/internal.h"
+#include "config.h"
 #include "auth_fixtures.h"
 
 #include "util/err.h"
@@ -59,7 +60,8 @@ static void b_users_pass(char *a_jwks, const char *what)
     sp_config cfg = two_issuers();
     const char *sets[2] = {a_jwks, jwks_b};
     sp_auth *auth = NULL;
-    ck_assert_int_eq(sp_auth__create_static(&cfg, sets, 2, SP_AUTH_NO_CACHE, &auth), 0);
+    sp_auth_options opt = sp_config_auth_options(&cfg);
+    ck_assert_int_eq(sp_auth__create_static(&opt, sets, 2, SP_AUTH_NO_CACHE, &auth), 0);
     sp_identity id;
     ck_assert_msg(verify_signed(auth, rsa_b, "{\"alg\":\"RS256\",\"kid\":\"b1\"}", ISS_B, NULL,
                                 &id) == 0,
@@ -100,7 +102,8 @@ START_TEST(iss_chooses_the_keys)
     const char *sets[2] = {jwks_a, jwks_b};
     sp_auth *auth = NULL;
     sp_identity id;
-    ck_assert_int_eq(sp_auth__create_static(&cfg, sets, 2, SP_AUTH_NO_CACHE, &auth), 0);
+    sp_auth_options opt = sp_config_auth_options(&cfg);
+    ck_assert_int_eq(sp_auth__create_static(&opt, sets, 2, SP_AUTH_NO_CACHE, &auth), 0);
     const char *a1 = "{\"alg\":\"RS256\",\"kid\":\"a1\"}";
     ck_assert_int_eq(verify_signed(auth, rsa_a, a1, ISS_A, NULL, &id), 0);
     /* Signed by A's key, claiming B: a1 is no key of B's. */
@@ -176,7 +179,8 @@ START_TEST(address_only_when_vouched_for)
     cfg.email_verified_issuers.count = 1;
     const char *sets[2] = {jwks_a, jwks_b};
     sp_auth *auth = NULL;
-    ck_assert_int_eq(sp_auth__create_static(&cfg, sets, 2, SP_AUTH_NO_CACHE, &auth), 0);
+    sp_auth_options opt = sp_config_auth_options(&cfg);
+    ck_assert_int_eq(sp_auth__create_static(&opt, sets, 2, SP_AUTH_NO_CACHE, &auth), 0);
     cjose_jwk_t *key = strcmp(c->iss, ISS_A) == 0 ? rsa_a : rsa_b;
     const char *hdr = key == rsa_a ? "{\"alg\":\"RS256\",\"kid\":\"a1\"}"
                                    : "{\"alg\":\"RS256\",\"kid\":\"b1\"}";
@@ -240,7 +244,8 @@ START_TEST(opaque_tokens_go_only_where_configured)
         }
         const char *sets[2] = {jwks_a, jwks_b};
         sp_auth *auth = NULL;
-        ck_assert_int_eq(sp_auth__create_static(&cfg, sets, 2, SP_AUTH_NO_CACHE, &auth), 0);
+        sp_auth_options opt = sp_config_auth_options(&cfg);
+        ck_assert_int_eq(sp_auth__create_static(&opt, sets, 2, SP_AUTH_NO_CACHE, &auth), 0);
         sp_identity id;
         ck_assert_msg(sp_auth_verify(auth, "opaque-token", &id) == cases[i].want, "case %zu", i);
         sp_auth_destroy(auth);

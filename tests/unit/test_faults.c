@@ -451,7 +451,8 @@ START_TEST(verify_under_allocation_failure)
     ck_assert_int_eq(sp_config_load(&cfg, fake_env, NULL, 0, NULL, 0, cfgerr, sizeof cfgerr), 0);
     const char *sets[1] = {jwks_text};
     sp_auth *auth = NULL;
-    ck_assert_int_eq(sp_auth__create_static(&cfg, sets, 1, SP_AUTH_NO_CACHE, &auth), 0);
+    sp_auth_options opt = sp_config_auth_options(&cfg);
+    ck_assert_int_eq(sp_auth__create_static(&opt, sets, 1, SP_AUTH_NO_CACHE, &auth), 0);
     sp_identity id;
     ck_assert_int_eq(sp_auth_verify(auth, token, &id), 0); /* valid without faults */
     ck_assert_int_eq(sp_auth_verify(auth, escaped, &id), 0);
