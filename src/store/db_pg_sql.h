@@ -1,0 +1,28 @@
+/*
+ * db_pg_sql.h - the text work of the PostgreSQL backend: parameters,
+ * COMMITs, passwords (only db_pg.c and its tests include it).
+ */
+#ifndef SP_STORE_DB_PG_SQL_H
+#define SP_STORE_DB_PG_SQL_H
+
+#include <stddef.h>
+
+/* Renumbers sql's parameters for PostgreSQL: ?NNN becomes $NNN, and a bare
+ * ? takes one more than the largest number so far (SQLite's rule); $NNN
+ * already there count too. String literals, quoted identifiers, comments
+ * and dollar-quoted bodies are copied as they are. Returns the new text
+ * (new, caller frees) and sets *count to the highest number; NULL on a
+ * number out of range (1 to 65535), a dollar tag too long, or no memory. */
+char *sp_db_pg_renumber(const char *sql, int *count);
+
+/* Whether sql commits: its first word is COMMIT or END, or a statement
+ * after a ';' begins with COMMIT (as "NOTIFY c; COMMIT"). */
+int sp_db_pg_commits(const char *sql);
+
+/* Copies location into out with its password replaced by "***": the one
+ * in a URL's userinfo, a password= in its query, or a password keyword of
+ * a "key=value" string (quoted or not). out is always terminated, cut
+ * when too long. */
+void sp_db_pg_redact(const char *location, char *out, size_t outlen);
+
+#endif
