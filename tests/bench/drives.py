@@ -16,9 +16,8 @@ bare libmicrohttpd responder measured in the same run.
    20): latency ratio 1M/1k (goal <= 1.5).
 
 With --backend postgres, 1 and 3 run on PostgreSQL databases generated
-alike (on the server SPACEPORT_TEST_PG_URL names, where they are kept
-between runs, or on a private one, tests/bench/benchpg.py); --backend both
-runs SQLite first and prints PostgreSQL's figures over SQLite's.
+alike in each run (tests/bench/benchpg.py); --backend both runs SQLite
+first and prints PostgreSQL's figures over SQLite's.
 
 Everything listens on 127.0.0.1. The test issuer runs on a fixed port
 (18555) because its URL is part of the users' identity stored in the
@@ -224,8 +223,8 @@ def main():
     with PgServer() if 'postgres' in chosen else contextlib.nullcontext() as pg:
         for backend in chosen:
             if backend == 'postgres':
-                big = pg.database('sp_bench_drives_1m', keep=True)
-                small = pg.database('sp_bench_drives_1k', keep=True)
+                big = pg.database('sp_bench_drives_1m')
+                small = pg.database('sp_bench_drives_1k')
                 generate(big, 100000, 1000000, 20)
                 generate(small, 100, 1000, 20)
             else:

@@ -3,13 +3,12 @@
 
     gen_drives.py DB USERS_ISSUER_URL USERS DRIVES MEMBER_OF
 
-DB is a SQLite file path, or a postgres:// URL of a database (made with C
-collation; what it holds is replaced). Migrates it with `spaceport
-migrate`, then inserts USERS users (each with a personal drive) and
-project drives up to DRIVES drives in all, each with a Manager. The
-measured user (sub "bench-user") is a member of MEMBER_OF drives. Reuses
-a database made with the same arguments (a file next to a SQLite file, the
-database's comment on PostgreSQL, records them).
+DB is a SQLite file path, or a postgres:// URL of a new, empty database
+(with C collation). Migrates it with `spaceport migrate`, then inserts
+USERS users (each with a personal drive) and project drives up to DRIVES
+drives in all, each with a Manager. The measured user (sub "bench-user")
+is a member of MEMBER_OF drives. Reuses a SQLite file made with the same
+arguments (a file next to it records them).
 """
 import os
 import subprocess
@@ -99,21 +98,14 @@ def copy_text(rows):
     return ''.join('\t'.join('\\N' if v is None else str(v) for v in r) + '\n' for r in rows)
 
 
-def pg_fill(url, stamp, rows):
+def pg_fill(url, rows):
     import io
     import itertools
     import psycopg2  # python3-psycopg2
-    con = psycopg2.connect(url)
-    cur = con.cursor()
-    cur.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database"
-                " WHERE datname = current_database()")
-    if cur.fetchone()[0] == stamp:
-        con.close()
-        return False
-    cur.execute('DROP SCHEMA public CASCADE; CREATE SCHEMA public')
-    con.commit()
     with tempfile.TemporaryDirectory(prefix='sp-gen-') as data:
         migrate({'SPACEPORT_DATA_DIR': data, 'SPACEPORT_DATABASE_URL': url})
+    con = psycopg2.connect(url)
+    cur = con.cursor()
     for table, columns, values in rows:
         values = iter(values)
         while True:
@@ -127,8 +119,6 @@ def pg_fill(url, stamp, rows):
     for table in ('users', 'drives'):
         cur.execute("SELECT setval(pg_get_serial_sequence('%s', 'seq'), max(seq)) FROM %s" % (
             table, table))
-    cur.execute("COMMENT ON DATABASE %s IS '%s'" % (
-        url.rsplit('/', 1)[1].split('?')[0], stamp))
     con.commit()
     con.autocommit = True
     cur.execute('VACUUM ANALYZE')
@@ -142,7 +132,7 @@ def main():
     t0 = time.time()
     rows = tables(issuer, users, drives, member_of, int(time.time() * 1000))
     if db.startswith(('postgres://', 'postgresql://')):
-        made = pg_fill(db, stamp, rows)
+        made = pg_fill(db, rows)
     else:
         made = sqlite_fill(db, stamp, rows)
     print('generated %s in %.1f s' % (db, time.time() - t0) if made else 'reusing %s' % db)

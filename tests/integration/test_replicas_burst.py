@@ -54,18 +54,6 @@ TAKEN_OUT_WITHIN_S = 3.0
 RELAYED_WITHIN_S = 60.0
 
 
-def pg_rows(url, sql, args=()):
-    """Rows of sql (psycopg2 placeholders) in the replicas' database."""
-    import psycopg2  # python3-psycopg2
-    con = psycopg2.connect(url)
-    try:
-        with con.cursor() as cur:
-            cur.execute(sql, args)
-            return cur.fetchall()
-    finally:
-        con.close()
-
-
 def lease_held(sp, lease):
     """Whether sp's /metrics says it holds lease (False when it does not
     answer)."""
@@ -199,7 +187,7 @@ def share_events(url):
     return ids, per_share
 
 
-def burst_and_kill(t, url, cluster, replicas, lb, idp):
+def burst_and_kill(t, cluster, replicas, lb, idp):
     t.ok(wait_until(lambda: len(lb.servers_up()) == REPLICAS, 10),
          'haproxy sends requests to all %d replicas' % REPLICAS, lb.log_text())
     t.ok(wait_until(lambda: len(holders(replicas)) == 1, 10),
@@ -252,13 +240,14 @@ def burst_and_kill(t, url, cluster, replicas, lb, idp):
          len(burst.failed), burst.failed[:20])
 
     acked = set(burst.acked.values())
-    present = {r[0] for r in pg_rows(url, "SELECT id FROM shares WHERE item_id LIKE %s",
+    db = replicas[0].db  # the database of them all
+    present = {r[0] for r in db.rows("SELECT id FROM shares WHERE item_id LIKE ?",
                                      ('%!burst-%',))}
     t.eq(sorted(acked - present), [], 'every acknowledged share exists')
-    logged = pg_rows(url, "SELECT count(*) FROM events WHERE type = 'spaceport.share.created'"
-                          " AND data LIKE %s", ('%burst-%',))[0][0]
+    logged = db.rows("SELECT count(*) FROM events WHERE type = 'spaceport.share.created'"
+                     " AND data LIKE ?", ('%burst-%',))[0][0]
     t.eq(logged, len(present), 'the log holds one share.created per share made')
-    total = pg_rows(url, 'SELECT count(*) FROM events')[0][0]
+    total = db.rows('SELECT count(*) FROM events')[0][0]
 
     def stream_count():
         with NatsClient(cluster.servers[0].url) as nc:
@@ -286,7 +275,7 @@ def main(t):
         try:
             start_replicas(t, replicas)
             with Balancer([sp.port for sp in replicas]) as lb:
-                burst_and_kill(t, url, cluster, replicas, lb, idp)
+                burst_and_kill(t, cluster, replicas, lb, idp)
         finally:
             for sp in replicas:
                 sp.__exit__(None, None, None)
