@@ -713,9 +713,9 @@ backend replicas
             raise RuntimeError('haproxy did not listen on %d:\n%s' % (self.port, self.log_text()))
         return self
 
-    def servers_up(self):
-        """Names of the replicas haproxy currently sends requests to (its
-        stats socket's `show stat`)."""
+    def stats(self):
+        """{replica name: its row of haproxy's `show stat`} (status,
+        hrsp_2xx, ...), from the stats socket."""
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             s.settimeout(5)
@@ -732,9 +732,12 @@ backend replicas
         lines = data.decode().splitlines()
         head = lines[0].lstrip('# ').split(',')
         rows = [dict(zip(head, line.split(','))) for line in lines[1:] if line]
-        return [r['svname'] for r in rows
-                if r.get('pxname') == 'replicas' and r['svname'] in self.names and
-                r.get('status', '').startswith('UP')]
+        return {r['svname']: r for r in rows
+                if r.get('pxname') == 'replicas' and r.get('svname') in self.names}
+
+    def servers_up(self):
+        """Names of the replicas haproxy currently sends requests to."""
+        return [n for n, r in self.stats().items() if r.get('status', '').startswith('UP')]
 
     def request(self, method, path, body=None, headers=None, timeout=10.0):
         return http_request(self.port, method, path, body, headers, timeout)

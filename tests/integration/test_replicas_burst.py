@@ -224,6 +224,9 @@ def burst_and_kill(t, cluster, replicas, lb, idp):
            '%d failed %s; replica %d (relay lease) killed after %d acknowledged' % (
                N_SHARES, took, len(burst.acked) / took, len(burst.acked), len(burst.failed),
                kinds, killed['victim'], killed['acked']))
+    served = {name: int(r.get('hrsp_2xx') or 0) for name, r in lb.stats().items()}
+    t.ok(all(served.get(name, 0) > 0 for name in lb.names),
+         'every replica answered requests of the burst (2xx by replica: %s)' % served)
     survivors = [sp for i, sp in enumerate(replicas) if i != killed['victim']]
     t.ok(killed['moved'] <= LEASE_MOVES_WITHIN_S and len(holders(survivors)) == 1,
          'another replica holds the relay lease %.1f s after the kill (within %.0f s)' % (
@@ -246,7 +249,8 @@ def burst_and_kill(t, cluster, replicas, lb, idp):
     t.eq(sorted(acked - present), [], 'every acknowledged share exists')
     logged = db.rows("SELECT count(*) FROM events WHERE type = 'spaceport.share.created'"
                      " AND data LIKE ?", ('%burst-%',))[0][0]
-    t.eq(logged, len(present), 'the log holds one share.created per share made')
+    t.eq(logged, len(present), 'the log holds one share.created per share made (%d shares, '
+         '%d of them committed but not answered)' % (len(present), len(present - acked)))
     total = db.rows('SELECT count(*) FROM events')[0][0]
 
     def stream_count():
