@@ -22,7 +22,8 @@ import signal
 import tempfile
 import time
 
-from harness import TAP, Client, Issuer, Nats, NatsCluster, Spaceport, wait_until
+from cluster import NatsCluster
+from harness import TAP, Client, Issuer, Nats, Spaceport, wait_until
 from natsclient import NatsClient
 
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'

@@ -33,7 +33,8 @@ import time
 import http.client
 
 import harness
-from harness import TAP, Balancer, Issuer, NatsCluster, Spaceport, wait_until
+from cluster import Balancer, NatsCluster
+from harness import TAP, Issuer, Spaceport, wait_until
 from natsclient import NatsClient
 
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
