@@ -62,7 +62,9 @@ class Balancer:
     connection to a replica could not be made goes to another one
     (`retries` with `option redispatch`), but one that reached a replica
     that then died is answered 502, since a POST must not be sent twice.
-    Change streams need `timeout tunnel`: `timeout server` would cut them."""
+    A change stream lives through `timeout server` and `timeout client`,
+    which are idle times, as long as its keep-alive comments come more
+    often (SPACEPORT_SSE_KEEPALIVE, 15 s by default)."""
 
     CONFIG = '''global
     maxconn 4096
@@ -73,7 +75,6 @@ defaults
     timeout connect 1s
     timeout client 30s
     timeout server 30s
-    timeout tunnel 1h
     timeout http-keep-alive 10s
     retries 2
     option redispatch 1
