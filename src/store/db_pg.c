@@ -69,6 +69,9 @@ typedef struct pg_db {
     int errcode;
     char errmsg[PG_ERRMSG_MAX];
     char location[PG_LOCATION_LOG_MAX]; /* redacted: for logs only */
+    /* DEALLOCATEs of finalized statements not yet sent ("" none). */
+    char *pending;
+    size_t pending_len, pending_cap;
 } pg_db;
 
 enum { BOUND_NONE = 0, BOUND_INT, BOUND_TEXT, BOUND_NULL };
@@ -203,13 +206,27 @@ static int reconnect(pg_db *db)
         return SP_DB_ERROR;
     }
     db->generation++;
+    db->pending_len = 0; /* the statements went with the old session */
     sp_warn("store", "reconnected to %s", db->location);
     return session_setup(db);
 }
 
-/* Makes sure db's connection is up before a call. */
+/* Drops the server statements of finalized ones (sp_db_pg_finalize), when
+ * outside a transaction: in one, a DEALLOCATE that failed would fail it. */
+static void drop_pending(pg_db *db)
+{
+    if (db->pending_len == 0 || PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+        return;
+    PQclear(PQexec(db->conn, db->pending));
+    db->pending_len = 0;
+}
+
+/* Makes sure db's connection is up before a call, and drops what
+ * finalized statements left on the server. */
 static int ensure(pg_db *db)
 {
+    if (PQstatus(db->conn) == CONNECTION_OK)
+        drop_pending(db); /* first: it may find the connection broken */
     return PQstatus(db->conn) == CONNECTION_OK ? SP_DB_OK : reconnect(db);
 }
 
@@ -266,6 +283,7 @@ int sp_db_pg_open(const char *location, int writer, sp_db **out)
 void sp_db_pg_close(sp_db *d)
 {
     PQfinish(DB(d)->conn);
+    free(DB(d)->pending);
     free(d);
 }
 
@@ -505,15 +523,24 @@ void sp_db_pg_finalize(sp_db_stmt *st)
     pg_stmt *s = ST(st);
     pg_db *db = s->db;
     PQclear(s->res);
-    /* The server keeps a prepared statement for the session's life: drop
-     * it, unless the transaction has failed (the DEALLOCATE would fail
-     * too) or the session it was prepared on is gone. */
-    if (s->generation == db->generation && PQstatus(db->conn) == CONNECTION_OK) {
-        PGTransactionStatusType t = PQtransactionStatus(db->conn);
-        if (t == PQTRANS_IDLE || t == PQTRANS_INTRANS) {
-            char sql[32];
-            snprintf(sql, sizeof sql, "DEALLOCATE %s", s->name);
-            PQclear(PQexec(db->conn, sql));
+    /* The server keeps a prepared statement for the session's life: it is
+     * dropped with the next call made outside a transaction (drop_pending),
+     * not now, which would cost a round trip per statement when a
+     * connection closes with its cache, and could fail a transaction. */
+    if (s->generation == db->generation) {
+        char sql[32];
+        int n = snprintf(sql, sizeof sql, "DEALLOCATE %s;", s->name);
+        if (db->pending_len + (size_t)n + 1 > db->pending_cap) {
+            size_t cap = db->pending_cap ? db->pending_cap * 2 : 256;
+            char *p = realloc(db->pending, cap);
+            if (p) {
+                db->pending = p;
+                db->pending_cap = cap;
+            }
+        }
+        if (db->pending_len + (size_t)n + 1 <= db->pending_cap) { /* else left to the session */
+            memcpy(db->pending + db->pending_len, sql, (size_t)n + 1);
+            db->pending_len += (size_t)n;
         }
     }
     for (int i = 0; i < s->nparams && s->params; i++)
