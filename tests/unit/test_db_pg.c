@@ -464,6 +464,112 @@ START_TEST(a_failed_prepare_leaves_the_transaction_alive)
 }
 END_TEST
 
+/* SAVEPOINT and RELEASE are held back and sent with the next statement:
+ * what they do must come out the same. */
+START_TEST(held_back_savepoints_take_effect_in_order)
+{
+    sp_db *db = open_test_db();
+    ck_assert_int_eq(sp_db_exec(db, "CREATE TEMP TABLE h (v INT)"), SP_DB_OK);
+    sp_db_stmt *sa = prepare(db, "SAVEPOINT a");
+    sp_db_stmt *ra = prepare(db, "RELEASE a");
+    sp_db_stmt *sb = prepare(db, "SAVEPOINT b");
+    sp_db_stmt *ins = prepare(db, "INSERT INTO h (v) VALUES (?)");
+    sp_db_stmt *count = prepare(db, "SELECT count(*), coalesce(sum(v), 0) FROM h");
+    ck_assert_int_eq(sp_db_exec(db, "BEGIN"), SP_DB_OK);
+    for (int round = 0; round < 2; round++) {
+        ck_assert_int_eq(sp_db_step(sa), SP_DB_DONE);
+        ck_assert_int_eq(sp_db_step(sa), SP_DB_DONE); /* still done, still once */
+        sp_db_reset(sa);
+        sp_db_bind_int64(ins, 1, 1 + round);
+        ck_assert_msg(sp_db_step(ins) == SP_DB_DONE, "%s", sp_db_errmsg(db));
+        sp_db_reset(ins);
+        ck_assert_int_eq(sp_db_step(ra), SP_DB_DONE);
+        sp_db_reset(ra);
+    }
+    /* b, then a row rolled back to it: the ROLLBACK TO (an exec) takes
+     * the held-back SAVEPOINT b along before it. */
+    ck_assert_int_eq(sp_db_step(sb), SP_DB_DONE);
+    sp_db_reset(sb);
+    ck_assert_int_eq(sp_db_exec(db, "ROLLBACK TO b"), SP_DB_OK);
+    ck_assert_int_eq(sp_db_step(sb), SP_DB_DONE);
+    sp_db_reset(sb);
+    sp_db_bind_int64(ins, 1, 100);
+    ck_assert_int_eq(sp_db_step(ins), SP_DB_DONE);
+    sp_db_reset(ins);
+    ck_assert_int_eq(sp_db_exec(db, "ROLLBACK TO b"), SP_DB_OK);
+    /* Held back before last_id and before a new statement is prepared. */
+    ck_assert_int_eq(sp_db_step(sa), SP_DB_DONE);
+    sp_db_reset(sa);
+    sp_db_stmt *late = prepare(db, "SELECT ? + 1");
+    sp_db_bind_int64(late, 1, 1);
+    ck_assert_msg(sp_db_step(late) == SP_DB_ROW, "%s", sp_db_errmsg(db));
+    sp_db_finalize(late);
+    ck_assert_int_eq(sp_db_step(ra), SP_DB_DONE);
+    sp_db_reset(ra);
+    ck_assert_int_eq(sp_db_exec(db, "COMMIT"), SP_DB_OK);
+    ck_assert_int_eq(sp_db_step(count), SP_DB_ROW);
+    ck_assert_int_eq(sp_db_column_int64(count, 0), 2);
+    ck_assert_int_eq(sp_db_column_int64(count, 1), 3);
+    sp_db_reset(count);
+    sp_db_finalize(count);
+    sp_db_finalize(ins);
+    sp_db_finalize(sb);
+    sp_db_finalize(ra);
+    sp_db_finalize(sa);
+    sp_db_close(db);
+}
+END_TEST
+
+/* A held-back statement that fails fails the statement it went with, and
+ * the transaction with it: nothing after it reads as done. */
+START_TEST(a_failing_held_back_statement_fails_what_follows)
+{
+    sp_db *db = open_test_db();
+    ck_assert_int_eq(sp_db_exec(db, "CREATE TABLE hf (v INT)"), SP_DB_OK);
+    sp_db_stmt *bad = prepare(db, "RELEASE nosuch");
+    sp_db_stmt *ins = prepare(db, "INSERT INTO hf (v) VALUES (?)");
+    for (int via_exec = 0; via_exec < 2; via_exec++) {
+        ck_assert_int_eq(sp_db_exec(db, "BEGIN"), SP_DB_OK);
+        sp_db_bind_int64(ins, 1, 1);
+        ck_assert_int_eq(sp_db_step(ins), SP_DB_DONE);
+        sp_db_reset(ins);
+        ck_assert_int_eq(sp_db_step(bad), SP_DB_DONE); /* held back */
+        sp_db_reset(bad);
+        if (via_exec) {
+            ck_assert_int_eq(sp_db_exec(db, "COMMIT"), SP_DB_ERROR);
+        } else {
+            sp_db_bind_int64(ins, 1, 2);
+            ck_assert_int_eq(sp_db_step(ins), SP_DB_ERROR);
+            sp_db_reset(ins);
+            ck_assert_msg(strstr(sp_db_errmsg(db), "3B001") != NULL, "%s", sp_db_errmsg(db));
+            ck_assert_int_eq(sp_db_exec(db, "COMMIT"), SP_DB_ERROR);
+        }
+        if (sp_db_in_txn(db))
+            ck_assert_int_eq(sp_db_exec(db, "ROLLBACK"), SP_DB_OK);
+    }
+    ck_assert_int_eq(one_int(db, "SELECT count(*) FROM hf"), 0);
+    sp_db_finalize(ins);
+    sp_db_finalize(bad);
+    ck_assert_int_eq(sp_db_exec(db, "DROP TABLE hf"), SP_DB_OK);
+    sp_db_close(db);
+}
+END_TEST
+
+/* Outside a transaction nothing is held back: a SAVEPOINT there is an
+ * error at once, as the server says. */
+START_TEST(savepoints_outside_a_transaction_run_at_once)
+{
+    sp_db *db = open_test_db();
+    sp_db_stmt *sa = prepare(db, "SAVEPOINT a");
+    ck_assert_int_eq(sp_db_step(sa), SP_DB_ERROR);
+    ck_assert_msg(strstr(sp_db_errmsg(db), "25P01") != NULL, "%s", sp_db_errmsg(db));
+    sp_db_reset(sa);
+    ck_assert_int_eq(sp_db_in_txn(db), 0);
+    sp_db_finalize(sa);
+    sp_db_close(db);
+}
+END_TEST
+
 START_TEST(in_txn_follows_the_transaction)
 {
     sp_db *db = open_test_db();
@@ -647,6 +753,9 @@ static Suite *db_pg_suite(void)
     tcase_add_test(tc, commit_of_a_failed_transaction_fails);
     tcase_add_test(tc, a_failed_prepare_leaves_the_transaction_alive);
     tcase_add_test(tc, in_txn_follows_the_transaction);
+    tcase_add_test(tc, held_back_savepoints_take_effect_in_order);
+    tcase_add_test(tc, a_failing_held_back_statement_fails_what_follows);
+    tcase_add_test(tc, savepoints_outside_a_transaction_run_at_once);
     tcase_add_test(tc, finalize_drops_the_server_statement);
     suite_add_tcase(s, tc);
 
