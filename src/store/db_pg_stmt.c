@@ -101,8 +101,8 @@ static void typing(pg_stmt *s, int t)
  * turn while the server objects to the parameters' types. Inside a
  * transaction a failed prepare would abort it (on SQLite it leaves the
  * transaction as it was), so the tries run in a savepoint of their own:
- * two more round trips, once per statement and session. Returns SP_DB_OK or an error code (logged).
- */
+ * two more round trips, once per statement and session. Returns SP_DB_OK
+ * or an error code (logged). */
 static int prepare_typed(pg_stmt *s)
 {
     pg_db *db = s->db;
