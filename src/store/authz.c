@@ -24,8 +24,8 @@ static const char SQL_SHARE[] = "SELECT s.creator_seq = ?1 FROM shares s"
  * an expired one is gone for everyone. A group's is nobody's own: leaving
  * it is leaving the group, at the identity provider. */
 static const char SQL_MEMBER[] =
-    "SELECT user_seq = ?1 FROM members WHERE id = ?2 AND drive_seq = ?3"
-    " AND (expires_at IS NULL OR expires_at > ?4)"
+    "SELECT CASE WHEN user_seq = ?1 THEN 1 ELSE 0 END FROM members"
+    " WHERE id = ?2 AND drive_seq = ?3 AND (expires_at IS NULL OR expires_at > ?4)"
     " UNION ALL SELECT 0 FROM drive_groups WHERE id = ?2 AND drive_seq = ?3"
     " AND (expires_at IS NULL OR expires_at > ?4)";
 

@@ -13,11 +13,11 @@
 #include <stdlib.h>
 
 static const char SQL_SEEN[] =
-    "INSERT OR IGNORE INTO inbound_events (id, received_at) VALUES (?, ?)";
+    "INSERT INTO inbound_events (id, received_at) VALUES (?, ?) ON CONFLICT DO NOTHING";
 static const char SQL_DRIVE[] = "SELECT seq FROM drives WHERE id = ?";
 static const char SQL_APPLY[] =
-    "UPDATE drives SET etag = ?, mtime = ?, quota_used = CASE WHEN ? THEN ? ELSE quota_used END"
-    " WHERE seq = ?";
+    "UPDATE drives SET etag = ?, mtime = ?,"
+    " quota_used = CASE WHEN ? <> 0 THEN ? ELSE quota_used END WHERE seq = ?";
 /* Applies one change in the open transaction: 1 when event_id was applied
  * before (nothing changes), 0 when applied, or a negative sp_err. */
 static int apply(sp_store *st, sp_conn *w, const sp_storage_change *c)

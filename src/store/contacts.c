@@ -184,11 +184,15 @@ int sp_store_invite_accept(sp_store *st, const char *token, int64_t now_ms, cons
         goto done;
     sp_db_bind_text(q, 1, hash);
     int step = sp_db_step(q);
-    int64_t invite_seq = sp_db_column_int64(q, 0), expires = sp_db_column_int64(q, 1);
-    int accepted = sp_db_column_int64(q, 2);
-    int64_t owner_seq = sp_db_column_int64(q, 3);
-    if (step == SP_DB_ROW)
+    int64_t invite_seq = 0, expires = 0, owner_seq = 0;
+    int accepted = 0;
+    if (step == SP_DB_ROW) { /* no columns to read without a row */
+        invite_seq = sp_db_column_int64(q, 0);
+        expires = sp_db_column_int64(q, 1);
+        accepted = sp_db_column_int64(q, 2) != 0;
+        owner_seq = sp_db_column_int64(q, 3);
         sp_store__copy_text(q, 4, inviter_id, SP_USER_ID_LEN);
+    }
     sp_store__done(q);
     if (step != SP_DB_ROW) {
         rc = step == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "find invite");
@@ -234,12 +238,16 @@ int sp_store_contact_add(sp_store *st, const sp_user *owner, const sp_contact_ne
 }
 
 #define CONTACT_COLS "id, user_id, provider, instance, address, name, email, created_at"
+/* By name in any case, and a term matches in any case: lower(), which in
+ * both engines (PostgreSQL in a C-ctype database) folds ASCII only, as
+ * SQLite's NOCASE and LIKE do; PostgreSQL's LIKE itself tells case apart.
+ * No index serves either order: an owner's contacts are few. */
 static const char SQL_CONTACTS[] = "SELECT " CONTACT_COLS " FROM ocm_contacts WHERE owner_seq = ?1"
-                                   " ORDER BY name COLLATE NOCASE, id LIMIT ?2";
+                                   " ORDER BY lower(name), id LIMIT ?2";
 static const char SQL_CONTACTS_LIKE[] =
-    "SELECT " CONTACT_COLS " FROM ocm_contacts WHERE owner_seq = ?1 AND (name LIKE ?3 ESCAPE '\\'"
-    " OR address LIKE ?3 ESCAPE '\\' OR email LIKE ?3 ESCAPE '\\')"
-    " ORDER BY name COLLATE NOCASE, id LIMIT ?2";
+    "SELECT " CONTACT_COLS " FROM ocm_contacts WHERE owner_seq = ?1"
+    " AND (lower(name) LIKE lower(?3) ESCAPE '\\' OR lower(address) LIKE lower(?3) ESCAPE '\\'"
+    " OR lower(email) LIKE lower(?3) ESCAPE '\\') ORDER BY lower(name), id LIMIT ?2";
 
 int sp_store_contacts_list(sp_store *st, const sp_user *owner, const char *term, sp_contact_fn fn,
                            void *ctx)

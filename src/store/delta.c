@@ -8,11 +8,19 @@
 
 #include "util/err.h"
 
-/* AUTOINCREMENT keeps the last seq given in sqlite_sequence, pruned or
- * not (schema/001_init.sql). */
-static const char SQL_BOUNDS[] =
+/* The last seq given, pruned or not, and the oldest kept. SQLite's
+ * AUTOINCREMENT keeps the last seq in sqlite_sequence, written with the
+ * event (schema/001_init.sql). PostgreSQL's sequence also counts the seqs
+ * of events not committed yet, which a token must not pass: there it is
+ * the newest committed event, or the relay's cursor when pruning took
+ * every event (pruning takes published events only, so the cursor is at
+ * or past the last one pruned). */
+static const char *const SQL_BOUNDS[2] = {
     "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),"
-    " (SELECT min(seq) FROM events)";
+    " (SELECT min(seq) FROM events)",
+    "SELECT GREATEST((SELECT coalesce(max(seq), 0) FROM events),"
+    " (SELECT published_seq FROM relay_cursor)), (SELECT min(seq) FROM events)",
+};
 static const char SQL_MOUNTS[] =
     "SELECT s.mount_id FROM shares s JOIN drives d ON d.seq = s.drive_seq"
     " WHERE d.id = ?2 AND " SP_SHARE_RECEIVED_BY("?1") " ORDER BY s.mount_id";
@@ -20,7 +28,7 @@ static const char SQL_MOUNTS[] =
 int sp_store_delta_bounds(sp_store *st, int64_t *oldest, int64_t *last)
 {
     sp_conn *c = sp_store__reader(st);
-    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_BOUNDS) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SP_SQL(c, SQL_BOUNDS)) : NULL;
     if (!s)
         return SP_ERR_DB;
     int rc = sp_db_step(s);

@@ -40,10 +40,11 @@
 #define MEMBER_ARM                                                                                \
     "SELECT " DRIVE_COLS ", m.role AS role, lower(d.name) AS k, NULL AS share_id,"                \
     " NULL AS item_id, NULL AS shared_drive_id, NULL AS remote_url, NULL AS remote_instance"      \
-    " FROM (SELECT drive_seq, role, max(" SP_ROLE_RANK("role") ") FROM reach"                    \
-    " WHERE user_seq = ?1 AND (expires_at IS NULL OR expires_at > ?8) GROUP BY drive_seq) m"     \
+    " FROM (SELECT drive_seq, " SP_ROLE_OF_RANK("max(" SP_ROLE_RANK("role") ")") " AS role"       \
+    " FROM reach WHERE user_seq = ?1 AND (expires_at IS NULL OR expires_at > ?6)"               \
+    " GROUP BY drive_seq) m"                                                                      \
     " JOIN drives d ON d.seq = m.drive_seq LEFT JOIN users o ON o.seq = d.owner_seq"             \
-    " WHERE (d.disabled_at IS NULL OR m.role = '" SP_ROLE_MANAGER "' OR ?4)"
+    " WHERE (d.disabled_at IS NULL OR m.role = '" SP_ROLE_MANAGER "' OR ?4 = 1)"
 /* A share received is a drive while its grantee keeps it mounted
  * (store/share_states.c), as in oCIS: an unmounted share is only in
  * sharedWithMe. ?1 is the user. */
@@ -65,52 +66,63 @@
 /* A mountpoint's name: the item's as storage last described it, else the
  * fallback sharedWithMe shows (sp_item_fallback_name: the name the share
  * was given unless that is the item id, else the id's opaque part), so
- * that a desktop client names its folder as the web names the share. */
+ * that a desktop client names its folder as the web names the share.
+ * Only for served shares (SP_SHARE_SERVED), whose item id is the drive's
+ * id (a UUID, without '!') or that id, '!' and a non-empty opaque part:
+ * the opaque part starts after the drive id and its '!', which both
+ * engines find by length (they have no common function for the place of
+ * a character). */
 #define SHARE_NAME                                                                                \
     "coalesce((SELECT i.name FROM items i WHERE i.drive_seq = s.drive_seq"                        \
     " AND i.id = s.item_id), CASE WHEN s.item_name <> '' AND s.item_name <> s.item_id"            \
-    " THEN s.item_name WHEN instr(s.item_id, '!') BETWEEN 1 AND length(s.item_id) - 1"            \
-    " THEN substr(s.item_id, instr(s.item_id, '!') + 1) ELSE s.item_id END)"
+    " THEN s.item_name WHEN length(s.item_id) > length(d.id) + 1"                                 \
+    " THEN substr(s.item_id, length(d.id) + 2) ELSE s.item_id END)"
 #define SHARE_ARM                                                                                 \
     "SELECT s.seq, s.mount_id, 'mountpoint', NULL, " SHARE_NAME ", '', o.id, o.display_name,"     \
     " -1, 0, d.etag, d.mtime, 0, s.role, lower(" SHARE_NAME "), s.id, s.item_id, d.id, NULL, NULL" \
     " FROM shares s JOIN drives d ON d.seq = s.drive_seq JOIN users o ON o.seq = s.creator_seq"   \
     " WHERE " SP_SHARE_RECEIVED_BY("?1") " AND d.disabled_at IS NULL"                             \
-    " AND (s.expires_at IS NULL OR s.expires_at > ?8) AND " SP_SHARE_SERVED " AND " MOUNTED       \
-    " AND " FIRST_MOUNTED("?8")
+    " AND (s.expires_at IS NULL OR s.expires_at > ?6) AND " SP_SHARE_SERVED " AND " MOUNTED       \
+    " AND " FIRST_MOUNTED("?6")
 #define REMOTE_ARM                                                                                \
     "SELECT r.seq, r.id, 'mountpoint', NULL, r.name, '', NULL, NULL, -1, 0,"                      \
     " coalesce(r.etag, ''), coalesce(r.mtime, r.created_at), 0, NULL, lower(r.name), NULL,"       \
     " r.remote_drive_id, r.remote_drive_id, r.web_dav_url, r.instance"                            \
     " FROM remotes r WHERE r.owner_seq = ?1"
+/* Filters on type (?2) and id (?3), each NULL for none. A parameter's
+ * typed use comes first: PostgreSQL types a parameter bound NULL by its
+ * first use, which "IS NULL" leaves undecided. */
 #define SELECT_MEMBER                                                                             \
     "SELECT * FROM (" MEMBER_ARM " UNION ALL " SHARE_ARM " UNION ALL " REMOTE_ARM ") AS d"        \
-    " WHERE (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3)"
+    " WHERE (d.drive_type = ?2 OR ?2 IS NULL) AND (d.id = ?3 OR ?3 IS NULL)"
 
 #define SELECT_ALL                                                                                \
-    "SELECT " DRIVE_COLS ", " SP_BEST_ROLE("?1", "d.seq", "?8") ","                               \
+    "SELECT " DRIVE_COLS ", " SP_BEST_ROLE("?1", "d.seq", "?6") ","                               \
     " lower(d.name) AS k, NULL, NULL, NULL, NULL, NULL"                                           \
     " FROM drives d LEFT JOIN users o ON o.seq = d.owner_seq"                                     \
-    " WHERE (?2 IS NULL OR d.drive_type = ?2) AND (?3 IS NULL OR d.id = ?3) AND ?4 = ?4"
+    " WHERE (d.drive_type = ?2 OR ?2 IS NULL) AND (d.id = ?3 OR ?3 IS NULL) AND ?4 = ?4"
 
 /* Written as a range on the leading key plus a tie-break, not as a row
  * value comparison: SQLite 3.40 seeks an expression index only so. The
  * member listing names its sort key k; the admin listing has the index. */
-#define AFTER_NAME_ASC " AND k >= ?5 AND (k > ?5 OR d.id > ?6)"
-#define AFTER_NAME_DESC " AND k <= ?5 AND (k < ?5 OR d.id < ?6)"
-#define AFTER_MTIME_ASC " AND d.mtime >= ?5 AND (d.mtime > ?5 OR d.id > ?6)"
-#define AFTER_MTIME_DESC " AND d.mtime <= ?5 AND (d.mtime < ?5 OR d.id < ?6)"
-#define ALL_AFTER_NAME_ASC " AND lower(d.name) >= ?5 AND (lower(d.name) > ?5 OR d.id > ?6)"
-#define ALL_AFTER_NAME_DESC " AND lower(d.name) <= ?5 AND (lower(d.name) < ?5 OR d.id < ?6)"
-#define ORDER_NAME_ASC " ORDER BY k, d.id LIMIT ?7"
-#define ORDER_NAME_DESC " ORDER BY k DESC, d.id DESC LIMIT ?7"
-#define ALL_ORDER_NAME_ASC " ORDER BY lower(d.name), d.id LIMIT ?7"
-#define ALL_ORDER_NAME_DESC " ORDER BY lower(d.name) DESC, d.id DESC LIMIT ?7"
-#define ORDER_MTIME_ASC " ORDER BY d.mtime, d.id LIMIT ?7"
-#define ORDER_MTIME_DESC " ORDER BY d.mtime DESC, d.id DESC LIMIT ?7"
+#define AFTER_NAME_ASC " AND k >= ?7 AND (k > ?7 OR d.id > ?8)"
+#define AFTER_NAME_DESC " AND k <= ?7 AND (k < ?7 OR d.id < ?8)"
+#define AFTER_MTIME_ASC " AND d.mtime >= ?7 AND (d.mtime > ?7 OR d.id > ?8)"
+#define AFTER_MTIME_DESC " AND d.mtime <= ?7 AND (d.mtime < ?7 OR d.id < ?8)"
+#define ALL_AFTER_NAME_ASC " AND lower(d.name) >= ?7 AND (lower(d.name) > ?7 OR d.id > ?8)"
+#define ALL_AFTER_NAME_DESC " AND lower(d.name) <= ?7 AND (lower(d.name) < ?7 OR d.id < ?8)"
+#define ORDER_NAME_ASC " ORDER BY k, d.id LIMIT ?5"
+#define ORDER_NAME_DESC " ORDER BY k DESC, d.id DESC LIMIT ?5"
+#define ALL_ORDER_NAME_ASC " ORDER BY lower(d.name), d.id LIMIT ?5"
+#define ALL_ORDER_NAME_DESC " ORDER BY lower(d.name) DESC, d.id DESC LIMIT ?5"
+#define ORDER_MTIME_ASC " ORDER BY d.mtime, d.id LIMIT ?5"
+#define ORDER_MTIME_DESC " ORDER BY d.mtime DESC, d.id DESC LIMIT ?5"
 
 /* [all][order][with cursor]: separate statements so that a cursor is an
- * index range seek, never a scan from the start. */
+ * index range seek, never a scan from the start. The cursor's parameters
+ * come last (?7 the key, ?8 the id), so that the statements without them
+ * number theirs without a gap (PostgreSQL types every number up to the
+ * highest, and an unused one has no type). */
 static const char *const SQL_LIST[2][4][2] = {
     {
         {SELECT_MEMBER ORDER_NAME_ASC, SELECT_MEMBER AFTER_NAME_ASC ORDER_NAME_ASC},
@@ -175,16 +187,16 @@ int sp_store_drives_list(sp_store *st, const sp_user *user, int all, const sp_dr
     if (q->id)
         sp_db_bind_text(s, 3, q->id);
     sp_db_bind_int64(s, 4, all ? 1 : 0);
+    int top = q->top < 1 ? 1 : q->top > SP_DRIVE_TOP_MAX ? SP_DRIVE_TOP_MAX : q->top;
+    sp_db_bind_int64(s, 5, top + 1); /* one more tells whether a next page exists */
+    sp_db_bind_int64(s, 6, sp_time_now_ms());
     if (q->after.set) {
         if (mtime_order)
-            sp_db_bind_int64(s, 5, strtoll(q->after.key, NULL, 10));
+            sp_db_bind_int64(s, 7, strtoll(q->after.key, NULL, 10));
         else
-            sp_db_bind_text(s, 5, q->after.key);
-        sp_db_bind_text(s, 6, q->after.id);
+            sp_db_bind_text(s, 7, q->after.key);
+        sp_db_bind_text(s, 8, q->after.id);
     }
-    int top = q->top < 1 ? 1 : q->top > SP_DRIVE_TOP_MAX ? SP_DRIVE_TOP_MAX : q->top;
-    sp_db_bind_int64(s, 7, top + 1); /* one more tells whether a next page exists */
-    sp_db_bind_int64(s, 8, sp_time_now_ms());
 
     int rc, sent = 0, err = 0;
     while ((rc = sp_db_step(s)) == SP_DB_ROW) {

@@ -17,7 +17,7 @@
 static const char SQL_EVENT_INSERT[] =
     "INSERT INTO events (id, type, subject, time, data, initiator) VALUES (?, ?, ?, ?, ?, ?)";
 static const char SQL_RECIPIENT_INSERT[] =
-    "INSERT OR IGNORE INTO event_recipients (user_seq, event_seq) VALUES (?, ?)";
+    "INSERT INTO event_recipients (user_seq, event_seq) VALUES (?, ?) ON CONFLICT DO NOTHING";
 
 int sp_store__event_add(sp_conn *w, const char *type, const char *subject, json_t *data,
                         const int64_t *recipients, size_t recipient_count, int64_t *seq_out)
@@ -85,19 +85,21 @@ int sp_store_on_commit(sp_store *st, sp_store_commit_fn fn, void *ctx)
 #define EVENT_COLS "e.seq, e.id, e.type, e.subject, e.time, e.data, e.initiator"
 
 /* Published: seq <= relay_cursor.published_seq (schema/003_relay_cursor.sql). */
-static const char SQL_UNPUBLISHED[] =
-    "SELECT " EVENT_COLS " FROM events e WHERE e.seq > max(?, (SELECT published_seq FROM"
-    " relay_cursor)) ORDER BY e.seq LIMIT ?";
+#define UNPUBLISHED(D)                                                                            \
+    "SELECT " EVENT_COLS " FROM events e WHERE e.seq > " D##_GREATEST "(?, (SELECT published_seq" \
+    " FROM relay_cursor)) ORDER BY e.seq LIMIT ?"
+static const char *const SQL_UNPUBLISHED[2] = SP_SQL_BOTH(UNPUBLISHED);
 static const char SQL_MARK[] =
     "UPDATE relay_cursor SET published_seq = ?1 WHERE published_seq < ?1";
 static const char SQL_SET_CURSOR[] = "UPDATE relay_cursor SET published_seq = ?1";
 static const char SQL_CURSOR[] = "SELECT published_seq FROM relay_cursor";
 /* Sequence numbers are not reused and unpublished events are never
  * deleted, so the backlog is the distance from the cursor to the newest. */
-static const char SQL_BACKLOG[] =
-    "SELECT max(0, (SELECT coalesce(max(seq), 0) FROM events) - published_seq),"
-    " coalesce((SELECT time FROM events WHERE seq > published_seq ORDER BY seq LIMIT 1), 0)"
-    " FROM relay_cursor";
+#define BACKLOG(D)                                                                                \
+    "SELECT " D##_GREATEST "(0, (SELECT coalesce(max(seq), 0) FROM events) - published_seq),"     \
+    " coalesce((SELECT time FROM events WHERE seq > published_seq ORDER BY seq LIMIT 1), 0)"      \
+    " FROM relay_cursor"
+static const char *const SQL_BACKLOG[2] = SP_SQL_BOTH(BACKLOG);
 static const char SQL_EVENT_GET[] =
     "SELECT " EVENT_COLS ", EXISTS (SELECT 1 FROM event_recipients r WHERE r.event_seq = e.seq"
     " AND r.user_seq = ?) FROM events e WHERE e.id = ?";
@@ -173,7 +175,7 @@ int sp_store_events_unpublished(sp_store *st, int64_t after_seq, int limit, sp_e
                                 void *ctx)
 {
     sp_conn *c = sp_store__reader(st);
-    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_UNPUBLISHED) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SP_SQL(c, SQL_UNPUBLISHED)) : NULL;
     if (!s)
         return SP_ERR_DB;
     sp_db_bind_int64(s, 1, after_seq);
@@ -218,7 +220,7 @@ int sp_store_events_published(sp_store *st, int64_t *seq)
 int sp_store_events_backlog(sp_store *st, int64_t *count, int64_t *oldest_ms)
 {
     sp_conn *c = sp_store__reader(st);
-    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_BACKLOG) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SP_SQL(c, SQL_BACKLOG)) : NULL;
     if (!s)
         return SP_ERR_DB;
     int rc = sp_db_step(s);
@@ -301,9 +303,11 @@ int sp_store_events_prune(sp_store *st, int64_t before_ms, int *deleted)
      * and not while this process was stopped, so pruning after a long
      * stop would otherwise make every idle subscription look as if it
      * missed events. */
-    int64_t newest = sp_db_step(s3) == SP_DB_ROW ? sp_db_column_int64(s3, 0) : 0;
+    int step = sp_db_step(s3);
+    int64_t newest = step == SP_DB_ROW ? sp_db_column_int64(s3, 0) : 0;
     sp_store__done(s3);
-    int err = sp_store__webhooks_catch_up(w, newest, NULL);
+    int err = step == SP_DB_ROW ? sp_store__webhooks_catch_up(w, newest, NULL)
+                                : sp_store__err(w, step, "newest event");
     if (err < 0) {
         sp_store__rollback(st);
         return err;

@@ -16,17 +16,20 @@
 
 #define GROUP_COLS "g.seq, g.id, g.name, g.issuer"
 
-static const char SQL_SEARCH[] =
-    "SELECT " GROUP_COLS " FROM groups g WHERE g.issuer = ?1 AND g.name LIKE ?2 ESCAPE '\\'"
-    " ORDER BY g.name COLLATE NOCASE, g.id LIMIT ?3";
+#define SEARCH(D)                                                                                 \
+    "SELECT " GROUP_COLS " FROM groups g WHERE g.issuer = ?1 AND " D##_ILIKE("g.name", "?2")      \
+    " ORDER BY " D##_NOCASE("g.name") ", g.id LIMIT ?3"
+static const char *const SQL_SEARCH[2] = SP_SQL_BOTH(SEARCH);
 static const char SQL_GET[] = "SELECT " GROUP_COLS " FROM groups g WHERE g.id = ?1";
-static const char SQL_OF_USER[] =
-    "SELECT " GROUP_COLS " FROM group_members m JOIN groups g ON g.seq = m.group_seq"
-    " WHERE m.user_seq = ?1 ORDER BY g.name COLLATE NOCASE, g.id";
-static const char SQL_MEMBERS[] =
-    "SELECT u.id, u.display_name, coalesce(u.email, ''), u.username FROM group_members m"
-    " JOIN users u ON u.seq = m.user_seq WHERE m.group_seq = ?1"
-    " ORDER BY u.display_name COLLATE NOCASE, u.id LIMIT ?2";
+#define OF_USER(D)                                                                                \
+    "SELECT " GROUP_COLS " FROM group_members m JOIN groups g ON g.seq = m.group_seq"             \
+    " WHERE m.user_seq = ?1 ORDER BY " D##_NOCASE("g.name") ", g.id"
+static const char *const SQL_OF_USER[2] = SP_SQL_BOTH(OF_USER);
+#define MEMBERS(D)                                                                                \
+    "SELECT u.id, u.display_name, coalesce(u.email, ''), u.username FROM group_members m"         \
+    " JOIN users u ON u.seq = m.user_seq WHERE m.group_seq = ?1"                                  \
+    " ORDER BY " D##_NOCASE("u.display_name") ", u.id LIMIT ?2"
+static const char *const SQL_MEMBERS[2] = SP_SQL_BOTH(MEMBERS);
 
 static const char SQL_MEMBER_SEQS[] = "SELECT user_seq FROM group_members WHERE group_seq = ?";
 static const char SQL_FORGET[] = "DELETE FROM group_members WHERE user_seq = ?";
@@ -67,7 +70,7 @@ int sp_store_groups_search(sp_store *st, const char *issuer, const char *term, s
     char prefix[SP_STORE_LIKE_MAX], contains[SP_STORE_LIKE_MAX];
     sp_store__like_patterns(term, prefix, contains);
     sp_conn *r = sp_store__reader(st);
-    sp_db_stmt *s = r ? sp_store__stmt(r, SQL_SEARCH) : NULL;
+    sp_db_stmt *s = r ? sp_store__stmt(r, SP_SQL(r, SQL_SEARCH)) : NULL;
     if (!s)
         return SP_ERR_DB;
     sp_db_bind_text(s, 1, issuer);
@@ -101,7 +104,7 @@ int sp_store_group_get(sp_store *st, const char *id, sp_group_row *out)
 int sp_store_groups_of_user(sp_store *st, int64_t user_seq, sp_group_fn fn, void *ctx)
 {
     sp_conn *r = sp_store__reader(st);
-    sp_db_stmt *s = r ? sp_store__stmt(r, SQL_OF_USER) : NULL;
+    sp_db_stmt *s = r ? sp_store__stmt(r, SP_SQL(r, SQL_OF_USER)) : NULL;
     if (!s)
         return SP_ERR_DB;
     sp_db_bind_int64(s, 1, user_seq);
@@ -111,7 +114,7 @@ int sp_store_groups_of_user(sp_store *st, int64_t user_seq, sp_group_fn fn, void
 int sp_store_group_members(sp_store *st, int64_t group_seq, sp_user_fn fn, void *ctx)
 {
     sp_conn *r = sp_store__reader(st);
-    sp_db_stmt *s = r ? sp_store__stmt(r, SQL_MEMBERS) : NULL;
+    sp_db_stmt *s = r ? sp_store__stmt(r, SP_SQL(r, SQL_MEMBERS)) : NULL;
     if (!s)
         return SP_ERR_DB;
     sp_db_bind_int64(s, 1, group_seq);

@@ -6,6 +6,7 @@
 #define SP_STORE_INTERNAL_H
 
 #include "store/events.h"
+#include "store/lease.h"
 #include "store/roles.h"
 #include "store/store.h"
 #include "store/subscriptions.h"
@@ -27,9 +28,43 @@
  * across replicas (txn.c), and migrations. */
 #define SP_STORE_LOCK_WRITE "7310001"
 #define SP_STORE_LOCK_MIGRATE "7310002"
-/* PostgreSQL: the channel a commit that wrote events notifies (store.c
- * listens on it and wakes the commit listeners). */
+/* PostgreSQL: the channel every commit that changes what readers see
+ * notifies (listen.c listens on it, on every replica). The payload says
+ * whether the commit wrote events (SP_STORE_NOTICE_EVENTS: the commit
+ * listeners are woken) or only data (listings are invalidated). */
 #define SP_STORE_CHANNEL "spaceport_events"
+#define SP_STORE_NOTICE_EVENTS "events"
+#define SP_STORE_NOTICE_DATA "data"
+/* Listeners of one lease at most (its worker; room for one more). */
+#define SP_STORE_LEASE_LISTENERS 2
+
+typedef struct sp_store_shared sp_store_shared;
+
+/*
+ * The few fragments of SQL the two engines read differently. A statement
+ * that needs one is written once, as a macro of its dialect D (SP_LITE or
+ * SP_PG) that names them D##_NOCASE and so on, and SP_SQL_BOTH makes the
+ * {SQLite, PostgreSQL} pair that SP_SQL picks from. Everything else is
+ * written in the subset both read alike.
+ */
+#define SP_SQL_BOTH(M) {M(SP_LITE), M(SP_PG)}
+/* Text col as compared and ordered without case: SQLite's NOCASE
+ * collation, which its indexes of such columns are declared with, and
+ * PostgreSQL's lower(), which its indexes are on (schema/pg). Both fold
+ * ASCII letters only (the PostgreSQL database is created with C ctype). */
+#define SP_LITE_NOCASE(col) col " COLLATE NOCASE"
+#define SP_PG_NOCASE(col) "lower(" col ")"
+/* col LIKE pat without case, the pattern's wildcards escaped with '\'
+ * (sp_store__like_patterns): SQLite's LIKE ignores ASCII case already. */
+#define SP_LITE_ILIKE(col, pat) col " LIKE " pat " ESCAPE '\\'"
+#define SP_PG_ILIKE(col, pat) "lower(" col ") LIKE lower(" pat ") ESCAPE '\\'"
+/* A LIMIT that takes every row, for an OFFSET (SQLite needs a LIMIT
+ * before it and reads -1 so; PostgreSQL reads no negative one): the
+ * largest 64-bit integer. */
+#define SP_SQL_NO_LIMIT "9223372036854775807"
+/* The larger of two values: SQLite's max() of several arguments. */
+#define SP_LITE_GREATEST "max"
+#define SP_PG_GREATEST "GREATEST"
 
 typedef struct sp_group_waiter sp_group_waiter;
 typedef struct sp_store_job sp_store_job;
@@ -76,6 +111,18 @@ struct sp_store {
         void *ctx;
     } listeners[SP_STORE_COMMIT_LISTENERS];
     int listener_count;
+    /* Leases (lease.c): the term each is held in, 0 while not held
+     * (PostgreSQL; on SQLite every lease is held), and who to wake when
+     * one is taken. */
+    _Atomic uint64_t lease_term[SP_LEASE_COUNT];
+    _Atomic uint64_t lease_terms_drawn; /* terms are drawn from one count: never reused */
+    _Atomic uint64_t versions_unread;   /* listen.c: versions given when none could be read */
+    struct {
+        void (*fn)(void *ctx);
+        void *ctx;
+    } lease_listeners[SP_LEASE_COUNT][SP_STORE_LEASE_LISTENERS];
+    int lease_listener_count[SP_LEASE_COUNT];
+    sp_store_shared *shared; /* lease.c's threads; NULL until started, and on SQLite */
     int64_t items_max;       /* unshared items kept (store/items.h) */
     int64_t items_pruned_at; /* items left by the last pruning (items.c; writer only) */
 };
@@ -85,7 +132,7 @@ struct sp_store {
  * (util/itemid.h; sp_item_of is registered on every connection). Rows
  * stored before that rule may name another drive's item and would point
  * the grantee there; they stay, for their sharer to see and remove. */
-#define SP_SHARE_SERVED "sp_item_of(d.id, s.item_id)"
+#define SP_SHARE_SERVED "(sp_item_of(d.id, s.item_id) = 1)"
 
 /* SQL: the best unexpired space role user u has on drive d, at time now
  * (SQL expressions), NULL for none: their own membership or one of their
@@ -95,7 +142,7 @@ struct sp_store {
  * groups' arm walks the drive's group grants (a few) and asks whether u is
  * in each, rather than walking u's groups (dozens, for users of large
  * directories). */
-#define SP_BEST_ROLE(u, d, now) SP_BEST_ROLE_IF(u, d, now, "1")
+#define SP_BEST_ROLE(u, d, now) SP_BEST_ROLE_IF(u, d, now, "1 = 1")
 /* SP_BEST_ROLE counting u's stored group memberships only where SQL
  * condition groups_ok holds (the access check, which provisions nobody,
  * trusts them only while they are the token's). */
@@ -104,12 +151,17 @@ struct sp_store {
     " AND m.drive_seq = " d " AND (m.expires_at IS NULL OR m.expires_at > " now ")"              \
     " UNION ALL SELECT g.role FROM drive_groups g WHERE " groups_ok " AND g.drive_seq = " d       \
     " AND (g.expires_at IS NULL OR g.expires_at > " now ") AND EXISTS (SELECT 1 FROM"            \
-    " group_members gm WHERE gm.group_seq = g.group_seq AND gm.user_seq = " u "))"               \
+    " group_members gm WHERE gm.group_seq = g.group_seq AND gm.user_seq = " u ")) AS r"          \
     " ORDER BY " SP_ROLE_RANK("role") " DESC LIMIT 1)"
 /* SQL: the rank of space role col, higher for more. */
 #define SP_ROLE_RANK(col)                                                                         \
     "(CASE " col " WHEN '" SP_ROLE_MANAGER "' THEN 3 WHEN '" SP_ROLE_SPACE_EDITOR "' THEN 2"     \
     " ELSE 1 END)"
+/* SQL: the space role of rank r (SP_ROLE_RANK's inverse: memberships hold
+ * space roles only), for the best of several taken as max(rank). */
+#define SP_ROLE_OF_RANK(r)                                                                        \
+    "(CASE " r " WHEN 3 THEN '" SP_ROLE_MANAGER "' WHEN 2 THEN '" SP_ROLE_SPACE_EDITOR "'"       \
+    " ELSE '" SP_ROLE_SPACE_VIEWER "' END)"
 /* SQL, on shares s: the share is user u's (an SQL expression): given to
  * them, or to a group they are in unless they made it (a sharer does not
  * receive their own item, as a share with oneself is refused). */
@@ -117,6 +169,14 @@ struct sp_store {
     "(s.grantee_seq = " u " OR (s.grantee_group_seq IN"                                            \
     " (SELECT gm.group_seq FROM group_members gm WHERE gm.user_seq = " u ")"                       \
     " AND s.creator_seq <> " u "))"
+
+/* Stops lease.c's threads and closes the lease connection, freeing the
+ * leases for the other replicas (sp_store_close). */
+void sp_store__shared_close(sp_store *st);
+
+/* sp_store_data_version on PostgreSQL (listen.c): local (this process's
+ * version) combined with what the database's commits are now. */
+uint64_t sp_store__pg_data_version(sp_store *st, uint64_t local);
 
 /* The calling thread's reader connection, opened on first use. Returns NULL
  * when it cannot be opened. Borrowed; valid until the thread exits or the

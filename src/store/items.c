@@ -17,10 +17,19 @@
 
 static const char SQL_GET[] = "SELECT " ITEM_COLS " FROM items i JOIN drives d"
                               " ON d.seq = i.drive_seq WHERE d.id = ?1 AND i.id = ?2";
-/* A report replaces the row, so that its seq says it is the newest. */
-static const char SQL_PUT[] =
-    "INSERT OR REPLACE INTO items (drive_seq, id, parent_id, name, path, folder, size, etag,"
-    " mtime, mime_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+/* A report replaces the row, so that its seq says it is the newest:
+ * SQLite gives the new row the next rowid, PostgreSQL the identity's next
+ * value. */
+#define ITEM_PUT                                                                                  \
+    " INTO items (drive_seq, id, parent_id, name, path, folder, size, etag, mtime, mime_type)"    \
+    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+static const char *const SQL_PUT[2] = {
+    "INSERT OR REPLACE" ITEM_PUT,
+    "INSERT" ITEM_PUT " ON CONFLICT (drive_seq, id) DO UPDATE SET"
+    " seq = nextval(pg_get_serial_sequence('items', 'seq')), parent_id = excluded.parent_id,"
+    " name = excluded.name, path = excluded.path, folder = excluded.folder, size = excluded.size,"
+    " etag = excluded.etag, mtime = excluded.mtime, mime_type = excluded.mime_type",
+};
 static const char SQL_REMOVE[] = "DELETE FROM items WHERE drive_seq = ? AND id = ?";
 static const char SQL_COUNT[] = "SELECT count(*) FROM items";
 /* Unshared items beyond the newest ?1 (a share of any state keeps its
@@ -28,7 +37,7 @@ static const char SQL_COUNT[] = "SELECT count(*) FROM items";
 static const char SQL_PRUNE[] =
     "DELETE FROM items WHERE seq IN (SELECT i.seq FROM items i WHERE NOT EXISTS"
     " (SELECT 1 FROM shares s WHERE s.drive_seq = i.drive_seq AND s.item_id = i.id)"
-    " ORDER BY i.seq DESC LIMIT -1 OFFSET ?1)";
+    " ORDER BY i.seq DESC LIMIT " SP_SQL_NO_LIMIT " OFFSET ?1)";
 
 void sp_store__read_item(sp_db_stmt *q, int col, sp_item *it)
 {
@@ -92,7 +101,7 @@ void sp_store_items_limit(sp_store *st, int64_t max)
 /* Records one description (or removal) of an item of drive_seq. */
 static int put(sp_conn *w, int64_t drive_seq, const sp_item *it)
 {
-    sp_db_stmt *q = sp_store__stmt(w, it->removed ? SQL_REMOVE : SQL_PUT);
+    sp_db_stmt *q = sp_store__stmt(w, it->removed ? SQL_REMOVE : SP_SQL(w, SQL_PUT));
     if (!q)
         return SP_ERR_DB;
     sp_db_bind_int64(q, 1, drive_seq);

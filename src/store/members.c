@@ -26,7 +26,7 @@ static const char SQL_MEMBERS[] =
     " WHERE m.drive_seq = ?1 AND (m.expires_at IS NULL OR m.expires_at > ?2)"
     " UNION ALL SELECT g.id, g.role, NULL, NULL, gr.id, gr.name, coalesce(g.expires_at, 0),"
     " g.created_at FROM drive_groups g JOIN groups gr ON gr.seq = g.group_seq"
-    " WHERE g.drive_seq = ?1 AND (g.expires_at IS NULL OR g.expires_at > ?2))"
+    " WHERE g.drive_seq = ?1 AND (g.expires_at IS NULL OR g.expires_at > ?2)) AS m"
     " ORDER BY role = '" SP_ROLE_MANAGER "' DESC, created, id";
 
 int sp_store_members_list(sp_store *st, int64_t drive_seq, sp_member_fn fn, void *ctx)
@@ -82,7 +82,7 @@ static const char SQL_MEMBER_BY_PERM[] =
  * unexpired, and how many of those never expire. An expired Manager
  * manages nothing; one that expires later manages only until then. */
 static const char SQL_OTHER_MANAGERS[] =
-    "SELECT count(*), coalesce(sum(expires_at IS NULL), 0) FROM members"
+    "SELECT count(*), count(*) FILTER (WHERE expires_at IS NULL) FROM members"
     " WHERE drive_seq = ?1 AND role = '" SP_ROLE_MANAGER "' AND id <> ?3"
     " AND (expires_at IS NULL OR expires_at > ?2)";
 static const char SQL_MEMBER_ROLE[] = "UPDATE members SET role = ? WHERE id = ?";
@@ -441,9 +441,11 @@ static int change_group(sp_conn *w, const sp_user *actor, const char *drive_id, 
     sp_db_bind_int64(s, 3, sp_time_now_ms());
     int step = sp_db_step(s);
     member_who who = {.extra_group = step == SP_DB_ROW ? sp_db_column_int64(s, 0) : 0};
-    char old_role[64], group_id[SP_ID_LEN];
-    sp_store__copy_text(s, 1, old_role, sizeof old_role);
-    sp_store__copy_text(s, 2, group_id, sizeof group_id);
+    char old_role[64] = "", group_id[SP_ID_LEN] = "";
+    if (step == SP_DB_ROW) {
+        sp_store__copy_text(s, 1, old_role, sizeof old_role);
+        sp_store__copy_text(s, 2, group_id, sizeof group_id);
+    }
     sp_store__done(s);
     if (step != SP_DB_ROW)
         return step == SP_DB_DONE ? 1 : sp_store__err(w, step, "find group member");

@@ -277,12 +277,16 @@ done:
 
 /* ---- the write phase ---- */
 
+/* A share seen before (its event read again after a crash) inserts
+ * nothing: DO NOTHING rather than a failed statement, which would end a
+ * PostgreSQL transaction. (The WHERE clause also keeps SQLite from reading
+ * ON CONFLICT as a join's ON.) */
 static const char SQL_SENT_INSERT[] =
-    "INSERT OR IGNORE INTO ocm_sent (share_id, drive_id, item_id, grantee, name, sharer,"
+    "INSERT INTO ocm_sent (share_id, drive_id, item_id, grantee, name, sharer,"
     " sharer_name, role, secret, created_at, updated_at, share_with, instance, resource_type,"
     " expiration)"
     " SELECT ?1, ?2, ?3, ?4, ?5, u.username, u.display_name, ?6, ?7, ?8, ?8, ?10, ?11, ?12, ?13"
-    " FROM users u WHERE u.id = ?9";
+    " FROM users u WHERE u.id = ?9 ON CONFLICT DO NOTHING";
 static const char SQL_ITEM_FOLDER[] = "SELECT i.folder FROM items i JOIN drives d ON"
                                       " d.seq = i.drive_seq WHERE d.id = ?1 AND i.id = ?2";
 static const char SQL_SENT_STATE[] = "SELECT state FROM ocm_sent WHERE seq = ?";
@@ -668,9 +672,10 @@ static const char SQL_SHARED[] =
 static const char SQL_FOREIGN_ANSWER[] =
     "UPDATE ocm_sent SET answer = NULL, answered_at = NULL, answered_by = NULL"
     " WHERE seq = ?1 AND answered_by IS NOT NULL AND answered_by <> ?2";
-/* The receiver declined before its 201 was recorded: the share ends now. */
+/* The receiver declined before its 201 was recorded: the share ends now
+ * (?2 now). */
 static const char SQL_DECLINED_EARLY[] =
-    "UPDATE ocm_sent SET state = 'refused', updated_at = ?3"
+    "UPDATE ocm_sent SET state = 'refused', updated_at = ?2"
     " WHERE seq = ?1 AND state = 'shared' AND answer = 'declined'";
 
 /* Records that d's share was taken by instance, and applies an answer
@@ -678,21 +683,27 @@ static const char SQL_DECLINED_EARLY[] =
  * transaction. */
 static int share_delivered(sp_conn *w, int64_t sent_seq, const char *instance)
 {
-    const char *const sqls[] = {SQL_SHARED, SQL_FOREIGN_ANSWER, SQL_DECLINED_EARLY};
+    /* Each statement is given only the parameters it names (0: none):
+     * PostgreSQL cannot type a parameter that is bound NULL and appears
+     * nowhere in the statement. */
+    static const struct {
+        const char *sql;
+        int instance_at, now_at;
+    } steps[] = {{SQL_SHARED, 2, 3}, {SQL_FOREIGN_ANSWER, 2, 0}, {SQL_DECLINED_EARLY, 0, 2}};
     int64_t now = sp_time_now_ms();
-    for (size_t i = 0; i < sizeof sqls / sizeof sqls[0]; i++) {
-        sp_db_stmt *s = sp_store__stmt(w, sqls[i]);
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        sp_db_stmt *s = sp_store__stmt(w, steps[i].sql);
         if (!s)
             return SP_ERR_DB;
         sp_db_bind_int64(s, 1, sent_seq);
-        if (instance)
-            sp_db_bind_text(s, 2, instance);
-        if (sp_db_bind_count(s) >= 3)
-            sp_db_bind_int64(s, 3, now);
+        if (steps[i].instance_at && instance)
+            sp_db_bind_text(s, steps[i].instance_at, instance);
+        if (steps[i].now_at)
+            sp_db_bind_int64(s, steps[i].now_at, now);
         int rc = sp_store__step_done(w, s, "sent share delivered");
         if (rc < 0)
             return rc;
-        if (sqls[i] == SQL_DECLINED_EARLY && sp_db_changes(w->db) > 0)
+        if (steps[i].sql == SQL_DECLINED_EARLY && sp_db_changes(w->db) > 0)
             return sp_store__exec_seq(w, SQL_DROP_ALL, sent_seq, "drop deliveries");
     }
     return 0;

@@ -16,14 +16,18 @@
  * secret is the one generated for the share and sent with it (store/ocm.c),
  * compared whole. A signer reaches the share it took, or one still being
  * delivered (no instance recorded yet: the receiver may answer before its
- * 201 is recorded), whose answer then waits for the delivery's outcome. */
+ * 201 is recorded), whose answer then waits for the delivery's outcome.
+ * (The CAST types ?3 where PostgreSQL meets it first, in case it is first
+ * bound NULL.) */
 static const char SQL_FIND[] =
     "SELECT seq, state, coalesce(answer, ''), coalesce(instance, ''), coalesce(answered_by, '')"
-    " FROM ocm_sent WHERE share_id = ?1 AND ((?3 IS NULL AND secret = ?2) OR (?3 IS NOT NULL"
-    " AND (instance = ?3 OR (instance IS NULL AND state = 'pending'))))";
+    " FROM ocm_sent WHERE share_id = ?1 AND ((CAST(?3 AS TEXT) IS NULL AND secret = ?2)"
+    " OR (?3 IS NOT NULL AND (instance = ?3 OR (instance IS NULL AND state = 'pending'))))";
+/* ?5: 1 when the share is recorded as delivered (an integer: PostgreSQL
+ * takes no integer for a truth value). */
 static const char SQL_ANSWER[] =
     "UPDATE ocm_sent SET answer = ?1, answered_at = ?2, updated_at = ?2, answered_by = ?4,"
-    " state = CASE WHEN ?1 = 'declined' AND ?5 THEN 'refused' ELSE state END WHERE seq = ?3";
+    " state = CASE WHEN ?1 = 'declined' AND ?5 <> 0 THEN 'refused' ELSE state END WHERE seq = ?3";
 static const char SQL_DROP_DELIVERIES[] = "DELETE FROM ocm_outbox WHERE sent_seq = ?";
 
 typedef struct sent_row {

@@ -64,19 +64,22 @@ int sp_store_remote_subs_due(sp_store *st, int64_t now, int64_t renew_before_ms,
     return read_due(c, s, 0, out, max, n);
 }
 
-/* Outcomes by kind: [unsubscribe][outcome]. A renewal is matched on its
- * sub_id too, so that a space whose subscription changed meanwhile is
- * left alone. */
+/* Outcomes by kind: [unsubscribe][outcome]. ?1 is the row's seq; a
+ * renewal is matched on its sub_id too (?2), so that a space whose
+ * subscription changed meanwhile is left alone. Then, as each outcome
+ * needs them, the new expiry, the next try and the error, numbered on
+ * from there: every statement names each parameter it is given, as
+ * PostgreSQL cannot type one that it does not see. */
 static const char *const SQL_OUTCOME[2][3] = {
-    {"UPDATE remotes SET sub_expires_at = ?2, sub_next_at = 0, sub_attempts = 0, sub_error = NULL"
-     " WHERE seq = ?1 AND sub_id = ?5",
+    {"UPDATE remotes SET sub_expires_at = ?3, sub_next_at = 0, sub_attempts = 0, sub_error = NULL"
+     " WHERE seq = ?1 AND sub_id = ?2",
      "UPDATE remotes SET sub_id = NULL, sub_state = NULL, sub_expires_at = NULL, sub_next_at = 0,"
-     " sub_attempts = 0, sub_error = ?4 WHERE seq = ?1 AND sub_id = ?5",
+     " sub_attempts = 0, sub_error = ?3 WHERE seq = ?1 AND sub_id = ?2",
      "UPDATE remotes SET sub_next_at = ?3, sub_attempts = sub_attempts + 1, sub_error = ?4"
-     " WHERE seq = ?1 AND sub_id = ?5"},
+     " WHERE seq = ?1 AND sub_id = ?2"},
     {"DELETE FROM remote_unsubscribes WHERE seq = ?1",
      "DELETE FROM remote_unsubscribes WHERE seq = ?1",
-     "UPDATE remote_unsubscribes SET next_at = ?3, attempts = attempts + 1, last_error = ?4"
+     "UPDATE remote_unsubscribes SET next_at = ?2, attempts = attempts + 1, last_error = ?3"
      " WHERE seq = ?1"},
 };
 
@@ -91,15 +94,16 @@ int sp_store_remote_sub_outcome(sp_store *st, const sp_remote_sub *r, sp_remote_
         sp_store__rollback(st);
         return SP_ERR_DB;
     }
-    sp_db_bind_int64(s, 1, r->seq);
-    if (sp_db_bind_count(s) >= 2)
-        sp_db_bind_int64(s, 2, expires_at);
-    if (sp_db_bind_count(s) >= 3)
-        sp_db_bind_int64(s, 3, next_at);
-    if (sp_db_bind_count(s) >= 4 && error)
-        sp_db_bind_text(s, 4, error);
-    if (sp_db_bind_count(s) >= 5)
-        sp_db_bind_text(s, 5, r->sub_id);
+    int i = 1;
+    sp_db_bind_int64(s, i++, r->seq);
+    if (!r->unsubscribe)
+        sp_db_bind_text(s, i++, r->sub_id);
+    if (o == SP_REMOTE_SUB_DONE && !r->unsubscribe)
+        sp_db_bind_int64(s, i++, expires_at);
+    if (o == SP_REMOTE_SUB_FAILED)
+        sp_db_bind_int64(s, i++, next_at);
+    if (i <= sp_db_bind_count(s))
+        sp_db_bind_text(s, i, error); /* the error, where the outcome keeps one */
     int step = sp_db_step(s);
     sp_store__done(s);
     if (step != SP_DB_DONE) {

@@ -248,8 +248,11 @@ static const char SQL_BY_SUB[] = "SELECT " ROW_COLS " FROM remotes r JOIN users 
                                  " r.owner_seq WHERE r.instance = ? AND r.sub_id = ?"
                                  " AND r.sub_state = ?";
 static const char SQL_DELETE[] = "DELETE FROM remotes WHERE seq = ?";
-static const char SQL_UNSUBSCRIBE[] =
-    "INSERT OR IGNORE INTO remote_unsubscribes (instance, sub_id) VALUES (?, ?)";
+/* Queued once: a second request for the same subscription inserts
+ * nothing (rather than failing, which would end a PostgreSQL
+ * transaction). */
+static const char SQL_UNSUBSCRIBE[] = "INSERT INTO remote_unsubscribes (instance, sub_id)"
+                                      " VALUES (?, ?) ON CONFLICT DO NOTHING";
 static const char SQL_SET_ETAG[] = "UPDATE remotes SET etag = ?, mtime = ? WHERE seq = ?";
 static const char SQL_SET_SUB_SEQ[] = "UPDATE remotes SET sub_seq = ? WHERE seq = ?";
 static const char SQL_SET_PERMISSIONS[] = "UPDATE remotes SET permissions = ? WHERE seq = ?";

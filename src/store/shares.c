@@ -401,7 +401,7 @@ static const char SQL_SAME_GRANT[] =
     "SELECT seq FROM shares WHERE drive_seq = ?1 AND item_id = ?2 AND"
     " ((?3 > 0 AND grantee_seq = ?3) OR (?5 > 0 AND grantee_group_seq = ?5)"
     " OR (?3 = 0 AND ?5 = 0 AND grantee_seq IS NULL AND grantee_email = ?4)"
-    " OR (?6 IS NOT NULL AND grantee_remote = ?6))";
+    " OR (grantee_remote = ?6 AND ?6 IS NOT NULL))";
 
 /* Finds the grant of the same item to the same grantee into *r. Returns
  * 1, 0 or a negative sp_err. */
@@ -490,8 +490,10 @@ int sp_store_share_create(sp_store *st, const sp_user *actor, const char *drive_
         goto fail;
     sp_db_bind_text(q, 1, drive_id);
     int step = sp_db_step(q);
-    share_row r = {.drive_seq = sp_db_column_int64(q, 0), .creator_seq = actor->seq};
-    sp_store__copy_text(q, 1, r.drive_name, sizeof r.drive_name);
+    share_row r = {.drive_seq = step == SP_DB_ROW ? sp_db_column_int64(q, 0) : 0,
+                   .creator_seq = actor->seq};
+    if (step == SP_DB_ROW)
+        sp_store__copy_text(q, 1, r.drive_name, sizeof r.drive_name);
     sp_store__done(q);
     if (step != SP_DB_ROW) {
         rc = step == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(w, step, "share drive");

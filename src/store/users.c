@@ -269,19 +269,23 @@ int sp_store_user_get(sp_store *st, const char *id, sp_user *out)
     return rc == SP_DB_DONE ? SP_ERR_NOT_FOUND : sp_store__err(r, rc, "get user");
 }
 
-static const char SQL_USER_BY_EMAIL[] =
+/* Addresses are stored in lower case: the same statement on both. */
+static const char SQL_USER_BY_EMAIL_ONE[] =
     "SELECT seq, id, issuer, username, display_name, coalesce(email, ''), roles"
     " FROM users WHERE email = lower(?) ORDER BY seq LIMIT 2";
-static const char SQL_USER_BY_USERNAME[] =
-    "SELECT seq, id, issuer, username, display_name, coalesce(email, ''), roles"
-    " FROM users WHERE username = ? COLLATE NOCASE ORDER BY seq LIMIT 2";
+static const char *const SQL_USER_BY_EMAIL[2] = {SQL_USER_BY_EMAIL_ONE, SQL_USER_BY_EMAIL_ONE};
+#define USER_BY_USERNAME(D)                                                                       \
+    "SELECT seq, id, issuer, username, display_name, coalesce(email, ''), roles FROM users"      \
+    " WHERE " D##_NOCASE("username") " = " D##_NOCASE("?") " ORDER BY seq LIMIT 2"
+static const char *const SQL_USER_BY_USERNAME[2] = SP_SQL_BOTH(USER_BY_USERNAME);
 
 /* Runs a user lookup by one text key; with unique set, a second row is
  * SP_ERR_CONFLICT. */
-static int user_by_key(sp_store *st, const char *sql, const char *key, int unique, sp_user *out)
+static int user_by_key(sp_store *st, const char *const sql[2], const char *key, int unique,
+                       sp_user *out)
 {
     sp_conn *r = sp_store__reader(st);
-    sp_db_stmt *s = r ? sp_store__stmt(r, sql) : NULL;
+    sp_db_stmt *s = r ? sp_store__stmt(r, SP_SQL(r, sql)) : NULL;
     if (!s)
         return SP_ERR_DB;
     sp_db_bind_text(s, 1, key);
@@ -309,11 +313,11 @@ int sp_store_user_by_username(sp_store *st, const char *username, sp_user *out)
     return user_by_key(st, SQL_USER_BY_USERNAME, username, 1, out);
 }
 
-static const char SQL_SEARCH[] =
-    "SELECT id, display_name, coalesce(email, ''), username FROM users"
-    " WHERE username LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\'"
-    " OR display_name LIKE ?2 ESCAPE '\\'"
-    " ORDER BY display_name COLLATE NOCASE, id LIMIT ?3";
+#define SEARCH(D)                                                                                 \
+    "SELECT id, display_name, coalesce(email, ''), username FROM users"                           \
+    " WHERE " D##_ILIKE("username", "?1") " OR " D##_ILIKE("email", "?1")                        \
+    " OR " D##_ILIKE("display_name", "?2") " ORDER BY " D##_NOCASE("display_name") ", id LIMIT ?3"
+static const char *const SQL_SEARCH[2] = SP_SQL_BOTH(SEARCH);
 
 void sp_store__like_patterns(const char *term, char *prefix, char *contains)
 {
@@ -337,7 +341,7 @@ int sp_store_users_search(sp_store *st, const char *term, sp_user_fn fn, void *c
     sp_conn *r = sp_store__reader(st);
     if (!r)
         return SP_ERR_DB;
-    sp_db_stmt *s = sp_store__stmt(r, SQL_SEARCH);
+    sp_db_stmt *s = sp_store__stmt(r, SP_SQL(r, SQL_SEARCH));
     if (!s)
         return SP_ERR_DB;
     sp_db_bind_text(s, 1, prefix);

@@ -26,22 +26,39 @@
     "EXISTS (SELECT 1 FROM event_recipients r WHERE r.user_seq = s.owner_seq"                      \
     " AND r.event_seq > s.cursor)"
 
-/* SQL: the log's first retained seq; AUTOINCREMENT keeps the last one
- * used in sqlite_sequence when every row is gone. */
-#define FIRST_SEQ                                                                                  \
+/* SQL: the log's first retained seq, per backend. SQLite: AUTOINCREMENT
+ * keeps the last one used in sqlite_sequence when every row is gone.
+ * PostgreSQL's sequence is no such record (it moves outside transactions,
+ * and a rolled-back insert uses a number up): when every row is gone,
+ * every event was pruned, which only takes published ones, so the log
+ * ended at the relay's cursor. */
+#define FIRST_SEQ_SQLITE                                                                           \
     "coalesce((SELECT min(seq) FROM events),"                                                      \
     " (SELECT seq + 1 FROM sqlite_sequence WHERE name = 'events'), 1)"
+#define FIRST_SEQ_PG                                                                               \
+    "coalesce((SELECT min(seq) FROM events), (SELECT published_seq + 1 FROM relay_cursor), 1)"
+/* The two SQL texts {SQLite, PostgreSQL} (SP_SQL) of STMT(first), a
+ * macro of the first retained seq's expression. */
+#define WITH_FIRST_SEQ(STMT) STMT(FIRST_SEQ_SQLITE), STMT(FIRST_SEQ_PG)
+/* The pair of st's backend; for calls that pick their connection
+ * themselves. */
+#define ST_SQL(st, X) ((X)[(st)->pg ? SP_DB_POSTGRES : SP_DB_SQLITE])
 /* SQL, on subscriptions s: events after its cursor left the log before
- * it was told of them. */
-#define SUB_GAP "s.cursor + 1 < " FIRST_SEQ
+ * it was told of them (first: FIRST_SEQ_*). */
+#define SUB_GAP(first) "s.cursor + 1 < " first
 
-static const char SQL_DUE[] =
-    "SELECT " SP_SUBSCRIPTION_COLS FROM_SUBS " WHERE s.next_attempt_at <= ?1"
-    " AND (s.lifecycle_pending IS NOT NULL OR s.ended_at IS NOT NULL OR s.expires_at <= ?1"
-    " OR " SUB_BEHIND " OR " SUB_GAP ") ORDER BY s.next_attempt_at, s.seq LIMIT ?2";
-static const char SQL_FIRST_SEQ[] = "SELECT " FIRST_SEQ;
+#define DUE(first)                                                                                 \
+    "SELECT " SP_SUBSCRIPTION_COLS FROM_SUBS " WHERE s.next_attempt_at <= ?1"                      \
+    " AND (s.lifecycle_pending IS NOT NULL OR s.ended_at IS NOT NULL OR s.expires_at <= ?1"        \
+    " OR " SUB_BEHIND " OR " SUB_GAP(first) ") ORDER BY s.next_attempt_at, s.seq LIMIT ?2"
+static const char *const SQL_DUE[2] = {WITH_FIRST_SEQ(DUE)};
+#define FIRST(first) "SELECT " first
+static const char *const SQL_FIRST_SEQ[2] = {WITH_FIRST_SEQ(FIRST)};
+/* SQL: the greater of the cursor and ?2 (CASE: SQLite's scalar max() is
+ * PostgreSQL's GREATEST()). */
+#define CURSOR_AT_LEAST_2 "CASE WHEN cursor > ?2 THEN cursor ELSE ?2 END"
 static const char SQL_ADVANCE[] =
-    "UPDATE subscriptions SET cursor = max(cursor, ?2), attempts = 0, next_attempt_at = ?3,"
+    "UPDATE subscriptions SET cursor = " CURSOR_AT_LEAST_2 ", attempts = 0, next_attempt_at = ?3,"
     " last_error = NULL WHERE seq = ?1";
 static const char SQL_FAILED[] =
     "UPDATE subscriptions SET attempts = attempts + 1, next_attempt_at = ?2, last_error = ?3"
@@ -52,7 +69,7 @@ static const char SQL_END[] =
     "UPDATE subscriptions SET ended_at = ?2, lifecycle_pending = '" SP_SUB_LIFECYCLE_REMOVED "',"
     " attempts = 0, next_attempt_at = 0, last_error = NULL WHERE seq = ?1";
 static const char SQL_MISSED[] =
-    "UPDATE subscriptions SET cursor = max(cursor, ?2),"
+    "UPDATE subscriptions SET cursor = " CURSOR_AT_LEAST_2 ","
     " lifecycle_pending = coalesce(lifecycle_pending, '" SP_SUB_LIFECYCLE_MISSED "'),"
     " attempts = 0, next_attempt_at = 0 WHERE seq = ?1";
 /* Both only while the note pending is still the one sent (?2): an end
@@ -67,25 +84,28 @@ static const char SQL_LIFECYCLE_SENT[] =
 /* Live subscriptions with nothing to send whose cursor is behind ?1 (the
  * newest event): none of the events after the cursor are their owner's,
  * and none left the log (that is for a missed notification to say). */
-#define CATCH_UP_WHERE                                                                             \
+#define CATCH_UP_WHERE(first)                                                                      \
     " WHERE s.ended_at IS NULL AND s.lifecycle_pending IS NULL AND s.cursor < ?1"                  \
-    " AND NOT " SUB_BEHIND " AND NOT " SUB_GAP
-static const char SQL_CATCH_UP_ANY[] = "SELECT 1 FROM subscriptions s" CATCH_UP_WHERE " LIMIT 1";
-static const char SQL_CATCH_UP[] = "UPDATE subscriptions AS s SET cursor = ?1" CATCH_UP_WHERE;
+    " AND NOT " SUB_BEHIND " AND NOT " SUB_GAP(first)
+#define CATCH_UP_ANY(first) "SELECT 1 FROM subscriptions s" CATCH_UP_WHERE(first) " LIMIT 1"
+static const char *const SQL_CATCH_UP_ANY[2] = {WITH_FIRST_SEQ(CATCH_UP_ANY)};
+#define CATCH_UP(first) "UPDATE subscriptions AS s SET cursor = ?1" CATCH_UP_WHERE(first)
+static const char *const SQL_CATCH_UP[2] = {WITH_FIRST_SEQ(CATCH_UP)};
 static const char SQL_NEWEST[] = "SELECT coalesce(max(seq), 0) FROM events";
 static const char SQL_DRIVE_SUBS[] =
     "SELECT " SP_SUBSCRIPTION_COLS FROM_SUBS " WHERE s.seq > ? AND s.ended_at IS NULL"
     " AND s.drive_id IS NOT NULL ORDER BY s.seq LIMIT ?";
-static const char SQL_PENDING[] =
-    "SELECT count(*), coalesce(min(CASE WHEN s.next_attempt_at > ?1 THEN s.next_attempt_at END),"
-    " 0) FROM subscriptions s WHERE s.lifecycle_pending IS NOT NULL"
-    " OR (s.ended_at IS NULL AND (" SUB_BEHIND " OR " SUB_GAP "))";
+#define PENDING(first)                                                                             \
+    "SELECT count(*), coalesce(min(CASE WHEN s.next_attempt_at > ?1 THEN s.next_attempt_at END),"  \
+    " 0) FROM subscriptions s WHERE s.lifecycle_pending IS NOT NULL"                               \
+    " OR (s.ended_at IS NULL AND (" SUB_BEHIND " OR " SUB_GAP(first) "))"
+static const char *const SQL_PENDING[2] = {WITH_FIRST_SEQ(PENDING)};
 
 int sp_store_webhooks_due(sp_store *st, int64_t now_ms, sp_subscription *out, int max, int *count)
 {
     *count = 0;
     sp_conn *c = sp_store__reader(st);
-    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_DUE) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SP_SQL(c, SQL_DUE)) : NULL;
     if (!s)
         return SP_ERR_DB;
     sp_db_bind_int64(s, 1, now_ms);
@@ -167,7 +187,7 @@ static int read_int(sp_store *st, const char *sql, int64_t *out, const char *wha
 
 int sp_store_webhooks_first_seq(sp_store *st, int64_t *seq)
 {
-    return read_int(st, SQL_FIRST_SEQ, seq, "first event seq");
+    return read_int(st, ST_SQL(st, SQL_FIRST_SEQ), seq, "first event seq");
 }
 
 int sp_store_webhook_advance(sp_store *st, int64_t seq, int64_t through, int64_t now_ms)
@@ -265,7 +285,7 @@ int sp_store_webhook_lifecycle_done(sp_store *st, int64_t seq, const char *sent)
 
 int sp_store__webhooks_catch_up(sp_conn *w, int64_t newest, int *moved)
 {
-    int rc = sp_store__exec_seq(w, SQL_CATCH_UP, newest, "catch up subscriptions");
+    int rc = sp_store__exec_seq(w, SP_SQL(w, SQL_CATCH_UP), newest, "catch up subscriptions");
     if (moved)
         *moved = rc == 0 ? sp_db_changes(w->db) : 0;
     return rc;
@@ -282,7 +302,7 @@ int sp_store_webhooks_catch_up(sp_store *st, int *moved)
     /* Most rounds find nothing to move: ask the reader before taking the
      * writer. A newest read a moment ago is still right: the cursor only
      * passes events that are not the owner's, checked in the write. */
-    rc = sp_store__any_row(st, SQL_CATCH_UP_ANY, newest);
+    rc = sp_store__any_row(st, ST_SQL(st, SQL_CATCH_UP_ANY), newest);
     if (rc <= 0)
         return rc;
     sp_conn *w = sp_store__begin_relaxed(st);
@@ -311,7 +331,7 @@ int sp_store_webhooks_drive_subs(sp_store *st, int64_t after, int limit, sp_subs
 int sp_store_webhooks_pending(sp_store *st, int64_t now_ms, int64_t *behind, int64_t *next_ms)
 {
     sp_conn *c = sp_store__reader(st);
-    sp_db_stmt *s = c ? sp_store__stmt(c, SQL_PENDING) : NULL;
+    sp_db_stmt *s = c ? sp_store__stmt(c, SP_SQL(c, SQL_PENDING)) : NULL;
     if (!s)
         return SP_ERR_DB;
     sp_db_bind_int64(s, 1, now_ms);

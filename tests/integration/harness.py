@@ -14,7 +14,15 @@ Everything listens on random loopback ports and keeps its files in a
 temporary directory that is removed at the end. Set SPACEPORT_WRAPPER (for
 example "valgrind --error-exitcode=99 --leak-check=full") to run the
 program under a wrapper.
+
+The database engine: SQLite (the file DATA_DIR/spaceport.db) unless
+SPACEPORT_TEST_BACKEND=postgres, which runs every Spaceport on a database
+of the PostgreSQL server whose admin URL is SPACEPORT_TEST_PG_URL (tests/run
+starts one with tests/lib/pg). A test reads and writes the program's
+database through Spaceport.db_rows and db_exec, which speak to either.
 """
+import atexit
+import hashlib
 import http.client
 import json
 import os
@@ -35,6 +43,10 @@ BIN = os.environ.get('SPACEPORT_BIN', os.path.join(
     os.path.dirname(__file__), '..', '..', 'build', 'spaceport'))
 SOURCE_ROOT = os.environ.get('SPACEPORT_SOURCE_ROOT', os.path.join(
     os.path.dirname(__file__), '..', '..'))
+
+BACKEND = os.environ.get('SPACEPORT_TEST_BACKEND') or 'sqlite'
+if BACKEND not in ('sqlite', 'postgres'):
+    raise SystemExit('SPACEPORT_TEST_BACKEND is sqlite or postgres, not %r' % BACKEND)
 
 
 _ports_given = set()
@@ -102,6 +114,126 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=10.0):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def pg_admin_url():
+    """The admin URL of the test run's PostgreSQL server
+    (SPACEPORT_TEST_PG_URL), or None when the run has none."""
+    return os.environ.get('SPACEPORT_TEST_PG_URL') or None
+
+
+def _pg_connect(url):
+    # Imported here: a SQLite run needs no psycopg2.
+    import psycopg2
+    con = psycopg2.connect(url, connect_timeout=10)
+    con.autocommit = True
+    return con
+
+
+def _pg_url(name):
+    """The admin URL with its database replaced by name."""
+    base = pg_admin_url()
+    head, sep, tail = base.rpartition('/')
+    if not sep or '://' not in head:
+        raise RuntimeError('SPACEPORT_TEST_PG_URL is no postgres://host/db URL: %r' % base)
+    query = tail.partition('?')[2]
+    return head + '/' + name + ('?' + query if query else '')
+
+
+# The databases this process made: dropped when it ends, so that a run's
+# server does not fill with the databases of every test.
+_pg_made = []
+
+
+def _pg_create(name, fresh):
+    if pg_admin_url() is None:
+        raise RuntimeError('a PostgreSQL database is needed but SPACEPORT_TEST_PG_URL is unset '
+                           '(tests/lib/pg start DIR prints one)')
+    con = _pg_connect(pg_admin_url())
+    try:
+        cur = con.cursor()
+        if fresh:
+            cur.execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+        cur.execute('SELECT 1 FROM pg_database WHERE datname = %s', (name,))
+        if not cur.fetchone():
+            # C collation and ctype whatever the server's default: text
+            # orders bytewise, as in SQLite.
+            cur.execute("CREATE DATABASE \"%s\" TEMPLATE template0 ENCODING 'UTF8' "
+                        "LC_COLLATE 'C' LC_CTYPE 'C'" % name)
+            if name not in _pg_made:
+                _pg_made.append(name)
+    finally:
+        con.close()
+    return _pg_url(name)
+
+
+def new_pg_database(name=None):
+    """The URL of a new, empty database on the run's PostgreSQL server
+    (named name, replacing one of that name, or a random name); dropped
+    when this process ends."""
+    name = name or 'sp_test_%s' % os.urandom(8).hex()
+    return _pg_create(name, fresh=True)
+
+
+def pg_database_for(data_dir):
+    """The URL of the database of a data directory on PostgreSQL: named
+    from the directory, made when missing, so that a program restarted on
+    the same data directory finds its data again."""
+    name = 'sp_' + hashlib.sha1(data_dir.encode()).hexdigest()[:16]
+    return _pg_create(name, fresh=False)
+
+
+@atexit.register
+def _pg_drop_made():
+    if not _pg_made or pg_admin_url() is None:
+        return
+    try:
+        con = _pg_connect(pg_admin_url())
+        for name in _pg_made:
+            con.cursor().execute('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name)
+        con.close()
+    except Exception as e:  # a test's result does not hang on its cleanup
+        print('# could not drop the test databases: %s' % e, flush=True)
+
+
+def sql_json(column, key):
+    """SQL for the text of a top-level member of the JSON in a text column:
+    json_extract in SQLite, ->> in PostgreSQL (both NULL when it is
+    missing)."""
+    if BACKEND == 'postgres':
+        return "(%s::json ->> '%s')" % (column, key)
+    return "json_extract(%s, '$.%s')" % (column, key)
+
+
+def _pg_params(sql, args):
+    """sql with SQLite's parameters (?, ?NNN) as psycopg2's %s and the
+    arguments in the order they appear; % doubled, as psycopg2 reads it.
+    Quoted text ('...', "...") is left as it is."""
+    out, params, i, bare, quote = [], [], 0, 0, None
+    while i < len(sql):
+        ch = sql[i]
+        if quote:
+            if ch == quote:
+                quote = None
+            out.append('%%' if ch == '%' else ch)
+            i += 1
+        elif ch in '\'"':
+            quote = ch
+            out.append(ch)
+            i += 1
+        elif ch == '?':
+            j = i + 1
+            while j < len(sql) and sql[j].isdigit():
+                j += 1
+            n = int(sql[i + 1:j]) if j > i + 1 else bare + 1
+            bare = max(bare, n)
+            params.append(args[n - 1])
+            out.append('%s')
+            i = j
+        else:
+            out.append('%%' if ch == '%' else ch)
+            i += 1
+    return ''.join(out), tuple(params)
 
 
 class TAP:
@@ -222,6 +354,68 @@ def http_request(port, method, path, body=None, headers=None, timeout=10.0):
         conn.close()
 
 
+class Database:
+    """The database of a data directory, opened as an operator would:
+    DATA_DIR/spaceport.db on SQLite, or the PostgreSQL database at url.
+    Each call opens its own connection."""
+
+    def __init__(self, data_dir, url=None):
+        self.data_dir = data_dir
+        self.url = url
+
+    @classmethod
+    def of(cls, data_dir):
+        """The database the program would use for data_dir, on the run's
+        backend (see pg_database_for)."""
+        return cls(data_dir, pg_database_for(data_dir) if BACKEND == 'postgres' else None)
+
+    def connect(self):
+        """A new DB-API connection (SQLite waits up to 10 s for the
+        writer; PostgreSQL is in autocommit). Its SQL is the engine's own:
+        prefer rows and exec, which take SQLite's ? parameters on both."""
+        if self.url:
+            return _pg_connect(self.url)
+        return sqlite3.connect(os.path.join(self.data_dir, 'spaceport.db'), timeout=10)
+
+    def _run(self, sql, args, fetch):
+        con = self.connect()
+        try:
+            if self.url:
+                cur = con.cursor()
+                cur.execute(*_pg_params(sql, tuple(args)))
+                if not fetch:
+                    return cur.rowcount
+                return cur.fetchall() if cur.description else []
+            cur = con.execute(sql, args)
+            rows = cur.fetchall() if fetch else cur.rowcount
+            con.commit()  # an INSERT ... RETURNING read with rows too
+            return rows
+        finally:
+            con.close()
+
+    def rows(self, sql, args=()):
+        """The rows sql returns, a list of tuples; sql takes SQLite's ?
+        parameters on both engines. A statement that writes (INSERT ...
+        RETURNING) is committed. (A comparison is 0/1 in SQLite,
+        False/True in PostgreSQL: equal in Python.)"""
+        return self._run(sql, args, fetch=True)
+
+    def exec(self, sql, args=()):
+        """Runs one statement that changes the database and commits it;
+        returns the number of rows it changed. sql takes SQLite's ?
+        parameters on both engines."""
+        return self._run(sql, args, fetch=False)
+
+    def tables(self):
+        """The names of the tables in the database."""
+        if self.url:
+            sql = ("SELECT table_name FROM information_schema.tables"
+                   " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'")
+        else:
+            sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+        return {r[0] for r in self.rows(sql)}
+
+
 class Spaceport:
     """The real program, `spaceport serve`, on a random loopback port."""
 
@@ -242,6 +436,8 @@ class Spaceport:
                 self.env[key] = os.environ[key]
         if nats_url:
             self.env['SPACEPORT_NATS_URL'] = nats_url
+        if BACKEND == 'postgres' and 'SPACEPORT_DATABASE_URL' not in (env or {}):
+            self.env['SPACEPORT_DATABASE_URL'] = pg_database_for(self.data_dir)
         self.env.update(env or {})
         self.args = list(args)
         if wrapper is None:
@@ -314,13 +510,24 @@ class Spaceport:
                     print('# spaceport: ' + line, flush=True)
         return code
 
+    @property
+    def database_url(self):
+        """The program's PostgreSQL database, or None when it runs on
+        SQLite."""
+        return self.env.get('SPACEPORT_DATABASE_URL')
+
+    @property
+    def db(self):
+        """The program's database (a Database)."""
+        return Database(self.data_dir, self.database_url)
+
     def db_rows(self, sql, args=()):
-        """The rows sql returns from the program's database (read-only use)."""
-        con = sqlite3.connect(os.path.join(self.data_dir, 'spaceport.db'))
-        try:
-            return con.execute(sql, args).fetchall()
-        finally:
-            con.close()
+        """Database.rows on the program's database."""
+        return self.db.rows(sql, args)
+
+    def db_exec(self, sql, args=()):
+        """Database.exec on the program's database."""
+        return self.db.exec(sql, args)
 
     def stderr_text(self):
         try:
@@ -496,9 +703,14 @@ class FakeServer:
 
 def run_spaceport(args, env=None, timeout=30.0):
     """Runs the program to completion (e.g. a bad configuration, migrate);
-    returns (exit code, stdout, stderr)."""
+    returns (exit code, stdout, stderr). On PostgreSQL a SPACEPORT_DATA_DIR
+    in env brings its database, as for a Spaceport on that directory."""
     full_env = {'PATH': os.environ.get('PATH', '/usr/bin:/bin')}
-    full_env.update(env or {})
+    env = env or {}
+    if (BACKEND == 'postgres' and env.get('SPACEPORT_DATA_DIR') and
+            'SPACEPORT_DATABASE_URL' not in env):
+        full_env['SPACEPORT_DATABASE_URL'] = pg_database_for(env['SPACEPORT_DATA_DIR'])
+    full_env.update(env)
     p = subprocess.run([BIN] + list(args), env=full_env, capture_output=True, timeout=timeout)
     return p.returncode, p.stdout.decode(errors='replace'), p.stderr.decode(errors='replace')
 

@@ -9,7 +9,6 @@ while the named file exists, queued writes wait, so the test can queue a
 change, let requests pass their handler's check behind it, then release."""
 import os
 import shutil
-import sqlite3
 import tempfile
 import threading
 import urllib.parse
@@ -62,11 +61,8 @@ class Held:
 
 def db_all(sp, sql, args=()):
     """The first column of every row sql returns, read from the database
-    file as an operator would."""
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    rows = [r[0] for r in con.execute(sql, args).fetchall()]
-    con.close()
-    return rows
+    as an operator would."""
+    return [r[0] for r in sp.db_rows(sql, args)]
 
 
 def db_count(sp, sql, args=()):

@@ -4,7 +4,6 @@ JetStream (CloudEvents in binary and structured mode) applied once, Server-Sent 
 Last-Event-ID replay, coalescing, token expiry, member removal, limits."""
 import json
 import os
-import sqlite3
 import time
 import uuid
 
@@ -251,10 +250,7 @@ def main(t):
             t.ok(s_short.closed.wait(3), 'and ends')
 
             # --- resync past retention
-            con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-            con.execute('DELETE FROM events WHERE seq <= 3')
-            con.commit()
-            con.close()
+            sp.db_exec('DELETE FROM events WHERE seq <= 3')
             s3 = Stream(sp.port, tok['ann'], last_id=1)
             got = s3.next(5)
             t.ok(got and got.get('event') == 'resync',

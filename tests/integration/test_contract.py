@@ -9,7 +9,6 @@ import json
 import os
 import re
 import socket
-import sqlite3
 import urllib.parse
 
 import yaml  # python3-yaml
@@ -405,10 +404,9 @@ def live_checks(t, c):
                  '/graph/v1.0/drives/' + mount[0], 200)
 
         # events
-        con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-        row = con.execute("SELECT id FROM events WHERE type = 'spaceport.share.created' "
-                          "ORDER BY seq DESC LIMIT 1").fetchone()
-        con.close()
+        rows = sp.db_rows("SELECT id FROM events WHERE type = 'spaceport.share.created' "
+                          "ORDER BY seq DESC LIMIT 1")
+        row = rows[0] if rows else None
         call('GET /api/v1/events/{id} matches CloudEvent', alice, 'GET',
              '/api/v1/events/' + (row[0] if row else 'none'), 200)
         call('an unknown event is 404 Error', alice, 'GET', '/api/v1/events/nope', 404)

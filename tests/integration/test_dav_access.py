@@ -25,7 +25,6 @@ nothing more.
   data_version and its files do not change, no event is stored or
   published, and a user never seen is refused without being created."""
 import os
-import sqlite3
 import time
 import uuid
 
@@ -82,15 +81,22 @@ def dav_metrics(sp):
 
 
 class DbWatch:
-    """What Spaceport's database looks like from outside: SQLite's
+    """What Spaceport's database looks like from outside. On SQLite: its
     data_version (it changes when any other connection commits) and the
-    size and mtime of the database and WAL files."""
+    size and mtime of the database and WAL files. On PostgreSQL, whose
+    files and counters are the server's (a read may prune a page and
+    write WAL; statistics arrive late): every table's row count and a
+    digest of its rows, so that any row written, changed or removed
+    shows."""
 
     def __init__(self, sp):
         self.dir = sp.data_dir
-        self.con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
+        self.db = sp.db
+        self.con = self.db.connect()
 
     def state(self):
+        if self.db.url:
+            return self.pg_state()
         files = []
         for name in ('spaceport.db', 'spaceport.db-wal'):
             try:
@@ -114,8 +120,17 @@ class DbWatch:
                 return True
         return False
 
+    def pg_state(self):
+        cur = self.con.cursor()
+        out = []
+        for table in sorted(self.db.tables()):
+            cur.execute('SELECT count(*), md5(coalesce(string_agg(t::text, \'|\' ORDER BY'
+                        ' t::text), \'\')) FROM "%s" t' % table)
+            out.append((table,) + cur.fetchone())
+        return tuple(out)
+
     def count(self, sql, args=()):
-        return self.con.execute(sql, args).fetchone()[0]
+        return self.db.rows(sql, args)[0][0]
 
     def close(self):
         self.con.close()
@@ -357,7 +372,9 @@ def no_writes(t, sp, nats, c, d):
             statuses[s] = statuses.get(s, 0) + 1
         t.eq(statuses, {204: 180, 403: 180}, '360 checks: 180 allowed, 180 refused')
         time.sleep(0.5)
-        t.eq(watch.state(), before, 'data_version and the database files are unchanged: '
+        t.eq(watch.state(), before, ('data_version and the database files are unchanged: '
+                                     if sp.database_url is None else
+                                     'every table\'s rows are unchanged: ') +
              'nothing was committed')
         t.eq(watch.count('SELECT count(*) FROM events'), events, 'no event was stored')
         t.eq(watch.count('SELECT count(*) FROM users'), users, 'no user was created')

@@ -21,7 +21,6 @@ real program and a real nats-server.
 import json
 import os
 import random
-import sqlite3
 import time
 import urllib.parse
 import uuid
@@ -91,11 +90,7 @@ def summary(drives):
 
 
 def db(sp, sql, args=()):
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
+    return sp.db_rows(sql, args)
 
 
 def settled(sp):
@@ -416,10 +411,7 @@ def check_tokens(t, sp, c):
     ann.call('POST', '/graph/v1.0/drives', {'name': 'After the old token'})
     page = ann.get(DELTA + '?$top=1').json().get('@odata.nextLink')
     cut = db(sp, 'SELECT max(seq) FROM events')[0][0]
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    con.execute('DELETE FROM events WHERE seq <= ?', (cut,))
-    con.commit()
-    con.close()
+    sp.db_exec('DELETE FROM events WHERE seq <= ?', (cut,))
     r = ann.get(path_of(old))
     t.ok(r.status == 410 and r.json()['error']['code'] == 'resyncRequired' and
          r.headers.get('location', '').endswith(DELTA),

@@ -4,8 +4,6 @@ quota, disable/restore/purge, filters, ordering, keyset paging, ETags,
 BOLA and role matrices, and an event row for every change."""
 import http.client
 import json
-import os
-import sqlite3
 import urllib.parse
 
 from harness import TAP, Client, Issuer, Nats, Spaceport
@@ -21,25 +19,20 @@ DAV = 'https://dav.example.test'
 
 
 def events(sp, since=0):
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    rows = con.execute('SELECT seq, type, subject, data FROM events WHERE seq > ? ORDER BY seq',
-                       (since,)).fetchall()
+    rows = sp.db_rows('SELECT seq, type, subject, data FROM events WHERE seq > ? ORDER BY seq',
+                      (since,))
     out = []
     for seq, typ, subject, data in rows:
-        rcpt = [r[0] for r in con.execute(
+        rcpt = [r[0] for r in sp.db_rows(
             'SELECT u.id FROM event_recipients e JOIN users u ON u.seq = e.user_seq '
             'WHERE e.event_seq = ?', (seq,))]
         out.append({'seq': seq, 'type': typ, 'subject': subject, 'data': json.loads(data),
                     'recipients': set(rcpt)})
-    con.close()
     return out
 
 
 def last_seq(sp):
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    v = con.execute('SELECT coalesce(max(seq), 0) FROM events').fetchone()[0]
-    con.close()
-    return v
+    return sp.db_rows('SELECT coalesce(max(seq), 0) FROM events')[0][0]
 
 
 def drive_ids(resp):

@@ -19,7 +19,6 @@ tried against the real program with a real JetStream.
   admin purged it, his next request gets a new one, with space.created."""
 import json
 import os
-import sqlite3
 import time
 import uuid
 
@@ -35,11 +34,7 @@ EXPIRED = 'spaceport.space.member.expired'
 
 
 def db_all(sp, sql, args=()):
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
+    return sp.db_rows(sql, args)
 
 
 def expired_events(sp, drive=None):

@@ -15,7 +15,6 @@ shares, and revoking the share."""
 import json
 import os
 import socket
-import sqlite3
 import statistics
 import threading
 import time
@@ -105,10 +104,8 @@ def schemas():
 
 
 def events(sp, type_prefix):
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    rows = con.execute('SELECT type, subject, data FROM events WHERE type LIKE ? ORDER BY seq',
-                       (type_prefix + '%',)).fetchall()
-    con.close()
+    rows = sp.db_rows('SELECT type, subject, data FROM events WHERE type LIKE ? ORDER BY seq',
+                      (type_prefix + '%',))
     return [(r[0], r[1], json.loads(r[2])) for r in rows]
 
 
@@ -593,11 +590,9 @@ def remote_for(client, url):
 
 
 def sent_state(zurich, share_id):
-    con = sqlite3.connect(os.path.join(zurich.data_dir, 'spaceport.db'))
-    row = con.execute('SELECT state, instance FROM ocm_sent WHERE share_id = ?',
-                      (share_id,)).fetchone()
-    con.close()
-    return row
+    rows = zurich.db_rows('SELECT state, instance FROM ocm_sent WHERE share_id = ?',
+                          (share_id,))
+    return rows[0] if rows else None
 
 
 def check_outgoing(t, s, zurich, paris, nz, ein_z, marie_p, marie_tok, pierre_p):

@@ -29,7 +29,7 @@ import json
 import urllib.parse
 import uuid
 
-from harness import TAP, Client, Issuer, Nats, Spaceport, wait_until
+from harness import TAP, Client, Issuer, Nats, Spaceport, sql_json, wait_until
 from natsclient import NatsClient
 from sse import Stream
 from test_expiry import soon
@@ -187,11 +187,11 @@ def check_expired_group_share(t, sp, nc, c, ids, tok, physics):
 
     # --- events: the expiry tells the members once; later changes do not reach them
     t.ok(wait_until(lambda: len(db_rows(
-        sp, 'SELECT 1 FROM events WHERE type = ? AND json_extract(data, \'$.shareId\') = ?',
+        sp, 'SELECT 1 FROM events WHERE type = ? AND %s = ?' % sql_json('data', 'shareId'),
         ('spaceport.share.expired', group_share))) == 1, 5),
         'the sweeper writes the group share\'s one share.expired')
-    exp = db_rows(sp, 'SELECT seq FROM events WHERE type = ? AND'
-                      ' json_extract(data, \'$.shareId\') = ?',
+    exp = db_rows(sp, 'SELECT seq FROM events WHERE type = ? AND %s = ?'
+                      % sql_json('data', 'shareId'),
                   ('spaceport.share.expired', group_share))
     t.ok(exp and {ids['ben'], ids['cat']} <= recipients(sp, exp[0][0]),
          'its recipients are the group\'s members (and ann)')

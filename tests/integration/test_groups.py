@@ -8,7 +8,6 @@ change streams (and not on others'), and the claim shapes that refuse a
 token."""
 import json
 import os
-import sqlite3
 import urllib.parse
 
 import jsonschema
@@ -364,10 +363,7 @@ def check_memberof_error(t, v):
     with sp:
         c = Client(sp, v.token('lee-sub', 'lee'))
         t.eq(c.get('/graph/v1.0/me').status, 200, 'under valgrind: lee is provisioned')
-        con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-        con.execute('ALTER TABLE group_members RENAME TO group_members_gone')
-        con.commit()
-        con.close()
+        sp.db_exec('ALTER TABLE group_members RENAME TO group_members_gone')
         r = c.get('/graph/v1.0/me?$expand=memberOf')
         t.ok(r.status == 500, 'memberOf when the store fails: 500', (r.status, r.body[:200]))
         code = sp.stop()

@@ -16,14 +16,12 @@ fast one answer promptly; only a second registration at the slow one is
 told 503 (its own bound), and lookups in all are bounded so that slow
 instances cannot take every HTTP worker."""
 import json
-import os
-import sqlite3
 import threading
 import time
 import urllib.parse
 import uuid
 
-from harness import TAP, Client, FakeServer, Issuer, Nats, Spaceport, wait_until
+from harness import TAP, Client, FakeServer, Issuer, Nats, Spaceport, sql_json, wait_until
 
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
 DAV = 'https://dav.example.test'
@@ -34,10 +32,7 @@ SLOW_SECONDS = 3.0
 
 
 def db_count(sp, sql, args=()):
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    n = con.execute(sql, args).fetchone()[0]
-    con.close()
-    return n
+    return sp.db_rows(sql, args)[0][0]
 
 
 def written(sp):
@@ -177,22 +172,19 @@ def check_valid_ids(t, sp, alice, bob, bob_id, project):
 def insert_legacy_shares(sp, project, sharer_id, grantee_id, items):
     """Writes shares as an older version stored them, item ids unchecked,
     into the stopped server's database; returns [(share id, mount id)]."""
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    drive_seq = con.execute('SELECT seq FROM drives WHERE id = ?', (project,)).fetchone()[0]
-    sharer = con.execute('SELECT seq FROM users WHERE id = ?', (sharer_id,)).fetchone()[0]
-    grantee = con.execute('SELECT seq FROM users WHERE id = ?', (grantee_id,)).fetchone()[0]
+    drive_seq = sp.db_rows('SELECT seq FROM drives WHERE id = ?', (project,))[0][0]
+    sharer = sp.db_rows('SELECT seq FROM users WHERE id = ?', (sharer_id,))[0][0]
+    grantee = sp.db_rows('SELECT seq FROM users WHERE id = ?', (grantee_id,))[0][0]
     now = int(time.time() * 1000)
     made = []
     for item in items:
         share, mount = str(uuid.uuid4()), str(uuid.uuid4())
-        con.execute('INSERT INTO shares (id, mount_id, drive_seq, item_id, item_name,'
-                    ' grantee_seq, role, creator_seq, created_at, updated_at)'
-                    ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-                    (share, mount, drive_seq, item, 'legacy ' + item[:8], grantee, VIEWER,
-                     sharer, now, now))
+        sp.db_exec('INSERT INTO shares (id, mount_id, drive_seq, item_id, item_name,'
+                   ' grantee_seq, role, creator_seq, created_at, updated_at)'
+                   ' VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+                   (share, mount, drive_seq, item, 'legacy ' + item[:8], grantee, VIEWER,
+                    sharer, now, now))
         made.append((share, mount))
-    con.commit()
-    con.close()
     return made
 
 
@@ -298,15 +290,16 @@ def check_legacy_shares(t, sp, alice, bob, bob_id, c, project, other):
 
     for (label, item), (share, _) in zip(hostile, legacy):
         before = db_count(sp, "SELECT count(*) FROM events WHERE type = 'spaceport.share.deleted'"
-                          " AND json_extract(data, '$.shareId') = ?", (share,))
+                          " AND %s = ?" % sql_json('data', 'shareId'), (share,))
         # The last one by another Manager, who did not share it.
         by, client = ('the sharer', alice) if item != hostile[-1][1] else ('a Manager', erin)
         r = client.call('DELETE', path(item, share))
         t.eq(r.status, 204, '%s removes the stored share on %s: 204' % (by, label))
         t.ok(db_count(sp, 'SELECT count(*) FROM shares WHERE id = ?', (share,)) == 0 and
              db_count(sp, "SELECT count(*) FROM events WHERE type = 'spaceport.share.deleted'"
-                      " AND json_extract(data, '$.shareId') = ? AND"
-                      " json_extract(data, '$.itemId') = ?", (share, item)) == before + 1,
+                      " AND %s = ? AND %s = ?" % (sql_json('data', 'shareId'),
+                                                  sql_json('data', 'itemId')),
+                      (share, item)) == before + 1,
              '... the row is gone and share.deleted names it')
     r = alice.call('DELETE', path(control, ok_share))
     t.eq(r.status, 204, 'and the valid stored share is removed as any other')

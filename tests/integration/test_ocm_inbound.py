@@ -24,7 +24,6 @@ import base64
 import hashlib
 import json
 import os
-import sqlite3
 import time
 import uuid
 
@@ -439,18 +438,16 @@ def sent_share(sp, instance, state='shared'):
     it once delivered (store/ocm.c), with one change still to deliver."""
     share_id, secret_ = str(uuid.uuid4()), secret()
     now = int(time.time() * 1000)
-    con = sqlite3.connect(sp.data_dir + '/spaceport.db', timeout=10)
-    try:
-        with con:
-            cur = con.execute(
-                "INSERT INTO ocm_sent (share_id, drive_id, item_id, grantee, name, sharer,"
-                " sharer_name, role, instance, secret, state, created_at, updated_at)"
-                " VALUES (?, 'd', 'i', 'bob@peer.test', 'Relativity', 'alice', 'Alice',"
-                " 'viewer', ?, ?, ?, ?, ?)", (share_id, instance, secret_, state, now, now))
-            con.execute("INSERT INTO ocm_outbox (sent_seq, kind, next_at, created_at)"
-                        " VALUES (?, 'changed', ?, ?)", (cur.lastrowid, now + 3600000, now))
-    finally:
-        con.close()
+    # Two commits: the change is due in an hour, nothing reads the row
+    # in between.
+    sent_seq = sp.db_rows(
+        "INSERT INTO ocm_sent (share_id, drive_id, item_id, grantee, name, sharer,"
+        " sharer_name, role, instance, secret, state, created_at, updated_at)"
+        " VALUES (?, 'd', 'i', 'bob@peer.test', 'Relativity', 'alice', 'Alice',"
+        " 'viewer', ?, ?, ?, ?, ?) RETURNING seq",
+        (share_id, instance, secret_, state, now, now))[0][0]
+    sp.db_exec("INSERT INTO ocm_outbox (sent_seq, kind, next_at, created_at)"
+               " VALUES (?, 'changed', ?, ?)", (sent_seq, now + 3600000, now))
     return share_id, secret_
 
 

@@ -9,8 +9,6 @@ resync, keep-alives, token expiry and the per-user limit as on
 the CloudEvent on the bus carrying initiatorid; every event written valid
 against the schema the event catalog names."""
 import json
-import os
-import sqlite3
 import time
 import urllib.parse
 import uuid
@@ -73,10 +71,7 @@ def storage_change(nc, drive, item, change, etag):
 
 
 def initiators(sp):
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    rows = con.execute('SELECT seq, type, initiator, data FROM events ORDER BY seq').fetchall()
-    con.close()
-    return rows
+    return sp.db_rows('SELECT seq, type, initiator, data FROM events ORDER BY seq')
 
 
 def main(t):
@@ -299,9 +294,7 @@ def main(t):
             t.ok(all(r[2] is None for r in rows if r[1] == 'spaceport.item.changed'),
                  'storage changes have none')
             schemas = catalog.data_schemas()
-            con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-            all_rows = con.execute('SELECT type, data FROM events').fetchall()
-            con.close()
+            all_rows = sp.db_rows('SELECT type, data FROM events')
             problems = []
             for typ, data in all_rows:
                 if typ not in schemas:
@@ -366,10 +359,7 @@ def main(t):
             s_eve.close()
 
             # --- resync: a Last-Event-ID older than the log
-            con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-            con.execute('DELETE FROM events WHERE seq <= 3')
-            con.commit()
-            con.close()
+            sp.db_exec('DELETE FROM events WHERE seq <= 3')
             old = Stream(sp.port, tok['ben'], path=OCIS_SSE, last_id=1, accept=False)
             got = old.next(5)
             t.ok(got and got.get('event') == 'resync',

@@ -19,7 +19,6 @@ import queue
 import re
 import shutil
 import signal
-import sqlite3
 import tempfile
 import time
 
@@ -35,10 +34,7 @@ WHOLE_WITHIN_S = 10.0
 
 def log_ids(sp):
     """Event ids of the log, in log order."""
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    rows = con.execute('SELECT id FROM events ORDER BY seq').fetchall()
-    con.close()
-    return [r[0] for r in rows]
+    return [r[0] for r in sp.db_rows('SELECT id FROM events ORDER BY seq')]
 
 
 OTHER = 'spaceport.test.other'

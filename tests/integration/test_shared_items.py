@@ -14,7 +14,6 @@ mountpoint drive leaves and comes back, and nobody else can act on their
 share (404). Every answer is checked against schema/openapi.yaml."""
 import json
 import os
-import sqlite3
 import time
 import urllib.parse
 import uuid
@@ -71,10 +70,7 @@ def described(item_id, parent, name, path, folder=False, etag='e', size=None, mi
 
 
 def db_rows(sp, sql, args=()):
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    rows = con.execute(sql, args).fetchall()
-    con.close()
-    return rows
+    return sp.db_rows(sql, args)
 
 
 def item_of(listing, item_id):

@@ -5,9 +5,7 @@ the outbox relay to a real JetStream: CloudEvents on the wire, a bus outage
 with 1,000 shares, kill -9 and SIGTERM in the middle of a burst, clients
 hanging up on their invitations."""
 import json
-import os
 import signal
-import sqlite3
 import threading
 import time
 import urllib.parse
@@ -49,10 +47,7 @@ def backlog(sp):
 
 
 def db_rows(sp, sql, args=()):
-    con = sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'))
-    rows = con.execute(sql, args).fetchall()
-    con.close()
-    return rows
+    return sp.db_rows(sql, args)
 
 
 def check_basics(t, sp, nats, schemas, c, ids, project):

@@ -4,8 +4,6 @@ doubling): a worker that claims a subscription another worker has just
 served (and pushed back after a failure) must not try it again at once.
 Extra tries also raise the failure count, and with it the wait, so that a
 receiver back after a short outage was left waiting for minutes."""
-import os
-import sqlite3
 import time
 
 from harness import TAP, Client, Issuer, Nats, Spaceport, wait_until
@@ -26,8 +24,7 @@ SUBS = 50
 
 def attempts(sp):
     """The failure counts of the subscriptions, lowest first."""
-    with sqlite3.connect(os.path.join(sp.data_dir, 'spaceport.db'), timeout=10) as con:
-        return sorted(n for (n,) in con.execute('SELECT attempts FROM subscriptions'))
+    return sorted(n for (n,) in sp.db_rows('SELECT attempts FROM subscriptions'))
 
 
 def main(t):

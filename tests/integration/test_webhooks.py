@@ -9,9 +9,7 @@ subscriptionRemoved lifecycle notification, expiry ends it silently;
 events that left the log before delivery (the real retention sweeper) are
 reported by a missed lifecycle notification."""
 import json
-import os
 import socket
-import sqlite3
 import threading
 import time
 import traceback
@@ -198,21 +196,17 @@ def start_missed_case(rx):
     rx.stop()
     for i in range(5):
         publish(nc, change_event(drive, 'pruned-%d' % i, item='p%d' % i))
-    db = os.path.join(sp.data_dir, 'spaceport.db')
 
     def newest_item_change():
-        with sqlite3.connect(db, timeout=10) as con:
-            return con.execute("SELECT max(seq) FROM events WHERE type = 'spaceport.item.changed'"
-                               " AND data LIKE '%pruned-4%'").fetchone()[0]
+        return sp.db_rows("SELECT max(seq) FROM events WHERE type = 'spaceport.item.changed'"
+                          " AND data LIKE '%pruned-4%'")[0][0]
     wait_until(lambda: newest_item_change() is not None, 10)
     case['last_pruned_seq'] = newest_item_change()
     case['nc'] = nc
-    case['db'] = db
 
     def pruned():
-        with sqlite3.connect(db, timeout=10) as con:
-            return con.execute('SELECT count(*) FROM events WHERE seq <= ?',
-                               (case['last_pruned_seq'],)).fetchone()[0] == 0
+        return sp.db_rows('SELECT count(*) FROM events WHERE seq <= ?',
+                          (case['last_pruned_seq'],))[0][0] == 0
 
     def back_after_prune():
         # The receiver comes back as soon as the sweeper pruned (whatever
@@ -229,9 +223,8 @@ def start_missed_case(rx):
 def sub_state(case):
     """The sender's record of the missed case's subscription, for a
     failure's diagnostics."""
-    with sqlite3.connect(case['db'], timeout=10) as con:
-        row = con.execute('SELECT cursor, attempts, next_attempt_at, last_error,'
-                          ' lifecycle_pending FROM subscriptions').fetchall()
+    row = case['sp'].db_rows('SELECT cursor, attempts, next_attempt_at, last_error,'
+                             ' lifecycle_pending FROM subscriptions')
     return 'now %d ms, receiver back %.0f s ago: %r' % (
         time.time() * 1000, time.monotonic() - case.get('back_at', 0), row)
 

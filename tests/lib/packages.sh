@@ -42,13 +42,25 @@ sp_install_packages() {
   # a system service - the scripts start what they need in the foreground -
   # so for the time of the install a policy-rc.d refuses every start
   # (unless the machine has one already, as containers do), and a service
-  # that the install added is disabled for the next boot too.
+  # that the install added is disabled for the next boot too. PostgreSQL's
+  # server package would also make a cluster of its own ("main", on port
+  # 5432) for that service to start; the tests start theirs (tests/lib/pg),
+  # so for the time of the install postgresql-common is told not to.
   (
+    undo=() undo_dir=
+    trap 'rm -f "${undo[@]}"; [ -z "$undo_dir" ] || rmdir "$undo_dir"' EXIT
     policy=/usr/sbin/policy-rc.d
     if [ ! -e "$policy" ]; then
-      trap 'rm -f "$policy"' EXIT
+      undo+=("$policy")
       printf '#!/bin/sh\n# examples/quickstart, tests/run: no service starts while they install\nexit 101\n' >"$policy"
       chmod 755 "$policy"
+    fi
+    conf_dir=/etc/postgresql-common/createcluster.d
+    if [[ " ${missing[*]}" == *" postgresql-"[0-9]* ]] && [ ! -e "$conf_dir/spaceport.conf" ]; then
+      [ -d "$conf_dir" ] || { mkdir -p "$conf_dir" && undo_dir=$conf_dir; }
+      undo+=("$conf_dir/spaceport.conf")
+      printf '# examples/quickstart, tests/run: no cluster of its own while they install\ncreate_main_cluster = false\n' \
+        >"$conf_dir/spaceport.conf"
     fi
     services_before=$(ls /etc/init.d 2>/dev/null || true)
     DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
