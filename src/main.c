@@ -23,6 +23,7 @@
 #include "http/http.h"
 #include "store/events.h"
 #include "store/items.h"
+#include "store/lease.h"
 #include "store/shares.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -153,6 +154,7 @@ static int load_config(sp_config *cfg, int argc, char **argv, unsigned flags)
         return fn((type *)ctx, out);                                                              \
     }
 SP_METRICS_ADAPTER(store_metrics, sp_store, sp_store_metrics)
+SP_METRICS_ADAPTER(lease_metrics, sp_store, sp_store_lease_metrics)
 SP_METRICS_ADAPTER(auth_metrics, sp_auth, sp_auth_metrics)
 SP_METRICS_ADAPTER(relay_metrics, sp_relay, sp_relay_metrics)
 SP_METRICS_ADAPTER(consumer_metrics, sp_consumer, sp_consumer_metrics)
@@ -167,6 +169,8 @@ static int register_metrics(sp_metrics *m, sp_store *store, sp_auth *auth, sp_re
                             sp_webhooks *webhooks, sp_keeper *keeper)
 {
     int rc = sp_metrics_add(m, store_metrics, store);
+    if (rc == 0)
+        rc = sp_metrics_add(m, lease_metrics, store);
     if (rc == 0)
         rc = sp_metrics_add(m, auth_metrics, auth);
     if (rc == 0 && relay)
@@ -442,9 +446,19 @@ static int cmd_serve(int argc, char **argv)
                         &keeper) < 0 ||
         (keeper && sp_store_on_commit(store, sp_keeper_wake, keeper) < 0))
         goto fail_keeper;
+    /* Of several replicas on one PostgreSQL database, the holder of each
+     * lease does its work; a worker waiting for its lease is woken when
+     * this replica takes it. */
+    if (sp_store_on_lease(store, SP_LEASE_RELAY, sp_relay_wake, relay) < 0 ||
+        (federation &&
+         sp_store_on_lease(store, SP_LEASE_FEDERATION, sp_federation_wake, federation) < 0) ||
+        (keeper && sp_store_on_lease(store, SP_LEASE_FEDERATION, sp_keeper_wake, keeper) < 0) ||
+        sp_store_on_lease(store, SP_LEASE_WEBHOOKS, sp_webhooks_wake, webhooks) < 0 ||
+        sp_store_shared_start(store) < 0)
+        goto fail_shared;
 
     if (register_metrics(&metrics, store, auth, relay, consumer, federation, webhooks, keeper) < 0)
-        goto fail_keeper;
+        goto fail_shared;
 
     sp_api api = {.cfg = &cfg,
                   .store = store,
@@ -499,6 +513,10 @@ fail_router:
     sp_http_stop(server, 0);
     sp_router_free(router);
     sp_listcache_free(listcache);
+fail_shared:
+    /* No wake-ups from here on; the leases stay held until the store
+     * closes, so that the relay below drains as their holder. */
+    sp_store_shared_stop(store);
 fail_keeper:
     sp_keeper_stop(keeper);
 fail_webhooks:

@@ -6,9 +6,15 @@
  * recorded before the next delivery, so a crash at worst repeats one
  * request; receivers are idempotent (a share by providerId, a change by
  * eTag).
+ *
+ * Of several replicas, the one holding the federation lease sends
+ * (store/lease.h). The cursor over the log is kept in memory between
+ * saves: one that takes the lease reads it from the database again, as
+ * the replica before may have moved it on.
  */
 #include "events/federation.h"
 
+#include "store/lease.h"
 #include "store/ocm.h"
 #include "store/roles.h"
 
@@ -61,6 +67,7 @@ struct sp_federation {
     const char *local[SP_STRLIST_MAX]; /* e-mail domains served here */
     size_t local_count;
     sp_ocm_cursor cursor;
+    uint64_t term; /* federation lease term the cursor was read in */
     sp_ocm_delivery batch[SP_FED_BATCH];
 
     pthread_t thread;
@@ -434,6 +441,15 @@ static void *run(void *arg)
 {
     sp_federation *f = arg;
     while (!atomic_load(&f->stopping)) {
+        uint64_t term = sp_store_lease_term(f->store, SP_LEASE_FEDERATION);
+        if (!term) {
+            wait_for(f, SP_FED_IDLE_MS); /* rung when the lease is taken */
+            continue;
+        }
+        if (term != f->term) {
+            f->cursor.loaded = 0;
+            f->term = term;
+        }
         int more = 0;
         int rc = sp_store_ocm_derive(f->store, f->local, f->local_count, 0, &f->cursor, &more);
         if (rc < 0) {
@@ -460,9 +476,11 @@ static void *run(void *arg)
         if (wait > 0)
             wait_for(f, wait);
     }
-    /* Keep what was read, so a restart does not read it again. */
+    /* Keep what was read, so a restart does not read it again; only
+     * while the cursor is ours, lest it move another replica's back. */
     int more = 0;
-    sp_store_ocm_derive(f->store, f->local, f->local_count, 1, &f->cursor, &more);
+    if (f->term && sp_store_lease_term(f->store, SP_LEASE_FEDERATION) == f->term)
+        sp_store_ocm_derive(f->store, f->local, f->local_count, 1, &f->cursor, &more);
     return NULL;
 }
 

@@ -8,9 +8,14 @@
  * deletion a signed DELETE. The hosting instance authorizes both by our
  * signature: it recorded this instance as the subscription's delegate
  * when the owner's registration created it.
+ *
+ * Of several replicas, the one holding the federation lease does this
+ * too (store/lease.h): it speaks to other instances as the federation
+ * sender does. What is due is read from the database each round.
  */
 #include "events/keeper.h"
 
+#include "store/lease.h"
 #include "store/remotes.h"
 
 #include "util/buf.h"
@@ -161,6 +166,10 @@ static void *run(void *arg)
 {
     sp_keeper *k = arg;
     while (!atomic_load(&k->stopping)) {
+        if (!sp_store_lease_held(k->store, SP_LEASE_FEDERATION)) {
+            sp_wake_wait(&k->bell, SP_KEEPER_IDLE_MS, &k->stopping); /* rung when taken */
+            continue;
+        }
         int n = 0;
         int rc = sp_store_remote_subs_due(k->store, sp_time_now_ms(), k->lifetime_ms / 3, k->batch,
                                           SP_KEEPER_BATCH, &n);

@@ -15,12 +15,19 @@
  * (reconcile.h), moves its cursor back to where the stream is known to be
  * whole, and publishes again, in log order, each event the stream lacks;
  * the events it still holds are skipped, not sent twice.
+ *
+ * Of several replicas, the one holding the relay lease (store/lease.h)
+ * publishes. One that takes the lease reconciles first, as after a
+ * reconnect: the replica before it may have published past the cursor it
+ * recorded, and the stream, not this process's memory, says what is
+ * there. One that loses the lease lets its window finish and stops.
  */
 #include "events/relay.h"
 
 #include "events/envelope.h"
 #include "events/reconcile.h"
 #include "store/events.h"
+#include "store/lease.h"
 
 #include "util/buf.h"
 #include "util/err.h"
@@ -82,7 +89,8 @@ struct sp_relay {
 
     /* What the stream held at the last (re)connect; relay thread only. */
     sp_held held;
-    uint64_t reconciled; /* bus generation the held set was read on */
+    uint64_t reconciled;    /* bus generation the held set was read on */
+    uint64_t term;          /* relay lease term it was read in (store/lease.h) */
     int64_t resend_through; /* the cursor before it: events sent again up to it */
     int64_t resend_counted; /* the newest of those counted in republished */
 
@@ -275,7 +283,7 @@ static void restart_window(sp_relay *r)
 /* Reads what the stream holds after a (re)connect and sets the cursor
  * where the stream is known to be whole. Returns 0 or a negative sp_err
  * (tried again after a back-off; nothing is published before). */
-static int reconcile(sp_relay *r)
+static int reconcile(sp_relay *r, uint64_t term)
 {
     uint64_t generation = sp_bus_generation(r->bus); /* a reconnect from here on reads again */
     restart_window(r);
@@ -296,6 +304,7 @@ static int reconcile(sp_relay *r)
     r->resend_through = cursor;
     r->resend_counted = held.floor;
     r->reconciled = generation;
+    r->term = term;
     atomic_fetch_add(&r->reconciliations, 1);
     if (held.top < cursor)
         sp_warn("relay",
@@ -317,11 +326,22 @@ static void *relay_main(void *arg)
         uint64_t on_wire = r->tail - r->head;
         int64_t after = r->last_read;
         pthread_mutex_unlock(&r->window_lock);
+        uint64_t term = sp_store_lease_term(r->store, SP_LEASE_RELAY);
         if (atomic_load(&r->stopping) &&
-            (sp_time_mono_ms() >= r->drain_deadline_ms || !sp_bus_connected(r->bus)))
+            (sp_time_mono_ms() >= r->drain_deadline_ms || !sp_bus_connected(r->bus) || !term))
             break;
-        if (sp_bus_connected(r->bus) && sp_bus_generation(r->bus) != r->reconciled) {
-            if (reconcile(r) < 0) {
+        if (!term) {
+            /* Another replica publishes. What this one has on the wire
+             * finishes (the stream drops what the other sends again). */
+            if (on_wire)
+                restart_window(r);
+            r->term = 0;
+            wait_for(r, SP_RELAY_IDLE_MS); /* rung when the lease is taken */
+            continue;
+        }
+        if (sp_bus_connected(r->bus) &&
+            (sp_bus_generation(r->bus) != r->reconciled || term != r->term)) {
+            if (reconcile(r, term) < 0) {
                 if (atomic_load(&r->stopping))
                     break;
                 wait_for(r, backoff);
@@ -409,7 +429,8 @@ void sp_relay_stop(sp_relay *r, int64_t timeout_ms)
     while (atomic_load(&r->in_ack) > 0)
         sp_wake_wait(&r->bell, 1, NULL);
     int64_t left = 0, oldest = 0;
-    if (sp_store_events_backlog(r->store, &left, &oldest) == 0 && left > 0)
+    if (sp_store_lease_held(r->store, SP_LEASE_RELAY) &&
+        sp_store_events_backlog(r->store, &left, &oldest) == 0 && left > 0)
         sp_warn("relay", "%lld events not yet on the bus; they are sent at the next start",
                 (long long)left);
     sp_held_free(&r->held);

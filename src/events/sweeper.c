@@ -1,8 +1,14 @@
-/* sweeper.c - share and membership expiry, and event log retention. */
+/*
+ * sweeper.c - share and membership expiry, and event log retention.
+ *
+ * Of several replicas, the one holding the sweeper lease sweeps
+ * (store/lease.h); each sweep reads what is due from the database.
+ */
 #include "events/sweeper.h"
 
 #include "store/drives.h"
 #include "store/events.h"
+#include "store/lease.h"
 #include "store/shares.h"
 
 #include "util/err.h"
@@ -34,12 +40,12 @@ static void *sweeper_main(void *arg)
     pthread_mutex_lock(&s->lock);
     while (!s->stopping) {
         pthread_mutex_unlock(&s->lock);
-        int expired = 0;
-        if (sp_store_shares_expire(s->store, sp_time_now_ms(), &expired) == 0 && expired)
+        int expired = 0, held = sp_store_lease_held(s->store, SP_LEASE_SWEEPER);
+        if (held && sp_store_shares_expire(s->store, sp_time_now_ms(), &expired) == 0 && expired)
             sp_info("sweeper", "%d shares expired", expired);
-        if (sp_store_members_expire(s->store, sp_time_now_ms(), &expired) == 0 && expired)
+        if (held && sp_store_members_expire(s->store, sp_time_now_ms(), &expired) == 0 && expired)
             sp_info("sweeper", "%d memberships expired", expired);
-        if (sp_time_mono_ms() >= next_prune) {
+        if (held && sp_time_mono_ms() >= next_prune) {
             int deleted = 0;
             int64_t before = sp_time_now_ms() - s->retention_ms;
             /* Batches until done, so a large backlog drains without

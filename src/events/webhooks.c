@@ -15,11 +15,17 @@
  * Every outcome is recorded before the subscription is served again, so a
  * crash at worst sends one batch twice; notifications carry the event id
  * and sequence number for receivers that want to drop repeats.
+ *
+ * Of several replicas, the one holding the webhooks lease sends
+ * (store/lease.h). Its workers read every subscription's cursor and
+ * back-off from the database each turn, so one that takes the lease goes
+ * on where the replica before it left off.
  */
 #include "events/webhooks.h"
 
 #include "events/notices.h"
 
+#include "store/lease.h"
 #include "store/subscriptions.h"
 #include "store/webhooks.h"
 
@@ -416,6 +422,10 @@ static void *run(void *arg)
     sp_webhooks *h = w->h;
     int empty = 0;
     while (!atomic_load(&h->stopping)) {
+        if (!sp_store_lease_held(h->store, SP_LEASE_WEBHOOKS)) {
+            wait_for(h, SP_HOOK_IDLE_MS); /* rung when the lease is taken */
+            continue;
+        }
         maintain(h);
         int count = 0, others = 0;
         int rc = sp_store_webhooks_due(h->store, sp_time_now_ms(), w->due, SP_HOOK_DUE_MAX, &count);

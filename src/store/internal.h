@@ -6,6 +6,7 @@
 #define SP_STORE_INTERNAL_H
 
 #include "store/events.h"
+#include "store/lease.h"
 #include "store/roles.h"
 #include "store/store.h"
 #include "store/subscriptions.h"
@@ -27,9 +28,17 @@
  * across replicas (txn.c), and migrations. */
 #define SP_STORE_LOCK_WRITE "7310001"
 #define SP_STORE_LOCK_MIGRATE "7310002"
-/* PostgreSQL: the channel a commit that wrote events notifies (store.c
- * listens on it and wakes the commit listeners). */
+/* PostgreSQL: the channel every commit that changes what readers see
+ * notifies (listen.c listens on it, on every replica). The payload says
+ * whether the commit wrote events (SP_STORE_NOTICE_EVENTS: the commit
+ * listeners are woken) or only data (listings are invalidated). */
 #define SP_STORE_CHANNEL "spaceport_events"
+#define SP_STORE_NOTICE_EVENTS "events"
+#define SP_STORE_NOTICE_DATA "data"
+/* Listeners of one lease at most (its worker; room for one more). */
+#define SP_STORE_LEASE_LISTENERS 2
+
+typedef struct sp_store_shared sp_store_shared;
 
 /*
  * The few fragments of SQL the two engines read differently. A statement
@@ -102,6 +111,18 @@ struct sp_store {
         void *ctx;
     } listeners[SP_STORE_COMMIT_LISTENERS];
     int listener_count;
+    /* Leases (lease.c): the term each is held in, 0 while not held
+     * (PostgreSQL; on SQLite every lease is held), and who to wake when
+     * one is taken. */
+    _Atomic uint64_t lease_term[SP_LEASE_COUNT];
+    _Atomic uint64_t lease_terms_drawn; /* terms are drawn from one count: never reused */
+    _Atomic uint64_t versions_unread;   /* listen.c: versions given when none could be read */
+    struct {
+        void (*fn)(void *ctx);
+        void *ctx;
+    } lease_listeners[SP_LEASE_COUNT][SP_STORE_LEASE_LISTENERS];
+    int lease_listener_count[SP_LEASE_COUNT];
+    sp_store_shared *shared; /* lease.c's threads; NULL until started, and on SQLite */
     int64_t items_max;       /* unshared items kept (store/items.h) */
     int64_t items_pruned_at; /* items left by the last pruning (items.c; writer only) */
 };
@@ -148,6 +169,14 @@ struct sp_store {
     "(s.grantee_seq = " u " OR (s.grantee_group_seq IN"                                            \
     " (SELECT gm.group_seq FROM group_members gm WHERE gm.user_seq = " u ")"                       \
     " AND s.creator_seq <> " u "))"
+
+/* Stops lease.c's threads and closes the lease connection, freeing the
+ * leases for the other replicas (sp_store_close). */
+void sp_store__shared_close(sp_store *st);
+
+/* sp_store_data_version on PostgreSQL (listen.c): local (this process's
+ * version) combined with what the database's commits are now. */
+uint64_t sp_store__pg_data_version(sp_store *st, uint64_t local);
 
 /* The calling thread's reader connection, opened on first use. Returns NULL
  * when it cannot be opened. Borrowed; valid until the thread exits or the

@@ -406,6 +406,7 @@ void sp_store_close(sp_store *st)
     if (!st)
         return;
     sp_store__jobs_stop(st);
+    sp_store__shared_close(st);
     pthread_key_delete(st->reader_key);
     pthread_mutex_lock(&st->readers_lock);
     sp_conn *c = st->readers;
@@ -432,5 +433,6 @@ void sp_store_close(sp_store *st)
 
 uint64_t sp_store_data_version(sp_store *st)
 {
-    return atomic_load(&st->version);
+    uint64_t v = atomic_load(&st->version);
+    return st->pg ? sp_store__pg_data_version(st, v) : v;
 }

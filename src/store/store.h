@@ -44,7 +44,9 @@ int sp_store_ping(sp_store *st);
 
 /* A number that changes whenever a commit changed what readers can list
  * (not for bookkeeping such as marking events published). Equal numbers
- * mean equal data, for caches of rendered listings. */
+ * mean equal data, for caches of rendered listings. On PostgreSQL it also
+ * answers for the other replicas' commits, at the moment of the call (one
+ * small query on the caller's reader; see listen.c). */
 uint64_t sp_store_data_version(sp_store *st);
 
 /* ---- writes without a waiting thread ---- */

@@ -124,19 +124,29 @@ static void group_lost(sp_store *st)
     group_done(st, full ? SP_ERR_FULL : SP_ERR_DB);
 }
 
+/* PostgreSQL: a commit with its notice to the other replicas, one for a
+ * commit that wrote events and one for the rest readers see (listen.c). */
+static const char SQL_COMMIT_EVENTS[] =
+    "NOTIFY " SP_STORE_CHANNEL ", '" SP_STORE_NOTICE_EVENTS "'; COMMIT";
+static const char SQL_COMMIT_DATA[] =
+    "NOTIFY " SP_STORE_CHANNEL ", '" SP_STORE_NOTICE_DATA "'; COMMIT";
+
 /* Commits the open group (write lock held, released on return), then
  * tells the commit listeners when it wrote events. */
 static int group_commit(sp_store *st)
 {
     int notify = st->group_events, visible = st->group_visible;
-    /* PostgreSQL: the other replicas' change streams learn of the events
-     * from the notification, sent with the commit. */
-    int rc = st->pg && notify ? (sp_db_exec(st->writer.db, "NOTIFY " SP_STORE_CHANNEL "; COMMIT") ==
-                                         SP_DB_OK
-                                     ? 0
-                                     : sp_store__err(&st->writer, sp_db_errcode(st->writer.db),
-                                                     "commit"))
-                              : sp_store__exec(&st->writer, "COMMIT");
+    /* PostgreSQL: the other replicas learn of the commit from the notice
+     * sent with it (listen.c): their listings are stale, and their change
+     * streams and senders have events to read. */
+    const char *notice = !st->pg   ? NULL
+                         : notify  ? SQL_COMMIT_EVENTS
+                         : visible ? SQL_COMMIT_DATA
+                                   : NULL;
+    int rc = notice ? (sp_db_exec(st->writer.db, notice) == SP_DB_OK
+                           ? 0
+                           : sp_store__err(&st->writer, sp_db_errcode(st->writer.db), "commit"))
+                    : sp_store__exec(&st->writer, "COMMIT");
     if (rc < 0) {
         if (rc != SP_ERR_FULL)
             rc = SP_ERR_DB;
