@@ -440,9 +440,14 @@ static int derive_unshare(sp_conn *w, int64_t sent_seq)
     if (!s)
         return SP_ERR_DB;
     sp_db_bind_int64(s, 1, sent_seq);
-    if (sp_db_step(s) == SP_DB_ROW)
+    int step = sp_db_step(s);
+    if (step == SP_DB_ROW)
         sp_store__copy_text(s, 0, state, sizeof state);
     sp_store__done(s);
+    /* A failed read ends the batch (on PostgreSQL it ends the
+     * transaction too): it is not "no such share". */
+    if (step != SP_DB_ROW && step != SP_DB_DONE)
+        return sp_store__err(w, step, "sent share state");
     if (strcmp(state, "pending") != 0 && strcmp(state, "shared") != 0)
         return 0;
     /* Never offered anywhere yet: nobody needs to hear of it. */
@@ -493,11 +498,14 @@ static int derive_permission(sp_conn *w, int64_t sent_seq, const char *role)
     if (!s)
         return SP_ERR_DB;
     sp_db_bind_int64(s, 1, sent_seq);
-    if (sp_db_step(s) == SP_DB_ROW) {
+    int step = sp_db_step(s);
+    if (step == SP_DB_ROW) {
         sp_store__copy_text(s, 0, state, sizeof state);
         sp_store__copy_text(s, 1, old, sizeof old);
     }
     sp_store__done(s);
+    if (step != SP_DB_ROW && step != SP_DB_DONE)
+        return sp_store__err(w, step, "sent share role");
     if ((strcmp(state, "pending") != 0 && strcmp(state, "shared") != 0) || strcmp(old, role) == 0)
         return 0;
     s = sp_store__stmt(w, SQL_SET_ROLE);

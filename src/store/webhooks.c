@@ -26,34 +26,31 @@
     "EXISTS (SELECT 1 FROM event_recipients r WHERE r.user_seq = s.owner_seq"                      \
     " AND r.event_seq > s.cursor)"
 
-/* SQL: the log's first retained seq, per backend. SQLite: AUTOINCREMENT
+/* SQL: the log's first retained seq, per dialect. SQLite: AUTOINCREMENT
  * keeps the last one used in sqlite_sequence when every row is gone.
  * PostgreSQL's sequence is no such record (it moves outside transactions,
  * and a rolled-back insert uses a number up): when every row is gone,
  * every event was pruned, which only takes published ones, so the log
  * ended at the relay's cursor. */
-#define FIRST_SEQ_SQLITE                                                                           \
+#define SP_LITE_FIRST_SEQ                                                                          \
     "coalesce((SELECT min(seq) FROM events),"                                                      \
     " (SELECT seq + 1 FROM sqlite_sequence WHERE name = 'events'), 1)"
-#define FIRST_SEQ_PG                                                                               \
+#define SP_PG_FIRST_SEQ                                                                            \
     "coalesce((SELECT min(seq) FROM events), (SELECT published_seq + 1 FROM relay_cursor), 1)"
-/* The two SQL texts {SQLite, PostgreSQL} (SP_SQL) of STMT(first), a
- * macro of the first retained seq's expression. */
-#define WITH_FIRST_SEQ(STMT) STMT(FIRST_SEQ_SQLITE), STMT(FIRST_SEQ_PG)
-/* The pair of st's backend; for calls that pick their connection
- * themselves. */
+/* The statement of pair X (SP_SQL_BOTH) for st's backend, for calls that
+ * pick their connection themselves. */
 #define ST_SQL(st, X) ((X)[(st)->pg ? SP_DB_POSTGRES : SP_DB_SQLITE])
 /* SQL, on subscriptions s: events after its cursor left the log before
- * it was told of them (first: FIRST_SEQ_*). */
-#define SUB_GAP(first) "s.cursor + 1 < " first
+ * it was told of them, in dialect D (SP_SQL_BOTH). */
+#define SUB_GAP(D) "s.cursor + 1 < " D##_FIRST_SEQ
 
-#define DUE(first)                                                                                 \
+#define DUE(D)                                                                                     \
     "SELECT " SP_SUBSCRIPTION_COLS FROM_SUBS " WHERE s.next_attempt_at <= ?1"                      \
     " AND (s.lifecycle_pending IS NOT NULL OR s.ended_at IS NOT NULL OR s.expires_at <= ?1"        \
-    " OR " SUB_BEHIND " OR " SUB_GAP(first) ") ORDER BY s.next_attempt_at, s.seq LIMIT ?2"
-static const char *const SQL_DUE[2] = {WITH_FIRST_SEQ(DUE)};
-#define FIRST(first) "SELECT " first
-static const char *const SQL_FIRST_SEQ[2] = {WITH_FIRST_SEQ(FIRST)};
+    " OR " SUB_BEHIND " OR " SUB_GAP(D) ") ORDER BY s.next_attempt_at, s.seq LIMIT ?2"
+static const char *const SQL_DUE[2] = SP_SQL_BOTH(DUE);
+#define FIRST(D) "SELECT " D##_FIRST_SEQ
+static const char *const SQL_FIRST_SEQ[2] = SP_SQL_BOTH(FIRST);
 /* SQL: the greater of the cursor and ?2 (CASE: SQLite's scalar max() is
  * PostgreSQL's GREATEST()). */
 #define CURSOR_AT_LEAST_2 "CASE WHEN cursor > ?2 THEN cursor ELSE ?2 END"
@@ -84,22 +81,22 @@ static const char SQL_LIFECYCLE_SENT[] =
 /* Live subscriptions with nothing to send whose cursor is behind ?1 (the
  * newest event): none of the events after the cursor are their owner's,
  * and none left the log (that is for a missed notification to say). */
-#define CATCH_UP_WHERE(first)                                                                      \
+#define CATCH_UP_WHERE(D)                                                                          \
     " WHERE s.ended_at IS NULL AND s.lifecycle_pending IS NULL AND s.cursor < ?1"                  \
-    " AND NOT " SUB_BEHIND " AND NOT " SUB_GAP(first)
-#define CATCH_UP_ANY(first) "SELECT 1 FROM subscriptions s" CATCH_UP_WHERE(first) " LIMIT 1"
-static const char *const SQL_CATCH_UP_ANY[2] = {WITH_FIRST_SEQ(CATCH_UP_ANY)};
-#define CATCH_UP(first) "UPDATE subscriptions AS s SET cursor = ?1" CATCH_UP_WHERE(first)
-static const char *const SQL_CATCH_UP[2] = {WITH_FIRST_SEQ(CATCH_UP)};
+    " AND NOT " SUB_BEHIND " AND NOT " SUB_GAP(D)
+#define CATCH_UP_ANY(D) "SELECT 1 FROM subscriptions s" CATCH_UP_WHERE(D) " LIMIT 1"
+static const char *const SQL_CATCH_UP_ANY[2] = SP_SQL_BOTH(CATCH_UP_ANY);
+#define CATCH_UP(D) "UPDATE subscriptions AS s SET cursor = ?1" CATCH_UP_WHERE(D)
+static const char *const SQL_CATCH_UP[2] = SP_SQL_BOTH(CATCH_UP);
 static const char SQL_NEWEST[] = "SELECT coalesce(max(seq), 0) FROM events";
 static const char SQL_DRIVE_SUBS[] =
     "SELECT " SP_SUBSCRIPTION_COLS FROM_SUBS " WHERE s.seq > ? AND s.ended_at IS NULL"
     " AND s.drive_id IS NOT NULL ORDER BY s.seq LIMIT ?";
-#define PENDING(first)                                                                             \
+#define PENDING(D)                                                                                 \
     "SELECT count(*), coalesce(min(CASE WHEN s.next_attempt_at > ?1 THEN s.next_attempt_at END),"  \
     " 0) FROM subscriptions s WHERE s.lifecycle_pending IS NOT NULL"                               \
-    " OR (s.ended_at IS NULL AND (" SUB_BEHIND " OR " SUB_GAP(first) "))"
-static const char *const SQL_PENDING[2] = {WITH_FIRST_SEQ(PENDING)};
+    " OR (s.ended_at IS NULL AND (" SUB_BEHIND " OR " SUB_GAP(D) "))"
+static const char *const SQL_PENDING[2] = SP_SQL_BOTH(PENDING);
 
 int sp_store_webhooks_due(sp_store *st, int64_t now_ms, sp_subscription *out, int max, int *count)
 {
