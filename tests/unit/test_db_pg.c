@@ -12,6 +12,7 @@
  * connection back outside a transaction and failing inside one, held-back
  * savepoints, and no password in the log.
  */
+#include "pg_fixture.h"
 #include "store/db.h"
 
 #include <check.h>
@@ -23,17 +24,6 @@
 
 /* The test database's URL, made from the admin URL in main. */
 static char db_url[512];
-
-/* Replaces the database of an admin URL (the path after the host) by
- * name, keeping any query. */
-static void url_with_database(const char *admin, const char *name, char *out, size_t len)
-{
-    const char *auth = strstr(admin, "://");
-    auth = auth ? auth + 3 : admin;
-    size_t host = strcspn(auth, "/?");
-    const char *query = strchr(auth, '?');
-    snprintf(out, len, "%.*s/%s%s", (int)(auth + host - admin), admin, name, query ? query : "");
-}
 
 static sp_db *open_test_db(void)
 {
@@ -760,26 +750,11 @@ static Suite *db_pg_suite(void)
 
 int main(void)
 {
-    const char *admin = getenv("SPACEPORT_TEST_PG_URL");
-    if (!admin || !*admin) {
-        printf("1..0 # SKIP SPACEPORT_TEST_PG_URL is not set: no PostgreSQL to test against\n");
-        return EXIT_SUCCESS;
-    }
-    char name[64], sql[128];
-    snprintf(name, sizeof name, "sp_unit_db_pg_%ld", (long)getpid());
-    url_with_database(admin, name, db_url, sizeof db_url);
-    sp_db *db = NULL;
-    if (sp_db_open(admin, 0, &db) != SP_DB_OK) {
-        printf("Bail out! cannot connect to SPACEPORT_TEST_PG_URL\n");
-        return EXIT_FAILURE;
-    }
-    /* CREATE DATABASE runs alone: not in a transaction, nor in a string
-     * of several statements. */
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-    if (sp_db_exec(db, sql) != SP_DB_OK) {
-        printf("Bail out! cannot create the test database: %s\n", sp_db_errmsg(db));
-        sp_db_close(db);
-        return EXIT_FAILURE;
+    int pg = pg_fixture_create("db_pg", db_url, sizeof db_url);
+    if (pg <= 0) {
+        if (pg == 0)
+            printf("1..0 # SKIP SPACEPORT_TEST_PG_URL is not set: no PostgreSQL to test against\n");
+        return pg == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
     }
 
     SRunner *sr = srunner_create(db_pg_suite());
@@ -787,8 +762,6 @@ int main(void)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
 
-    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", name);
-    sp_db_exec(db, sql);
-    sp_db_close(db);
+    pg_fixture_drop();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

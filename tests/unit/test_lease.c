@@ -6,6 +6,7 @@
  * names an admin URL of a server; the suite makes a database of its own
  * there and drops it at the end. Without it only the SQLite case runs.
  */
+#include "pg_fixture.h"
 #include "store/internal.h"
 #include "store/lease.h"
 #include "store/store.h"
@@ -23,22 +24,11 @@
  * thread's round is 500 ms, and a take-over takes one or two rounds. */
 #define WAIT_MS 3000
 
-static char admin_url[512], db_url[512];
+static char db_url[512];
 
 /* SQL: a pg_locks row is of the test database (the server may be serving
  * other tests' databases at the same time). */
 #define THIS_DATABASE "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-
-/* Replaces the database of an admin URL (the path after the host) by
- * name, keeping any query. */
-static void url_with_database(const char *admin, const char *name, char *out, size_t len)
-{
-    const char *auth = strstr(admin, "://");
-    auth = auth ? auth + 3 : admin;
-    size_t host = strcspn(auth, "/?");
-    const char *query = strchr(auth, '?');
-    snprintf(out, len, "%.*s/%s%s", (int)(auth + host - admin), admin, name, query ? query : "");
-}
 
 /* Runs sql on a connection of its own to url; returns the first value of
  * its first row as an integer (0 when none). */
@@ -295,19 +285,6 @@ START_TEST(on_sqlite_every_lease_is_held)
 }
 END_TEST
 
-/* Runs sql on the admin URL outside any test; returns 0 or -1 (said). */
-static int admin_exec(const char *sql)
-{
-    PGconn *pg = PQconnectdb(admin_url);
-    PGresult *res = PQstatus(pg) == CONNECTION_OK ? PQexec(pg, sql) : NULL;
-    int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok)
-        printf("Bail out! %s: %s\n", sql, PQerrorMessage(pg));
-    PQclear(res);
-    PQfinish(pg);
-    return ok ? 0 : -1;
-}
-
 int main(void)
 {
     Suite *s = suite_create("lease");
@@ -315,16 +292,10 @@ int main(void)
     tcase_add_test(tc, on_sqlite_every_lease_is_held);
     suite_add_tcase(s, tc);
 
-    const char *admin = getenv("SPACEPORT_TEST_PG_URL");
-    char name[64] = "";
-    if (admin && *admin) {
-        snprintf(admin_url, sizeof admin_url, "%s", admin);
-        snprintf(name, sizeof name, "sp_unit_lease_%ld", (long)getpid());
-        url_with_database(admin, name, db_url, sizeof db_url);
-        char sql[128];
-        snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
-        if (admin_exec(sql) < 0)
-            return EXIT_FAILURE;
+    int pg = pg_fixture_create("lease", db_url, sizeof db_url);
+    if (pg < 0)
+        return EXIT_FAILURE;
+    if (pg) {
         tc = tcase_create("postgres");
         tcase_set_timeout(tc, 30);
         tcase_add_test(tc, one_replica_holds_every_lease_and_hands_them_over_when_it_closes);
@@ -340,10 +311,6 @@ int main(void)
     srunner_run_all(sr, CK_ENV);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
-    if (name[0]) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", name);
-        admin_exec(sql);
-    }
+    pg_fixture_drop();
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
