@@ -309,6 +309,20 @@ int sp_db_pg_open(const char *location, int writer, sp_db **out)
     static const char *const keys[] = {"connect_timeout", "application_name", "client_encoding",
                                        "dbname", NULL};
     const char *values[] = {PG_CONNECT_TIMEOUT_S, "spaceport", "UTF8", location, NULL};
+    /* A location libpq cannot read is told apart first: its complaint
+     * quotes what it stopped at, which may be the password. */
+    char *why = NULL;
+    PQconninfoOption *parsed = PQconninfoParse(location, &why);
+    if (!parsed) {
+        char msg[PG_ERRMSG_MAX];
+        copy_msg(msg, sizeof msg, why ? why : "out of memory");
+        sp_db_pg_elide_quoted(msg);
+        sp_error("store", "cannot connect to %s: %s", db->location, msg);
+        PQfreemem(why);
+        free(db);
+        return SP_DB_CANTOPEN;
+    }
+    PQconninfoFree(parsed);
     db->conn = PQconnectdbParams(keys, values, 1);
     if (!db->conn) {
         free(db);

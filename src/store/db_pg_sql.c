@@ -72,6 +72,27 @@ void sp_db_pg_redact(const char *location, char *out, size_t outlen)
     out[o] = '\0';
 }
 
+void sp_db_pg_elide_quoted(char *msg)
+{
+    char *o = msg;
+    for (const char *p = msg; *p;) {
+        if (*p != '"') {
+            *o++ = *p++;
+            continue;
+        }
+        const char *end = strchr(p + 1, '"');
+        if (!end) /* cut short: the rest may be the secret too */
+            end = p + strlen(p) - 1;
+        /* "..." is five bytes: never longer than what it replaces, as a
+         * quoted piece is at least two; a short one is cut to fit. */
+        size_t n = (size_t)(end - p) + 1;
+        memcpy(o, "\"...\"", n < 5 ? n : 5);
+        o += n < 5 ? n : 5;
+        p = end + 1;
+    }
+    *o = '\0';
+}
+
 /* Whether sql begins with the keyword w (any case). */
 static int word(const char *sql, const char *w)
 {

@@ -28,4 +28,9 @@ int sp_db_pg_first_word(const char *sql, const char *w);
  * when too long. */
 void sp_db_pg_redact(const char *location, char *out, size_t outlen);
 
+/* Replaces what msg quotes in double quotes by "...", in place. libpq's
+ * complaints about a location it cannot read quote the piece it stopped
+ * at, which may be the password (a '%' in it not written %25). */
+void sp_db_pg_elide_quoted(char *msg);
+
 #endif

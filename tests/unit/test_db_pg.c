@@ -746,6 +746,10 @@ START_TEST(a_bad_url_is_logged_without_its_password)
         "host=127.0.0.1 port=1 user=spuser password=s3cretpw dbname=x",
         "host=127.0.0.1 port=1 user=spuser password='s3cret pw' dbname=x",
         "host=127.0.0.1 port=1 user=spuser password = s3cretpw dbname=x",
+        /* libpq cannot read these, and says so quoting the password */
+        "postgres://spuser:s3cret%pw@127.0.0.1:1/x",
+        "postgres://spuser@127.0.0.1:1/x?password=s3cret%zz",
+        "host=127.0.0.1 port=1 user=spuser password='s3cretpw",
     };
     for (size_t i = 0; i < sizeof locations / sizeof locations[0]; i++) {
         char *log = log_of_failed_open(locations[i]);
