@@ -24,7 +24,7 @@ int sp_db_pg_first_word(const char *sql, const char *w);
 
 /* Copies location into out with its password replaced by "***": the one
  * in a URL's userinfo, a password= in its query, or a password keyword of
- * a "key=value" string (quoted or not). out is always terminated, cut
+ * a "key=value" string (quoted or not); sslpassword likewise. out is always terminated, cut
  * when too long. */
 void sp_db_pg_redact(const char *location, char *out, size_t outlen);
 

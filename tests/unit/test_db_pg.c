@@ -716,6 +716,8 @@ START_TEST(a_bad_url_is_logged_without_its_password)
         "host=127.0.0.1 port=1 user=spuser password=s3cretpw dbname=x",
         "host=127.0.0.1 port=1 user=spuser password='s3cret pw' dbname=x",
         "host=127.0.0.1 port=1 user=spuser password = s3cretpw dbname=x",
+        "postgres://spuser:pw@127.0.0.1:1/x?sslpassword=s3cretkey&sslmode=disable",
+        "host=127.0.0.1 port=1 user=spuser sslpassword=s3cretkey dbname=x",
         /* libpq cannot read these, and says so quoting the password */
         "postgres://spuser:s3cret%pw@127.0.0.1:1/x",
         "postgres://spuser@127.0.0.1:1/x?password=s3cret%zz",
