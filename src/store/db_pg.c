@@ -145,13 +145,42 @@ static void drop_pending(pg_db *db)
     db->pending_len = 0;
 }
 
-/* Makes sure db's connection is up before a call, and drops what
- * finalized statements left on the server. */
-int sp_db_pg__ensure(pg_db *db)
+/* Records whether db's session is in a transaction now (after a call). */
+void sp_db_pg__note_txn(pg_db *db)
 {
     if (PQstatus(db->conn) == CONNECTION_OK)
+        db->txn_seen = PQtransactionStatus(db->conn) != PQTRANS_IDLE;
+}
+
+/* Makes sure db's connection is up before a call, and drops what
+ * finalized statements left on the server. A session that broke inside a
+ * transaction is replaced all the same, but the caller's transaction went
+ * with it: until the caller begins another or rolls back (resets), every
+ * call fails. Else the new session would run the caller's next writes
+ * outside any transaction, each committed on its own, and answer its
+ * COMMIT as done (with a warning only), though what the transaction held
+ * is gone. */
+int sp_db_pg__ensure(pg_db *db, int resets)
+{
+    sp_db_pg__note_txn(db);
+    if (PQstatus(db->conn) == CONNECTION_OK)
         drop_pending(db); /* first: it may find the connection broken */
-    return PQstatus(db->conn) == CONNECTION_OK ? SP_DB_OK : reconnect(db);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        int lost = db->txn_seen;
+        int rc = reconnect(db);
+        if (rc != SP_DB_OK)
+            return rc;
+        db->txn_seen = 0;
+        if (lost && !db->txn_lost) {
+            sp_warn("store", "%s: the connection broke inside a transaction, which is lost",
+                    db->location);
+            db->txn_lost = 1;
+        }
+    }
+    if (db->txn_lost && !resets)
+        return sp_db_pg__set_error_text(db, "the transaction was lost with its connection");
+    db->txn_lost = 0;
+    return SP_DB_OK;
 }
 
 /* ---- held-back savepoints ---------------------------------------------
@@ -280,6 +309,20 @@ int sp_db_pg_open(const char *location, int writer, sp_db **out)
     static const char *const keys[] = {"connect_timeout", "application_name", "client_encoding",
                                        "dbname", NULL};
     const char *values[] = {PG_CONNECT_TIMEOUT_S, "spaceport", "UTF8", location, NULL};
+    /* A location libpq cannot read is told apart first: its complaint
+     * quotes what it stopped at, which may be the password. */
+    char *why = NULL;
+    PQconninfoOption *parsed = PQconninfoParse(location, &why);
+    if (!parsed) {
+        char msg[PG_ERRMSG_MAX];
+        copy_msg(msg, sizeof msg, why ? why : "out of memory");
+        sp_db_pg_elide_quoted(msg);
+        sp_error("store", "cannot connect to %s: %s", db->location, msg);
+        PQfreemem(why);
+        free(db);
+        return SP_DB_CANTOPEN;
+    }
+    PQconninfoFree(parsed);
     db->conn = PQconnectdbParams(keys, values, 1);
     if (!db->conn) {
         free(db);
@@ -314,10 +357,17 @@ void sp_db_pg_close(sp_db *d)
 int sp_db_pg_exec(sp_db *d, const char *sql)
 {
     pg_db *db = DB(d);
+    /* BEGIN or ROLLBACK: what may follow a transaction lost with its
+     * session (sp_db_pg__ensure); nothing else may. */
+    int resets = sp_db_pg_first_word(sql, "BEGIN") ||
+                 (sp_db_pg_first_word(sql, "ROLLBACK") && !strchr(sql, ';') &&
+                  !sp_db_pg_first_word(sql + strspn(sql, " \t\n") + 8, "TO"));
     for (int attempt = 0;; attempt++) {
-        int rc = sp_db_pg__ensure(db);
-        if (rc != SP_DB_OK)
+        int rc = sp_db_pg__ensure(db, resets);
+        if (rc != SP_DB_OK) {
+            sp_error("store", "%s: %s", sql, db->errmsg);
             return rc;
+        }
         int idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;
         int commits = sp_db_pg_commits(sql);
         if (commits && PQtransactionStatus(db->conn) == PQTRANS_INERROR) {
@@ -352,6 +402,7 @@ int sp_db_pg_exec(sp_db *d, const char *sql)
             }
             if (rc == SP_DB_OK && PQstatus(db->conn) != CONNECTION_OK)
                 rc = sp_db_pg__set_error(db, NULL);
+            sp_db_pg__note_txn(db);
             if (rc == SP_DB_OK)
                 return SP_DB_OK;
         }

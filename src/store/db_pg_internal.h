@@ -29,6 +29,12 @@ typedef struct pg_db {
      * generation are prepared again. Starts at 1, so 0 means never. */
     unsigned generation;
     unsigned next_name; /* the next statement's name number */
+    /* Whether the session was last seen inside a transaction, and whether
+     * it broke so and was replaced: the caller's transaction is gone, and
+     * until it begins another (or rolls back) every statement fails rather
+     * than run outside one, or a COMMIT read as done (sp_db_pg__ensure). */
+    int txn_seen;
+    int txn_lost;
     int changes;
     int errcode;
     char errmsg[PG_ERRMSG_MAX];
@@ -83,8 +89,12 @@ int sp_db_pg__commit_rolled_back(PGresult *res);
  * commands. */
 int sp_db_pg__changes_of(PGresult *res);
 /* Makes sure db's connection is up before a call (reconnecting a broken
- * one). Returns SP_DB_OK or an error code. */
-int sp_db_pg__ensure(pg_db *db);
+ * one). resets: the call begins or rolls back a transaction, which it may
+ * after one was lost with its session. Returns SP_DB_OK or an error
+ * code. */
+int sp_db_pg__ensure(pg_db *db, int resets);
+/* Records whether db's session is in a transaction now (after a call). */
+void sp_db_pg__note_txn(pg_db *db);
 /* After a failed call that began outside a transaction (idle): whether
  * the connection broke and was made again, worth one more try. */
 int sp_db_pg__recovered(pg_db *db, int idle);

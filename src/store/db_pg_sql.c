@@ -43,15 +43,20 @@ void sp_db_pg_redact(const char *location, char *out, size_t outlen)
             continue;
         }
         /* password=... as a URL query parameter or a keyword (which may
-         * have spaces around its '=') */
-        size_t eq = 8;
+         * have spaces around its '='), and sslpassword=..., the client
+         * key's passphrase */
+        size_t kw = strncasecmp(p, "sslpassword", 11) == 0 ? 11
+                    : strncasecmp(p, "password", 8) == 0   ? 8
+                                                           : 0;
         int keyword =
-            strncasecmp(p, "password", 8) == 0 &&
-            (p == location || p[-1] == '?' || p[-1] == '&' || isspace((unsigned char)p[-1]));
+            kw && (p == location || p[-1] == '?' || p[-1] == '&' || isspace((unsigned char)p[-1]));
+        size_t eq = kw;
         while (keyword && (p[eq] == ' ' || p[eq] == '\t'))
             eq++;
         if (keyword && p[eq] == '=') {
-            for (const char *r = "password=***"; *r && o + 1 < outlen; r++)
+            for (size_t k = 0; k < kw && o + 1 < outlen; k++)
+                out[o++] = p[k];
+            for (const char *r = "=***"; *r && o + 1 < outlen; r++)
                 out[o++] = *r;
             p += eq + 1;
             while (*p == ' ' || *p == '\t')
@@ -70,6 +75,27 @@ void sp_db_pg_redact(const char *location, char *out, size_t outlen)
         out[o++] = *p++;
     }
     out[o] = '\0';
+}
+
+void sp_db_pg_elide_quoted(char *msg)
+{
+    char *o = msg;
+    for (const char *p = msg; *p;) {
+        if (*p != '"') {
+            *o++ = *p++;
+            continue;
+        }
+        const char *end = strchr(p + 1, '"');
+        if (!end) /* cut short: the rest may be the secret too */
+            end = p + strlen(p) - 1;
+        /* "..." is five bytes: never longer than what it replaces, as a
+         * quoted piece is at least two; a short one is cut to fit. */
+        size_t n = (size_t)(end - p) + 1;
+        memcpy(o, "\"...\"", n < 5 ? n : 5);
+        o += n < 5 ? n : 5;
+        p = end + 1;
+    }
+    *o = '\0';
 }
 
 /* Whether sql begins with the keyword w (any case). */

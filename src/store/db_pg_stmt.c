@@ -183,7 +183,7 @@ int sp_db_pg_prepare(sp_db *d, const char *sql, sp_db_stmt **out)
      * prepared now, so that a statement the server refuses fails here, as
      * on SQLite (the store reads a missing table so). */
     if (s->nparams == 0) {
-        int rc = sp_db_pg__ensure(db);
+        int rc = sp_db_pg__ensure(db, 0);
         int idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;
         if (rc == SP_DB_OK && (rc = prepare_typed(s)) != SP_DB_OK && sp_db_pg__recovered(db, idle))
             rc = prepare_typed(s);
@@ -300,7 +300,7 @@ static int run(pg_stmt *s)
 {
     pg_db *db = s->db;
     for (int attempt = 0;; attempt++) {
-        int rc = sp_db_pg__ensure(db);
+        int rc = sp_db_pg__ensure(db, 0);
         if (rc != SP_DB_OK)
             return rc;
         int idle = PQtransactionStatus(db->conn) == PQTRANS_IDLE;

@@ -35,6 +35,11 @@
 #define SP_STORE_CHANNEL "spaceport_events"
 #define SP_STORE_NOTICE_EVENTS "events"
 #define SP_STORE_NOTICE_DATA "data"
+/* Hex digits of the token that follows the kind in a notice's payload,
+ * random per store: its listener tells its own commits by it. Not the
+ * writer's backend pid, which changes when the writer reconnects and may
+ * then be another replica's. */
+#define SP_STORE_TOKEN_HEX 16
 /* Listeners of one lease at most (its worker; room for one more). */
 #define SP_STORE_LEASE_LISTENERS 2
 
@@ -111,6 +116,11 @@ struct sp_store {
         void *ctx;
     } listeners[SP_STORE_COMMIT_LISTENERS];
     int listener_count;
+    /* PostgreSQL: this store's notice token (SP_STORE_TOKEN_HEX), and its
+     * commits with their notices, [0] data and [1] events (txn.c). */
+    char notice_token[SP_STORE_TOKEN_HEX + 1];
+    char commit_sql[2][sizeof "NOTIFY " SP_STORE_CHANNEL ", '" SP_STORE_NOTICE_EVENTS
+                       " 0123456789abcdef'; COMMIT"];
     /* Leases (lease.c): the term each is held in, 0 while not held
      * (PostgreSQL; on SQLite every lease is held), and who to wake when
      * one is taken. */

@@ -189,22 +189,6 @@ static void *lease_main(void *arg)
     return NULL;
 }
 
-/* Reads the writer connection's backend process id: the listener skips
- * the notices of our own commits, whose listeners ran already. 0 when it
- * cannot be read (our notices then wake twice, which is harmless). */
-static int writer_pid(sp_store *st)
-{
-    int pid = 0;
-    sp_db_stmt *s = NULL;
-    pthread_mutex_lock(&st->write_lock);
-    if (sp_db_prepare(st->writer.db, "SELECT pg_backend_pid()", &s) == SP_DB_OK &&
-        sp_db_step(s) == SP_DB_ROW)
-        pid = (int)sp_db_column_int64(s, 0);
-    sp_db_finalize(s);
-    pthread_mutex_unlock(&st->write_lock);
-    return pid;
-}
-
 int sp_store_shared_start(sp_store *st)
 {
     if (!st->pg || st->shared)
@@ -213,7 +197,6 @@ int sp_store_shared_start(sp_store *st)
     if (!sh)
         return SP_ERR_NOMEM;
     sp_wake_init(&sh->bell);
-    sh->writer_pid = writer_pid(st);
     st->shared = sh;
     if (pthread_create(&sh->lease_thread, NULL, lease_main, st) != 0)
         goto fail;

@@ -69,14 +69,19 @@ static void tell(sp_store *st, heard h)
         st->listeners[i].fn(st->listeners[i].ctx);
 }
 
-/* Takes the notices pg has received. */
+/* Takes the notices pg has received: "<kind> <token>" (txn.c), those of
+ * this store's own commits (its token) skipped, as their listeners ran
+ * already. */
 static void collect(sp_store *st, PGconn *pg, heard *h)
 {
     PGnotify *n;
     while ((n = PQnotifies(pg)) != NULL) {
-        if (n->be_pid != st->shared->writer_pid || st->shared->writer_pid == 0) {
+        size_t kind = strcspn(n->extra, " ");
+        int own = n->extra[kind] == ' ' && strcmp(n->extra + kind + 1, st->notice_token) == 0;
+        if (!own) {
             h->data = 1;
-            h->events |= strcmp(n->extra, SP_STORE_NOTICE_EVENTS) == 0;
+            h->events |= kind == strlen(SP_STORE_NOTICE_EVENTS) &&
+                         strncmp(n->extra, SP_STORE_NOTICE_EVENTS, kind) == 0;
         }
         PQfreemem(n);
     }

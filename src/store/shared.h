@@ -26,7 +26,6 @@ struct sp_store_shared {
     atomic_int stopping;
     sp_wake bell;     /* rung on stop */
     PGconn *lease_pg; /* the lease thread's; closed by sp_store__shared_close */
-    int writer_pid;   /* the backend of our writer: its notices are our own commits */
 };
 
 /* Opens a connection to the database at location (a PostgreSQL URL) for

@@ -7,12 +7,14 @@
 #include "store/migrations.h"
 
 #include "util/err.h"
+#include "util/id.h"
 #include "util/itemid.h"
 #include "util/log.h"
 #include "util/time.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -163,6 +165,23 @@ int sp_store__collect_seqs(sp_conn *c, sp_db_stmt *s, int64_t **out, size_t *cou
 
 static void reader_destroy(void *arg);
 
+/* PostgreSQL: draws the store's notice token and writes its commits with
+ * their notices (internal.h; listen.c reads them). Returns 0 or
+ * SP_ERR_IO. */
+static int notice_setup(sp_store *st)
+{
+    unsigned char raw[SP_STORE_TOKEN_HEX / 2];
+    if (sp_id_random(raw, sizeof raw) < 0)
+        return SP_ERR_IO;
+    for (size_t i = 0; i < sizeof raw; i++)
+        snprintf(st->notice_token + 2 * i, 3, "%02x", raw[i]);
+    static const char *const kinds[2] = {SP_STORE_NOTICE_DATA, SP_STORE_NOTICE_EVENTS};
+    for (int k = 0; k < 2; k++)
+        snprintf(st->commit_sql[k], sizeof st->commit_sql[k],
+                 "NOTIFY " SP_STORE_CHANNEL ", '%s %s'; COMMIT", kinds[k], st->notice_token);
+    return 0;
+}
+
 int sp_store_open(const char *location, sp_store **out)
 {
     sp_store *st = calloc(1, sizeof *st);
@@ -176,6 +195,8 @@ int sp_store_open(const char *location, sp_store **out)
     if (rc < 0)
         goto fail_writer;
     st->pg = sp_db_kind_get(st->writer.db) == SP_DB_POSTGRES;
+    if (st->pg && (rc = notice_setup(st)) < 0)
+        goto fail_key;
     rc = SP_ERR_NOMEM;
     if (pthread_key_create(&st->reader_key, reader_destroy) != 0)
         goto fail_key;

@@ -124,13 +124,6 @@ static void group_lost(sp_store *st)
     group_done(st, full ? SP_ERR_FULL : SP_ERR_DB);
 }
 
-/* PostgreSQL: a commit with its notice to the other replicas, one for a
- * commit that wrote events and one for the rest readers see (listen.c). */
-static const char SQL_COMMIT_EVENTS[] =
-    "NOTIFY " SP_STORE_CHANNEL ", '" SP_STORE_NOTICE_EVENTS "'; COMMIT";
-static const char SQL_COMMIT_DATA[] =
-    "NOTIFY " SP_STORE_CHANNEL ", '" SP_STORE_NOTICE_DATA "'; COMMIT";
-
 /* Commits the open group (write lock held, released on return), then
  * tells the commit listeners when it wrote events. */
 static int group_commit(sp_store *st)
@@ -140,8 +133,8 @@ static int group_commit(sp_store *st)
      * sent with it (listen.c): their listings are stale, and their change
      * streams and senders have events to read. */
     const char *notice = !st->pg   ? NULL
-                         : notify  ? SQL_COMMIT_EVENTS
-                         : visible ? SQL_COMMIT_DATA
+                         : notify  ? st->commit_sql[1]
+                         : visible ? st->commit_sql[0]
                                    : NULL;
     int rc = notice ? (sp_db_exec(st->writer.db, notice) == SP_DB_OK
                            ? 0

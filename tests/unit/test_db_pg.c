@@ -643,11 +643,24 @@ START_TEST(a_terminated_connection_fails_inside_a_transaction)
             sp_db_reset(sp);
         }
         terminate_pid(pid);
-        sp_db_bind_int64(s, 1, 2);
-        ck_assert_int_eq(sp_db_step(s), SP_DB_ERROR); /* not retried: the transaction is gone */
+        if (held) { /* the store reads a key without looking for an error */
+            ck_assert_int_eq(sp_db_last_id(db), 0);
+        } else {
+            sp_db_bind_int64(s, 1, 2);
+            ck_assert_int_eq(sp_db_step(s), SP_DB_ERROR); /* not retried: the transaction is gone */
+            sp_db_reset(s);
+        }
+        ck_assert_int_eq(sp_db_in_txn(db), 0);
+        /* Going on as if still in it writes nothing outside a transaction,
+         * and a COMMIT fails (PostgreSQL would answer it as done). */
+        sp_db_bind_int64(s, 1, 3);
+        ck_assert_int_eq(sp_db_step(s), SP_DB_ERROR);
         sp_db_reset(s);
         ck_assert_int_eq(sp_db_in_txn(db), 0);
-        ck_assert_int_eq(sp_db_exec(db, "COMMIT; SELECT 1"), SP_DB_OK); /* reconnected, idle */
+        ck_assert_int_ne(sp_db_exec(db, "COMMIT"), SP_DB_OK);
+        ck_assert_int_eq(sp_db_exec(db, held ? "BEGIN" : "ROLLBACK"), SP_DB_OK);
+        if (held)
+            ck_assert_int_eq(sp_db_exec(db, "ROLLBACK"), SP_DB_OK);
         ck_assert_int_eq(one_int(db, "SELECT count(*) FROM lost"), 0);
         sp_db_finalize(sp);
     }
@@ -693,6 +706,12 @@ START_TEST(a_bad_url_is_logged_without_its_password)
         "host=127.0.0.1 port=1 user=spuser password=s3cretpw dbname=x",
         "host=127.0.0.1 port=1 user=spuser password='s3cret pw' dbname=x",
         "host=127.0.0.1 port=1 user=spuser password = s3cretpw dbname=x",
+        "postgres://spuser:pw@127.0.0.1:1/x?sslpassword=s3cretkey&sslmode=disable",
+        "host=127.0.0.1 port=1 user=spuser sslpassword=s3cretkey dbname=x",
+        /* libpq cannot read these, and says so quoting the password */
+        "postgres://spuser:s3cret%pw@127.0.0.1:1/x",
+        "postgres://spuser@127.0.0.1:1/x?password=s3cret%zz",
+        "host=127.0.0.1 port=1 user=spuser password='s3cretpw",
     };
     for (size_t i = 0; i < sizeof locations / sizeof locations[0]; i++) {
         char *log = log_of_failed_open(locations[i]);

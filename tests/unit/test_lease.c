@@ -227,6 +227,47 @@ START_TEST(another_replicas_notice_moves_the_version_and_wakes_the_listeners)
 }
 END_TEST
 
+/* The backend process id of r's writer session. */
+static long writer_backend(replica *r)
+{
+    sp_conn *w = sp_store__begin(r->st);
+    ck_assert_ptr_nonnull(w);
+    sp_db_stmt *s = sp_store__stmt(w, "SELECT pg_backend_pid()");
+    ck_assert_ptr_nonnull(s);
+    ck_assert_int_eq(sp_db_step(s), SP_DB_ROW);
+    long pid = (long)sp_db_column_int64(s, 0);
+    sp_store__done(s);
+    r->st->invisible = 1;
+    ck_assert_int_eq(sp_store__commit(r->st), 0);
+    return pid;
+}
+
+START_TEST(own_commits_are_told_apart_after_the_writer_reconnects)
+{
+    replica a;
+    replica_open(&a);
+    usleep(300 * 1000); /* listening */
+    /* The writer's session is replaced: its backend process id changes,
+     * and the old one is free for the next session anyone opens, such as
+     * another replica's writer, whose commits a listener that skipped
+     * notices by process id would then take for its own and not hear. */
+    long pid = writer_backend(&a);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%ld)::int", pid);
+    ck_assert_int_eq(admin_query(db_url, sql), 1);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_stat_activity WHERE pid = %ld", pid);
+    for (int i = 0; i < 200 && admin_query(db_url, sql) > 0; i++)
+        usleep(10000);
+    int commits = atomic_load(&a.commits.n);
+    write_on(&a, 1, 1); /* on the new session */
+    ck_assert_int_ne(writer_backend(&a), pid);
+    usleep(500 * 1000);
+    /* Its notice is still known as its own: the listeners woke once. */
+    ck_assert_int_eq(atomic_load(&a.commits.n), commits + 1);
+    sp_store_close(a.st);
+}
+END_TEST
+
 START_TEST(another_replicas_commit_changes_the_data_version_before_its_notice)
 {
     replica a, b;
@@ -301,6 +342,7 @@ int main(void)
         tcase_add_test(tc, one_replica_holds_every_lease_and_hands_them_over_when_it_closes);
         tcase_add_test(tc, a_lost_lease_connection_drops_every_lease_and_another_takes_them);
         tcase_add_test(tc, another_replicas_notice_moves_the_version_and_wakes_the_listeners);
+    tcase_add_test(tc, own_commits_are_told_apart_after_the_writer_reconnects);
         tcase_add_test(tc, another_replicas_commit_changes_the_data_version_before_its_notice);
         tcase_add_test(tc, a_listener_that_reconnects_acts_as_if_notified);
         suite_add_tcase(s, tc);
