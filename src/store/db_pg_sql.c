@@ -79,6 +79,13 @@ static int word(const char *sql, const char *w)
     return strncasecmp(sql, w, n) == 0 && !isalnum((unsigned char)sql[n]) && sql[n] != '_';
 }
 
+int sp_db_pg_first_word(const char *sql, const char *w)
+{
+    while (isspace((unsigned char)*sql))
+        sql++;
+    return word(sql, w);
+}
+
 int sp_db_pg_commits(const char *sql)
 {
     while (isspace((unsigned char)*sql))

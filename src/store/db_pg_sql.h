@@ -19,6 +19,9 @@ char *sp_db_pg_renumber(const char *sql, int *count);
  * after a ';' begins with COMMIT (as "NOTIFY c; COMMIT"). */
 int sp_db_pg_commits(const char *sql);
 
+/* Whether sql's first word, past spaces, is the keyword w (any case). */
+int sp_db_pg_first_word(const char *sql, const char *w);
+
 /* Copies location into out with its password replaced by "***": the one
  * in a URL's userinfo, a password= in its query, or a password keyword of
  * a "key=value" string (quoted or not). out is always terminated, cut

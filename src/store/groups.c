@@ -205,7 +205,7 @@ int sp_store__add_group_members(sp_conn *w, int64_t group_seq, int64_t **seqs, s
     /* Appended whole, not one by one through sp_store__seqs_add: a group
      * of tens of thousands would cost a quadratic scan inside the writer's
      * transaction. A user already in the list (a member who is also in the
-     * group) is harmless: recipients are inserted once (INSERT OR IGNORE). */
+     * group) is harmless: recipients are inserted once (ON CONFLICT DO NOTHING). */
     int64_t *p = realloc(*seqs, (*count + n) * sizeof *p);
     if (!p) {
         free(members);

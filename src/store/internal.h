@@ -129,7 +129,8 @@ struct sp_store {
 
 /* The condition, on shares s of drives d, for a share to be served to its
  * grantee (mountpoint, sharedWithMe): its item is an item of its drive
- * (util/itemid.h; sp_item_of is registered on every connection). Rows
+ * (util/itemid.h; sp_item_of is registered on every SQLite connection,
+ * and PostgreSQL's migrations define it, both answering 1 or 0). Rows
  * stored before that rule may name another drive's item and would point
  * the grantee there; they stay, for their sharer to see and remove. */
 #define SP_SHARE_SERVED "(sp_item_of(d.id, s.item_id) = 1)"
@@ -324,7 +325,7 @@ int sp_store__groups_replace(sp_conn *w, int64_t user_seq, const struct sp_user_
 int sp_store__seqs_add(int64_t **seqs, size_t *count, int64_t seq);
 /* Appends the known members of group_seq to *seqs (the recipients of a
  * group grant's events; a seq may then appear twice, which the recipients'
- * INSERT OR IGNORE absorbs) (store/groups.c). */
+ * ON CONFLICT DO NOTHING absorbs) (store/groups.c). */
 int sp_store__add_group_members(sp_conn *w, int64_t group_seq, int64_t **seqs, size_t *count);
 
 /* sp_store_authorize on connection c: a write asks again inside its own

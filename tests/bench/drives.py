@@ -15,6 +15,10 @@ bare libmicrohttpd responder measured in the same run.
 3. The same request against a 1,000-drive registry (100 users, member of
    20): latency ratio 1M/1k (goal <= 1.5).
 
+With --backend postgres, 1 and 3 run on PostgreSQL databases generated
+alike in each run (tests/bench/benchpg.py); --backend both runs SQLite
+first and prints PostgreSQL's figures over SQLite's.
+
 Everything listens on 127.0.0.1. The test issuer runs on a fixed port
 (18555) because its URL is part of the users' identity stored in the
 generated database.
@@ -23,6 +27,8 @@ Environment: BUILD (build dir, default build), BENCH_DIR (where the
 generated databases are kept, default /tmp/benchdb), DURATION (wrk
 seconds, default 15), WARMUP (seconds, default 3).
 """
+import argparse
+import contextlib
 import os
 import re
 import subprocess
@@ -38,6 +44,7 @@ sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
 
 import harness  # noqa: E402
 from harness import Issuer, Nats, Spaceport, free_port, wait_port  # noqa: E402
+from benchpg import PgServer, backends  # noqa: E402
 
 ISSUER_PORT = 18555
 BENCH_DIR = os.environ.get('BENCH_DIR', '/tmp/benchdb')
@@ -60,7 +67,9 @@ def fixed_port_issuer(port):
 
 
 def generate(db, users, drives, member_of):
-    os.makedirs(os.path.dirname(db), exist_ok=True)
+    """db: a SQLite file path or a postgres:// URL (gen_drives.py)."""
+    if '://' not in db:
+        os.makedirs(os.path.dirname(db), exist_ok=True)
     subprocess.run([sys.executable, GEN, db, 'http://127.0.0.1:%d' % ISSUER_PORT, str(users),
                     str(drives), str(member_of)], check=True, cwd=ROOT)
 
@@ -138,11 +147,20 @@ class RssSampler:
         self.hwm = self.status('VmHWM')
 
 
-def measure_spaceport(nats, idp, data_dir, label):
-    """Starts spaceport on data_dir, warms up, runs wrk; returns (result,
-    body of the listing, rss sampler)."""
+def measure_spaceport(nats, idp, db, label):
+    """Starts spaceport on db (the directory of a SQLite file, or a
+    postgres:// URL), warms up, runs wrk; returns (result, body of the
+    listing, rss sampler)."""
+    if '://' in db:
+        with tempfile.TemporaryDirectory(prefix='sp-bench-data-') as data_dir:
+            return measure_spaceport_in(nats, idp, data_dir, label,
+                                        {'SPACEPORT_DATABASE_URL': db})
+    return measure_spaceport_in(nats, idp, db, label, {})
+
+
+def measure_spaceport_in(nats, idp, data_dir, label, env):
     sp = Spaceport(nats_url=nats.url, issuers=idp.url, data_dir=data_dir,
-                   env={'SPACEPORT_LOG_LEVEL': 'warn'})
+                   env=dict(env, SPACEPORT_LOG_LEVEL='warn'))
     t0 = time.monotonic()
     sp.start(timeout=120)
     print('%s: spaceport ready in %.1f s' % (label, time.monotonic() - t0), flush=True)
@@ -188,49 +206,90 @@ def measure_bare(body):
 
 
 def line(label, r):
-    print('  %-32s %7.0f req/s  avg %6.2f ms  p50 %6.2f  p90 %6.2f  p99 %6.2f ms  '
+    print('  %-40s %7.0f req/s  avg %6.2f ms  p50 %6.2f  p90 %6.2f  p99 %6.2f ms  '
           'CPU %4.0f us/req' % (label, r['rps'], r['avg'], r['p50'], r['p90'], r['p99'],
                                 r['cpu_us']))
 
 
 def main():
+    ap = argparse.ArgumentParser(description='GET /graph/v1.0/me/drives at scale')
+    ap.add_argument('--backend', choices=('sqlite', 'postgres', 'both'), default='sqlite')
+    chosen = backends(ap.parse_args().backend)
     for f in (os.environ['SPACEPORT_BIN'], BARE):
         if not os.access(f, os.X_OK):
             sys.exit('drives.py: %s missing; run ninja -C %s' % (f, BUILD))
     busy = subprocess.run(['pgrep', '-f', 'meson test'], capture_output=True).stdout.strip()
-    big = os.path.join(BENCH_DIR, 'spaceport.db')
-    small = os.path.join(BENCH_DIR + '-1k', 'spaceport.db')
-    generate(big, 100000, 1000000, 20)
-    generate(small, 100, 1000, 20)
-
-    with Nats() as nats, fixed_port_issuer(ISSUER_PORT) as idp:
-        big_r, body, rss = measure_spaceport(nats, idp, os.path.dirname(big), '1M drives')
-        bare_r, threads = measure_bare(body)
-        small_r, _, _ = measure_spaceport(nats, idp, os.path.dirname(small), '1k drives')
+    res = {}
+    with PgServer() if 'postgres' in chosen else contextlib.nullcontext() as pg:
+        for backend in chosen:
+            if backend == 'postgres':
+                big = pg.database('sp_bench_drives_1m')
+                small = pg.database('sp_bench_drives_1k')
+                generate(big, 100000, 1000000, 20)
+                generate(small, 100, 1000, 20)
+            else:
+                big = os.path.join(BENCH_DIR, 'spaceport.db')
+                small = os.path.join(BENCH_DIR + '-1k', 'spaceport.db')
+                generate(big, 100000, 1000000, 20)
+                generate(small, 100, 1000, 20)
+                big, small = os.path.dirname(big), os.path.dirname(small)
+            with Nats() as nats, fixed_port_issuer(ISSUER_PORT) as idp:
+                r = res[backend] = {}
+                r['big'], r['body'], r['rss'] = measure_spaceport(
+                    nats, idp, big, '%s, 1M drives' % backend)
+                if 'bare' not in res:
+                    res['bare'] = measure_bare(r['body'])
+                r['small'], _, _ = measure_spaceport(nats, idp, small, '%s, 1k drives' % backend)
 
     load = open('/proc/loadavg').read().split()[:3]
+    bare_r, threads = res['bare']
     print()
     print('GET %s, wrk -t2 -c64 -d%ds, token cached; %d cores, load %s%s' % (
         PATH, DURATION, os.cpu_count(), ' '.join(load),
         ', other tests were running' if busy else ''))
-    line('spaceport, 1,000,000 drives', big_r)
+    for backend in chosen:
+        r = res[backend]
+        line('spaceport on %s, 1,000,000 drives' % backend, r['big'])
+        line('spaceport on %s, 1,000 drives' % backend, r['small'])
     line('bare libmicrohttpd (%d threads)' % threads, bare_r)
-    line('spaceport, 1,000 drives', small_r)
+    for backend in chosen:
+        report(backend, res[backend], bare_r)
+    if len(chosen) == 2:
+        compare(res['sqlite'], res['postgres'])
+
+
+def report(backend, res, bare_r):
+    big_r, small_r, body, rss = res['big'], res['small'], res['body'], res['rss']
+    print('%s:' % backend)
     print('  body: %d bytes (same body from the bare responder)' % len(body))
     ratio = big_r['rps'] / bare_r['rps']
-    print('req/s ratio spaceport/bare: %.2f (goal >= 0.33) %s' % (
+    print('  req/s ratio spaceport/bare: %.2f (goal >= 0.33) %s' % (
         ratio, 'ok' if ratio >= 0.33 else 'MISSED'))
-    print('p99 latency, 1M drives: %.2f ms (goal < 5 ms) %s' % (
+    print('  p99 latency, 1M drives: %.2f ms (goal < 5 ms) %s' % (
         big_r['p99'], 'ok' if big_r['p99'] < 5 else 'MISSED'))
     for key in ('avg', 'p50', 'p99'):
         q = big_r[key] / small_r[key]
-        print('latency ratio 1M/1k, %s: %.2f (goal <= 1.5) %s' % (
+        print('  latency ratio 1M/1k, %s: %.2f (goal <= 1.5) %s' % (
             key, q, 'ok' if q <= 1.5 else 'MISSED'))
-    print('req/s ratio 1M/1k: %.2f; CPU per request ratio 1M/1k: %.2f' % (
+    print('  req/s ratio 1M/1k: %.2f; CPU per request ratio 1M/1k: %.2f' % (
         big_r['rps'] / small_r['rps'], big_r['cpu_us'] / small_r['cpu_us']))
-    print('CPU per request ratio spaceport/bare: %.1f' % (big_r['cpu_us'] / bare_r['cpu_us']))
-    print('spaceport RSS during the 1M run: VmRSS max %.1f MiB, VmHWM %.1f MiB' % (
+    print('  CPU per request ratio spaceport/bare: %.1f' % (big_r['cpu_us'] / bare_r['cpu_us']))
+    print('  spaceport RSS during the 1M run: VmRSS max %.1f MiB, VmHWM %.1f MiB' % (
         rss.max_rss / 1024, rss.hwm / 1024))
+
+
+def compare(lite, pg):
+    """PostgreSQL's figures over SQLite's, measured in the same run."""
+    print('PostgreSQL / SQLite, same run:')
+    for size in ('big', 'small'):
+        a, b = pg[size], lite[size]
+        print('  %s drives: %.0f vs %.0f req/s: %.2f; p50 %.2f vs %.2f ms, p99 %.2f vs %.2f ms: '
+              '%.2f; CPU %.0f vs %.0f us/req: %.2f' % (
+                  '1,000,000' if size == 'big' else '1,000', a['rps'], b['rps'],
+                  a['rps'] / b['rps'], a['p50'], b['p50'], a['p99'], b['p99'],
+                  a['p99'] / b['p99'], a['cpu_us'], b['cpu_us'], a['cpu_us'] / b['cpu_us']))
+    print('  RSS during the 1M run (VmRSS max): %.1f vs %.1f MiB' % (
+        pg['rss'].max_rss / 1024, lite['rss'].max_rss / 1024))
 
 
 if __name__ == '__main__':

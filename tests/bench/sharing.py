@@ -26,11 +26,19 @@ baselines measured in the same run.
    50 ms at 5,000 shares/s. When that rate is not
    reached, the same is measured again at 80 % of the rate of 2.
 
+With --backend postgres the same runs on PostgreSQL (a new database on the
+server SPACEPORT_TEST_PG_URL names, or on a private one, tests/bench/
+benchpg.py), against raw_pg (the same two inserts per transaction over
+libpq, synchronous_commit on) instead of raw_sqlite; --backend both runs
+SQLite, then PostgreSQL, and prints PostgreSQL's figures over SQLite's.
+
 Everything listens on 127.0.0.1 and lives in a temporary directory.
 Environment: BUILD (build dir), DURATION (seconds per wrk run, default 10),
 OUTAGE (seconds of shares with the bus down, default 10), LAG_RATE,
 LAG_CONNECTIONS.
 """
+import argparse
+import contextlib
 import json
 import os
 import re
@@ -48,6 +56,7 @@ sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
 
 from harness import Issuer, Nats, Spaceport, wait_until  # noqa: E402
 from natsclient import NatsClient  # noqa: E402
+from benchpg import PgServer, backends  # noqa: E402
 
 DURATION = int(os.environ.get('DURATION', '10'))
 OUTAGE = int(os.environ.get('OUTAGE', '10'))
@@ -56,6 +65,7 @@ LAG_RATE = int(os.environ.get('LAG_RATE', '5000'))
 # requests in flight than the 64 of the throughput run.
 LAG_CONNECTIONS = int(os.environ.get('LAG_CONNECTIONS', '256'))
 RAW_SQLITE = os.path.join(BUILD, 'tests', 'bench', 'raw_sqlite')
+RAW_PG = os.path.join(BUILD, 'tests', 'bench', 'raw_pg')
 RAW_JS = os.path.join(BUILD, 'tests', 'bench', 'raw_js')
 LAG_SUB = os.path.join(BUILD, 'tests', 'bench', 'lag_sub')
 LUA = os.path.join(ROOT, 'tests', 'bench', 'invite.lua')
@@ -151,10 +161,11 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
-def count_fdatasync(pid, seconds):
+def count_fdatasync(pid, seconds, backend='sqlite'):
     """Starts perf counting fsync/fdatasync of pid for seconds; returns a
-    function giving the counts (None without perf)."""
-    if not shutil.which('perf'):
+    function giving the counts (None without perf, and on PostgreSQL,
+    whose server syncs, not spaceport)."""
+    if not shutil.which('perf') or backend != 'sqlite':
         return lambda: None
     p = subprocess.Popen(['perf', 'stat', '-x,', '-e',
                           'syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync', '-p', str(pid),
@@ -173,23 +184,44 @@ def count_fdatasync(pid, seconds):
 
 
 def main():
-    for f in (os.environ['SPACEPORT_BIN'], RAW_SQLITE, RAW_JS):
+    ap = argparse.ArgumentParser(description='share creation and the relay, against baselines')
+    ap.add_argument('--backend', choices=('sqlite', 'postgres', 'both'), default='sqlite')
+    chosen = backends(ap.parse_args().backend)
+    for f in (os.environ['SPACEPORT_BIN'], RAW_SQLITE, RAW_JS, RAW_PG):
         if not os.access(f, os.X_OK):
             sys.exit('sharing.py: %s missing; run ninja -C %s' % (f, BUILD))
     busy = subprocess.run(['pgrep', '-f', 'meson test'], capture_output=True).stdout.strip()
+    results = {}
+    with PgServer() if 'postgres' in chosen else contextlib.nullcontext() as pg:
+        for backend in chosen:
+            print('== %s' % backend, flush=True)
+            results[backend] = measure(backend, pg)
+    for backend in chosen:
+        report(results[backend], busy, backend)
+    if len(chosen) == 2:
+        compare(results['sqlite'], results['postgres'])
+
+
+def measure(backend, pg):
+    """Runs every part on a new database of backend; returns the figures."""
     work = tempfile.mkdtemp(prefix='sp-bench-sharing-')
-    res = {}
+    res = {'backend': backend}
     os.makedirs(os.path.join(work, 'nats'))
+    env = {'SPACEPORT_LOG_LEVEL': 'warn'}
+    if backend == 'postgres':
+        env['SPACEPORT_DATABASE_URL'] = pg.database('sp_bench_sharing')
+        res['raw_url'] = pg.database('sp_bench_raw')
+        res['raw16_url'] = pg.database('sp_bench_raw16')
     try:
         with Nats(store=os.path.join(work, 'nats')) as nats, Issuer() as idp:
             sp = Spaceport(nats_url=nats.url, issuers=idp.url, data_dir=os.path.join(work, 'sp'),
-                           env={'SPACEPORT_LOG_LEVEL': 'warn'})
+                           env=env)
             os.makedirs(sp.data_dir)
             with sp:
                 run(work, nats, idp, sp, res)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    report(res, busy)
+    return res
 
 
 def run(work, nats, idp, sp, res):
@@ -225,23 +257,27 @@ def run(work, nats, idp, sp, res):
     print('share ok; CloudEvent %d bytes, data %d bytes' % (res['ce_bytes'], res['data_bytes']),
           flush=True)
 
-    # 1. raw SQLite, same file system as the service's database.
-    out = subprocess.run([RAW_SQLITE, os.path.join(work, 'raw.db'), str(DURATION),
-                          str(res['data_bytes'])], capture_output=True, text=True,
-                         check=True).stdout
+    # 1. the raw engine: SQLite on the same file system as the service's
+    # database, or PostgreSQL on the same server.
+    if res['backend'] == 'postgres':
+        raw, raw16 = [RAW_PG, res['raw_url']], [RAW_PG, res['raw16_url']]
+    else:
+        raw = [RAW_SQLITE, os.path.join(work, 'raw.db')]
+        raw16 = [RAW_SQLITE, os.path.join(work, 'raw16.db')]
+    out = subprocess.run(raw + [str(DURATION), str(res['data_bytes'])], capture_output=True,
+                         text=True, check=True).stdout
     res['raw_tx'] = kv_output(out)['tx_per_s']
     # For reference: 16 pairs per transaction, what group commit could reach.
-    out = subprocess.run([RAW_SQLITE, os.path.join(work, 'raw16.db'), str(DURATION),
-                          str(res['data_bytes']), '16'], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(raw16 + [str(DURATION), str(res['data_bytes']), '16'],
+                         capture_output=True, text=True, check=True).stdout
     res['raw_group16'] = kv_output(out)['pairs_per_s']
-    print('raw sqlite: %.0f tx/s (16 pairs per tx: %.0f pairs/s)' % (
-        res['raw_tx'], res['raw_group16']), flush=True)
+    print('raw %s: %.0f tx/s (16 pairs per tx: %.0f pairs/s)' % (
+        res['backend'], res['raw_tx'], res['raw_group16']), flush=True)
 
     # 2. shares over HTTP, bus up.
     wrk(sp, 2, dict(env, BENCH_PREFIX='warm'))
     wait_until(lambda: metrics(sp).get('spaceport_events_backlog', 1) == 0, 60)
-    fsyncs = count_fdatasync(sp.proc.pid, DURATION)
+    fsyncs = count_fdatasync(sp.proc.pid, DURATION, res['backend'])
     cpu = cpu_seconds(sp.proc.pid)
     r = wrk(sp, DURATION, dict(env, BENCH_PREFIX='http'))
     r['cpu_us'] = (cpu_seconds(sp.proc.pid) - cpu) * 1e6 / max(1, r['requests'])
@@ -253,7 +289,7 @@ def run(work, nats, idp, sp, res):
     # 3. relay drain after an outage.
     wait_until(lambda: metrics(sp).get('spaceport_events_backlog', 1) == 0, 60)
     nats.stop()
-    fsyncs = count_fdatasync(sp.proc.pid, OUTAGE)
+    fsyncs = count_fdatasync(sp.proc.pid, OUTAGE, res['backend'])
     r = wrk(sp, OUTAGE, dict(env, BENCH_PREFIX='outage'))
     res['outage_http'] = r
     res['outage_fsyncs'] = fsyncs()
@@ -326,19 +362,25 @@ def run(work, nats, idp, sp, res):
             rates.append(int(0.8 * res['http']['rps']))
 
 
-def report(res, busy):
+RAW_LABEL = {
+    'sqlite': 'raw SQLite, 2 inserts/tx, WAL + synchronous=FULL, 1 writer',
+    'postgres': 'raw PostgreSQL (libpq, prepared), 2 inserts/tx, synchronous_commit=on, 1 client',
+}
+
+
+def report(res, busy, backend):
     load = ' '.join(open('/proc/loadavg').read().split()[:3])
     print()
-    print('%d cores, load %s%s' % (os.cpu_count(), load,
-                                   ', other tests were running' if busy else ''))
+    print('%s: %d cores, load %s%s' % (backend, os.cpu_count(), load,
+                                       ', other tests were running' if busy else ''))
     http = res['http']
     print('shares over HTTP (wrk -t2 -c64 -d%ds, invite.lua): %.0f shares/s, p50 %.2f ms, '
           'p99 %.2f ms, spaceport CPU %.0f us/share' % (
               DURATION, http['rps'], http['p50'], http['p99'], http['cpu_us']))
-    print('raw SQLite, 2 inserts/tx, WAL + synchronous=FULL, 1 writer: %.0f tx/s' % res['raw_tx'])
+    print('%s: %.0f tx/s' % (RAW_LABEL[backend], res['raw_tx']))
     q = http['rps'] / res['raw_tx']
     print('ratio shares/raw tx: %.2f (goal >= 0.5) %s' % (q, 'ok' if q >= 0.5 else 'MISSED'))
-    print('raw SQLite with 16 share+event pairs per transaction (group commit ceiling): '
+    print('the same with 16 share+event pairs per transaction (group commit ceiling): '
           '%.0f pairs/s' % res['raw_group16'])
     if res.get('fsyncs'):
         n = sum(res['fsyncs'].values())
@@ -368,6 +410,34 @@ def report(res, busy):
                   '%g' % (e['hist_p99_le'] * 1000) if e['hist_p99_le'] is not None else '?',
                   ' (goal: 5,000/s with p99 < 50 ms) %s' % ('ok' if ok else 'MISSED')
                   if e['target'] >= 5000 else ''))
+
+
+def compare(lite, pg):
+    """PostgreSQL's figures over SQLite's, measured in the same run."""
+    def q(a, b):
+        return a / b if b else float('nan')
+    print()
+    print('PostgreSQL / SQLite, same run:')
+    print('  shares over HTTP: %.0f vs %.0f shares/s: %.2f; p50 %.2f vs %.2f ms, '
+          'p99 %.2f vs %.2f ms: %.2f; CPU per share %.0f vs %.0f us' % (
+              pg['http']['rps'], lite['http']['rps'], q(pg['http']['rps'], lite['http']['rps']),
+              pg['http']['p50'], lite['http']['p50'], pg['http']['p99'], lite['http']['p99'],
+              q(pg['http']['p99'], lite['http']['p99']), pg['http']['cpu_us'],
+              lite['http']['cpu_us']))
+    print('  raw engine, 2 inserts/tx: %.0f vs %.0f tx/s: %.2f; 16 pairs/tx: %.0f vs %.0f '
+          'pairs/s: %.2f' % (pg['raw_tx'], lite['raw_tx'], q(pg['raw_tx'], lite['raw_tx']),
+                             pg['raw_group16'], lite['raw_group16'],
+                             q(pg['raw_group16'], lite['raw_group16'])))
+    print('  shares with the bus down: %.0f vs %.0f shares/s: %.2f' % (
+        pg['outage_http']['rps'], lite['outage_http']['rps'],
+        q(pg['outage_http']['rps'], lite['outage_http']['rps'])))
+    print('  relay drain: %.0f vs %.0f events/s: %.2f' % (
+        pg['relay_eps'], lite['relay_eps'], q(pg['relay_eps'], lite['relay_eps'])))
+    a, b = pg['lag'][-1], lite['lag'][-1]
+    print('  lag commit -> subscriber (last paced run): %.0f vs %.0f shares/s achieved; '
+          'p50 %.1f vs %.1f ms, p99 %.1f vs %.1f ms: %.2f' % (
+              a['achieved'], b['achieved'], a['p50'], b['p50'], a['p99'], b['p99'],
+              q(a['p99'], b['p99'])))
 
 
 if __name__ == '__main__':

@@ -22,7 +22,8 @@ import signal
 import tempfile
 import time
 
-from harness import TAP, Client, Issuer, Nats, Spaceport, free_port, wait_until
+from cluster import NatsCluster
+from harness import TAP, Client, Issuer, Nats, Spaceport, wait_until
 from natsclient import NatsClient
 
 VIEWER = 'b1e2218d-eef8-4d4c-b82d-0f1a1b48f3b5'
@@ -258,13 +259,8 @@ def variant_embedded(t, idp):
 
 
 def variant_cluster(t, idp):
-    route_ports = [free_port() for _ in range(3)]
-    routes = ','.join('nats://127.0.0.1:%d' % p for p in route_ports)
-    bus = ExternalBus([Nats(extra_args=['--server_name', 'n%d' % i, '--cluster_name', 'spaceport',
-                                        '--cluster', 'nats://127.0.0.1:%d' % route_ports[i],
-                                        '--routes', routes]) for i in range(3)])
-    try:
-        bus.start()
+    with NatsCluster(3) as cluster:
+        bus = ExternalBus(cluster.servers)
         sp = Spaceport(nats_url=bus.nats_url, issuers=idp.url,
                        env={'SPACEPORT_NATS_REPLICAS': '3'})
         with sp:
@@ -282,10 +278,6 @@ def variant_cluster(t, idp):
                      time.time() - started))
             back = time.time()  # a cluster's reconnect is once it serves the stream
             check_repaired(t, 'D (cluster of three)', sp, bus, n, back, republished)
-    finally:
-        bus.stop()
-        for store in bus.stores:
-            shutil.rmtree(store, ignore_errors=True)
 
 
 def main(t):

@@ -7,7 +7,7 @@ CloudEvent) fills in sharedWithMe and sharedByMe (name, parent, path,
 facets, size, eTag) and the event data (parentItemId, itemETag). One bad
 item description makes the whole event malformed: nothing of it applies.
 SPACEPORT_ITEMS_MAX=3 keeps the three newest unshared items and every
-shared one. A removal forgets the item. On the Shares drive a grantee
+shared one; a second report of an item makes it the newest. A removal forgets the item. On the Shares drive a grantee
 unmounts, hides and mounts again what they received: each writes its
 event for them alone (valid against schema/events/share-state.json), the
 mountpoint drive leaves and comes back, and nobody else can act on their
@@ -211,6 +211,21 @@ def check_bound(t, sp, nc, project, shared):
     t.eq(kept - set(shared), set(names[2:]),
          'SPACEPORT_ITEMS_MAX=3: the three newest unshared items are kept, the older ones went')
     t.eq(kept & set(shared), set(shared), 'every shared item is kept')
+    # A report of an item already kept makes it the newest (SQLite's
+    # INSERT OR REPLACE gives the row a new seq, PostgreSQL's upsert takes
+    # the next one): past the bound, the oldest of the others goes.
+    publish(nc, storage_change(project, [described(names[2], project, 'n2 again', '/n2')]))
+    t.ok(wait_until(lambda: db_rows(sp, 'SELECT name FROM items WHERE id = ?',
+                                    (names[2],)) == [('n2 again',)], 5),
+         'a second report of a kept item replaces its description')
+    newest = '%s!n5' % project
+    publish(nc, storage_change(project, [described(newest, project, 'n5', '/n5')]))
+    t.ok(wait_until(lambda: db_rows(sp, 'SELECT count(*) FROM items WHERE id = ?',
+                                    (newest,))[0][0] == 1, 5),
+         'one more report is applied')
+    kept = {r[0] for r in db_rows(sp, 'SELECT id FROM items')}
+    t.eq(kept - set(shared), {names[2], names[4], newest},
+         'the item reported again counts as new: the oldest other one (n3) went, not it')
 
 
 def check_jail(t, c, streams, project, f1, jail_id):

@@ -6,12 +6,11 @@
  * variable the suite skips (the unit suites also run where no PostgreSQL
  * is, under valgrind).
  *
- * What is checked is what the store relies on from SQLite's model:
- * SQLite's parameter numbering, NULLs, booleans and 64-bit integers read
- * as SQLite's would, result codes, changes() and last_id(), that a COMMIT
- * of a failed transaction fails, that a broken connection comes back
- * outside a transaction and fails inside one, and that no password reaches
- * the log.
+ * What is checked is what the store relies on from SQLite's model: its
+ * parameter numbering, values read as SQLite's, result codes, changes()
+ * and last_id(), a COMMIT of a failed transaction failing, a broken
+ * connection back outside a transaction and failing inside one, held-back
+ * savepoints, and no password in the log.
  */
 #include "store/db.h"
 
@@ -69,7 +68,9 @@ START_TEST(numbered_parameters_keep_their_numbers)
     sp_db *db = open_test_db();
     sp_db_stmt *s = prepare(db, "SELECT ?2 || '-' || ?1 || '-' || ?2");
     ck_assert_int_eq(sp_db_bind_count(s), 2);
-    sp_db_bind_text(s, 1, "a");
+    char src[2] = "a";
+    sp_db_bind_text_copy(s, 1, src);
+    src[0] = 'x'; /* copied: the statement still has "a" */
     sp_db_bind_text(s, 2, "b");
     ck_assert_int_eq(sp_db_step(s), SP_DB_ROW);
     ck_assert_str_eq(sp_db_column_text(s, 0), "b-a-b");
@@ -173,20 +174,6 @@ START_TEST(limit_concatenation_and_int4_functions_take_their_parameters)
     sp_db_bind_int64(s, 2, 3);
     ck_assert_msg(sp_db_step(s) == SP_DB_ROW, "%s", sp_db_errmsg(db));
     ck_assert_str_eq(sp_db_column_text(s, 0), "bcd");
-    sp_db_finalize(s);
-    sp_db_close(db);
-}
-END_TEST
-
-START_TEST(copied_text_outlives_its_source)
-{
-    sp_db *db = open_test_db();
-    sp_db_stmt *s = prepare(db, "SELECT ?");
-    char src[16] = "before";
-    sp_db_bind_text_copy(s, 1, src);
-    strcpy(src, "after");
-    ck_assert_int_eq(sp_db_step(s), SP_DB_ROW);
-    ck_assert_str_eq(sp_db_column_text(s, 0), "before");
     sp_db_finalize(s);
     sp_db_close(db);
 }
@@ -464,10 +451,107 @@ START_TEST(a_failed_prepare_leaves_the_transaction_alive)
 }
 END_TEST
 
+/* SAVEPOINT and RELEASE are held back and sent with the next statement:
+ * what they do must come out the same. */
+START_TEST(held_back_savepoints_take_effect_in_order)
+{
+    sp_db *db = open_test_db();
+    ck_assert_int_eq(sp_db_exec(db, "CREATE TEMP TABLE h (v INT)"), SP_DB_OK);
+    sp_db_stmt *sa = prepare(db, "SAVEPOINT a");
+    sp_db_stmt *ra = prepare(db, "RELEASE a");
+    sp_db_stmt *sb = prepare(db, "SAVEPOINT b");
+    sp_db_stmt *ins = prepare(db, "INSERT INTO h (v) VALUES (?)");
+    sp_db_stmt *count = prepare(db, "SELECT count(*), coalesce(sum(v), 0) FROM h");
+    ck_assert_int_eq(sp_db_exec(db, "BEGIN"), SP_DB_OK);
+    for (int round = 0; round < 2; round++) {
+        ck_assert_int_eq(sp_db_step(sa), SP_DB_DONE);
+        ck_assert_int_eq(sp_db_step(sa), SP_DB_DONE); /* still done, still once */
+        sp_db_reset(sa);
+        sp_db_bind_int64(ins, 1, 1 + round);
+        ck_assert_msg(sp_db_step(ins) == SP_DB_DONE, "%s", sp_db_errmsg(db));
+        sp_db_reset(ins);
+        ck_assert_int_eq(sp_db_step(ra), SP_DB_DONE);
+        sp_db_reset(ra);
+    }
+    /* b, then a row rolled back to it: the ROLLBACK TO (an exec) takes
+     * the held-back SAVEPOINT b along before it. */
+    ck_assert_int_eq(sp_db_step(sb), SP_DB_DONE);
+    sp_db_reset(sb);
+    ck_assert_int_eq(sp_db_exec(db, "ROLLBACK TO b"), SP_DB_OK);
+    ck_assert_int_eq(sp_db_step(sb), SP_DB_DONE);
+    sp_db_reset(sb);
+    sp_db_bind_int64(ins, 1, 100);
+    ck_assert_int_eq(sp_db_step(ins), SP_DB_DONE);
+    sp_db_reset(ins);
+    ck_assert_int_eq(sp_db_exec(db, "ROLLBACK TO b"), SP_DB_OK);
+    /* Held back before last_id and before a new statement is prepared. */
+    ck_assert_int_eq(sp_db_step(sa), SP_DB_DONE);
+    sp_db_reset(sa);
+    sp_db_stmt *late = prepare(db, "SELECT ? + 1");
+    sp_db_bind_int64(late, 1, 1);
+    ck_assert_msg(sp_db_step(late) == SP_DB_ROW, "%s", sp_db_errmsg(db));
+    sp_db_finalize(late);
+    ck_assert_int_eq(sp_db_step(ra), SP_DB_DONE);
+    sp_db_reset(ra);
+    ck_assert_int_eq(sp_db_exec(db, "COMMIT"), SP_DB_OK);
+    ck_assert_int_eq(sp_db_step(count), SP_DB_ROW);
+    ck_assert_int_eq(sp_db_column_int64(count, 0), 2);
+    ck_assert_int_eq(sp_db_column_int64(count, 1), 3);
+    sp_db_reset(count);
+    sp_db_finalize(count);
+    sp_db_finalize(ins);
+    sp_db_finalize(sb);
+    sp_db_finalize(ra);
+    sp_db_finalize(sa);
+    sp_db_close(db);
+}
+END_TEST
+
+/* A held-back statement that fails fails the statement it went with, and
+ * the transaction with it: nothing after it reads as done. */
+START_TEST(a_failing_held_back_statement_fails_what_follows)
+{
+    sp_db *db = open_test_db();
+    ck_assert_int_eq(sp_db_exec(db, "CREATE TABLE hf (v INT)"), SP_DB_OK);
+    sp_db_stmt *bad = prepare(db, "RELEASE nosuch");
+    sp_db_stmt *ins = prepare(db, "INSERT INTO hf (v) VALUES (?)");
+    for (int via_exec = 0; via_exec < 2; via_exec++) {
+        ck_assert_int_eq(sp_db_exec(db, "BEGIN"), SP_DB_OK);
+        sp_db_bind_int64(ins, 1, 1);
+        ck_assert_int_eq(sp_db_step(ins), SP_DB_DONE);
+        sp_db_reset(ins);
+        ck_assert_int_eq(sp_db_step(bad), SP_DB_DONE); /* held back */
+        sp_db_reset(bad);
+        if (via_exec) {
+            ck_assert_int_eq(sp_db_exec(db, "COMMIT"), SP_DB_ERROR);
+        } else {
+            sp_db_bind_int64(ins, 1, 2);
+            ck_assert_int_eq(sp_db_step(ins), SP_DB_ERROR);
+            sp_db_reset(ins);
+            ck_assert_msg(strstr(sp_db_errmsg(db), "3B001") != NULL, "%s", sp_db_errmsg(db));
+            ck_assert_int_eq(sp_db_exec(db, "COMMIT"), SP_DB_ERROR);
+        }
+        if (sp_db_in_txn(db))
+            ck_assert_int_eq(sp_db_exec(db, "ROLLBACK"), SP_DB_OK);
+    }
+    ck_assert_int_eq(one_int(db, "SELECT count(*) FROM hf"), 0);
+    sp_db_finalize(ins);
+    sp_db_finalize(bad);
+    ck_assert_int_eq(sp_db_exec(db, "DROP TABLE hf"), SP_DB_OK);
+    sp_db_close(db);
+}
+END_TEST
+
 START_TEST(in_txn_follows_the_transaction)
 {
     sp_db *db = open_test_db();
     ck_assert_int_eq(sp_db_in_txn(db), 0);
+    /* Outside a transaction a SAVEPOINT is not held back: it fails at
+     * once, as the server says. */
+    sp_db_stmt *sa = prepare(db, "SAVEPOINT a");
+    ck_assert_int_eq(sp_db_step(sa), SP_DB_ERROR);
+    ck_assert_msg(strstr(sp_db_errmsg(db), "25P01") != NULL, "%s", sp_db_errmsg(db));
+    sp_db_finalize(sa);
     ck_assert_int_eq(sp_db_exec(db, "BEGIN"), SP_DB_OK);
     ck_assert_int_eq(sp_db_in_txn(db), 1);
     ck_assert_int_eq(sp_db_exec(db, "SELECT 1/0"), SP_DB_ERROR);
@@ -496,10 +580,9 @@ END_TEST
 
 /* ---- connection loss -------------------------------------------------- */
 
-/* Terminates db's server process from another connection. */
-static void terminate(sp_db *db)
+/* Terminates the server process pid from another connection. */
+static void terminate_pid(int64_t pid)
 {
-    int64_t pid = one_int(db, "SELECT pg_backend_pid()");
     sp_db *admin = open_test_db();
     char sql[96];
     snprintf(sql, sizeof sql, "SELECT pg_terminate_backend(%lld)::int", (long long)pid);
@@ -513,6 +596,12 @@ static void terminate(sp_db *db)
     for (int i = 0; i < 200 && one_int(watch, sql) > 0; i++)
         usleep(10000);
     sp_db_close(watch);
+}
+
+/* Terminates db's server process. */
+static void terminate(sp_db *db)
+{
+    terminate_pid(one_int(db, "SELECT pg_backend_pid()"));
 }
 
 START_TEST(a_terminated_connection_comes_back_outside_a_transaction)
@@ -551,17 +640,27 @@ START_TEST(a_terminated_connection_fails_inside_a_transaction)
     sp_db *db = open_test_db();
     ck_assert_int_eq(sp_db_exec(db, "CREATE TABLE lost (v INT)"), SP_DB_OK);
     sp_db_stmt *s = prepare(db, "INSERT INTO lost (v) VALUES (?)");
-    ck_assert_int_eq(sp_db_exec(db, "BEGIN"), SP_DB_OK);
-    sp_db_bind_int64(s, 1, 1);
-    ck_assert_int_eq(sp_db_step(s), SP_DB_DONE);
-    sp_db_reset(s);
-    terminate(db);
-    sp_db_bind_int64(s, 1, 2);
-    ck_assert_int_eq(sp_db_step(s), SP_DB_ERROR); /* not retried: the transaction is gone */
-    sp_db_reset(s);
-    ck_assert_int_eq(sp_db_in_txn(db), 0);
-    ck_assert_int_eq(sp_db_exec(db, "COMMIT; SELECT 1"), SP_DB_OK); /* reconnected, idle */
-    ck_assert_int_eq(one_int(db, "SELECT count(*) FROM lost"), 0);
+    /* Then again with a SAVEPOINT held back: the pipeline meets it. */
+    for (int held = 0; held < 2; held++) {
+        sp_db_stmt *sp = prepare(db, "SAVEPOINT x"); /* on this session */
+        int64_t pid = one_int(db, "SELECT pg_backend_pid()");
+        ck_assert_int_eq(sp_db_exec(db, "BEGIN"), SP_DB_OK);
+        sp_db_bind_int64(s, 1, 1);
+        ck_assert_int_eq(sp_db_step(s), SP_DB_DONE);
+        sp_db_reset(s);
+        if (held) {
+            ck_assert_int_eq(sp_db_step(sp), SP_DB_DONE);
+            sp_db_reset(sp);
+        }
+        terminate_pid(pid);
+        sp_db_bind_int64(s, 1, 2);
+        ck_assert_int_eq(sp_db_step(s), SP_DB_ERROR); /* not retried: the transaction is gone */
+        sp_db_reset(s);
+        ck_assert_int_eq(sp_db_in_txn(db), 0);
+        ck_assert_int_eq(sp_db_exec(db, "COMMIT; SELECT 1"), SP_DB_OK); /* reconnected, idle */
+        ck_assert_int_eq(one_int(db, "SELECT count(*) FROM lost"), 0);
+        sp_db_finalize(sp);
+    }
     sp_db_finalize(s);
     ck_assert_int_eq(sp_db_exec(db, "DROP TABLE lost"), SP_DB_OK);
     sp_db_close(db);
@@ -625,7 +724,6 @@ static Suite *db_pg_suite(void)
     tcase_add_test(tc, question_marks_in_literals_comments_and_names_are_not_parameters);
     tcase_add_test(tc, optional_parameter_pattern_prepares_from_any_first_binding);
     tcase_add_test(tc, limit_concatenation_and_int4_functions_take_their_parameters);
-    tcase_add_test(tc, copied_text_outlives_its_source);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("values");
@@ -647,6 +745,8 @@ static Suite *db_pg_suite(void)
     tcase_add_test(tc, commit_of_a_failed_transaction_fails);
     tcase_add_test(tc, a_failed_prepare_leaves_the_transaction_alive);
     tcase_add_test(tc, in_txn_follows_the_transaction);
+    tcase_add_test(tc, held_back_savepoints_take_effect_in_order);
+    tcase_add_test(tc, a_failing_held_back_statement_fails_what_follows);
     tcase_add_test(tc, finalize_drops_the_server_statement);
     suite_add_tcase(s, tc);
 
