@@ -145,6 +145,10 @@ START_TEST(renewals_and_deletions_due)
     ck_assert_int_eq(sp_store_remote_sub_outcome(st, &due[0], SP_REMOTE_SUB_FAILED, 0, now + 1000,
                                                  "answered 503"),
                      0);
+    char error[64] = "";
+    raw_text(error, sizeof error, "SELECT sub_error FROM remotes WHERE id = ?1", remote_id, NULL,
+             NULL);
+    ck_assert_str_eq(error, "answered 503");
     ck_assert_int_eq(sp_store_remote_subs_due(st, now, 2 * HOUR, due, 4, &n), 0);
     ck_assert_int_eq(n, 0);
     ck_assert_int_eq(sp_store_remote_subs_due(st, now + 1000, 2 * HOUR, due, 4, &n), 0);
@@ -157,12 +161,29 @@ START_TEST(renewals_and_deletions_due)
     ck_assert_int_eq(n, 0);
     ck_assert_int_eq(
         raw_int("SELECT sub_attempts FROM remotes WHERE id = ?1", remote_id, NULL, NULL), 0);
+    ck_assert_int_eq(
+        raw_int("SELECT sub_expires_at FROM remotes WHERE id = ?1 AND sub_error IS NULL", remote_id,
+                NULL, NULL),
+        now + 3 * HOUR);
     /* Removing the space queues the deletion at zurich. */
     ck_assert_int_eq(sp_store_remote_remove(st, &marie, remote_id), 0);
     ck_assert_int_eq(sp_store_remote_subs_due(st, now, 0, due, 4, &n), 0);
     ck_assert_int_eq(n, 1);
     ck_assert(due[0].unsubscribe);
     ck_assert_str_eq(due[0].sub_id, "sub-1");
+    /* A failed deletion waits until next_at, its error kept. */
+    ck_assert_int_eq(sp_store_remote_sub_outcome(st, &due[0], SP_REMOTE_SUB_FAILED, 0, now + 500,
+                                                 "answered 502"),
+                     0);
+    raw_text(error, sizeof error,
+             "SELECT attempts || ' ' || last_error FROM remote_unsubscribes WHERE sub_id = ?1",
+             "sub-1", NULL, NULL);
+    ck_assert_str_eq(error, "1 answered 502");
+    ck_assert_int_eq(sp_store_remote_subs_due(st, now, 0, due, 4, &n), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(sp_store_remote_subs_due(st, now + 500, 0, due, 4, &n), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert(due[0].unsubscribe);
     ck_assert_int_eq(sp_store_remote_sub_outcome(st, &due[0], SP_REMOTE_SUB_DONE, 0, 0, NULL), 0);
     ck_assert_int_eq(sp_store_remote_subs_due(st, now, 0, due, 4, &n), 0);
     ck_assert_int_eq(n, 0);
@@ -178,6 +199,10 @@ START_TEST(gone_forgets_the_subscription)
     ck_assert_int_eq(sp_store_remote_sub_outcome(st, &due[0], SP_REMOTE_SUB_GONE, 0, 0,
                                                  "the hosting instance no longer has it"),
                      0);
+    char error[64] = "";
+    raw_text(error, sizeof error, "SELECT sub_error FROM remotes WHERE id = ?1", remote_id, NULL,
+             NULL);
+    ck_assert_str_eq(error, "the hosting instance no longer has it");
     ck_assert_int_eq(raw_int("SELECT count(*) FROM remotes WHERE id = ?1 AND sub_id IS NULL",
                              remote_id, NULL, NULL),
                      1);
