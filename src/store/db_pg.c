@@ -286,8 +286,9 @@ int sp_db_pg_open(const char *location, int writer, sp_db **out)
         return SP_DB_NOMEM;
     }
     if (PQstatus(db->conn) != CONNECTION_OK) {
-        char msg[PG_ERRMSG_MAX];
-        copy_msg(msg, sizeof msg, PQerrorMessage(db->conn));
+        char raw[PG_ERRMSG_MAX], msg[PG_ERRMSG_MAX];
+        copy_msg(raw, sizeof raw, PQerrorMessage(db->conn));
+        sp_db_pg_redact_message(location, raw, msg, sizeof msg);
         sp_error("store", "cannot connect to %s: %s", db->location, msg);
         PQfinish(db->conn);
         free(db);

@@ -28,4 +28,10 @@ int sp_db_pg_first_word(const char *sql, const char *w);
  * when too long. */
 void sp_db_pg_redact(const char *location, char *out, size_t outlen);
 
+/* Copies message into out with each of location's passwords (as found by
+ * sp_db_pg_redact) replaced by "***" wherever it appears: libpq quotes a
+ * location it cannot parse, or a part of it, in its error message. out is
+ * always terminated, cut when too long. */
+void sp_db_pg_redact_message(const char *location, const char *message, char *out, size_t outlen);
+
 #endif
