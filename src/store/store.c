@@ -335,14 +335,14 @@ int sp_store_migrate(sp_store *st, int *applied)
     pthread_mutex_lock(&st->write_lock);
     sp_db *db = st->writer.db;
     const sp_migration *list = migrations_of(db, &count);
-    if (sp_db_exec(db, SQL_VERSION_TABLE) != SP_DB_OK) {
-        err = SP_ERR_DB;
-        goto out;
-    }
     for (;;) {
         /* Each migration and its schema_version row commit together, so a
-         * crash leaves either both or neither. */
-        if (migration_begin(db) < 0) {
+         * crash leaves either both or neither. The version table is made
+         * under the lock too: PostgreSQL's CREATE TABLE IF NOT EXISTS run
+         * by two sessions at once on a new database fails in one of them
+         * (a duplicate key of its catalog). */
+        if (migration_begin(db) < 0 || sp_db_exec(db, SQL_VERSION_TABLE) != SP_DB_OK) {
+            sp_db_exec(db, "ROLLBACK");
             err = SP_ERR_DB;
             goto out;
         }

@@ -13,6 +13,7 @@
 
 #include <check.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,6 +296,61 @@ START_TEST(on_sqlite_every_lease_is_held)
 }
 END_TEST
 
+/* Replicas started at once on a new database: each opens its store, then
+ * all migrate together. */
+#define STARTERS 4
+
+typedef struct starter {
+    pthread_barrier_t *together;
+    const char *url;
+    int rc;
+} starter;
+
+static void *start_one(void *arg)
+{
+    starter *s = arg;
+    sp_store *st = NULL;
+    s->rc = sp_store_open(s->url, &st);
+    pthread_barrier_wait(s->together);
+    if (s->rc == 0)
+        s->rc = sp_store_migrate(st, NULL);
+    sp_store_close(st);
+    return NULL;
+}
+
+START_TEST(replicas_starting_together_migrate_a_new_database_in_turn)
+{
+    char name[80], url[512], sql[128];
+    snprintf(name, sizeof name, "sp_unit_lease_%ld_new", (long)getpid());
+    url_with_database(admin_url, name, url, sizeof url);
+    /* Several rounds: the sessions must meet on the catalog to show it. */
+    for (int round = 0; round < 5; round++) {
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+        admin_query(admin_url, sql); /* what a failed run left */
+        snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+        admin_query(admin_url, sql);
+        pthread_barrier_t together;
+        pthread_barrier_init(&together, NULL, STARTERS);
+        starter s[STARTERS];
+        pthread_t t[STARTERS];
+        for (int i = 0; i < STARTERS; i++) {
+            s[i] = (starter){.together = &together, .url = url};
+            ck_assert_int_eq(pthread_create(&t[i], NULL, start_one, &s[i]), 0);
+        }
+        for (int i = 0; i < STARTERS; i++)
+            pthread_join(t[i], NULL);
+        pthread_barrier_destroy(&together);
+        for (int i = 0; i < STARTERS; i++)
+            ck_assert_msg(s[i].rc == 0, "round %d: replica %d failed to migrate: %d", round, i,
+                          s[i].rc);
+        ck_assert_int_eq(admin_query(url, "SELECT count(*) FROM schema_version"),
+                         sp_store_binary_version());
+        snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", name);
+        admin_query(admin_url, sql);
+    }
+}
+END_TEST
+
 /* Runs sql on the admin URL outside any test; returns 0 or -1 (said). */
 static int admin_exec(const char *sql)
 {
@@ -332,6 +388,7 @@ int main(void)
         tcase_add_test(tc, another_replicas_notice_moves_the_version_and_wakes_the_listeners);
         tcase_add_test(tc, another_replicas_commit_changes_the_data_version_before_its_notice);
         tcase_add_test(tc, a_listener_that_reconnects_acts_as_if_notified);
+        tcase_add_test(tc, replicas_starting_together_migrate_a_new_database_in_turn);
         suite_add_tcase(s, tc);
     } else {
         printf("# SPACEPORT_TEST_PG_URL is not set: the PostgreSQL cases are skipped\n");
