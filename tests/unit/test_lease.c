@@ -206,7 +206,9 @@ START_TEST(another_replicas_notice_moves_the_version_and_wakes_the_listeners)
     replica a, b;
     replica_open(&a);
     replica_open(&b);
-    usleep(300 * 1000); /* both listening (each woke its listeners once on connecting) */
+    /* Both listening: each wakes its listeners once on connecting (a
+     * connect may take long on a busy machine: waited for, not slept). */
+    ck_assert(wait_count(&a.commits.n, 1) && wait_count(&b.commits.n, 1));
     int a_commits = atomic_load(&a.commits.n), b_commits = atomic_load(&b.commits.n);
     uint64_t b_version = local_version(&b);
 
@@ -260,7 +262,7 @@ START_TEST(a_listener_that_reconnects_acts_as_if_notified)
 {
     replica a;
     replica_open(&a);
-    usleep(300 * 1000);
+    ck_assert(wait_count(&a.commits.n, 1)); /* listening: woken once on connecting */
     int commits = atomic_load(&a.commits.n);
     uint64_t version = local_version(&a);
     /* Notices sent while it was away are lost: on reconnecting it wakes
