@@ -146,12 +146,18 @@ static void drop_pending(pg_db *db)
 }
 
 /* Makes sure db's connection is up before a call, and drops what
- * finalized statements left on the server. */
+ * finalized statements left on the server. A connection still in pipeline
+ * mode is made again too: a pipeline cut short by the server (a restart
+ * under load) can leave results unread, and then libpq refuses every
+ * later call without reading the socket that would show it broken, so
+ * that the connection would fail for good. */
 int sp_db_pg__ensure(pg_db *db)
 {
-    if (PQstatus(db->conn) == CONNECTION_OK)
+    if (PQstatus(db->conn) == CONNECTION_OK && PQpipelineStatus(db->conn) == PQ_PIPELINE_OFF)
         drop_pending(db); /* first: it may find the connection broken */
-    return PQstatus(db->conn) == CONNECTION_OK ? SP_DB_OK : reconnect(db);
+    return PQstatus(db->conn) == CONNECTION_OK && PQpipelineStatus(db->conn) == PQ_PIPELINE_OFF
+               ? SP_DB_OK
+               : reconnect(db);
 }
 
 /* ---- held-back savepoints ---------------------------------------------
@@ -246,7 +252,10 @@ PGresult *sp_db_pg__exec_after_deferred(pg_stmt *s)
     }
     if (!sent || (!out && !failed))
         sp_db_pg__set_error(db, NULL);
-    PQexitPipelineMode(db->conn);
+    if (!PQexitPipelineMode(db->conn) && !failed) { /* results unread: made again next call */
+        sp_db_pg__set_error(db, NULL);
+        failed = 1;
+    }
     if (failed) {
         PQclear(out);
         return NULL;
