@@ -15,6 +15,8 @@
 #include "store/db.h"
 #include "store/db_pg_internal.h"
 
+#include "pg_fixture.h"
+
 #include <check.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,17 +26,6 @@
 
 /* The test database's URL, made from the admin URL in main. */
 static char db_url[512];
-
-/* Replaces the database of an admin URL (the path after the host) by
- * name, keeping any query. */
-static void url_with_database(const char *admin, const char *name, char *out, size_t len)
-{
-    const char *auth = strstr(admin, "://");
-    auth = auth ? auth + 3 : admin;
-    size_t host = strcspn(auth, "/?");
-    const char *query = strchr(auth, '?');
-    snprintf(out, len, "%.*s/%s%s", (int)(auth + host - admin), admin, name, query ? query : "");
-}
 
 static sp_db *open_test_db(void)
 {

@@ -11,6 +11,8 @@
 #include "store/store.h"
 #include "util/time.h"
 
+#include "pg_fixture.h"
+
 #include <check.h>
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -29,17 +31,6 @@ static char admin_url[512], db_url[512];
 /* SQL: a pg_locks row is of the test database (the server may be serving
  * other tests' databases at the same time). */
 #define THIS_DATABASE "database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-
-/* Replaces the database of an admin URL (the path after the host) by
- * name, keeping any query. */
-static void url_with_database(const char *admin, const char *name, char *out, size_t len)
-{
-    const char *auth = strstr(admin, "://");
-    auth = auth ? auth + 3 : admin;
-    size_t host = strcspn(auth, "/?");
-    const char *query = strchr(auth, '?');
-    snprintf(out, len, "%.*s/%s%s", (int)(auth + host - admin), admin, name, query ? query : "");
-}
 
 /* Runs sql on a connection of its own to url; returns the first value of
  * its first row as an integer (0 when none). */
