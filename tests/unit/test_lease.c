@@ -9,6 +9,7 @@
 #include "store/internal.h"
 #include "store/lease.h"
 #include "store/store.h"
+#include "util/err.h"
 #include "util/time.h"
 
 #include "pg_fixture.h"
@@ -344,6 +345,25 @@ START_TEST(replicas_starting_together_migrate_a_new_database_in_turn)
 }
 END_TEST
 
+START_TEST(a_database_not_of_c_collation_is_refused)
+{
+    char name[80], url[512], sql[256];
+    snprintf(name, sizeof name, "sp_unit_lease_%ld_utf8", (long)getpid());
+    url_with_database(admin_url, name, url, sizeof url);
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+    admin_query(admin_url, sql);
+    snprintf(sql, sizeof sql,
+             "CREATE DATABASE %s TEMPLATE template0 LC_COLLATE 'C.utf8' LC_CTYPE 'C.utf8'", name);
+    admin_query(admin_url, sql);
+    sp_store *st = NULL;
+    ck_assert_int_eq(sp_store_open(url, &st), 0);
+    ck_assert_int_eq(sp_store_migrate(st, NULL), SP_ERR_INVALID);
+    sp_store_close(st);
+    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", name);
+    admin_query(admin_url, sql);
+}
+END_TEST
+
 /* Runs sql on the admin URL outside any test; returns 0 or -1 (said). */
 static int admin_exec(const char *sql)
 {
@@ -382,6 +402,7 @@ int main(void)
         tcase_add_test(tc, another_replicas_commit_changes_the_data_version_before_its_notice);
         tcase_add_test(tc, a_listener_that_reconnects_acts_as_if_notified);
         tcase_add_test(tc, replicas_starting_together_migrate_a_new_database_in_turn);
+        tcase_add_test(tc, a_database_not_of_c_collation_is_refused);
         suite_add_tcase(s, tc);
     } else {
         printf("# SPACEPORT_TEST_PG_URL is not set: the PostgreSQL cases are skipped\n");
