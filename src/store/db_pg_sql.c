@@ -35,12 +35,18 @@ static int find_secrets(const char *location, secret_span *spans, int max)
     int n = 0;
     const char *scheme = strstr(location, "://");
     if (scheme) {
+        /* user:password@ before the first '@'; the password runs to the
+         * last '@', as one typed without percent-encoding may hold '@',
+         * '/', '?' or '#' (libpq then reads part of it as a host or port,
+         * and may quote that part: a second span). */
         const char *auth = scheme + 3;
-        size_t len = strcspn(auth, "/?#");
-        const char *at = memrchr(auth, '@', len);
-        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        const char *first_at = strchr(auth, '@'), *last_at = strrchr(auth, '@');
+        const char *colon = first_at ? memchr(auth, ':', (size_t)(first_at - auth)) : NULL;
         if (colon && n < max)
-            spans[n++] = (secret_span){colon + 1, (size_t)(at - colon - 1)};
+            spans[n++] = (secret_span){colon + 1, (size_t)(last_at - colon - 1)};
+        size_t head = colon ? strcspn(colon + 1, "/?#@") : 0;
+        if (colon && head > 0 && head < (size_t)(last_at - colon - 1) && n < max)
+            spans[n++] = (secret_span){colon + 1, head};
     }
     for (const char *p = location; *p && n < max; p++) {
         /* password=... as a URL query parameter or a keyword (which may

@@ -714,6 +714,11 @@ START_TEST(a_bad_url_is_logged_without_its_password)
         /* locations libpq cannot parse, which its message quotes */
         "postgres://spuser:s3cretpw@[127.0.0.1/x",
         "postgres://spuser:s3cret%zz@127.0.0.1:1/x",
+        /* passwords typed without percent-encoding */
+        "postgres://spuser:s3cret/pw@127.0.0.1:1/x",
+        "postgres://spuser:s3cret?pw@127.0.0.1:1/x",
+        "postgres://spuser:s3cret#pw@127.0.0.1:1/x",
+        "postgres://spuser:s3cret@pw@127.0.0.1:1/x",
     };
     for (size_t i = 0; i < sizeof locations / sizeof locations[0]; i++) {
         char *log = log_of_failed_open(locations[i]);
