@@ -108,10 +108,16 @@ int sp_api__authenticate_ex(sp_http_req *req, sp_api *api, int allow_query, sp_i
     return rc;
 }
 
-void sp_api__store_error(sp_http_req *req, int err)
+void sp_api__store_error(sp_http_req *req, sp_api *api, int err)
 {
+    /* A failed statement does not say whether the database went away
+     * (PostgreSQL down, restarting, refusing connections): asking it
+     * again, only on this error path, does. Then the answer is the API's
+     * unavailable, which a client or balancer retries, as /readyz says. */
     if (err == SP_ERR_FULL)
         sp_http_reply_error(req, 507, "insufficientStorage", "the registry's storage is full");
+    else if (err == SP_ERR_DB && sp_store_ping(api->store) < 0)
+        sp_http_reply_error(req, 503, "unavailable", "the database cannot be reached");
     else
         sp_http_reply_error(req, 500, "generalException", "internal error");
 }
@@ -146,7 +152,7 @@ int sp_api__caller_ex(sp_http_req *req, sp_api *api, int allow_query, sp_identit
     *idp = id;
     rc = sp_api__provision(api, &id, user);
     if (rc < 0) {
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         return rc;
     }
     /* The writes the request makes from here on are the client's: they

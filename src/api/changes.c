@@ -271,7 +271,7 @@ static void open_stream(sp_http_req *req, sp_api *api, const sse_dialect *d)
     }
     int64_t oldest = 0, newest = 0;
     if (sp_store_events_range(api->store, &oldest, &newest) < 0) {
-        sp_api__store_error(req, SP_ERR_DB);
+        sp_api__store_error(req, api, SP_ERR_DB);
         return;
     }
     change_stream *cs = calloc(1, sizeof *cs);

@@ -192,7 +192,7 @@ static void dav_access(sp_http_req *req, void *ctx)
     }
     if (rc < 0) {
         dav_count(api, SP_API_DAV_DENIED);
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         return;
     }
     if (!role || (m->destination != NEED_NONE && !dest_role)) {

@@ -436,7 +436,7 @@ static void drives_delta(sp_http_req *req, void *ctx)
     }
     int64_t oldest, last;
     if (sp_store_delta_bounds(api->store, &oldest, &last) < 0) {
-        sp_api__store_error(req, SP_ERR_DB);
+        sp_api__store_error(req, api, SP_ERR_DB);
         return;
     }
     const char *token = sp_http_query(req, "token");
@@ -478,7 +478,7 @@ static void drives_delta(sp_http_req *req, void *ctx)
         rc = changes_page(req, api, &u, &p, size, doc);
     if (rc < 0) {
         json_decref(doc);
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         return;
     }
     if (preferred) {

@@ -146,7 +146,7 @@ static void list_drives(sp_http_req *req, sp_api *api, int all, int beta)
     if (rc < 0) {
         json_decref(value);
         sp_buf_free(&key);
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         return;
     }
     json_t *doc = json_pack("{s:o}", "value", value);
@@ -243,7 +243,7 @@ static void get_my_drive(sp_http_req *req, void *ctx)
     int rc = sp_store_drives_list(api->store, &u, 0, &q, capture_own, &o, NULL, NULL);
     if (rc < 0) {
         json_decref(o.json);
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
     } else if (!o.json) {
         sp_http_reply_error(req, 404, "itemNotFound", "drive not found");
     } else {

@@ -184,7 +184,7 @@ void sp_api__reply_drive(sp_http_req *req, sp_api *api, const sp_user *u, const 
     }
     if (rc < 0) {
         json_decref(o.json);
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         return;
     }
     sp_http_reply_json(req, status, o.json);

@@ -143,7 +143,7 @@ static void create_drive(sp_http_req *req, void *ctx)
     int rc = sp_store_drive_create(api->store, &u, p.name, p.description,
                                    p.set_quota ? p.quota_total : -1, id);
     if (rc < 0) {
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         goto done;
     }
     sp_api__reply_created(req, api, &u, id, sp_api__is_beta(req));
@@ -182,7 +182,7 @@ static int load_for_change(sp_http_req *req, sp_api *api, const sp_user *u, cons
     if (rc == SP_ERR_NOT_FOUND)
         sp_http_reply_error(req, 404, "itemNotFound", "no drive %s", id);
     else if (rc < 0)
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
     return rc;
 }
 
@@ -192,11 +192,11 @@ static int may(sp_http_req *req, sp_api *api, const sp_user *u, const char *id, 
     sp_authz a = {.act = act, .actor = u, .drive_id = id};
     int rc = sp_store_authorize(api->store, &a);
     if (rc < 0)
-        sp_api__refuse(req, &a, rc);
+        sp_api__refuse(req, api, &a, rc);
     return rc;
 }
 
-static void reply_change_error(sp_http_req *req, int rc, const char *conflict)
+static void reply_change_error(sp_http_req *req, sp_api *api, int rc, const char *conflict)
 {
     if (rc == SP_ERR_NOT_FOUND)
         sp_http_reply_error(req, 404, "itemNotFound", "no such drive");
@@ -205,7 +205,7 @@ static void reply_change_error(sp_http_req *req, int rc, const char *conflict)
     else if (rc == SP_ERR_CONFLICT)
         sp_http_reply_error(req, 409, "conflict", "%s", conflict);
     else
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
 }
 
 static void patch_drive(sp_http_req *req, void *ctx)
@@ -224,7 +224,7 @@ static void patch_drive(sp_http_req *req, void *ctx)
             return;
         int rc = sp_store_drive_change(api->store, &u, id, SP_DRIVE_RESTORE, NULL);
         if (rc < 0)
-            reply_change_error(req, rc, "the drive is not disabled");
+            reply_change_error(req, api, rc, "the drive is not disabled");
         else
             sp_api__reply_drive(req, api, &u, id, 200, sp_api__is_beta(req));
         return;
@@ -249,7 +249,7 @@ static void patch_drive(sp_http_req *req, void *ctx)
         goto done;
     int rc = sp_store_drive_change(api->store, &u, id, SP_DRIVE_UPDATE, &p);
     if (rc < 0)
-        reply_change_error(req, rc, "the drive changed meanwhile");
+        reply_change_error(req, api, rc, "the drive changed meanwhile");
     else
         sp_api__reply_drive(req, api, &u, id, 200, sp_api__is_beta(req));
 done:
@@ -278,7 +278,7 @@ static void delete_drive(sp_http_req *req, void *ctx)
         }
         int rc = sp_store_drive_change(api->store, &u, id, SP_DRIVE_PURGE, NULL);
         if (rc < 0)
-            reply_change_error(req, rc, "the drive is not disabled");
+            reply_change_error(req, api, rc, "the drive is not disabled");
         else
             sp_http_reply_json(req, 204, NULL);
         return;
@@ -291,7 +291,7 @@ static void delete_drive(sp_http_req *req, void *ctx)
     }
     int rc = sp_store_drive_change(api->store, &u, id, SP_DRIVE_DISABLE, NULL);
     if (rc < 0 && rc != SP_ERR_CONFLICT)
-        reply_change_error(req, rc, "");
+        reply_change_error(req, api, rc, "");
     else
         sp_http_reply_json(req, 204, NULL);
 }

@@ -36,7 +36,7 @@ static void get_event(sp_http_req *req, void *ctx)
         return;
     }
     if (rc < 0) {
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         return;
     }
     char *text = json_dumps(slots[1], JSON_COMPACT);

@@ -213,7 +213,7 @@ static void notifications(sp_http_req *req, void *ctx)
                             "or lifecycleEvent",
                             i);
     else if (rc < 0)
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
     else
         sp_http_reply(req, 202, "text/plain; charset=utf-8", "", 0);
 }

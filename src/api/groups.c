@@ -99,7 +99,7 @@ static void get_group(sp_http_req *req, void *ctx)
     json_decref(list);
     if (rc < 0) {
         json_decref(j);
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         return;
     }
     sp_http_reply_json(req, 200, j);

@@ -88,7 +88,7 @@ int sp_api__authorize_removal(sp_http_req *req, sp_api *api, sp_user *u, sp_auth
 
 /* Replies for a's refusal rc: 404 naming the drive or the permission,
  * 403 with a->why, or a store error for anything else. */
-void sp_api__refuse(sp_http_req *req, const sp_authz *a, int rc);
+void sp_api__refuse(sp_http_req *req, sp_api *api, const sp_authz *a, int rc);
 
 /* ---- what a sharing or member request's body asks (write.c) ---- */
 
@@ -433,7 +433,8 @@ int sp_api__is_admin(const sp_user *u);
  * is the store's decision (store/authz.h). */
 int sp_api__sees_all_drives(const sp_user *u);
 
-/* Replies for a store error: 507 when full, 500 otherwise, JSON form. */
-void sp_api__store_error(sp_http_req *req, int err);
+/* Replies for a store error (api borrowed): 507 when full, 503 when the
+ * database does not answer now, 500 otherwise, JSON form. */
+void sp_api__store_error(sp_http_req *req, sp_api *api, int err);
 
 #endif

@@ -157,7 +157,7 @@ static json_t *caller_body(sp_http_req *req, sp_api *api, sp_user *u, size_t *ha
     sp_http_body(req, had_body);
     json_t *body = *had_body ? sp_api__json_body(req) : json_object();
     if (!body && !*had_body)
-        sp_api__store_error(req, SP_ERR_NOMEM);
+        sp_api__store_error(req, api, SP_ERR_NOMEM);
     return body;
 }
 
@@ -174,7 +174,7 @@ static void reply_list(sp_http_req *req, sp_api *api, list_fn fill)
     int rc = list ? fill(api, &u, list) : SP_ERR_NOMEM;
     if (rc < 0) {
         json_decref(list);
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         return;
     }
     sp_http_reply_json(req, 200, list);
@@ -212,7 +212,7 @@ static void generate_invite(sp_http_req *req, void *ctx)
     if (rc == 0)
         rc = invite_string(token, provider, invite, sizeof invite);
     if (rc < 0) {
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         goto done;
     }
     sp_http_reply_json(req, 200,
@@ -303,7 +303,7 @@ static void delete_accepted_user(sp_http_req *req, void *ctx)
     if (rc == SP_ERR_NOT_FOUND)
         sp_http_reply_error(req, 404, "itemNotFound", "you have no contact %s", address);
     else if (rc < 0)
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
     else
         sp_http_reply_json(req, 200, json_object());
 done:
@@ -434,7 +434,7 @@ static void acceptance_answer(sp_http_req *req, void *arg)
     char id[SP_USER_ID_LEN];
     int rc = sp_store_contact_add(a->api->store, &a->user, &c, id);
     if (rc < 0) {
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, a->api, rc);
         goto done;
     }
     char address[SP_CONTACT_USER_ID_MAX + SP_CONTACT_PROVIDER_MAX + 2];
@@ -497,7 +497,7 @@ static void accept_invite(sp_http_req *req, void *ctx)
         a->body = accepted ? json_dumps(accepted, JSON_COMPACT) : NULL;
     json_decref(accepted);
     if (!a || !a->body) {
-        sp_api__store_error(req, SP_ERR_NOMEM);
+        sp_api__store_error(req, api, SP_ERR_NOMEM);
         goto fail;
     }
     if (sp_api__instance_slot_take(req, api, index) < 0)

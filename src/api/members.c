@@ -107,12 +107,12 @@ static void invite_answer(sp_http_req *req, sp_api_write *w, int rc)
     else if (rc == SP_ERR_CONFLICT && e->refused)
         sp_http_reply_error(req, 409, "nameAlreadyExists", "%s is already a member", who);
     else if (rc < 0)
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, w->api, rc);
     for (size_t i = 0; rc == 0 && i < e->count; i++) {
         perm_find pf = {e->to[i].perm, value};
         rc = sp_store_members_list(w->api->store, w->authz.drive_seq, add_perm, &pf);
         if (rc < 0)
-            sp_api__store_error(req, rc);
+            sp_api__store_error(req, w->api, rc);
     }
     if (rc == 0)
         sp_http_reply_json(req, 200, json_pack("{s:O}", "value", value));
@@ -149,7 +149,7 @@ static void invite(sp_http_req *req, void *ctx)
     size_t count = json_array_size(recipients);
     e = calloc(1, sizeof *e + count * sizeof e->to[0]);
     if (!e) {
-        sp_api__store_error(req, SP_ERR_NOMEM);
+        sp_api__store_error(req, api, SP_ERR_NOMEM);
         goto fail;
     }
     size_t i;
@@ -207,7 +207,7 @@ static void list_permissions(sp_http_req *req, void *ctx)
         rc = sp_store_members_list(api->store, a.drive_seq, add_perm, &pf);
     if (rc < 0) {
         json_decref(value);
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         return;
     }
     sp_api__reply_permissions(req, select, sp_roles_json(SP_ROLE_ON_DRIVE), a.role, value);
@@ -226,7 +226,7 @@ static void get_permission(sp_http_req *req, void *ctx)
     int rc = value ? sp_store_members_list(api->store, a.drive_seq, add_perm, &pf)
                    : SP_ERR_NOMEM;
     if (rc < 0)
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
     else
         sp_api__reply_permission(req, a.target_id, json_incref(json_array_get(value, 0)));
     json_decref(value);
@@ -261,7 +261,7 @@ static void change_answer(sp_http_req *req, sp_api_write *w, int rc)
         sp_http_reply_error(req, 409, "conflict", "a space keeps a Manager for good: %s",
                             c->why ? c->why : "add another Manager first");
     } else if (rc < 0) {
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, w->api, rc);
     } else if (c->remove) {
         sp_http_reply_json(req, 204, NULL);
     } else {
@@ -269,7 +269,7 @@ static void change_answer(sp_http_req *req, sp_api_write *w, int rc)
         perm_find pf = {w->authz.target_id, value};
         rc = sp_store_members_list(w->api->store, w->authz.drive_seq, add_perm, &pf);
         if (rc < 0 || json_array_size(value) != 1)
-            sp_api__store_error(req, rc < 0 ? rc : SP_ERR_DB);
+            sp_api__store_error(req, w->api, rc < 0 ? rc : SP_ERR_DB);
         else
             sp_http_reply_json(req, 200, json_incref(json_array_get(value, 0)));
         json_decref(value);
@@ -304,7 +304,7 @@ static void change_permission(sp_http_req *req, sp_api *api, int remove)
     }
     membership_change *c = malloc(sizeof *c);
     if (!c) {
-        sp_api__store_error(req, SP_ERR_NOMEM);
+        sp_api__store_error(req, api, SP_ERR_NOMEM);
         goto fail;
     }
     *c = (membership_change){.w = {.api = api,

@@ -331,7 +331,7 @@ static void lookup_answer(sp_http_req *req, void *arg)
         goto done;
     }
     if (rc < 0) {
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         goto done;
     }
     sp_api__reply_created(req, api, &l->user, id, 0);
@@ -450,7 +450,7 @@ int sp_api__remote_delete(sp_http_req *req, sp_api *api, const sp_user *u, const
     if (rc == SP_ERR_NOT_FOUND)
         return 0;
     if (rc < 0)
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
     else
         sp_http_reply_json(req, 204, NULL);
     return 1;

@@ -280,7 +280,7 @@ static void assignments_list(sp_http_req *req, void *ctx)
             goto done;
         }
         if (rc < 0) {
-            sp_api__store_error(req, rc);
+            sp_api__store_error(req, api, rc);
             goto done;
         }
     }

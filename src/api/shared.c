@@ -160,7 +160,7 @@ static void shared_with_me(sp_http_req *req, void *ctx)
     json_t *value;
     int rc = list_received(api, &u, &value);
     if (rc < 0)
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
     else
         sp_http_reply_json(req, 200, json_pack("{s:o}", "value", value));
 }
@@ -195,7 +195,7 @@ static void shared_by_me(sp_http_req *req, void *ctx)
                    : SP_ERR_NOMEM;
     if (rc < 0) {
         json_decref(value);
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         return;
     }
     sp_http_reply_json(req, 200, json_pack("{s:o}", "value", value));
@@ -250,7 +250,7 @@ static void reply_item(sp_http_req *req, sp_api *api, const sp_user *u, const ch
     size_t i;
     int rc = list_received(api, u, &value);
     if (rc < 0) {
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         return;
     }
     json_array_foreach(value, i, item)
@@ -280,7 +280,7 @@ static void set_state(sp_http_req *req, sp_api *api, const sp_user *u, const cha
         sp_http_reply_error(req, 409, "nameAlreadyExists", "shares already %s",
                             value ? "mounted" : "unmounted");
     else if (rc < 0)
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
     else if (status == 204)
         sp_http_reply_json(req, 204, NULL);
     else
@@ -350,7 +350,7 @@ static void get_item(sp_http_req *req, void *ctx)
     if (rc == SP_ERR_NOT_FOUND)
         sp_http_reply_error(req, 404, "itemNotFound", "no shares found");
     else if (rc < 0)
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
     else
         reply_item(req, api, &u, item, 200);
 }

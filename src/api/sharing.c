@@ -48,12 +48,12 @@ static const sp_role *read_role(sp_http_req *req, json_t *body, const char *hint
 
 /* Decides a again now that the body names the role it grants. Returns 0
  * or has replied 403. */
-static int may_grant(sp_http_req *req, sp_authz *a, const sp_role *role)
+static int may_grant(sp_http_req *req, sp_api *api, sp_authz *a, const sp_role *role)
 {
     a->grant_role = role->id;
     int rc = sp_authz_decide(a);
     if (rc < 0)
-        sp_api__refuse(req, a, rc);
+        sp_api__refuse(req, api, a, rc);
     return rc;
 }
 
@@ -183,11 +183,11 @@ static void invite_answer(sp_http_req *req, sp_api_write *w, int rc)
             sp_http_reply_error(req, 409, "nameAlreadyExists", "the item is already shared with %s",
                                 who);
         else
-            sp_api__store_error(req, rc);
+            sp_api__store_error(req, w->api, rc);
         return;
     }
     if (rc < 0) {
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, w->api, rc);
         return;
     }
     json_t *value = json_array();
@@ -217,7 +217,7 @@ static void invite_answer(sp_http_req *req, sp_api_write *w, int rc)
     if (value)
         sp_http_reply_json(req, 200, json_pack("{s:o}", "value", value));
     else
-        sp_api__store_error(req, SP_ERR_NOMEM);
+        sp_api__store_error(req, w->api, SP_ERR_NOMEM);
 }
 
 static void invite(sp_http_req *req, void *ctx)
@@ -235,7 +235,7 @@ static void invite(sp_http_req *req, void *ctx)
                                     "roles must hold one sharing role id: Viewer " SP_ROLE_VIEWER
                                     ", Editor " SP_ROLE_EDITOR ", FileEditor " SP_ROLE_FILE_EDITOR
                                     ", EditorLite " SP_ROLE_EDITOR_LITE);
-    if (!role || may_grant(req, &a, role) < 0)
+    if (!role || may_grant(req, api, &a, role) < 0)
         goto fail;
     int set_expiry;
     int64_t expiry;
@@ -251,7 +251,7 @@ static void invite(sp_http_req *req, void *ctx)
     size_t count = json_array_size(recipients);
     inv = calloc(1, sizeof *inv + count * sizeof inv->to[0]);
     if (!inv) {
-        sp_api__store_error(req, SP_ERR_NOMEM);
+        sp_api__store_error(req, api, SP_ERR_NOMEM);
         goto fail;
     }
     /* The item's name is not the registry's to know; a client may name it
@@ -341,7 +341,7 @@ static void list_permissions(sp_http_req *req, void *ctx)
         rc = sp_store_shares_of_item(api->store, a.drive_id, a.item_id, append_permission, value);
     if (rc < 0) {
         json_decref(value);
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         return;
     }
     sp_api__reply_permissions(req, select, grantable_roles(a.role), a.role, value);
@@ -375,7 +375,7 @@ static void get_permission(sp_http_req *req, void *ctx)
     int rc = sp_store_shares_of_item(api->store, a.drive_id, a.item_id, find_permission, &sf);
     if (rc < 0) {
         json_decref(sf.found);
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         return;
     }
     sp_api__reply_permission(req, a.target_id, sf.found);
@@ -414,11 +414,11 @@ static void change_answer(sp_http_req *req, sp_api_write *w, int rc)
     if (rc == SP_ERR_NOT_FOUND)
         sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", w->authz.target_id);
     else if (rc < 0)
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, w->api, rc);
     else if (c->remove)
         sp_http_reply_json(req, 204, NULL);
     else if ((rc = sp_store_share_get(w->api->store, w->authz.target_id, capture_share, &json)) < 0)
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, w->api, rc);
     else
         sp_http_reply_json(req, 200, json_incref(json));
     json_decref(json);
@@ -440,7 +440,7 @@ static void change_share(sp_http_req *req, sp_api *api, int remove)
             return;
         if (json_object_get(body, "roles")) {
             const sp_role *r = read_role(req, body, "roles must hold one sharing role id");
-            if (!r || may_grant(req, &a, r) < 0)
+            if (!r || may_grant(req, api, &a, r) < 0)
                 goto fail;
             role = r->id;
         }
@@ -454,7 +454,7 @@ static void change_share(sp_http_req *req, sp_api *api, int remove)
     }
     share_change *c = malloc(sizeof *c);
     if (!c) {
-        sp_api__store_error(req, SP_ERR_NOMEM);
+        sp_api__store_error(req, api, SP_ERR_NOMEM);
         goto fail;
     }
     *c = (share_change){.w = {.api = api,

@@ -340,7 +340,7 @@ static void handshake_unstarted(void *arg)
 
 /* Replies for a store error of a subscription: 404 for none, 403 past
  * the per-user limit. */
-static void store_refusal(sp_http_req *req, int rc)
+static void store_refusal(sp_http_req *req, sp_api *api, int rc)
 {
     if (rc == SP_ERR_NOT_FOUND)
         sp_http_reply_error(req, 404, "itemNotFound", "no such subscription");
@@ -349,7 +349,7 @@ static void store_refusal(sp_http_req *req, int rc)
                             "you have %d subscriptions: delete one first",
                             SP_SUBSCRIPTIONS_PER_USER);
     else
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
 }
 
 /* On an HTTP worker, once the handshake is done: stores the subscription
@@ -378,7 +378,7 @@ static void handshake_answer(sp_http_req *req, void *arg)
     int rc =
         sp_store_subscription_create(h->api->store, &h->user, &n, SP_SUBSCRIPTIONS_PER_USER, s);
     if (rc < 0) {
-        store_refusal(req, rc);
+        store_refusal(req, h->api, rc);
         goto done;
     }
     sp_buf loc = {0};
@@ -405,7 +405,7 @@ static int may_subscribe(sp_http_req *req, sp_api *api, const sp_user *u, const 
     if (rc == SP_ERR_NOT_FOUND)
         sp_http_reply_error(req, 404, "itemNotFound", "no drive %s", q->drive_id);
     else if (rc < 0)
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
     return rc;
 }
 
@@ -449,7 +449,7 @@ static void create_subscription(sp_http_req *req, void *ctx)
     if (rc == 0 && have >= SP_SUBSCRIPTIONS_PER_USER)
         rc = SP_ERR_TOO_LARGE;
     if (rc < 0) {
-        store_refusal(req, rc);
+        store_refusal(req, api, rc);
         goto fail;
     }
     unsigned char raw[SP_VALIDATION_TOKEN_BYTES];
@@ -523,7 +523,7 @@ static void list_subscriptions(sp_http_req *req, void *ctx)
                    : SP_ERR_NOMEM;
     if (rc < 0) {
         json_decref(value);
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         return;
     }
     sp_http_reply_json(req, 200, json_pack("{s:o}", "value", value));
@@ -542,7 +542,7 @@ static void get_subscription(sp_http_req *req, void *ctx)
     if (rc == 0 && gone(s))
         rc = SP_ERR_NOT_FOUND;
     if (rc < 0)
-        store_refusal(req, rc);
+        store_refusal(req, api, rc);
     else
         sp_http_reply_json(req, 200, subscription_json(s));
     free(s);
@@ -579,7 +579,7 @@ static void renew_subscription(sp_http_req *req, void *ctx)
         s ? sp_store_subscription_renew(api->store, &who, sp_http_param(req, "id"), expires_at, s)
           : SP_ERR_NOMEM;
     if (rc < 0)
-        store_refusal(req, rc);
+        store_refusal(req, api, rc);
     else
         sp_http_reply_json(req, 200, subscription_json(s));
 done:
@@ -596,7 +596,7 @@ static void delete_subscription(sp_http_req *req, void *ctx)
         return;
     int rc = sp_store_subscription_delete(api->store, &who, sp_http_param(req, "id"));
     if (rc < 0)
-        store_refusal(req, rc);
+        store_refusal(req, api, rc);
     else
         sp_http_reply_json(req, 204, NULL);
 }

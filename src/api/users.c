@@ -40,7 +40,7 @@ static void get_me(sp_http_req *req, void *ctx)
             json_decref(groups);
         if (rc < 0 || json_object_set_new(me, "memberOf", groups) < 0) {
             json_decref(me);
-            sp_api__store_error(req, rc < 0 ? rc : SP_ERR_NOMEM);
+            sp_api__store_error(req, api, rc < 0 ? rc : SP_ERR_NOMEM);
             return;
         }
     }
@@ -130,7 +130,7 @@ void sp_api__answer_search(sp_http_req *req, sp_api *api, const sp_user *u,
         rc = sort_by(value, key, desc);
     if (rc < 0) {
         json_decref(value);
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
         return;
     }
     sp_http_reply_json(req, 200, json_pack("{s:o}", "value", value));

@@ -42,7 +42,7 @@ static int authorize(sp_http_req *req, sp_api *api, sp_user *u, sp_authz *a, int
         return SP_ERR_INVALID;
     }
     if (rc < 0)
-        sp_api__refuse(req, a, rc);
+        sp_api__refuse(req, api, a, rc);
     return rc;
 }
 
@@ -56,7 +56,7 @@ int sp_api__authorize_removal(sp_http_req *req, sp_api *api, sp_user *u, sp_auth
     return authorize(req, api, u, a, 1);
 }
 
-void sp_api__refuse(sp_http_req *req, const sp_authz *a, int rc)
+void sp_api__refuse(sp_http_req *req, sp_api *api, const sp_authz *a, int rc)
 {
     if (rc == SP_ERR_NOT_FOUND && a->target_missing)
         sp_http_reply_error(req, 404, "itemNotFound", "no permission %s", a->target_id);
@@ -65,7 +65,7 @@ void sp_api__refuse(sp_http_req *req, const sp_authz *a, int rc)
     else if (rc == SP_ERR_DENIED)
         sp_http_reply_error(req, 403, "accessDenied", "%s", a->why ? a->why : "not allowed");
     else
-        sp_api__store_error(req, rc);
+        sp_api__store_error(req, api, rc);
 }
 
 const sp_role *sp_api__read_role(sp_http_req *req, json_t *body, unsigned applies,
@@ -124,7 +124,7 @@ static void write_answer(sp_http_req *req, void *arg)
 {
     sp_api_write *w = arg;
     if (w->rc < 0 && !w->ran)
-        sp_api__refuse(req, &w->authz, w->rc); /* refused again, or never queued */
+        sp_api__refuse(req, w->api, &w->authz, w->rc); /* refused again, or never queued */
     else
         w->answer(req, w, w->rc);
     json_decref(w->body);

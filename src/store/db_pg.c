@@ -145,11 +145,28 @@ static void drop_pending(pg_db *db)
     db->pending_len = 0;
 }
 
-/* Records whether db's session is in a transaction now (after a call). */
+/* Records whether db's session is in a transaction now (after a call).
+ * A command still in flight (as a pipeline cut short leaves it) tells
+ * nothing: what was last seen stands. */
 void sp_db_pg__note_txn(pg_db *db)
 {
-    if (PQstatus(db->conn) == CONNECTION_OK)
-        db->txn_seen = PQtransactionStatus(db->conn) != PQTRANS_IDLE;
+    if (PQstatus(db->conn) != CONNECTION_OK)
+        return;
+    PGTransactionStatusType s = PQtransactionStatus(db->conn);
+    if (s == PQTRANS_IDLE)
+        db->txn_seen = 0;
+    else if (s == PQTRANS_INTRANS || s == PQTRANS_INERROR)
+        db->txn_seen = 1;
+}
+
+/* Whether db's connection can take a call: up, and out of pipeline mode.
+ * A pipeline cut short by the server (a restart under load) can leave
+ * results unread, and then libpq refuses every later call without reading
+ * the socket that would show it broken, so that the connection would fail
+ * for good: it is made again like a broken one. */
+static int usable(pg_db *db)
+{
+    return PQstatus(db->conn) == CONNECTION_OK && PQpipelineStatus(db->conn) == PQ_PIPELINE_OFF;
 }
 
 /* Makes sure db's connection is up before a call, and drops what
@@ -163,9 +180,9 @@ void sp_db_pg__note_txn(pg_db *db)
 int sp_db_pg__ensure(pg_db *db, int resets)
 {
     sp_db_pg__note_txn(db);
-    if (PQstatus(db->conn) == CONNECTION_OK)
+    if (usable(db))
         drop_pending(db); /* first: it may find the connection broken */
-    if (PQstatus(db->conn) != CONNECTION_OK) {
+    if (!usable(db)) {
         int lost = db->txn_seen;
         int rc = reconnect(db);
         if (rc != SP_DB_OK)
@@ -275,7 +292,10 @@ PGresult *sp_db_pg__exec_after_deferred(pg_stmt *s)
     }
     if (!sent || (!out && !failed))
         sp_db_pg__set_error(db, NULL);
-    PQexitPipelineMode(db->conn);
+    if (!PQexitPipelineMode(db->conn) && !failed) { /* results unread: made again next call */
+        sp_db_pg__set_error(db, NULL);
+        failed = 1;
+    }
     if (failed) {
         PQclear(out);
         return NULL;
@@ -329,8 +349,9 @@ int sp_db_pg_open(const char *location, int writer, sp_db **out)
         return SP_DB_NOMEM;
     }
     if (PQstatus(db->conn) != CONNECTION_OK) {
-        char msg[PG_ERRMSG_MAX];
-        copy_msg(msg, sizeof msg, PQerrorMessage(db->conn));
+        char raw[PG_ERRMSG_MAX], msg[PG_ERRMSG_MAX];
+        copy_msg(raw, sizeof raw, PQerrorMessage(db->conn));
+        sp_db_pg_redact_message(location, raw, msg, sizeof msg);
         sp_error("store", "cannot connect to %s: %s", db->location, msg);
         PQfinish(db->conn);
         free(db);

@@ -1,7 +1,7 @@
 /*
  * db_pg_internal.h - what the PostgreSQL backend's two files share:
  * db_pg.c (connections, errors, held-back savepoints) and db_pg_stmt.c
- * (statements). Only they include it.
+ * (statements). Only they, and their unit test, include it.
  */
 #ifndef SP_STORE_DB_PG_INTERNAL_H
 #define SP_STORE_DB_PG_INTERNAL_H

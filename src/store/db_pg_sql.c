@@ -17,85 +17,101 @@
 /* The longest $tag$ of a dollar-quoted string copied as one. */
 #define PG_DOLLAR_TAG_MAX 64
 
-void sp_db_pg_redact(const char *location, char *out, size_t outlen)
+/* The most passwords a location is searched for: a URL's userinfo and its
+ * query, or keywords, give one each; more would be a mistake of the
+ * operator, and those past the limit are still cut by the keyword rule. */
+#define PG_SECRETS_MAX 8
+
+typedef struct {
+    const char *at;
+    size_t len;
+} secret_span;
+
+/* Finds the passwords in location: the one of a URL's userinfo, and each
+ * value of a password= query parameter or keyword (without its quotes).
+ * Returns how many it put into spans (at most max). */
+static int find_secrets(const char *location, secret_span *spans, int max)
 {
-    size_t o = 0;
-    const char *p = location;
+    int n = 0;
     const char *scheme = strstr(location, "://");
-    const char *userinfo_end = NULL, *pass = NULL;
     if (scheme) {
+        /* user:password@ before the first '@'; the password runs to the
+         * last '@', as one typed without percent-encoding may hold '@',
+         * '/', '?' or '#' (libpq then reads part of it as a host or port,
+         * and may quote that part: a second span). */
         const char *auth = scheme + 3;
-        size_t n = strcspn(auth, "/?#");
-        const char *at = memrchr(auth, '@', n);
-        if (at) {
-            const char *colon = memchr(auth, ':', (size_t)(at - auth));
-            if (colon) {
-                pass = colon + 1;
-                userinfo_end = at;
-            }
-        }
+        const char *first_at = strchr(auth, '@'), *last_at = strrchr(auth, '@');
+        const char *colon = first_at ? memchr(auth, ':', (size_t)(first_at - auth)) : NULL;
+        if (colon && n < max)
+            spans[n++] = (secret_span){colon + 1, (size_t)(last_at - colon - 1)};
+        size_t head = colon ? strcspn(colon + 1, "/?#@") : 0;
+        if (colon && head > 0 && head < (size_t)(last_at - colon - 1) && n < max)
+            spans[n++] = (secret_span){colon + 1, head};
     }
-    while (*p && o + 1 < outlen) {
-        if (p == pass) {
-            for (const char *r = "***"; *r && o + 1 < outlen; r++)
-                out[o++] = *r;
-            p = userinfo_end;
-            continue;
-        }
+    for (const char *p = location; *p && n < max; p++) {
         /* password=... as a URL query parameter or a keyword (which may
          * have spaces around its '='), and sslpassword=..., the client
          * key's passphrase */
         size_t kw = strncasecmp(p, "sslpassword", 11) == 0 ? 11
                     : strncasecmp(p, "password", 8) == 0   ? 8
                                                            : 0;
-        int keyword =
-            kw && (p == location || p[-1] == '?' || p[-1] == '&' || isspace((unsigned char)p[-1]));
-        size_t eq = kw;
-        while (keyword && (p[eq] == ' ' || p[eq] == '\t'))
-            eq++;
-        if (keyword && p[eq] == '=') {
-            for (size_t k = 0; k < kw && o + 1 < outlen; k++)
-                out[o++] = p[k];
-            for (const char *r = "=***"; *r && o + 1 < outlen; r++)
-                out[o++] = *r;
-            p += eq + 1;
-            while (*p == ' ' || *p == '\t')
-                p++;
-            if (*p == '\'') { /* a quoted keyword value */
-                for (p++; *p && *p != '\''; p++)
-                    if (*p == '\\' && p[1])
-                        p++;
-                if (*p)
-                    p++;
-            } else {
-                p += strcspn(p, "& \t\n");
-            }
+        if (kw == 0 ||
+            !(p == location || p[-1] == '?' || p[-1] == '&' || isspace((unsigned char)p[-1])))
+            continue;
+        const char *v = p + kw;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (*v != '=')
+            continue;
+        for (v++; *v == ' ' || *v == '\t'; v++)
+            ;
+        const char *e;
+        if (*v == '\'') { /* a quoted keyword value */
+            for (e = ++v; *e && *e != '\''; e++)
+                if (*e == '\\' && e[1])
+                    e++;
+        } else {
+            e = v + strcspn(v, "& \t\n");
+        }
+        spans[n++] = (secret_span){v, (size_t)(e - v)};
+        p = e > p ? e - 1 : p;
+    }
+    return n;
+}
+
+/* Copies text into out with one of location's passwords replaced by "***"
+ * wherever it appears (where it stands, when text is location itself);
+ * out is always terminated, cut when too long. */
+static void redact_with(const char *location, const char *text, char *out, size_t outlen)
+{
+    secret_span spans[PG_SECRETS_MAX];
+    int n = find_secrets(location, spans, PG_SECRETS_MAX);
+    size_t o = 0;
+    for (const char *p = text; *p && o + 1 < outlen;) {
+        int hit = -1;
+        for (int i = 0; i < n && hit < 0; i++)
+            if (spans[i].len > 0 &&
+                (text == location ? p == spans[i].at : strncmp(p, spans[i].at, spans[i].len) == 0))
+                hit = i;
+        if (hit < 0) {
+            out[o++] = *p++;
             continue;
         }
-        out[o++] = *p++;
+        for (const char *r = "***"; *r && o + 1 < outlen; r++)
+            out[o++] = *r;
+        p += spans[hit].len;
     }
     out[o] = '\0';
 }
 
-void sp_db_pg_elide_quoted(char *msg)
+void sp_db_pg_redact(const char *location, char *out, size_t outlen)
 {
-    char *o = msg;
-    for (const char *p = msg; *p;) {
-        if (*p != '"') {
-            *o++ = *p++;
-            continue;
-        }
-        const char *end = strchr(p + 1, '"');
-        if (!end) /* cut short: the rest may be the secret too */
-            end = p + strlen(p) - 1;
-        /* "..." is five bytes: never longer than what it replaces, as a
-         * quoted piece is at least two; a short one is cut to fit. */
-        size_t n = (size_t)(end - p) + 1;
-        memcpy(o, "\"...\"", n < 5 ? n : 5);
-        o += n < 5 ? n : 5;
-        p = end + 1;
-    }
-    *o = '\0';
+    redact_with(location, location, out, outlen);
+}
+
+void sp_db_pg_redact_message(const char *location, const char *message, char *out, size_t outlen)
+{
+    redact_with(location, message, out, outlen);
 }
 
 /* Whether sql begins with the keyword w (any case). */
@@ -214,4 +230,25 @@ char *sp_db_pg_renumber(const char *sql, int *count)
 fail:
     free(out);
     return NULL;
+}
+
+void sp_db_pg_elide_quoted(char *msg)
+{
+    char *o = msg;
+    for (const char *p = msg; *p;) {
+        if (*p != '"') {
+            *o++ = *p++;
+            continue;
+        }
+        const char *end = strchr(p + 1, '"');
+        if (!end) /* cut short: the rest may be the secret too */
+            end = p + strlen(p) - 1;
+        /* "..." is five bytes: never longer than what it replaces, as a
+         * quoted piece is at least two; a short one is cut to fit. */
+        size_t n = (size_t)(end - p) + 1;
+        memcpy(o, "\"...\"", n < 5 ? n : 5);
+        o += n < 5 ? n : 5;
+        p = end + 1;
+    }
+    *o = '\0';
 }

@@ -24,13 +24,19 @@ int sp_db_pg_first_word(const char *sql, const char *w);
 
 /* Copies location into out with its password replaced by "***": the one
  * in a URL's userinfo, a password= in its query, or a password keyword of
- * a "key=value" string (quoted or not); sslpassword likewise. out is always terminated, cut
+ * a "key=value" string (quoted or not). out is always terminated, cut
  * when too long. */
 void sp_db_pg_redact(const char *location, char *out, size_t outlen);
 
+/* Copies message into out with each of location's passwords (as found by
+ * sp_db_pg_redact) replaced by "***" wherever it appears: libpq quotes a
+ * location it cannot parse, or a part of it, in its error message. out is
+ * always terminated, cut when too long. */
+void sp_db_pg_redact_message(const char *location, const char *message, char *out, size_t outlen);
+
 /* Replaces what msg quotes in double quotes by "...", in place. libpq's
  * complaints about a location it cannot read quote the piece it stopped
- * at, which may be the password (a '%' in it not written %25). */
+ * at, which may be a part of the password (a '%' in it not written %25). */
 void sp_db_pg_elide_quoted(char *msg);
 
 #endif

@@ -348,6 +348,34 @@ static int migration_record(sp_db *db, const sp_migration *m)
     return rc == SP_DB_DONE ? 0 : rc == SP_DB_FULL ? SP_ERR_FULL : SP_ERR_DB;
 }
 
+/* On PostgreSQL: 0 when the database collates and classifies text as C
+ * (bytewise, ASCII-only case), as SQLite does and the store's orderings,
+ * cursors and case-insensitive matches expect; otherwise SP_ERR_INVALID,
+ * said in one line, or SP_ERR_DB. */
+static int check_collation(sp_db *db)
+{
+    static const char sql[] = "SELECT datcollate, datctype FROM pg_database"
+                              " WHERE datname = current_database()";
+    sp_db_stmt *s = NULL;
+    if (sp_db_kind_get(db) != SP_DB_POSTGRES)
+        return 0;
+    if (sp_db_prepare(db, sql, &s) != SP_DB_OK)
+        return SP_ERR_DB;
+    int rc = sp_db_step(s) == SP_DB_ROW ? 0 : SP_ERR_DB;
+    const char *collate = rc == 0 ? sp_db_column_text(s, 0) : NULL;
+    const char *ctype = rc == 0 ? sp_db_column_text(s, 1) : NULL;
+    if (rc == 0 && !((strcmp(collate, "C") == 0 || strcmp(collate, "POSIX") == 0) &&
+                     (strcmp(ctype, "C") == 0 || strcmp(ctype, "POSIX") == 0))) {
+        sp_error("store",
+                 "the database has collation %s and ctype %s; it must be C "
+                 "(createdb -T template0 --locale=C), as the store orders and matches text so",
+                 collate, ctype);
+        rc = SP_ERR_INVALID;
+    }
+    sp_db_finalize(s);
+    return rc;
+}
+
 int sp_store_migrate(sp_store *st, int *applied)
 {
     int done = 0, err = 0, count = 0;
@@ -356,14 +384,16 @@ int sp_store_migrate(sp_store *st, int *applied)
     pthread_mutex_lock(&st->write_lock);
     sp_db *db = st->writer.db;
     const sp_migration *list = migrations_of(db, &count);
-    if (sp_db_exec(db, SQL_VERSION_TABLE) != SP_DB_OK) {
-        err = SP_ERR_DB;
+    if ((err = check_collation(db)) < 0)
         goto out;
-    }
     for (;;) {
         /* Each migration and its schema_version row commit together, so a
-         * crash leaves either both or neither. */
-        if (migration_begin(db) < 0) {
+         * crash leaves either both or neither. The version table is made
+         * under the lock too: PostgreSQL's CREATE TABLE IF NOT EXISTS run
+         * by two sessions at once on a new database fails in one of them
+         * (a duplicate key of its catalog). */
+        if (migration_begin(db) < 0 || sp_db_exec(db, SQL_VERSION_TABLE) != SP_DB_OK) {
+            sp_db_exec(db, "ROLLBACK");
             err = SP_ERR_DB;
             goto out;
         }

@@ -17,9 +17,7 @@ const char *pg_fixture_admin_url(void)
     return admin_url;
 }
 
-/* Replaces the database of an admin URL (the path after the host) by
- * name, keeping any query. */
-static void url_with_database(const char *admin, const char *db, char *out, size_t len)
+void url_with_database(const char *admin, const char *db, char *out, size_t len)
 {
     const char *auth = strstr(admin, "://");
     auth = auth ? auth + 3 : admin;

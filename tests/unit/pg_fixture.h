@@ -17,6 +17,10 @@ int pg_fixture_create(const char *suite, char *url, size_t len);
 /* Drops the database pg_fixture_create made, if any. */
 void pg_fixture_drop(void);
 
+/* Writes into out (len bytes, always terminated) the admin URL with its
+ * database (the path after the host) replaced by name, keeping any query. */
+void url_with_database(const char *admin, const char *name, char *out, size_t len);
+
 /* The admin URL the fixture was given ("" before pg_fixture_create). */
 const char *pg_fixture_admin_url(void);
 

@@ -194,6 +194,8 @@ static void field_text(const sp_config *c, const char *var, char *out, size_t n)
         snprintf(out, n, "%s", str_or_null(c->dav_url));
     else if (strcmp(v, "DATA_DIR") == 0)
         snprintf(out, n, "%s", str_or_null(c->data_dir));
+    else if (strcmp(v, "DATABASE_URL") == 0)
+        snprintf(out, n, "%s", str_or_null(c->database_url));
     else if (strcmp(v, "NATS_URL") == 0)
         list_text(&c->nats_urls, out, n);
     else if (strcmp(v, "NATS_CREDS") == 0)
@@ -484,6 +486,14 @@ static const cfg_case cases[] = {
     {V1("SSE_KEEPALIVE", "15"), 0, "not a duration", NULL},
     {V1("SSE_KEEPALIVE", "1.5s"), 0, "not a duration", NULL},
 
+    /* DATABASE_URL: a postgres:// or postgresql:// URL, not libpq's
+     * key=value form (README: Several replicas) */
+    {V1("DATABASE_URL", "postgres://sp:pw@db.example:5432/spaceport"), 1,
+     "postgres://sp:pw@db.example:5432/spaceport", NULL},
+    {V1("DATABASE_URL", "postgresql://db.example/spaceport"), 1,
+     "postgresql://db.example/spaceport", NULL},
+    {V1("DATABASE_URL", "host=db.example dbname=spaceport"), 0, "must be a postgres://", NULL},
+    {V1("DATABASE_URL", "/var/lib/spaceport/spaceport.db"), 0, "must be a postgres://", NULL},
     /* NATS_REPLICAS: 1 .. 5, more than one only with an external cluster */
     {V1("NATS_REPLICAS", ""), 1, "1", NULL},
     {V2("NATS_REPLICAS", "3", "NATS_URL", "nats://a.example,nats://b.example"), 1, "3", NULL},

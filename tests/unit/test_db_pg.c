@@ -14,6 +14,9 @@
  */
 #include "pg_fixture.h"
 #include "store/db.h"
+#include "store/db_pg_internal.h"
+
+#include "pg_fixture.h"
 
 #include <check.h>
 #include <stdint.h>
@@ -670,6 +673,22 @@ START_TEST(a_terminated_connection_fails_inside_a_transaction)
 }
 END_TEST
 
+/* A pipeline cut short leaves the connection in pipeline mode with
+ * results unread (a server restarting under load): the next call makes
+ * the connection again instead of being refused by libpq for good. */
+START_TEST(a_connection_left_in_pipeline_mode_is_made_again)
+{
+    sp_db *db = open_test_db();
+    PGconn *conn = ((pg_db *)db)->conn;
+    ck_assert_int_eq(PQenterPipelineMode(conn), 1);
+    ck_assert_int_eq(PQsendQueryParams(conn, "SELECT 1", 0, NULL, NULL, NULL, NULL, 0), 1);
+    ck_assert_int_eq(PQpipelineSync(conn), 1);
+    ck_assert_int_eq(PQexitPipelineMode(conn), 0); /* busy: as the cut pipeline left it */
+    ck_assert_int_eq(one_int(db, "SELECT 2"), 2);
+    sp_db_close(db);
+}
+END_TEST
+
 /* ---- logs ------------------------------------------------------------- */
 
 /* Opens location (which fails) with stderr, where the log goes, caught.
@@ -712,6 +731,14 @@ START_TEST(a_bad_url_is_logged_without_its_password)
         "postgres://spuser:s3cret%pw@127.0.0.1:1/x",
         "postgres://spuser@127.0.0.1:1/x?password=s3cret%zz",
         "host=127.0.0.1 port=1 user=spuser password='s3cretpw",
+        /* locations libpq cannot parse, which its message quotes */
+        "postgres://spuser:s3cretpw@[127.0.0.1/x",
+        "postgres://spuser:s3cret%zz@127.0.0.1:1/x",
+        /* passwords typed without percent-encoding */
+        "postgres://spuser:s3cret/pw@127.0.0.1:1/x",
+        "postgres://spuser:s3cret?pw@127.0.0.1:1/x",
+        "postgres://spuser:s3cret#pw@127.0.0.1:1/x",
+        "postgres://spuser:s3cret@pw@127.0.0.1:1/x",
     };
     for (size_t i = 0; i < sizeof locations / sizeof locations[0]; i++) {
         char *log = log_of_failed_open(locations[i]);
@@ -762,6 +789,7 @@ static Suite *db_pg_suite(void)
     tc = tcase_create("connection");
     tcase_add_test(tc, a_terminated_connection_comes_back_outside_a_transaction);
     tcase_add_test(tc, a_terminated_connection_fails_inside_a_transaction);
+    tcase_add_test(tc, a_connection_left_in_pipeline_mode_is_made_again);
     tcase_add_test(tc, a_bad_url_is_logged_without_its_password);
     suite_add_tcase(s, tc);
     return s;

@@ -10,10 +10,14 @@
 #include "store/internal.h"
 #include "store/lease.h"
 #include "store/store.h"
+#include "util/err.h"
 #include "util/time.h"
+
+#include "pg_fixture.h"
 
 #include <check.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,7 +199,9 @@ START_TEST(another_replicas_notice_moves_the_version_and_wakes_the_listeners)
     replica a, b;
     replica_open(&a);
     replica_open(&b);
-    usleep(300 * 1000); /* both listening (each woke its listeners once on connecting) */
+    /* Both listening: each wakes its listeners once on connecting (a
+     * connect may take long on a busy machine: waited for, not slept). */
+    ck_assert(wait_count(&a.commits.n, 1) && wait_count(&b.commits.n, 1));
     int a_commits = atomic_load(&a.commits.n), b_commits = atomic_load(&b.commits.n);
     uint64_t b_version = local_version(&b);
 
@@ -290,7 +296,7 @@ START_TEST(a_listener_that_reconnects_acts_as_if_notified)
 {
     replica a;
     replica_open(&a);
-    usleep(300 * 1000);
+    ck_assert(wait_count(&a.commits.n, 1)); /* listening: woken once on connecting */
     int commits = atomic_load(&a.commits.n);
     uint64_t version = local_version(&a);
     /* Notices sent while it was away are lost: on reconnecting it wakes
@@ -326,6 +332,80 @@ START_TEST(on_sqlite_every_lease_is_held)
 }
 END_TEST
 
+/* Replicas started at once on a new database: each opens its store, then
+ * all migrate together. */
+#define STARTERS 4
+
+typedef struct starter {
+    pthread_barrier_t *together;
+    const char *url;
+    int rc;
+} starter;
+
+static void *start_one(void *arg)
+{
+    starter *s = arg;
+    sp_store *st = NULL;
+    s->rc = sp_store_open(s->url, &st);
+    pthread_barrier_wait(s->together);
+    if (s->rc == 0)
+        s->rc = sp_store_migrate(st, NULL);
+    sp_store_close(st);
+    return NULL;
+}
+
+START_TEST(replicas_starting_together_migrate_a_new_database_in_turn)
+{
+    char name[80], url[512], sql[128];
+    snprintf(name, sizeof name, "sp_unit_lease_%ld_new", (long)getpid());
+    url_with_database(pg_fixture_admin_url(), name, url, sizeof url);
+    /* Several rounds: the sessions must meet on the catalog to show it. */
+    for (int round = 0; round < 5; round++) {
+        snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", name);
+        admin_query(pg_fixture_admin_url(), sql); /* what a failed run left */
+        snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+        admin_query(pg_fixture_admin_url(), sql);
+        pthread_barrier_t together;
+        pthread_barrier_init(&together, NULL, STARTERS);
+        starter s[STARTERS];
+        pthread_t t[STARTERS];
+        for (int i = 0; i < STARTERS; i++) {
+            s[i] = (starter){.together = &together, .url = url};
+            ck_assert_int_eq(pthread_create(&t[i], NULL, start_one, &s[i]), 0);
+        }
+        for (int i = 0; i < STARTERS; i++)
+            pthread_join(t[i], NULL);
+        pthread_barrier_destroy(&together);
+        for (int i = 0; i < STARTERS; i++)
+            ck_assert_msg(s[i].rc == 0, "round %d: replica %d failed to migrate: %d", round, i,
+                          s[i].rc);
+        ck_assert_int_eq(admin_query(url, "SELECT count(*) FROM schema_version"),
+                         sp_store_binary_version());
+        snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", name);
+        admin_query(pg_fixture_admin_url(), sql);
+    }
+}
+END_TEST
+
+START_TEST(a_database_not_of_c_collation_is_refused)
+{
+    char name[80], url[512], sql[256];
+    snprintf(name, sizeof name, "sp_unit_lease_%ld_utf8", (long)getpid());
+    url_with_database(pg_fixture_admin_url(), name, url, sizeof url);
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+    admin_query(pg_fixture_admin_url(), sql);
+    snprintf(sql, sizeof sql,
+             "CREATE DATABASE %s TEMPLATE template0 LC_COLLATE 'C.utf8' LC_CTYPE 'C.utf8'", name);
+    admin_query(pg_fixture_admin_url(), sql);
+    sp_store *st = NULL;
+    ck_assert_int_eq(sp_store_open(url, &st), 0);
+    ck_assert_int_eq(sp_store_migrate(st, NULL), SP_ERR_INVALID);
+    sp_store_close(st);
+    snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", name);
+    admin_query(pg_fixture_admin_url(), sql);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lease");
@@ -342,9 +422,11 @@ int main(void)
         tcase_add_test(tc, one_replica_holds_every_lease_and_hands_them_over_when_it_closes);
         tcase_add_test(tc, a_lost_lease_connection_drops_every_lease_and_another_takes_them);
         tcase_add_test(tc, another_replicas_notice_moves_the_version_and_wakes_the_listeners);
-    tcase_add_test(tc, own_commits_are_told_apart_after_the_writer_reconnects);
+        tcase_add_test(tc, own_commits_are_told_apart_after_the_writer_reconnects);
         tcase_add_test(tc, another_replicas_commit_changes_the_data_version_before_its_notice);
         tcase_add_test(tc, a_listener_that_reconnects_acts_as_if_notified);
+        tcase_add_test(tc, replicas_starting_together_migrate_a_new_database_in_turn);
+        tcase_add_test(tc, a_database_not_of_c_collation_is_refused);
         suite_add_tcase(s, tc);
     } else {
         printf("# SPACEPORT_TEST_PG_URL is not set: the PostgreSQL cases are skipped\n");

@@ -303,10 +303,12 @@ START_TEST(failed_migration_rolls_back)
     ck_assert_int_eq(sp_store_schema_version(st), 0);
     sp_store_close(st);
 
+    /* The version table is made in the migration's transaction (replicas
+     * on PostgreSQL make it under the migration lock): gone with it. */
     db = raw_open();
-    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM schema_version"), 0);
-    ck_assert_int_eq(
-        raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('users', 'drives')"), 0);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                 " ('users', 'drives', 'schema_version')"),
+                     0);
     sqlite3_close(db);
 }
 END_TEST
