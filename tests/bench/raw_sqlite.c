@@ -56,29 +56,14 @@ static int fail(sqlite3 *db, const char *what)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3 || argc > 5) {
-        fprintf(stderr,
-                "usage: raw_sqlite <db-path> <seconds> [event-data-bytes [pairs-per-tx]]\n");
-        return 2;
-    }
-    double seconds = atof(argv[2]);
-    size_t data_len = argc > 3 ? (size_t)atol(argv[3]) : 400;
-    long per_tx = argc > 4 ? atol(argv[4]) : 1;
-    if (seconds <= 0 || data_len < 2 || data_len > 1 << 20 || per_tx < 1 || per_tx > 100000) {
-        fprintf(stderr, "raw_sqlite: bad seconds or size\n");
-        return 2;
-    }
-    rng_state ^= (uint64_t)wall_ms();
-    /* A JSON object of data_len bytes: {"p":"xxxx..."}. */
-    char *data = malloc(data_len + 1);
-    if (!data)
-        return 1;
-    memset(data, 'x', data_len);
-    if (data_len >= 8) {
-        memcpy(data, "{\"p\":\"", 6);
-        memcpy(data + data_len - 2, "\"}", 2);
-    }
-    data[data_len] = 0;
+    raw_args args;
+    int bad = raw_args_read("raw_sqlite", "db-path", argc, argv, &args);
+    if (bad)
+        return bad;
+    double seconds = args.seconds;
+    size_t data_len = args.data_len;
+    long per_tx = args.per_tx;
+    char *data = args.data;
 
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(argv[1], &db,
