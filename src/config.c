@@ -779,31 +779,3 @@ int sp_config_is_loopback_host(const char *host)
 {
     return sp_url_host_is_loopback(host);
 }
-
-sp_auth_options sp_config_auth_options(const sp_config *cfg)
-{
-    return (sp_auth_options){
-        .issuers = &cfg->oidc_issuers,
-        .audience = cfg->oidc_audience,
-        .user_claim = cfg->user_claim,
-        .roles_claim = cfg->roles_claim,
-        .groups_claim = cfg->groups_claim,
-        .opaque_issuers = cfg->opaque_issuers_set ? &cfg->opaque_issuers : NULL,
-        .email_verified_issuers = &cfg->email_verified_issuers,
-    };
-}
-
-sp_bus_options sp_config_bus_options(const sp_config *cfg)
-{
-    return (sp_bus_options){
-        .urls = &cfg->nats_urls,
-        .data_dir = cfg->data_dir,
-        .creds = cfg->nats_creds,
-        .user = cfg->nats_user,
-        .password = cfg->nats_password,
-        .tls_ca = cfg->nats_tls_ca,
-        .tls_cert = cfg->nats_tls_cert,
-        .tls_key = cfg->nats_tls_key,
-        .replicas = cfg->nats_replicas,
-    };
-}

@@ -13,6 +13,7 @@
 
 #include "auth/auth.h"
 #include "events/bus.h"
+#include "events/federation.h"
 #include "util/log.h"
 #include "util/strlist.h"
 
@@ -99,9 +100,13 @@ int sp_config_load(sp_config *cfg, sp_config_getenv env, void *env_ctx, int argc
 void sp_config_free(sp_config *cfg);
 
 /* The modules' own options, read from cfg (which they point into: valid
- * while cfg is). */
+ * while cfg is; config_options.c). */
 sp_auth_options sp_config_auth_options(const sp_config *cfg);
 sp_bus_options sp_config_bus_options(const sp_config *cfg);
+/* Federation's; domains (filled) holds the e-mail domains served here and
+ * must live as long as the options are used. */
+sp_federation_options sp_config_federation_options(const sp_config *cfg,
+                                                   const char *domains[SP_CONFIG_LIST_MAX]);
 
 /* Returns non-zero when host (without port or brackets) is a loopback name:
  * localhost, 127.0.0.0/8 or ::1. */

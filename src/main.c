@@ -428,13 +428,7 @@ static int cmd_serve(int argc, char **argv)
     if (sp_consumer_start(store, bus, &consumer) < 0)
         goto fail_consumer;
     const char *local_domains[SP_CONFIG_LIST_MAX];
-    for (size_t i = 0; i < cfg.domain_issuer_count && i < SP_CONFIG_LIST_MAX; i++)
-        local_domains[i] = cfg.domain_issuers[i].domain;
-    sp_federation_options fed_opt = {.trusted = &cfg.trusted_instances,
-                                     .public_url = cfg.public_url,
-                                     .dav_url = cfg.dav_url,
-                                     .local_domains = local_domains,
-                                     .local_domain_count = cfg.domain_issuer_count};
+    sp_federation_options fed_opt = sp_config_federation_options(&cfg, local_domains);
     if (sp_federation_start(store, &fed_opt, discovery, instance_key, &federation) < 0 ||
         (federation && sp_store_on_commit(store, sp_federation_wake, federation) < 0))
         goto fail_federation;
