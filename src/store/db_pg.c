@@ -311,6 +311,43 @@ int sp_db_pg__recovered(pg_db *db, int idle)
     return idle && PQstatus(db->conn) == CONNECTION_BAD && reconnect(db) == SP_DB_OK;
 }
 
+PGconn *sp_db_pg_connect(const char *location, const char *const *keys,
+                         const char *const *values, const char *what, int *rc)
+{
+    char shown[PG_LOCATION_LOG_MAX];
+    sp_db_pg_redact(location, shown, sizeof shown);
+    /* A location libpq cannot read is told apart first: its complaint
+     * quotes what it stopped at, which may be the password. */
+    char *why = NULL;
+    PQconninfoOption *parsed = PQconninfoParse(location, &why);
+    if (!parsed) {
+        char msg[PG_ERRMSG_MAX];
+        copy_msg(msg, sizeof msg, why ? why : "out of memory");
+        sp_db_pg_elide_quoted(msg);
+        sp_error("store", "%scannot connect to %s: %s", what, shown, msg);
+        PQfreemem(why);
+        *rc = SP_DB_CANTOPEN;
+        return NULL;
+    }
+    PQconninfoFree(parsed);
+    PGconn *conn = PQconnectdbParams(keys, values, 1);
+    if (!conn) {
+        *rc = SP_DB_NOMEM;
+        return NULL;
+    }
+    if (PQstatus(conn) != CONNECTION_OK) {
+        char raw[PG_ERRMSG_MAX], msg[PG_ERRMSG_MAX];
+        copy_msg(raw, sizeof raw, PQerrorMessage(conn));
+        sp_db_pg_redact_message(location, raw, msg, sizeof msg);
+        sp_error("store", "%scannot connect to %s: %s", what, shown, msg);
+        PQfinish(conn);
+        *rc = SP_DB_CANTOPEN;
+        return NULL;
+    }
+    *rc = SP_DB_OK;
+    return conn;
+}
+
 int sp_db_pg_open(const char *location, int writer, sp_db **out)
 {
     (void)writer; /* every session is alike: synchronous_commit stays on */
@@ -328,34 +365,12 @@ int sp_db_pg_open(const char *location, int writer, sp_db **out)
      * UTF-8, as the store's strings are. */
     static const char *const keys[] = {"connect_timeout", "application_name", "client_encoding",
                                        "dbname", NULL};
-    const char *values[] = {PG_CONNECT_TIMEOUT_S, "spaceport", "UTF8", location, NULL};
-    /* A location libpq cannot read is told apart first: its complaint
-     * quotes what it stopped at, which may be the password. */
-    char *why = NULL;
-    PQconninfoOption *parsed = PQconninfoParse(location, &why);
-    if (!parsed) {
-        char msg[PG_ERRMSG_MAX];
-        copy_msg(msg, sizeof msg, why ? why : "out of memory");
-        sp_db_pg_elide_quoted(msg);
-        sp_error("store", "cannot connect to %s: %s", db->location, msg);
-        PQfreemem(why);
-        free(db);
-        return SP_DB_CANTOPEN;
-    }
-    PQconninfoFree(parsed);
-    db->conn = PQconnectdbParams(keys, values, 1);
+    const char *const values[] = {PG_CONNECT_TIMEOUT_S, "spaceport", "UTF8", location, NULL};
+    int rc = SP_DB_OK;
+    db->conn = sp_db_pg_connect(location, keys, values, "", &rc);
     if (!db->conn) {
         free(db);
-        return SP_DB_NOMEM;
-    }
-    if (PQstatus(db->conn) != CONNECTION_OK) {
-        char raw[PG_ERRMSG_MAX], msg[PG_ERRMSG_MAX];
-        copy_msg(raw, sizeof raw, PQerrorMessage(db->conn));
-        sp_db_pg_redact_message(location, raw, msg, sizeof msg);
-        sp_error("store", "cannot connect to %s: %s", db->location, msg);
-        PQfinish(db->conn);
-        free(db);
-        return SP_DB_CANTOPEN;
+        return rc;
     }
     PQsetNoticeProcessor(db->conn, on_notice, db);
     if (session_setup(db) != SP_DB_OK) {

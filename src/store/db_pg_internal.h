@@ -1,7 +1,8 @@
 /*
  * db_pg_internal.h - what the PostgreSQL backend's two files share:
  * db_pg.c (connections, errors, held-back savepoints) and db_pg_stmt.c
- * (statements). Only they, and their unit test, include it.
+ * (statements). Only they, their unit test and the replicas' own
+ * connections (lease.c, listen.c: sp_db_pg_connect) include it.
  */
 #ifndef SP_STORE_DB_PG_INTERNAL_H
 #define SP_STORE_DB_PG_INTERNAL_H
@@ -77,6 +78,14 @@ struct pg_stmt {
 #define ST(x) ((pg_stmt *)(x))
 
 /* ---- db_pg.c's, for db_pg_stmt.c ---- */
+
+/* Connects with keys/values (PQconnectdbParams, expanding the location
+ * given as "dbname" among them), logging a failure with what (a prefix,
+ * "" none) and no password: the location is shown redacted, and libpq's
+ * complaint about it with its quoted pieces and the passwords taken out.
+ * Returns the connection, or NULL and *rc (SP_DB_CANTOPEN, SP_DB_NOMEM). */
+PGconn *sp_db_pg_connect(const char *location, const char *const *keys,
+                         const char *const *values, const char *what, int *rc);
 
 /* Remembers res's error (or the connection's, res NULL) as db's last.
  * Returns its code. */

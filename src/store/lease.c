@@ -17,6 +17,7 @@
  * carry the event id the stream drops repeats by, and a sender's outcome
  * is recorded before it goes on, so at worst one request is made twice.
  */
+#include "store/db_pg_internal.h"
 #include "store/shared.h"
 
 #include "util/buf.h"
@@ -75,17 +76,10 @@ PGconn *sp_store__pg_connect(const char *location, const char *what)
                                 "keepalives_count",
                                 NULL};
     const char *const values[] = {location, what, "5", "5", "2", "3", NULL};
-    PGconn *pg = PQconnectdbParams(keys, values, 1);
-    if (!pg)
-        return NULL;
-    if (PQstatus(pg) != CONNECTION_OK) {
-        const char *why = PQerrorMessage(pg);
-        sp_warn("store", "%s: cannot connect to the database: %.*s", what, (int)strcspn(why, "\n"),
-                why);
-        PQfinish(pg);
-        return NULL;
-    }
-    return pg;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s: ", what);
+    int rc;
+    return sp_db_pg_connect(location, keys, values, prefix, &rc);
 }
 
 void sp_store__shared_wait(sp_store *st, int64_t ms)

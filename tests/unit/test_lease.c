@@ -6,9 +6,9 @@
  * names an admin URL of a server; the suite makes a database of its own
  * there and drops it at the end. Without it only the SQLite case runs.
  */
-#include "pg_fixture.h"
 #include "store/internal.h"
 #include "store/lease.h"
+#include "store/shared.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "util/time.h"
@@ -406,11 +406,44 @@ START_TEST(a_database_not_of_c_collation_is_refused)
 }
 END_TEST
 
+/* The replicas' own connections (lease, listener) fail to connect as the
+ * store's do: the location's password is nowhere in the log, neither in
+ * the location shown nor in libpq's complaint, which may quote it. */
+START_TEST(a_lease_connection_that_fails_logs_no_password)
+{
+    static const char *const locations[] = {
+        "postgres://spuser:s3cretpw@127.0.0.1:1/x",
+        "postgres://spuser:s3cret%pw@127.0.0.1:1/x",
+        "postgres://spuser:s3cretpw@[127.0.0.1/x",
+    };
+    for (size_t i = 0; i < sizeof locations / sizeof locations[0]; i++) {
+        char path[] = "/tmp/test_lease_XXXXXX";
+        int fd = mkstemp(path);
+        ck_assert_int_ge(fd, 0);
+        unlink(path);
+        fflush(stderr);
+        int saved = dup(2);
+        dup2(fd, 2);
+        PGconn *pg = sp_store__pg_connect(locations[i], "spaceport-lease");
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        ck_assert_ptr_null(pg);
+        char log[4096] = "";
+        ck_assert_int_ge(pread(fd, log, sizeof log - 1, 0), 1);
+        close(fd);
+        ck_assert_msg(strstr(log, "spaceport-lease: cannot connect") != NULL, "%s", log);
+        ck_assert_msg(strstr(log, "s3cret") == NULL, "%s", log);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("lease");
     TCase *tc = tcase_create("sqlite");
     tcase_add_test(tc, on_sqlite_every_lease_is_held);
+    tcase_add_test(tc, a_lease_connection_that_fails_logs_no_password);
     suite_add_tcase(s, tc);
 
     int pg = pg_fixture_create("lease", db_url, sizeof db_url);
